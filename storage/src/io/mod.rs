@@ -1,0 +1,108 @@
+//! File I/O: the one boundary between the engine and the operating system
+//! for everything the engine *writes*.
+//!
+//! [`Io`] is a small trait with two production backends, [`uring`] (batched
+//! writes and fsyncs through io_uring, several writes in flight) and
+//! [`std_fs`] (plain `std::fs`), plus test backends in [`testing`] that inject
+//! faults or simulate a crash by keeping the durable (fsynced) image apart from
+//! what was merely written. Reads of SSTs go through `memmap2` maps and do not
+//! pass through this trait; the crash backend therefore writes real files and
+//! rewrites the directory to its durable image when it "crashes".
+//!
+//! Durability contract every backend keeps:
+//! - [`WritableFile::append`] takes ownership of the buffer; the backend may
+//!   keep it in flight (the kernel owns it until the completion arrives).
+//!   An error of an earlier in-flight write is reported by a later `append`
+//!   or by `sync`.
+//! - [`WritableFile::sync`] returns only after every earlier append has
+//!   completed *and* an fsync issued after them has completed. A write is
+//!   never reported durable before its fsync completes.
+//! - Creating, renaming or removing a file is durable only after
+//!   [`Io::sync_dir`] on its directory.
+
+pub mod std_fs;
+pub mod testing;
+pub mod uring;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::Result;
+
+/// Which I/O backend to use for writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IoBackend {
+    /// io_uring when a ring can be set up, otherwise std (the reason is
+    /// logged). The environment variable `FASTY_IO=uring|std` overrides it.
+    #[default]
+    Auto,
+    /// io_uring; opening fails if no ring can be set up.
+    Uring,
+    /// Plain `std::fs` calls.
+    Std,
+}
+
+/// A file opened for appending.
+pub trait WritableFile: Send {
+    /// Queues `buf` to be written at the current end of the file. The write
+    /// may still be in flight when this returns.
+    fn append(&mut self, buf: Vec<u8>) -> Result<()>;
+    /// Waits for every queued write, then fsyncs (data and size) and waits
+    /// for that too.
+    fn sync(&mut self) -> Result<()>;
+    /// Bytes appended so far (including writes still in flight).
+    fn len(&self) -> u64;
+    /// Whether nothing has been appended.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Truncates the file to `len` bytes (waiting for in-flight writes
+    /// first); later appends continue from there. Not durable until `sync`.
+    fn truncate(&mut self, len: u64) -> Result<()>;
+}
+
+/// The file-system operations the engine needs, one implementation per
+/// backend.
+pub trait Io: Send + Sync + 'static {
+    /// A short name for logs and stats: `"uring"`, `"std"`, …
+    fn name(&self) -> &'static str;
+    /// Creates (or truncates) `path` for appending.
+    fn create(&self, path: &Path) -> Result<Box<dyn WritableFile>>;
+    /// Opens an existing file for appending at its current end.
+    fn open_append(&self, path: &Path) -> Result<Box<dyn WritableFile>>;
+    /// Reads a whole file.
+    fn read(&self, path: &Path) -> Result<Vec<u8>>;
+    /// Atomically renames `from` to `to`, replacing `to`.
+    fn rename(&self, from: &Path, to: &Path) -> Result<()>;
+    /// Removes a file.
+    fn remove(&self, path: &Path) -> Result<()>;
+    /// Makes creations, renames and removals in `dir` durable.
+    fn sync_dir(&self, dir: &Path) -> Result<()>;
+    /// Creates `dir` and its parents if missing.
+    fn create_dir_all(&self, dir: &Path) -> Result<()>;
+    /// Lists the entries of `dir` (full paths, unordered).
+    fn list(&self, dir: &Path) -> Result<Vec<PathBuf>>;
+}
+
+/// Chooses the backend for `choice`; with `Auto`, `FASTY_IO=uring|std` forces one.
+///
+/// With [`IoBackend::Auto`], any failure to set up a ring falls back to std
+/// and logs why.
+pub fn open_backend(choice: IoBackend) -> Result<Arc<dyn Io>> {
+    let choice = match (choice, std::env::var("FASTY_IO").ok().as_deref()) {
+        (IoBackend::Auto, Some("uring")) => IoBackend::Uring,
+        (IoBackend::Auto, Some("std")) => IoBackend::Std,
+        (choice, _) => choice,
+    };
+    match choice {
+        IoBackend::Std => Ok(Arc::new(std_fs::StdIo::new())),
+        IoBackend::Uring => Ok(Arc::new(uring::UringIo::new_uring()?)),
+        IoBackend::Auto => match uring::UringIo::new_uring() {
+            Ok(io) => Ok(Arc::new(io)),
+            Err(e) => {
+                tracing::warn!(error = %e, "io_uring unavailable, falling back to std file i/o");
+                Ok(Arc::new(std_fs::StdIo::new()))
+            }
+        },
+    }
+}

@@ -1,0 +1,48 @@
+//! Sorted string tables: immutable files of versions in internal order
+//! (key ascending, sequence number descending).
+//!
+//! On-disk format version 1 is described in `docs/format.md`. In short: data
+//! blocks (zstd-compressed unless compression does not pay), each followed by
+//! a one-byte compression tag and a crc32; then a bloom filter block over the
+//! user keys, an index block (last key of every data block, its offset and
+//! length), a properties block (min/max key, counts, seqno range), and a
+//! fixed-size footer with the offsets of those blocks, the format version, a
+//! magic number and its own crc32.
+//!
+//! Writes go through [`crate::io::WritableFile`]; reads go through a
+//! `memmap2` map of the file and the shared [`BlockCache`]. This module owns
+//! the file format and nothing else: which tables exist is the manifest's
+//! business, when they are deleted the version set's.
+
+mod block;
+mod bloom;
+mod reader;
+mod writer;
+
+pub(crate) use reader::{Table, TableIter};
+pub(crate) use writer::{TableWriter, WriterOptions};
+
+use bytes::Bytes;
+
+use crate::types::Seqno;
+
+/// The SST format version this build writes and reads.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// What a finished table holds, as recorded in the manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct TableMeta {
+    /// File size in bytes.
+    pub file_size: u64,
+    /// Number of versions (puts and tombstones).
+    pub entries: u64,
+    /// Smallest user key.
+    pub min_key: Bytes,
+    /// Largest user key.
+    pub max_key: Bytes,
+    /// Smallest and largest sequence numbers stored.
+    pub min_seqno: Seqno,
+    pub max_seqno: Seqno,
+}
+
+pub(crate) use crate::cache::BlockCache;

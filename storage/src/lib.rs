@@ -1,12 +1,42 @@
 //! fasty-storage: an ordered key-value engine (LSM tree).
+//!
+//! The data path of a write: [`Engine::apply`] → `memtable` → (`flush`) →
+//! `sst` files written through [`io`] → (`compaction`) → deeper levels, with
+//! the `manifest` recording which files are live. Reads merge memtables and
+//! tables (`version`, `iter`) through the block `cache`.
+//!
+//! ```
+//! use fasty_storage::{Engine, Options, WriteBatch};
+//! let engine = Engine::open("unused", Options::memory())?;
+//! let mut batch = WriteBatch::new();
+//! batch.put(&b"k"[..], &b"v"[..]);
+//! engine.apply(batch, 1)?;
+//! assert_eq!(engine.get(b"k")?.as_deref(), Some(&b"v"[..]));
+//! # Ok::<(), fasty_storage::Error>(())
+//! ```
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod batch;
+mod cache;
+mod compaction;
+mod engine;
 pub mod error;
+mod flush;
 pub mod io;
+mod iter;
+mod manifest;
+mod memtable;
+mod options;
+mod sst;
 mod types;
+mod version;
 
+pub use batch::{BatchOp, WriteBatch};
+pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use io::IoBackend;
+pub use iter::Scan;
+pub use options::Options;
 pub use types::Seqno;

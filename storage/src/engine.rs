@@ -1,0 +1,715 @@
+//! The public face of the storage engine: [`Engine`], [`Snapshot`] and
+//! [`Stats`].
+//!
+//! Writes are serialised by one write lock and land in the active memtable;
+//! a batch becomes visible to readers only when the engine's visible
+//! sequence number moves past it, so no reader sees half a batch. Full
+//! memtables are frozen and flushed to level-0 SSTs by a background thread
+//! ([`crate::flush`]); a second thread merges levels ([`crate::compaction`]).
+//! When either falls behind, writers stall instead of letting memory grow.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::batch::WriteBatch;
+use crate::cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::io::{Io, open_backend};
+use crate::iter::{MergeIter, Scan, Source, owned_bounds};
+use crate::manifest::{MANIFEST_FILE, Manifest, parse_sst_name, sst_path};
+use crate::memtable::{MemIter, Memtable};
+use crate::options::Options;
+use crate::sst::{Table, WriterOptions};
+use crate::types::{Kind, Seqno};
+use crate::version::{NUM_LEVELS, SuperVersion, Version};
+
+/// Counters kept while the engine runs.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub flushes: AtomicU64,
+    pub compactions: AtomicU64,
+    pub bytes_flushed: AtomicU64,
+    pub bytes_compacted: AtomicU64,
+    pub stalls: AtomicU64,
+    pub stall_micros: AtomicU64,
+}
+
+/// State shared by the engine handle, its snapshots and its threads.
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub opts: Options,
+    /// `None` in memory-only mode.
+    pub io: Option<Arc<dyn Io>>,
+    pub cache: Arc<BlockCache>,
+    current: RwLock<Arc<SuperVersion>>,
+    write_lock: Mutex<()>,
+    /// Highest sequence number whose batch is fully in the memtable.
+    visible_seqno: AtomicU64,
+    /// Every version with a seqno at or below this is in the SSTs.
+    pub flushed_seqno: AtomicU64,
+    pub next_file_id: AtomicU64,
+    poisoned: AtomicBool,
+    poison_cause: Mutex<Option<String>>,
+    snapshots: Mutex<BTreeMap<Seqno, usize>>,
+    /// Guards the condition variable below; `true` once shutting down.
+    bg: Mutex<bool>,
+    bg_cv: Condvar,
+    /// Serialises version edits together with their manifest write.
+    pub version_lock: Mutex<()>,
+    /// One flush at a time (background thread or `flush()`).
+    pub flush_lock: Mutex<()>,
+    /// One compaction at a time.
+    pub compaction_lock: Mutex<()>,
+    /// Per level, the largest key of the last table compacted out of it.
+    pub compact_pointer: Mutex<Vec<Option<Bytes>>>,
+    pub counters: Counters,
+    /// Held for the engine's lifetime so no second engine opens the directory.
+    _lock_file: Option<File>,
+}
+
+/// An ordered key-value store: an LSM tree of memtables and SSTs.
+///
+/// All methods take `&self`; share an engine between threads with an `Arc`.
+/// Writes are not durable until flushed (the WAL crate adds a log on top);
+/// [`Engine::close`] and dropping the engine flush everything.
+pub struct Engine {
+    inner: Arc<Inner>,
+    threads: Vec<JoinHandle<()>>,
+    closed: bool,
+}
+
+/// A stable read view: sees exactly the batches applied up to its sequence
+/// number, however many writes, flushes and compactions happen after.
+pub struct Snapshot {
+    inner: Arc<Inner>,
+    seqno: Seqno,
+}
+
+/// Files and bytes in one level.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LevelStats {
+    /// Number of SST files.
+    pub files: usize,
+    /// Their total size on disk.
+    pub bytes: u64,
+}
+
+/// A point-in-time report on the engine.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// The I/O backend in use (`"uring"`, `"std"`, `"memory"`, …).
+    pub io_backend: &'static str,
+    /// Highest sequence number applied and visible.
+    pub last_seqno: Seqno,
+    /// Highest sequence number safely in SSTs.
+    pub flushed_seqno: Seqno,
+    /// Approximate bytes in the active memtable.
+    pub memtable_bytes: usize,
+    /// Frozen memtables waiting to be flushed, and their bytes.
+    pub frozen_memtables: usize,
+    /// Approximate bytes in frozen memtables.
+    pub frozen_bytes: usize,
+    /// Files and bytes per level, level 0 first.
+    pub levels: Vec<LevelStats>,
+    /// Block cache hits, misses and bytes held.
+    pub cache_hits: u64,
+    /// See `cache_hits`.
+    pub cache_misses: u64,
+    /// See `cache_hits`.
+    pub cache_bytes: u64,
+    /// Memtables flushed and compactions run since open.
+    pub flushes: u64,
+    /// See `flushes`.
+    pub compactions: u64,
+    /// SST bytes written by flushes and by compactions since open.
+    pub bytes_flushed: u64,
+    /// See `bytes_flushed`.
+    pub bytes_compacted: u64,
+    /// Times a writer waited for flush or compaction, and for how long.
+    pub write_stalls: u64,
+    /// See `write_stalls`.
+    pub write_stall_micros: u64,
+    /// Live snapshots.
+    pub snapshots: usize,
+    /// Why writes are refused, if they are.
+    pub poisoned: Option<String>,
+}
+
+impl Engine {
+    /// Opens (or creates) the engine in `dir`.
+    ///
+    /// Reads the manifest, opens every SST it lists (checking footers,
+    /// indexes and filters), removes files a crash left behind, and starts
+    /// the background threads. In memory-only mode `dir` is not touched.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine> {
+        let dir = dir.as_ref().to_path_buf();
+        let cache = Arc::new(BlockCache::new(opts.block_cache_budget));
+        let empty = |version: Version| {
+            RwLock::new(Arc::new(SuperVersion {
+                active: Arc::new(Memtable::new()),
+                frozen: Vec::new(),
+                version: Arc::new(version),
+            }))
+        };
+        if opts.memory_only {
+            let inner = Inner::new(dir, opts, None, cache, empty(Version::empty()), 0, 1, None);
+            return Ok(Engine {
+                inner: Arc::new(inner),
+                threads: Vec::new(),
+                closed: false,
+            });
+        }
+        let io = match &opts.custom_io {
+            Some(io) => io.clone(),
+            None => open_backend(opts.io)?,
+        };
+        io.create_dir_all(&dir)?;
+        let lock_file = lock_dir(&dir)?;
+        let manifest = match Manifest::load(io.as_ref(), &dir)? {
+            Some(m) => m,
+            None => {
+                let m = Version::empty().to_manifest(1, 0);
+                m.store(io.as_ref(), &dir)?;
+                m
+            }
+        };
+        let mut version = Version::empty();
+        let mut max_id = 0;
+        let mut live = std::collections::HashSet::new();
+        for (level, records) in manifest.levels.iter().enumerate() {
+            if level >= NUM_LEVELS {
+                if records.is_empty() {
+                    continue;
+                }
+                return Err(Error::corruption(
+                    dir.join(MANIFEST_FILE),
+                    0,
+                    format!("manifest lists tables in level {level}, beyond the last level"),
+                ));
+            }
+            for rec in records {
+                let path = sst_path(&dir, rec.id);
+                let table = Table::open(&path, rec.id, cache.clone(), io.clone())?;
+                if table.meta() != &rec.meta {
+                    return Err(Error::corruption(
+                        &path,
+                        0,
+                        "table properties disagree with the manifest",
+                    ));
+                }
+                max_id = max_id.max(rec.id);
+                live.insert(rec.id);
+                version.levels[level].push(Arc::new(table));
+            }
+        }
+        remove_orphans(io.as_ref(), &dir, &live)?;
+        let next_file_id = manifest.next_file_id.max(max_id + 1);
+        let inner = Arc::new(Inner::new(
+            dir,
+            opts,
+            Some(io),
+            cache,
+            empty(version),
+            manifest.flushed_seqno,
+            next_file_id,
+            Some(lock_file),
+        ));
+        let mut threads = Vec::new();
+        if inner.opts.background {
+            threads.push(spawn("fasty-flush", inner.clone(), Inner::flush_loop)?);
+            threads.push(spawn("fasty-compact", inner.clone(), Inner::compaction_loop)?);
+        }
+        Ok(Engine {
+            inner,
+            threads,
+            closed: false,
+        })
+    }
+
+    /// Applies `batch` atomically as sequence number `seqno`, which must be
+    /// greater than every earlier one. Readers see all of the batch or none
+    /// of it. May wait (a write stall) while flushes or compactions catch up.
+    pub fn apply(&self, batch: WriteBatch, seqno: Seqno) -> Result<()> {
+        self.inner.apply(batch, seqno)
+    }
+
+    /// The current value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.get_at(key, self.inner.visible_seqno())
+    }
+
+    /// The live pairs within `range`, keys ascending.
+    pub fn scan(&self, range: impl RangeBounds<[u8]>) -> Scan {
+        self.inner.scan_at(&range, self.inner.visible_seqno(), false)
+    }
+
+    /// The live pairs within `range`, keys descending.
+    pub fn scan_rev(&self, range: impl RangeBounds<[u8]>) -> Scan {
+        self.inner.scan_at(&range, self.inner.visible_seqno(), true)
+    }
+
+    /// A stable read view as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.inner.snapshot()
+    }
+
+    /// Writes every memtable to SSTs and waits until they are durable.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.flush_all()
+    }
+
+    /// Flushes, then merges every table into one sorted level, dropping
+    /// overwritten versions and tombstones no snapshot needs.
+    pub fn compact(&self) -> Result<()> {
+        self.inner.compact_all()
+    }
+
+    /// Highest sequence number applied so far.
+    pub fn last_seqno(&self) -> Seqno {
+        self.inner.visible_seqno()
+    }
+
+    /// Every batch with a sequence number at or below this is in SSTs and
+    /// survives a crash; a write-ahead log need replay only what follows.
+    pub fn flushed_seqno(&self) -> Seqno {
+        self.inner.flushed_seqno.load(Ordering::Acquire)
+    }
+
+    /// A report on memtables, levels, cache and background work.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// The engine's data directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The I/O backend writing this engine's files (`None` when memory-only),
+    /// so layers above (the WAL) can share it.
+    pub fn io(&self) -> Option<Arc<dyn Io>> {
+        self.inner.io.clone()
+    }
+
+    /// Flushes everything, stops the background threads and closes the
+    /// engine. Errors say what could not be flushed.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        let flushed = if self.inner.io.is_some() && !self.inner.is_poisoned() {
+            self.inner.flush_all()
+        } else {
+            Ok(())
+        };
+        *self.inner.bg.lock() = true;
+        self.inner.bg_cv.notify_all();
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                tracing::error!("a background thread panicked");
+            }
+        }
+        flushed
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "flush on drop failed; unflushed writes are lost");
+        }
+    }
+}
+
+impl Snapshot {
+    /// The sequence number this view reads at.
+    pub fn seqno(&self) -> Seqno {
+        self.seqno
+    }
+
+    /// The value of `key` as of this snapshot.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        self.inner.get_at(key, self.seqno)
+    }
+
+    /// The pairs within `range` as of this snapshot, keys ascending.
+    pub fn scan(&self, range: impl RangeBounds<[u8]>) -> Scan {
+        self.inner.scan_at(&range, self.seqno, false)
+    }
+
+    /// The pairs within `range` as of this snapshot, keys descending.
+    pub fn scan_rev(&self, range: impl RangeBounds<[u8]>) -> Scan {
+        self.inner.scan_at(&range, self.seqno, true)
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        let mut snaps = self.inner.snapshots.lock();
+        if let Some(n) = snaps.get_mut(&self.seqno) {
+            *n -= 1;
+            if *n == 0 {
+                snaps.remove(&self.seqno);
+            }
+        }
+    }
+}
+
+fn spawn(name: &str, inner: Arc<Inner>, f: fn(&Inner)) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || f(&inner))
+        .map_err(|e| Error::io(PathBuf::from(name), e))
+}
+
+/// Takes an exclusive advisory lock on `dir/LOCK`.
+fn lock_dir(dir: &Path) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    // SAFETY: flock only reads the descriptor, which `file` keeps open for
+    // the duration of the call.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::io(
+            &path,
+            std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "data directory is in use by another engine; stop it first",
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Deletes SSTs the manifest does not list and a leftover `MANIFEST.tmp`:
+/// the remains of a flush or compaction that a crash interrupted.
+fn remove_orphans(io: &dyn Io, dir: &Path, live: &std::collections::HashSet<u64>) -> Result<()> {
+    let mut removed = false;
+    for path in io.list(dir)? {
+        let orphan = match parse_sst_name(&path) {
+            Some(id) => !live.contains(&id),
+            None => path.file_name().is_some_and(|n| n == "MANIFEST.tmp"),
+        };
+        if orphan {
+            tracing::info!(path = %path.display(), "removing file left by an interrupted flush or compaction");
+            io.remove(&path)?;
+            removed = true;
+        }
+    }
+    if removed {
+        io.sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+impl Inner {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dir: PathBuf,
+        opts: Options,
+        io: Option<Arc<dyn Io>>,
+        cache: Arc<BlockCache>,
+        current: RwLock<Arc<SuperVersion>>,
+        flushed_seqno: Seqno,
+        next_file_id: u64,
+        lock_file: Option<File>,
+    ) -> Inner {
+        Inner {
+            dir,
+            opts,
+            io,
+            cache,
+            current,
+            write_lock: Mutex::new(()),
+            visible_seqno: AtomicU64::new(flushed_seqno),
+            flushed_seqno: AtomicU64::new(flushed_seqno),
+            next_file_id: AtomicU64::new(next_file_id),
+            poisoned: AtomicBool::new(false),
+            poison_cause: Mutex::new(None),
+            snapshots: Mutex::new(BTreeMap::new()),
+            bg: Mutex::new(false),
+            bg_cv: Condvar::new(),
+            version_lock: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            compaction_lock: Mutex::new(()),
+            compact_pointer: Mutex::new(vec![None; NUM_LEVELS]),
+            counters: Counters::default(),
+            _lock_file: lock_file,
+        }
+    }
+
+    pub(crate) fn current(&self) -> Arc<SuperVersion> {
+        self.current.read().clone()
+    }
+
+    /// Replaces the super version; callers hold `version_lock` or the
+    /// write lock so that edits do not interleave.
+    pub(crate) fn install(&self, f: impl FnOnce(&SuperVersion) -> SuperVersion) {
+        let mut cur = self.current.write();
+        let next = f(&cur);
+        *cur = Arc::new(next);
+    }
+
+    fn visible_seqno(&self) -> Seqno {
+        self.visible_seqno.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Refuses further writes after a failed write or fsync.
+    pub(crate) fn poison(&self, cause: &Error) {
+        let mut slot = self.poison_cause.lock();
+        if slot.is_none() {
+            tracing::error!(error = %cause, "storage engine poisoned: writes are refused until reopen");
+            *slot = Some(cause.to_string());
+        }
+        self.poisoned.store(true, Ordering::Release);
+        drop(slot);
+        self.notify();
+    }
+
+    fn poisoned_error(&self) -> Error {
+        Error::Poisoned {
+            cause: self
+                .poison_cause
+                .lock()
+                .clone()
+                .unwrap_or_else(|| "unknown".to_string()),
+        }
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.is_poisoned() {
+            return Err(self.poisoned_error());
+        }
+        Ok(())
+    }
+
+    /// Wakes background threads and stalled writers.
+    pub(crate) fn notify(&self) {
+        let _g = self.bg.lock();
+        self.bg_cv.notify_all();
+    }
+
+    /// Waits until `ready` holds (checked under the background lock) or
+    /// the engine shuts down; returns false on shutdown.
+    pub(crate) fn wait_until(&self, mut ready: impl FnMut(&Inner) -> bool) -> bool {
+        let mut shutdown = self.bg.lock();
+        loop {
+            if *shutdown {
+                return false;
+            }
+            if ready(self) {
+                return true;
+            }
+            self.bg_cv.wait_for(&mut shutdown, Duration::from_millis(100));
+        }
+    }
+
+    pub(crate) fn oldest_snapshot(&self) -> Seqno {
+        let snaps = self.snapshots.lock();
+        snaps
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or_else(|| self.visible_seqno())
+    }
+
+    pub(crate) fn writer_options(&self) -> WriterOptions {
+        WriterOptions {
+            block_size: self.opts.block_size,
+            zstd_level: self.opts.zstd_level,
+            bloom_bits_per_key: self.opts.bloom_bits_per_key,
+        }
+    }
+
+    pub(crate) fn new_table_path(&self) -> (u64, PathBuf) {
+        let id = self.next_file_id.fetch_add(1, Ordering::AcqRel);
+        (id, sst_path(&self.dir, id))
+    }
+
+    /// Writes the manifest for `version`; poisons the engine on failure.
+    pub(crate) fn store_manifest(&self, version: &Version, flushed_seqno: Seqno) -> Result<()> {
+        let io = self.io.as_ref().ok_or(Error::Closed)?;
+        let manifest = version.to_manifest(self.next_file_id.load(Ordering::Acquire), flushed_seqno);
+        manifest.store(io.as_ref(), &self.dir).inspect_err(|e| self.poison(e))
+    }
+
+    fn apply(&self, batch: WriteBatch, seqno: Seqno) -> Result<()> {
+        let _w = self.write_lock.lock();
+        self.check_writable()?;
+        let last = self.visible_seqno();
+        if seqno <= last {
+            return Err(Error::InvalidArgument(format!(
+                "sequence number {seqno} is not above the last applied {last}"
+            )));
+        }
+        let mut sv = self.current();
+        if !self.opts.memory_only && sv.active.approximate_bytes() >= self.opts.memtable_budget {
+            self.make_room()?;
+            self.rotate();
+            self.notify();
+            sv = self.current();
+        }
+        for (kind, key, value) in batch.ops {
+            sv.active.insert(key, seqno, kind, value);
+        }
+        self.visible_seqno.store(seqno, Ordering::Release);
+        Ok(())
+    }
+
+    /// Stalls the writer while too many memtables wait for flushing or too
+    /// many level-0 files wait for compaction.
+    fn make_room(&self) -> Result<()> {
+        if !self.opts.background {
+            return Ok(());
+        }
+        let opts = &self.opts;
+        let has_room = |inner: &Inner| {
+            let sv = inner.current();
+            inner.is_poisoned()
+                || (sv.frozen.len() < opts.max_frozen_memtables && sv.version.levels[0].len() < opts.l0_stall_files)
+        };
+        if has_room(self) {
+            return Ok(());
+        }
+        let start = Instant::now();
+        self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+        let running = self.wait_until(has_room);
+        self.counters
+            .stall_micros
+            .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.check_writable()?;
+        if !running {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    fn get_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<Bytes>> {
+        let sv = self.current();
+        let found = |kind: Kind, value: Bytes| match kind {
+            Kind::Put => Some(value),
+            Kind::Delete => None,
+        };
+        if let Some((kind, value)) = sv.active.get(key, seqno) {
+            return Ok(found(kind, value));
+        }
+        for mem in &sv.frozen {
+            if let Some((kind, value)) = mem.get(key, seqno) {
+                return Ok(found(kind, value));
+            }
+        }
+        Ok(sv.version.get(key, seqno)?.and_then(|e| found(e.kind, e.value)))
+    }
+
+    fn scan_at(&self, range: &impl RangeBounds<[u8]>, seqno: Seqno, reverse: bool) -> Scan {
+        let (lower, upper) = owned_bounds(range);
+        let sv = self.current();
+        let mut sources: Vec<Source> = Vec::new();
+        for mem in std::iter::once(&sv.active).chain(sv.frozen.iter()) {
+            if !mem.is_empty() {
+                let it = MemIter::new(mem.clone(), lower.clone(), upper.clone(), reverse);
+                sources.push(Box::new(it.map(Ok)));
+            }
+        }
+        sv.version.iterators(&lower, &upper, reverse, &mut sources);
+        Scan::new(MergeIter::new(sources, reverse), seqno, reverse)
+    }
+
+    fn snapshot(self: &Arc<Self>) -> Snapshot {
+        // Registering under the write lock keeps the seqno from moving
+        // between reading it and pinning it for compaction.
+        let _w = self.write_lock.lock();
+        let seqno = self.visible_seqno();
+        *self.snapshots.lock().entry(seqno).or_insert(0) += 1;
+        Snapshot {
+            inner: self.clone(),
+            seqno,
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        let sv = self.current();
+        let c = &self.counters;
+        Stats {
+            io_backend: self.io.as_ref().map_or("memory", |io| io.name()),
+            last_seqno: self.visible_seqno(),
+            flushed_seqno: self.flushed_seqno.load(Ordering::Acquire),
+            memtable_bytes: sv.active.approximate_bytes(),
+            frozen_memtables: sv.frozen.len(),
+            frozen_bytes: sv.frozen.iter().map(|m| m.approximate_bytes()).sum(),
+            levels: sv
+                .version
+                .levels
+                .iter()
+                .map(|l| LevelStats {
+                    files: l.len(),
+                    bytes: l.iter().map(|t| t.meta().file_size).sum(),
+                })
+                .collect(),
+            cache_hits: self.cache.hits(),
+            cache_misses: self.cache.misses(),
+            cache_bytes: self.cache.used_bytes(),
+            flushes: c.flushes.load(Ordering::Relaxed),
+            compactions: c.compactions.load(Ordering::Relaxed),
+            bytes_flushed: c.bytes_flushed.load(Ordering::Relaxed),
+            bytes_compacted: c.bytes_compacted.load(Ordering::Relaxed),
+            write_stalls: c.stalls.load(Ordering::Relaxed),
+            write_stall_micros: c.stall_micros.load(Ordering::Relaxed),
+            snapshots: self.snapshots.lock().values().sum(),
+            poisoned: self.poison_cause.lock().clone(),
+        }
+    }
+
+    /// Freezes the active memtable (if it holds anything) so a flush will
+    /// pick it up.
+    pub(crate) fn freeze_active(&self) {
+        let _w = self.write_lock.lock();
+        if !self.current().active.is_empty() {
+            self.rotate();
+        }
+    }
+
+    /// Moves the active memtable to the front of the frozen list; the
+    /// caller holds the write lock.
+    fn rotate(&self) {
+        self.install(|cur| SuperVersion {
+            active: Arc::new(Memtable::new()),
+            frozen: std::iter::once(cur.active.clone()).chain(cur.frozen.iter().cloned()).collect(),
+            version: cur.version.clone(),
+        });
+    }
+
+    /// Removes a flushed memtable from the frozen list.
+    pub(crate) fn without_frozen(cur: &SuperVersion, mem: &Arc<Memtable>, version: Arc<Version>) -> SuperVersion {
+        SuperVersion {
+            active: cur.active.clone(),
+            frozen: cur.frozen.iter().filter(|m| !Arc::ptr_eq(m, mem)).cloned().collect(),
+            version,
+        }
+    }
+}

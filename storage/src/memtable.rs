@@ -1,0 +1,320 @@
+//! The in-memory write buffer: a concurrent ordered map of versions.
+//!
+//! Keys are (user key, sequence number) in internal order, so the newest
+//! version of a key comes first. Writers insert under the engine's write
+//! lock while any number of readers look up and iterate without locks
+//! (crossbeam's epoch-based skiplist). A memtable is "frozen" by the engine
+//! once it reaches its byte budget and is then only read until flushed.
+
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
+
+use bytes::Bytes;
+use crossbeam_skiplist::SkipMap;
+
+use crate::types::{Entry, Kind, Seqno, internal_cmp};
+
+/// Approximate bytes a skiplist node costs beyond its key and value.
+const NODE_OVERHEAD: usize = 80;
+/// Versions copied out of the skiplist per refill of an iterator.
+const ITER_CHUNK: usize = 128;
+
+/// A version's key inside the skiplist.
+struct InternalKey {
+    key: Bytes,
+    seqno: Seqno,
+}
+
+/// A borrowed view of an internal key, so lookups need no allocation.
+trait KeyView {
+    fn user_key(&self) -> &[u8];
+    fn seqno(&self) -> Seqno;
+}
+
+impl KeyView for InternalKey {
+    fn user_key(&self) -> &[u8] {
+        &self.key
+    }
+    fn seqno(&self) -> Seqno {
+        self.seqno
+    }
+}
+
+impl KeyView for (&[u8], Seqno) {
+    fn user_key(&self) -> &[u8] {
+        self.0
+    }
+    fn seqno(&self) -> Seqno {
+        self.1
+    }
+}
+
+impl<'a> Borrow<dyn KeyView + 'a> for InternalKey {
+    fn borrow(&self) -> &(dyn KeyView + 'a) {
+        self
+    }
+}
+
+impl Ord for dyn KeyView + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        internal_cmp(self.user_key(), self.seqno(), other.user_key(), other.seqno())
+    }
+}
+impl PartialOrd for dyn KeyView + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for dyn KeyView + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for dyn KeyView + '_ {}
+
+impl Ord for InternalKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        internal_cmp(&self.key, self.seqno, &other.key, other.seqno)
+    }
+}
+impl PartialOrd for InternalKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for InternalKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for InternalKey {}
+
+/// The concurrent write buffer.
+pub(crate) struct Memtable {
+    map: SkipMap<InternalKey, (Kind, Bytes)>,
+    bytes: AtomicUsize,
+    max_seqno: AtomicU64,
+}
+
+impl Memtable {
+    pub(crate) fn new() -> Memtable {
+        Memtable {
+            map: SkipMap::new(),
+            bytes: AtomicUsize::new(0),
+            max_seqno: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds one version. Callers serialise inserts (the engine's write lock);
+    /// a second insert of the same key and seqno replaces the first, which is
+    /// how "last write in a batch wins" falls out.
+    pub(crate) fn insert(&self, key: Bytes, seqno: Seqno, kind: Kind, value: Bytes) {
+        let size = key.len() + value.len() + NODE_OVERHEAD;
+        self.map.insert(InternalKey { key, seqno }, (kind, value));
+        self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
+        self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
+    }
+
+    /// Approximate memory held, in bytes.
+    pub(crate) fn approximate_bytes(&self) -> usize {
+        self.bytes.load(AtomicOrdering::Relaxed)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Highest sequence number inserted so far (0 when empty).
+    pub(crate) fn max_seqno(&self) -> Seqno {
+        self.max_seqno.load(AtomicOrdering::Relaxed)
+    }
+
+    /// The newest version of `key` with a sequence number `<= seqno`.
+    pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
+        let probe = (key, seqno);
+        let entry = self
+            .map
+            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        if entry.key().key.as_ref() != key {
+            return None;
+        }
+        let (kind, value) = entry.value();
+        Some((*kind, value.clone()))
+    }
+
+    /// Copies up to `limit` versions after (forward) or before (reverse) the
+    /// `from` bound into `out`; returns whether the map held more.
+    fn fill(&self, from: Bound<(&[u8], Seqno)>, reverse: bool, limit: usize, out: &mut VecDeque<Entry>) -> bool {
+        let bound: Bound<&dyn KeyView> = from.as_ref().map(|b| b as &dyn KeyView);
+        let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, (Kind, Bytes)>, out: &mut VecDeque<Entry>| {
+            let (kind, value) = e.value();
+            out.push_back(Entry {
+                key: e.key().key.clone(),
+                seqno: e.key().seqno,
+                kind: *kind,
+                value: value.clone(),
+            });
+        };
+        let mut n = 0;
+        if reverse {
+            let range = self.map.range::<dyn KeyView, _>((Bound::Unbounded, bound));
+            for e in range.rev() {
+                if n == limit {
+                    return true;
+                }
+                push(e, out);
+                n += 1;
+            }
+        } else {
+            let range = self.map.range::<dyn KeyView, _>((bound, Bound::Unbounded));
+            for e in range {
+                if n == limit {
+                    return true;
+                }
+                push(e, out);
+                n += 1;
+            }
+        }
+        false
+    }
+}
+
+/// Iterates a memtable's versions within user-key bounds, in internal order
+/// or its exact reverse, holding the memtable alive.
+pub(crate) struct MemIter {
+    mem: Arc<Memtable>,
+    buf: VecDeque<Entry>,
+    /// Where the next refill starts (exclusive), or the start bound.
+    resume: Bound<(Bytes, Seqno)>,
+    /// The bound that ends iteration (upper when forward, lower when reverse).
+    end: Bound<Bytes>,
+    reverse: bool,
+    exhausted: bool,
+}
+
+impl MemIter {
+    pub(crate) fn new(mem: Arc<Memtable>, lower: Bound<Bytes>, upper: Bound<Bytes>, reverse: bool) -> MemIter {
+        // Versions of one user key are ordered by seqno descending, so the
+        // first version of `k` is (k, MAX) and the last is (k, 0).
+        let (start, end) = if reverse {
+            let start = match upper {
+                Bound::Included(k) => Bound::Included((k, 0)),
+                Bound::Excluded(k) => Bound::Excluded((k, Seqno::MAX)),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            (start, lower)
+        } else {
+            let start = match lower {
+                Bound::Included(k) => Bound::Included((k, Seqno::MAX)),
+                Bound::Excluded(k) => Bound::Excluded((k, 0)),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            (start, upper)
+        };
+        MemIter {
+            mem,
+            buf: VecDeque::with_capacity(ITER_CHUNK),
+            resume: start,
+            end,
+            reverse,
+            exhausted: false,
+        }
+    }
+
+    fn past_end(&self, key: &[u8]) -> bool {
+        match (&self.end, self.reverse) {
+            (Bound::Unbounded, _) => false,
+            (Bound::Included(e), false) => key > e.as_ref(),
+            (Bound::Excluded(e), false) => key >= e.as_ref(),
+            (Bound::Included(e), true) => key < e.as_ref(),
+            (Bound::Excluded(e), true) => key <= e.as_ref(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let from = match &self.resume {
+            Bound::Included((k, s)) => Bound::Included((k.as_ref(), *s)),
+            Bound::Excluded((k, s)) => Bound::Excluded((k.as_ref(), *s)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let more = self.mem.fill(from, self.reverse, ITER_CHUNK, &mut self.buf);
+        if let Some(last) = self.buf.back() {
+            self.resume = Bound::Excluded((last.key.clone(), last.seqno));
+        }
+        if !more {
+            self.exhausted = true;
+        }
+    }
+}
+
+impl Iterator for MemIter {
+    type Item = Entry;
+
+    fn next(&mut self) -> Option<Entry> {
+        if self.buf.is_empty() {
+            if self.exhausted {
+                return None;
+            }
+            self.refill();
+        }
+        let e = self.buf.pop_front()?;
+        if self.past_end(&e.key) {
+            self.buf.clear();
+            self.exhausted = true;
+            return None;
+        }
+        Some(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn get_sees_newest_visible_version() {
+        let m = Memtable::new();
+        m.insert(b("a"), 1, Kind::Put, b("1"));
+        m.insert(b("a"), 3, Kind::Put, b("3"));
+        m.insert(b("a"), 5, Kind::Delete, Bytes::new());
+        assert_eq!(m.get(b"a", 0), None);
+        assert_eq!(m.get(b"a", 2), Some((Kind::Put, b("1"))));
+        assert_eq!(m.get(b"a", 4), Some((Kind::Put, b("3"))));
+        assert_eq!(m.get(b"a", 9), Some((Kind::Delete, Bytes::new())));
+        assert_eq!(m.get(b"b", 9), None);
+        assert_eq!(m.get(b"", 9), None);
+    }
+
+    #[test]
+    fn iter_respects_bounds_both_directions() {
+        let m = Arc::new(Memtable::new());
+        let mut seq = 0;
+        for k in 0..1000u32 {
+            for _ in 0..2 {
+                seq += 1;
+                m.insert(Bytes::copy_from_slice(&k.to_be_bytes()), seq, Kind::Put, Bytes::new());
+            }
+        }
+        let key = |k: u32| Bytes::copy_from_slice(&k.to_be_bytes());
+        let fwd: Vec<Entry> = MemIter::new(m.clone(), Bound::Included(key(10)), Bound::Excluded(key(500)), false).collect();
+        assert_eq!(fwd.len(), 490 * 2);
+        assert_eq!(fwd[0].key, key(10));
+        assert!(fwd[0].seqno > fwd[1].seqno);
+        let mut rev: Vec<Entry> = MemIter::new(m.clone(), Bound::Included(key(10)), Bound::Excluded(key(500)), true).collect();
+        rev.reverse();
+        assert_eq!(fwd, rev);
+        let ex: Vec<Entry> = MemIter::new(m.clone(), Bound::Excluded(key(10)), Bound::Included(key(12)), false).collect();
+        assert_eq!(ex.len(), 4);
+        assert_eq!(ex[0].key, key(11));
+        let all = MemIter::new(m, Bound::Unbounded, Bound::Unbounded, true).count();
+        assert_eq!(all, 2000);
+    }
+}

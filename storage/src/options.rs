@@ -1,0 +1,103 @@
+//! Engine configuration: one struct, documented defaults.
+
+use std::sync::Arc;
+
+use crate::io::{Io, IoBackend};
+
+/// How an [`crate::Engine`] is configured. Build it with struct-update syntax
+/// over [`Options::default()`]:
+///
+/// ```
+/// let opts = fasty_storage::Options { memtable_budget: 8 << 20, ..Default::default() };
+/// # let _ = opts;
+/// ```
+#[derive(Clone)]
+pub struct Options {
+    /// Bytes of keys and values the active memtable holds before it is frozen
+    /// and queued for flushing. Default 64 MiB.
+    pub memtable_budget: usize,
+    /// Frozen memtables that may wait for flushing before writes stall.
+    /// Default 2.
+    pub max_frozen_memtables: usize,
+    /// Target uncompressed size of an SST data block. Default 4 KiB.
+    pub block_size: usize,
+    /// Byte budget of the cache of decompressed blocks. Default 128 MiB.
+    pub block_cache_budget: usize,
+    /// zstd level for SST blocks; 0 stores blocks uncompressed. Default 1.
+    pub zstd_level: i32,
+    /// Bloom filter bits per key. Default 10 (about 1% false positives).
+    pub bloom_bits_per_key: u32,
+    /// Which I/O backend writes files. Default [`IoBackend::Auto`].
+    pub io: IoBackend,
+    /// Keep everything in memory and never touch the disk. Default false.
+    pub memory_only: bool,
+    /// Level-0 files that trigger a compaction into level 1. Default 4.
+    pub l0_compaction_trigger: usize,
+    /// Level-0 files at which writes stall until compaction catches up.
+    /// Default 16.
+    pub l0_stall_files: usize,
+    /// Target size of one SST produced by compaction. Default 64 MiB.
+    pub target_file_size: u64,
+    /// Size budget of level 1; each deeper level is 10× the one above.
+    /// Default 256 MiB.
+    pub level1_budget: u64,
+    /// Run flushes and compactions on background threads (default true).
+    /// With false they run only when `flush()`/`compact()` are called, which
+    /// makes tests deterministic.
+    pub background: bool,
+    /// A custom I/O backend (tests use it for fault injection); overrides
+    /// `io` when set.
+    pub custom_io: Option<Arc<dyn Io>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            memtable_budget: 64 << 20,
+            max_frozen_memtables: 2,
+            block_size: 4 << 10,
+            block_cache_budget: 128 << 20,
+            zstd_level: 1,
+            bloom_bits_per_key: 10,
+            io: IoBackend::Auto,
+            memory_only: false,
+            l0_compaction_trigger: 4,
+            l0_stall_files: 16,
+            target_file_size: 64 << 20,
+            level1_budget: 256 << 20,
+            background: true,
+            custom_io: None,
+        }
+    }
+}
+
+impl Options {
+    /// Options for a memory-only engine: nothing is written to disk.
+    pub fn memory() -> Self {
+        Options {
+            memory_only: true,
+            ..Options::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("memtable_budget", &self.memtable_budget)
+            .field("max_frozen_memtables", &self.max_frozen_memtables)
+            .field("block_size", &self.block_size)
+            .field("block_cache_budget", &self.block_cache_budget)
+            .field("zstd_level", &self.zstd_level)
+            .field("bloom_bits_per_key", &self.bloom_bits_per_key)
+            .field("io", &self.io)
+            .field("memory_only", &self.memory_only)
+            .field("l0_compaction_trigger", &self.l0_compaction_trigger)
+            .field("l0_stall_files", &self.l0_stall_files)
+            .field("target_file_size", &self.target_file_size)
+            .field("level1_budget", &self.level1_budget)
+            .field("background", &self.background)
+            .field("custom_io", &self.custom_io.as_ref().map(|io| io.name()))
+            .finish()
+    }
+}

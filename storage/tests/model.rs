@@ -1,0 +1,236 @@
+//! Model-based test: the engine and a `BTreeMap` get the same random
+//! operations — puts, deletes, batches, gets, scans in both directions with
+//! random bounds, snapshot reads, flushes, compactions and reopens — and must
+//! always agree. Runs memory-only and on both I/O backends.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use fasty_storage::{Engine, IoBackend, Options, WriteBatch};
+use proptest::prelude::*;
+
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Put(Vec<u8>, Vec<u8>),
+    Delete(Vec<u8>),
+    Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
+    Get(Vec<u8>),
+    Scan(Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
+    TakeSnapshot,
+    SnapshotGet(usize, Vec<u8>),
+    SnapshotScan(usize, Bound<Vec<u8>>, Bound<Vec<u8>>, bool),
+    DropSnapshot(usize),
+    Flush,
+    Compact,
+    Reopen,
+}
+
+fn key() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        1 => Just(Vec::new()),
+        20 => (0u8..40).prop_map(|n| vec![b'k', n]),
+        2 => (0u8..40, 0u8..3).prop_map(|(n, m)| vec![b'k', n, m]),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => proptest::collection::vec(any::<u8>(), 0..24),
+        1 => (0usize..3000, any::<u8>()).prop_map(|(n, b)| vec![b; n]),
+    ]
+}
+
+fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    prop_oneof![
+        1 => Just(Bound::Unbounded),
+        2 => key().prop_map(Bound::Included),
+        2 => key().prop_map(Bound::Excluded),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        30 => (key(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+        10 => key().prop_map(Op::Delete),
+        6 => proptest::collection::vec((key(), proptest::option::weighted(0.7, value())), 0..8).prop_map(Op::Batch),
+        15 => key().prop_map(Op::Get),
+        8 => (bound(), bound(), any::<bool>()).prop_map(|(l, u, r)| Op::Scan(l, u, r)),
+        3 => Just(Op::TakeSnapshot),
+        5 => (any::<usize>(), key()).prop_map(|(i, k)| Op::SnapshotGet(i, k)),
+        3 => (any::<usize>(), bound(), bound(), any::<bool>()).prop_map(|(i, l, u, r)| Op::SnapshotScan(i, l, u, r)),
+        2 => any::<usize>().prop_map(Op::DropSnapshot),
+        3 => Just(Op::Flush),
+        2 => Just(Op::Compact),
+        2 => Just(Op::Reopen),
+    ]
+}
+
+fn options(io: Option<IoBackend>, background: bool) -> Options {
+    match io {
+        None => Options::memory(),
+        Some(io) => Options {
+            io,
+            memtable_budget: 2 << 10,
+            block_size: 256,
+            block_cache_budget: 64 << 10,
+            l0_compaction_trigger: 3,
+            l0_stall_files: 8,
+            target_file_size: 4 << 10,
+            level1_budget: 8 << 10,
+            background,
+            ..Options::default()
+        },
+    }
+}
+
+fn as_range<'a>(l: &'a Bound<Vec<u8>>, u: &'a Bound<Vec<u8>>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+    (l.as_ref().map(Vec::as_slice), u.as_ref().map(Vec::as_slice))
+}
+
+/// What a BTreeMap says a scan returns; an empty or inverted range is empty
+/// (BTreeMap::range would panic on it).
+fn model_scan(m: &Model, l: &Bound<Vec<u8>>, u: &Bound<Vec<u8>>, reverse: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out: Vec<(Vec<u8>, Vec<u8>)> = m
+        .iter()
+        .filter(|(k, _)| {
+            let above = match l {
+                Bound::Included(b) => *k >= b,
+                Bound::Excluded(b) => *k > b,
+                Bound::Unbounded => true,
+            };
+            let below = match u {
+                Bound::Included(b) => *k <= b,
+                Bound::Excluded(b) => *k < b,
+                Bound::Unbounded => true,
+            };
+            above && below
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if reverse {
+        out.reverse();
+    }
+    out
+}
+
+fn collect(scan: fasty_storage::Scan) -> Vec<(Vec<u8>, Vec<u8>)> {
+    scan.map(|r| {
+        let (k, v) = r.expect("scan failed");
+        (k.to_vec(), v.to_vec())
+    })
+    .collect()
+}
+
+/// Runs `ops` against an engine with the given backend (None = memory).
+fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let open = || Engine::open(dir.path(), options(io, background)).expect("open");
+    let mut engine = Some(open());
+    let mut model = Model::new();
+    let mut snapshots: Vec<(fasty_storage::Snapshot, Model)> = Vec::new();
+    let mut seqno = 0u64;
+    for op in ops {
+        let e = engine.as_ref().expect("engine is open");
+        match op {
+            Op::Put(k, v) => {
+                let mut b = WriteBatch::new();
+                b.put(k.clone(), v.clone());
+                seqno += 1;
+                e.apply(b, seqno).expect("put");
+                model.insert(k, v);
+            }
+            Op::Delete(k) => {
+                let mut b = WriteBatch::new();
+                b.delete(k.clone());
+                seqno += 1;
+                e.apply(b, seqno).expect("delete");
+                model.remove(&k);
+            }
+            Op::Batch(ops) => {
+                let mut b = WriteBatch::new();
+                for (k, v) in ops {
+                    match v {
+                        Some(v) => {
+                            b.put(k.clone(), v.clone());
+                            model.insert(k, v);
+                        }
+                        None => {
+                            b.delete(k.clone());
+                            model.remove(&k);
+                        }
+                    }
+                }
+                seqno += 1;
+                e.apply(b, seqno).expect("batch");
+            }
+            Op::Get(k) => {
+                let got = e.get(&k).expect("get").map(|v| v.to_vec());
+                assert_eq!(got.as_ref(), model.get(&k), "get {k:?}");
+            }
+            Op::Scan(l, u, r) => {
+                let range = as_range(&l, &u);
+                let got = if r { collect(e.scan_rev(range)) } else { collect(e.scan(range)) };
+                assert_eq!(got, model_scan(&model, &l, &u, r), "scan {l:?}..{u:?} rev={r}");
+            }
+            Op::TakeSnapshot => snapshots.push((e.snapshot(), model.clone())),
+            Op::SnapshotGet(i, k) if !snapshots.is_empty() => {
+                let (s, m) = &snapshots[i % snapshots.len()];
+                let got = s.get(&k).expect("snapshot get").map(|v| v.to_vec());
+                assert_eq!(got.as_ref(), m.get(&k), "snapshot get {k:?}");
+            }
+            Op::SnapshotScan(i, l, u, r) if !snapshots.is_empty() => {
+                let (s, m) = &snapshots[i % snapshots.len()];
+                let range = as_range(&l, &u);
+                let got = if r { collect(s.scan_rev(range)) } else { collect(s.scan(range)) };
+                assert_eq!(got, model_scan(m, &l, &u, r), "snapshot scan");
+            }
+            Op::DropSnapshot(i) if !snapshots.is_empty() => {
+                let i = i % snapshots.len();
+                snapshots.swap_remove(i);
+            }
+            Op::SnapshotGet(..) | Op::SnapshotScan(..) | Op::DropSnapshot(_) => {}
+            Op::Flush => e.flush().expect("flush"),
+            Op::Compact => e.compact().expect("compact"),
+            Op::Reopen => {
+                if io.is_none() {
+                    continue; // a memory-only engine keeps nothing across opens
+                }
+                snapshots.clear();
+                engine.take().expect("engine").close().expect("close");
+                let reopened = open();
+                assert_eq!(reopened.last_seqno(), seqno, "seqno after reopen");
+                engine = Some(reopened);
+            }
+        }
+    }
+    let e = engine.expect("engine");
+    assert_eq!(collect(e.scan(..)), model_scan(&model, &Bound::Unbounded, &Bound::Unbounded, false));
+    drop(snapshots);
+    e.close().expect("close");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn model_memory(ops in proptest::collection::vec(op(), 1..300)) {
+        run(ops, None, false);
+    }
+
+    #[test]
+    fn model_std(ops in proptest::collection::vec(op(), 1..300)) {
+        run(ops, Some(IoBackend::Std), false);
+    }
+
+    #[test]
+    fn model_uring(ops in proptest::collection::vec(op(), 1..300)) {
+        run(ops, Some(IoBackend::Uring), false);
+    }
+
+    #[test]
+    fn model_std_background_threads(ops in proptest::collection::vec(op(), 1..300)) {
+        run(ops, Some(IoBackend::Std), true);
+    }
+}

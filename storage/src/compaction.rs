@@ -46,7 +46,7 @@ impl Job {
 impl Inner {
     /// Body of the background compaction thread.
     pub(crate) fn compaction_loop(&self) {
-        while self.wait_until(|inner| !inner.is_poisoned() && inner.pick(&inner.current().version).is_some()) {
+        while self.wait_until(|inner| !inner.is_poisoned() && inner.compaction_due(&inner.current().version)) {
             if let Err(e) = self.compact_once() {
                 tracing::error!(error = %e, "background compaction failed");
             }
@@ -92,6 +92,14 @@ impl Inner {
             budget = budget.saturating_mul(10);
         }
         budget
+    }
+
+    /// Whether `pick` would find work (without moving the round-robin
+    /// pointers).
+    fn compaction_due(&self, version: &Version) -> bool {
+        let l0 = version.levels[0].len();
+        (l0 > 0 && l0 >= self.opts.l0_compaction_trigger)
+            || (1..NUM_LEVELS - 1).any(|level| version.level_bytes(level) > self.level_budget(level))
     }
 
     /// Chooses the next compaction, if any is due.

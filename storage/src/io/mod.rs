@@ -96,8 +96,8 @@ pub fn open_backend(choice: IoBackend) -> Result<Arc<dyn Io>> {
     };
     match choice {
         IoBackend::Std => Ok(Arc::new(std_fs::StdIo::new())),
-        IoBackend::Uring => Ok(Arc::new(uring::UringIo::new_uring()?)),
-        IoBackend::Auto => match uring::UringIo::new_uring() {
+        IoBackend::Uring => Ok(Arc::new(uring::UringIo::new()?)),
+        IoBackend::Auto => match uring::UringIo::new() {
             Ok(io) => Ok(Arc::new(io)),
             Err(e) => {
                 tracing::warn!(error = %e, "io_uring unavailable, falling back to std file i/o");

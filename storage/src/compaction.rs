@@ -46,7 +46,9 @@ impl Job {
 impl Inner {
     /// Body of the background compaction thread.
     pub(crate) fn compaction_loop(&self) {
-        while self.wait_until(|inner| !inner.is_poisoned() && inner.compaction_due(&inner.current().version)) {
+        while self.wait_until(|inner| {
+            !inner.is_poisoned() && inner.compaction_due(&inner.current().version)
+        }) {
             if let Err(e) = self.compact_once() {
                 tracing::error!(error = %e, "background compaction failed");
             }
@@ -83,7 +85,10 @@ impl Inner {
             return Ok(());
         }
         let output_level = inputs.iter().map(|(l, _)| *l).max().unwrap_or(1).max(1);
-        self.run(Job { inputs, output_level })
+        self.run(Job {
+            inputs,
+            output_level,
+        })
     }
 
     fn level_budget(&self, level: usize) -> u64 {
@@ -99,7 +104,8 @@ impl Inner {
     fn compaction_due(&self, version: &Version) -> bool {
         let l0 = version.levels[0].len();
         (l0 > 0 && l0 >= self.opts.l0_compaction_trigger)
-            || (1..NUM_LEVELS - 1).any(|level| version.level_bytes(level) > self.level_budget(level))
+            || (1..NUM_LEVELS - 1)
+                .any(|level| version.level_bytes(level) > self.level_budget(level))
     }
 
     /// Chooses the next compaction, if any is due.
@@ -122,7 +128,10 @@ impl Inner {
             let tables = &version.levels[level];
             let mut pointers = self.compact_pointer.lock();
             let start = match &pointers[level] {
-                Some(after) => tables.iter().position(|t| t.meta().min_key > *after).unwrap_or(0),
+                Some(after) => tables
+                    .iter()
+                    .position(|t| t.meta().min_key > *after)
+                    .unwrap_or(0),
                 None => 0,
             };
             let table = tables.get(start)?.clone();
@@ -159,13 +168,18 @@ impl Inner {
         let version = self.current().version.clone();
         // Tombstones may go only if no deeper level can hold an older
         // version of their key.
-        let bottom = (job.output_level + 1..NUM_LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
+        let bottom =
+            (job.output_level + 1..NUM_LEVELS).all(|l| version.overlapping(l, &lo, &hi).is_empty());
         let horizon = self.oldest_snapshot();
         let sources: Vec<Source> = job
             .inputs
             .iter()
             .map(|(_, t)| {
-                Box::new(t.iter(std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false)) as Source
+                Box::new(t.iter(
+                    std::ops::Bound::Unbounded,
+                    std::ops::Bound::Unbounded,
+                    false,
+                )) as Source
             })
             .collect();
         let merged = MergeIter::new(sources, false);
@@ -200,7 +214,9 @@ impl Inner {
             t.mark_obsolete();
         }
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
-        self.counters.bytes_compacted.fetch_add(written, Ordering::Relaxed);
+        self.counters
+            .bytes_compacted
+            .fetch_add(written, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -227,7 +227,11 @@ impl Engine {
         let mut threads = Vec::new();
         if inner.opts.background {
             threads.push(spawn("fasty-flush", inner.clone(), Inner::flush_loop)?);
-            threads.push(spawn("fasty-compact", inner.clone(), Inner::compaction_loop)?);
+            threads.push(spawn(
+                "fasty-compact",
+                inner.clone(),
+                Inner::compaction_loop,
+            )?);
         }
         Ok(Engine {
             inner,
@@ -250,7 +254,8 @@ impl Engine {
 
     /// The live pairs within `range`, keys ascending.
     pub fn scan(&self, range: impl RangeBounds<[u8]>) -> Scan {
-        self.inner.scan_at(&range, self.inner.visible_seqno(), false)
+        self.inner
+            .scan_at(&range, self.inner.visible_seqno(), false)
     }
 
     /// The live pairs within `range`, keys descending.
@@ -525,7 +530,8 @@ impl Inner {
             if ready(self) {
                 return true;
             }
-            self.bg_cv.wait_for(&mut shutdown, Duration::from_millis(100));
+            self.bg_cv
+                .wait_for(&mut shutdown, Duration::from_millis(100));
         }
     }
 
@@ -554,8 +560,11 @@ impl Inner {
     /// Writes the manifest for `version`; poisons the engine on failure.
     pub(crate) fn store_manifest(&self, version: &Version, flushed_seqno: Seqno) -> Result<()> {
         let io = self.io.as_ref().ok_or(Error::Closed)?;
-        let manifest = version.to_manifest(self.next_file_id.load(Ordering::Acquire), flushed_seqno);
-        manifest.store(io.as_ref(), &self.dir).inspect_err(|e| self.poison(e))
+        let manifest =
+            version.to_manifest(self.next_file_id.load(Ordering::Acquire), flushed_seqno);
+        manifest
+            .store(io.as_ref(), &self.dir)
+            .inspect_err(|e| self.poison(e))
     }
 
     fn apply(&self, batch: WriteBatch, seqno: Seqno) -> Result<()> {
@@ -591,7 +600,8 @@ impl Inner {
         let has_room = |inner: &Inner| {
             let sv = inner.current();
             inner.is_poisoned()
-                || (sv.frozen.len() < opts.max_frozen_memtables && sv.version.levels[0].len() < opts.l0_stall_files)
+                || (sv.frozen.len() < opts.max_frozen_memtables
+                    && sv.version.levels[0].len() < opts.l0_stall_files)
         };
         if has_room(self) {
             return Ok(());
@@ -623,7 +633,10 @@ impl Inner {
                 return Ok(found(kind, value));
             }
         }
-        Ok(sv.version.get(key, seqno)?.and_then(|e| found(e.kind, e.value)))
+        Ok(sv
+            .version
+            .get(key, seqno)?
+            .and_then(|e| found(e.kind, e.value)))
     }
 
     fn scan_at(&self, range: &impl RangeBounds<[u8]>, seqno: Seqno, reverse: bool) -> Scan {
@@ -699,16 +712,27 @@ impl Inner {
     fn rotate(&self) {
         self.install(|cur| SuperVersion {
             active: Arc::new(Memtable::new()),
-            frozen: std::iter::once(cur.active.clone()).chain(cur.frozen.iter().cloned()).collect(),
+            frozen: std::iter::once(cur.active.clone())
+                .chain(cur.frozen.iter().cloned())
+                .collect(),
             version: cur.version.clone(),
         });
     }
 
     /// Removes a flushed memtable from the frozen list.
-    pub(crate) fn without_frozen(cur: &SuperVersion, mem: &Arc<Memtable>, version: Arc<Version>) -> SuperVersion {
+    pub(crate) fn without_frozen(
+        cur: &SuperVersion,
+        mem: &Arc<Memtable>,
+        version: Arc<Version>,
+    ) -> SuperVersion {
         SuperVersion {
             active: cur.active.clone(),
-            frozen: cur.frozen.iter().filter(|m| !Arc::ptr_eq(m, mem)).cloned().collect(),
+            frozen: cur
+                .frozen
+                .iter()
+                .filter(|m| !Arc::ptr_eq(m, mem))
+                .cloned()
+                .collect(),
             version,
         }
     }

@@ -59,11 +59,18 @@ impl Inner {
         let table = if mem.is_empty() {
             None
         } else {
-            let entries = MemIter::new(mem.clone(), std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false);
+            let entries = MemIter::new(
+                mem.clone(),
+                std::ops::Bound::Unbounded,
+                std::ops::Bound::Unbounded,
+                false,
+            );
             let table = self.write_tables(entries.map(Ok), u64::MAX)?.pop();
             self.counters.flushes.fetch_add(1, Ordering::Relaxed);
             if let Some(t) = &table {
-                self.counters.bytes_flushed.fetch_add(t.meta().file_size, Ordering::Relaxed);
+                self.counters
+                    .bytes_flushed
+                    .fetch_add(t.meta().file_size, Ordering::Relaxed);
             }
             table.map(Arc::new)
         };
@@ -73,7 +80,9 @@ impl Inner {
         if let Some(t) = table {
             version.levels[0].insert(0, t);
         }
-        let flushed = mem.max_seqno().max(self.flushed_seqno.load(Ordering::Acquire));
+        let flushed = mem
+            .max_seqno()
+            .max(self.flushed_seqno.load(Ordering::Acquire));
         self.store_manifest(&version, flushed)?;
         self.flushed_seqno.store(flushed, Ordering::Release);
         let version = Arc::new(version);
@@ -85,7 +94,11 @@ impl Inner {
     /// once one reaches `split_bytes` (only between user keys, so all
     /// versions of a key share a file); fsyncs the files and their directory
     /// entries and opens them for reading.
-    pub(crate) fn write_tables(&self, entries: impl Iterator<Item = Result<Entry>>, split_bytes: u64) -> Result<Vec<Table>> {
+    pub(crate) fn write_tables(
+        &self,
+        entries: impl Iterator<Item = Result<Entry>>,
+        split_bytes: u64,
+    ) -> Result<Vec<Table>> {
         let io = self.io.as_ref().ok_or(Error::Closed)?;
         let mut done = Vec::new();
         let mut open: Option<(u64, std::path::PathBuf, TableWriter)> = None;
@@ -94,10 +107,10 @@ impl Inner {
             let e = e?;
             let boundary = e.key != last_key;
             if boundary {
-                if let Some((_, _, w)) = &open {
-                    if w.estimated_size() >= split_bytes {
-                        done.push(open.take());
-                    }
+                if let Some((_, _, w)) = &open
+                    && w.estimated_size() >= split_bytes
+                {
+                    done.push(open.take());
                 }
                 last_key = e.key.clone();
             }
@@ -105,7 +118,8 @@ impl Inner {
                 Some(o) => o,
                 None => {
                     let (id, path) = self.new_table_path();
-                    let writer = TableWriter::new(io.create(&path)?, path.clone(), self.writer_options());
+                    let writer =
+                        TableWriter::new(io.create(&path)?, path.clone(), self.writer_options());
                     open.insert((id, path, writer))
                 }
             };

@@ -27,8 +27,13 @@ struct HeapItem {
 impl HeapItem {
     /// Order in which items leave the heap: the greatest item pops first.
     fn rank(&self, other: &Self) -> Ordering {
-        let ord = internal_cmp(&self.entry.key, self.entry.seqno, &other.entry.key, other.entry.seqno)
-            .then_with(|| self.source.cmp(&other.source));
+        let ord = internal_cmp(
+            &self.entry.key,
+            self.entry.seqno,
+            &other.entry.key,
+            other.entry.seqno,
+        )
+        .then_with(|| self.source.cmp(&other.source));
         if self.reverse { ord } else { ord.reverse() }
     }
 }

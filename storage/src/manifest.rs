@@ -87,7 +87,13 @@ impl Manifest {
         for level in &self.levels {
             body.extend_from_slice(&(level.len() as u32).to_le_bytes());
             for t in level {
-                for n in [t.id, t.meta.file_size, t.meta.entries, t.meta.min_seqno, t.meta.max_seqno] {
+                for n in [
+                    t.id,
+                    t.meta.file_size,
+                    t.meta.entries,
+                    t.meta.min_seqno,
+                    t.meta.max_seqno,
+                ] {
                     body.extend_from_slice(&n.to_le_bytes());
                 }
                 for k in [&t.meta.min_key, &t.meta.max_key] {
@@ -128,7 +134,10 @@ impl Manifest {
         if crc32fast::hash(body) != crc {
             return Err(corrupt(HEADER_LEN, "checksum mismatch"));
         }
-        let mut r = Reader { bytes: body, pos: 0 };
+        let mut r = Reader {
+            bytes: body,
+            pos: 0,
+        };
         let bad = |r: &Reader<'_>| corrupt(HEADER_LEN + r.pos, "malformed manifest body");
         let next_file_id = r.u64().ok_or_else(|| bad(&r))?;
         let flushed_seqno = r.u64().ok_or_else(|| bad(&r))?;
@@ -213,7 +222,11 @@ mod tests {
         Manifest {
             next_file_id: 7,
             flushed_seqno: 42,
-            levels: vec![vec![t(5, "a", "z"), t(4, "b", "c")], vec![], vec![t(1, "", "zz")]],
+            levels: vec![
+                vec![t(5, "a", "z"), t(4, "b", "c")],
+                vec![],
+                vec![t(1, "", "zz")],
+            ],
         }
     }
 
@@ -229,8 +242,14 @@ mod tests {
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x40;
-            assert!(Manifest::decode(&b, Path::new("M")).is_err(), "flip at {i} not detected");
-            assert!(Manifest::decode(&bytes[..i], Path::new("M")).is_err(), "truncation at {i}");
+            assert!(
+                Manifest::decode(&b, Path::new("M")).is_err(),
+                "flip at {i} not detected"
+            );
+            assert!(
+                Manifest::decode(&bytes[..i], Path::new("M")).is_err(),
+                "truncation at {i}"
+            );
         }
     }
 

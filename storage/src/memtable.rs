@@ -61,7 +61,12 @@ impl<'a> Borrow<dyn KeyView + 'a> for InternalKey {
 
 impl Ord for dyn KeyView + '_ {
     fn cmp(&self, other: &Self) -> Ordering {
-        internal_cmp(self.user_key(), self.seqno(), other.user_key(), other.seqno())
+        internal_cmp(
+            self.user_key(),
+            self.seqno(),
+            other.user_key(),
+            other.seqno(),
+        )
     }
 }
 impl PartialOrd for dyn KeyView + '_ {
@@ -148,9 +153,16 @@ impl Memtable {
 
     /// Copies up to `limit` versions after (forward) or before (reverse) the
     /// `from` bound into `out`; returns whether the map held more.
-    fn fill(&self, from: Bound<(&[u8], Seqno)>, reverse: bool, limit: usize, out: &mut VecDeque<Entry>) -> bool {
+    fn fill(
+        &self,
+        from: Bound<(&[u8], Seqno)>,
+        reverse: bool,
+        limit: usize,
+        out: &mut VecDeque<Entry>,
+    ) -> bool {
         let bound: Bound<&dyn KeyView> = from.as_ref().map(|b| b as &dyn KeyView);
-        let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, (Kind, Bytes)>, out: &mut VecDeque<Entry>| {
+        let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, (Kind, Bytes)>,
+                    out: &mut VecDeque<Entry>| {
             let (kind, value) = e.value();
             out.push_back(Entry {
                 key: e.key().key.clone(),
@@ -197,7 +209,12 @@ pub(crate) struct MemIter {
 }
 
 impl MemIter {
-    pub(crate) fn new(mem: Arc<Memtable>, lower: Bound<Bytes>, upper: Bound<Bytes>, reverse: bool) -> MemIter {
+    pub(crate) fn new(
+        mem: Arc<Memtable>,
+        lower: Bound<Bytes>,
+        upper: Bound<Bytes>,
+        reverse: bool,
+    ) -> MemIter {
         // Versions of one user key are ordered by seqno descending, so the
         // first version of `k` is (k, MAX) and the last is (k, 0).
         let (start, end) = if reverse {
@@ -300,18 +317,41 @@ mod tests {
         for k in 0..1000u32 {
             for _ in 0..2 {
                 seq += 1;
-                m.insert(Bytes::copy_from_slice(&k.to_be_bytes()), seq, Kind::Put, Bytes::new());
+                m.insert(
+                    Bytes::copy_from_slice(&k.to_be_bytes()),
+                    seq,
+                    Kind::Put,
+                    Bytes::new(),
+                );
             }
         }
         let key = |k: u32| Bytes::copy_from_slice(&k.to_be_bytes());
-        let fwd: Vec<Entry> = MemIter::new(m.clone(), Bound::Included(key(10)), Bound::Excluded(key(500)), false).collect();
+        let fwd: Vec<Entry> = MemIter::new(
+            m.clone(),
+            Bound::Included(key(10)),
+            Bound::Excluded(key(500)),
+            false,
+        )
+        .collect();
         assert_eq!(fwd.len(), 490 * 2);
         assert_eq!(fwd[0].key, key(10));
         assert!(fwd[0].seqno > fwd[1].seqno);
-        let mut rev: Vec<Entry> = MemIter::new(m.clone(), Bound::Included(key(10)), Bound::Excluded(key(500)), true).collect();
+        let mut rev: Vec<Entry> = MemIter::new(
+            m.clone(),
+            Bound::Included(key(10)),
+            Bound::Excluded(key(500)),
+            true,
+        )
+        .collect();
         rev.reverse();
         assert_eq!(fwd, rev);
-        let ex: Vec<Entry> = MemIter::new(m.clone(), Bound::Excluded(key(10)), Bound::Included(key(12)), false).collect();
+        let ex: Vec<Entry> = MemIter::new(
+            m.clone(),
+            Bound::Excluded(key(10)),
+            Bound::Included(key(12)),
+            false,
+        )
+        .collect();
         assert_eq!(ex.len(), 4);
         assert_eq!(ex[0].key, key(11));
         let all = MemIter::new(m, Bound::Unbounded, Bound::Unbounded, true).count();

@@ -41,6 +41,11 @@ pub(crate) struct Entry {
 
 /// Compares two versions in internal order (key asc, seqno desc).
 #[inline]
-pub(crate) fn internal_cmp(a_key: &[u8], a_seq: Seqno, b_key: &[u8], b_seq: Seqno) -> std::cmp::Ordering {
+pub(crate) fn internal_cmp(
+    a_key: &[u8],
+    a_seq: Seqno,
+    b_key: &[u8],
+    b_seq: Seqno,
+) -> std::cmp::Ordering {
     a_key.cmp(b_key).then_with(|| b_seq.cmp(&a_seq))
 }

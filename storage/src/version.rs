@@ -70,12 +70,11 @@ impl Version {
         }
         for level in &self.levels[1..] {
             let i = level.partition_point(|t| t.meta().max_key.as_ref() < key);
-            if let Some(t) = level.get(i) {
-                if t.meta().min_key.as_ref() <= key {
-                    if let Some(e) = t.get(key, seqno)? {
-                        return Ok(Some(e));
-                    }
-                }
+            if let Some(t) = level.get(i)
+                && t.meta().min_key.as_ref() <= key
+                && let Some(e) = t.get(key, seqno)?
+            {
+                return Ok(Some(e));
             }
         }
         Ok(None)
@@ -166,10 +165,10 @@ impl Iterator for LevelIter {
 
     fn next(&mut self) -> Option<Result<Entry>> {
         loop {
-            if let Some(it) = &mut self.current {
-                if let Some(item) = it.next() {
-                    return Some(item);
-                }
+            if let Some(it) = &mut self.current
+                && let Some(item) = it.next()
+            {
+                return Some(item);
             }
             let t = self.tables.next()?;
             self.current = Some(t.iter(self.lower.clone(), self.upper.clone(), self.reverse));

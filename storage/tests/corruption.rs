@@ -20,7 +20,10 @@ fn build(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut pairs = Vec::new();
     for i in 0..400u32 {
         let mut b = WriteBatch::new();
-        let (k, v) = (format!("key{i:05}").into_bytes(), format!("value{i}").repeat(3).into_bytes());
+        let (k, v) = (
+            format!("key{i:05}").into_bytes(),
+            format!("value{i}").repeat(3).into_bytes(),
+        );
         b.put(k.clone(), v.clone());
         pairs.push((k, v));
         engine.apply(b, u64::from(i) + 1).expect("apply");
@@ -45,12 +48,20 @@ fn read_all(dir: &Path, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<(), Error> {
     let mut n = 0;
     for item in engine.scan(..) {
         let (k, v) = item?;
-        assert_eq!((k.as_ref(), v.as_ref()), (pairs[n].0.as_slice(), pairs[n].1.as_slice()), "wrong data");
+        assert_eq!(
+            (k.as_ref(), v.as_ref()),
+            (pairs[n].0.as_slice(), pairs[n].1.as_slice()),
+            "wrong data"
+        );
         n += 1;
     }
     assert_eq!(n, pairs.len(), "rows went missing without an error");
     for (k, v) in pairs {
-        assert_eq!(engine.get(k)?.as_deref(), Some(v.as_slice()), "wrong data from get");
+        assert_eq!(
+            engine.get(k)?.as_deref(),
+            Some(v.as_slice()),
+            "wrong data from get"
+        );
     }
     Ok(())
 }
@@ -86,7 +97,10 @@ fn truncated_sst_is_corruption() {
     let original = std::fs::read(&sst).expect("read");
     for len in [0, 10, original.len() / 2, original.len() - 1] {
         std::fs::write(&sst, &original[..len]).expect("write");
-        assert!(matches!(read_all(dir.path(), &pairs), Err(Error::Corruption { .. })), "truncated to {len}");
+        assert!(
+            matches!(read_all(dir.path(), &pairs), Err(Error::Corruption { .. })),
+            "truncated to {len}"
+        );
     }
 }
 
@@ -100,9 +114,14 @@ fn corruption_error_names_file_and_offset() {
     std::fs::write(&sst, &bytes).expect("write");
     let err = read_all(dir.path(), &pairs).expect_err("must fail");
     let msg = err.to_string();
-    assert!(msg.contains(&sst.display().to_string()), "message names the file: {msg}");
+    assert!(
+        msg.contains(&sst.display().to_string()),
+        "message names the file: {msg}"
+    );
     match err {
-        Error::Corruption { offset, .. } => assert!(offset <= 100, "offset {offset} is the bad block's"),
+        Error::Corruption { offset, .. } => {
+            assert!(offset <= 100, "offset {offset} is the bad block's")
+        }
         other => panic!("expected corruption, got {other}"),
     }
 }
@@ -164,5 +183,9 @@ fn memory_only_writes_nothing_to_disk() {
     engine.compact().expect("compact");
     assert_eq!(engine.scan(..).count(), 1000);
     engine.close().expect("close");
-    assert!(!path.exists(), "memory-only mode created {}", path.display());
+    assert!(
+        !path.exists(),
+        "memory-only mode created {}",
+        path.display()
+    );
 }

@@ -76,7 +76,10 @@ fn prepare(dir: &std::path::Path, sim: &Arc<SimIo>, tables: u32) -> (Model, u64)
 
 /// Crashes `work` at every I/O step in turn; `before` and `after` are the
 /// only states recovery may produce.
-fn crash_every_step(tables: u32, work: impl Fn(&Engine, &mut Model, &mut u64) -> fasty_storage::Result<()>) {
+fn crash_every_step(
+    tables: u32,
+    work: impl Fn(&Engine, &mut Model, &mut u64) -> fasty_storage::Result<()>,
+) {
     let mut step = 0u64;
     loop {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -88,7 +91,8 @@ fn crash_every_step(tables: u32, work: impl Fn(&Engine, &mut Model, &mut u64) ->
         let result = work(&engine, &mut after, &mut seqno);
         let crashed = sim.crashed();
         drop(engine);
-        sim.restore_durable_image(Torn::DropUnsynced).expect("restore");
+        sim.restore_durable_image(Torn::DropUnsynced)
+            .expect("restore");
         sim.clear_faults();
 
         let engine = Engine::open(dir.path(), options(sim.clone()))
@@ -140,7 +144,8 @@ fn crash_with_torn_unsynced_tails_recovers() {
         write(&engine, &mut after, &mut seqno, 5_000, 300);
         let _ = engine.compact();
         drop(engine);
-        sim.restore_durable_image(Torn::KeepPrefix(step)).expect("restore");
+        sim.restore_durable_image(Torn::KeepPrefix(step))
+            .expect("restore");
         sim.clear_faults();
         let engine = Engine::open(dir.path(), options(sim.clone())).expect("reopen");
         let got = contents(&engine);

@@ -56,7 +56,11 @@ fn fault_every_step(kind: FaultKind, compact: bool) {
             engine.flush().expect("flush");
         }
         sim.inject(sim.ops() + step, kind);
-        let result = if compact { engine.compact() } else { engine.flush() };
+        let result = if compact {
+            engine.compact()
+        } else {
+            engine.flush()
+        };
         sim.clear_faults();
         let Err(err) = result else {
             // The fault lay beyond the last step: the work is done.
@@ -64,7 +68,10 @@ fn fault_every_step(kind: FaultKind, compact: bool) {
             assert_eq!(contents(&engine), model);
             break;
         };
-        assert!(!matches!(err, Error::Poisoned { .. }), "the first error names the fault: {err}");
+        assert!(
+            !matches!(err, Error::Poisoned { .. }),
+            "the first error names the fault: {err}"
+        );
         // Poisoned: writes refused, reads see everything.
         let mut b = WriteBatch::new();
         b.put(&b"new"[..], &b"x"[..]);
@@ -73,7 +80,11 @@ fn fault_every_step(kind: FaultKind, compact: bool) {
             other => panic!("write after a {kind:?} at step {step} was not refused: {other:?}"),
         }
         assert!(matches!(engine.flush(), Err(Error::Poisoned { .. })));
-        assert_eq!(contents(&engine), model, "reads after a fault at step {step}");
+        assert_eq!(
+            contents(&engine),
+            model,
+            "reads after a fault at step {step}"
+        );
         assert!(engine.stats().poisoned.is_some());
         drop(engine);
         // What is on disk is the state before the work or after it.

@@ -85,13 +85,21 @@ fn options(io: Option<IoBackend>, background: bool) -> Options {
     }
 }
 
-fn as_range<'a>(l: &'a Bound<Vec<u8>>, u: &'a Bound<Vec<u8>>) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
+fn as_range<'a>(
+    l: &'a Bound<Vec<u8>>,
+    u: &'a Bound<Vec<u8>>,
+) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
     (l.as_ref().map(Vec::as_slice), u.as_ref().map(Vec::as_slice))
 }
 
 /// What a BTreeMap says a scan returns; an empty or inverted range is empty
 /// (BTreeMap::range would panic on it).
-fn model_scan(m: &Model, l: &Bound<Vec<u8>>, u: &Bound<Vec<u8>>, reverse: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn model_scan(
+    m: &Model,
+    l: &Bound<Vec<u8>>,
+    u: &Bound<Vec<u8>>,
+    reverse: bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut out: Vec<(Vec<u8>, Vec<u8>)> = m
         .iter()
         .filter(|(k, _)| {
@@ -171,8 +179,16 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
             }
             Op::Scan(l, u, r) => {
                 let range = as_range(&l, &u);
-                let got = if r { collect(e.scan_rev(range)) } else { collect(e.scan(range)) };
-                assert_eq!(got, model_scan(&model, &l, &u, r), "scan {l:?}..{u:?} rev={r}");
+                let got = if r {
+                    collect(e.scan_rev(range))
+                } else {
+                    collect(e.scan(range))
+                };
+                assert_eq!(
+                    got,
+                    model_scan(&model, &l, &u, r),
+                    "scan {l:?}..{u:?} rev={r}"
+                );
             }
             Op::TakeSnapshot => snapshots.push((e.snapshot(), model.clone())),
             Op::SnapshotGet(i, k) if !snapshots.is_empty() => {
@@ -183,7 +199,11 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
             Op::SnapshotScan(i, l, u, r) if !snapshots.is_empty() => {
                 let (s, m) = &snapshots[i % snapshots.len()];
                 let range = as_range(&l, &u);
-                let got = if r { collect(s.scan_rev(range)) } else { collect(s.scan(range)) };
+                let got = if r {
+                    collect(s.scan_rev(range))
+                } else {
+                    collect(s.scan(range))
+                };
                 assert_eq!(got, model_scan(m, &l, &u, r), "snapshot scan");
             }
             Op::DropSnapshot(i) if !snapshots.is_empty() => {
@@ -206,7 +226,10 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
         }
     }
     let e = engine.expect("engine");
-    assert_eq!(collect(e.scan(..)), model_scan(&model, &Bound::Unbounded, &Bound::Unbounded, false));
+    assert_eq!(
+        collect(e.scan(..)),
+        model_scan(&model, &Bound::Unbounded, &Bound::Unbounded, false)
+    );
     drop(snapshots);
     e.close().expect("close");
 }

@@ -20,14 +20,25 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
     let status = match args.first().map(String::as_str) {
-        Some("ci") => Command::new("bash").arg(root.join(".ci/run")).current_dir(&root).status(),
+        Some("ci") => Command::new("bash")
+            .arg(root.join(".ci/run"))
+            .current_dir(&root)
+            .status(),
         Some("bench") => {
             let mut rest: Vec<String> = args[1..].to_vec();
             if rest.is_empty() {
                 rest.push("storage".into());
             }
             Command::new(env!("CARGO"))
-                .args(["run", "--release", "-p", "fasty-bench", "--features", "fjall", "--"])
+                .args([
+                    "run",
+                    "--release",
+                    "-p",
+                    "fasty-bench",
+                    "--features",
+                    "fjall",
+                    "--",
+                ])
                 .args(&rest)
                 .current_dir(&root)
                 .status()

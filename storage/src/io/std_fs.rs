@@ -34,7 +34,9 @@ impl StdFile {
             .truncate(truncate)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        let len = file.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+        let len = file
+            .seek(SeekFrom::End(0))
+            .map_err(|e| Error::io(path, e))?;
         Ok(StdFile {
             file,
             path: path.to_path_buf(),
@@ -61,7 +63,9 @@ impl WritableFile for StdFile {
     }
 
     fn truncate(&mut self, len: u64) -> Result<()> {
-        self.file.set_len(len).map_err(|e| Error::io(&self.path, e))?;
+        self.file
+            .set_len(len)
+            .map_err(|e| Error::io(&self.path, e))?;
         self.file
             .seek(SeekFrom::Start(len))
             .map_err(|e| Error::io(&self.path, e))?;

@@ -1,0 +1,51 @@
+//! fasty-bench: fasty measured against embedded peers, in the same process,
+//! on the same data, reported as absolute numbers and as ratios.
+//!
+//! Each subcommand owns one layer (`storage` for the key-value engine); the
+//! shared [`machine`] module describes where the numbers were taken.
+#![deny(clippy::unwrap_used)]
+
+mod machine;
+mod storage;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// fasty's benchmark harness.
+///
+/// Every comparison runs fasty and its peers in one process, one after the
+/// other on the same machine and the same data, and prints a markdown table
+/// of absolute numbers plus ratios fasty ÷ peer. Numbers from different runs
+/// or machines are not comparable; the ratios within one run are the result.
+#[derive(Parser, Debug)]
+#[command(name = "fasty-bench", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Storage engine: sequential and random put, random get (hits and
+    /// misses) and full forward scan, for fasty's engine on both I/O
+    /// backends and for fjall.
+    ///
+    /// Build with `--release`; peers are behind cargo features so that
+    /// ordinary builds stay fast: `--features fjall` adds fjall.
+    Storage(storage::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Storage(args) => storage::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod cache;
 pub mod error;
 pub mod io;
 mod types;

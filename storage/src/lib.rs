@@ -6,6 +6,7 @@
 mod cache;
 pub mod error;
 pub mod io;
+mod sst;
 mod types;
 
 pub use error::{Error, Result};

@@ -23,6 +23,9 @@ mod bloom;
 mod reader;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 #[allow(unused_imports)] // until the engine lands
 pub(crate) use reader::{Table, TableIter};
 #[allow(unused_imports)] // until the engine lands

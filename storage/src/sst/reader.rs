@@ -30,8 +30,8 @@ use crate::types::{Entry, Seqno, internal_cmp};
 /// The part of the footer every format version keeps at the end of the
 /// file: version, its complement, magic, crc32.
 const STABLE_TAIL_LEN: usize = 20;
-/// Smallest stored data block: an entry count, tag and crc.
-const MIN_BLOCK_LEN: u64 = 4 + TRAILER_LEN as u64;
+/// Smallest stored data block: bucket and entry counts, tag and crc.
+const MIN_BLOCK_LEN: u64 = 8 + TRAILER_LEN as u64;
 
 /// Where one data block lives, with the last internal key it holds.
 #[derive(Debug, Clone, Copy)]

@@ -2,8 +2,9 @@
 //! (key ascending, sequence number descending).
 //!
 //! On-disk format version 1 is described in `docs/format.md`. In short: data
-//! blocks (zstd-compressed unless compression does not pay), each followed by
-//! a one-byte compression tag and a crc32; then a bloom filter block over the
+//! blocks (entries, an offsets array for binary search and a small hash index
+//! for point lookups; zstd-compressed unless compression does not pay), each
+//! followed by a one-byte compression tag and a crc32; then a bloom filter block over the
 //! user keys, an index block (last key of every data block, its offset and
 //! length), a properties block (min/max key, counts, seqno range), and a
 //! fixed-size footer with the offsets of those blocks, the format version, a

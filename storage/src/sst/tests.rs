@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use proptest::prelude::*;
 
-use super::{BlockCache, FOOTER_LEN, FORMAT_VERSION, Table, TableMeta, TableWriter, WriterOptions};
+use super::{
+    BlockCache, FOOTER_LEN, FORMAT_VERSION, Table, TableIter, TableMeta, TableWriter, WriterOptions,
+};
 use crate::error::{Error, Result};
 use crate::io::std_fs::StdIo;
 use crate::io::{Io, WritableFile};
@@ -390,6 +392,67 @@ fn writer_appends_large_buffers_and_counts() {
     let (tail, full) = appends.split_last().unwrap();
     assert!(full.iter().all(|&n| n >= 1 << 20), "{appends:?}");
     assert!(*tail > 0);
+}
+
+/// A file whose appends fail once `fail` is set.
+struct FailingFile {
+    inner: MemFile,
+    fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl WritableFile for FailingFile {
+    fn append(&mut self, buf: Vec<u8>) -> Result<()> {
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Error::io("mem.sst", std::io::Error::other("injected")));
+        }
+        self.inner.append(buf)
+    }
+    fn sync(&mut self) -> Result<()> {
+        self.inner.sync()
+    }
+    fn len(&self) -> u64 {
+        self.inner.len()
+    }
+    fn truncate(&mut self, len: u64) -> Result<()> {
+        self.inner.truncate(len)
+    }
+}
+
+#[test]
+fn writer_refuses_use_after_a_failed_write() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let file = FailingFile {
+        inner: MemFile::default(),
+        fail: fail.clone(),
+    };
+    let mut w = TableWriter::new(Box::new(file), PathBuf::from("mem.sst"), opts(4096, 0, 10));
+    let value = vec![7u8; 1000];
+    fail.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut i = 0u32;
+    let err = loop {
+        // The first append happens once about 1 MiB is buffered.
+        if let Err(e) = w.add(&i.to_be_bytes(), 1, Kind::Put, &value) {
+            break e;
+        }
+        i += 1;
+    };
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    fail.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(matches!(
+        w.add(&(i + 1).to_be_bytes(), 1, Kind::Put, &value),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(w.finish(), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn tables_and_iterators_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Table>();
+    send_sync::<BlockCache>();
+    send::<TableIter>();
+    send::<TableWriter>();
 }
 
 #[test]

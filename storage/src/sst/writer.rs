@@ -55,6 +55,8 @@ pub(crate) struct TableWriter {
     last_seqno: Seqno,
     min_seqno: Seqno,
     max_seqno: Seqno,
+    /// A write or compression failed; the writer refuses further use.
+    failed: bool,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -91,6 +93,7 @@ impl TableWriter {
             last_seqno: 0,
             min_seqno: Seqno::MAX,
             max_seqno: 0,
+            failed: false,
             opts,
         }
     }
@@ -99,6 +102,7 @@ impl TableWriter {
     /// internal order (key ascending, seqno descending); keys and values
     /// are limited to 1 GiB each.
     pub fn add(&mut self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) -> Result<()> {
+        self.check_usable()?;
         let ordered =
             self.entries == 0 || internal_cmp(&self.last_key, self.last_seqno, key, seqno).is_lt();
         debug_assert!(
@@ -158,6 +162,7 @@ impl TableWriter {
     /// Writes the pending data block, then the filter, index and properties
     /// blocks and the footer, and syncs the file.
     pub fn finish(mut self) -> Result<TableMeta> {
+        self.check_usable()?;
         if !self.block.is_empty() {
             self.finish_block()?;
         }
@@ -226,6 +231,7 @@ impl TableWriter {
         let mut block = std::mem::take(&mut self.block);
         let result = self.seal_builder(&mut block, true);
         self.block = block;
+        self.failed |= result.is_err();
         let (offset, len) = result?;
         let mut handle = [0u8; 16];
         handle[..8].copy_from_slice(&offset.to_le_bytes());
@@ -308,6 +314,20 @@ impl TableWriter {
         };
         let buf = std::mem::replace(&mut self.out, Vec::with_capacity(cap));
         self.appended += buf.len() as u64;
-        self.file.append(buf)
+        let result = self.file.append(buf);
+        self.failed |= result.is_err();
+        result
+    }
+
+    /// Refuses further use after a failed write: the file is missing bytes
+    /// the index would point at.
+    fn check_usable(&self) -> Result<()> {
+        if self.failed {
+            return Err(Error::InvalidArgument(format!(
+                "sst {}: writer used after a failed write",
+                self.path.display()
+            )));
+        }
+        Ok(())
     }
 }

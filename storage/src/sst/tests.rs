@@ -797,6 +797,9 @@ proptest! {
 
 /// Timings against a 1M-key table; run with
 /// `cargo test --release -p fasty-storage --lib sst::tests::bench -- --ignored --nocapture`.
+/// `BENCH_KEYS`, `BENCH_MAX_VALUE` (values of 0…n bytes, default 100),
+/// `BENCH_BLOCK` (default 4096) and `BENCH_SORTED=1` (look keys up in key
+/// order rather than at random) change the workload.
 #[test]
 #[ignore = "benchmark"]
 fn bench_gets_and_scans() {

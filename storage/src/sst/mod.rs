@@ -2,8 +2,9 @@
 //! (key ascending, sequence number descending).
 //!
 //! On-disk format version 1 is described in `docs/format.md`. In short: data
-//! blocks (zstd-compressed unless compression does not pay), each followed by
-//! a one-byte compression tag and a crc32; then a bloom filter block over the
+//! blocks (entries, an offsets array for binary search and a small hash index
+//! for point lookups; zstd-compressed unless compression does not pay), each
+//! followed by a one-byte compression tag and a crc32; then a bloom filter block over the
 //! user keys, an index block (last key of every data block, its offset and
 //! length), a properties block (min/max key, counts, seqno range), and a
 //! fixed-size footer with the offsets of those blocks, the format version, a
@@ -14,12 +15,20 @@
 //! the file format and nothing else: which tables exist is the manifest's
 //! business, when they are deleted the version set's.
 
+// The engine that calls into this module is written in parallel; until it
+// lands, nothing outside the tests uses these items.
+
 mod block;
 mod bloom;
 mod reader;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
+#[allow(unused_imports)] // until the engine lands
 pub(crate) use reader::{Table, TableIter};
+#[allow(unused_imports)] // until the engine lands
 pub(crate) use writer::{TableWriter, WriterOptions};
 
 use bytes::Bytes;
@@ -28,6 +37,14 @@ use crate::types::Seqno;
 
 /// The SST format version this build writes and reads.
 pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// The last eight bytes before the footer's crc: "FASTYSST" in ASCII.
+const MAGIC: u64 = u64::from_le_bytes(*b"FASTYSST");
+
+/// Length of the version 1 footer: six block handles (offset and stored
+/// length of the filter, index and properties blocks), the version, its
+/// complement, the magic and a crc32.
+const FOOTER_LEN: usize = 6 * 8 + 4 + 4 + 8 + 4;
 
 /// What a finished table holds, as recorded in the manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,8 +57,9 @@ pub(crate) struct TableMeta {
     pub min_key: Bytes,
     /// Largest user key.
     pub max_key: Bytes,
-    /// Smallest and largest sequence numbers stored.
+    /// Smallest sequence number stored (0 for an empty table).
     pub min_seqno: Seqno,
+    /// Largest sequence number stored (0 for an empty table).
     pub max_seqno: Seqno,
 }
 

@@ -81,6 +81,7 @@ impl BlockCache {
     }
 
     /// The cached block at `offset` of table `table`, if present.
+    #[cfg(test)]
     pub fn get(&self, table: u64, offset: u64) -> Option<Bytes> {
         let found = self.cache.as_ref()?.get(&(table, offset));
         let counter = if found.is_some() {
@@ -93,6 +94,7 @@ impl BlockCache {
     }
 
     /// Caches `block` as the block at `offset` of table `table`.
+    #[cfg(test)]
     pub fn insert(&self, table: u64, offset: u64, block: Bytes) {
         if let Some(c) = &self.cache {
             c.insert((table, offset), block);

@@ -583,6 +583,9 @@ impl Inner {
             self.notify();
             sv = self.current();
         }
+        if batch.ops.is_empty() {
+            sv.active.note_seqno(seqno);
+        }
         for (kind, key, value) in batch.ops {
             sv.active.insert(key, seqno, kind, value);
         }
@@ -702,7 +705,8 @@ impl Inner {
     /// pick it up.
     pub(crate) fn freeze_active(&self) {
         let _w = self.write_lock.lock();
-        if !self.current().active.is_empty() {
+        let active = self.current().active.clone();
+        if !active.is_empty() || active.max_seqno() > self.flushed_seqno.load(Ordering::Acquire) {
             self.rotate();
         }
     }

@@ -124,6 +124,13 @@ impl Memtable {
         self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
     }
 
+    /// Records that the batch `seqno` went into this memtable even though
+    /// it held no operations, so flushing it still advances the flushed
+    /// sequence number.
+    pub(crate) fn note_seqno(&self, seqno: Seqno) {
+        self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
+    }
+
     /// Approximate memory held, in bytes.
     pub(crate) fn approximate_bytes(&self) -> usize {
         self.bytes.load(AtomicOrdering::Relaxed)

@@ -235,7 +235,7 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn model_memory(ops in proptest::collection::vec(op(), 1..300)) {

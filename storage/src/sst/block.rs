@@ -151,11 +151,6 @@ impl BlockBuilder {
         self.buf.len() + 4 * self.offsets.len() + 2 * buckets + 8
     }
 
-    /// Number of entries added since the last reset.
-    pub(super) fn len(&self) -> usize {
-        self.offsets.len()
-    }
-
     /// Whether no entry was added since the last reset.
     pub(super) fn is_empty(&self) -> bool {
         self.offsets.is_empty()

@@ -15,9 +15,6 @@
 //! the file format and nothing else: which tables exist is the manifest's
 //! business, when they are deleted the version set's.
 
-// The engine that calls into this module is written in parallel; until it
-// lands, nothing outside the tests uses these items.
-
 mod block;
 mod bloom;
 mod reader;
@@ -26,9 +23,7 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-#[allow(unused_imports)] // until the engine lands
 pub(crate) use reader::{Table, TableIter};
-#[allow(unused_imports)] // until the engine lands
 pub(crate) use writer::{TableWriter, WriterOptions};
 
 use bytes::Bytes;

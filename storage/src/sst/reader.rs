@@ -227,6 +227,7 @@ impl Table {
     }
 
     /// The table's file.
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -155,6 +155,7 @@ impl TableWriter {
     }
 
     /// Versions added so far.
+    #[cfg(test)]
     pub fn entries(&self) -> u64 {
         self.entries
     }

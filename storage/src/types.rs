@@ -47,5 +47,59 @@ pub(crate) fn internal_cmp(
     b_key: &[u8],
     b_seq: Seqno,
 ) -> std::cmp::Ordering {
-    a_key.cmp(b_key).then_with(|| b_seq.cmp(&a_seq))
+    compare_keys(a_key, b_key).then_with(|| b_seq.cmp(&a_seq))
+}
+
+/// Lexicographic byte order, eight bytes at a time: short keys (the query
+/// layer's are 12 bytes) compare in a couple of integer compares instead of a
+/// call to `memcmp`.
+#[inline]
+pub(crate) fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = load_be(&a[i..i + 8]);
+        let y = load_be(&b[i..i + 8]);
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 8;
+    }
+    a[i..].cmp(&b[i..])
+}
+
+#[inline]
+fn load_be(bytes: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    buf.copy_from_slice(bytes);
+    u64::from_be_bytes(buf)
+}
+
+/// The first 16 bytes of `key` as a big-endian integer, zero-padded: the
+/// same order as the bytes for keys that differ within their first 16.
+#[inline]
+pub(crate) fn key_prefix(key: &[u8]) -> u128 {
+    let mut buf = [0u8; 16];
+    let n = key.len().min(16);
+    buf[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn compare_keys_is_byte_order(
+            a in proptest::collection::vec(0u8..4, 0..20),
+            b in proptest::collection::vec(0u8..4, 0..20),
+        ) {
+            prop_assert_eq!(compare_keys(&a, &b), a.cmp(&b));
+            if key_prefix(&a) != key_prefix(&b) {
+                prop_assert_eq!(key_prefix(&a).cmp(&key_prefix(&b)), a.cmp(&b));
+            }
+        }
+    }
 }

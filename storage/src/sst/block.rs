@@ -392,7 +392,7 @@ pub(super) fn seal(
     compressor: Option<&mut zstd::bulk::Compressor<'static>>,
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
-) -> std::io::Result<usize> {
+) -> std::io::Result<(usize, bool)> {
     let start = out.len();
     let mut tag = TAG_NONE;
     if let Some(c) = compressor {
@@ -411,7 +411,7 @@ pub(super) fn seal(
     out.push(tag);
     let crc = crc32fast::hash(&out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());
-    Ok(out.len() - start)
+    Ok((out.len() - start, tag == TAG_ZSTD))
 }
 
 /// Checks a stored block's crc and returns its tag and payload.
@@ -609,7 +609,7 @@ mod tests {
         let mut c = zstd::bulk::Compressor::new(3).unwrap();
         for (raw, expect_tag) in [(&compressible, TAG_ZSTD), (&random, TAG_NONE)] {
             let (mut scratch, mut out) = (Vec::new(), vec![0xAA]);
-            let n = seal(raw, Some(&mut c), &mut scratch, &mut out).unwrap();
+            let (n, _) = seal(raw, Some(&mut c), &mut scratch, &mut out).unwrap();
             assert_eq!(n, out.len() - 1);
             let (tag, payload) = verify(&out[1..]).unwrap();
             assert_eq!(tag, expect_tag);

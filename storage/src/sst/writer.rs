@@ -28,6 +28,12 @@ pub(crate) struct WriterOptions {
     pub bloom_bits_per_key: u32,
 }
 
+/// Data blocks in a row that must fail to compress before the writer stops
+/// trying for a while.
+const INCOMPRESSIBLE_RUN: u32 = 4;
+/// Data blocks then stored without trying zstd, before it tries again.
+const SKIP_AFTER_INCOMPRESSIBLE: u32 = 64;
+
 /// Builds a table file. Call [`TableWriter::finish`] to complete it; a
 /// writer dropped before that leaves an incomplete file that
 /// [`super::Table::open`] rejects.
@@ -57,6 +63,14 @@ pub(crate) struct TableWriter {
     max_seqno: Seqno,
     /// A write or compression failed; the writer refuses further use.
     failed: bool,
+    /// Data blocks in a row that zstd could not shrink enough to keep.
+    incompressible_run: u32,
+    /// Data blocks still to store without trying zstd (after a long run of
+    /// incompressible ones; compressing only to throw the result away cost
+    /// a fifth of all CPU time when loading random values).
+    skip_compression: u32,
+    /// Whether the last sealed block was kept compressed.
+    last_compressed: bool,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -94,6 +108,9 @@ impl TableWriter {
             min_seqno: Seqno::MAX,
             max_seqno: 0,
             failed: false,
+            incompressible_run: 0,
+            skip_compression: 0,
+            last_compressed: false,
             opts,
         }
     }
@@ -230,8 +247,21 @@ impl TableWriter {
     /// Seals the current data block and records it in the index.
     fn finish_block(&mut self) -> Result<()> {
         let mut block = std::mem::take(&mut self.block);
-        let result = self.seal_builder(&mut block, true);
+        let try_compress = self.opts.zstd_level != 0 && self.skip_compression == 0;
+        self.skip_compression = self.skip_compression.saturating_sub(1);
+        let result = self.seal_builder(&mut block, try_compress);
         self.block = block;
+        if try_compress {
+            if self.last_compressed {
+                self.incompressible_run = 0;
+            } else {
+                self.incompressible_run += 1;
+                if self.incompressible_run >= INCOMPRESSIBLE_RUN {
+                    self.incompressible_run = 0;
+                    self.skip_compression = SKIP_AFTER_INCOMPRESSIBLE;
+                }
+            }
+        }
         self.failed |= result.is_err();
         let (offset, len) = result?;
         let mut handle = [0u8; 16];
@@ -250,6 +280,7 @@ impl TableWriter {
     fn seal_builder(&mut self, builder: &mut BlockBuilder, compress: bool) -> Result<(u64, u64)> {
         let raw = builder.finish();
         let handle = Self::seal_raw(
+            &mut self.last_compressed,
             &self.path,
             &self.opts,
             &mut self.compressor,
@@ -265,6 +296,7 @@ impl TableWriter {
 
     fn seal(&mut self, raw: &[u8], compress: bool) -> Result<(u64, u64)> {
         Self::seal_raw(
+            &mut self.last_compressed,
             &self.path,
             &self.opts,
             &mut self.compressor,
@@ -278,6 +310,7 @@ impl TableWriter {
 
     #[allow(clippy::too_many_arguments)]
     fn seal_raw(
+        compressed: &mut bool,
         path: &std::path::Path,
         opts: &WriterOptions,
         compressor: &mut Option<zstd::bulk::Compressor<'static>>,
@@ -298,7 +331,9 @@ impl TableWriter {
         } else {
             None
         };
-        let len = block::seal(raw, compressor, scratch, out).map_err(|e| Error::io(path, e))?;
+        let (len, kept) =
+            block::seal(raw, compressor, scratch, out).map_err(|e| Error::io(path, e))?;
+        *compressed = kept;
         Ok((offset, len as u64))
     }
 

@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use fasty_storage::io::Io;
 use fasty_storage::io::std_fs::StdIo;
 use fasty_storage::io::testing::{FaultKind, SimIo, Torn};
+use fasty_storage::io::uring::UringIo;
 use fasty_storage::{Engine, Options, WriteBatch};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -74,16 +76,37 @@ fn prepare(dir: &std::path::Path, sim: &Arc<SimIo>, tables: u32) -> (Model, u64)
     (model, seqno)
 }
 
-/// Crashes `work` at every I/O step in turn; `before` and `after` are the
-/// only states recovery may produce.
+/// The real backends under the simulated crash: std, and io_uring where
+/// the kernel allows a ring.
+fn backends() -> Vec<Arc<dyn Io>> {
+    let mut v: Vec<Arc<dyn Io>> = vec![Arc::new(StdIo::new())];
+    match UringIo::new() {
+        Ok(io) => v.push(Arc::new(io)),
+        Err(e) => eprintln!("io_uring unavailable here, crash tests run on std only: {e}"),
+    }
+    v
+}
+
+/// Crashes `work` at every I/O step in turn, on every backend; `before` and
+/// `after` are the only states recovery may produce.
 fn crash_every_step(
     tables: u32,
     work: impl Fn(&Engine, &mut Model, &mut u64) -> fasty_storage::Result<()>,
 ) {
+    for inner in backends() {
+        crash_every_step_on(inner, tables, &work);
+    }
+}
+
+fn crash_every_step_on(
+    inner: Arc<dyn Io>,
+    tables: u32,
+    work: &impl Fn(&Engine, &mut Model, &mut u64) -> fasty_storage::Result<()>,
+) {
     let mut step = 0u64;
     loop {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sim = SimIo::new(Arc::new(StdIo::new()));
+        let sim = SimIo::new(inner.clone());
         let (before, mut seqno) = prepare(dir.path(), &sim, tables);
         let engine = Engine::open(dir.path(), options(sim.clone())).expect("open");
         let mut after = before.clone();

@@ -89,20 +89,105 @@ pub trait Io: Send + Sync + 'static {
 /// With [`IoBackend::Auto`], any failure to set up a ring falls back to std
 /// and logs why.
 pub fn open_backend(choice: IoBackend) -> Result<Arc<dyn Io>> {
-    let choice = match (choice, std::env::var("FASTY_IO").ok().as_deref()) {
+    let forced = std::env::var("FASTY_IO").ok();
+    select_backend(choice, forced.as_deref(), || {
+        uring::UringIo::new().map(|io| Arc::new(io) as Arc<dyn Io>)
+    })
+}
+
+/// The choice behind [`open_backend`], with the environment and the ring
+/// set-up passed in so that the fallback can be tested.
+fn select_backend(
+    choice: IoBackend,
+    forced: Option<&str>,
+    uring: impl FnOnce() -> Result<Arc<dyn Io>>,
+) -> Result<Arc<dyn Io>> {
+    let choice = match (choice, forced) {
         (IoBackend::Auto, Some("uring")) => IoBackend::Uring,
         (IoBackend::Auto, Some("std")) => IoBackend::Std,
+        (IoBackend::Auto, Some(other)) => {
+            tracing::warn!(
+                value = other,
+                "FASTY_IO is neither \"uring\" nor \"std\"; ignoring it"
+            );
+            IoBackend::Auto
+        }
         (choice, _) => choice,
     };
     match choice {
         IoBackend::Std => Ok(Arc::new(std_fs::StdIo::new())),
-        IoBackend::Uring => Ok(Arc::new(uring::UringIo::new()?)),
-        IoBackend::Auto => match uring::UringIo::new() {
-            Ok(io) => Ok(Arc::new(io)),
+        IoBackend::Uring => uring(),
+        IoBackend::Auto => match uring() {
+            Ok(io) => Ok(io),
             Err(e) => {
                 tracing::warn!(error = %e, "io_uring unavailable, falling back to std file i/o");
                 Ok(Arc::new(std_fs::StdIo::new()))
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    fn failing() -> Result<Arc<dyn Io>> {
+        Err(Error::io(
+            "<io_uring>",
+            std::io::Error::from_raw_os_error(libc::EPERM),
+        ))
+    }
+
+    fn working() -> Result<Arc<dyn Io>> {
+        Ok(testing::SimIo::new(Arc::new(std_fs::StdIo::new())))
+    }
+
+    #[test]
+    fn auto_falls_back_to_std_on_any_ring_error() {
+        let io = select_backend(IoBackend::Auto, None, failing).unwrap();
+        assert_eq!(io.name(), "std");
+        assert_eq!(
+            select_backend(IoBackend::Auto, None, working)
+                .unwrap()
+                .name(),
+            "sim"
+        );
+    }
+
+    #[test]
+    fn explicit_uring_reports_the_ring_error() {
+        assert!(select_backend(IoBackend::Uring, None, failing).is_err());
+    }
+
+    #[test]
+    fn environment_forces_a_backend_under_auto_only() {
+        assert_eq!(
+            select_backend(IoBackend::Auto, Some("std"), working)
+                .unwrap()
+                .name(),
+            "std"
+        );
+        assert!(select_backend(IoBackend::Auto, Some("uring"), failing).is_err());
+        assert_eq!(
+            select_backend(IoBackend::Auto, Some("bogus"), working)
+                .unwrap()
+                .name(),
+            "sim"
+        );
+        assert_eq!(
+            select_backend(IoBackend::Std, Some("uring"), failing)
+                .unwrap()
+                .name(),
+            "std"
+        );
+    }
+
+    #[test]
+    fn a_real_ring_or_a_clear_error() {
+        match open_backend(IoBackend::Auto) {
+            Ok(io) => assert!(["uring", "std"].contains(&io.name())),
+            Err(e) => panic!("auto must never fail: {e}"),
+        }
     }
 }

@@ -23,7 +23,7 @@ fn main() {
             let mut b = WriteBatch::new();
             b.put(
                 k.to_be_bytes().to_vec(),
-                vec![(x & 0xff) as u8; 100]
+                [(x & 0xff) as u8; 100]
                     .iter()
                     .enumerate()
                     .map(|(j, v)| v ^ (x >> (j % 56)) as u8)

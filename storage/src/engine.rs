@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::io::{Io, open_backend};
 use crate::iter::{MergeIter, Scan, Source, owned_bounds};
 use crate::manifest::{MANIFEST_FILE, Manifest, parse_sst_name, sst_path};
-use crate::memtable::{MemIter, Memtable};
+use crate::memtable::{MAX_SEQNO, MemIter, Memtable};
 use crate::options::Options;
 use crate::sst::{Table, WriterOptions};
 use crate::types::{Kind, Seqno};
@@ -576,6 +576,11 @@ impl Inner {
                 "sequence number {seqno} is not above the last applied {last}"
             )));
         }
+        if seqno > MAX_SEQNO {
+            return Err(Error::InvalidArgument(format!(
+                "sequence number {seqno} is above the largest allowed, {MAX_SEQNO}"
+            )));
+        }
         let mut sv = self.current();
         if !self.opts.memory_only && sv.active.approximate_bytes() >= self.opts.memtable_budget {
             self.make_room()?;
@@ -587,7 +592,7 @@ impl Inner {
             sv.active.note_seqno(seqno);
         }
         for (kind, key, value) in batch.ops {
-            sv.active.insert(key, seqno, kind, value);
+            sv.active.insert(&key, seqno, kind, &value);
         }
         self.visible_seqno.store(seqno, Ordering::Release);
         Ok(())

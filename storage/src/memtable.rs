@@ -19,17 +19,72 @@ use crossbeam_skiplist::SkipMap;
 use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
 
 /// Approximate bytes a skiplist node costs beyond its key and value.
-const NODE_OVERHEAD: usize = 80;
+const NODE_OVERHEAD: usize = 72;
+/// Sequence numbers must fit in 63 bits: the kind shares their word.
+pub(crate) const MAX_SEQNO: Seqno = (1 << 63) - 1;
 /// Versions copied out of the skiplist per refill of an iterator.
 const ITER_CHUNK: usize = 128;
 
-/// A version's key inside the skiplist. The first 16 key bytes are kept
-/// inline so that most comparisons during a skiplist walk touch only the
-/// node, not the key's heap buffer (each such miss costs ~150 ns here).
+/// A version inside the skiplist: the node's whole key, and the map's value
+/// is `()`.
+///
+/// Laid out so that a skiplist node (this key, crossbeam's reference count
+/// and the first tower pointers) fits one 64-byte cache line: the walk of
+/// an insert or lookup then costs one miss per node visited (~150 ns each on
+/// the machines we measure on) instead of two. The first 16 key bytes are
+/// inline, so most comparisons never touch `kv`.
 struct InternalKey {
-    prefix: u128,
-    key: Bytes,
-    seqno: Seqno,
+    /// The first 16 key bytes, zero-padded, as two big-endian halves.
+    prefix: [u64; 2],
+    /// `seqno << 1 | kind`.
+    tag: u64,
+    /// `[key length u32 LE][key][value]`.
+    kv: Box<[u8]>,
+}
+
+impl InternalKey {
+    fn new(key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) -> InternalKey {
+        let mut kv = Vec::with_capacity(4 + key.len() + value.len());
+        kv.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        kv.extend_from_slice(key);
+        kv.extend_from_slice(value);
+        let prefix = key_prefix(key);
+        InternalKey {
+            prefix: [(prefix >> 64) as u64, prefix as u64],
+            tag: seqno << 1 | kind as u64,
+            kv: kv.into_boxed_slice(),
+        }
+    }
+
+    fn key_len(&self) -> usize {
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&self.kv[..4]);
+        u32::from_le_bytes(len) as usize
+    }
+
+    fn kind(&self) -> Kind {
+        if self.tag & 1 == 1 {
+            Kind::Put
+        } else {
+            Kind::Delete
+        }
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.kv[4 + self.key_len()..]
+    }
+
+    /// The version as an `Entry`, copied out in one allocation.
+    fn to_entry(&self) -> Entry {
+        let kv = Bytes::copy_from_slice(&self.kv[4..]);
+        let key_len = self.key_len();
+        Entry {
+            key: kv.slice(..key_len),
+            seqno: self.tag >> 1,
+            kind: self.kind(),
+            value: kv.slice(key_len..),
+        }
+    }
 }
 
 /// A borrowed view of an internal key, so lookups need no allocation.
@@ -41,13 +96,13 @@ trait KeyView {
 
 impl KeyView for InternalKey {
     fn prefix(&self) -> u128 {
-        self.prefix
+        u128::from(self.prefix[0]) << 64 | u128::from(self.prefix[1])
     }
     fn user_key(&self) -> &[u8] {
-        &self.key
+        &self.kv[4..4 + self.key_len()]
     }
     fn seqno(&self) -> Seqno {
-        self.seqno
+        self.tag >> 1
     }
 }
 
@@ -139,7 +194,7 @@ impl Eq for InternalKey {}
 
 /// The concurrent write buffer.
 pub(crate) struct Memtable {
-    map: SkipMap<InternalKey, (Kind, Bytes)>,
+    map: SkipMap<InternalKey, ()>,
     bytes: AtomicUsize,
     max_seqno: AtomicU64,
 }
@@ -156,11 +211,13 @@ impl Memtable {
     /// Adds one version. Callers serialise inserts (the engine's write lock);
     /// a second insert of the same key and seqno replaces the first, which is
     /// how "last write in a batch wins" falls out.
-    pub(crate) fn insert(&self, key: Bytes, seqno: Seqno, kind: Kind, value: Bytes) {
+    ///
+    /// `seqno` must not exceed [`MAX_SEQNO`] (the engine checks).
+    pub(crate) fn insert(&self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
+        debug_assert!(seqno <= MAX_SEQNO);
         let size = key.len() + value.len() + NODE_OVERHEAD;
-        let prefix = key_prefix(&key);
         self.map
-            .insert(InternalKey { prefix, key, seqno }, (kind, value));
+            .insert(InternalKey::new(key, seqno, kind, value), ());
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
     }
@@ -192,11 +249,11 @@ impl Memtable {
         let entry = self
             .map
             .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
-        if entry.key().key.as_ref() != key {
+        let found = entry.key();
+        if found.user_key() != key {
             return None;
         }
-        let (kind, value) = entry.value();
-        Some((*kind, value.clone()))
+        Some((found.kind(), Bytes::copy_from_slice(found.value())))
     }
 
     /// Copies up to `limit` versions after (forward) or before (reverse) the
@@ -210,16 +267,8 @@ impl Memtable {
     ) -> bool {
         let probe = from.map(|(k, s)| Probe::new(k, s));
         let bound: Bound<&dyn KeyView> = probe.as_ref().map(|b| b as &dyn KeyView);
-        let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, (Kind, Bytes)>,
-                    out: &mut VecDeque<Entry>| {
-            let (kind, value) = e.value();
-            out.push_back(Entry {
-                key: e.key().key.clone(),
-                seqno: e.key().seqno,
-                kind: *kind,
-                value: value.clone(),
-            });
-        };
+        let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, ()>,
+                    out: &mut VecDeque<Entry>| out.push_back(e.key().to_entry());
         let mut n = 0;
         if reverse {
             let range = self.map.range::<dyn KeyView, _>((Bound::Unbounded, bound));
@@ -348,14 +397,21 @@ mod tests {
     #[test]
     fn get_sees_newest_visible_version() {
         let m = Memtable::new();
-        m.insert(b("a"), 1, Kind::Put, b("1"));
-        m.insert(b("a"), 3, Kind::Put, b("3"));
-        m.insert(b("a"), 5, Kind::Delete, Bytes::new());
+        m.insert(b"a", 1, Kind::Put, b"1");
+        m.insert(b"a", 3, Kind::Put, b"3");
+        m.insert(b"a", 5, Kind::Delete, b"");
+        m.insert(b"b", 7, Kind::Put, b"first");
+        m.insert(b"b", 7, Kind::Put, b"second");
+        assert_eq!(
+            m.get(b"b", 9),
+            Some((Kind::Put, b("second"))),
+            "a batch's last write wins"
+        );
         assert_eq!(m.get(b"a", 0), None);
         assert_eq!(m.get(b"a", 2), Some((Kind::Put, b("1"))));
         assert_eq!(m.get(b"a", 4), Some((Kind::Put, b("3"))));
         assert_eq!(m.get(b"a", 9), Some((Kind::Delete, Bytes::new())));
-        assert_eq!(m.get(b"b", 9), None);
+        assert_eq!(m.get(b"c", 9), None);
         assert_eq!(m.get(b"", 9), None);
     }
 
@@ -366,12 +422,7 @@ mod tests {
         for k in 0..1000u32 {
             for _ in 0..2 {
                 seq += 1;
-                m.insert(
-                    Bytes::copy_from_slice(&k.to_be_bytes()),
-                    seq,
-                    Kind::Put,
-                    Bytes::new(),
-                );
+                m.insert(&k.to_be_bytes(), seq, Kind::Put, b"");
             }
         }
         let key = |k: u32| Bytes::copy_from_slice(&k.to_be_bytes());

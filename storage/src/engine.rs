@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,7 +23,7 @@ use crate::batch::WriteBatch;
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::io::{Io, open_backend};
-use crate::iter::{MergeIter, Scan, Source, owned_bounds};
+use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
 use crate::manifest::{MANIFEST_FILE, Manifest, parse_sst_name, sst_path};
 use crate::memtable::{MAX_SEQNO, MemIter, Memtable};
 use crate::options::Options;
@@ -253,13 +252,13 @@ impl Engine {
     }
 
     /// The live pairs within `range`, keys ascending.
-    pub fn scan(&self, range: impl RangeBounds<[u8]>) -> Scan {
+    pub fn scan(&self, range: impl KeyRange) -> Scan {
         self.inner
             .scan_at(&range, self.inner.visible_seqno(), false)
     }
 
     /// The live pairs within `range`, keys descending.
-    pub fn scan_rev(&self, range: impl RangeBounds<[u8]>) -> Scan {
+    pub fn scan_rev(&self, range: impl KeyRange) -> Scan {
         self.inner.scan_at(&range, self.inner.visible_seqno(), true)
     }
 
@@ -353,12 +352,12 @@ impl Snapshot {
     }
 
     /// The pairs within `range` as of this snapshot, keys ascending.
-    pub fn scan(&self, range: impl RangeBounds<[u8]>) -> Scan {
+    pub fn scan(&self, range: impl KeyRange) -> Scan {
         self.inner.scan_at(&range, self.seqno, false)
     }
 
     /// The pairs within `range` as of this snapshot, keys descending.
-    pub fn scan_rev(&self, range: impl RangeBounds<[u8]>) -> Scan {
+    pub fn scan_rev(&self, range: impl KeyRange) -> Scan {
         self.inner.scan_at(&range, self.seqno, true)
     }
 }
@@ -647,7 +646,7 @@ impl Inner {
             .and_then(|e| found(e.kind, e.value)))
     }
 
-    fn scan_at(&self, range: &impl RangeBounds<[u8]>, seqno: Seqno, reverse: bool) -> Scan {
+    fn scan_at(&self, range: &impl KeyRange, seqno: Seqno, reverse: bool) -> Scan {
         let (lower, upper) = owned_bounds(range);
         let sv = self.current();
         let mut sources: Vec<Source> = Vec::new();

@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::ops::{Bound, RangeBounds};
+use std::ops::{Bound, Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive};
 
 use bytes::Bytes;
 
@@ -112,14 +112,80 @@ impl Iterator for MergeIter {
     }
 }
 
+/// A range of keys for [`crate::Engine::scan`]: `..`, `a..b`, `a..=b`,
+/// `a..`, `..b`, `..=b` or a `(Bound, Bound)` pair, over anything that is
+/// bytes (`&[u8]`, `Vec<u8>`, `&str`, `Bytes`, byte-string literals).
+///
+/// ```
+/// # let engine = fasty_storage::Engine::open("unused", fasty_storage::Options::memory())?;
+/// let all = engine.scan(..);
+/// let users = engine.scan(&b"user:"[..]..&b"user;"[..]);
+/// let from_b = engine.scan("b"..);
+/// # Ok::<(), fasty_storage::Error>(())
+/// ```
+pub trait KeyRange {
+    /// The lower and upper bound.
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>);
+}
+
+impl KeyRange for RangeFull {
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (Bound::Unbounded, Bound::Unbounded)
+    }
+}
+
+impl<K: AsRef<[u8]>> KeyRange for Range<K> {
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (
+            Bound::Included(self.start.as_ref()),
+            Bound::Excluded(self.end.as_ref()),
+        )
+    }
+}
+
+impl<K: AsRef<[u8]>> KeyRange for RangeInclusive<K> {
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (
+            Bound::Included(self.start().as_ref()),
+            Bound::Included(self.end().as_ref()),
+        )
+    }
+}
+
+impl<K: AsRef<[u8]>> KeyRange for RangeFrom<K> {
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (Bound::Included(self.start.as_ref()), Bound::Unbounded)
+    }
+}
+
+impl<K: AsRef<[u8]>> KeyRange for RangeTo<K> {
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (Bound::Unbounded, Bound::Excluded(self.end.as_ref()))
+    }
+}
+
+impl<K: AsRef<[u8]>> KeyRange for RangeToInclusive<K> {
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (Bound::Unbounded, Bound::Included(self.end.as_ref()))
+    }
+}
+
+impl<K: AsRef<[u8]>> KeyRange for (Bound<K>, Bound<K>) {
+    fn key_bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        (
+            self.0.as_ref().map(AsRef::as_ref),
+            self.1.as_ref().map(AsRef::as_ref),
+        )
+    }
+}
+
 /// Copies a caller's range into owned bounds.
-pub(crate) fn owned_bounds(range: &impl RangeBounds<[u8]>) -> (Bound<Bytes>, Bound<Bytes>) {
-    let own = |b: Bound<&[u8]>| match b {
-        Bound::Included(k) => Bound::Included(Bytes::copy_from_slice(k)),
-        Bound::Excluded(k) => Bound::Excluded(Bytes::copy_from_slice(k)),
-        Bound::Unbounded => Bound::Unbounded,
-    };
-    (own(range.start_bound()), own(range.end_bound()))
+pub(crate) fn owned_bounds(range: &impl KeyRange) -> (Bound<Bytes>, Bound<Bytes>) {
+    let (lower, upper) = range.key_bounds();
+    (
+        lower.map(Bytes::copy_from_slice),
+        upper.map(Bytes::copy_from_slice),
+    )
 }
 
 /// An ordered iterator over the live key-value pairs of a range, as of one

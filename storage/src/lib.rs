@@ -37,6 +37,6 @@ pub use batch::{BatchOp, WriteBatch};
 pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use io::IoBackend;
-pub use iter::Scan;
+pub use iter::{KeyRange, Scan};
 pub use options::Options;
 pub use types::Seqno;

@@ -192,7 +192,7 @@ impl Table {
 
         let index = load_index(path, index_bytes, footer.index.0, footer.bloom.0)?;
         let bloom =
-            Bloom::parse(bloom_bytes).map_err(|m| Error::corruption(path, footer.bloom.0, m.0))?;
+            Bloom::parse(&bloom_bytes).map_err(|m| Error::corruption(path, footer.bloom.0, m.0))?;
         let meta = load_properties(
             path,
             &props_bytes,

@@ -6,8 +6,10 @@
 //!   LE]`, where the crc covers payload and tag, and a zstd payload is
 //!   `[uncompressed length u32 LE][zstd frame]`;
 //! - the *entry layout* inside a decompressed data or index block: entries,
-//!   then one `u32` offset per entry, then the entry count, so a lookup
-//!   binary-searches the offsets.
+//!   then one `u32` offset per entry (for binary search and iteration),
+//!   then a hash index (open addressing: key-hash tag and byte offset of
+//!   the key's first entry, so a point lookup reads a bucket and then the
+//!   entry), then the bucket and entry counts.
 //!
 //! Nothing here knows about files: decoding errors come back as
 //! [`Malformed`] and the reader turns them into `Error::Corruption` with the
@@ -32,6 +34,14 @@ const MAX_HEADER_LEN: usize = 5 + 5 + 1 + 8;
 /// Largest key or value the format accepts. Keeps every length and offset
 /// inside a block representable as a `u32`.
 pub(super) const MAX_ENTRY_LEN: usize = (u32::MAX / 4) as usize;
+
+/// Largest target data block size the writer uses (larger requests are
+/// clamped): a block of this size plus one maximal entry stays below 4 GiB.
+pub(super) const MAX_BLOCK_SIZE: usize = 1 << 30;
+/// Length of an index entry's value: the data block's offset (u64), stored
+/// length (u64), compression tag (u8), contents length, entry count and
+/// hash-index bucket count (u32 each).
+pub(super) const INDEX_VALUE_LEN: usize = 8 + 8 + 1 + 4 + 4 + 4;
 
 /// Why a block failed to decode. The caller adds the file and offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,14 +88,33 @@ pub(super) fn read_u64(buf: &[u8], pos: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.try_into().ok()?))
 }
 
-/// Hash-index bucket holding no key.
-const BUCKET_EMPTY: u16 = 0xFFFF;
-/// Hash-index bucket holding more than one key: fall back to binary search.
-const BUCKET_COLLISION: u16 = 0xFFFE;
-/// Blocks with more entries than this get no hash index.
-const MAX_HASHED_ENTRIES: usize = 0xFFFD;
+/// Largest block contents whose hash-index buckets are narrow (`u16`
+/// offset and tag); larger blocks use wide buckets (`u32` offset and tag).
+const MAX_NARROW_BLOCK: usize = 0xFFFF;
 
-/// The hash-index bucket of a key hash among `buckets` buckets.
+/// Width in bytes of one hash-index bucket in a block of `len` bytes.
+#[inline]
+fn bucket_width(len: usize) -> usize {
+    if len <= MAX_NARROW_BLOCK { 4 } else { 8 }
+}
+
+/// The offset field of an empty bucket, for buckets `width` bytes wide.
+#[inline]
+fn bucket_empty(width: usize) -> u32 {
+    if width == 4 { 0xFFFF } else { u32::MAX }
+}
+
+/// The tag field of a bucket holding a key with this hash.
+#[inline]
+fn bucket_tag(hash: u64, width: usize) -> u32 {
+    if width == 4 {
+        u32::from(hash as u16)
+    } else {
+        hash as u32
+    }
+}
+
+/// The home bucket of a key hash among `buckets` buckets.
 #[inline]
 fn bucket_of(hash: u64, buckets: usize) -> usize {
     (((hash >> 32) * buckets as u64) >> 32) as usize
@@ -101,17 +130,20 @@ fn bucket_count(keys: usize) -> usize {
 pub(super) struct BlockBuilder {
     buf: Vec<u8>,
     offsets: Vec<u32>,
-    /// (key hash, index of the key's first entry in this block), for the
-    /// hash index; empty for blocks built without one.
-    heads: Vec<(u64, u16)>,
-    buckets: Vec<u16>,
+    /// (key hash, byte offset of the key's first entry in this block), for
+    /// the hash index; empty for blocks built without one.
+    heads: Vec<(u64, u32)>,
+    /// (offset, tag) per bucket, while finishing.
+    buckets: Vec<(u32, u32)>,
+    /// (contents length, entries, buckets) of the last finished block.
+    finished: (u32, u32, u32),
 }
 
 impl BlockBuilder {
     /// Encoded size of an entry with these key and value lengths, including
-    /// its slot in the offsets array and hash index.
+    /// its slot in the offsets array and (at most) its hash-index buckets.
     pub(super) fn entry_len(key_len: usize, value_len: usize) -> usize {
-        MAX_HEADER_LEN + key_len + value_len + 4 + 3
+        MAX_HEADER_LEN + key_len + value_len + 4 + 11
     }
 
     /// Appends an entry. Keys and values must be at most [`MAX_ENTRY_LEN`].
@@ -127,12 +159,11 @@ impl BlockBuilder {
         head_hash: Option<u64>,
     ) {
         debug_assert!(key.len() <= MAX_ENTRY_LEN && value.len() <= MAX_ENTRY_LEN);
-        if let Some(h) = head_hash
-            && self.offsets.len() < MAX_HASHED_ENTRIES
-        {
-            self.heads.push((h, self.offsets.len() as u16));
+        let at = self.buf.len() as u32;
+        if let Some(h) = head_hash {
+            self.heads.push((h, at));
         }
-        self.offsets.push(self.buf.len() as u32);
+        self.offsets.push(at);
         put_varint(&mut self.buf, key.len() as u64);
         put_varint(&mut self.buf, value.len() as u64);
         self.buf.push(kind as u8);
@@ -141,14 +172,21 @@ impl BlockBuilder {
         self.buf.extend_from_slice(value);
     }
 
+    /// (size, bucket count, bucket width) of the block if finished now.
+    fn shape(&self) -> (usize, usize, usize) {
+        let buckets = bucket_count(self.heads.len());
+        let base = self.buf.len() + 4 * self.offsets.len() + 8;
+        let narrow = base + 4 * buckets;
+        if narrow <= MAX_NARROW_BLOCK {
+            (narrow, buckets, 4)
+        } else {
+            (base + 8 * buckets, buckets, 8)
+        }
+    }
+
     /// Size of the finished block if it were finished now.
     pub(super) fn size(&self) -> usize {
-        let buckets = if self.offsets.len() <= MAX_HASHED_ENTRIES {
-            bucket_count(self.heads.len())
-        } else {
-            0
-        };
-        self.buf.len() + 4 * self.offsets.len() + 2 * buckets + 8
+        self.shape().0
     }
 
     /// Whether no entry was added since the last reset.
@@ -159,33 +197,44 @@ impl BlockBuilder {
     /// Appends the offsets array, hash index and counts and returns the
     /// finished block. Call [`BlockBuilder::reset`] before adding again.
     pub(super) fn finish(&mut self) -> &[u8] {
+        let (size, n, width) = self.shape();
         for off in &self.offsets {
             self.buf.extend_from_slice(&off.to_le_bytes());
         }
-        let n = if self.offsets.len() <= MAX_HASHED_ENTRIES {
-            bucket_count(self.heads.len())
-        } else {
-            0
-        };
+        // Open addressing with linear probing: a key goes into the first
+        // empty bucket at or after its home bucket. There are more buckets
+        // than keys, so one is always free.
+        let empty = bucket_empty(width);
         self.buckets.clear();
-        self.buckets.resize(n, BUCKET_EMPTY);
-        if n > 0 {
-            for &(hash, first) in &self.heads {
-                let b = &mut self.buckets[bucket_of(hash, n)];
-                *b = if *b == BUCKET_EMPTY {
-                    first
-                } else {
-                    BUCKET_COLLISION
-                };
+        self.buckets.resize(n, (empty, 0));
+        for &(hash, first) in &self.heads {
+            let mut b = bucket_of(hash, n);
+            while self.buckets[b].0 != empty {
+                b = if b + 1 == n { 0 } else { b + 1 };
             }
+            self.buckets[b] = (first, bucket_tag(hash, width));
         }
-        for b in &self.buckets {
-            self.buf.extend_from_slice(&b.to_le_bytes());
+        for &(offset, tag) in &self.buckets {
+            if width == 4 {
+                self.buf.extend_from_slice(&(offset as u16).to_le_bytes());
+                self.buf.extend_from_slice(&(tag as u16).to_le_bytes());
+            } else {
+                self.buf.extend_from_slice(&offset.to_le_bytes());
+                self.buf.extend_from_slice(&tag.to_le_bytes());
+            }
         }
         self.buf.extend_from_slice(&(n as u32).to_le_bytes());
         self.buf
             .extend_from_slice(&(self.offsets.len() as u32).to_le_bytes());
+        debug_assert_eq!(self.buf.len(), size);
+        self.finished = (size as u32, self.offsets.len() as u32, n as u32);
         &self.buf
+    }
+
+    /// (contents length, entry count, bucket count) of the block last
+    /// returned by [`BlockBuilder::finish`].
+    pub(super) fn finished(&self) -> (u32, u32, u32) {
+        self.finished
     }
 
     /// Empties the builder, keeping its allocations.
@@ -205,64 +254,104 @@ pub(super) struct RawEntry {
     pub value: Range<usize>,
 }
 
-/// A decompressed, checksum-verified block in the entry layout. Cloning is
-/// cheap (the bytes are shared).
-#[derive(Debug, Clone)]
-pub(super) struct Block {
-    data: Bytes,
+/// Where the parts of a block in the entry layout start, derived from its
+/// length and its two counts (which the table's index also records, so a
+/// lookup need not read the block's trailer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Layout {
+    /// Length of the block's contents.
+    size: usize,
     /// Where the offsets array starts; entries live in `data[..offsets_at]`.
     offsets_at: usize,
     /// Where the hash index starts (it ends 8 bytes before the block's end).
     buckets_at: usize,
     buckets: usize,
+    /// Bytes per bucket: 4, or 8 in blocks longer than 65535 bytes.
+    width: usize,
     count: usize,
 }
 
-impl Block {
-    /// Checks the block's trailer (counts, offsets array and hash index fit).
-    pub(super) fn parse(data: Bytes) -> Result<Block, Malformed> {
-        let too_short = Malformed("block too short for its trailer");
-        let counts_at = data.len().checked_sub(8).ok_or(too_short)?;
-        let buckets = read_u32(&data, counts_at).ok_or(too_short)? as usize;
-        let count = read_u32(&data, counts_at + 4).ok_or(too_short)? as usize;
-        let buckets_at = counts_at
-            .checked_sub(2 * buckets)
+impl Layout {
+    /// The layout of a block of `len` bytes with these counts, if they fit.
+    #[inline]
+    pub(super) fn new(len: usize, buckets: usize, count: usize) -> Result<Layout, Malformed> {
+        let width = bucket_width(len);
+        let buckets_at = len
+            .checked_sub(8)
+            .and_then(|n| n.checked_sub(buckets.checked_mul(width)?))
             .ok_or(Malformed("hash index exceeds block size"))?;
-        let offsets_at = buckets_at
-            .checked_sub(4 * count)
+        let offsets_at = count
+            .checked_mul(4)
+            .and_then(|n| buckets_at.checked_sub(n))
             .ok_or(Malformed("entry count exceeds block size"))?;
-        Ok(Block {
-            data,
+        Ok(Layout {
+            size: len,
             offsets_at,
             buckets_at,
             buckets,
+            width,
             count,
         })
     }
 
+    /// Reads the counts from the trailer of `data` (the last 8 bytes).
+    pub(super) fn of(data: &[u8]) -> Result<Layout, Malformed> {
+        let too_short = Malformed("block too short for its trailer");
+        let counts_at = data.len().checked_sub(8).ok_or(too_short)?;
+        let buckets = read_u32(data, counts_at).ok_or(too_short)? as usize;
+        let count = read_u32(data, counts_at + 4).ok_or(too_short)? as usize;
+        Layout::new(data.len(), buckets, count)
+    }
+
     /// Number of entries.
     #[inline]
-    pub(super) fn len(&self) -> usize {
+    pub(super) fn entries(&self) -> usize {
         self.count
     }
 
-    /// The block's bytes.
+    /// Number of hash-index buckets (0: no hash index).
     #[inline]
-    pub(super) fn bytes(&self) -> &Bytes {
-        &self.data
+    pub(super) fn buckets(&self) -> usize {
+        self.buckets
+    }
+}
+
+/// A borrowed, checksum-verified block in the entry layout: what lookups
+/// decode from without touching any reference count.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BlockView<'a> {
+    data: &'a [u8],
+    l: Layout,
+}
+
+impl<'a> BlockView<'a> {
+    /// `data` with a layout computed for its length.
+    #[inline]
+    pub(super) fn new(data: &'a [u8], l: Layout) -> Result<BlockView<'a>, Malformed> {
+        if data.len() != l.size {
+            return Err(Malformed("block length differs from the index"));
+        }
+        Ok(BlockView { data, l })
     }
 
     /// Decodes entry `i`, checking every length against the block.
     #[inline]
     pub(super) fn entry_at(&self, i: usize) -> Result<RawEntry, Malformed> {
-        if i >= self.count {
+        if i >= self.l.count {
             return Err(Malformed("entry index out of range"));
         }
-        let mut pos = read_u32(&self.data, self.offsets_at + 4 * i)
-            .ok_or(Malformed("offsets array out of range"))? as usize;
+        let pos = read_u32(self.data, self.l.offsets_at + 4 * i)
+            .ok_or(Malformed("offsets array out of range"))?;
+        self.entry_at_offset(pos as usize)
+    }
+
+    /// Decodes the entry starting at byte `pos`, checking every length
+    /// against the entries region.
+    #[inline]
+    fn entry_at_offset(&self, mut pos: usize) -> Result<RawEntry, Malformed> {
         let entries = self
             .data
-            .get(..self.offsets_at)
+            .get(..self.l.offsets_at)
             .ok_or(Malformed("offsets array out of range"))?;
         let key_len = get_varint32(entries, &mut pos)? as usize;
         let value_len = get_varint32(entries, &mut pos)? as usize;
@@ -287,27 +376,15 @@ impl Block {
 
     /// The key of a decoded entry.
     #[inline]
-    pub(super) fn key(&self, e: &RawEntry) -> &[u8] {
+    pub(super) fn key(&self, e: &RawEntry) -> &'a [u8] {
         // In range: `entry_at` checked it against `data[..offsets_at]`.
         &self.data[e.key.clone()]
     }
 
-    /// The entry as an owned [`Entry`] sharing this block's bytes.
-    #[inline]
-    pub(super) fn to_entry(&self, e: &RawEntry) -> Entry {
-        Entry {
-            key: self.data.slice(e.key.clone()),
-            seqno: e.seqno,
-            kind: e.kind,
-            value: self.data.slice(e.value.clone()),
-        }
-    }
-
     /// Index of the first entry at or after `(key, seqno)` in internal
-    /// order among entries `lo..`, or [`Block::len`] if every one is before
-    /// it.
-    fn seek_from(&self, mut lo: usize, key: &[u8], seqno: Seqno) -> Result<usize, Malformed> {
-        let mut hi = self.count;
+    /// order, or the entry count if every entry is before it.
+    pub(super) fn seek(&self, key: &[u8], seqno: Seqno) -> Result<usize, Malformed> {
+        let (mut lo, mut hi) = (0, self.l.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let e = self.entry_at(mid)?;
@@ -320,15 +397,31 @@ impl Block {
         Ok(lo)
     }
 
-    /// Index of the first entry at or after `(key, seqno)` in internal
-    /// order, or [`Block::len`] if every entry is before it.
-    pub(super) fn seek(&self, key: &[u8], seqno: Seqno) -> Result<usize, Malformed> {
-        self.seek_from(0, key, seqno)
+    /// Hash-index bucket `b` (below the bucket count): (offset, tag).
+    #[inline]
+    fn bucket(&self, b: usize) -> Result<(u32, u32), Malformed> {
+        let at = self.l.buckets_at + self.l.width * b;
+        let bytes = self
+            .data
+            .get(at..at + self.l.width)
+            .ok_or(Malformed("hash index out of range"))?;
+        Ok(match *bytes {
+            [a, b, c, d] => (
+                u32::from(u16::from_le_bytes([a, b])),
+                u32::from(u16::from_le_bytes([c, d])),
+            ),
+            [a, b, c, d, e, f, g, h] => (
+                u32::from_le_bytes([a, b, c, d]),
+                u32::from_le_bytes([e, f, g, h]),
+            ),
+            _ => return Err(Malformed("hash index out of range")),
+        })
     }
 
     /// The newest entry of `key` with seqno `<= seqno` in this block, if
     /// any; `hash` is the key's [`super::bloom::hash`]. Uses the hash index
-    /// when the block has one, so a lookup usually decodes one entry.
+    /// when the block has one, so a lookup usually reads one or two
+    /// adjacent buckets and decodes one entry.
     #[inline]
     pub(super) fn find(
         &self,
@@ -336,51 +429,129 @@ impl Block {
         seqno: Seqno,
         hash: u64,
     ) -> Result<Option<RawEntry>, Malformed> {
-        let start = if self.buckets == 0 {
-            None
-        } else {
-            let at = self.buckets_at + 2 * bucket_of(hash, self.buckets);
-            let b = self
-                .data
-                .get(at..at + 2)
-                .ok_or(Malformed("hash index out of range"))?;
-            match u16::from_le_bytes([b[0], b[1]]) {
-                BUCKET_EMPTY => return Ok(None),
-                BUCKET_COLLISION => None,
-                first => Some(first as usize),
-            }
-        };
-        let i = match start {
-            None => self.seek(key, seqno)?,
-            Some(first) => {
-                // Walk the key's versions from its first one here; many
-                // versions: binary search the rest.
-                let mut i = first;
-                let mut steps = 0;
-                loop {
-                    if i >= self.count {
-                        return Ok(None);
-                    }
-                    let e = self.entry_at(i)?;
-                    if self.key(&e) != key {
-                        return Ok(None);
-                    }
-                    if e.seqno <= seqno {
-                        return Ok(Some(e));
-                    }
-                    steps += 1;
-                    i += 1;
-                    if steps == 8 {
-                        break self.seek_from(i, key, seqno)?;
+        let n = self.l.buckets;
+        if n > 0 {
+            let (empty, tag) = (bucket_empty(self.l.width), bucket_tag(hash, self.l.width));
+            let mut b = bucket_of(hash, n);
+            // At most `n` probes, even if a damaged index has no empty bucket.
+            for _ in 0..n {
+                let (offset, t) = self.bucket(b)?;
+                if offset == empty {
+                    return Ok(None);
+                }
+                if t == tag {
+                    // Possibly the key's first version here; entries are
+                    // contiguous, so walk its versions. Many: binary search.
+                    let mut pos = offset as usize;
+                    let e = self.entry_at_offset(pos)?;
+                    if self.key(&e) == key {
+                        let mut e = e;
+                        for _ in 0..8 {
+                            if e.seqno <= seqno {
+                                return Ok(Some(e));
+                            }
+                            pos = e.value.end;
+                            if pos >= self.l.offsets_at {
+                                return Ok(None);
+                            }
+                            e = self.entry_at_offset(pos)?;
+                            if self.key(&e) != key {
+                                return Ok(None);
+                            }
+                        }
+                        break;
                     }
                 }
+                b = if b + 1 == n { 0 } else { b + 1 };
             }
-        };
-        if i >= self.count {
+        }
+        let i = self.seek(key, seqno)?;
+        if i >= self.l.count {
             return Ok(None);
         }
         let e = self.entry_at(i)?;
         Ok((self.key(&e) == key).then_some(e))
+    }
+}
+
+/// An owned, checksum-verified block in the entry layout. Cloning is
+/// cheap (the bytes are shared).
+#[derive(Debug, Clone)]
+pub(super) struct Block {
+    data: Bytes,
+    l: Layout,
+}
+
+impl Block {
+    /// Checks the block's trailer (counts, offsets array and hash index fit).
+    pub(super) fn parse(data: Bytes) -> Result<Block, Malformed> {
+        let l = Layout::of(&data)?;
+        Ok(Block { data, l })
+    }
+
+    /// `data` with a layout known from elsewhere (the index).
+    pub(super) fn with_layout(data: Bytes, l: Layout) -> Result<Block, Malformed> {
+        BlockView::new(&data, l)?;
+        Ok(Block { data, l })
+    }
+
+    /// The borrowed view lookups decode from.
+    #[inline]
+    pub(super) fn view(&self) -> BlockView<'_> {
+        BlockView {
+            data: &self.data,
+            l: self.l,
+        }
+    }
+
+    /// Number of entries.
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.l.count
+    }
+
+    /// The block's bytes.
+    #[inline]
+    pub(super) fn bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// Decodes entry `i`, checking every length against the block.
+    #[inline]
+    pub(super) fn entry_at(&self, i: usize) -> Result<RawEntry, Malformed> {
+        self.view().entry_at(i)
+    }
+
+    /// The key of a decoded entry.
+    #[inline]
+    pub(super) fn key(&self, e: &RawEntry) -> &[u8] {
+        // In range: `entry_at` checked it against `data[..offsets_at]`.
+        &self.data[e.key.clone()]
+    }
+
+    /// The entry as an owned [`Entry`] sharing this block's bytes.
+    #[inline]
+    pub(super) fn to_entry(&self, e: &RawEntry) -> Entry {
+        entry_in(&self.data, 0, e)
+    }
+
+    /// Index of the first entry at or after `(key, seqno)` in internal
+    /// order, or [`Block::len`] if every entry is before it.
+    pub(super) fn seek(&self, key: &[u8], seqno: Seqno) -> Result<usize, Malformed> {
+        self.view().seek(key, seqno)
+    }
+}
+
+/// The entry `e` of a block that starts at byte `base` of `bytes`, as an
+/// owned [`Entry`] sharing `bytes`. `e` must have been decoded from that
+/// block.
+#[inline]
+pub(super) fn entry_in(bytes: &Bytes, base: usize, e: &RawEntry) -> Entry {
+    Entry {
+        key: bytes.slice(base + e.key.start..base + e.key.end),
+        seqno: e.seqno,
+        kind: e.kind,
+        value: bytes.slice(base + e.value.start..base + e.value.end),
     }
 }
 
@@ -479,7 +650,7 @@ mod tests {
         let raw = b.finish().to_vec();
         assert_eq!(raw.len(), size);
         let block = Block::parse(Bytes::from(raw)).unwrap();
-        assert_eq!(block.buckets > 0, hash_index && !entries.is_empty());
+        assert_eq!(block.l.buckets > 0, hash_index && !entries.is_empty());
         block
     }
 
@@ -489,6 +660,12 @@ mod tests {
 
     #[test]
     fn find_agrees_with_a_linear_scan() {
+        // Narrow buckets; wide buckets (a block of more than 64 KiB).
+        find_agrees_with_a_linear_scan_with(b"v", 4);
+        find_agrees_with_a_linear_scan_with(&[7u8; 100], 8);
+    }
+
+    fn find_agrees_with_a_linear_scan_with(value: &[u8], width: usize) {
         // 300 keys, some with many versions (more than the linear walk).
         let keys: Vec<Vec<u8>> = (0..300u32)
             .map(|i| format!("k{i:04}").into_bytes())
@@ -497,7 +674,7 @@ mod tests {
         for (i, k) in keys.iter().enumerate() {
             let versions = if i % 50 == 0 { 20 } else { 1 + i % 3 };
             for v in (0..versions).rev() {
-                entries.push((k, 10 * v as u64 + 5, Kind::Put, b"v"));
+                entries.push((k, 10 * v as u64 + 5, Kind::Put, value));
             }
         }
         let scan = |key: &[u8], seqno: Seqno| {
@@ -507,6 +684,7 @@ mod tests {
         };
         for hash_index in [true, false] {
             let block = build_with(&entries, hash_index);
+            assert_eq!(block.l.width, width);
             for probe in keys
                 .iter()
                 .map(|k| k.as_slice())
@@ -514,7 +692,7 @@ mod tests {
             {
                 let hash = super::super::bloom::hash(probe);
                 for seqno in [0, 4, 5, 6, 15, 99, 150, 195, 196, Seqno::MAX] {
-                    let got = block.find(probe, seqno, hash).unwrap();
+                    let got = block.view().find(probe, seqno, hash).unwrap();
                     let want = scan(probe, seqno);
                     let got = got.map(|e| (block.key(&e).to_vec(), e.seqno));
                     let want = want.map(|i| (entries[i].0.to_vec(), entries[i].1));

@@ -19,7 +19,8 @@ use std::sync::atomic::{self, AtomicBool, AtomicU64};
 use bytes::Bytes;
 
 use super::block::{
-    self, Block, Malformed, RawEntry, TAG_NONE, TAG_ZSTD, TRAILER_LEN, read_u32, read_u64,
+    self, Block, BlockView, INDEX_VALUE_LEN, Layout, Malformed, RawEntry, TAG_NONE, TAG_ZSTD,
+    TRAILER_LEN, read_u32, read_u64,
 };
 use super::bloom::{self, Bloom};
 use super::{BlockCache, FOOTER_LEN, FORMAT_VERSION, MAGIC, TableMeta};
@@ -33,28 +34,67 @@ const STABLE_TAIL_LEN: usize = 20;
 /// Smallest stored data block: bucket and entry counts, tag and crc.
 const MIN_BLOCK_LEN: u64 = 8 + TRAILER_LEN as u64;
 
-/// Where one data block lives, with the last internal key it holds.
+/// What a lookup needs to know about one data block, from its index
+/// entry: where it is stored and its layout, so that reading an entry does
+/// not first read the block's trailer. Aligned so that it never straddles
+/// two cache lines.
 #[derive(Debug, Clone, Copy)]
+#[repr(C, align(32))]
 struct BlockHandle {
-    /// Up to 8 bytes of the key after the index's common prefix, big-endian
-    /// and zero-padded: comparing hints orders keys unless they are equal.
-    hint: u64,
+    offset: u64,
+    stored_len: u32,
+    /// Length of the (decompressed) contents.
+    contents_len: u32,
+    entries: u32,
+    buckets: u32,
+    tag: u8,
+}
+
+impl BlockHandle {
+    #[inline]
+    fn layout(&self) -> std::result::Result<Layout, Malformed> {
+        Layout::new(
+            self.contents_len as usize,
+            self.buckets as usize,
+            self.entries as usize,
+        )
+    }
+}
+
+/// The last internal key of one data block: a slice of the index block's
+/// bytes and a seqno. Only read when hints tie.
+#[derive(Debug, Clone, Copy)]
+struct BlockKey {
     key_start: u32,
     key_end: u32,
     seqno: Seqno,
-    offset: u64,
-    len: u64,
 }
 
-/// The block index, kept in memory: handles in file order, their keys
-/// slices of the index block's bytes. Lookups binary-search the handles,
-/// comparing integer hints first and key bytes only on a tie.
+/// Hints per [`HintLine`].
+const HINTS_PER_LINE: usize = 8;
+
+/// Eight consecutive block hints: one cache line.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct HintLine([u64; HINTS_PER_LINE]);
+
+/// The block index, kept in memory. A lookup binary-searches `top` (the
+/// largest hint of every line, small enough to stay cached), then counts
+/// within one line of `lines`, and compares key bytes only when hints tie;
+/// the result indexes `handles`.
 #[derive(Debug)]
 struct Index {
     keys: Bytes,
     /// Length of the prefix every index key shares (that of the first).
     common: usize,
-    blocks: Vec<BlockHandle>,
+    /// Up to 8 bytes of each block's last key after the common prefix,
+    /// big-endian and zero-padded: comparing hints orders keys unless they
+    /// are equal. The last line is padded with `u64::MAX`.
+    lines: Box<[HintLine]>,
+    /// `top[j]` is the hint of the last block in `lines[j]`.
+    top: Box<[u64]>,
+    handles: Box<[BlockHandle]>,
+    block_keys: Box<[BlockKey]>,
 }
 
 /// The first 8 bytes of `s`, big-endian, zero-padded.
@@ -67,10 +107,11 @@ fn hint_of(s: &[u8]) -> u64 {
 }
 
 impl Index {
-    /// `blocks` must have been checked against `keys` (`load_index`).
-    fn new(keys: Bytes, mut blocks: Vec<BlockHandle>) -> Index {
-        let key = |h: &BlockHandle| &keys[h.key_start as usize..h.key_end as usize];
-        let common = match (blocks.first(), blocks.last()) {
+    /// `handles` and `block_keys` must have been checked against `keys`
+    /// (`load_index`).
+    fn new(keys: Bytes, handles: Vec<BlockHandle>, block_keys: Vec<BlockKey>) -> Index {
+        let key = |k: &BlockKey| &keys[k.key_start as usize..k.key_end as usize];
+        let common = match (block_keys.first(), block_keys.last()) {
             // Keys are sorted, so the first and last share what all share.
             (Some(a), Some(b)) => key(a)
                 .iter()
@@ -79,20 +120,61 @@ impl Index {
                 .count(),
             _ => 0,
         };
-        for h in &mut blocks {
-            h.hint = hint_of(&keys[h.key_start as usize + common..h.key_end as usize]);
-        }
+        let hints: Vec<u64> = block_keys
+            .iter()
+            .map(|k| hint_of(&keys[k.key_start as usize + common..k.key_end as usize]))
+            .collect();
+        let lines: Box<[HintLine]> = hints
+            .chunks(HINTS_PER_LINE)
+            .map(|c| {
+                let mut line = HintLine([u64::MAX; HINTS_PER_LINE]);
+                line.0[..c.len()].copy_from_slice(c);
+                line
+            })
+            .collect();
+        let top = hints
+            .chunks(HINTS_PER_LINE)
+            .map(|c| c.last().copied().unwrap_or(u64::MAX))
+            .collect();
         Index {
             keys,
             common,
-            blocks,
+            lines,
+            top,
+            handles: handles.into_boxed_slice(),
+            block_keys: block_keys.into_boxed_slice(),
         }
     }
 
+    /// Number of data blocks.
     #[inline]
-    fn key(&self, h: &BlockHandle) -> &[u8] {
+    fn len(&self) -> usize {
+        self.handles.len()
+    }
+
+    #[inline]
+    fn key(&self, i: usize) -> &[u8] {
         // In range: checked by `load_index`.
-        &self.keys[h.key_start as usize..h.key_end as usize]
+        let k = &self.block_keys[i];
+        &self.keys[k.key_start as usize..k.key_end as usize]
+    }
+
+    #[inline]
+    fn hint(&self, i: usize) -> u64 {
+        self.lines[i / HINTS_PER_LINE].0[i % HINTS_PER_LINE]
+    }
+
+    /// The first block whose hint is `>= hint`, or [`Index::len`].
+    #[inline]
+    fn lower_bound(&self, hint: u64) -> usize {
+        let j = self.top.partition_point(|&h| h < hint);
+        let Some(line) = self.lines.get(j) else {
+            return self.len();
+        };
+        // `top[j] >= hint` is a real hint of this line, so the count stops
+        // at or before it (padding is `u64::MAX`, never below `hint`).
+        let below = line.0.iter().map(|&h| usize::from(h < hint)).sum::<usize>();
+        HINTS_PER_LINE * j + below
     }
 
     /// The first block whose last version is at or after `(key, seqno)` in
@@ -100,23 +182,37 @@ impl Index {
     /// or after it. `None` if every block is before it.
     #[inline]
     fn find(&self, key: &[u8], seqno: Seqno) -> Option<usize> {
-        let first = self.blocks.first()?;
-        let prefix = &self.key(first)[..self.common];
+        if self.handles.is_empty() {
+            return None;
+        }
+        let prefix = &self.key(0)[..self.common];
         let i = match key.get(..self.common).map(|k| k.cmp(prefix)) {
             Some(Ordering::Equal) => {
                 let hint = hint_of(&key[self.common..]);
-                self.blocks.partition_point(|h| {
-                    h.hint < hint
-                        || (h.hint == hint
-                            && internal_cmp(self.key(h), h.seqno, key, seqno).is_lt())
-                })
+                let mut lo = self.lower_bound(hint);
+                if lo < self.len() && self.hint(lo) == hint {
+                    // Blocks whose hints tie with the key's: compare keys.
+                    let mut hi = self.len();
+                    while lo < hi {
+                        let mid = lo + (hi - lo) / 2;
+                        let before = self.hint(mid) == hint
+                            && internal_cmp(self.key(mid), self.block_keys[mid].seqno, key, seqno)
+                                .is_lt();
+                        if before {
+                            lo = mid + 1;
+                        } else {
+                            hi = mid;
+                        }
+                    }
+                }
+                lo
             }
             // Shorter than the common prefix: compare what there is.
             None if key < prefix => 0,
             Some(Ordering::Less) => 0,
-            _ => self.blocks.len(),
+            _ => self.len(),
         };
-        (i < self.blocks.len()).then_some(i)
+        (i < self.len()).then_some(i)
     }
 }
 
@@ -142,7 +238,7 @@ impl fmt::Debug for Table {
             .field("id", &self.id)
             .field("path", &self.path)
             .field("meta", &self.meta)
-            .field("blocks", &self.index.blocks.len())
+            .field("blocks", &self.index.len())
             .finish_non_exhaustive()
     }
 }
@@ -192,7 +288,7 @@ impl Table {
 
         let index = load_index(path, index_bytes, footer.index.0, footer.bloom.0)?;
         let bloom =
-            Bloom::parse(bloom_bytes).map_err(|m| Error::corruption(path, footer.bloom.0, m.0))?;
+            Bloom::parse(&bloom_bytes).map_err(|m| Error::corruption(path, footer.bloom.0, m.0))?;
         let meta = load_properties(
             path,
             &props_bytes,
@@ -201,7 +297,7 @@ impl Table {
             &index,
         )?;
 
-        let words = index.blocks.len().div_ceil(64);
+        let words = index.len().div_ceil(64);
         Ok(Table {
             id,
             path: path.to_path_buf(),
@@ -242,10 +338,26 @@ impl Table {
         let Some(i) = self.index.find(key, seqno) else {
             return Ok(None);
         };
-        let block = self.data_block(i)?;
-        match block.find(key, seqno, hash) {
-            Ok(found) => Ok(found.map(|e| block.to_entry(&e))),
-            Err(m) => Err(self.corrupt(self.index.blocks[i].offset, m)),
+        let h = self.index.handles[i];
+        let corrupt = |m: Malformed| self.corrupt(h.offset, m);
+        let layout = h.layout().map_err(corrupt)?;
+        if h.tag == TAG_NONE {
+            // Zero-copy: decode straight from the map, and take a reference
+            // on it only for the entry handed out.
+            self.check_uncompressed(i, &h)?;
+            let start = h.offset as usize;
+            let data = self
+                .file
+                .get(start..start + h.contents_len as usize)
+                .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
+            let view = BlockView::new(data, layout).map_err(corrupt)?;
+            let found = view.find(key, seqno, hash).map_err(corrupt)?;
+            Ok(found.map(|e| block::entry_in(&self.file, start, &e)))
+        } else {
+            let data = self.load_compressed(&h)?;
+            let view = BlockView::new(&data, layout).map_err(corrupt)?;
+            let found = view.find(key, seqno, hash).map_err(corrupt)?;
+            Ok(found.map(|e| block::entry_in(&data, 0, &e)))
         }
     }
 
@@ -281,9 +393,9 @@ impl Table {
     #[cfg(test)]
     pub(super) fn block_handles(&self) -> Vec<(u64, u64)> {
         self.index
-            .blocks
+            .handles
             .iter()
-            .map(|h| (h.offset, h.len))
+            .map(|h| (h.offset, u64::from(h.stored_len)))
             .collect()
     }
 
@@ -291,39 +403,84 @@ impl Table {
         Error::corruption(&self.path, offset, m.0)
     }
 
+    /// The stored bytes (payload, tag, crc) of the block `h` describes.
+    fn stored(&self, h: &BlockHandle) -> Result<&[u8]> {
+        let start = h.offset as usize;
+        self.file
+            .get(start..start + h.stored_len as usize)
+            .ok_or_else(|| self.corrupt(h.offset, Malformed("block beyond end of file")))
+    }
+
+    /// Checks uncompressed data block `i` (described by `h`) on its first
+    /// use: its crc, and that its tag and trailer agree with the index
+    /// entry lookups trust instead of reading them.
+    #[inline]
+    fn check_uncompressed(&self, i: usize, h: &BlockHandle) -> Result<()> {
+        let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
+        if word.load(atomic::Ordering::Relaxed) & bit == 0 {
+            self.verify_uncompressed(h)?;
+            word.fetch_or(bit, atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn verify_uncompressed(&self, h: &BlockHandle) -> Result<()> {
+        let corrupt = |m: Malformed| self.corrupt(h.offset, m);
+        let (tag, payload) = block::verify(self.stored(h)?).map_err(corrupt)?;
+        if tag != TAG_NONE {
+            return Err(corrupt(Malformed("compression tag differs from the index")));
+        }
+        check_trailer(payload, h).map_err(corrupt)
+    }
+
+    /// The decompressed contents of compressed block `h`, from the cache
+    /// or checked (crc, tag, length, trailer) and decompressed into it.
+    fn load_compressed(&self, h: &BlockHandle) -> Result<Bytes> {
+        let corrupt = |m: Malformed| self.corrupt(h.offset, m);
+        self.cache.get_or_load(self.id, h.offset, || {
+            let (tag, payload) = block::verify(self.stored(h)?).map_err(corrupt)?;
+            if tag != TAG_ZSTD {
+                return Err(corrupt(Malformed("compression tag differs from the index")));
+            }
+            let data = block::decompress(payload).map_err(corrupt)?;
+            check_trailer(&data, h).map_err(corrupt)?;
+            Ok(Bytes::from(data))
+        })
+    }
+
     /// Data block `i` (which must be below the block count), checked.
     fn data_block(&self, i: usize) -> Result<Block> {
-        let h = self.index.blocks[i];
-        let corrupt = |m: Malformed| Error::corruption(&self.path, h.offset, m.0);
-        // In range: `load_index` checked every handle against the file.
-        let (start, end) = (h.offset as usize, (h.offset + h.len) as usize);
-        let stored = self
-            .file
-            .get(start..end)
-            .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
-        let tag = stored[stored.len() - TRAILER_LEN];
-        let data = if tag == TAG_NONE {
-            let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
-            if word.load(atomic::Ordering::Relaxed) & bit == 0 {
-                block::verify(stored).map_err(corrupt)?;
-                word.fetch_or(bit, atomic::Ordering::Relaxed);
+        let h = self.index.handles[i];
+        let corrupt = |m: Malformed| self.corrupt(h.offset, m);
+        let layout = h.layout().map_err(corrupt)?;
+        let data = if h.tag == TAG_NONE {
+            self.check_uncompressed(i, &h)?;
+            let start = h.offset as usize;
+            let range = start..start + h.contents_len as usize;
+            if self.file.get(range.clone()).is_none() {
+                return Err(corrupt(Malformed("block beyond end of file")));
             }
-            self.file.slice(start..end - TRAILER_LEN)
+            self.file.slice(range)
         } else {
-            self.cache.get_or_load(self.id, h.offset, || {
-                let (tag, payload) = block::verify(stored).map_err(corrupt)?;
-                if tag != TAG_ZSTD {
-                    return Err(corrupt(Malformed("unknown compression tag")));
-                }
-                block::decompress(payload).map(Bytes::from).map_err(corrupt)
-            })?
+            self.load_compressed(&h)?
         };
-        let block = Block::parse(data).map_err(corrupt)?;
-        if block.len() == 0 {
-            return Err(corrupt(Malformed("empty data block")));
-        }
-        Ok(block)
+        Block::with_layout(data, layout).map_err(corrupt)
     }
+}
+
+/// Checks that a verified block's contents have the length and counts its
+/// index entry records.
+fn check_trailer(contents: &[u8], h: &BlockHandle) -> std::result::Result<(), Malformed> {
+    let l = Layout::of(contents)?;
+    if contents.len() != h.contents_len as usize
+        || l.entries() != h.entries as usize
+        || l.buckets() != h.buckets as usize
+    {
+        return Err(Malformed("block trailer differs from the index"));
+    }
+    Ok(())
 }
 
 impl Drop for Table {
@@ -430,22 +587,33 @@ fn read_meta_block(path: &Path, file: &Bytes, (offset, len): (u64, u64)) -> Resu
 }
 
 /// Decodes the index block and checks that its handles tile the data
-/// region `[0, data_end)` in order and its keys increase.
+/// region `[0, data_end)` in order, its keys increase, and each block's
+/// recorded layout is possible.
 fn load_index(path: &Path, bytes: Bytes, offset: u64, data_end: u64) -> Result<Index> {
     let corrupt = |m: &'static str| Error::corruption(path, offset, m);
     let block = Block::parse(bytes).map_err(|m| corrupt(m.0))?;
     if u32::try_from(block.bytes().len()).is_err() {
         return Err(corrupt("index block larger than 4 GiB"));
     }
-    let mut blocks = Vec::with_capacity(block.len());
+    let mut handles = Vec::with_capacity(block.len());
+    let mut block_keys = Vec::with_capacity(block.len());
     let mut expected = 0u64;
     let mut prev: Option<RawEntry> = None;
     for i in 0..block.len() {
         let e = block.entry_at(i).map_err(|m| corrupt(m.0))?;
-        let value = &block.bytes()[e.value.clone()];
-        let (Some(at), Some(len), 16) = (read_u64(value, 0), read_u64(value, 8), value.len())
+        let v = &block.bytes()[e.value.clone()];
+        let u32_at = |at: usize| read_u32(v, at).unwrap_or(0);
+        let (Some(at), Some(len), INDEX_VALUE_LEN) = (read_u64(v, 0), read_u64(v, 8), v.len())
         else {
             return Err(corrupt("bad block handle in index"));
+        };
+        let h = BlockHandle {
+            offset: at,
+            stored_len: u32::try_from(len).map_err(|_| corrupt("data block of 4 GiB or more"))?,
+            tag: v[16],
+            contents_len: u32_at(17),
+            entries: u32_at(21),
+            buckets: u32_at(25),
         };
         if at != expected || len < MIN_BLOCK_LEN {
             return Err(corrupt("index handles do not tile the data region"));
@@ -453,25 +621,35 @@ fn load_index(path: &Path, bytes: Bytes, offset: u64, data_end: u64) -> Result<I
         expected = at
             .checked_add(len)
             .ok_or_else(|| corrupt("index handle overflows"))?;
+        let tag_ok = match h.tag {
+            TAG_NONE => u64::from(h.contents_len) + TRAILER_LEN as u64 == len,
+            TAG_ZSTD => true,
+            _ => false,
+        };
+        if !tag_ok {
+            return Err(corrupt("bad compression tag or length in index"));
+        }
+        if h.entries == 0 {
+            return Err(corrupt("empty data block in index"));
+        }
+        h.layout().map_err(|m| corrupt(m.0))?;
         if let Some(p) = &prev
             && !internal_cmp(block.key(p), p.seqno, block.key(&e), e.seqno).is_lt()
         {
             return Err(corrupt("index keys out of order"));
         }
-        blocks.push(BlockHandle {
-            hint: 0,
+        handles.push(h);
+        block_keys.push(BlockKey {
             key_start: e.key.start as u32,
             key_end: e.key.end as u32,
             seqno: e.seqno,
-            offset: at,
-            len,
         });
         prev = Some(e);
     }
     if expected != data_end {
         return Err(corrupt("index handles do not tile the data region"));
     }
-    Ok(Index::new(block.bytes().clone(), blocks))
+    Ok(Index::new(block.bytes().clone(), handles, block_keys))
 }
 
 /// Decodes the properties block and cross-checks it with the index.
@@ -499,15 +677,12 @@ fn load_properties(
     if pos != p.len() {
         return Err(corrupt("trailing bytes in properties block"));
     }
-    let consistent = data_blocks == index.blocks.len() as u64
+    let consistent = data_blocks == index.len() as u64
         && (entries == 0) == (data_blocks == 0)
         && entries >= data_blocks
         && min_seqno <= max_seqno
         && min_key <= max_key
-        && index
-            .blocks
-            .last()
-            .is_none_or(|h| index.key(h) == &max_key[..]);
+        && (index.len() == 0 || index.key(index.len() - 1) == &max_key[..]);
     if !consistent {
         return Err(corrupt("properties disagree with the index"));
     }
@@ -572,7 +747,7 @@ impl TableIter {
 
     fn set_end(&mut self) {
         self.block = None;
-        self.block_idx = self.table.index.blocks.len();
+        self.block_idx = self.table.index.len();
     }
 
     /// The entry at the cursor, or `None` past the end.
@@ -582,7 +757,7 @@ impl TableIter {
         };
         let e = block.entry_at(self.pos).map_err(|m| {
             self.table
-                .corrupt(self.table.index.blocks[self.block_idx].offset, m)
+                .corrupt(self.table.index.handles[self.block_idx].offset, m)
         })?;
         Ok(Some((block, e)))
     }
@@ -596,7 +771,7 @@ impl TableIter {
         self.load(i)?;
         let block = self.block.as_ref().map(|b| (b.seek(key, seqno), b.len()));
         if let Some((pos, len)) = block {
-            let offset = self.table.index.blocks[i].offset;
+            let offset = self.table.index.handles[i].offset;
             self.pos = pos.map_err(|m| self.table.corrupt(offset, m))?;
             if self.pos == len {
                 return Err(self.table.corrupt(
@@ -615,7 +790,7 @@ impl TableIter {
         };
         self.pos += 1;
         if self.pos == block.len() {
-            if self.block_idx + 1 < self.table.index.blocks.len() {
+            if self.block_idx + 1 < self.table.index.len() {
                 self.load(self.block_idx + 1)?;
                 self.pos = 0;
             } else {
@@ -644,7 +819,7 @@ impl TableIter {
             self.started = true;
             match self.lower.clone() {
                 Bound::Unbounded => {
-                    if self.table.index.blocks.is_empty() {
+                    if self.table.index.len() == 0 {
                         self.set_end();
                     } else {
                         self.load(0)?;

@@ -903,3 +903,37 @@ fn bench_gets_and_scans() {
         );
     }
 }
+
+#[test]
+fn index_fields_are_checked_against_the_block() {
+    // An index entry whose layout fields disagree with its block (but
+    // whose own crc is fine) is corruption at that block, never trusted.
+    // (Uncompressed, so the index block can be patched in place.)
+    {
+        let m = sample_model(60, 11);
+        let (bytes, _, _) = write_mem(&m, opts(512, 0, 10));
+        let clean = open_mem(bytes.clone(), Arc::new(BlockCache::new(0))).unwrap();
+        let (_, len0) = clean.block_handles()[0];
+        let mut bad = bytes.to_vec();
+        let footer = bad.len() - FOOTER_LEN;
+        let index_at = u64::from_le_bytes(bad[footer + 16..footer + 24].try_into().unwrap());
+        let index_len = u64::from_le_bytes(bad[footer + 24..footer + 32].try_into().unwrap());
+        let (start, end) = (index_at as usize, (index_at + index_len) as usize);
+        assert_eq!(bad[end - 5], 0, "uncompressed index block");
+        let mut pattern = 0u64.to_le_bytes().to_vec();
+        pattern.extend_from_slice(&len0.to_le_bytes());
+        let at = start
+            + bad[start..end]
+                .windows(16)
+                .position(|w| w == &pattern[..])
+                .expect("block 0's handle in the index");
+        // One bucket fewer for block 0: still a possible layout.
+        bad[at + 25] -= 1;
+        let crc = crc32fast::hash(&bad[start..end - 4]);
+        bad[end - 4..end].copy_from_slice(&crc.to_le_bytes());
+        let t = open_mem(Bytes::from(bad), Arc::new(BlockCache::new(0))).unwrap();
+        let (first_key, Reverse(first_seqno)) = m.keys().next().unwrap();
+        let err = t.get(first_key, *first_seqno).unwrap_err();
+        assert_corruption_at(&err, 0);
+    }
+}

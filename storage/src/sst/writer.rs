@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::block::{self, BlockBuilder, MAX_ENTRY_LEN};
+use super::block::{self, BlockBuilder, INDEX_VALUE_LEN, MAX_BLOCK_SIZE, MAX_ENTRY_LEN};
 use super::{FOOTER_LEN, FORMAT_VERSION, MAGIC, TableMeta, bloom};
 use crate::error::{Error, Result};
 use crate::io::WritableFile;
@@ -88,7 +88,11 @@ impl TableWriter {
     /// error messages only.
     pub fn new(file: Box<dyn WritableFile>, path: PathBuf, opts: WriterOptions) -> TableWriter {
         debug_assert!(file.is_empty(), "a table starts at offset 0 of its file");
-        let block_size = opts.block_size.max(1);
+        // Keeps every block's contents (one entry may overshoot the target)
+        // below 4 GiB, so offsets and lengths inside it fit in a `u32`.
+        let mut opts = opts;
+        opts.block_size = opts.block_size.clamp(1, MAX_BLOCK_SIZE);
+        let block_size = opts.block_size;
         TableWriter {
             appended: file.len(),
             file,
@@ -264,9 +268,19 @@ impl TableWriter {
         }
         self.failed |= result.is_err();
         let (offset, len) = result?;
-        let mut handle = [0u8; 16];
+        let (contents_len, entries, buckets) = self.block.finished();
+        let tag = if self.last_compressed {
+            block::TAG_ZSTD
+        } else {
+            block::TAG_NONE
+        };
+        let mut handle = [0u8; INDEX_VALUE_LEN];
         handle[..8].copy_from_slice(&offset.to_le_bytes());
-        handle[8..].copy_from_slice(&len.to_le_bytes());
+        handle[8..16].copy_from_slice(&len.to_le_bytes());
+        handle[16] = tag;
+        handle[17..21].copy_from_slice(&contents_len.to_le_bytes());
+        handle[21..25].copy_from_slice(&entries.to_le_bytes());
+        handle[25..29].copy_from_slice(&buckets.to_le_bytes());
         self.index
             .add(&self.last_key, self.last_seqno, Kind::Put, &handle, None);
         self.data_blocks += 1;

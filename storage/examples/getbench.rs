@@ -61,7 +61,7 @@ fn main() {
             value.truncate(100);
             let mut b = WriteBatch::new();
             b.put(key(k).to_vec(), value);
-            e.apply(b, i + 1).expect("apply");
+            e.apply(&b, i + 1).expect("apply");
         }
         e.compact().expect("compact");
         println!("loaded {n} keys in {:.1?}", t.elapsed());

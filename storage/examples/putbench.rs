@@ -35,7 +35,7 @@ fn main() {
         let k = u128::from(i.wrapping_mul(2_654_435_761) % n * 2);
         let mut batch = WriteBatch::new();
         batch.put(k.to_be_bytes().to_vec(), value.clone());
-        engine.apply(batch, i + 1).expect("apply");
+        engine.apply(&batch, i + 1).expect("apply");
     }
     let dt = start.elapsed();
     println!("{n} random puts: {:.0} puts/s", n as f64 / dt.as_secs_f64());

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::batch::WriteBatch;
+use crate::batch::{BatchOp, WriteBatch};
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::io::{Io, open_backend};
@@ -242,7 +242,7 @@ impl Engine {
     /// Applies `batch` atomically as sequence number `seqno`, which must be
     /// greater than every earlier one. Readers see all of the batch or none
     /// of it. May wait (a write stall) while flushes or compactions catch up.
-    pub fn apply(&self, batch: WriteBatch, seqno: Seqno) -> Result<()> {
+    pub fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
         self.inner.apply(batch, seqno)
     }
 
@@ -566,7 +566,7 @@ impl Inner {
             .inspect_err(|e| self.poison(e))
     }
 
-    fn apply(&self, batch: WriteBatch, seqno: Seqno) -> Result<()> {
+    fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
         let _w = self.write_lock.lock();
         self.check_writable()?;
         let last = self.visible_seqno();
@@ -587,11 +587,14 @@ impl Inner {
             self.notify();
             sv = self.current();
         }
-        if batch.ops.is_empty() {
+        if batch.is_empty() {
             sv.active.note_seqno(seqno);
         }
-        for (kind, key, value) in batch.ops {
-            sv.active.insert(&key, seqno, kind, &value);
+        for op in batch.iter() {
+            match op {
+                BatchOp::Put(key, value) => sv.active.insert(key, seqno, Kind::Put, value),
+                BatchOp::Delete(key) => sv.active.insert(key, seqno, Kind::Delete, b""),
+            }
         }
         self.visible_seqno.store(seqno, Ordering::Release);
         Ok(())

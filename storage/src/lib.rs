@@ -10,7 +10,7 @@
 //! let engine = Engine::open("unused", Options::memory())?;
 //! let mut batch = WriteBatch::new();
 //! batch.put(&b"k"[..], &b"v"[..]);
-//! engine.apply(batch, 1)?;
+//! engine.apply(&batch, 1)?;
 //! assert_eq!(engine.get(b"k")?.as_deref(), Some(&b"v"[..]));
 //! # Ok::<(), fasty_storage::Error>(())
 //! ```
@@ -33,7 +33,7 @@ mod sst;
 mod types;
 mod version;
 
-pub use batch::{BatchOp, WriteBatch};
+pub use batch::{BatchOp, MalformedBatch, WriteBatch};
 pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use io::IoBackend;

@@ -37,7 +37,7 @@ fn transfers_are_atomic_for_every_reader() {
     for i in 0..ACCOUNTS {
         init.put(account(i), (TOTAL / ACCOUNTS).to_be_bytes().to_vec());
     }
-    engine.apply(init, seqno).expect("init");
+    engine.apply(&init, seqno).expect("init");
 
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..2)
@@ -90,7 +90,7 @@ fn transfers_are_atomic_for_every_reader() {
         // Filler so memtables fill up and flushes and compactions run.
         batch.put(format!("fill{n:06}").into_bytes(), vec![0u8; 64]);
         seqno += 1;
-        engine.apply(batch, seqno).expect("apply");
+        engine.apply(&batch, seqno).expect("apply");
     }
     done.store(true, Ordering::Release);
     for r in readers {

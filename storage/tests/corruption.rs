@@ -26,7 +26,7 @@ fn build(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
         );
         b.put(k.clone(), v.clone());
         pairs.push((k, v));
-        engine.apply(b, u64::from(i) + 1).expect("apply");
+        engine.apply(&b, u64::from(i) + 1).expect("apply");
     }
     engine.close().expect("close");
     pairs
@@ -177,7 +177,7 @@ fn memory_only_writes_nothing_to_disk() {
     for i in 0..1000u32 {
         let mut b = WriteBatch::new();
         b.put(i.to_be_bytes().to_vec(), vec![7u8; 100]);
-        engine.apply(b, u64::from(i) + 1).expect("apply");
+        engine.apply(&b, u64::from(i) + 1).expect("apply");
     }
     engine.flush().expect("flush");
     engine.compact().expect("compact");

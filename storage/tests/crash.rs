@@ -44,7 +44,7 @@ fn write(engine: &Engine, model: &mut Model, seqno: &mut u64, from: u32, n: u32)
             }
         }
         *seqno += 1;
-        engine.apply(b, *seqno).expect("apply");
+        engine.apply(&b, *seqno).expect("apply");
     }
 }
 

@@ -30,7 +30,7 @@ fn fill(engine: &Engine, model: &mut Model, seqno: &mut u64, tag: &str) {
         b.put(k.clone(), v.clone());
         model.insert(k, v);
         *seqno += 1;
-        engine.apply(b, *seqno).expect("apply");
+        engine.apply(&b, *seqno).expect("apply");
     }
 }
 
@@ -75,7 +75,7 @@ fn fault_every_step(kind: FaultKind, compact: bool) {
         // Poisoned: writes refused, reads see everything.
         let mut b = WriteBatch::new();
         b.put(&b"new"[..], &b"x"[..]);
-        match engine.apply(b, seqno + 1) {
+        match engine.apply(&b, seqno + 1) {
             Err(Error::Poisoned { .. }) => {}
             other => panic!("write after a {kind:?} at step {step} was not refused: {other:?}"),
         }

@@ -14,7 +14,7 @@ use fasty_storage::{Engine, Error, Options, WriteBatch};
 fn put(engine: &Engine, seqno: u64, key: &[u8], value: &[u8]) -> fasty_storage::Result<()> {
     let mut b = WriteBatch::new();
     b.put(key.to_vec(), value.to_vec());
-    engine.apply(b, seqno)
+    engine.apply(&b, seqno)
 }
 
 fn sst_count(dir: &Path) -> usize {
@@ -236,7 +236,7 @@ fn snapshots_see_a_stable_view_across_flush_and_compaction() {
     let mut b = WriteBatch::new();
     b.delete(&b"k"[..]);
     b.put(&b"other"[..], &b"x"[..]);
-    engine.apply(b, 3).expect("apply");
+    engine.apply(&b, 3).expect("apply");
     engine.compact().expect("compact");
     assert_eq!(snap.get(b"k").expect("get").as_deref(), Some(&b"old"[..]));
     assert_eq!(snap.scan(..).count(), 1);

@@ -146,14 +146,14 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
                 let mut b = WriteBatch::new();
                 b.put(k.clone(), v.clone());
                 seqno += 1;
-                e.apply(b, seqno).expect("put");
+                e.apply(&b, seqno).expect("put");
                 model.insert(k, v);
             }
             Op::Delete(k) => {
                 let mut b = WriteBatch::new();
                 b.delete(k.clone());
                 seqno += 1;
-                e.apply(b, seqno).expect("delete");
+                e.apply(&b, seqno).expect("delete");
                 model.remove(&k);
             }
             Op::Batch(ops) => {
@@ -171,7 +171,7 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
                     }
                 }
                 seqno += 1;
-                e.apply(b, seqno).expect("batch");
+                e.apply(&b, seqno).expect("batch");
             }
             Op::Get(k) => {
                 let got = e.get(&k).expect("get").map(|v| v.to_vec());

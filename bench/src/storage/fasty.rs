@@ -69,7 +69,7 @@ impl KvStore for FastyStore {
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::new();
         batch.put(key.to_vec(), value.to_vec());
-        self.engine.apply(batch, self.next_seqno)?;
+        self.engine.apply(&batch, self.next_seqno)?;
         self.next_seqno += 1;
         Ok(())
     }

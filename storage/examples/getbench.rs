@@ -60,7 +60,7 @@ fn main() {
             }
             value.truncate(100);
             let mut b = WriteBatch::new();
-            b.put(key(k).to_vec(), value);
+            b.put(key(k), value);
             e.apply(&b, i + 1).expect("apply");
         }
         e.compact().expect("compact");

@@ -34,7 +34,7 @@ fn main() {
         // A fixed permutation of 0..n: random order, no duplicates.
         let k = u128::from(i.wrapping_mul(2_654_435_761) % n * 2);
         let mut batch = WriteBatch::new();
-        batch.put(k.to_be_bytes().to_vec(), value.clone());
+        batch.put(k.to_be_bytes(), &value);
         engine.apply(&batch, i + 1).expect("apply");
     }
     let dt = start.elapsed();

@@ -35,7 +35,7 @@ fn transfers_are_atomic_for_every_reader() {
     let mut seqno = 1;
     let mut init = WriteBatch::new();
     for i in 0..ACCOUNTS {
-        init.put(account(i), (TOTAL / ACCOUNTS).to_be_bytes().to_vec());
+        init.put(account(i), (TOTAL / ACCOUNTS).to_be_bytes());
     }
     engine.apply(&init, seqno).expect("init");
 
@@ -85,8 +85,8 @@ fn transfers_are_atomic_for_every_reader() {
         balances[a] -= amount;
         balances[b] += amount;
         let mut batch = WriteBatch::new();
-        batch.put(account(a as u64), balances[a].to_be_bytes().to_vec());
-        batch.put(account(b as u64), balances[b].to_be_bytes().to_vec());
+        batch.put(account(a as u64), balances[a].to_be_bytes());
+        batch.put(account(b as u64), balances[b].to_be_bytes());
         // Filler so memtables fill up and flushes and compactions run.
         batch.put(format!("fill{n:06}").into_bytes(), vec![0u8; 64]);
         seqno += 1;

@@ -176,7 +176,7 @@ fn memory_only_writes_nothing_to_disk() {
     let engine = Engine::open(&path, Options::memory()).expect("open");
     for i in 0..1000u32 {
         let mut b = WriteBatch::new();
-        b.put(i.to_be_bytes().to_vec(), vec![7u8; 100]);
+        b.put(i.to_be_bytes(), vec![7u8; 100]);
         engine.apply(&b, u64::from(i) + 1).expect("apply");
     }
     engine.flush().expect("flush");

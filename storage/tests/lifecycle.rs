@@ -13,7 +13,7 @@ use fasty_storage::{Engine, Error, Options, WriteBatch};
 
 fn put(engine: &Engine, seqno: u64, key: &[u8], value: &[u8]) -> fasty_storage::Result<()> {
     let mut b = WriteBatch::new();
-    b.put(key.to_vec(), value.to_vec());
+    b.put(key, value);
     engine.apply(&b, seqno)
 }
 

@@ -292,62 +292,28 @@ impl TableWriter {
 
     /// Finishes `builder`, seals it and resets it; returns (offset, length).
     fn seal_builder(&mut self, builder: &mut BlockBuilder, compress: bool) -> Result<(u64, u64)> {
-        let raw = builder.finish();
-        let handle = Self::seal_raw(
-            &mut self.last_compressed,
-            &self.path,
-            &self.opts,
-            &mut self.compressor,
-            &mut self.scratch,
-            &mut self.out,
-            self.appended,
-            raw,
-            compress,
-        );
+        let handle = self.seal(builder.finish(), compress);
         builder.reset();
         handle
     }
 
+    /// Appends `raw` as a stored block to the write buffer (compressed when
+    /// asked and worthwhile); returns (offset, stored length).
     fn seal(&mut self, raw: &[u8], compress: bool) -> Result<(u64, u64)> {
-        Self::seal_raw(
-            &mut self.last_compressed,
-            &self.path,
-            &self.opts,
-            &mut self.compressor,
-            &mut self.scratch,
-            &mut self.out,
-            self.appended,
-            raw,
-            compress,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn seal_raw(
-        compressed: &mut bool,
-        path: &std::path::Path,
-        opts: &WriterOptions,
-        compressor: &mut Option<zstd::bulk::Compressor<'static>>,
-        scratch: &mut Vec<u8>,
-        out: &mut Vec<u8>,
-        appended: u64,
-        raw: &[u8],
-        compress: bool,
-    ) -> Result<(u64, u64)> {
-        let offset = appended + out.len() as u64;
-        let compressor = if compress && opts.zstd_level != 0 {
-            if compressor.is_none() {
-                *compressor = Some(
-                    zstd::bulk::Compressor::new(opts.zstd_level).map_err(|e| Error::io(path, e))?,
-                );
+        let offset = self.appended + self.out.len() as u64;
+        let compressor = if compress && self.opts.zstd_level != 0 {
+            if self.compressor.is_none() {
+                let c = zstd::bulk::Compressor::new(self.opts.zstd_level)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                self.compressor = Some(c);
             }
-            compressor.as_mut()
+            self.compressor.as_mut()
         } else {
             None
         };
-        let (len, kept) =
-            block::seal(raw, compressor, scratch, out).map_err(|e| Error::io(path, e))?;
-        *compressed = kept;
+        let (len, kept) = block::seal(raw, compressor, &mut self.scratch, &mut self.out)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.last_compressed = kept;
         Ok((offset, len as u64))
     }
 

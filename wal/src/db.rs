@@ -28,7 +28,7 @@ use crate::options::{Durability, Options};
 use crate::record::UnsealedRecord;
 use crate::recovery::{ReplayStats, SegmentMeta, recover};
 use crate::segment::WAL_DIR;
-use crate::writer::{State, create_segment};
+use crate::writer::{State, Waiter, create_segment};
 
 /// Batches whose keys and values exceed this are encoded on the writing
 /// thread, outside every lock; smaller ones are framed straight into the
@@ -85,7 +85,10 @@ impl Core {
             tracing::error!(cause = %cause, "database poisoned: writes are refused until reopen, reads keep working");
             st.poisoned = Some(cause);
         }
+        // Batches the writer has not taken will never be written.
+        let pending = std::mem::take(&mut st.pending);
         drop(st);
+        crate::writer::fail_all(pending);
         self.writer_cv.notify_all();
         self.done_cv.notify_all();
     }
@@ -355,13 +358,18 @@ impl Db {
                 .map_err(Error::InvalidArgument)?,
         }
         st.next_seqno += 1;
-        st.pending.push((seqno, batch));
+        let waiter = Waiter::new();
+        st.pending.push((seqno, batch, waiter.clone()));
+        drop(st);
         core.writer_cv.notify_one();
-        while st.applied < seqno {
-            Core::check_writable(&st)?;
-            core.done_cv.wait(&mut st);
+        if waiter.wait() {
+            return Ok(seqno);
         }
-        Ok(seqno)
+        let st = core.state.lock();
+        Core::check_writable(&st)?;
+        Err(Error::Poisoned {
+            cause: "the log writer failed".into(),
+        })
     }
 
     /// The current value of `key`.

@@ -11,7 +11,8 @@
 //! in [`crate::db`].
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use fasty_storage::io::{Io, WritableFile};
@@ -22,6 +23,56 @@ use crate::error::Result;
 use crate::record::{UnsealedRecord, encode_record};
 use crate::recovery::SegmentMeta;
 use crate::segment::{SEGMENT_HEADER_LEN, segment_header, segment_path};
+
+/// A durable-mode writer waiting for its batch: the log writer marks it and
+/// unparks exactly that thread, so an fsync wakes only the writers it
+/// covers and none of them has to take the state lock again.
+pub(crate) struct Waiter {
+    state: AtomicU8,
+    thread: std::thread::Thread,
+}
+
+const WAITING: u8 = 0;
+const DONE: u8 = 1;
+const FAILED: u8 = 2;
+
+impl Waiter {
+    pub(crate) fn new() -> Arc<Waiter> {
+        Arc::new(Waiter {
+            state: AtomicU8::new(WAITING),
+            thread: std::thread::current(),
+        })
+    }
+
+    fn finish(&self, ok: bool) {
+        self.state
+            .store(if ok { DONE } else { FAILED }, Ordering::Release);
+        self.thread.unpark();
+    }
+
+    /// Parks until the writer finished with this batch: true once it is
+    /// fsynced and applied, false if that failed.
+    pub(crate) fn wait(&self) -> bool {
+        loop {
+            match self.state.load(Ordering::Acquire) {
+                DONE => return true,
+                FAILED => return false,
+                _ => std::thread::park(),
+            }
+        }
+    }
+}
+
+/// A durable-mode batch whose record is queued: applied once its fsync has
+/// completed, then its writer is woken.
+pub(crate) type PendingBatch = (Seqno, WriteBatch, Arc<Waiter>);
+
+/// Wakes the writers of batches that will never be applied.
+pub(crate) fn fail_all(batches: impl IntoIterator<Item = PendingBatch>) {
+    for (_, _, waiter) in batches {
+        waiter.finish(false);
+    }
+}
 
 /// Records queued for one segment, written with one append.
 pub(crate) struct Chunk {
@@ -49,7 +100,7 @@ pub(crate) struct State {
     pub queued_bytes: usize,
     /// Durable mode: batches whose records are queued, to apply once their
     /// fsync has completed.
-    pub pending: Vec<(Seqno, WriteBatch)>,
+    pub pending: Vec<PendingBatch>,
     /// The segment the next record goes into, and that segment's size
     /// once every queued record is written.
     pub tail_segment: u64,
@@ -217,7 +268,7 @@ pub(crate) fn create_segment(io: &dyn Io, wal_dir: &Path, id: u64) -> Result<Act
 /// What one round of the writer took from the queue.
 struct Round {
     chunks: Vec<Chunk>,
-    batches: Vec<(Seqno, WriteBatch)>,
+    batches: Vec<PendingBatch>,
     upto: Seqno,
     epoch: u64,
     sync: bool,
@@ -246,6 +297,7 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         });
         if let Err(e) = result {
             core.poison(format!("wal write or fsync failed: {e}"));
+            fail_all(round.batches);
             continue;
         }
         let c = &core.counters;
@@ -257,13 +309,17 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         // Durable mode: the fsync covering these batches has completed; only
         // now do they become visible, and only then are they acknowledged.
         let mut applied = None;
-        for (seqno, batch) in round.batches {
+        let mut batches = round.batches.into_iter();
+        for (seqno, batch, waiter) in batches.by_ref() {
             if let Err(e) = core.engine.apply(batch, seqno) {
                 core.poison(format!("the engine refused logged batch {seqno}: {e}"));
+                waiter.finish(false);
                 break;
             }
             applied = Some(seqno);
+            waiter.finish(true);
         }
+        fail_all(batches);
         let mut st = core.state.lock();
         if round.sync {
             st.durable = st.durable.max(round.upto);

@@ -23,7 +23,7 @@ const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1");
 const BATCHES: u64 = 120;
 
 /// The batches the fixture holds, in order.
-fn fixture_changes(n: u64) -> (WriteBatch, Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+fn fixture_changes(n: u64) -> (WriteBatch, Changes) {
     let mut b = WriteBatch::new();
     let mut changes = Vec::new();
     for j in 0..3 {

@@ -165,5 +165,3 @@ fn every_fault_at_every_step() {
         }
     }
 }
-
-type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;

@@ -61,8 +61,6 @@ fn cycle() -> impl Strategy<Value = Cycle> {
         })
 }
 
-type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
-
 fn run(durability: Durability, cycles: Vec<Cycle>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let sim = sim();

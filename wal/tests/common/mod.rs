@@ -11,6 +11,9 @@ use fasty_wal::{Db, Durability, Options, WriteBatch};
 
 pub type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// What a batch does to the model: per key, the new value or a deletion.
+pub type Changes = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// A crash-simulating backend over real files.
 pub fn sim() -> Arc<SimIo> {
     SimIo::new(Arc::new(StdIo::new()))
@@ -64,7 +67,7 @@ pub fn contents(db: &Db) -> Model {
 /// One random-ish batch: a few puts (some overwrites) and a delete, with
 /// values naming the batch so a half-applied batch cannot pass for a whole
 /// one.
-pub fn make_batch(n: u64, ops: usize) -> (WriteBatch, Vec<(Vec<u8>, Option<Vec<u8>>)>) {
+pub fn make_batch(n: u64, ops: usize) -> (WriteBatch, Changes) {
     let mut b = WriteBatch::new();
     let mut changes = Vec::new();
     for j in 0..ops as u64 {
@@ -79,7 +82,7 @@ pub fn make_batch(n: u64, ops: usize) -> (WriteBatch, Vec<(Vec<u8>, Option<Vec<u
     (b, changes)
 }
 
-pub fn apply_to(model: &mut Model, changes: &[(Vec<u8>, Option<Vec<u8>>)]) {
+pub fn apply_to(model: &mut Model, changes: &Changes) {
     for (k, v) in changes {
         match v {
             Some(v) => model.insert(k.clone(), v.clone()),

@@ -47,6 +47,10 @@ pub struct ReplayStats {
     pub log_bytes: u64,
     /// Wall time of reading, checking and applying.
     pub duration: Duration,
+    /// Part of `duration` spent reading and checking the log (the first
+    /// pass); the rest went into truncating, syncing and applying to the
+    /// engine.
+    pub check_duration: Duration,
     /// Where a torn tail was cut off, if one was: file and offset.
     pub truncated: Option<(PathBuf, u64)>,
 }
@@ -159,6 +163,7 @@ pub(crate) fn recover(engine: &Engine, io: &Arc<dyn Io>, wal_dir: &Path) -> Resu
     let checked = check_log(io.as_ref(), wal_dir, flushed)?;
     let mut stats = ReplayStats {
         segments: checked.len(),
+        check_duration: start.elapsed(),
         ..ReplayStats::default()
     };
     let max_id = checked.last().map_or(0, |c| c.id);

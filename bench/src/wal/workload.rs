@@ -62,12 +62,18 @@ pub struct ReplayRun {
     pub log_bytes: u64,
     pub records: u64,
     pub replay: Duration,
+    /// The part of `replay` spent reading and checking the log.
+    pub check: Duration,
     pub open: Duration,
 }
 
 impl ReplayRun {
     pub fn mb_per_sec(&self) -> f64 {
         self.log_bytes as f64 / 1e6 / self.replay.as_secs_f64()
+    }
+    /// Reading and checking alone (no engine work).
+    pub fn check_mb_per_sec(&self) -> f64 {
+        self.log_bytes as f64 / 1e6 / self.check.as_secs_f64()
     }
 }
 
@@ -255,6 +261,7 @@ pub fn replay(dir: &Path, mib: u64) -> Result<ReplayRun> {
         log_bytes: stats.replay.log_bytes,
         records: stats.replay.records,
         replay: stats.replay.duration,
+        check: stats.replay.check_duration,
         open,
     };
     if run.records == 0 {

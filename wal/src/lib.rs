@@ -22,6 +22,10 @@
 //! db.write(batch)?;
 //! db.sync()?;                                          // durable now
 //! assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+//! use std::ops::Bound::{Excluded, Included};
+//! for pair in db.scan((Included(&b"a"[..]), Excluded(&b"z"[..]))) {
+//!     let (_key, _value) = pair?;
+//! }
 //! db.close()?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

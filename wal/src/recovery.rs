@@ -195,6 +195,14 @@ pub(crate) fn recover(engine: &Engine, io: &Arc<dyn Io>, wal_dir: &Path) -> Resu
                 "truncating the torn tail of the last wal segment (a write cut short by a crash)"
             );
             stats.truncated = Some((c.path.clone(), *offset));
+            if c.scan.valid_len < SEGMENT_HEADER_LEN as u64 {
+                // Not even a whole header: a segment whose creation a crash
+                // interrupted. Keeping it empty would make it a headerless
+                // segment in the middle of the log once the next exists.
+                io.remove(&c.path)?;
+                dir_changed = true;
+                continue;
+            }
             let mut f = io.open_append(&c.path)?;
             f.truncate(c.scan.valid_len)?;
             f.sync()?;

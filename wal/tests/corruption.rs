@@ -191,6 +191,40 @@ fn torn_tail_is_truncated_on_open_with_a_log_message() {
 }
 
 #[test]
+fn a_last_segment_without_a_whole_header_is_removed_at_open() {
+    // A crash between creating a segment and its header reaching the disk.
+    for len in [0usize, 5, 15] {
+        let (dir, _) = copy_fixture();
+        let half = dir.path().join("wal/000000000004.log");
+        std::fs::write(&half, &b"FSTYWAL\0\x01\0\0\0\0\0\0\0"[..len]).unwrap();
+        let db = open(dir.path()).unwrap();
+        assert!(!half.exists(), "len {len}");
+        assert_eq!(contents(&db), expected(BATCHES));
+        drop(db);
+        // The log stays sound for the next open (no headerless segment left
+        // in the middle).
+        let db = open(dir.path()).unwrap();
+        assert_eq!(contents(&db), expected(BATCHES));
+        assert!(fasty_wal::verify(dir.path()).unwrap().is_clean());
+    }
+}
+
+#[test]
+fn a_crashed_open_leaves_a_log_that_opens() {
+    // Records are replayed but the database is dropped right away, without
+    // a clean close, twice: the segments kept at open must stay readable.
+    let (dir, _) = copy_fixture();
+    let sim = sim();
+    let db = Db::open(dir.path(), options(Durability::Durable, Some(sim.clone()))).unwrap();
+    crash(db, &sim, Torn::DropUnsynced);
+    let db = Db::open(dir.path(), options(Durability::Durable, Some(sim.clone()))).unwrap();
+    assert_eq!(contents(&db), expected(BATCHES));
+    crash(db, &sim, Torn::KeepPrefix(3));
+    let db = open(dir.path()).unwrap();
+    assert_eq!(contents(&db), expected(BATCHES));
+}
+
+#[test]
 fn flipped_crc_in_a_middle_segment_refuses_open_naming_file_and_offset() {
     let (dir, segs) = copy_fixture();
     let bad = record_offsets(&segs[1])[2];

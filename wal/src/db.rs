@@ -235,7 +235,7 @@ impl Db {
             let core = Core::new(
                 engine,
                 opts,
-                State::new(next, 0),
+                State::new(next, 0, 0),
                 None,
                 ReplayStats::default(),
             );
@@ -253,7 +253,12 @@ impl Db {
         let recovered = recover(&engine, &io, &wal_dir)?;
         let next = engine.last_seqno().max(recovered.last_seqno.unwrap_or(0)) + 1;
         let active = create_segment(io.as_ref(), &wal_dir, recovered.max_id + 1)?;
-        let state = State::new(next, active.id);
+        let chunk_capacity = match opts.durability {
+            // A little over the write buffer: the record that crosses it fits.
+            Durability::Async { .. } => opts.write_buffer_size + (64 << 10),
+            _ => 64 << 10,
+        };
+        let state = State::new(next, active.id, chunk_capacity);
         let log = LogDir {
             io,
             dir: wal_dir,

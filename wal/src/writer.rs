@@ -118,10 +118,14 @@ pub(crate) struct State {
     /// Set by close/drop: the writer writes and syncs what is queued, then
     /// exits.
     pub shutdown: bool,
+    /// Initial capacity of a chunk: async mode fills one up to the write
+    /// buffer size before the writer takes it, so it is allocated whole
+    /// rather than grown by copying.
+    chunk_capacity: usize,
 }
 
 impl State {
-    pub(crate) fn new(next_seqno: Seqno, segment: u64) -> State {
+    pub(crate) fn new(next_seqno: Seqno, segment: u64, chunk_capacity: usize) -> State {
         State {
             next_seqno,
             queue: Vec::new(),
@@ -135,6 +139,7 @@ impl State {
             sync_done: 0,
             poisoned: None,
             shutdown: false,
+            chunk_capacity,
         }
     }
 
@@ -161,7 +166,7 @@ impl State {
         if !reuse {
             self.queue.push(Chunk {
                 segment: seg,
-                bytes: Vec::with_capacity(64 << 10),
+                bytes: Vec::with_capacity(self.chunk_capacity),
                 records: 0,
                 last_seqno: None,
                 sealed: false,

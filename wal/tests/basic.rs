@@ -229,11 +229,12 @@ fn async_mode_syncs_every_interval() {
 fn concurrent_durable_writers_share_fsyncs() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Db::open(dir.path(), options(Durability::Durable, None)).unwrap());
-    let threads: Vec<_> = (0..16)
+    // 64 writers: acknowledgements fan out as a tree of wake-ups.
+    let threads: Vec<_> = (0..64)
         .map(|t| {
             let db = db.clone();
             std::thread::spawn(move || {
-                for i in 0..40 {
+                for i in 0..10 {
                     put(&db, &format!("t{t:02}-{i:03}"), "v");
                 }
             })

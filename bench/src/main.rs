@@ -7,6 +7,8 @@
 
 mod machine;
 mod storage;
+#[cfg(feature = "fasty")]
+mod wal;
 
 use std::process::ExitCode;
 
@@ -39,12 +41,19 @@ enum Command {
     /// Build with `--release`; peers are behind cargo features so that
     /// ordinary builds stay fast: `--features fjall` adds fjall.
     Storage(storage::Args),
+    /// Write-ahead log: durable-mode throughput by writer threads and batch
+    /// size (group commit), async mode against the bare engine, and
+    /// recovery replay speed.
+    #[cfg(feature = "fasty")]
+    Wal(wal::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Storage(args) => storage::run(&args),
+    let result: Result<(), String> = match cli.command {
+        Command::Storage(args) => storage::run(&args).map_err(|e| e.to_string()),
+        #[cfg(feature = "fasty")]
+        Command::Wal(args) => wal::run(&args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

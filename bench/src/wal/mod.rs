@@ -1,0 +1,180 @@
+//! The `wal` benchmark: what fasty's write-ahead log (`fasty_wal::Db`)
+//! costs and how group commit pays for durability.
+//!
+//! Three measurements, each in [`workload`]:
+//! - durable mode: writes per second with 1, 4, 16 and 64 writer threads and
+//!   batches of 1, 100 and 1000 rows; the fsyncs per second and batches per
+//!   fsync show group commit at work;
+//! - async mode against the bare storage engine (no log) on the same rows;
+//! - recovery: a child process (this binary, `wal --write-log-and-exit`)
+//!   writes a log and exits without closing, then the database is opened and
+//!   its replay timed.
+//!
+//! Rows are 16-byte keys and 100-byte values. [`report`] prints the markdown
+//! table with the date and the machine.
+
+mod report;
+mod workload;
+
+use std::path::{Path, PathBuf};
+
+use report::Report;
+
+/// Options of `fasty-bench wal`.
+#[derive(clap::Args, Debug)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// Writer thread counts for durable mode, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
+    pub threads: Vec<usize>,
+
+    /// Rows per batch, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+    pub rows: Vec<usize>,
+
+    /// Seconds each durable-mode cell runs.
+    #[arg(long, default_value_t = 2.0)]
+    pub seconds: f64,
+
+    /// Rows written per async-vs-engine run (per batch size).
+    #[arg(long, default_value = "1_000_000", value_parser = parse_count)]
+    pub async_rows: u64,
+
+    /// Runs of each async-vs-engine pair (engine and WAL interleaved); the
+    /// median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+
+    /// MiB of log the recovery measurement replays.
+    #[arg(long, default_value_t = 256)]
+    pub replay_mib: u64,
+
+    /// Directory for the databases (fresh subdirectories, removed at the
+    /// end). Default: a new temporary directory under $TMPDIR; use a disk,
+    /// not tmpfs, for meaningful fsync numbers.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Internal: write `--replay-mib` of log into DIR in async mode, sync,
+    /// and exit without closing (the recovery measurement's child).
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub write_log_and_exit: Option<PathBuf>,
+}
+
+const AFTER_HELP: &str = "\
+Measurements (16-byte keys, 100-byte values):
+  durable     Db in durable mode: every write is acknowledged after the fsync
+              covering it; N threads write batches of R rows for --seconds
+  async       Db in async mode (50 ms sync interval) against the bare storage
+              engine, one thread, batches of R rows; target: >= 80% of engine
+  replay      open after a crash (a child process exits without closing):
+              log bytes replayed per second; target: >= 500 MB/s
+Group commit target: single-row batches at 64 writers >= 20x one writer.
+
+Example:
+  cargo run --release -p fasty-bench -- wal
+  cargo run --release -p fasty-bench -- wal --threads 1,64 --rows 1 --seconds 1";
+
+/// What can end a WAL benchmark run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database failed.
+    #[error("fasty-wal: {0}")]
+    Wal(#[from] fasty_wal::Error),
+    /// The engine failed.
+    #[error("fasty-storage: {0}")]
+    Storage(#[from] fasty_storage::Error),
+    /// Creating or removing benchmark files, or running the child, failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file, directory or program.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The database returned wrong data; its numbers would mean nothing.
+    #[error("wrong result: {0}")]
+    WrongResult(String),
+}
+
+/// The WAL benchmark's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn parse_count(s: &str) -> std::result::Result<u64, String> {
+    let n: u64 = s
+        .replace('_', "")
+        .parse()
+        .map_err(|e| format!("not a whole number: {e}"))?;
+    if n == 0 {
+        return Err("must be at least 1".into());
+    }
+    Ok(n)
+}
+
+/// Runs the WAL benchmark and prints the markdown table on stdout
+/// (progress goes to stderr).
+pub fn run(args: &Args) -> Result<()> {
+    if let Some(dir) = &args.write_log_and_exit {
+        return workload::write_log_and_exit(dir, args.replay_mib << 20);
+    }
+    let temp;
+    let base = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(io_err(d))?;
+            d.clone()
+        }
+        None => {
+            let t = std::env::temp_dir();
+            temp = tempfile::Builder::new()
+                .prefix("fasty-bench-wal-")
+                .tempdir()
+                .map_err(io_err(&t))?;
+            temp.path().to_path_buf()
+        }
+    };
+    let mut report = Report::new(&base, args);
+    for &rows in &args.rows {
+        for &threads in &args.threads {
+            let dir = base.join(format!("durable-{threads}t-{rows}r"));
+            eprintln!("durable: {threads} threads, {rows} rows per batch");
+            let cell = workload::durable(&dir, threads, rows, args.seconds)?;
+            remove(&dir)?;
+            report.durable.push(cell);
+        }
+    }
+    for &rows in &args.rows {
+        eprintln!("async vs engine: {rows} rows per batch");
+        let mut runs = Vec::new();
+        for r in 0..args.repeat {
+            let engine_dir = base.join(format!("engine-{rows}r-{r}"));
+            let engine = workload::bare_engine(&engine_dir, rows, args.async_rows)?;
+            remove(&engine_dir)?;
+            let wal_dir = base.join(format!("async-{rows}r-{r}"));
+            let wal = workload::async_db(&wal_dir, rows, args.async_rows)?;
+            remove(&wal_dir)?;
+            runs.push((engine, wal));
+        }
+        report.push_async(rows, runs);
+    }
+    eprintln!(
+        "replay: writing {} MiB of log in a child process",
+        args.replay_mib
+    );
+    let dir = base.join("replay");
+    report.replay = Some(workload::replay(&dir, args.replay_mib)?);
+    remove(&dir)?;
+    print!("{}", report.markdown());
+    Ok(())
+}
+
+fn remove(dir: &Path) -> Result<()> {
+    std::fs::remove_dir_all(dir).map_err(io_err(dir))
+}

@@ -1,0 +1,604 @@
+//! [`Db`]: the storage engine plus its write-ahead log, the public face of
+//! this crate.
+//!
+//! A write goes: encode (large batches, on the caller's thread) → state lock:
+//! sequence number assigned, record queued ([`crate::writer::State`]) →
+//! - async: applied to the engine by the caller, acknowledged; the log writer
+//!   writes and fsyncs in the background every sync interval;
+//! - durable: the caller waits; the log writer writes every queued record,
+//!   fsyncs once, applies the batches in order and wakes their callers;
+//! - memory: no log; applied and acknowledged.
+//!
+//! Reads go straight to the engine. `Db` never reaches below the engine's
+//! public API and its I/O trait.
+
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use fasty_storage::io::Io;
+use fasty_storage::{Engine, Scan, Seqno, Snapshot, WriteBatch};
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+use crate::options::{Durability, Options};
+use crate::record::UnsealedRecord;
+use crate::recovery::{ReplayStats, SegmentMeta, recover};
+use crate::segment::WAL_DIR;
+use crate::writer::{State, Waiter, create_segment};
+
+/// Batches whose keys and values exceed this are encoded on the writing
+/// thread, outside every lock; smaller ones are framed straight into the
+/// queue.
+const LARGE_BATCH_BYTES: usize = 16 << 10;
+
+/// Counters kept while the database runs.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub groups: AtomicU64,
+    pub syncs: AtomicU64,
+    pub records_written: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub rotations: AtomicU64,
+    pub segments_removed: AtomicU64,
+}
+
+/// The log's files.
+pub(crate) struct LogDir {
+    pub io: Arc<dyn Io>,
+    /// `dir/wal`.
+    pub dir: PathBuf,
+    /// Segments the writer has finished with, oldest first (the active one
+    /// is the writer's own).
+    pub segments: Mutex<Vec<SegmentMeta>>,
+}
+
+/// State shared by the handle and the log writer thread.
+pub(crate) struct Core {
+    pub engine: Engine,
+    pub opts: Options,
+    pub state: Mutex<State>,
+    /// Wakes the log writer.
+    pub writer_cv: Condvar,
+    /// Wakes writers waiting for an fsync, for room in the queue, or for a
+    /// sync request to be served.
+    pub done_cv: Condvar,
+    /// Async and memory modes: keeps sequence assignment and engine apply in
+    /// the same order.
+    apply_lock: Mutex<()>,
+    /// One checkpoint at a time.
+    checkpoint_lock: Mutex<()>,
+    /// `None` in memory mode.
+    pub log: Option<LogDir>,
+    pub counters: Counters,
+    replay: ReplayStats,
+}
+
+impl Core {
+    /// Refuses every later write; the first cause is kept.
+    pub(crate) fn poison(&self, cause: String) {
+        let mut st = self.state.lock();
+        if st.poisoned.is_none() {
+            tracing::error!(cause = %cause, "database poisoned: writes are refused until reopen, reads keep working");
+            st.poisoned = Some(cause);
+        }
+        // Batches the writer has not taken will never be written.
+        let pending = std::mem::take(&mut st.pending);
+        drop(st);
+        crate::writer::fail_all(pending);
+        self.writer_cv.notify_all();
+        self.done_cv.notify_all();
+    }
+
+    /// Deletes the oldest finished segments whose every record is at or
+    /// below `flushed` (so already in the engine's tables), then fsyncs the
+    /// directory. Returns how many went.
+    pub(crate) fn remove_obsolete(&self, flushed: Seqno) -> Result<usize> {
+        let Some(log) = self.log.as_ref() else {
+            return Ok(0);
+        };
+        let mut segments = log.segments.lock();
+        let n = obsolete_prefix(&segments, flushed);
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        let mut result = Ok(());
+        for seg in &segments[..n] {
+            if let Err(e) = log.io.remove(&seg.path) {
+                result = Err(e);
+                break;
+            }
+            removed += 1;
+        }
+        segments.drain(..removed);
+        drop(segments);
+        result?;
+        log.io.sync_dir(&log.dir)?;
+        self.counters
+            .segments_removed
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        tracing::debug!(segments = removed, flushed, "deleted flushed wal segments");
+        Ok(removed)
+    }
+
+    fn check_writable(st: &State) -> Result<()> {
+        if let Some(cause) = &st.poisoned {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        if st.shutdown {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+}
+
+/// How many of `segments` (oldest first) may be deleted once the engine has
+/// flushed everything up to `flushed`: the longest prefix whose every record
+/// is at or below it. Empty segments count as obsolete.
+pub(crate) fn obsolete_prefix(segments: &[SegmentMeta], flushed: Seqno) -> usize {
+    segments
+        .iter()
+        .take_while(|s| s.last_seqno.is_none_or(|last| last <= flushed))
+        .count()
+}
+
+/// A point-in-time report on the database.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Stats {
+    /// `"async"`, `"durable"` or `"memory"`.
+    pub durability: &'static str,
+    /// Highest sequence number applied and visible to reads.
+    pub last_seqno: Seqno,
+    /// Every record up to this sequence number is fsynced in the log (or
+    /// flushed by the engine). Always 0 in memory mode.
+    pub durable_seqno: Seqno,
+    /// Log segments on disk, the active one included.
+    pub log_segments: usize,
+    /// Rounds of the log writer that wrote something: with many concurrent
+    /// writers, `log_records / log_groups` is the group-commit factor.
+    pub log_groups: u64,
+    /// fsyncs of the log.
+    pub log_syncs: u64,
+    /// Records (batches) written to the log since open.
+    pub log_records: u64,
+    /// Bytes written to the log since open.
+    pub log_bytes_written: u64,
+    /// Segments started since open.
+    pub log_rotations: u64,
+    /// Segments deleted since open.
+    pub log_segments_removed: u64,
+    /// What replay did at open.
+    pub replay: ReplayStats,
+    /// Why writes are refused, if they are.
+    pub poisoned: Option<String>,
+    /// The storage engine's report.
+    pub storage: fasty_storage::Stats,
+}
+
+/// A durable, recoverable ordered key-value store: a storage [`Engine`]
+/// plus a segmented write-ahead log, with the durability chosen at open
+/// ([`Durability`]).
+///
+/// All methods take `&self`; share a `Db` between threads with an `Arc`.
+/// Concurrent durable writes share fsyncs (group commit).
+///
+/// ```
+/// use fasty_wal::{Db, Options, WriteBatch};
+/// let dir = tempfile::tempdir()?;
+/// let db = Db::open(dir.path(), Options::durable())?;
+/// let mut batch = WriteBatch::new();
+/// batch.put(&b"user:1"[..], &b"alice"[..]);
+/// let seqno = db.write(batch)?;          // returns once fsynced
+/// assert_eq!(db.get(b"user:1")?.as_deref(), Some(&b"alice"[..]));
+/// db.close()?;
+/// # let _ = seqno;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Db {
+    core: Arc<Core>,
+    writer: Option<JoinHandle<SegmentMeta>>,
+    closed: bool,
+}
+
+impl Db {
+    /// Opens (or creates) the database in `dir`.
+    ///
+    /// Opens the engine, then recovers the log in `dir/wal`: segments the
+    /// engine has flushed are deleted, a torn tail of the last segment is
+    /// truncated (logged with file and offset), every later record is
+    /// replayed in order, and a new segment is started. A bad record
+    /// anywhere else is [`Error::Corruption`] naming file and offset, and
+    /// nothing is changed. In memory mode `dir` is not touched.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
+        let dir = dir.as_ref();
+        let memory = opts.durability == Durability::Memory;
+        let storage = fasty_storage::Options {
+            memory_only: memory,
+            ..opts.storage.clone()
+        };
+        if opts.segment_size < 4096 && !memory {
+            return Err(Error::InvalidArgument(format!(
+                "segment_size {} is below the 4096-byte minimum",
+                opts.segment_size
+            )));
+        }
+        let engine = Engine::open(dir, storage)?;
+        if memory {
+            let next = engine.last_seqno() + 1;
+            let core = Core::new(
+                engine,
+                opts,
+                State::new(next, 0, 0),
+                None,
+                ReplayStats::default(),
+            );
+            return Ok(Db {
+                core: Arc::new(core),
+                writer: None,
+                closed: false,
+            });
+        }
+        let io = engine.io().ok_or_else(|| {
+            Error::InvalidArgument("an on-disk engine reported no i/o backend".into())
+        })?;
+        let wal_dir = dir.join(WAL_DIR);
+        io.create_dir_all(&wal_dir)?;
+        let recovered = recover(&engine, &io, &wal_dir)?;
+        let next = engine.last_seqno().max(recovered.last_seqno.unwrap_or(0)) + 1;
+        let active = create_segment(io.as_ref(), &wal_dir, recovered.max_id + 1)?;
+        let chunk_capacity = match opts.durability {
+            // A little over the write buffer: the record that crosses it fits.
+            Durability::Async { .. } => opts.write_buffer_size + (64 << 10),
+            _ => 64 << 10,
+        };
+        let state = State::new(next, active.id, chunk_capacity);
+        let log = LogDir {
+            io,
+            dir: wal_dir,
+            segments: Mutex::new(recovered.segments),
+        };
+        let core = Arc::new(Core::new(engine, opts, state, Some(log), recovered.stats));
+        let thread_core = core.clone();
+        let writer = std::thread::Builder::new()
+            .name("fasty-wal-writer".into())
+            .spawn(move || crate::writer::run(&thread_core, active))
+            .map_err(|e| {
+                Error::Storage(fasty_storage::Error::Io {
+                    path: PathBuf::from("fasty-wal-writer"),
+                    source: e,
+                })
+            })?;
+        Ok(Db {
+            core,
+            writer: Some(writer),
+            closed: false,
+        })
+    }
+
+    /// Applies `batch` atomically and returns its sequence number, once the
+    /// write is acknowledged as the durability mode says: async and memory
+    /// at once (the batch is visible to reads when this returns), durable
+    /// only after the fsync covering it. An error means the batch was not
+    /// acknowledged; after a failed fsync it never will be.
+    pub fn write(&self, batch: WriteBatch) -> Result<Seqno> {
+        match self.core.opts.durability {
+            Durability::Memory => self.write_memory(batch),
+            Durability::Async { .. } => self.write_async(batch),
+            Durability::Durable => self.write_durable(batch),
+        }
+    }
+
+    fn write_memory(&self, batch: WriteBatch) -> Result<Seqno> {
+        let _order = self.core.apply_lock.lock();
+        let seqno = {
+            let st = self.core.state.lock();
+            Core::check_writable(&st)?;
+            st.next_seqno
+        };
+        self.core.engine.apply(batch, seqno)?;
+        self.core.state.lock().next_seqno = seqno + 1;
+        Ok(seqno)
+    }
+
+    fn unsealed(batch: &WriteBatch) -> Result<Option<UnsealedRecord>> {
+        if batch.payload_bytes() < LARGE_BATCH_BYTES {
+            return Ok(None);
+        }
+        UnsealedRecord::new(batch)
+            .map(Some)
+            .map_err(Error::InvalidArgument)
+    }
+
+    fn write_async(&self, batch: WriteBatch) -> Result<Seqno> {
+        let core = &*self.core;
+        let large = Self::unsealed(&batch)?;
+        let _order = core.apply_lock.lock();
+        let seqno = {
+            let mut st = core.state.lock();
+            Core::check_writable(&st)?;
+            while st.queued_bytes >= core.opts.max_queued_bytes {
+                core.writer_cv.notify_one();
+                core.done_cv.wait(&mut st);
+                Core::check_writable(&st)?;
+            }
+            let seqno = st.next_seqno;
+            match large {
+                Some(rec) => st.push_sealed(seqno, rec, core.opts.segment_size),
+                None => st
+                    .push_small(seqno, &batch, core.opts.segment_size)
+                    .map_err(Error::InvalidArgument)?,
+            }
+            st.next_seqno += 1;
+            if st.queued_bytes >= core.opts.write_buffer_size {
+                core.writer_cv.notify_one();
+            }
+            seqno
+        };
+        if let Err(e) = core.engine.apply(batch, seqno) {
+            // The record is in the log but not in the engine: stop here
+            // rather than let the two disagree further.
+            core.poison(format!("the engine refused logged batch {seqno}: {e}"));
+            return Err(e.into());
+        }
+        Ok(seqno)
+    }
+
+    fn write_durable(&self, batch: WriteBatch) -> Result<Seqno> {
+        let core = &*self.core;
+        let large = Self::unsealed(&batch)?;
+        let mut st = core.state.lock();
+        Core::check_writable(&st)?;
+        let seqno = st.next_seqno;
+        match large {
+            Some(rec) => st.push_sealed(seqno, rec, core.opts.segment_size),
+            None => st
+                .push_small(seqno, &batch, core.opts.segment_size)
+                .map_err(Error::InvalidArgument)?,
+        }
+        st.next_seqno += 1;
+        let waiter = Waiter::new();
+        st.pending.push((seqno, batch, waiter.clone()));
+        drop(st);
+        core.writer_cv.notify_one();
+        if waiter.wait() {
+            return Ok(seqno);
+        }
+        let st = core.state.lock();
+        Core::check_writable(&st)?;
+        Err(Error::Poisoned {
+            cause: "the log writer failed".into(),
+        })
+    }
+
+    /// The current value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        Ok(self.core.engine.get(key)?)
+    }
+
+    /// The live pairs within `range`, keys ascending.
+    pub fn scan(&self, range: impl RangeBounds<[u8]>) -> Scan {
+        self.core.engine.scan(range)
+    }
+
+    /// The live pairs within `range`, keys descending.
+    pub fn scan_rev(&self, range: impl RangeBounds<[u8]>) -> Scan {
+        self.core.engine.scan_rev(range)
+    }
+
+    /// A stable read view as of now.
+    pub fn snapshot(&self) -> Snapshot {
+        self.core.engine.snapshot()
+    }
+
+    /// Highest sequence number applied and visible to reads.
+    pub fn last_seqno(&self) -> Seqno {
+        self.core.engine.last_seqno()
+    }
+
+    /// The durability mode this database was opened with.
+    pub fn durability(&self) -> Durability {
+        self.core.opts.durability
+    }
+
+    /// Makes every write acknowledged so far durable: writes out and fsyncs
+    /// whatever the log writer has queued, and waits for it. A no-op in
+    /// memory mode; in durable mode every acknowledged write already is.
+    pub fn sync(&self) -> Result<()> {
+        if self.core.log.is_none() {
+            return Ok(());
+        }
+        let mut st = self.core.state.lock();
+        self.request_sync(&mut st)
+    }
+
+    /// Asks the writer for a sync round and waits for it, lock held.
+    fn request_sync(&self, st: &mut parking_lot::MutexGuard<'_, State>) -> Result<()> {
+        let core = &*self.core;
+        Core::check_writable(st)?;
+        st.sync_requested += 1;
+        let ticket = st.sync_requested;
+        core.writer_cv.notify_one();
+        while st.sync_done < ticket {
+            Core::check_writable(st)?;
+            core.done_cv.wait(st);
+        }
+        Ok(())
+    }
+
+    /// Flushes the engine's memtables to tables and deletes every log
+    /// segment whose records are all in them. The current segment is closed
+    /// first (a new one started) so that it can go too.
+    pub fn checkpoint(&self) -> Result<()> {
+        let core = &*self.core;
+        if core.log.is_none() {
+            return Ok(());
+        }
+        let _one = core.checkpoint_lock.lock();
+        {
+            let mut st = core.state.lock();
+            Core::check_writable(&st)?;
+            st.rotate_now();
+            self.request_sync(&mut st)?;
+        }
+        core.engine.flush()?;
+        core.remove_obsolete(core.engine.flushed_seqno())?;
+        Ok(())
+    }
+
+    /// A report on the log and the engine.
+    pub fn stats(&self) -> Stats {
+        let core = &*self.core;
+        let (durable_seqno, poisoned) = {
+            let st = core.state.lock();
+            (st.durable, st.poisoned.clone())
+        };
+        let storage = core.engine.stats();
+        let c = &core.counters;
+        Stats {
+            durability: core.opts.durability.name(),
+            last_seqno: storage.last_seqno,
+            durable_seqno: if core.log.is_some() {
+                durable_seqno.max(storage.flushed_seqno)
+            } else {
+                0
+            },
+            log_segments: core.log.as_ref().map_or(0, |l| {
+                l.segments.lock().len() + usize::from(self.writer.is_some())
+            }),
+            log_groups: c.groups.load(Ordering::Relaxed),
+            log_syncs: c.syncs.load(Ordering::Relaxed),
+            log_records: c.records_written.load(Ordering::Relaxed),
+            log_bytes_written: c.bytes_written.load(Ordering::Relaxed),
+            log_rotations: c.rotations.load(Ordering::Relaxed),
+            log_segments_removed: c.segments_removed.load(Ordering::Relaxed),
+            replay: core.replay.clone(),
+            poisoned,
+            storage,
+        }
+    }
+
+    /// Writes and fsyncs everything queued, flushes the engine, deletes the
+    /// log segments that made redundant, and stops the log writer. Errors
+    /// say what could not be made durable; a database poisoned earlier
+    /// reports [`Error::Poisoned`] (its engine is still flushed, so async
+    /// writes acknowledged before the failure are kept if that succeeds).
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        let core = &*self.core;
+        let Some(writer) = self.writer.take() else {
+            return Ok(()); // memory mode: nothing to make durable
+        };
+        core.state.lock().shutdown = true;
+        core.writer_cv.notify_all();
+        let last = match writer.join() {
+            Ok(meta) => Some(meta),
+            Err(_) => {
+                core.poison("the wal writer thread panicked".into());
+                None
+            }
+        };
+        let poisoned = core.state.lock().poisoned.clone();
+        // Flush even when poisoned: in async mode the engine holds
+        // acknowledged writes the log may not have.
+        let flushed = core.engine.flush();
+        if let Some(cause) = poisoned {
+            if let Err(e) = flushed {
+                tracing::error!(error = %e, "flush on close of a poisoned database failed");
+            }
+            return Err(Error::Poisoned { cause });
+        }
+        flushed?;
+        if let (Some(log), Some(last)) = (core.log.as_ref(), last) {
+            log.segments.lock().push(last);
+        }
+        core.remove_obsolete(core.engine.flushed_seqno())?;
+        Ok(())
+    }
+}
+
+impl Drop for Db {
+    /// Does what [`Db::close`] does, logging errors instead of returning
+    /// them: dropping a database loses nothing a clean close would keep.
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!(error = %e, "closing the database on drop failed");
+        }
+    }
+}
+
+impl Core {
+    fn new(
+        engine: Engine,
+        opts: Options,
+        state: State,
+        log: Option<LogDir>,
+        replay: ReplayStats,
+    ) -> Core {
+        Core {
+            engine,
+            opts,
+            state: Mutex::new(state),
+            writer_cv: Condvar::new(),
+            done_cv: Condvar::new(),
+            apply_lock: Mutex::new(()),
+            checkpoint_lock: Mutex::new(()),
+            log,
+            counters: Counters::default(),
+            replay,
+        }
+    }
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("dir", &self.core.engine.dir())
+            .field("durability", &self.core.opts.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(id: u64, last: Option<Seqno>) -> SegmentMeta {
+        SegmentMeta {
+            path: PathBuf::from(format!("{id}.log")),
+            last_seqno: last,
+        }
+    }
+
+    #[test]
+    fn only_segments_wholly_at_or_below_flushed_are_obsolete() {
+        // Segment 2 straddles the flushed seqno: it and everything after it stay.
+        let segs = [
+            seg(1, Some(10)),
+            seg(2, Some(20)),
+            seg(3, None),
+            seg(4, Some(30)),
+        ];
+        assert_eq!(obsolete_prefix(&segs, 0), 0);
+        assert_eq!(obsolete_prefix(&segs, 9), 0);
+        assert_eq!(obsolete_prefix(&segs, 10), 1);
+        assert_eq!(obsolete_prefix(&segs, 15), 1);
+        assert_eq!(obsolete_prefix(&segs, 20), 3);
+        assert_eq!(obsolete_prefix(&segs, 29), 3);
+        assert_eq!(obsolete_prefix(&segs, 30), 4);
+        assert_eq!(obsolete_prefix(&[], 30), 0);
+    }
+}

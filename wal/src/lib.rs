@@ -1,0 +1,48 @@
+//! fasty-wal: a durable, recoverable ordered key-value store — fasty's
+//! storage engine plus a segmented write-ahead log.
+//!
+//! The data path of a write: [`Db::write`] → `writer` (sequence number,
+//! record framed into the queue; one log writer thread writes and fsyncs
+//! every queued record at once) → `fasty_storage::Engine::apply`. Reads go
+//! straight to the engine. At open, `recovery` replays the log after the
+//! engine's flushed sequence number; `segment` and `record` are the on-disk
+//! format (`docs/wal.md`).
+//!
+//! Three durability modes ([`Durability`], SPEC §4): `Async` acknowledges at
+//! once and fsyncs every sync interval (a crash loses at most that
+//! interval; a clean stop nothing); `Durable` acknowledges after the fsync
+//! covering the write (group commit); `Memory` keeps no log at all.
+//!
+//! ```
+//! use fasty_wal::{Db, Options, WriteBatch};
+//! let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;  // async, 50 ms
+//! let mut batch = WriteBatch::new();
+//! batch.put(&b"k"[..], &b"v"[..]);
+//! db.write(batch)?;
+//! db.sync()?;                                          // durable now
+//! assert_eq!(db.get(b"k")?.as_deref(), Some(&b"v"[..]));
+//! use std::ops::Bound::{Excluded, Included};
+//! for pair in db.scan((Included(&b"a"[..]), Excluded(&b"z"[..]))) {
+//!     let (_key, _value) = pair?;
+//! }
+//! db.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+#![warn(missing_docs)]
+
+mod db;
+mod error;
+mod options;
+mod record;
+mod recovery;
+mod segment;
+mod writer;
+
+pub use db::{Db, Stats};
+pub use error::{Error, Result};
+pub use fasty_storage::{BatchOp, Scan, Seqno, Snapshot, WriteBatch};
+pub use options::{Durability, Options};
+pub use recovery::{Problem, ProblemKind, RepairReport, ReplayStats, VerifyReport, repair, verify};

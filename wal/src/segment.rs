@@ -1,0 +1,335 @@
+//! Log segments: naming, the 16-byte segment header, and reading one
+//! segment back record by record.
+//!
+//! A segment is `wal/NNNNNNNNNNNN.log` (a 12-digit id, increasing) holding
+//! a header followed by records ([`crate::record`]). Ids order segments;
+//! sequence numbers increase across them. This module classifies what it
+//! reads (a clean end, a torn tail, corruption) but never changes a file:
+//! truncating, deleting and creating segments is for [`crate::recovery`]
+//! and [`crate::writer`].
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use fasty_storage::Seqno;
+use fasty_storage::io::Io;
+
+use crate::error::Result;
+use crate::record::{BadRecord, Record, read_record};
+
+/// Subdirectory of the data directory that holds the log.
+pub(crate) const WAL_DIR: &str = "wal";
+/// First eight bytes of every segment.
+pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"FSTYWAL\0";
+/// The log format version this build reads and writes.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+/// Bytes of a segment header: magic, version, crc32 of the first 12 bytes.
+pub(crate) const SEGMENT_HEADER_LEN: usize = 16;
+
+/// The header every segment starts with.
+pub(crate) fn segment_header() -> Vec<u8> {
+    let mut h = Vec::with_capacity(SEGMENT_HEADER_LEN);
+    h.extend_from_slice(&SEGMENT_MAGIC);
+    h.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let crc = crc32fast::hash(&h);
+    h.extend_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// `wal_dir/NNNNNNNNNNNN.log`.
+pub(crate) fn segment_path(wal_dir: &Path, id: u64) -> PathBuf {
+    wal_dir.join(format!("{id:012}.log"))
+}
+
+/// The id of a segment file name, or `None` for any other file (saved-aside
+/// tails, temporary files).
+pub(crate) fn parse_segment_name(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let digits = name.strip_suffix(".log")?;
+    if digits.len() != 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The segments in `wal_dir`, by id. A missing directory has none.
+pub(crate) fn list_segments(io: &dyn Io, wal_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    if !wal_dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut segments: Vec<(u64, PathBuf)> = io
+        .list(wal_dir)?
+        .into_iter()
+        .filter_map(|p| parse_segment_name(&p).map(|id| (id, p)))
+        .collect();
+    segments.sort_unstable_by_key(|(id, _)| *id);
+    Ok(segments)
+}
+
+/// How reading a segment ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SegmentEnd {
+    /// Every byte belongs to a good record.
+    Clean,
+    /// The last segment ends in a record cut short by a crash, starting at
+    /// `offset`: recovery truncates it.
+    Torn {
+        /// Where the torn record starts.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A bad record that is not a torn tail: recovery refuses to open.
+    Corrupt {
+        /// Where the bad record (or header) starts.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The header names a format version this build cannot read.
+    Unsupported {
+        /// The version found.
+        found: u32,
+    },
+}
+
+/// What reading one segment found.
+#[derive(Debug, Clone)]
+pub(crate) struct SegmentScan {
+    /// Good records read.
+    pub records: u64,
+    /// Sequence number of the last good record.
+    pub last_seqno: Option<Seqno>,
+    /// Offset just past the last good record (or the header).
+    pub valid_len: u64,
+    /// Size of the file.
+    pub file_len: u64,
+    /// How it ended.
+    pub end: SegmentEnd,
+}
+
+/// Why the caller's per-record check stops reading: the record is well
+/// framed but wrong in context (sequence number out of order, records
+/// missing, undecodable payload), which is corruption at that record.
+pub(crate) struct Halt(pub String);
+
+/// Reads the records of one segment in order, handing each to `visit`.
+///
+/// `last` says whether this is the newest segment, the only one a crash can
+/// leave torn: there a record cut short, or a bad checksum on the final
+/// record, is a torn tail; a bad checksum followed by a good record is
+/// corruption in any segment.
+pub(crate) fn scan_segment(
+    data: &Bytes,
+    last: bool,
+    mut visit: impl FnMut(&Record) -> Result<(), Halt>,
+) -> SegmentScan {
+    let mut scan = SegmentScan {
+        records: 0,
+        last_seqno: None,
+        valid_len: 0,
+        file_len: data.len() as u64,
+        end: SegmentEnd::Clean,
+    };
+    if data.len() < SEGMENT_HEADER_LEN {
+        let reason = format!(
+            "segment header cut short ({} of {SEGMENT_HEADER_LEN} bytes)",
+            data.len()
+        );
+        scan.end = if last {
+            SegmentEnd::Torn { offset: 0, reason }
+        } else {
+            SegmentEnd::Corrupt { offset: 0, reason }
+        };
+        return scan;
+    }
+    let header = &data[..SEGMENT_HEADER_LEN];
+    if header[..8] != SEGMENT_MAGIC {
+        scan.end = SegmentEnd::Corrupt {
+            offset: 0,
+            reason: "not a wal segment (bad magic)".into(),
+        };
+        return scan;
+    }
+    let crc = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
+    if crc32fast::hash(&header[..12]) != crc {
+        scan.end = SegmentEnd::Corrupt {
+            offset: 0,
+            reason: "segment header checksum mismatch".into(),
+        };
+        return scan;
+    }
+    let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    if version != FORMAT_VERSION {
+        scan.end = SegmentEnd::Unsupported { found: version };
+        return scan;
+    }
+    let mut off = SEGMENT_HEADER_LEN;
+    scan.valid_len = off as u64;
+    loop {
+        match read_record(data, off) {
+            Ok(None) => return scan,
+            Ok(Some(rec)) => {
+                match visit(&rec) {
+                    Ok(()) => {}
+                    Err(Halt(reason)) => {
+                        scan.end = SegmentEnd::Corrupt {
+                            offset: off as u64,
+                            reason,
+                        };
+                        return scan;
+                    }
+                }
+                scan.records += 1;
+                scan.last_seqno = Some(rec.seqno);
+                off = rec.end;
+                scan.valid_len = off as u64;
+            }
+            Err(bad) => {
+                let followed = match bad {
+                    BadRecord::Checksum { next } => matches!(read_record(data, next), Ok(Some(_))),
+                    BadRecord::Incomplete(_) => false,
+                };
+                let offset = off as u64;
+                scan.end = if last && !followed {
+                    SegmentEnd::Torn {
+                        offset,
+                        reason: bad.reason(),
+                    }
+                } else if followed {
+                    SegmentEnd::Corrupt {
+                        offset,
+                        reason: format!(
+                            "{}, and a good record follows it, so it is not a torn tail",
+                            bad.reason()
+                        ),
+                    }
+                } else {
+                    SegmentEnd::Corrupt {
+                        offset,
+                        reason: format!("{} in a segment that is not the last", bad.reason()),
+                    }
+                };
+                return scan;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::encode_record;
+    use fasty_storage::WriteBatch;
+
+    fn segment(n: u64) -> Vec<u8> {
+        let mut buf = segment_header();
+        for s in 1..=n {
+            let mut b = WriteBatch::new();
+            b.put(format!("k{s}"), vec![s as u8; 20]);
+            encode_record(&mut buf, s, &b).unwrap();
+        }
+        buf
+    }
+
+    fn scan(buf: &[u8], last: bool) -> SegmentScan {
+        scan_segment(&Bytes::copy_from_slice(buf), last, |_| Ok(()))
+    }
+
+    #[test]
+    fn names_round_trip() {
+        let p = segment_path(Path::new("/d/wal"), 42);
+        assert_eq!(p, Path::new("/d/wal/000000000042.log"));
+        assert_eq!(parse_segment_name(&p), Some(42));
+        for other in [
+            "000000000042.log.corrupt-tail",
+            "42.log",
+            "00000000004x.log",
+            "000000000042.sst",
+        ] {
+            assert_eq!(parse_segment_name(Path::new(other)), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn clean_segment() {
+        let buf = segment(5);
+        let s = scan(&buf, false);
+        assert_eq!(s.end, SegmentEnd::Clean);
+        assert_eq!((s.records, s.last_seqno), (5, Some(5)));
+        assert_eq!(s.valid_len, buf.len() as u64);
+    }
+
+    #[test]
+    fn every_cut_of_the_last_segment_is_a_torn_tail() {
+        let buf = segment(3);
+        let ends: Vec<usize> = {
+            let full = scan(&buf, true);
+            assert_eq!(full.end, SegmentEnd::Clean);
+            let mut v = vec![SEGMENT_HEADER_LEN];
+            let data = Bytes::copy_from_slice(&buf);
+            let mut off = SEGMENT_HEADER_LEN;
+            while let Some(r) = read_record(&data, off).unwrap() {
+                off = r.end;
+                v.push(off);
+            }
+            v
+        };
+        for cut in 0..buf.len() {
+            let s = scan(&buf[..cut], true);
+            let good = ends.iter().rev().find(|&&e| e <= cut).copied();
+            if ends.contains(&cut) {
+                assert_eq!(s.end, SegmentEnd::Clean, "cut {cut}");
+            } else {
+                assert!(matches!(s.end, SegmentEnd::Torn { .. }), "cut {cut}: {s:?}");
+                assert_eq!(s.valid_len, good.unwrap_or(0) as u64, "cut {cut}");
+            }
+            // The same cut in an older segment is corruption.
+            let older = scan(&buf[..cut], false);
+            if !ends.contains(&cut) {
+                assert!(matches!(older.end, SegmentEnd::Corrupt { .. }), "cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn flipped_byte_before_a_good_record_is_corruption_even_in_the_last_segment() {
+        let mut buf = segment(3);
+        buf[SEGMENT_HEADER_LEN + 20] ^= 0x40; // inside the first record
+        let s = scan(&buf, true);
+        assert!(
+            matches!(&s.end, SegmentEnd::Corrupt { offset, .. } if *offset == SEGMENT_HEADER_LEN as u64),
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn flipped_byte_in_the_final_record_is_a_torn_tail() {
+        let mut buf = segment(3);
+        let n = buf.len();
+        buf[n - 3] ^= 1;
+        assert!(matches!(scan(&buf, true).end, SegmentEnd::Torn { .. }));
+        assert!(matches!(scan(&buf, false).end, SegmentEnd::Corrupt { .. }));
+    }
+
+    #[test]
+    fn header_problems() {
+        let mut bad_magic = segment(1);
+        bad_magic[0] = b'X';
+        assert!(matches!(
+            scan(&bad_magic, true).end,
+            SegmentEnd::Corrupt { offset: 0, .. }
+        ));
+        let mut v2 = segment(1);
+        v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let crc = crc32fast::hash(&v2[..12]);
+        v2[12..16].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(scan(&v2, true).end, SegmentEnd::Unsupported { found: 2 });
+        let mut bad_crc = segment(1);
+        bad_crc[13] ^= 1;
+        assert!(matches!(
+            scan(&bad_crc, true).end,
+            SegmentEnd::Corrupt { offset: 0, .. }
+        ));
+    }
+}

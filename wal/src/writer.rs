@@ -1,0 +1,460 @@
+//! The log writer: one thread that owns the active segment, takes every
+//! record queued since its last round, writes them with as few appends as
+//! possible, fsyncs once for all of them (group commit), rotates segments,
+//! and in durable mode applies the batches to the engine once their fsync
+//! has completed.
+//!
+//! Writers never touch files: they frame their record into the queue
+//! ([`State`]) under the state lock, which is also where sequence numbers
+//! are assigned, so log order is sequence order. This module owns the
+//! queue's layout and the writer's loop; what a write waits for is decided
+//! in [`crate::db`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use fasty_storage::io::{Io, WritableFile};
+use fasty_storage::{Seqno, WriteBatch};
+use parking_lot::Mutex;
+
+use crate::db::Core;
+use crate::error::Result;
+use crate::record::{UnsealedRecord, encode_record};
+use crate::recovery::SegmentMeta;
+use crate::segment::{SEGMENT_HEADER_LEN, segment_header, segment_path};
+
+/// A durable-mode writer waiting for its batch. The log writer marks it
+/// and unparks exactly the writers an fsync covered (none has to take the
+/// state lock again), and not one by one: it wakes the first of the group,
+/// and every woken writer wakes two more, so the wake-ups (a large part of
+/// the log writer's time with many writers) spread over the woken threads.
+pub(crate) struct Waiter {
+    state: AtomicU8,
+    thread: std::thread::Thread,
+    /// Set before `DONE`: the group this waiter was acknowledged with and
+    /// its index there. Taken when it wakes, which also breaks the cycle.
+    group: Mutex<Option<(Group, usize)>>,
+}
+
+/// The writers one fsync acknowledged, in sequence order.
+type Group = Arc<[Arc<Waiter>]>;
+
+const WAITING: u8 = 0;
+const DONE: u8 = 1;
+const FAILED: u8 = 2;
+
+impl Waiter {
+    pub(crate) fn new() -> Arc<Waiter> {
+        Arc::new(Waiter {
+            state: AtomicU8::new(WAITING),
+            thread: std::thread::current(),
+            group: Mutex::new(None),
+        })
+    }
+
+    fn fail(&self) {
+        self.state.store(FAILED, Ordering::Release);
+        self.thread.unpark();
+    }
+
+    /// Parks until the writer finished with this batch: true once it is
+    /// fsynced and applied, false if that failed.
+    pub(crate) fn wait(&self) -> bool {
+        loop {
+            match self.state.load(Ordering::Acquire) {
+                DONE => {
+                    let slot = self.group.lock().take();
+                    if let Some((group, i)) = slot {
+                        for child in [2 * i + 1, 2 * i + 2] {
+                            if let Some(w) = group.get(child) {
+                                w.thread.unpark();
+                            }
+                        }
+                    }
+                    return true;
+                }
+                FAILED => return false,
+                _ => std::thread::park(),
+            }
+        }
+    }
+}
+
+/// Acknowledges `waiters` (fsynced and applied): marks them all, wakes the
+/// first, and leaves the rest of the wake-ups to them.
+fn acknowledge(waiters: Vec<Arc<Waiter>>) {
+    if waiters.is_empty() {
+        return;
+    }
+    let group: Group = waiters.into();
+    for (i, w) in group.iter().enumerate() {
+        *w.group.lock() = Some((group.clone(), i));
+        w.state.store(DONE, Ordering::Release);
+    }
+    group[0].thread.unpark();
+}
+
+/// A durable-mode batch whose record is queued: applied once its fsync has
+/// completed, then its writer is woken.
+pub(crate) type PendingBatch = (Seqno, WriteBatch, Arc<Waiter>);
+
+/// Wakes the writers of batches that will never be applied.
+pub(crate) fn fail_all(batches: impl IntoIterator<Item = PendingBatch>) {
+    for (_, _, waiter) in batches {
+        waiter.fail();
+    }
+}
+
+/// Records queued for one segment, written with one append.
+pub(crate) struct Chunk {
+    /// The segment these records belong in.
+    pub segment: u64,
+    /// Framed records, back to back.
+    pub bytes: Vec<u8>,
+    /// Number of records in `bytes`.
+    pub records: u32,
+    /// Sequence number of the last record in `bytes`.
+    pub last_seqno: Option<Seqno>,
+    /// A large record encoded on its own: later records start a new chunk
+    /// instead of being copied after it.
+    pub sealed: bool,
+}
+
+/// The queue between writers and the log writer, and the progress the
+/// writer reports back. Guarded by `Core::state`.
+pub(crate) struct State {
+    /// The sequence number the next write gets.
+    pub next_seqno: Seqno,
+    /// Records not yet taken by the writer, in sequence order.
+    pub queue: Vec<Chunk>,
+    /// Bytes in `queue`.
+    pub queued_bytes: usize,
+    /// Durable mode: batches whose records are queued, to apply once their
+    /// fsync has completed.
+    pub pending: Vec<PendingBatch>,
+    /// The segment the next record goes into, and that segment's size
+    /// once every queued record is written.
+    pub tail_segment: u64,
+    pub tail_len: u64,
+    /// Every record up to this sequence number has been fsynced.
+    pub durable: Seqno,
+    /// Durable mode: every batch up to this sequence number is fsynced and
+    /// applied, so it may be acknowledged.
+    pub applied: Seqno,
+    /// Sync requests made (a counter) and the last one the writer served.
+    pub sync_requested: u64,
+    pub sync_done: u64,
+    /// Why writes are refused, once a log write or fsync failed.
+    pub poisoned: Option<String>,
+    /// Set by close/drop: the writer writes and syncs what is queued, then
+    /// exits.
+    pub shutdown: bool,
+    /// Initial capacity of a chunk: async mode fills one up to the write
+    /// buffer size before the writer takes it, so it is allocated whole
+    /// rather than grown by copying.
+    chunk_capacity: usize,
+}
+
+impl State {
+    pub(crate) fn new(next_seqno: Seqno, segment: u64, chunk_capacity: usize) -> State {
+        State {
+            next_seqno,
+            queue: Vec::new(),
+            queued_bytes: 0,
+            pending: Vec::new(),
+            tail_segment: segment,
+            tail_len: SEGMENT_HEADER_LEN as u64,
+            durable: next_seqno - 1,
+            applied: next_seqno - 1,
+            sync_requested: 0,
+            sync_done: 0,
+            poisoned: None,
+            shutdown: false,
+            chunk_capacity,
+        }
+    }
+
+    /// Whether a record of `len` bytes must start a new segment.
+    fn must_rotate(&self, len: usize, segment_size: u64) -> bool {
+        self.tail_len > SEGMENT_HEADER_LEN as u64 && self.tail_len + len as u64 > segment_size
+    }
+
+    fn rotate_tail(&mut self) {
+        self.tail_segment += 1;
+        self.tail_len = SEGMENT_HEADER_LEN as u64;
+    }
+
+    /// Frames `batch` as record `seqno` straight into the queue (small
+    /// batches: cheaper than a buffer of its own).
+    pub(crate) fn push_small(
+        &mut self,
+        seqno: Seqno,
+        batch: &WriteBatch,
+        segment_size: u64,
+    ) -> Result<(), String> {
+        let seg = self.tail_segment;
+        let reuse = matches!(self.queue.last(), Some(c) if c.segment == seg && !c.sealed);
+        if !reuse {
+            self.queue.push(Chunk {
+                segment: seg,
+                bytes: Vec::with_capacity(self.chunk_capacity),
+                records: 0,
+                last_seqno: None,
+                sealed: false,
+            });
+        }
+        let idx = self.queue.len() - 1;
+        let start = self.queue[idx].bytes.len();
+        if let Err(e) = encode_record(&mut self.queue[idx].bytes, seqno, batch) {
+            if self.queue[idx].bytes.is_empty() && self.queue[idx].records == 0 {
+                self.queue.pop();
+            }
+            return Err(e);
+        }
+        let len = self.queue[idx].bytes.len() - start;
+        if self.must_rotate(len, segment_size) {
+            let rec = self.queue[idx].bytes.split_off(start);
+            if self.queue[idx].bytes.is_empty() && self.queue[idx].records == 0 {
+                self.queue.pop();
+            }
+            self.rotate_tail();
+            self.queue.push(Chunk {
+                segment: self.tail_segment,
+                bytes: rec,
+                records: 0,
+                last_seqno: None,
+                sealed: false,
+            });
+        }
+        let chunk = self.queue.last_mut().ok_or("log queue vanished")?;
+        chunk.records += 1;
+        chunk.last_seqno = Some(seqno);
+        self.tail_len += len as u64;
+        self.queued_bytes += len;
+        Ok(())
+    }
+
+    /// Queues a record encoded outside the lock, sealed as `seqno`.
+    pub(crate) fn push_sealed(&mut self, seqno: Seqno, rec: UnsealedRecord, segment_size: u64) {
+        let len = rec.len();
+        if self.must_rotate(len, segment_size) {
+            self.rotate_tail();
+        }
+        self.queue.push(Chunk {
+            segment: self.tail_segment,
+            bytes: rec.seal(seqno),
+            records: 1,
+            last_seqno: Some(seqno),
+            sealed: true,
+        });
+        self.tail_len += len as u64;
+        self.queued_bytes += len;
+    }
+
+    /// Makes the next record start a new segment (if the current one holds
+    /// any), so that a checkpoint can delete the current one.
+    pub(crate) fn rotate_now(&mut self) {
+        if self.tail_len > SEGMENT_HEADER_LEN as u64 {
+            self.rotate_tail();
+            self.queue.push(Chunk {
+                segment: self.tail_segment,
+                bytes: Vec::new(),
+                records: 0,
+                last_seqno: None,
+                sealed: false,
+            });
+        }
+    }
+}
+
+/// The segment the writer appends to.
+pub(crate) struct Active {
+    pub id: u64,
+    pub path: PathBuf,
+    pub file: Box<dyn WritableFile>,
+    pub last_seqno: Option<Seqno>,
+}
+
+impl Active {
+    pub(crate) fn meta(&self) -> SegmentMeta {
+        SegmentMeta {
+            path: self.path.clone(),
+            last_seqno: self.last_seqno,
+        }
+    }
+}
+
+/// Creates segment `id` with its header, durably: the header is fsynced and
+/// so is the directory entry, before any record goes in.
+pub(crate) fn create_segment(io: &dyn Io, wal_dir: &Path, id: u64) -> Result<Active> {
+    let path = segment_path(wal_dir, id);
+    let mut file = io.create(&path)?;
+    file.append(segment_header())?;
+    file.sync()?;
+    io.sync_dir(wal_dir)?;
+    tracing::debug!(file = %path.display(), "started a wal segment");
+    Ok(Active {
+        id,
+        path,
+        file,
+        last_seqno: None,
+    })
+}
+
+/// What one round of the writer took from the queue.
+struct Round {
+    chunks: Vec<Chunk>,
+    batches: Vec<PendingBatch>,
+    upto: Seqno,
+    epoch: u64,
+    sync: bool,
+    shutdown: bool,
+}
+
+/// The writer thread's body. Returns the active segment's description when
+/// it exits (on shutdown), so close can delete it once flushed.
+pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
+    let interval: Option<Duration> = match core.opts.durability {
+        crate::Durability::Async { sync_interval } => Some(sync_interval),
+        _ => None,
+    };
+    let mut last_sync = Instant::now();
+    loop {
+        let Some(round) = next_round(core, interval, last_sync) else {
+            return active.meta();
+        };
+        let started = Instant::now();
+        let result = write_round(core, &mut active, round.chunks).and_then(|()| {
+            if round.sync {
+                active.file.sync().map_err(Into::into)
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            core.poison(format!("wal write or fsync failed: {e}"));
+            fail_all(round.batches);
+            continue;
+        }
+        let c = &core.counters;
+        c.groups.fetch_add(1, Ordering::Relaxed);
+        if round.sync {
+            last_sync = started;
+            c.syncs.fetch_add(1, Ordering::Relaxed);
+        }
+        // Durable mode: the fsync covering these batches has completed; only
+        // now do they become visible, and only then are they acknowledged.
+        let mut applied = None;
+        let mut done = Vec::with_capacity(round.batches.len());
+        let mut batches = round.batches.into_iter();
+        for (seqno, batch, waiter) in batches.by_ref() {
+            if let Err(e) = core.engine.apply(batch, seqno) {
+                core.poison(format!("the engine refused logged batch {seqno}: {e}"));
+                waiter.fail();
+                break;
+            }
+            applied = Some(seqno);
+            done.push(waiter);
+        }
+        acknowledge(done);
+        fail_all(batches);
+        let mut st = core.state.lock();
+        if round.sync {
+            st.durable = st.durable.max(round.upto);
+            st.sync_done = st.sync_done.max(round.epoch);
+        }
+        if let Some(a) = applied {
+            st.applied = st.applied.max(a);
+        }
+        let finished = round.shutdown && st.queue.is_empty();
+        drop(st);
+        core.done_cv.notify_all();
+        if finished {
+            return active.meta();
+        }
+    }
+}
+
+/// Waits until there is work and takes it; `None` once shut down after a
+/// failure (nothing more may be written).
+fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant) -> Option<Round> {
+    let write_buffer = core.opts.write_buffer_size;
+    let mut st = core.state.lock();
+    loop {
+        if st.poisoned.is_some() {
+            if st.shutdown {
+                return None;
+            }
+            core.writer_cv.wait(&mut st);
+            continue;
+        }
+        if st.shutdown || st.sync_requested > st.sync_done {
+            break;
+        }
+        if !st.queue.is_empty() && (interval.is_none() || st.queued_bytes >= write_buffer) {
+            break;
+        }
+        match interval {
+            Some(iv) if st.next_seqno - 1 > st.durable || !st.queue.is_empty() => {
+                let due = last_sync + iv;
+                if Instant::now() >= due {
+                    break;
+                }
+                core.writer_cv.wait_until(&mut st, due);
+            }
+            _ => core.writer_cv.wait(&mut st),
+        }
+    }
+    let now = Instant::now();
+    let sync = interval.is_none_or(|iv| now >= last_sync + iv)
+        || st.sync_requested > st.sync_done
+        || st.shutdown;
+    let round = Round {
+        chunks: std::mem::take(&mut st.queue),
+        batches: std::mem::take(&mut st.pending),
+        upto: st.next_seqno - 1,
+        epoch: st.sync_requested,
+        sync,
+        shutdown: st.shutdown,
+    };
+    st.queued_bytes = 0;
+    drop(st);
+    // Writers waiting for room in the queue may go on.
+    core.done_cv.notify_all();
+    Some(round)
+}
+
+/// Appends the chunks, starting new segments where they say so.
+fn write_round(core: &Core, active: &mut Active, chunks: Vec<Chunk>) -> Result<()> {
+    let Some(log) = core.log.as_ref() else {
+        return Ok(());
+    };
+    for chunk in chunks {
+        while chunk.segment > active.id {
+            // The old segment is complete and durable before the next one
+            // exists, so only the newest segment can ever be torn.
+            active.file.sync()?;
+            let next = create_segment(log.io.as_ref(), &log.dir, active.id + 1)?;
+            let old = std::mem::replace(active, next);
+            log.segments.lock().push(old.meta());
+            core.counters.rotations.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = core.remove_obsolete(core.engine.flushed_seqno()) {
+                tracing::warn!(error = %e, "could not delete flushed wal segments; the next checkpoint retries");
+            }
+        }
+        if !chunk.bytes.is_empty() {
+            let c = &core.counters;
+            c.bytes_written
+                .fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+            c.records_written
+                .fetch_add(u64::from(chunk.records), Ordering::Relaxed);
+            active.file.append(chunk.bytes)?;
+        }
+        if chunk.last_seqno.is_some() {
+            active.last_seqno = chunk.last_seqno;
+        }
+    }
+    Ok(())
+}

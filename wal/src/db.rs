@@ -12,7 +12,6 @@
 //! Reads go straight to the engine. `Db` never reaches below the engine's
 //! public API and its I/O trait.
 
-use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,7 +19,7 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use fasty_storage::io::Io;
-use fasty_storage::{Engine, Scan, Seqno, Snapshot, WriteBatch};
+use fasty_storage::{Engine, KeyRange, Scan, Seqno, Snapshot, WriteBatch};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};
@@ -302,13 +301,13 @@ impl Db {
             Core::check_writable(&st)?;
             st.next_seqno
         };
-        self.core.engine.apply(batch, seqno)?;
+        self.core.engine.apply(&batch, seqno)?;
         self.core.state.lock().next_seqno = seqno + 1;
         Ok(seqno)
     }
 
     fn unsealed(batch: &WriteBatch) -> Result<Option<UnsealedRecord>> {
-        if batch.payload_bytes() < LARGE_BATCH_BYTES {
+        if batch.encoded_len() < LARGE_BATCH_BYTES {
             return Ok(None);
         }
         UnsealedRecord::new(batch)
@@ -341,7 +340,7 @@ impl Db {
             }
             seqno
         };
-        if let Err(e) = core.engine.apply(batch, seqno) {
+        if let Err(e) = core.engine.apply(&batch, seqno) {
             // The record is in the log but not in the engine: stop here
             // rather than let the two disagree further.
             core.poison(format!("the engine refused logged batch {seqno}: {e}"));
@@ -383,12 +382,12 @@ impl Db {
     }
 
     /// The live pairs within `range`, keys ascending.
-    pub fn scan(&self, range: impl RangeBounds<[u8]>) -> Scan {
+    pub fn scan(&self, range: impl KeyRange) -> Scan {
         self.core.engine.scan(range)
     }
 
     /// The live pairs within `range`, keys descending.
-    pub fn scan_rev(&self, range: impl RangeBounds<[u8]>) -> Scan {
+    pub fn scan_rev(&self, range: impl KeyRange) -> Scan {
         self.core.engine.scan_rev(range)
     }
 

@@ -90,7 +90,7 @@ impl UnsealedRecord {
 
 /// Roughly the encoded size of `batch` as a record.
 pub(crate) fn encoded_len_estimate(batch: &WriteBatch) -> usize {
-    RECORD_HEADER_LEN + 4 + batch.payload_bytes() + batch.len() * 9
+    RECORD_HEADER_LEN + 4 + batch.encoded_len() + batch.len() * 9
 }
 
 /// Appends the payload of `batch` to `buf`, whose record starts at
@@ -371,7 +371,7 @@ mod tests {
     fn unsealed_then_sealed_equals_encoded() {
         let mut b = WriteBatch::new();
         for i in 0..100u32 {
-            b.put(i.to_be_bytes().to_vec(), vec![i as u8; 37]);
+            b.put(i.to_be_bytes(), vec![i as u8; 37]);
         }
         b.delete(&b"gone"[..]);
         let mut direct = Vec::new();

@@ -215,7 +215,7 @@ pub(crate) fn recover(engine: &Engine, io: &Arc<dyn Io>, wal_dir: &Path) -> Resu
                 decode_batch(&payload).map_err(|reason| Error::corruption(&c.path, 0, reason))?;
             stats.records += 1;
             stats.bytes += (payload.len() + crate::record::RECORD_HEADER_LEN) as u64;
-            engine.apply(batch, seqno)?;
+            engine.apply(&batch, seqno)?;
         }
         segments.push(SegmentMeta {
             path: c.path,

@@ -350,7 +350,7 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         let mut done = Vec::with_capacity(round.batches.len());
         let mut batches = round.batches.into_iter();
         for (seqno, batch, waiter) in batches.by_ref() {
-            if let Err(e) = core.engine.apply(batch, seqno) {
+            if let Err(e) = core.engine.apply(&batch, seqno) {
                 core.poison(format!("the engine refused logged batch {seqno}: {e}"));
                 waiter.fail();
                 break;

@@ -13,7 +13,7 @@ use fasty_wal::{Db, Durability, Error, Options, WriteBatch};
 
 fn put(db: &Db, k: &str, v: &str) -> u64 {
     let mut b = WriteBatch::new();
-    b.put(k.as_bytes().to_vec(), v.as_bytes().to_vec());
+    b.put(k.as_bytes(), v.as_bytes());
     db.write(b).expect("write")
 }
 

@@ -11,7 +11,7 @@ use fasty_wal::{Db, Durability, Error, WriteBatch};
 
 fn one(k: &str, v: &str) -> WriteBatch {
     let mut b = WriteBatch::new();
-    b.put(k.as_bytes().to_vec(), v.as_bytes().to_vec());
+    b.put(k.as_bytes(), v.as_bytes());
     b
 }
 

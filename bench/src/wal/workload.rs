@@ -181,7 +181,7 @@ pub fn bare_engine(dir: &Path, rows: usize, total: u64) -> Result<WriteRun> {
     let mut n = 0;
     while n < total {
         seqno += 1;
-        engine.apply(data.batch(0, n, rows), seqno)?;
+        engine.apply(&data.batch(0, n, rows), seqno)?;
         n += rows as u64;
     }
     let elapsed = start.elapsed();

@@ -50,7 +50,9 @@ pub(crate) struct Inner {
     pub io: Option<Arc<dyn Io>>,
     pub cache: Arc<BlockCache>,
     current: RwLock<Arc<SuperVersion>>,
-    write_lock: Mutex<()>,
+    /// Serialises writers; holds the active memtable (the same one as the
+    /// super version's) so a write needs no other lock.
+    write_lock: Mutex<Arc<Memtable>>,
     /// Highest sequence number whose batch is fully in the memtable.
     visible_seqno: AtomicU64,
     /// Every version with a seqno at or below this is in the SSTs.
@@ -439,13 +441,14 @@ impl Inner {
         next_file_id: u64,
         lock_file: Option<File>,
     ) -> Inner {
+        let active = current.read().active.clone();
         Inner {
             dir,
             opts,
             io,
             cache,
             current,
-            write_lock: Mutex::new(()),
+            write_lock: Mutex::new(active),
             visible_seqno: AtomicU64::new(flushed_seqno),
             flushed_seqno: AtomicU64::new(flushed_seqno),
             next_file_id: AtomicU64::new(next_file_id),
@@ -567,7 +570,7 @@ impl Inner {
     }
 
     fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
-        let _w = self.write_lock.lock();
+        let mut active = self.write_lock.lock();
         self.check_writable()?;
         let last = self.visible_seqno();
         if seqno <= last {
@@ -580,22 +583,18 @@ impl Inner {
                 "sequence number {seqno} is above the largest allowed, {MAX_SEQNO}"
             )));
         }
-        let mut sv = self.current();
-        if !self.opts.memory_only && sv.active.approximate_bytes() >= self.opts.memtable_budget {
+        if !self.opts.memory_only && active.approximate_bytes() >= self.opts.memtable_budget {
             self.make_room()?;
-            self.rotate();
+            *active = self.rotate();
             self.notify();
-            sv = self.current();
-        }
-        if batch.is_empty() {
-            sv.active.note_seqno(seqno);
         }
         for op in batch.iter() {
             match op {
-                BatchOp::Put(key, value) => sv.active.insert(key, seqno, Kind::Put, value),
-                BatchOp::Delete(key) => sv.active.insert(key, seqno, Kind::Delete, b""),
+                BatchOp::Put(key, value) => active.insert(key, seqno, Kind::Put, value),
+                BatchOp::Delete(key) => active.insert(key, seqno, Kind::Delete, b""),
             }
         }
+        active.note_seqno(seqno);
         self.visible_seqno.store(seqno, Ordering::Release);
         Ok(())
     }
@@ -711,23 +710,25 @@ impl Inner {
     /// Freezes the active memtable (if it holds anything) so a flush will
     /// pick it up.
     pub(crate) fn freeze_active(&self) {
-        let _w = self.write_lock.lock();
-        let active = self.current().active.clone();
+        let mut active = self.write_lock.lock();
         if !active.is_empty() || active.max_seqno() > self.flushed_seqno.load(Ordering::Acquire) {
-            self.rotate();
+            *active = self.rotate();
         }
     }
 
-    /// Moves the active memtable to the front of the frozen list; the
-    /// caller holds the write lock.
-    fn rotate(&self) {
+    /// Moves the active memtable to the front of the frozen list and
+    /// returns the new active one; the caller holds the write lock and
+    /// stores the result in it.
+    fn rotate(&self) -> Arc<Memtable> {
+        let fresh = Arc::new(Memtable::new());
         self.install(|cur| SuperVersion {
-            active: Arc::new(Memtable::new()),
+            active: fresh.clone(),
             frozen: std::iter::once(cur.active.clone())
                 .chain(cur.frozen.iter().cloned())
                 .collect(),
             version: cur.version.clone(),
         });
+        fresh
     }
 
     /// Removes a flushed memtable from the frozen list.

@@ -222,9 +222,9 @@ impl Memtable {
         self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
     }
 
-    /// Records that the batch `seqno` went into this memtable even though
-    /// it held no operations, so flushing it still advances the flushed
-    /// sequence number.
+    /// Records that the batch `seqno` went into this memtable (even one with
+    /// no operations, so flushing still advances the flushed sequence
+    /// number). Called once per batch, after its inserts.
     pub(crate) fn note_seqno(&self, seqno: Seqno) {
         self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
     }

@@ -40,3 +40,8 @@ pub use io::IoBackend;
 pub use iter::{KeyRange, Scan};
 pub use options::Options;
 pub use types::Seqno;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -46,3 +46,8 @@ pub use error::{Error, Result};
 pub use fasty_storage::{BatchOp, Scan, Seqno, Snapshot, WriteBatch};
 pub use options::{Durability, Options};
 pub use recovery::{Problem, ProblemKind, RepairReport, ReplayStats, VerifyReport, repair, verify};
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

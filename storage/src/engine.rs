@@ -248,6 +248,15 @@ impl Engine {
         self.inner.apply(batch, seqno)
     }
 
+    /// The flushed sequence number recorded in `dir`'s manifest, read
+    /// without opening the engine (no lock taken, nothing changed): for
+    /// tools such as a log verifier that must not disturb a directory.
+    /// `Ok(None)` when `dir` holds no engine.
+    pub fn flushed_seqno_in(dir: impl AsRef<Path>) -> Result<Option<Seqno>> {
+        let io = crate::io::std_fs::StdIo::new();
+        Ok(Manifest::load(&io, dir.as_ref())?.map(|m| m.flushed_seqno))
+    }
+
     /// The current value of `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner.get_at(key, self.inner.visible_seqno())

@@ -245,3 +245,17 @@ fn snapshots_see_a_stable_view_across_flush_and_compaction() {
     drop(snap);
     assert_eq!(engine.stats().snapshots, 0);
 }
+
+#[test]
+fn flushed_seqno_can_be_read_without_opening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(Engine::flushed_seqno_in(dir.path()).expect("read"), None);
+    let engine = Engine::open(dir.path(), Options::default()).expect("open");
+    put(&engine, 7, b"k", b"v").expect("put");
+    engine.flush().expect("flush");
+    put(&engine, 8, b"k", b"w").expect("put");
+    // Readable while the engine holds the directory, and says what is on disk.
+    assert_eq!(Engine::flushed_seqno_in(dir.path()).expect("read"), Some(7));
+    engine.close().expect("close");
+    assert_eq!(Engine::flushed_seqno_in(dir.path()).expect("read"), Some(8));
+}

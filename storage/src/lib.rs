@@ -24,6 +24,8 @@ mod compaction;
 mod engine;
 pub mod error;
 mod flush;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 mod iter;
 mod manifest;

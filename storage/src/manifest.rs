@@ -131,7 +131,7 @@ impl Manifest {
             .get(HEADER_LEN..)
             .filter(|b| b.len() == len)
             .ok_or_else(|| corrupt(HEADER_LEN, "body length does not match header"))?;
-        if crc32fast::hash(body) != crc {
+        if !crate::types::checksum_ok(crc32fast::hash(body), crc) {
             return Err(corrupt(HEADER_LEN, "checksum mismatch"));
         }
         let mut r = Reader {

@@ -595,7 +595,7 @@ pub(super) fn verify(stored: &[u8]) -> Result<(u8, &[u8]), Malformed> {
         .ok_or(Malformed("block shorter than its trailer"))?;
     let (body, crc) = stored.split_at(body_len);
     let crc = u32::from_le_bytes(crc.try_into().map_err(|_| Malformed("bad crc field"))?);
-    if crc32fast::hash(body) != crc {
+    if !crate::types::checksum_ok(crc32fast::hash(body), crc) {
         return Err(Malformed("block checksum mismatch"));
     }
     let (payload, tag) = body.split_at(body_len - 1);
@@ -608,9 +608,28 @@ thread_local! {
 }
 
 /// Decompresses a verified zstd payload (`[len u32][frame]`).
-pub(super) fn decompress(payload: &[u8]) -> Result<Vec<u8>, Malformed> {
+pub(super) fn decompress(payload: &[u8], expected: Option<usize>) -> Result<Vec<u8>, Malformed> {
     let len = read_u32(payload, 0).ok_or(Malformed("compressed block too short"))? as usize;
     let frame = &payload[4..];
+    let Some(expected) = expected else {
+        // No independent size to check the header against (meta blocks):
+        // let memory grow only as the frame really produces data, so a
+        // lying length cannot make us allocate gigabytes up front.
+        use std::io::Read as _;
+        let mut out = Vec::with_capacity(len.min(1 << 20));
+        zstd::stream::read::Decoder::new(frame)
+            .map_err(|_| Malformed("cannot create zstd decompressor"))?
+            .take(len as u64 + 1)
+            .read_to_end(&mut out)
+            .map_err(|_| Malformed("zstd frame does not decompress"))?;
+        if out.len() != len {
+            return Err(Malformed("decompressed length differs from header"));
+        }
+        return Ok(out);
+    };
+    if len != expected {
+        return Err(Malformed("decompressed length differs from the index"));
+    }
     let mut out = Vec::with_capacity(len);
     DECOMPRESSOR.with(|d| {
         let mut d = d.borrow_mut();
@@ -792,7 +811,7 @@ mod tests {
             let (tag, payload) = verify(&out[1..]).unwrap();
             assert_eq!(tag, expect_tag);
             let back = if tag == TAG_ZSTD {
-                decompress(payload).unwrap()
+                decompress(payload, None).unwrap()
             } else {
                 payload.to_vec()
             };
@@ -804,5 +823,32 @@ mod tests {
             }
         }
         assert!(verify(&[1, 2, 3, 4]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod decompress_regressions {
+    use super::*;
+
+    /// Found by the `sst_read` fuzz target: a compressed block whose
+    /// length header claimed ~3.8 GB made the reader allocate that much
+    /// before decompressing.
+    #[test]
+    fn a_lying_length_header_is_refused_without_allocating_it() {
+        let frame = zstd::bulk::compress(b"hello hello hello hello", 1).unwrap();
+        let mut payload = 3_851_722_825u32.to_le_bytes().to_vec();
+        payload.extend_from_slice(&frame);
+        assert!(decompress(&payload, None).is_err());
+        assert!(decompress(&payload, Some(23)).is_err());
+        let mut honest = 23u32.to_le_bytes().to_vec();
+        honest.extend_from_slice(&frame);
+        assert_eq!(
+            decompress(&honest, None).unwrap(),
+            b"hello hello hello hello"
+        );
+        assert_eq!(
+            decompress(&honest, Some(23)).unwrap(),
+            b"hello hello hello hello"
+        );
     }
 }

@@ -444,7 +444,8 @@ impl Table {
             if tag != TAG_ZSTD {
                 return Err(corrupt(Malformed("compression tag differs from the index")));
             }
-            let data = block::decompress(payload).map_err(corrupt)?;
+            let data =
+                block::decompress(payload, Some(h.contents_len as usize)).map_err(corrupt)?;
             check_trailer(&data, h).map_err(corrupt)?;
             Ok(Bytes::from(data))
         })
@@ -539,7 +540,9 @@ impl Footer {
         }
         let footer = &file[len - FOOTER_LEN..];
         let crc_at = FOOTER_LEN - 4;
-        if read_u32(footer, crc_at) != Some(crc32fast::hash(&footer[..crc_at])) {
+        if !read_u32(footer, crc_at).is_some_and(|stored| {
+            crate::types::checksum_ok(crc32fast::hash(&footer[..crc_at]), stored)
+        }) {
             return Err(corrupt("footer checksum mismatch"));
         }
         let h = |i: usize| {
@@ -581,7 +584,9 @@ fn read_meta_block(path: &Path, file: &Bytes, (offset, len): (u64, u64)) -> Resu
         .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
     match block::verify(stored).map_err(corrupt)? {
         (TAG_NONE, _) => Ok(file.slice(start..end - TRAILER_LEN)),
-        (TAG_ZSTD, payload) => block::decompress(payload).map(Bytes::from).map_err(corrupt),
+        (TAG_ZSTD, payload) => block::decompress(payload, None)
+            .map(Bytes::from)
+            .map_err(corrupt),
         _ => Err(corrupt(Malformed("unknown compression tag"))),
     }
 }

@@ -164,16 +164,7 @@ impl Inner {
                 });
             }
         }
-        sort_versions(&mut versions);
-        // A key written twice by one batch: the sort put its later
-        // operation first; skip the rest (as the memtable's replace does).
-        let mut prev: Option<(&[u8], Seqno)> = None;
-        let deduped = versions.iter().filter(move |v| {
-            let dup = prev == Some((v.key, v.seqno));
-            prev = Some((v.key, v.seqno));
-            !dup
-        });
-        let tables = self.write_tables(deduped.map(Ok), self.opts.target_file_size)?;
+        let tables = self.write_versions(&mut versions)?;
         drop(versions);
         let written: u64 = tables.iter().map(|t| t.meta().file_size).sum();
         self.counters.ingests.fetch_add(1, Ordering::Relaxed);
@@ -197,6 +188,48 @@ impl Inner {
             version,
         });
         Ok(())
+    }
+
+    /// Sorts the versions of an ingested chunk and writes them as tables.
+    /// A large chunk is cut in two by key and each half sorted and written
+    /// on its own thread (when the machine has more than one core): the
+    /// sort and the SST encoding are most of an ingest's work.
+    fn write_versions(&self, versions: &mut [IngestVersion<'_>]) -> Result<Vec<Table>> {
+        let split = self.opts.target_file_size;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 || versions.len() < PARALLEL_INGEST_MIN {
+            sort_versions(versions);
+            return self.write_tables(dedup(versions.iter()).map(Ok), split);
+        }
+        // Partition around the middle version in internal order, then sort
+        // both sides at once.
+        let mid = versions.len() / 2;
+        versions.select_nth_unstable_by(mid, internal_order);
+        let (left, right) = versions.split_at_mut(mid);
+        std::thread::scope(|s| {
+            let other = s.spawn(|| sort_versions(right));
+            sort_versions(left);
+            other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        });
+        let (left, right) = (&*left, &*right);
+        // All versions of a key go to one table: the older versions of the
+        // left side's last key may have landed on the right.
+        let moved = left.last().map_or(0, |last| {
+            right.iter().take_while(|v| v.key == last.key).count()
+        });
+        let (tables, rest) = std::thread::scope(|s| {
+            let other = s.spawn(|| self.write_tables(dedup(right[moved..].iter()).map(Ok), split));
+            let first = self.write_tables(dedup(left.iter().chain(&right[..moved])).map(Ok), split);
+            let rest = other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (first, rest)
+        });
+        let mut tables = tables?;
+        tables.extend(rest?);
+        Ok(tables)
     }
 
     /// Writes SSTs from versions in internal order, starting a new file
@@ -282,13 +315,34 @@ impl TableInput for &IngestVersion<'_> {
     }
 }
 
-/// Sorts into internal order (key ascending, sequence number descending),
-/// and within one batch the later operation on a key first.
+/// Chunks with fewer versions are sorted and written on one thread (small
+/// enough that the model tests exercise both paths; a thread costs far less
+/// than the fsyncs of a chunk).
+const PARALLEL_INGEST_MIN: usize = 32;
+
+/// Internal order (key ascending, sequence number descending), and within
+/// one batch the later operation on a key first.
+fn internal_order(a: &IngestVersion<'_>, b: &IngestVersion<'_>) -> std::cmp::Ordering {
+    a.prefix
+        .cmp(&b.prefix)
+        .then_with(|| compare_keys(a.key, b.key))
+        .then_with(|| b.order.cmp(&a.order))
+}
+
 fn sort_versions(versions: &mut [IngestVersion<'_>]) {
-    versions.sort_unstable_by(|a, b| {
-        a.prefix
-            .cmp(&b.prefix)
-            .then_with(|| compare_keys(a.key, b.key))
-            .then_with(|| b.order.cmp(&a.order))
-    });
+    versions.sort_unstable_by(internal_order);
+}
+
+/// Drops all but the first of the versions with the same key and sequence
+/// number (a key written twice by one batch: sorted, its later operation
+/// comes first, and wins as the memtable's replace makes it win).
+fn dedup<'v, 'a: 'v>(
+    sorted: impl Iterator<Item = &'v IngestVersion<'a>>,
+) -> impl Iterator<Item = &'v IngestVersion<'a>> {
+    let mut prev: Option<(&'a [u8], Seqno)> = None;
+    sorted.filter(move |v| {
+        let dup = prev == Some((v.key, v.seqno));
+        prev = Some((v.key, v.seqno));
+        !dup
+    })
 }

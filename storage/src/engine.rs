@@ -40,6 +40,8 @@ pub(crate) struct Counters {
     pub bytes_compacted: AtomicU64,
     pub stalls: AtomicU64,
     pub stall_micros: AtomicU64,
+    pub ingests: AtomicU64,
+    pub bytes_ingested: AtomicU64,
 }
 
 /// State shared by the engine handle, its snapshots and its threads.
@@ -140,6 +142,10 @@ pub struct Stats {
     pub write_stalls: u64,
     /// See `write_stalls`.
     pub write_stall_micros: u64,
+    /// Chunks written to level 0 by [`Engine::ingest_batches`] since open.
+    pub ingests: u64,
+    /// SST bytes those chunks wrote.
+    pub bytes_ingested: u64,
     /// Live snapshots.
     pub snapshots: usize,
     /// Why writes are refused, if they are.
@@ -255,6 +261,42 @@ impl Engine {
     pub fn flushed_seqno_in(dir: impl AsRef<Path>) -> Result<Option<Seqno>> {
         let io = crate::io::std_fs::StdIo::new();
         Ok(Manifest::load(&io, dir.as_ref())?.map(|m| m.flushed_seqno))
+    }
+
+    /// Applies many batches at once, in order, for bulk loading such as a
+    /// write-ahead log's replay: the result is exactly that of calling
+    /// [`Engine::apply`] for each `(seqno, batch)` in turn, but the batches
+    /// bypass the memtable. Sequence numbers must increase strictly and the
+    /// first must be above [`Engine::last_seqno`].
+    ///
+    /// The batches are taken in *chunks*: a chunk ends with the batch that
+    /// brings its encoded size ([`WriteBatch::as_bytes`]) to
+    /// [`crate::Options::memtable_budget`] or more, or with the last batch.
+    /// The versions of a chunk are sorted into key order and written as one
+    /// or more level-0 SSTs (split at [`crate::Options::target_file_size`]),
+    /// which are installed together with a manifest whose flushed sequence
+    /// number is the chunk's last, with the same durable protocol as a
+    /// flush; then the chunk becomes visible. A chunk is all-or-nothing,
+    /// for readers and across a crash. Memory held is about two chunks'
+    /// worth. Like `apply`, a chunk may first wait while compaction works
+    /// off level 0 (a write stall); without background threads the due
+    /// compactions run after each chunk instead.
+    ///
+    /// Memtables holding unflushed writes are flushed first, so that the
+    /// memtables never hold anything older than the ingested SSTs. Other
+    /// writers wait while a chunk is ingested (it holds the write lock).
+    ///
+    /// In memory-only mode the batches are applied one by one.
+    ///
+    /// Errors: `InvalidArgument` for a sequence number that is not above the
+    /// previous one; I/O failures poison the engine as a failed flush does.
+    /// Chunks before the failing one stay ingested (see `last_seqno`).
+    pub fn ingest_batches<I, B>(&self, batches: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (Seqno, B)>,
+        B: std::borrow::Borrow<WriteBatch>,
+    {
+        self.inner.ingest(batches.into_iter())
     }
 
     /// The current value of `key`.
@@ -608,6 +650,81 @@ impl Inner {
         Ok(())
     }
 
+    fn ingest<B: std::borrow::Borrow<WriteBatch>>(
+        &self,
+        batches: impl Iterator<Item = (Seqno, B)>,
+    ) -> Result<()> {
+        if self.opts.memory_only {
+            for (seqno, batch) in batches {
+                self.apply(batch.borrow(), seqno)?;
+            }
+            return Ok(());
+        }
+        let budget = self.opts.memtable_budget.max(1);
+        let mut chunk: Vec<(Seqno, B)> = Vec::new();
+        let mut bytes = 0usize;
+        let mut prev: Option<Seqno> = None;
+        for (seqno, batch) in batches {
+            if let Some(prev) = prev
+                && seqno <= prev
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "sequence number {seqno} is not above the previous one, {prev}"
+                )));
+            }
+            prev = Some(seqno);
+            bytes = bytes.saturating_add(batch.borrow().as_bytes().len());
+            chunk.push((seqno, batch));
+            if bytes >= budget {
+                self.ingest_one(&chunk)?;
+                chunk.clear();
+                bytes = 0;
+            }
+        }
+        self.ingest_one(&chunk)
+    }
+
+    /// Ingests one chunk (see [`Engine::ingest_batches`]).
+    fn ingest_one<B: std::borrow::Borrow<WriteBatch>>(&self, chunk: &[(Seqno, B)]) -> Result<()> {
+        let (Some((first, _)), Some((last, _))) = (chunk.first(), chunk.last()) else {
+            return Ok(());
+        };
+        loop {
+            let _active = {
+                let active = self.write_lock.lock();
+                self.check_writable()?;
+                if active.is_empty() && self.current().frozen.is_empty() {
+                    active
+                } else {
+                    // Unflushed writes are older than the chunk; reads take
+                    // memtables before tables, so they must go first.
+                    drop(active);
+                    self.flush_all()?;
+                    continue;
+                }
+            };
+            let prev = self.visible_seqno();
+            if *first <= prev {
+                return Err(Error::InvalidArgument(format!(
+                    "sequence number {first} is not above the last applied {prev}"
+                )));
+            }
+            if *last > MAX_SEQNO {
+                return Err(Error::InvalidArgument(format!(
+                    "sequence number {last} is above the largest allowed, {MAX_SEQNO}"
+                )));
+            }
+            self.make_room()?;
+            self.ingest_chunk(chunk)?;
+            self.visible_seqno.store(*last, Ordering::Release);
+            break;
+        }
+        if !self.opts.background {
+            while self.compact_once()? {}
+        }
+        Ok(())
+    }
+
     /// Stalls the writer while too many memtables wait for flushing or too
     /// many level-0 files wait for compaction.
     fn make_room(&self) -> Result<()> {
@@ -711,6 +828,8 @@ impl Inner {
             bytes_compacted: c.bytes_compacted.load(Ordering::Relaxed),
             write_stalls: c.stalls.load(Ordering::Relaxed),
             write_stall_micros: c.stall_micros.load(Ordering::Relaxed),
+            ingests: c.ingests.load(Ordering::Relaxed),
+            bytes_ingested: c.bytes_ingested.load(Ordering::Relaxed),
             snapshots: self.snapshots.lock().values().sum(),
             poisoned: self.poison_cause.lock().clone(),
         }

@@ -5,7 +5,10 @@
 //! (framing, checksum, payload, sequence order, no missing records after
 //! the engine's flushed sequence number) and keeps the records to replay;
 //! only when the whole log is sound does the second pass truncate a torn
-//! tail and apply the records to the engine.
+//! tail and hand the records to the engine's bulk ingest
+//! ([`Engine::ingest_batches`]), which writes them to level-0 tables in
+//! chunks, each durable with the engine's flushed sequence number, instead
+//! of inserting them into the memtable one by one.
 //!
 //! This module reads and repairs segments; it never appends records (that
 //! is [`crate::writer`]'s job).
@@ -171,6 +174,7 @@ pub(crate) fn recover(engine: &Engine, io: &Arc<dyn Io>, wal_dir: &Path) -> Resu
     let mut segments = Vec::with_capacity(checked.len());
     let mut dir_changed = false;
     let mut prefix = true;
+    let mut replay: Vec<(Arc<Path>, Seqno, Bytes)> = Vec::new();
     for c in checked {
         stats.log_bytes += c.scan.file_len;
         if c.scan.last_seqno.is_some() {
@@ -210,13 +214,12 @@ pub(crate) fn recover(engine: &Engine, io: &Arc<dyn Io>, wal_dir: &Path) -> Resu
             // Read back from the page cache, not necessarily on disk yet.
             io.open_append(&c.path)?.sync()?;
         }
-        for (seqno, payload) in c.replay {
-            let batch =
-                decode_batch(&payload).map_err(|reason| Error::corruption(&c.path, 0, reason))?;
-            stats.records += 1;
-            stats.bytes += (payload.len() + crate::record::RECORD_HEADER_LEN) as u64;
-            engine.apply(&batch, seqno)?;
-        }
+        let path: Arc<Path> = Arc::from(c.path.as_path());
+        replay.extend(
+            c.replay
+                .into_iter()
+                .map(|(seqno, payload)| (path.clone(), seqno, payload)),
+        );
         segments.push(SegmentMeta {
             path: c.path,
             last_seqno: c.scan.last_seqno,
@@ -225,6 +228,7 @@ pub(crate) fn recover(engine: &Engine, io: &Arc<dyn Io>, wal_dir: &Path) -> Resu
     if dir_changed {
         io.sync_dir(wal_dir)?;
     }
+    ingest(engine, replay, &mut stats)?;
     stats.duration = start.elapsed();
     if stats.records > 0 {
         tracing::info!(
@@ -241,6 +245,42 @@ pub(crate) fn recover(engine: &Engine, io: &Arc<dyn Io>, wal_dir: &Path) -> Resu
         last_seqno,
         stats,
     })
+}
+
+/// Applies the records to replay through the engine's bulk ingest,
+/// decoding them as the engine takes them (it works in chunks, so only a
+/// chunk of decoded batches is held at a time).
+fn ingest(
+    engine: &Engine,
+    replay: Vec<(Arc<Path>, Seqno, Bytes)>,
+    stats: &mut ReplayStats,
+) -> Result<()> {
+    let mut bad: Option<Error> = None;
+    let mut records = 0u64;
+    let mut bytes = 0u64;
+    let batches = replay.into_iter().map_while(|(path, seqno, payload)| {
+        match decode_batch(&payload) {
+            Ok(batch) => {
+                records += 1;
+                bytes += (payload.len() + crate::record::RECORD_HEADER_LEN) as u64;
+                Some((seqno, batch))
+            }
+            Err(reason) => {
+                // The first pass validated every payload; this is a bug or
+                // memory corruption, not a torn log.
+                bad = Some(Error::corruption(path.as_ref(), 0, reason));
+                None
+            }
+        }
+    });
+    let result = engine.ingest_batches(batches);
+    stats.records += records;
+    stats.bytes += bytes;
+    result?;
+    match bad {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// How bad a [`Problem`] is.

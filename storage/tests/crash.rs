@@ -4,16 +4,15 @@
 //! reopened: everything flushed before the crash point must be there, the
 //! interrupted work must be all-or-nothing, and nothing may be corrupt.
 
-use std::collections::BTreeMap;
+mod common;
+use common::*;
+
 use std::sync::Arc;
 
 use fasty_storage::io::Io;
 use fasty_storage::io::std_fs::StdIo;
 use fasty_storage::io::testing::{FaultKind, SimIo, Torn};
-use fasty_storage::io::uring::UringIo;
 use fasty_storage::{Engine, Options, WriteBatch};
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn options(io: Arc<SimIo>) -> Options {
     Options {
@@ -74,17 +73,6 @@ fn prepare(dir: &std::path::Path, sim: &Arc<SimIo>, tables: u32) -> (Model, u64)
     }
     engine.close().expect("close");
     (model, seqno)
-}
-
-/// The real backends under the simulated crash: std, and io_uring where
-/// the kernel allows a ring.
-fn backends() -> Vec<Arc<dyn Io>> {
-    let mut v: Vec<Arc<dyn Io>> = vec![Arc::new(StdIo::new())];
-    match UringIo::new() {
-        Ok(io) => v.push(Arc::new(io)),
-        Err(e) => eprintln!("io_uring unavailable here, crash tests run on std only: {e}"),
-    }
-    v
 }
 
 /// Crashes `work` at every I/O step in turn, on every backend; `before` and

@@ -11,18 +11,17 @@
 //!   a whole number of chunks, and the flushed sequence number matches it;
 //! - argument checks, and level 0 kept in check over many chunks.
 
-use std::collections::BTreeMap;
+mod common;
+use common::*;
+
 use std::ops::Bound;
 use std::sync::Arc;
 
 use fasty_storage::io::Io;
-use fasty_storage::io::std_fs::StdIo;
 use fasty_storage::io::testing::{FaultKind, SimIo, Torn};
-use fasty_storage::io::uring::UringIo;
 use fasty_storage::{Engine, Error, IoBackend, Options, Seqno, WriteBatch};
 use proptest::prelude::*;
 
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 /// One batch: keys with a value (put) or none (delete), in order.
 type Ops = Vec<(Vec<u8>, Option<Vec<u8>>)>;
 
@@ -44,50 +43,6 @@ fn apply_model(model: &mut Model, ops: &Ops) {
             None => model.remove(k),
         };
     }
-}
-
-fn collect(scan: fasty_storage::Scan) -> Vec<(Vec<u8>, Vec<u8>)> {
-    scan.map(|r| {
-        let (k, v) = r.expect("scan failed");
-        (k.to_vec(), v.to_vec())
-    })
-    .collect()
-}
-
-fn model_scan(
-    m: &Model,
-    l: &Bound<Vec<u8>>,
-    u: &Bound<Vec<u8>>,
-    rev: bool,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out: Vec<_> = m
-        .iter()
-        .filter(|(k, _)| {
-            let above = match l {
-                Bound::Included(b) => *k >= b,
-                Bound::Excluded(b) => *k > b,
-                Bound::Unbounded => true,
-            };
-            let below = match u {
-                Bound::Included(b) => *k <= b,
-                Bound::Excluded(b) => *k < b,
-                Bound::Unbounded => true,
-            };
-            above && below
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if rev {
-        out.reverse();
-    }
-    out
-}
-
-fn as_range<'a>(
-    l: &'a Bound<Vec<u8>>,
-    u: &'a Bound<Vec<u8>>,
-) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
-    (l.as_ref().map(Vec::as_slice), u.as_ref().map(Vec::as_slice))
 }
 
 // ---------------------------------------------------------------- model ---
@@ -352,15 +307,6 @@ fn crash_batch(i: u32) -> Ops {
     ops.push((k(i * 7), Some(format!("v{i}-again").into_bytes())));
     ops.push((k(i * 11 + 5), None));
     ops
-}
-
-fn backends() -> Vec<Arc<dyn Io>> {
-    let mut v: Vec<Arc<dyn Io>> = vec![Arc::new(StdIo::new())];
-    match UringIo::new() {
-        Ok(io) => v.push(Arc::new(io)),
-        Err(e) => eprintln!("io_uring unavailable here, crash test runs on std only: {e}"),
-    }
-    v
 }
 
 #[test]

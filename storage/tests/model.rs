@@ -3,13 +3,13 @@
 //! random bounds, snapshot reads, flushes, compactions and reopens — and must
 //! always agree. Runs memory-only and on both I/O backends.
 
-use std::collections::BTreeMap;
+mod common;
+use common::*;
+
 use std::ops::Bound;
 
 use fasty_storage::{Engine, IoBackend, Options, WriteBatch};
 use proptest::prelude::*;
-
-type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -83,52 +83,6 @@ fn options(io: Option<IoBackend>, background: bool) -> Options {
             ..Options::default()
         },
     }
-}
-
-fn as_range<'a>(
-    l: &'a Bound<Vec<u8>>,
-    u: &'a Bound<Vec<u8>>,
-) -> (Bound<&'a [u8]>, Bound<&'a [u8]>) {
-    (l.as_ref().map(Vec::as_slice), u.as_ref().map(Vec::as_slice))
-}
-
-/// What a BTreeMap says a scan returns; an empty or inverted range is empty
-/// (BTreeMap::range would panic on it).
-fn model_scan(
-    m: &Model,
-    l: &Bound<Vec<u8>>,
-    u: &Bound<Vec<u8>>,
-    reverse: bool,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = m
-        .iter()
-        .filter(|(k, _)| {
-            let above = match l {
-                Bound::Included(b) => *k >= b,
-                Bound::Excluded(b) => *k > b,
-                Bound::Unbounded => true,
-            };
-            let below = match u {
-                Bound::Included(b) => *k <= b,
-                Bound::Excluded(b) => *k < b,
-                Bound::Unbounded => true,
-            };
-            above && below
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if reverse {
-        out.reverse();
-    }
-    out
-}
-
-fn collect(scan: fasty_storage::Scan) -> Vec<(Vec<u8>, Vec<u8>)> {
-    scan.map(|r| {
-        let (k, v) = r.expect("scan failed");
-        (k.to_vec(), v.to_vec())
-    })
-    .collect()
 }
 
 /// Runs `ops` against an engine with the given backend (None = memory).

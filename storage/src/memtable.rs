@@ -5,6 +5,13 @@
 //! lock while any number of readers look up and iterate without locks
 //! (crossbeam's epoch-based skiplist). A memtable is "frozen" by the engine
 //! once it reaches its byte budget and is then only read until flushed.
+//!
+//! A memtable can also be a *sorted run* ([`Memtable::from_sorted`]): an
+//! immutable array of versions already in internal order, built by bulk
+//! ingest from a chunk of batches. It holds the chunk's keys and values in
+//! one buffer and a fixed-size record per version, answers the same reads
+//! by binary search, and is flushed like any frozen memtable; it is never
+//! the active memtable, so nothing is inserted into it.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -16,6 +23,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
 
+use crate::flush::TableInput;
 use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
 
 /// Approximate bytes a skiplist node costs beyond its key and value.
@@ -192,9 +200,181 @@ impl PartialEq for InternalKey {
 }
 impl Eq for InternalKey {}
 
-/// The concurrent write buffer.
+/// One version of a sorted run: its key's inline prefix and tag as in
+/// [`InternalKey`], and where its key and value lie in the run's buffer
+/// (the value follows the key).
+#[derive(Clone, Copy)]
+struct RunRecord {
+    /// The first 16 key bytes, zero-padded, as two big-endian halves.
+    prefix: [u64; 2],
+    /// `seqno << 1 | kind`.
+    tag: u64,
+    /// Offset of the key in the run's buffer.
+    offset: usize,
+    key_len: u32,
+    value_len: u32,
+}
+
+/// An immutable run of versions in internal order (see the module docs).
+struct SortedRun {
+    /// Every version's key then value, in record order.
+    data: Box<[u8]>,
+    records: Vec<RunRecord>,
+}
+
+/// A record of a run together with the run's buffer, as a [`KeyView`].
+struct RunKey<'a> {
+    rec: &'a RunRecord,
+    data: &'a [u8],
+}
+
+impl KeyView for RunKey<'_> {
+    fn prefix(&self) -> u128 {
+        u128::from(self.rec.prefix[0]) << 64 | u128::from(self.rec.prefix[1])
+    }
+    fn user_key(&self) -> &[u8] {
+        &self.data[self.rec.offset..self.rec.offset + self.rec.key_len as usize]
+    }
+    fn seqno(&self) -> Seqno {
+        self.rec.tag >> 1
+    }
+}
+
+/// One version of a sorted run, borrowed: what a flush writes.
+pub(crate) struct RunVersion<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    tag: u64,
+}
+
+impl TableInput for RunVersion<'_> {
+    fn key(&self) -> &[u8] {
+        self.key
+    }
+    fn seqno(&self) -> Seqno {
+        self.tag >> 1
+    }
+    fn kind(&self) -> Kind {
+        tag_kind(self.tag)
+    }
+    fn value(&self) -> &[u8] {
+        self.value
+    }
+}
+
+fn tag_kind(tag: u64) -> Kind {
+    if tag & 1 == 1 {
+        Kind::Put
+    } else {
+        Kind::Delete
+    }
+}
+
+impl SortedRun {
+    fn version(&self, rec: &RunRecord) -> RunVersion<'_> {
+        let key_end = rec.offset + rec.key_len as usize;
+        RunVersion {
+            key: &self.data[rec.offset..key_end],
+            value: &self.data[key_end..key_end + rec.value_len as usize],
+            tag: rec.tag,
+        }
+    }
+
+    /// Record `i` as an `Entry`, copied out in one allocation.
+    fn entry(&self, i: usize) -> Entry {
+        let rec = &self.records[i];
+        let key_len = rec.key_len as usize;
+        let kv = Bytes::copy_from_slice(
+            &self.data[rec.offset..rec.offset + key_len + rec.value_len as usize],
+        );
+        Entry {
+            key: kv.slice(..key_len),
+            seqno: rec.tag >> 1,
+            kind: tag_kind(rec.tag),
+            value: kv.slice(key_len..),
+        }
+    }
+
+    /// Index of the first record not ordered before `probe` (`inclusive`)
+    /// or after it (not `inclusive`): the start of `[probe, ..)` or of
+    /// `(probe, ..)`.
+    fn seek(&self, probe: &Probe<'_>, inclusive: bool) -> usize {
+        self.records.partition_point(|rec| {
+            let ord = view_cmp(
+                &RunKey {
+                    rec,
+                    data: &self.data,
+                },
+                probe,
+            );
+            ord == Ordering::Less || (!inclusive && ord == Ordering::Equal)
+        })
+    }
+}
+
+/// Bytes a record of a run costs, for [`Memtable::approximate_bytes`].
+const RUN_RECORD_BYTES: usize = std::mem::size_of::<RunRecord>();
+
+/// Fills `buf` with the key and value bytes of `versions` (skipping any
+/// whose key and seqno equal the previous kept one, starting from `prev`),
+/// recording each at `base` plus its place in `buf`.
+fn fill_run<'a, V: TableInput>(
+    versions: &'a [V],
+    mut prev: Option<(&'a [u8], Seqno)>,
+    buf: &mut [u8],
+    base: usize,
+) -> Vec<RunRecord> {
+    let mut records = Vec::with_capacity(versions.len());
+    let mut pos = 0;
+    for v in versions {
+        let (key, value) = (v.key(), v.value());
+        if prev == Some((key, v.seqno())) {
+            continue;
+        }
+        prev = Some((key, v.seqno()));
+        buf[pos..pos + key.len()].copy_from_slice(key);
+        buf[pos + key.len()..pos + key.len() + value.len()].copy_from_slice(value);
+        let prefix = key_prefix(key);
+        records.push(RunRecord {
+            prefix: [(prefix >> 64) as u64, prefix as u64],
+            tag: v.seqno() << 1 | v.kind() as u64,
+            offset: base + pos,
+            key_len: key.len() as u32,
+            value_len: value.len() as u32,
+        });
+        pos += key.len() + value.len();
+    }
+    records
+}
+
+/// Key and value bytes of the versions `fill_run` keeps.
+fn run_bytes<'a, V: TableInput>(versions: &'a [V], mut prev: Option<(&'a [u8], Seqno)>) -> usize {
+    let mut bytes = 0;
+    for v in versions {
+        if prev == Some((v.key(), v.seqno())) {
+            continue;
+        }
+        prev = Some((v.key(), v.seqno()));
+        bytes += v.key().len() + v.value().len();
+    }
+    bytes
+}
+
+/// The two ways a memtable holds its versions.
+// The skiplist is large (cache-padded heads); boxing it would add a pointer
+// chase to every write, while a run only wastes a few hundred bytes of the
+// handful of memtables alive at once.
+#[allow(clippy::large_enum_variant)]
+enum Repr {
+    /// The active (and later frozen) write buffer.
+    Skip(SkipMap<InternalKey, ()>),
+    /// An immutable sorted run built by ingest.
+    Run(SortedRun),
+}
+
+/// The write buffer: a concurrent skiplist, or an immutable sorted run.
 pub(crate) struct Memtable {
-    map: SkipMap<InternalKey, ()>,
+    repr: Repr,
     bytes: AtomicUsize,
     max_seqno: AtomicU64,
 }
@@ -202,9 +382,91 @@ pub(crate) struct Memtable {
 impl Memtable {
     pub(crate) fn new() -> Memtable {
         Memtable {
-            map: SkipMap::new(),
+            repr: Repr::Skip(SkipMap::new()),
             bytes: AtomicUsize::new(0),
             max_seqno: AtomicU64::new(0),
+        }
+    }
+
+    /// Builds an immutable sorted run from `parts`, whose concatenation is
+    /// in internal order (key ascending, seqno descending). Of versions with
+    /// the same key and seqno only the first is kept (so a batch that wrote
+    /// a key twice must list its later write first). `max_seqno` is the
+    /// highest sequence number the run stands for: its last batch's, even
+    /// if that batch had no operations, so flushing the run advances the
+    /// flushed sequence number past it.
+    ///
+    /// The parts are copied into the run's buffer in parallel, one thread
+    /// per part. Key and value lengths must fit in 32 bits (a batch's
+    /// encoding guarantees it).
+    pub(crate) fn from_sorted<V: TableInput + Sync>(parts: &[&[V]], max_seqno: Seqno) -> Memtable {
+        debug_assert!(max_seqno <= MAX_SEQNO);
+        // The version before each part, to drop duplicates across parts.
+        let prevs: Vec<Option<(&[u8], Seqno)>> = (0..parts.len())
+            .map(|i| {
+                parts[..i]
+                    .iter()
+                    .rev()
+                    .find_map(|p| p.last())
+                    .map(|v| (v.key(), v.seqno()))
+            })
+            .collect();
+        let sizes: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = parts
+                .iter()
+                .zip(&prevs)
+                .skip(1)
+                .map(|(p, prev)| s.spawn(move || run_bytes(p, *prev)))
+                .collect();
+            let first = parts.first().map_or(0, |p| run_bytes(p, None));
+            std::iter::once(first)
+                .chain(handles.into_iter().map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                }))
+                .collect()
+        });
+        let mut data = vec![0u8; sizes.iter().sum()].into_boxed_slice();
+        let mut slices = Vec::with_capacity(parts.len());
+        let mut rest: &mut [u8] = &mut data;
+        let mut base = 0;
+        for size in &sizes {
+            let (head, tail) = rest.split_at_mut(*size);
+            slices.push((head, base));
+            base += size;
+            rest = tail;
+        }
+        let records: Vec<RunRecord> = std::thread::scope(|s| {
+            let mut work = parts.iter().zip(&prevs).zip(slices);
+            let first = work.next();
+            let handles: Vec<_> = work
+                .map(|((p, prev), (buf, base))| s.spawn(move || fill_run(p, *prev, buf, base)))
+                .collect();
+            let mut records = first.map_or_else(Vec::new, |((p, prev), (buf, base))| {
+                fill_run(p, *prev, buf, base)
+            });
+            for h in handles {
+                records.extend(
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            records
+        });
+        let bytes = data.len() + records.len() * RUN_RECORD_BYTES;
+        Memtable {
+            repr: Repr::Run(SortedRun { data, records }),
+            bytes: AtomicUsize::new(bytes),
+            max_seqno: AtomicU64::new(max_seqno),
+        }
+    }
+
+    /// The versions of a sorted run in internal order, borrowed (`None` for
+    /// a skiplist memtable): lets a flush write a run without copying.
+    pub(crate) fn run_versions(&self) -> Option<impl Iterator<Item = RunVersion<'_>>> {
+        match &self.repr {
+            Repr::Skip(_) => None,
+            Repr::Run(run) => Some(run.records.iter().map(|r| run.version(r))),
         }
     }
 
@@ -213,11 +475,17 @@ impl Memtable {
     /// how "last write in a batch wins" falls out.
     ///
     /// `seqno` must not exceed [`MAX_SEQNO`] (the engine checks).
+    ///
+    /// # Panics
+    ///
+    /// On a sorted run, which is immutable and never the active memtable.
     pub(crate) fn insert(&self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
         debug_assert!(seqno <= MAX_SEQNO);
+        let Repr::Skip(map) = &self.repr else {
+            unreachable!("insert into an immutable sorted run");
+        };
         let size = key.len() + value.len() + NODE_OVERHEAD;
-        self.map
-            .insert(InternalKey::new(key, seqno, kind, value), ());
+        map.insert(InternalKey::new(key, seqno, kind, value), ());
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
     }
@@ -235,7 +503,10 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        match &self.repr {
+            Repr::Skip(map) => map.is_empty(),
+            Repr::Run(run) => run.records.is_empty(),
+        }
     }
 
     /// Highest sequence number inserted so far (0 when empty).
@@ -246,9 +517,18 @@ impl Memtable {
     /// The newest version of `key` with a sequence number `<= seqno`.
     pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
         let probe = Probe::new(key, seqno);
-        let entry = self
-            .map
-            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        let map = match &self.repr {
+            Repr::Skip(map) => map,
+            Repr::Run(run) => {
+                let i = run.seek(&probe, true);
+                let found = run.records.get(i).map(|r| run.version(r))?;
+                if found.key != key {
+                    return None;
+                }
+                return Some((found.kind(), Bytes::copy_from_slice(found.value)));
+            }
+        };
+        let entry = map.lower_bound(Bound::Included(&probe as &dyn KeyView))?;
         let found = entry.key();
         if found.user_key() != key {
             return None;
@@ -266,12 +546,16 @@ impl Memtable {
         out: &mut VecDeque<Entry>,
     ) -> bool {
         let probe = from.map(|(k, s)| Probe::new(k, s));
+        let map = match &self.repr {
+            Repr::Skip(map) => map,
+            Repr::Run(run) => return Self::fill_run(run, probe, reverse, limit, out),
+        };
         let bound: Bound<&dyn KeyView> = probe.as_ref().map(|b| b as &dyn KeyView);
         let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, ()>,
                     out: &mut VecDeque<Entry>| out.push_back(e.key().to_entry());
         let mut n = 0;
         if reverse {
-            let range = self.map.range::<dyn KeyView, _>((Bound::Unbounded, bound));
+            let range = map.range::<dyn KeyView, _>((Bound::Unbounded, bound));
             for e in range.rev() {
                 if n == limit {
                     return true;
@@ -280,7 +564,7 @@ impl Memtable {
                 n += 1;
             }
         } else {
-            let range = self.map.range::<dyn KeyView, _>((bound, Bound::Unbounded));
+            let range = map.range::<dyn KeyView, _>((bound, Bound::Unbounded));
             for e in range {
                 if n == limit {
                     return true;
@@ -290,6 +574,37 @@ impl Memtable {
             }
         }
         false
+    }
+
+    /// [`Memtable::fill`] for a sorted run: the same versions, found by
+    /// binary search.
+    fn fill_run(
+        run: &SortedRun,
+        from: Bound<Probe<'_>>,
+        reverse: bool,
+        limit: usize,
+        out: &mut VecDeque<Entry>,
+    ) -> bool {
+        if reverse {
+            // Versions before `from`: up to its end (included) or start.
+            let end = match &from {
+                Bound::Unbounded => run.records.len(),
+                Bound::Included(p) => run.seek(p, false),
+                Bound::Excluded(p) => run.seek(p, true),
+            };
+            let start = end.saturating_sub(limit);
+            out.extend((start..end).rev().map(|i| run.entry(i)));
+            start > 0
+        } else {
+            let start = match &from {
+                Bound::Unbounded => 0,
+                Bound::Included(p) => run.seek(p, true),
+                Bound::Excluded(p) => run.seek(p, false),
+            };
+            let end = start.saturating_add(limit).min(run.records.len());
+            out.extend((start..end).map(|i| run.entry(i)));
+            end < run.records.len()
+        }
     }
 }
 
@@ -456,5 +771,93 @@ mod tests {
         assert_eq!(ex[0].key, key(11));
         let all = MemIter::new(m, Bound::Unbounded, Bound::Unbounded, true).count();
         assert_eq!(all, 2000);
+    }
+
+    /// One version for the sorted-run tests: (key, seqno, kind, value).
+    struct V(Vec<u8>, Seqno, Kind, Vec<u8>);
+
+    impl TableInput for V {
+        fn key(&self) -> &[u8] {
+            &self.0
+        }
+        fn seqno(&self) -> Seqno {
+            self.1
+        }
+        fn kind(&self) -> Kind {
+            self.2
+        }
+        fn value(&self) -> &[u8] {
+            &self.3
+        }
+    }
+
+    fn all(m: &Arc<Memtable>, lower: Bound<Bytes>, upper: Bound<Bytes>, rev: bool) -> Vec<Entry> {
+        MemIter::new(m.clone(), lower, upper, rev).collect()
+    }
+
+    proptest::proptest! {
+        /// A sorted run answers every read as a skiplist memtable holding
+        /// the same versions does, however its input is cut into parts.
+        #[test]
+        fn sorted_run_reads_like_the_skiplist(
+            ops in proptest::collection::vec(
+                (proptest::collection::vec(0u8..3, 0..20), 1u64..40, proptest::bool::ANY,
+                 proptest::collection::vec(proptest::num::u8::ANY, 0..4)),
+                0..300),
+            cut in 0usize..300,
+            probes in proptest::collection::vec(
+                (proptest::collection::vec(0u8..3, 0..20), 0u64..45), 20),
+        ) {
+            let skip = Arc::new(Memtable::new());
+            let mut versions: Vec<V> = Vec::new();
+            for (k, s, put, v) in &ops {
+                let kind = if *put { Kind::Put } else { Kind::Delete };
+                skip.insert(k, *s, kind, v);
+                versions.push(V(k.clone(), *s, kind, v.clone()));
+            }
+            // Internal order, the later of two writes of (key, seqno) first
+            // (a stable sort of the reversed input).
+            versions.reverse();
+            versions.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
+            let cut = cut.min(versions.len());
+            let run = Arc::new(Memtable::from_sorted(&[&versions[..cut], &versions[cut..]], 50));
+            proptest::prop_assert_eq!(run.is_empty(), skip.is_empty());
+            proptest::prop_assert_eq!(run.max_seqno(), 50);
+            for (k, s) in &probes {
+                proptest::prop_assert_eq!(run.get(k, *s), skip.get(k, *s));
+            }
+            let b = |k: &Vec<u8>| Bytes::copy_from_slice(k);
+            for rev in [false, true] {
+                proptest::prop_assert_eq!(
+                    all(&run, Bound::Unbounded, Bound::Unbounded, rev),
+                    all(&skip, Bound::Unbounded, Bound::Unbounded, rev)
+                );
+                for w in probes.windows(2) {
+                    let (lo, hi) = (&w[0].0, &w[1].0);
+                    for (l, u) in [
+                        (Bound::Included(b(lo)), Bound::Excluded(b(hi))),
+                        (Bound::Excluded(b(lo)), Bound::Included(b(hi))),
+                        (Bound::Included(b(lo)), Bound::Unbounded),
+                        (Bound::Unbounded, Bound::Excluded(b(hi))),
+                    ] {
+                        proptest::prop_assert_eq!(
+                            all(&run, l.clone(), u.clone(), rev),
+                            all(&skip, l, u, rev)
+                        );
+                    }
+                }
+            }
+            let flushed: Vec<(Vec<u8>, Seqno, Kind, Vec<u8>)> = run
+                .run_versions()
+                .map(|it| it.map(|v| (v.key().to_vec(), v.seqno(), v.kind(), v.value().to_vec())).collect())
+                .unwrap_or_default();
+            let want: Vec<(Vec<u8>, Seqno, Kind, Vec<u8>)> =
+                all(&skip, Bound::Unbounded, Bound::Unbounded, false)
+                    .into_iter()
+                    .map(|e| (e.key.to_vec(), e.seqno, e.kind, e.value.to_vec()))
+                    .collect();
+            proptest::prop_assert_eq!(flushed, want);
+            proptest::prop_assert!(skip.run_versions().is_none());
+        }
     }
 }

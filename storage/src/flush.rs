@@ -7,7 +7,7 @@
 //! next open) or the new one.
 //!
 //! Ingest ([`crate::Engine::ingest_batches`]) turns a chunk of batches into
-//! an immutable sorted run ([`Inner::build_run`], [`Memtable::from_sorted`])
+//! an immutable sorted run ([`Inner::build_run`], [`RunBuilder`])
 //! that joins the frozen memtables and is flushed by this same protocol;
 //! a run's versions are written straight from its buffer.
 
@@ -17,9 +17,9 @@ use std::sync::atomic::Ordering;
 use crate::batch::{BatchOp, WriteBatch};
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::memtable::{MemIter, Memtable};
+use crate::memtable::{MemIter, Memtable, RunBuilder};
 use crate::sst::{Table, TableWriter};
-use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
+use crate::types::{Entry, Kind, Seqno};
 use crate::version::Version;
 
 /// One version of a key as [`Inner::write_tables`] consumes it: an owned
@@ -126,57 +126,60 @@ impl Inner {
     }
 
     /// Builds the immutable sorted run of `chunk` (batches in increasing
-    /// sequence order): its versions sorted into internal order, a key
-    /// written twice by one batch keeping its later write, and the run's
-    /// maximum sequence number the chunk's last (even an empty batch's).
-    /// `None` for an empty chunk.
-    ///
-    /// A large chunk is cut in two by internal order and each half sorted
-    /// and copied into the run on its own thread (when the machine has more
-    /// than one core): the sort and the copy are most of an ingest's work.
+    /// sequence order): its keys and values copied, in log order, into one
+    /// buffer, its versions sorted into internal order (a key written twice
+    /// by one batch keeping its later write), and the run's maximum
+    /// sequence number the chunk's last (even an empty batch's). `None` for
+    /// an empty chunk. See [`RunBuilder`].
     pub(crate) fn build_run<B: std::borrow::Borrow<WriteBatch>>(
         chunk: &[(Seqno, B)],
     ) -> Option<Memtable> {
         let last = chunk.last().map(|(s, _)| *s)?;
-        let ops: usize = chunk.iter().map(|(_, b)| b.borrow().len()).sum();
-        let mut versions: Vec<IngestVersion<'_>> = Vec::with_capacity(ops);
-        for (seqno, batch) in chunk {
-            for op in batch.borrow().iter() {
-                let (key, kind, value): (&[u8], Kind, &[u8]) = match op {
-                    BatchOp::Put(k, v) => (k, Kind::Put, v),
-                    BatchOp::Delete(k) => (k, Kind::Delete, b""),
-                };
-                versions.push(IngestVersion {
-                    prefix: key_prefix(key),
-                    key,
-                    value,
-                    seqno: *seqno,
-                    order: versions.len(),
-                    kind,
-                });
-            }
-        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if cores < 2 || versions.len() < PARALLEL_INGEST_MIN {
-            sort_versions(&mut versions);
-            return Some(Memtable::from_sorted(&[&versions[..]], last));
-        }
-        // Partition around the middle version in internal order (everything
-        // left of it orders before everything right), then sort both sides
-        // at once.
-        let mid = versions.len() / 2;
-        versions.select_nth_unstable_by(mid, internal_order);
-        let (left, right) = versions.split_at_mut(mid);
-        std::thread::scope(|s| {
-            let other = s.spawn(|| sort_versions(right));
-            sort_versions(left);
-            other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        });
-        Some(Memtable::from_sorted(&[&*left, &*right], last))
+        let ops: usize = chunk.iter().map(|(_, b)| b.borrow().len()).sum();
+        let run = if cores < 2 || chunk.len() < 2 || ops < PARALLEL_COPY_MIN {
+            let bytes: usize = chunk.iter().map(|(_, b)| b.borrow().as_bytes().len()).sum();
+            let mut run = RunBuilder::with_capacity(bytes, ops);
+            for (seqno, batch) in chunk {
+                for op in batch.borrow().iter() {
+                    match op {
+                        BatchOp::Put(k, v) => run.push(k, *seqno, Kind::Put, v),
+                        BatchOp::Delete(k) => run.push(k, *seqno, Kind::Delete, b""),
+                    }
+                }
+            }
+            run
+        } else {
+            // Copying the keys and values (and faulting in the fresh buffer)
+            // is a good part of an ingest: two halves of the chunk at once.
+            // `B` need not be `Sync`; a `&WriteBatch` is.
+            let refs: Vec<(Seqno, &WriteBatch)> =
+                chunk.iter().map(|(s, b)| (*s, b.borrow())).collect();
+            let (a, b) = refs.split_at(refs.len() / 2);
+            RunBuilder::fill_parallel(
+                &[a, b],
+                |part| part.iter().map(|(_, b)| b.as_bytes().len()).sum(),
+                |part, sink| {
+                    for (seqno, batch) in *part {
+                        for op in batch.iter() {
+                            match op {
+                                BatchOp::Put(k, v) => sink.push(k, *seqno, Kind::Put, v),
+                                BatchOp::Delete(k) => sink.push(k, *seqno, Kind::Delete, b""),
+                            }
+                        }
+                    }
+                },
+            )
+        };
+        Some(run.finish(last))
     }
+}
 
+/// Chunks with fewer versions are copied on one thread (small enough that
+/// the model tests exercise both paths).
+const PARALLEL_COPY_MIN: usize = 32;
+
+impl Inner {
     /// Writes SSTs from versions in internal order, starting a new file
     /// once one reaches `split_bytes` (only between user keys, so all
     /// versions of a key share a file); fsyncs the files and their directory
@@ -228,51 +231,4 @@ impl Inner {
             .map(|(id, path)| Table::open(&path, id, self.cache.clone(), io.clone()))
             .collect()
     }
-}
-
-/// A borrowed version of a key, gathered from the batches of an ingest.
-struct IngestVersion<'a> {
-    /// [`key_prefix`] of `key`, to compare most keys with one integer
-    /// compare.
-    prefix: u128,
-    key: &'a [u8],
-    value: &'a [u8],
-    seqno: Seqno,
-    /// Position in the chunk (batch order, then operation order within the
-    /// batch): increases with the sequence number and, within one batch,
-    /// with the operation.
-    order: usize,
-    kind: Kind,
-}
-
-impl TableInput for IngestVersion<'_> {
-    fn key(&self) -> &[u8] {
-        self.key
-    }
-    fn seqno(&self) -> Seqno {
-        self.seqno
-    }
-    fn kind(&self) -> Kind {
-        self.kind
-    }
-    fn value(&self) -> &[u8] {
-        self.value
-    }
-}
-
-/// Chunks with fewer versions are sorted and copied on one thread (small
-/// enough that the model tests exercise both paths).
-const PARALLEL_INGEST_MIN: usize = 32;
-
-/// Internal order (key ascending, sequence number descending), and within
-/// one batch the later operation on a key first.
-fn internal_order(a: &IngestVersion<'_>, b: &IngestVersion<'_>) -> std::cmp::Ordering {
-    a.prefix
-        .cmp(&b.prefix)
-        .then_with(|| compare_keys(a.key, b.key))
-        .then_with(|| b.order.cmp(&a.order))
-}
-
-fn sort_versions(versions: &mut [IngestVersion<'_>]) {
-    versions.sort_unstable_by(internal_order);
 }

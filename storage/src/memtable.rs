@@ -315,49 +315,195 @@ impl SortedRun {
 /// Bytes a record of a run costs, for [`Memtable::approximate_bytes`].
 const RUN_RECORD_BYTES: usize = std::mem::size_of::<RunRecord>();
 
-/// Fills `buf` with the key and value bytes of `versions` (skipping any
-/// whose key and seqno equal the previous kept one, starting from `prev`),
-/// recording each at `base` plus its place in `buf`.
-fn fill_run<'a, V: TableInput>(
-    versions: &'a [V],
-    mut prev: Option<(&'a [u8], Seqno)>,
-    buf: &mut [u8],
+/// Internal order of two records of one run's buffer, and between the
+/// versions of one key and seqno (a batch writing a key twice) the later
+/// write, which lies further into the buffer, first (offsets grow strictly
+/// with every version pushed, even an empty one).
+fn run_order(data: &[u8], a: &RunRecord, b: &RunRecord) -> Ordering {
+    view_cmp(&RunKey { rec: a, data }, &RunKey { rec: b, data }).then(b.offset.cmp(&a.offset))
+}
+
+/// Records with fewer versions are sorted on one thread (small enough that
+/// the model tests exercise both paths).
+const PARALLEL_SORT_MIN: usize = 32;
+
+/// One part's slice of a run's buffer, filled by one thread
+/// ([`RunBuilder::fill_parallel`]).
+pub(crate) struct RunSink<'a> {
+    buf: &'a mut [u8],
+    /// Offset of `buf` in the run's buffer.
     base: usize,
-) -> Vec<RunRecord> {
-    let mut records = Vec::with_capacity(versions.len());
-    let mut pos = 0;
-    for v in versions {
-        let (key, value) = (v.key(), v.value());
-        if prev == Some((key, v.seqno())) {
-            continue;
-        }
-        prev = Some((key, v.seqno()));
-        buf[pos..pos + key.len()].copy_from_slice(key);
-        buf[pos + key.len()..pos + key.len() + value.len()].copy_from_slice(value);
+    pos: usize,
+    records: Vec<RunRecord>,
+}
+
+impl RunSink<'_> {
+    /// Adds a version, as [`RunBuilder::push`] does.
+    ///
+    /// # Panics
+    ///
+    /// When the key and value do not fit the rest of the slice.
+    pub(crate) fn push(&mut self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
+        debug_assert!(seqno <= MAX_SEQNO);
+        // Offsets must grow strictly: they order writes of one key by one
+        // batch (see `run_order`); an empty key and value take a byte.
+        let end = self.pos + (key.len() + value.len()).max(1);
+        self.buf[self.pos..self.pos + key.len()].copy_from_slice(key);
+        self.buf[self.pos + key.len()..self.pos + key.len() + value.len()].copy_from_slice(value);
         let prefix = key_prefix(key);
-        records.push(RunRecord {
+        self.records.push(RunRecord {
             prefix: [(prefix >> 64) as u64, prefix as u64],
-            tag: v.seqno() << 1 | v.kind() as u64,
-            offset: base + pos,
+            tag: seqno << 1 | kind as u64,
+            offset: self.base + self.pos,
             key_len: key.len() as u32,
             value_len: value.len() as u32,
         });
-        pos += key.len() + value.len();
+        self.pos = end;
     }
-    records
 }
 
-/// Key and value bytes of the versions `fill_run` keeps.
-fn run_bytes<'a, V: TableInput>(versions: &'a [V], mut prev: Option<(&'a [u8], Seqno)>) -> usize {
-    let mut bytes = 0;
-    for v in versions {
-        if prev == Some((v.key(), v.seqno())) {
-            continue;
+/// Collects the versions of a chunk of batches, in log order, into the
+/// buffer and records of a future sorted run ([`RunBuilder::finish`]).
+pub(crate) struct RunBuilder {
+    data: Vec<u8>,
+    records: Vec<RunRecord>,
+}
+
+impl RunBuilder {
+    /// A builder with room for `bytes` of keys and values and `versions`
+    /// versions.
+    pub(crate) fn with_capacity(bytes: usize, versions: usize) -> RunBuilder {
+        RunBuilder {
+            data: Vec::with_capacity(bytes),
+            records: Vec::with_capacity(versions),
         }
-        prev = Some((v.key(), v.seqno()));
-        bytes += v.key().len() + v.value().len();
     }
-    bytes
+
+    /// Adds a version. Versions must come in log order: sequence numbers
+    /// never decrease, and of two writes of a key by one batch the later is
+    /// added later (and wins). Key and value lengths must fit in 32 bits
+    /// (a batch's encoding guarantees it).
+    pub(crate) fn push(&mut self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
+        debug_assert!(seqno <= MAX_SEQNO);
+        let prefix = key_prefix(key);
+        self.records.push(RunRecord {
+            prefix: [(prefix >> 64) as u64, prefix as u64],
+            tag: seqno << 1 | kind as u64,
+            offset: self.data.len(),
+            key_len: key.len() as u32,
+            value_len: value.len() as u32,
+        });
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+        if key.is_empty() && value.is_empty() {
+            // Offsets must grow strictly: they order writes of one key by
+            // one batch (see `run_order`).
+            self.data.push(0);
+        }
+    }
+
+    /// Collects the versions of `parts` in parallel, one thread per part:
+    /// `fill` pushes a part's versions (in log order) into its own slice of
+    /// the run's buffer, of `capacity(part)` bytes, which must be at least
+    /// the part's key and value bytes, at least one per version (a batch's
+    /// encoded size is); a part
+    /// that overfills its slice panics. Parts must be in log order too.
+    pub(crate) fn fill_parallel<P: Sync>(
+        parts: &[P],
+        capacity: impl Fn(&P) -> usize,
+        fill: impl Fn(&P, &mut RunSink<'_>) + Sync,
+    ) -> RunBuilder {
+        let sizes: Vec<usize> = parts.iter().map(capacity).collect();
+        // Zeroed by the allocator lazily (fresh pages), then faulted in by
+        // the threads that fill them.
+        let mut data = vec![0u8; sizes.iter().sum()];
+        let mut sinks = Vec::with_capacity(parts.len());
+        let mut rest: &mut [u8] = &mut data;
+        let mut base = 0;
+        for size in &sizes {
+            let (head, tail) = rest.split_at_mut(*size);
+            sinks.push(RunSink {
+                buf: head,
+                base,
+                pos: 0,
+                records: Vec::new(),
+            });
+            base += size;
+            rest = tail;
+        }
+        let fill = &fill;
+        let parts_records: Vec<Vec<RunRecord>> = std::thread::scope(|s| {
+            let mut work = parts.iter().zip(sinks);
+            let first = work.next();
+            let handles: Vec<_> = work
+                .map(|(p, mut sink)| {
+                    s.spawn(move || {
+                        fill(p, &mut sink);
+                        sink.records
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(parts.len());
+            if let Some((p, mut sink)) = first {
+                fill(p, &mut sink);
+                all.push(sink.records);
+            }
+            for h in handles {
+                all.push(
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            all
+        });
+        let mut records = Vec::with_capacity(parts_records.iter().map(Vec::len).sum());
+        for r in parts_records {
+            records.extend_from_slice(&r);
+        }
+        RunBuilder { data, records }
+    }
+
+    /// Sorts the versions into internal order, keeps the last write of each
+    /// key and seqno, and builds the run (see [`Memtable::from_sorted`]).
+    ///
+    /// Large runs are cut in two around their middle version and both
+    /// halves sorted at once (when the machine has more than one core):
+    /// the sort is most of an ingest's work.
+    pub(crate) fn finish(self, max_seqno: Seqno) -> Memtable {
+        let RunBuilder { data, mut records } = self;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 || records.len() < PARALLEL_SORT_MIN {
+            records.sort_unstable_by(|a, b| run_order(&data, a, b));
+        } else {
+            let mid = records.len() / 2;
+            records.select_nth_unstable_by(mid, |a, b| run_order(&data, a, b));
+            let (left, right) = records.split_at_mut(mid);
+            let data = &data;
+            std::thread::scope(|s| {
+                let other = s.spawn(|| right.sort_unstable_by(|a, b| run_order(data, a, b)));
+                left.sort_unstable_by(|a, b| run_order(data, a, b));
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            });
+        }
+        // Equal keys and seqnos are adjacent now, the later write first;
+        // `dedup_by` keeps the first of a run of equal records.
+        records.dedup_by(|later, earlier| {
+            later.tag >> 1 == earlier.tag >> 1
+                && view_cmp(
+                    &RunKey {
+                        rec: later,
+                        data: &data,
+                    },
+                    &RunKey {
+                        rec: earlier,
+                        data: &data,
+                    },
+                ) == Ordering::Equal
+        });
+        Memtable::from_sorted(data.into_boxed_slice(), records, max_seqno)
+    }
 }
 
 /// The two ways a memtable holds its versions.
@@ -388,71 +534,26 @@ impl Memtable {
         }
     }
 
-    /// Builds an immutable sorted run from `parts`, whose concatenation is
-    /// in internal order (key ascending, seqno descending). Of versions with
-    /// the same key and seqno only the first is kept (so a batch that wrote
-    /// a key twice must list its later write first). `max_seqno` is the
-    /// highest sequence number the run stands for: its last batch's, even
-    /// if that batch had no operations, so flushing the run advances the
-    /// flushed sequence number past it.
+    /// An immutable sorted run over `data`: `records` (each a key with its
+    /// value right after it in `data`) must be in internal order (key
+    /// ascending, seqno descending) with one version per key and seqno.
+    /// `max_seqno` is the highest sequence number the run stands for: its
+    /// last batch's, even if that batch had no operations, so flushing the
+    /// run advances the flushed sequence number past it.
     ///
-    /// The parts are copied into the run's buffer in parallel, one thread
-    /// per part. Key and value lengths must fit in 32 bits (a batch's
-    /// encoding guarantees it).
-    pub(crate) fn from_sorted<V: TableInput + Sync>(parts: &[&[V]], max_seqno: Seqno) -> Memtable {
+    /// Usually built by [`RunBuilder`].
+    fn from_sorted(data: Box<[u8]>, records: Vec<RunRecord>, max_seqno: Seqno) -> Memtable {
         debug_assert!(max_seqno <= MAX_SEQNO);
-        // The version before each part, to drop duplicates across parts.
-        let prevs: Vec<Option<(&[u8], Seqno)>> = (0..parts.len())
-            .map(|i| {
-                parts[..i]
-                    .iter()
-                    .rev()
-                    .find_map(|p| p.last())
-                    .map(|v| (v.key(), v.seqno()))
-            })
-            .collect();
-        let sizes: Vec<usize> = std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .iter()
-                .zip(&prevs)
-                .skip(1)
-                .map(|(p, prev)| s.spawn(move || run_bytes(p, *prev)))
-                .collect();
-            let first = parts.first().map_or(0, |p| run_bytes(p, None));
-            std::iter::once(first)
-                .chain(handles.into_iter().map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                }))
-                .collect()
-        });
-        let mut data = vec![0u8; sizes.iter().sum()].into_boxed_slice();
-        let mut slices = Vec::with_capacity(parts.len());
-        let mut rest: &mut [u8] = &mut data;
-        let mut base = 0;
-        for size in &sizes {
-            let (head, tail) = rest.split_at_mut(*size);
-            slices.push((head, base));
-            base += size;
-            rest = tail;
-        }
-        let records: Vec<RunRecord> = std::thread::scope(|s| {
-            let mut work = parts.iter().zip(&prevs).zip(slices);
-            let first = work.next();
-            let handles: Vec<_> = work
-                .map(|((p, prev), (buf, base))| s.spawn(move || fill_run(p, *prev, buf, base)))
-                .collect();
-            let mut records = first.map_or_else(Vec::new, |((p, prev), (buf, base))| {
-                fill_run(p, *prev, buf, base)
-            });
-            for h in handles {
-                records.extend(
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                );
+        debug_assert!(records.windows(2).all(|w| view_cmp(
+            &RunKey {
+                rec: &w[0],
+                data: &data
+            },
+            &RunKey {
+                rec: &w[1],
+                data: &data
             }
-            records
-        });
+        ) == Ordering::Less));
         let bytes = data.len() + records.len() * RUN_RECORD_BYTES;
         Memtable {
             repr: Repr::Run(SortedRun { data, records }),
@@ -773,24 +874,6 @@ mod tests {
         assert_eq!(all, 2000);
     }
 
-    /// One version for the sorted-run tests: (key, seqno, kind, value).
-    struct V(Vec<u8>, Seqno, Kind, Vec<u8>);
-
-    impl TableInput for V {
-        fn key(&self) -> &[u8] {
-            &self.0
-        }
-        fn seqno(&self) -> Seqno {
-            self.1
-        }
-        fn kind(&self) -> Kind {
-            self.2
-        }
-        fn value(&self) -> &[u8] {
-            &self.3
-        }
-    }
-
     fn all(m: &Arc<Memtable>, lower: Bound<Bytes>, upper: Bound<Bytes>, rev: bool) -> Vec<Entry> {
         MemIter::new(m.clone(), lower, upper, rev).collect()
     }
@@ -804,23 +887,21 @@ mod tests {
                 (proptest::collection::vec(0u8..3, 0..20), 1u64..40, proptest::bool::ANY,
                  proptest::collection::vec(proptest::num::u8::ANY, 0..4)),
                 0..300),
-            cut in 0usize..300,
             probes in proptest::collection::vec(
                 (proptest::collection::vec(0u8..3, 0..20), 0u64..45), 20),
         ) {
+            // Log order: seqnos never decrease.
+            let mut ops = ops;
+            ops.sort_by_key(|op| op.1);
             let skip = Arc::new(Memtable::new());
-            let mut versions: Vec<V> = Vec::new();
+            let mut builder = RunBuilder::with_capacity(0, 0);
             for (k, s, put, v) in &ops {
-                let kind = if *put { Kind::Put } else { Kind::Delete };
+                // Deletes carry no value (the engine stores none).
+                let (kind, v) = if *put { (Kind::Put, &v[..]) } else { (Kind::Delete, &[][..]) };
                 skip.insert(k, *s, kind, v);
-                versions.push(V(k.clone(), *s, kind, v.clone()));
+                builder.push(k, *s, kind, v);
             }
-            // Internal order, the later of two writes of (key, seqno) first
-            // (a stable sort of the reversed input).
-            versions.reverse();
-            versions.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
-            let cut = cut.min(versions.len());
-            let run = Arc::new(Memtable::from_sorted(&[&versions[..cut], &versions[cut..]], 50));
+            let run = Arc::new(builder.finish(50));
             proptest::prop_assert_eq!(run.is_empty(), skip.is_empty());
             proptest::prop_assert_eq!(run.max_seqno(), 50);
             for (k, s) in &probes {

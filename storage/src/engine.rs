@@ -142,9 +142,10 @@ pub struct Stats {
     pub write_stalls: u64,
     /// See `write_stalls`.
     pub write_stall_micros: u64,
-    /// Chunks written to level 0 by [`Engine::ingest_batches`] since open.
+    /// Chunks [`Engine::ingest_batches`] turned into sorted runs since open
+    /// (their flushes count in `flushes`).
     pub ingests: u64,
-    /// SST bytes those chunks wrote.
+    /// Approximate memory bytes of those runs.
     pub bytes_ingested: u64,
     /// Live snapshots.
     pub snapshots: usize,
@@ -266,31 +267,37 @@ impl Engine {
     /// Applies many batches at once, in order, for bulk loading such as a
     /// write-ahead log's replay: the result is exactly that of calling
     /// [`Engine::apply`] for each `(seqno, batch)` in turn, but the batches
-    /// bypass the memtable. Sequence numbers must increase strictly and the
+    /// bypass the skiplist of the active memtable. Sequence numbers must increase strictly and the
     /// first must be above [`Engine::last_seqno`].
     ///
     /// The batches are taken in *chunks*: a chunk ends with the batch that
     /// brings its encoded size ([`WriteBatch::as_bytes`]) to
     /// [`crate::Options::memtable_budget`] or more, or with the last batch.
-    /// The versions of a chunk are sorted into key order and written as one
-    /// or more level-0 SSTs (split at [`crate::Options::target_file_size`]),
-    /// which are installed together with a manifest whose flushed sequence
-    /// number is the chunk's last, with the same durable protocol as a
-    /// flush; then the chunk becomes visible. A chunk is all-or-nothing,
-    /// for readers and across a crash. Memory held is about two chunks'
-    /// worth. Like `apply`, a chunk may first wait while compaction works
-    /// off level 0 (a write stall); without background threads the due
-    /// compactions run after each chunk instead.
+    /// The versions of a chunk are sorted into internal order and copied
+    /// into one immutable *sorted run*, an in-memory table that takes its
+    /// place in front of the frozen memtables (a non-empty active memtable
+    /// is frozen first, as its writes are older), and the chunk becomes
+    /// visible, all at once. The background flush then writes the run to a
+    /// level-0 SST like any frozen memtable.
     ///
-    /// Memtables holding unflushed writes are flushed first, so that the
-    /// memtables never hold anything older than the ingested SSTs. Other
-    /// writers wait while a chunk is ingested (it holds the write lock).
+    /// The contract is the one of `apply`: the batches are visible when this
+    /// returns and durable once flushed; [`Engine::flushed_seqno`] tells how
+    /// far that is (a write-ahead log keeps them until then). A crash loses
+    /// whole unflushed chunks, newest first, never part of one. Like
+    /// `apply`, a chunk may first wait while the frozen memtables are
+    /// flushed or level 0 is compacted (a write stall), which bounds memory
+    /// to about `max_frozen_memtables + 1` chunks. Without background
+    /// threads each chunk is flushed, and due compactions run, before the
+    /// next one, so on return everything is durable. Other writers wait
+    /// while a chunk is installed (it takes the write lock), not while it
+    /// is sorted.
     ///
     /// In memory-only mode the batches are applied one by one.
     ///
     /// Errors: `InvalidArgument` for a sequence number that is not above the
-    /// previous one; I/O failures poison the engine as a failed flush does.
-    /// Chunks before the failing one stay ingested (see `last_seqno`).
+    /// previous one; I/O failures (of a flush without background threads)
+    /// poison the engine as a failed flush does. Chunks before the failing
+    /// one stay ingested (see `last_seqno` and `flushed_seqno`).
     pub fn ingest_batches<I, B>(&self, batches: I) -> Result<()>
     where
         I: IntoIterator<Item = (Seqno, B)>,
@@ -684,26 +691,13 @@ impl Inner {
         self.ingest_one(&chunk)
     }
 
-    /// Ingests one chunk (see [`Engine::ingest_batches`]).
+    /// Ingests one chunk (see [`Engine::ingest_batches`]): builds its sorted
+    /// run and puts it in front of the frozen memtables.
     fn ingest_one<B: std::borrow::Borrow<WriteBatch>>(&self, chunk: &[(Seqno, B)]) -> Result<()> {
         let (Some((first, _)), Some((last, _))) = (chunk.first(), chunk.last()) else {
             return Ok(());
         };
-        loop {
-            let _active = {
-                let active = self.write_lock.lock();
-                self.check_writable()?;
-                if active.is_empty() && self.current().frozen.is_empty() {
-                    active
-                } else {
-                    // Unflushed writes are older than the chunk; reads take
-                    // memtables before tables, so they must go first.
-                    drop(active);
-                    self.flush_all()?;
-                    continue;
-                }
-            };
-            let prev = self.visible_seqno();
+        let check = |prev: Seqno| {
             if *first <= prev {
                 return Err(Error::InvalidArgument(format!(
                     "sequence number {first} is not above the last applied {prev}"
@@ -714,12 +708,43 @@ impl Inner {
                     "sequence number {last} is above the largest allowed, {MAX_SEQNO}"
                 )));
             }
+            Ok(())
+        };
+        // Fail fast and wait for room before building the run, so no more
+        // than `max_frozen_memtables` runs plus the one being built are held.
+        self.check_writable()?;
+        check(self.visible_seqno())?;
+        self.make_room()?;
+        let Some(run) = Inner::build_run(chunk) else {
+            return Ok(());
+        };
+        let run = Arc::new(run);
+        {
+            let mut active = self.write_lock.lock();
+            self.check_writable()?;
+            check(self.visible_seqno())?;
+            // Reads take the active memtable before the frozen ones: writes
+            // in it are older than the run and must move behind it.
+            if !active.is_empty() {
+                *active = self.rotate();
+            }
             self.make_room()?;
-            self.ingest_chunk(chunk)?;
+            self.install(|cur| SuperVersion {
+                active: cur.active.clone(),
+                frozen: std::iter::once(run.clone())
+                    .chain(cur.frozen.iter().cloned())
+                    .collect(),
+                version: cur.version.clone(),
+            });
             self.visible_seqno.store(*last, Ordering::Release);
-            break;
         }
+        self.counters.ingests.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_ingested
+            .fetch_add(run.approximate_bytes() as u64, Ordering::Relaxed);
+        self.notify();
         if !self.opts.background {
+            while self.flush_oldest()? {}
             while self.compact_once()? {}
         }
         Ok(())

@@ -6,10 +6,10 @@
 //! step leaves either the old manifest (the SST is an orphan, removed at the
 //! next open) or the new one.
 //!
-//! Ingest ([`crate::Engine::ingest_batches`]) follows the same protocol for
-//! a chunk of batches that never went through a memtable: their versions
-//! are sorted into internal order, written to level-0 SSTs and installed
-//! with the manifest whose flushed sequence number is the chunk's last.
+//! Ingest ([`crate::Engine::ingest_batches`]) turns a chunk of batches into
+//! an immutable sorted run ([`Inner::build_run`], [`RunBuilder`])
+//! that joins the frozen memtables and is flushed by this same protocol;
+//! a run's versions are written straight from its buffer.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,10 +17,10 @@ use std::sync::atomic::Ordering;
 use crate::batch::{BatchOp, WriteBatch};
 use crate::engine::Inner;
 use crate::error::{Error, Result};
-use crate::memtable::{MemIter, Memtable};
+use crate::memtable::{MemIter, Memtable, RunBuilder};
 use crate::sst::{Table, TableWriter};
-use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
-use crate::version::{SuperVersion, Version};
+use crate::types::{Entry, Kind, Seqno};
+use crate::version::Version;
 
 /// One version of a key as [`Inner::write_tables`] consumes it: an owned
 /// [`Entry`] (flush, compaction) or a borrowed one (ingest).
@@ -89,13 +89,18 @@ impl Inner {
         let table = if mem.is_empty() {
             None
         } else {
-            let entries = MemIter::new(
-                mem.clone(),
-                std::ops::Bound::Unbounded,
-                std::ops::Bound::Unbounded,
-                false,
-            );
-            let table = self.write_tables(entries.map(Ok), u64::MAX)?.pop();
+            let table = match mem.run_versions() {
+                Some(versions) => self.write_tables(versions.map(Ok), u64::MAX)?.pop(),
+                None => {
+                    let entries = MemIter::new(
+                        mem.clone(),
+                        std::ops::Bound::Unbounded,
+                        std::ops::Bound::Unbounded,
+                        false,
+                    );
+                    self.write_tables(entries.map(Ok), u64::MAX)?.pop()
+                }
+            };
             self.counters.flushes.fetch_add(1, Ordering::Relaxed);
             if let Some(t) = &table {
                 self.counters
@@ -120,118 +125,61 @@ impl Inner {
         Ok(())
     }
 
-    /// Writes the versions of `chunk` (batches in increasing sequence order,
-    /// all above everything in the engine, memtables empty) to level-0
-    /// SSTs and installs them at the front of level 0 together with the
-    /// manifest whose flushed sequence number is the chunk's last. Does not
-    /// publish the visible sequence number (the caller does, under the write
-    /// lock). Poisons the engine on failure, as a failed flush does.
-    pub(crate) fn ingest_chunk<B: std::borrow::Borrow<WriteBatch>>(
-        &self,
+    /// Builds the immutable sorted run of `chunk` (batches in increasing
+    /// sequence order): its keys and values copied, in log order, into one
+    /// buffer, its versions sorted into internal order (a key written twice
+    /// by one batch keeping its later write), and the run's maximum
+    /// sequence number the chunk's last (even an empty batch's). `None` for
+    /// an empty chunk. See [`RunBuilder`].
+    pub(crate) fn build_run<B: std::borrow::Borrow<WriteBatch>>(
         chunk: &[(Seqno, B)],
-    ) -> Result<()> {
-        let Some(last) = chunk.last().map(|(s, _)| *s) else {
-            return Ok(());
-        };
-        let result = self.write_and_install(chunk, last);
-        if let Err(e) = &result {
-            self.poison(e);
-        }
-        self.notify();
-        result
-    }
-
-    fn write_and_install<B: std::borrow::Borrow<WriteBatch>>(
-        &self,
-        chunk: &[(Seqno, B)],
-        last: Seqno,
-    ) -> Result<()> {
-        let ops: usize = chunk.iter().map(|(_, b)| b.borrow().len()).sum();
-        let mut versions: Vec<IngestVersion<'_>> = Vec::with_capacity(ops);
-        for (seqno, batch) in chunk {
-            for op in batch.borrow().iter() {
-                let (key, kind, value): (&[u8], Kind, &[u8]) = match op {
-                    BatchOp::Put(k, v) => (k, Kind::Put, v),
-                    BatchOp::Delete(k) => (k, Kind::Delete, b""),
-                };
-                versions.push(IngestVersion {
-                    prefix: key_prefix(key),
-                    key,
-                    value,
-                    seqno: *seqno,
-                    order: versions.len(),
-                    kind,
-                });
-            }
-        }
-        let tables = self.write_versions(&mut versions)?;
-        drop(versions);
-        let written: u64 = tables.iter().map(|t| t.meta().file_size).sum();
-        self.counters.ingests.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .bytes_ingested
-            .fetch_add(written, Ordering::Relaxed);
-
-        let _v = self.version_lock.lock();
-        let cur = self.current();
-        let mut version = Version::clone(&cur.version);
-        for t in tables.into_iter().rev() {
-            version.levels[0].insert(0, Arc::new(t));
-        }
-        let flushed = last.max(self.flushed_seqno.load(Ordering::Acquire));
-        self.store_manifest(&version, flushed)?;
-        self.flushed_seqno.store(flushed, Ordering::Release);
-        let version = Arc::new(version);
-        self.install(|cur| SuperVersion {
-            active: cur.active.clone(),
-            frozen: cur.frozen.clone(),
-            version,
-        });
-        Ok(())
-    }
-
-    /// Sorts the versions of an ingested chunk and writes them as tables.
-    /// A large chunk is cut in two by key and each half sorted and written
-    /// on its own thread (when the machine has more than one core): the
-    /// sort and the SST encoding are most of an ingest's work.
-    fn write_versions(&self, versions: &mut [IngestVersion<'_>]) -> Result<Vec<Table>> {
-        let split = self.opts.target_file_size;
+    ) -> Option<Memtable> {
+        let last = chunk.last().map(|(s, _)| *s)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if cores < 2 || versions.len() < PARALLEL_INGEST_MIN {
-            sort_versions(versions);
-            return self.write_tables(dedup(versions.iter()).map(Ok), split);
-        }
-        // Partition around the middle version in internal order, then sort
-        // both sides at once.
-        let mid = versions.len() / 2;
-        versions.select_nth_unstable_by(mid, internal_order);
-        let (left, right) = versions.split_at_mut(mid);
-        std::thread::scope(|s| {
-            let other = s.spawn(|| sort_versions(right));
-            sort_versions(left);
-            other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        });
-        let (left, right) = (&*left, &*right);
-        // All versions of a key go to one table: the older versions of the
-        // left side's last key may have landed on the right.
-        let moved = left.last().map_or(0, |last| {
-            right.iter().take_while(|v| v.key == last.key).count()
-        });
-        let (tables, rest) = std::thread::scope(|s| {
-            let other = s.spawn(|| self.write_tables(dedup(right[moved..].iter()).map(Ok), split));
-            let first = self.write_tables(dedup(left.iter().chain(&right[..moved])).map(Ok), split);
-            let rest = other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            (first, rest)
-        });
-        let mut tables = tables?;
-        tables.extend(rest?);
-        Ok(tables)
+        let ops: usize = chunk.iter().map(|(_, b)| b.borrow().len()).sum();
+        let run = if cores < 2 || chunk.len() < 2 || ops < PARALLEL_COPY_MIN {
+            let bytes: usize = chunk.iter().map(|(_, b)| b.borrow().as_bytes().len()).sum();
+            let mut run = RunBuilder::with_capacity(bytes, ops);
+            for (seqno, batch) in chunk {
+                for op in batch.borrow().iter() {
+                    match op {
+                        BatchOp::Put(k, v) => run.push(k, *seqno, Kind::Put, v),
+                        BatchOp::Delete(k) => run.push(k, *seqno, Kind::Delete, b""),
+                    }
+                }
+            }
+            run
+        } else {
+            // Copying the keys and values (and faulting in the fresh buffer)
+            // is a good part of an ingest: two halves of the chunk at once.
+            // `B` need not be `Sync`; a `&WriteBatch` is.
+            let refs: Vec<(Seqno, &WriteBatch)> =
+                chunk.iter().map(|(s, b)| (*s, b.borrow())).collect();
+            let (a, b) = refs.split_at(refs.len() / 2);
+            RunBuilder::fill_parallel(
+                &[a, b],
+                |part| part.iter().map(|(_, b)| b.as_bytes().len()).sum(),
+                |part, sink| {
+                    for (seqno, batch) in *part {
+                        for op in batch.iter() {
+                            match op {
+                                BatchOp::Put(k, v) => sink.push(k, *seqno, Kind::Put, v),
+                                BatchOp::Delete(k) => sink.push(k, *seqno, Kind::Delete, b""),
+                            }
+                        }
+                    }
+                },
+            )
+        };
+        Some(run.finish(last))
     }
+}
 
+/// Chunks with fewer versions are copied on one thread (small enough that
+/// the model tests exercise both paths).
+const PARALLEL_COPY_MIN: usize = 32;
+
+impl Inner {
     /// Writes SSTs from versions in internal order, starting a new file
     /// once one reaches `split_bytes` (only between user keys, so all
     /// versions of a key share a file); fsyncs the files and their directory
@@ -283,66 +231,4 @@ impl Inner {
             .map(|(id, path)| Table::open(&path, id, self.cache.clone(), io.clone()))
             .collect()
     }
-}
-
-/// A borrowed version of a key, gathered from the batches of an ingest.
-struct IngestVersion<'a> {
-    /// [`key_prefix`] of `key`, to compare most keys with one integer
-    /// compare.
-    prefix: u128,
-    key: &'a [u8],
-    value: &'a [u8],
-    seqno: Seqno,
-    /// Position in the chunk (batch order, then operation order within the
-    /// batch): increases with the sequence number and, within one batch,
-    /// with the operation.
-    order: usize,
-    kind: Kind,
-}
-
-impl TableInput for &IngestVersion<'_> {
-    fn key(&self) -> &[u8] {
-        self.key
-    }
-    fn seqno(&self) -> Seqno {
-        self.seqno
-    }
-    fn kind(&self) -> Kind {
-        self.kind
-    }
-    fn value(&self) -> &[u8] {
-        self.value
-    }
-}
-
-/// Chunks with fewer versions are sorted and written on one thread (small
-/// enough that the model tests exercise both paths; a thread costs far less
-/// than the fsyncs of a chunk).
-const PARALLEL_INGEST_MIN: usize = 32;
-
-/// Internal order (key ascending, sequence number descending), and within
-/// one batch the later operation on a key first.
-fn internal_order(a: &IngestVersion<'_>, b: &IngestVersion<'_>) -> std::cmp::Ordering {
-    a.prefix
-        .cmp(&b.prefix)
-        .then_with(|| compare_keys(a.key, b.key))
-        .then_with(|| b.order.cmp(&a.order))
-}
-
-fn sort_versions(versions: &mut [IngestVersion<'_>]) {
-    versions.sort_unstable_by(internal_order);
-}
-
-/// Drops all but the first of the versions with the same key and sequence
-/// number (a key written twice by one batch: sorted, its later operation
-/// comes first, and wins as the memtable's replace makes it win).
-fn dedup<'v, 'a: 'v>(
-    sorted: impl Iterator<Item = &'v IngestVersion<'a>>,
-) -> impl Iterator<Item = &'v IngestVersion<'a>> {
-    let mut prev: Option<(&'a [u8], Seqno)> = None;
-    sorted.filter(move |v| {
-        let dup = prev == Some((v.key, v.seqno));
-        prev = Some((v.key, v.seqno));
-        !dup
-    })
 }

@@ -5,6 +5,13 @@
 //! lock while any number of readers look up and iterate without locks
 //! (crossbeam's epoch-based skiplist). A memtable is "frozen" by the engine
 //! once it reaches its byte budget and is then only read until flushed.
+//!
+//! A memtable can also be a *sorted run* ([`Memtable::from_sorted`]): an
+//! immutable array of versions already in internal order, built by bulk
+//! ingest from a chunk of batches. It holds the chunk's keys and values in
+//! one buffer and a fixed-size record per version, answers the same reads
+//! by binary search, and is flushed like any frozen memtable; it is never
+//! the active memtable, so nothing is inserted into it.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -16,6 +23,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 use bytes::Bytes;
 use crossbeam_skiplist::SkipMap;
 
+use crate::flush::TableInput;
 use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
 
 /// Approximate bytes a skiplist node costs beyond its key and value.
@@ -192,9 +200,327 @@ impl PartialEq for InternalKey {
 }
 impl Eq for InternalKey {}
 
-/// The concurrent write buffer.
+/// One version of a sorted run: its key's inline prefix and tag as in
+/// [`InternalKey`], and where its key and value lie in the run's buffer
+/// (the value follows the key).
+#[derive(Clone, Copy)]
+struct RunRecord {
+    /// The first 16 key bytes, zero-padded, as two big-endian halves.
+    prefix: [u64; 2],
+    /// `seqno << 1 | kind`.
+    tag: u64,
+    /// Offset of the key in the run's buffer.
+    offset: usize,
+    key_len: u32,
+    value_len: u32,
+}
+
+/// An immutable run of versions in internal order (see the module docs).
+struct SortedRun {
+    /// Every version's key then value, in record order.
+    data: Box<[u8]>,
+    records: Vec<RunRecord>,
+}
+
+/// A record of a run together with the run's buffer, as a [`KeyView`].
+struct RunKey<'a> {
+    rec: &'a RunRecord,
+    data: &'a [u8],
+}
+
+impl KeyView for RunKey<'_> {
+    fn prefix(&self) -> u128 {
+        u128::from(self.rec.prefix[0]) << 64 | u128::from(self.rec.prefix[1])
+    }
+    fn user_key(&self) -> &[u8] {
+        &self.data[self.rec.offset..self.rec.offset + self.rec.key_len as usize]
+    }
+    fn seqno(&self) -> Seqno {
+        self.rec.tag >> 1
+    }
+}
+
+/// One version of a sorted run, borrowed: what a flush writes.
+pub(crate) struct RunVersion<'a> {
+    key: &'a [u8],
+    value: &'a [u8],
+    tag: u64,
+}
+
+impl TableInput for RunVersion<'_> {
+    fn key(&self) -> &[u8] {
+        self.key
+    }
+    fn seqno(&self) -> Seqno {
+        self.tag >> 1
+    }
+    fn kind(&self) -> Kind {
+        tag_kind(self.tag)
+    }
+    fn value(&self) -> &[u8] {
+        self.value
+    }
+}
+
+fn tag_kind(tag: u64) -> Kind {
+    if tag & 1 == 1 {
+        Kind::Put
+    } else {
+        Kind::Delete
+    }
+}
+
+impl SortedRun {
+    fn version(&self, rec: &RunRecord) -> RunVersion<'_> {
+        let key_end = rec.offset + rec.key_len as usize;
+        RunVersion {
+            key: &self.data[rec.offset..key_end],
+            value: &self.data[key_end..key_end + rec.value_len as usize],
+            tag: rec.tag,
+        }
+    }
+
+    /// Record `i` as an `Entry`, copied out in one allocation.
+    fn entry(&self, i: usize) -> Entry {
+        let rec = &self.records[i];
+        let key_len = rec.key_len as usize;
+        let kv = Bytes::copy_from_slice(
+            &self.data[rec.offset..rec.offset + key_len + rec.value_len as usize],
+        );
+        Entry {
+            key: kv.slice(..key_len),
+            seqno: rec.tag >> 1,
+            kind: tag_kind(rec.tag),
+            value: kv.slice(key_len..),
+        }
+    }
+
+    /// Index of the first record not ordered before `probe` (`inclusive`)
+    /// or after it (not `inclusive`): the start of `[probe, ..)` or of
+    /// `(probe, ..)`.
+    fn seek(&self, probe: &Probe<'_>, inclusive: bool) -> usize {
+        self.records.partition_point(|rec| {
+            let ord = view_cmp(
+                &RunKey {
+                    rec,
+                    data: &self.data,
+                },
+                probe,
+            );
+            ord == Ordering::Less || (!inclusive && ord == Ordering::Equal)
+        })
+    }
+}
+
+/// Bytes a record of a run costs, for [`Memtable::approximate_bytes`].
+const RUN_RECORD_BYTES: usize = std::mem::size_of::<RunRecord>();
+
+/// Internal order of two records of one run's buffer, and between the
+/// versions of one key and seqno (a batch writing a key twice) the later
+/// write, which lies further into the buffer, first (offsets grow strictly
+/// with every version pushed, even an empty one).
+fn run_order(data: &[u8], a: &RunRecord, b: &RunRecord) -> Ordering {
+    view_cmp(&RunKey { rec: a, data }, &RunKey { rec: b, data }).then(b.offset.cmp(&a.offset))
+}
+
+/// Records with fewer versions are sorted on one thread (small enough that
+/// the model tests exercise both paths).
+const PARALLEL_SORT_MIN: usize = 32;
+
+/// One part's slice of a run's buffer, filled by one thread
+/// ([`RunBuilder::fill_parallel`]).
+pub(crate) struct RunSink<'a> {
+    buf: &'a mut [u8],
+    /// Offset of `buf` in the run's buffer.
+    base: usize,
+    pos: usize,
+    records: Vec<RunRecord>,
+}
+
+impl RunSink<'_> {
+    /// Adds a version, as [`RunBuilder::push`] does.
+    ///
+    /// # Panics
+    ///
+    /// When the key and value do not fit the rest of the slice.
+    pub(crate) fn push(&mut self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
+        debug_assert!(seqno <= MAX_SEQNO);
+        // Offsets must grow strictly: they order writes of one key by one
+        // batch (see `run_order`); an empty key and value take a byte.
+        let end = self.pos + (key.len() + value.len()).max(1);
+        self.buf[self.pos..self.pos + key.len()].copy_from_slice(key);
+        self.buf[self.pos + key.len()..self.pos + key.len() + value.len()].copy_from_slice(value);
+        let prefix = key_prefix(key);
+        self.records.push(RunRecord {
+            prefix: [(prefix >> 64) as u64, prefix as u64],
+            tag: seqno << 1 | kind as u64,
+            offset: self.base + self.pos,
+            key_len: key.len() as u32,
+            value_len: value.len() as u32,
+        });
+        self.pos = end;
+    }
+}
+
+/// Collects the versions of a chunk of batches, in log order, into the
+/// buffer and records of a future sorted run ([`RunBuilder::finish`]).
+pub(crate) struct RunBuilder {
+    data: Vec<u8>,
+    records: Vec<RunRecord>,
+}
+
+impl RunBuilder {
+    /// A builder with room for `bytes` of keys and values and `versions`
+    /// versions.
+    pub(crate) fn with_capacity(bytes: usize, versions: usize) -> RunBuilder {
+        RunBuilder {
+            data: Vec::with_capacity(bytes),
+            records: Vec::with_capacity(versions),
+        }
+    }
+
+    /// Adds a version. Versions must come in log order: sequence numbers
+    /// never decrease, and of two writes of a key by one batch the later is
+    /// added later (and wins). Key and value lengths must fit in 32 bits
+    /// (a batch's encoding guarantees it).
+    pub(crate) fn push(&mut self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
+        debug_assert!(seqno <= MAX_SEQNO);
+        let prefix = key_prefix(key);
+        self.records.push(RunRecord {
+            prefix: [(prefix >> 64) as u64, prefix as u64],
+            tag: seqno << 1 | kind as u64,
+            offset: self.data.len(),
+            key_len: key.len() as u32,
+            value_len: value.len() as u32,
+        });
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+        if key.is_empty() && value.is_empty() {
+            // Offsets must grow strictly: they order writes of one key by
+            // one batch (see `run_order`).
+            self.data.push(0);
+        }
+    }
+
+    /// Collects the versions of `parts` in parallel, one thread per part:
+    /// `fill` pushes a part's versions (in log order) into its own slice of
+    /// the run's buffer, of `capacity(part)` bytes, which must be at least
+    /// the part's key and value bytes, at least one per version (a batch's
+    /// encoded size is); a part
+    /// that overfills its slice panics. Parts must be in log order too.
+    pub(crate) fn fill_parallel<P: Sync>(
+        parts: &[P],
+        capacity: impl Fn(&P) -> usize,
+        fill: impl Fn(&P, &mut RunSink<'_>) + Sync,
+    ) -> RunBuilder {
+        let sizes: Vec<usize> = parts.iter().map(capacity).collect();
+        // Zeroed by the allocator lazily (fresh pages), then faulted in by
+        // the threads that fill them.
+        let mut data = vec![0u8; sizes.iter().sum()];
+        let mut sinks = Vec::with_capacity(parts.len());
+        let mut rest: &mut [u8] = &mut data;
+        let mut base = 0;
+        for size in &sizes {
+            let (head, tail) = rest.split_at_mut(*size);
+            sinks.push(RunSink {
+                buf: head,
+                base,
+                pos: 0,
+                records: Vec::new(),
+            });
+            base += size;
+            rest = tail;
+        }
+        let fill = &fill;
+        let parts_records: Vec<Vec<RunRecord>> = std::thread::scope(|s| {
+            let mut work = parts.iter().zip(sinks);
+            let first = work.next();
+            let handles: Vec<_> = work
+                .map(|(p, mut sink)| {
+                    s.spawn(move || {
+                        fill(p, &mut sink);
+                        sink.records
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(parts.len());
+            if let Some((p, mut sink)) = first {
+                fill(p, &mut sink);
+                all.push(sink.records);
+            }
+            for h in handles {
+                all.push(
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                );
+            }
+            all
+        });
+        let mut records = Vec::with_capacity(parts_records.iter().map(Vec::len).sum());
+        for r in parts_records {
+            records.extend_from_slice(&r);
+        }
+        RunBuilder { data, records }
+    }
+
+    /// Sorts the versions into internal order, keeps the last write of each
+    /// key and seqno, and builds the run (see [`Memtable::from_sorted`]).
+    ///
+    /// Large runs are cut in two around their middle version and both
+    /// halves sorted at once (when the machine has more than one core):
+    /// the sort is most of an ingest's work.
+    pub(crate) fn finish(self, max_seqno: Seqno) -> Memtable {
+        let RunBuilder { data, mut records } = self;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cores < 2 || records.len() < PARALLEL_SORT_MIN {
+            records.sort_unstable_by(|a, b| run_order(&data, a, b));
+        } else {
+            let mid = records.len() / 2;
+            records.select_nth_unstable_by(mid, |a, b| run_order(&data, a, b));
+            let (left, right) = records.split_at_mut(mid);
+            let data = &data;
+            std::thread::scope(|s| {
+                let other = s.spawn(|| right.sort_unstable_by(|a, b| run_order(data, a, b)));
+                left.sort_unstable_by(|a, b| run_order(data, a, b));
+                other
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            });
+        }
+        // Equal keys and seqnos are adjacent now, the later write first;
+        // `dedup_by` keeps the first of a run of equal records.
+        records.dedup_by(|later, earlier| {
+            later.tag >> 1 == earlier.tag >> 1
+                && view_cmp(
+                    &RunKey {
+                        rec: later,
+                        data: &data,
+                    },
+                    &RunKey {
+                        rec: earlier,
+                        data: &data,
+                    },
+                ) == Ordering::Equal
+        });
+        Memtable::from_sorted(data.into_boxed_slice(), records, max_seqno)
+    }
+}
+
+/// The two ways a memtable holds its versions.
+// The skiplist is large (cache-padded heads); boxing it would add a pointer
+// chase to every write, while a run only wastes a few hundred bytes of the
+// handful of memtables alive at once.
+#[allow(clippy::large_enum_variant)]
+enum Repr {
+    /// The active (and later frozen) write buffer.
+    Skip(SkipMap<InternalKey, ()>),
+    /// An immutable sorted run built by ingest.
+    Run(SortedRun),
+}
+
+/// The write buffer: a concurrent skiplist, or an immutable sorted run.
 pub(crate) struct Memtable {
-    map: SkipMap<InternalKey, ()>,
+    repr: Repr,
     bytes: AtomicUsize,
     max_seqno: AtomicU64,
 }
@@ -202,9 +528,46 @@ pub(crate) struct Memtable {
 impl Memtable {
     pub(crate) fn new() -> Memtable {
         Memtable {
-            map: SkipMap::new(),
+            repr: Repr::Skip(SkipMap::new()),
             bytes: AtomicUsize::new(0),
             max_seqno: AtomicU64::new(0),
+        }
+    }
+
+    /// An immutable sorted run over `data`: `records` (each a key with its
+    /// value right after it in `data`) must be in internal order (key
+    /// ascending, seqno descending) with one version per key and seqno.
+    /// `max_seqno` is the highest sequence number the run stands for: its
+    /// last batch's, even if that batch had no operations, so flushing the
+    /// run advances the flushed sequence number past it.
+    ///
+    /// Usually built by [`RunBuilder`].
+    fn from_sorted(data: Box<[u8]>, records: Vec<RunRecord>, max_seqno: Seqno) -> Memtable {
+        debug_assert!(max_seqno <= MAX_SEQNO);
+        debug_assert!(records.windows(2).all(|w| view_cmp(
+            &RunKey {
+                rec: &w[0],
+                data: &data
+            },
+            &RunKey {
+                rec: &w[1],
+                data: &data
+            }
+        ) == Ordering::Less));
+        let bytes = data.len() + records.len() * RUN_RECORD_BYTES;
+        Memtable {
+            repr: Repr::Run(SortedRun { data, records }),
+            bytes: AtomicUsize::new(bytes),
+            max_seqno: AtomicU64::new(max_seqno),
+        }
+    }
+
+    /// The versions of a sorted run in internal order, borrowed (`None` for
+    /// a skiplist memtable): lets a flush write a run without copying.
+    pub(crate) fn run_versions(&self) -> Option<impl Iterator<Item = RunVersion<'_>>> {
+        match &self.repr {
+            Repr::Skip(_) => None,
+            Repr::Run(run) => Some(run.records.iter().map(|r| run.version(r))),
         }
     }
 
@@ -213,11 +576,17 @@ impl Memtable {
     /// how "last write in a batch wins" falls out.
     ///
     /// `seqno` must not exceed [`MAX_SEQNO`] (the engine checks).
+    ///
+    /// # Panics
+    ///
+    /// On a sorted run, which is immutable and never the active memtable.
     pub(crate) fn insert(&self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
         debug_assert!(seqno <= MAX_SEQNO);
+        let Repr::Skip(map) = &self.repr else {
+            unreachable!("insert into an immutable sorted run");
+        };
         let size = key.len() + value.len() + NODE_OVERHEAD;
-        self.map
-            .insert(InternalKey::new(key, seqno, kind, value), ());
+        map.insert(InternalKey::new(key, seqno, kind, value), ());
         self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
         self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
     }
@@ -235,7 +604,10 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        match &self.repr {
+            Repr::Skip(map) => map.is_empty(),
+            Repr::Run(run) => run.records.is_empty(),
+        }
     }
 
     /// Highest sequence number inserted so far (0 when empty).
@@ -246,9 +618,18 @@ impl Memtable {
     /// The newest version of `key` with a sequence number `<= seqno`.
     pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
         let probe = Probe::new(key, seqno);
-        let entry = self
-            .map
-            .lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        let map = match &self.repr {
+            Repr::Skip(map) => map,
+            Repr::Run(run) => {
+                let i = run.seek(&probe, true);
+                let found = run.records.get(i).map(|r| run.version(r))?;
+                if found.key != key {
+                    return None;
+                }
+                return Some((found.kind(), Bytes::copy_from_slice(found.value)));
+            }
+        };
+        let entry = map.lower_bound(Bound::Included(&probe as &dyn KeyView))?;
         let found = entry.key();
         if found.user_key() != key {
             return None;
@@ -266,12 +647,16 @@ impl Memtable {
         out: &mut VecDeque<Entry>,
     ) -> bool {
         let probe = from.map(|(k, s)| Probe::new(k, s));
+        let map = match &self.repr {
+            Repr::Skip(map) => map,
+            Repr::Run(run) => return Self::fill_run(run, probe, reverse, limit, out),
+        };
         let bound: Bound<&dyn KeyView> = probe.as_ref().map(|b| b as &dyn KeyView);
         let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, ()>,
                     out: &mut VecDeque<Entry>| out.push_back(e.key().to_entry());
         let mut n = 0;
         if reverse {
-            let range = self.map.range::<dyn KeyView, _>((Bound::Unbounded, bound));
+            let range = map.range::<dyn KeyView, _>((Bound::Unbounded, bound));
             for e in range.rev() {
                 if n == limit {
                     return true;
@@ -280,7 +665,7 @@ impl Memtable {
                 n += 1;
             }
         } else {
-            let range = self.map.range::<dyn KeyView, _>((bound, Bound::Unbounded));
+            let range = map.range::<dyn KeyView, _>((bound, Bound::Unbounded));
             for e in range {
                 if n == limit {
                     return true;
@@ -290,6 +675,37 @@ impl Memtable {
             }
         }
         false
+    }
+
+    /// [`Memtable::fill`] for a sorted run: the same versions, found by
+    /// binary search.
+    fn fill_run(
+        run: &SortedRun,
+        from: Bound<Probe<'_>>,
+        reverse: bool,
+        limit: usize,
+        out: &mut VecDeque<Entry>,
+    ) -> bool {
+        if reverse {
+            // Versions before `from`: up to its end (included) or start.
+            let end = match &from {
+                Bound::Unbounded => run.records.len(),
+                Bound::Included(p) => run.seek(p, false),
+                Bound::Excluded(p) => run.seek(p, true),
+            };
+            let start = end.saturating_sub(limit);
+            out.extend((start..end).rev().map(|i| run.entry(i)));
+            start > 0
+        } else {
+            let start = match &from {
+                Bound::Unbounded => 0,
+                Bound::Included(p) => run.seek(p, true),
+                Bound::Excluded(p) => run.seek(p, false),
+            };
+            let end = start.saturating_add(limit).min(run.records.len());
+            out.extend((start..end).map(|i| run.entry(i)));
+            end < run.records.len()
+        }
     }
 }
 
@@ -456,5 +872,73 @@ mod tests {
         assert_eq!(ex[0].key, key(11));
         let all = MemIter::new(m, Bound::Unbounded, Bound::Unbounded, true).count();
         assert_eq!(all, 2000);
+    }
+
+    fn all(m: &Arc<Memtable>, lower: Bound<Bytes>, upper: Bound<Bytes>, rev: bool) -> Vec<Entry> {
+        MemIter::new(m.clone(), lower, upper, rev).collect()
+    }
+
+    proptest::proptest! {
+        /// A sorted run answers every read as a skiplist memtable holding
+        /// the same versions does, however its input is cut into parts.
+        #[test]
+        fn sorted_run_reads_like_the_skiplist(
+            ops in proptest::collection::vec(
+                (proptest::collection::vec(0u8..3, 0..20), 1u64..40, proptest::bool::ANY,
+                 proptest::collection::vec(proptest::num::u8::ANY, 0..4)),
+                0..300),
+            probes in proptest::collection::vec(
+                (proptest::collection::vec(0u8..3, 0..20), 0u64..45), 20),
+        ) {
+            // Log order: seqnos never decrease.
+            let mut ops = ops;
+            ops.sort_by_key(|op| op.1);
+            let skip = Arc::new(Memtable::new());
+            let mut builder = RunBuilder::with_capacity(0, 0);
+            for (k, s, put, v) in &ops {
+                // Deletes carry no value (the engine stores none).
+                let (kind, v) = if *put { (Kind::Put, &v[..]) } else { (Kind::Delete, &[][..]) };
+                skip.insert(k, *s, kind, v);
+                builder.push(k, *s, kind, v);
+            }
+            let run = Arc::new(builder.finish(50));
+            proptest::prop_assert_eq!(run.is_empty(), skip.is_empty());
+            proptest::prop_assert_eq!(run.max_seqno(), 50);
+            for (k, s) in &probes {
+                proptest::prop_assert_eq!(run.get(k, *s), skip.get(k, *s));
+            }
+            let b = |k: &Vec<u8>| Bytes::copy_from_slice(k);
+            for rev in [false, true] {
+                proptest::prop_assert_eq!(
+                    all(&run, Bound::Unbounded, Bound::Unbounded, rev),
+                    all(&skip, Bound::Unbounded, Bound::Unbounded, rev)
+                );
+                for w in probes.windows(2) {
+                    let (lo, hi) = (&w[0].0, &w[1].0);
+                    for (l, u) in [
+                        (Bound::Included(b(lo)), Bound::Excluded(b(hi))),
+                        (Bound::Excluded(b(lo)), Bound::Included(b(hi))),
+                        (Bound::Included(b(lo)), Bound::Unbounded),
+                        (Bound::Unbounded, Bound::Excluded(b(hi))),
+                    ] {
+                        proptest::prop_assert_eq!(
+                            all(&run, l.clone(), u.clone(), rev),
+                            all(&skip, l, u, rev)
+                        );
+                    }
+                }
+            }
+            let flushed: Vec<(Vec<u8>, Seqno, Kind, Vec<u8>)> = run
+                .run_versions()
+                .map(|it| it.map(|v| (v.key().to_vec(), v.seqno(), v.kind(), v.value().to_vec())).collect())
+                .unwrap_or_default();
+            let want: Vec<(Vec<u8>, Seqno, Kind, Vec<u8>)> =
+                all(&skip, Bound::Unbounded, Bound::Unbounded, false)
+                    .into_iter()
+                    .map(|e| (e.key.to_vec(), e.seqno, e.kind, e.value.to_vec()))
+                    .collect();
+            proptest::prop_assert_eq!(flushed, want);
+            proptest::prop_assert!(skip.run_versions().is_none());
+        }
     }
 }

@@ -6,9 +6,11 @@
 //!   chunkings, interleaved with gets, scans both ways, snapshots, flushes,
 //!   compactions and reopens, memory-only and on disk with and without
 //!   background threads;
-//! - a simulated crash at every I/O step of an ingest (which first flushes
-//!   unflushed writes): after recovery the state is the one before or after
-//!   a whole number of chunks, and the flushed sequence number matches it;
+//! - a simulated crash at every I/O step of an ingest followed by a flush
+//!   (an ingest puts each chunk in memory as a sorted run, behind the
+//!   unflushed writes it freezes; the flushes write them in order): after
+//!   recovery the state is the one at a flush boundary, a whole number of
+//!   chunks, and the flushed sequence number matches it;
 //! - argument checks, and level 0 kept in check over many chunks.
 
 mod common;
@@ -184,10 +186,17 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
                         e.ingest_batches(owned.iter().map(|(s, b)| (*s, b)))
                             .expect("ingest");
                     }
-                    assert_eq!(e.last_seqno(), seqno);
-                    if io.is_some() && !group.is_empty() {
-                        assert_eq!(e.flushed_seqno(), seqno, "an ingest is durable");
+                    assert_eq!(e.last_seqno(), seqno, "an ingest is visible on return");
+                    // Durable once flushed: without background threads each
+                    // chunk is flushed before the call returns.
+                    if io.is_some() && !background && !group.is_empty() {
+                        assert_eq!(
+                            e.flushed_seqno(),
+                            seqno,
+                            "an inline-flushed ingest is durable"
+                        );
                     }
+                    assert!(e.flushed_seqno() <= seqno);
                 }
             }
             Op::Get(k) => {
@@ -319,8 +328,8 @@ fn crash_at_every_step_of_an_ingest_keeps_whole_chunks() {
 fn crash_every_step_on(inner: Arc<dyn Io>) {
     // The states recovery may produce, with their sequence numbers: the
     // prepared state, after (a prefix of) the unflushed applies (the ingest
-    // flushes them first), then after each chunk, chunks cut as the engine
-    // documents.
+    // freezes them behind its first run, so they are flushed first), then
+    // after each chunk, chunks cut as the engine documents.
     let mut base = Model::new();
     let mut seqno: Seqno = 0;
     let prepared: Vec<Ops> = (0..20).map(crash_batch).collect();
@@ -331,8 +340,8 @@ fn crash_every_step_on(inner: Arc<dyn Io>) {
     let unflushed: Vec<Ops> = (20..25).map(crash_batch).collect();
     let ingested: Vec<Ops> = (25..70).map(crash_batch).collect();
     let mut states = vec![(seqno, base.clone())];
-    // The ingest's flush of the unflushed writes goes a memtable at a time,
-    // so any prefix of them may be what survives.
+    // The flush of the unflushed writes goes a memtable at a time, so any
+    // prefix of them may be what survives.
     let mut m = base.clone();
     for b in &unflushed {
         apply_model(&mut m, b);
@@ -377,7 +386,8 @@ fn crash_every_step_on(inner: Arc<dyn Io>) {
             .iter()
             .enumerate()
             .map(|(i, b)| (first_ingest + i as Seqno, to_batch(b)));
-        let result = engine.ingest_batches(batches);
+        // Ingest, then flush whatever the ingest left in memory.
+        let result = engine.ingest_batches(batches).and_then(|()| engine.flush());
         let crashed = sim.crashed();
         drop(engine);
         sim.restore_durable_image(Torn::DropUnsynced)
@@ -401,7 +411,7 @@ fn crash_every_step_on(inner: Arc<dyn Io>) {
         }
         drop(engine);
         if !crashed {
-            result.expect("ingest without a crash must succeed");
+            result.expect("ingest and flush without a crash must succeed");
             assert_eq!(flushed, seqno, "a whole ingest must be there");
             assert!(step > 10, "the ingest did little I/O");
             break;
@@ -515,5 +525,48 @@ fn level_0_stays_bounded_with_background_threads() {
         "level 0 has {} files",
         stats.levels[0].files
     );
+    assert_eq!(contents(&engine), model);
+}
+
+// -------------------------------------------------- visible, then durable ---
+
+#[test]
+fn ingest_is_visible_at_once_and_durable_once_flushed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = Options {
+        memtable_budget: 8 << 10,
+        // Runs wait in memory: a chunk stalls only behind 64 of them.
+        max_frozen_memtables: 64,
+        background: true,
+        io: IoBackend::Std,
+        ..Options::default()
+    };
+    let engine = Engine::open(dir.path(), opts.clone()).expect("open");
+    let mut model = Model::new();
+    // Unflushed applies of the same keys: the runs must shadow them.
+    for i in 0..30u32 {
+        let ops = crash_batch(i);
+        apply_model(&mut model, &ops);
+        engine
+            .apply(&to_batch(&ops), Seqno::from(i) + 1)
+            .expect("apply");
+    }
+    let batches: Vec<(Seqno, WriteBatch)> = (30..400u32)
+        .map(|i| {
+            let ops = crash_batch(i);
+            apply_model(&mut model, &ops);
+            (Seqno::from(i) + 1, to_batch(&ops))
+        })
+        .collect();
+    engine.ingest_batches(batches).expect("ingest");
+    assert_eq!(engine.last_seqno(), 400);
+    assert_eq!(contents(&engine), model, "visible on return");
+    assert!(engine.flushed_seqno() <= 400);
+    engine.flush().expect("flush");
+    assert_eq!(engine.flushed_seqno(), 400, "durable once flushed");
+    assert_eq!(contents(&engine), model);
+    engine.close().expect("close");
+    let engine = Engine::open(dir.path(), opts).expect("reopen");
+    assert_eq!(engine.last_seqno(), 400);
     assert_eq!(contents(&engine), model);
 }

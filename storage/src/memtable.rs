@@ -587,8 +587,11 @@ impl Memtable {
         };
         let size = key.len() + value.len() + NODE_OVERHEAD;
         map.insert(InternalKey::new(key, seqno, kind, value), ());
-        self.bytes.fetch_add(size, AtomicOrdering::Relaxed);
-        self.max_seqno.fetch_max(seqno, AtomicOrdering::Relaxed);
+        // Inserts are serialised by the engine's write lock, so a plain load
+        // and store will do; the batch's seqno is noted once, by the caller
+        // (`note_seqno`).
+        let bytes = self.bytes.load(AtomicOrdering::Relaxed);
+        self.bytes.store(bytes + size, AtomicOrdering::Relaxed);
     }
 
     /// Records that the batch `seqno` went into this memtable (even one with

@@ -6,9 +6,12 @@
 //! the engine's flushed sequence number) and keeps the records to replay;
 //! only when the whole log is sound does the second pass truncate a torn
 //! tail and hand the records to the engine's bulk ingest
-//! ([`Engine::ingest_batches`]), which writes them to level-0 tables in
-//! chunks, each durable with the engine's flushed sequence number, instead
-//! of inserting them into the memtable one by one.
+//! ([`Engine::ingest_batches`]), which sorts them in chunks into in-memory
+//! runs (visible at once, flushed to level-0 tables in the background)
+//! instead of inserting them into the skiplist one by one. Until those runs
+//! are flushed the log still holds their records, so a crash right after
+//! open simply replays them again; segments go only at a checkpoint, once
+//! the engine's flushed sequence number covers them.
 //!
 //! This module reads and repairs segments; it never appends records (that
 //! is [`crate::writer`]'s job).

@@ -11,15 +11,39 @@
 //! `[varint value length][value]`. Varints are LEB128, at most 5 bytes
 //! (lengths below 4 GiB).
 
+use bytes::Bytes;
+
 use crate::types::Kind;
 
 /// A group of puts and deletes that [`crate::Engine::apply`] makes visible
 /// all at once. When a batch touches a key twice, the later operation wins.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
-    rep: Vec<u8>,
+    rep: Rep,
     count: usize,
 }
+
+/// The encoding: built by `put`/`delete`, or borrowed from a buffer it was
+/// checked in (a log segment read at recovery), copied only if changed.
+#[derive(Clone, Debug)]
+enum Rep {
+    Owned(Vec<u8>),
+    Shared(Bytes),
+}
+
+impl Default for Rep {
+    fn default() -> Rep {
+        Rep::Owned(Vec::new())
+    }
+}
+
+impl PartialEq for WriteBatch {
+    fn eq(&self, other: &WriteBatch) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for WriteBatch {}
 
 /// One operation of a batch, as [`WriteBatch::iter`] shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,6 +112,17 @@ fn decode_op<'a>(rep: &'a [u8], pos: &mut usize) -> Result<BatchOp<'a>, Malforme
     })
 }
 
+/// Checks every operation of an encoding; returns how many there are.
+fn count_ops(bytes: &[u8]) -> Result<usize, MalformedBatch> {
+    let mut pos = 0;
+    let mut count = 0;
+    while pos < bytes.len() {
+        decode_op(bytes, &mut pos)?;
+        count += 1;
+    }
+    Ok(count)
+}
+
 impl WriteBatch {
     /// An empty batch.
     pub fn new() -> WriteBatch {
@@ -97,29 +132,43 @@ impl WriteBatch {
     /// An empty batch with room for `bytes` of encoded operations.
     pub fn with_capacity(bytes: usize) -> WriteBatch {
         WriteBatch {
-            rep: Vec::with_capacity(bytes),
+            rep: Rep::Owned(Vec::with_capacity(bytes)),
             count: 0,
+        }
+    }
+
+    /// The encoding, made owned (copied once if it was shared) so that it
+    /// can grow.
+    fn rep_mut(&mut self) -> &mut Vec<u8> {
+        if let Rep::Shared(b) = &self.rep {
+            self.rep = Rep::Owned(b.to_vec());
+        }
+        match &mut self.rep {
+            Rep::Owned(v) => v,
+            Rep::Shared(_) => unreachable!("made owned just above"),
         }
     }
 
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) {
         let (key, value) = (key.as_ref(), value.as_ref());
-        self.rep.reserve(key.len() + value.len() + 11);
-        self.rep.push(Kind::Put as u8);
-        put_varint(&mut self.rep, key.len() as u64);
-        self.rep.extend_from_slice(key);
-        put_varint(&mut self.rep, value.len() as u64);
-        self.rep.extend_from_slice(value);
+        let rep = self.rep_mut();
+        rep.reserve(key.len() + value.len() + 11);
+        rep.push(Kind::Put as u8);
+        put_varint(rep, key.len() as u64);
+        rep.extend_from_slice(key);
+        put_varint(rep, value.len() as u64);
+        rep.extend_from_slice(value);
         self.count += 1;
     }
 
     /// Removes `key` (a no-op if it is absent).
     pub fn delete(&mut self, key: impl AsRef<[u8]>) {
         let key = key.as_ref();
-        self.rep.push(Kind::Delete as u8);
-        put_varint(&mut self.rep, key.len() as u64);
-        self.rep.extend_from_slice(key);
+        let rep = self.rep_mut();
+        rep.push(Kind::Delete as u8);
+        put_varint(rep, key.len() as u64);
+        rep.extend_from_slice(key);
         self.count += 1;
     }
 
@@ -135,44 +184,55 @@ impl WriteBatch {
 
     /// Size of the encoding in bytes.
     pub fn encoded_len(&self) -> usize {
-        self.rep.len()
+        self.as_bytes().len()
     }
 
     /// Removes every operation, keeping the allocation.
     pub fn clear(&mut self) {
-        self.rep.clear();
+        match &mut self.rep {
+            Rep::Owned(v) => v.clear(),
+            Rep::Shared(_) => self.rep = Rep::default(),
+        }
         self.count = 0;
     }
 
     /// The operations in the order they were added.
     pub fn iter(&self) -> impl Iterator<Item = BatchOp<'_>> {
+        let rep = self.as_bytes();
         let mut pos = 0;
         std::iter::from_fn(move || {
-            if pos >= self.rep.len() {
+            if pos >= rep.len() {
                 return None;
             }
             // Built only by `put`/`delete` or checked by `from_bytes`.
-            decode_op(&self.rep, &mut pos).ok()
+            decode_op(rep, &mut pos).ok()
         })
     }
 
     /// The batch's encoding (see the module docs), e.g. for a log record.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.rep
+        match &self.rep {
+            Rep::Owned(v) => v,
+            Rep::Shared(b) => b,
+        }
     }
 
     /// Restores a batch from [`WriteBatch::as_bytes`], checking every
     /// operation.
     pub fn from_bytes(bytes: &[u8]) -> Result<WriteBatch, MalformedBatch> {
-        let mut pos = 0;
-        let mut count = 0;
-        while pos < bytes.len() {
-            decode_op(bytes, &mut pos)?;
-            count += 1;
-        }
         Ok(WriteBatch {
-            rep: bytes.to_vec(),
-            count,
+            count: count_ops(bytes)?,
+            rep: Rep::Owned(bytes.to_vec()),
+        })
+    }
+
+    /// Like [`WriteBatch::from_bytes`], but keeps `bytes` (a slice of a
+    /// larger buffer, say a log segment) instead of copying it; the batch
+    /// copies only if it is changed later.
+    pub fn from_shared(bytes: Bytes) -> Result<WriteBatch, MalformedBatch> {
+        Ok(WriteBatch {
+            count: count_ops(&bytes)?,
+            rep: Rep::Shared(bytes),
         })
     }
 }
@@ -213,6 +273,13 @@ mod tests {
             }
             let back = WriteBatch::from_bytes(b.as_bytes()).unwrap();
             prop_assert_eq!(&back, &b);
+            let mut shared = WriteBatch::from_shared(Bytes::copy_from_slice(b.as_bytes())).unwrap();
+            prop_assert_eq!(&shared, &b);
+            prop_assert_eq!(shared.len(), b.len());
+            // Changing a shared batch copies it first.
+            shared.put(b"extra", b"x");
+            prop_assert_eq!(shared.len(), b.len() + 1);
+            prop_assert_eq!(&shared.as_bytes()[..b.encoded_len()], b.as_bytes());
             prop_assert_eq!(back.iter().count(), ops.len());
         }
 

@@ -4,21 +4,20 @@
 //! A record is `[len u32][crc32 u32][seqno u64][payload; len]`, integers
 //! little-endian, where the crc32 (IEEE) covers `len`, `seqno` and the
 //! payload, so a bit flip anywhere in a record, header included, is caught.
-//! The payload is one write batch:
-//! `[count u32]` then per operation `[tag u8][key_len u32][key]` followed,
-//! for a put (tag 1), by `[value_len u32][value]`; tag 0 is a delete.
+//! The payload is one write batch in its own encoding
+//! ([`WriteBatch::as_bytes`], described in `fasty_storage`'s `batch`
+//! module): per operation `[kind u8: 1 put, 0 delete][varint key
+//! length][key]`, and for a put `[varint value length][value]`. Replay keeps
+//! the batches as slices of the segment it read, without copying them.
 //!
 //! This module only turns bytes into records and back; which records are
 //! replayed, and what a bad one means, is decided in [`crate::recovery`].
 
 use bytes::Bytes;
-use fasty_storage::{BatchOp, Seqno, WriteBatch};
+use fasty_storage::{Seqno, WriteBatch};
 
 /// Bytes of a record header: length, checksum, sequence number.
 pub(crate) const RECORD_HEADER_LEN: usize = 16;
-
-const TAG_DELETE: u8 = 0;
-const TAG_PUT: u8 = 1;
 
 /// Appends the framed record of `batch` under `seqno` to `buf`. On error
 /// (a batch too large for one record) `buf` is left as it was.
@@ -88,43 +87,22 @@ impl UnsealedRecord {
     }
 }
 
-/// Roughly the encoded size of `batch` as a record.
+/// The encoded size of `batch` as a record.
 pub(crate) fn encoded_len_estimate(batch: &WriteBatch) -> usize {
-    RECORD_HEADER_LEN + 4 + batch.encoded_len() + batch.len() * 9
+    RECORD_HEADER_LEN + batch.encoded_len()
 }
 
-/// Appends the payload of `batch` to `buf`, whose record starts at
-/// `start`; returns the payload length.
+/// Appends the payload of `batch` (its own encoding,
+/// [`WriteBatch::as_bytes`]) to `buf`, whose record starts at `start`;
+/// returns the payload length.
 fn encode_payload(buf: &mut Vec<u8>, batch: &WriteBatch, start: usize) -> Result<u32, String> {
-    let count = u32::try_from(batch.len())
-        .map_err(|_| "a write batch holds more than 2^32 operations".to_string())?;
-    buf.extend_from_slice(&count.to_le_bytes());
-    for op in batch.iter() {
-        match op {
-            BatchOp::Put(k, v) => {
-                buf.push(TAG_PUT);
-                put_bytes(buf, k);
-                put_bytes(buf, v);
-            }
-            BatchOp::Delete(k) => {
-                buf.push(TAG_DELETE);
-                put_bytes(buf, k);
-            }
-        }
-    }
+    buf.extend_from_slice(batch.as_bytes());
     let payload_len = buf.len() - start - RECORD_HEADER_LEN;
     u32::try_from(payload_len).map_err(|_| {
         format!(
             "a write batch of {payload_len} encoded bytes does not fit in one log record (at most 4 GiB)"
         )
     })
-}
-
-fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    // Keys and values come from `Bytes`, which cannot exceed the address
-    // space; anything above 4 GiB is refused by the record length check.
-    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    buf.extend_from_slice(bytes);
 }
 
 fn record_crc(len: &[u8], seqno: &[u8], payload: &[u8]) -> u32 {
@@ -207,122 +185,21 @@ pub(crate) fn read_record(data: &Bytes, off: usize) -> Result<Option<Record>, Ba
     }))
 }
 
-/// Decodes a record payload into the batch it was made from. Keys and
-/// values are slices of `payload`, not copies.
+/// Decodes a record payload into the batch it was made from, without
+/// copying: the batch keeps a slice of `payload`.
 pub(crate) fn decode_batch(payload: &Bytes) -> Result<WriteBatch, String> {
-    let mut r = Reader {
-        data: payload,
-        pos: 0,
-    };
-    let count = r
-        .u32()
-        .ok_or("batch payload too short for its operation count")?;
-    // Every operation takes at least 5 bytes: do not trust a huge count
-    // with the allocation.
-    let cap = (count as usize).min(payload.len() / 5);
-    let mut batch = WriteBatch::with_capacity(cap);
-    for i in 0..count {
-        let tag = r
-            .u8()
-            .ok_or_else(|| format!("operation {i} of {count} missing"))?;
-        let key = r
-            .bytes()
-            .ok_or_else(|| format!("key of operation {i} cut short"))?;
-        match tag {
-            TAG_PUT => {
-                let value = r
-                    .bytes()
-                    .ok_or_else(|| format!("value of operation {i} cut short"))?;
-                batch.put(key, value);
-            }
-            TAG_DELETE => batch.delete(key),
-            other => return Err(format!("operation {i} has unknown tag {other}")),
-        }
-    }
-    if r.pos != payload.len() {
-        return Err(format!(
-            "{} bytes after the last operation",
-            payload.len() - r.pos
-        ));
-    }
-    Ok(batch)
+    WriteBatch::from_shared(payload.clone()).map_err(|e| e.to_string())
 }
 
-/// Checks that `payload` decodes, without building the batch.
+/// Checks that `payload` decodes.
 pub(crate) fn validate_batch(payload: &Bytes) -> Result<(), String> {
-    let mut r = Reader {
-        data: payload,
-        pos: 0,
-    };
-    let count = r
-        .u32()
-        .ok_or("batch payload too short for its operation count")?;
-    for i in 0..count {
-        let tag = r
-            .u8()
-            .ok_or_else(|| format!("operation {i} of {count} missing"))?;
-        r.skip()
-            .ok_or_else(|| format!("key of operation {i} cut short"))?;
-        match tag {
-            TAG_PUT => r
-                .skip()
-                .ok_or_else(|| format!("value of operation {i} cut short"))?,
-            TAG_DELETE => {}
-            other => return Err(format!("operation {i} has unknown tag {other}")),
-        }
-    }
-    if r.pos != payload.len() {
-        return Err(format!(
-            "{} bytes after the last operation",
-            payload.len() - r.pos
-        ));
-    }
-    Ok(())
-}
-
-struct Reader<'a> {
-    data: &'a Bytes,
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn u8(&mut self) -> Option<u8> {
-        let b = *self.data.get(self.pos)?;
-        self.pos += 1;
-        Some(b)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        let s = self.data.get(self.pos..self.pos.checked_add(4)?)?;
-        self.pos += 4;
-        Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-
-    fn skip(&mut self) -> Option<()> {
-        let len = self.u32()? as usize;
-        let end = self.pos.checked_add(len)?;
-        if end > self.data.len() {
-            return None;
-        }
-        self.pos = end;
-        Some(())
-    }
-
-    fn bytes(&mut self) -> Option<Bytes> {
-        let len = self.u32()? as usize;
-        let end = self.pos.checked_add(len)?;
-        if end > self.data.len() {
-            return None;
-        }
-        let out = self.data.slice(self.pos..end);
-        self.pos = end;
-        Some(out)
-    }
+    decode_batch(payload).map(|_| ())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fasty_storage::BatchOp;
     use proptest::prelude::*;
 
     fn batch(ops: &[(bool, Vec<u8>, Vec<u8>)]) -> WriteBatch {
@@ -354,9 +231,9 @@ mod tests {
         let mut buf = Vec::new();
         encode_record(&mut buf, 7, &b).unwrap();
         let payload = [
-            2, 0, 0, 0, // count
-            1, 1, 0, 0, 0, b'k', 2, 0, 0, 0, b'v', b'v', // put
-            0, 1, 0, 0, 0, b'd', // delete
+            1, 1, b'k', 2, b'v',
+            b'v', // put: kind, varint key len, key, varint value len, value
+            0, 1, b'd', // delete: kind, varint key len, key
         ];
         assert_eq!(&buf[0..4], &(payload.len() as u32).to_le_bytes());
         assert_eq!(&buf[8..16], &7u64.to_le_bytes());
@@ -415,12 +292,12 @@ mod tests {
     #[test]
     fn bad_payloads_are_errors_not_panics() {
         for payload in [
-            &[][..],
-            &[1, 0, 0, 0][..],
-            &[1, 0, 0, 0, 9, 0, 0, 0, 0][..],
-            &[1, 0, 0, 0, 1, 5, 0, 0, 0, b'a'][..],
-            &[0, 0, 0, 0, 1][..],
-            &[255, 255, 255, 255][..],
+            &[9][..],
+            &[1][..],
+            &[1, 5, b'a'][..],
+            &[1, 1, b'a', 3, b'x'][..],
+            &[0, 2, b'a'][..],
+            &[1, 255, 255, 255, 255, 255, 1][..],
         ] {
             let payload = Bytes::copy_from_slice(payload);
             assert!(decode_batch(&payload).is_err());

@@ -20,7 +20,7 @@ use fasty_storage::io::testing::Torn;
 use fasty_wal::{Db, Durability, Error, ProblemKind, WriteBatch};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1");
-const BATCHES: u64 = 120;
+const BATCHES: u64 = 170;
 
 /// The batches the fixture holds, in order.
 fn fixture_changes(n: u64) -> (WriteBatch, Changes) {

@@ -363,9 +363,9 @@ impl VerifyReport {
 
 /// Reads the whole log of the database in `dir` and reports every problem,
 /// changing nothing (not even the engine's files: the engine is not
-/// opened). Sequence numbers must increase across the log; whether records
-/// are missing after the engine's flushed sequence number is checked only
-/// when the database opens.
+/// opened). Sequence numbers must increase across the log, and when the
+/// engine's manifest is readable, no record may be missing after its
+/// flushed sequence number (a lost segment).
 pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let io = fasty_storage::io::std_fs::StdIo::new();
     let wal_dir = dir.as_ref().join(WAL_DIR);
@@ -376,7 +376,9 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
         ..VerifyReport::default()
     };
     let mut seq = SeqCheck {
-        flushed: None,
+        // A manifest that cannot be read is the engine's problem, found when
+        // it opens; the log is still checked for order.
+        flushed: Engine::flushed_seqno_in(dir.as_ref()).ok().flatten(),
         prev: None,
     };
     for (i, (_, path)) in segments.into_iter().enumerate() {

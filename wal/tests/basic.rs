@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use fasty_storage::io::testing::Torn;
-use fasty_wal::{Db, Durability, Error, Options, WriteBatch};
+use fasty_wal::{Db, Durability, Error, Options, ProblemKind, WriteBatch};
 
 fn put(db: &Db, k: &str, v: &str) -> u64 {
     let mut b = WriteBatch::new();
@@ -128,6 +128,16 @@ fn a_lost_segment_in_the_middle_stops_open() {
     let segs = segments(dir.path());
     assert!(segs.len() >= 4);
     std::fs::remove_file(&segs[1]).unwrap();
+    // `verify` sees the gap too, without opening anything.
+    let report = fasty_wal::verify(dir.path()).unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == ProblemKind::Corruption && p.reason.contains("missing")),
+        "{:?}",
+        report.problems
+    );
     let err = Db::open(dir.path(), options(Durability::Durable, None)).unwrap_err();
     match &err {
         Error::Corruption { path, reason, .. } => {

@@ -5,6 +5,7 @@
 //! shared [`machine`] module describes where the numbers were taken.
 #![deny(clippy::unwrap_used)]
 
+mod counts;
 mod machine;
 mod storage;
 #[cfg(feature = "fasty")]

@@ -16,6 +16,7 @@ mod keys;
 mod report;
 mod workload;
 
+use crate::counts::parse_count;
 use std::path::{Path, PathBuf};
 
 use keys::Dataset;
@@ -233,17 +234,6 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-fn parse_count(s: &str) -> std::result::Result<u64, String> {
-    let n: u64 = s
-        .replace('_', "")
-        .parse()
-        .map_err(|e| format!("not a whole number: {e}"))?;
-    if n == 0 {
-        return Err("must be at least 1".into());
-    }
-    Ok(n)
 }
 
 /// Runs the storage benchmark and prints the markdown table on stdout

@@ -327,14 +327,9 @@ impl Db {
                 core.done_cv.wait(&mut st);
                 Core::check_writable(&st)?;
             }
-            let seqno = st.next_seqno;
-            match large {
-                Some(rec) => st.push_sealed(seqno, rec, core.opts.segment_size),
-                None => st
-                    .push_small(seqno, &batch, core.opts.segment_size)
-                    .map_err(Error::InvalidArgument)?,
-            }
-            st.next_seqno += 1;
+            let seqno = st
+                .push_next(&batch, large, core.opts.segment_size)
+                .map_err(Error::InvalidArgument)?;
             if st.queued_bytes >= core.opts.write_buffer_size {
                 core.writer_cv.notify_one();
             }
@@ -354,14 +349,9 @@ impl Db {
         let large = Self::unsealed(&batch)?;
         let mut st = core.state.lock();
         Core::check_writable(&st)?;
-        let seqno = st.next_seqno;
-        match large {
-            Some(rec) => st.push_sealed(seqno, rec, core.opts.segment_size),
-            None => st
-                .push_small(seqno, &batch, core.opts.segment_size)
-                .map_err(Error::InvalidArgument)?,
-        }
-        st.next_seqno += 1;
+        let seqno = st
+            .push_next(&batch, large, core.opts.segment_size)
+            .map_err(Error::InvalidArgument)?;
         let waiter = Waiter::new();
         st.pending.push((seqno, batch, waiter.clone()));
         drop(st);

@@ -237,6 +237,23 @@ impl State {
     }
 
     /// Queues a record encoded outside the lock, sealed as `seqno`.
+    /// Queues `batch` (or `large`, its record encoded outside the lock)
+    /// under the next sequence number, which it returns.
+    pub(crate) fn push_next(
+        &mut self,
+        batch: &WriteBatch,
+        large: Option<UnsealedRecord>,
+        segment_size: u64,
+    ) -> std::result::Result<Seqno, String> {
+        let seqno = self.next_seqno;
+        match large {
+            Some(rec) => self.push_sealed(seqno, rec, segment_size),
+            None => self.push_small(seqno, batch, segment_size)?,
+        }
+        self.next_seqno += 1;
+        Ok(seqno)
+    }
+
     pub(crate) fn push_sealed(&mut self, seqno: Seqno, rec: UnsealedRecord, segment_size: u64) {
         let len = rec.len();
         if self.must_rotate(len, segment_size) {

@@ -10,6 +10,7 @@ mod machine;
 mod storage;
 #[cfg(feature = "fasty")]
 mod wal;
+mod workdir;
 
 use std::process::ExitCode;
 

@@ -17,6 +17,7 @@ mod report;
 mod workload;
 
 use crate::counts::parse_count;
+use crate::workdir::WorkDir;
 use std::path::{Path, PathBuf};
 
 use keys::Dataset;
@@ -251,21 +252,9 @@ pub fn run(args: &Args) -> Result<()> {
         eprintln!("skipping {}: {}", s.name(), s.missing().unwrap_or_default());
     }
 
-    let temp;
-    let base = match &args.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(io_err(d))?;
-            d.clone()
-        }
-        None => {
-            let t = std::env::temp_dir();
-            temp = tempfile::Builder::new()
-                .prefix("fasty-bench-")
-                .tempdir()
-                .map_err(io_err(&t))?;
-            temp.path().to_path_buf()
-        }
-    };
+    let workdir = WorkDir::new(args.dir.as_deref(), "fasty-bench-")
+        .map_err(|(path, source)| Error::Io { path, source })?;
+    let base = workdir.path().to_path_buf();
 
     let config = StoreConfig {
         cache_bytes: args.cache_mib << 20,

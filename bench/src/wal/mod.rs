@@ -17,6 +17,7 @@ mod report;
 mod workload;
 
 use crate::counts::parse_count;
+use crate::workdir::WorkDir;
 use std::path::{Path, PathBuf};
 
 use report::Report;
@@ -115,21 +116,9 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(dir) = &args.write_log_and_exit {
         return workload::write_log_and_exit(dir, args.replay_mib << 20);
     }
-    let temp;
-    let base = match &args.dir {
-        Some(d) => {
-            std::fs::create_dir_all(d).map_err(io_err(d))?;
-            d.clone()
-        }
-        None => {
-            let t = std::env::temp_dir();
-            temp = tempfile::Builder::new()
-                .prefix("fasty-bench-wal-")
-                .tempdir()
-                .map_err(io_err(&t))?;
-            temp.path().to_path_buf()
-        }
-    };
+    let workdir = WorkDir::new(args.dir.as_deref(), "fasty-bench-wal-")
+        .map_err(|(path, source)| Error::Io { path, source })?;
+    let base = workdir.path().to_path_buf();
     let mut report = Report::new(&base, args);
     for &rows in &args.rows {
         for &threads in &args.threads {

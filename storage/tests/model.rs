@@ -127,38 +127,16 @@ fn run(ops: Vec<Op>, io: Option<IoBackend>, background: bool) {
                 seqno += 1;
                 e.apply(&b, seqno).expect("batch");
             }
-            Op::Get(k) => {
-                let got = e.get(&k).expect("get").map(|v| v.to_vec());
-                assert_eq!(got.as_ref(), model.get(&k), "get {k:?}");
-            }
-            Op::Scan(l, u, r) => {
-                let range = as_range(&l, &u);
-                let got = if r {
-                    collect(e.scan_rev(range))
-                } else {
-                    collect(e.scan(range))
-                };
-                assert_eq!(
-                    got,
-                    model_scan(&model, &l, &u, r),
-                    "scan {l:?}..{u:?} rev={r}"
-                );
-            }
+            Op::Get(k) => check_get(e, &model, &k),
+            Op::Scan(l, u, r) => check_scan(e, &model, &l, &u, r),
             Op::TakeSnapshot => snapshots.push((e.snapshot(), model.clone())),
             Op::SnapshotGet(i, k) if !snapshots.is_empty() => {
                 let (s, m) = &snapshots[i % snapshots.len()];
-                let got = s.get(&k).expect("snapshot get").map(|v| v.to_vec());
-                assert_eq!(got.as_ref(), m.get(&k), "snapshot get {k:?}");
+                check_get(s, m, &k);
             }
             Op::SnapshotScan(i, l, u, r) if !snapshots.is_empty() => {
                 let (s, m) = &snapshots[i % snapshots.len()];
-                let range = as_range(&l, &u);
-                let got = if r {
-                    collect(s.scan_rev(range))
-                } else {
-                    collect(s.scan(range))
-                };
-                assert_eq!(got, model_scan(m, &l, &u, r), "snapshot scan");
+                check_scan(s, m, &l, &u, r);
             }
             Op::DropSnapshot(i) if !snapshots.is_empty() => {
                 let i = i % snapshots.len();

@@ -72,3 +72,49 @@ pub fn backends() -> Vec<Arc<dyn Io>> {
     }
     v
 }
+
+/// What the model checks read from: the engine or one of its snapshots.
+pub trait Reads {
+    fn get(&self, key: &[u8]) -> fasty_storage::Result<Option<bytes::Bytes>>;
+    fn scan_in(&self, l: &Bound<Vec<u8>>, u: &Bound<Vec<u8>>, rev: bool) -> fasty_storage::Scan;
+}
+
+impl Reads for fasty_storage::Engine {
+    fn get(&self, key: &[u8]) -> fasty_storage::Result<Option<bytes::Bytes>> {
+        fasty_storage::Engine::get(self, key)
+    }
+    fn scan_in(&self, l: &Bound<Vec<u8>>, u: &Bound<Vec<u8>>, rev: bool) -> fasty_storage::Scan {
+        let range = as_range(l, u);
+        if rev {
+            self.scan_rev(range)
+        } else {
+            self.scan(range)
+        }
+    }
+}
+
+impl Reads for fasty_storage::Snapshot {
+    fn get(&self, key: &[u8]) -> fasty_storage::Result<Option<bytes::Bytes>> {
+        fasty_storage::Snapshot::get(self, key)
+    }
+    fn scan_in(&self, l: &Bound<Vec<u8>>, u: &Bound<Vec<u8>>, rev: bool) -> fasty_storage::Scan {
+        let range = as_range(l, u);
+        if rev {
+            self.scan_rev(range)
+        } else {
+            self.scan(range)
+        }
+    }
+}
+
+/// `r.get(key)` must say what the model says.
+pub fn check_get(r: &impl Reads, m: &Model, key: &[u8]) {
+    let got = r.get(key).expect("get").map(|v| v.to_vec());
+    assert_eq!(got.as_ref(), m.get(key), "get {key:?}");
+}
+
+/// A scan of `(l, u)` in either direction must return what the model holds.
+pub fn check_scan(r: &impl Reads, m: &Model, l: &Bound<Vec<u8>>, u: &Bound<Vec<u8>>, rev: bool) {
+    let got = collect(r.scan_in(l, u, rev));
+    assert_eq!(got, model_scan(m, l, u, rev), "scan {l:?}..{u:?} rev={rev}");
+}

@@ -583,6 +583,15 @@ mod tests {
         (dir, SimIo::new(Arc::new(StdIo::new())))
     }
 
+    /// Creates `path` holding `bytes`, fsynced with its directory entry.
+    fn durable(io: &SimIo, dir: &Path, path: &Path, bytes: &[u8]) -> Box<dyn WritableFile> {
+        let mut f = io.create(path).unwrap();
+        f.append(bytes.to_vec()).unwrap();
+        f.sync().unwrap();
+        io.sync_dir(dir).unwrap();
+        f
+    }
+
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -613,10 +622,7 @@ mod tests {
     fn sync_dir_keeps_file_with_synced_content_only() {
         let (dir, io) = sim();
         let p = dir.path().join("a");
-        let mut f = io.create(&p).unwrap();
-        f.append(b"synced".to_vec()).unwrap();
-        f.sync().unwrap();
-        io.sync_dir(dir.path()).unwrap();
+        let mut f = durable(&io, dir.path(), &p, b"synced");
         f.append(b" not synced".to_vec()).unwrap();
         io.restore_durable_image(Torn::DropUnsynced).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"synced");
@@ -652,10 +658,7 @@ mod tests {
         for seed in 0..16 {
             let (dir, io) = sim();
             let p = dir.path().join("log");
-            let mut f = io.create(&p).unwrap();
-            f.append(b"durable|".to_vec()).unwrap();
-            f.sync().unwrap();
-            io.sync_dir(dir.path()).unwrap();
+            let mut f = durable(&io, dir.path(), &p, b"durable|");
             let tail: Vec<u8> = (0..200u8).collect();
             f.append(tail[..120].to_vec()).unwrap();
             f.append(tail[120..].to_vec()).unwrap();
@@ -744,10 +747,7 @@ mod tests {
     fn remove_without_sync_dir_comes_back() {
         let (dir, io) = sim();
         let p = dir.path().join("a");
-        let mut f = io.create(&p).unwrap();
-        f.append(b"keep me".to_vec()).unwrap();
-        f.sync().unwrap();
-        io.sync_dir(dir.path()).unwrap();
+        let mut f = durable(&io, dir.path(), &p, b"keep me");
         drop(f);
         io.remove(&p).unwrap();
         assert!(!p.exists());
@@ -923,10 +923,7 @@ mod tests {
         assert!(!a.exists());
         // Handles from before the crash stay dead; the Io works again.
         assert!(f.append(b"x".to_vec()).is_err());
-        let mut g = io.create(&b).unwrap();
-        g.append(b"again".to_vec()).unwrap();
-        g.sync().unwrap();
-        io.sync_dir(dir.path()).unwrap();
+        let mut g = durable(&io, dir.path(), &b, b"again");
         io.restore_durable_image(Torn::DropUnsynced).unwrap();
         assert_eq!(std::fs::read(&b).unwrap(), b"again");
     }
@@ -935,10 +932,7 @@ mod tests {
     fn restored_state_is_durable() {
         let (dir, io) = sim();
         let p = dir.path().join("a");
-        let mut f = io.create(&p).unwrap();
-        f.append(b"v1".to_vec()).unwrap();
-        f.sync().unwrap();
-        io.sync_dir(dir.path()).unwrap();
+        let mut f = durable(&io, dir.path(), &p, b"v1");
         io.restore_durable_image(Torn::DropUnsynced).unwrap();
         // A second restore with nothing new changes nothing.
         io.restore_durable_image(Torn::KeepPrefix(3)).unwrap();
@@ -960,10 +954,7 @@ mod tests {
     fn stale_handle_cannot_touch_restored_file() {
         let (dir, io) = sim();
         let p = dir.path().join("a");
-        let mut f = io.create(&p).unwrap();
-        f.append(b"synced".to_vec()).unwrap();
-        f.sync().unwrap();
-        io.sync_dir(dir.path()).unwrap();
+        let mut f = durable(&io, dir.path(), &p, b"synced");
         io.restore_durable_image(Torn::DropUnsynced).unwrap();
         let err = f.append(b"late".to_vec()).unwrap_err();
         assert!(

@@ -747,7 +747,7 @@ mod tests {
     fn remove_without_sync_dir_comes_back() {
         let (dir, io) = sim();
         let p = dir.path().join("a");
-        let mut f = durable(&io, dir.path(), &p, b"keep me");
+        let f = durable(&io, dir.path(), &p, b"keep me");
         drop(f);
         io.remove(&p).unwrap();
         assert!(!p.exists());
@@ -923,7 +923,7 @@ mod tests {
         assert!(!a.exists());
         // Handles from before the crash stay dead; the Io works again.
         assert!(f.append(b"x".to_vec()).is_err());
-        let mut g = durable(&io, dir.path(), &b, b"again");
+        let _g = durable(&io, dir.path(), &b, b"again");
         io.restore_durable_image(Torn::DropUnsynced).unwrap();
         assert_eq!(std::fs::read(&b).unwrap(), b"again");
     }
@@ -932,7 +932,7 @@ mod tests {
     fn restored_state_is_durable() {
         let (dir, io) = sim();
         let p = dir.path().join("a");
-        let mut f = durable(&io, dir.path(), &p, b"v1");
+        let _f = durable(&io, dir.path(), &p, b"v1");
         io.restore_durable_image(Torn::DropUnsynced).unwrap();
         // A second restore with nothing new changes nothing.
         io.restore_durable_image(Torn::KeepPrefix(3)).unwrap();

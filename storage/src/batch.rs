@@ -23,18 +23,13 @@ pub struct WriteBatch {
     count: usize,
 }
 
-/// The encoding: built by `put`/`delete`, or borrowed from a buffer it was
-/// checked in (a log segment read at recovery), copied only if changed.
-#[derive(Clone, Debug)]
-enum Rep {
-    Owned(Vec<u8>),
-    Shared(Bytes),
-}
-
-impl Default for Rep {
-    fn default() -> Rep {
-        Rep::Owned(Vec::new())
-    }
+/// The encoding: built by `put`/`delete` in `owned`, or borrowed (`shared`)
+/// from a buffer it was checked in (a log segment read at recovery), copied
+/// into `owned` only if changed.
+#[derive(Clone, Debug, Default)]
+struct Rep {
+    owned: Vec<u8>,
+    shared: Option<Bytes>,
 }
 
 impl PartialEq for WriteBatch {
@@ -132,7 +127,10 @@ impl WriteBatch {
     /// An empty batch with room for `bytes` of encoded operations.
     pub fn with_capacity(bytes: usize) -> WriteBatch {
         WriteBatch {
-            rep: Rep::Owned(Vec::with_capacity(bytes)),
+            rep: Rep {
+                owned: Vec::with_capacity(bytes),
+                shared: None,
+            },
             count: 0,
         }
     }
@@ -140,13 +138,10 @@ impl WriteBatch {
     /// The encoding, made owned (copied once if it was shared) so that it
     /// can grow.
     fn rep_mut(&mut self) -> &mut Vec<u8> {
-        if let Rep::Shared(b) = &self.rep {
-            self.rep = Rep::Owned(b.to_vec());
+        if let Some(shared) = self.rep.shared.take() {
+            self.rep.owned = shared.to_vec();
         }
-        match &mut self.rep {
-            Rep::Owned(v) => v,
-            Rep::Shared(_) => unreachable!("made owned just above"),
-        }
+        &mut self.rep.owned
     }
 
     /// Sets `key` to `value`.
@@ -189,10 +184,8 @@ impl WriteBatch {
 
     /// Removes every operation, keeping the allocation.
     pub fn clear(&mut self) {
-        match &mut self.rep {
-            Rep::Owned(v) => v.clear(),
-            Rep::Shared(_) => self.rep = Rep::default(),
-        }
+        self.rep.owned.clear();
+        self.rep.shared = None;
         self.count = 0;
     }
 
@@ -211,10 +204,7 @@ impl WriteBatch {
 
     /// The batch's encoding (see the module docs), e.g. for a log record.
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.rep {
-            Rep::Owned(v) => v,
-            Rep::Shared(b) => b,
-        }
+        self.rep.shared.as_deref().unwrap_or(&self.rep.owned)
     }
 
     /// Restores a batch from [`WriteBatch::as_bytes`], checking every
@@ -222,7 +212,10 @@ impl WriteBatch {
     pub fn from_bytes(bytes: &[u8]) -> Result<WriteBatch, MalformedBatch> {
         Ok(WriteBatch {
             count: count_ops(bytes)?,
-            rep: Rep::Owned(bytes.to_vec()),
+            rep: Rep {
+                owned: bytes.to_vec(),
+                shared: None,
+            },
         })
     }
 
@@ -232,7 +225,10 @@ impl WriteBatch {
     pub fn from_shared(bytes: Bytes) -> Result<WriteBatch, MalformedBatch> {
         Ok(WriteBatch {
             count: count_ops(&bytes)?,
-            rep: Rep::Shared(bytes),
+            rep: Rep {
+                owned: Vec::new(),
+                shared: Some(bytes),
+            },
         })
     }
 }

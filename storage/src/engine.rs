@@ -647,9 +647,16 @@ impl Inner {
             self.notify();
         }
         for op in batch.iter() {
-            match op {
+            let inserted = match op {
                 BatchOp::Put(key, value) => active.insert(key, seqno, Kind::Put, value),
                 BatchOp::Delete(key) => active.insert(key, seqno, Kind::Delete, b""),
+            };
+            if !inserted {
+                // Only possible on the first operation (the memtable's kind
+                // never changes), so nothing of the batch is applied.
+                return Err(Error::InvalidArgument(
+                    "internal error: the active memtable is an immutable run".into(),
+                ));
             }
         }
         active.note_seqno(seqno);

@@ -575,15 +575,15 @@ impl Memtable {
     /// a second insert of the same key and seqno replaces the first, which is
     /// how "last write in a batch wins" falls out.
     ///
-    /// `seqno` must not exceed [`MAX_SEQNO`] (the engine checks).
-    ///
-    /// # Panics
-    ///
-    /// On a sorted run, which is immutable and never the active memtable.
-    pub(crate) fn insert(&self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) {
+    /// `seqno` must not exceed [`MAX_SEQNO`] (the engine checks). Returns
+    /// false, inserting nothing, on a sorted run: runs are immutable and
+    /// never the active memtable, so the engine treats that as a bug report,
+    /// not a panic.
+    #[must_use]
+    pub(crate) fn insert(&self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) -> bool {
         debug_assert!(seqno <= MAX_SEQNO);
         let Repr::Skip(map) = &self.repr else {
-            unreachable!("insert into an immutable sorted run");
+            return false;
         };
         let size = key.len() + value.len() + NODE_OVERHEAD;
         map.insert(InternalKey::new(key, seqno, kind, value), ());
@@ -592,6 +592,7 @@ impl Memtable {
         // (`note_seqno`).
         let bytes = self.bytes.load(AtomicOrdering::Relaxed);
         self.bytes.store(bytes + size, AtomicOrdering::Relaxed);
+        true
     }
 
     /// Records that the batch `seqno` went into this memtable (even one with
@@ -816,11 +817,11 @@ mod tests {
     #[test]
     fn get_sees_newest_visible_version() {
         let m = Memtable::new();
-        m.insert(b"a", 1, Kind::Put, b"1");
-        m.insert(b"a", 3, Kind::Put, b"3");
-        m.insert(b"a", 5, Kind::Delete, b"");
-        m.insert(b"b", 7, Kind::Put, b"first");
-        m.insert(b"b", 7, Kind::Put, b"second");
+        assert!(m.insert(b"a", 1, Kind::Put, b"1"));
+        assert!(m.insert(b"a", 3, Kind::Put, b"3"));
+        assert!(m.insert(b"a", 5, Kind::Delete, b""));
+        assert!(m.insert(b"b", 7, Kind::Put, b"first"));
+        assert!(m.insert(b"b", 7, Kind::Put, b"second"));
         assert_eq!(
             m.get(b"b", 9),
             Some((Kind::Put, b("second"))),
@@ -841,7 +842,7 @@ mod tests {
         for k in 0..1000u32 {
             for _ in 0..2 {
                 seq += 1;
-                m.insert(&k.to_be_bytes(), seq, Kind::Put, b"");
+                assert!(m.insert(&k.to_be_bytes(), seq, Kind::Put, b""));
             }
         }
         let key = |k: u32| Bytes::copy_from_slice(&k.to_be_bytes());
@@ -901,10 +902,11 @@ mod tests {
             for (k, s, put, v) in &ops {
                 // Deletes carry no value (the engine stores none).
                 let (kind, v) = if *put { (Kind::Put, &v[..]) } else { (Kind::Delete, &[][..]) };
-                skip.insert(k, *s, kind, v);
+                assert!(skip.insert(k, *s, kind, v));
                 builder.push(k, *s, kind, v);
             }
             let run = Arc::new(builder.finish(50));
+            proptest::prop_assert!(!run.insert(b"k", 51, Kind::Put, b"v"), "a run refuses inserts");
             proptest::prop_assert_eq!(run.is_empty(), skip.is_empty());
             proptest::prop_assert_eq!(run.max_seqno(), 50);
             for (k, s) in &probes {

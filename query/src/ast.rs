@@ -1,0 +1,663 @@
+//! The abstract syntax tree of the fasty language (SPEC §2): what the
+//! parser produces and the planner consumes. Names are not resolved here:
+//! a dotted name such as `users.name` or `metadata.level` stays a list of
+//! parts until the planner knows which tables are in scope.
+//!
+//! `Display` prints a statement back as fasty text that parses to the same
+//! tree (the parser's round-trip property); it is also how result columns
+//! get their names (`count(*)`, `avg(age)`).
+
+use std::fmt;
+
+/// One statement: one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `create table NAME { col: type, ... }`
+    CreateTable {
+        /// Table name.
+        name: String,
+        /// Columns in declaration order.
+        columns: Vec<ColumnDef>,
+    },
+    /// `drop table NAME`
+    DropTable {
+        /// Table name.
+        name: String,
+    },
+    /// `create index NAME on TABLE (COLUMN)`
+    CreateIndex {
+        /// Index name (unique in the database).
+        name: String,
+        /// The indexed table.
+        table: String,
+        /// The indexed column.
+        column: String,
+    },
+    /// `drop index NAME`
+    DropIndex {
+        /// Index name.
+        name: String,
+    },
+    /// `insert TABLE {..}` / `insert TABLE [{..}, ..]`, or `upsert` the same.
+    Insert {
+        /// Target table.
+        table: String,
+        /// The rows, each a list of `column: value` fields as written.
+        rows: Vec<Vec<(String, Literal)>>,
+        /// `upsert`: replace an existing row instead of failing.
+        upsert: bool,
+    },
+    /// `select ...` or `find TABLE [where ...] ...`
+    Select(Box<Select>),
+    /// `update TABLE set col = expr, ... [where ...]`
+    Update {
+        /// Target table.
+        table: String,
+        /// `column = expression` pairs, in order.
+        assignments: Vec<(String, Expr)>,
+        /// Which rows; all when absent.
+        filter: Option<Expr>,
+    },
+    /// `delete [from] TABLE [where ...]`
+    Delete {
+        /// Target table.
+        table: String,
+        /// Which rows; all when absent.
+        filter: Option<Expr>,
+    },
+    /// `explain STATEMENT`: the plan, not the rows.
+    Explain(Box<Statement>),
+}
+
+/// A column in `create table`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    /// Column name.
+    pub name: String,
+    /// Declared type.
+    pub ty: ColumnType,
+}
+
+/// The column types of SPEC §1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ColumnType {
+    /// 64-bit signed integer.
+    Int,
+    /// 64-bit float.
+    Float,
+    /// UTF-8 text.
+    String,
+    /// `true` / `false`.
+    Bool,
+    /// A JSON object or array.
+    Json,
+}
+
+impl ColumnType {
+    /// The keyword naming this type.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::String => "string",
+            ColumnType::Bool => "bool",
+            ColumnType::Json => "json",
+        }
+    }
+}
+
+/// A `select` (or `find`, which is `select *`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Select {
+    /// What to return; empty means `*` (every column).
+    pub items: Vec<SelectItem>,
+    /// The first table.
+    pub from: String,
+    /// `join TABLE on a = b`, in order.
+    pub joins: Vec<Join>,
+    /// `where`.
+    pub filter: Option<Expr>,
+    /// `group by` expressions.
+    pub group_by: Vec<Expr>,
+    /// `order by` keys.
+    pub order_by: Vec<OrderBy>,
+    /// `limit N`.
+    pub limit: Option<u64>,
+    /// `offset N`.
+    pub offset: Option<u64>,
+}
+
+/// One output expression of a `select`, optionally renamed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectItem {
+    /// The expression.
+    pub expr: Expr,
+    /// `as NAME`.
+    pub alias: Option<String>,
+}
+
+impl SelectItem {
+    /// The output column's name: the alias, or the expression as text.
+    pub fn name(&self) -> String {
+        match &self.alias {
+            Some(a) => a.clone(),
+            None => self.expr.to_string(),
+        }
+    }
+}
+
+/// `join TABLE on EXPR` (an inner join; the planner requires an equality
+/// of two columns).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Join {
+    /// The joined table.
+    pub table: String,
+    /// The join condition.
+    pub on: Expr,
+}
+
+/// One `order by` key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderBy {
+    /// The sort expression.
+    pub expr: Expr,
+    /// `desc` (default ascending).
+    pub desc: bool,
+}
+
+/// An expression in `where`, `set`, `select`, `order by`, `group by`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// A constant.
+    Literal(Literal),
+    /// A possibly dotted name: `age`, `users.age`, `metadata.level`,
+    /// `users.metadata.level`. Resolved by the planner.
+    Name(Vec<String>),
+    /// `not e`, `-e`.
+    Unary {
+        /// The operator.
+        op: UnaryOp,
+        /// The operand.
+        expr: Box<Expr>,
+    },
+    /// `a op b`: arithmetic, comparison, `and`, `or`.
+    Binary {
+        /// The operator.
+        op: BinaryOp,
+        /// Left operand.
+        left: Box<Expr>,
+        /// Right operand.
+        right: Box<Expr>,
+    },
+    /// `e [not] like pattern` (`%` any run, `_` one character).
+    Like {
+        /// The tested value.
+        expr: Box<Expr>,
+        /// The pattern.
+        pattern: Box<Expr>,
+        /// `not like`.
+        negated: bool,
+    },
+    /// `e is [not] null`.
+    IsNull {
+        /// The tested value.
+        expr: Box<Expr>,
+        /// `is not null`.
+        negated: bool,
+    },
+    /// `e [not] in (a, b, ...)`.
+    InList {
+        /// The tested value.
+        expr: Box<Expr>,
+        /// The candidates.
+        list: Vec<Expr>,
+        /// `not in`.
+        negated: bool,
+    },
+    /// `e [not] between low and high`.
+    Between {
+        /// The tested value.
+        expr: Box<Expr>,
+        /// Lower bound, inclusive.
+        low: Box<Expr>,
+        /// Upper bound, inclusive.
+        high: Box<Expr>,
+        /// `not between`.
+        negated: bool,
+    },
+    /// `count(*)`, `count(e)`, `sum(e)`, `avg(e)`, `min(e)`, `max(e)`.
+    Aggregate {
+        /// Which aggregate.
+        func: AggFunc,
+        /// The argument; `None` only for `count(*)`.
+        arg: Option<Box<Expr>>,
+    },
+}
+
+/// Unary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// `not`
+    Not,
+    /// `-`
+    Neg,
+}
+
+/// Binary operators, loosest first within each group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `or`
+    Or,
+    /// `and`
+    And,
+    /// `=`
+    Eq,
+    /// `!=` or `<>`
+    NotEq,
+    /// `<`
+    Lt,
+    /// `<=`
+    LtEq,
+    /// `>`
+    Gt,
+    /// `>=`
+    GtEq,
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+}
+
+impl BinaryOp {
+    /// The operator as written.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Or => "or",
+            BinaryOp::And => "and",
+            BinaryOp::Eq => "=",
+            BinaryOp::NotEq => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+        }
+    }
+
+    /// Binding strength: higher binds tighter. `or` 1, `and` 2, (`not` 3),
+    /// comparisons 4, `+ -` 5, `* /` 6.
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinaryOp::Or => 1,
+            BinaryOp::And => 2,
+            BinaryOp::Eq
+            | BinaryOp::NotEq
+            | BinaryOp::Lt
+            | BinaryOp::LtEq
+            | BinaryOp::Gt
+            | BinaryOp::GtEq => 4,
+            BinaryOp::Add | BinaryOp::Sub => 5,
+            BinaryOp::Mul | BinaryOp::Div => 6,
+        }
+    }
+}
+
+/// Aggregate functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggFunc {
+    /// `count`
+    Count,
+    /// `sum`
+    Sum,
+    /// `avg`
+    Avg,
+    /// `min`
+    Min,
+    /// `max`
+    Max,
+}
+
+impl AggFunc {
+    /// The function's name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Count => "count",
+            AggFunc::Sum => "sum",
+            AggFunc::Avg => "avg",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+        }
+    }
+}
+
+/// A constant as written. Objects and arrays are JSON values (for `json`
+/// columns); their keys are identifiers or strings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// An integer that fits i64 (`-12`; a leading minus directly before a
+    /// number is part of the literal).
+    Int(i64),
+    /// A number with a fraction or exponent (`3.5`, `1e6`), or an integer
+    /// too large for i64.
+    Float(f64),
+    /// A quoted string, escapes resolved.
+    String(String),
+    /// `[a, b, ...]`
+    Array(Vec<Literal>),
+    /// `{ key: value, ... }`
+    Object(Vec<(String, Literal)>),
+}
+
+impl fmt::Display for Statement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Statement::CreateTable { name, columns } => {
+                write!(f, "create table {name} {{ ")?;
+                for (i, c) in columns.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}: {}", c.name, c.ty.name())?;
+                }
+                f.write_str(" }")
+            }
+            Statement::DropTable { name } => write!(f, "drop table {name}"),
+            Statement::CreateIndex {
+                name,
+                table,
+                column,
+            } => write!(f, "create index {name} on {table} ({column})"),
+            Statement::DropIndex { name } => write!(f, "drop index {name}"),
+            Statement::Insert {
+                table,
+                rows,
+                upsert,
+            } => {
+                let verb = if *upsert { "upsert" } else { "insert" };
+                write!(f, "{verb} {table} ")?;
+                if rows.len() == 1 {
+                    write_object(f, &rows[0])
+                } else {
+                    f.write_str("[")?;
+                    for (i, row) in rows.iter().enumerate() {
+                        if i > 0 {
+                            f.write_str(", ")?;
+                        }
+                        write_object(f, row)?;
+                    }
+                    f.write_str("]")
+                }
+            }
+            Statement::Select(s) => write!(f, "{s}"),
+            Statement::Update {
+                table,
+                assignments,
+                filter,
+            } => {
+                write!(f, "update {table} set ")?;
+                for (i, (col, e)) in assignments.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{col} = {e}")?;
+                }
+                if let Some(w) = filter {
+                    write!(f, " where {w}")?;
+                }
+                Ok(())
+            }
+            Statement::Delete { table, filter } => {
+                write!(f, "delete from {table}")?;
+                if let Some(w) = filter {
+                    write!(f, " where {w}")?;
+                }
+                Ok(())
+            }
+            Statement::Explain(s) => write!(f, "explain {s}"),
+        }
+    }
+}
+
+fn write_object(f: &mut fmt::Formatter<'_>, fields: &[(String, Literal)]) -> fmt::Result {
+    if fields.is_empty() {
+        return f.write_str("{}");
+    }
+    f.write_str("{ ")?;
+    for (i, (k, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        if is_identifier(k) {
+            write!(f, "{k}: {v}")?;
+        } else {
+            write_string(f, k)?;
+            write!(f, ": {v}")?;
+        }
+    }
+    f.write_str(" }")
+}
+
+/// Whether `s` can be written bare: `[A-Za-z_][A-Za-z0-9_]*`. (Keywords
+/// are the parser's concern; see `parser::is_keyword`.)
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Writes `s` as a double-quoted fasty string literal.
+pub fn write_string(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
+    f.write_char('"')?;
+    for c in s.chars() {
+        match c {
+            '"' => f.write_str("\\\"")?,
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\t' => f.write_str("\\t")?,
+            c => f.write_char(c)?,
+        }
+    }
+    f.write_char('"')
+}
+
+impl fmt::Display for Select {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("select ")?;
+        if self.items.is_empty() {
+            f.write_str("*")?;
+        } else {
+            for (i, item) in self.items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{}", item.expr)?;
+                if let Some(a) = &item.alias {
+                    write!(f, " as {a}")?;
+                }
+            }
+        }
+        write!(f, " from {}", self.from)?;
+        for j in &self.joins {
+            write!(f, " join {} on {}", j.table, j.on)?;
+        }
+        if let Some(w) = &self.filter {
+            write!(f, " where {w}")?;
+        }
+        if !self.group_by.is_empty() {
+            f.write_str(" group by ")?;
+            for (i, e) in self.group_by.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{e}")?;
+            }
+        }
+        if !self.order_by.is_empty() {
+            f.write_str(" order by ")?;
+            for (i, o) in self.order_by.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{}", o.expr)?;
+                if o.desc {
+                    f.write_str(" desc")?;
+                }
+            }
+        }
+        if let Some(n) = self.limit {
+            write!(f, " limit {n}")?;
+        }
+        if let Some(n) = self.offset {
+            write!(f, " offset {n}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Expr {
+    /// Binding strength of the expression's top operator (higher binds
+    /// tighter); atoms bind tightest.
+    fn precedence(&self) -> u8 {
+        match self {
+            Expr::Binary { op, .. } => op.precedence(),
+            Expr::Unary {
+                op: UnaryOp::Not, ..
+            } => 3,
+            Expr::Like { .. }
+            | Expr::IsNull { .. }
+            | Expr::InList { .. }
+            | Expr::Between { .. } => 4,
+            Expr::Unary {
+                op: UnaryOp::Neg, ..
+            } => 7,
+            Expr::Literal(_) | Expr::Name(_) | Expr::Aggregate { .. } => 8,
+        }
+    }
+
+    /// Writes `e`, parenthesised when it binds looser than `min`.
+    fn write_operand(f: &mut fmt::Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
+        if e.precedence() < min {
+            write!(f, "({e})")
+        } else {
+            write!(f, "{e}")
+        }
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Literal(l) => write!(f, "{l}"),
+            Expr::Name(parts) => f.write_str(&parts.join(".")),
+            Expr::Unary { op, expr } => match op {
+                UnaryOp::Not => {
+                    f.write_str("not ")?;
+                    Expr::write_operand(f, expr, 3)
+                }
+                UnaryOp::Neg => {
+                    // `-(1)` keeps a negated literal apart from a negative
+                    // literal; `- -x` would read as a comment.
+                    f.write_str("-(")?;
+                    write!(f, "{expr}")?;
+                    f.write_str(")")
+                }
+            },
+            Expr::Binary { op, left, right } => {
+                let p = op.precedence();
+                // Left-associative: the left operand may be at the same
+                // level, the right one must bind tighter. Comparisons do
+                // not chain, so both their sides must bind tighter.
+                let left_min = if p == 4 { p + 1 } else { p };
+                Expr::write_operand(f, left, left_min)?;
+                write!(f, " {} ", op.symbol())?;
+                Expr::write_operand(f, right, p + 1)
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => {
+                Expr::write_operand(f, expr, 5)?;
+                f.write_str(if *negated { " not like " } else { " like " })?;
+                Expr::write_operand(f, pattern, 5)
+            }
+            Expr::IsNull { expr, negated } => {
+                Expr::write_operand(f, expr, 5)?;
+                f.write_str(if *negated { " is not null" } else { " is null" })
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                Expr::write_operand(f, expr, 5)?;
+                f.write_str(if *negated { " not in (" } else { " in (" })?;
+                for (i, e) in list.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                Expr::write_operand(f, expr, 5)?;
+                f.write_str(if *negated {
+                    " not between "
+                } else {
+                    " between "
+                })?;
+                Expr::write_operand(f, low, 5)?;
+                f.write_str(" and ")?;
+                Expr::write_operand(f, high, 5)
+            }
+            Expr::Aggregate { func, arg } => match arg {
+                None => write!(f, "{}(*)", func.name()),
+                Some(a) => write!(f, "{}({a})", func.name()),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Literal::Null => f.write_str("null"),
+            Literal::Bool(b) => write!(f, "{b}"),
+            Literal::Int(i) => write!(f, "{i}"),
+            Literal::Float(x) => {
+                // `{:?}` prints the shortest text that reads back as the
+                // same f64 and always marks it as a float (`1.0`, `1e300`).
+                write!(f, "{x:?}")
+            }
+            Literal::String(s) => write_string(f, s),
+            Literal::Array(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Literal::Object(fields) => write_object(f, fields),
+        }
+    }
+}

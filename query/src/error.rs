@@ -1,0 +1,182 @@
+//! The query crate's error type. Every error a user can cause carries a
+//! stable [`ErrorCode`] (what clients match on), a one-line message, and
+//! for syntax errors the 1-based line and column of the offending token;
+//! where a close match exists, a hint (`did you mean "select"?`).
+
+/// Stable error codes: the `code` field of the HTTP error body. Never
+/// renamed once released.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The statement does not parse.
+    SyntaxError,
+    /// No table of that name.
+    UnknownTable,
+    /// No column of that name in the tables in scope.
+    UnknownColumn,
+    /// No index of that name.
+    UnknownIndex,
+    /// `create table` of a name already taken.
+    TableExists,
+    /// `create index` of a name already taken.
+    IndexExists,
+    /// A table definition that breaks the rules (no `int` column `id`,
+    /// a column declared twice, an empty table).
+    InvalidSchema,
+    /// A value of the wrong type for its column or operator.
+    TypeMismatch,
+    /// `insert` of a primary key that exists (or twice in one statement).
+    DuplicateKey,
+    /// A row without `id`, or with a `null` one.
+    MissingPrimaryKey,
+    /// A bare column name that more than one joined table has.
+    AmbiguousColumn,
+    /// Something the language does not support (a join that is not an
+    /// equality of two columns, an aggregate inside `where`, ...).
+    Unsupported,
+    /// Integer arithmetic that overflows i64.
+    NumericOverflow,
+    /// The storage below failed (I/O, corruption, poisoned, closed).
+    StorageError,
+    /// The database refuses writes after a failed log write or fsync.
+    Poisoned,
+    /// A data structure on disk (catalog, row) could not be decoded.
+    Corruption,
+}
+
+impl ErrorCode {
+    /// The code as sent to clients, in snake case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::SyntaxError => "syntax_error",
+            ErrorCode::UnknownTable => "unknown_table",
+            ErrorCode::UnknownColumn => "unknown_column",
+            ErrorCode::UnknownIndex => "unknown_index",
+            ErrorCode::TableExists => "table_exists",
+            ErrorCode::IndexExists => "index_exists",
+            ErrorCode::InvalidSchema => "invalid_schema",
+            ErrorCode::TypeMismatch => "type_mismatch",
+            ErrorCode::DuplicateKey => "duplicate_key",
+            ErrorCode::MissingPrimaryKey => "missing_primary_key",
+            ErrorCode::AmbiguousColumn => "ambiguous_column",
+            ErrorCode::Unsupported => "unsupported",
+            ErrorCode::NumericOverflow => "numeric_overflow",
+            ErrorCode::StorageError => "storage_error",
+            ErrorCode::Poisoned => "poisoned",
+            ErrorCode::Corruption => "corruption",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a statement can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The text does not parse.
+    #[error("{message} at line {line}, column {column}")]
+    Syntax {
+        /// What was expected or wrong, one line.
+        message: String,
+        /// 1-based line of the offending token.
+        line: u32,
+        /// 1-based column (in characters) of the offending token.
+        column: u32,
+        /// `did you mean "..."?`, when a keyword is close.
+        hint: Option<String>,
+    },
+    /// The statement parses but cannot run: unknown names, wrong types,
+    /// duplicate keys and the like. Nothing was changed.
+    #[error("{message}")]
+    Query {
+        /// The stable code.
+        code: ErrorCode,
+        /// One line, lower case.
+        message: String,
+        /// `did you mean column "name"?`, when a name is close.
+        hint: Option<String>,
+    },
+    /// The storage layer failed.
+    #[error(transparent)]
+    Storage(#[from] fasty_wal::Error),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A query error without a hint.
+    pub(crate) fn query(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error::Query {
+            code,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A query error with an optional hint.
+    pub(crate) fn hinted(
+        code: ErrorCode,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) -> Error {
+        Error::Query {
+            code,
+            message: message.into(),
+            hint,
+        }
+    }
+
+    /// Stored bytes (catalog or row) that do not decode.
+    pub(crate) fn corrupt(message: impl Into<String>) -> Error {
+        Error::query(ErrorCode::Corruption, message)
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Syntax { .. } => ErrorCode::SyntaxError,
+            Error::Query { code, .. } => *code,
+            Error::Storage(fasty_wal::Error::Poisoned { .. }) => ErrorCode::Poisoned,
+            Error::Storage(_) => ErrorCode::StorageError,
+        }
+    }
+
+    /// The one-line message (for syntax errors without the position,
+    /// which [`Error::line`] and [`Error::column`] carry).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Syntax { message, .. } | Error::Query { message, .. } => message.clone(),
+            Error::Storage(e) => e.to_string(),
+        }
+    }
+
+    /// 1-based line of a syntax error.
+    pub fn line(&self) -> Option<u32> {
+        match self {
+            Error::Syntax { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// 1-based column of a syntax error.
+    pub fn column(&self) -> Option<u32> {
+        match self {
+            Error::Syntax { column, .. } => Some(*column),
+            _ => None,
+        }
+    }
+
+    /// The hint, if any.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::Syntax { hint, .. } | Error::Query { hint, .. } => hint.as_deref(),
+            Error::Storage(_) => None,
+        }
+    }
+}

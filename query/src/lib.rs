@@ -11,9 +11,15 @@
 #![warn(missing_docs)]
 
 pub mod ast;
+mod catalog;
+mod database;
 mod error;
+mod exec;
+mod expr;
 pub mod parser;
+mod planner;
 mod value;
 
+pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output};
 pub use error::{Error, ErrorCode, Result};
 pub use value::Value;

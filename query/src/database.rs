@@ -1,0 +1,858 @@
+//! The embedded relational database: [`Database::open`],
+//! [`Database::execute`] and the batch fast path
+//! [`Database::insert_rows`]. This module owns statement semantics that
+//! are not planning: DDL, the write path of `insert`/`upsert`/`update`/
+//! `delete` (index entries in the same atomic batch as their row), and the
+//! locking that makes each statement atomic.
+//!
+//! Concurrency: a statement reads one snapshot. Writers to a table take
+//! its lock — shared for `insert`/`upsert` (which then lock the primary
+//! keys they write, so two inserts of one key cannot both pass the
+//! duplicate check, while inserts of different keys proceed and share the
+//! log's group commit), exclusive for `update`, `delete` and DDL on it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use fasty_wal::{Db, WriteBatch};
+use parking_lot::{Mutex, MutexGuard, RwLock};
+
+use crate::ast::{ColumnDef, ColumnType, Expr, Literal, Select, Statement};
+use crate::catalog::{self, Catalog, Table};
+use crate::error::{Error, ErrorCode, Result};
+use crate::exec::{self, table_end};
+use crate::expr;
+use crate::keys;
+use crate::parser;
+use crate::planner::{self, PlanOptions, Scope};
+use crate::row;
+use crate::value::Value;
+
+/// Options of a [`Database`]: the durability mode and storage settings
+/// (`wal`), with the defaults of SPEC §4 (async, 50 ms sync interval).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// The log and storage options, including the durability mode.
+    pub wal: fasty_wal::Options,
+}
+
+impl Options {
+    /// Default options in durable mode.
+    pub fn durable() -> Options {
+        Options {
+            wal: fasty_wal::Options::durable(),
+        }
+    }
+
+    /// Default options in memory mode: nothing touches the disk.
+    pub fn memory() -> Options {
+        Options {
+            wal: fasty_wal::Options::memory(),
+        }
+    }
+}
+
+/// A result column: its name (the expression as written, or its alias)
+/// and type, where known before running (`None` for a json path or a
+/// null literal).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The column's name.
+    pub name: String,
+    /// Its type, where known.
+    pub ty: Option<ColumnType>,
+}
+
+/// What a statement returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A query's rows.
+    Rows {
+        /// The columns, in order.
+        columns: Vec<Column>,
+        /// The rows, each with one value per column.
+        rows: Vec<Vec<Value>>,
+    },
+    /// Rows changed by `insert`, `upsert`, `update` or `delete`.
+    Affected(u64),
+    /// DDL done.
+    Ok,
+    /// `explain`: one line per plan node.
+    Plan(String),
+}
+
+/// `insert` or `upsert`, for [`Database::insert_rows`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InsertMode {
+    /// Fail with `duplicate_key` (writing nothing) if a key exists.
+    #[default]
+    Insert,
+    /// Replace existing rows whole.
+    Upsert,
+}
+
+/// Per-call switches of [`Database::execute_with`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExecOptions {
+    /// Use primary-key and index access paths and lookup joins. `false`
+    /// forces full scans and hash joins, which must give the same rows
+    /// (tests compare the two).
+    pub use_indexes: bool,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions { use_indexes: true }
+    }
+}
+
+/// Number of primary-key lock stripes.
+const STRIPES: usize = 256;
+
+/// An embedded fasty database.
+pub struct Database {
+    db: Db,
+    catalog: RwLock<Arc<Catalog>>,
+    /// Serialises DDL.
+    ddl: Mutex<()>,
+    /// Per table id: shared for inserts, exclusive for update/delete/DDL.
+    table_locks: Mutex<HashMap<u32, Arc<RwLock<()>>>>,
+    /// Primary-key stripes, locked by inserts in ascending order.
+    stripes: Vec<Mutex<()>>,
+}
+
+impl Database {
+    /// Opens (or creates) the database in `dir`, recovering its log and
+    /// loading the catalog; finishes deleting the data of tables and
+    /// indexes dropped before a crash.
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
+        let db = Db::open(dir, opts.wal)?;
+        let cat = Catalog::load(&db.snapshot())?;
+        let dropped = cat.dropped.clone();
+        let database = Database {
+            db,
+            catalog: RwLock::new(Arc::new(cat)),
+            ddl: Mutex::new(()),
+            table_locks: Mutex::new(HashMap::new()),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+        };
+        for id in dropped {
+            database.purge(id)?;
+        }
+        Ok(database)
+    }
+
+    /// The key-value store below, for stats, sync and checkpoints.
+    pub fn kv(&self) -> &Db {
+        &self.db
+    }
+
+    /// Syncs and closes the database.
+    pub fn close(self) -> Result<()> {
+        self.db.close()?;
+        Ok(())
+    }
+
+    /// Names of the tables, sorted.
+    pub fn tables(&self) -> Vec<String> {
+        self.catalog.read().table_names()
+    }
+
+    /// A table's columns, in declaration order, and its index names.
+    pub fn schema(&self, table: &str) -> Result<(Vec<ColumnDef>, Vec<String>)> {
+        let cat = self.catalog.read().clone();
+        let t = cat.table(table)?;
+        Ok((
+            t.columns.clone(),
+            t.indexes.iter().map(|i| i.name.clone()).collect(),
+        ))
+    }
+
+    /// Runs one statement.
+    pub fn execute(&self, text: &str) -> Result<Output> {
+        self.execute_with(text, ExecOptions::default())
+    }
+
+    /// Runs one statement with per-call switches.
+    pub fn execute_with(&self, text: &str, opts: ExecOptions) -> Result<Output> {
+        let stmt = parser::parse(text)?;
+        self.run(&stmt, opts)
+    }
+
+    /// Runs a parsed statement.
+    pub fn run(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+        let popts = PlanOptions {
+            use_indexes: opts.use_indexes,
+        };
+        match stmt {
+            Statement::CreateTable { name, columns } => self.create_table(name, columns),
+            Statement::DropTable { name } => self.drop_table(name),
+            Statement::CreateIndex {
+                name,
+                table,
+                column,
+            } => self.create_index(name, table, column),
+            Statement::DropIndex { name } => self.drop_index(name),
+            Statement::Insert {
+                table,
+                rows,
+                upsert,
+            } => {
+                let rows = rows.iter().map(|r| {
+                    r.iter()
+                        .map(|(k, v)| (k.as_str(), literal_for_insert(v)))
+                });
+                let mode = if *upsert {
+                    InsertMode::Upsert
+                } else {
+                    InsertMode::Insert
+                };
+                self.insert_rows(table, rows, mode).map(Output::Affected)
+            }
+            Statement::Select(s) => self.select(s, popts),
+            Statement::Update {
+                table,
+                assignments,
+                filter,
+            } => self
+                .update(table, assignments, filter.as_ref(), popts)
+                .map(Output::Affected),
+            Statement::Delete { table, filter } => self
+                .delete(table, filter.as_ref(), popts)
+                .map(Output::Affected),
+            Statement::Explain(inner) => self.explain(inner, popts).map(Output::Plan),
+        }
+    }
+
+    /// The batch fast path: inserts (or upserts) rows given as
+    /// `column → value` fields, atomically. Returns the number of rows.
+    /// With [`InsertMode::Insert`], any existing key (or one given twice)
+    /// fails the whole batch with `duplicate_key` and writes nothing.
+    pub fn insert_rows<R, K>(
+        &self,
+        table: &str,
+        rows: impl IntoIterator<Item = R>,
+        mode: InsertMode,
+    ) -> Result<u64>
+    where
+        R: IntoIterator<Item = (K, Value)>,
+        K: AsRef<str>,
+    {
+        let cat = self.catalog.read().clone();
+        let t = cat.table(table)?.clone();
+        let mut full: Vec<(i64, Vec<Value>)> = Vec::new();
+        for r in rows {
+            let mut vals = vec![Value::Null; t.columns.len()];
+            for (k, v) in r {
+                let k = k.as_ref();
+                let pos = t.column(k).ok_or_else(|| unknown_column(&t, k))?;
+                vals[pos] = coerce(&t, pos, v)?;
+            }
+            let pk = match &vals[t.pk] {
+                Value::Int(i) => *i,
+                _ => {
+                    return Err(Error::query(
+                        ErrorCode::MissingPrimaryKey,
+                        format!("a row for table \"{}\" has no id", t.name),
+                    ));
+                }
+            };
+            full.push((pk, vals));
+        }
+        self.write_rows(&t, full, mode)
+    }
+
+    fn table_lock(&self, id: u32) -> Arc<RwLock<()>> {
+        self.table_locks.lock().entry(id).or_default().clone()
+    }
+
+    /// The current definition of `t` (after its lock is taken: DDL may
+    /// have changed it since planning).
+    fn current(&self, t: &Table) -> Result<Arc<Table>> {
+        let cat = self.catalog.read().clone();
+        match cat.tables.get(&t.name) {
+            Some(now) if now.id == t.id => Ok(now.clone()),
+            _ => Err(Error::query(
+                ErrorCode::UnknownTable,
+                format!("table \"{}\" was dropped", t.name),
+            )),
+        }
+    }
+
+    fn write_rows(&self, t: &Table, mut rows: Vec<(i64, Vec<Value>)>, mode: InsertMode) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let lock = self.table_lock(t.id);
+        let _shared = lock.read();
+        let t = self.current(t)?;
+        let n = rows.len() as u64;
+        // Duplicates within the statement: an error for insert; for
+        // upsert the last one wins.
+        let mut pks: Vec<i64> = rows.iter().map(|(pk, _)| *pk).collect();
+        pks.sort_unstable();
+        if mode == InsertMode::Insert {
+            if let Some(w) = pks.windows(2).find(|w| w[0] == w[1]) {
+                return Err(duplicate(&t, w[0]));
+            }
+        } else if pks.windows(2).any(|w| w[0] == w[1]) {
+            let mut last: HashMap<i64, usize> = HashMap::new();
+            for (i, (pk, _)) in rows.iter().enumerate() {
+                last.insert(*pk, i);
+            }
+            let mut i = 0;
+            rows.retain(|(pk, _)| {
+                let keep = last.get(pk) == Some(&i);
+                i += 1;
+                keep
+            });
+            pks.dedup();
+        }
+        let _guards = self.lock_stripes(t.id, &pks);
+        let snap = self.db.snapshot();
+        let mut batch = WriteBatch::with_capacity(rows.len() * 64);
+        let mut buf = Vec::with_capacity(128);
+        let mut ikey = Vec::with_capacity(64);
+        match mode {
+            InsertMode::Insert => {
+                if let Some(pk) = exec::existing_pks(&snap, &t, &pks)?.first() {
+                    return Err(duplicate(&t, *pk));
+                }
+            }
+            InsertMode::Upsert if !t.indexes.is_empty() => {
+                // Old index entries of replaced rows must go.
+                let positions: Vec<usize> = (0..t.columns.len()).collect();
+                for (pk, new) in &rows {
+                    let Some(old) = snap
+                        .get(&keys::row_key(t.id, *pk))
+                        .map_err(|e| Error::Storage(e.into()))?
+                    else {
+                        continue;
+                    };
+                    let mut vals = vec![Value::Null; positions.len()];
+                    row::decode_columns(&old, &positions, &mut vals)?;
+                    for ix in &t.indexes {
+                        if vals[ix.pos] != new[ix.pos] {
+                            ikey.clear();
+                            keys::index_key(ix.id, &vals[ix.pos], *pk, &mut ikey);
+                            batch.delete(&ikey);
+                        }
+                    }
+                }
+            }
+            InsertMode::Upsert => {}
+        }
+        for (pk, vals) in &rows {
+            buf.clear();
+            row::encode_row(vals, &mut buf);
+            batch.put(keys::row_key(t.id, *pk), &buf);
+            for ix in &t.indexes {
+                ikey.clear();
+                keys::index_key(ix.id, &vals[ix.pos], *pk, &mut ikey);
+                batch.put(&ikey, b"");
+            }
+        }
+        drop(snap);
+        self.db.write(batch)?;
+        Ok(n)
+    }
+
+    fn lock_stripes(&self, table: u32, sorted_pks: &[i64]) -> Vec<MutexGuard<'_, ()>> {
+        let mut idx: Vec<usize> = sorted_pks
+            .iter()
+            .map(|pk| stripe(table, *pk))
+            .collect();
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter().map(|i| self.stripes[i].lock()).collect()
+    }
+
+    fn select(&self, s: &Select, opts: PlanOptions) -> Result<Output> {
+        let cat = self.catalog.read().clone();
+        let plan = planner::plan_select(&cat, s, opts)?;
+        let snap = self.db.snapshot();
+        let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
+        let rows = exec::run_select(&snap, &plan, &desc)?;
+        Ok(Output::Rows {
+            columns: plan
+                .columns
+                .iter()
+                .map(|(name, ty)| Column {
+                    name: name.clone(),
+                    ty: *ty,
+                })
+                .collect(),
+            rows: rows.rows,
+        })
+    }
+
+    /// A `select *` over one table with `filter`: the rows `update` and
+    /// `delete` change.
+    fn finder(table: &str, filter: Option<&Expr>) -> Select {
+        Select {
+            items: Vec::new(),
+            from: table.to_string(),
+            joins: Vec::new(),
+            filter: filter.cloned(),
+            group_by: Vec::new(),
+            order_by: Vec::new(),
+            limit: None,
+            offset: None,
+        }
+    }
+
+    fn update(
+        &self,
+        table: &str,
+        assignments: &[(String, Expr)],
+        filter: Option<&Expr>,
+        opts: PlanOptions,
+    ) -> Result<u64> {
+        let t0 = self.catalog.read().table(table)?.clone();
+        let lock = self.table_lock(t0.id);
+        let _excl = lock.write();
+        let cat = self.catalog.read().clone();
+        let t = self.current(&t0)?;
+        let scope = Scope::new(vec![t.clone()]);
+        let mut sets = Vec::new();
+        for (col, e) in assignments {
+            let pos = t.column(col).ok_or_else(|| unknown_column(&t, col))?;
+            if expr::has_aggregate(e) {
+                return Err(Error::query(
+                    ErrorCode::Unsupported,
+                    "aggregates are not allowed in set",
+                ));
+            }
+            sets.push((pos, expr::compile(e, &scope)?));
+        }
+        let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
+        let snap = self.db.snapshot();
+        let old_rows = exec::matching_rows(&snap, &plan)?;
+        // The final state of every key this statement touches.
+        let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let mut new_pks = Vec::with_capacity(old_rows.len());
+        let old_pks: Vec<i64> = old_rows
+            .iter()
+            .filter_map(|r| match r[t.pk] {
+                Value::Int(i) => Some(i),
+                _ => None,
+            })
+            .collect();
+        let mut ikey = Vec::new();
+        for (old, old_pk) in old_rows.iter().zip(&old_pks) {
+            let mut new = old.clone();
+            for (pos, f) in &sets {
+                new[*pos] = coerce(&t, *pos, f(old)?.into_owned())?;
+            }
+            let Value::Int(new_pk) = new[t.pk] else {
+                return Err(Error::query(
+                    ErrorCode::MissingPrimaryKey,
+                    format!("update would leave a row of \"{}\" without id", t.name),
+                ));
+            };
+            new_pks.push(new_pk);
+            if new_pk != *old_pk {
+                writes
+                    .entry(keys::row_key(t.id, *old_pk).to_vec())
+                    .or_insert(None);
+            }
+            for ix in &t.indexes {
+                if old[ix.pos] != new[ix.pos] || new_pk != *old_pk {
+                    ikey.clear();
+                    keys::index_key(ix.id, &old[ix.pos], *old_pk, &mut ikey);
+                    writes.entry(ikey.clone()).or_insert(None);
+                }
+            }
+            let mut buf = Vec::new();
+            row::encode_row(&new, &mut buf);
+            writes.insert(keys::row_key(t.id, new_pk).to_vec(), Some(buf));
+            for ix in &t.indexes {
+                ikey.clear();
+                keys::index_key(ix.id, &new[ix.pos], new_pk, &mut ikey);
+                writes.insert(ikey.clone(), Some(Vec::new()));
+            }
+        }
+        // A changed id must not collide with another row.
+        let mut sorted_new = new_pks.clone();
+        sorted_new.sort_unstable();
+        if let Some(w) = sorted_new.windows(2).find(|w| w[0] == w[1]) {
+            return Err(duplicate(&t, w[0]));
+        }
+        let mut sorted_old = old_pks.clone();
+        sorted_old.sort_unstable();
+        let moved: Vec<i64> = new_pks
+            .iter()
+            .zip(&old_pks)
+            .filter(|(n, o)| n != o)
+            .map(|(n, _)| *n)
+            .collect();
+        for pk in moved {
+            if sorted_old.binary_search(&pk).is_err()
+                && snap
+                    .get(&keys::row_key(t.id, pk))
+                    .map_err(|e| Error::Storage(e.into()))?
+                    .is_some()
+            {
+                return Err(duplicate(&t, pk));
+            }
+        }
+        drop(snap);
+        self.apply(writes)?;
+        Ok(old_rows.len() as u64)
+    }
+
+    fn delete(&self, table: &str, filter: Option<&Expr>, opts: PlanOptions) -> Result<u64> {
+        let t0 = self.catalog.read().table(table)?.clone();
+        let lock = self.table_lock(t0.id);
+        let _excl = lock.write();
+        let cat = self.catalog.read().clone();
+        let t = self.current(&t0)?;
+        let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
+        let snap = self.db.snapshot();
+        let rows = exec::matching_rows(&snap, &plan)?;
+        drop(snap);
+        let mut batch = WriteBatch::new();
+        let mut ikey = Vec::new();
+        for r in &rows {
+            let Value::Int(pk) = r[t.pk] else { continue };
+            batch.delete(keys::row_key(t.id, pk));
+            for ix in &t.indexes {
+                ikey.clear();
+                keys::index_key(ix.id, &r[ix.pos], pk, &mut ikey);
+                batch.delete(&ikey);
+            }
+        }
+        if !batch.is_empty() {
+            self.db.write(batch)?;
+        }
+        Ok(rows.len() as u64)
+    }
+
+    fn apply(&self, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<()> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::new();
+        for (k, v) in writes {
+            match v {
+                Some(v) => batch.put(k, v),
+                None => batch.delete(k),
+            }
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    fn explain(&self, stmt: &Statement, opts: PlanOptions) -> Result<String> {
+        let cat = self.catalog.read().clone();
+        Ok(match stmt {
+            Statement::Select(s) => planner::plan_select(&cat, s, opts)?.explain(s),
+            Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => {
+                let plan = planner::plan_select(&cat, &Self::finder(table, filter.as_ref()), opts)?;
+                let verb = if matches!(stmt, Statement::Update { .. }) {
+                    "update"
+                } else {
+                    "delete"
+                };
+                format!(
+                    "{verb} {table} (one atomic batch, indexes maintained)\n{}",
+                    plan.explain_access(1)
+                )
+            }
+            Statement::Insert { table, rows, upsert } => {
+                let t = cat.table(table)?;
+                format!(
+                    "{} {} row(s) into {} (one atomic batch, {} index(es))",
+                    if *upsert { "upsert" } else { "insert" },
+                    rows.len(),
+                    t.name,
+                    t.indexes.len()
+                )
+            }
+            Statement::Explain(inner) => self.explain(inner, opts)?,
+            ddl => format!("{ddl}"),
+        })
+    }
+
+    // -----------------------------------------------------------------
+    // DDL
+
+    fn create_table(&self, name: &str, columns: &[ColumnDef]) -> Result<Output> {
+        let _ddl = self.ddl.lock();
+        let cat = self.catalog.read().clone();
+        if cat.tables.contains_key(name) {
+            return Err(Error::query(
+                ErrorCode::TableExists,
+                format!("table \"{name}\" already exists"),
+            ));
+        }
+        for (i, c) in columns.iter().enumerate() {
+            if columns[..i].iter().any(|d| d.name == c.name) {
+                return Err(Error::query(
+                    ErrorCode::InvalidSchema,
+                    format!("column \"{}\" is declared twice in table \"{name}\"", c.name),
+                ));
+            }
+        }
+        match columns.iter().find(|c| c.name == "id") {
+            Some(c) if c.ty == ColumnType::Int => {}
+            Some(c) => {
+                return Err(Error::query(
+                    ErrorCode::InvalidSchema,
+                    format!(
+                        "column \"id\" of table \"{name}\" is the primary key and must be int, not {}",
+                        c.ty.name()
+                    ),
+                ));
+            }
+            None => {
+                return Err(Error::query(
+                    ErrorCode::InvalidSchema,
+                    format!("table \"{name}\" needs a primary key column \"id: int\""),
+                ));
+            }
+        }
+        let id = take_id(&cat)?;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            catalog::table_key(name),
+            catalog::encode_table(id, name, columns),
+        );
+        batch.put(catalog::next_id_key(), u64::from(id + 1).to_be_bytes());
+        self.db.write(batch)?;
+        let mut next = (*cat).clone();
+        next.next_id = id + 1;
+        next.tables.insert(
+            name.to_string(),
+            Arc::new(Table {
+                id,
+                name: name.to_string(),
+                columns: columns.to_vec(),
+                pk: columns.iter().position(|c| c.name == "id").unwrap_or(0),
+                indexes: Vec::new(),
+            }),
+        );
+        *self.catalog.write() = Arc::new(next);
+        Ok(Output::Ok)
+    }
+
+    fn drop_table(&self, name: &str) -> Result<Output> {
+        let _ddl = self.ddl.lock();
+        let cat = self.catalog.read().clone();
+        let t = cat.table(name)?.clone();
+        let lock = self.table_lock(t.id);
+        let _excl = lock.write();
+        let mut batch = WriteBatch::new();
+        batch.delete(catalog::table_key(name));
+        batch.put(catalog::dropped_key(t.id), b"");
+        for ix in &t.indexes {
+            batch.delete(catalog::index_key(&ix.name));
+            batch.put(catalog::dropped_key(ix.id), b"");
+        }
+        self.db.write(batch)?;
+        let mut next = (*cat).clone();
+        next.tables.remove(name);
+        for ix in &t.indexes {
+            next.indexes.remove(&ix.name);
+        }
+        *self.catalog.write() = Arc::new(next);
+        self.purge(t.id)?;
+        for ix in &t.indexes {
+            self.purge(ix.id)?;
+        }
+        Ok(Output::Ok)
+    }
+
+    fn create_index(&self, name: &str, table: &str, column: &str) -> Result<Output> {
+        let _ddl = self.ddl.lock();
+        let cat = self.catalog.read().clone();
+        if cat.indexes.contains_key(name) {
+            return Err(Error::query(
+                ErrorCode::IndexExists,
+                format!("index \"{name}\" already exists"),
+            ));
+        }
+        let t = cat.table(table)?.clone();
+        let pos = t.column(column).ok_or_else(|| unknown_column(&t, column))?;
+        if t.columns[pos].ty == ColumnType::Json {
+            return Err(Error::query(
+                ErrorCode::Unsupported,
+                format!("cannot index json column \"{column}\""),
+            ));
+        }
+        let lock = self.table_lock(t.id);
+        let _excl = lock.write();
+        let id = take_id(&cat)?;
+        let mut batch = WriteBatch::new();
+        batch.put(
+            catalog::index_key(name),
+            catalog::encode_index(id, name, table, column),
+        );
+        batch.put(catalog::next_id_key(), u64::from(id + 1).to_be_bytes());
+        // Backfill in the same batch: the index exists whole or not at all.
+        let snap = self.db.snapshot();
+        let mut ikey = Vec::new();
+        let mut val = [Value::Null];
+        for pair in snap.scan(keys::table_prefix(t.id).to_vec()..table_end(t.id)) {
+            let (k, v) = pair.map_err(|e| Error::Storage(e.into()))?;
+            let (_, pk) = keys::decode_row_key(&k).ok_or_else(|| Error::corrupt("bad row key"))?;
+            row::decode_columns(&v, &[pos], &mut val)?;
+            ikey.clear();
+            keys::index_key(id, &val[0], pk, &mut ikey);
+            batch.put(&ikey, b"");
+        }
+        drop(snap);
+        self.db.write(batch)?;
+        let mut next = (*cat).clone();
+        next.next_id = id + 1;
+        next.add_index(id, name.to_string(), table.to_string(), column.to_string())?;
+        *self.catalog.write() = Arc::new(next);
+        Ok(Output::Ok)
+    }
+
+    fn drop_index(&self, name: &str) -> Result<Output> {
+        let _ddl = self.ddl.lock();
+        let cat = self.catalog.read().clone();
+        let Some(ix) = cat.indexes.get(name).cloned() else {
+            let hint = crate::hint::closest(name, cat.indexes.keys().map(String::as_str))
+                .map(|c| format!("did you mean index \"{c}\"?"));
+            return Err(Error::hinted(
+                ErrorCode::UnknownIndex,
+                format!("unknown index \"{name}\""),
+                hint,
+            ));
+        };
+        let t = cat.table(&ix.table)?.clone();
+        let lock = self.table_lock(t.id);
+        let _excl = lock.write();
+        let mut batch = WriteBatch::new();
+        batch.delete(catalog::index_key(name));
+        batch.put(catalog::dropped_key(ix.id), b"");
+        self.db.write(batch)?;
+        let mut next = (*cat).clone();
+        next.indexes.remove(name);
+        let mut nt = (*t).clone();
+        nt.indexes.retain(|i| i.id != ix.id);
+        next.tables.insert(nt.name.clone(), Arc::new(nt));
+        *self.catalog.write() = Arc::new(next);
+        self.purge(ix.id)?;
+        Ok(Output::Ok)
+    }
+
+    /// Deletes every key under id `id` (a dropped table or index), in
+    /// batches, then its `dropped` marker. Safe to repeat after a crash.
+    fn purge(&self, id: u32) -> Result<()> {
+        const CHUNK: usize = 10_000;
+        loop {
+            let snap = self.db.snapshot();
+            let mut batch = WriteBatch::new();
+            let mut n = 0;
+            for pair in snap.scan(keys::table_prefix(id).to_vec()..table_end(id)) {
+                let (k, _) = pair.map_err(|e| Error::Storage(e.into()))?;
+                batch.delete(&k);
+                n += 1;
+                if n == CHUNK {
+                    break;
+                }
+            }
+            drop(snap);
+            if n == 0 {
+                break;
+            }
+            self.db.write(batch)?;
+        }
+        let mut batch = WriteBatch::new();
+        batch.delete(catalog::dropped_key(id));
+        self.db.write(batch)?;
+        let mut cat = self.catalog.write();
+        if cat.dropped.contains(&id) {
+            let mut next = (**cat).clone();
+            next.dropped.retain(|d| *d != id);
+            *cat = Arc::new(next);
+        }
+        Ok(())
+    }
+}
+
+/// The next free id for a table or index.
+fn take_id(cat: &Catalog) -> Result<u32> {
+    if cat.next_id >= u32::MAX - 1 {
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "no table or index ids left in this database",
+        ));
+    }
+    Ok(cat.next_id)
+}
+
+fn stripe(table: u32, pk: i64) -> usize {
+    let h = (u64::from(table) << 32 ^ pk as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (h >> 56) as usize % STRIPES
+}
+
+fn duplicate(t: &Table, pk: i64) -> Error {
+    Error::query(
+        ErrorCode::DuplicateKey,
+        format!("duplicate key: table \"{}\" already has a row with id {pk}", t.name),
+    )
+}
+
+fn unknown_column(t: &Table, name: &str) -> Error {
+    let hint = crate::hint::closest(name, t.columns.iter().map(|c| c.name.as_str()))
+        .map(|c| format!("did you mean column \"{c}\"?"));
+    Error::hinted(
+        ErrorCode::UnknownColumn,
+        format!("unknown column \"{name}\" in table \"{}\"", t.name),
+        hint,
+    )
+}
+
+/// A literal of an insert as a value (objects and arrays are json).
+fn literal_for_insert(l: &Literal) -> Value {
+    expr::literal_value(l)
+}
+
+/// Checks `v` against column `pos` of `t`, converting an int for a float
+/// column.
+pub(crate) fn coerce(t: &Table, pos: usize, v: Value) -> Result<Value> {
+    let col = &t.columns[pos];
+    Ok(match (col.ty, v) {
+        (_, Value::Null) => Value::Null,
+        (ColumnType::Int, v @ Value::Int(_)) => v,
+        (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
+        (ColumnType::Float, v @ Value::Float(_)) => v,
+        (ColumnType::String, v @ Value::String(_)) => v,
+        (ColumnType::Bool, v @ Value::Bool(_)) => v,
+        (ColumnType::Json, v @ Value::Json(_)) => v,
+        (ty, v) => {
+            return Err(Error::query(
+                ErrorCode::TypeMismatch,
+                format!(
+                    "column \"{}\" of table \"{}\" is {}, got {} {}",
+                    col.name,
+                    t.name,
+                    ty.name(),
+                    v.type_name(),
+                    short(&v)
+                ),
+            ));
+        }
+    })
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => {
+            let mut out = String::new();
+            let _ = crate::ast::write_string(&mut out, s);
+            out
+        }
+        v => v.to_string(),
+    };
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s
+    }
+}

@@ -1,0 +1,927 @@
+//! The executor: runs a [`Plan`] over one snapshot. Rows flow push-style
+//! from the driving table's access path through the join steps (each
+//! applying the filters that become evaluable there) into a sink that
+//! projects, sorts, keeps the top k or aggregates. A sink that has all it
+//! needs (`limit` without `order by`) stops the scan early.
+//!
+//! A full scan of the driving table whose sink can be merged (anything but
+//! an early-stopping `limit`) is split into primary-key ranges run in
+//! parallel on rayon; each range fills its own sink and the sinks are
+//! merged in key order, so results are the same as a single scan's.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::ops::Bound;
+
+use bytes::Bytes;
+use fasty_wal::Snapshot;
+use rayon::prelude::*;
+
+use crate::ast::AggFunc;
+use crate::catalog::Table;
+use crate::error::{Error, ErrorCode, Result};
+use crate::expr::{Eval, as_f64, is_true};
+use crate::keys;
+use crate::planner::{Access, Aggregation, Output, Plan, Source, Strategy};
+use crate::row;
+use crate::value::Value;
+
+/// A query result: column names and types, and the rows.
+pub(crate) struct Rows {
+    pub rows: Vec<Vec<Value>>,
+}
+
+fn storage(e: fasty_wal::Error) -> Error {
+    Error::Storage(e)
+}
+
+/// The key range of table `t`'s rows with primary keys within bounds.
+pub(crate) fn pk_range(t: u32, lo: Bound<i64>, hi: Bound<i64>) -> Option<(Vec<u8>, Vec<u8>)> {
+    let start = match lo {
+        Bound::Included(i) => keys::row_key(t, i).to_vec(),
+        Bound::Excluded(i) => keys::row_key(t, i.checked_add(1)?).to_vec(),
+        Bound::Unbounded => keys::table_prefix(t).to_vec(),
+    };
+    let end = match hi {
+        Bound::Included(i) => match i.checked_add(1) {
+            Some(n) => keys::row_key(t, n).to_vec(),
+            None => table_end(t),
+        },
+        Bound::Excluded(i) => keys::row_key(t, i).to_vec(),
+        Bound::Unbounded => table_end(t),
+    };
+    (start < end).then_some((start, end))
+}
+
+/// The first key after every key of table (or index) `t`.
+pub(crate) fn table_end(t: u32) -> Vec<u8> {
+    match t.checked_add(1) {
+        Some(n) => keys::table_prefix(n).to_vec(),
+        None => vec![0xFF; 13],
+    }
+}
+
+/// Decodes the wanted columns of a stored row into `row` at `offset`.
+pub(crate) fn decode_into(
+    bytes: &[u8],
+    columns: &[usize],
+    offset: usize,
+    scratch: &mut Vec<Value>,
+    row: &mut [Value],
+) -> Result<()> {
+    scratch.clear();
+    scratch.resize(columns.len(), Value::Null);
+    row::decode_columns(bytes, columns, scratch)?;
+    for (c, v) in columns.iter().zip(scratch.drain(..)) {
+        row[offset + c] = v;
+    }
+    Ok(())
+}
+
+/// Whether every filter in `filters` (those flagged in `which`, if given)
+/// holds for `row`.
+fn passes(filters: &[Eval], which: Option<&[bool]>, row: &[Value]) -> Result<bool> {
+    for (i, f) in filters.iter().enumerate() {
+        if which.is_some_and(|w| !w[i]) {
+            continue;
+        }
+        if !is_true(&*f(row)?) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// A hashable join key: numbers that are equal hash equal (`1` and `1.0`).
+#[derive(Hash, PartialEq, Eq)]
+enum HashKey {
+    Int(i64),
+    Float(u64),
+    Str(String),
+    Bool(bool),
+}
+
+fn hash_key(v: &Value) -> Option<HashKey> {
+    Some(match v {
+        Value::Int(i) => HashKey::Int(*i),
+        Value::Float(x) => {
+            if x.fract() == 0.0 && *x >= -9.2e18 && *x <= 9.2e18 {
+                HashKey::Int(*x as i64)
+            } else {
+                HashKey::Float(x.to_bits())
+            }
+        }
+        Value::String(s) => HashKey::Str(s.clone()),
+        Value::Bool(b) => HashKey::Bool(*b),
+        Value::Null | Value::Json(_) => return None,
+    })
+}
+
+/// The per-query state the pipeline reads: snapshot, plan, hash tables.
+pub(crate) struct Runner<'a> {
+    pub snap: &'a Snapshot,
+    pub plan: &'a Plan,
+    /// Built hash tables, per join step (empty for lookup strategies).
+    hashes: Vec<HashMap<HashKey, Vec<Vec<Value>>>>,
+}
+
+/// Where rows that passed everything go. `push` returns false to stop.
+pub(crate) trait Sink: Send {
+    fn push(&mut self, row: &[Value]) -> Result<bool>;
+}
+
+impl<'a> Runner<'a> {
+    /// Prepares the pipeline: builds the hash tables of hash joins.
+    pub(crate) fn new(snap: &'a Snapshot, plan: &'a Plan) -> Result<Runner<'a>> {
+        let mut hashes = Vec::new();
+        for j in &plan.joins {
+            let mut table: HashMap<HashKey, Vec<Vec<Value>>> = HashMap::new();
+            if matches!(j.strategy, Strategy::Hash) {
+                let src = &j.source;
+                let mut scratch = Vec::new();
+                let mut buf = vec![Value::Null; plan.scope.width];
+                let pos = j.right_column;
+                for_each_row(snap, src, &mut |bytes| {
+                    decode_into(bytes, &src.columns, src.offset, &mut scratch, &mut buf)?;
+                    if !passes(&src.filter, Some(&src.own), &buf)? {
+                        return Ok(true);
+                    }
+                    if let Some(k) = hash_key(&buf[src.offset + pos]) {
+                        let vals = src
+                            .columns
+                            .iter()
+                            .map(|&c| std::mem::replace(&mut buf[src.offset + c], Value::Null))
+                            .collect();
+                        table.entry(k).or_default().push(vals);
+                    }
+                    Ok(true)
+                })?;
+            }
+            hashes.push(table);
+        }
+        Ok(Runner { snap, plan, hashes })
+    }
+
+    /// Runs the driving table's rows within `range` (a primary-key range
+    /// of a full scan, or the whole access path) into `sink`.
+    pub(crate) fn run(&self, range: Option<(i64, i64)>, sink: &mut dyn Sink) -> Result<()> {
+        let d = &self.plan.driver;
+        let mut scratch = Vec::new();
+        let mut buf = vec![Value::Null; self.plan.scope.width];
+        let mut go = |bytes: &[u8]| -> Result<bool> {
+            decode_into(bytes, &d.columns, d.offset, &mut scratch, &mut buf)?;
+            if !passes(&d.filter, None, &buf)? {
+                return Ok(true);
+            }
+            self.feed(0, &mut buf, sink)
+        };
+        match range {
+            Some((lo, hi)) => {
+                let Some((s, e)) = pk_range(d.table.id, Bound::Included(lo), Bound::Included(hi))
+                else {
+                    return Ok(());
+                };
+                scan_keys(self.snap, s, e, &mut go)
+            }
+            None => for_each_row(self.snap, d, &mut go),
+        }
+    }
+
+    /// Passes a row that has every table up to join step `step` filled
+    /// through the remaining joins into the sink.
+    fn feed(&self, step: usize, row: &mut [Value], sink: &mut dyn Sink) -> Result<bool> {
+        let Some(j) = self.plan.joins.get(step) else {
+            return sink.push(row);
+        };
+        let key = j.left_key.as_ref()(row)?.into_owned();
+        if key.is_null() {
+            return Ok(true);
+        }
+        let src = &j.source;
+        let mut scratch = Vec::new();
+        match &j.strategy {
+            Strategy::PkLookup => {
+                let pk = match key {
+                    Value::Int(i) => i,
+                    Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.2e18 => x as i64,
+                    _ => return Ok(true),
+                };
+                let Some(bytes) = self
+                    .snap
+                    .get(&keys::row_key(src.table.id, pk))
+                    .map_err(|e| storage(e.into()))?
+                else {
+                    return Ok(true);
+                };
+                decode_into(&bytes, &src.columns, src.offset, &mut scratch, row)?;
+                if passes(&src.filter, None, row)? {
+                    return self.feed(step + 1, row, sink);
+                }
+                Ok(true)
+            }
+            Strategy::IndexLookup(ix) => {
+                let ty = src.table.columns[ix.pos].ty;
+                let Some(v) = coerce_key(key, ty) else {
+                    return Ok(true);
+                };
+                let pks = index_pks(self.snap, ix.id, std::slice::from_ref(&v))?;
+                for pk in pks {
+                    let Some(bytes) = self
+                        .snap
+                        .get(&keys::row_key(src.table.id, pk))
+                        .map_err(|e| storage(e.into()))?
+                    else {
+                        continue;
+                    };
+                    decode_into(&bytes, &src.columns, src.offset, &mut scratch, row)?;
+                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, sink)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Strategy::Hash => {
+                let Some(k) = hash_key(&key) else {
+                    return Ok(true);
+                };
+                let Some(matches) = self.hashes[step].get(&k) else {
+                    return Ok(true);
+                };
+                for vals in matches {
+                    for (c, v) in src.columns.iter().zip(vals) {
+                        row[src.offset + c] = v.clone();
+                    }
+                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, sink)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// A join key converted to an indexed column's type, if it can match.
+fn coerce_key(v: Value, ty: crate::ast::ColumnType) -> Option<Value> {
+    use crate::ast::ColumnType as T;
+    match (v, ty) {
+        (Value::Int(i), T::Int) => Some(Value::Int(i)),
+        (Value::Float(x), T::Int) if x.fract() == 0.0 && x.abs() < 9.2e18 => {
+            Some(Value::Int(x as i64))
+        }
+        (Value::Int(i), T::Float) => Some(Value::Float(i as f64)),
+        (Value::Float(x), T::Float) => Some(Value::Float(x)),
+        (Value::String(s), T::String) => Some(Value::String(s)),
+        (Value::Bool(b), T::Bool) => Some(Value::Bool(b)),
+        _ => None,
+    }
+}
+
+/// Calls `f` with every stored row in `[start, end)`; stops when it
+/// returns false.
+fn scan_keys(
+    snap: &Snapshot,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    f: &mut dyn FnMut(&[u8]) -> Result<bool>,
+) -> Result<()> {
+    for pair in snap.scan(start..end) {
+        let (_, v) = pair.map_err(|e| storage(e.into()))?;
+        if !f(&v)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The primary keys of index entries equal to any of `values`, sorted
+/// and unique.
+fn index_pks(snap: &Snapshot, index: u32, values: &[Value]) -> Result<Vec<i64>> {
+    let mut pks = Vec::new();
+    let mut prefix = Vec::new();
+    for v in values {
+        prefix.clear();
+        keys::index_prefix(index, v, &mut prefix);
+        let end = keys::successor(&prefix).unwrap_or_else(|| table_end(index));
+        collect_pks(snap, prefix.clone(), end, &mut pks)?;
+    }
+    pks.sort_unstable();
+    pks.dedup();
+    Ok(pks)
+}
+
+fn collect_pks(snap: &Snapshot, start: Vec<u8>, end: Vec<u8>, out: &mut Vec<i64>) -> Result<()> {
+    if start >= end {
+        return Ok(());
+    }
+    for pair in snap.scan(start..end) {
+        let (k, _) = pair.map_err(|e| storage(e.into()))?;
+        out.push(keys::pk_of_index_key(&k).ok_or_else(|| Error::corrupt("bad index key"))?);
+    }
+    Ok(())
+}
+
+/// Calls `f` with every stored row `src`'s access path yields, in primary
+/// key order; stops when it returns false.
+pub(crate) fn for_each_row(
+    snap: &Snapshot,
+    src: &Source,
+    f: &mut dyn FnMut(&[u8]) -> Result<bool>,
+) -> Result<()> {
+    let t = src.table.id;
+    let pks = match &src.access {
+        Access::FullScan => {
+            return scan_keys(snap, keys::table_prefix(t).to_vec(), table_end(t), f);
+        }
+        Access::PkRange(lo, hi) => {
+            let Some((s, e)) = pk_range(t, *lo, *hi) else {
+                return Ok(());
+            };
+            return scan_keys(snap, s, e, f);
+        }
+        Access::PkPoints(pks) => pks.clone(),
+        Access::IndexPoints(ix, vals) => index_pks(snap, ix.id, vals)?,
+        Access::IndexRange(ix, lo, hi) => {
+            let mut prefix = Vec::new();
+            let start = match lo {
+                Bound::Included(v) => {
+                    keys::index_prefix(ix.id, v, &mut prefix);
+                    prefix.clone()
+                }
+                Bound::Excluded(v) => {
+                    keys::index_prefix(ix.id, v, &mut prefix);
+                    keys::successor(&prefix).unwrap_or_else(|| table_end(ix.id))
+                }
+                Bound::Unbounded => keys::not_null_start(ix.id),
+            };
+            prefix.clear();
+            let end = match hi {
+                Bound::Included(v) => {
+                    keys::index_prefix(ix.id, v, &mut prefix);
+                    keys::successor(&prefix).unwrap_or_else(|| table_end(ix.id))
+                }
+                Bound::Excluded(v) => {
+                    keys::index_prefix(ix.id, v, &mut prefix);
+                    prefix.clone()
+                }
+                Bound::Unbounded => table_end(ix.id),
+            };
+            let mut pks = Vec::new();
+            collect_pks(snap, start, end, &mut pks)?;
+            pks.sort_unstable();
+            pks.dedup();
+            pks
+        }
+    };
+    for pk in pks {
+        if let Some(bytes) = snap
+            .get(&keys::row_key(t, pk))
+            .map_err(|e| storage(e.into()))?
+            && !f(&bytes)?
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Splits table `t`'s primary keys into about `parts` ranges of equal
+/// width between its first and last key; `None` when it is empty.
+fn split_ranges(snap: &Snapshot, t: u32, parts: usize) -> Result<Option<Vec<(i64, i64)>>> {
+    let first = snap
+        .scan(keys::table_prefix(t).to_vec()..table_end(t))
+        .next();
+    let last = snap
+        .scan_rev(keys::table_prefix(t).to_vec()..table_end(t))
+        .next();
+    fn pk<E: Into<fasty_wal::Error>>(p: Option<Result<(Bytes, Bytes), E>>) -> Result<Option<i64>> {
+        match p {
+            None => Ok(None),
+            Some(r) => {
+                let (k, _) = r.map_err(|e| storage(e.into()))?;
+                keys::decode_row_key(&k)
+                    .map(|(_, pk)| Some(pk))
+                    .ok_or_else(|| Error::corrupt("bad row key"))
+            }
+        }
+    }
+    let (Some(lo), Some(hi)) = (pk(first)?, pk(last)?) else {
+        return Ok(None);
+    };
+    let (lo, hi) = (i128::from(lo), i128::from(hi));
+    let parts = parts.max(1) as i128;
+    let width = ((hi - lo) / parts).max(1);
+    let mut out = Vec::new();
+    let mut start = lo;
+    while start <= hi {
+        let end = (start + width - 1).min(hi);
+        let end = if out.len() as i128 == parts - 1 { hi } else { end };
+        // Both fit i64: they lie within [lo, hi].
+        out.push((start as i64, end as i64));
+        start = end + 1;
+    }
+    Ok(Some(out))
+}
+
+// ---------------------------------------------------------------------
+// Sinks
+
+/// Rows with their sort keys and arrival order.
+struct Ranked<'p> {
+    keys: Vec<Value>,
+    seq: u64,
+    out: Vec<Value>,
+    desc: &'p [bool],
+}
+
+fn cmp_keys(a: &[Value], b: &[Value], desc: &[bool]) -> Ordering {
+    for ((x, y), d) in a.iter().zip(b).zip(desc) {
+        let o = x.sort_cmp(y);
+        let o = if *d { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    Ordering::Equal
+}
+
+impl PartialEq for Ranked<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Ranked<'_> {}
+impl PartialOrd for Ranked<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ranked<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_keys(&self.keys, &other.keys, self.desc).then(self.seq.cmp(&other.seq))
+    }
+}
+
+/// Projects rows; sorts them, keeps the top k, or stops at the limit.
+struct RowSink<'p> {
+    items: &'p [Eval],
+    order: &'p [(Eval, bool)],
+    desc: &'p [bool],
+    /// Without order: stop after this many rows. With order: keep only
+    /// the best this many (a heap).
+    keep: Option<usize>,
+    seq: u64,
+    plain: Vec<Vec<Value>>,
+    heap: BinaryHeap<Ranked<'p>>,
+    sorted: Vec<Ranked<'p>>,
+}
+
+impl<'p> RowSink<'p> {
+    fn new(items: &'p [Eval], order: &'p [(Eval, bool)], desc: &'p [bool], keep: Option<usize>, seq: u64) -> Self {
+        RowSink {
+            items,
+            order,
+            desc,
+            keep,
+            seq,
+            plain: Vec::new(),
+            heap: BinaryHeap::new(),
+            sorted: Vec::new(),
+        }
+    }
+
+    fn project(&self, row: &[Value]) -> Result<Vec<Value>> {
+        self.items
+            .iter()
+            .map(|f| Ok(f(row)?.into_owned()))
+            .collect()
+    }
+
+    /// All rows, in final order (before offset/limit).
+    fn finish(self) -> Vec<Vec<Value>> {
+        if self.order.is_empty() {
+            return self.plain;
+        }
+        let mut all: Vec<Ranked<'p>> = if self.keep.is_some() {
+            self.heap.into_vec()
+        } else {
+            self.sorted
+        };
+        all.sort();
+        all.into_iter().map(|r| r.out).collect()
+    }
+
+    fn merge(&mut self, other: RowSink<'p>) {
+        self.plain.extend(other.plain);
+        self.sorted.extend(other.sorted);
+        for r in other.heap {
+            self.offer(r);
+        }
+    }
+
+    fn offer(&mut self, r: Ranked<'p>) {
+        let Some(k) = self.keep else {
+            self.sorted.push(r);
+            return;
+        };
+        if self.heap.len() < k {
+            self.heap.push(r);
+        } else if let Some(top) = self.heap.peek()
+            && r < *top
+        {
+            self.heap.pop();
+            self.heap.push(r);
+        }
+    }
+}
+
+impl Sink for RowSink<'_> {
+    fn push(&mut self, row: &[Value]) -> Result<bool> {
+        self.seq += 1;
+        if self.order.is_empty() {
+            self.plain.push(self.project(row)?);
+            return Ok(self.keep.is_none_or(|k| self.plain.len() < k));
+        }
+        let keys: Vec<Value> = self
+            .order
+            .iter()
+            .map(|(f, _)| Ok(f(row)?.into_owned()))
+            .collect::<Result<_>>()?;
+        // A row that cannot enter a full heap is not even projected.
+        if let Some(k) = self.keep {
+            if k == 0 {
+                return Ok(true);
+            }
+            if self.heap.len() >= k
+                && let Some(top) = self.heap.peek()
+                && cmp_keys(&keys, &top.keys, self.desc).then(self.seq.cmp(&top.seq))
+                    != Ordering::Less
+            {
+                return Ok(true);
+            }
+        }
+        let r = Ranked {
+            keys,
+            seq: self.seq,
+            out: self.project(row)?,
+            desc: self.desc,
+        };
+        self.offer(r);
+        Ok(true)
+    }
+}
+
+/// One aggregate's running state.
+#[derive(Clone, Debug)]
+enum AggState {
+    Count(i64),
+    Sum { int: i64, float: f64, any: bool, is_float: bool },
+    Avg { sum: f64, n: i64 },
+    Min(Value),
+    Max(Value),
+}
+
+impl AggState {
+    fn new(f: AggFunc) -> AggState {
+        match f {
+            AggFunc::Count => AggState::Count(0),
+            AggFunc::Sum => AggState::Sum {
+                int: 0,
+                float: 0.0,
+                any: false,
+                is_float: false,
+            },
+            AggFunc::Avg => AggState::Avg { sum: 0.0, n: 0 },
+            AggFunc::Min => AggState::Min(Value::Null),
+            AggFunc::Max => AggState::Max(Value::Null),
+        }
+    }
+
+    /// Adds one input (`None` for `count(*)`).
+    fn add(&mut self, v: Option<&Value>) -> Result<()> {
+        match (self, v) {
+            (AggState::Count(n), None) => *n += 1,
+            (_, Some(Value::Null)) => {}
+            (AggState::Count(n), Some(_)) => *n += 1,
+            (AggState::Sum { int, float, any, is_float }, Some(v)) => {
+                *any = true;
+                match v {
+                    Value::Int(i) if !*is_float => {
+                        *int = int.checked_add(*i).ok_or_else(|| {
+                            Error::query(ErrorCode::NumericOverflow, "integer overflow in sum")
+                        })?;
+                    }
+                    v => {
+                        let x = as_f64(v).ok_or_else(|| not_number("sum", v))?;
+                        if !*is_float {
+                            *is_float = true;
+                            *float = *int as f64;
+                        }
+                        *float += x;
+                    }
+                }
+            }
+            (AggState::Avg { sum, n }, Some(v)) => {
+                *sum += as_f64(v).ok_or_else(|| not_number("avg", v))?;
+                *n += 1;
+            }
+            (AggState::Min(m), Some(v)) => {
+                if m.is_null() || v.sort_cmp(m) == Ordering::Less {
+                    *m = v.clone();
+                }
+            }
+            (AggState::Max(m), Some(v)) => {
+                if m.is_null() || v.sort_cmp(m) == Ordering::Greater {
+                    *m = v.clone();
+                }
+            }
+            (_, None) => {}
+        }
+        Ok(())
+    }
+
+    fn merge(&mut self, other: AggState) -> Result<()> {
+        match (self, other) {
+            (AggState::Count(a), AggState::Count(b)) => *a += b,
+            (
+                AggState::Sum { int, float, any, is_float },
+                AggState::Sum {
+                    int: i2,
+                    float: f2,
+                    any: a2,
+                    is_float: fl2,
+                },
+            ) => {
+                *any |= a2;
+                if !*is_float && !fl2 {
+                    *int = int.checked_add(i2).ok_or_else(|| {
+                        Error::query(ErrorCode::NumericOverflow, "integer overflow in sum")
+                    })?;
+                } else {
+                    let mine = if *is_float { *float } else { *int as f64 };
+                    let theirs = if fl2 { f2 } else { i2 as f64 };
+                    *float = mine + theirs;
+                    *is_float = true;
+                }
+            }
+            (AggState::Avg { sum, n }, AggState::Avg { sum: s2, n: n2 }) => {
+                *sum += s2;
+                *n += n2;
+            }
+            (s @ AggState::Min(_), AggState::Min(v)) | (s @ AggState::Max(_), AggState::Max(v))
+                if !v.is_null() =>
+            {
+                s.add(Some(&v))?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn result(&self) -> Value {
+        match self {
+            AggState::Count(n) => Value::Int(*n),
+            AggState::Sum { any: false, .. } => Value::Null,
+            AggState::Sum { is_float: true, float, .. } => Value::Float(*float),
+            AggState::Sum { int, .. } => Value::Int(*int),
+            AggState::Avg { n: 0, .. } => Value::Null,
+            AggState::Avg { sum, n } => Value::Float(sum / *n as f64),
+            AggState::Min(v) | AggState::Max(v) => v.clone(),
+        }
+    }
+}
+
+fn not_number(f: &str, v: &Value) -> Error {
+    Error::query(
+        ErrorCode::TypeMismatch,
+        format!("{f} needs numbers, got {}", v.type_name()),
+    )
+}
+
+/// Hash aggregation: group key (order-preserving encoding) → key values
+/// and aggregate states.
+struct AggSink<'p> {
+    agg: &'p Aggregation,
+    groups: HashMap<Vec<u8>, (Vec<Value>, Vec<AggState>)>,
+    key_buf: Vec<u8>,
+}
+
+impl<'p> AggSink<'p> {
+    fn new(agg: &'p Aggregation) -> Self {
+        AggSink {
+            agg,
+            groups: HashMap::new(),
+            key_buf: Vec::new(),
+        }
+    }
+
+    fn merge(&mut self, other: AggSink<'p>) -> Result<()> {
+        for (k, (vals, states)) in other.groups {
+            match self.groups.get_mut(&k) {
+                Some((_, mine)) => {
+                    for (m, s) in mine.iter_mut().zip(states) {
+                        m.merge(s)?;
+                    }
+                }
+                None => {
+                    self.groups.insert(k, (vals, states));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Group rows `[keys.., aggregates..]`, in group-key order.
+    fn finish(self) -> Vec<Vec<Value>> {
+        let mut groups: Vec<_> = self.groups.into_iter().collect();
+        if groups.is_empty() && self.agg.keys.is_empty() {
+            let states: Vec<AggState> = self.agg.aggs.iter().map(|(f, _)| AggState::new(*f)).collect();
+            groups.push((Vec::new(), (Vec::new(), states)));
+        }
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        groups
+            .into_iter()
+            .map(|(_, (mut vals, states))| {
+                vals.extend(states.iter().map(AggState::result));
+                vals
+            })
+            .collect()
+    }
+}
+
+impl Sink for AggSink<'_> {
+    fn push(&mut self, row: &[Value]) -> Result<bool> {
+        self.key_buf.clear();
+        let mut key_vals = Vec::with_capacity(self.agg.keys.len());
+        for k in &self.agg.keys {
+            let v = k(row)?;
+            keys::encode_ordered(&v, &mut self.key_buf);
+            key_vals.push(v.into_owned());
+        }
+        let aggs = &self.agg.aggs;
+        let entry = match self.groups.get_mut(&self.key_buf) {
+            Some(e) => e,
+            None => self
+                .groups
+                .entry(self.key_buf.clone())
+                .or_insert_with(|| (key_vals, aggs.iter().map(|(f, _)| AggState::new(*f)).collect())),
+        };
+        for ((_, arg), state) in aggs.iter().zip(entry.1.iter_mut()) {
+            match arg {
+                None => state.add(None)?,
+                Some(f) => state.add(Some(&*f(row)?))?,
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Either sink, so partitions of a parallel scan can be merged.
+enum AnySink<'p> {
+    Rows(RowSink<'p>),
+    Agg(AggSink<'p>),
+}
+
+impl Sink for AnySink<'_> {
+    fn push(&mut self, row: &[Value]) -> Result<bool> {
+        match self {
+            AnySink::Rows(s) => s.push(row),
+            AnySink::Agg(s) => s.push(row),
+        }
+    }
+}
+
+impl AnySink<'_> {
+    fn merge(&mut self, other: Self) -> Result<()> {
+        match (self, other) {
+            (AnySink::Rows(a), AnySink::Rows(b)) => a.merge(b),
+            (AnySink::Agg(a), AnySink::Agg(b)) => a.merge(b)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Runs a planned `select` and returns its rows, offset and limit applied.
+pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<Rows> {
+    let runner = Runner::new(snap, plan)?;
+    let offset = usize::try_from(plan.offset).unwrap_or(usize::MAX);
+    let limit = plan.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
+    let keep = limit.map(|l| l.saturating_add(offset));
+    let make = |seq: u64| -> AnySink<'_> {
+        match &plan.output {
+            Output::Rows { items, order } => AnySink::Rows(RowSink::new(items, order, desc, keep, seq)),
+            Output::Aggregate(a) => AnySink::Agg(AggSink::new(a)),
+        }
+    };
+    let ranges = if plan.parallel {
+        let parts = rayon::current_num_threads() * 4;
+        split_ranges(snap, plan.driver.table.id, parts)?
+    } else {
+        None
+    };
+    let sink = match ranges {
+        Some(ranges) if ranges.len() > 1 => {
+            let sinks: Vec<Result<AnySink<'_>>> = ranges
+                .par_iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut s = make((i as u64) << 40);
+                    runner.run(Some(*r), &mut s)?;
+                    Ok(s)
+                })
+                .collect();
+            let mut it = sinks.into_iter();
+            let mut first = match it.next() {
+                Some(s) => s?,
+                None => make(0),
+            };
+            for s in it {
+                first.merge(s?)?;
+            }
+            first
+        }
+        _ => {
+            let mut s = make(0);
+            runner.run(None, &mut s)?;
+            s
+        }
+    };
+    let rows = match sink {
+        AnySink::Rows(s) => s.finish(),
+        AnySink::Agg(s) => {
+            let Output::Aggregate(a) = &plan.output else {
+                return Err(Error::query(ErrorCode::Unsupported, "internal: sink mismatch"));
+            };
+            let groups = s.finish();
+            let mut out: Vec<(Vec<Value>, Vec<Value>)> = groups
+                .iter()
+                .map(|g| {
+                    let items = a.items.iter().map(|f| Ok(f(g)?.into_owned())).collect::<Result<Vec<_>>>()?;
+                    let keys = a.order.iter().map(|(f, _)| Ok(f(g)?.into_owned())).collect::<Result<Vec<_>>>()?;
+                    Ok((keys, items))
+                })
+                .collect::<Result<_>>()?;
+            if !a.order.is_empty() {
+                out.sort_by(|x, y| cmp_keys(&x.0, &y.0, desc));
+            }
+            out.into_iter().map(|(_, items)| items).collect()
+        }
+    };
+    let rows = rows
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .collect();
+    Ok(Rows { rows })
+}
+
+/// Every row of `table` matching `filter`-bearing `source`, decoded
+/// whole, with its primary key: what `update` and `delete` change.
+pub(crate) fn matching_rows(snap: &Snapshot, plan: &Plan) -> Result<Vec<Vec<Value>>> {
+    let runner = Runner::new(snap, plan)?;
+    struct All(Vec<Vec<Value>>, usize);
+    impl Sink for All {
+        fn push(&mut self, row: &[Value]) -> Result<bool> {
+            self.0.push(row[..self.1].to_vec());
+            Ok(true)
+        }
+    }
+    let mut all = All(Vec::new(), plan.driver.table.columns.len());
+    runner.run(None, &mut all)?;
+    Ok(all.0)
+}
+
+/// Table lookups by primary key, for `insert`'s duplicate check.
+pub(crate) fn existing_pks(snap: &Snapshot, table: &Table, sorted_pks: &[i64]) -> Result<Vec<i64>> {
+    let (Some(&lo), Some(&hi)) = (sorted_pks.first(), sorted_pks.last()) else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    if sorted_pks.len() < 16 {
+        for &pk in sorted_pks {
+            if snap
+                .get(&keys::row_key(table.id, pk))
+                .map_err(|e| storage(e.into()))?
+                .is_some()
+            {
+                found.push(pk);
+            }
+        }
+        return Ok(found);
+    }
+    // A batch: one scan over its key span finds every existing key in it
+    // (new keys beyond the table's end cost one seek).
+    let Some((s, e)) = pk_range(table.id, Bound::Included(lo), Bound::Included(hi)) else {
+        return Ok(found);
+    };
+    for pair in snap.scan(s..e) {
+        let (k, _) = pair.map_err(|e| storage(e.into()))?;
+        if let Some((_, pk)) = keys::decode_row_key(&k)
+            && sorted_pks.binary_search(&pk).is_ok()
+        {
+            found.push(pk);
+        }
+    }
+    Ok(found)
+}

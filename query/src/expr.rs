@@ -1,0 +1,569 @@
+//! Expressions compiled once into closures over column positions (the
+//! seed's "pre-compiled WHERE"): names are resolved to an index into the
+//! row the executor passes in, so evaluating a filter on a row does no
+//! name lookup, and a column reference borrows its value instead of
+//! copying it.
+//!
+//! Semantics (SPEC §2): three-valued logic — a comparison with `null` is
+//! `null`, `and`/`or`/`not` follow SQL's truth tables, a filter keeps a row
+//! only when it is `true`. Arithmetic on two ints stays int (checked:
+//! overflow is `numeric_overflow`; `/` truncates), with a float it is
+//! float; division by zero is `null` (as SQLite). `like` is case-sensitive.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use crate::ast::{AggFunc, BinaryOp, ColumnType, Expr, Literal, UnaryOp};
+use crate::error::{Error, ErrorCode, Result};
+use crate::value::Value;
+
+/// A compiled expression: evaluates against one row.
+pub(crate) type Eval = Box<dyn for<'r> Fn(&'r [Value]) -> Result<Cow<'r, Value>> + Send + Sync>;
+
+/// A name resolved to a row position.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    /// Index into the row.
+    pub index: usize,
+    /// The column's declared type.
+    pub ty: ColumnType,
+    /// Path into a `json` column (`metadata.level` → `["level"]`).
+    pub path: Vec<String>,
+}
+
+/// What compilation asks of its context.
+pub(crate) trait Binder {
+    /// Resolves a (possibly dotted) name.
+    fn column(&self, parts: &[String]) -> Result<Resolved>;
+    /// A row position already holding the value of `e` (a group-by key or
+    /// an aggregate's result, after aggregation).
+    fn precomputed(&self, _e: &Expr) -> Option<usize> {
+        None
+    }
+}
+
+/// The value of a literal.
+pub(crate) fn literal_value(l: &Literal) -> Value {
+    match l {
+        Literal::Null => Value::Null,
+        Literal::Bool(b) => Value::Bool(*b),
+        Literal::Int(i) => Value::Int(*i),
+        Literal::Float(x) => Value::Float(*x),
+        Literal::String(s) => Value::String(s.clone()),
+        Literal::Array(_) | Literal::Object(_) => Value::Json(literal_json(l)),
+    }
+}
+
+/// A literal as JSON (for `json` columns).
+pub(crate) fn literal_json(l: &Literal) -> serde_json::Value {
+    match l {
+        Literal::Null => serde_json::Value::Null,
+        Literal::Bool(b) => serde_json::Value::Bool(*b),
+        Literal::Int(i) => serde_json::Value::from(*i),
+        Literal::Float(x) => serde_json::Number::from_f64(*x)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Literal::String(s) => serde_json::Value::String(s.clone()),
+        Literal::Array(items) => serde_json::Value::Array(items.iter().map(literal_json).collect()),
+        Literal::Object(fields) => serde_json::Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), literal_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// The constant value of `e` if it has no column in it (a literal, or a
+/// negated number).
+pub(crate) fn constant(e: &Expr) -> Option<Value> {
+    match e {
+        Expr::Literal(l) => Some(literal_value(l)),
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => match constant(expr)? {
+            Value::Int(i) => i.checked_neg().map(Value::Int),
+            Value::Float(x) => Some(Value::Float(-x)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `e` contains an aggregate.
+pub(crate) fn has_aggregate(e: &Expr) -> bool {
+    let mut found = false;
+    visit(e, &mut |x| found |= matches!(x, Expr::Aggregate { .. }));
+    found
+}
+
+/// Calls `f` on `e` and every sub-expression.
+pub(crate) fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    match e {
+        Expr::Literal(_) | Expr::Name(_) => {}
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => visit(expr, f),
+        Expr::Binary { left, right, .. } => {
+            visit(left, f);
+            visit(right, f);
+        }
+        Expr::Like { expr, pattern, .. } => {
+            visit(expr, f);
+            visit(pattern, f);
+        }
+        Expr::InList { expr, list, .. } => {
+            visit(expr, f);
+            list.iter().for_each(|x| visit(x, f));
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            visit(expr, f);
+            visit(low, f);
+            visit(high, f);
+        }
+        Expr::Aggregate { arg, .. } => {
+            if let Some(a) = arg {
+                visit(a, f);
+            }
+        }
+    }
+}
+
+/// Splits `e` into its top-level `and` terms.
+pub(crate) fn conjuncts(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        e => out.push(e.clone()),
+    }
+}
+
+/// The type `e` evaluates to, where it is known before running.
+pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
+    match e {
+        Expr::Literal(l) => literal_value(l).column_type(),
+        Expr::Name(parts) => match b.column(parts) {
+            Ok(r) if r.path.is_empty() => Some(r.ty),
+            _ => None,
+        },
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => type_of(expr, b),
+        Expr::Binary { op, left, right } => match op {
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+                match (type_of(left, b)?, type_of(right, b)?) {
+                    (ColumnType::Int, ColumnType::Int) => Some(ColumnType::Int),
+                    _ => Some(ColumnType::Float),
+                }
+            }
+            _ => Some(ColumnType::Bool),
+        },
+        Expr::Unary { .. }
+        | Expr::Like { .. }
+        | Expr::IsNull { .. }
+        | Expr::InList { .. }
+        | Expr::Between { .. } => Some(ColumnType::Bool),
+        Expr::Aggregate { func, arg } => match func {
+            AggFunc::Count => Some(ColumnType::Int),
+            AggFunc::Avg => Some(ColumnType::Float),
+            _ => type_of(arg.as_deref()?, b),
+        },
+    }
+}
+
+/// Compiles `e` against `b`.
+pub(crate) fn compile(e: &Expr, b: &dyn Binder) -> Result<Eval> {
+    if let Some(i) = b.precomputed(e) {
+        return Ok(Box::new(move |row| Ok(Cow::Borrowed(&row[i]))));
+    }
+    if let Some(v) = constant(e) {
+        return Ok(Box::new(move |_| Ok(Cow::Owned(v.clone()))));
+    }
+    Ok(match e {
+        Expr::Literal(_) => unreachable_constant()?,
+        Expr::Name(parts) => {
+            let r = b.column(parts)?;
+            let i = r.index;
+            if r.path.is_empty() {
+                Box::new(move |row| Ok(Cow::Borrowed(&row[i])))
+            } else {
+                if r.ty != ColumnType::Json {
+                    return Err(Error::query(
+                        ErrorCode::TypeMismatch,
+                        format!(
+                            "\"{}\" is a {} column, a path into it needs a json column",
+                            parts[..parts.len() - r.path.len()].join("."),
+                            r.ty.name()
+                        ),
+                    ));
+                }
+                let path = r.path;
+                Box::new(move |row| Ok(Cow::Owned(json_path(&row[i], &path))))
+            }
+        }
+        Expr::Unary { op, expr } => {
+            let inner = compile(expr, b)?;
+            match op {
+                UnaryOp::Not => Box::new(move |row| Ok(Cow::Owned(not(&*inner(row)?)))),
+                UnaryOp::Neg => Box::new(move |row| Ok(Cow::Owned(neg(&*inner(row)?)?))),
+            }
+        }
+        Expr::Binary { op, left, right } => compile_binary(*op, left, right, b)?,
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => {
+            let inner = compile(expr, b)?;
+            let negated = *negated;
+            if let Some(Value::String(p)) = constant(pattern) {
+                let pat: Vec<char> = p.chars().collect();
+                Box::new(move |row| {
+                    Ok(Cow::Owned(match &*inner(row)? {
+                        Value::String(s) => Value::Bool(like(s, &pat) != negated),
+                        _ => Value::Null,
+                    }))
+                })
+            } else {
+                let pattern = compile(pattern, b)?;
+                Box::new(move |row| {
+                    Ok(Cow::Owned(match (&*inner(row)?, &*pattern(row)?) {
+                        (Value::String(s), Value::String(p)) => {
+                            let pat: Vec<char> = p.chars().collect();
+                            Value::Bool(like(s, &pat) != negated)
+                        }
+                        _ => Value::Null,
+                    }))
+                })
+            }
+        }
+        Expr::IsNull { expr, negated } => {
+            let inner = compile(expr, b)?;
+            let negated = *negated;
+            Box::new(move |row| Ok(Cow::Owned(Value::Bool(inner(row)?.is_null() != negated))))
+        }
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            let inner = compile(expr, b)?;
+            let items = list
+                .iter()
+                .map(|x| compile(x, b))
+                .collect::<Result<Vec<_>>>()?;
+            let negated = *negated;
+            Box::new(move |row| {
+                let v = inner(row)?;
+                if v.is_null() {
+                    return Ok(Cow::Owned(Value::Null));
+                }
+                let mut saw_null = false;
+                for item in &items {
+                    let x = item(row)?;
+                    match v.sql_cmp(&x) {
+                        Some(Ordering::Equal) => return Ok(Cow::Owned(Value::Bool(!negated))),
+                        None if x.is_null() => saw_null = true,
+                        _ => {}
+                    }
+                }
+                Ok(Cow::Owned(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(negated)
+                }))
+            })
+        }
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => {
+            let (inner, low, high) = (compile(expr, b)?, compile(low, b)?, compile(high, b)?);
+            let negated = *negated;
+            Box::new(move |row| {
+                let v = inner(row)?;
+                let ge = compare(BinaryOp::GtEq, &v, &*low(row)?);
+                let le = compare(BinaryOp::LtEq, &v, &*high(row)?);
+                let both = and(&ge, &le);
+                Ok(Cow::Owned(if negated { not(&both) } else { both }))
+            })
+        }
+        Expr::Aggregate { .. } => {
+            return Err(Error::query(
+                ErrorCode::Unsupported,
+                format!("aggregate {e} is not allowed here"),
+            ));
+        }
+    })
+}
+
+fn unreachable_constant() -> Result<Eval> {
+    Err(Error::query(
+        ErrorCode::Unsupported,
+        "internal: a literal that is not a constant",
+    ))
+}
+
+fn compile_binary(op: BinaryOp, left: &Expr, right: &Expr, b: &dyn Binder) -> Result<Eval> {
+    let l = compile(left, b)?;
+    // A constant right-hand side (the common `col > 5`) is captured once
+    // and compared by reference.
+    if let Some(c) = constant(right).filter(|_| b.precomputed(right).is_none()) {
+        return Ok(match op {
+            BinaryOp::And => Box::new(move |row| Ok(Cow::Owned(and(&*l(row)?, &c)))),
+            BinaryOp::Or => Box::new(move |row| Ok(Cow::Owned(or(&*l(row)?, &c)))),
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+                Box::new(move |row| Ok(Cow::Owned(arith(op, &*l(row)?, &c)?)))
+            }
+            _ => Box::new(move |row| Ok(Cow::Owned(compare(op, &*l(row)?, &c)))),
+        });
+    }
+    let r = compile(right, b)?;
+    Ok(match op {
+        BinaryOp::And => Box::new(move |row| {
+            let a = l(row)?;
+            if matches!(*a, Value::Bool(false)) {
+                return Ok(Cow::Owned(Value::Bool(false)));
+            }
+            Ok(Cow::Owned(and(&a, &*r(row)?)))
+        }),
+        BinaryOp::Or => Box::new(move |row| {
+            let a = l(row)?;
+            if matches!(*a, Value::Bool(true)) {
+                return Ok(Cow::Owned(Value::Bool(true)));
+            }
+            Ok(Cow::Owned(or(&a, &*r(row)?)))
+        }),
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+            Box::new(move |row| Ok(Cow::Owned(arith(op, &*l(row)?, &*r(row)?)?)))
+        }
+        _ => Box::new(move |row| Ok(Cow::Owned(compare(op, &*l(row)?, &*r(row)?)))),
+    })
+}
+
+/// Truth value of a filter result: only `true` keeps a row.
+pub(crate) fn is_true(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+/// SQL `not`.
+fn not(v: &Value) -> Value {
+    match v {
+        Value::Bool(b) => Value::Bool(!b),
+        _ => Value::Null,
+    }
+}
+
+/// SQL `and` (false wins over null).
+fn and(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Bool(false), _) | (_, Value::Bool(false)) => Value::Bool(false),
+        (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
+        _ => Value::Null,
+    }
+}
+
+/// SQL `or` (true wins over null).
+fn or(a: &Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Bool(true), _) | (_, Value::Bool(true)) => Value::Bool(true),
+        (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
+        _ => Value::Null,
+    }
+}
+
+/// A comparison: `null` when either side is null or they do not compare.
+pub(crate) fn compare(op: BinaryOp, a: &Value, b: &Value) -> Value {
+    let Some(o) = a.sql_cmp(b) else {
+        return Value::Null;
+    };
+    Value::Bool(match op {
+        BinaryOp::Eq => o == Ordering::Equal,
+        BinaryOp::NotEq => o != Ordering::Equal,
+        BinaryOp::Lt => o == Ordering::Less,
+        BinaryOp::LtEq => o != Ordering::Greater,
+        BinaryOp::Gt => o == Ordering::Greater,
+        BinaryOp::GtEq => o != Ordering::Less,
+        _ => return Value::Null,
+    })
+}
+
+fn neg(v: &Value) -> Result<Value> {
+    Ok(match v {
+        Value::Int(i) => Value::Int(i.checked_neg().ok_or_else(overflow)?),
+        Value::Float(x) => Value::Float(-x),
+        Value::Null => Value::Null,
+        other => return Err(not_a_number("-", other)),
+    })
+}
+
+fn overflow() -> Error {
+    Error::query(ErrorCode::NumericOverflow, "integer overflow in arithmetic")
+}
+
+fn not_a_number(op: &str, v: &Value) -> Error {
+    Error::query(
+        ErrorCode::TypeMismatch,
+        format!("operator {op} needs numbers, got {}", v.type_name()),
+    )
+}
+
+/// `+ - * /` with SQL's null propagation.
+pub(crate) fn arith(op: BinaryOp, a: &Value, b: &Value) -> Result<Value> {
+    let sym = op.symbol();
+    Ok(match (a, b) {
+        (Value::Null, _) | (_, Value::Null) => Value::Null,
+        (Value::Int(x), Value::Int(y)) => {
+            let (x, y) = (*x, *y);
+            match op {
+                BinaryOp::Add => Value::Int(x.checked_add(y).ok_or_else(overflow)?),
+                BinaryOp::Sub => Value::Int(x.checked_sub(y).ok_or_else(overflow)?),
+                BinaryOp::Mul => Value::Int(x.checked_mul(y).ok_or_else(overflow)?),
+                BinaryOp::Div if y == 0 => Value::Null,
+                BinaryOp::Div => Value::Int(x.checked_div(y).ok_or_else(overflow)?),
+                _ => Value::Null,
+            }
+        }
+        (x, y) => {
+            let fx = as_f64(x).ok_or_else(|| not_a_number(sym, x))?;
+            let fy = as_f64(y).ok_or_else(|| not_a_number(sym, y))?;
+            let r = match op {
+                BinaryOp::Add => fx + fy,
+                BinaryOp::Sub => fx - fy,
+                BinaryOp::Mul => fx * fy,
+                BinaryOp::Div if fy == 0.0 => return Ok(Value::Null),
+                BinaryOp::Div => fx / fy,
+                _ => return Ok(Value::Null),
+            };
+            if r.is_nan() {
+                Value::Null
+            } else {
+                Value::Float(r)
+            }
+        }
+    })
+}
+
+/// A number as f64.
+pub(crate) fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(x) => Some(*x),
+        _ => None,
+    }
+}
+
+/// The value at `path` inside a json value; `null` where the path does not
+/// lead anywhere.
+fn json_path(v: &Value, path: &[String]) -> Value {
+    let Value::Json(j) = v else {
+        return Value::Null;
+    };
+    let mut cur = j;
+    for p in path {
+        cur = match cur {
+            serde_json::Value::Object(m) => match m.get(p) {
+                Some(x) => x,
+                None => return Value::Null,
+            },
+            serde_json::Value::Array(a) => match p.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                Some(x) => x,
+                None => return Value::Null,
+            },
+            _ => return Value::Null,
+        };
+    }
+    Value::from_json(cur.clone())
+}
+
+/// `like`: `%` matches any run of characters, `_` exactly one;
+/// case-sensitive. Iterative with one backtrack point, so patterns with
+/// many `%` stay linear-ish instead of exponential.
+pub(crate) fn like(s: &str, pat: &[char]) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let (mut si, mut pi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if pi < pat.len() && (pat[pi] == '_' || (pat[pi] != '%' && pat[pi] == s[si])) {
+            si += 1;
+            pi += 1;
+        } else if pi < pat.len() && pat[pi] == '%' {
+            star = Some((pi, si));
+            pi += 1;
+        } else if let Some((sp, ss)) = star {
+            pi = sp + 1;
+            si = ss + 1;
+            star = Some((sp, ss + 1));
+        } else {
+            return false;
+        }
+    }
+    pat[pi..].iter().all(|&c| c == '%')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(p: &str, s: &str) -> bool {
+        like(s, &p.chars().collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn like_matches_runs_and_single_characters() {
+        assert!(l("ali%", "alice"));
+        assert!(l("%ce", "alice"));
+        assert!(l("a_i%e", "alice"));
+        assert!(l("%", ""));
+        assert!(!l("_", ""));
+        assert!(!l("ALI%", "alice"), "like is case-sensitive");
+        assert!(l("%a%b%c%", "xxaxxbxxcxx"));
+        assert!(!l("%a%b%c%d", "xxaxxbxxcxx"));
+        assert!(l("é_", "éa"));
+    }
+
+    #[test]
+    fn three_valued_logic() {
+        let t = Value::Bool(true);
+        let f = Value::Bool(false);
+        let n = Value::Null;
+        assert_eq!(and(&n, &f), f);
+        assert_eq!(and(&n, &t), n);
+        assert_eq!(or(&n, &t), t);
+        assert_eq!(or(&n, &f), n);
+        assert_eq!(not(&n), n);
+        assert_eq!(compare(BinaryOp::Eq, &n, &n), n);
+    }
+
+    #[test]
+    fn arithmetic_follows_sqlite() {
+        assert_eq!(
+            arith(BinaryOp::Div, &Value::Int(7), &Value::Int(2)).unwrap(),
+            Value::Int(3)
+        );
+        assert_eq!(
+            arith(BinaryOp::Div, &Value::Int(7), &Value::Int(0)).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            arith(BinaryOp::Add, &Value::Int(1), &Value::Float(0.5)).unwrap(),
+            Value::Float(1.5)
+        );
+        assert_eq!(
+            arith(BinaryOp::Add, &Value::Int(i64::MAX), &Value::Int(1))
+                .unwrap_err()
+                .code(),
+            ErrorCode::NumericOverflow
+        );
+    }
+}

@@ -12,6 +12,7 @@
 
 pub mod ast;
 mod error;
+mod keys;
 pub mod parser;
 mod value;
 

@@ -14,6 +14,7 @@ pub mod ast;
 mod error;
 mod keys;
 pub mod parser;
+mod row;
 mod value;
 
 pub use error::{Error, ErrorCode, Result};

@@ -288,13 +288,15 @@ impl<'a> RowReader<'a> {
                 self.rewind();
             }
         }
-        let column = self.seek(pos).and_then(|()| self.read_column());
-        if column.is_err() {
-            // A failed read stops mid-column; start over next time so
-            // that no later call reads from there.
-            self.rewind();
+        match self.seek(pos).and_then(|()| self.read_column()) {
+            Ok(column) => Ok(column),
+            Err(e) => {
+                // A failed read stops mid-column; start over next time so
+                // that no later call reads from there.
+                self.rewind();
+                Err(e.into())
+            }
         }
-        column
     }
 
     /// Column `pos` as an owned value; null past the stored columns.
@@ -302,7 +304,7 @@ impl<'a> RowReader<'a> {
         match self.get(pos)? {
             ValueRef::Json(text) => serde_json::from_slice(text)
                 .map(Value::Json)
-                .map_err(|e| self.corrupt_at(self.last, pos, format_args!("invalid json: {e}"))),
+                .map_err(|e| corrupt_at(self.last, pos, format_args!("invalid json: {e}"))),
             column => column.to_value(),
         }
     }
@@ -313,7 +315,7 @@ impl<'a> RowReader<'a> {
         match self.get(pos)? {
             ValueRef::Int(v) => Ok(Some(v)),
             ValueRef::Null => Ok(None),
-            _ => Err(self.corrupt_at(self.last, pos, "not an int")),
+            _ => Err(corrupt_at(self.last, pos, "not an int")),
         }
     }
 
@@ -321,7 +323,7 @@ impl<'a> RowReader<'a> {
     pub(crate) fn expect_end(&mut self) -> Result<()> {
         if let Err(e) = self.seek(self.count) {
             self.rewind();
-            return Err(e);
+            return Err(e.into());
         }
         if self.offset != self.bytes.len() {
             return Err(Error::corrupt(format!(
@@ -341,7 +343,7 @@ impl<'a> RowReader<'a> {
 
     /// Skips columns up to column `pos` (at most the column count), from
     /// column `next <= pos`.
-    fn seek(&mut self, pos: usize) -> Result<()> {
+    fn seek(&mut self, pos: usize) -> Result<(), Corrupt> {
         while self.next < pos {
             self.skip_column()?;
         }
@@ -349,7 +351,7 @@ impl<'a> RowReader<'a> {
     }
 
     /// Reads the column at `offset` and moves past it.
-    fn read_column(&mut self) -> Result<ValueRef<'a>> {
+    fn read_column(&mut self) -> Result<ValueRef<'a>, Corrupt> {
         let start = self.offset;
         self.last = start;
         let tag = self.byte()?;
@@ -359,7 +361,7 @@ impl<'a> RowReader<'a> {
             TAG_FLOAT => {
                 let v = f64::from_le_bytes(self.take_array()?);
                 if v.is_nan() {
-                    return Err(self.corrupt_at(start, self.next, "float is nan"));
+                    return Err(self.fault(start, Fault::Nan));
                 }
                 ValueRef::Float(v)
             }
@@ -367,13 +369,13 @@ impl<'a> RowReader<'a> {
             TAG_TRUE => ValueRef::Bool(true),
             TAG_STRING => {
                 let bytes = self.take_prefixed()?;
-                let s = std::str::from_utf8(bytes)
-                    .map_err(|_| self.corrupt_at(start, self.next, "string is not utf-8"))?;
+                let s =
+                    std::str::from_utf8(bytes).map_err(|_| self.fault(start, Fault::NotUtf8))?;
                 ValueRef::String(s)
             }
             TAG_JSON => ValueRef::Json(self.take_prefixed()?),
             t => {
-                return Err(self.corrupt_at(start, self.next, format!("unknown tag 0x{t:02x}")));
+                return Err(self.fault(start, Fault::UnknownTag(t)));
             }
         };
         self.next += 1;
@@ -381,7 +383,7 @@ impl<'a> RowReader<'a> {
     }
 
     /// Moves past the column at `offset` without decoding its payload.
-    fn skip_column(&mut self) -> Result<()> {
+    fn skip_column(&mut self) -> Result<(), Corrupt> {
         let start = self.offset;
         self.last = start;
         match self.byte()? {
@@ -396,7 +398,7 @@ impl<'a> RowReader<'a> {
                 self.take_prefixed()?;
             }
             t => {
-                return Err(self.corrupt_at(start, self.next, format!("unknown tag 0x{t:02x}")));
+                return Err(self.fault(start, Fault::UnknownTag(t)));
             }
         }
         self.next += 1;
@@ -405,7 +407,7 @@ impl<'a> RowReader<'a> {
 
     /// The next byte.
     #[inline]
-    fn byte(&mut self) -> Result<u8> {
+    fn byte(&mut self) -> Result<u8, Corrupt> {
         let b = *self
             .bytes
             .get(self.offset)
@@ -416,7 +418,7 @@ impl<'a> RowReader<'a> {
 
     /// The next `n` bytes.
     #[inline]
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Corrupt> {
         let bytes = self
             .bytes
             .get(self.offset..)
@@ -427,13 +429,13 @@ impl<'a> RowReader<'a> {
     }
 
     /// The next `N` bytes as an array.
-    fn take_array<const N: usize>(&mut self) -> Result<[u8; N]> {
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], Corrupt> {
         let bytes = self.take(N)?;
         bytes.try_into().map_err(|_| self.truncated())
     }
 
     /// A varint length, then that many bytes.
-    fn take_prefixed(&mut self) -> Result<&'a [u8]> {
+    fn take_prefixed(&mut self) -> Result<&'a [u8], Corrupt> {
         let len = self.varint()?;
         let len = usize::try_from(len).map_err(|_| self.truncated())?;
         self.take(len)
@@ -441,7 +443,7 @@ impl<'a> RowReader<'a> {
 
     /// The next unsigned LEB128 varint (at most 10 bytes, no overflow).
     #[inline]
-    fn varint(&mut self) -> Result<u64> {
+    fn varint(&mut self) -> Result<u64, Corrupt> {
         let start = self.offset;
         let first = self.byte()?;
         if first < 0x80 {
@@ -452,7 +454,7 @@ impl<'a> RowReader<'a> {
         loop {
             let b = self.byte()?;
             if shift == 63 && b > 1 {
-                return Err(self.corrupt_at(start, self.next, "varint overflows 64 bits"));
+                return Err(self.fault(start, Fault::VarintOverflow));
             }
             v |= u64::from(b & 0x7F) << shift;
             if b < 0x80 {
@@ -462,19 +464,71 @@ impl<'a> RowReader<'a> {
         }
     }
 
-    /// The error for a row that ends inside a column.
+    /// The fault `kind` in the column at `offset` (column `next`).
     #[cold]
-    fn truncated(&self) -> Error {
-        self.corrupt_at(self.offset, self.next, "ends too early")
+    fn fault(&self, offset: usize, kind: Fault) -> Corrupt {
+        Corrupt {
+            offset,
+            column: self.next,
+            kind,
+        }
     }
 
-    /// A corruption error naming the column and byte offset.
+    /// The fault of a row that ends inside a column.
     #[cold]
-    fn corrupt_at(&self, offset: usize, column: usize, what: impl Display) -> Error {
-        Error::corrupt(format!(
-            "corrupt row: column {column} at byte {offset}: {what}"
-        ))
+    fn truncated(&self) -> Corrupt {
+        self.fault(self.offset, Fault::Truncated)
     }
+}
+
+/// A corrupt row as the decoding steps report it: small and `Copy`, so
+/// that the hot path returns it cheaply, and turned into an [`Error`]
+/// (allocating its message) only when it leaves the reader.
+#[derive(Debug, Clone, Copy)]
+struct Corrupt {
+    /// Where the bad column starts in the row.
+    offset: usize,
+    /// Which column it is.
+    column: usize,
+    /// What is wrong with it.
+    kind: Fault,
+}
+
+/// What can be wrong with a column's bytes.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// The row ends inside the column.
+    Truncated,
+    /// A tag byte no version-1 row uses.
+    UnknownTag(u8),
+    /// A float column holding NaN, which no `Value` may.
+    Nan,
+    /// A string column that is not UTF-8.
+    NotUtf8,
+    /// A varint longer than 64 bits.
+    VarintOverflow,
+}
+
+impl From<Corrupt> for Error {
+    #[cold]
+    fn from(c: Corrupt) -> Error {
+        let what = match c.kind {
+            Fault::Truncated => "ends too early".to_owned(),
+            Fault::UnknownTag(t) => format!("unknown tag 0x{t:02x}"),
+            Fault::Nan => "float is nan".to_owned(),
+            Fault::NotUtf8 => "string is not utf-8".to_owned(),
+            Fault::VarintOverflow => "varint overflows 64 bits".to_owned(),
+        };
+        corrupt_at(c.offset, c.column, what)
+    }
+}
+
+/// A corruption error naming the column and its byte offset in the row.
+#[cold]
+fn corrupt_at(offset: usize, column: usize, what: impl Display) -> Error {
+    Error::corrupt(format!(
+        "corrupt row: column {column} at byte {offset}: {what}"
+    ))
 }
 
 #[cfg(test)]

@@ -16,8 +16,11 @@ mod database;
 mod error;
 mod exec;
 mod expr;
+mod hint;
+mod keys;
 pub mod parser;
 mod planner;
+mod row;
 mod value;
 
 pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output};

@@ -742,7 +742,6 @@ mod tests {
     /// serde_json prints floats exactly but, without its `float_roundtrip`
     /// feature, parses them best-effort: this one comes back one ulp off.
     #[test]
-    #[ignore = "needs serde_json's `float_roundtrip` feature in query/Cargo.toml"]
     fn json_floats_round_trip_exactly() {
         // 7.29681846740095e-57, which parses back as 7.296818467400949e-57.
         let j = serde_json::json!([f64::from_bits(3_766_951_870_000_038_199)]);

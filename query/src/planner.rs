@@ -157,6 +157,10 @@ pub(crate) struct Source {
     pub access: Access,
     /// Column positions (within the table) to decode, ascending.
     pub columns: Vec<usize>,
+    /// Columns decoded only for rows that reach the output (a top-k
+    /// decodes its sort key for every row, the rest for the few that enter
+    /// the heap). Empty unless the plan is a single-table top-k.
+    pub lazy: Vec<usize>,
     /// The conjuncts first evaluable at this table (they need it and
     /// possibly tables before it), compiled over the combined row.
     pub filter: Vec<Eval>,
@@ -335,6 +339,7 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
             offset,
             access,
             columns,
+            lazy: Vec::new(),
             filter: terms
                 .iter()
                 .map(|t| compile(t, &scope))
@@ -350,6 +355,15 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     let Some(driver) = sources.next() else {
         return Err(Error::query(ErrorCode::Unsupported, "a select needs a table"));
     };
+    // Lookup joins pay a point read per driving row; a hash join pays one
+    // scan of the joined table. Without statistics: look up when the
+    // driving rows are few (found by key) or a limit without sorting or
+    // grouping stops early; otherwise hash.
+    let few_driving_rows = matches!(driver.access, Access::PkPoints(_) | Access::IndexPoints(..))
+        || (s.limit.is_some()
+            && s.order_by.is_empty()
+            && s.group_by.is_empty()
+            && !s.items.iter().any(|i| has_aggregate(&i.expr)));
     let mut joins = Vec::new();
     for ((mut source, (l, r)), j) in sources.zip(join_keys).zip(&s.joins) {
         let Expr::Name(rp) = &r else {
@@ -359,7 +373,7 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
             ));
         };
         let (_, right_column, _) = scope.locate(rp)?;
-        let strategy = if !opts.use_indexes {
+        let strategy = if !opts.use_indexes || !few_driving_rows {
             Strategy::Hash
         } else if right_column == source.table.pk {
             Strategy::PkLookup
@@ -382,6 +396,41 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     }
 
     let (output, columns) = plan_output(&scope, s)?;
+    let mut driver = driver;
+    // A single-table top-k: decode only what filters and sort keys need,
+    // the rest once a row makes it into the heap.
+    if joins.is_empty() && s.limit.is_some() && !s.order_by.is_empty() && s.group_by.is_empty()
+        && matches!(output, Output::Rows { .. })
+    {
+        let mut eager = vec![false; driver.table.columns.len()];
+        for e in per_step[0].iter().chain(s.order_by.iter().map(|o| &o.expr)) {
+            expr::visit(e, &mut |x| {
+                if let Expr::Name(parts) = x
+                    && let Ok((0, c, _)) = scope.locate(parts)
+                {
+                    eager[c] = true;
+                }
+            });
+        }
+        // Order keys naming an output alias resolve through the item.
+        for o in &s.order_by {
+            if let Expr::Name(p) = &o.expr
+                && let Some(i) = s.items.iter().find(|i| i.alias.as_deref() == Some(&p[0]))
+            {
+                expr::visit(&i.expr, &mut |x| {
+                    if let Expr::Name(parts) = x
+                        && let Ok((0, c, _)) = scope.locate(parts)
+                    {
+                        eager[c] = true;
+                    }
+                });
+            }
+        }
+        let (now, later): (Vec<usize>, Vec<usize>) =
+            driver.columns.iter().partition(|&&c| eager[c]);
+        driver.columns = now;
+        driver.lazy = later;
+    }
     let parallel = matches!(driver.access, Access::FullScan)
         && (!matches!(&output, Output::Rows { order, .. } if order.is_empty())
             || s.limit.is_none());

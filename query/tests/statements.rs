@@ -290,9 +290,11 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
     ok(&db, "create table o { id: int, t_id: int, email: string }");
     affected(&db, "insert o [ {id: 1, t_id: 5, email: \"u5@x\"}, {id: 2, t_id: 6, email: \"u1@x\"}, {id: 3, t_id: 600} ]");
     for (q, expect) in [
-        ("select o.id, t.age from o join t on o.t_id = t.id", "primary-key lookup"),
-        ("select o.id, t.id from o join t on o.email = t.email", "index lookup using idx_email"),
-        ("select o.id, t.id from t join o on t.id = o.t_id", "hash join o"),
+        ("select o.id, t.age from o join t on o.t_id = t.id limit 10", "primary-key lookup"),
+        ("select o.id, t.age from o join t on o.t_id = t.id where o.id in (1, 3)", "primary-key lookup"),
+        ("select o.id, t.age from o join t on o.t_id = t.id", "hash join t"),
+        ("select o.id, t.id from o join t on o.email = t.email limit 5", "index lookup using idx_email"),
+        ("select o.id, t.id from t join o on t.id = o.t_id limit 5", "hash join o"),
     ] {
         let p = plan(&db, q);
         assert!(p.contains(expect), "{q}: expected {expect:?} in plan:\n{p}");

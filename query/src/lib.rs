@@ -12,6 +12,7 @@
 
 pub mod ast;
 mod error;
+mod hint;
 pub mod parser;
 mod value;
 

@@ -292,7 +292,11 @@ impl<'a> Runner<'a> {
                 };
                 while at != u32::MAX {
                     let start = at as usize * table.width;
-                    for (c, v) in src.columns.iter().zip(&table.values[start..start + table.width]) {
+                    for (c, v) in src
+                        .columns
+                        .iter()
+                        .zip(&table.values[start..start + table.width])
+                    {
                         row[src.offset + c] = v.clone();
                     }
                     if passes(&src.filter, None, row)? && !self.feed(step + 1, row, raw, sink)? {
@@ -460,7 +464,11 @@ fn split_ranges(snap: &Snapshot, t: u32, parts: usize) -> Result<Option<Vec<(i64
     let mut start = lo;
     while start <= hi {
         let end = (start + width - 1).min(hi);
-        let end = if out.len() as i128 == parts - 1 { hi } else { end };
+        let end = if out.len() as i128 == parts - 1 {
+            hi
+        } else {
+            end
+        };
         // Both fit i64: they lie within [lo, hi].
         out.push((start as i64, end as i64));
         start = end + 1;
@@ -642,8 +650,16 @@ impl Sink for RowSink<'_> {
 #[derive(Clone, Debug)]
 enum AggState {
     Count(i64),
-    Sum { int: i64, float: f64, any: bool, is_float: bool },
-    Avg { sum: f64, n: i64 },
+    Sum {
+        int: i64,
+        float: f64,
+        any: bool,
+        is_float: bool,
+    },
+    Avg {
+        sum: f64,
+        n: i64,
+    },
     Min(Value),
     Max(Value),
 }
@@ -670,7 +686,15 @@ impl AggState {
             (AggState::Count(n), None) => *n += 1,
             (_, Some(Value::Null)) => {}
             (AggState::Count(n), Some(_)) => *n += 1,
-            (AggState::Sum { int, float, any, is_float }, Some(v)) => {
+            (
+                AggState::Sum {
+                    int,
+                    float,
+                    any,
+                    is_float,
+                },
+                Some(v),
+            ) => {
                 *any = true;
                 match v {
                     Value::Int(i) if !*is_float => {
@@ -711,7 +735,12 @@ impl AggState {
         match (self, other) {
             (AggState::Count(a), AggState::Count(b)) => *a += b,
             (
-                AggState::Sum { int, float, any, is_float },
+                AggState::Sum {
+                    int,
+                    float,
+                    any,
+                    is_float,
+                },
                 AggState::Sum {
                     int: i2,
                     float: f2,
@@ -749,7 +778,11 @@ impl AggState {
         match self {
             AggState::Count(n) => Value::Int(*n),
             AggState::Sum { any: false, .. } => Value::Null,
-            AggState::Sum { is_float: true, float, .. } => Value::Float(*float),
+            AggState::Sum {
+                is_float: true,
+                float,
+                ..
+            } => Value::Float(*float),
             AggState::Sum { int, .. } => Value::Int(*int),
             AggState::Avg { n: 0, .. } => Value::Null,
             AggState::Avg { sum, n } => Value::Float(sum / *n as f64),
@@ -802,7 +835,12 @@ impl<'p> AggSink<'p> {
     fn finish(self) -> Vec<Vec<Value>> {
         let mut groups: Vec<_> = self.groups.into_iter().collect();
         if groups.is_empty() && self.agg.keys.is_empty() {
-            let states: Vec<AggState> = self.agg.aggs.iter().map(|(f, _)| AggState::new(*f)).collect();
+            let states: Vec<AggState> = self
+                .agg
+                .aggs
+                .iter()
+                .map(|(f, _)| AggState::new(*f))
+                .collect();
             groups.push((Vec::new(), (Vec::new(), states)));
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));
@@ -824,7 +862,12 @@ impl Sink for AggSink<'_> {
             let states = &mut self
                 .groups
                 .entry(Vec::new())
-                .or_insert_with(|| (Vec::new(), aggs.iter().map(|(f, _)| AggState::new(*f)).collect()))
+                .or_insert_with(|| {
+                    (
+                        Vec::new(),
+                        aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
+                    )
+                })
                 .1;
             for ((_, arg), state) in aggs.iter().zip(states.iter_mut()) {
                 match arg {
@@ -844,10 +887,12 @@ impl Sink for AggSink<'_> {
         let aggs = &self.agg.aggs;
         let entry = match self.groups.get_mut(&self.key_buf) {
             Some(e) => e,
-            None => self
-                .groups
-                .entry(self.key_buf.clone())
-                .or_insert_with(|| (key_vals, aggs.iter().map(|(f, _)| AggState::new(*f)).collect())),
+            None => self.groups.entry(self.key_buf.clone()).or_insert_with(|| {
+                (
+                    key_vals,
+                    aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
+                )
+            }),
         };
         for ((_, arg), state) in aggs.iter().zip(entry.1.iter_mut()) {
             match arg {
@@ -936,14 +981,25 @@ pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<
         AnySink::Rows(s) => s.finish(),
         AnySink::Agg(s) => {
             let Output::Aggregate(a) = &plan.output else {
-                return Err(Error::query(ErrorCode::Unsupported, "internal: sink mismatch"));
+                return Err(Error::query(
+                    ErrorCode::Unsupported,
+                    "internal: sink mismatch",
+                ));
             };
             let groups = s.finish();
             let mut out: Vec<(Vec<Value>, Vec<Value>)> = groups
                 .iter()
                 .map(|g| {
-                    let items = a.items.iter().map(|f| Ok(f(g)?.into_owned())).collect::<Result<Vec<_>>>()?;
-                    let keys = a.order.iter().map(|(f, _)| Ok(f(g)?.into_owned())).collect::<Result<Vec<_>>>()?;
+                    let items = a
+                        .items
+                        .iter()
+                        .map(|f| Ok(f(g)?.into_owned()))
+                        .collect::<Result<Vec<_>>>()?;
+                    let keys = a
+                        .order
+                        .iter()
+                        .map(|(f, _)| Ok(f(g)?.into_owned()))
+                        .collect::<Result<Vec<_>>>()?;
                     Ok((keys, items))
                 })
                 .collect::<Result<_>>()?;

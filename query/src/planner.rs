@@ -56,7 +56,11 @@ impl Scope {
                     if let Some(c) = t.column(&parts[1]) {
                         return Ok((ti, c, parts[2..].to_vec()));
                     }
-                    if !self.tables.iter().any(|(o, _)| o.column(&parts[0]).is_some()) {
+                    if !self
+                        .tables
+                        .iter()
+                        .any(|(o, _)| o.column(&parts[0]).is_some())
+                    {
                         return Err(self.unknown_column(&parts[1], Some(ti)));
                     }
                 }
@@ -247,7 +251,10 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
         tables.push(cat.table(&j.table)?.clone());
     }
     if tables.len() > 64 {
-        return Err(Error::query(ErrorCode::Unsupported, "too many joined tables"));
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "too many joined tables",
+        ));
     }
     let scope = Scope::new(tables);
 
@@ -353,7 +360,10 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     }
     let mut sources = sources.into_iter();
     let Some(driver) = sources.next() else {
-        return Err(Error::query(ErrorCode::Unsupported, "a select needs a table"));
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "a select needs a table",
+        ));
     };
     // Lookup joins pay a point read per driving row; a hash join pays one
     // scan of the joined table. Without statistics: look up when the
@@ -399,7 +409,10 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     let mut driver = driver;
     // A single-table top-k: decode only what filters and sort keys need,
     // the rest once a row makes it into the heap.
-    if joins.is_empty() && s.limit.is_some() && !s.order_by.is_empty() && s.group_by.is_empty()
+    if joins.is_empty()
+        && s.limit.is_some()
+        && !s.order_by.is_empty()
+        && s.group_by.is_empty()
         && matches!(output, Output::Rows { .. })
     {
         let mut eager = vec![false; driver.table.columns.len()];
@@ -452,7 +465,9 @@ fn join_columns(scope: &Scope, on: &Expr, step: usize) -> Result<(Expr, Expr)> {
     let unsupported = || {
         Error::query(
             ErrorCode::Unsupported,
-            format!("join condition \"{on}\" must be an equality of a column of the joined table and one of the tables before it"),
+            format!(
+                "join condition \"{on}\" must be an equality of a column of the joined table and one of the tables before it"
+            ),
         )
     };
     let Expr::Binary {
@@ -703,10 +718,7 @@ fn same_expr(scope: &Scope, a: &Expr, b: &Expr) -> bool {
             (Ok(p), Ok(q)) => p == q,
             _ => x == y,
         },
-        (
-            Expr::Aggregate { func: f, arg: x },
-            Expr::Aggregate { func: g, arg: y },
-        ) => {
+        (Expr::Aggregate { func: f, arg: x }, Expr::Aggregate { func: g, arg: y }) => {
             f == g
                 && match (x, y) {
                     (None, None) => true,

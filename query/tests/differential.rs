@@ -20,7 +20,9 @@ use fasty_query::{Database, ExecOptions, Options, Output, Value};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-const NAMES: &[&str] = &["alice", "bob", "carol", "dave", "erin", "Alfred", "al_x", "b%b"];
+const NAMES: &[&str] = &[
+    "alice", "bob", "carol", "dave", "erin", "Alfred", "al_x", "b%b",
+];
 const CITIES: &[&str] = &["NYC", "LA", "SF", "Berlin", "Paris"];
 const STATUSES: &[&str] = &["new", "paid", "shipped"];
 
@@ -40,20 +42,64 @@ struct Col {
 }
 
 const USERS: &[Col] = &[
-    Col { table: "users", name: "id", kind: Kind::Int },
-    Col { table: "users", name: "name", kind: Kind::Str },
-    Col { table: "users", name: "email", kind: Kind::Str },
-    Col { table: "users", name: "age", kind: Kind::Int },
-    Col { table: "users", name: "balance", kind: Kind::Float },
-    Col { table: "users", name: "active", kind: Kind::Bool },
-    Col { table: "users", name: "city", kind: Kind::Str },
+    Col {
+        table: "users",
+        name: "id",
+        kind: Kind::Int,
+    },
+    Col {
+        table: "users",
+        name: "name",
+        kind: Kind::Str,
+    },
+    Col {
+        table: "users",
+        name: "email",
+        kind: Kind::Str,
+    },
+    Col {
+        table: "users",
+        name: "age",
+        kind: Kind::Int,
+    },
+    Col {
+        table: "users",
+        name: "balance",
+        kind: Kind::Float,
+    },
+    Col {
+        table: "users",
+        name: "active",
+        kind: Kind::Bool,
+    },
+    Col {
+        table: "users",
+        name: "city",
+        kind: Kind::Str,
+    },
 ];
 
 const ORDERS: &[Col] = &[
-    Col { table: "orders", name: "id", kind: Kind::Int },
-    Col { table: "orders", name: "user_id", kind: Kind::Int },
-    Col { table: "orders", name: "amount", kind: Kind::Float },
-    Col { table: "orders", name: "status", kind: Kind::Str },
+    Col {
+        table: "orders",
+        name: "id",
+        kind: Kind::Int,
+    },
+    Col {
+        table: "orders",
+        name: "user_id",
+        kind: Kind::Int,
+    },
+    Col {
+        table: "orders",
+        name: "amount",
+        kind: Kind::Float,
+    },
+    Col {
+        table: "orders",
+        name: "status",
+        kind: Kind::Str,
+    },
 ];
 
 fn rand_value(rng: &mut StdRng, col: &Col, allow_null: bool) -> Literal {
@@ -89,7 +135,9 @@ fn sql_literal(l: &Literal) -> String {
         Literal::Int(i) => i.to_string(),
         Literal::Float(x) => format!("{x:?}"),
         Literal::String(s) => format!("'{}'", s.replace('\'', "''")),
-        Literal::Array(_) | Literal::Object(_) => unreachable!("no json in the differential schema"),
+        Literal::Array(_) | Literal::Object(_) => {
+            unreachable!("no json in the differential schema")
+        }
     }
 }
 
@@ -98,8 +146,14 @@ fn sql_expr(e: &Expr) -> String {
     match e {
         Expr::Literal(l) => sql_literal(l),
         Expr::Name(p) => p.join("."),
-        Expr::Unary { op: UnaryOp::Not, expr } => format!("(NOT {})", sql_expr(expr)),
-        Expr::Unary { op: UnaryOp::Neg, expr } => format!("(-{})", sql_expr(expr)),
+        Expr::Unary {
+            op: UnaryOp::Not,
+            expr,
+        } => format!("(NOT {})", sql_expr(expr)),
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => format!("(-{})", sql_expr(expr)),
         Expr::Binary { op, left, right } => {
             let op = match op {
                 BinaryOp::Or => "OR",
@@ -109,7 +163,11 @@ fn sql_expr(e: &Expr) -> String {
             };
             format!("({} {op} {})", sql_expr(left), sql_expr(right))
         }
-        Expr::Like { expr, pattern, negated } => format!(
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => format!(
             "({} {}LIKE {})",
             sql_expr(expr),
             if *negated { "NOT " } else { "" },
@@ -120,13 +178,22 @@ fn sql_expr(e: &Expr) -> String {
             sql_expr(expr),
             if *negated { "NOT " } else { "" }
         ),
-        Expr::InList { expr, list, negated } => format!(
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => format!(
             "({} {}IN ({}))",
             sql_expr(expr),
             if *negated { "NOT " } else { "" },
             list.iter().map(sql_expr).collect::<Vec<_>>().join(", ")
         ),
-        Expr::Between { expr, low, high, negated } => format!(
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => format!(
             "({} {}BETWEEN {} AND {})",
             sql_expr(expr),
             if *negated { "NOT " } else { "" },
@@ -144,7 +211,11 @@ fn sql_select(s: &Select) -> String {
     let items = if s.items.is_empty() {
         "*".to_string()
     } else {
-        s.items.iter().map(|i| sql_expr(&i.expr)).collect::<Vec<_>>().join(", ")
+        s.items
+            .iter()
+            .map(|i| sql_expr(&i.expr))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let mut q = format!("SELECT {items} FROM {}", s.from);
     for j in &s.joins {
@@ -156,7 +227,11 @@ fn sql_select(s: &Select) -> String {
     if !s.group_by.is_empty() {
         q += &format!(
             " GROUP BY {}",
-            s.group_by.iter().map(sql_expr).collect::<Vec<_>>().join(", ")
+            s.group_by
+                .iter()
+                .map(sql_expr)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     if !s.order_by.is_empty() {
@@ -191,16 +266,30 @@ fn rand_pred(rng: &mut StdRng, cols: &[&Col], depth: u32, qualify: bool) -> Expr
     if depth > 0 && rng.random_bool(0.4) {
         let l = Box::new(rand_pred(rng, cols, depth - 1, qualify));
         return match rng.random_range(0..3) {
-            0 => Expr::Binary { op: BinaryOp::And, left: l, right: Box::new(rand_pred(rng, cols, depth - 1, qualify)) },
-            1 => Expr::Binary { op: BinaryOp::Or, left: l, right: Box::new(rand_pred(rng, cols, depth - 1, qualify)) },
-            _ => Expr::Unary { op: UnaryOp::Not, expr: l },
+            0 => Expr::Binary {
+                op: BinaryOp::And,
+                left: l,
+                right: Box::new(rand_pred(rng, cols, depth - 1, qualify)),
+            },
+            1 => Expr::Binary {
+                op: BinaryOp::Or,
+                left: l,
+                right: Box::new(rand_pred(rng, cols, depth - 1, qualify)),
+            },
+            _ => Expr::Unary {
+                op: UnaryOp::Not,
+                expr: l,
+            },
         };
     }
     let col = cols[rng.random_range(0..cols.len())];
     let c = Box::new(name(col.table, col.name, qualify));
     let lit = |rng: &mut StdRng| Box::new(Expr::Literal(rand_value(rng, col, false)));
     match rng.random_range(0..10) {
-        0 => Expr::IsNull { expr: c, negated: rng.random_bool(0.5) },
+        0 => Expr::IsNull {
+            expr: c,
+            negated: rng.random_bool(0.5),
+        },
         1 => Expr::InList {
             expr: c,
             list: (0..rng.random_range(1..4))
@@ -236,7 +325,11 @@ fn rand_pred(rng: &mut StdRng, cols: &[&Col], depth: u32, qualify: bool) -> Expr
             let op = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul][rng.random_range(0..3)];
             Expr::Binary {
                 op: [BinaryOp::Gt, BinaryOp::LtEq][rng.random_range(0..2)],
-                left: Box::new(Expr::Binary { op, left: c, right: Box::new(Expr::Literal(Literal::Int(rng.random_range(1..4)))) }),
+                left: Box::new(Expr::Binary {
+                    op,
+                    left: c,
+                    right: Box::new(Expr::Literal(Literal::Int(rng.random_range(1..4)))),
+                }),
                 right: lit(rng),
             }
         }
@@ -244,13 +337,28 @@ fn rand_pred(rng: &mut StdRng, cols: &[&Col], depth: u32, qualify: bool) -> Expr
             let ops: &[BinaryOp] = if col.kind == Kind::Bool {
                 &[BinaryOp::Eq, BinaryOp::NotEq]
             } else {
-                &[BinaryOp::Eq, BinaryOp::NotEq, BinaryOp::Lt, BinaryOp::LtEq, BinaryOp::Gt, BinaryOp::GtEq]
+                &[
+                    BinaryOp::Eq,
+                    BinaryOp::NotEq,
+                    BinaryOp::Lt,
+                    BinaryOp::LtEq,
+                    BinaryOp::Gt,
+                    BinaryOp::GtEq,
+                ]
             };
             let op = ops[rng.random_range(0..ops.len())];
             if rng.random_bool(0.2) {
-                Expr::Binary { op: flip(op), left: lit(rng), right: c }
+                Expr::Binary {
+                    op: flip(op),
+                    left: lit(rng),
+                    right: c,
+                }
             } else {
-                Expr::Binary { op, left: c, right: lit(rng) }
+                Expr::Binary {
+                    op,
+                    left: c,
+                    right: lit(rng),
+                }
             }
         }
     }
@@ -280,7 +388,10 @@ fn select(from: &str) -> Select {
 }
 
 fn item(e: Expr) -> SelectItem {
-    SelectItem { expr: e, alias: None }
+    SelectItem {
+        expr: e,
+        alias: None,
+    }
 }
 
 fn rand_limit(rng: &mut StdRng, s: &mut Select) {
@@ -294,7 +405,11 @@ fn rand_limit(rng: &mut StdRng, s: &mut Select) {
 
 /// A random single-table query over users or orders.
 fn rand_single(rng: &mut StdRng) -> Select {
-    let (table, cols) = if rng.random_bool(0.7) { ("users", USERS) } else { ("orders", ORDERS) };
+    let (table, cols) = if rng.random_bool(0.7) {
+        ("users", USERS)
+    } else {
+        ("orders", ORDERS)
+    };
     let refs: Vec<&Col> = cols.iter().collect();
     let mut s = select(table);
     if rng.random_bool(0.85) {
@@ -302,17 +417,25 @@ fn rand_single(rng: &mut StdRng) -> Select {
     }
     if rng.random_bool(0.5) {
         let n = rng.random_range(1..4);
-        s.items = (0..n).map(|_| {
-            let c = refs[rng.random_range(0..refs.len())];
-            item(name(table, c.name, false))
-        }).collect();
+        s.items = (0..n)
+            .map(|_| {
+                let c = refs[rng.random_range(0..refs.len())];
+                item(name(table, c.name, false))
+            })
+            .collect();
     }
     if rng.random_bool(0.6) {
         for _ in 0..rng.random_range(1..3) {
             let c = refs[rng.random_range(0..refs.len())];
-            s.order_by.push(OrderBy { expr: name(table, c.name, false), desc: rng.random_bool(0.5) });
+            s.order_by.push(OrderBy {
+                expr: name(table, c.name, false),
+                desc: rng.random_bool(0.5),
+            });
         }
-        s.order_by.push(OrderBy { expr: name(table, "id", false), desc: rng.random_bool(0.5) });
+        s.order_by.push(OrderBy {
+            expr: name(table, "id", false),
+            desc: rng.random_bool(0.5),
+        });
         rand_limit(rng, &mut s);
     }
     s
@@ -355,7 +478,14 @@ fn rand_aggregate(rng: &mut StdRng) -> Select {
         }));
     }
     if !s.group_by.is_empty() && rng.random_bool(0.5) {
-        s.order_by = s.group_by.iter().map(|g| OrderBy { expr: g.clone(), desc: rng.random_bool(0.5) }).collect();
+        s.order_by = s
+            .group_by
+            .iter()
+            .map(|g| OrderBy {
+                expr: g.clone(),
+                desc: rng.random_bool(0.5),
+            })
+            .collect();
         rand_limit(rng, &mut s);
     }
     s
@@ -379,8 +509,14 @@ fn rand_join(rng: &mut StdRng) -> Select {
     }
     if rng.random_bool(0.3) {
         s.items = vec![
-            item(Expr::Aggregate { func: AggFunc::Count, arg: None }),
-            item(Expr::Aggregate { func: AggFunc::Sum, arg: Some(Box::new(name("orders", "amount", true))) }),
+            item(Expr::Aggregate {
+                func: AggFunc::Count,
+                arg: None,
+            }),
+            item(Expr::Aggregate {
+                func: AggFunc::Sum,
+                arg: Some(Box::new(name("orders", "amount", true))),
+            }),
         ];
         if rng.random_bool(0.5) {
             s.group_by = vec![name("users", "city", true)];
@@ -396,8 +532,14 @@ fn rand_join(rng: &mut StdRng) -> Select {
     ];
     if rng.random_bool(0.6) {
         s.order_by = vec![
-            OrderBy { expr: name("users", "age", true), desc: rng.random_bool(0.5) },
-            OrderBy { expr: name("orders", "id", true), desc: false },
+            OrderBy {
+                expr: name("users", "age", true),
+                desc: rng.random_bool(0.5),
+            },
+            OrderBy {
+                expr: name("orders", "id", true),
+                desc: false,
+            },
         ];
         rand_limit(rng, &mut s);
     }
@@ -439,7 +581,9 @@ fn same(a: &[Vec<Cmp>], b: &[Vec<Cmp>]) -> bool {
         && a.iter().zip(b).all(|(x, y)| {
             x.len() == y.len()
                 && x.iter().zip(y).all(|(p, q)| match (p, q) {
-                    (Cmp::Num(p), Cmp::Num(q)) => (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0),
+                    (Cmp::Num(p), Cmp::Num(q)) => {
+                        (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0)
+                    }
                     _ => p == q,
                 })
         })
@@ -459,17 +603,31 @@ fn setup(seed: u64, indexes: bool) -> Pair {
     let dir = tempfile::tempdir().unwrap();
     let fasty = Database::open(dir.path(), Options::default()).unwrap();
     let sqlite = rusqlite::Connection::open_in_memory().unwrap();
-    sqlite.execute_batch("PRAGMA case_sensitive_like = ON;").unwrap();
+    sqlite
+        .execute_batch("PRAGMA case_sensitive_like = ON;")
+        .unwrap();
     fasty.execute("create table users { id: int, name: string, email: string, age: int, balance: float, active: bool, city: string }").unwrap();
-    fasty.execute("create table orders { id: int, user_id: int, amount: float, status: string }").unwrap();
+    fasty
+        .execute("create table orders { id: int, user_id: int, amount: float, status: string }")
+        .unwrap();
     sqlite.execute_batch(
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER, balance REAL, active INTEGER, city TEXT);
          CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, amount REAL, status TEXT);",
     ).unwrap();
     if indexes {
-        for (i, t, c) in [("ix_age", "users", "age"), ("ix_email", "users", "email"), ("ix_city", "users", "city"), ("ix_user", "orders", "user_id"), ("ix_amount", "orders", "amount")] {
-            fasty.execute(&format!("create index {i} on {t} ({c})")).unwrap();
-            sqlite.execute_batch(&format!("CREATE INDEX {i} ON {t} ({c})")).unwrap();
+        for (i, t, c) in [
+            ("ix_age", "users", "age"),
+            ("ix_email", "users", "email"),
+            ("ix_city", "users", "city"),
+            ("ix_user", "orders", "user_id"),
+            ("ix_amount", "orders", "amount"),
+        ] {
+            fasty
+                .execute(&format!("create index {i} on {t} ({c})"))
+                .unwrap();
+            sqlite
+                .execute_batch(&format!("CREATE INDEX {i} ON {t} ({c})"))
+                .unwrap();
         }
     }
     let mut rng = StdRng::seed_from_u64(seed);
@@ -498,19 +656,37 @@ fn setup(seed: u64, indexes: bool) -> Pair {
                 let names: Vec<&str> = r.iter().map(|(k, _)| k.as_str()).collect();
                 let vals: Vec<String> = r.iter().map(|(_, v)| sql_literal(v)).collect();
                 sqlite
-                    .execute(&format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), vals.join(", ")), [])
+                    .execute(
+                        &format!(
+                            "INSERT INTO {table} ({}) VALUES ({})",
+                            names.join(", "),
+                            vals.join(", ")
+                        ),
+                        [],
+                    )
                     .unwrap();
             }
-            let stmt = Statement::Insert { table: table.into(), rows, upsert: false };
+            let stmt = Statement::Insert {
+                table: table.into(),
+                rows,
+                upsert: false,
+            };
             fasty.execute(&stmt.to_string()).unwrap();
         }
     }
-    Pair { fasty, sqlite, _dir: dir }
+    Pair {
+        fasty,
+        sqlite,
+        _dir: dir,
+    }
 }
 
 fn fasty_rows(db: &Database, text: &str, opts: ExecOptions) -> Vec<Vec<Cmp>> {
     match db.execute_with(text, opts) {
-        Ok(Output::Rows { rows, .. }) => rows.iter().map(|r| r.iter().map(from_fasty).collect()).collect(),
+        Ok(Output::Rows { rows, .. }) => rows
+            .iter()
+            .map(|r| r.iter().map(from_fasty).collect())
+            .collect(),
         Ok(other) => panic!("{text}: expected rows, got {other:?}"),
         Err(e) => panic!("{text}: fasty failed: {e} ({})", e.code()),
     }
@@ -547,7 +723,10 @@ fn check_query(p: &Pair, s: &Select) {
         theirs.len(),
         theirs.iter().take(8).collect::<Vec<_>>()
     );
-    assert!(same(&ours, &scanned), "index and full-scan plans differ for {text}");
+    assert!(
+        same(&ours, &scanned),
+        "index and full-scan plans differ for {text}"
+    );
 }
 
 fn run_queries(seed: u64, indexes: bool, n: usize) {
@@ -584,25 +763,56 @@ fn random_updates_and_deletes_agree_with_sqlite() {
         for step in 0..150 {
             let filter = rand_pred(&mut rng, &refs, 1, false);
             let stmt = if rng.random_bool(0.25) {
-                Statement::Delete { table: "users".into(), filter: Some(filter) }
+                Statement::Delete {
+                    table: "users".into(),
+                    filter: Some(filter),
+                }
             } else {
                 let mut sets = Vec::new();
                 if rng.random_bool(0.6) {
-                    sets.push(("age".to_string(), Expr::Binary { op: BinaryOp::Add, left: Box::new(name("users", "age", false)), right: Box::new(Expr::Literal(Literal::Int(1))) }));
+                    sets.push((
+                        "age".to_string(),
+                        Expr::Binary {
+                            op: BinaryOp::Add,
+                            left: Box::new(name("users", "age", false)),
+                            right: Box::new(Expr::Literal(Literal::Int(1))),
+                        },
+                    ));
                 }
                 if rng.random_bool(0.5) || sets.is_empty() {
-                    sets.push(("city".to_string(), Expr::Literal(rand_value(&mut rng, &USERS[6], true))));
+                    sets.push((
+                        "city".to_string(),
+                        Expr::Literal(rand_value(&mut rng, &USERS[6], true)),
+                    ));
                 }
                 if rng.random_bool(0.3) {
-                    sets.push(("email".to_string(), Expr::Literal(rand_value(&mut rng, &USERS[2], true))));
+                    sets.push((
+                        "email".to_string(),
+                        Expr::Literal(rand_value(&mut rng, &USERS[2], true)),
+                    ));
                 }
-                Statement::Update { table: "users".into(), assignments: sets, filter: Some(filter) }
+                Statement::Update {
+                    table: "users".into(),
+                    assignments: sets,
+                    filter: Some(filter),
+                }
             };
             let sql = match &stmt {
-                Statement::Delete { filter, .. } => format!("DELETE FROM users WHERE {}", sql_expr(filter.as_ref().unwrap())),
-                Statement::Update { assignments, filter, .. } => format!(
+                Statement::Delete { filter, .. } => format!(
+                    "DELETE FROM users WHERE {}",
+                    sql_expr(filter.as_ref().unwrap())
+                ),
+                Statement::Update {
+                    assignments,
+                    filter,
+                    ..
+                } => format!(
                     "UPDATE users SET {} WHERE {}",
-                    assignments.iter().map(|(c, e)| format!("{c} = {}", sql_expr(e))).collect::<Vec<_>>().join(", "),
+                    assignments
+                        .iter()
+                        .map(|(c, e)| format!("{c} = {}", sql_expr(e)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     sql_expr(filter.as_ref().unwrap())
                 ),
                 _ => unreachable!(),
@@ -613,11 +823,21 @@ fn random_updates_and_deletes_agree_with_sqlite() {
                 other => panic!("{text}: {other:?}"),
             };
             let theirs = p.sqlite.execute(&sql, []).unwrap() as u64;
-            assert_eq!(ours, theirs, "step {step}: affected rows differ\n fasty: {text}\n sqlite: {sql}");
+            assert_eq!(
+                ours, theirs,
+                "step {step}: affected rows differ\n fasty: {text}\n sqlite: {sql}"
+            );
             if step % 10 == 9 {
-                for q in ["select * from users", "select * from users where city = \"LA\"", "select id, email from users where email > \"u2\"", "select id from users where age between 20 and 40"] {
+                for q in [
+                    "select * from users",
+                    "select * from users where city = \"LA\"",
+                    "select id, email from users where email > \"u2\"",
+                    "select id from users where age between 20 and 40",
+                ] {
                     let stmt = fasty_query::parser::parse(q).unwrap();
-                    let Statement::Select(s) = stmt else { unreachable!() };
+                    let Statement::Select(s) = stmt else {
+                        unreachable!()
+                    };
                     check_query(&p, &s);
                 }
             }

@@ -53,9 +53,6 @@
 //! index column holds one type, and callers convert an `int` given for a
 //! `float` column to a float before building a key.
 
-// The planner and executor that use these keys are being written; until
-// they land, most items here are used only by this module's tests.
-
 use crate::error::{Error, Result};
 use crate::value::Value;
 

@@ -31,9 +31,6 @@
 //! rule exists so that adding a column to a table (at the end) needs no
 //! rewrite of the rows already stored.
 
-// The catalog, planner and executor that use rows are being written;
-// until they land, most items here are used only by this module's tests.
-
 use std::fmt::Display;
 
 use crate::error::{Error, Result};

@@ -806,6 +806,8 @@ fn not_number(f: &str, v: &Value) -> Error {
 struct AggSink<'p> {
     agg: &'p Aggregation,
     groups: HashMap<Vec<u8>, (Vec<Value>, Vec<AggState>)>,
+    /// Without `group by`: the one group's states, kept out of the map.
+    single: Vec<AggState>,
     key_buf: Vec<u8>,
 }
 
@@ -814,11 +816,15 @@ impl<'p> AggSink<'p> {
         AggSink {
             agg,
             groups: HashMap::new(),
+            single: agg.aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
             key_buf: Vec::new(),
         }
     }
 
     fn merge(&mut self, other: AggSink<'p>) -> Result<()> {
+        for (m, s) in self.single.iter_mut().zip(other.single) {
+            m.merge(s)?;
+        }
         for (k, (vals, states)) in other.groups {
             match self.groups.get_mut(&k) {
                 Some((_, mine)) => {
@@ -837,14 +843,8 @@ impl<'p> AggSink<'p> {
     /// Group rows `[keys.., aggregates..]`, in group-key order.
     fn finish(self) -> Vec<Vec<Value>> {
         let mut groups: Vec<_> = self.groups.into_iter().collect();
-        if groups.is_empty() && self.agg.keys.is_empty() {
-            let states: Vec<AggState> = self
-                .agg
-                .aggs
-                .iter()
-                .map(|(f, _)| AggState::new(*f))
-                .collect();
-            groups.push((Vec::new(), (Vec::new(), states)));
+        if self.agg.keys.is_empty() {
+            groups.push((Vec::new(), (Vec::new(), self.single)));
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         groups
@@ -861,18 +861,7 @@ impl Sink for AggSink<'_> {
     fn push(&mut self, row: &mut [Value], _raw: &[u8]) -> Result<bool> {
         if self.agg.keys.is_empty() {
             // One group: no key to hash.
-            let aggs = &self.agg.aggs;
-            let states = &mut self
-                .groups
-                .entry(Vec::new())
-                .or_insert_with(|| {
-                    (
-                        Vec::new(),
-                        aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
-                    )
-                })
-                .1;
-            for ((_, arg), state) in aggs.iter().zip(states.iter_mut()) {
+            for ((_, arg), state) in self.agg.aggs.iter().zip(self.single.iter_mut()) {
                 match arg {
                     None => state.add(None)?,
                     Some(f) => state.add(Some(&*f(row)?))?,

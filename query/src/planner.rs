@@ -342,6 +342,19 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
         } else {
             Access::FullScan
         };
+        // Terms a primary-key access enforces exactly need no re-check on
+        // the driving table (joined tables may switch to lookups, which
+        // drop their access path, so they keep every term).
+        let terms: Vec<Expr> = if ti == 0 {
+            let mut first_eq = true;
+            terms
+                .iter()
+                .filter(|t| !enforced_by_pk(&scope, ti, &access, t, &mut first_eq))
+                .cloned()
+                .collect()
+        } else {
+            terms.clone()
+        };
         sources.push(Source {
             table,
             offset,
@@ -562,6 +575,45 @@ fn flip(op: BinaryOp) -> Option<BinaryOp> {
         BinaryOp::GtEq => BinaryOp::LtEq,
         _ => return None,
     })
+}
+
+/// Whether `term` is exactly what `access` (a primary-key access chosen
+/// by [`choose_access`]) already guarantees: an int equality or `in`
+/// (only the first one, which the lookup uses) for points, every int
+/// range term for a range.
+fn enforced_by_pk(
+    scope: &Scope,
+    ti: usize,
+    access: &Access,
+    term: &Expr,
+    first_eq: &mut bool,
+) -> bool {
+    let table = &scope.tables[ti].0;
+    if scope.tables_of(term).ok() != Some(1 << ti) {
+        return false;
+    }
+    let Some((c, kind)) = term_bounds(scope, ti, term) else {
+        return false;
+    };
+    if c != table.pk {
+        return false;
+    }
+    match (access, kind) {
+        (Access::PkPoints(_), TermKind::Eq(vals))
+            if *first_eq && vals.iter().all(|v| matches!(v, Value::Int(_))) =>
+        {
+            *first_eq = false;
+            true
+        }
+        (Access::PkRange(..), TermKind::Range(lo, hi)) => {
+            let b = |x: &Bound<Value>| match x {
+                Bound::Included(v) | Bound::Excluded(v) => matches!(v, Value::Int(_)),
+                Bound::Unbounded => true,
+            };
+            b(&lo) && b(&hi)
+        }
+        _ => false,
+    }
 }
 
 /// Converts a bound value to the column's type for a key, or `None` when

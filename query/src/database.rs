@@ -199,10 +199,9 @@ impl Database {
                 rows,
                 upsert,
             } => {
-                let rows = rows.iter().map(|r| {
-                    r.iter()
-                        .map(|(k, v)| (k.as_str(), literal_for_insert(v)))
-                });
+                let rows = rows
+                    .iter()
+                    .map(|r| r.iter().map(|(k, v)| (k.as_str(), literal_for_insert(v))));
                 let mode = if *upsert {
                     InsertMode::Upsert
                 } else {
@@ -280,7 +279,12 @@ impl Database {
         }
     }
 
-    fn write_rows(&self, t: &Table, mut rows: Vec<(i64, Vec<Value>)>, mode: InsertMode) -> Result<u64> {
+    fn write_rows(
+        &self,
+        t: &Table,
+        mut rows: Vec<(i64, Vec<Value>)>,
+        mode: InsertMode,
+    ) -> Result<u64> {
         if rows.is_empty() {
             return Ok(0);
         }
@@ -359,10 +363,7 @@ impl Database {
     }
 
     fn lock_stripes(&self, table: u32, sorted_pks: &[i64]) -> Vec<MutexGuard<'_, ()>> {
-        let mut idx: Vec<usize> = sorted_pks
-            .iter()
-            .map(|pk| stripe(table, *pk))
-            .collect();
+        let mut idx: Vec<usize> = sorted_pks.iter().map(|pk| stripe(table, *pk)).collect();
         idx.sort_unstable();
         idx.dedup();
         idx.into_iter().map(|i| self.stripes[i].lock()).collect()
@@ -560,7 +561,11 @@ impl Database {
                     plan.explain_access(1)
                 )
             }
-            Statement::Insert { table, rows, upsert } => {
+            Statement::Insert {
+                table,
+                rows,
+                upsert,
+            } => {
                 let t = cat.table(table)?;
                 format!(
                     "{} {} row(s) into {} (one atomic batch, {} index(es))",
@@ -591,7 +596,10 @@ impl Database {
             if columns[..i].iter().any(|d| d.name == c.name) {
                 return Err(Error::query(
                     ErrorCode::InvalidSchema,
-                    format!("column \"{}\" is declared twice in table \"{name}\"", c.name),
+                    format!(
+                        "column \"{}\" is declared twice in table \"{name}\"",
+                        c.name
+                    ),
                 ));
             }
         }
@@ -794,7 +802,10 @@ fn stripe(table: u32, pk: i64) -> usize {
 fn duplicate(t: &Table, pk: i64) -> Error {
     Error::query(
         ErrorCode::DuplicateKey,
-        format!("duplicate key: table \"{}\" already has a row with id {pk}", t.name),
+        format!(
+            "duplicate key: table \"{}\" already has a row with id {pk}",
+            t.name
+        ),
     )
 }
 

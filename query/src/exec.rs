@@ -122,12 +122,46 @@ pub(crate) struct Runner<'a> {
     pub snap: &'a Snapshot,
     pub plan: &'a Plan,
     /// Built hash tables, per join step (empty for lookup strategies).
-    hashes: Vec<HashMap<HashKey, Vec<Vec<Value>>>>,
+    hashes: Vec<HashTable>,
+}
+
+/// A hash join's build side: the joined table's needed columns for every
+/// row, flattened into one arena, and per key the chain of its rows in
+/// primary-key order.
+#[derive(Default)]
+struct HashTable {
+    /// `width` values per row.
+    values: Vec<Value>,
+    width: usize,
+    /// Per row: the next row with the same key (`u32::MAX`: none).
+    next: Vec<u32>,
+    /// Per key: first and last row.
+    heads: HashMap<HashKey, (u32, u32)>,
+}
+
+impl HashTable {
+    fn insert(&mut self, key: HashKey, vals: impl Iterator<Item = Value>) -> Result<()> {
+        let row = u32::try_from(self.next.len())
+            .map_err(|_| Error::query(ErrorCode::Unsupported, "hash join build side too large"))?;
+        self.values.extend(vals);
+        self.next.push(u32::MAX);
+        match self.heads.get_mut(&key) {
+            Some((_, tail)) => {
+                self.next[*tail as usize] = row;
+                *tail = row;
+            }
+            None => {
+                self.heads.insert(key, (row, row));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where rows that passed everything go. `push` returns false to stop.
+/// `raw` is the driving table's stored row, for columns decoded late.
 pub(crate) trait Sink: Send {
-    fn push(&mut self, row: &[Value]) -> Result<bool>;
+    fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool>;
 }
 
 impl<'a> Runner<'a> {
@@ -135,7 +169,10 @@ impl<'a> Runner<'a> {
     pub(crate) fn new(snap: &'a Snapshot, plan: &'a Plan) -> Result<Runner<'a>> {
         let mut hashes = Vec::new();
         for j in &plan.joins {
-            let mut table: HashMap<HashKey, Vec<Vec<Value>>> = HashMap::new();
+            let mut table = HashTable {
+                width: j.source.columns.len(),
+                ..HashTable::default()
+            };
             if matches!(j.strategy, Strategy::Hash) {
                 let src = &j.source;
                 let mut scratch = Vec::new();
@@ -150,9 +187,8 @@ impl<'a> Runner<'a> {
                         let vals = src
                             .columns
                             .iter()
-                            .map(|&c| std::mem::replace(&mut buf[src.offset + c], Value::Null))
-                            .collect();
-                        table.entry(k).or_default().push(vals);
+                            .map(|&c| std::mem::replace(&mut buf[src.offset + c], Value::Null));
+                        table.insert(k, vals)?;
                     }
                     Ok(true)
                 })?;
@@ -173,7 +209,7 @@ impl<'a> Runner<'a> {
             if !passes(&d.filter, None, &buf)? {
                 return Ok(true);
             }
-            self.feed(0, &mut buf, sink)
+            self.feed(0, &mut buf, bytes, sink)
         };
         match range {
             Some((lo, hi)) => {
@@ -189,9 +225,15 @@ impl<'a> Runner<'a> {
 
     /// Passes a row that has every table up to join step `step` filled
     /// through the remaining joins into the sink.
-    fn feed(&self, step: usize, row: &mut [Value], sink: &mut dyn Sink) -> Result<bool> {
+    fn feed(
+        &self,
+        step: usize,
+        row: &mut [Value],
+        raw: &[u8],
+        sink: &mut dyn Sink,
+    ) -> Result<bool> {
         let Some(j) = self.plan.joins.get(step) else {
-            return sink.push(row);
+            return sink.push(row, raw);
         };
         let key = j.left_key.as_ref()(row)?.into_owned();
         if key.is_null() {
@@ -215,7 +257,7 @@ impl<'a> Runner<'a> {
                 };
                 decode_into(&bytes, &src.columns, src.offset, &mut scratch, row)?;
                 if passes(&src.filter, None, row)? {
-                    return self.feed(step + 1, row, sink);
+                    return self.feed(step + 1, row, raw, sink);
                 }
                 Ok(true)
             }
@@ -234,7 +276,7 @@ impl<'a> Runner<'a> {
                         continue;
                     };
                     decode_into(&bytes, &src.columns, src.offset, &mut scratch, row)?;
-                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, sink)? {
+                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, raw, sink)? {
                         return Ok(false);
                     }
                 }
@@ -244,16 +286,23 @@ impl<'a> Runner<'a> {
                 let Some(k) = hash_key(&key) else {
                     return Ok(true);
                 };
-                let Some(matches) = self.hashes[step].get(&k) else {
+                let table = &self.hashes[step];
+                let Some(&(mut at, _)) = table.heads.get(&k) else {
                     return Ok(true);
                 };
-                for vals in matches {
-                    for (c, v) in src.columns.iter().zip(vals) {
+                while at != u32::MAX {
+                    let start = at as usize * table.width;
+                    for (c, v) in src
+                        .columns
+                        .iter()
+                        .zip(&table.values[start..start + table.width])
+                    {
                         row[src.offset + c] = v.clone();
                     }
-                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, sink)? {
+                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, raw, sink)? {
                         return Ok(false);
                     }
+                    at = table.next[at as usize];
                 }
                 Ok(true)
             }
@@ -415,7 +464,11 @@ fn split_ranges(snap: &Snapshot, t: u32, parts: usize) -> Result<Option<Vec<(i64
     let mut start = lo;
     while start <= hi {
         let end = (start + width - 1).min(hi);
-        let end = if out.len() as i128 == parts - 1 { hi } else { end };
+        let end = if out.len() as i128 == parts - 1 {
+            hi
+        } else {
+            end
+        };
         // Both fit i64: they lie within [lo, hi].
         out.push((start as i64, end as i64));
         start = end + 1;
@@ -464,6 +517,12 @@ impl Ord for Ranked<'_> {
 
 /// Projects rows; sorts them, keeps the top k, or stops at the limit.
 struct RowSink<'p> {
+    /// Driving-table columns still to decode before projecting, and where
+    /// they go in the row.
+    lazy: &'p [usize],
+    lazy_offset: usize,
+    scratch: Vec<Value>,
+    keys: Vec<Value>,
     items: &'p [Eval],
     order: &'p [(Eval, bool)],
     desc: &'p [bool],
@@ -477,8 +536,19 @@ struct RowSink<'p> {
 }
 
 impl<'p> RowSink<'p> {
-    fn new(items: &'p [Eval], order: &'p [(Eval, bool)], desc: &'p [bool], keep: Option<usize>, seq: u64) -> Self {
+    fn new(
+        plan: &'p Plan,
+        items: &'p [Eval],
+        order: &'p [(Eval, bool)],
+        desc: &'p [bool],
+        keep: Option<usize>,
+        seq: u64,
+    ) -> Self {
         RowSink {
+            lazy: &plan.driver.lazy,
+            lazy_offset: plan.driver.offset,
+            scratch: Vec::new(),
+            keys: Vec::new(),
             items,
             order,
             desc,
@@ -490,7 +560,10 @@ impl<'p> RowSink<'p> {
         }
     }
 
-    fn project(&self, row: &[Value]) -> Result<Vec<Value>> {
+    fn project(&mut self, row: &mut [Value], raw: &[u8]) -> Result<Vec<Value>> {
+        if !self.lazy.is_empty() {
+            decode_into(raw, self.lazy, self.lazy_offset, &mut self.scratch, row)?;
+        }
         self.items
             .iter()
             .map(|f| Ok(f(row)?.into_owned()))
@@ -536,17 +609,18 @@ impl<'p> RowSink<'p> {
 }
 
 impl Sink for RowSink<'_> {
-    fn push(&mut self, row: &[Value]) -> Result<bool> {
+    fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool> {
         self.seq += 1;
         if self.order.is_empty() {
-            self.plain.push(self.project(row)?);
+            let out = self.project(row, raw)?;
+            self.plain.push(out);
             return Ok(self.keep.is_none_or(|k| self.plain.len() < k));
         }
-        let keys: Vec<Value> = self
-            .order
-            .iter()
-            .map(|(f, _)| Ok(f(row)?.into_owned()))
-            .collect::<Result<_>>()?;
+        self.keys.clear();
+        for (f, _) in self.order {
+            let v = f(row)?.into_owned();
+            self.keys.push(v);
+        }
         // A row that cannot enter a full heap is not even projected.
         if let Some(k) = self.keep {
             if k == 0 {
@@ -554,16 +628,17 @@ impl Sink for RowSink<'_> {
             }
             if self.heap.len() >= k
                 && let Some(top) = self.heap.peek()
-                && cmp_keys(&keys, &top.keys, self.desc).then(self.seq.cmp(&top.seq))
+                && cmp_keys(&self.keys, &top.keys, self.desc).then(self.seq.cmp(&top.seq))
                     != Ordering::Less
             {
                 return Ok(true);
             }
         }
+        let keys = std::mem::take(&mut self.keys);
         let r = Ranked {
             keys,
             seq: self.seq,
-            out: self.project(row)?,
+            out: self.project(row, raw)?,
             desc: self.desc,
         };
         self.offer(r);
@@ -575,8 +650,16 @@ impl Sink for RowSink<'_> {
 #[derive(Clone, Debug)]
 enum AggState {
     Count(i64),
-    Sum { int: i64, float: f64, any: bool, is_float: bool },
-    Avg { sum: f64, n: i64 },
+    Sum {
+        int: i64,
+        float: f64,
+        any: bool,
+        is_float: bool,
+    },
+    Avg {
+        sum: f64,
+        n: i64,
+    },
     Min(Value),
     Max(Value),
 }
@@ -603,7 +686,15 @@ impl AggState {
             (AggState::Count(n), None) => *n += 1,
             (_, Some(Value::Null)) => {}
             (AggState::Count(n), Some(_)) => *n += 1,
-            (AggState::Sum { int, float, any, is_float }, Some(v)) => {
+            (
+                AggState::Sum {
+                    int,
+                    float,
+                    any,
+                    is_float,
+                },
+                Some(v),
+            ) => {
                 *any = true;
                 match v {
                     Value::Int(i) if !*is_float => {
@@ -644,7 +735,12 @@ impl AggState {
         match (self, other) {
             (AggState::Count(a), AggState::Count(b)) => *a += b,
             (
-                AggState::Sum { int, float, any, is_float },
+                AggState::Sum {
+                    int,
+                    float,
+                    any,
+                    is_float,
+                },
                 AggState::Sum {
                     int: i2,
                     float: f2,
@@ -682,7 +778,11 @@ impl AggState {
         match self {
             AggState::Count(n) => Value::Int(*n),
             AggState::Sum { any: false, .. } => Value::Null,
-            AggState::Sum { is_float: true, float, .. } => Value::Float(*float),
+            AggState::Sum {
+                is_float: true,
+                float,
+                ..
+            } => Value::Float(*float),
             AggState::Sum { int, .. } => Value::Int(*int),
             AggState::Avg { n: 0, .. } => Value::Null,
             AggState::Avg { sum, n } => Value::Float(sum / *n as f64),
@@ -735,7 +835,12 @@ impl<'p> AggSink<'p> {
     fn finish(self) -> Vec<Vec<Value>> {
         let mut groups: Vec<_> = self.groups.into_iter().collect();
         if groups.is_empty() && self.agg.keys.is_empty() {
-            let states: Vec<AggState> = self.agg.aggs.iter().map(|(f, _)| AggState::new(*f)).collect();
+            let states: Vec<AggState> = self
+                .agg
+                .aggs
+                .iter()
+                .map(|(f, _)| AggState::new(*f))
+                .collect();
             groups.push((Vec::new(), (Vec::new(), states)));
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));
@@ -750,7 +855,28 @@ impl<'p> AggSink<'p> {
 }
 
 impl Sink for AggSink<'_> {
-    fn push(&mut self, row: &[Value]) -> Result<bool> {
+    fn push(&mut self, row: &mut [Value], _raw: &[u8]) -> Result<bool> {
+        if self.agg.keys.is_empty() {
+            // One group: no key to hash.
+            let aggs = &self.agg.aggs;
+            let states = &mut self
+                .groups
+                .entry(Vec::new())
+                .or_insert_with(|| {
+                    (
+                        Vec::new(),
+                        aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
+                    )
+                })
+                .1;
+            for ((_, arg), state) in aggs.iter().zip(states.iter_mut()) {
+                match arg {
+                    None => state.add(None)?,
+                    Some(f) => state.add(Some(&*f(row)?))?,
+                }
+            }
+            return Ok(true);
+        }
         self.key_buf.clear();
         let mut key_vals = Vec::with_capacity(self.agg.keys.len());
         for k in &self.agg.keys {
@@ -761,10 +887,12 @@ impl Sink for AggSink<'_> {
         let aggs = &self.agg.aggs;
         let entry = match self.groups.get_mut(&self.key_buf) {
             Some(e) => e,
-            None => self
-                .groups
-                .entry(self.key_buf.clone())
-                .or_insert_with(|| (key_vals, aggs.iter().map(|(f, _)| AggState::new(*f)).collect())),
+            None => self.groups.entry(self.key_buf.clone()).or_insert_with(|| {
+                (
+                    key_vals,
+                    aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
+                )
+            }),
         };
         for ((_, arg), state) in aggs.iter().zip(entry.1.iter_mut()) {
             match arg {
@@ -783,10 +911,10 @@ enum AnySink<'p> {
 }
 
 impl Sink for AnySink<'_> {
-    fn push(&mut self, row: &[Value]) -> Result<bool> {
+    fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool> {
         match self {
-            AnySink::Rows(s) => s.push(row),
-            AnySink::Agg(s) => s.push(row),
+            AnySink::Rows(s) => s.push(row, raw),
+            AnySink::Agg(s) => s.push(row, raw),
         }
     }
 }
@@ -810,7 +938,9 @@ pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<
     let keep = limit.map(|l| l.saturating_add(offset));
     let make = |seq: u64| -> AnySink<'_> {
         match &plan.output {
-            Output::Rows { items, order } => AnySink::Rows(RowSink::new(items, order, desc, keep, seq)),
+            Output::Rows { items, order } => {
+                AnySink::Rows(RowSink::new(plan, items, order, desc, keep, seq))
+            }
             Output::Aggregate(a) => AnySink::Agg(AggSink::new(a)),
         }
     };
@@ -851,14 +981,25 @@ pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<
         AnySink::Rows(s) => s.finish(),
         AnySink::Agg(s) => {
             let Output::Aggregate(a) = &plan.output else {
-                return Err(Error::query(ErrorCode::Unsupported, "internal: sink mismatch"));
+                return Err(Error::query(
+                    ErrorCode::Unsupported,
+                    "internal: sink mismatch",
+                ));
             };
             let groups = s.finish();
             let mut out: Vec<(Vec<Value>, Vec<Value>)> = groups
                 .iter()
                 .map(|g| {
-                    let items = a.items.iter().map(|f| Ok(f(g)?.into_owned())).collect::<Result<Vec<_>>>()?;
-                    let keys = a.order.iter().map(|(f, _)| Ok(f(g)?.into_owned())).collect::<Result<Vec<_>>>()?;
+                    let items = a
+                        .items
+                        .iter()
+                        .map(|f| Ok(f(g)?.into_owned()))
+                        .collect::<Result<Vec<_>>>()?;
+                    let keys = a
+                        .order
+                        .iter()
+                        .map(|(f, _)| Ok(f(g)?.into_owned()))
+                        .collect::<Result<Vec<_>>>()?;
                     Ok((keys, items))
                 })
                 .collect::<Result<_>>()?;
@@ -882,7 +1023,7 @@ pub(crate) fn matching_rows(snap: &Snapshot, plan: &Plan) -> Result<Vec<Vec<Valu
     let runner = Runner::new(snap, plan)?;
     struct All(Vec<Vec<Value>>, usize);
     impl Sink for All {
-        fn push(&mut self, row: &[Value]) -> Result<bool> {
+        fn push(&mut self, row: &mut [Value], _raw: &[u8]) -> Result<bool> {
             self.0.push(row[..self.1].to_vec());
             Ok(true)
         }

@@ -26,3 +26,8 @@ mod value;
 pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output};
 pub use error::{Error, ErrorCode, Result};
 pub use value::Value;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

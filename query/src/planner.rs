@@ -56,7 +56,11 @@ impl Scope {
                     if let Some(c) = t.column(&parts[1]) {
                         return Ok((ti, c, parts[2..].to_vec()));
                     }
-                    if !self.tables.iter().any(|(o, _)| o.column(&parts[0]).is_some()) {
+                    if !self
+                        .tables
+                        .iter()
+                        .any(|(o, _)| o.column(&parts[0]).is_some())
+                    {
                         return Err(self.unknown_column(&parts[1], Some(ti)));
                     }
                 }
@@ -157,6 +161,10 @@ pub(crate) struct Source {
     pub access: Access,
     /// Column positions (within the table) to decode, ascending.
     pub columns: Vec<usize>,
+    /// Columns decoded only for rows that reach the output (a top-k
+    /// decodes its sort key for every row, the rest for the few that enter
+    /// the heap). Empty unless the plan is a single-table top-k.
+    pub lazy: Vec<usize>,
     /// The conjuncts first evaluable at this table (they need it and
     /// possibly tables before it), compiled over the combined row.
     pub filter: Vec<Eval>,
@@ -243,7 +251,10 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
         tables.push(cat.table(&j.table)?.clone());
     }
     if tables.len() > 64 {
-        return Err(Error::query(ErrorCode::Unsupported, "too many joined tables"));
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "too many joined tables",
+        ));
     }
     let scope = Scope::new(tables);
 
@@ -335,6 +346,7 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
             offset,
             access,
             columns,
+            lazy: Vec::new(),
             filter: terms
                 .iter()
                 .map(|t| compile(t, &scope))
@@ -348,8 +360,20 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     }
     let mut sources = sources.into_iter();
     let Some(driver) = sources.next() else {
-        return Err(Error::query(ErrorCode::Unsupported, "a select needs a table"));
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "a select needs a table",
+        ));
     };
+    // Lookup joins pay a point read per driving row; a hash join pays one
+    // scan of the joined table. Without statistics: look up when the
+    // driving rows are few (found by key) or a limit without sorting or
+    // grouping stops early; otherwise hash.
+    let few_driving_rows = matches!(driver.access, Access::PkPoints(_) | Access::IndexPoints(..))
+        || (s.limit.is_some()
+            && s.order_by.is_empty()
+            && s.group_by.is_empty()
+            && !s.items.iter().any(|i| has_aggregate(&i.expr)));
     let mut joins = Vec::new();
     for ((mut source, (l, r)), j) in sources.zip(join_keys).zip(&s.joins) {
         let Expr::Name(rp) = &r else {
@@ -359,7 +383,7 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
             ));
         };
         let (_, right_column, _) = scope.locate(rp)?;
-        let strategy = if !opts.use_indexes {
+        let strategy = if !opts.use_indexes || !few_driving_rows {
             Strategy::Hash
         } else if right_column == source.table.pk {
             Strategy::PkLookup
@@ -382,6 +406,44 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     }
 
     let (output, columns) = plan_output(&scope, s)?;
+    let mut driver = driver;
+    // A single-table top-k: decode only what filters and sort keys need,
+    // the rest once a row makes it into the heap.
+    if joins.is_empty()
+        && s.limit.is_some()
+        && !s.order_by.is_empty()
+        && s.group_by.is_empty()
+        && matches!(output, Output::Rows { .. })
+    {
+        let mut eager = vec![false; driver.table.columns.len()];
+        for e in per_step[0].iter().chain(s.order_by.iter().map(|o| &o.expr)) {
+            expr::visit(e, &mut |x| {
+                if let Expr::Name(parts) = x
+                    && let Ok((0, c, _)) = scope.locate(parts)
+                {
+                    eager[c] = true;
+                }
+            });
+        }
+        // Order keys naming an output alias resolve through the item.
+        for o in &s.order_by {
+            if let Expr::Name(p) = &o.expr
+                && let Some(i) = s.items.iter().find(|i| i.alias.as_deref() == Some(&p[0]))
+            {
+                expr::visit(&i.expr, &mut |x| {
+                    if let Expr::Name(parts) = x
+                        && let Ok((0, c, _)) = scope.locate(parts)
+                    {
+                        eager[c] = true;
+                    }
+                });
+            }
+        }
+        let (now, later): (Vec<usize>, Vec<usize>) =
+            driver.columns.iter().partition(|&&c| eager[c]);
+        driver.columns = now;
+        driver.lazy = later;
+    }
     let parallel = matches!(driver.access, Access::FullScan)
         && (!matches!(&output, Output::Rows { order, .. } if order.is_empty())
             || s.limit.is_none());
@@ -403,7 +465,9 @@ fn join_columns(scope: &Scope, on: &Expr, step: usize) -> Result<(Expr, Expr)> {
     let unsupported = || {
         Error::query(
             ErrorCode::Unsupported,
-            format!("join condition \"{on}\" must be an equality of a column of the joined table and one of the tables before it"),
+            format!(
+                "join condition \"{on}\" must be an equality of a column of the joined table and one of the tables before it"
+            ),
         )
     };
     let Expr::Binary {
@@ -654,10 +718,7 @@ fn same_expr(scope: &Scope, a: &Expr, b: &Expr) -> bool {
             (Ok(p), Ok(q)) => p == q,
             _ => x == y,
         },
-        (
-            Expr::Aggregate { func: f, arg: x },
-            Expr::Aggregate { func: g, arg: y },
-        ) => {
+        (Expr::Aggregate { func: f, arg: x }, Expr::Aggregate { func: g, arg: y }) => {
             f == g
                 && match (x, y) {
                     (None, None) => true,

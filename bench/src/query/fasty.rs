@@ -114,35 +114,62 @@ impl QueryDb for FastyDb {
     }
 
     fn settle(&mut self) -> Result<Option<String>> {
-        // Wait for frozen memtables to be flushed and for compactions to
-        // stop starting, so that background work the load caused does not
-        // run under the timed queries (of either system).
+        // Wait until frozen memtables are flushed, level 0 is below the
+        // compaction trigger and nothing has changed for a second, so that
+        // background work the load caused does not run under the timed
+        // queries (of either system).
+        let trigger = fasty_storage::Options::default().l0_compaction_trigger;
         let start = Instant::now();
-        let mut last = self.db.kv().stats().storage.compactions;
+        let shape = |s: &fasty_wal::Stats| {
+            let files: Vec<usize> = s.storage.levels.iter().map(|l| l.files).collect();
+            (s.storage.flushes, s.storage.compactions, files)
+        };
+        let mut last = shape(&self.db.kv().stats());
         let mut quiet_since = Instant::now();
         loop {
-            let s = self.db.kv().stats().storage;
-            if s.compactions != last {
-                last = s.compactions;
+            let stats = self.db.kv().stats();
+            let now = shape(&stats);
+            if now != last {
+                last = now;
                 quiet_since = Instant::now();
             }
-            let quiet = quiet_since.elapsed() >= Duration::from_secs(1);
-            if (s.frozen_memtables == 0 && quiet) || start.elapsed() > SETTLE_LIMIT {
-                let files: Vec<String> = s.levels.iter().map(|l| l.files.to_string()).collect();
+            let s = &stats.storage;
+            let idle = s.frozen_memtables == 0
+                && s.levels.first().is_none_or(|l| l.files < trigger)
+                && quiet_since.elapsed() >= Duration::from_secs(1);
+            if idle || start.elapsed() > SETTLE_LIMIT {
                 return Ok(Some(format!(
                     "fasty after the load: {:.0} MiB in the active memtable, {} frozen, \
-                     SST files per level [{}], {} flushes and {} compactions so far \
-                     (waited {:.1} s for background work to finish before querying)",
+                     SST files per level [{}] ({:.0} MiB on disk), {} flushes and {} \
+                     compactions so far, {} write stalls ({:.2} s) during the load (waited {:.1} s for background work to finish \
+                     before querying)",
                     s.memtable_bytes as f64 / f64::from(1 << 20),
                     s.frozen_memtables,
-                    files.join(", "),
+                    level_files(s),
+                    s.levels.iter().map(|l| l.bytes).sum::<u64>() as f64 / f64::from(1 << 20),
                     s.flushes,
                     s.compactions,
+                    s.write_stalls,
+                    s.write_stall_micros as f64 / 1e6,
                     start.elapsed().as_secs_f64()
                 )));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn state(&self) -> Option<String> {
+        let s = self.db.kv().stats().storage;
+        Some(format!(
+            "fasty after the queries: block cache {} hits, {} misses ({:.0}% hits), {:.0} MiB \
+             held; SST files per level [{}], {:.0} MiB in the active memtable",
+            s.cache_hits,
+            s.cache_misses,
+            100.0 * s.cache_hits as f64 / (s.cache_hits + s.cache_misses).max(1) as f64,
+            s.cache_bytes as f64 / f64::from(1 << 20),
+            level_files(&s),
+            s.memtable_bytes as f64 / f64::from(1 << 20),
+        ))
     }
 
     fn user_by_id(&mut self, id: i64) -> Result<Vec<Row>> {
@@ -200,6 +227,12 @@ impl QueryDb for FastyDb {
         self.db.close()?;
         Ok(())
     }
+}
+
+/// SST files per level, level 0 first: `5, 1, 0`.
+fn level_files(s: &fasty_storage::Stats) -> String {
+    let files: Vec<String> = s.levels.iter().map(|l| l.files.to_string()).collect();
+    files.join(", ")
 }
 
 fn expect_inserted(n: u64, len: usize) -> Result<()> {

@@ -19,7 +19,7 @@ mod report;
 mod sqlite;
 mod workload;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use fasty_query::Value;
 
@@ -48,6 +48,12 @@ pub struct Args {
     /// Seconds each lookup line (primary key, email, range) runs per system.
     #[arg(long, default_value_t = 1.5)]
     pub seconds: f64,
+
+    /// Query lines to run, comma-separated (2–7; see below). The load
+    /// (line 1) always runs: the queries need its data.
+    #[arg(long, value_delimiter = ',', default_value = "2,3,4,5,6,7",
+          value_parser = clap::value_parser!(u8).range(2..=7))]
+    pub lines: Vec<u8>,
 
     /// Seed of the rows and of the lookup keys.
     #[arg(long, default_value_t = 42)]
@@ -105,6 +111,11 @@ pub trait QueryDb {
     /// Lets the system finish the work a load leaves behind (fasty:
     /// flushing frozen memtables); a one-line note of what was waited for.
     fn settle(&mut self) -> Result<Option<String>>;
+    /// A one-line note on the system's state after the queries (fasty:
+    /// its block cache's hits and misses), if it has one.
+    fn state(&self) -> Option<String> {
+        None
+    }
     /// `find users where id = X`.
     fn user_by_id(&mut self, id: i64) -> Result<Vec<Row>>;
     /// `find users where email = E`.
@@ -150,7 +161,8 @@ pub enum Error {
 /// The query benchmark's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+#[cfg(feature = "sqlite")]
+fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,

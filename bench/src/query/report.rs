@@ -34,6 +34,19 @@ enum Target {
 }
 
 impl Line {
+    /// The line's number in the issue (`--lines`): 1 for both loads.
+    pub fn index(self) -> u8 {
+        match self {
+            Line::InsertUsers | Line::InsertOrders => 1,
+            Line::PkLookup => 2,
+            Line::EmailLookup => 3,
+            Line::PkRange => 4,
+            Line::TopK => 5,
+            Line::Join => 6,
+            Line::Count => 7,
+        }
+    }
+
     fn number(self) -> &'static str {
         match self {
             Line::InsertUsers => "1a",
@@ -131,6 +144,8 @@ pub struct Report {
     seed: u64,
     seconds: f64,
     repeat: u32,
+    /// The 1-minute load average when the run started.
+    load_at_start: Option<f64>,
     /// Name and setup of each system, fasty first.
     systems: Vec<(&'static str, String)>,
     lines: Vec<(Line, Vec<Cell>)>,
@@ -188,6 +203,7 @@ impl Report {
             seed: data.seed,
             seconds: args.seconds,
             repeat: args.repeat,
+            load_at_start: machine::load_average(),
             systems: systems.iter().map(|s| (s.name(), s.setup())).collect(),
             lines: Vec::new(),
             notes: Vec::new(),
@@ -252,6 +268,15 @@ impl Report {
             self.seed,
             self.seconds,
             self.repeat
+        );
+        let load = |l: Option<f64>| l.map_or_else(|| "unknown".into(), |l| format!("{l:.2}"));
+        let _ = writeln!(
+            out,
+            "Load average (1 min) at start and end: {} and {}; on {} cores, anything above \
+             1 means other processes competed with this run.\n",
+            load(self.load_at_start),
+            load(machine::load_average()),
+            self.machine.cores
         );
         if peer.is_none() {
             let _ = writeln!(

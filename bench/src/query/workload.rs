@@ -57,7 +57,11 @@ pub fn run_all(systems: &mut [Box<dyn QueryDb>], data: &Dataset, args: &Args, re
     }
 
     let run = Duration::from_secs_f64(args.seconds);
+    let wanted = |line: Line| args.lines.contains(&line.index());
     for line in [Line::PkLookup, Line::EmailLookup, Line::PkRange] {
+        if !wanted(line) {
+            continue;
+        }
         let mut cells = Vec::new();
         for (s, ok) in systems.iter_mut().zip(&loaded) {
             let cell = match ok {
@@ -73,6 +77,9 @@ pub fn run_all(systems: &mut [Box<dyn QueryDb>], data: &Dataset, args: &Args, re
     }
 
     for line in [Line::TopK, Line::Join, Line::Count] {
+        if !wanted(line) {
+            continue;
+        }
         let mut cells: Vec<Cell> = loaded
             .iter()
             .map(|ok| ok.clone().map(|()| Measure::Times(Vec::new())))
@@ -104,6 +111,11 @@ pub fn run_all(systems: &mut [Box<dyn QueryDb>], data: &Dataset, args: &Args, re
             }
         }
         report.record(line, cells);
+    }
+    for s in systems.iter() {
+        if let Some(note) = s.state() {
+            report.note(note);
+        }
     }
 }
 

@@ -36,11 +36,14 @@ pub enum ErrorCode {
     Unsupported,
     /// Integer arithmetic that overflows i64.
     NumericOverflow,
-    /// The storage below failed (I/O, corruption, poisoned, closed).
+    /// The storage below failed (I/O error, unsupported format version,
+    /// closed).
     StorageError,
-    /// The database refuses writes after a failed log write or fsync.
+    /// The database refuses writes after a failed log write or fsync;
+    /// reads still work, reopen to recover.
     Poisoned,
-    /// A data structure on disk (catalog, row) could not be decoded.
+    /// Stored bytes failed a checksum or could not be decoded (a data
+    /// file, the log, a catalog entry or a row): run `fasty admin verify`.
     Corruption,
 }
 
@@ -142,8 +145,11 @@ impl Error {
         match self {
             Error::Syntax { .. } => ErrorCode::SyntaxError,
             Error::Query { code, .. } => *code,
-            Error::Storage(fasty_wal::Error::Poisoned { .. }) => ErrorCode::Poisoned,
-            Error::Storage(_) => ErrorCode::StorageError,
+            Error::Storage(e) => match e.code() {
+                "poisoned" => ErrorCode::Poisoned,
+                "storage_corruption" | "wal_corruption" => ErrorCode::Corruption,
+                _ => ErrorCode::StorageError,
+            },
         }
     }
 

@@ -564,6 +564,9 @@ impl<'p> RowSink<'p> {
         if !self.lazy.is_empty() {
             decode_into(raw, self.lazy, self.lazy_offset, &mut self.scratch, row)?;
         }
+        if self.items.is_empty() {
+            return Ok(row.to_vec());
+        }
         self.items
             .iter()
             .map(|f| Ok(f(row)?.into_owned()))

@@ -201,6 +201,7 @@ pub(crate) struct JoinStep {
 pub(crate) enum Output {
     /// Project each row (`*` or expressions), optionally sorted or top-k.
     Rows {
+        /// The output expressions; empty for `*` (the whole combined row).
         items: Vec<Eval>,
         order: Vec<(Eval, bool)>,
     },
@@ -784,14 +785,30 @@ fn plan_output(scope: &Scope, s: &Select) -> Result<(Output, Columns)> {
         .collect();
 
     if !aggregate {
-        let columns = star_items
-            .iter()
-            .map(|(n, e)| (n.clone(), expr::type_of(e, scope)))
-            .collect();
-        let items = star_items
-            .iter()
-            .map(|(_, e)| compile(e, scope))
-            .collect::<Result<_>>()?;
+        // `*`: the combined row is the output row, nothing to compile.
+        let star = s.items.is_empty();
+        let columns = if star {
+            scope
+                .tables
+                .iter()
+                .flat_map(|(t, _)| t.columns.iter().map(|c| Some(c.ty)))
+                .zip(&star_items)
+                .map(|(ty, (n, _))| (n.clone(), ty))
+                .collect()
+        } else {
+            star_items
+                .iter()
+                .map(|(n, e)| (n.clone(), expr::type_of(e, scope)))
+                .collect()
+        };
+        let items = if star {
+            Vec::new()
+        } else {
+            star_items
+                .iter()
+                .map(|(_, e)| compile(e, scope))
+                .collect::<Result<_>>()?
+        };
         let order = order_exprs
             .iter()
             .map(|o| Ok((compile(&o.expr, scope)?, o.desc)))

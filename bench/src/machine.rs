@@ -62,6 +62,13 @@ fn cpu_model() -> Option<String> {
     Some(line.split_once(':')?.1.trim().to_string())
 }
 
+/// The 1-minute load average from `/proc/loadavg`: how busy the machine
+/// was with other work around a measurement.
+pub fn load_average() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
 /// Today's date in UTC as `YYYY-MM-DD`.
 pub fn today_utc() -> String {
     let secs = SystemTime::now()

@@ -1,12 +1,16 @@
 //! fasty-bench: fasty measured against embedded peers, in the same process,
 //! on the same data, reported as absolute numbers and as ratios.
 //!
-//! Each subcommand owns one layer (`storage` for the key-value engine); the
-//! shared [`machine`] module describes where the numbers were taken.
+//! Each subcommand owns one layer (`storage` for the key-value engine, `wal`
+//! for the write-ahead log, `query` for the relational layer against
+//! SQLite); the shared [`machine`] module describes where the numbers were
+//! taken.
 #![deny(clippy::unwrap_used)]
 
 mod counts;
 mod machine;
+#[cfg(feature = "fasty")]
+mod query;
 mod storage;
 #[cfg(feature = "fasty")]
 mod wal;
@@ -48,6 +52,16 @@ enum Command {
     /// recovery replay speed.
     #[cfg(feature = "fasty")]
     Wal(wal::Args),
+    /// Query layer: fasty's embedded `Database` against SQLite on 1M-row
+    /// `users` and `orders` tables: batch insert, primary-key and index
+    /// lookups, a primary-key range, top-10, a join with aggregates and a
+    /// filtered count.
+    ///
+    /// Build with `--release`; SQLite is behind a cargo feature so that
+    /// ordinary builds stay fast: `--features sqlite` adds it (without it
+    /// the run is fasty-only and says so).
+    #[cfg(feature = "fasty")]
+    Query(query::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +70,8 @@ fn main() -> ExitCode {
         Command::Storage(args) => storage::run(&args).map_err(|e| e.to_string()),
         #[cfg(feature = "fasty")]
         Command::Wal(args) => wal::run(&args).map_err(|e| e.to_string()),
+        #[cfg(feature = "fasty")]
+        Command::Query(args) => query::run(&args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

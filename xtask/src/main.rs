@@ -36,7 +36,7 @@ fn main() -> ExitCode {
                     "-p",
                     "fasty-bench",
                     "--features",
-                    "fjall",
+                    "fjall,sqlite",
                     "--",
                 ])
                 .args(&rest)

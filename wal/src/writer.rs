@@ -339,11 +339,12 @@ enum Next {
 /// The writer thread's body. Returns the active segment's description when
 /// it exits (on shutdown), so close can delete it once flushed.
 ///
-/// Durable mode pipelines: when a round's fsync has completed and more
-/// records are already queued, the writer writes those and starts their
-/// fsync before applying the finished round's batches and waking their
-/// writers, so that work overlaps the disk's. With nothing queued it
-/// applies at once, as one writer alone needs.
+/// Durable mode pipelines when that pays ([`overlap_pays`]): when a
+/// round's fsync has completed and more records are already queued, the
+/// writer writes those and starts their fsync before applying the finished
+/// round's batches and waking their writers, so that work overlaps the
+/// disk's. With nothing queued it applies at once, as one writer alone
+/// needs.
 pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
     let interval: Option<Duration> = match core.opts.durability {
         crate::Durability::Async { sync_interval } => Some(sync_interval),
@@ -354,7 +355,14 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
     let mut fsynced: Vec<PendingBatch> = Vec::new();
     // False once the engine refused a batch: later ones are not applied.
     let mut applying = true;
+    // How long the last apply (with its wake-ups) and the last sync took.
+    let (mut apply_time, mut sync_time) = (Duration::ZERO, Duration::ZERO);
     loop {
+        if !fsynced.is_empty() && !overlap_pays(apply_time, sync_time) {
+            let t = Instant::now();
+            applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+            apply_time = t.elapsed();
+        }
         let round = match next_round(core, interval, last_sync, fsynced.is_empty()) {
             Next::Round(round) => round,
             Next::Idle => {
@@ -377,7 +385,11 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         // The previous round's fsync completed before this round was
         // written: its batches may become visible now, while this one's
         // fsync runs (and whether or not this round failed).
-        applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+        let sync_started = Instant::now();
+        if !fsynced.is_empty() {
+            applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+            apply_time = sync_started.elapsed();
+        }
         let result = written.and_then(|()| {
             if round.sync {
                 active.file.finish_sync().map_err(Into::into)
@@ -385,6 +397,7 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
                 Ok(())
             }
         });
+        sync_time = sync_started.elapsed();
         if let Err(e) = result {
             core.poison(format!("wal write or fsync failed: {e}"));
             fail_all(round.batches);
@@ -412,6 +425,17 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
             return active.meta();
         }
     }
+}
+
+/// Whether overlapping an apply with the next round's fsync is worth it,
+/// given how long the last of each took. It shortens a round only by the
+/// apply's time, and it costs group size: the writers of the group being
+/// applied cannot join the round already under way. So with a slow disk
+/// (fsyncs many times longer than an apply) the writer applies first and
+/// lets the woken writers catch the next round; with a fast one (applying
+/// and waking about as long as an fsync, CPU-bound) it overlaps.
+fn overlap_pays(apply: Duration, sync: Duration) -> bool {
+    apply * 4 >= sync
 }
 
 /// Applies fsynced `batches` in order and acknowledges their writers; if

@@ -2,7 +2,7 @@
 //! record queued since its last round, writes them with as few appends as
 //! possible, fsyncs once for all of them (group commit), rotates segments,
 //! and in durable mode applies the batches to the engine once their fsync
-//! has completed.
+//! has completed, overlapping that with the next round's fsync.
 //!
 //! Writers never touch files: they frame their record into the queue
 //! ([`State`]) under the state lock, which is also where sequence numbers
@@ -140,9 +140,6 @@ pub(crate) struct State {
     pub tail_len: u64,
     /// Every record up to this sequence number has been fsynced.
     pub durable: Seqno,
-    /// Durable mode: every batch up to this sequence number is fsynced and
-    /// applied, so it may be acknowledged.
-    pub applied: Seqno,
     /// Sync requests made (a counter) and the last one the writer served.
     pub sync_requested: u64,
     pub sync_done: u64,
@@ -167,7 +164,6 @@ impl State {
             tail_segment: segment,
             tail_len: SEGMENT_HEADER_LEN as u64,
             durable: next_seqno - 1,
-            applied: next_seqno - 1,
             sync_requested: 0,
             sync_done: 0,
             poisoned: None,
@@ -330,26 +326,78 @@ struct Round {
     shutdown: bool,
 }
 
+/// What the writer does next.
+enum Next {
+    /// Write (and maybe fsync) these records.
+    Round(Round),
+    /// Nothing to write yet (only when asked not to wait).
+    Idle,
+    /// Shut down after a failure: nothing more may be written.
+    Exit,
+}
+
 /// The writer thread's body. Returns the active segment's description when
 /// it exits (on shutdown), so close can delete it once flushed.
+///
+/// Durable mode pipelines when that pays ([`overlap_pays`]): when a
+/// round's fsync has completed and more records are already queued, the
+/// writer writes those and starts their fsync before applying the finished
+/// round's batches and waking their writers, so that work overlaps the
+/// disk's. With nothing queued it applies at once, as one writer alone
+/// needs.
 pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
     let interval: Option<Duration> = match core.opts.durability {
         crate::Durability::Async { sync_interval } => Some(sync_interval),
         _ => None,
     };
     let mut last_sync = Instant::now();
+    // Batches whose fsync has completed, not yet applied.
+    let mut fsynced: Vec<PendingBatch> = Vec::new();
+    // False once the engine refused a batch: later ones are not applied.
+    let mut applying = true;
+    // How long the last apply (with its wake-ups) and the last sync took.
+    let (mut apply_time, mut sync_time) = (Duration::ZERO, Duration::ZERO);
     loop {
-        let Some(round) = next_round(core, interval, last_sync) else {
-            return active.meta();
+        if !fsynced.is_empty() && !overlap_pays(apply_time, sync_time) {
+            let t = Instant::now();
+            applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+            apply_time = t.elapsed();
+        }
+        let round = match next_round(core, interval, last_sync, fsynced.is_empty()) {
+            Next::Round(round) => round,
+            Next::Idle => {
+                applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+                continue;
+            }
+            Next::Exit => {
+                apply_and_acknowledge(core, fsynced, applying);
+                return active.meta();
+            }
         };
         let started = Instant::now();
-        let result = write_round(core, &mut active, round.chunks).and_then(|()| {
+        let written = write_round(core, &mut active, round.chunks).and_then(|()| {
             if round.sync {
-                active.file.sync().map_err(Into::into)
+                active.file.start_sync().map_err(Into::into)
             } else {
                 Ok(())
             }
         });
+        // The previous round's fsync completed before this round was
+        // written: its batches may become visible now, while this one's
+        // fsync runs (and whether or not this round failed).
+        let sync_started = Instant::now();
+        if !fsynced.is_empty() {
+            applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+            apply_time = sync_started.elapsed();
+        }
+        let result = written.and_then(|()| {
+            if round.sync {
+                active.file.finish_sync().map_err(Into::into)
+            } else {
+                Ok(())
+            }
+        });
+        sync_time = sync_started.elapsed();
         if let Err(e) = result {
             core.poison(format!("wal write or fsync failed: {e}"));
             fail_all(round.batches);
@@ -362,47 +410,72 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
             c.syncs.fetch_add(1, Ordering::Relaxed);
         }
         // Durable mode: the fsync covering these batches has completed; only
-        // now do they become visible, and only then are they acknowledged.
-        let mut applied = None;
-        let mut done = Vec::with_capacity(round.batches.len());
-        let mut batches = round.batches.into_iter();
-        for (seqno, batch, waiter) in batches.by_ref() {
-            if let Err(e) = core.engine.apply(&batch, seqno) {
-                core.poison(format!("the engine refused logged batch {seqno}: {e}"));
-                waiter.fail();
-                break;
-            }
-            applied = Some(seqno);
-            done.push(waiter);
-        }
-        acknowledge(done);
-        fail_all(batches);
+        // now may they become visible, and only then be acknowledged.
+        fsynced = round.batches;
         let mut st = core.state.lock();
         if round.sync {
             st.durable = st.durable.max(round.upto);
             st.sync_done = st.sync_done.max(round.epoch);
         }
-        if let Some(a) = applied {
-            st.applied = st.applied.max(a);
-        }
         let finished = round.shutdown && st.queue.is_empty();
         drop(st);
         core.done_cv.notify_all();
         if finished {
+            apply_and_acknowledge(core, fsynced, applying);
             return active.meta();
         }
     }
 }
 
-/// Waits until there is work and takes it; `None` once shut down after a
-/// failure (nothing more may be written).
-fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant) -> Option<Round> {
+/// Whether overlapping an apply with the next round's fsync is worth it,
+/// given how long the last of each took. It shortens a round only by the
+/// apply's time, and it costs group size: the writers of the group being
+/// applied cannot join the round already under way. So with a slow disk
+/// (fsyncs many times longer than an apply) the writer applies first and
+/// lets the woken writers catch the next round; with a fast one (applying
+/// and waking about as long as an fsync, CPU-bound) it overlaps.
+fn overlap_pays(apply: Duration, sync: Duration) -> bool {
+    apply * 4 >= sync
+}
+
+/// Applies fsynced `batches` in order and acknowledges their writers; if
+/// not `applying` (the engine refused an earlier batch) or the engine
+/// refuses one of these, the database is poisoned and the rest fail.
+/// Returns whether later batches may still be applied.
+fn apply_and_acknowledge(core: &Core, batches: Vec<PendingBatch>, applying: bool) -> bool {
+    if !applying {
+        fail_all(batches);
+        return false;
+    }
+    let mut ok = true;
+    let mut done = Vec::with_capacity(batches.len());
+    let mut batches = batches.into_iter();
+    for (seqno, batch, waiter) in batches.by_ref() {
+        if let Err(e) = core.engine.apply(&batch, seqno) {
+            core.poison(format!("the engine refused logged batch {seqno}: {e}"));
+            waiter.fail();
+            ok = false;
+            break;
+        }
+        done.push(waiter);
+    }
+    acknowledge(done);
+    fail_all(batches);
+    ok
+}
+
+/// Waits until there is work and takes it. With `wait` false, returns
+/// [`Next::Idle`] instead of waiting.
+fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant, wait: bool) -> Next {
     let write_buffer = core.opts.write_buffer_size;
     let mut st = core.state.lock();
     loop {
         if st.poisoned.is_some() {
             if st.shutdown {
-                return None;
+                return Next::Exit;
+            }
+            if !wait {
+                return Next::Idle;
             }
             core.writer_cv.wait(&mut st);
             continue;
@@ -412,6 +485,9 @@ fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant) -> Op
         }
         if !st.queue.is_empty() && (interval.is_none() || st.queued_bytes >= write_buffer) {
             break;
+        }
+        if !wait {
+            return Next::Idle;
         }
         match interval {
             Some(iv) if st.next_seqno - 1 > st.durable || !st.queue.is_empty() => {
@@ -440,7 +516,7 @@ fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant) -> Op
     drop(st);
     // Writers waiting for room in the queue may go on.
     core.done_cv.notify_all();
-    Some(round)
+    Next::Round(round)
 }
 
 /// Appends the chunks, starting new segments where they say so.

@@ -50,6 +50,20 @@ pub trait WritableFile: Send {
     /// Waits for every queued write, then fsyncs (data and size) and waits
     /// for that too.
     fn sync(&mut self) -> Result<()>;
+    /// Starts what [`WritableFile::sync`] does without waiting for the
+    /// fsync, so the caller can work while the disk does; nothing may be
+    /// appended until [`WritableFile::finish_sync`] has returned. A backend
+    /// that cannot sync in the background does nothing here and syncs in
+    /// `finish_sync` (the default).
+    fn start_sync(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Waits for the sync begun by [`WritableFile::start_sync`]: once this
+    /// returns `Ok`, everything appended before `start_sync` is durable, as
+    /// after `sync`.
+    fn finish_sync(&mut self) -> Result<()> {
+        self.sync()
+    }
     /// Bytes appended so far (including writes still in flight).
     fn len(&self) -> u64;
     /// Whether nothing has been appended.

@@ -786,39 +786,9 @@ fn same_expr(scope: &Scope, a: &Expr, b: &Expr) -> bool {
 /// Output column names and types.
 type Columns = Vec<(String, Option<ColumnType>)>;
 
-fn plan_output(scope: &Scope, s: &Select) -> Result<(Output, Columns)> {
-    let aggregate = !s.group_by.is_empty()
-        || s.items.iter().any(|i| has_aggregate(&i.expr))
-        || s.order_by.iter().any(|o| has_aggregate(&o.expr));
-    // `select *`: every column of every table, in order.
-    let star_items: Vec<(String, Expr)> = if s.items.is_empty() {
-        let qualify = scope.tables.len() > 1;
-        scope
-            .tables
-            .iter()
-            .flat_map(|(t, _)| {
-                t.columns.iter().map(move |c| {
-                    let name = if qualify {
-                        format!("{}.{}", t.name, c.name)
-                    } else {
-                        c.name.clone()
-                    };
-                    (name, Expr::Name(vec![t.name.clone(), c.name.clone()]))
-                })
-            })
-            .collect()
-    } else {
-        s.items.iter().map(|i| (i.name(), i.expr.clone())).collect()
-    };
-    if aggregate && s.items.is_empty() {
-        return Err(Error::query(
-            ErrorCode::Unsupported,
-            "select * cannot be combined with group by or aggregates",
-        ));
-    }
-    // `order by` may name an output alias.
-    let order_exprs: Vec<OrderBy> = s
-        .order_by
+/// The `order by` keys, an output alias replaced by its expression.
+fn order_by_exprs(s: &Select) -> Vec<OrderBy> {
+    s.order_by
         .iter()
         .map(|o| {
             let e = match &o.expr {
@@ -834,33 +804,62 @@ fn plan_output(scope: &Scope, s: &Select) -> Result<(Output, Columns)> {
                 desc: o.desc,
             }
         })
-        .collect();
+        .collect()
+}
+
+fn plan_output(scope: &Scope, s: &Select) -> Result<(Output, Columns)> {
+    let aggregate = !s.group_by.is_empty()
+        || s.items.iter().any(|i| has_aggregate(&i.expr))
+        || s.order_by.iter().any(|o| has_aggregate(&o.expr));
+    // `select *`: every column of every table, in order; the combined row
+    // is the output row, so there is nothing to compile.
+    if s.items.is_empty() && !aggregate {
+        let qualify = scope.tables.len() > 1;
+        let columns = scope
+            .tables
+            .iter()
+            .flat_map(|(t, _)| {
+                t.columns.iter().map(move |c| {
+                    let name = if qualify {
+                        format!("{}.{}", t.name, c.name)
+                    } else {
+                        c.name.clone()
+                    };
+                    (name, Some(c.ty))
+                })
+            })
+            .collect();
+        let order = order_by_exprs(s)
+            .iter()
+            .map(|o| Ok((compile(&o.expr, scope)?, o.desc)))
+            .collect::<Result<_>>()?;
+        return Ok((
+            Output::Rows {
+                items: Vec::new(),
+                order,
+            },
+            columns,
+        ));
+    }
+    let star_items: Vec<(String, Expr)> =
+        s.items.iter().map(|i| (i.name(), i.expr.clone())).collect();
+    if aggregate && s.items.is_empty() {
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "select * cannot be combined with group by or aggregates",
+        ));
+    }
+    let order_exprs = order_by_exprs(s);
 
     if !aggregate {
-        // `*`: the combined row is the output row, nothing to compile.
-        let star = s.items.is_empty();
-        let columns = if star {
-            scope
-                .tables
-                .iter()
-                .flat_map(|(t, _)| t.columns.iter().map(|c| Some(c.ty)))
-                .zip(&star_items)
-                .map(|(ty, (n, _))| (n.clone(), ty))
-                .collect()
-        } else {
-            star_items
-                .iter()
-                .map(|(n, e)| (n.clone(), expr::type_of(e, scope)))
-                .collect()
-        };
-        let items = if star {
-            Vec::new()
-        } else {
-            star_items
-                .iter()
-                .map(|(_, e)| compile(e, scope))
-                .collect::<Result<_>>()?
-        };
+        let columns = star_items
+            .iter()
+            .map(|(n, e)| (n.clone(), expr::type_of(e, scope)))
+            .collect();
+        let items = star_items
+            .iter()
+            .map(|(_, e)| compile(e, scope))
+            .collect::<Result<_>>()?;
         let order = order_exprs
             .iter()
             .map(|o| Ok((compile(&o.expr, scope)?, o.desc)))

@@ -10,7 +10,9 @@
 //! merged in key order, so results are the same as a single scan's.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::ops::Bound;
 
 use bytes::Bytes;
@@ -815,7 +817,7 @@ impl<'p> AggSink<'p> {
     fn new(agg: &'p Aggregation) -> Self {
         AggSink {
             agg,
-            groups: HashMap::new(),
+            groups: HashMap::default(),
             single: agg.aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
             key_buf: Vec::new(),
         }

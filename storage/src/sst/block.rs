@@ -254,6 +254,16 @@ pub(super) struct RawEntry {
     pub value: Range<usize>,
 }
 
+impl RawEntry {
+    /// An empty entry, valid in any block (also [`Block::empty`]).
+    pub(super) const EMPTY: RawEntry = RawEntry {
+        key: 0..0,
+        seqno: 0,
+        kind: Kind::Delete,
+        value: 0..0,
+    };
+}
+
 /// Where the parts of a block in the entry layout start, derived from its
 /// length and its two counts (which the table's index also records, so a
 /// lookup need not read the block's trailer).
@@ -346,9 +356,10 @@ impl<'a> BlockView<'a> {
     }
 
     /// Decodes the entry starting at byte `pos`, checking every length
-    /// against the entries region.
+    /// against the entries region. Entries are stored back to back, so the
+    /// entry after `e` starts at `e.value.end`.
     #[inline]
-    fn entry_at_offset(&self, mut pos: usize) -> Result<RawEntry, Malformed> {
+    pub(super) fn entry_at_offset(&self, mut pos: usize) -> Result<RawEntry, Malformed> {
         let entries = self
             .data
             .get(..self.l.offsets_at)
@@ -483,6 +494,21 @@ pub(super) struct Block {
 }
 
 impl Block {
+    /// A block of no bytes and no entries: a placeholder for "no block".
+    pub(super) fn empty() -> Block {
+        Block {
+            data: Bytes::new(),
+            l: Layout {
+                size: 0,
+                offsets_at: 0,
+                buckets_at: 0,
+                buckets: 0,
+                width: 4,
+                count: 0,
+            },
+        }
+    }
+
     /// Checks the block's trailer (counts, offsets array and hash index fit).
     pub(super) fn parse(data: Bytes) -> Result<Block, Malformed> {
         let l = Layout::of(&data)?;
@@ -520,6 +546,13 @@ impl Block {
     #[inline]
     pub(super) fn entry_at(&self, i: usize) -> Result<RawEntry, Malformed> {
         self.view().entry_at(i)
+    }
+
+    /// Decodes the entry starting at byte `pos` (see
+    /// [`BlockView::entry_at_offset`]).
+    #[inline]
+    pub(super) fn entry_at_offset(&self, pos: usize) -> Result<RawEntry, Malformed> {
+        self.view().entry_at_offset(pos)
     }
 
     /// The key of a decoded entry.

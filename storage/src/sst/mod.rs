@@ -23,7 +23,8 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use reader::{Table, TableIter};
+#[allow(unused_imports)] // used by the scan path in the next commit
+pub(crate) use reader::{Table, TableCursor, TableIter};
 pub(crate) use writer::{TableWriter, WriterOptions};
 
 use bytes::Bytes;

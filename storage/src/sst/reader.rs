@@ -370,17 +370,7 @@ impl Table {
         upper: Bound<Bytes>,
         reverse: bool,
     ) -> TableIter {
-        TableIter {
-            table: Arc::clone(self),
-            lower,
-            upper,
-            reverse,
-            started: false,
-            done: false,
-            block: None,
-            block_idx: 0,
-            pos: 0,
-        }
+        TableIter(TableCursor::new(vec![Arc::clone(self)], lower, upper, reverse))
     }
 
     /// Marks the file obsolete: it is removed when the last `Arc<Table>`
@@ -703,27 +693,23 @@ fn load_properties(
 
 /// An iterator over a range of a table's versions; see [`Table::iter`].
 /// After yielding an error it yields `None`.
-pub(crate) struct TableIter {
-    table: Arc<Table>,
-    lower: Bound<Bytes>,
-    upper: Bound<Bytes>,
-    reverse: bool,
-    started: bool,
-    done: bool,
-    /// The loaded block; `None` when positioned past the last block.
-    block: Option<Block>,
-    block_idx: usize,
-    pos: usize,
-}
+pub(crate) struct TableIter(TableCursor);
 
 impl fmt::Debug for TableIter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TableIter")
-            .field("table", &self.table.id)
-            .field("lower", &self.lower)
-            .field("upper", &self.upper)
-            .field("reverse", &self.reverse)
-            .finish_non_exhaustive()
+        self.0.fmt(f)
+    }
+}
+
+impl Iterator for TableIter {
+    type Item = Result<Entry>;
+
+    fn next(&mut self) -> Option<Result<Entry>> {
+        match self.0.advance() {
+            Ok(true) => Some(Ok(self.0.entry())),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 
@@ -743,165 +729,342 @@ fn above_upper(key: &[u8], upper: &Bound<Bytes>) -> bool {
     }
 }
 
-impl TableIter {
-    fn load(&mut self, i: usize) -> Result<()> {
-        self.block = Some(self.table.data_block(i)?);
-        self.block_idx = i;
-        Ok(())
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CursorState {
+    Unstarted,
+    On,
+    Done,
+}
 
-    fn set_end(&mut self) {
-        self.block = None;
-        self.block_idx = self.table.index.len();
-    }
+/// A cursor over the versions, within user-key bounds, of one table or of
+/// the ordered, non-overlapping tables of one level: in internal order, or
+/// in exactly its reverse (per key, seqno ascending).
+///
+/// Built for scans: each version is decoded once (forward, from where the
+/// previous one ends), the current block is held (its bytes shared), so the
+/// block cache is consulted once per block rather than per version, and the
+/// end bound is compared only in a block the table's index says may cross
+/// it. No I/O happens until the first [`TableCursor::advance`]; after an
+/// error or the end it stays at the end.
+pub(crate) struct TableCursor {
+    /// The tables, in the order they are read (descending when reverse).
+    tables: Vec<Arc<Table>>,
+    /// The table being read.
+    t: usize,
+    lower: Bound<Bytes>,
+    upper: Bound<Bytes>,
+    reverse: bool,
+    state: CursorState,
+    /// The current block of `tables[t]` (empty when not positioned) and
+    /// its number.
+    block: Block,
+    block_idx: usize,
+    /// The current version: its index in the block, and the version.
+    pos: usize,
+    entry: RawEntry,
+    /// Whether the current block may hold versions past the end bound
+    /// (above `upper` forward, below `lower` reverse).
+    check_end: bool,
+}
 
-    /// The entry at the cursor, or `None` past the end.
-    fn current(&self) -> Result<Option<(&Block, RawEntry)>> {
-        let Some(block) = &self.block else {
-            return Ok(None);
-        };
-        let e = block.entry_at(self.pos).map_err(|m| {
-            self.table
-                .corrupt(self.table.index.handles[self.block_idx].offset, m)
-        })?;
-        Ok(Some((block, e)))
-    }
-
-    /// Positions the cursor at the first version at or after `(key, seqno)`.
-    fn seek(&mut self, key: &[u8], seqno: Seqno) -> Result<()> {
-        let Some(i) = self.table.index.find(key, seqno) else {
-            self.set_end();
-            return Ok(());
-        };
-        self.load(i)?;
-        let block = self.block.as_ref().map(|b| (b.seek(key, seqno), b.len()));
-        if let Some((pos, len)) = block {
-            let offset = self.table.index.handles[i].offset;
-            self.pos = pos.map_err(|m| self.table.corrupt(offset, m))?;
-            if self.pos == len {
-                return Err(self.table.corrupt(
-                    offset,
-                    Malformed("block ends before the last key its index entry names"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Moves to the next version (or past the end).
-    fn advance(&mut self) -> Result<()> {
-        let Some(block) = &self.block else {
-            return Ok(());
-        };
-        self.pos += 1;
-        if self.pos == block.len() {
-            if self.block_idx + 1 < self.table.index.len() {
-                self.load(self.block_idx + 1)?;
-                self.pos = 0;
-            } else {
-                self.set_end();
-            }
-        }
-        Ok(())
-    }
-
-    /// Moves to the previous version; `false` if there is none.
-    fn retreat(&mut self) -> Result<bool> {
-        if self.block.is_some() && self.pos > 0 {
-            self.pos -= 1;
-            return Ok(true);
-        }
-        if self.block_idx == 0 {
-            return Ok(false);
-        }
-        self.load(self.block_idx - 1)?;
-        self.pos = self.block.as_ref().map_or(0, |b| b.len() - 1);
-        Ok(true)
-    }
-
-    fn step_forward(&mut self) -> Result<Option<Entry>> {
-        if !self.started {
-            self.started = true;
-            match self.lower.clone() {
-                Bound::Unbounded => {
-                    if self.table.index.len() == 0 {
-                        self.set_end();
-                    } else {
-                        self.load(0)?;
-                        self.pos = 0;
-                    }
-                }
-                Bound::Included(k) | Bound::Excluded(k) => self.seek(&k, Seqno::MAX)?,
-            }
-            while let Some((block, e)) = self.current()? {
-                if !below_lower(block.key(&e), &self.lower) {
-                    break;
-                }
-                self.advance()?;
-            }
-        } else {
-            self.advance()?;
-        }
-        match self.current()? {
-            Some((block, e)) if !above_upper(block.key(&e), &self.upper) => {
-                Ok(Some(block.to_entry(&e)))
-            }
-            _ => Ok(None),
-        }
-    }
-
-    fn step_reverse(&mut self) -> Result<Option<Entry>> {
-        if !self.started {
-            self.started = true;
-            // Position just past the last version within the upper bound.
-            match self.upper.clone() {
-                Bound::Unbounded => self.set_end(),
-                Bound::Excluded(k) => self.seek(&k, Seqno::MAX)?,
-                Bound::Included(k) => {
-                    self.seek(&k, 0)?;
-                    while let Some((block, e)) = self.current()? {
-                        if block.key(&e) != &k[..] {
-                            break;
-                        }
-                        self.advance()?;
-                    }
-                }
-            }
-        }
-        if !self.retreat()? {
-            return Ok(None);
-        }
-        match self.current()? {
-            Some((block, e)) if !below_lower(block.key(&e), &self.lower) => {
-                Ok(Some(block.to_entry(&e)))
-            }
-            _ => Ok(None),
-        }
+impl fmt::Debug for TableCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TableCursor")
+            .field("tables", &self.tables.iter().map(|t| t.id).collect::<Vec<_>>())
+            .field("lower", &self.lower)
+            .field("upper", &self.upper)
+            .field("reverse", &self.reverse)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
     }
 }
 
-impl Iterator for TableIter {
-    type Item = Result<Entry>;
-
-    fn next(&mut self) -> Option<Result<Entry>> {
-        if self.done {
-            return None;
+impl TableCursor {
+    /// A cursor over `tables` — one table, or tables of one level whose key
+    /// ranges do not overlap, in key order (or descending key order when
+    /// `reverse`).
+    pub(crate) fn new(
+        tables: Vec<Arc<Table>>,
+        lower: Bound<Bytes>,
+        upper: Bound<Bytes>,
+        reverse: bool,
+    ) -> TableCursor {
+        TableCursor {
+            tables,
+            t: 0,
+            lower,
+            upper,
+            reverse,
+            state: CursorState::Unstarted,
+            block: Block::empty(),
+            block_idx: 0,
+            pos: 0,
+            entry: RawEntry::EMPTY,
+            check_end: true,
         }
-        let step = if self.reverse {
-            self.step_reverse()
-        } else {
-            self.step_forward()
+    }
+
+    /// Moves to the next version (the first one on the first call);
+    /// `false` at the end.
+    #[inline]
+    pub(crate) fn advance(&mut self) -> Result<bool> {
+        let step = match self.state {
+            CursorState::On if self.reverse => self.step_back(),
+            CursorState::On => self.step(),
+            CursorState::Unstarted => {
+                self.state = CursorState::On;
+                self.start()
+            }
+            CursorState::Done => return Ok(false),
         };
         match step {
-            Ok(Some(e)) => Some(Ok(e)),
-            Ok(None) => {
-                self.done = true;
-                None
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.finish();
+                Ok(false)
             }
             Err(e) => {
-                self.done = true;
-                Some(Err(e))
+                self.finish();
+                Err(e)
             }
         }
+    }
+
+    /// The current version's key (only meaningful after `advance` returned
+    /// `true`).
+    #[inline]
+    pub(crate) fn key(&self) -> &[u8] {
+        self.block.key(&self.entry)
+    }
+
+    /// The current version's value (empty for a tombstone).
+    #[inline]
+    pub(crate) fn value(&self) -> &[u8] {
+        &self.block.bytes()[self.entry.value.clone()]
+    }
+
+    #[inline]
+    pub(crate) fn seqno(&self) -> Seqno {
+        self.entry.seqno
+    }
+
+    #[inline]
+    pub(crate) fn kind(&self) -> crate::types::Kind {
+        self.entry.kind
+    }
+
+    /// The current version, owned (sharing the block's bytes).
+    #[inline]
+    pub(crate) fn entry(&self) -> Entry {
+        self.block.to_entry(&self.entry)
+    }
+
+    /// The current key and value, owned (sharing the block's bytes).
+    #[inline]
+    pub(crate) fn pair(&self) -> (Bytes, Bytes) {
+        let data = self.block.bytes();
+        (
+            data.slice(self.entry.key.clone()),
+            data.slice(self.entry.value.clone()),
+        )
+    }
+
+    fn finish(&mut self) {
+        self.state = CursorState::Done;
+        self.block = Block::empty();
+        self.entry = RawEntry::EMPTY;
+    }
+
+    fn table(&self) -> &Table {
+        &self.tables[self.t]
+    }
+
+    fn corrupt(&self, m: Malformed) -> Error {
+        let t = self.table();
+        t.corrupt(t.index.handles[self.block_idx].offset, m)
+    }
+
+    /// Makes block `i` of the current table current.
+    fn load(&mut self, i: usize) -> Result<()> {
+        let table = &self.tables[self.t];
+        self.block = table.data_block(i)?;
+        self.block_idx = i;
+        let index = &table.index;
+        self.check_end = if self.reverse {
+            // Block `i` starts after the last key of block `i - 1`.
+            match i.checked_sub(1) {
+                Some(p) => below_lower(index.key(p), &self.lower),
+                None => !matches!(self.lower, Bound::Unbounded),
+            }
+        } else {
+            above_upper(index.key(i), &self.upper)
+        };
+        Ok(())
+    }
+
+    /// Decodes entry `pos` of the current block, through its offsets array.
+    fn decode(&mut self, pos: usize) -> Result<()> {
+        self.entry = self.block.entry_at(pos).map_err(|m| self.corrupt(m))?;
+        self.pos = pos;
+        Ok(())
+    }
+
+    /// Decodes the last entry of the current block.
+    fn decode_last(&mut self) -> Result<()> {
+        let last = self
+            .block
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| self.corrupt(Malformed("empty data block")))?;
+        self.decode(last)
+    }
+
+    /// Moves to the first version at or after `(key, seqno)` in the current
+    /// table; `false` if there is none.
+    fn seek(&mut self, key: &[u8], seqno: Seqno) -> Result<bool> {
+        let Some(i) = self.table().index.find(key, seqno) else {
+            return Ok(false);
+        };
+        self.load(i)?;
+        let pos = self.block.seek(key, seqno).map_err(|m| self.corrupt(m))?;
+        if pos == self.block.len() {
+            return Err(self.corrupt(Malformed(
+                "block ends before the last key its index entry names",
+            )));
+        }
+        self.decode(pos)?;
+        Ok(true)
+    }
+
+    /// Next version of the current table, ignoring bounds.
+    #[inline]
+    fn next_in_table(&mut self) -> Result<bool> {
+        if self.pos + 1 < self.block.len() {
+            // Entries are stored back to back.
+            self.entry = self
+                .block
+                .entry_at_offset(self.entry.value.end)
+                .map_err(|m| self.corrupt(m))?;
+            self.pos += 1;
+            return Ok(true);
+        }
+        if self.block_idx + 1 < self.table().index.len() {
+            self.load(self.block_idx + 1)?;
+            self.decode(0)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Previous version of the current table, ignoring bounds.
+    fn prev_in_table(&mut self) -> Result<bool> {
+        if self.pos > 0 {
+            self.decode(self.pos - 1)?;
+            return Ok(true);
+        }
+        if self.block_idx > 0 {
+            self.load(self.block_idx - 1)?;
+            self.decode_last()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Positions on the current table's first version within the lower
+    /// bound; `false` if it has none.
+    fn first_in_table(&mut self) -> Result<bool> {
+        let mut found = match &self.lower {
+            Bound::Unbounded => {
+                if self.table().index.len() == 0 {
+                    return Ok(false);
+                }
+                self.load(0)?;
+                self.decode(0)?;
+                true
+            }
+            Bound::Included(k) | Bound::Excluded(k) => {
+                let k = k.clone();
+                self.seek(&k, Seqno::MAX)?
+            }
+        };
+        while found && below_lower(self.key(), &self.lower) {
+            found = self.next_in_table()?;
+        }
+        Ok(found)
+    }
+
+    /// Positions on the current table's last version within the upper
+    /// bound; `false` if it has none.
+    fn last_in_table(&mut self) -> Result<bool> {
+        // Find the first version past the bound, then step back one.
+        let past = match self.upper.clone() {
+            Bound::Unbounded => false,
+            Bound::Excluded(k) => self.seek(&k, Seqno::MAX)?,
+            Bound::Included(k) => {
+                let mut found = self.seek(&k, 0)?;
+                while found && self.key() == &k[..] {
+                    found = self.next_in_table()?;
+                }
+                found
+            }
+        };
+        if past {
+            return self.prev_in_table();
+        }
+        let Some(last) = self.table().index.len().checked_sub(1) else {
+            return Ok(false);
+        };
+        self.load(last)?;
+        self.decode_last()?;
+        Ok(true)
+    }
+
+    /// Positions on the first version within bounds of the next table that
+    /// has one.
+    fn enter_next_table(&mut self) -> Result<bool> {
+        while self.t + 1 < self.tables.len() {
+            self.t += 1;
+            let found = if self.reverse {
+                self.last_in_table()?
+            } else {
+                self.first_in_table()?
+            };
+            if found {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the current version is within the end bound.
+    #[inline]
+    fn within_end(&self) -> bool {
+        !self.check_end
+            || if self.reverse {
+                !below_lower(self.key(), &self.lower)
+            } else {
+                !above_upper(self.key(), &self.upper)
+            }
+    }
+
+    fn start(&mut self) -> Result<bool> {
+        if self.tables.is_empty() {
+            return Ok(false);
+        }
+        let found = if self.reverse {
+            self.last_in_table()?
+        } else {
+            self.first_in_table()?
+        };
+        Ok((found || self.enter_next_table()?) && self.within_end())
+    }
+
+    #[inline]
+    fn step(&mut self) -> Result<bool> {
+        Ok((self.next_in_table()? || self.enter_next_table()?) && self.within_end())
+    }
+
+    fn step_back(&mut self) -> Result<bool> {
+        Ok((self.prev_in_table()? || self.enter_next_table()?) && self.within_end())
     }
 }

@@ -15,13 +15,13 @@
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering as AtomicOrdering};
 
-use bytes::Bytes;
-use crossbeam_skiplist::SkipMap;
+use bytes::{Bytes, BytesMut};
+use crossbeam_epoch as epoch;
+use crossbeam_skiplist::SkipList;
 
 use crate::flush::TableInput;
 use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
@@ -30,8 +30,16 @@ use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
 const NODE_OVERHEAD: usize = 72;
 /// Sequence numbers must fit in 63 bits: the kind shares their word.
 pub(crate) const MAX_SEQNO: Seqno = (1 << 63) - 1;
-/// Versions copied out of the skiplist per refill of an iterator.
-const ITER_CHUNK: usize = 128;
+/// Versions a cursor copies out of a skiplist by its first refill; each
+/// refill doubles it, up to [`CHUNK_MAX_VERSIONS`]. A short scan copies
+/// little; a long one pays the skiplist seek and the epoch pin once per
+/// many versions.
+const CHUNK_FIRST_VERSIONS: usize = 16;
+/// See [`CHUNK_FIRST_VERSIONS`].
+const CHUNK_MAX_VERSIONS: usize = 1024;
+/// A refill stops once it has copied this many key and value bytes (but
+/// always copies at least one version).
+const CHUNK_MAX_BYTES: usize = 32 << 10;
 
 /// A version inside the skiplist: the node's whole key, and the map's value
 /// is `()`.
@@ -82,17 +90,6 @@ impl InternalKey {
         &self.kv[4 + self.key_len()..]
     }
 
-    /// The version as an `Entry`, copied out in one allocation.
-    fn to_entry(&self) -> Entry {
-        let kv = Bytes::copy_from_slice(&self.kv[4..]);
-        let key_len = self.key_len();
-        Entry {
-            key: kv.slice(..key_len),
-            seqno: self.tag >> 1,
-            kind: self.kind(),
-            value: kv.slice(key_len..),
-        }
-    }
 }
 
 /// A borrowed view of an internal key, so lookups need no allocation.
@@ -217,8 +214,9 @@ struct RunRecord {
 
 /// An immutable run of versions in internal order (see the module docs).
 struct SortedRun {
-    /// Every version's key then value, in record order.
-    data: Box<[u8]>,
+    /// Every version's key then value, in record order; shared with the
+    /// entries cursors hand out.
+    data: Bytes,
     records: Vec<RunRecord>,
 }
 
@@ -280,18 +278,16 @@ impl SortedRun {
         }
     }
 
-    /// Record `i` as an `Entry`, copied out in one allocation.
-    fn entry(&self, i: usize) -> Entry {
+    /// Where record `i` lies in `data`, as a cursor's [`Slot`].
+    #[inline]
+    fn slot(&self, i: usize) -> Slot {
         let rec = &self.records[i];
-        let key_len = rec.key_len as usize;
-        let kv = Bytes::copy_from_slice(
-            &self.data[rec.offset..rec.offset + key_len + rec.value_len as usize],
-        );
-        Entry {
-            key: kv.slice(..key_len),
-            seqno: rec.tag >> 1,
-            kind: tag_kind(rec.tag),
-            value: kv.slice(key_len..),
+        let value = rec.offset + rec.key_len as usize;
+        Slot {
+            key: rec.offset,
+            value,
+            end: value + rec.value_len as usize,
+            tag: rec.tag,
         }
     }
 
@@ -513,7 +509,7 @@ impl RunBuilder {
 #[allow(clippy::large_enum_variant)]
 enum Repr {
     /// The active (and later frozen) write buffer.
-    Skip(SkipMap<InternalKey, ()>),
+    Skip(SkipList<InternalKey, ()>),
     /// An immutable sorted run built by ingest.
     Run(SortedRun),
 }
@@ -528,7 +524,7 @@ pub(crate) struct Memtable {
 impl Memtable {
     pub(crate) fn new() -> Memtable {
         Memtable {
-            repr: Repr::Skip(SkipMap::new()),
+            repr: Repr::Skip(SkipList::new(epoch::default_collector().clone())),
             bytes: AtomicUsize::new(0),
             max_seqno: AtomicU64::new(0),
         }
@@ -556,7 +552,10 @@ impl Memtable {
         ) == Ordering::Less));
         let bytes = data.len() + records.len() * RUN_RECORD_BYTES;
         Memtable {
-            repr: Repr::Run(SortedRun { data, records }),
+            repr: Repr::Run(SortedRun {
+                data: Bytes::from(data),
+                records,
+            }),
             bytes: AtomicUsize::new(bytes),
             max_seqno: AtomicU64::new(max_seqno),
         }
@@ -586,7 +585,9 @@ impl Memtable {
             return false;
         };
         let size = key.len() + value.len() + NODE_OVERHEAD;
-        map.insert(InternalKey::new(key, seqno, kind, value), ());
+        let guard = &epoch::pin();
+        map.insert(InternalKey::new(key, seqno, kind, value), (), guard)
+            .release(guard);
         // Inserts are serialised by the engine's write lock, so a plain load
         // and store will do; the batch's seqno is noted once, by the caller
         // (`note_seqno`).
@@ -633,98 +634,319 @@ impl Memtable {
                 return Some((found.kind(), Bytes::copy_from_slice(found.value)));
             }
         };
-        let entry = map.lower_bound(Bound::Included(&probe as &dyn KeyView))?;
+        let guard = &epoch::pin();
+        let entry = map.lower_bound(Bound::Included(&probe as &dyn KeyView), guard)?;
         let found = entry.key();
         if found.user_key() != key {
             return None;
         }
         Some((found.kind(), Bytes::copy_from_slice(found.value())))
     }
-
-    /// Copies up to `limit` versions after (forward) or before (reverse) the
-    /// `from` bound into `out`; returns whether the map held more.
-    fn fill(
-        &self,
-        from: Bound<(&[u8], Seqno)>,
-        reverse: bool,
-        limit: usize,
-        out: &mut VecDeque<Entry>,
-    ) -> bool {
-        let probe = from.map(|(k, s)| Probe::new(k, s));
-        let map = match &self.repr {
-            Repr::Skip(map) => map,
-            Repr::Run(run) => return Self::fill_run(run, probe, reverse, limit, out),
-        };
-        let bound: Bound<&dyn KeyView> = probe.as_ref().map(|b| b as &dyn KeyView);
-        let push = |e: crossbeam_skiplist::map::Entry<'_, InternalKey, ()>,
-                    out: &mut VecDeque<Entry>| out.push_back(e.key().to_entry());
-        let mut n = 0;
-        if reverse {
-            let range = map.range::<dyn KeyView, _>((Bound::Unbounded, bound));
-            for e in range.rev() {
-                if n == limit {
-                    return true;
-                }
-                push(e, out);
-                n += 1;
-            }
-        } else {
-            let range = map.range::<dyn KeyView, _>((bound, Bound::Unbounded));
-            for e in range {
-                if n == limit {
-                    return true;
-                }
-                push(e, out);
-                n += 1;
-            }
-        }
-        false
-    }
-
-    /// [`Memtable::fill`] for a sorted run: the same versions, found by
-    /// binary search.
-    fn fill_run(
-        run: &SortedRun,
-        from: Bound<Probe<'_>>,
-        reverse: bool,
-        limit: usize,
-        out: &mut VecDeque<Entry>,
-    ) -> bool {
-        if reverse {
-            // Versions before `from`: up to its end (included) or start.
-            let end = match &from {
-                Bound::Unbounded => run.records.len(),
-                Bound::Included(p) => run.seek(p, false),
-                Bound::Excluded(p) => run.seek(p, true),
-            };
-            let start = end.saturating_sub(limit);
-            out.extend((start..end).rev().map(|i| run.entry(i)));
-            start > 0
-        } else {
-            let start = match &from {
-                Bound::Unbounded => 0,
-                Bound::Included(p) => run.seek(p, true),
-                Bound::Excluded(p) => run.seek(p, false),
-            };
-            let end = start.saturating_add(limit).min(run.records.len());
-            out.extend((start..end).map(|i| run.entry(i)));
-            end < run.records.len()
-        }
-    }
 }
 
-/// Iterates a memtable's versions within user-key bounds, in internal order
-/// or its exact reverse, holding the memtable alive.
-pub(crate) struct MemIter {
+/// Where one version lies in a cursor's chunk: key at `key..value`, value
+/// at `value..end`; `tag` as in [`InternalKey`].
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    key: usize,
+    value: usize,
+    end: usize,
+    tag: u64,
+}
+
+impl Slot {
+    const EMPTY: Slot = Slot {
+        key: 0,
+        value: 0,
+        end: 0,
+        tag: 0,
+    };
+}
+
+/// How a [`MemCursor`] walks its memtable.
+enum Walk {
+    /// A skiplist: versions are copied out into the cursor's chunk a batch
+    /// at a time, under one epoch pin and without touching the nodes'
+    /// reference counts.
+    Skip {
+        slots: Vec<Slot>,
+        /// Index in `slots` of the next version.
+        next: usize,
+        /// Where the next refill starts (exclusive), or the start bound.
+        resume: Bound<(Vec<u8>, Seqno)>,
+        /// Versions the next refill copies at most.
+        limit: usize,
+        /// No version is left after `slots`.
+        exhausted: bool,
+    },
+    /// A sorted run: the records still to visit, `next..stop` forward, or
+    /// `stop..next` from the top down when reverse. The chunk is the run's
+    /// buffer itself.
+    Run { next: usize, stop: usize },
+}
+
+/// A cursor over a memtable's versions within user-key bounds, in internal
+/// order or its exact reverse, holding the memtable alive.
+///
+/// Keys and values are read in place (a sorted run's buffer) or from a
+/// chunk the cursor copied them into (a skiplist), so stepping allocates
+/// nothing and takes no reference; [`MemCursor::entry`] hands out slices of
+/// the chunk.
+pub(crate) struct MemCursor {
     mem: Arc<Memtable>,
-    buf: VecDeque<Entry>,
-    /// Where the next refill starts (exclusive), or the start bound.
-    resume: Bound<(Bytes, Seqno)>,
+    /// The bytes `cur` points into.
+    chunk: Bytes,
+    /// The current version.
+    cur: Slot,
+    walk: Walk,
     /// The bound that ends iteration (upper when forward, lower when reverse).
     end: Bound<Bytes>,
     reverse: bool,
-    exhausted: bool,
 }
+
+impl MemCursor {
+    pub(crate) fn new(
+        mem: Arc<Memtable>,
+        lower: Bound<Bytes>,
+        upper: Bound<Bytes>,
+        reverse: bool,
+    ) -> MemCursor {
+        let (walk, chunk) = match &mem.repr {
+            Repr::Run(run) => {
+                // Versions of one user key are ordered by seqno descending,
+                // so the first version of `k` is (k, MAX) and the last (k, 0).
+                let lo = match &lower {
+                    Bound::Unbounded => 0,
+                    Bound::Included(k) => run.seek(&Probe::new(k, Seqno::MAX), true),
+                    Bound::Excluded(k) => run.seek(&Probe::new(k, 0), false),
+                };
+                let hi = match &upper {
+                    Bound::Unbounded => run.records.len(),
+                    Bound::Included(k) => run.seek(&Probe::new(k, 0), false),
+                    Bound::Excluded(k) => run.seek(&Probe::new(k, Seqno::MAX), true),
+                };
+                let hi = hi.max(lo);
+                let walk = if reverse {
+                    Walk::Run { next: hi, stop: lo }
+                } else {
+                    Walk::Run { next: lo, stop: hi }
+                };
+                (walk, run.data.clone())
+            }
+            Repr::Skip(_) => {
+                let start = match if reverse { &upper } else { &lower } {
+                    Bound::Included(k) if reverse => Bound::Included((k.to_vec(), 0)),
+                    Bound::Excluded(k) if reverse => Bound::Excluded((k.to_vec(), Seqno::MAX)),
+                    Bound::Included(k) => Bound::Included((k.to_vec(), Seqno::MAX)),
+                    Bound::Excluded(k) => Bound::Excluded((k.to_vec(), 0)),
+                    Bound::Unbounded => Bound::Unbounded,
+                };
+                let walk = Walk::Skip {
+                    slots: Vec::new(),
+                    next: 0,
+                    resume: start,
+                    limit: CHUNK_FIRST_VERSIONS,
+                    exhausted: false,
+                };
+                (walk, Bytes::new())
+            }
+        };
+        MemCursor {
+            mem,
+            chunk,
+            cur: Slot::EMPTY,
+            walk,
+            end: if reverse { lower } else { upper },
+            reverse,
+        }
+    }
+
+    /// Moves to the next version (the first one on the first call);
+    /// `false` at the end.
+    #[inline]
+    pub(crate) fn advance(&mut self) -> bool {
+        match &mut self.walk {
+            Walk::Run { next, stop } => {
+                let Repr::Run(run) = &self.mem.repr else {
+                    return false;
+                };
+                let i = if self.reverse {
+                    if *next == *stop {
+                        return false;
+                    }
+                    *next -= 1;
+                    *next
+                } else {
+                    if *next == *stop {
+                        return false;
+                    }
+                    *next += 1;
+                    *next - 1
+                };
+                self.cur = run.slot(i);
+                true
+            }
+            Walk::Skip { slots, next, .. } => {
+                if let Some(slot) = slots.get(*next) {
+                    self.cur = *slot;
+                    *next += 1;
+                    return true;
+                }
+                self.refill()
+            }
+        }
+    }
+
+    /// The current version's key (only meaningful after `advance` returned
+    /// `true`).
+    #[inline]
+    pub(crate) fn key(&self) -> &[u8] {
+        &self.chunk[self.cur.key..self.cur.value]
+    }
+
+    /// The current version's value (empty for a tombstone).
+    #[inline]
+    pub(crate) fn value(&self) -> &[u8] {
+        &self.chunk[self.cur.value..self.cur.end]
+    }
+
+    #[inline]
+    pub(crate) fn seqno(&self) -> Seqno {
+        self.cur.tag >> 1
+    }
+
+    #[inline]
+    pub(crate) fn kind(&self) -> Kind {
+        tag_kind(self.cur.tag)
+    }
+
+    /// The current version, owned (sharing the chunk's bytes).
+    pub(crate) fn entry(&self) -> Entry {
+        let (key, value) = self.pair();
+        Entry {
+            key,
+            seqno: self.seqno(),
+            kind: self.kind(),
+            value,
+        }
+    }
+
+    /// The current key and value, owned (sharing the chunk's bytes).
+    #[inline]
+    pub(crate) fn pair(&self) -> (Bytes, Bytes) {
+        (
+            self.chunk.slice(self.cur.key..self.cur.value),
+            self.chunk.slice(self.cur.value..self.cur.end),
+        )
+    }
+
+    /// Copies the next batch of versions out of the skiplist and moves to
+    /// the first of them; `false` if there is none.
+    #[cold]
+    fn refill(&mut self) -> bool {
+        let Walk::Skip {
+            slots,
+            next,
+            resume,
+            limit,
+            exhausted,
+        } = &mut self.walk
+        else {
+            return false;
+        };
+        let Repr::Skip(list) = &self.mem.repr else {
+            return false;
+        };
+        slots.clear();
+        *next = 0;
+        if *exhausted {
+            self.chunk = Bytes::new();
+            return false;
+        }
+        // Reuse the chunk's buffer unless entries handed out still share it.
+        let mut buf = match std::mem::take(&mut self.chunk).try_into_mut() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => BytesMut::with_capacity(CHUNK_MAX_BYTES.min(*limit * 128)),
+        };
+        let from = match &*resume {
+            Bound::Included((k, s)) => Bound::Included(Probe::new(k, *s)),
+            Bound::Excluded((k, s)) => Bound::Excluded(Probe::new(k, *s)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let from = from.as_ref().map(|p| p as &dyn KeyView);
+        let guard = &epoch::pin();
+        let mut node = if self.reverse {
+            list.upper_bound(from, guard)
+        } else {
+            list.lower_bound(from, guard)
+        };
+        *exhausted = true;
+        while let Some(e) = node {
+            if slots.len() == *limit || buf.len() >= CHUNK_MAX_BYTES {
+                *exhausted = false;
+                break;
+            }
+            let k = e.key();
+            if past_end(k.user_key(), &self.end, self.reverse) {
+                break;
+            }
+            let key = buf.len();
+            buf.extend_from_slice(&k.kv[4..]);
+            slots.push(Slot {
+                key,
+                value: key + k.key_len(),
+                end: buf.len(),
+                tag: k.tag,
+            });
+            node = if self.reverse { e.prev() } else { e.next() };
+        }
+        *limit = (*limit * 2).min(CHUNK_MAX_VERSIONS);
+        if let Some(last) = slots.last() {
+            let key = &buf[last.key..last.value];
+            let seqno = last.tag >> 1;
+            match resume {
+                Bound::Excluded((k, s)) => {
+                    k.clear();
+                    k.extend_from_slice(key);
+                    *s = seqno;
+                }
+                _ => *resume = Bound::Excluded((key.to_vec(), seqno)),
+            }
+        }
+        self.chunk = buf.freeze();
+        match slots.first() {
+            Some(slot) => {
+                self.cur = *slot;
+                *next = 1;
+                true
+            }
+            None => {
+                *exhausted = true;
+                false
+            }
+        }
+    }
+}
+
+/// Whether `key` lies beyond `end`, the bound that ends a scan (the upper
+/// bound going forward, the lower one in reverse).
+#[inline]
+fn past_end(key: &[u8], end: &Bound<Bytes>, reverse: bool) -> bool {
+    match (end, reverse) {
+        (Bound::Unbounded, _) => false,
+        (Bound::Included(e), false) => key > e.as_ref(),
+        (Bound::Excluded(e), false) => key >= e.as_ref(),
+        (Bound::Included(e), true) => key < e.as_ref(),
+        (Bound::Excluded(e), true) => key <= e.as_ref(),
+    }
+}
+
+/// A memtable's versions within user-key bounds as owned entries, in
+/// internal order or its exact reverse (a [`MemCursor`] as an iterator).
+pub(crate) struct MemIter(MemCursor);
 
 impl MemIter {
     pub(crate) fn new(
@@ -733,56 +955,7 @@ impl MemIter {
         upper: Bound<Bytes>,
         reverse: bool,
     ) -> MemIter {
-        // Versions of one user key are ordered by seqno descending, so the
-        // first version of `k` is (k, MAX) and the last is (k, 0).
-        let (start, end) = if reverse {
-            let start = match upper {
-                Bound::Included(k) => Bound::Included((k, 0)),
-                Bound::Excluded(k) => Bound::Excluded((k, Seqno::MAX)),
-                Bound::Unbounded => Bound::Unbounded,
-            };
-            (start, lower)
-        } else {
-            let start = match lower {
-                Bound::Included(k) => Bound::Included((k, Seqno::MAX)),
-                Bound::Excluded(k) => Bound::Excluded((k, 0)),
-                Bound::Unbounded => Bound::Unbounded,
-            };
-            (start, upper)
-        };
-        MemIter {
-            mem,
-            buf: VecDeque::with_capacity(ITER_CHUNK),
-            resume: start,
-            end,
-            reverse,
-            exhausted: false,
-        }
-    }
-
-    fn past_end(&self, key: &[u8]) -> bool {
-        match (&self.end, self.reverse) {
-            (Bound::Unbounded, _) => false,
-            (Bound::Included(e), false) => key > e.as_ref(),
-            (Bound::Excluded(e), false) => key >= e.as_ref(),
-            (Bound::Included(e), true) => key < e.as_ref(),
-            (Bound::Excluded(e), true) => key <= e.as_ref(),
-        }
-    }
-
-    fn refill(&mut self) {
-        let from = match &self.resume {
-            Bound::Included((k, s)) => Bound::Included((k.as_ref(), *s)),
-            Bound::Excluded((k, s)) => Bound::Excluded((k.as_ref(), *s)),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let more = self.mem.fill(from, self.reverse, ITER_CHUNK, &mut self.buf);
-        if let Some(last) = self.buf.back() {
-            self.resume = Bound::Excluded((last.key.clone(), last.seqno));
-        }
-        if !more {
-            self.exhausted = true;
-        }
+        MemIter(MemCursor::new(mem, lower, upper, reverse))
     }
 }
 
@@ -790,19 +963,7 @@ impl Iterator for MemIter {
     type Item = Entry;
 
     fn next(&mut self) -> Option<Entry> {
-        if self.buf.is_empty() {
-            if self.exhausted {
-                return None;
-            }
-            self.refill();
-        }
-        let e = self.buf.pop_front()?;
-        if self.past_end(&e.key) {
-            self.buf.clear();
-            self.exhausted = true;
-            return None;
-        }
-        Some(e)
+        self.0.advance().then(|| self.0.entry())
     }
 }
 

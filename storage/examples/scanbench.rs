@@ -1,11 +1,11 @@
 //! Scan and point-get profile harness shaped like the query layer's tables:
 //! 1M rows with 12-byte keys (`[table id u32 BE][pk u64 BE]`) and 60-byte
 //! values, spread over one level-1 table set, two level-0 tables and the
-//! memtable, then timed as full forward scans and random gets of present
-//! keys.
+//! memtable, then timed as full forward scans (`Scan` as an iterator, and
+//! `Scan::visit`) and random gets of present keys.
 //!
 //! `cargo build --release -p fasty-storage --example scanbench &&
-//!  target/release/examples/scanbench [interleaved|sequential] [rounds]`
+//!  target/release/examples/scanbench [interleaved|sequential] [rounds] [scan|get]`
 //!
 //! `interleaved` (the default) puts consecutive keys in different sources,
 //! so the scan's merge switches source at almost every row; `sequential`
@@ -74,6 +74,9 @@ fn main() {
         .next()
         .map(|r| r.parse().expect("rounds must be a number"))
         .unwrap_or(3);
+    // `scan` or `get` times only that (for profiling); anything else both.
+    let only = args.next().unwrap_or_default();
+    let (do_scan, do_get) = (only != "get", only != "scan");
     let dir = tempfile_dir();
     let e = Engine::open(
         &dir,
@@ -125,24 +128,38 @@ fn main() {
     for round in 0..rounds {
         let t = Instant::now();
         let (mut n, mut bytes) = (0u64, 0usize);
-        for pair in e.scan(..) {
+        for pair in e.scan(..).take(if do_scan { usize::MAX } else { 0 }) {
             let (k, v) = pair.expect("scan");
             n += 1;
             bytes += k.len() + v.len();
         }
         let scan = t.elapsed();
-        assert_eq!(n, ROWS, "scan saw every row");
+        assert!(!do_scan || n == ROWS, "scan saw every row");
+
+        let t = Instant::now();
+        let (mut m, mut young) = (0u64, 0u64);
+        e.snapshot()
+            .scan(..)
+            .visit(|_k, v| {
+                m += 1;
+                young += u64::from(v[0] < 50);
+                do_scan
+            })
+            .expect("visit");
+        let visit = t.elapsed();
+        assert!(!do_scan || m == ROWS, "visit saw every row");
 
         let t = Instant::now();
         let mut found = 0u64;
-        for k in &keys {
+        for k in keys.iter().take(if do_get { usize::MAX } else { 0 }) {
             found += u64::from(e.get(k).expect("get").is_some());
         }
         let gets = t.elapsed();
-        assert_eq!(found, ROWS, "every get found its row");
+        assert!(!do_get || found == ROWS, "every get found its row");
         println!(
-            "round {round}: scan {:.0} ns/row ({bytes} B), get {:.0} ns/op",
+            "round {round}: scan {:.0} ns/row ({bytes} B), visit {:.0} ns/row ({young} young), get {:.0} ns/op",
             scan.as_nanos() as f64 / ROWS as f64,
+            visit.as_nanos() as f64 / ROWS as f64,
             gets.as_nanos() as f64 / ROWS as f64,
         );
     }

@@ -24,7 +24,7 @@ use bytes::Bytes;
 use crate::engine::Inner;
 use crate::error::Result;
 use crate::iter::{MergeIter, Source};
-use crate::sst::Table;
+use crate::sst::{Table, TableCursor};
 use crate::types::{Entry, Kind, Seqno};
 use crate::version::{NUM_LEVELS, Version};
 
@@ -175,11 +175,12 @@ impl Inner {
             .inputs
             .iter()
             .map(|(_, t)| {
-                Box::new(t.iter(
+                Source::Tables(TableCursor::new(
+                    vec![t.clone()],
                     std::ops::Bound::Unbounded,
                     std::ops::Bound::Unbounded,
                     false,
-                )) as Source
+                ))
             })
             .collect();
         let merged = MergeIter::new(sources, false);

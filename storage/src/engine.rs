@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::io::{Io, open_backend};
 use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
 use crate::manifest::{MANIFEST_FILE, Manifest, parse_sst_name, sst_path};
-use crate::memtable::{MAX_SEQNO, MemIter, Memtable};
+use crate::memtable::{MAX_SEQNO, MemCursor, Memtable};
 use crate::options::Options;
 use crate::sst::{Table, WriterOptions};
 use crate::types::{Kind, Seqno};
@@ -812,8 +812,8 @@ impl Inner {
         let mut sources: Vec<Source> = Vec::new();
         for mem in std::iter::once(&sv.active).chain(sv.frozen.iter()) {
             if !mem.is_empty() {
-                let it = MemIter::new(mem.clone(), lower.clone(), upper.clone(), reverse);
-                sources.push(Box::new(it.map(Ok)));
+                let it = MemCursor::new(mem.clone(), lower.clone(), upper.clone(), reverse);
+                sources.push(Source::Mem(it));
             }
         }
         sv.version.iterators(&lower, &upper, reverse, &mut sources);

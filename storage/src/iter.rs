@@ -6,84 +6,229 @@
 //! reverse). [`Scan`] then keeps, per user key, the newest version visible at
 //! the read's sequence number and hides tombstones.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
 use std::ops::{Bound, Range, RangeFrom, RangeFull, RangeInclusive, RangeTo, RangeToInclusive};
 
 use bytes::Bytes;
 
 use crate::error::Result;
+use crate::memtable::MemCursor;
+use crate::sst::TableCursor;
 use crate::types::{Entry, Kind, Seqno, internal_cmp};
 
-/// A sorted stream of versions.
-pub(crate) type Source = Box<dyn Iterator<Item = Result<Entry>> + Send>;
-
-struct HeapItem {
-    entry: Entry,
-    source: usize,
-    reverse: bool,
+/// A positioned reader over one sorted source of versions: a memtable, one
+/// level-0 table, or the tables of one deeper level. Its key and value are
+/// borrowed from the source (a block, a memtable chunk) until it moves.
+pub(crate) enum Cursor {
+    Mem(MemCursor),
+    Tables(TableCursor),
 }
 
-impl HeapItem {
-    /// Order in which items leave the heap: the greatest item pops first.
-    fn rank(&self, other: &Self) -> Ordering {
-        let ord = internal_cmp(
-            &self.entry.key,
-            self.entry.seqno,
-            &other.entry.key,
-            other.entry.seqno,
-        )
-        .then_with(|| self.source.cmp(&other.source));
-        if self.reverse { ord } else { ord.reverse() }
+/// One source of a merge.
+pub(crate) type Source = Cursor;
+
+impl Cursor {
+    /// Moves to the next version (the first one on the first call);
+    /// `false` at the end, and after an error.
+    #[inline]
+    pub(crate) fn advance(&mut self) -> Result<bool> {
+        match self {
+            Cursor::Mem(c) => Ok(c.advance()),
+            Cursor::Tables(c) => c.advance(),
+        }
+    }
+
+    /// The current version's key (after `advance` returned `true`).
+    #[inline]
+    pub(crate) fn key(&self) -> &[u8] {
+        match self {
+            Cursor::Mem(c) => c.key(),
+            Cursor::Tables(c) => c.key(),
+        }
+    }
+
+    /// The current version's value (empty for a tombstone).
+    #[inline]
+    pub(crate) fn value(&self) -> &[u8] {
+        match self {
+            Cursor::Mem(c) => c.value(),
+            Cursor::Tables(c) => c.value(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn seqno(&self) -> Seqno {
+        match self {
+            Cursor::Mem(c) => c.seqno(),
+            Cursor::Tables(c) => c.seqno(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Cursor::Mem(c) => c.kind(),
+            Cursor::Tables(c) => c.kind(),
+        }
+    }
+
+    /// The current version, owned (sharing the source's bytes).
+    pub(crate) fn entry(&self) -> Entry {
+        match self {
+            Cursor::Mem(c) => c.entry(),
+            Cursor::Tables(c) => c.entry(),
+        }
+    }
+
+    /// The current key and value, owned (sharing the source's bytes).
+    #[inline]
+    pub(crate) fn pair(&self) -> (Bytes, Bytes) {
+        match self {
+            Cursor::Mem(c) => c.pair(),
+            Cursor::Tables(c) => c.pair(),
+        }
     }
 }
 
-impl Ord for HeapItem {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.rank(other)
-    }
-}
-impl PartialOrd for HeapItem {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for HeapItem {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for HeapItem {}
+/// Marks "no current source" in [`MergeIter`].
+const NONE: usize = usize::MAX;
 
-/// Merges sorted sources into one sorted stream.
+/// Merges sorted sources into one sorted stream, in internal order or its
+/// reverse; of versions equal in key and seqno, the lower-numbered source's
+/// comes first going forward (last in reverse).
+///
+/// The source holding the next version is kept out of the heap of the
+/// others, and stays current as long as its next version still comes
+/// before the heap's top (one comparison per version), so a source that is
+/// far ahead of the others, or the only one, is drained without heap
+/// operations; when it falls behind, it swaps places with the top (one
+/// sift-down).
 pub(crate) struct MergeIter {
-    sources: Vec<Source>,
-    heap: BinaryHeap<HeapItem>,
+    cursors: Vec<Cursor>,
+    /// The sources other than `current` that are on a version, as a binary
+    /// heap whose first element comes first.
+    heap: Vec<usize>,
+    /// The source on the merge's current version, or [`NONE`].
+    current: usize,
     reverse: bool,
     started: bool,
-    failed: bool,
+}
+
+/// Whether source `a`'s version comes before source `b`'s.
+#[inline]
+fn before(cursors: &[Cursor], reverse: bool, a: usize, b: usize) -> bool {
+    let (x, y) = (&cursors[a], &cursors[b]);
+    let ord = internal_cmp(x.key(), x.seqno(), y.key(), y.seqno()).then(a.cmp(&b));
+    if reverse { ord.is_gt() } else { ord.is_lt() }
 }
 
 impl MergeIter {
     pub(crate) fn new(sources: Vec<Source>, reverse: bool) -> MergeIter {
         MergeIter {
-            heap: BinaryHeap::with_capacity(sources.len()),
-            sources,
+            heap: Vec::with_capacity(sources.len()),
+            cursors: sources,
+            current: NONE,
             reverse,
             started: false,
-            failed: false,
         }
     }
 
-    fn pull(&mut self, source: usize) -> Result<()> {
-        if let Some(item) = self.sources[source].next() {
-            self.heap.push(HeapItem {
-                entry: item?,
-                source,
-                reverse: self.reverse,
-            });
+    /// Moves to the next version of the merged stream; `false` at the end.
+    /// After an error the merge is at its end.
+    #[inline]
+    pub(crate) fn advance(&mut self) -> Result<bool> {
+        let c = self.current;
+        if c == NONE {
+            return if self.started {
+                Ok(false)
+            } else {
+                self.start()
+            };
         }
-        Ok(())
+        match self.cursors[c].advance() {
+            Ok(true) => {
+                if let Some(&top) = self.heap.first()
+                    && before(&self.cursors, self.reverse, top, c)
+                {
+                    self.heap[0] = c;
+                    self.sift_down(0);
+                    self.current = top;
+                }
+                Ok(true)
+            }
+            Ok(false) => {
+                self.current = self.pop();
+                Ok(self.current != NONE)
+            }
+            Err(e) => {
+                self.heap.clear();
+                self.current = NONE;
+                Err(e)
+            }
+        }
+    }
+
+    /// The source on the current version. Only valid after `advance`
+    /// returned `true`.
+    #[inline]
+    pub(crate) fn current(&self) -> &Cursor {
+        &self.cursors[self.current]
+    }
+
+    #[cold]
+    fn start(&mut self) -> Result<bool> {
+        self.started = true;
+        for i in 0..self.cursors.len() {
+            if self.cursors[i].advance()? {
+                self.push(i);
+            }
+        }
+        self.current = self.pop();
+        Ok(self.current != NONE)
+    }
+
+    fn push(&mut self, source: usize) {
+        self.heap.push(source);
+        let mut i = self.heap.len() - 1;
+        while i > 0 {
+            let parent = (i - 1) / 2;
+            if !before(&self.cursors, self.reverse, self.heap[i], self.heap[parent]) {
+                break;
+            }
+            self.heap.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    /// Removes and returns the heap's top, or [`NONE`].
+    fn pop(&mut self) -> usize {
+        let Some(last) = self.heap.pop() else {
+            return NONE;
+        };
+        if self.heap.is_empty() {
+            return last;
+        }
+        let top = std::mem::replace(&mut self.heap[0], last);
+        self.sift_down(0);
+        top
+    }
+
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        loop {
+            let (l, r) = (2 * i + 1, 2 * i + 2);
+            let mut first = i;
+            if l < n && before(&self.cursors, self.reverse, self.heap[l], self.heap[first]) {
+                first = l;
+            }
+            if r < n && before(&self.cursors, self.reverse, self.heap[r], self.heap[first]) {
+                first = r;
+            }
+            if first == i {
+                return;
+            }
+            self.heap.swap(i, first);
+            i = first;
+        }
     }
 }
 
@@ -91,24 +236,11 @@ impl Iterator for MergeIter {
     type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Result<Entry>> {
-        if self.failed {
-            return None;
+        match self.advance() {
+            Ok(true) => Some(Ok(self.current().entry())),
+            Ok(false) => None,
+            Err(e) => Some(Err(e)),
         }
-        if !self.started {
-            self.started = true;
-            for i in 0..self.sources.len() {
-                if let Err(e) = self.pull(i) {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-        let top = self.heap.pop()?;
-        if let Err(e) = self.pull(top.source) {
-            self.failed = true;
-            return Some(Err(e));
-        }
-        Some(Ok(top.entry))
     }
 }
 
@@ -191,13 +323,20 @@ pub(crate) fn owned_bounds(range: &impl KeyRange) -> (Bound<Bytes>, Bound<Bytes>
 /// An ordered iterator over the live key-value pairs of a range, as of one
 /// sequence number. Forward scans yield keys ascending, reverse scans
 /// descending. The files it reads stay on disk until it is dropped.
+///
+/// Each pair it yields shares the bytes of a table block or memtable chunk
+/// (a reference count each for key and value); [`Scan::visit`] hands out
+/// borrowed slices instead, for callers that look at every pair and keep
+/// few.
 pub struct Scan {
     merge: MergeIter,
     seqno: Seqno,
     reverse: bool,
-    /// Forward: the key whose versions are being skipped.
-    /// Reverse: the key being collected and its newest visible version.
-    current: Option<Bytes>,
+    /// Forward: the key whose older versions are being skipped.
+    /// Reverse: the key being collected.
+    key: Vec<u8>,
+    has_key: bool,
+    /// Reverse: the newest version of `key` visible so far.
     best: Option<Entry>,
     done: bool,
 }
@@ -208,58 +347,127 @@ impl Scan {
             merge,
             seqno,
             reverse,
-            current: None,
+            key: Vec::new(),
+            has_key: false,
             best: None,
             done: false,
         }
     }
 
-    fn next_forward(&mut self) -> Option<Result<(Bytes, Bytes)>> {
-        loop {
-            let e = match self.merge.next()? {
-                Ok(e) => e,
-                Err(err) => return Some(Err(err)),
-            };
-            if e.seqno > self.seqno || self.current.as_ref() == Some(&e.key) {
-                continue;
-            }
-            self.current = Some(e.key.clone());
-            if e.kind == Kind::Put {
-                return Some(Ok((e.key, e.value)));
+    /// Calls `f` with every remaining live pair, in the scan's order, as
+    /// slices borrowed from the scan: nothing is allocated or
+    /// reference-counted per pair going forward (reverse scans still take
+    /// a reference on each newest version). Stops after the pair for which
+    /// `f` returns `false`; the scan can then go on (`next`, `visit`)
+    /// with the pair after it. After an error, or the last pair, the scan
+    /// is finished.
+    ///
+    /// ```
+    /// # let engine = fasty_storage::Engine::open("unused", fasty_storage::Options::memory())?;
+    /// # let mut batch = fasty_storage::WriteBatch::new();
+    /// # batch.put(b"user:1", b"alice");
+    /// # engine.apply(&batch, 1)?;
+    /// let mut bytes = 0;
+    /// engine.snapshot().scan("user:".."user;").visit(|key, value| {
+    ///     bytes += key.len() + value.len();
+    ///     true // go on
+    /// })?;
+    /// assert_eq!(bytes, 11);
+    /// # Ok::<(), fasty_storage::Error>(())
+    /// ```
+    pub fn visit(&mut self, mut f: impl FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        if self.done {
+            return Ok(());
+        }
+        let finished = if self.reverse {
+            self.visit_reverse(&mut f)
+        } else {
+            self.visit_forward(&mut f)
+        };
+        match finished {
+            Ok(false) => Ok(()),
+            other => {
+                self.done = true;
+                other.map(|_| ())
             }
         }
     }
 
-    fn next_reverse(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+    /// `Ok(true)` when the scan ran to its end, `Ok(false)` when `f` stopped it.
+    fn visit_forward(&mut self, f: &mut impl FnMut(&[u8], &[u8]) -> bool) -> Result<bool> {
+        while self.next_forward()? {
+            let c = self.merge.current();
+            if !f(c.key(), c.value()) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn visit_reverse(&mut self, f: &mut impl FnMut(&[u8], &[u8]) -> bool) -> Result<bool> {
+        while let Some(e) = self.next_reverse()? {
+            if !f(&e.key, &e.value) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Forward: moves the merge to the next live pair's version; `false`
+    /// at the end.
+    #[inline]
+    fn next_forward(&mut self) -> Result<bool> {
+        loop {
+            if !self.merge.advance()? {
+                return Ok(false);
+            }
+            let c = self.merge.current();
+            if c.seqno() > self.seqno || (self.has_key && c.key() == self.key.as_slice()) {
+                continue;
+            }
+            // The newest visible version of a new key.
+            self.key.clear();
+            self.key.extend_from_slice(c.key());
+            self.has_key = true;
+            if c.kind() == Kind::Put {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Reverse: the next live pair's version.
+    fn next_reverse(&mut self) -> Result<Option<Entry>> {
         // Versions arrive key descending, seqno ascending: the last visible
         // version seen before the key changes is the one to show.
         loop {
-            let e = match self.merge.next() {
-                Some(Ok(e)) => e,
-                Some(Err(err)) => return Some(Err(err)),
-                None => {
-                    self.current = None;
-                    return self.take_best();
-                }
-            };
-            if self.current.as_ref() != Some(&e.key) {
-                self.current = Some(e.key.clone());
-                let previous = self.take_best();
-                if e.seqno <= self.seqno {
-                    self.best = Some(e);
+            if !self.merge.advance()? {
+                self.has_key = false;
+                return Ok(self.take_best());
+            }
+            let c = self.merge.current();
+            if !self.has_key || c.key() != self.key.as_slice() {
+                self.key.clear();
+                self.key.extend_from_slice(c.key());
+                self.has_key = true;
+                let previous = match self.best.take() {
+                    Some(e) if e.kind == Kind::Put => Some(e),
+                    _ => None,
+                };
+                if c.seqno() <= self.seqno {
+                    self.best = Some(c.entry());
                 }
                 if previous.is_some() {
-                    return previous;
+                    return Ok(previous);
                 }
-            } else if e.seqno <= self.seqno {
-                self.best = Some(e);
+            } else if c.seqno() <= self.seqno {
+                self.best = Some(c.entry());
             }
         }
     }
 
-    fn take_best(&mut self) -> Option<Result<(Bytes, Bytes)>> {
+    fn take_best(&mut self) -> Option<Entry> {
         match self.best.take() {
-            Some(e) if e.kind == Kind::Put => Some(Ok((e.key, e.value))),
+            Some(e) if e.kind == Kind::Put => Some(e),
             _ => None,
         }
     }
@@ -273,14 +481,300 @@ impl Iterator for Scan {
             return None;
         }
         let item = if self.reverse {
-            self.next_reverse()
+            self.next_reverse().map(|e| e.map(|e| (e.key, e.value)))
         } else {
             self.next_forward()
+                .map(|found| found.then(|| self.merge.current().pair()))
         };
-        match &item {
-            None | Some(Err(_)) => self.done = true,
-            Some(Ok(_)) => {}
+        match item {
+            Ok(Some(pair)) => Some(Ok(pair)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
         }
-        item
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The merge and the visibility rules against a `BTreeMap`, over every
+    //! kind of source at once: a skiplist memtable, a sorted run, a level-0
+    //! table and a level of several tables, holding random overlapping
+    //! versions (puts, tombstones, many versions per key) — and over one
+    //! source alone, the merge's fast path.
+
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::cache::BlockCache;
+    use crate::io::Io;
+    use crate::io::std_fs::StdIo;
+    use crate::memtable::{Memtable, RunBuilder};
+    use crate::sst::{Table, TableWriter, WriterOptions};
+
+    /// One version: key, kind (put?) and value; its seqno is its position
+    /// in the list plus one.
+    type Op = (Vec<u8>, bool, Vec<u8>);
+    /// A version with its seqno: key, seqno, put?, value.
+    type Version = (Vec<u8>, Seqno, bool, Vec<u8>);
+
+    fn key() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            1 => Just(Vec::new()),
+            10 => (0u8..12).prop_map(|n| vec![b'k', n]),
+            2 => (0u8..12, 0u8..3).prop_map(|(n, m)| vec![b'k', n, m]),
+        ]
+    }
+
+    fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+        prop_oneof![
+            1 => Just(Bound::Unbounded),
+            2 => key().prop_map(Bound::Included),
+            2 => key().prop_map(Bound::Excluded),
+        ]
+    }
+
+    /// Writes `versions` (internal order) as a table; ids are unique per
+    /// test so the shared cache never mixes tables up.
+    fn table(dir: &std::path::Path, id: u64, versions: &[Version]) -> Arc<Table> {
+        let io: Arc<dyn Io> = Arc::new(StdIo::new());
+        let path = dir.join(format!("{id}.sst"));
+        let mut w = TableWriter::new(
+            io.create(&path).unwrap(),
+            path.clone(),
+            WriterOptions {
+                block_size: 64,
+                zstd_level: i32::from(id.is_multiple_of(2)),
+                bloom_bits_per_key: 10,
+            },
+        );
+        for (k, s, put, v) in versions {
+            let kind = if *put { Kind::Put } else { Kind::Delete };
+            w.add(k, *s, kind, v).unwrap();
+        }
+        w.finish().unwrap();
+        Arc::new(Table::open(&path, id, Arc::new(BlockCache::new(1 << 20)), io).unwrap())
+    }
+
+    /// Builds the sources: version `i` goes to source `owner[i] % sources`:
+    /// 0 a skiplist memtable, 1 a sorted run, 2 a level-0 table, 3 a level
+    /// of tables cut at `cuts`.
+    #[allow(clippy::too_many_arguments)]
+    fn cursors(
+        dir: &std::path::Path,
+        ops: &[Op],
+        owner: &[usize],
+        sources: usize,
+        cuts: &[Vec<u8>],
+        lower: &Bound<Bytes>,
+        upper: &Bound<Bytes>,
+        reverse: bool,
+    ) -> Vec<Cursor> {
+        let mut per: Vec<Vec<Version>> = vec![Vec::new(); 4];
+        for (i, (k, put, v)) in ops.iter().enumerate() {
+            let v = if *put { v.clone() } else { Vec::new() };
+            per[owner[i] % sources].push((k.clone(), i as Seqno + 1, *put, v));
+        }
+        let kind = |put: bool| if put { Kind::Put } else { Kind::Delete };
+        let mut out = Vec::new();
+        // 0: skiplist.
+        let mem = Arc::new(Memtable::new());
+        for (k, s, put, v) in &per[0] {
+            assert!(mem.insert(k, *s, kind(*put), v));
+        }
+        if !mem.is_empty() {
+            out.push(Cursor::Mem(MemCursor::new(
+                mem,
+                lower.clone(),
+                upper.clone(),
+                reverse,
+            )));
+        }
+        // 1: sorted run (pushed in log order).
+        if !per[1].is_empty() {
+            let mut b = RunBuilder::with_capacity(0, 0);
+            for (k, s, put, v) in &per[1] {
+                b.push(k, *s, kind(*put), v);
+            }
+            let run = Arc::new(b.finish(ops.len() as Seqno));
+            out.push(Cursor::Mem(MemCursor::new(
+                run,
+                lower.clone(),
+                upper.clone(),
+                reverse,
+            )));
+        }
+        let internal = |v: &mut Vec<Version>| {
+            v.sort_by(|a, b| internal_cmp(&a.0, a.1, &b.0, b.1));
+        };
+        // 2: one level-0 table.
+        internal(&mut per[2]);
+        if !per[2].is_empty() {
+            let t = table(dir, 2, &per[2]);
+            out.push(Cursor::Tables(TableCursor::new(
+                vec![t],
+                lower.clone(),
+                upper.clone(),
+                reverse,
+            )));
+        }
+        // 3: a level: the versions cut into tables at the `cuts` keys.
+        internal(&mut per[3]);
+        let mut tables = Vec::new();
+        let mut rest = &per[3][..];
+        let mut cuts = cuts.to_vec();
+        cuts.sort();
+        for cut in cuts.iter().map(Some).chain([None]) {
+            let n = cut.map_or(rest.len(), |c| rest.partition_point(|v| v.0 < *c));
+            if n > 0 {
+                tables.push(table(dir, 10 + tables.len() as u64, &rest[..n]));
+            }
+            rest = &rest[n..];
+        }
+        if !tables.is_empty() {
+            if reverse {
+                tables.reverse();
+            }
+            out.push(Cursor::Tables(TableCursor::new(
+                tables,
+                lower.clone(),
+                upper.clone(),
+                reverse,
+            )));
+        }
+        out
+    }
+
+    fn in_range(k: &[u8], lower: &Bound<Bytes>, upper: &Bound<Bytes>) -> bool {
+        (match lower {
+            Bound::Included(l) => k >= &l[..],
+            Bound::Excluded(l) => k > &l[..],
+            Bound::Unbounded => true,
+        }) && (match upper {
+            Bound::Included(u) => k <= &u[..],
+            Bound::Excluded(u) => k < &u[..],
+            Bound::Unbounded => true,
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn merge_and_scan_match_the_model(
+            ops in proptest::collection::vec(
+                (key(), proptest::bool::weighted(0.75), proptest::collection::vec(any::<u8>(), 0..12)),
+                0..160),
+            owners in proptest::collection::vec(0usize..4, 160),
+            sources in 1usize..=4,
+            cuts in proptest::collection::vec(key(), 0..3),
+            snapshot in 0u64..170,
+            lower in bound(),
+            upper in bound(),
+            reverse in any::<bool>(),
+            stop_after in 0usize..20,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let b = |x: Bound<Vec<u8>>| x.map(Bytes::from);
+            let (lower, upper) = (b(lower), b(upper));
+            let make = || cursors(dir.path(), &ops, &owners, sources, &cuts, &lower, &upper, reverse);
+
+            // The raw merge: every version in range, in internal order.
+            let mut want: Vec<(Vec<u8>, Seqno)> = ops
+                .iter()
+                .enumerate()
+                .filter(|(_, (k, _, _))| in_range(k, &lower, &upper))
+                .map(|(i, (k, _, _))| (k.clone(), i as Seqno + 1))
+                .collect();
+            want.sort_by(|a, b| internal_cmp(&a.0, a.1, &b.0, b.1));
+            if reverse {
+                want.reverse();
+            }
+            let got: Vec<(Vec<u8>, Seqno)> = MergeIter::new(make(), reverse)
+                .map(|e| e.map(|e| (e.key.to_vec(), e.seqno)))
+                .collect::<Result<_>>()
+                .unwrap();
+            prop_assert_eq!(got, want);
+
+            // The scan at `snapshot`: newest visible version per key, puts only.
+            let mut model: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+            for (i, (k, put, v)) in ops.iter().enumerate() {
+                if (i as Seqno) < snapshot && in_range(k, &lower, &upper) {
+                    model.insert(k.clone(), put.then(|| v.clone()));
+                }
+            }
+            let mut want: Vec<(Vec<u8>, Vec<u8>)> =
+                model.into_iter().filter_map(|(k, v)| Some((k, v?))).collect();
+            if reverse {
+                want.reverse();
+            }
+            let scan = || Scan::new(MergeIter::new(make(), reverse), snapshot, reverse);
+            let got: Vec<(Vec<u8>, Vec<u8>)> = scan()
+                .map(|p| p.map(|(k, v)| (k.to_vec(), v.to_vec())))
+                .collect::<Result<_>>()
+                .unwrap();
+            prop_assert_eq!(&got, &want);
+
+            // `visit`, stopped after a few pairs and then resumed by `next`
+            // and a second `visit`, sees the same pairs.
+            let mut s = scan();
+            let mut seen = Vec::new();
+            s.visit(|k, v| {
+                seen.push((k.to_vec(), v.to_vec()));
+                seen.len() <= stop_after
+            })
+            .unwrap();
+            if let Some(p) = s.next() {
+                let (k, v) = p.unwrap();
+                seen.push((k.to_vec(), v.to_vec()));
+            }
+            s.visit(|k, v| {
+                seen.push((k.to_vec(), v.to_vec()));
+                true
+            })
+            .unwrap();
+            prop_assert_eq!(&seen, &want);
+            prop_assert!(s.next().is_none());
+        }
+    }
+
+    /// A source far ahead of the others is drained without swapping, and
+    /// the merge still interleaves correctly when it falls behind.
+    #[test]
+    fn winner_stays_then_swaps() {
+        let mem = |keys: &[&[u8]], seqno: Seqno| {
+            let m = Arc::new(Memtable::new());
+            for k in keys {
+                assert!(m.insert(k, seqno, Kind::Put, b"v"));
+            }
+            Cursor::Mem(MemCursor::new(m, Bound::Unbounded, Bound::Unbounded, false))
+        };
+        let a = mem(&[b"a", b"b", b"c", b"x", b"z"], 1);
+        let b = mem(&[b"c", b"d", b"y"], 2);
+        let merged: Vec<(Vec<u8>, Seqno)> = MergeIter::new(vec![a, b], false)
+            .map(|e| e.map(|e| (e.key.to_vec(), e.seqno)).unwrap())
+            .collect();
+        let want: Vec<(Vec<u8>, Seqno)> = [
+            (&b"a"[..], 1),
+            (b"b", 1),
+            (b"c", 2),
+            (b"c", 1),
+            (b"d", 2),
+            (b"x", 1),
+            (b"y", 2),
+            (b"z", 1),
+        ]
+        .iter()
+        .map(|(k, s)| (k.to_vec(), *s))
+        .collect();
+        assert_eq!(merged, want);
     }
 }

@@ -89,7 +89,6 @@ impl InternalKey {
     fn value(&self) -> &[u8] {
         &self.kv[4 + self.key_len()..]
     }
-
 }
 
 /// A borrowed view of an internal key, so lookups need no allocation.

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::Result;
+use crate::iter::Cursor;
 use crate::manifest::{Manifest, TableRecord};
 use crate::memtable::Memtable;
-use crate::sst::{Table, TableIter};
+use crate::sst::{Table, TableCursor};
 use crate::types::{Entry, Seqno};
 
 /// Number of levels: level 0 (overlapping, newest first) and 1..=6 (each
@@ -114,17 +115,23 @@ impl Version {
         }
     }
 
-    /// One iterator per source that can hold keys within the bounds.
+    /// One cursor per source that can hold keys within the bounds: each
+    /// overlapping level-0 table, and each level with an overlapping table.
     pub(crate) fn iterators(
         &self,
         lower: &Bound<Bytes>,
         upper: &Bound<Bytes>,
         reverse: bool,
-        out: &mut Vec<crate::iter::Source>,
+        out: &mut Vec<Cursor>,
     ) {
         for t in &self.levels[0] {
             if overlaps(t, lower, upper) {
-                out.push(Box::new(t.iter(lower.clone(), upper.clone(), reverse)));
+                out.push(Cursor::Tables(TableCursor::new(
+                    vec![t.clone()],
+                    lower.clone(),
+                    upper.clone(),
+                    reverse,
+                )));
             }
         }
         for level in &self.levels[1..] {
@@ -139,39 +146,12 @@ impl Version {
             if reverse {
                 tables.reverse();
             }
-            out.push(Box::new(LevelIter {
-                tables: tables.into_iter(),
-                current: None,
-                lower: lower.clone(),
-                upper: upper.clone(),
+            out.push(Cursor::Tables(TableCursor::new(
+                tables,
+                lower.clone(),
+                upper.clone(),
                 reverse,
-            }));
-        }
-    }
-}
-
-/// Walks the non-overlapping tables of one level in order, opening each
-/// table's iterator only when the previous one is done.
-struct LevelIter {
-    tables: std::vec::IntoIter<Arc<Table>>,
-    current: Option<TableIter>,
-    lower: Bound<Bytes>,
-    upper: Bound<Bytes>,
-    reverse: bool,
-}
-
-impl Iterator for LevelIter {
-    type Item = Result<Entry>;
-
-    fn next(&mut self) -> Option<Result<Entry>> {
-        loop {
-            if let Some(it) = &mut self.current
-                && let Some(item) = it.next()
-            {
-                return Some(item);
-            }
-            let t = self.tables.next()?;
-            self.current = Some(t.iter(self.lower.clone(), self.upper.clone(), self.reverse));
+            )));
         }
     }
 }

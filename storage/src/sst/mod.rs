@@ -23,8 +23,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-#[allow(unused_imports)] // used by the scan path in the next commit
-pub(crate) use reader::{Table, TableCursor, TableIter};
+#[cfg(test)]
+pub(crate) use reader::TableIter;
+pub(crate) use reader::{Table, TableCursor};
 pub(crate) use writer::{TableWriter, WriterOptions};
 
 use bytes::Bytes;

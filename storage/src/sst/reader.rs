@@ -370,7 +370,12 @@ impl Table {
         upper: Bound<Bytes>,
         reverse: bool,
     ) -> TableIter {
-        TableIter(TableCursor::new(vec![Arc::clone(self)], lower, upper, reverse))
+        TableIter(TableCursor::new(
+            vec![Arc::clone(self)],
+            lower,
+            upper,
+            reverse,
+        ))
     }
 
     /// Marks the file obsolete: it is removed when the last `Arc<Table>`
@@ -770,7 +775,10 @@ pub(crate) struct TableCursor {
 impl fmt::Debug for TableCursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TableCursor")
-            .field("tables", &self.tables.iter().map(|t| t.id).collect::<Vec<_>>())
+            .field(
+                "tables",
+                &self.tables.iter().map(|t| t.id).collect::<Vec<_>>(),
+            )
             .field("lower", &self.lower)
             .field("upper", &self.upper)
             .field("reverse", &self.reverse)

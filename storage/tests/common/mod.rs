@@ -113,8 +113,21 @@ pub fn check_get(r: &impl Reads, m: &Model, key: &[u8]) {
     assert_eq!(got.as_ref(), m.get(key), "get {key:?}");
 }
 
-/// A scan of `(l, u)` in either direction must return what the model holds.
+/// A scan of `(l, u)` in either direction must return what the model holds,
+/// read as an iterator and through `Scan::visit` (stopped after the first
+/// pair, then resumed).
 pub fn check_scan(r: &impl Reads, m: &Model, l: &Bound<Vec<u8>>, u: &Bound<Vec<u8>>, rev: bool) {
+    let want = model_scan(m, l, u, rev);
     let got = collect(r.scan_in(l, u, rev));
-    assert_eq!(got, model_scan(m, l, u, rev), "scan {l:?}..{u:?} rev={rev}");
+    assert_eq!(got, want, "scan {l:?}..{u:?} rev={rev}");
+    let mut visited = Vec::new();
+    let mut scan = r.scan_in(l, u, rev);
+    for _ in 0..2 {
+        scan.visit(|k, v| {
+            visited.push((k.to_vec(), v.to_vec()));
+            visited.len() > 1
+        })
+        .expect("visit failed");
+    }
+    assert_eq!(visited, want, "visit {l:?}..{u:?} rev={rev}");
 }

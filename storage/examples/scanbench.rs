@@ -5,7 +5,7 @@
 //! `Scan::visit`) and random gets of present keys.
 //!
 //! `cargo build --release -p fasty-storage --example scanbench &&
-//!  target/release/examples/scanbench [interleaved|sequential] [rounds] [scan|get]`
+//!  target/release/examples/scanbench [interleaved|sequential] [rounds] [scan|visit|get]`
 //!
 //! `interleaved` (the default) puts consecutive keys in different sources,
 //! so the scan's merge switches source at almost every row; `sequential`
@@ -74,9 +74,12 @@ fn main() {
         .next()
         .map(|r| r.parse().expect("rounds must be a number"))
         .unwrap_or(3);
-    // `scan` or `get` times only that (for profiling); anything else both.
+    // `scan`, `visit` or `get` times only that (for profiling); anything
+    // else all three.
     let only = args.next().unwrap_or_default();
-    let (do_scan, do_get) = (only != "get", only != "scan");
+    let do_scan = only != "get" && only != "visit";
+    let do_visit = only != "get" && only != "scan";
+    let do_get = only != "scan" && only != "visit";
     let dir = tempfile_dir();
     let e = Engine::open(
         &dir,
@@ -143,11 +146,11 @@ fn main() {
             .visit(|_k, v| {
                 m += 1;
                 young += u64::from(v[0] < 50);
-                do_scan
+                do_visit
             })
             .expect("visit");
         let visit = t.elapsed();
-        assert!(!do_scan || m == ROWS, "visit saw every row");
+        assert!(!do_visit || m == ROWS, "visit saw every row");
 
         let t = Instant::now();
         let mut found = 0u64;

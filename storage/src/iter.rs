@@ -13,7 +13,7 @@ use bytes::Bytes;
 use crate::error::Result;
 use crate::memtable::MemCursor;
 use crate::sst::TableCursor;
-use crate::types::{Entry, Kind, Seqno, internal_cmp};
+use crate::types::{Entry, Kind, Seqno, internal_cmp, same_key};
 
 /// A positioned reader over one sorted source of versions: a memtable, one
 /// level-0 table, or the tables of one deeper level. Its key and value are
@@ -422,7 +422,7 @@ impl Scan {
                 return Ok(false);
             }
             let c = self.merge.current();
-            if c.seqno() > self.seqno || (self.has_key && c.key() == self.key.as_slice()) {
+            if c.seqno() > self.seqno || (self.has_key && same_key(c.key(), &self.key)) {
                 continue;
             }
             // The newest visible version of a new key.
@@ -445,7 +445,7 @@ impl Scan {
                 return Ok(self.take_best());
             }
             let c = self.merge.current();
-            if !self.has_key || c.key() != self.key.as_slice() {
+            if !self.has_key || !same_key(c.key(), &self.key) {
                 self.key.clear();
                 self.key.extend_from_slice(c.key());
                 self.has_key = true;

@@ -73,7 +73,35 @@ pub(crate) fn compare_keys(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
         }
         i += 8;
     }
-    a[i..].cmp(&b[i..])
+    if i < n {
+        // Fewer than 8 common bytes left. With 8 or more in all, compare
+        // the last 8 (the ones before `i` are equal); else byte by byte.
+        let (x, y) = if n >= 8 {
+            (load_be(&a[n - 8..n]), load_be(&b[n - 8..n]))
+        } else {
+            (load_be_short(&a[..n]), load_be_short(&b[..n]))
+        };
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Whether two keys are equal (as [`compare_keys`], without `memcmp`).
+#[inline]
+pub(crate) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && compare_keys(a, b).is_eq()
+}
+
+/// Up to 8 bytes as a big-endian integer, zero-padded on the right.
+#[inline]
+fn load_be_short(bytes: &[u8]) -> u64 {
+    let mut v = 0u64;
+    for &b in bytes {
+        v = v << 8 | u64::from(b);
+    }
+    v << (8 * (8 - bytes.len().min(8)) % 64)
 }
 
 #[inline]
@@ -105,6 +133,7 @@ mod tests {
             b in proptest::collection::vec(0u8..4, 0..20),
         ) {
             prop_assert_eq!(compare_keys(&a, &b), a.cmp(&b));
+            prop_assert_eq!(same_key(&a, &b), a == b);
             if key_prefix(&a) != key_prefix(&b) {
                 prop_assert_eq!(key_prefix(&a).cmp(&key_prefix(&b)), a.cmp(&b));
             }

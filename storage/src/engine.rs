@@ -162,9 +162,10 @@ impl Engine {
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine> {
         let dir = dir.as_ref().to_path_buf();
         let cache = Arc::new(BlockCache::new(opts.block_cache_budget));
+        let budget = opts.memtable_budget;
         let empty = |version: Version| {
             RwLock::new(Arc::new(SuperVersion {
-                active: Arc::new(Memtable::new()),
+                active: Arc::new(Memtable::new(budget)),
                 frozen: Vec::new(),
                 version: Arc::new(version),
             }))
@@ -880,7 +881,7 @@ impl Inner {
     /// returns the new active one; the caller holds the write lock and
     /// stores the result in it.
     fn rotate(&self) -> Arc<Memtable> {
-        let fresh = Arc::new(Memtable::new());
+        let fresh = Arc::new(Memtable::new(self.opts.memtable_budget));
         self.install(|cur| SuperVersion {
             active: fresh.clone(),
             frozen: std::iter::once(cur.active.clone())

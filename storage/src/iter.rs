@@ -586,7 +586,7 @@ mod tests {
         let kind = |put: bool| if put { Kind::Put } else { Kind::Delete };
         let mut out = Vec::new();
         // 0: skiplist.
-        let mem = Arc::new(Memtable::new());
+        let mem = Arc::new(Memtable::new(1 << 20));
         for (k, s, put, v) in &per[0] {
             assert!(mem.insert(k, *s, kind(*put), v));
         }
@@ -751,7 +751,7 @@ mod tests {
     #[test]
     fn winner_stays_then_swaps() {
         let mem = |keys: &[&[u8]], seqno: Seqno| {
-            let m = Arc::new(Memtable::new());
+            let m = Arc::new(Memtable::new(1 << 20));
             for k in keys {
                 assert!(m.insert(k, seqno, Kind::Put, b"v"));
             }

@@ -24,10 +24,22 @@ use crossbeam_epoch as epoch;
 use crossbeam_skiplist::SkipList;
 
 use crate::flush::TableInput;
+use crate::sst::bloom;
 use crate::types::{Entry, Kind, Seqno, compare_keys, key_prefix};
 
 /// Approximate bytes a skiplist node costs beyond its key and value.
 const NODE_OVERHEAD: usize = 72;
+/// Bytes per version assumed when sizing a key filter for a budget: the
+/// node overhead plus a short key and value.
+const FILTER_BYTES_PER_KEY: usize = NODE_OVERHEAD + 24;
+/// Filter bits per key a memtable's budget can hold (about 1% false
+/// positives with [`FILTER_PROBES`]).
+const FILTER_BITS_PER_KEY: usize = 12;
+/// Bits set and tested per key (within one word).
+const FILTER_PROBES: u32 = 5;
+/// Largest key filter, in words (2 MiB, ~1.4M keys), for very large
+/// budgets such as a memory-only engine's, which never rotates.
+const FILTER_MAX_WORDS: usize = (2 << 20) / 8;
 /// Sequence numbers must fit in 63 bits: the kind shares their word.
 pub(crate) const MAX_SEQNO: Seqno = (1 << 63) - 1;
 /// Versions a cursor copies out of a skiplist by its first refill; each
@@ -501,14 +513,91 @@ impl RunBuilder {
     }
 }
 
+/// A *register-blocked* bloom filter over the user keys of a skiplist
+/// memtable: all of a key's bits fall in one 64-bit word, chosen by the high
+/// half of its hash (the tables' hash, [`bloom::hash`]), so a get of a key
+/// the memtable does not hold — most gets, once most data is in tables —
+/// reads one word instead of walking the skiplist (a dependent cache miss
+/// per level), and an insert costs one atomic OR.
+///
+/// Bits are only ever set, with atomic ORs, so concurrent inserts are
+/// safe. A key's bits are set before [`Memtable::insert`] returns, and a
+/// reader only needs versions whose batch became visible (the engine's
+/// visible sequence number, published after the batch's inserts) before it
+/// read, so it never misses one. A reader may see a version whose bits it
+/// does not see yet only if that version belongs to a batch it must not see.
+struct KeyFilter {
+    words: Box<[AtomicU64]>,
+}
+
+impl KeyFilter {
+    /// A filter sized for the keys a memtable of `budget` bytes holds.
+    fn for_budget(budget: usize) -> KeyFilter {
+        let bits = (budget / FILTER_BYTES_PER_KEY).saturating_mul(FILTER_BITS_PER_KEY);
+        let words = bits.div_ceil(64).clamp(1, FILTER_MAX_WORDS);
+        KeyFilter {
+            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// The word and the bits of `hash`.
+    #[inline]
+    fn bits(&self, hash: u64) -> (&AtomicU64, u64) {
+        let mut mask = 0u64;
+        let mut h = hash as u32;
+        for _ in 0..FILTER_PROBES {
+            mask |= 1 << (h >> 26);
+            h = h.wrapping_mul(0x9E37_79B9);
+        }
+        // `block_of` is below the word count.
+        (&self.words[bloom::block_of(hash, self.words.len())], mask)
+    }
+
+    /// Starts adding `hash`: reads its word now, so that the cache miss
+    /// overlaps the skiplist insert; [`PendingBits::set`] finishes.
+    #[inline]
+    fn begin_insert(&self, hash: u64) -> PendingBits<'_> {
+        let (word, mask) = self.bits(hash);
+        PendingBits {
+            word,
+            mask,
+            seen: word.load(AtomicOrdering::Relaxed),
+        }
+    }
+
+    /// False only if no key with this hash was inserted.
+    #[inline]
+    fn may_contain(&self, hash: u64) -> bool {
+        let (word, mask) = self.bits(hash);
+        word.load(AtomicOrdering::Acquire) & mask == mask
+    }
+}
+
+/// A key's filter bits, read but not yet set ([`KeyFilter::begin_insert`]).
+struct PendingBits<'a> {
+    word: &'a AtomicU64,
+    mask: u64,
+    /// The word as read: bits are never cleared, so any set here still are.
+    seen: u64,
+}
+
+impl PendingBits<'_> {
+    fn set(self) {
+        // Skip the atomic read-modify-write when the bits are set.
+        if self.seen & self.mask != self.mask {
+            self.word.fetch_or(self.mask, AtomicOrdering::Release);
+        }
+    }
+}
+
 /// The two ways a memtable holds its versions.
 // The skiplist is large (cache-padded heads); boxing it would add a pointer
 // chase to every write, while a run only wastes a few hundred bytes of the
 // handful of memtables alive at once.
 #[allow(clippy::large_enum_variant)]
 enum Repr {
-    /// The active (and later frozen) write buffer.
-    Skip(SkipList<InternalKey, ()>),
+    /// The active (and later frozen) write buffer, and a filter of its keys.
+    Skip(SkipList<InternalKey, ()>, KeyFilter),
     /// An immutable sorted run built by ingest.
     Run(SortedRun),
 }
@@ -521,9 +610,14 @@ pub(crate) struct Memtable {
 }
 
 impl Memtable {
-    pub(crate) fn new() -> Memtable {
+    /// An empty skiplist memtable for about `budget` bytes of versions (which
+    /// sizes its key filter; more may be inserted).
+    pub(crate) fn new(budget: usize) -> Memtable {
         Memtable {
-            repr: Repr::Skip(SkipList::new(epoch::default_collector().clone())),
+            repr: Repr::Skip(
+                SkipList::new(epoch::default_collector().clone()),
+                KeyFilter::for_budget(budget),
+            ),
             bytes: AtomicUsize::new(0),
             max_seqno: AtomicU64::new(0),
         }
@@ -564,7 +658,7 @@ impl Memtable {
     /// a skiplist memtable): lets a flush write a run without copying.
     pub(crate) fn run_versions(&self) -> Option<impl Iterator<Item = RunVersion<'_>>> {
         match &self.repr {
-            Repr::Skip(_) => None,
+            Repr::Skip(..) => None,
             Repr::Run(run) => Some(run.records.iter().map(|r| run.version(r))),
         }
     }
@@ -573,6 +667,10 @@ impl Memtable {
     /// a second insert of the same key and seqno replaces the first, which is
     /// how "last write in a batch wins" falls out.
     ///
+    /// Gets rely on the memtable's key filter, so a version must become
+    /// visible to readers (the engine's visible sequence number) only after
+    /// its `insert` returned.
+    ///
     /// `seqno` must not exceed [`MAX_SEQNO`] (the engine checks). Returns
     /// false, inserting nothing, on a sorted run: runs are immutable and
     /// never the active memtable, so the engine treats that as a bug report,
@@ -580,13 +678,18 @@ impl Memtable {
     #[must_use]
     pub(crate) fn insert(&self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) -> bool {
         debug_assert!(seqno <= MAX_SEQNO);
-        let Repr::Skip(map) = &self.repr else {
+        let Repr::Skip(map, filter) = &self.repr else {
             return false;
         };
+        let bits = filter.begin_insert(bloom::hash(key));
         let size = key.len() + value.len() + NODE_OVERHEAD;
         let guard = &epoch::pin();
         map.insert(InternalKey::new(key, seqno, kind, value), (), guard)
             .release(guard);
+        // Readers rely on the filter only for versions of batches made
+        // visible after this returns (see `KeyFilter`), so the bits may be
+        // set after the node is linked.
+        bits.set();
         // Inserts are serialised by the engine's write lock, so a plain load
         // and store will do; the batch's seqno is noted once, by the caller
         // (`note_seqno`).
@@ -609,7 +712,7 @@ impl Memtable {
 
     pub(crate) fn is_empty(&self) -> bool {
         match &self.repr {
-            Repr::Skip(map) => map.is_empty(),
+            Repr::Skip(map, _) => map.is_empty(),
             Repr::Run(run) => run.records.is_empty(),
         }
     }
@@ -623,7 +726,12 @@ impl Memtable {
     pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
         let probe = Probe::new(key, seqno);
         let map = match &self.repr {
-            Repr::Skip(map) => map,
+            Repr::Skip(map, filter) => {
+                if !filter.may_contain(bloom::hash(key)) {
+                    return None;
+                }
+                map
+            }
             Repr::Run(run) => {
                 let i = run.seek(&probe, true);
                 let found = run.records.get(i).map(|r| run.version(r))?;
@@ -732,7 +840,7 @@ impl MemCursor {
                 };
                 (walk, run.data.clone())
             }
-            Repr::Skip(_) => {
+            Repr::Skip(..) => {
                 let start = match if reverse { &upper } else { &lower } {
                     Bound::Included(k) if reverse => Bound::Included((k.to_vec(), 0)),
                     Bound::Excluded(k) if reverse => Bound::Excluded((k.to_vec(), Seqno::MAX)),
@@ -853,7 +961,7 @@ impl MemCursor {
         else {
             return false;
         };
-        let Repr::Skip(list) = &self.mem.repr else {
+        let Repr::Skip(list, _) = &self.mem.repr else {
             return false;
         };
         slots.clear();
@@ -976,7 +1084,7 @@ mod tests {
 
     #[test]
     fn get_sees_newest_visible_version() {
-        let m = Memtable::new();
+        let m = Memtable::new(1 << 20);
         assert!(m.insert(b"a", 1, Kind::Put, b"1"));
         assert!(m.insert(b"a", 3, Kind::Put, b"3"));
         assert!(m.insert(b"a", 5, Kind::Delete, b""));
@@ -996,8 +1104,36 @@ mod tests {
     }
 
     #[test]
+    fn key_filter_has_no_false_negatives_and_few_false_positives() {
+        let n = 20_000;
+        let f = KeyFilter::for_budget(n * FILTER_BYTES_PER_KEY);
+        let h = |s: String| bloom::hash(s.as_bytes());
+        // Concurrent inserts lose no bits.
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let f = &f;
+                s.spawn(move || {
+                    for i in (t..n).step_by(4) {
+                        f.begin_insert(h(format!("key{i}"))).set();
+                    }
+                });
+            }
+        });
+        assert!((0..n).all(|i| f.may_contain(h(format!("key{i}")))));
+        let fp = (0..n)
+            .filter(|i| f.may_contain(h(format!("other{i}"))))
+            .count();
+        let rate = fp as f64 / n as f64;
+        assert!(rate < 0.02, "false-positive rate {rate}");
+        // A tiny budget still gets a (saturating, never wrong) filter.
+        let tiny = KeyFilter::for_budget(0);
+        tiny.begin_insert(h("a".into())).set();
+        assert!(tiny.may_contain(h("a".into())));
+    }
+
+    #[test]
     fn iter_respects_bounds_both_directions() {
-        let m = Arc::new(Memtable::new());
+        let m = Arc::new(Memtable::new(1 << 20));
         let mut seq = 0;
         for k in 0..1000u32 {
             for _ in 0..2 {
@@ -1057,7 +1193,7 @@ mod tests {
             // Log order: seqnos never decrease.
             let mut ops = ops;
             ops.sort_by_key(|op| op.1);
-            let skip = Arc::new(Memtable::new());
+            let skip = Arc::new(Memtable::new(1 << 20));
             let mut builder = RunBuilder::with_capacity(0, 0);
             for (k, s, put, v) in &ops {
                 // Deletes carry no value (the engine stores none).

@@ -13,8 +13,9 @@
 use super::block::Malformed;
 
 /// The hash every filter lookup starts from; computed once per `get`.
+/// (The memtable's key filter uses the same hash, blocks and probes.)
 #[inline]
-pub(super) fn hash(key: &[u8]) -> u64 {
+pub(crate) fn hash(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key)
 }
 
@@ -28,13 +29,13 @@ const PROBE_MUL: u32 = 0x9E37_79B9;
 
 /// The filter block a hash falls into, among `blocks`.
 #[inline]
-fn block_of(hash: u64, blocks: usize) -> usize {
+pub(crate) fn block_of(hash: u64, blocks: usize) -> usize {
     (((hash >> 32) * blocks as u64) >> 32) as usize
 }
 
 /// Bit positions (0 … 511) probed inside the key's block.
 #[inline]
-fn probes(hash: u64, k: u32) -> impl Iterator<Item = usize> {
+pub(crate) fn probes(hash: u64, k: u32) -> impl Iterator<Item = usize> {
     let mut h = hash as u32;
     (0..k).map(move |_| {
         let bit = (h >> 23) as usize;

@@ -16,7 +16,7 @@
 //! business, when they are deleted the version set's.
 
 mod block;
-mod bloom;
+pub(crate) mod bloom;
 mod reader;
 mod writer;
 

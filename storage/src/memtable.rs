@@ -727,7 +727,8 @@ impl Memtable {
         let probe = Probe::new(key, seqno);
         let map = match &self.repr {
             Repr::Skip(map, filter) => {
-                if !filter.may_contain(bloom::hash(key)) {
+                // An empty memtable (just after a rotation) needs no hash.
+                if map.is_empty() || !filter.may_contain(bloom::hash(key)) {
                     return None;
                 }
                 map

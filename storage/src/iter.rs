@@ -746,6 +746,14 @@ mod tests {
         }
     }
 
+    /// Scans can move to another thread (the query layer's parallel scans).
+    #[test]
+    fn scans_are_send() {
+        fn send<T: Send>() {}
+        send::<Scan>();
+        send::<MergeIter>();
+    }
+
     /// A source far ahead of the others is drained without swapping, and
     /// the merge still interleaves correctly when it falls behind.
     #[test]

@@ -336,13 +336,18 @@ fn scan_keys(
     end: Vec<u8>,
     f: &mut dyn FnMut(&[u8]) -> Result<bool>,
 ) -> Result<()> {
-    for pair in snap.scan(start..end) {
-        let (_, v) = pair.map_err(|e| storage(e.into()))?;
-        if !f(&v)? {
-            break;
-        }
-    }
-    Ok(())
+    // `visit` lends each value as a slice: no refcounted handle per row.
+    let mut failed = None;
+    snap.scan(start..end)
+        .visit(|_, v| match f(v) {
+            Ok(go_on) => go_on,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        })
+        .map_err(|e| storage(e.into()))?;
+    failed.map_or(Ok(()), Err)
 }
 
 /// The primary keys of index entries equal to any of `values`, sorted
@@ -365,9 +370,21 @@ fn collect_pks(snap: &Snapshot, start: Vec<u8>, end: Vec<u8>, out: &mut Vec<i64>
     if start >= end {
         return Ok(());
     }
-    for pair in snap.scan(start..end) {
-        let (k, _) = pair.map_err(|e| storage(e.into()))?;
-        out.push(keys::pk_of_index_key(&k).ok_or_else(|| Error::corrupt("bad index key"))?);
+    let mut bad = false;
+    snap.scan(start..end)
+        .visit(|k, _| match keys::pk_of_index_key(k) {
+            Some(pk) => {
+                out.push(pk);
+                true
+            }
+            None => {
+                bad = true;
+                false
+            }
+        })
+        .map_err(|e| storage(e.into()))?;
+    if bad {
+        return Err(Error::corrupt("bad index key"));
     }
     Ok(())
 }

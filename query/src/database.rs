@@ -371,6 +371,11 @@ impl Database {
 
     fn select(&self, s: &Select, opts: PlanOptions) -> Result<Output> {
         let cat = self.catalog.read().clone();
+        if opts.use_indexes
+            && let Some(out) = self.point_read(&cat, s)?
+        {
+            return Ok(out);
+        }
         let plan = planner::plan_select(&cat, s, opts)?;
         let snap = self.db.snapshot();
         let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
@@ -386,6 +391,61 @@ impl Database {
                 .collect(),
             rows: rows.rows,
         })
+    }
+
+    /// The fast path of the most common statement, `find T where id = c`
+    /// (or `select * from T where id = c`): one point read, no plan. Gives
+    /// the rows the planner's primary-key lookup would; `None` for any
+    /// other shape.
+    fn point_read(&self, cat: &Catalog, s: &Select) -> Result<Option<Output>> {
+        if !(s.items.is_empty()
+            && s.joins.is_empty()
+            && s.group_by.is_empty()
+            && s.order_by.is_empty()
+            && s.offset.is_none())
+        {
+            return Ok(None);
+        }
+        let Some(Expr::Binary {
+            op: crate::ast::BinaryOp::Eq,
+            left,
+            right,
+        }) = &s.filter
+        else {
+            return Ok(None);
+        };
+        let t = cat.table(&s.from)?;
+        let is_pk = |e: &Expr| match e {
+            Expr::Name(p) => match p.as_slice() {
+                [c] => *c == t.columns[t.pk].name,
+                [tb, c] => *tb == t.name && *c == t.columns[t.pk].name,
+                _ => false,
+            },
+            _ => false,
+        };
+        let pk = match (&**left, &**right) {
+            (l, Expr::Literal(Literal::Int(i))) if is_pk(l) => *i,
+            (Expr::Literal(Literal::Int(i)), r) if is_pk(r) => *i,
+            _ => return Ok(None),
+        };
+        let columns = t
+            .columns
+            .iter()
+            .map(|c| Column {
+                name: c.name.clone(),
+                ty: Some(c.ty),
+            })
+            .collect();
+        let mut rows = Vec::new();
+        if s.limit != Some(0)
+            && let Some(bytes) = self
+                .db
+                .get(&keys::row_key(t.id, pk))
+                .map_err(Error::Storage)?
+        {
+            rows.push(row::decode_row(&bytes, t.columns.len())?);
+        }
+        Ok(Some(Output::Rows { columns, rows }))
     }
 
     /// A `select *` over one table with `filter`: the rows `update` and

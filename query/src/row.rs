@@ -149,8 +149,6 @@ fn write_varint(mut v: u64, buf: &mut [u8; MAX_VARINT_LEN]) -> usize {
 
 /// All `ncols` columns of a stored row, in declaration order; columns
 /// past the end of a short row are null.
-// Read back by the tests (and by index-only scans, once the planner has them).
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn decode_row(bytes: &[u8], ncols: usize) -> Result<Vec<Value>> {
     let mut reader = RowReader::new(bytes)?;
     if reader.column_count() > ncols {

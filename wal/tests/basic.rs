@@ -227,7 +227,10 @@ fn async_mode_syncs_every_interval() {
     let s = put(&db, "a", "1");
     let start = std::time::Instant::now();
     while db.stats().durable_seqno < s {
-        assert!(start.elapsed() < Duration::from_secs(30), "no interval sync");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no interval sync"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     crash(db, &sim, Torn::DropUnsynced);

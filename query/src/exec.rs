@@ -540,6 +540,9 @@ struct RowSink<'p> {
     /// they go in the row.
     lazy: &'p [usize],
     lazy_offset: usize,
+    /// Move values out of the row buffer when projecting `*` (no joins:
+    /// nothing reads the buffer again before it is decoded anew).
+    take: bool,
     scratch: Vec<Value>,
     keys: Vec<Value>,
     items: &'p [Eval],
@@ -566,6 +569,7 @@ impl<'p> RowSink<'p> {
         RowSink {
             lazy: &plan.driver.lazy,
             lazy_offset: plan.driver.offset,
+            take: plan.joins.is_empty(),
             scratch: Vec::new(),
             keys: Vec::new(),
             items,
@@ -584,6 +588,11 @@ impl<'p> RowSink<'p> {
             decode_into(raw, self.lazy, self.lazy_offset, &mut self.scratch, row)?;
         }
         if self.items.is_empty() {
+            // `*`: without joins the row buffer is decoded afresh for the
+            // next row, so its values move out instead of being copied.
+            if self.take {
+                return Ok(row.iter_mut().map(std::mem::take).collect());
+            }
             return Ok(row.to_vec());
         }
         self.items

@@ -9,9 +9,10 @@ use std::fmt;
 use crate::ast::ColumnType;
 
 /// One value.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
     /// SQL null: absent or unknown.
+    #[default]
     Null,
     /// An `int`.
     Int(i64),

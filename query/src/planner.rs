@@ -629,33 +629,20 @@ fn key_value(v: Value, ty: ColumnType) -> Option<Value> {
     }
 }
 
-fn tighter_lo(a: Bound<Value>, b: Bound<Value>) -> Bound<Value> {
+/// The tighter of two bounds on one side of a range: the larger lower
+/// bound (`lower`) or the smaller upper bound; at equal values the
+/// exclusive one.
+fn tighter(a: Bound<Value>, b: Bound<Value>, lower: bool) -> Bound<Value> {
     use std::cmp::Ordering::*;
     match (&a, &b) {
         (Bound::Unbounded, _) => b,
         (_, Bound::Unbounded) => a,
         (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
-            match x.sort_cmp(y) {
-                Less => b,
-                Greater => a,
-                Equal if matches!(a, Bound::Excluded(_)) => a,
-                Equal => b,
-            }
-        }
-    }
-}
-
-fn tighter_hi(a: Bound<Value>, b: Bound<Value>) -> Bound<Value> {
-    use std::cmp::Ordering::*;
-    match (&a, &b) {
-        (Bound::Unbounded, _) => b,
-        (_, Bound::Unbounded) => a,
-        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
-            match x.sort_cmp(y) {
-                Less => a,
-                Greater => b,
-                Equal if matches!(a, Bound::Excluded(_)) => a,
-                Equal => b,
+            match (x.sort_cmp(y), lower) {
+                (Less, true) | (Greater, false) => b,
+                (Greater, true) | (Less, false) => a,
+                (Equal, _) if matches!(a, Bound::Excluded(_)) => a,
+                (Equal, _) => b,
             }
         }
     }
@@ -695,8 +682,8 @@ fn choose_access(scope: &Scope, ti: usize, terms: &[&Expr]) -> Access {
                 let e = ranges
                     .entry(c)
                     .or_insert((Bound::Unbounded, Bound::Unbounded));
-                e.0 = tighter_lo(e.0.clone(), lo);
-                e.1 = tighter_hi(e.1.clone(), hi);
+                e.0 = tighter(e.0.clone(), lo, true);
+                e.1 = tighter(e.1.clone(), hi, false);
             }
         }
     }

@@ -357,6 +357,9 @@ pub enum Literal {
     Array(Vec<Literal>),
     /// `{ key: value, ... }`
     Object(Vec<(String, Literal)>),
+    /// `?`: the parameter of a prepared statement with this index (from 0,
+    /// in order of appearance), replaced by a value before it runs.
+    Param(u32),
 }
 
 impl fmt::Display for Statement {
@@ -658,6 +661,7 @@ impl fmt::Display for Literal {
                 f.write_str("]")
             }
             Literal::Object(fields) => write_object(f, fields),
+            Literal::Param(_) => f.write_str("?"),
         }
     }
 }

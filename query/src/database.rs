@@ -107,6 +107,28 @@ impl Default for ExecOptions {
     }
 }
 
+/// A statement parsed once, with `?` placeholders for values, to run many
+/// times ([`Database::prepare`], [`Database::execute_prepared`]): the text
+/// is not parsed again, and a bound `find T where id = ?` goes straight to
+/// a point read.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    statement: Statement,
+    params: usize,
+}
+
+impl Prepared {
+    /// How many values a run needs (the number of `?`).
+    pub fn params(&self) -> usize {
+        self.params
+    }
+
+    /// The parsed statement; placeholders are `Literal::Param`.
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+}
+
 /// Number of primary-key lock stripes.
 const STRIPES: usize = 256;
 
@@ -178,6 +200,40 @@ impl Database {
     pub fn execute_with(&self, text: &str, opts: ExecOptions) -> Result<Output> {
         let stmt = parser::parse(text)?;
         self.run(&stmt, opts)
+    }
+
+    /// Parses a statement whose values may be `?` placeholders (in
+    /// expressions and insert values; not in `limit`/`offset`), for
+    /// [`Database::execute_prepared`]. Names are checked when it runs.
+    pub fn prepare(&self, text: &str) -> Result<Prepared> {
+        let (statement, params) = parser::parse_with_params(text)?;
+        Ok(Prepared {
+            statement,
+            params: params.len(),
+        })
+    }
+
+    /// Runs a prepared statement with `params[i]` for its `i`-th `?`;
+    /// `invalid_parameter` unless exactly [`Prepared::params`] values are
+    /// given.
+    pub fn execute_prepared(&self, prepared: &Prepared, params: &[Value]) -> Result<Output> {
+        if params.len() != prepared.params {
+            return Err(Error::query(
+                ErrorCode::InvalidParameter,
+                format!(
+                    "the statement has {} placeholder(s), {} value(s) given",
+                    prepared.params,
+                    params.len()
+                ),
+            ));
+        }
+        if params.is_empty() {
+            return self.run(&prepared.statement, ExecOptions::default());
+        }
+        let values: Vec<Literal> = params.iter().map(value_literal).collect();
+        let mut statement = prepared.statement.clone();
+        bind_statement(&mut statement, &values);
+        self.run(&statement, ExecOptions::default())
     }
 
     /// Runs a parsed statement.
@@ -925,5 +981,107 @@ fn short(v: &Value) -> String {
         format!("{}…", s.chars().take(40).collect::<String>())
     } else {
         s
+    }
+}
+
+/// A value as the literal that stands for it in a bound statement.
+fn value_literal(v: &Value) -> Literal {
+    match v {
+        Value::Null => Literal::Null,
+        Value::Int(i) => Literal::Int(*i),
+        Value::Float(x) => Literal::Float(*x),
+        Value::Bool(b) => Literal::Bool(*b),
+        Value::String(s) => Literal::String(s.clone()),
+        Value::Json(j) => json_literal(j),
+    }
+}
+
+fn json_literal(j: &serde_json::Value) -> Literal {
+    match j {
+        serde_json::Value::Array(items) => Literal::Array(items.iter().map(json_literal).collect()),
+        serde_json::Value::Object(m) => Literal::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), json_literal(v)))
+                .collect(),
+        ),
+        other => value_literal(&Value::from_json(other.clone())),
+    }
+}
+
+/// Replaces every `?` of `stmt` by its value.
+fn bind_statement(stmt: &mut Statement, values: &[Literal]) {
+    let e = |x: &mut Expr| bind_expr(x, values);
+    match stmt {
+        Statement::Insert { rows, .. } => rows
+            .iter_mut()
+            .flatten()
+            .for_each(|(_, l)| bind_literal(l, values)),
+        Statement::Select(s) => {
+            s.items.iter_mut().for_each(|i| e(&mut i.expr));
+            s.joins.iter_mut().for_each(|j| e(&mut j.on));
+            s.filter.iter_mut().for_each(e);
+            s.group_by.iter_mut().for_each(e);
+            s.order_by.iter_mut().for_each(|o| e(&mut o.expr));
+        }
+        Statement::Update {
+            assignments,
+            filter,
+            ..
+        } => {
+            assignments.iter_mut().for_each(|(_, x)| e(x));
+            filter.iter_mut().for_each(e);
+        }
+        Statement::Delete { filter, .. } => filter.iter_mut().for_each(e),
+        Statement::Explain(inner) => bind_statement(inner, values),
+        Statement::CreateTable { .. }
+        | Statement::DropTable { .. }
+        | Statement::CreateIndex { .. }
+        | Statement::DropIndex { .. } => {}
+    }
+}
+
+fn bind_expr(e: &mut Expr, values: &[Literal]) {
+    let b = |x: &mut Expr| bind_expr(x, values);
+    match e {
+        Expr::Literal(l) => bind_literal(l, values),
+        Expr::Name(_) => {}
+        Expr::Unary { expr, .. } | Expr::IsNull { expr, .. } => b(expr),
+        Expr::Binary { left, right, .. } => {
+            b(left);
+            b(right);
+        }
+        Expr::Like { expr, pattern, .. } => {
+            b(expr);
+            b(pattern);
+        }
+        Expr::InList { expr, list, .. } => {
+            b(expr);
+            list.iter_mut().for_each(b);
+        }
+        Expr::Between {
+            expr, low, high, ..
+        } => {
+            b(expr);
+            b(low);
+            b(high);
+        }
+        Expr::Aggregate { arg, .. } => {
+            if let Some(a) = arg {
+                b(a);
+            }
+        }
+    }
+}
+
+fn bind_literal(l: &mut Literal, values: &[Literal]) {
+    match l {
+        Literal::Param(i) => {
+            if let Some(v) = values.get(*i as usize) {
+                *l = v.clone();
+            }
+        }
+        Literal::Array(items) => items.iter_mut().for_each(|x| bind_literal(x, values)),
+        Literal::Object(fields) => fields.iter_mut().for_each(|(_, x)| bind_literal(x, values)),
+        _ => {}
     }
 }

@@ -36,6 +36,8 @@ pub enum ErrorCode {
     Unsupported,
     /// Integer arithmetic that overflows i64.
     NumericOverflow,
+    /// A prepared statement run with the wrong number of values.
+    InvalidParameter,
     /// The storage below failed (I/O error, unsupported format version,
     /// closed).
     StorageError,
@@ -64,6 +66,7 @@ impl ErrorCode {
             ErrorCode::AmbiguousColumn => "ambiguous_column",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::NumericOverflow => "numeric_overflow",
+            ErrorCode::InvalidParameter => "invalid_parameter",
             ErrorCode::StorageError => "storage_error",
             ErrorCode::Poisoned => "poisoned",
             ErrorCode::Corruption => "corruption",

@@ -51,13 +51,15 @@ pub(crate) fn literal_value(l: &Literal) -> Value {
         Literal::Float(x) => Value::Float(*x),
         Literal::String(s) => Value::String(s.clone()),
         Literal::Array(_) | Literal::Object(_) => Value::Json(literal_json(l)),
+        // Bound before a statement runs (`Database::execute_prepared`).
+        Literal::Param(_) => Value::Null,
     }
 }
 
 /// A literal as JSON (for `json` columns).
 pub(crate) fn literal_json(l: &Literal) -> serde_json::Value {
     match l {
-        Literal::Null => serde_json::Value::Null,
+        Literal::Null | Literal::Param(_) => serde_json::Value::Null,
         Literal::Bool(b) => serde_json::Value::Bool(*b),
         Literal::Int(i) => serde_json::Value::from(*i),
         Literal::Float(x) => serde_json::Number::from_f64(*x)

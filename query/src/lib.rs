@@ -23,7 +23,7 @@ mod planner;
 mod row;
 mod value;
 
-pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output};
+pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output, Prepared};
 pub use error::{Error, ErrorCode, Result};
 pub use value::Value;
 

@@ -135,7 +135,7 @@ fn sql_literal(l: &Literal) -> String {
         Literal::Int(i) => i.to_string(),
         Literal::Float(x) => format!("{x:?}"),
         Literal::String(s) => format!("'{}'", s.replace('\'', "''")),
-        Literal::Array(_) | Literal::Object(_) => {
+        Literal::Array(_) | Literal::Object(_) | Literal::Param(_) => {
             unreachable!("no json in the differential schema")
         }
     }

@@ -732,3 +732,59 @@ fn batch_fast_path() {
         vec![vec![int(10), Value::Float(30.0)]]
     );
 }
+
+#[test]
+fn prepared_statements_bind_values_in_order() {
+    let (db, _d) = db();
+    users(&db);
+    let find = db.prepare("find users where id = ?").unwrap();
+    assert_eq!(find.params(), 1);
+    for id in [1, 3, 42] {
+        let got = match db.execute_prepared(&find, &[int(id)]).unwrap() {
+            Output::Rows { rows, .. } => rows,
+            o => panic!("{o:?}"),
+        };
+        assert_eq!(got, rows(&db, &format!("find users where id = {id}")));
+    }
+    let range = db
+        .prepare("select id from users where age between ? and ? and name like ? order by id")
+        .unwrap();
+    match db
+        .execute_prepared(&range, &[int(20), int(45), s("%a%")])
+        .unwrap()
+    {
+        Output::Rows { rows, .. } => assert_eq!(ids(&rows), [1, 3, 5]),
+        o => panic!("{o:?}"),
+    }
+    let ins = db
+        .prepare("insert users { id: ?, name: ?, metadata: ? }")
+        .unwrap();
+    let meta = Value::Json(serde_json::json!({"level": 9}));
+    assert_eq!(
+        db.execute_prepared(&ins, &[int(50), s("p"), meta]).unwrap(),
+        Output::Affected(1)
+    );
+    assert_eq!(ids(&rows(&db, "find users where metadata.level = 9")), [50]);
+    let upd = db
+        .prepare("update users set age = age + ? where id = ?")
+        .unwrap();
+    assert_eq!(
+        db.execute_prepared(&upd, &[int(5), int(1)]).unwrap(),
+        Output::Affected(1)
+    );
+    assert_eq!(
+        rows(&db, "select age from users where id = 1"),
+        vec![vec![int(30)]]
+    );
+    // Wrong count: refused, nothing run.
+    let e = db.execute_prepared(&upd, &[int(5)]).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::InvalidParameter);
+    assert_eq!(
+        rows(&db, "select age from users where id = 1"),
+        vec![vec![int(30)]]
+    );
+    // A placeholder outside a prepared statement is a syntax error at it.
+    let e = db.execute("find users\nwhere id = ?").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::SyntaxError);
+    assert_eq!((e.line(), e.column()), (Some(2), Some(12)));
+}

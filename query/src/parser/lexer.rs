@@ -125,6 +125,8 @@ pub(super) enum Punct {
     LtEq,
     Gt,
     GtEq,
+    /// `?`: a parameter of a prepared statement.
+    Question,
 }
 
 impl Punct {
@@ -150,6 +152,7 @@ impl Punct {
         Punct::LtEq,
         Punct::Gt,
         Punct::GtEq,
+        Punct::Question,
     ];
 
     /// The token as written (`!=` for either spelling of not-equal).
@@ -175,6 +178,7 @@ impl Punct {
             Punct::LtEq => "<=",
             Punct::Gt => ">",
             Punct::GtEq => ">=",
+            Punct::Question => "?",
         }
     }
 }
@@ -335,6 +339,7 @@ impl<'a> Lexer<'a> {
             '(' => punct(Punct::LParen, 1),
             ')' => punct(Punct::RParen, 1),
             '*' => punct(Punct::Star, 1),
+            '?' => punct(Punct::Question, 1),
             '+' => punct(Punct::Plus, 1),
             '-' => punct(Punct::Minus, 1),
             '/' => punct(Punct::Slash, 1),

@@ -116,9 +116,26 @@ const AGGREGATES: [AggFunc; 5] = [
 /// empty text, a second statement, an unknown word — is an
 /// [`Error::Syntax`] with the position of the offending token.
 pub fn parse(text: &str) -> Result<Statement> {
+    let (statement, params) = parse_with_params(text)?;
+    match params.first() {
+        None => Ok(statement),
+        Some(&at) => Err(expected::syntax(
+            text,
+            at,
+            "a \"?\" placeholder needs a prepared statement (Database::prepare)".to_string(),
+            None,
+        )),
+    }
+}
+
+/// Parses one statement that may hold `?` placeholders (a prepared
+/// statement's text): the statement, whose placeholders are
+/// [`Literal::Param`] numbered from 0 in order of appearance, and the
+/// byte offset of each placeholder.
+pub fn parse_with_params(text: &str) -> Result<(Statement, Vec<usize>)> {
     let mut parser = Parser::new(text);
     match parser.input() {
-        Ok(statement) => Ok(statement),
+        Ok(statement) => Ok((statement, parser.params)),
         Err(Fail) => Err(parser.into_error()),
     }
 }
@@ -149,6 +166,8 @@ struct Parser<'a> {
     expected: ExpectedSet,
     custom: Option<Custom>,
     depth: u32,
+    /// Byte offsets of the `?` placeholders read so far.
+    params: Vec<usize>,
 }
 
 impl<'a> Parser<'a> {
@@ -162,6 +181,7 @@ impl<'a> Parser<'a> {
             expected: ExpectedSet::new(cur),
             custom: None,
             depth: 0,
+            params: Vec::new(),
         }
     }
 
@@ -780,7 +800,9 @@ impl<'a> Parser<'a> {
             Tok::Number { .. }
             | Tok::Str { .. }
             | Tok::Word(Some(Kw::True | Kw::False | Kw::Null))
-            | Tok::Punct(Punct::LBracket | Punct::LBrace) => Ok(Expr::Literal(self.literal()?)),
+            | Tok::Punct(Punct::LBracket | Punct::LBrace | Punct::Question) => {
+                Ok(Expr::Literal(self.literal()?))
+            }
             Tok::Punct(Punct::LParen) => {
                 self.bump();
                 let expr = self.expr()?;
@@ -894,6 +916,12 @@ impl<'a> Parser<'a> {
                 Ok(Literal::Array(items))
             }),
             Tok::Punct(Punct::LBrace) => Ok(Literal::Object(self.nested(Self::object)?)),
+            Tok::Punct(Punct::Question) => {
+                let n = u32::try_from(self.params.len()).unwrap_or(u32::MAX);
+                self.params.push(self.cur.start);
+                self.bump();
+                Ok(Literal::Param(n))
+            }
             _ => self.fail(What::Value),
         }
     }

@@ -378,8 +378,9 @@ impl Report {
         let _ = writeln!(out, "\nSetup:\n");
         let _ = writeln!(
             out,
-            "- Fairness: SQLite runs cached prepared statements with bound parameters; \
-             fasty formats and parses each statement's text, as its users do. Both create the \
+            "- Fairness: both run the lookups and the count as prepared statements with bound \
+             values (SQLite: cached prepared statements; fasty: Database::prepare, planned per \
+             call); top-10 and the join are statement text for fasty. Both create the \
              email index before the load, so both loads maintain it. Both hand every row back \
              as owned values."
         );

@@ -51,6 +51,7 @@
 //! AGG        = "count" | "sum" | "avg" | "min" | "max"    -- "*" only in count(*)
 //!
 //! literal    = ["-"] NUMBER | STRING | "true" | "false" | "null" | array | object
+//!            | "?"                             -- a placeholder: prepared statements only
 //! array      = "[" [literal {"," literal} [","]] "]"
 //! object     = "{" [field {"," field} [","]] "}"
 //! field      = (WORD | STRING) ":" literal     -- any word, keywords included

@@ -16,7 +16,7 @@ use crate::iter::Cursor;
 use crate::manifest::{Manifest, TableRecord};
 use crate::memtable::Memtable;
 use crate::sst::{Table, TableCursor};
-use crate::types::{Entry, Seqno};
+use crate::types::{Kind, Seqno};
 
 /// Number of levels: level 0 (overlapping, newest first) and 1..=6 (each
 /// sorted by key, files not overlapping).
@@ -58,14 +58,15 @@ impl Version {
         }
     }
 
-    /// The newest version of `key` visible at `seqno` held in any table.
-    pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Result<Option<Entry>> {
+    /// The kind and value of the newest version of `key` visible at
+    /// `seqno` held in any table.
+    pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, Bytes)>> {
         for t in &self.levels[0] {
             let m = t.meta();
             if key < m.min_key.as_ref() || key > m.max_key.as_ref() {
                 continue;
             }
-            if let Some(e) = t.get(key, seqno)? {
+            if let Some(e) = t.get_value(key, seqno)? {
                 return Ok(Some(e));
             }
         }
@@ -73,7 +74,7 @@ impl Version {
             let i = level.partition_point(|t| t.meta().max_key.as_ref() < key);
             if let Some(t) = level.get(i)
                 && t.meta().min_key.as_ref() <= key
-                && let Some(e) = t.get(key, seqno)?
+                && let Some(e) = t.get_value(key, seqno)?
             {
                 return Ok(Some(e));
             }

@@ -37,6 +37,17 @@ impl Cursor {
         }
     }
 
+    /// Starts the memory traffic of the first `advance` without waiting
+    /// for it, where that helps (table cursors; see
+    /// [`TableCursor::prepare`]).
+    #[inline]
+    pub(crate) fn prepare(&mut self) {
+        match self {
+            Cursor::Mem(_) => {}
+            Cursor::Tables(c) => c.prepare(),
+        }
+    }
+
     /// The current version's key (after `advance` returned `true`).
     #[inline]
     pub(crate) fn key(&self) -> &[u8] {
@@ -177,6 +188,14 @@ impl MergeIter {
     #[cold]
     fn start(&mut self) -> Result<bool> {
         self.started = true;
+        // Each source's first seek is a chain of dependent cache misses:
+        // start the tables' block loads first, so they complete while the
+        // memtables (first in the list) walk their skiplists.
+        if self.cursors.len() > 1 {
+            for c in &mut self.cursors {
+                c.prepare();
+            }
+        }
         for i in 0..self.cursors.len() {
             if self.cursors[i].advance()? {
                 self.push(i);

@@ -368,6 +368,23 @@ impl<'a> BlockView<'a> {
         Ok(BlockView { data, l })
     }
 
+    /// Starts loading a small block's offsets array and entries into the
+    /// cache, without waiting. A binary search is a chain of dependent
+    /// reads, each on another cache line of a block that is usually cold
+    /// (one of thousands in the cache): asking for all of them at once
+    /// lets the misses overlap instead of queueing.
+    #[inline]
+    pub(super) fn prefetch(&self) {
+        if self.l.size <= PREFETCH_MAX_BLOCK {
+            prefetch(
+                self.data
+                    .get(self.l.offsets_at..self.l.buckets_at)
+                    .unwrap_or(&[]),
+            );
+            prefetch(self.data.get(..self.l.offsets_at).unwrap_or(&[]));
+        }
+    }
+
     /// Decodes entry `i`, checking every length against the block.
     #[inline]
     pub(super) fn entry_at(&self, i: usize) -> Result<RawEntry, Malformed> {
@@ -419,14 +436,7 @@ impl<'a> BlockView<'a> {
     /// Index of the first entry at or after `(key, seqno)` in internal
     /// order, or the entry count if every entry is before it.
     pub(super) fn seek(&self, key: &[u8], seqno: Seqno) -> Result<usize, Malformed> {
-        // A binary search is a chain of dependent reads, each on another
-        // cache line of a block that is usually cold (one of thousands in
-        // the cache): ask for all of a small block's lines at once, the
-        // offsets array first, so the misses overlap instead of queueing.
-        if self.l.size <= PREFETCH_MAX_BLOCK {
-            prefetch(self.data.get(self.l.offsets_at..self.l.buckets_at).unwrap_or(&[]));
-            prefetch(self.data.get(..self.l.offsets_at).unwrap_or(&[]));
-        }
+        self.prefetch();
         let (mut lo, mut hi) = (0, self.l.count);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;

@@ -794,6 +794,8 @@ pub(crate) struct TableCursor {
     /// Whether the current block may hold versions past the end bound
     /// (above `upper` forward, below `lower` reverse).
     check_end: bool,
+    /// [`TableCursor::prepare`] loaded the block the first seek lands in.
+    prepared: bool,
 }
 
 impl fmt::Debug for TableCursor {
@@ -833,6 +835,29 @@ impl TableCursor {
             pos: 0,
             entry: RawEntry::EMPTY,
             check_end: true,
+            prepared: false,
+        }
+    }
+
+    /// Starts the first forward seek's memory traffic without waiting for
+    /// it: loads the block the lower bound falls in and prefetches it, so
+    /// that a merge starting many sources overlaps their cache misses
+    /// (see [`crate::iter::MergeIter`]). Does nothing in reverse, without a
+    /// lower bound, or once started; errors are left for
+    /// [`TableCursor::advance`] to meet again and report.
+    pub(crate) fn prepare(&mut self) {
+        if self.state != CursorState::Unstarted || self.reverse || self.tables.is_empty() {
+            return;
+        }
+        let (Bound::Included(k) | Bound::Excluded(k)) = &self.lower else {
+            return;
+        };
+        let Some(i) = self.table().index.find(k, Seqno::MAX) else {
+            return;
+        };
+        if self.load(i).is_ok() {
+            self.block.view().prefetch();
+            self.prepared = true;
         }
     }
 
@@ -902,6 +927,7 @@ impl TableCursor {
     }
 
     fn finish(&mut self) {
+        self.prepared = false;
         self.state = CursorState::Done;
         self.block = Block::empty();
         self.entry = RawEntry::EMPTY;
@@ -958,6 +984,11 @@ impl TableCursor {
             return Ok(false);
         };
         self.load(i)?;
+        self.seek_in_block(key, seqno)
+    }
+
+    /// [`TableCursor::seek`] once the block it lands in is loaded.
+    fn seek_in_block(&mut self, key: &[u8], seqno: Seqno) -> Result<bool> {
         let pos = self.block.seek(key, seqno).map_err(|m| self.corrupt(m))?;
         if pos == self.block.len() {
             return Err(self.corrupt(Malformed(
@@ -1016,7 +1047,13 @@ impl TableCursor {
             }
             Bound::Included(k) | Bound::Excluded(k) => {
                 let k = k.clone();
-                self.seek(&k, Seqno::MAX)?
+                // `prepare` loaded the block of this very seek (the lower
+                // bound, in the first table).
+                if std::mem::take(&mut self.prepared) {
+                    self.seek_in_block(&k, Seqno::MAX)?
+                } else {
+                    self.seek(&k, Seqno::MAX)?
+                }
             }
         };
         while found && below_lower(self.key(), &self.lower) {

@@ -330,12 +330,26 @@ impl<K: AsRef<[u8]>> KeyRange for (Bound<K>, Bound<K>) {
     }
 }
 
-/// Copies a caller's range into owned bounds.
+/// Copies a caller's range into owned bounds, both in one buffer that
+/// the scan's sources share (cloning a bound takes a reference, never
+/// allocates).
 pub(crate) fn owned_bounds(range: &impl KeyRange) -> (Bound<Bytes>, Bound<Bytes>) {
     let (lower, upper) = range.key_bounds();
+    fn bytes<'a>(b: &Bound<&'a [u8]>) -> &'a [u8] {
+        match *b {
+            Bound::Included(k) | Bound::Excluded(k) => k,
+            Bound::Unbounded => &[],
+        }
+    }
+    let (lo, hi) = (bytes(&lower), bytes(&upper));
+    let mut buf = Vec::with_capacity(lo.len() + hi.len());
+    buf.extend_from_slice(lo);
+    buf.extend_from_slice(hi);
+    // An owner rather than `Bytes::from(Vec)`, whose first clone allocates.
+    let buf = Bytes::from_owner(buf);
     (
-        lower.map(Bytes::copy_from_slice),
-        upper.map(Bytes::copy_from_slice),
+        lower.map(|_| buf.slice(..lo.len())),
+        upper.map(|_| buf.slice(lo.len()..)),
     )
 }
 

@@ -180,7 +180,10 @@ fn main() {
                 .expect("short scan");
         }
         let short = t.elapsed();
-        assert!(!do_short || hits == SHORT_SCANS as u64, "every short scan found its row");
+        assert!(
+            !do_short || hits == SHORT_SCANS as u64,
+            "every short scan found its row"
+        );
         drop(snap);
         println!(
             "round {round}: scan {:.0} ns/row ({bytes} B), visit {:.0} ns/row ({young} young), get {:.0} ns/op, short scan {:.0} ns/op",

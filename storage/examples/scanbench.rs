@@ -2,10 +2,12 @@
 //! 1M rows with 12-byte keys (`[table id u32 BE][pk u64 BE]`) and 60-byte
 //! values, spread over one level-1 table set, two level-0 tables and the
 //! memtable, then timed as full forward scans (`Scan` as an iterator, and
-//! `Scan::visit`) and random gets of present keys.
+//! `Scan::visit`), random gets of present keys, and short prefix scans:
+//! random `prefix..successor` ranges holding one pair, read with
+//! `Snapshot::scan(..).visit` (the shape of the query layer's index probe).
 //!
 //! `cargo build --release -p fasty-storage --example scanbench &&
-//!  target/release/examples/scanbench [interleaved|sequential] [rounds] [scan|visit|get]`
+//!  target/release/examples/scanbench [interleaved|sequential] [rounds] [scan|visit|get|short]`
 //!
 //! `interleaved` (the default) puts consecutive keys in different sources,
 //! so the scan's merge switches source at almost every row; `sequential`
@@ -30,6 +32,8 @@ impl Rng {
 
 const ROWS: u64 = 1_000_000;
 const SOURCES: u64 = 4;
+/// Short prefix scans timed per round.
+const SHORT_SCANS: usize = 300_000;
 
 fn key(pk: u64) -> [u8; 12] {
     let mut k = [0u8; 12];
@@ -74,12 +78,14 @@ fn main() {
         .next()
         .map(|r| r.parse().expect("rounds must be a number"))
         .unwrap_or(3);
-    // `scan`, `visit` or `get` times only that (for profiling); anything
-    // else all three.
+    // `scan`, `visit`, `get` or `short` times only that (for profiling);
+    // anything else all four.
     let only = args.next().unwrap_or_default();
-    let do_scan = only != "get" && only != "visit";
-    let do_visit = only != "get" && only != "scan";
-    let do_get = only != "scan" && only != "visit";
+    let all = !["scan", "visit", "get", "short"].contains(&only.as_str());
+    let do_scan = all || only == "scan";
+    let do_visit = all || only == "visit";
+    let do_get = all || only == "get";
+    let do_short = all || only == "short";
     let dir = tempfile_dir();
     let e = Engine::open(
         &dir,
@@ -159,11 +165,32 @@ fn main() {
         }
         let gets = t.elapsed();
         assert!(!do_get || found == ROWS, "every get found its row");
+
+        // One pair per range: `key(pk)` is the prefix, `key(pk + 1)` its
+        // successor.
+        let snap = e.snapshot();
+        let t = Instant::now();
+        let mut hits = 0u64;
+        for &pk in order.iter().take(if do_short { SHORT_SCANS } else { 0 }) {
+            snap.scan(key(pk)..key(pk + 1))
+                .visit(|_k, _v| {
+                    hits += 1;
+                    false
+                })
+                .expect("short scan");
+        }
+        let short = t.elapsed();
+        assert!(
+            !do_short || hits == SHORT_SCANS as u64,
+            "every short scan found its row"
+        );
+        drop(snap);
         println!(
-            "round {round}: scan {:.0} ns/row ({bytes} B), visit {:.0} ns/row ({young} young), get {:.0} ns/op",
+            "round {round}: scan {:.0} ns/row ({bytes} B), visit {:.0} ns/row ({young} young), get {:.0} ns/op, short scan {:.0} ns/op",
             scan.as_nanos() as f64 / ROWS as f64,
             visit.as_nanos() as f64 / ROWS as f64,
             gets.as_nanos() as f64 / ROWS as f64,
+            short.as_nanos() as f64 / SHORT_SCANS as f64,
         );
     }
     drop(e);

@@ -804,7 +804,7 @@ impl Inner {
         Ok(sv
             .version
             .get(key, seqno)?
-            .and_then(|e| found(e.kind, e.value)))
+            .and_then(|(kind, value)| found(kind, value)))
     }
 
     fn scan_at(&self, range: &impl KeyRange, seqno: Seqno, reverse: bool) -> Scan {

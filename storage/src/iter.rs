@@ -37,6 +37,17 @@ impl Cursor {
         }
     }
 
+    /// Starts the memory traffic of the first `advance` without waiting
+    /// for it, where that helps (table cursors; see
+    /// [`TableCursor::prepare`]).
+    #[inline]
+    pub(crate) fn prepare(&mut self) {
+        match self {
+            Cursor::Mem(_) => {}
+            Cursor::Tables(c) => c.prepare(),
+        }
+    }
+
     /// The current version's key (after `advance` returned `true`).
     #[inline]
     pub(crate) fn key(&self) -> &[u8] {
@@ -177,6 +188,14 @@ impl MergeIter {
     #[cold]
     fn start(&mut self) -> Result<bool> {
         self.started = true;
+        // Each source's first seek is a chain of dependent cache misses:
+        // start the tables' block loads first, so they complete while the
+        // memtables (first in the list) walk their skiplists.
+        if self.cursors.len() > 1 {
+            for c in &mut self.cursors {
+                c.prepare();
+            }
+        }
         for i in 0..self.cursors.len() {
             if self.cursors[i].advance()? {
                 self.push(i);
@@ -311,12 +330,26 @@ impl<K: AsRef<[u8]>> KeyRange for (Bound<K>, Bound<K>) {
     }
 }
 
-/// Copies a caller's range into owned bounds.
+/// Copies a caller's range into owned bounds, both in one buffer that
+/// the scan's sources share (cloning a bound takes a reference, never
+/// allocates).
 pub(crate) fn owned_bounds(range: &impl KeyRange) -> (Bound<Bytes>, Bound<Bytes>) {
     let (lower, upper) = range.key_bounds();
+    fn bytes<'a>(b: &Bound<&'a [u8]>) -> &'a [u8] {
+        match *b {
+            Bound::Included(k) | Bound::Excluded(k) => k,
+            Bound::Unbounded => &[],
+        }
+    }
+    let (lo, hi) = (bytes(&lower), bytes(&upper));
+    let mut buf = Vec::with_capacity(lo.len() + hi.len());
+    buf.extend_from_slice(lo);
+    buf.extend_from_slice(hi);
+    // An owner rather than `Bytes::from(Vec)`, whose first clone allocates.
+    let buf = Bytes::from_owner(buf);
     (
-        lower.map(Bytes::copy_from_slice),
-        upper.map(Bytes::copy_from_slice),
+        lower.map(|_| buf.slice(..lo.len())),
+        upper.map(|_| buf.slice(lo.len()..)),
     )
 }
 

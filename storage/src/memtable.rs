@@ -966,6 +966,7 @@ impl MemCursor {
             return false;
         };
         slots.clear();
+        slots.reserve(*limit);
         *next = 0;
         if *exhausted {
             self.chunk = Bytes::new();
@@ -1012,7 +1013,9 @@ impl MemCursor {
             node = if self.reverse { e.prev() } else { e.next() };
         }
         *limit = (*limit * 2).min(CHUNK_MAX_VERSIONS);
-        if let Some(last) = slots.last() {
+        // No refill follows an exhausted one, so the resume point is only
+        // kept when there may be more (a short scan allocates none).
+        if !*exhausted && let Some(last) = slots.last() {
             let key = &buf[last.key..last.value];
             let seqno = last.tag >> 1;
             match resume {

@@ -16,7 +16,7 @@ use crate::iter::Cursor;
 use crate::manifest::{Manifest, TableRecord};
 use crate::memtable::Memtable;
 use crate::sst::{Table, TableCursor};
-use crate::types::{Entry, Seqno};
+use crate::types::{Kind, Seqno};
 
 /// Number of levels: level 0 (overlapping, newest first) and 1..=6 (each
 /// sorted by key, files not overlapping).
@@ -36,19 +36,41 @@ pub(crate) struct SuperVersion {
     pub version: Arc<Version>,
 }
 
+/// Whether every key of `t` is below `lower`.
+fn ends_below(t: &Table, lower: &Bound<Bytes>) -> bool {
+    let max = &t.meta().max_key;
+    match lower {
+        Bound::Included(l) => max < l,
+        Bound::Excluded(l) => max <= l,
+        Bound::Unbounded => false,
+    }
+}
+
+/// Whether every key of `t` is above `upper`.
+fn starts_above(t: &Table, upper: &Bound<Bytes>) -> bool {
+    let min = &t.meta().min_key;
+    match upper {
+        Bound::Included(u) => min > u,
+        Bound::Excluded(u) => min >= u,
+        Bound::Unbounded => false,
+    }
+}
+
 fn overlaps(t: &Table, lower: &Bound<Bytes>, upper: &Bound<Bytes>) -> bool {
-    let m = t.meta();
-    let above_lower = match lower {
-        Bound::Included(l) => m.max_key >= *l,
-        Bound::Excluded(l) => m.max_key > *l,
-        Bound::Unbounded => true,
-    };
-    let below_upper = match upper {
-        Bound::Included(u) => m.min_key <= *u,
-        Bound::Excluded(u) => m.min_key < *u,
-        Bound::Unbounded => true,
-    };
-    above_lower && below_upper
+    !ends_below(t, lower) && !starts_above(t, upper)
+}
+
+/// The tables of a sorted level (level 1 and deeper: key ranges ascending
+/// and disjoint) that overlap the bounds: one run of them, found by two
+/// binary searches instead of a look at every table's keys.
+fn overlapping_run<'a>(
+    level: &'a [Arc<Table>],
+    lower: &Bound<Bytes>,
+    upper: &Bound<Bytes>,
+) -> &'a [Arc<Table>] {
+    let start = level.partition_point(|t| ends_below(t, lower));
+    let rest = &level[start..];
+    &rest[..rest.partition_point(|t| !starts_above(t, upper))]
 }
 
 impl Version {
@@ -58,14 +80,15 @@ impl Version {
         }
     }
 
-    /// The newest version of `key` visible at `seqno` held in any table.
-    pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Result<Option<Entry>> {
+    /// The kind and value of the newest version of `key` visible at
+    /// `seqno` held in any table.
+    pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, Bytes)>> {
         for t in &self.levels[0] {
             let m = t.meta();
             if key < m.min_key.as_ref() || key > m.max_key.as_ref() {
                 continue;
             }
-            if let Some(e) = t.get(key, seqno)? {
+            if let Some(e) = t.get_value(key, seqno)? {
                 return Ok(Some(e));
             }
         }
@@ -73,7 +96,7 @@ impl Version {
             let i = level.partition_point(|t| t.meta().max_key.as_ref() < key);
             if let Some(t) = level.get(i)
                 && t.meta().min_key.as_ref() <= key
-                && let Some(e) = t.get(key, seqno)?
+                && let Some(e) = t.get_value(key, seqno)?
             {
                 return Ok(Some(e));
             }
@@ -135,11 +158,7 @@ impl Version {
             }
         }
         for level in &self.levels[1..] {
-            let mut tables: Vec<Arc<Table>> = level
-                .iter()
-                .filter(|t| overlaps(t, lower, upper))
-                .cloned()
-                .collect();
+            let mut tables = overlapping_run(level, lower, upper).to_vec();
             if tables.is_empty() {
                 continue;
             }
@@ -152,6 +171,76 @@ impl Version {
                 upper.clone(),
                 reverse,
             )));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::BlockCache;
+    use crate::io::Io;
+    use crate::io::std_fs::StdIo;
+    use crate::sst::{TableWriter, WriterOptions};
+    use crate::types::Kind;
+
+    /// A table holding `keys` (ascending), one version each.
+    fn table(dir: &std::path::Path, id: u64, keys: &[&[u8]]) -> Arc<Table> {
+        let io: Arc<dyn Io> = Arc::new(StdIo::new());
+        let path = dir.join(format!("{id}.sst"));
+        let mut w = TableWriter::new(
+            io.create(&path).unwrap(),
+            path.clone(),
+            WriterOptions {
+                block_size: 64,
+                zstd_level: 0,
+                bloom_bits_per_key: 10,
+            },
+        );
+        for k in keys {
+            w.add(k, 1, Kind::Put, b"v").unwrap();
+        }
+        w.finish().unwrap();
+        Arc::new(Table::open(&path, id, Arc::new(BlockCache::new(1 << 20)), io).unwrap())
+    }
+
+    /// The binary searches of a sorted level pick exactly the tables a look
+    /// at every table's key range picks, for bounds that touch none, some
+    /// or all of them, between, on and beyond their first and last keys.
+    #[test]
+    fn overlapping_run_is_the_overlapping_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let level: Vec<Arc<Table>> = [
+            &[&b"b"[..], b"c"][..],
+            &[b"e", b"ee", b"f"],
+            &[b"h"],
+            &[b"k", b"m"],
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, keys)| table(dir.path(), i as u64 + 1, keys))
+        .collect();
+        let probes: Vec<&[u8]> = vec![
+            b"", b"a", b"b", b"bb", b"c", b"d", b"e", b"ef", b"f", b"g", b"h", b"i", b"k", b"l",
+            b"m", b"n",
+        ];
+        let bounds: Vec<Bound<Bytes>> = std::iter::once(Bound::Unbounded)
+            .chain(probes.iter().flat_map(|p| {
+                let p = Bytes::copy_from_slice(p);
+                [Bound::Included(p.clone()), Bound::Excluded(p)]
+            }))
+            .collect();
+        let ids = |ts: &[Arc<Table>]| ts.iter().map(|t| t.id()).collect::<Vec<_>>();
+        for lower in &bounds {
+            for upper in &bounds {
+                let want: Vec<Arc<Table>> = level
+                    .iter()
+                    .filter(|t| overlaps(t, lower, upper))
+                    .cloned()
+                    .collect();
+                let got = overlapping_run(&level, lower, upper);
+                assert_eq!(ids(got), ids(&want), "{lower:?}..{upper:?}");
+            }
         }
     }
 }

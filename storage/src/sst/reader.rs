@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{self, AtomicBool, AtomicU64};
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 
 use super::block::{
     self, Block, BlockView, INDEX_VALUE_LEN, Layout, Malformed, RawEntry, TAG_NONE, TAG_ZSTD,
@@ -26,7 +26,7 @@ use super::bloom::{self, Bloom};
 use super::{BlockCache, FOOTER_LEN, FORMAT_VERSION, MAGIC, TableMeta};
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::types::{Entry, Seqno, internal_cmp};
+use crate::types::{Entry, Kind, Seqno, internal_cmp};
 
 /// The part of the footer every format version keeps at the end of the
 /// file: version, its complement, magic, crc32.
@@ -331,6 +331,27 @@ impl Table {
     /// The newest version of `key` with seqno `<= seqno` (a tombstone is an
     /// entry of kind `Delete`), or `None` if the table holds none.
     pub fn get(&self, key: &[u8], seqno: Seqno) -> Result<Option<Entry>> {
+        Ok(self
+            .lookup(key, seqno)?
+            .map(|(bytes, base, e)| block::entry_in(&bytes, base, &e)))
+    }
+
+    /// The kind and value of what [`Table::get`] finds: the engine's point
+    /// read, which needs no key and so takes one reference on the block
+    /// (the value's) instead of three.
+    pub fn get_value(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, Bytes)>> {
+        Ok(self.lookup(key, seqno)?.map(|(mut bytes, base, e)| {
+            // Narrowing an owned `Bytes` in place takes no reference.
+            bytes.truncate(base + e.value.end);
+            bytes.advance(base + e.value.start);
+            (e.kind, bytes)
+        }))
+    }
+
+    /// The version [`Table::get`] finds, with the bytes it was decoded from
+    /// (the block or the whole map) and the block's start in them.
+    #[inline]
+    fn lookup(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Bytes, usize, RawEntry)>> {
         let hash = bloom::hash(key);
         if !self.bloom.may_contain(hash) {
             return Ok(None);
@@ -352,12 +373,12 @@ impl Table {
                 .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
             let view = BlockView::new(data, layout).map_err(corrupt)?;
             let found = view.find(key, seqno, hash).map_err(corrupt)?;
-            Ok(found.map(|e| block::entry_in(&self.file, start, &e)))
+            Ok(found.map(|e| (self.file.clone(), start, e)))
         } else {
             let data = self.load_compressed(&h)?;
             let view = BlockView::new(&data, layout).map_err(corrupt)?;
             let found = view.find(key, seqno, hash).map_err(corrupt)?;
-            Ok(found.map(|e| block::entry_in(&data, 0, &e)))
+            Ok(found.map(|e| (data, 0, e)))
         }
     }
 
@@ -442,7 +463,10 @@ impl Table {
             let data =
                 block::decompress(payload, Some(h.contents_len as usize)).map_err(corrupt)?;
             check_trailer(&data, h).map_err(corrupt)?;
-            Ok(Bytes::from(data))
+            // An owner rather than `Bytes::from(Vec)`: slices of it narrow
+            // in place (`truncate` on a `Vec`-backed `Bytes` reallocates its
+            // shared header).
+            Ok(Bytes::from_owner(data))
         })
     }
 
@@ -770,6 +794,8 @@ pub(crate) struct TableCursor {
     /// Whether the current block may hold versions past the end bound
     /// (above `upper` forward, below `lower` reverse).
     check_end: bool,
+    /// [`TableCursor::prepare`] loaded the block the first seek lands in.
+    prepared: bool,
 }
 
 impl fmt::Debug for TableCursor {
@@ -809,6 +835,29 @@ impl TableCursor {
             pos: 0,
             entry: RawEntry::EMPTY,
             check_end: true,
+            prepared: false,
+        }
+    }
+
+    /// Starts the first forward seek's memory traffic without waiting for
+    /// it: loads the block the lower bound falls in and prefetches it, so
+    /// that a merge starting many sources overlaps their cache misses
+    /// (see [`crate::iter::MergeIter`]). Does nothing in reverse, without a
+    /// lower bound, or once started; errors are left for
+    /// [`TableCursor::advance`] to meet again and report.
+    pub(crate) fn prepare(&mut self) {
+        if self.state != CursorState::Unstarted || self.reverse || self.tables.is_empty() {
+            return;
+        }
+        let (Bound::Included(k) | Bound::Excluded(k)) = &self.lower else {
+            return;
+        };
+        let Some(i) = self.table().index.find(k, Seqno::MAX) else {
+            return;
+        };
+        if self.load(i).is_ok() {
+            self.block.view().prefetch();
+            self.prepared = true;
         }
     }
 
@@ -878,6 +927,7 @@ impl TableCursor {
     }
 
     fn finish(&mut self) {
+        self.prepared = false;
         self.state = CursorState::Done;
         self.block = Block::empty();
         self.entry = RawEntry::EMPTY;
@@ -934,6 +984,11 @@ impl TableCursor {
             return Ok(false);
         };
         self.load(i)?;
+        self.seek_in_block(key, seqno)
+    }
+
+    /// [`TableCursor::seek`] once the block it lands in is loaded.
+    fn seek_in_block(&mut self, key: &[u8], seqno: Seqno) -> Result<bool> {
         let pos = self.block.seek(key, seqno).map_err(|m| self.corrupt(m))?;
         if pos == self.block.len() {
             return Err(self.corrupt(Malformed(
@@ -992,7 +1047,13 @@ impl TableCursor {
             }
             Bound::Included(k) | Bound::Excluded(k) => {
                 let k = k.clone();
-                self.seek(&k, Seqno::MAX)?
+                // `prepare` loaded the block of this very seek (the lower
+                // bound, in the first table).
+                if std::mem::take(&mut self.prepared) {
+                    self.seek_in_block(&k, Seqno::MAX)?
+                } else {
+                    self.seek(&k, Seqno::MAX)?
+                }
             }
         };
         while found && below_lower(self.key(), &self.lower) {

@@ -209,6 +209,13 @@ pub(crate) trait Sink: Send {
     fn reads_values(&self) -> bool {
         true
     }
+
+    /// Whether the driving table's stored row `raw`, having passed the
+    /// filters, would be dropped by `push` anyway: a full top-k heap it
+    /// cannot enter. Checked before the row is decoded.
+    fn rejects_raw(&mut self, _raw: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 impl<'a> Runner<'a> {
@@ -256,6 +263,9 @@ impl<'a> Runner<'a> {
         let decode = !rest.is_empty() || !self.plan.joins.is_empty() || sink.reads_values();
         let mut go = |bytes: &[u8]| -> Result<bool> {
             if !raw.passes(bytes)? {
+                return Ok(true);
+            }
+            if rest.is_empty() && sink.rejects_raw(bytes)? {
                 return Ok(true);
             }
             if decode {
@@ -595,6 +605,9 @@ struct RowSink<'p> {
     /// Move values out of the row buffer when projecting `*` (no joins:
     /// nothing reads the buffer again before it is decoded anew).
     take: bool,
+    /// A top-k by one plain column of the driving table (no joins): its
+    /// position in the table, to test rows against the heap undecoded.
+    raw_key: Option<usize>,
     keys: Vec<Value>,
     items: &'p [Eval],
     order: &'p [(Eval, bool)],
@@ -621,6 +634,13 @@ impl<'p> RowSink<'p> {
             lazy: &plan.driver.lazy,
             lazy_offset: plan.driver.offset,
             take: plan.joins.is_empty(),
+            raw_key: match order {
+                [(key, _)] if plan.joins.is_empty() && keep.is_some() => key
+                    .column()
+                    .and_then(|i| i.checked_sub(plan.driver.offset))
+                    .filter(|&p| p < plan.driver.table.columns.len()),
+                _ => None,
+            },
             keys: Vec::new(),
             items,
             order,
@@ -690,6 +710,26 @@ impl<'p> RowSink<'p> {
 }
 
 impl Sink for RowSink<'_> {
+    fn rejects_raw(&mut self, raw: &[u8]) -> Result<bool> {
+        let (Some(pos), Some(k)) = (self.raw_key, self.keep) else {
+            return Ok(false);
+        };
+        if self.heap.len() < k {
+            return Ok(false);
+        }
+        let Some(top) = self.heap.peek() else {
+            // k = 0: nothing enters.
+            return Ok(true);
+        };
+        let Some(o) = RowReader::new(raw)?.get(pos)?.sort_cmp(&top.keys[0]) else {
+            return Ok(false);
+        };
+        let o = if self.desc[0] { o.reverse() } else { o };
+        // A tie loses too: this row comes after every row in the heap
+        // (`seq` only grows within a sink), as `push` would decide.
+        Ok(o != Ordering::Less)
+    }
+
     fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool> {
         self.seq += 1;
         if self.order.is_empty() {
@@ -985,6 +1025,13 @@ enum AnySink<'p> {
 }
 
 impl Sink for AnySink<'_> {
+    fn rejects_raw(&mut self, raw: &[u8]) -> Result<bool> {
+        match self {
+            AnySink::Rows(s) => s.rejects_raw(raw),
+            AnySink::Agg(_) => Ok(false),
+        }
+    }
+
     fn reads_values(&self) -> bool {
         match self {
             AnySink::Rows(s) => s.reads_values(),

@@ -27,6 +27,9 @@ pub(crate) type EvalFn = dyn for<'r> Fn(&'r [Value]) -> Result<Cow<'r, Value>> +
 pub(crate) struct Eval {
     f: Box<EvalFn>,
     cmp: Option<ColumnCmp>,
+    /// The row position this expression just reads, if it is a plain
+    /// column (no json path).
+    column: Option<usize>,
 }
 
 impl std::ops::Deref for Eval {
@@ -39,7 +42,17 @@ impl std::ops::Deref for Eval {
 
 impl Eval {
     fn new(f: Box<EvalFn>) -> Eval {
-        Eval { f, cmp: None }
+        Eval {
+            f,
+            cmp: None,
+            column: None,
+        }
+    }
+
+    /// The row position this expression reads as is, if it is a plain
+    /// column.
+    pub(crate) fn column(&self) -> Option<usize> {
+        self.column
     }
 
     /// The `column op constant` this expression is, if it is one.
@@ -317,7 +330,19 @@ pub(crate) fn compile(e: &Expr, b: &dyn Binder) -> Result<Eval> {
         return Ok(Eval {
             f: Box::new(move |row| Ok(Cow::Owned(c.eval(&row[c.index])))),
             cmp: Some(cmp),
+            column: None,
         });
+    }
+    if let Expr::Name(parts) = e {
+        let r = b.column(parts)?;
+        if r.path.is_empty() {
+            let i = r.index;
+            return Ok(Eval {
+                f: Box::new(move |row| Ok(Cow::Borrowed(&row[i]))),
+                cmp: None,
+                column: Some(i),
+            });
+        }
     }
     compile_fn(e, b).map(Eval::new)
 }

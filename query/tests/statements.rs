@@ -793,3 +793,52 @@ fn batch_inserts_resolve_fields_by_name_in_any_order() {
     assert!(rows(&db, "find t where c = \"p\"").is_empty());
     assert_eq!(rows(&db, "select count(*) from t"), vec![vec![int(6)]]);
 }
+
+#[test]
+fn single_key_top_k_matches_a_full_sort() {
+    let (db, _dir) = db();
+    ok(
+        &db,
+        "create table t { id: int, x: float, n: int, s: string }",
+    );
+    // Many ties, nulls, ints next to floats (stored in a float column as
+    // floats) and strings: the top-k must keep the first rows of a tie
+    // in primary-key order, exactly as sorting everything would.
+    let mut stmt = String::from("insert t [");
+    for id in 1..=400 {
+        let x = match id % 7 {
+            0 => "null".to_string(),
+            1 => format!("{}", id % 5),
+            _ => format!("{}.5", id % 4),
+        };
+        let n = if id % 9 == 0 {
+            "null".to_string()
+        } else {
+            format!("{}", id % 6)
+        };
+        let s = if id % 11 == 0 {
+            "null".to_string()
+        } else {
+            format!("\"k{}\"", id % 13)
+        };
+        stmt.push_str(&format!("{{ id: {id}, x: {x}, n: {n}, s: {s} }},"));
+    }
+    stmt.pop();
+    stmt.push(']');
+    affected(&db, &stmt);
+    for key in ["x", "n", "s", "id"] {
+        for dir in ["asc", "desc"] {
+            for filter in ["", "where n > 1", "where x >= 1", "where s < \"k5\""] {
+                let all = rows(
+                    &db,
+                    &format!("select id from t {filter} order by {key} {dir}"),
+                );
+                for limit in [0, 1, 3, 10, 57] {
+                    let q = format!("select id from t {filter} order by {key} {dir} limit {limit}");
+                    let want: Vec<_> = all.iter().take(limit).cloned().collect();
+                    assert_eq!(rows(&db, &q), want, "{q}");
+                }
+            }
+        }
+    }
+}

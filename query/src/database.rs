@@ -296,12 +296,33 @@ impl Database {
     {
         let cat = self.catalog.read().clone();
         let t = cat.table(table)?.clone();
-        let mut full: Vec<(i64, Vec<Value>)> = Vec::new();
+        let width = t.columns.len();
+        let mut batch = RowBatch {
+            width,
+            pks: Vec::new(),
+            values: Vec::new(),
+        };
+        // Field `j` of the last row went to column `order[j]`: rows built
+        // the same way (the usual case) need no name lookup.
+        let mut order: Vec<usize> = Vec::new();
         for r in rows {
-            let mut vals = vec![Value::Null; t.columns.len()];
-            for (k, v) in r {
+            let start = batch.values.len();
+            batch.values.resize(start + width, Value::Null);
+            let vals = &mut batch.values[start..];
+            for (j, (k, v)) in r.into_iter().enumerate() {
                 let k = k.as_ref();
-                let pos = t.column(k).ok_or_else(|| unknown_column(&t, k))?;
+                let pos = match order.get(j) {
+                    Some(&p) if t.columns[p].name == k => p,
+                    _ => {
+                        let p = t.column(k).ok_or_else(|| unknown_column(&t, k))?;
+                        if j < order.len() {
+                            order[j] = p;
+                        } else {
+                            order.push(p);
+                        }
+                        p
+                    }
+                };
                 vals[pos] = coerce(&t, pos, v)?;
             }
             let pk = match &vals[t.pk] {
@@ -313,9 +334,9 @@ impl Database {
                     ));
                 }
             };
-            full.push((pk, vals));
+            batch.pks.push(pk);
         }
-        self.write_rows(&t, full, mode)
+        self.write_rows(&t, batch, mode)
     }
 
     fn table_lock(&self, id: u32) -> Arc<RwLock<()>> {
@@ -335,22 +356,20 @@ impl Database {
         }
     }
 
-    fn write_rows(
-        &self,
-        t: &Table,
-        mut rows: Vec<(i64, Vec<Value>)>,
-        mode: InsertMode,
-    ) -> Result<u64> {
-        if rows.is_empty() {
+    fn write_rows(&self, t: &Table, rows: RowBatch, mode: InsertMode) -> Result<u64> {
+        if rows.pks.is_empty() {
             return Ok(0);
         }
         let lock = self.table_lock(t.id);
         let _shared = lock.read();
         let t = self.current(t)?;
-        let n = rows.len() as u64;
+        let n = rows.pks.len() as u64;
+        // Which rows to write, in order: all of them, except that for
+        // upsert only the last of rows sharing a key (it wins).
+        let mut keep: Option<Vec<usize>> = None;
         // Duplicates within the statement: an error for insert; for
         // upsert the last one wins.
-        let mut pks: Vec<i64> = rows.iter().map(|(pk, _)| *pk).collect();
+        let mut pks: Vec<i64> = rows.pks.clone();
         pks.sort_unstable();
         if mode == InsertMode::Insert {
             if let Some(w) = pks.windows(2).find(|w| w[0] == w[1]) {
@@ -358,22 +377,29 @@ impl Database {
             }
         } else if pks.windows(2).any(|w| w[0] == w[1]) {
             let mut last: HashMap<i64, usize> = HashMap::new();
-            for (i, (pk, _)) in rows.iter().enumerate() {
+            for (i, pk) in rows.pks.iter().enumerate() {
                 last.insert(*pk, i);
             }
-            let mut i = 0;
-            rows.retain(|(pk, _)| {
-                let keep = last.get(pk) == Some(&i);
-                i += 1;
-                keep
-            });
+            keep = Some(
+                (0..rows.pks.len())
+                    .filter(|&i| last.get(&rows.pks[i]) == Some(&i))
+                    .collect(),
+            );
             pks.dedup();
         }
+        let order: Vec<usize> = keep.unwrap_or_else(|| (0..rows.pks.len()).collect());
         let _guards = self.lock_stripes(t.id, &pks);
         let snap = self.db.snapshot();
-        let mut batch = WriteBatch::with_capacity(rows.len() * 64);
         let mut buf = Vec::with_capacity(128);
         let mut ikey = Vec::with_capacity(64);
+        // Room for every record: the first row's encoding sizes the rest
+        // (key, value, index entries and each record's few header bytes).
+        let per_row = {
+            row::encode_row(rows.row(order[0]), &mut buf);
+            let ix: usize = t.indexes.len() * 32;
+            buf.len() + ix + 32
+        };
+        let mut batch = WriteBatch::with_capacity(order.len() * per_row + per_row);
         match mode {
             InsertMode::Insert => {
                 if let Some(pk) = exec::existing_pks(&snap, &t, &pks)?.first() {
@@ -383,9 +409,10 @@ impl Database {
             InsertMode::Upsert if !t.indexes.is_empty() => {
                 // Old index entries of replaced rows must go.
                 let positions: Vec<usize> = (0..t.columns.len()).collect();
-                for (pk, new) in &rows {
+                for &i in &order {
+                    let (pk, new) = (rows.pks[i], rows.row(i));
                     let Some(old) = snap
-                        .get(&keys::row_key(t.id, *pk))
+                        .get(&keys::row_key(t.id, pk))
                         .map_err(|e| Error::Storage(e.into()))?
                     else {
                         continue;
@@ -395,7 +422,7 @@ impl Database {
                     for ix in &t.indexes {
                         if vals[ix.pos] != new[ix.pos] {
                             ikey.clear();
-                            keys::index_key(ix.id, &vals[ix.pos], *pk, &mut ikey);
+                            keys::index_key(ix.id, &vals[ix.pos], pk, &mut ikey);
                             batch.delete(&ikey);
                         }
                     }
@@ -403,13 +430,14 @@ impl Database {
             }
             InsertMode::Upsert => {}
         }
-        for (pk, vals) in &rows {
+        for &i in &order {
+            let (pk, vals) = (rows.pks[i], rows.row(i));
             buf.clear();
             row::encode_row(vals, &mut buf);
-            batch.put(keys::row_key(t.id, *pk), &buf);
+            batch.put(keys::row_key(t.id, pk), &buf);
             for ix in &t.indexes {
                 ikey.clear();
-                keys::index_key(ix.id, &vals[ix.pos], *pk, &mut ikey);
+                keys::index_key(ix.id, &vals[ix.pos], pk, &mut ikey);
                 batch.put(&ikey, b"");
             }
         }
@@ -942,6 +970,21 @@ fn literal_for_insert(l: &Literal) -> Value {
 
 /// Checks `v` against column `pos` of `t`, converting an int for a float
 /// column.
+/// Rows of one table for `write_rows`: their primary keys, and their
+/// values flattened into one arena, `width` (the table's columns) per row.
+struct RowBatch {
+    width: usize,
+    pks: Vec<i64>,
+    values: Vec<Value>,
+}
+
+impl RowBatch {
+    /// Row `i`'s values, in declaration order.
+    fn row(&self, i: usize) -> &[Value] {
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
+}
+
 pub(crate) fn coerce(t: &Table, pos: usize, v: Value) -> Result<Value> {
     let col = &t.columns[pos];
     Ok(match (col.ty, v) {

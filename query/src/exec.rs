@@ -22,10 +22,10 @@ use rayon::prelude::*;
 use crate::ast::AggFunc;
 use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
-use crate::expr::{Eval, as_f64, is_true};
+use crate::expr::{ColumnCmp, Eval, as_f64, is_true};
 use crate::keys;
 use crate::planner::{Access, Aggregation, Output, Plan, Source, Strategy};
-use crate::row;
+use crate::row::RowReader;
 use crate::value::Value;
 
 /// A query result: column names and types, and the rows.
@@ -63,21 +63,61 @@ pub(crate) fn table_end(t: u32) -> Vec<u8> {
     }
 }
 
-/// Decodes the wanted columns of a stored row into `row` at `offset`.
+/// Decodes the wanted columns (ascending) of a stored row straight into
+/// their slots of `row` at `offset`, in one walk over the row.
 pub(crate) fn decode_into(
     bytes: &[u8],
     columns: &[usize],
     offset: usize,
-    scratch: &mut Vec<Value>,
     row: &mut [Value],
 ) -> Result<()> {
-    scratch.clear();
-    scratch.resize(columns.len(), Value::Null);
-    row::decode_columns(bytes, columns, scratch)?;
-    for (c, v) in columns.iter().zip(scratch.drain(..)) {
-        row[offset + c] = v;
+    let mut reader = RowReader::new(bytes)?;
+    for &c in columns {
+        row[offset + c] = reader.value(c)?;
     }
     Ok(())
+}
+
+/// The leading filters of a driving table that compare one of its
+/// columns with a constant, tested on the stored row's bytes before
+/// anything is decoded: a row one of them rejects is never decoded.
+/// Only a leading run is taken so that filters still run in their order
+/// (a comparison never fails, so running them first changes nothing).
+struct RawFilter<'p> {
+    /// Per filter: the column's position in the table, and the test.
+    tests: Vec<(usize, &'p ColumnCmp)>,
+}
+
+impl<'p> RawFilter<'p> {
+    /// The raw tests of `filters` over a table at `offset` with `width`
+    /// columns, and how many leading filters they replace.
+    fn new(filters: &'p [Eval], offset: usize, width: usize) -> (RawFilter<'p>, usize) {
+        let tests: Vec<(usize, &ColumnCmp)> = filters
+            .iter()
+            .map_while(|f| f.column_cmp())
+            .map_while(|c| {
+                let pos = c.index.checked_sub(offset).filter(|&p| p < width)?;
+                Some((pos, c))
+            })
+            .collect();
+        let n = tests.len();
+        (RawFilter { tests }, n)
+    }
+
+    /// Whether every test holds (is true, not false or null) for `bytes`.
+    #[inline]
+    fn passes(&self, bytes: &[u8]) -> Result<bool> {
+        if self.tests.is_empty() {
+            return Ok(true);
+        }
+        let mut reader = RowReader::new(bytes)?;
+        for (pos, t) in &self.tests {
+            if t.test(reader.get(*pos)?) != Some(true) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Whether every filter in `filters` (those flagged in `which`, if given)
@@ -164,6 +204,18 @@ impl HashTable {
 /// `raw` is the driving table's stored row, for columns decoded late.
 pub(crate) trait Sink: Send {
     fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool>;
+
+    /// Whether `push` reads the row's values at all (`count(*)` does not).
+    fn reads_values(&self) -> bool {
+        true
+    }
+
+    /// Whether the driving table's stored row `raw`, having passed the
+    /// filters, would be dropped by `push` anyway: a full top-k heap it
+    /// cannot enter. Checked before the row is decoded.
+    fn rejects_raw(&mut self, _raw: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 impl<'a> Runner<'a> {
@@ -177,11 +229,10 @@ impl<'a> Runner<'a> {
             };
             if matches!(j.strategy, Strategy::Hash) {
                 let src = &j.source;
-                let mut scratch = Vec::new();
                 let mut buf = vec![Value::Null; plan.scope.width];
                 let pos = j.right_column;
                 for_each_row(snap, src, &mut |bytes| {
-                    decode_into(bytes, &src.columns, src.offset, &mut scratch, &mut buf)?;
+                    decode_into(bytes, &src.columns, src.offset, &mut buf)?;
                     if !passes(&src.filter, Some(&src.own), &buf)? {
                         return Ok(true);
                     }
@@ -204,12 +255,24 @@ impl<'a> Runner<'a> {
     /// of a full scan, or the whole access path) into `sink`.
     pub(crate) fn run(&self, range: Option<(i64, i64)>, sink: &mut dyn Sink) -> Result<()> {
         let d = &self.plan.driver;
-        let mut scratch = Vec::new();
         let mut buf = vec![Value::Null; self.plan.scope.width];
+        let (raw, tested) = RawFilter::new(&d.filter, d.offset, d.table.columns.len());
+        let rest = &d.filter[tested..];
+        // Nothing to decode when every filter ran on the bytes and the
+        // rest of the pipeline reads no value (`count(*)`).
+        let decode = !rest.is_empty() || !self.plan.joins.is_empty() || sink.reads_values();
         let mut go = |bytes: &[u8]| -> Result<bool> {
-            decode_into(bytes, &d.columns, d.offset, &mut scratch, &mut buf)?;
-            if !passes(&d.filter, None, &buf)? {
+            if !raw.passes(bytes)? {
                 return Ok(true);
+            }
+            if rest.is_empty() && sink.rejects_raw(bytes)? {
+                return Ok(true);
+            }
+            if decode {
+                decode_into(bytes, &d.columns, d.offset, &mut buf)?;
+                if !passes(rest, None, &buf)? {
+                    return Ok(true);
+                }
             }
             self.feed(0, &mut buf, bytes, sink)
         };
@@ -237,12 +300,11 @@ impl<'a> Runner<'a> {
         let Some(j) = self.plan.joins.get(step) else {
             return sink.push(row, raw);
         };
-        let key = j.left_key.as_ref()(row)?.into_owned();
+        let key = (j.left_key)(row)?.into_owned();
         if key.is_null() {
             return Ok(true);
         }
         let src = &j.source;
-        let mut scratch = Vec::new();
         match &j.strategy {
             Strategy::PkLookup => {
                 let pk = match key {
@@ -257,7 +319,7 @@ impl<'a> Runner<'a> {
                 else {
                     return Ok(true);
                 };
-                decode_into(&bytes, &src.columns, src.offset, &mut scratch, row)?;
+                decode_into(&bytes, &src.columns, src.offset, row)?;
                 if passes(&src.filter, None, row)? {
                     return self.feed(step + 1, row, raw, sink);
                 }
@@ -277,7 +339,7 @@ impl<'a> Runner<'a> {
                     else {
                         continue;
                     };
-                    decode_into(&bytes, &src.columns, src.offset, &mut scratch, row)?;
+                    decode_into(&bytes, &src.columns, src.offset, row)?;
                     if passes(&src.filter, None, row)? && !self.feed(step + 1, row, raw, sink)? {
                         return Ok(false);
                     }
@@ -543,7 +605,9 @@ struct RowSink<'p> {
     /// Move values out of the row buffer when projecting `*` (no joins:
     /// nothing reads the buffer again before it is decoded anew).
     take: bool,
-    scratch: Vec<Value>,
+    /// A top-k by one plain column of the driving table (no joins): its
+    /// position in the table, to test rows against the heap undecoded.
+    raw_key: Option<usize>,
     keys: Vec<Value>,
     items: &'p [Eval],
     order: &'p [(Eval, bool)],
@@ -570,7 +634,13 @@ impl<'p> RowSink<'p> {
             lazy: &plan.driver.lazy,
             lazy_offset: plan.driver.offset,
             take: plan.joins.is_empty(),
-            scratch: Vec::new(),
+            raw_key: match order {
+                [(key, _)] if plan.joins.is_empty() && keep.is_some() => key
+                    .column()
+                    .and_then(|i| i.checked_sub(plan.driver.offset))
+                    .filter(|&p| p < plan.driver.table.columns.len()),
+                _ => None,
+            },
             keys: Vec::new(),
             items,
             order,
@@ -585,7 +655,7 @@ impl<'p> RowSink<'p> {
 
     fn project(&mut self, row: &mut [Value], raw: &[u8]) -> Result<Vec<Value>> {
         if !self.lazy.is_empty() {
-            decode_into(raw, self.lazy, self.lazy_offset, &mut self.scratch, row)?;
+            decode_into(raw, self.lazy, self.lazy_offset, row)?;
         }
         if self.items.is_empty() {
             // `*`: without joins the row buffer is decoded afresh for the
@@ -640,6 +710,26 @@ impl<'p> RowSink<'p> {
 }
 
 impl Sink for RowSink<'_> {
+    fn rejects_raw(&mut self, raw: &[u8]) -> Result<bool> {
+        let (Some(pos), Some(k)) = (self.raw_key, self.keep) else {
+            return Ok(false);
+        };
+        if self.heap.len() < k {
+            return Ok(false);
+        }
+        let Some(top) = self.heap.peek() else {
+            // k = 0: nothing enters.
+            return Ok(true);
+        };
+        let Some(o) = RowReader::new(raw)?.get(pos)?.sort_cmp(&top.keys[0]) else {
+            return Ok(false);
+        };
+        let o = if self.desc[0] { o.reverse() } else { o };
+        // A tie loses too: this row comes after every row in the heap
+        // (`seq` only grows within a sink), as `push` would decide.
+        Ok(o != Ordering::Less)
+    }
+
     fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool> {
         self.seq += 1;
         if self.order.is_empty() {
@@ -886,6 +976,10 @@ impl<'p> AggSink<'p> {
 }
 
 impl Sink for AggSink<'_> {
+    fn reads_values(&self) -> bool {
+        !self.agg.keys.is_empty() || self.agg.aggs.iter().any(|(_, arg)| arg.is_some())
+    }
+
     fn push(&mut self, row: &mut [Value], _raw: &[u8]) -> Result<bool> {
         if self.agg.keys.is_empty() {
             // One group: no key to hash.
@@ -931,6 +1025,20 @@ enum AnySink<'p> {
 }
 
 impl Sink for AnySink<'_> {
+    fn rejects_raw(&mut self, raw: &[u8]) -> Result<bool> {
+        match self {
+            AnySink::Rows(s) => s.rejects_raw(raw),
+            AnySink::Agg(_) => Ok(false),
+        }
+    }
+
+    fn reads_values(&self) -> bool {
+        match self {
+            AnySink::Rows(s) => s.reads_values(),
+            AnySink::Agg(s) => s.reads_values(),
+        }
+    }
+
     fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool> {
         match self {
             AnySink::Rows(s) => s.push(row, raw),

@@ -15,10 +15,148 @@ use std::cmp::Ordering;
 
 use crate::ast::{AggFunc, BinaryOp, ColumnType, Expr, Literal, UnaryOp};
 use crate::error::{Error, ErrorCode, Result};
+use crate::row::ValueRef;
 use crate::value::Value;
 
-/// A compiled expression: evaluates against one row.
-pub(crate) type Eval = Box<dyn for<'r> Fn(&'r [Value]) -> Result<Cow<'r, Value>> + Send + Sync>;
+/// The closure of a compiled expression: evaluates against one row.
+pub(crate) type EvalFn = dyn for<'r> Fn(&'r [Value]) -> Result<Cow<'r, Value>> + Send + Sync;
+
+/// A compiled expression: called like a closure (`f(row)`), and, when it
+/// is a comparison of a plain column with a constant, carrying that shape
+/// so the executor can test it on a stored row's bytes before decoding.
+pub(crate) struct Eval {
+    f: Box<EvalFn>,
+    cmp: Option<ColumnCmp>,
+    /// The row position this expression just reads, if it is a plain
+    /// column (no json path).
+    column: Option<usize>,
+}
+
+impl std::ops::Deref for Eval {
+    type Target = EvalFn;
+
+    fn deref(&self) -> &EvalFn {
+        &*self.f
+    }
+}
+
+impl Eval {
+    fn new(f: Box<EvalFn>) -> Eval {
+        Eval {
+            f,
+            cmp: None,
+            column: None,
+        }
+    }
+
+    /// The row position this expression reads as is, if it is a plain
+    /// column.
+    pub(crate) fn column(&self) -> Option<usize> {
+        self.column
+    }
+
+    /// The `column op constant` this expression is, if it is one.
+    pub(crate) fn column_cmp(&self) -> Option<&ColumnCmp> {
+        self.cmp.as_ref()
+    }
+}
+
+/// `row[index] op constant`, with `op` a comparison and the constant a
+/// non-null, non-json value (a constant on the left is moved right with
+/// the operator mirrored).
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnCmp {
+    /// Index into the row.
+    pub index: usize,
+    op: BinaryOp,
+    constant: Value,
+}
+
+impl ColumnCmp {
+    /// The comparison's truth value for a column value as stored:
+    /// `None` is SQL null (the column is null, or not comparable with the
+    /// constant), exactly as evaluating the compiled expression on the
+    /// decoded value gives.
+    #[inline]
+    pub(crate) fn test(&self, v: ValueRef<'_>) -> Option<bool> {
+        let o = match (v, &self.constant) {
+            (ValueRef::Int(a), Value::Int(b)) => a.cmp(b),
+            (ValueRef::Float(a), Value::Float(b)) => a.partial_cmp(b)?,
+            // Mixed numbers: the exact rules of `Value::sql_cmp`.
+            (ValueRef::Int(a), c @ Value::Float(_)) => Value::Int(a).sql_cmp(c)?,
+            (ValueRef::Float(a), c @ Value::Int(_)) => Value::Float(a).sql_cmp(c)?,
+            (ValueRef::String(a), Value::String(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (ValueRef::Bool(a), Value::Bool(b)) => a.cmp(b),
+            _ => return None,
+        };
+        cmp_holds(self.op, o)
+    }
+
+    /// The same on a decoded value.
+    #[inline]
+    fn eval(&self, v: &Value) -> Value {
+        compare(self.op, v, &self.constant)
+    }
+}
+
+/// Whether `o` satisfies comparison `op`; `None` for other operators.
+#[inline]
+fn cmp_holds(op: BinaryOp, o: Ordering) -> Option<bool> {
+    Some(match op {
+        BinaryOp::Eq => o == Ordering::Equal,
+        BinaryOp::NotEq => o != Ordering::Equal,
+        BinaryOp::Lt => o == Ordering::Less,
+        BinaryOp::LtEq => o != Ordering::Greater,
+        BinaryOp::Gt => o == Ordering::Greater,
+        BinaryOp::GtEq => o != Ordering::Less,
+        _ => return None,
+    })
+}
+
+/// `a op b` is `b mirror(op) a`.
+fn mirror(op: BinaryOp) -> Option<BinaryOp> {
+    Some(match op {
+        BinaryOp::Eq => BinaryOp::Eq,
+        BinaryOp::NotEq => BinaryOp::NotEq,
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::LtEq => BinaryOp::GtEq,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::GtEq => BinaryOp::LtEq,
+        _ => return None,
+    })
+}
+
+/// The `column op constant` shape of `e`, if it has it.
+fn column_cmp(e: &Expr, b: &dyn Binder) -> Option<ColumnCmp> {
+    let Expr::Binary { op, left, right } = e else {
+        return None;
+    };
+    mirror(*op)?;
+    let (op, name, c) = match (&**left, &**right) {
+        (Expr::Name(_), r) => (*op, left, r),
+        (l, Expr::Name(_)) => (mirror(*op)?, right, l),
+        _ => return None,
+    };
+    let Expr::Name(parts) = &**name else {
+        return None;
+    };
+    if b.precomputed(name).is_some() || b.precomputed(c).is_some() {
+        return None;
+    }
+    let constant = constant(c)?;
+    if matches!(constant, Value::Null | Value::Json(_)) {
+        return None;
+    }
+    let r = b.column(parts).ok()?;
+    if !r.path.is_empty() {
+        return None;
+    }
+    Some(ColumnCmp {
+        index: r.index,
+        op,
+        constant,
+    })
+}
 
 /// A name resolved to a row position.
 #[derive(Debug, Clone)]
@@ -184,11 +322,35 @@ pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
 /// Compiles `e` against `b`.
 pub(crate) fn compile(e: &Expr, b: &dyn Binder) -> Result<Eval> {
     if let Some(i) = b.precomputed(e) {
-        return Ok(Box::new(move |row| Ok(Cow::Borrowed(&row[i]))));
+        return Ok(Eval::new(Box::new(move |row| Ok(Cow::Borrowed(&row[i])))));
     }
     if let Some(v) = constant(e) {
-        return Ok(Box::new(move |_| Ok(Cow::Owned(v.clone()))));
+        return Ok(Eval::new(Box::new(move |_| Ok(Cow::Owned(v.clone())))));
     }
+    if let Some(cmp) = column_cmp(e, b) {
+        let c = cmp.clone();
+        return Ok(Eval {
+            f: Box::new(move |row| Ok(Cow::Owned(c.eval(&row[c.index])))),
+            cmp: Some(cmp),
+            column: None,
+        });
+    }
+    if let Expr::Name(parts) = e {
+        let r = b.column(parts)?;
+        if r.path.is_empty() {
+            let i = r.index;
+            return Ok(Eval {
+                f: Box::new(move |row| Ok(Cow::Borrowed(&row[i]))),
+                cmp: None,
+                column: Some(i),
+            });
+        }
+    }
+    compile_fn(e, b).map(Eval::new)
+}
+
+/// The closure of `e` (not precomputed, not constant).
+fn compile_fn(e: &Expr, b: &dyn Binder) -> Result<Box<EvalFn>> {
     Ok(match e {
         Expr::Literal(_) => unreachable_constant()?,
         Expr::Name(parts) => {
@@ -309,14 +471,14 @@ pub(crate) fn compile(e: &Expr, b: &dyn Binder) -> Result<Eval> {
     })
 }
 
-fn unreachable_constant() -> Result<Eval> {
+fn unreachable_constant() -> Result<Box<EvalFn>> {
     Err(Error::query(
         ErrorCode::Unsupported,
         "internal: a literal that is not a constant",
     ))
 }
 
-fn compile_binary(op: BinaryOp, left: &Expr, right: &Expr, b: &dyn Binder) -> Result<Eval> {
+fn compile_binary(op: BinaryOp, left: &Expr, right: &Expr, b: &dyn Binder) -> Result<Box<EvalFn>> {
     let l = compile(left, b)?;
     // A constant right-hand side (the common `col > 5`) is captured once
     // and compared by reference.
@@ -532,6 +694,162 @@ mod tests {
         assert!(l("%a%b%c%", "xxaxxbxxcxx"));
         assert!(!l("%a%b%c%d", "xxaxxbxxcxx"));
         assert!(l("é_", "éa"));
+    }
+
+    /// Binds every name to row position 0 of type `ty`.
+    struct OneColumn(ColumnType);
+
+    impl Binder for OneColumn {
+        fn column(&self, _parts: &[String]) -> Result<Resolved> {
+            Ok(Resolved {
+                index: 0,
+                ty: self.0,
+                path: Vec::new(),
+            })
+        }
+    }
+
+    /// Column values of every kind, including the edges of int-vs-float
+    /// comparison (2^53 + 1 is no float; -0.0 equals 0).
+    fn column_values() -> Vec<Value> {
+        vec![
+            Value::Null,
+            Value::Int(3),
+            Value::Int(-3),
+            Value::Int(0),
+            Value::Int((1 << 53) + 1),
+            Value::Int(i64::MAX),
+            Value::Int(i64::MIN),
+            Value::Float(3.0),
+            Value::Float(2.5),
+            Value::Float(-0.0),
+            Value::Float(9.3e18),
+            Value::Float((1u64 << 53) as f64),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::String("abc".into()),
+            Value::String(String::new()),
+            Value::Json(serde_json::json!({"a": 3})),
+        ]
+    }
+
+    fn constants() -> Vec<Expr> {
+        let lit = |l| Expr::Literal(l);
+        vec![
+            lit(Literal::Int(3)),
+            lit(Literal::Int(0)),
+            lit(Literal::Int((1 << 53) + 1)),
+            lit(Literal::Int(i64::MAX)),
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr: Box::new(lit(Literal::Int(3))),
+            },
+            lit(Literal::Float(3.0)),
+            lit(Literal::Float(2.5)),
+            lit(Literal::Float(0.0)),
+            lit(Literal::Float(9.3e18)),
+            lit(Literal::Float((1u64 << 53) as f64)),
+            lit(Literal::Bool(true)),
+            lit(Literal::String("abc".into())),
+            lit(Literal::String("ab".into())),
+        ]
+    }
+
+    #[test]
+    fn column_with_constant_comparisons_agree_with_generic_compare_and_raw_bytes() {
+        let ops = [
+            BinaryOp::Eq,
+            BinaryOp::NotEq,
+            BinaryOp::Lt,
+            BinaryOp::LtEq,
+            BinaryOp::Gt,
+            BinaryOp::GtEq,
+        ];
+        let name = Expr::Name(vec!["a".into()]);
+        let b = OneColumn(ColumnType::Int);
+        for v in column_values() {
+            let mut stored = Vec::new();
+            crate::row::encode_row(std::slice::from_ref(&v), &mut stored);
+            let row = [v.clone()];
+            for c in constants() {
+                let cv = constant(&c).expect("a constant");
+                for op in ops {
+                    for constant_left in [false, true] {
+                        let (left, right) = if constant_left {
+                            (c.clone(), name.clone())
+                        } else {
+                            (name.clone(), c.clone())
+                        };
+                        let e = Expr::Binary {
+                            op,
+                            left: Box::new(left),
+                            right: Box::new(right),
+                        };
+                        let want = if constant_left {
+                            compare(op, &cv, &v)
+                        } else {
+                            compare(op, &v, &cv)
+                        };
+                        let f = compile(&e, &b).expect("compiles");
+                        assert_eq!(*f(&row).expect("evaluates"), want, "{e} on {v:?}");
+                        let cmp = f.column_cmp().expect("a column-constant comparison");
+                        let mut reader = crate::row::RowReader::new(&stored).expect("a valid row");
+                        let raw = cmp.test(reader.get(0).expect("a valid column"));
+                        let want = match want {
+                            Value::Bool(x) => Some(x),
+                            _ => None,
+                        };
+                        assert_eq!(raw, want, "{e} on stored {v:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_plain_column_with_constant_comparisons_have_the_shape() {
+        let b = OneColumn(ColumnType::Int);
+        let name = || Box::new(Expr::Name(vec!["a".into()]));
+        let lit = |l| Box::new(Expr::Literal(l));
+        let shaped = |e: Expr| compile(&e, &b).expect("compiles").column_cmp().is_some();
+        assert!(shaped(Expr::Binary {
+            op: BinaryOp::Gt,
+            left: name(),
+            right: lit(Literal::Int(50)),
+        }));
+        // Null and json constants, arithmetic and column-column: no shape.
+        assert!(!shaped(Expr::Binary {
+            op: BinaryOp::Gt,
+            left: name(),
+            right: lit(Literal::Null),
+        }));
+        assert!(!shaped(Expr::Binary {
+            op: BinaryOp::Eq,
+            left: name(),
+            right: lit(Literal::Array(vec![Literal::Int(1)])),
+        }));
+        assert!(!shaped(Expr::Binary {
+            op: BinaryOp::Add,
+            left: name(),
+            right: lit(Literal::Int(1)),
+        }));
+        assert!(!shaped(Expr::Binary {
+            op: BinaryOp::Lt,
+            left: name(),
+            right: name(),
+        }));
+        // A short row reads the missing column as null: the test is null.
+        let e = Expr::Binary {
+            op: BinaryOp::NotEq,
+            left: name(),
+            right: lit(Literal::Int(1)),
+        };
+        let f = compile(&e, &b).expect("compiles");
+        let mut stored = Vec::new();
+        crate::row::encode_row(&[], &mut stored);
+        let mut reader = crate::row::RowReader::new(&stored).expect("a valid row");
+        let cmp = f.column_cmp().expect("shaped");
+        assert_eq!(cmp.test(reader.get(0).expect("null")), None);
     }
 
     #[test]

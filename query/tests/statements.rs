@@ -788,3 +788,113 @@ fn prepared_statements_bind_values_in_order() {
     assert_eq!(e.code(), ErrorCode::SyntaxError);
     assert_eq!((e.line(), e.column()), (Some(2), Some(12)));
 }
+
+#[test]
+fn batch_inserts_resolve_fields_by_name_in_any_order() {
+    use fasty_query::InsertMode;
+    let (db, _dir) = db();
+    ok(
+        &db,
+        "create table t { id: int, a: int, b: float, c: string }",
+    );
+    ok(&db, "create index idx_c on t (c)");
+    // The field order changes between rows, and fields are left out:
+    // every value still lands in its column (the rest are null).
+    let batch: Vec<Vec<(&str, Value)>> = vec![
+        vec![("id", int(1)), ("a", int(10)), ("c", s("x"))],
+        vec![("id", int(2)), ("a", int(20)), ("c", s("y"))],
+        vec![("c", s("z")), ("id", int(3)), ("b", int(7))],
+        vec![("id", int(4))],
+        vec![
+            ("id", int(5)),
+            ("a", int(50)),
+            ("c", s("x")),
+            ("b", Value::Float(0.5)),
+        ],
+    ];
+    assert_eq!(db.insert_rows("t", batch, InsertMode::Insert).unwrap(), 5);
+    assert_eq!(
+        rows(&db, "select id, a, b, c from t"),
+        vec![
+            vec![int(1), int(10), Value::Null, s("x")],
+            vec![int(2), int(20), Value::Null, s("y")],
+            vec![int(3), Value::Null, Value::Float(7.0), s("z")],
+            vec![int(4), Value::Null, Value::Null, Value::Null],
+            vec![int(5), int(50), Value::Float(0.5), s("x")],
+        ]
+    );
+    // An unknown field in a later row fails the whole batch.
+    let bad: Vec<Vec<(&str, Value)>> = vec![
+        vec![("id", int(6)), ("a", int(1))],
+        vec![("id", int(7)), ("nope", int(1))],
+    ];
+    let err = db.insert_rows("t", bad, InsertMode::Insert).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::UnknownColumn);
+    // Upsert: of rows sharing an id the last wins, index entries follow.
+    let up: Vec<Vec<(&str, Value)>> = vec![
+        vec![("id", int(1)), ("c", s("p"))],
+        vec![("id", int(8)), ("c", s("q"))],
+        vec![("id", int(1)), ("c", s("r"))],
+    ];
+    assert_eq!(db.insert_rows("t", up, InsertMode::Upsert).unwrap(), 3);
+    assert_eq!(
+        rows(&db, "select id, a, c from t where id = 1 or id = 8"),
+        vec![
+            vec![int(1), Value::Null, s("r")],
+            vec![int(8), Value::Null, s("q")],
+        ]
+    );
+    assert_eq!(ids(&rows(&db, "find t where c = \"x\"")), vec![5]);
+    assert_eq!(ids(&rows(&db, "find t where c = \"r\"")), vec![1]);
+    assert!(rows(&db, "find t where c = \"p\"").is_empty());
+    assert_eq!(rows(&db, "select count(*) from t"), vec![vec![int(6)]]);
+}
+
+#[test]
+fn single_key_top_k_matches_a_full_sort() {
+    let (db, _dir) = db();
+    ok(
+        &db,
+        "create table t { id: int, x: float, n: int, s: string }",
+    );
+    // Many ties, nulls, ints next to floats (stored in a float column as
+    // floats) and strings: the top-k must keep the first rows of a tie
+    // in primary-key order, exactly as sorting everything would.
+    let mut stmt = String::from("insert t [");
+    for id in 1..=400 {
+        let x = match id % 7 {
+            0 => "null".to_string(),
+            1 => format!("{}", id % 5),
+            _ => format!("{}.5", id % 4),
+        };
+        let n = if id % 9 == 0 {
+            "null".to_string()
+        } else {
+            format!("{}", id % 6)
+        };
+        let s = if id % 11 == 0 {
+            "null".to_string()
+        } else {
+            format!("\"k{}\"", id % 13)
+        };
+        stmt.push_str(&format!("{{ id: {id}, x: {x}, n: {n}, s: {s} }},"));
+    }
+    stmt.pop();
+    stmt.push(']');
+    affected(&db, &stmt);
+    for key in ["x", "n", "s", "id"] {
+        for dir in ["asc", "desc"] {
+            for filter in ["", "where n > 1", "where x >= 1", "where s < \"k5\""] {
+                let all = rows(
+                    &db,
+                    &format!("select id from t {filter} order by {key} {dir}"),
+                );
+                for limit in [0, 1, 3, 10, 57] {
+                    let q = format!("select id from t {filter} order by {key} {dir} limit {limit}");
+                    let want: Vec<_> = all.iter().take(limit).cloned().collect();
+                    assert_eq!(rows(&db, &q), want, "{q}");
+                }
+            }
+        }
+    }
+}

@@ -171,8 +171,8 @@ pub(crate) struct Source {
     /// Per conjunct: whether it needs this table alone (a hash join's
     /// build side applies those while building).
     pub own: Vec<bool>,
-    /// Their text, for `explain`.
-    pub filter_text: Vec<String>,
+    /// The conjuncts themselves, printed only by `explain`.
+    pub filter_terms: Vec<Expr>,
 }
 
 /// How a joined table meets the rows before it.
@@ -194,7 +194,7 @@ pub(crate) struct JoinStep {
     pub right_column: usize,
     pub strategy: Strategy,
     /// `on` as written, for `explain`.
-    pub on_text: String,
+    pub on: Expr,
 }
 
 /// What happens to the rows that pass every filter.
@@ -365,11 +365,11 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
                 .iter()
                 .map(|t| compile(t, &scope))
                 .collect::<Result<_>>()?,
-            filter_text: terms.iter().map(ToString::to_string).collect(),
             own: terms
                 .iter()
                 .map(|t| scope.tables_of(t).is_ok_and(|set| set & !(1 << ti) == 0))
                 .collect(),
+            filter_terms: terms,
         });
     }
     let mut sources = sources.into_iter();
@@ -414,7 +414,7 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
             left_key: compile(&l, &scope)?,
             right_column,
             strategy,
-            on_text: j.on.to_string(),
+            on: j.on.clone(),
             source,
         });
     }
@@ -1094,20 +1094,20 @@ impl Plan {
         let what = match &j.strategy {
             Strategy::PkLookup => format!(
                 "nested-loop join {} on {} (primary-key lookup)",
-                j.source.table.name, j.on_text
+                j.source.table.name, j.on
             ),
             Strategy::IndexLookup(ix) => format!(
                 "nested-loop join {} on {} (index lookup using {})",
-                j.source.table.name, j.on_text, ix.name
+                j.source.table.name, j.on, ix.name
             ),
             Strategy::Hash => format!(
                 "hash join {} on {} (build on {})",
-                j.source.table.name, j.on_text, j.source.table.name
+                j.source.table.name, j.on, j.source.table.name
             ),
         };
         let _ = writeln!(out, "{pad}{what}");
-        if !j.source.filter_text.is_empty() {
-            let _ = writeln!(out, "{pad}  filter: {}", j.source.filter_text.join(" and "));
+        if !j.source.filter_terms.is_empty() {
+            let _ = writeln!(out, "{pad}  filter: {}", and_text(&j.source.filter_terms));
         }
         self.explain_joins(out, depth + 1, n - 1);
         match &j.strategy {
@@ -1130,10 +1130,19 @@ impl Plan {
     }
 }
 
+/// Conjuncts as text, for `explain`.
+fn and_text(terms: &[Expr]) -> String {
+    terms
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
 fn explain_source(out: &mut String, depth: usize, s: &Source, parallel: bool) {
     let pad = "  ".repeat(depth);
-    if !s.filter_text.is_empty() {
-        let _ = writeln!(out, "{pad}filter: {}", s.filter_text.join(" and "));
+    if !s.filter_terms.is_empty() {
+        let _ = writeln!(out, "{pad}filter: {}", and_text(&s.filter_terms));
         explain_source_access(out, depth + 1, s, parallel);
     } else {
         explain_source_access(out, depth, s, parallel);

@@ -477,10 +477,10 @@ impl Database {
         })
     }
 
-    /// The fast path of the most common statement, `find T where id = c`
-    /// (or `select * from T where id = c`): one point read, no plan. Gives
-    /// the rows the planner's primary-key lookup would; `None` for any
-    /// other shape.
+    /// The fast path of the most common lookups, `find T where id = c` (one
+    /// point read) and `find T where col = c` on an indexed column (one
+    /// index probe, then point reads), without building a plan. Gives the
+    /// rows the planner's lookup would; `None` for any other shape.
     fn point_read(&self, cat: &Catalog, s: &Select) -> Result<Option<Output>> {
         if !(s.items.is_empty()
             && s.joins.is_empty()
@@ -499,18 +499,22 @@ impl Database {
             return Ok(None);
         };
         let t = cat.table(&s.from)?;
-        let is_pk = |e: &Expr| match e {
+        // `col = literal` or `literal = col` on a plain column of `t`.
+        let column = |e: &Expr| match e {
             Expr::Name(p) => match p.as_slice() {
-                [c] => *c == t.columns[t.pk].name,
-                [tb, c] => *tb == t.name && *c == t.columns[t.pk].name,
-                _ => false,
+                [c] => t.column(c),
+                [tb, c] if *tb == t.name => t.column(c),
+                _ => None,
             },
-            _ => false,
+            _ => None,
         };
-        let pk = match (&**left, &**right) {
-            (l, Expr::Literal(Literal::Int(i))) if is_pk(l) => *i,
-            (Expr::Literal(Literal::Int(i)), r) if is_pk(r) => *i,
+        let (pos, lit) = match (&**left, &**right) {
+            (l, Expr::Literal(v)) if column(l).is_some() => (column(l), v),
+            (Expr::Literal(v), r) if column(r).is_some() => (column(r), v),
             _ => return Ok(None),
+        };
+        let Some(pos) = pos else {
+            return Ok(None);
         };
         let columns = t
             .columns
@@ -520,14 +524,48 @@ impl Database {
                 ty: Some(c.ty),
             })
             .collect();
+        let limit = s
+            .limit
+            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
         let mut rows = Vec::new();
-        if s.limit != Some(0)
-            && let Some(bytes) = self
-                .db
+        if pos == t.pk {
+            let Literal::Int(pk) = lit else {
+                return Ok(None);
+            };
+            if limit > 0
+                && let Some(bytes) = self
+                    .db
+                    .get(&keys::row_key(t.id, *pk))
+                    .map_err(Error::Storage)?
+            {
+                rows.push(row::decode_row(&bytes, t.columns.len())?);
+            }
+            return Ok(Some(Output::Rows { columns, rows }));
+        }
+        // An indexed column: the index entries equal to the value, then the
+        // rows, in primary-key order — what the planner's index lookup
+        // gives, without building a plan.
+        let Some(ix) = t.indexes.iter().find(|i| i.pos == pos) else {
+            return Ok(None);
+        };
+        let value = expr::literal_value(lit);
+        if value.is_null() || matches!(value, Value::Json(_)) {
+            return Ok(None);
+        }
+        let Some(key) = planner::key_value(value, t.columns[pos].ty) else {
+            return Ok(None);
+        };
+        let snap = self.db.snapshot();
+        for pk in exec::index_pks(&snap, ix.id, std::slice::from_ref(&key))? {
+            if rows.len() >= limit {
+                break;
+            }
+            if let Some(bytes) = snap
                 .get(&keys::row_key(t.id, pk))
-                .map_err(Error::Storage)?
-        {
-            rows.push(row::decode_row(&bytes, t.columns.len())?);
+                .map_err(|e| Error::Storage(e.into()))?
+            {
+                rows.push(row::decode_row(&bytes, t.columns.len())?);
+            }
         }
         Ok(Some(Output::Rows { columns, rows }))
     }

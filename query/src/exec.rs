@@ -414,7 +414,7 @@ fn scan_keys(
 
 /// The primary keys of index entries equal to any of `values`, sorted
 /// and unique.
-fn index_pks(snap: &Snapshot, index: u32, values: &[Value]) -> Result<Vec<i64>> {
+pub(crate) fn index_pks(snap: &Snapshot, index: u32, values: &[Value]) -> Result<Vec<i64>> {
     let mut pks = Vec::new();
     let mut prefix = Vec::new();
     for v in values {

@@ -618,7 +618,7 @@ fn enforced_by_pk(
 
 /// Converts a bound value to the column's type for a key, or `None` when
 /// it cannot be used as a key (then the scan falls back to filtering).
-fn key_value(v: Value, ty: ColumnType) -> Option<Value> {
+pub(crate) fn key_value(v: Value, ty: ColumnType) -> Option<Value> {
     match (v, ty) {
         (Value::Int(i), ColumnType::Int) => Some(Value::Int(i)),
         (Value::Int(i), ColumnType::Float) => Some(Value::Float(i as f64)),

@@ -257,7 +257,7 @@ impl Database {
             } => {
                 let rows = rows
                     .iter()
-                    .map(|r| r.iter().map(|(k, v)| (k.as_str(), literal_for_insert(v))));
+                    .map(|r| r.iter().map(|(k, v)| (k.as_str(), expr::literal_value(v))));
                 let mode = if *upsert {
                     InsertMode::Upsert
                 } else {
@@ -999,11 +999,6 @@ fn unknown_column(t: &Table, name: &str) -> Error {
         format!("unknown column \"{name}\" in table \"{}\"", t.name),
         hint,
     )
-}
-
-/// A literal of an insert as a value (objects and arrays are json).
-fn literal_for_insert(l: &Literal) -> Value {
-    expr::literal_value(l)
 }
 
 /// Checks `v` against column `pos` of `t`, converting an int for a float

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use fasty_wal::Snapshot;
 use rayon::prelude::*;
 
-use crate::ast::AggFunc;
+use crate::ast::{AggFunc, ColumnType};
 use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{ColumnCmp, Eval, as_f64, is_true};
@@ -307,10 +307,8 @@ impl<'a> Runner<'a> {
         let src = &j.source;
         match &j.strategy {
             Strategy::PkLookup => {
-                let pk = match key {
-                    Value::Int(i) => i,
-                    Value::Float(x) if x.fract() == 0.0 && x.abs() < 9.2e18 => x as i64,
-                    _ => return Ok(true),
+                let Some(Value::Int(pk)) = crate::planner::key_value(key, ColumnType::Int) else {
+                    return Ok(true);
                 };
                 let Some(bytes) = self
                     .snap
@@ -327,7 +325,7 @@ impl<'a> Runner<'a> {
             }
             Strategy::IndexLookup(ix) => {
                 let ty = src.table.columns[ix.pos].ty;
-                let Some(v) = coerce_key(key, ty) else {
+                let Some(v) = crate::planner::key_value(key, ty) else {
                     return Ok(true);
                 };
                 let pks = index_pks(self.snap, ix.id, std::slice::from_ref(&v))?;
@@ -371,22 +369,6 @@ impl<'a> Runner<'a> {
                 Ok(true)
             }
         }
-    }
-}
-
-/// A join key converted to an indexed column's type, if it can match.
-fn coerce_key(v: Value, ty: crate::ast::ColumnType) -> Option<Value> {
-    use crate::ast::ColumnType as T;
-    match (v, ty) {
-        (Value::Int(i), T::Int) => Some(Value::Int(i)),
-        (Value::Float(x), T::Int) if x.fract() == 0.0 && x.abs() < 9.2e18 => {
-            Some(Value::Int(x as i64))
-        }
-        (Value::Int(i), T::Float) => Some(Value::Float(i as f64)),
-        (Value::Float(x), T::Float) => Some(Value::Float(x)),
-        (Value::String(s), T::String) => Some(Value::String(s)),
-        (Value::Bool(b), T::Bool) => Some(Value::Bool(b)),
-        _ => None,
     }
 }
 

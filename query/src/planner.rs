@@ -621,6 +621,11 @@ fn enforced_by_pk(
 pub(crate) fn key_value(v: Value, ty: ColumnType) -> Option<Value> {
     match (v, ty) {
         (Value::Int(i), ColumnType::Int) => Some(Value::Int(i)),
+        // An integral float equals that int (`id = 2.0`); the cast is
+        // exact inside i64's range.
+        (Value::Float(x), ColumnType::Int) if x.fract() == 0.0 && x.abs() < 9.2e18 => {
+            Some(Value::Int(x as i64))
+        }
         (Value::Int(i), ColumnType::Float) => Some(Value::Float(i as f64)),
         (Value::Float(x), ColumnType::Float) => Some(Value::Float(x)),
         (Value::String(s), ColumnType::String) => Some(Value::String(s)),

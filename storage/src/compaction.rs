@@ -191,7 +191,7 @@ impl Inner {
             key: None,
             settled: false,
         };
-        let outputs = self.write_tables(kept, self.opts.target_file_size)?;
+        let outputs = self.write_tables(kept, job.output_level, self.opts.target_file_size)?;
         let written: u64 = outputs.iter().map(|t| t.meta().file_size).sum();
 
         let _v = self.version_lock.lock();

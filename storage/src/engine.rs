@@ -605,10 +605,12 @@ impl Inner {
             .unwrap_or_else(|| self.visible_seqno())
     }
 
-    pub(crate) fn writer_options(&self) -> WriterOptions {
+    /// How tables written into `level` are built.
+    pub(crate) fn writer_options(&self, level: usize) -> WriterOptions {
+        let compress = level >= self.opts.compress_from_level;
         WriterOptions {
             block_size: self.opts.block_size,
-            zstd_level: self.opts.zstd_level,
+            zstd_level: if compress { self.opts.zstd_level } else { 0 },
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
         }
     }

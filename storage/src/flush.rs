@@ -90,7 +90,7 @@ impl Inner {
             None
         } else {
             let table = match mem.run_versions() {
-                Some(versions) => self.write_tables(versions.map(Ok), u64::MAX)?.pop(),
+                Some(versions) => self.write_tables(versions.map(Ok), 0, u64::MAX)?.pop(),
                 None => {
                     let entries = MemIter::new(
                         mem.clone(),
@@ -98,7 +98,7 @@ impl Inner {
                         std::ops::Bound::Unbounded,
                         false,
                     );
-                    self.write_tables(entries.map(Ok), u64::MAX)?.pop()
+                    self.write_tables(entries.map(Ok), 0, u64::MAX)?.pop()
                 }
             };
             self.counters.flushes.fetch_add(1, Ordering::Relaxed);
@@ -180,13 +180,14 @@ impl Inner {
 const PARALLEL_COPY_MIN: usize = 32;
 
 impl Inner {
-    /// Writes SSTs from versions in internal order, starting a new file
+    /// Writes SSTs for `level` from versions in internal order, starting a new file
     /// once one reaches `split_bytes` (only between user keys, so all
     /// versions of a key share a file); fsyncs the files and their directory
     /// entries and opens them for reading.
     pub(crate) fn write_tables<E: TableInput>(
         &self,
         entries: impl Iterator<Item = Result<E>>,
+        level: usize,
         split_bytes: u64,
     ) -> Result<Vec<Table>> {
         let io = self.io.as_ref().ok_or(Error::Closed)?;
@@ -210,7 +211,7 @@ impl Inner {
                 None => {
                     let (id, path) = self.new_table_path();
                     let writer =
-                        TableWriter::new(io.create(&path)?, path.clone(), self.writer_options());
+                        TableWriter::new(io.create(&path)?, path.clone(), self.writer_options(level));
                     open.insert((id, path, writer))
                 }
             };

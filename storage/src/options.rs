@@ -25,6 +25,14 @@ pub struct Options {
     pub block_cache_budget: usize,
     /// zstd level for SST blocks; 0 stores blocks uncompressed. Default 1.
     pub zstd_level: i32,
+    /// The first level whose tables are compressed; tables written into
+    /// shallower levels store their blocks uncompressed. Default 2: level 0
+    /// and level 1 hold the newest, most read and soonest rewritten data,
+    /// which a flush or a compaction would otherwise spend CPU compressing
+    /// and every block-cache miss decompressing (uncompressed blocks are
+    /// read straight from the file mapping). They are a small share of a
+    /// large database, whose bulk (level 2 and deeper) stays compressed.
+    pub compress_from_level: usize,
     /// Bloom filter bits per key. Default 10 (about 1% false positives).
     pub bloom_bits_per_key: u32,
     /// Which I/O backend writes files. Default [`IoBackend::Auto`].
@@ -58,6 +66,7 @@ impl Default for Options {
             block_size: 4 << 10,
             block_cache_budget: 128 << 20,
             zstd_level: 1,
+            compress_from_level: 2,
             bloom_bits_per_key: 10,
             io: IoBackend::Auto,
             memory_only: false,
@@ -89,6 +98,7 @@ impl std::fmt::Debug for Options {
             .field("block_size", &self.block_size)
             .field("block_cache_budget", &self.block_cache_budget)
             .field("zstd_level", &self.zstd_level)
+            .field("compress_from_level", &self.compress_from_level)
             .field("bloom_bits_per_key", &self.bloom_bits_per_key)
             .field("io", &self.io)
             .field("memory_only", &self.memory_only)

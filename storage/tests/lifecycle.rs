@@ -259,3 +259,46 @@ fn flushed_seqno_can_be_read_without_opening() {
     engine.close().expect("close");
     assert_eq!(Engine::flushed_seqno_in(dir.path()).expect("read"), Some(8));
 }
+
+/// Tables written into levels above `compress_from_level` store blocks
+/// uncompressed; from that level on they are compressed. Compressible
+/// values make the difference visible in the level sizes, and reads see
+/// the same data either way.
+#[test]
+fn only_levels_from_compress_from_level_are_compressed() {
+    let value = vec![b'x'; 200];
+    let level_bytes = |compress_from_level: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = Options {
+            background: false,
+            compress_from_level,
+            ..Options::default()
+        };
+        let engine = Engine::open(dir.path(), opts).unwrap();
+        for i in 0..2000u32 {
+            put(&engine, u64::from(i) + 1, &i.to_be_bytes(), &value).unwrap();
+        }
+        engine.flush().unwrap();
+        let l0 = engine.stats().levels[0].bytes;
+        engine.compact().unwrap();
+        let stats = engine.stats();
+        assert_eq!(stats.levels[0].files, 0);
+        let l1 = stats.levels[1].bytes;
+        for i in [0u32, 777, 1999] {
+            assert_eq!(engine.get(&i.to_be_bytes()).unwrap().as_deref(), Some(&value[..]));
+        }
+        engine.close().unwrap();
+        (l0, l1)
+    };
+    let raw = 2000 * 200;
+    // Level 1 compressed, level 0 not.
+    let (l0, l1) = level_bytes(1);
+    assert!(l0 > raw, "level 0 is uncompressed: {l0} bytes");
+    assert!(l1 < raw / 4, "level 1 is compressed: {l1} bytes");
+    // Neither compressed (the default keeps levels 0 and 1 uncompressed).
+    let (l0, l1) = level_bytes(2);
+    assert!(l0 > raw && l1 > raw, "both uncompressed: {l0} and {l1} bytes");
+    // Both compressed.
+    let (l0, l1) = level_bytes(0);
+    assert!(l0 < raw / 4 && l1 < raw / 4, "both compressed: {l0} and {l1} bytes");
+}

@@ -210,8 +210,11 @@ impl Inner {
                 Some(o) => o,
                 None => {
                     let (id, path) = self.new_table_path();
-                    let writer =
-                        TableWriter::new(io.create(&path)?, path.clone(), self.writer_options(level));
+                    let writer = TableWriter::new(
+                        io.create(&path)?,
+                        path.clone(),
+                        self.writer_options(level),
+                    );
                     open.insert((id, path, writer))
                 }
             };

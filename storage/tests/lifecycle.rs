@@ -285,7 +285,10 @@ fn only_levels_from_compress_from_level_are_compressed() {
         assert_eq!(stats.levels[0].files, 0);
         let l1 = stats.levels[1].bytes;
         for i in [0u32, 777, 1999] {
-            assert_eq!(engine.get(&i.to_be_bytes()).unwrap().as_deref(), Some(&value[..]));
+            assert_eq!(
+                engine.get(&i.to_be_bytes()).unwrap().as_deref(),
+                Some(&value[..])
+            );
         }
         engine.close().unwrap();
         (l0, l1)
@@ -297,8 +300,14 @@ fn only_levels_from_compress_from_level_are_compressed() {
     assert!(l1 < raw / 4, "level 1 is compressed: {l1} bytes");
     // Neither compressed (the default keeps levels 0 and 1 uncompressed).
     let (l0, l1) = level_bytes(2);
-    assert!(l0 > raw && l1 > raw, "both uncompressed: {l0} and {l1} bytes");
+    assert!(
+        l0 > raw && l1 > raw,
+        "both uncompressed: {l0} and {l1} bytes"
+    );
     // Both compressed.
     let (l0, l1) = level_bytes(0);
-    assert!(l0 < raw / 4 && l1 < raw / 4, "both compressed: {l0} and {l1} bytes");
+    assert!(
+        l0 < raw / 4 && l1 < raw / 4,
+        "both compressed: {l0} and {l1} bytes"
+    );
 }

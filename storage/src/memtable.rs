@@ -6,6 +6,13 @@
 //! (crossbeam's epoch-based skiplist). A memtable is "frozen" by the engine
 //! once it reaches its byte budget and is then only read until flushed.
 //!
+//! Versions that arrive in internal order — ascending keys, as in a bulk
+//! load with increasing primary keys — skip the skiplist: they are appended
+//! to the memtable's [`Tail`], an append-only array, at constant cost, and
+//! readers merge the two (a get checks both, a cursor interleaves them).
+//! On a 1000-row-batch load of increasing keys this took the skiplist
+//! search (about half of the write path) out of the profile.
+//!
 //! A memtable can also be a *sorted run* ([`Memtable::from_sorted`]): an
 //! immutable array of versions already in internal order, built by bulk
 //! ingest from a chunk of batches. It holds the chunk's keys and values in
@@ -513,6 +520,64 @@ impl RunBuilder {
     }
 }
 
+/// Versions appended in internal order: while a memtable's writes come in
+/// ascending key order (a bulk load with increasing keys, the common case),
+/// each is appended here at constant cost instead of searched into the
+/// skiplist, whose search is most of an insert's cost.
+///
+/// Invariant: a version is appended only if it is greater than every
+/// version the memtable holds — the tail's last (or the memtable is empty),
+/// and so every skiplist version, since the skiplist only takes versions
+/// not above the tail's last. A version can therefore be in both only if
+/// the skiplist got it later (one key written twice at one sequence
+/// number, in one batch), and readers let the skiplist's copy win.
+///
+/// One writer (inserts are serialised by the engine's write lock) and any
+/// number of lock-free readers: `boxcar` publishes an element before the
+/// count that covers it, so every index below [`boxcar::Vec::count`] is
+/// readable.
+#[derive(Default)]
+struct Tail {
+    items: boxcar::Vec<InternalKey>,
+}
+
+impl Tail {
+    fn last(&self) -> Option<&InternalKey> {
+        self.items
+            .count()
+            .checked_sub(1)
+            .and_then(|i| self.items.get(i))
+    }
+
+    fn get(&self, i: usize) -> Option<&InternalKey> {
+        self.items.get(i)
+    }
+
+    /// The first index below `n` (a count read before) whose version is at
+    /// or after `probe` (after it when not `inclusive`); `n` if none.
+    fn seek(&self, n: usize, probe: &Probe<'_>, inclusive: bool) -> usize {
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let before = match self.items.get(mid) {
+                Some(v) => match view_cmp(v, probe) {
+                    Ordering::Less => true,
+                    Ordering::Equal => !inclusive,
+                    Ordering::Greater => false,
+                },
+                // Unreachable below a count read before.
+                None => false,
+            };
+            if before {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+}
+
 /// A *register-blocked* bloom filter over the user keys of a skiplist
 /// memtable: all of a key's bits fall in one 64-bit word, chosen by the high
 /// half of its hash (the tables' hash, [`bloom::hash`]), so a get of a key
@@ -596,8 +661,9 @@ impl PendingBits<'_> {
 // handful of memtables alive at once.
 #[allow(clippy::large_enum_variant)]
 enum Repr {
-    /// The active (and later frozen) write buffer, and a filter of its keys.
-    Skip(SkipList<InternalKey, ()>, KeyFilter),
+    /// The active (and later frozen) write buffer: a skiplist, a filter of
+    /// its keys and an append-only [`Tail`].
+    Skip(SkipList<InternalKey, ()>, KeyFilter, Tail),
     /// An immutable sorted run built by ingest.
     Run(SortedRun),
 }
@@ -617,6 +683,7 @@ impl Memtable {
             repr: Repr::Skip(
                 SkipList::new(epoch::default_collector().clone()),
                 KeyFilter::for_budget(budget),
+                Tail::default(),
             ),
             bytes: AtomicUsize::new(0),
             max_seqno: AtomicU64::new(0),
@@ -678,14 +745,25 @@ impl Memtable {
     #[must_use]
     pub(crate) fn insert(&self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8]) -> bool {
         debug_assert!(seqno <= MAX_SEQNO);
-        let Repr::Skip(map, filter) = &self.repr else {
+        let Repr::Skip(map, filter, tail) = &self.repr else {
             return false;
         };
         let bits = filter.begin_insert(bloom::hash(key));
         let size = key.len() + value.len() + NODE_OVERHEAD;
-        let guard = &epoch::pin();
-        map.insert(InternalKey::new(key, seqno, kind, value), (), guard)
-            .release(guard);
+        let version = InternalKey::new(key, seqno, kind, value);
+        // Versions that come in internal order (ascending keys: the usual
+        // bulk load) are appended to the tail; the rest go into the
+        // skiplist.
+        let append = match tail.last() {
+            Some(last) => version > *last,
+            None => map.is_empty(),
+        };
+        if append {
+            tail.items.push(version);
+        } else {
+            let guard = &epoch::pin();
+            map.insert(version, (), guard).release(guard);
+        }
         // Readers rely on the filter only for versions of batches made
         // visible after this returns (see `KeyFilter`), so the bits may be
         // set after the node is linked.
@@ -712,7 +790,7 @@ impl Memtable {
 
     pub(crate) fn is_empty(&self) -> bool {
         match &self.repr {
-            Repr::Skip(map, _) => map.is_empty(),
+            Repr::Skip(map, _, tail) => map.is_empty() && tail.items.is_empty(),
             Repr::Run(run) => run.records.is_empty(),
         }
     }
@@ -725,13 +803,13 @@ impl Memtable {
     /// The newest version of `key` with a sequence number `<= seqno`.
     pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
         let probe = Probe::new(key, seqno);
-        let map = match &self.repr {
-            Repr::Skip(map, filter) => {
+        let (map, tail) = match &self.repr {
+            Repr::Skip(map, filter, tail) => {
                 // An empty memtable (just after a rotation) needs no hash.
-                if map.is_empty() || !filter.may_contain(bloom::hash(key)) {
+                if self.is_empty() || !filter.may_contain(bloom::hash(key)) {
                     return None;
                 }
-                map
+                (map, tail)
             }
             Repr::Run(run) => {
                 let i = run.seek(&probe, true);
@@ -743,11 +821,22 @@ impl Memtable {
             }
         };
         let guard = &epoch::pin();
-        let entry = map.lower_bound(Bound::Included(&probe as &dyn KeyView), guard)?;
-        let found = entry.key();
-        if found.user_key() != key {
-            return None;
-        }
+        let in_map = map
+            .lower_bound(Bound::Included(&probe as &dyn KeyView), guard)
+            .filter(|e| e.key().user_key() == key);
+        let n = tail.items.count();
+        let in_tail = tail
+            .get(tail.seek(n, &probe, true))
+            .filter(|v| v.user_key() == key);
+        // Both hold the newest version visible at `seqno` of their own;
+        // the newer wins, and on a tie (a key written twice in one batch)
+        // the skiplist's, which came later.
+        let found = match (&in_map, in_tail) {
+            (Some(e), Some(t)) if t.seqno() > e.key().seqno() => t,
+            (Some(e), _) => e.key(),
+            (None, Some(t)) => t,
+            (None, None) => return None,
+        };
         Some((found.kind(), Bytes::copy_from_slice(found.value())))
     }
 }
@@ -962,7 +1051,7 @@ impl MemCursor {
         else {
             return false;
         };
-        let Repr::Skip(list, _) = &self.mem.repr else {
+        let Repr::Skip(list, _, tail) = &self.mem.repr else {
             return false;
         };
         slots.clear();
@@ -985,6 +1074,18 @@ impl MemCursor {
             Bound::Excluded((k, s)) => Bound::Excluded(Probe::new(k, *s)),
             Bound::Unbounded => Bound::Unbounded,
         };
+        // The tail's versions from `from` on, in the walk's direction: the
+        // next is at `t` going forward (up to `n`), at `t - 1` in reverse
+        // (down to 0).
+        let n = tail.items.count();
+        let mut t = match (&from, self.reverse) {
+            (Bound::Unbounded, false) => 0,
+            (Bound::Unbounded, true) => n,
+            (Bound::Included(p), false) => tail.seek(n, p, true),
+            (Bound::Excluded(p), false) => tail.seek(n, p, false),
+            (Bound::Included(p), true) => tail.seek(n, p, false),
+            (Bound::Excluded(p), true) => tail.seek(n, p, true),
+        };
         let from = from.as_ref().map(|p| p as &dyn KeyView);
         let guard = &epoch::pin();
         let mut node = if self.reverse {
@@ -993,12 +1094,31 @@ impl MemCursor {
             list.lower_bound(from, guard)
         };
         *exhausted = true;
-        while let Some(e) = node {
+        loop {
+            let in_tail = if self.reverse {
+                t.checked_sub(1).and_then(|i| tail.get(i))
+            } else if t < n {
+                tail.get(t)
+            } else {
+                None
+            };
+            // The next version of the two, in the walk's direction; a
+            // version in both (one key written twice in a batch) is the
+            // skiplist's, which came later.
+            let (k, from_list, from_tail) = match (&node, in_tail) {
+                (None, None) => break,
+                (Some(e), None) => (e.key(), true, false),
+                (None, Some(v)) => (v, false, true),
+                (Some(e), Some(v)) => match (e.key().cmp(v), self.reverse) {
+                    (Ordering::Equal, _) => (e.key(), true, true),
+                    (Ordering::Less, false) | (Ordering::Greater, true) => (e.key(), true, false),
+                    _ => (v, false, true),
+                },
+            };
             if slots.len() == *limit || buf.len() >= CHUNK_MAX_BYTES {
                 *exhausted = false;
                 break;
             }
-            let k = e.key();
             if past_end(k.user_key(), &self.end, self.reverse) {
                 break;
             }
@@ -1010,7 +1130,16 @@ impl MemCursor {
                 end: buf.len(),
                 tag: k.tag,
             });
-            node = if self.reverse { e.prev() } else { e.next() };
+            if from_list && let Some(e) = &node {
+                node = if self.reverse { e.prev() } else { e.next() };
+            }
+            if from_tail {
+                if self.reverse {
+                    t -= 1;
+                } else {
+                    t += 1;
+                }
+            }
         }
         *limit = (*limit * 2).min(CHUNK_MAX_VERSIONS);
         // No refill follows an exhausted one, so the resume point is only
@@ -1244,6 +1373,92 @@ mod tests {
                     .collect();
             proptest::prop_assert_eq!(flushed, want);
             proptest::prop_assert!(skip.run_versions().is_none());
+        }
+
+        /// A skiplist memtable — whose ascending writes go to its append-only
+        /// tail and the rest to the skiplist — reads like a model map:
+        /// ascending runs, random keys and keys written twice in a batch,
+        /// every get and every bounded scan in both directions.
+        #[test]
+        fn skiplist_and_tail_read_like_a_model(
+            batches in proptest::collection::vec(
+                (proptest::bool::ANY, 0u16..600, 1usize..40, proptest::bool::ANY, proptest::bool::ANY),
+                1..25),
+            probes in proptest::collection::vec((0u16..700, 0u64..200), 30),
+        ) {
+            use std::collections::BTreeMap;
+            // (key, Reverse(seqno)) orders like internal keys.
+            type Model = BTreeMap<(Vec<u8>, std::cmp::Reverse<Seqno>), (Kind, Vec<u8>)>;
+            let mut model = Model::new();
+            let m = Arc::new(Memtable::new(1 << 20));
+            let mut seqno = 0;
+            for (ascending, start, len, twice, delete) in batches {
+                seqno += 1;
+                for i in 0..len {
+                    let k = if ascending { start as usize + i } else { (start as usize * 7 + i * 131) % 650 };
+                    let key = (k as u16).to_be_bytes().to_vec();
+                    let writes = if twice && i % 5 == 0 { 2 } else { 1 };
+                    for w in 0..writes {
+                        let (kind, value) = if delete && i % 3 == 0 && w == writes - 1 {
+                            (Kind::Delete, Vec::new())
+                        } else {
+                            (Kind::Put, format!("{seqno}.{i}.{w}").into_bytes())
+                        };
+                        assert!(m.insert(&key, seqno, kind, &value));
+                        model.insert((key.clone(), std::cmp::Reverse(seqno)), (kind, value));
+                    }
+                }
+                m.note_seqno(seqno);
+            }
+            let want_get = |k: &[u8], s: Seqno| {
+                model
+                    .range((k.to_vec(), std::cmp::Reverse(s))..)
+                    .next()
+                    .filter(|((key, _), _)| key.as_slice() == k)
+                    .map(|(_, (kind, v))| (*kind, Bytes::copy_from_slice(v)))
+            };
+            for (k, s) in &probes {
+                let key = k.to_be_bytes();
+                proptest::prop_assert_eq!(m.get(&key, *s), want_get(&key, *s));
+            }
+            let entries = |lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, rev: bool| {
+                let inside = |k: &Vec<u8>| {
+                    (match &lo { Bound::Included(l) => k >= l, Bound::Excluded(l) => k > l, Bound::Unbounded => true })
+                        && (match &hi { Bound::Included(h) => k <= h, Bound::Excluded(h) => k < h, Bound::Unbounded => true })
+                };
+                let mut v: Vec<(Vec<u8>, Seqno, Kind, Vec<u8>)> = model
+                    .iter()
+                    .filter(|((k, _), _)| inside(k))
+                    .map(|((k, s), (kind, val))| (k.clone(), s.0, *kind, val.clone()))
+                    .collect();
+                if rev {
+                    v.reverse();
+                }
+                v
+            };
+            let got = |lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>, rev: bool| {
+                all(&m, lo.map(Bytes::from), hi.map(Bytes::from), rev)
+                    .into_iter()
+                    .map(|e| (e.key.to_vec(), e.seqno, e.kind, e.value.to_vec()))
+                    .collect::<Vec<_>>()
+            };
+            for rev in [false, true] {
+                proptest::prop_assert_eq!(
+                    got(Bound::Unbounded, Bound::Unbounded, rev),
+                    entries(Bound::Unbounded, Bound::Unbounded, rev)
+                );
+                for w in probes.windows(2) {
+                    let (lo, hi) = (w[0].0.to_be_bytes().to_vec(), w[1].0.to_be_bytes().to_vec());
+                    for (l, u) in [
+                        (Bound::Included(lo.clone()), Bound::Excluded(hi.clone())),
+                        (Bound::Excluded(lo.clone()), Bound::Included(hi.clone())),
+                        (Bound::Included(lo.clone()), Bound::Unbounded),
+                        (Bound::Unbounded, Bound::Excluded(hi.clone())),
+                    ] {
+                        proptest::prop_assert_eq!(got(l.clone(), u.clone(), rev), entries(l, u, rev));
+                    }
+                }
+            }
         }
     }
 }

@@ -3,11 +3,11 @@
 //! same run, on the same rows.
 //!
 //! Each system sits behind [`QueryDb`]: create the schema, load rows in
-//! batches, and answer the benchmark's seven kinds of statement. fasty is
-//! driven the way its users drive it, by statement *text* through
-//! `Database::execute` (so every lookup pays the parser), plus the batch
-//! fast path `insert_rows` for the load; SQLite by cached prepared
-//! statements. [`data`] makes the rows and the expected answers,
+//! batches, and answer the benchmark's seven kinds of statement. Both run
+//! the lookups and the filtered count as prepared statements with bound
+//! values (fasty: `Database::prepare` / `execute_prepared`; SQLite: cached
+//! prepared statements) and the top-10 and the join as statement text;
+//! fasty loads through its batch fast path `insert_rows`. [`data`] makes the rows and the expected answers,
 //! [`workload`] times the lines, [`report`] prints the table. SQLite is
 //! behind the cargo feature `sqlite`; without it the run is fasty-only and
 //! says so.

@@ -140,10 +140,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 }
                 Field::Mode => {
                     once(&req.mode, "mode")?;
-                    req.mode = Some(match map.next_value::<ModeName>()? {
-                        ModeName::Insert => InsertMode::Insert,
-                        ModeName::Upsert => InsertMode::Upsert,
-                    });
+                    req.mode = Some(map.next_value::<ModeName>()?.0);
                 }
             }
         }
@@ -184,11 +181,31 @@ impl Visitor<'_> for FieldVisitor {
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ModeName {
-    Insert,
-    Upsert,
+/// `"insert"` or `"upsert"`.
+struct ModeName(InsertMode);
+
+impl<'de> de::Deserialize<'de> for ModeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(ModeVisitor)
+    }
+}
+
+struct ModeVisitor;
+
+impl Visitor<'_> for ModeVisitor {
+    type Value = ModeName;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("\"insert\" or \"upsert\"")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<ModeName, E> {
+        match s {
+            "insert" => Ok(ModeName(InsertMode::Insert)),
+            "upsert" => Ok(ModeName(InsertMode::Upsert)),
+            _ => Err(E::invalid_value(de::Unexpected::Str(s), &self)),
+        }
+    }
 }
 
 /// `[ {row}, ... ]`.

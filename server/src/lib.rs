@@ -26,6 +26,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod error;
 mod gate;
 mod lifecycle;
@@ -155,9 +160,12 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
+            tracing::info!("shutting down: refusing new requests, finishing admitted ones");
             draining.drain().await;
+            tracing::info!("drained: closing connections");
         })
         .await?;
+    tracing::info!("syncing the database");
     tokio::task::spawn_blocking(move || db.kv().sync())
         .await
         .map_err(std::io::Error::other)?

@@ -589,3 +589,43 @@ fn statements_run_off_the_async_workers() {
         "health answered at {healthy:?}, the join took {slow_took:?}"
     );
 }
+
+#[test]
+fn concurrent_clients_see_every_acknowledged_write() {
+    let s = TestServer::start(ServerOptions::default());
+    s.ok("create table t { id: int, w: int }");
+    let addr = s.addr;
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            std::thread::spawn(move || {
+                for b in 0..15 {
+                    let base = (w * 15 + b) * 40;
+                    let rows: Vec<_> = (base..base + 40)
+                        .map(|id| json!({"id": id, "w": w}))
+                        .collect();
+                    let body = json!({"table": "t", "rows": rows}).to_string();
+                    let r = request(addr, "POST", "/query", &[], body.as_bytes());
+                    assert_eq!(r.json(), json!({"success": true, "inserted": 40}));
+                    // Reads interleave with the writes and see whole batches.
+                    let q = json!({"query": "select count(*) from t"}).to_string();
+                    let n = request(addr, "POST", "/query", &[], q.as_bytes()).json()["data"][0]
+                        ["count(*)"]
+                        .as_i64()
+                        .unwrap();
+                    assert!(n % 40 == 0 && n >= 40, "{n}");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(
+        s.ok("select w, count(*) from t group by w")["data"],
+        json!(
+            (0..6)
+                .map(|w| json!({"w": w, "count(*)": 600}))
+                .collect::<Vec<_>>()
+        )
+    );
+}

@@ -61,8 +61,9 @@ async fn read_body(req: Request, max: usize, idle: Duration) -> Result<Vec<u8>, 
     if announced.is_some_and(|n| n > max as u64) {
         return Err(ApiError::payload_too_large(max));
     }
-    // The announced length is at most `max`: allocate it once.
-    let mut buf = Vec::with_capacity(announced.map_or(0, |n| n as usize));
+    // Allocate the announced length up front, but not more than 1 MiB on
+    // the client's word alone.
+    let mut buf = Vec::with_capacity(announced.map_or(0, |n| n.min(1 << 20) as usize));
     let mut body = req.into_body();
     loop {
         let frame = match tokio::time::timeout(idle, body.frame()).await {

@@ -11,6 +11,7 @@
 
 mod bodies;
 mod client;
+mod cpu;
 mod latency;
 mod load;
 mod report;

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::Plan;
+use super::cpu::Split;
 use super::load::Outcome;
 use crate::machine::{self, Machine};
 
@@ -71,6 +72,9 @@ pub struct Section {
     pub outcome: Option<Outcome>,
     /// Why it was skipped, or a remark on the run.
     pub note: Option<String>,
+    /// Cores used by the load generator, the server and the rest while it
+    /// ran.
+    pub cpu: Option<Split>,
 }
 
 impl Section {
@@ -92,7 +96,14 @@ impl Section {
             goal,
             outcome: Some(outcome),
             note,
+            cpu: None,
         }
+    }
+
+    /// The same section with its CPU split.
+    pub fn with_cpu(mut self, cpu: Option<Split>) -> Section {
+        self.cpu = cpu;
+        self
     }
 
     /// A section that could not run, and why.
@@ -105,6 +116,7 @@ impl Section {
             goal: None,
             outcome: None,
             note: Some(format!("skipped: {why}")),
+            cpu: None,
         }
     }
 
@@ -229,16 +241,19 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "| # | section | conns | requests | throughput | p50 ms | p95 ms | p99 ms | errors | target | met |"
+            "| # | section | conns | requests | throughput | p50 ms | p95 ms | p99 ms | errors | cores: load gen / server / db | target | met |"
         );
-        let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|");
+        let _ = writeln!(
+            out,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
+        );
         let mut problems = Vec::new();
         for s in &self.sections {
             let target = s.goal.map_or("—".into(), |g| g.text(s.unit));
             let Some(o) = &s.outcome else {
                 let _ = writeln!(
                     out,
-                    "| {} | {} | {} | — | — | — | — | — | — | {target} | {} |",
+                    "| {} | {} | {} | — | — | — | — | — | — | — | {target} | {} |",
                     s.number,
                     s.label,
                     s.conns,
@@ -267,7 +282,7 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} {} | {} | {} | {} | {errors} | {target} | {verdict} |",
+                "| {} | {} | {} | {} | {} {} | {} | {} | {} | {errors} | {} | {target} | {verdict} |",
                 s.number,
                 s.label,
                 s.conns,
@@ -277,6 +292,10 @@ impl Report {
                 p(50.0),
                 p(95.0),
                 p(99.0),
+                s.cpu.map_or("—".into(), |c| format!(
+                    "{:.2} / {:.2} / {:.2}",
+                    c.client, c.server, c.other
+                )),
             );
         }
         let _ = writeln!(out);
@@ -327,6 +346,14 @@ impl Report {
              Latency is per request, from sending to the whole answer; in the paced section a \
              request that starts late because its connection was busy is timed from when it \
              was due. Percentiles are exact (nearest rank over every request)."
+        );
+        let _ = writeln!(
+            out,
+            "- Cores: average CPU time per second of the section, from this process's \
+             threads: the load generator's runtime, the server's runtime and blocking pool \
+             (where statements run), and the rest (the database's log writer, flushes and \
+             compactions). Their sum near the core count means the machine, not the server \
+             alone, was the limit; time of threads that ended during a section is missing."
         );
         for s in &self.sections {
             if let (Some(_), Some(n)) = (&s.outcome, &s.note) {

@@ -3,6 +3,7 @@
 //! paced section runs at half the rate the 64-connection section reached;
 //! each further mode gets a fresh in-process server for its ingest.
 
+use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use tokio::runtime::Runtime;
 
 use super::bodies::{self, Expect, Req};
 use super::client::{Conn, Target};
-use super::load::{self, Pool};
+use super::cpu::{Split, Usage};
+use super::load::{self, Outcome, Pool};
 use super::report::{Goal, Report, Section, Unit};
 use super::server::InProcess;
 use super::{Args, Mode, Plan};
@@ -249,6 +251,18 @@ fn connect(
 }
 
 impl Run<'_> {
+    /// Runs one load loop on the client runtime; its outcome and how the
+    /// process's CPU time split while it ran.
+    fn load(&self, f: impl Future<Output = Outcome>) -> (Outcome, Option<Split>) {
+        let before = Usage::now();
+        let outcome = self.rt.block_on(f);
+        let after = Usage::now();
+        let cpu = before
+            .zip(after)
+            .map(|(b, a)| b.split_until(&a, outcome.elapsed));
+        (outcome, cpu)
+    }
+
     /// `GET /health` once, a note if it fails.
     fn health(&mut self) {
         let target = self.target.clone();
@@ -298,7 +312,7 @@ impl Run<'_> {
         eprintln!("{number}: {label}, {conns} connection(s), up to {rows} rows");
         let users = self.users.take(rows);
         let pool = Pool::once(bodies::insert_batches(&self.table, &users, batch));
-        let outcome = self.rt.block_on(load::closed_loop(
+        let (outcome, cpu) = self.load(load::closed_loop(
             &self.target,
             conns,
             pool.clone(),
@@ -315,15 +329,9 @@ impl Run<'_> {
         let rate = outcome.requests_per_sec();
         let note =
             (acked < rows as u64).then(|| format!("{acked} of {rows} rows sent in the time limit"));
-        self.report.push(Section::ran(
-            number,
-            label,
-            conns,
-            Unit::Rows,
-            goal,
-            outcome,
-            note,
-        ));
+        self.report.push(
+            Section::ran(number, label, conns, Unit::Rows, goal, outcome, note).with_cpu(cpu),
+        );
         if clean { rate } else { 0.0 }
     }
 
@@ -345,7 +353,7 @@ impl Run<'_> {
         eprintln!("3: {label} ({rate:.0} rows/s)");
         let users = self.users.take(n);
         let pool = Pool::once(bodies::insert_batches(&self.table, &users, 1));
-        let outcome = self.rt.block_on(load::paced(
+        let (outcome, cpu) = self.load(load::paced(
             &self.target,
             64,
             pool.clone(),
@@ -359,15 +367,18 @@ impl Run<'_> {
             self.known.exact = false;
         }
         let note = Some(format!("scheduled at {rate:.0} requests/s"));
-        self.report.push(Section::ran(
-            "3",
-            label,
-            64,
-            Unit::Rows,
-            Some(Goal::MaxP99(Duration::from_millis(2))),
-            outcome,
-            note,
-        ));
+        self.report.push(
+            Section::ran(
+                "3",
+                label,
+                64,
+                Unit::Rows,
+                Some(Goal::MaxP99(Duration::from_millis(2))),
+                outcome,
+                note,
+            )
+            .with_cpu(cpu),
+        );
     }
 
     /// Sections 6–8; returns the primary-key lookup rate (0 on errors).
@@ -497,7 +508,7 @@ impl Run<'_> {
             return 0.0;
         }
         eprintln!("{number}: {label}, {conns} connection(s)");
-        let outcome = self.rt.block_on(load::closed_loop(
+        let (outcome, cpu) = self.load(load::closed_loop(
             &self.target,
             conns,
             Pool::cycle(reqs),
@@ -508,9 +519,8 @@ impl Run<'_> {
         } else {
             0.0
         };
-        self.report.push(Section::ran(
-            number, label, conns, unit, goal, outcome, None,
-        ));
+        self.report
+            .push(Section::ran(number, label, conns, unit, goal, outcome, None).with_cpu(cpu));
         rate
     }
 
@@ -547,7 +557,7 @@ impl Run<'_> {
         eprintln!("10: {label}, 32 connections, {seconds} s");
         let users = self.users.take(n);
         let inserts = Pool::once(bodies::insert_batches(&self.table, &users, 1));
-        let outcome = self.rt.block_on(load::mixed(
+        let (outcome, cpu) = self.load(load::mixed(
             &self.target,
             32,
             Pool::cycle(lookups),
@@ -568,14 +578,8 @@ impl Run<'_> {
         if taken >= users.len() {
             note += "; the insert pool ran out: lookups only after that";
         }
-        self.report.push(Section::ran(
-            "10",
-            label,
-            32,
-            Unit::Ops,
-            None,
-            outcome,
-            Some(note),
-        ));
+        self.report.push(
+            Section::ran("10", label, 32, Unit::Ops, None, outcome, Some(note)).with_cpu(cpu),
+        );
     }
 }

@@ -215,6 +215,44 @@ pub fn run(args: &Args) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// `--url`: the same sections against a server the run did not start
+    /// (here one started by the test); a further mode is skipped, not run.
+    #[test]
+    fn external_server_by_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = server::InProcess::start(dir.path(), Mode::Memory, 1).unwrap();
+        let args = Args {
+            url: Some(format!("http://{}/", server.addr())),
+            auth_token: None,
+            durability: Mode::Async,
+            modes: vec![Mode::Async, Mode::Durable],
+            quick: true,
+            seconds: Some(0.2),
+            mixed_seconds: Some(0.2),
+            rows: Some(1_000),
+            server_threads: None,
+            client_threads: Some(1),
+            table: "ext_users".into(),
+            seed: 1,
+            dir: None,
+        };
+        let report = measure(&args).unwrap();
+        let md = report.markdown();
+        let (last, ran) = report.sections().split_last().unwrap();
+        assert!(last.outcome.is_none(), "{md}");
+        assert!(md.contains("cannot switch modes"), "{md}");
+        for s in ran {
+            let o = s.outcome.as_ref().unwrap();
+            assert_eq!(o.errors, 0, "section {}: {:?}\n{md}", s.number, o.messages);
+        }
+        assert!(md.contains("external server at http://127.0.0.1:"), "{md}");
+        // The table exists now: a second run against the same server must
+        // report errors instead of numbers, not panic.
+        let again = measure(&args).unwrap();
+        assert!(again.markdown().contains("**errors**"));
+        server.stop().unwrap();
+    }
+
     /// The whole harness on tiny sizes against the in-process server, in
     /// a debug build: every section runs and reports sane numbers.
     #[test]

@@ -20,6 +20,10 @@ use super::bodies::{Req, check};
 use super::client::{Conn, Target};
 use super::latency::Latencies;
 
+/// How long one request may take before it counts as failed (and its
+/// connection is replaced): a hung server must not hang the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Requests shared by a section's connections.
 pub struct Pool {
     reqs: Vec<Req>,
@@ -294,7 +298,11 @@ async fn connection(
                 (&pool.reqs[i], false, t0)
             }
         };
-        let result = conn.query(req.body.clone()).await;
+        let result = match tokio::time::timeout(REQUEST_TIMEOUT, conn.query(req.body.clone())).await
+        {
+            Ok(r) => r,
+            Err(_) => Err(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())),
+        };
         out.latencies.record(t0.elapsed());
         match result {
             Ok((status, body)) => match check(status.as_u16(), &body, req.expect) {

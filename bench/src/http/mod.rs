@@ -220,10 +220,11 @@ mod tests {
     #[test]
     fn external_server_by_url() {
         let dir = tempfile::tempdir().unwrap();
-        let server = server::InProcess::start(dir.path(), Mode::Memory, 1).unwrap();
-        let args = Args {
+        let token = Some("t0ken".to_string());
+        let server = server::InProcess::start(dir.path(), Mode::Memory, 1, token.clone()).unwrap();
+        let mut args = Args {
             url: Some(format!("http://{}/", server.addr())),
-            auth_token: None,
+            auth_token: token,
             durability: Mode::Async,
             modes: vec![Mode::Async, Mode::Durable],
             quick: true,
@@ -247,9 +248,17 @@ mod tests {
         }
         assert!(md.contains("external server at http://127.0.0.1:"), "{md}");
         // The table exists now: a second run against the same server must
-        // report errors instead of numbers, not panic.
-        let again = measure(&args).unwrap();
-        assert!(again.markdown().contains("**errors**"));
+        // report errors instead of numbers, not panic; so must one with a
+        // wrong token.
+        let again = measure(&args).unwrap().markdown();
+        assert!(
+            again.contains("**errors**") && again.contains("duplicate"),
+            "{again}"
+        );
+        args.table = "other_users".into();
+        args.auth_token = Some("wrong".into());
+        let refused = measure(&args).unwrap().markdown();
+        assert!(refused.contains("HTTP 401"), "{refused}");
         server.stop().unwrap();
     }
 

@@ -201,7 +201,7 @@ pub fn run_all(
             continue;
         };
         let sub = base.join(format!("mode-{i}-{}", mode.name()));
-        let server = InProcess::start(&sub, mode, plan.server_threads)?;
+        let server = InProcess::start(&sub, mode, plan.server_threads, None)?;
         let target = Target::new(server.addr(), None)?;
         let mut run = Run {
             rt,
@@ -242,6 +242,7 @@ fn connect(
                 &base.join(format!("mode-0-{}", mode.name())),
                 mode,
                 plan.server_threads,
+                None,
             )?;
             let target = Target::new(server.addr(), None)?;
             Ok((Some(server), target))

@@ -23,8 +23,14 @@ pub struct InProcess {
 
 impl InProcess {
     /// Opens a database in `dir` in `mode` and serves it on
-    /// `127.0.0.1:0` with `threads` async workers.
-    pub fn start(dir: &Path, mode: Mode, threads: usize) -> Result<InProcess, String> {
+    /// `127.0.0.1:0` with `threads` async workers, requiring
+    /// `auth_token` if given.
+    pub fn start(
+        dir: &Path,
+        mode: Mode,
+        threads: usize,
+        auth_token: Option<String>,
+    ) -> Result<InProcess, String> {
         let opts = match mode {
             Mode::Async => Options::default(),
             Mode::Durable => Options::durable(),
@@ -44,7 +50,11 @@ impl InProcess {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("listener address: {e}"))?;
-        let state = AppState::new(Arc::new(db), ServerOptions::default());
+        let opts = ServerOptions {
+            auth_token,
+            ..ServerOptions::default()
+        };
+        let state = AppState::new(Arc::new(db), opts);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = rt.spawn(fasty_server::serve(listener, state, async move {
             let _ = stopped.await;

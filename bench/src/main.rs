@@ -3,11 +3,14 @@
 //!
 //! Each subcommand owns one layer (`storage` for the key-value engine, `wal`
 //! for the write-ahead log, `query` for the relational layer against
-//! SQLite); the shared [`machine`] module describes where the numbers were
+//! SQLite, `http` for the server's HTTP API under load); the shared [`machine`] module describes where the numbers were
 //! taken.
 #![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod counts;
+#[cfg(feature = "http")]
+mod http;
 mod machine;
 #[cfg(feature = "fasty")]
 mod query;
@@ -62,6 +65,15 @@ enum Command {
     /// the run is fasty-only and says so).
     #[cfg(feature = "fasty")]
     Query(query::Args),
+    /// HTTP API: a load generator (many keep-alive connections) against
+    /// fasty-server, in-process on a loopback port by default or at
+    /// `--url`: single-row and batch inserts, parallel ingest, lookups,
+    /// ranges, top-10, a sustained mixed run and a paced latency run, with
+    /// p50/p95/p99 per section and the targets.
+    ///
+    /// Build with `--release`; `--quick` runs in seconds.
+    #[cfg(feature = "http")]
+    Http(http::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +84,8 @@ fn main() -> ExitCode {
         Command::Wal(args) => wal::run(&args).map_err(|e| e.to_string()),
         #[cfg(feature = "fasty")]
         Command::Query(args) => query::run(&args).map_err(|e| e.to_string()),
+        #[cfg(feature = "http")]
+        Command::Http(args) => http::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

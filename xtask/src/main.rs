@@ -2,7 +2,8 @@
 //!
 //! - `ci` runs exactly what CI runs (`.ci/run`: fmt, clippy, tests).
 //! - `bench [ARGS…]` builds the benchmark in release mode with its peers
-//!   enabled and runs it (`storage` workloads by default).
+//!   enabled and runs it (`storage` workloads by default; `bench http`
+//!   runs the HTTP load generator against an in-process server).
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -13,7 +14,8 @@ usage: cargo xtask <task>
 tasks:
   ci                 run exactly what CI runs (.ci/run: fmt, clippy, tests)
   bench [ARGS...]    run the release benchmark with peers enabled;
-                     ARGS go to fasty-bench (default: storage)
+                     ARGS go to fasty-bench (default: storage), e.g.
+                     `bench query`, `bench http --modes async,durable`
   help               show this text";
 
 fn main() -> ExitCode {

@@ -37,6 +37,54 @@ pub struct User {
     pub active: bool,
 }
 
+impl User {
+    /// The user with id `id`, its other columns drawn from `rng`.
+    pub fn random(rng: &mut impl Rng, id: i64) -> User {
+        let first = FIRST[rng.random_range(0..FIRST.len())];
+        let last = LAST[rng.random_range(0..LAST.len())];
+        let domain = DOMAINS[rng.random_range(0..DOMAINS.len())];
+        User {
+            id,
+            name: format!("{first} {last}"),
+            email: format!("{first}.{last}.{id}@{domain}"),
+            age: rng.random_range(AGE_MIN..=AGE_MAX),
+            balance: rng.random_range(0..10_000_000i64) as f64 / 100.0,
+            active: rng.random(),
+        }
+    }
+}
+
+/// An endless stream of `users` rows with ids `1, 2, 3, …`, the same for
+/// the same seed: for benchmarks that do not know up front how many rows
+/// they will load (the `http` subcommand).
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub struct UserStream {
+    rng: StdRng,
+    next_id: i64,
+}
+
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+impl UserStream {
+    /// A stream starting at id 1.
+    pub fn new(seed: u64) -> UserStream {
+        UserStream {
+            rng: StdRng::seed_from_u64(seed),
+            next_id: 1,
+        }
+    }
+
+    /// The next `n` users.
+    pub fn take(&mut self, n: usize) -> Vec<User> {
+        (0..n)
+            .map(|_| {
+                let id = self.next_id;
+                self.next_id += 1;
+                User::random(&mut self.rng, id)
+            })
+            .collect()
+    }
+}
+
 /// One row of `orders`.
 #[derive(Debug, Clone, Copy)]
 pub struct Order {
@@ -85,21 +133,7 @@ impl Dataset {
     pub fn new(users: u64, orders: u64, seed: u64) -> Dataset {
         let mut rng = StdRng::seed_from_u64(seed);
         let n = users as i64;
-        let users: Vec<User> = (1..=n)
-            .map(|id| {
-                let first = FIRST[rng.random_range(0..FIRST.len())];
-                let last = LAST[rng.random_range(0..LAST.len())];
-                let domain = DOMAINS[rng.random_range(0..DOMAINS.len())];
-                User {
-                    id,
-                    name: format!("{first} {last}"),
-                    email: format!("{first}.{last}.{id}@{domain}"),
-                    age: rng.random_range(AGE_MIN..=AGE_MAX),
-                    balance: rng.random_range(0..10_000_000i64) as f64 / 100.0,
-                    active: rng.random(),
-                }
-            })
-            .collect();
+        let users: Vec<User> = (1..=n).map(|id| User::random(&mut rng, id)).collect();
         let orders: Vec<Order> = (1..=orders as i64)
             .map(|id| Order {
                 id,
@@ -167,6 +201,23 @@ mod tests {
         assert!(sums_agree(a.truth.join_sum, b.truth.join_sum));
         assert_eq!(a.truth.top_balances.len(), TOP_K);
         assert!(a.truth.top_balances.windows(2).all(|w| w[0] >= w[1]));
+    }
+
+    #[test]
+    fn user_stream_is_deterministic_and_numbered_in_order() {
+        let mut a = UserStream::new(3);
+        let mut b = UserStream::new(3);
+        let (a1, a2) = (a.take(10), a.take(5));
+        let b1 = b.take(15);
+        assert_eq!(a1.len() + a2.len(), 15);
+        assert!(
+            a1.iter()
+                .chain(&a2)
+                .zip(&b1)
+                .all(|(x, y)| x.email == y.email)
+        );
+        assert_eq!(a2[4].id, 15);
+        assert_ne!(a1[0].email, UserStream::new(4).take(1)[0].email);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! behind the cargo feature `sqlite`; without it the run is fasty-only and
 //! says so.
 
-mod data;
+pub(crate) mod data;
 mod fasty;
 mod report;
 #[cfg(feature = "sqlite")]

@@ -441,6 +441,15 @@ impl Db {
         Ok(())
     }
 
+    /// A [`Db::checkpoint`], then a full compaction of the engine: every
+    /// table merged into one sorted level, overwritten versions and
+    /// tombstones no snapshot needs dropped.
+    pub fn compact(&self) -> Result<()> {
+        self.checkpoint()?;
+        self.core.engine.compact()?;
+        Ok(())
+    }
+
     /// A report on the log and the engine.
     pub fn stats(&self) -> Stats {
         let core = &*self.core;

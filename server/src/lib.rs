@@ -2,21 +2,52 @@
 //! shared [`fasty_query::Database`].
 //!
 //! [`router`] builds the routes; [`serve`] runs them on a listener until a
-//! shutdown future resolves, then finishes in-flight requests and syncs the
-//! database. Statements run on tokio's blocking pool, never on the async
-//! workers.
+//! shutdown future resolves, then drains (new requests get 503, admitted
+//! ones finish), stops and syncs the database. Statements run on tokio's
+//! blocking pool, never on the async workers.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /query` `{"query": "..."}` | rows, `affected`, `{"success": true}` or `plan` |
+//! | `POST /query` `{"table": "t", "rows": [...], "mode"?: "upsert"}` | `{"success": true, "inserted": N}` |
+//! | `GET /health` | `{"success": true, "data": "ok"}` (no token needed) |
+//! | `GET /stats` | tables, rows, storage, log, cache, requests, latencies |
+//! | `GET /metrics` | the same as Prometheus text |
+//!
+//! Every failure is `{"success": false, "error": {"code", "message",
+//! "line"?, "column"?, "hint"?}}` with 400 (bad request or query error),
+//! 401, 404, 405, 413, 500 (storage failure) or 503 (shutting down).
+//!
+//! Module map: `request` parses bodies, `query` runs them, `response`
+//! writes results, `gate` wraps every route (auth, shutdown, metrics),
+//! `lifecycle` tracks in-flight work, `metrics` counts, `stats` reports,
+//! `error` shapes every failure.
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod error;
+mod gate;
+mod lifecycle;
+mod metrics;
+mod query;
+mod request;
+mod response;
+mod stats;
+
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use fasty_query::Database;
+
+use crate::error::{ApiError, json_response};
+use crate::lifecycle::Lifecycle;
+use crate::metrics::Metrics;
 
 /// Settings of the HTTP layer (the database's own options are the
 /// caller's: it opens the [`Database`]).
@@ -39,11 +70,15 @@ impl Default for ServerOptions {
     }
 }
 
-/// What every handler shares.
+/// What every handler shares: the database, the options, the request
+/// metrics and the shutdown state. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     db: Arc<Database>,
     opts: Arc<ServerOptions>,
+    metrics: Arc<Metrics>,
+    lifecycle: Arc<Lifecycle>,
+    started: Instant,
 }
 
 impl AppState {
@@ -52,6 +87,9 @@ impl AppState {
         AppState {
             db,
             opts: Arc::new(opts),
+            metrics: Arc::new(Metrics::new()),
+            lifecycle: Arc::new(Lifecycle::default()),
+            started: Instant::now(),
         }
     }
 
@@ -64,44 +102,61 @@ impl AppState {
     pub fn options(&self) -> &ServerOptions {
         &self.opts
     }
+
+    /// Starts draining, as [`serve`] does when its shutdown future
+    /// resolves: from now on every request gets 503. Resolves once the
+    /// requests admitted before (and the statements they started) are
+    /// done. For embedders that run the [`router`] on their own server.
+    pub async fn drain(&self) {
+        self.lifecycle.drain().await;
+    }
+
+    /// Whether draining has begun.
+    pub fn is_draining(&self) -> bool {
+        self.lifecycle.is_draining()
+    }
 }
 
-/// The routes of SPEC §3 over `state`.
+/// The routes of SPEC §3 over `state`, with the auth, shutdown and
+/// metrics layer around them. Unknown routes get 404, wrong methods 405,
+/// both with the JSON error body.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/query", post(query::query))
         .route("/health", get(health))
+        .route("/stats", get(stats::stats))
+        .route("/metrics", get(stats::metrics))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::gate,
+        ))
         .with_state(state)
 }
 
 async fn health() -> Response {
-    (
-        StatusCode::OK,
-        [("content-type", "application/json")],
-        r#"{"success":true,"data":"ok"}"#,
-    )
-        .into_response()
+    json_response(StatusCode::OK, br#"{"success":true,"data":"ok"}"#.to_vec())
 }
 
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [("content-type", "application/json")],
-        r#"{"success":false,"error":{"code":"not_found","message":"no such route"}}"#,
-    )
-        .into_response()
+    ApiError::not_found().into_response()
 }
 
-/// Serves [`router`] on `listener` until `shutdown` resolves; then stops
-/// accepting, lets in-flight requests finish and syncs the database.
+/// Serves [`router`] on `listener` until `shutdown` resolves; then drains
+/// (requests arriving from then on get 503, admitted ones finish), stops
+/// accepting, closes the connections and syncs the database.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let db = state.db.clone();
+    let draining = state.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            draining.drain().await;
+        })
         .await?;
     tokio::task::spawn_blocking(move || db.kv().sync())
         .await

@@ -1,0 +1,466 @@
+//! The body of `POST /query`, parsed straight from the bytes with typed
+//! serde visitors: `{"query": "..."}` or `{"table": "...", "rows": [...],
+//! "mode": "insert" | "upsert"}`.
+//!
+//! Batch rows become `(column, Value)` fields without a
+//! `serde_json::Value` per row: scalars map directly to [`Value`] (ints to
+//! `Int`, other numbers to `Float`, strings, bools, null), and only a
+//! nested object or array is built as JSON (the `json` column's value).
+//! Column names repeat from row to row, so each row position keeps the
+//! last name seen there and shares it instead of allocating a new one.
+
+use std::fmt;
+use std::sync::Arc;
+
+use fasty_query::{InsertMode, Value};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::error::ApiError;
+
+/// A parsed `/query` body.
+#[derive(Debug, PartialEq)]
+pub(crate) enum QueryRequest {
+    /// `{"query": "..."}`: one statement.
+    Statement(String),
+    /// `{"table": ..., "rows": [...], "mode"?: ...}`: the batch fast path.
+    Batch(Batch),
+}
+
+/// Rows for [`fasty_query::Database::insert_rows`].
+#[derive(Debug, PartialEq)]
+pub(crate) struct Batch {
+    /// The target table.
+    pub(crate) table: String,
+    /// The rows, each its fields in the order given.
+    pub(crate) rows: Vec<Row>,
+    /// `insert` (default) or `upsert`.
+    pub(crate) mode: InsertMode,
+}
+
+/// One row of a batch: `(column, value)` in the order given.
+pub(crate) type Row = Vec<(Arc<str>, Value)>;
+
+impl QueryRequest {
+    /// Parses a body. Malformed JSON, a wrong type, a missing, unknown or
+    /// repeated field is an error with the 400 body to send.
+    pub(crate) fn parse(body: &[u8]) -> Result<QueryRequest, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request(
+                "empty body: send {\"query\": \"...\"} or {\"table\": \"...\", \"rows\": [...]}",
+            ));
+        }
+        let raw: RawRequest = serde_json::from_slice(body)?;
+        raw.check()
+    }
+}
+
+/// The fields as given, before checking which combination they form.
+#[derive(Default)]
+struct RawRequest {
+    query: Option<String>,
+    table: Option<String>,
+    rows: Option<Vec<Row>>,
+    mode: Option<InsertMode>,
+}
+
+impl RawRequest {
+    fn check(self) -> Result<QueryRequest, ApiError> {
+        match self {
+            RawRequest {
+                query: Some(q),
+                table: None,
+                rows: None,
+                mode: None,
+            } => Ok(QueryRequest::Statement(q)),
+            RawRequest { query: Some(_), .. } => Err(ApiError::bad_request(
+                "give either \"query\", or \"table\" and \"rows\" (with an optional \"mode\"), not both",
+            )),
+            RawRequest {
+                table: Some(table),
+                rows: Some(rows),
+                mode,
+                ..
+            } => Ok(QueryRequest::Batch(Batch {
+                table,
+                rows,
+                mode: mode.unwrap_or_default(),
+            })),
+            RawRequest { table: Some(_), .. } => {
+                Err(ApiError::bad_request("missing field \"rows\""))
+            }
+            RawRequest { rows: Some(_), .. } => {
+                Err(ApiError::bad_request("missing field \"table\""))
+            }
+            _ => Err(ApiError::bad_request(
+                "missing field \"query\" (or \"table\" and \"rows\" for a batch)",
+            )),
+        }
+    }
+}
+
+const FIELDS: &[&str] = &["query", "table", "rows", "mode"];
+
+impl<'de> de::Deserialize<'de> for RawRequest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RequestVisitor)
+    }
+}
+
+struct RequestVisitor;
+
+impl<'de> Visitor<'de> for RequestVisitor {
+    type Value = RawRequest;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object with \"query\", or \"table\" and \"rows\"")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawRequest, A::Error> {
+        fn once<T, E: de::Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
+            match slot {
+                Some(_) => Err(E::duplicate_field(name)),
+                None => Ok(()),
+            }
+        }
+        let mut req = RawRequest::default();
+        while let Some(key) = map.next_key::<Field>()? {
+            match key {
+                Field::Query => {
+                    once(&req.query, "query")?;
+                    req.query = Some(map.next_value()?);
+                }
+                Field::Table => {
+                    once(&req.table, "table")?;
+                    req.table = Some(map.next_value()?);
+                }
+                Field::Rows => {
+                    once(&req.rows, "rows")?;
+                    req.rows = Some(map.next_value_seed(RowsSeed)?);
+                }
+                Field::Mode => {
+                    once(&req.mode, "mode")?;
+                    req.mode = Some(match map.next_value::<ModeName>()? {
+                        ModeName::Insert => InsertMode::Insert,
+                        ModeName::Upsert => InsertMode::Upsert,
+                    });
+                }
+            }
+        }
+        Ok(req)
+    }
+}
+
+enum Field {
+    Query,
+    Table,
+    Rows,
+    Mode,
+}
+
+impl<'de> de::Deserialize<'de> for Field {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(FieldVisitor)
+    }
+}
+
+struct FieldVisitor;
+
+impl Visitor<'_> for FieldVisitor {
+    type Value = Field;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Field, E> {
+        match s {
+            "query" => Ok(Field::Query),
+            "table" => Ok(Field::Table),
+            "rows" => Ok(Field::Rows),
+            "mode" => Ok(Field::Mode),
+            _ => Err(E::unknown_field(s, FIELDS)),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ModeName {
+    Insert,
+    Upsert,
+}
+
+/// `[ {row}, ... ]`.
+struct RowsSeed;
+
+impl<'de> DeserializeSeed<'de> for RowsSeed {
+    type Value = Vec<Row>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Row>, D::Error> {
+        d.deserialize_seq(RowsVisitor)
+    }
+}
+
+struct RowsVisitor;
+
+impl<'de> Visitor<'de> for RowsVisitor {
+    type Value = Vec<Row>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of row objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Row>, A::Error> {
+        let mut rows = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        // names[j]: the column name last seen at field position j.
+        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut width = 0;
+        while let Some(row) = seq.next_element_seed(RowSeed {
+            names: &mut names,
+            width,
+        })? {
+            width = row.len();
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+}
+
+/// `{ "column": value, ... }`.
+struct RowSeed<'a> {
+    names: &'a mut Vec<Arc<str>>,
+    /// Fields of the previous row: the likely size of this one.
+    width: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = Row;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Row, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = Row;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a row object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
+        let mut row = Vec::with_capacity(self.width);
+        while let Some(name) = map.next_key_seed(NameSeed {
+            names: self.names,
+            pos: row.len(),
+        })? {
+            let value = map.next_value_seed(ValueSeed)?;
+            row.push((name, value));
+        }
+        Ok(row)
+    }
+}
+
+/// A column name, shared with the previous row's name at the same
+/// position when equal.
+struct NameSeed<'a> {
+    names: &'a mut Vec<Arc<str>>,
+    pos: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
+    type Value = Arc<str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameSeed<'_> {
+    type Value = Arc<str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a column name")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Arc<str>, E> {
+        match self.names.get(self.pos) {
+            Some(n) if &**n == s => Ok(n.clone()),
+            _ => {
+                let n: Arc<str> = Arc::from(s);
+                if self.pos < self.names.len() {
+                    self.names[self.pos] = n.clone();
+                } else {
+                    self.names.push(n.clone());
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// One field value as a fasty [`Value`].
+struct ValueSeed;
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Int(i))
+    }
+
+    /// Integers above `i64::MAX` are floats, as in [`Value::from_json`].
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(i64::try_from(u).map_or(Value::Float(u as f64), Value::Int))
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<Value, E> {
+        Ok(Value::Float(x))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        de::Deserialize::deserialize(SeqAccessDeserializer::new(seq)).map(Value::Json)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        de::Deserialize::deserialize(MapAccessDeserializer::new(map)).map(Value::Json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(s: &str) -> Result<QueryRequest, ApiError> {
+        QueryRequest::parse(s.as_bytes())
+    }
+
+    fn fields(row: &Row) -> Vec<(&str, &Value)> {
+        row.iter().map(|(k, v)| (&**k, v)).collect()
+    }
+
+    #[test]
+    fn statement() {
+        assert_eq!(
+            parse(r#" {"query": "select t"} "#).unwrap(),
+            QueryRequest::Statement("select t".into())
+        );
+    }
+
+    #[test]
+    fn batch_values_map_to_fasty_types() {
+        let r = parse(
+            r#"{"rows": [{"id": 1, "f": 2.5, "b": true, "s": "x\"y", "n": null,
+                          "j": {"a": [1, {"b": null}]}, "a": [1, 2], "big": 18446744073709551615,
+                          "neg": -9223372036854775808, "e": 1e3}],
+                "table": "t", "mode": "upsert"}"#,
+        )
+        .unwrap();
+        let QueryRequest::Batch(b) = r else { panic!() };
+        assert_eq!(b.table, "t");
+        assert_eq!(b.mode, InsertMode::Upsert);
+        assert_eq!(
+            fields(&b.rows[0]),
+            vec![
+                ("id", &Value::Int(1)),
+                ("f", &Value::Float(2.5)),
+                ("b", &Value::Bool(true)),
+                ("s", &Value::String("x\"y".into())),
+                ("n", &Value::Null),
+                ("j", &Value::Json(json!({"a": [1, {"b": null}]}))),
+                ("a", &Value::Json(json!([1, 2]))),
+                ("big", &Value::Float(18446744073709551615.0)),
+                ("neg", &Value::Int(i64::MIN)),
+                ("e", &Value::Float(1000.0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_are_shared_between_rows() {
+        let r = parse(
+            r#"{"table": "t", "rows": [{"id": 1, "a": 1}, {"id": 2, "b": 2}, {"id": 3, "a": 3}]}"#,
+        )
+        .unwrap();
+        let QueryRequest::Batch(b) = r else { panic!() };
+        assert_eq!(b.mode, InsertMode::Insert);
+        assert!(Arc::ptr_eq(&b.rows[0][0].0, &b.rows[1][0].0));
+        assert_eq!(&*b.rows[1][1].0, "b");
+        assert_eq!(&*b.rows[2][1].0, "a");
+        assert_eq!(b.rows[2][1].1, Value::Int(3));
+    }
+
+    #[test]
+    fn bad_bodies() {
+        let cases = [
+            ("", "bad_request"),
+            ("  \n", "bad_request"),
+            ("{", "invalid_json"),
+            ("{\"query\": \"x\"", "invalid_json"),
+            ("nonsense", "invalid_json"),
+            ("[]", "bad_request"),
+            ("5", "bad_request"),
+            ("{}", "bad_request"),
+            (r#"{"query": 5}"#, "bad_request"),
+            (r#"{"query": null}"#, "bad_request"),
+            (r#"{"query": "a", "query": "b"}"#, "bad_request"),
+            (r#"{"query": "a", "table": "t"}"#, "bad_request"),
+            (r#"{"querry": "a"}"#, "bad_request"),
+            (r#"{"table": "t"}"#, "bad_request"),
+            (r#"{"rows": []}"#, "bad_request"),
+            (r#"{"table": "t", "rows": {}}"#, "bad_request"),
+            (r#"{"table": "t", "rows": [5]}"#, "bad_request"),
+            (r#"{"table": "t", "rows": [{"id": 1e999}]}"#, "invalid_json"),
+            (
+                r#"{"table": "t", "rows": [], "mode": "merge"}"#,
+                "bad_request",
+            ),
+            (r#"{"table": 1, "rows": []}"#, "bad_request"),
+            (r#"{"query": "a"} x"#, "invalid_json"),
+        ];
+        for (body, code) in cases {
+            let e = parse(body).expect_err(body);
+            assert_eq!(e.code, code, "{body}: {e:?}");
+            assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
+            assert!(!e.message.contains(" at line "), "{e:?}");
+        }
+        let e = parse("{\n  \"query\": 5}").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(12)));
+    }
+}

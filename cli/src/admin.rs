@@ -10,11 +10,8 @@ use crate::Result;
 use crate::client::Client;
 use crate::target::TargetArgs;
 
-/// Administration: stats, checkpoint, compact, verify, repair, backup,
-/// restore.
-#[derive(Args, Debug)]
-#[command(
-    long_about = "Administration of a data directory (or a server's stats).
+/// `fasty admin --help`: what it does, with examples.
+pub const LONG_ABOUT: &str = "Administration of a data directory (or a server's stats).
 
 stats, checkpoint and compact open the data directory, which must not be in
 use by a server (against a server only stats works: the HTTP API has no admin
@@ -28,8 +25,11 @@ Examples:
   fasty admin checkpoint --data-dir ./data
   fasty admin verify --data-dir ./data
   fasty admin backup /backups/monday --data-dir ./data
-  fasty admin restore /backups/monday --data-dir ./data-restored"
-)]
+  fasty admin restore /backups/monday --data-dir ./data-restored";
+
+/// Administration: stats, checkpoint, compact, verify, repair, backup,
+/// restore.
+#[derive(Args, Debug)]
 pub struct AdminArgs {
     #[command(subcommand)]
     command: AdminCommand,

@@ -23,9 +23,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::Result;
 use crate::target::{Target, TargetArgs};
 
-/// Import a CSV file into a table, in atomic batches.
-#[derive(Args, Debug)]
-#[command(long_about = "Import a CSV file into a table, in atomic batches.
+/// `fasty import --help`: what it does, with examples.
+pub const LONG_ABOUT: &str = "Import a CSV file into a table, in atomic batches.
 
 The first line of the file names the columns. Each batch is inserted
 atomically; --workers batches are inserted in parallel. With --create the
@@ -40,7 +39,10 @@ row and every later one are not imported, earlier ones are.
 
 Examples:
   fasty import users users.csv --data-dir ./data --create
-  fasty import events events.csv --server http://127.0.0.1:8000 --batch-size 5000 --workers 4 --on-error skip")]
+  fasty import events events.csv --server http://127.0.0.1:8000 --batch-size 5000 --workers 4 --on-error skip";
+
+/// Import a CSV file into a table, in atomic batches.
+#[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The table to insert into.
     table: String,
@@ -60,6 +62,10 @@ pub struct ImportArgs {
     /// What a malformed row does.
     #[arg(long, value_enum, default_value_t = OnError::Abort)]
     on_error: OnError,
+    /// Rows read to infer column types (with --create, or against a
+    /// server, which has no schema route).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    infer_rows: usize,
     /// Replace rows whose id exists instead of failing the batch.
     #[arg(long)]
     upsert: bool,
@@ -73,9 +79,6 @@ pub enum OnError {
     /// Report it and stop before its batch.
     Abort,
 }
-
-/// Rows read to infer column types with `--create`.
-const SAMPLE_ROWS: usize = 1000;
 
 /// A column's type as the importer converts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,7 +260,7 @@ fn import(args: &ImportArgs, target: &Target) -> Result<()> {
     // Rows read ahead to infer types; replayed below.
     let mut sample: Vec<std::result::Result<csv::StringRecord, csv::Error>> = Vec::new();
     let kinds: Vec<Kind> = if args.create || matches!(target, Target::Remote(_)) {
-        for rec in records.by_ref().take(SAMPLE_ROWS) {
+        for rec in records.by_ref().take(args.infer_rows.max(1)) {
             sample.push(rec);
         }
         let kinds: Vec<Kind> = (0..header.len())

@@ -40,15 +40,20 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the HTTP server (SPEC §3) on a data directory.
+    #[command(long_about = serve::LONG_ABOUT)]
     Serve(serve::ServeArgs),
     /// Run one statement and print its result.
+    #[command(long_about = query::LONG_ABOUT)]
     Query(query::QueryArgs),
     /// An interactive shell: line editing, history, multi-line statements.
+    #[command(long_about = shell::LONG_ABOUT)]
     Shell(shell::ShellArgs),
     /// Import a CSV file into a table, in atomic batches.
+    #[command(long_about = import::LONG_ABOUT)]
     Import(import::ImportArgs),
     /// Administration: stats, checkpoint, compact, verify, repair, backup,
     /// restore.
+    #[command(long_about = admin::LONG_ABOUT)]
     Admin(admin::AdminArgs),
 }
 

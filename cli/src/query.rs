@@ -11,9 +11,8 @@ use crate::Result;
 use crate::table;
 use crate::target::{Reported, TargetArgs};
 
-/// Run one statement and print its result.
-#[derive(Args, Debug)]
-#[command(long_about = "Run one statement and print its result.
+/// `fasty query --help`: what it does, with examples.
+pub const LONG_ABOUT: &str = "Run one statement and print its result.
 
 Prints the rows as an aligned table followed by `N rows (T ms)`, or the
 number of rows affected, `ok`, or the plan of an `explain`. With --json,
@@ -24,7 +23,10 @@ and exits with status 1.
 Examples:
   fasty query --data-dir ./data 'create table users { id: int, name: string }'
   fasty query --data-dir ./data 'insert users { id: 1, name: \"alice\" }'
-  fasty query --server http://127.0.0.1:8000 --json 'find users where name = \"alice\"'")]
+  fasty query --server http://127.0.0.1:8000 --json 'find users where name = \"alice\"'";
+
+/// Run one statement and print its result.
+#[derive(Args, Debug)]
 pub struct QueryArgs {
     #[command(flatten)]
     target: TargetArgs,

@@ -11,16 +11,18 @@ use fasty_server::{AppState, ServerOptions};
 
 use crate::{DataArgs, Result};
 
-/// Run the HTTP server (SPEC §3) on a data directory.
-#[derive(Args, Debug)]
-#[command(long_about = "Run the HTTP server (SPEC §3) on a data directory.
+/// `fasty serve --help`: what it does, with examples.
+pub const LONG_ABOUT: &str = "Run the HTTP server (SPEC §3) on a data directory.
 
 Serves POST /query, GET /health, /stats and /metrics until SIGINT or SIGTERM,
 then finishes in-flight requests, syncs everything and exits 0.
 
 Example:
   fasty serve --data-dir ./data --listen 127.0.0.1:8000 --durable
-  curl -d '{\"query\": \"select users\"}' http://127.0.0.1:8000/query")]
+  curl -d '{\"query\": \"select users\"}' http://127.0.0.1:8000/query";
+
+/// Run the HTTP server (SPEC §3) on a data directory.
+#[derive(Args, Debug)]
 pub struct ServeArgs {
     #[command(flatten)]
     data: DataArgs,

@@ -15,9 +15,8 @@ use crate::Result;
 use crate::table;
 use crate::target::{Target, TargetArgs};
 
-/// An interactive shell: line editing, history, multi-line statements.
-#[derive(Args, Debug)]
-#[command(long_about = "An interactive shell on a data directory or a server.
+/// `fasty shell --help`: what it does, with examples.
+pub const LONG_ABOUT: &str = "An interactive shell on a data directory or a server.
 
 A statement may span several lines and ends with `;`. Results are printed as
 aligned tables with the row count and time. History is kept in
@@ -30,7 +29,10 @@ aligned tables with the row count and time. History is kept in
 Examples:
   fasty shell --data-dir ./data
   fasty shell --server http://127.0.0.1:8000
-  echo 'select users;' | fasty shell --data-dir ./data")]
+  echo 'select users;' | fasty shell --data-dir ./data";
+
+/// An interactive shell: line editing, history, multi-line statements.
+#[derive(Args, Debug)]
 pub struct ShellArgs {
     #[command(flatten)]
     target: TargetArgs,

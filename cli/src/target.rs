@@ -117,21 +117,27 @@ impl ApiError {
         }
     }
 
-    /// The SPEC §3 error response object.
+    /// The SPEC §3 error response object, fields in the order of the
+    /// spec (`success` first, then `code`, `message`, `line`, `column`,
+    /// `hint`).
     pub fn to_json(&self) -> String {
-        let mut e = serde_json::Map::new();
-        e.insert("code".into(), self.code.clone().into());
-        e.insert("message".into(), self.message.clone().into());
+        let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+        let mut e = format!(
+            "{{\"success\":false,\"error\":{{\"code\":{},\"message\":{}",
+            q(&self.code),
+            q(&self.message)
+        );
         if let Some(l) = self.line {
-            e.insert("line".into(), l.into());
+            e.push_str(&format!(",\"line\":{l}"));
         }
         if let Some(c) = self.column {
-            e.insert("column".into(), c.into());
+            e.push_str(&format!(",\"column\":{c}"));
         }
         if let Some(h) = &self.hint {
-            e.insert("hint".into(), h.clone().into());
+            e.push_str(&format!(",\"hint\":{}", q(h)));
         }
-        serde_json::json!({"success": false, "error": e}).to_string()
+        e.push_str("}}");
+        e
     }
 }
 

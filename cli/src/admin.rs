@@ -232,6 +232,9 @@ fn data_dir<'a>(target: &'a TargetArgs, what: &str) -> Result<&'a Path> {
         )
         .into());
     }
+    if !target.data_dir.is_dir() {
+        return Err(format!("{} is not a directory", target.data_dir.display()).into());
+    }
     Ok(&target.data_dir)
 }
 

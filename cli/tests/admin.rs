@@ -59,11 +59,19 @@ fn stats_checkpoint_and_compact_on_a_data_directory() {
     );
 
     // No database there: a clear error, and nothing created.
-    let empty = tmp.path().join("nothing");
-    let out = run(&["admin", "checkpoint", "--data-dir", s(&empty)]);
+    let missing = tmp.path().join("missing");
+    for cmd in ["checkpoint", "verify", "repair"] {
+        let out = run(&["admin", cmd, "--data-dir", s(&missing)]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+    }
+    assert!(!missing.exists());
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(&["admin", "compact", "--data-dir", s(&empty)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no database"));
-    assert!(!empty.exists());
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
 
 #[test]

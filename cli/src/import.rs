@@ -278,9 +278,7 @@ fn import(args: &ImportArgs, target: &Target) -> Result<()> {
             create_table(target, &args.table, &header, &kinds, numbered)?;
             kinds
         } else {
-            // A server has no schema route: use the inferred types, which
-            // fail a batch with type_mismatch where the table disagrees.
-            kinds
+            remote_kinds(target, &args.table, &header, kinds)?
         }
     } else {
         let cols = target.schema(&args.table)?.columns;
@@ -507,6 +505,43 @@ fn to_row(
         }
     }
     Ok(row)
+}
+
+/// A server has no schema route: a column's type is read off a stored
+/// non-null value (`select c from T where c is not null limit 1`); a column
+/// holding only nulls keeps the type inferred from the file, which the
+/// server checks.
+fn remote_kinds(
+    target: &Target,
+    table: &str,
+    header: &[String],
+    inferred: Vec<Kind>,
+) -> Result<Vec<Kind>> {
+    let mut kinds = inferred;
+    for (name, kind) in header.iter().zip(kinds.iter_mut()) {
+        if !is_identifier(name) {
+            return Err(
+                format!("table {table} has no column {name:?} (named in the header)").into(),
+            );
+        }
+        let probe = format!("select {name} from {table} where {name} is not null limit 1");
+        let answer = target
+            .query(&probe)
+            .map_err(|e| format!("cannot import into {table}: {e}"))?;
+        if let crate::target::Answer::Rows { rows, .. } = answer
+            && let Some(v) = rows.first().and_then(|r| r.first())
+        {
+            *kind = match v {
+                serde_json::Value::Bool(_) => Kind::Bool,
+                serde_json::Value::Number(n) if n.is_f64() => Kind::Float,
+                serde_json::Value::Number(_) => Kind::Int,
+                serde_json::Value::String(_) => Kind::String,
+                serde_json::Value::Array(_) | serde_json::Value::Object(_) => Kind::Json,
+                serde_json::Value::Null => *kind,
+            };
+        }
+    }
+    Ok(kinds)
 }
 
 fn create_table(

@@ -103,6 +103,25 @@ fn query_import_shell_and_stats_through_a_server() {
         serde_json::json!({ "count(*)": 2500, "max(score)": 2499.5 })
     );
 
+    // Into an existing table, the server's column types convert the fields
+    // (a string column of digits stays string; a float column takes "2").
+    Http::new(url).query(
+        "create table places { id: int, zip: string, area: float, tags: json, note: string }",
+    );
+    Http::new(url).query(r#"insert places { id: 100, zip: "x", area: 1.5, tags: [1], note: "n" }"#);
+    let places = tmp.path().join("p.csv");
+    std::fs::write(
+        &places,
+        "id,zip,area,tags,note\n1,01234,2,\"{\"\"a\"\":1}\",7\n",
+    )
+    .unwrap();
+    ok(&["import", "places", s(&places), "--server", url]);
+    let v = Http::new(url).query("find places where id = 1");
+    assert_eq!(
+        v["data"][0],
+        serde_json::json!({ "id": 1, "zip": "01234", "area": 2.0, "tags": { "a": 1 }, "note": "7" })
+    );
+
     let mut child = fasty()
         .args([
             "shell",
@@ -124,7 +143,7 @@ fn query_import_shell_and_stats_through_a_server() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.starts_with("scores\nusers\n"), "{stdout}");
+    assert!(stdout.starts_with("places\nscores\nusers\n"), "{stdout}");
     assert!(stdout.contains("2500\n1 row ("), "{stdout}");
 
     let v: serde_json::Value =

@@ -26,6 +26,11 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+/// The README's example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod error;
 mod gate;
 mod lifecycle;
@@ -50,8 +55,9 @@ use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 
 /// Settings of the HTTP layer (the database's own options are the
-/// caller's: it opens the [`Database`]).
-#[derive(Clone, Debug)]
+/// caller's: it opens the [`Database`]). `Debug` shows whether a token is
+/// set, never the token.
+#[derive(Clone)]
 pub struct ServerOptions {
     /// Largest accepted request body in bytes; larger ones get 413.
     /// Default 64 MiB (`--max-body`).
@@ -67,6 +73,18 @@ impl Default for ServerOptions {
             max_body: 64 << 20,
             auth_token: None,
         }
+    }
+}
+
+impl std::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("max_body", &self.max_body)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
     }
 }
 
@@ -155,11 +173,30 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async move {
             shutdown.await;
+            tracing::info!("shutting down: refusing new requests, finishing admitted ones");
             draining.drain().await;
+            tracing::info!("drained: closing connections");
         })
         .await?;
+    tracing::info!("syncing the database");
     tokio::task::spawn_blocking(move || db.kv().sync())
         .await
         .map_err(std::io::Error::other)?
         .map_err(std::io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let opts = ServerOptions {
+            auth_token: Some("s3cret".into()),
+            ..ServerOptions::default()
+        };
+        let shown = format!("{opts:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
 }

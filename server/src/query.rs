@@ -33,10 +33,13 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
     .await;
     let (kind, result) = match ran {
         Ok(r) => r,
-        Err(e) => (
-            Kind::Invalid,
-            Err(ApiError::internal(format!("the statement failed: {e}"))),
-        ),
+        Err(e) => {
+            tracing::error!("a /query task failed: {e}");
+            (
+                Kind::Invalid,
+                Err(ApiError::internal(format!("the statement failed: {e}"))),
+            )
+        }
     };
     let mut res = match result {
         Ok(body) => json_response(StatusCode::OK, body),

@@ -140,10 +140,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
                 }
                 Field::Mode => {
                     once(&req.mode, "mode")?;
-                    req.mode = Some(match map.next_value::<ModeName>()? {
-                        ModeName::Insert => InsertMode::Insert,
-                        ModeName::Upsert => InsertMode::Upsert,
-                    });
+                    req.mode = Some(map.next_value::<ModeName>()?.0);
                 }
             }
         }
@@ -184,11 +181,31 @@ impl Visitor<'_> for FieldVisitor {
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum ModeName {
-    Insert,
-    Upsert,
+/// `"insert"` or `"upsert"`.
+struct ModeName(InsertMode);
+
+impl<'de> de::Deserialize<'de> for ModeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(ModeVisitor)
+    }
+}
+
+struct ModeVisitor;
+
+impl Visitor<'_> for ModeVisitor {
+    type Value = ModeName;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("\"insert\" or \"upsert\"")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<ModeName, E> {
+        match s {
+            "insert" => Ok(ModeName(InsertMode::Insert)),
+            "upsert" => Ok(ModeName(InsertMode::Upsert)),
+            _ => Err(E::invalid_value(de::Unexpected::Str(s), &self)),
+        }
+    }
 }
 
 /// `[ {row}, ... ]`.
@@ -462,5 +479,90 @@ mod tests {
         }
         let e = parse("{\n  \"query\": 5}").unwrap_err();
         assert_eq!((e.line, e.column), (Some(2), Some(12)));
+    }
+}
+
+/// The parse micro-benchmark of the README: `cargo test --release -p
+/// fasty-server --lib -- --ignored --nocapture parse_throughput`.
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use std::time::Instant;
+
+    /// A 1000-row batch body in the shape of SPEC §2's `users` table,
+    /// with or without the nested `metadata` object.
+    fn body(nested: bool) -> Vec<u8> {
+        let rows: Vec<serde_json::Value> = (0..1000)
+            .map(|i| {
+                let mut row = serde_json::json!({
+                    "id": i, "name": format!("user{i}"), "email": format!("user{i}@example.com"),
+                    "age": 18 + i % 60, "balance": i as f64 * 1.25, "active": i % 3 == 0,
+                });
+                if nested {
+                    row["metadata"] =
+                        serde_json::json!({"level": i % 10, "badges": ["gold", "silver"]});
+                }
+                row
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({"table": "users", "rows": rows})).unwrap()
+    }
+
+    fn rate(label: &str, bytes: usize, mut f: impl FnMut() -> usize) {
+        for _ in 0..20 {
+            f();
+        }
+        let rounds = 300;
+        let start = Instant::now();
+        let mut rows = 0;
+        for _ in 0..rounds {
+            rows += f();
+        }
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{label}: {:.0} rows/s, {:.0} MB/s ({} bytes/body)",
+            rows as f64 / secs,
+            (bytes * rounds) as f64 / secs / 1e6,
+            bytes
+        );
+    }
+
+    #[test]
+    #[ignore = "benchmark: run in release"]
+    fn parse_throughput() {
+        let flat = body(false);
+        rate(
+            "typed visitor, scalar columns only",
+            flat.len(),
+            || match QueryRequest::parse(&flat).unwrap() {
+                QueryRequest::Batch(b) => b.rows.len(),
+                QueryRequest::Statement(_) => 0,
+            },
+        );
+        let body = body(true);
+        rate(
+            "typed visitor (QueryRequest::parse)",
+            body.len(),
+            || match QueryRequest::parse(&body).unwrap() {
+                QueryRequest::Batch(b) => b.rows.len(),
+                QueryRequest::Statement(_) => 0,
+            },
+        );
+        rate("serde_json::Value + Value::from_json", body.len(), || {
+            let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let rows: Vec<Vec<(String, Value)>> = v["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r.as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::from_json(v.clone())))
+                        .collect()
+                })
+                .collect();
+            rows.len()
+        });
     }
 }

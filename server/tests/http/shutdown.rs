@@ -1,0 +1,106 @@
+//! Graceful stop: requests admitted before the signal finish, requests
+//! arriving after it get 503, idle connections do not hold the stop up,
+//! and everything acknowledged is on disk afterwards.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use fasty_query::{Database, Output, Value};
+use fasty_server::ServerOptions;
+use serde_json::json;
+
+use crate::client::{TestServer, connect, read_response, request};
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn graceful_stop_finishes_in_flight_refuses_new_and_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    // Async mode: only the stop's sync makes the last writes durable.
+    let mut s = TestServer::start_in(
+        dir,
+        fasty_query::Options::default(),
+        ServerOptions::default(),
+    );
+    s.ok("create table t { id: int, v: string }");
+    s.ok(r#"insert t { id: 1, v: "before" }"#);
+
+    // A batch whose body is still arriving when the stop begins: it has
+    // been admitted, so it must complete.
+    let body = json!({"table": "t", "rows": (2..=101).map(|i| json!({"id": i, "v": "in flight"})).collect::<Vec<_>>()})
+        .to_string()
+        .into_bytes();
+    let mut slow = connect(s.addr);
+    write!(
+        slow,
+        "POST /query HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    slow.write_all(&body[..body.len() / 2]).unwrap();
+    slow.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    s.trigger_stop();
+    // Draining: new requests get 503 (with the JSON body, and the
+    // connection closed), on every route.
+    wait_until("draining", || s.get("/health").status == 503);
+    let r = s.query(r#"insert t { id: 500, v: "too late" }"#);
+    r.assert_error(503, "shutting_down");
+    assert_eq!(r.header("connection"), Some("close"));
+    s.get("/stats").assert_error(503, "shutting_down");
+    request(s.addr, "GET", "/nope", &[], b"").assert_error(503, "shutting_down");
+    // The stop waits for the admitted request.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!s.is_stopped(), "serve returned with a request in flight");
+
+    slow.write_all(&body[body.len() / 2..]).unwrap();
+    let r = read_response(&mut slow).expect("the in-flight request is answered");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({"success": true, "inserted": 100}));
+
+    s.join().expect("serve returns Ok after the stop");
+    assert!(
+        std::net::TcpStream::connect(s.addr).is_err(),
+        "still accepting"
+    );
+
+    // Reopen: the acknowledged rows are there, the refused one is not.
+    let db = Database::open(&path, fasty_query::Options::default()).unwrap();
+    let Output::Rows { rows, .. } = db.execute("select count(*) from t").unwrap() else {
+        panic!()
+    };
+    assert_eq!(rows, vec![vec![Value::Int(101)]]);
+    let Output::Rows { rows, .. } = db.execute("find t where id = 500").unwrap() else {
+        panic!()
+    };
+    assert!(rows.is_empty());
+    db.close().unwrap();
+}
+
+#[test]
+fn idle_keep_alive_connections_do_not_hold_up_the_stop() {
+    let mut s = TestServer::start(ServerOptions::default());
+    // A keep-alive connection that has been answered and stays open.
+    let mut idle = connect(s.addr);
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut idle).unwrap();
+    assert_eq!(r.status, 200);
+    let start = Instant::now();
+    s.trigger_stop();
+    s.join().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(idle);
+}

@@ -260,6 +260,18 @@ mod tests {
     }
 
     #[test]
+    fn live_files_lists_every_table_and_the_flushed_seqno() {
+        let live = live_files(&sample().encode(), Path::new("M")).unwrap();
+        assert_eq!(live.flushed_seqno, 42);
+        let names: Vec<_> = live.tables.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["000000000005.sst", "000000000004.sst", "000000000001.sst"]
+        );
+        assert!(live_files(b"garbage", Path::new("M")).is_err());
+    }
+
+    #[test]
     fn round_trip() {
         let m = sample();
         assert_eq!(Manifest::decode(&m.encode(), Path::new("M")).unwrap(), m);

@@ -64,27 +64,54 @@ pub fn backup(dir: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<BackupRep
         )));
     }
     ensure_empty(dest)?;
+    let existed = dest.exists();
+    let mut bad = None;
     for retries in 0..ATTEMPTS {
         if retries > 0 {
             clear(dest)?;
             std::thread::sleep(std::time::Duration::from_millis(10 * retries as u64));
         }
         match attempt(dir, dest)? {
-            Some(mut report) => {
+            Attempt::Done(mut report) => {
                 report.retries = retries;
                 return Ok(report);
             }
-            None => tracing::debug!(attempt = retries, "backup: the directory changed, again"),
+            Attempt::Changed => {
+                bad = None;
+                tracing::debug!(attempt = retries, "backup: the directory changed, again");
+            }
+            Attempt::Bad(e) => {
+                tracing::debug!(attempt = retries, error = %e, "backup: a bad log record, again");
+                bad = Some(e);
+            }
         }
     }
-    Err(Error::InvalidArgument(format!(
-        "the database in {} kept changing during {ATTEMPTS} backup attempts",
-        dir.display()
-    )))
+    // Leave `dest` as it was found.
+    let _ = fs::remove_dir_all(dest);
+    if existed {
+        let _ = fs::create_dir(dest);
+    }
+    // The same bad record every time is corruption, not a race.
+    Err(bad.unwrap_or_else(|| {
+        Error::InvalidArgument(format!(
+            "the database in {} kept changing during {ATTEMPTS} backup attempts",
+            dir.display()
+        ))
+    }))
+}
+
+/// How one attempt ended.
+enum Attempt {
+    Done(BackupReport),
+    /// A file vanished or the manifest changed: start over.
+    Changed,
+    /// A bad record where no append can be in progress: start over, and
+    /// report it if it stays.
+    Bad(Error),
 }
 
 /// One attempt; `None` when the directory changed underneath.
-fn attempt(dir: &Path, dest: &Path) -> Result<Option<BackupReport>> {
+fn attempt(dir: &Path, dest: &Path) -> Result<Attempt> {
     let manifest_path = dir.join(MANIFEST_FILE);
     let manifest = fs::read(&manifest_path).map_err(|e| io_err(&manifest_path, e))?;
     let live = fasty_storage::live_files(&manifest, &manifest_path)?;
@@ -105,12 +132,12 @@ fn attempt(dir: &Path, dest: &Path) -> Result<Option<BackupReport>> {
         let (from, to) = (dir.join(name), dest.join(name));
         let copied = match fs::hard_link(&from, &to) {
             Ok(()) => fs::metadata(&to).map(|m| m.len()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Attempt::Changed),
             Err(_) => fs::copy(&from, &to),
         };
         match copied {
             Ok(n) => report.bytes += n,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Attempt::Changed),
             Err(e) => return Err(io_err(&from, e)),
         }
         report.tables += 1;
@@ -119,7 +146,7 @@ fn attempt(dir: &Path, dest: &Path) -> Result<Option<BackupReport>> {
     for (i, (_, path)) in segments.iter().enumerate() {
         let data = match fs::read(path) {
             Ok(d) => Bytes::from(d),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Attempt::Changed),
             Err(e) => return Err(io_err(path, e)),
         };
         let last = i + 1 == n;
@@ -130,7 +157,20 @@ fn attempt(dir: &Path, dest: &Path) -> Result<Option<BackupReport>> {
             SegmentEnd::Torn { .. } if last => scan.valid_len as usize,
             // Seen mid-write (an append landing out of order), or real
             // corruption, which the next attempts will see again.
-            _ => return Ok(None),
+            SegmentEnd::Torn { offset, reason } | SegmentEnd::Corrupt { offset, reason } => {
+                return Ok(Attempt::Bad(Error::Corruption {
+                    path: path.clone(),
+                    offset,
+                    reason,
+                }));
+            }
+            SegmentEnd::Unsupported { found } => {
+                return Err(Error::UnsupportedVersion {
+                    path: path.clone(),
+                    found,
+                    supported: crate::segment::FORMAT_VERSION,
+                });
+            }
         };
         let Some(file_name) = path.file_name() else {
             continue;
@@ -142,11 +182,11 @@ fn attempt(dir: &Path, dest: &Path) -> Result<Option<BackupReport>> {
     }
     let again = match fs::read(&manifest_path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Attempt::Changed),
         Err(e) => return Err(io_err(&manifest_path, e)),
     };
     if again != manifest {
-        return Ok(None);
+        return Ok(Attempt::Changed);
     }
     // SSTs: linked files share the source's fsynced data; copies need it.
     for name in &live.tables {
@@ -156,7 +196,7 @@ fn attempt(dir: &Path, dest: &Path) -> Result<Option<BackupReport>> {
     write_synced(&dest.join(MANIFEST_FILE), &manifest)?;
     report.bytes += manifest.len() as u64;
     sync_dir(dest)?;
-    Ok(Some(report))
+    Ok(Attempt::Done(report))
 }
 
 /// Copies the backup in `src` into `dest` (created; it must be empty or
@@ -337,6 +377,33 @@ mod tests {
             assert!(a.len() <= written as usize);
             copy.close().unwrap();
         }
+    }
+
+    #[test]
+    fn corruption_in_the_log_is_reported_not_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), Options::default()).unwrap();
+        for i in 0..50 {
+            put(&db, i);
+        }
+        db.sync().unwrap();
+        std::mem::forget(db); // a crash: the log keeps the records
+        let seg = fs::read_dir(dir.path().join(WAL_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| fs::metadata(p).unwrap().len() > 1000)
+            .unwrap();
+        let mut bytes = fs::read(&seg).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        fs::write(&seg, bytes).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let image = out.path().join("image");
+        match backup(dir.path(), &image) {
+            Err(Error::Corruption { path, .. }) => assert_eq!(path, seg),
+            other => panic!("{other:?}"),
+        }
+        assert!(!image.exists());
     }
 
     #[test]

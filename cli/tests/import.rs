@@ -263,3 +263,27 @@ fn parallel_workers_import_every_row() {
         200.0 * 4950.0 + 20_000.0 * 0.25
     );
 }
+
+#[test]
+fn a_missing_file_or_an_existing_table_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = run(&[
+        "import",
+        "t",
+        s(&tmp.path().join("no.csv")),
+        "--data-dir",
+        s(&data),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+    let csv = write(tmp.path(), "t.csv", "a\n1\n");
+    ok(&["import", "t", s(&csv), "--data-dir", s(&data), "--create"]);
+    let out = run(&["import", "t", s(&csv), "--data-dir", s(&data), "--create"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("table_exists"));
+    // Without --create, a header column the table lacks is named.
+    let csv = write(tmp.path(), "u.csv", "a,b\n1,2\n");
+    let out = run(&["import", "t", s(&csv), "--data-dir", s(&data)]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("table t has no column \"b\""));
+}

@@ -175,3 +175,12 @@ fn every_command_explains_itself_with_an_example() {
         assert!(out.contains("Example"), "fasty {cmd:?} --help: {out}");
     }
 }
+
+#[test]
+fn serve_refuses_a_public_address_without_a_token() {
+    let out = run(&["serve", "--memory", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("refusing to listen on 0.0.0.0:0"), "{err}");
+    assert!(err.contains("--insecure"), "{err}");
+}

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Http, Server, check_batches, fasty, ids, ingest, ok, query_json, run};
+use common::{Http, Server, check_batches, fasty, ids, ingest, ok, query_json, run, same_ids};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -196,8 +196,9 @@ fn backup_while_a_server_writes_then_restore() {
     stop.store(true, Ordering::Relaxed);
     let acked = writer.join().unwrap();
     assert!(acked.len() > 2, "the writer barely wrote: {acked:?}");
-    // Quiet now; the async log is synced within 50 ms.
-    std::thread::sleep(Duration::from_millis(300));
+    // Quiet now: wait for the async log to catch up (every 50 ms, unless
+    // the shared disk makes an fsync slow).
+    wait_synced(&http);
     let after = tmp.path().join("after");
     ok(&["admin", "backup", s(&after), "--data-dir", s(&data)]);
     let live = ids(&http.query("select id from t"));
@@ -206,7 +207,8 @@ fn backup_while_a_server_writes_then_restore() {
 
     let restored = tmp.path().join("restored");
     ok(&["admin", "restore", s(&after), "--data-dir", s(&restored)]);
-    assert_eq!(ids(&query_json(&restored, "select id from t")), live);
+    let got = ids(&query_json(&restored, "select id from t"));
+    same_ids(&got, &live, "the restored quiet backup");
 
     let restored = tmp.path().join("restored-during");
     ok(&["admin", "restore", s(&during), "--data-dir", s(&restored)]);
@@ -286,4 +288,25 @@ fn ingest_offset(http: &Http, table: &str, w: i64, stop: &AtomicBool) -> Vec<i64
         k += 2;
     }
     acked
+}
+
+/// Waits until the server's log holds every write it has acknowledged
+/// (`/stats`: `wal.durable_seqno` reaches `wal.last_seqno`).
+fn wait_synced(http: &Http) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http.get("/stats").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let wal = &v["data"]["wal"];
+        let (durable, last) = (wal["durable_seqno"].as_u64(), wal["last_seqno"].as_u64());
+        if durable.is_some() && durable >= last {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log never caught up: {wal}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

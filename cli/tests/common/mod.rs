@@ -221,3 +221,21 @@ pub fn check_batches(present: &[i64], acked: &[i64], size: i64) {
         assert_eq!(n, size, "batch {k} is half there ({n} of {size} rows)");
     }
 }
+
+/// Asserts two id lists are equal, describing the difference briefly.
+pub fn same_ids(got: &[i64], want: &[i64], what: &str) {
+    if got == want {
+        return;
+    }
+    let g: std::collections::BTreeSet<i64> = got.iter().copied().collect();
+    let w: std::collections::BTreeSet<i64> = want.iter().copied().collect();
+    let missing: Vec<_> = w.difference(&g).take(5).collect();
+    let extra: Vec<_> = g.difference(&w).take(5).collect();
+    panic!(
+        "{what}: {} ids, expected {}; missing {} (first {missing:?}), extra {} (first {extra:?})",
+        got.len(),
+        want.len(),
+        w.difference(&g).count(),
+        g.difference(&w).count()
+    );
+}

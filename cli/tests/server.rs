@@ -203,6 +203,13 @@ fn backup_while_a_server_writes_then_restore() {
     ok(&["admin", "backup", s(&after), "--data-dir", s(&data)]);
     let live = ids(&http.query("select id from t"));
     check_batches(&live, &acked, 100);
+    // The server holds the directory: embedded commands are refused, the
+    // lock-free verify works.
+    let out = run(&["query", "--data-dir", s(&data), "select t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+    let out = ok(&["admin", "verify", "--data-dir", s(&data)]);
+    assert!(out.ends_with("ok\n"), "{out}");
     assert_eq!(server.terminate().code(), Some(0));
 
     let restored = tmp.path().join("restored");

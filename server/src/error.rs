@@ -61,6 +61,17 @@ impl ApiError {
         )
     }
 
+    pub(crate) fn request_timeout(idle: std::time::Duration) -> Self {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request body stalled: nothing arrived for {} ms",
+                idle.as_millis()
+            ),
+        )
+    }
+
     pub(crate) fn unauthorized() -> Self {
         ApiError::new(
             StatusCode::UNAUTHORIZED,

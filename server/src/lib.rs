@@ -42,7 +42,7 @@ mod stats;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -97,7 +97,12 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     lifecycle: Arc<Lifecycle>,
     started: Instant,
+    body_timeout: Duration,
 }
+
+/// How long a request body may go without a byte arriving before the
+/// request is answered 408 (see [`AppState::with_body_timeout`]).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl AppState {
     /// State over `db` with `opts`.
@@ -108,7 +113,18 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             lifecycle: Arc::new(Lifecycle::default()),
             started: Instant::now(),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
+    }
+
+    /// The same state with another body idle timeout (default
+    /// [`DEFAULT_BODY_TIMEOUT`]): a request whose body stalls that long
+    /// between two chunks gets 408, so a stalled client can neither hold a
+    /// connection forever nor hold up a graceful stop. Large bodies that
+    /// keep arriving are not limited by it.
+    pub fn with_body_timeout(mut self, timeout: Duration) -> AppState {
+        self.body_timeout = timeout;
+        self
     }
 
     /// The database the routes run against.

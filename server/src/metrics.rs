@@ -80,7 +80,7 @@ impl Kind {
 }
 
 /// The statuses counted one by one; anything else counts as `other`.
-const STATUSES: [u16; 9] = [200, 400, 401, 404, 405, 413, 500, 503, 0];
+const STATUSES: [u16; 10] = [200, 400, 401, 404, 405, 408, 413, 500, 503, 0];
 
 fn status_index(status: StatusCode) -> usize {
     let s = status.as_u16();
@@ -97,6 +97,7 @@ fn status_label(i: usize) -> &'static str {
         401 => "401",
         404 => "404",
         405 => "405",
+        408 => "408",
         413 => "413",
         500 => "500",
         503 => "503",

@@ -2,12 +2,13 @@
 //! statement or batch and serialise the result — all of that on tokio's
 //! blocking pool, so a long statement never holds up an async worker.
 
-use axum::body::Bytes;
+use std::time::Duration;
+
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fasty_query::{Database, ExecOptions, parser};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 
 use crate::AppState;
 use crate::error::{ApiError, json_response};
@@ -17,7 +18,7 @@ use crate::response::{inserted_body, output_body};
 
 /// The `/query` handler.
 pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Response {
-    let body = match read_body(req, state.opts.max_body).await {
+    let body = match read_body(req, state.opts.max_body, state.body_timeout).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -49,8 +50,9 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
     res
 }
 
-/// The body, or 413 past `max` bytes (announced or actual).
-async fn read_body(req: Request, max: usize) -> Result<Bytes, ApiError> {
+/// The body: 413 past `max` bytes (announced or actual), 408 if nothing
+/// arrives for `idle`.
+async fn read_body(req: Request, max: usize, idle: Duration) -> Result<Vec<u8>, ApiError> {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -59,14 +61,27 @@ async fn read_body(req: Request, max: usize) -> Result<Bytes, ApiError> {
     if announced.is_some_and(|n| n > max as u64) {
         return Err(ApiError::payload_too_large(max));
     }
-    match Limited::new(req.into_body(), max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(ApiError::payload_too_large(max))
+    // Allocate the announced length up front, but not more than 1 MiB on
+    // the client's word alone.
+    let mut buf = Vec::with_capacity(announced.map_or(0, |n| n.min(1 << 20) as usize));
+    let mut body = req.into_body();
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(ApiError::request_timeout(idle)),
+            Ok(None) => return Ok(buf),
+            Ok(Some(Err(e))) => {
+                return Err(ApiError::bad_request(format!(
+                    "could not read the request body: {e}"
+                )));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > max {
+                return Err(ApiError::payload_too_large(max));
+            }
+            buf.extend_from_slice(&data);
         }
-        Err(e) => Err(ApiError::bad_request(format!(
-            "could not read the request body: {e}"
-        ))),
     }
 }
 

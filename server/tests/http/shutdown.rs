@@ -104,3 +104,62 @@ fn idle_keep_alive_connections_do_not_hold_up_the_stop() {
     );
     drop(idle);
 }
+
+#[test]
+fn a_stalled_body_gets_408_and_does_not_hold_up_the_stop() {
+    let mut s = TestServer::start_tweaked(ServerOptions::default(), |st| {
+        st.with_body_timeout(Duration::from_millis(300))
+    });
+    s.ok("create table t { id: int }");
+    let body = br#"{"query": "insert t { id: 1 }"}"#;
+    // Half a body, then nothing: 408 once the body has been idle 300 ms.
+    let mut stalled = connect(s.addr);
+    write!(
+        stalled,
+        "POST /query HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stalled.write_all(&body[..10]).unwrap();
+    let start = Instant::now();
+    let r = read_response(&mut stalled).unwrap();
+    r.assert_error(408, "request_timeout");
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+
+    // A slow body that keeps arriving is fine.
+    let mut slow = connect(s.addr);
+    write!(
+        slow,
+        "POST /query HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    for chunk in body.chunks(8) {
+        std::thread::sleep(Duration::from_millis(100));
+        slow.write_all(chunk).unwrap();
+    }
+    let r = read_response(&mut slow).unwrap();
+    assert_eq!(r.json(), json!({"success": true, "affected": 1}));
+
+    // A stalled body during a stop: the stop ends once it times out.
+    let mut stalled = connect(s.addr);
+    write!(
+        stalled,
+        "POST /query HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stalled.write_all(&body[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let start = Instant::now();
+    s.trigger_stop();
+    s.join().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    let r = read_response(&mut stalled).unwrap();
+    r.assert_error(408, "request_timeout");
+}

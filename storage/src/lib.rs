@@ -40,6 +40,7 @@ pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use io::IoBackend;
 pub use iter::{KeyRange, Scan};
+pub use manifest::{LiveFiles, MANIFEST_FILE, live_files};
 pub use options::Options;
 pub use types::Seqno;
 

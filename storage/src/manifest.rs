@@ -22,7 +22,8 @@ const MAGIC: &[u8; 8] = b"FSTYMANI";
 /// magic + version + body length + body crc.
 const HEADER_LEN: usize = 8 + 4 + 4 + 4;
 
-pub(crate) const MANIFEST_FILE: &str = "MANIFEST";
+/// The manifest's file name in a data directory.
+pub const MANIFEST_FILE: &str = "MANIFEST";
 const MANIFEST_TMP: &str = "MANIFEST.tmp";
 
 /// One table as the manifest records it.
@@ -41,6 +42,34 @@ pub(crate) struct Manifest {
     pub flushed_seqno: Seqno,
     /// Tables per level; level 0 newest first, deeper levels by key.
     pub levels: Vec<Vec<TableRecord>>,
+}
+
+/// What a manifest lists: for tools that copy a data directory without
+/// opening the engine (a backup while a server runs on it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LiveFiles {
+    /// Every version with a seqno `<=` this is in `tables`.
+    pub flushed_seqno: Seqno,
+    /// The SST file names (relative to the data directory), every level.
+    pub tables: Vec<PathBuf>,
+}
+
+/// Decodes the bytes of a manifest (read from `path`, named in errors)
+/// into the files it lists. SSTs are immutable, so a copy of every listed
+/// file plus these bytes is a consistent engine image, provided no listed
+/// file was deleted (by a compaction) before it was copied.
+pub fn live_files(manifest: &[u8], path: &Path) -> Result<LiveFiles> {
+    let m = Manifest::decode(manifest, path)?;
+    Ok(LiveFiles {
+        flushed_seqno: m.flushed_seqno,
+        tables: m
+            .levels
+            .iter()
+            .flatten()
+            .map(|t| PathBuf::from(format!("{:012}.sst", t.id)))
+            .collect(),
+    })
 }
 
 pub(crate) fn sst_path(dir: &Path, id: u64) -> PathBuf {
@@ -228,6 +257,18 @@ mod tests {
                 vec![t(1, "", "zz")],
             ],
         }
+    }
+
+    #[test]
+    fn live_files_lists_every_table_and_the_flushed_seqno() {
+        let live = live_files(&sample().encode(), Path::new("M")).unwrap();
+        assert_eq!(live.flushed_seqno, 42);
+        let names: Vec<_> = live.tables.iter().map(|p| p.to_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            ["000000000005.sst", "000000000004.sst", "000000000001.sst"]
+        );
+        assert!(live_files(b"garbage", Path::new("M")).is_err());
     }
 
     #[test]

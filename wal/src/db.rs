@@ -327,10 +327,14 @@ impl Db {
                 core.done_cv.wait(&mut st);
                 Core::check_writable(&st)?;
             }
+            // With every earlier write synced the log writer sleeps
+            // without a deadline: the first write after that must wake it
+            // to start the sync interval.
+            let idle = st.next_seqno - 1 <= st.durable;
             let seqno = st
                 .push_next(&batch, large, core.opts.segment_size)
                 .map_err(Error::InvalidArgument)?;
-            if st.queued_bytes >= core.opts.write_buffer_size {
+            if idle || st.queued_bytes >= core.opts.write_buffer_size {
                 core.writer_cv.notify_one();
             }
             seqno
@@ -438,6 +442,15 @@ impl Db {
         }
         core.engine.flush()?;
         core.remove_obsolete(core.engine.flushed_seqno())?;
+        Ok(())
+    }
+
+    /// A [`Db::checkpoint`], then a full compaction of the engine: every
+    /// table merged into one sorted level, overwritten versions and
+    /// tombstones no snapshot needs dropped.
+    pub fn compact(&self) -> Result<()> {
+        self.checkpoint()?;
+        self.core.engine.compact()?;
         Ok(())
     }
 

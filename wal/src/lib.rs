@@ -33,6 +33,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+mod backup;
 mod db;
 mod error;
 mod options;
@@ -41,6 +42,7 @@ mod recovery;
 mod segment;
 mod writer;
 
+pub use backup::{BackupReport, backup, restore};
 pub use db::{Db, Stats};
 pub use error::{Error, Result};
 pub use fasty_storage::{BatchOp, Scan, Seqno, Snapshot, WriteBatch};

@@ -1,0 +1,104 @@
+//! `fasty serve`: the HTTP server of SPEC §3 on a data directory, until
+//! SIGINT or SIGTERM; then every in-flight request finishes and the
+//! database is closed (synced) before the process exits 0.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::Args;
+use fasty_query::Database;
+use fasty_server::{AppState, ServerOptions};
+
+use crate::{DataArgs, Result};
+
+/// `fasty serve --help`: what it does, with examples.
+pub const LONG_ABOUT: &str = "Run the HTTP server (SPEC §3) on a data directory.
+
+Serves POST /query, GET /health, /stats and /metrics until SIGINT or SIGTERM,
+then finishes in-flight requests, syncs everything and exits 0.
+
+Example:
+  fasty serve --data-dir ./data --listen 127.0.0.1:8000 --durable
+  curl -d '{\"query\": \"select users\"}' http://127.0.0.1:8000/query";
+
+/// Run the HTTP server (SPEC §3) on a data directory.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Require `Authorization: Bearer T` on every route but /health.
+    #[arg(
+        long,
+        env = "FASTY_AUTH_TOKEN",
+        value_name = "T",
+        hide_env_values = true
+    )]
+    auth_token: Option<String>,
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    max_body: usize,
+    /// Allow a non-loopback address without an auth token.
+    #[arg(long)]
+    insecure: bool,
+}
+
+/// Runs the server until a signal stops it.
+pub fn run(args: ServeArgs) -> Result<()> {
+    if !args.listen.ip().is_loopback() && args.auth_token.is_none() && !args.insecure {
+        return Err(format!(
+            "refusing to listen on {} (not a loopback address) without --auth-token; \
+             pass --insecure to allow it",
+            args.listen
+        )
+        .into());
+    }
+    let db = Arc::new(Database::open(&args.data.data_dir, args.data.options())?);
+    let state = AppState::new(
+        db.clone(),
+        ServerOptions {
+            max_body: args.max_body,
+            auth_token: args.auth_token,
+        },
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        fasty_server::serve(listener, state, shutdown_signal()).await
+    })?;
+    drop(rt);
+    // Every handler is done with the database: close it (final sync).
+    match Arc::try_unwrap(db) {
+        Ok(db) => db.close()?,
+        Err(db) => db.kv().sync()?,
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,142 @@
+//! `fasty admin` on a data directory: stats, checkpoint, compact, verify
+//! and repair of a corrupt log, and the refusal of the commands a server
+//! cannot do.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Http, Server, ok, query_json, run};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn filled(dir: &Path) {
+    let d = s(dir);
+    ok(&[
+        "query",
+        "--data-dir",
+        d,
+        "create table t { id: int, v: string }",
+    ]);
+    for k in 0..4 {
+        let rows: Vec<String> = (k * 50..k * 50 + 50)
+            .map(|i| format!("{{ id: {i}, v: \"row {i}\" }}"))
+            .collect();
+        ok(&[
+            "query",
+            "--data-dir",
+            d,
+            &format!("insert t [{}]", rows.join(", ")),
+        ]);
+    }
+    ok(&["query", "--data-dir", d, "delete t where id < 100"]);
+}
+
+#[test]
+fn stats_checkpoint_and_compact_on_a_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    filled(&data);
+    let d = s(&data);
+    let out = ok(&["admin", "stats", "--data-dir", d]);
+    assert!(out.contains("tables:\n  t:\n"), "{out}");
+    assert!(out.contains("rows: 100"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["admin", "stats", "--json", "--data-dir", d])).unwrap();
+    assert_eq!(v["tables"]["t"]["rows"], 100);
+    assert!(v["storage"]["levels"].is_array(), "{v}");
+
+    let out = ok(&["admin", "checkpoint", "--data-dir", d]);
+    assert!(out.starts_with("checkpoint done"), "{out}");
+    let out = ok(&["admin", "compact", "--data-dir", d]);
+    assert_eq!(out, "compaction done: 1 table file(s)\n");
+    let v = query_json(&data, "select count(*), min(id) from t");
+    assert_eq!(
+        v["data"][0],
+        serde_json::json!({ "count(*)": 100, "min(id)": 100 })
+    );
+
+    // No database there: a clear error, and nothing created.
+    let missing = tmp.path().join("missing");
+    for cmd in ["checkpoint", "verify", "repair"] {
+        let out = run(&["admin", cmd, "--data-dir", s(&missing)]);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+    }
+    assert!(!missing.exists());
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = run(&["admin", "compact", "--data-dir", s(&empty)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no database"));
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
+}
+
+#[test]
+fn verify_finds_corruption_and_repair_cuts_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // A log with records in it: durable writes, then a crash.
+    let server = Server::start(&data, &["--durable"]);
+    let http = Http::new(&server.url);
+    http.query("create table t { id: int }");
+    for i in 0..20 {
+        http.query(&format!("insert t {{ id: {i} }}"));
+    }
+    server.kill();
+    let out = ok(&["admin", "verify", "--data-dir", s(&data)]);
+    assert!(out.contains("record(s)") && out.ends_with("ok\n"), "{out}");
+
+    // Flip a byte in the middle of the log.
+    let wal = data.join("wal");
+    let mut segments: Vec<_> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "log") && std::fs::metadata(p).unwrap().len() > 16
+        })
+        .collect();
+    segments.sort();
+    let seg = &segments[0];
+    let mut bytes = std::fs::read(seg).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x40;
+    std::fs::write(seg, &bytes).unwrap();
+
+    let out = run(&["admin", "verify", "--data-dir", s(&data)]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("corruption in") && stdout.contains("at offset"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fasty admin repair"));
+    let out = run(&["query", "--data-dir", s(&data), "select count(*) from t"]);
+    assert_eq!(out.status.code(), Some(1), "a corrupt log must not open");
+
+    let out = ok(&["admin", "repair", "--data-dir", s(&data)]);
+    assert!(out.starts_with("cut the log at corruption in"), "{out}");
+    let v = query_json(&data, "select count(*) from t");
+    let n = v["data"][0]["count(*)"].as_i64().unwrap();
+    assert!(n < 20, "rows after the cut are gone: {v}");
+    let out = ok(&["admin", "verify", "--data-dir", s(&data)]);
+    assert!(out.ends_with("ok\n"), "{out}");
+}
+
+#[test]
+fn a_server_only_answers_stats() {
+    for cmd in ["checkpoint", "compact", "verify", "repair"] {
+        let out = run(&["admin", cmd, "--server", "http://127.0.0.1:1"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("admin {cmd} works on a data directory only")),
+            "{err}"
+        );
+    }
+    let out = run(&["admin", "stats", "--server", "http://127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the server"));
+}

@@ -1,0 +1,319 @@
+//! The `fasty` binary against a running `fasty serve`: query, import,
+//! shell and stats over HTTP; a backup taken while the server writes; and
+//! what survives SIGTERM and kill -9 during an HTTP ingest.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{Http, Server, check_batches, fasty, ids, ingest, ok, query_json, run, same_ids};
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn query_import_shell_and_stats_through_a_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &[]);
+    let url = server.url.as_str();
+    let out = ok(&[
+        "query",
+        "--server",
+        url,
+        "create table users { id: int, name: string, tags: json }",
+    ]);
+    assert!(out.starts_with("ok ("), "{out}");
+    ok(&[
+        "query",
+        "--server",
+        url,
+        r#"insert users [{ id: 1, name: "alice", tags: ["a"] }, { id: 2 }]"#,
+    ]);
+    let out = ok(&["query", "--server", url, "select users"]);
+    assert!(
+        out.starts_with("id | name  | tags\n---+-------+------\n 1 | alice | [\"a\"]\n 2 | null  | null\n2 rows ("),
+        "{out}"
+    );
+    // --json prints the server's response object as it came.
+    let direct = Http::new(url).query("find users where id = 1");
+    let printed = ok(&[
+        "query",
+        "--json",
+        "--server",
+        url,
+        "find users where id = 1",
+    ]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&printed).unwrap(),
+        direct
+    );
+    assert_eq!(printed.lines().count(), 1);
+
+    let out = run(&["query", "--server", url, "select users where nme = 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: unknown_column: ") && err.contains("did you mean"),
+        "{err}"
+    );
+    let out = run(&["query", "--json", "--server", url, "selec"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["error"]["line"].as_u64(), v["error"]["column"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    let csv = tmp.path().join("c.csv");
+    let mut text = String::from("name,score\n");
+    for i in 0..2500 {
+        text.push_str(&format!("n{i},{i}.5\n"));
+    }
+    text.push_str("broken\n");
+    std::fs::write(&csv, text).unwrap();
+    let out = run(&[
+        "import",
+        "scores",
+        s(&csv),
+        "--server",
+        url,
+        "--create",
+        "--batch-size",
+        "500",
+        "--workers",
+        "3",
+        "--on-error",
+        "skip",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2502"));
+    let v = Http::new(url).query("select count(*), max(score) from scores");
+    assert_eq!(
+        v["data"][0],
+        serde_json::json!({ "count(*)": 2500, "max(score)": 2499.5 })
+    );
+
+    // Into an existing table, the server's column types convert the fields
+    // (a string column of digits stays string; a float column takes "2").
+    Http::new(url).query(
+        "create table places { id: int, zip: string, area: float, tags: json, note: string }",
+    );
+    Http::new(url).query(r#"insert places { id: 100, zip: "x", area: 1.5, tags: [1], note: "n" }"#);
+    let places = tmp.path().join("p.csv");
+    std::fs::write(
+        &places,
+        "id,zip,area,tags,note\n1,01234,2,\"{\"\"a\"\":1}\",7\n",
+    )
+    .unwrap();
+    ok(&["import", "places", s(&places), "--server", url]);
+    let v = Http::new(url).query("find places where id = 1");
+    assert_eq!(
+        v["data"][0],
+        serde_json::json!({ "id": 1, "zip": "01234", "area": 2.0, "tags": { "a": 1 }, "note": "7" })
+    );
+
+    let mut child = fasty()
+        .args([
+            "shell",
+            "--server",
+            url,
+            "--history",
+            s(&tmp.path().join("h")),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b".tables\nselect count(*)\nfrom scores;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.starts_with("places\nscores\nusers\n"), "{stdout}");
+    assert!(stdout.contains("2500\n1 row ("), "{stdout}");
+
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&["admin", "stats", "--json", "--server", url])).unwrap();
+    assert!(v.get("tables").is_some(), "{v}");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn a_token_is_sent_when_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data"), &["--auth-token", "sesame"]);
+    let url = server.url.as_str();
+    let out = run(&["query", "--server", url, "create table t { id: int }"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: "));
+    ok(&[
+        "query",
+        "--server",
+        url,
+        "--auth-token",
+        "sesame",
+        "create table t { id: int }",
+    ]);
+    let out = fasty()
+        .args(["query", "--server", url, "select t"])
+        .env("FASTY_AUTH_TOKEN", "sesame")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn backup_while_a_server_writes_then_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &[]);
+    let http = Http::new(&server.url);
+    http.query("create table t { id: int, v: string }");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (http, stop) = (http.clone(), stop.clone());
+        std::thread::spawn(move || ingest(&http, "t", 100, &stop))
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let during = tmp.path().join("during");
+    let out = ok(&["admin", "backup", s(&during), "--data-dir", s(&data)]);
+    assert!(out.starts_with("backup of "), "{out}");
+    std::thread::sleep(Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let acked = writer.join().unwrap();
+    assert!(acked.len() > 2, "the writer barely wrote: {acked:?}");
+    // Quiet now: wait for the async log to catch up (every 50 ms, unless
+    // the shared disk makes an fsync slow).
+    wait_synced(&http);
+    let after = tmp.path().join("after");
+    ok(&["admin", "backup", s(&after), "--data-dir", s(&data)]);
+    let live = ids(&http.query("select id from t"));
+    check_batches(&live, &acked, 100);
+    // The server holds the directory: embedded commands are refused, the
+    // lock-free verify works.
+    let out = run(&["query", "--data-dir", s(&data), "select t"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+    let out = ok(&["admin", "verify", "--data-dir", s(&data)]);
+    assert!(out.ends_with("ok\n"), "{out}");
+    assert_eq!(server.terminate().code(), Some(0));
+
+    let restored = tmp.path().join("restored");
+    ok(&["admin", "restore", s(&after), "--data-dir", s(&restored)]);
+    let got = ids(&query_json(&restored, "select id from t"));
+    same_ids(&got, &live, "the restored quiet backup");
+
+    let restored = tmp.path().join("restored-during");
+    ok(&["admin", "restore", s(&during), "--data-dir", s(&restored)]);
+    let then = ids(&query_json(&restored, "select id from t"));
+    check_batches(&then, &[], 100);
+    assert!(then.len() < live.len(), "{} {}", then.len(), live.len());
+    assert!(then.iter().all(|id| live.contains(id)));
+
+    // Restore refuses a non-empty directory.
+    let out = run(&["admin", "restore", s(&after), "--data-dir", s(&restored)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
+
+#[test]
+fn sigterm_during_ingest_keeps_every_acknowledged_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &[]);
+    let http = Http::new(&server.url);
+    http.query("create table t { id: int, v: string }");
+    let stop = AtomicBool::new(false);
+    let writer = {
+        let http = http.clone();
+        std::thread::spawn(move || ingest(&http, "t", 200, &stop))
+    };
+    std::thread::sleep(Duration::from_millis(400));
+    let status = server.terminate();
+    assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
+    let acked = writer.join().unwrap();
+    assert!(!acked.is_empty());
+    let server = Server::start(&data, &[]);
+    let present = ids(&Http::new(&server.url).query("select id from t"));
+    check_batches(&present, &acked, 200);
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[test]
+fn kill_9_during_durable_ingest_keeps_every_acknowledged_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let server = Server::start(&data, &["--durable"]);
+    let http = Http::new(&server.url);
+    http.query("create table t { id: int, v: string }");
+    // Two writers at once: durable acknowledgements share fsyncs.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (http, stop) = (http.clone(), stop.clone());
+            std::thread::spawn(move || ingest_offset(&http, "t", w, &stop))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    server.kill();
+    let mut acked = Vec::new();
+    for w in writers {
+        acked.extend(w.join().unwrap());
+    }
+    assert!(!acked.is_empty());
+    let present = ids(&query_json(&data, "select id from t"));
+    check_batches(&present, &acked, 50);
+}
+
+/// `ingest` for writer `w` of two: batches `w`, `w + 2`, `w + 4`, … so that
+/// two writers never collide on a key.
+fn ingest_offset(http: &Http, table: &str, w: i64, stop: &AtomicBool) -> Vec<i64> {
+    let mut acked = Vec::new();
+    let mut k = w;
+    while !stop.load(Ordering::Relaxed) {
+        let rows: Vec<serde_json::Value> = (k * 50..k * 50 + 50)
+            .map(|id| serde_json::json!({ "id": id, "v": "x" }))
+            .collect();
+        match http.post(&serde_json::json!({ "table": table, "rows": rows })) {
+            Ok((200, _)) => acked.push(k),
+            _ => break,
+        }
+        k += 2;
+    }
+    acked
+}
+
+/// Waits until the server's log holds every write it has acknowledged
+/// (`/stats`: `wal.durable_seqno` reaches `wal.last_seqno`).
+fn wait_synced(http: &Http) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http.get("/stats").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let wal = &v["data"]["wal"];
+        let (durable, last) = (wal["durable_seqno"].as_u64(), wal["last_seqno"].as_u64());
+        if durable.is_some() && durable >= last {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log never caught up: {wal}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

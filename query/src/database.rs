@@ -305,6 +305,12 @@ impl Database {
         // Field `j` of the last row went to column `order[j]`: rows built
         // the same way (the usual case) need no name lookup.
         let mut order: Vec<usize> = Vec::new();
+        // Sized once: growing a large buffer by doubling costs a copy and
+        // fresh (page-faulting) memory per step.
+        let rows = rows.into_iter();
+        let hint = rows.size_hint().0;
+        batch.values.reserve(hint.saturating_mul(width));
+        batch.pks.reserve(hint);
         for r in rows {
             let start = batch.values.len();
             batch.values.resize(start + width, Value::Null);
@@ -395,11 +401,21 @@ impl Database {
         // Room for every record: the first row's encoding sizes the rest
         // (key, value, index entries and each record's few header bytes).
         let per_row = {
-            row::encode_row(rows.row(order[0]), &mut buf);
-            let ix: usize = t.indexes.len() * 32;
+            let first = rows.row(order[0]);
+            row::encode_row(first, &mut buf);
+            let ix: usize = t
+                .indexes
+                .iter()
+                .map(|ix| {
+                    ikey.clear();
+                    keys::index_key(ix.id, &first[ix.pos], rows.pks[order[0]], &mut ikey);
+                    ikey.len() + 12
+                })
+                .sum();
             buf.len() + ix + 32
         };
-        let mut batch = WriteBatch::with_capacity(order.len() * per_row + per_row);
+        // A quarter to spare: other rows' strings may be longer.
+        let mut batch = WriteBatch::with_capacity((order.len() * per_row).saturating_mul(5) / 4);
         match mode {
             InsertMode::Insert => {
                 if let Some(pk) = exec::existing_pks(&snap, &t, &pks)?.first() {

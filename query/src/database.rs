@@ -394,8 +394,6 @@ impl Database {
             pks.dedup();
         }
         let order: Vec<usize> = keep.unwrap_or_else(|| (0..rows.pks.len()).collect());
-        let _guards = self.lock_stripes(t.id, &pks);
-        let snap = self.db.snapshot();
         let mut buf = Vec::with_capacity(128);
         let mut ikey = Vec::with_capacity(64);
         // Room for every record: the first row's encoding sizes the rest
@@ -416,6 +414,22 @@ impl Database {
         };
         // A quarter to spare: other rows' strings may be longer.
         let mut batch = WriteBatch::with_capacity((order.len() * per_row).saturating_mul(5) / 4);
+        // The rows are encoded before the key stripes are taken: a large
+        // batch takes nearly every stripe, so whatever runs under them runs
+        // one batch at a time.
+        for &i in &order {
+            let (pk, vals) = (rows.pks[i], rows.row(i));
+            buf.clear();
+            row::encode_row(vals, &mut buf);
+            batch.put(keys::row_key(t.id, pk), &buf);
+            for ix in &t.indexes {
+                ikey.clear();
+                keys::index_key(ix.id, &vals[ix.pos], pk, &mut ikey);
+                batch.put(&ikey, b"");
+            }
+        }
+        let _guards = self.lock_stripes(t.id, &pks);
+        let snap = self.db.snapshot();
         match mode {
             InsertMode::Insert => {
                 if let Some(pk) = exec::existing_pks(&snap, &t, &pks)?.first() {
@@ -423,7 +437,9 @@ impl Database {
                 }
             }
             InsertMode::Upsert if !t.indexes.is_empty() => {
-                // Old index entries of replaced rows must go.
+                // Old index entries of replaced rows must go. (An index key
+                // holds its row's primary key, so none of these deletes can
+                // hit a key the puts above write.)
                 let positions: Vec<usize> = (0..t.columns.len()).collect();
                 for &i in &order {
                     let (pk, new) = (rows.pks[i], rows.row(i));
@@ -445,17 +461,6 @@ impl Database {
                 }
             }
             InsertMode::Upsert => {}
-        }
-        for &i in &order {
-            let (pk, vals) = (rows.pks[i], rows.row(i));
-            buf.clear();
-            row::encode_row(vals, &mut buf);
-            batch.put(keys::row_key(t.id, pk), &buf);
-            for ix in &t.indexes {
-                ikey.clear();
-                keys::index_key(ix.id, &vals[ix.pos], pk, &mut ikey);
-                batch.put(&ikey, b"");
-            }
         }
         drop(snap);
         self.db.write(batch)?;

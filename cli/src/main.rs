@@ -26,6 +26,11 @@ mod shell;
 mod table;
 mod target;
 
+/// `mi_option_purge_delay` in mimalloc.h's `mi_option_e` (the same, 15, in
+/// the v2 and v3 headers libmimalloc-sys 0.1.49 bundles); the crate has no
+/// constant for it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -93,7 +98,23 @@ impl DataArgs {
 /// The errors of a command: printed as `error: …`, exit status 1.
 pub(crate) type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 
+/// Keeps memory mimalloc has freed instead of returning it to the OS after
+/// its default 10 ms: a flushed memtable's pages and each batch request's
+/// large buffers are soon needed again, and getting them back costs a page
+/// fault and the kernel zeroing a fresh (huge) page — about a fifth of the
+/// server's time on parallel 1000-row batch inserts. With this, ingest over
+/// HTTP measured 10–40% faster (server/README.md). Memory held stays at the
+/// peak of memtables, block cache and requests in flight.
+fn keep_freed_memory() {
+    // SAFETY: `mi_option_set` only stores an integer option read by the
+    // allocator; `mi_option_purge_delay` is a valid option and -1 its
+    // documented "never purge" value. It is called once, at start-up,
+    // before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     // The server logs its progress; the other commands only problems.
     let default_filter = match cli.command {

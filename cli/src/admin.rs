@@ -143,9 +143,10 @@ pub fn run(args: AdminArgs) -> Result<()> {
             db.kv().checkpoint()?;
             let s = db.kv().stats();
             db.close()?;
-            println!(
+            outln!(
                 "checkpoint done: flushed up to sequence number {}, {} log segment(s) left",
-                s.storage.flushed_seqno, s.log_segments
+                s.storage.flushed_seqno,
+                s.log_segments
             );
             Ok(())
         }
@@ -154,13 +155,13 @@ pub fn run(args: AdminArgs) -> Result<()> {
             db.kv().compact()?;
             let files: usize = db.kv().stats().storage.levels.iter().map(|l| l.files).sum();
             db.close()?;
-            println!("compaction done: {files} table file(s)");
+            outln!("compaction done: {files} table file(s)");
             Ok(())
         }
         AdminCommand::Verify { target } => {
             let dir = data_dir(&target, "verify")?;
             let report = fasty_wal::verify(dir)?;
-            println!(
+            outln!(
                 "log: {} segment(s), {} record(s), {} byte(s), last sequence number {}",
                 report.segments,
                 report.records,
@@ -170,7 +171,7 @@ pub fn run(args: AdminArgs) -> Result<()> {
                     .map_or_else(|| "none".to_string(), |s| s.to_string())
             );
             for p in &report.problems {
-                println!("{p}");
+                outln!("{p}");
             }
             if report.blocks_open() {
                 return Err(
@@ -179,9 +180,9 @@ pub fn run(args: AdminArgs) -> Result<()> {
                 );
             }
             if report.is_clean() {
-                println!("ok");
+                outln!("ok");
             } else {
-                println!("ok: the torn tail is truncated when the database opens");
+                outln!("ok: the torn tail is truncated when the database opens");
             }
             Ok(())
         }
@@ -189,11 +190,11 @@ pub fn run(args: AdminArgs) -> Result<()> {
             let dir = data_dir(&target, "repair")?;
             let report = fasty_wal::repair(dir)?;
             match &report.cut_at {
-                None => println!("the log is intact: nothing to repair"),
+                None => outln!("the log is intact: nothing to repair"),
                 Some(p) => {
-                    println!("cut the log at {p}");
+                    outln!("cut the log at {p}");
                     for s in &report.saved {
-                        println!("removed bytes saved in {}", s.display());
+                        outln!("removed bytes saved in {}", s.display());
                     }
                 }
             }
@@ -201,7 +202,7 @@ pub fn run(args: AdminArgs) -> Result<()> {
         }
         AdminCommand::Backup { dest, data_dir } => {
             let report = fasty_wal::backup(&data_dir, &dest)?;
-            println!(
+            outln!(
                 "backup of {} in {}: {} table file(s), {} log segment(s), {} byte(s)",
                 data_dir.display(),
                 dest.display(),
@@ -213,7 +214,7 @@ pub fn run(args: AdminArgs) -> Result<()> {
         }
         AdminCommand::Restore { src, data_dir } => {
             let n = restore(&src, &data_dir)?;
-            println!(
+            outln!(
                 "restored {} into {} ({n} file(s))",
                 src.display(),
                 data_dir.display()
@@ -261,7 +262,7 @@ fn stats(target: &TargetArgs, json: bool) -> Result<()> {
         }
     };
     if json {
-        println!("{value}");
+        outln!("{value}");
     } else {
         print_tree(&value, 0);
     }
@@ -323,14 +324,14 @@ fn print_tree(v: &serde_json::Value, depth: usize) {
         serde_json::Value::Object(o) => {
             for (k, v) in o {
                 if v.is_object() {
-                    println!("{pad}{k}:");
+                    outln!("{pad}{k}:");
                     print_tree(v, depth + 1);
                 } else {
-                    println!("{pad}{k}: {}", crate::table::cell(v));
+                    outln!("{pad}{k}: {}", crate::table::cell(v));
                 }
             }
         }
-        other => println!("{pad}{}", crate::table::cell(other)),
+        other => outln!("{pad}{}", crate::table::cell(other)),
     }
 }
 

@@ -424,7 +424,7 @@ fn import(args: &ImportArgs, target: &Target) -> Result<()> {
     if let Some(msg) = failure {
         return Err(format!("{msg}; import aborted ({summary})").into());
     }
-    println!("{summary}");
+    outln!("{summary}");
     Ok(())
 }
 

@@ -17,6 +17,26 @@ use clap::{Args, Parser, Subcommand};
 use fasty_query::Options;
 use fasty_wal::Durability;
 
+/// `println!` that does not panic when stdout is closed early
+/// (`fasty admin stats | head`): the rest of the output is dropped, as a
+/// pipeline's reader asked.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` with [`outln!`]'s behaviour on a closed stdout.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+
 mod admin;
 mod client;
 mod import;

@@ -74,7 +74,7 @@ pub fn run(args: ShellArgs) -> Result<()> {
             Target::Local(_) => format!("data directory {}", args.target.data_dir.display()),
             Target::Remote(c) => format!("server {}", c.base()),
         };
-        println!(
+        outln!(
             "fasty {} on {place}; .help for help",
             env!("CARGO_PKG_VERSION")
         );
@@ -172,10 +172,10 @@ fn meta(target: &Target, line: &str) -> Result<Flow> {
     let arg = words.next();
     match cmd {
         ".quit" | ".exit" | ".q" => return Ok(Flow::Quit),
-        ".help" | ".h" => print!("{HELP}"),
+        ".help" | ".h" => out!("{HELP}"),
         ".tables" => {
             for t in target.tables()? {
-                println!("{t}");
+                outln!("{t}");
             }
         }
         ".schema" => {
@@ -190,9 +190,9 @@ fn meta(target: &Target, line: &str) -> Result<Flow> {
                     .iter()
                     .map(|(n, t)| format!("{n}: {t}"))
                     .collect();
-                println!("create table {name} {{ {} }}", cols.join(", "));
+                outln!("create table {name} {{ {} }}", cols.join(", "));
                 for i in schema.indexes {
-                    println!("  index {i}");
+                    outln!("  index {i}");
                 }
             }
         }

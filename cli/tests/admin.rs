@@ -140,3 +140,24 @@ fn a_server_only_answers_stats() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the server"));
 }
+
+/// A reader that closes the pipe early (`fasty admin stats | head -1`)
+/// ends the output quietly: no panic, exit status 0.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    filled(&data);
+    // The read end is gone before the command writes a byte, so every
+    // write of it fails with a broken pipe.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fasty"))
+        .args(["admin", "stats", "--data-dir", s(&data)])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+}

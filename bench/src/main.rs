@@ -16,6 +16,8 @@ mod machine;
 mod query;
 mod storage;
 #[cfg(feature = "fasty")]
+mod units;
+#[cfg(feature = "fasty")]
 mod wal;
 mod workdir;
 

@@ -9,6 +9,7 @@ use super::Plan;
 use super::cpu::Split;
 use super::load::Outcome;
 use crate::machine::{self, Machine};
+use crate::units::{human, millis};
 
 /// What a section's rate counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,27 +378,4 @@ fn commit() -> Option<String> {
         .ok()?;
     let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (out.status.success() && !s.is_empty()).then_some(s)
-}
-
-fn human(x: f64) -> String {
-    if !x.is_finite() {
-        "—".into()
-    } else if x >= 1e6 {
-        format!("{:.2} M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1} k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-fn millis(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if ms >= 100.0 {
-        format!("{ms:.0}")
-    } else if ms >= 10.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.2}")
-    }
 }

@@ -10,6 +10,7 @@ use super::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K};
 use super::workload::{BATCH_ROWS, Cell, Measure};
 use super::{Args, QueryDb};
 use crate::machine::{self, Machine};
+use crate::units::{human, millis};
 
 /// The lines of the table, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,27 +168,6 @@ fn median_ms(m: &Measure) -> Option<f64> {
             Some(ms[ms.len() / 2])
         }
         _ => None,
-    }
-}
-
-fn human(x: f64) -> String {
-    if x >= 1e6 {
-        format!("{:.2} M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1} k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
-
-fn millis(d: Duration) -> String {
-    let ms = d.as_secs_f64() * 1e3;
-    if ms >= 100.0 {
-        format!("{ms:.0}")
-    } else if ms >= 10.0 {
-        format!("{ms:.1}")
-    } else {
-        format!("{ms:.2}")
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::Args;
 use super::workload::{DurableCell, KEY_BYTES, ReplayRun, VALUE_BYTES, WriteRun};
 use crate::machine::{self, Machine};
+use crate::units::human;
 
 /// Async mode must keep this share of the bare engine's throughput.
 const ASYNC_TARGET: f64 = 0.80;
@@ -34,16 +35,6 @@ pub struct Report {
 fn median(mut v: Vec<WriteRun>) -> Option<WriteRun> {
     v.sort_by(|a, b| a.rows_per_sec().total_cmp(&b.rows_per_sec()));
     v.get(v.len() / 2).copied()
-}
-
-fn human(x: f64) -> String {
-    if x >= 1e6 {
-        format!("{:.2} M", x / 1e6)
-    } else if x >= 1e3 {
-        format!("{:.1} k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
 }
 
 impl Report {

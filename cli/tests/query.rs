@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
-use common::{fasty, ok, query_json, run};
+use common::{ok, query_json, run, with_stdin};
 
 fn setup() -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().unwrap();
@@ -125,21 +122,10 @@ fn errors_give_code_position_and_hint_and_exit_1() {
 fn shell_runs_multi_line_statements_and_meta_commands() {
     let (tmp, dir) = setup();
     let history = tmp.path().join("history");
-    let mut child = fasty()
-        .args(["shell", "--data-dir", &dir, "--history"])
-        .arg(&history)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"select name\n  from users\n  where id = 1;\n.tables\n.schema users\n.help\nselect nope;\n.quit\nselect users;\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        &["shell", "--data-dir", &dir, "--history", history.to_str().unwrap()],
+        b"select name\n  from users\n  where id = 1;\n.tables\n.schema users\n.help\nselect nope;\n.quit\nselect users;\n",
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stdout.contains("name\n-----\nalice\n1 row ("), "{stdout}");

@@ -4,14 +4,14 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{Http, Server, check_batches, fasty, ids, ingest, ok, query_json, run, same_ids};
+use common::{
+    Http, Server, check_batches, fasty, ids, ingest, ok, query_json, run, same_ids, with_stdin,
+};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -122,26 +122,16 @@ fn query_import_shell_and_stats_through_a_server() {
         serde_json::json!({ "id": 1, "zip": "01234", "area": 2.0, "tags": { "a": 1 }, "note": "7" })
     );
 
-    let mut child = fasty()
-        .args([
+    let out = with_stdin(
+        &[
             "shell",
             "--server",
             url,
             "--history",
             s(&tmp.path().join("h")),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b".tables\nselect count(*)\nfrom scores;\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        b".tables\nselect count(*)\nfrom scores;\n",
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.starts_with("places\nscores\nusers\n"), "{stdout}");
     assert!(stdout.contains("2500\n1 row ("), "{stdout}");

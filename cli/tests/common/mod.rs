@@ -20,6 +20,21 @@ pub fn run(args: &[&str]) -> Output {
     fasty().args(args).stdin(Stdio::null()).output().unwrap()
 }
 
+/// Runs `fasty args…` with `input` on its stdin (then closed), to
+/// completion.
+pub fn with_stdin(args: &[&str], input: &[u8]) -> Output {
+    use std::io::Write as _;
+    let mut child = fasty()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs `fasty args…` and asserts it succeeded; returns stdout.
 pub fn ok(args: &[&str]) -> String {
     let out = run(args);

@@ -8,6 +8,8 @@
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[cfg(feature = "http")]
+mod compare;
 mod counts;
 #[cfg(feature = "http")]
 mod http;
@@ -81,6 +83,12 @@ enum Command {
     /// Build with `--release`; `--quick` runs in seconds.
     #[cfg(feature = "http")]
     Http(http::Args),
+    /// Every workload (W1–W9, sustained load, latency, disk use) against
+    /// fasty (embedded and over HTTP in each durability mode), PostgreSQL,
+    /// SQLite and DuckDB in one run, interleaved; writes report.json,
+    /// report.md and ratios.svg. `cargo xtask bench` runs this.
+    #[cfg(feature = "http")]
+    Compare(compare::Args),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +109,8 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(&args).map_err(|e| e.to_string()),
         #[cfg(feature = "http")]
         Command::Http(args) => http::run(&args),
+        #[cfg(feature = "http")]
+        Command::Compare(args) => compare::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

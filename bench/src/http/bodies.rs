@@ -69,29 +69,32 @@ struct QueryBody<'a> {
 pub fn insert_batches(table: &str, users: &[User], batch: usize) -> Vec<Req> {
     users
         .chunks(batch.max(1))
-        .map(|chunk| {
-            let body = RowsBody {
-                table,
-                rows: chunk
-                    .iter()
-                    .map(|u| UserRow {
-                        id: u.id,
-                        name: &u.name,
-                        email: &u.email,
-                        age: u.age,
-                        balance: u.balance,
-                        active: u.active,
-                    })
-                    .collect(),
-            };
-            Req {
-                // Serialising plain structs into a Vec cannot fail.
-                body: Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-                expect: Expect::Inserted(chunk.len() as u64),
-                rows: chunk.len() as u64,
-            }
+        .map(|chunk| Req {
+            body: Bytes::from(insert_body(table, chunk)),
+            expect: Expect::Inserted(chunk.len() as u64),
+            rows: chunk.len() as u64,
         })
         .collect()
+}
+
+/// The JSON body `{"table": T, "rows": [...]}` inserting `users`.
+pub fn insert_body(table: &str, users: &[User]) -> Vec<u8> {
+    let body = RowsBody {
+        table,
+        rows: users
+            .iter()
+            .map(|u| UserRow {
+                id: u.id,
+                name: &u.name,
+                email: &u.email,
+                age: u.age,
+                balance: u.balance,
+                active: u.active,
+            })
+            .collect(),
+    };
+    // Serialising plain structs into a Vec cannot fail.
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// `{"query": text}`.

@@ -9,14 +9,14 @@
 //! checking every answer. [`sections`] runs the sections in order (later
 //! ones look up the rows earlier ones loaded); [`report`] prints the table.
 
-mod bodies;
+pub(crate) mod bodies;
 mod client;
 mod cpu;
 mod latency;
 mod load;
 mod report;
 mod sections;
-mod server;
+pub(crate) mod server;
 
 use std::path::PathBuf;
 

@@ -38,6 +38,16 @@ impl InProcess {
         };
         let db = Database::open(dir, opts)
             .map_err(|e| format!("opening the database in {}: {e}", dir.display()))?;
+        InProcess::serve(Arc::new(db), threads, auth_token)
+    }
+
+    /// Serves the open database `db` on `127.0.0.1:0` with `threads` async
+    /// workers, requiring `auth_token` if given.
+    pub fn serve(
+        db: Arc<Database>,
+        threads: usize,
+        auth_token: Option<String>,
+    ) -> Result<InProcess, String> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name("fasty-server")
@@ -54,7 +64,7 @@ impl InProcess {
             auth_token,
             ..ServerOptions::default()
         };
-        let state = AppState::new(Arc::new(db), opts);
+        let state = AppState::new(db, opts);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = rt.spawn(fasty_server::serve(listener, state, async move {
             let _ = stopped.await;

@@ -123,48 +123,7 @@ impl QueryDb for FastyDb {
     }
 
     fn settle(&mut self) -> Result<Option<String>> {
-        // Wait until frozen memtables are flushed, level 0 is below the
-        // compaction trigger and nothing has changed for a second, so that
-        // background work the load caused does not run under the timed
-        // queries (of either system).
-        let trigger = fasty_storage::Options::default().l0_compaction_trigger;
-        let start = Instant::now();
-        let shape = |s: &fasty_wal::Stats| {
-            let files: Vec<usize> = s.storage.levels.iter().map(|l| l.files).collect();
-            (s.storage.flushes, s.storage.compactions, files)
-        };
-        let mut last = shape(&self.db.kv().stats());
-        let mut quiet_since = Instant::now();
-        loop {
-            let stats = self.db.kv().stats();
-            let now = shape(&stats);
-            if now != last {
-                last = now;
-                quiet_since = Instant::now();
-            }
-            let s = &stats.storage;
-            let idle = s.frozen_memtables == 0
-                && s.levels.first().is_none_or(|l| l.files < trigger)
-                && quiet_since.elapsed() >= Duration::from_secs(1);
-            if idle || start.elapsed() > SETTLE_LIMIT {
-                return Ok(Some(format!(
-                    "fasty after the load: {:.0} MiB in the active memtable, {} frozen, \
-                     SST files per level [{}] ({:.0} MiB on disk), {} flushes and {} \
-                     compactions so far, {} write stalls ({:.2} s) during the load (waited {:.1} s for background work to finish \
-                     before querying)",
-                    s.memtable_bytes as f64 / f64::from(1 << 20),
-                    s.frozen_memtables,
-                    level_files(s),
-                    s.levels.iter().map(|l| l.bytes).sum::<u64>() as f64 / f64::from(1 << 20),
-                    s.flushes,
-                    s.compactions,
-                    s.write_stalls,
-                    s.write_stall_micros as f64 / 1e6,
-                    start.elapsed().as_secs_f64()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        Ok(Some(settle(&self.db)))
     }
 
     fn state(&self) -> Option<String> {
@@ -239,6 +198,51 @@ impl QueryDb for FastyDb {
     fn close(self: Box<Self>) -> Result<()> {
         self.db.close()?;
         Ok(())
+    }
+}
+
+/// Waits until frozen memtables are flushed, level 0 is below the
+/// compaction trigger and nothing has changed for a second (at most
+/// [`SETTLE_LIMIT`]), so that background work a load caused does not run
+/// under timed queries; a one-line note of the engine's state.
+pub(crate) fn settle(db: &Database) -> String {
+    let trigger = fasty_storage::Options::default().l0_compaction_trigger;
+    let start = Instant::now();
+    let shape = |s: &fasty_wal::Stats| {
+        let files: Vec<usize> = s.storage.levels.iter().map(|l| l.files).collect();
+        (s.storage.flushes, s.storage.compactions, files)
+    };
+    let mut last = shape(&db.kv().stats());
+    let mut quiet_since = Instant::now();
+    loop {
+        let stats = db.kv().stats();
+        let now = shape(&stats);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+        let s = &stats.storage;
+        let idle = s.frozen_memtables == 0
+            && s.levels.first().is_none_or(|l| l.files < trigger)
+            && quiet_since.elapsed() >= Duration::from_secs(1);
+        if idle || start.elapsed() > SETTLE_LIMIT {
+            return format!(
+                "fasty after the load: {:.0} MiB in the active memtable, {} frozen, \
+                     SST files per level [{}] ({:.0} MiB on disk), {} flushes and {} \
+                     compactions so far, {} write stalls ({:.2} s) during the load (waited {:.1} s for background work to finish \
+                     before querying)",
+                s.memtable_bytes as f64 / f64::from(1 << 20),
+                s.frozen_memtables,
+                level_files(s),
+                s.levels.iter().map(|l| l.bytes).sum::<u64>() as f64 / f64::from(1 << 20),
+                s.flushes,
+                s.compactions,
+                s.write_stalls,
+                s.write_stall_micros as f64 / 1e6,
+                start.elapsed().as_secs_f64()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -13,7 +13,7 @@
 //! says so.
 
 pub(crate) mod data;
-mod fasty;
+pub(crate) mod fasty;
 mod report;
 #[cfg(feature = "sqlite")]
 mod sqlite;

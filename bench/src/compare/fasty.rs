@@ -1,0 +1,585 @@
+//! fasty as the suite runs it: embedded (`fasty_query::Database` shared by
+//! every client thread, lookups prepared once per connection, batches
+//! through `Database::insert_rows`) and as a server (`fasty_server` on a
+//! loopback port in this process, one keep-alive HTTP/1.1 connection per
+//! client, batches as `{"table", "rows"}` bodies, everything else as
+//! statement text), in each durability mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fasty_query::{Database, InsertMode, Options, Output, Prepared, Value};
+use serde::Serialize;
+
+use super::system::{Conn, Result, System};
+use crate::http::Mode;
+use crate::http::bodies::{insert_body, string_literal};
+use crate::http::server::InProcess;
+use crate::query::data::{Order, User};
+
+/// Server worker threads: one per core, as `fasty serve` defaults to.
+fn server_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+fn options(mode: Mode) -> Options {
+    match mode {
+        Mode::Async => Options::default(),
+        Mode::Durable => Options::durable(),
+        Mode::Memory => Options::memory(),
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> String {
+    format!("fasty: {e}")
+}
+
+/// fasty's query crate in this process.
+pub struct Embedded {
+    db: Arc<Database>,
+    dir: PathBuf,
+}
+
+impl Embedded {
+    /// Opens a database in `dir` in the default (async) mode.
+    pub fn open(dir: &Path) -> Result<Embedded> {
+        let db = Database::open(dir, options(Mode::Async)).map_err(err)?;
+        Ok(Embedded {
+            db: Arc::new(db),
+            dir: dir.to_path_buf(),
+        })
+    }
+}
+
+impl System for Embedded {
+    fn name(&self) -> &'static str {
+        "fasty-embedded"
+    }
+
+    fn describe(&self) -> String {
+        "fasty's query crate in the harness's process (fasty_query::Database, default \
+         options: async durability with a 50 ms sync interval), shared by every client \
+         thread; batches through Database::insert_rows, single rows as one-row \
+         insert_rows, lookups and the count prepared once per client, the rest as \
+         statement text"
+            .into()
+    }
+
+    fn connect(&self) -> Result<Box<dyn Conn>> {
+        Ok(Box::new(EmbeddedConn {
+            db: Arc::clone(&self.db),
+            prepared: Default::default(),
+        }))
+    }
+
+    fn settle(&self) -> Result<()> {
+        crate::query::fasty::settle(&self.db);
+        Ok(())
+    }
+
+    fn disk_bytes(&self) -> Result<Option<u64>> {
+        compacted_size(&self.db, &self.dir)
+    }
+
+    fn io_backend(&self) -> Option<&'static str> {
+        Some(self.db.kv().stats().storage.io_backend)
+    }
+
+    fn stop(self: Box<Self>) -> Result<()> {
+        match Arc::try_unwrap(self.db) {
+            Ok(db) => db.close().map_err(err),
+            Err(_) => Err("fasty: a connection outlived the run".into()),
+        }
+    }
+}
+
+/// After a full compaction (`fasty admin compact`: everything in the
+/// deepest, zstd-compressed level) and a checkpoint (the log trimmed), the
+/// bytes in the data directory.
+fn compacted_size(db: &Database, dir: &Path) -> Result<Option<u64>> {
+    if db.kv().stats().storage.io_backend == "memory" {
+        return Ok(None);
+    }
+    db.kv().compact().map_err(err)?;
+    db.kv().checkpoint().map_err(err)?;
+    dir_size(dir).map(Some)
+}
+
+/// The bytes of every file under `dir`.
+pub fn dir_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        let meta = entry
+            .metadata()
+            .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
+
+/// The statements an embedded connection prepares on first use (the
+/// tables do not exist when it connects).
+#[derive(Default)]
+struct Statements {
+    by_id: Option<Prepared>,
+    by_email: Option<Prepared>,
+    in_range: Option<Prepared>,
+    older: Option<Prepared>,
+}
+
+struct EmbeddedConn {
+    db: Arc<Database>,
+    prepared: Statements,
+}
+
+impl EmbeddedConn {
+    fn run(&mut self, text: &str) -> Result<Output> {
+        self.db.execute(text).map_err(err)
+    }
+
+    /// Runs a prepared statement, preparing `text` into `slot` first if
+    /// needed.
+    fn prepared(
+        db: &Database,
+        slot: &mut Option<Prepared>,
+        text: &str,
+        params: &[Value],
+    ) -> Result<Vec<Vec<Value>>> {
+        if slot.is_none() {
+            *slot = Some(db.prepare(text).map_err(err)?);
+        }
+        let stmt = slot.as_ref().ok_or("statement not prepared")?;
+        rows(db.execute_prepared(stmt, params).map_err(err)?)
+    }
+}
+
+fn rows(out: Output) -> Result<Vec<Vec<Value>>> {
+    match out {
+        Output::Rows { rows, .. } => Ok(rows),
+        other => Err(format!("fasty answered {other:?}, not rows")),
+    }
+}
+
+/// The `id` (first column) of each row.
+fn ids(rows: &[Vec<Value>]) -> Result<Vec<i64>> {
+    rows.iter()
+        .map(|r| match r.first() {
+            Some(Value::Int(id)) => Ok(*id),
+            other => Err(format!("fasty returned id {other:?}")),
+        })
+        .collect()
+}
+
+fn one_row(rows: Vec<Vec<Value>>) -> Result<Vec<Value>> {
+    let n = rows.len();
+    rows.into_iter()
+        .next()
+        .filter(|_| n == 1)
+        .ok_or_else(|| format!("fasty returned {n} rows, not 1"))
+}
+
+fn int(v: &Value) -> Result<i64> {
+    match v {
+        Value::Int(n) => Ok(*n),
+        other => Err(format!("fasty returned {other:?}, not an int")),
+    }
+}
+
+fn float(v: &Value) -> Result<f64> {
+    match v {
+        Value::Float(f) => Ok(*f),
+        Value::Int(n) => Ok(*n as f64),
+        Value::Null => Ok(0.0),
+        other => Err(format!("fasty returned {other:?}, not a number")),
+    }
+}
+
+fn expect_count(n: u64, len: usize) -> Result<()> {
+    if n == len as u64 {
+        Ok(())
+    } else {
+        Err(format!("fasty inserted {n} rows of {len}"))
+    }
+}
+
+impl Conn for EmbeddedConn {
+    fn create_users(&mut self, table: &str) -> Result<()> {
+        self.run(&users_schema(table))?;
+        self.run(&format!(
+            "create index idx_{table}_email on {table} (email)"
+        ))?;
+        Ok(())
+    }
+
+    fn create_orders(&mut self, table: &str) -> Result<()> {
+        self.run(&orders_schema(table)).map(drop)
+    }
+
+    fn drop_table(&mut self, table: &str) -> Result<()> {
+        self.run(&format!("drop table {table}")).map(drop)
+    }
+
+    fn insert_users(&mut self, table: &str, rows: &[User]) -> Result<()> {
+        let n = self
+            .db
+            .insert_rows(
+                table,
+                rows.iter().map(|u| {
+                    [
+                        ("id", Value::Int(u.id)),
+                        ("name", Value::String(u.name.clone())),
+                        ("email", Value::String(u.email.clone())),
+                        ("age", Value::Int(u.age)),
+                        ("balance", Value::Float(u.balance)),
+                        ("active", Value::Bool(u.active)),
+                    ]
+                }),
+                InsertMode::Insert,
+            )
+            .map_err(err)?;
+        expect_count(n, rows.len())
+    }
+
+    fn insert_orders(&mut self, table: &str, rows: &[Order]) -> Result<()> {
+        let n = self
+            .db
+            .insert_rows(
+                table,
+                rows.iter().map(|o| {
+                    [
+                        ("id", Value::Int(o.id)),
+                        ("user_id", Value::Int(o.user_id)),
+                        ("amount", Value::Float(o.amount)),
+                    ]
+                }),
+                InsertMode::Insert,
+            )
+            .map_err(err)?;
+        expect_count(n, rows.len())
+    }
+
+    fn user_by_id(&mut self, id: i64) -> Result<Vec<i64>> {
+        let slot = &mut self.prepared.by_id;
+        ids(&Self::prepared(
+            &self.db,
+            slot,
+            "find users where id = ?",
+            &[Value::Int(id)],
+        )?)
+    }
+
+    fn user_by_email(&mut self, email: &str) -> Result<Vec<i64>> {
+        let slot = &mut self.prepared.by_email;
+        let params = [Value::String(email.to_string())];
+        ids(&Self::prepared(
+            &self.db,
+            slot,
+            "find users where email = ?",
+            &params,
+        )?)
+    }
+
+    fn users_in_range(&mut self, lo: i64, hi: i64) -> Result<Vec<i64>> {
+        let slot = &mut self.prepared.in_range;
+        let text = "find users where id >= ? and id < ?";
+        ids(&Self::prepared(
+            &self.db,
+            slot,
+            text,
+            &[Value::Int(lo), Value::Int(hi)],
+        )?)
+    }
+
+    fn top_balances(&mut self, k: usize) -> Result<Vec<f64>> {
+        let rows = rows(self.run(&format!(
+            "select * from users order by balance desc limit {k}"
+        ))?)?;
+        rows.iter()
+            .map(|r| r.get(4).ok_or("short row".to_string()).and_then(float))
+            .collect()
+    }
+
+    fn join_count_sum(&mut self) -> Result<(i64, f64)> {
+        let row = one_row(rows(self.run(JOIN_AGGREGATE)?)?)?;
+        match row.as_slice() {
+            [n, sum] => Ok((int(n)?, float(sum)?)),
+            other => Err(format!("join gave {other:?}")),
+        }
+    }
+
+    fn join_limit(&mut self, k: usize) -> Result<usize> {
+        Ok(rows(self.run(&format!("{JOIN_ROWS} limit {k}"))?)?.len())
+    }
+
+    fn count_older(&mut self, age: i64) -> Result<i64> {
+        let slot = &mut self.prepared.older;
+        let text = "select count(*) from users where age > ?";
+        let row = one_row(Self::prepared(&self.db, slot, text, &[Value::Int(age)])?)?;
+        row.first().ok_or("empty row".to_string()).and_then(int)
+    }
+}
+
+const JOIN_AGGREGATE: &str =
+    "select count(*), sum(orders.amount) from orders join users on orders.user_id = users.id";
+const JOIN_ROWS: &str = "select * from orders join users on orders.user_id = users.id";
+
+fn users_schema(table: &str) -> String {
+    format!(
+        "create table {table} {{ id: int, name: string, email: string, age: int, \
+         balance: float, active: bool }}"
+    )
+}
+
+fn orders_schema(table: &str) -> String {
+    format!("create table {table} {{ id: int, user_id: int, amount: float }}")
+}
+
+/// fasty-server in this process, on a loopback port.
+pub struct Server {
+    name: &'static str,
+    mode: Mode,
+    db: Arc<Database>,
+    dir: PathBuf,
+    server: InProcess,
+    url: String,
+}
+
+impl Server {
+    /// Opens a database in `dir` in `mode` and serves it.
+    pub fn start(name: &'static str, dir: &Path, mode: Mode) -> Result<Server> {
+        let db = Arc::new(Database::open(dir, options(mode)).map_err(err)?);
+        let server = InProcess::serve(Arc::clone(&db), server_threads(), None)?;
+        let url = format!("http://{}/query", server.addr());
+        Ok(Server {
+            name,
+            mode,
+            db,
+            dir: dir.to_path_buf(),
+            server,
+            url,
+        })
+    }
+}
+
+impl System for Server {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "fasty-server in the harness's process on a loopback port ({} worker threads), \
+             {} durability; one keep-alive HTTP/1.1 connection per client (ureq); batches \
+             as {{\"table\", \"rows\"}} bodies, everything else as statement text in \
+             {{\"query\"}} bodies, every answer parsed as JSON",
+            server_threads(),
+            self.mode.name()
+        )
+    }
+
+    fn connect(&self) -> Result<Box<dyn Conn>> {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_idle_connections_per_host(1)
+            .build()
+            .new_agent();
+        Ok(Box::new(HttpConn {
+            agent,
+            url: self.url.clone(),
+        }))
+    }
+
+    fn settle(&self) -> Result<()> {
+        crate::query::fasty::settle(&self.db);
+        Ok(())
+    }
+
+    fn disk_bytes(&self) -> Result<Option<u64>> {
+        compacted_size(&self.db, &self.dir)
+    }
+
+    fn io_backend(&self) -> Option<&'static str> {
+        Some(self.db.kv().stats().storage.io_backend)
+    }
+
+    fn stop(self: Box<Self>) -> Result<()> {
+        let Server { db, server, .. } = *self;
+        server.stop()?;
+        match Arc::try_unwrap(db) {
+            Ok(db) => db.close().map_err(err),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+struct HttpConn {
+    agent: ureq::Agent,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct QueryBody<'a> {
+    query: &'a str,
+}
+
+#[derive(Serialize)]
+struct OrdersBody<'a> {
+    table: &'a str,
+    rows: Vec<OrderRow>,
+}
+
+#[derive(Serialize)]
+struct OrderRow {
+    id: i64,
+    user_id: i64,
+    amount: f64,
+}
+
+impl HttpConn {
+    /// Posts `body` and returns the parsed answer, an error unless it says
+    /// `"success": true`.
+    fn post(&self, body: Vec<u8>) -> Result<serde_json::Value> {
+        let mut resp = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .send(&body[..])
+            .map_err(err)?;
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .map_err(err)?;
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).map_err(err)?;
+        if answer["success"] == true {
+            Ok(answer)
+        } else {
+            Err(format!("fasty answered {answer}"))
+        }
+    }
+
+    fn query(&self, text: &str) -> Result<serde_json::Value> {
+        self.post(serde_json::to_vec(&QueryBody { query: text }).map_err(err)?)
+    }
+
+    /// The `data` rows of a query's answer.
+    fn rows(&self, text: &str) -> Result<Vec<serde_json::Value>> {
+        match self.query(text)? {
+            serde_json::Value::Object(mut o) => match o.remove("data") {
+                Some(serde_json::Value::Array(rows)) => Ok(rows),
+                _ => Err(format!("fasty's answer to {text:?} has no rows")),
+            },
+            _ => Err("fasty's answer is not an object".into()),
+        }
+    }
+
+    fn ids(&self, text: &str) -> Result<Vec<i64>> {
+        self.rows(text)?
+            .iter()
+            .map(|r| {
+                r["id"]
+                    .as_i64()
+                    .ok_or_else(|| format!("row without id: {r}"))
+            })
+            .collect()
+    }
+
+    fn inserted(&self, body: Vec<u8>, len: usize) -> Result<()> {
+        let answer = self.post(body)?;
+        expect_count(answer["inserted"].as_u64().unwrap_or(0), len)
+    }
+}
+
+impl Conn for HttpConn {
+    fn create_users(&mut self, table: &str) -> Result<()> {
+        self.query(&users_schema(table))?;
+        self.query(&format!(
+            "create index idx_{table}_email on {table} (email)"
+        ))?;
+        Ok(())
+    }
+
+    fn create_orders(&mut self, table: &str) -> Result<()> {
+        self.query(&orders_schema(table)).map(drop)
+    }
+
+    fn drop_table(&mut self, table: &str) -> Result<()> {
+        self.query(&format!("drop table {table}")).map(drop)
+    }
+
+    fn insert_users(&mut self, table: &str, rows: &[User]) -> Result<()> {
+        self.inserted(insert_body(table, rows), rows.len())
+    }
+
+    fn insert_orders(&mut self, table: &str, rows: &[Order]) -> Result<()> {
+        let body = OrdersBody {
+            table,
+            rows: rows
+                .iter()
+                .map(|o| OrderRow {
+                    id: o.id,
+                    user_id: o.user_id,
+                    amount: o.amount,
+                })
+                .collect(),
+        };
+        self.inserted(serde_json::to_vec(&body).map_err(err)?, rows.len())
+    }
+
+    fn user_by_id(&mut self, id: i64) -> Result<Vec<i64>> {
+        self.ids(&format!("find users where id = {id}"))
+    }
+
+    fn user_by_email(&mut self, email: &str) -> Result<Vec<i64>> {
+        self.ids(&format!(
+            "find users where email = {}",
+            string_literal(email)
+        ))
+    }
+
+    fn users_in_range(&mut self, lo: i64, hi: i64) -> Result<Vec<i64>> {
+        self.ids(&format!("find users where id >= {lo} and id < {hi}"))
+    }
+
+    fn top_balances(&mut self, k: usize) -> Result<Vec<f64>> {
+        self.rows(&format!(
+            "select * from users order by balance desc limit {k}"
+        ))?
+        .iter()
+        .map(|r| {
+            r["balance"]
+                .as_f64()
+                .ok_or_else(|| format!("row without balance: {r}"))
+        })
+        .collect()
+    }
+
+    fn join_count_sum(&mut self) -> Result<(i64, f64)> {
+        let rows = self.rows(JOIN_AGGREGATE)?;
+        let [row] = rows.as_slice() else {
+            return Err(format!("join gave {} rows, not 1", rows.len()));
+        };
+        let n = row["count(*)"]
+            .as_i64()
+            .ok_or_else(|| format!("join gave {row}"))?;
+        Ok((n, row["sum(orders.amount)"].as_f64().unwrap_or(0.0)))
+    }
+
+    fn join_limit(&mut self, k: usize) -> Result<usize> {
+        Ok(self.rows(&format!("{JOIN_ROWS} limit {k}"))?.len())
+    }
+
+    fn count_older(&mut self, age: i64) -> Result<i64> {
+        let rows = self.rows(&format!("select count(*) from users where age > {age}"))?;
+        rows.first()
+            .and_then(|r| r["count(*)"].as_i64())
+            .ok_or_else(|| format!("count gave {rows:?}"))
+    }
+}

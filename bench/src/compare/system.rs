@@ -1,0 +1,78 @@
+//! What the suite asks of a system under test: a [`System`] (one running
+//! database, however it is hosted) hands out [`Conn`]s, one per client
+//! thread, and each connection answers the workloads' statements in the
+//! system's own idiom (prepared statements, COPY, the HTTP API, …).
+//!
+//! Every method that reads hands back what it found, and the harness
+//! checks it against the generated data: a system that answers wrongly
+//! gets an error in its cell, not a number.
+
+use crate::query::data::{Order, User};
+
+/// The suite's error: a message naming the system and what failed.
+pub type Result<T> = std::result::Result<T, String>;
+
+/// One database under test, running for the whole suite.
+pub trait System: Send + Sync {
+    /// The name used in `--systems`, the report's columns and its JSON.
+    fn name(&self) -> &'static str;
+    /// How it was set up (version, settings, how batches are sent), for
+    /// the report's notes.
+    fn describe(&self) -> String;
+    /// A new connection (or handle) for one client thread.
+    fn connect(&self) -> Result<Box<dyn Conn>>;
+    /// Whether this system takes part in workload `w` (a system that only
+    /// differs from another in how it sends batches skips the rest).
+    fn runs(&self, w: super::workload::Workload) -> bool {
+        let _ = w;
+        true
+    }
+    /// Waits until background work a load leaves behind (flushes,
+    /// compaction, checkpoints) is done, so it does not run under the
+    /// timed reads of this or another system.
+    fn settle(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Bytes on disk that hold tables `users` and `orders` after a load
+    /// and [`System::settle`], `None` where it cannot be told.
+    fn disk_bytes(&self) -> Result<Option<u64>>;
+    /// The I/O backend fasty's storage engine uses (`uring`, `std`,
+    /// `memory`); `None` for other systems.
+    fn io_backend(&self) -> Option<&'static str> {
+        None
+    }
+    /// Stops the system and frees what it holds.
+    fn stop(self: Box<Self>) -> Result<()>;
+}
+
+/// One client's connection. Table names are plain identifiers.
+pub trait Conn: Send {
+    /// Creates a table shaped like `users` (id primary key, name, email,
+    /// age, balance, active), with an index on `email`.
+    fn create_users(&mut self, table: &str) -> Result<()>;
+    /// Creates a table shaped like `orders` (id primary key, user_id,
+    /// amount).
+    fn create_orders(&mut self, table: &str) -> Result<()>;
+    /// Drops a table and its indexes.
+    fn drop_table(&mut self, table: &str) -> Result<()>;
+    /// Inserts `rows` into a `users`-shaped table, all or nothing.
+    fn insert_users(&mut self, table: &str, rows: &[User]) -> Result<()>;
+    /// Inserts `rows` into an `orders`-shaped table, all or nothing.
+    fn insert_orders(&mut self, table: &str, rows: &[Order]) -> Result<()>;
+    /// The id of each row of `users where id = ID` (every column is read).
+    fn user_by_id(&mut self, id: i64) -> Result<Vec<i64>>;
+    /// The id of each row of `users where email = E`.
+    fn user_by_email(&mut self, email: &str) -> Result<Vec<i64>>;
+    /// The id of each row of `users where id >= LO and id < HI`.
+    fn users_in_range(&mut self, lo: i64, hi: i64) -> Result<Vec<i64>>;
+    /// The balances of `select * from users order by balance desc limit K`.
+    fn top_balances(&mut self, k: usize) -> Result<Vec<f64>>;
+    /// `select count(*), sum(orders.amount) from orders join users on
+    /// orders.user_id = users.id`.
+    fn join_count_sum(&mut self) -> Result<(i64, f64)>;
+    /// The rows of `select * from orders join users on orders.user_id =
+    /// users.id limit K` (every column is read).
+    fn join_limit(&mut self, k: usize) -> Result<usize>;
+    /// `select count(*) from users where age > A`.
+    fn count_older(&mut self, age: i64) -> Result<i64>;
+}

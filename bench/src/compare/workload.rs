@@ -1,0 +1,628 @@
+//! The suite's workloads and the client harness that drives them: the
+//! same threads, the same rows and the same checks for every system.
+//!
+//! Point operations (single-row inserts, lookups, ranges) run for a fixed
+//! time and report operations per second; batch inserts load a fixed
+//! number of rows and report rows per second; the analytic queries run
+//! once per repetition and report milliseconds. Writes go to a fresh
+//! scratch table per run (created before the clock starts, dropped after),
+//! so every run starts from the same state.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::system::{Conn, Result, System};
+use crate::query::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, sums_agree};
+
+/// The fewest rows per table a run may load (the range workload reads
+/// 100 consecutive ids).
+pub const MIN_ROWS: u64 = 1000;
+/// Rows per batch in the batch workloads (W2, W3) and the load.
+pub const BATCH_ROWS: usize = 1000;
+/// Share of point lookups in the sustained mixed load, in tenths (the rest
+/// are single-row inserts).
+const MIXED_READ_TENTHS: u64 = 8;
+/// Clients of the sustained mixed load.
+pub const SUSTAINED_CLIENTS: usize = 16;
+/// Clients of the latency section.
+pub const LATENCY_CLIENTS: usize = 4;
+/// First id of the rows the write workloads insert: far above the loaded
+/// ids, one disjoint block per client.
+const SCRATCH_ID_BASE: i64 = 1 << 40;
+const SCRATCH_IDS_PER_CLIENT: i64 = 1 << 32;
+
+/// One line of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// `users` and `orders` in 1000-row batches from one client (the data
+    /// the read workloads use; one run per system).
+    Load,
+    W1Single1,
+    W1Single64,
+    W2Batch1,
+    W3Batch4,
+    W3Batch32,
+    W4Pk1,
+    W4Pk32,
+    W5Email,
+    W6Range,
+    W7Top10,
+    W8JoinAggregate,
+    W8JoinLimit,
+    W9Count,
+    SustainedMixed,
+    SustainedWorstSecond,
+    LatencyLookupP50,
+    LatencyLookupP99,
+    LatencyInsertP50,
+    LatencyInsertP99,
+    /// Seconds from a restart after `kill -9` to the first answered query.
+    Recovery,
+    /// Bytes on disk per loaded row after the load.
+    DiskPerRow,
+}
+
+/// What a workload's figure measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unit {
+    RowsPerSec,
+    OpsPerSec,
+    Millis,
+    Seconds,
+    Bytes,
+}
+
+impl Unit {
+    /// Whether a larger figure is better (throughput) or worse (time, size).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Unit::RowsPerSec | Unit::OpsPerSec)
+    }
+
+    /// The unit as the report prints it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Unit::RowsPerSec => "rows/s",
+            Unit::OpsPerSec => "ops/s",
+            Unit::Millis => "ms",
+            Unit::Seconds => "s",
+            Unit::Bytes => "bytes",
+        }
+    }
+}
+
+impl Workload {
+    /// The timed workloads in the order they run (the load, recovery and
+    /// disk use are measured apart).
+    pub const TIMED: [Workload; 19] = [
+        Workload::W1Single1,
+        Workload::W1Single64,
+        Workload::W2Batch1,
+        Workload::W3Batch4,
+        Workload::W3Batch32,
+        Workload::W4Pk1,
+        Workload::W4Pk32,
+        Workload::W5Email,
+        Workload::W6Range,
+        Workload::W7Top10,
+        Workload::W8JoinAggregate,
+        Workload::W8JoinLimit,
+        Workload::W9Count,
+        Workload::SustainedMixed,
+        Workload::SustainedWorstSecond,
+        Workload::LatencyLookupP50,
+        Workload::LatencyLookupP99,
+        Workload::LatencyInsertP50,
+        Workload::LatencyInsertP99,
+    ];
+
+    /// Every line, in report order.
+    pub const ALL: [Workload; 22] = [
+        Workload::Load,
+        Workload::W1Single1,
+        Workload::W1Single64,
+        Workload::W2Batch1,
+        Workload::W3Batch4,
+        Workload::W3Batch32,
+        Workload::W4Pk1,
+        Workload::W4Pk32,
+        Workload::W5Email,
+        Workload::W6Range,
+        Workload::W7Top10,
+        Workload::W8JoinAggregate,
+        Workload::W8JoinLimit,
+        Workload::W9Count,
+        Workload::SustainedMixed,
+        Workload::SustainedWorstSecond,
+        Workload::LatencyLookupP50,
+        Workload::LatencyLookupP99,
+        Workload::LatencyInsertP50,
+        Workload::LatencyInsertP99,
+        Workload::Recovery,
+        Workload::DiskPerRow,
+    ];
+
+    /// The line's label in the report.
+    pub fn title(self) -> &'static str {
+        match self {
+            Workload::Load => "load users+orders, 1000-row batches, 1 client",
+            Workload::W1Single1 => "W1 single-row insert, 1 client",
+            Workload::W1Single64 => "W1 single-row insert, 64 clients",
+            Workload::W2Batch1 => "W2 1000-row batches, 1 client",
+            Workload::W3Batch4 => "W3 1000-row batches, 4 clients",
+            Workload::W3Batch32 => "W3 1000-row batches, 32 clients",
+            Workload::W4Pk1 => "W4 pk lookup, 1 client",
+            Workload::W4Pk32 => "W4 pk lookup, 32 clients",
+            Workload::W5Email => "W5 email index lookup, 1 client",
+            Workload::W6Range => "W6 100-row pk range, 1 client",
+            Workload::W7Top10 => "W7 order by balance desc limit 10",
+            Workload::W8JoinAggregate => "W8 join, count + sum",
+            Workload::W8JoinLimit => "W8 join, limit 10",
+            Workload::W9Count => "W9 count(*) where age > 50",
+            Workload::SustainedMixed => "sustained 80/20 lookup/insert, 16 clients",
+            Workload::SustainedWorstSecond => "sustained, worst 1 s window",
+            Workload::LatencyLookupP50 => "latency pk lookup p50, 4 clients",
+            Workload::LatencyLookupP99 => "latency pk lookup p99, 4 clients",
+            Workload::LatencyInsertP50 => "latency single insert p50, 4 clients",
+            Workload::LatencyInsertP99 => "latency single insert p99, 4 clients",
+            Workload::Recovery => "recovery after kill -9",
+            Workload::DiskPerRow => "disk per row after load",
+        }
+    }
+
+    /// What the figure measures.
+    pub fn unit(self) -> Unit {
+        match self {
+            Workload::Load | Workload::W2Batch1 | Workload::W3Batch4 | Workload::W3Batch32 => {
+                Unit::RowsPerSec
+            }
+            Workload::W1Single1
+            | Workload::W1Single64
+            | Workload::W4Pk1
+            | Workload::W4Pk32
+            | Workload::W5Email
+            | Workload::W6Range
+            | Workload::SustainedMixed
+            | Workload::SustainedWorstSecond => Unit::OpsPerSec,
+            Workload::W7Top10
+            | Workload::W8JoinAggregate
+            | Workload::W8JoinLimit
+            | Workload::W9Count
+            | Workload::LatencyLookupP50
+            | Workload::LatencyLookupP99
+            | Workload::LatencyInsertP50
+            | Workload::LatencyInsertP99 => Unit::Millis,
+            Workload::Recovery => Unit::Seconds,
+            Workload::DiskPerRow => Unit::Bytes,
+        }
+    }
+
+    /// Whether running this workload yields its own line and the lines
+    /// that follow it (the sustained and latency sections measure several
+    /// lines in one run); `false` for those followers.
+    pub fn leads(self) -> bool {
+        !matches!(
+            self,
+            Workload::SustainedWorstSecond
+                | Workload::LatencyLookupP99
+                | Workload::LatencyInsertP50
+                | Workload::LatencyInsertP99
+        )
+    }
+
+    /// Whether each system runs the workload once, untimed, before its
+    /// timed runs (the analytic queries: their first run reads cold data).
+    pub fn warms_up(self) -> bool {
+        matches!(
+            self,
+            Workload::W7Top10
+                | Workload::W8JoinAggregate
+                | Workload::W8JoinLimit
+                | Workload::W9Count
+        )
+    }
+
+    /// Whether the workload writes (and so skips systems that refuse
+    /// writes of that kind).
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Workload::Load
+                | Workload::W1Single1
+                | Workload::W1Single64
+                | Workload::W2Batch1
+                | Workload::W3Batch4
+                | Workload::W3Batch32
+        )
+    }
+}
+
+/// How much work each run does.
+#[derive(Clone, Debug, Serialize)]
+pub struct Scale {
+    /// Rows in `users` (and in `orders`).
+    pub users: u64,
+    /// Rows in `orders`.
+    pub orders: u64,
+    /// Rows each batch-insert run (W2, W3) writes.
+    pub batch_rows: u64,
+    /// Seconds each point-operation run lasts.
+    pub seconds: f64,
+    /// Seconds the sustained run lasts.
+    pub sustained_seconds: f64,
+    /// Seconds the latency run lasts.
+    pub latency_seconds: f64,
+    /// Runs of every timed workload per system.
+    pub repeat: u32,
+}
+
+/// Everything the workloads read: the loaded rows, the rows the batch
+/// workloads write, and the answers.
+pub struct Input<'a> {
+    pub data: &'a Dataset,
+    /// `batch_rows` fresh users, cut into 1000-row batches.
+    pub batches: Vec<Vec<User>>,
+    pub scale: &'a Scale,
+}
+
+/// One run's figure, or what went wrong.
+pub type Figure = Result<f64>;
+
+/// Runs workload `w` once on `sys`; `run` numbers the repetition (for
+/// scratch table names). Some workloads yield several lines at once
+/// (sustained, latency): they are returned together, keyed by workload.
+pub fn run_once(sys: &dyn System, w: Workload, run: u32, input: &Input) -> Vec<(Workload, Figure)> {
+    let one = |f: Figure| vec![(w, f)];
+    let secs = Duration::from_secs_f64(input.scale.seconds);
+    let data = input.data;
+    match w {
+        Workload::Load | Workload::Recovery | Workload::DiskPerRow => {
+            one(Err("measured apart from the timed workloads".into()))
+        }
+        Workload::W1Single1 | Workload::W1Single64 => {
+            let clients = if w == Workload::W1Single1 { 1 } else { 64 };
+            one(with_scratch(sys, "w1", run, |table| {
+                timed(sys, clients, secs, |conn, client, i| {
+                    let row = scratch_row(data, client, i);
+                    conn.insert_users(table, std::slice::from_ref(&row))?;
+                    Ok(1)
+                })
+            }))
+        }
+        Workload::W2Batch1 | Workload::W3Batch4 | Workload::W3Batch32 => {
+            let clients = match w {
+                Workload::W2Batch1 => 1,
+                Workload::W3Batch4 => 4,
+                _ => 32,
+            };
+            one(with_scratch(sys, "w23", run, |table| {
+                let elapsed = each_item(sys, clients, input.batches.len(), |conn, b| {
+                    conn.insert_users(table, &input.batches[b])
+                })?;
+                let rows: usize = input.batches.iter().map(Vec::len).sum();
+                Ok(rows as f64 / elapsed.as_secs_f64())
+            }))
+        }
+        Workload::W4Pk1 | Workload::W4Pk32 => {
+            let clients = if w == Workload::W4Pk1 { 1 } else { 32 };
+            one(timed(sys, clients, secs, |conn, client, i| {
+                let id = probe(&data.probe_ids, client, i);
+                expect_ids(&conn.user_by_id(id)?, &[id], "pk lookup")?;
+                Ok(1)
+            }))
+        }
+        Workload::W5Email => one(timed(sys, 1, secs, |conn, client, i| {
+            let id = probe(&data.probe_ids, client, i);
+            let user = data.user(id).ok_or("probe id outside the data")?;
+            expect_ids(&conn.user_by_email(&user.email)?, &[id], "email lookup")?;
+            Ok(1)
+        })),
+        Workload::W6Range => one(timed(sys, 1, secs, |conn, client, i| {
+            let lo = probe(&data.probe_starts, client, i);
+            let want: Vec<i64> = (lo..lo + RANGE_ROWS).collect();
+            expect_ids(&conn.users_in_range(lo, lo + RANGE_ROWS)?, &want, "range")?;
+            Ok(1)
+        })),
+        Workload::W7Top10 => one(once(sys, |conn| {
+            let got = conn.top_balances(TOP_K)?;
+            if got == data.truth.top_balances {
+                Ok(())
+            } else {
+                Err(format!(
+                    "top-10 balances {got:?}, expected {:?}",
+                    data.truth.top_balances
+                ))
+            }
+        })),
+        Workload::W8JoinAggregate => one(once(sys, |conn| {
+            let (n, sum) = conn.join_count_sum()?;
+            let t = &data.truth;
+            if n == t.join_count && sums_agree(sum, t.join_sum) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "join gave count {n}, sum {sum}; expected {}, {}",
+                    t.join_count, t.join_sum
+                ))
+            }
+        })),
+        Workload::W8JoinLimit => one(once(sys, |conn| {
+            let n = conn.join_limit(TOP_K)?;
+            let want = TOP_K.min(data.orders.len());
+            if n == want {
+                Ok(())
+            } else {
+                Err(format!("join with limit {TOP_K} gave {n} rows"))
+            }
+        })),
+        Workload::W9Count => one(once(sys, |conn| {
+            let n = conn.count_older(AGE_FILTER)?;
+            if n == data.truth.older_than {
+                Ok(())
+            } else {
+                Err(format!(
+                    "count gave {n}, expected {}",
+                    data.truth.older_than
+                ))
+            }
+        })),
+        Workload::SustainedMixed | Workload::SustainedWorstSecond => sustained(sys, run, input),
+        Workload::LatencyLookupP50
+        | Workload::LatencyLookupP99
+        | Workload::LatencyInsertP50
+        | Workload::LatencyInsertP99 => latency(sys, run, input),
+    }
+}
+
+/// Loads `users` and `orders` (creating them) from one client in
+/// 1000-row batches; rows per second over both tables.
+pub fn load(sys: &dyn System, data: &Dataset) -> Figure {
+    let mut conn = sys.connect()?;
+    conn.create_users("users")?;
+    conn.create_orders("orders")?;
+    let start = Instant::now();
+    for batch in data.users.chunks(BATCH_ROWS) {
+        conn.insert_users("users", batch)?;
+    }
+    for batch in data.orders.chunks(BATCH_ROWS) {
+        conn.insert_orders("orders", batch)?;
+    }
+    let rows = data.users.len() + data.orders.len();
+    Ok(rows as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Runs `body` with a fresh scratch table `bench_<tag>_<run>`, dropping it
+/// afterwards (also when `body` fails).
+fn with_scratch(
+    sys: &dyn System,
+    tag: &str,
+    run: u32,
+    body: impl FnOnce(&str) -> Figure,
+) -> Figure {
+    let table = format!("bench_{tag}_{run}");
+    let mut conn = sys.connect()?;
+    conn.create_users(&table)?;
+    let figure = body(&table);
+    let dropped = conn.drop_table(&table);
+    let figure = figure?;
+    dropped.map(|()| figure)
+}
+
+/// Row `i` of client `client` in a scratch table: a loaded user's columns
+/// under a fresh id.
+fn scratch_row(data: &Dataset, client: usize, i: u64) -> User {
+    let template = &data.users[(i as usize).wrapping_mul(7919) % data.users.len()];
+    User {
+        id: SCRATCH_ID_BASE + client as i64 * SCRATCH_IDS_PER_CLIENT + i as i64,
+        ..template.clone()
+    }
+}
+
+/// The `i`-th probe of client `client`: clients start at different points.
+fn probe(probes: &[i64], client: usize, i: u64) -> i64 {
+    probes[(client * 4099 + i as usize) % probes.len()]
+}
+
+fn expect_ids(got: &[i64], want: &[i64], what: &str) -> Result<()> {
+    if got == want {
+        Ok(())
+    } else if got.len() != want.len() {
+        Err(format!(
+            "{what} returned {} rows, expected {}",
+            got.len(),
+            want.len()
+        ))
+    } else {
+        Err(format!("{what} returned ids {got:?}, expected {want:?}"))
+    }
+}
+
+/// Opens one connection per client (untimed), then runs `op` on each for
+/// `dur`; the units `op` reports, per second.
+fn timed(
+    sys: &dyn System,
+    clients: usize,
+    dur: Duration,
+    op: impl Fn(&mut dyn Conn, usize, u64) -> Result<u64> + Sync,
+) -> Figure {
+    let units = AtomicU64::new(0);
+    let elapsed = drive(sys, clients, |conn, client, start, stop| {
+        let mut i = 0u64;
+        let mut done = 0u64;
+        while !stop.load(Ordering::Relaxed) && start.elapsed() < dur {
+            done += op(conn, client, i)?;
+            i += 1;
+        }
+        units.fetch_add(done, Ordering::Relaxed);
+        Ok(())
+    })?;
+    Ok(units.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
+}
+
+/// Opens one connection per client, then lets the clients take items
+/// `0..items` from a shared counter and run `op` on each; the time until
+/// the last finished.
+fn each_item(
+    sys: &dyn System,
+    clients: usize,
+    items: usize,
+    op: impl Fn(&mut dyn Conn, usize) -> Result<()> + Sync,
+) -> Result<Duration> {
+    let next = AtomicUsize::new(0);
+    drive(sys, clients, |conn, _, _, stop| {
+        while !stop.load(Ordering::Relaxed) {
+            let item = next.fetch_add(1, Ordering::Relaxed);
+            if item >= items {
+                break;
+            }
+            op(conn, item)?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `body` once on one connection; milliseconds it took.
+fn once(sys: &dyn System, body: impl FnOnce(&mut dyn Conn) -> Result<()>) -> Figure {
+    let mut conn = sys.connect()?;
+    let start = Instant::now();
+    body(conn.as_mut())?;
+    Ok(start.elapsed().as_secs_f64() * 1e3)
+}
+
+/// The client harness: connects `clients` connections, starts them
+/// together and runs `body(conn, client, start, stop)` on each in its own
+/// thread. The first error stops the others and is returned; otherwise
+/// the time from the common start until the last client finished.
+fn drive(
+    sys: &dyn System,
+    clients: usize,
+    body: impl Fn(&mut dyn Conn, usize, Instant, &AtomicBool) -> Result<()> + Sync,
+) -> Result<Duration> {
+    let mut conns = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        conns.push(sys.connect()?);
+    }
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<String>> = Mutex::new(None);
+    let barrier = Barrier::new(clients + 1);
+    let start = std::thread::scope(|s| {
+        for (client, mut conn) in conns.into_iter().enumerate() {
+            let (stop, first_error, barrier, body) = (&stop, &first_error, &barrier, &body);
+            s.spawn(move || {
+                barrier.wait();
+                let start = Instant::now();
+                if let Err(e) = body(conn.as_mut(), client, start, stop) {
+                    stop.store(true, Ordering::Relaxed);
+                    if let Ok(mut slot) = first_error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                }
+            });
+        }
+        barrier.wait();
+        Instant::now()
+    });
+    let elapsed = start.elapsed();
+    match first_error.into_inner() {
+        Ok(Some(e)) => Err(e),
+        Ok(None) => Ok(elapsed),
+        Err(_) => Err("a client thread panicked".into()),
+    }
+}
+
+/// The sustained mixed load: `SUSTAINED_CLIENTS` clients, 80% pk lookups
+/// and 20% single-row inserts into a scratch table; the mean rate and the
+/// worst whole second.
+fn sustained(sys: &dyn System, run: u32, input: &Input) -> Vec<(Workload, Figure)> {
+    let dur = Duration::from_secs_f64(input.scale.sustained_seconds);
+    let whole_seconds = dur.as_secs() as usize;
+    let windows: Vec<AtomicU64> = (0..=whole_seconds).map(|_| AtomicU64::new(0)).collect();
+    let data = input.data;
+    let mean = with_scratch(sys, "mixed", run, |table| {
+        let elapsed = drive(sys, SUSTAINED_CLIENTS, |conn, client, start, stop| {
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) && start.elapsed() < dur {
+                if i % 10 < MIXED_READ_TENTHS {
+                    let id = probe(&data.probe_ids, client, i);
+                    expect_ids(&conn.user_by_id(id)?, &[id], "pk lookup")?;
+                } else {
+                    let row = scratch_row(data, client, i);
+                    conn.insert_users(table, std::slice::from_ref(&row))?;
+                }
+                if let Some(w) = windows.get(start.elapsed().as_secs() as usize) {
+                    w.fetch_add(1, Ordering::Relaxed);
+                }
+                i += 1;
+            }
+            Ok(())
+        })?;
+        let ops: u64 = windows.iter().map(|w| w.load(Ordering::Relaxed)).sum();
+        Ok(ops as f64 / elapsed.as_secs_f64())
+    });
+    // Only whole seconds count; a run shorter than a second has none, and
+    // its worst window is its mean.
+    let worst = mean.clone().map(|m| {
+        windows[..whole_seconds]
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed) as f64)
+            .reduce(f64::min)
+            .unwrap_or(m)
+    });
+    vec![
+        (Workload::SustainedMixed, mean),
+        (Workload::SustainedWorstSecond, worst),
+    ]
+}
+
+/// The latency section: `LATENCY_CLIENTS` clients alternating pk lookups
+/// and single-row inserts for `latency_seconds`; p50 and p99 of each, ms.
+fn latency(sys: &dyn System, run: u32, input: &Input) -> Vec<(Workload, Figure)> {
+    let dur = Duration::from_secs_f64(input.scale.latency_seconds);
+    let data = input.data;
+    let lookups = Mutex::new(Vec::<u32>::new());
+    let inserts = Mutex::new(Vec::<u32>::new());
+    let outcome = with_scratch(sys, "latency", run, |table| {
+        timed(sys, LATENCY_CLIENTS, dur, |conn, client, i| {
+            let t = Instant::now();
+            let into = if i % 2 == 0 {
+                let id = probe(&data.probe_ids, client, i);
+                expect_ids(&conn.user_by_id(id)?, &[id], "pk lookup")?;
+                &lookups
+            } else {
+                let row = scratch_row(data, client, i);
+                conn.insert_users(table, std::slice::from_ref(&row))?;
+                &inserts
+            };
+            let micros = u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX);
+            if let Ok(mut v) = into.lock() {
+                v.push(micros);
+            }
+            Ok(1)
+        })
+    });
+    let pct = |v: &Mutex<Vec<u32>>, q: f64| -> Figure {
+        outcome.clone()?;
+        let mut v = v.lock().map_err(|_| "latency samples lost")?.clone();
+        percentile_ms(&mut v, q).ok_or_else(|| "no samples".to_string())
+    };
+    vec![
+        (Workload::LatencyLookupP50, pct(&lookups, 0.50)),
+        (Workload::LatencyLookupP99, pct(&lookups, 0.99)),
+        (Workload::LatencyInsertP50, pct(&inserts, 0.50)),
+        (Workload::LatencyInsertP99, pct(&inserts, 0.99)),
+    ]
+}
+
+/// The `q` quantile (nearest rank) of microsecond samples, in ms.
+fn percentile_ms(samples: &mut [u32], q: f64) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    samples.sort_unstable();
+    let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+    Some(f64::from(samples[rank - 1]) / 1e3)
+}

@@ -89,6 +89,12 @@ enum Command {
     /// report.md and ratios.svg. `cargo xtask bench` runs this.
     #[cfg(feature = "http")]
     Compare(compare::Args),
+    /// The child process of the compare suite's recovery section: writes
+    /// until its log holds the wanted bytes, says `ready ID`, waits to be
+    /// killed.
+    #[cfg(feature = "http")]
+    #[command(hide = true)]
+    RecoveryWriter(compare::recovery::WriterArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +117,8 @@ fn main() -> ExitCode {
         Command::Http(args) => http::run(&args),
         #[cfg(feature = "http")]
         Command::Compare(args) => compare::run(&args),
+        #[cfg(feature = "http")]
+        Command::RecoveryWriter(args) => compare::recovery::writer(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

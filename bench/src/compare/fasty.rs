@@ -11,6 +11,7 @@ use std::sync::Arc;
 use fasty_query::{Database, InsertMode, Options, Output, Prepared, Value};
 use serde::Serialize;
 
+use super::recovery::Engine;
 use super::system::{Conn, Result, System};
 use crate::http::Mode;
 use crate::http::bodies::{insert_body, string_literal};
@@ -51,6 +52,12 @@ impl Embedded {
     }
 }
 
+impl Embedded {
+    fn mode(&self) -> Mode {
+        Mode::Async
+    }
+}
+
 impl System for Embedded {
     fn name(&self) -> &'static str {
         "fasty-embedded"
@@ -79,6 +86,15 @@ impl System for Embedded {
 
     fn disk_bytes(&self) -> Result<Option<u64>> {
         compacted_size(&self.db, &self.dir)
+    }
+
+    fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
+        let engine = match self.mode() {
+            Mode::Async => Engine::FastyAsync,
+            Mode::Durable => Engine::FastyDurable,
+            Mode::Memory => return None,
+        };
+        Some(super::recovery::measure(engine, scratch, wal_bytes))
     }
 
     fn io_backend(&self) -> Option<&'static str> {
@@ -210,10 +226,9 @@ fn expect_count(n: u64, len: usize) -> Result<()> {
 
 impl Conn for EmbeddedConn {
     fn create_users(&mut self, table: &str) -> Result<()> {
-        self.run(&users_schema(table))?;
-        self.run(&format!(
-            "create index idx_{table}_email on {table} (email)"
-        ))?;
+        for stmt in users_statements(table) {
+            self.run(&stmt)?;
+        }
         Ok(())
     }
 
@@ -329,11 +344,9 @@ const JOIN_AGGREGATE: &str =
     "select count(*), sum(orders.amount) from orders join users on orders.user_id = users.id";
 const JOIN_ROWS: &str = "select * from orders join users on orders.user_id = users.id";
 
-fn users_schema(table: &str) -> String {
-    format!(
-        "create table {table} {{ id: int, name: string, email: string, age: int, \
-         balance: float, active: bool }}"
-    )
+/// A `users`-shaped table and its email index.
+pub fn users_statements(table: &str) -> [String; 2] {
+    crate::http::bodies::schema(table)
 }
 
 fn orders_schema(table: &str) -> String {
@@ -364,6 +377,12 @@ impl Server {
             server,
             url,
         })
+    }
+}
+
+impl Server {
+    fn mode(&self) -> Mode {
+        self.mode
     }
 }
 
@@ -402,6 +421,15 @@ impl System for Server {
 
     fn disk_bytes(&self) -> Result<Option<u64>> {
         compacted_size(&self.db, &self.dir)
+    }
+
+    fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
+        let engine = match self.mode() {
+            Mode::Async => Engine::FastyAsync,
+            Mode::Durable => Engine::FastyDurable,
+            Mode::Memory => return None,
+        };
+        Some(super::recovery::measure(engine, scratch, wal_bytes))
     }
 
     fn io_backend(&self) -> Option<&'static str> {
@@ -499,10 +527,9 @@ impl HttpConn {
 
 impl Conn for HttpConn {
     fn create_users(&mut self, table: &str) -> Result<()> {
-        self.query(&users_schema(table))?;
-        self.query(&format!(
-            "create index idx_{table}_email on {table} (email)"
-        ))?;
+        for stmt in users_statements(table) {
+            self.query(&stmt)?;
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 //! `duckdb`).
 
 mod fasty;
+pub(crate) mod recovery;
 mod report;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -76,6 +77,16 @@ pub struct Args {
     #[arg(long, value_parser = crate::counts::parse_count)]
     pub rows: Option<u64>,
 
+    /// Seconds each point-operation, sustained and latency run lasts,
+    /// instead of the mode's.
+    #[arg(long, value_name = "SECS")]
+    pub seconds: Option<f64>,
+
+    /// MiB of log the recovery section replays, instead of the mode's
+    /// (1024 in the full run, 32 in the quick one); 0 skips it.
+    #[arg(long, value_name = "MIB")]
+    pub wal_mib: Option<u64>,
+
     /// Seed of the rows and of the lookup keys.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -118,6 +129,7 @@ fn scale(args: &Args) -> Scale {
             sustained_seconds: 1.0,
             latency_seconds: 0.5,
             repeat: 3,
+            wal_bytes: 32 << 20,
         }
     } else {
         Scale {
@@ -128,6 +140,7 @@ fn scale(args: &Args) -> Scale {
             sustained_seconds: 10.0,
             latency_seconds: 3.0,
             repeat: 3,
+            wal_bytes: 1 << 30,
         }
     };
     if let Some(rows) = args.rows {
@@ -137,6 +150,14 @@ fn scale(args: &Args) -> Scale {
     }
     if let Some(r) = args.repeat {
         s.repeat = r;
+    }
+    if let Some(secs) = args.seconds {
+        s.seconds = secs;
+        s.sustained_seconds = secs;
+        s.latency_seconds = secs;
+    }
+    if let Some(mib) = args.wal_mib {
+        s.wal_bytes = mib << 20;
     }
     s
 }
@@ -182,7 +203,8 @@ pub fn run(args: &Args) -> std::result::Result<(), String> {
         .map_err(|(path, e)| format!("{}: {e}", path.display()))?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let suite = Suite::new(args, &scale, &wanted, workdir.path())?;
-    let report = suite.run();
+    let scratch = workdir.path().join("recovery");
+    let report = suite.run(&scratch);
     report.write(&args.out)?;
     eprintln!(
         "wrote {}, {} and {}",
@@ -265,7 +287,7 @@ impl<'a> Suite<'a> {
         })
     }
 
-    fn run(mut self) -> Report {
+    fn run(mut self, scratch: &std::path::Path) -> Report {
         let began = Instant::now();
         self.load();
         let input = Input {
@@ -296,6 +318,9 @@ impl<'a> Suite<'a> {
                 }
             }
         }
+        if self.scale.wal_bytes > 0 {
+            self.recovery(scratch);
+        }
         for sys in self.systems {
             let name = sys.name();
             if let Err(e) = sys.stop() {
@@ -307,6 +332,22 @@ impl<'a> Suite<'a> {
             began.elapsed().as_secs_f64()
         ));
         self.report
+    }
+
+    /// The recovery section: each system that can be killed and restarted,
+    /// `repeat` times, interleaved.
+    fn recovery(&mut self, scratch: &std::path::Path) {
+        let w = Workload::Recovery;
+        for run in 1..=self.scale.repeat {
+            for sys in &self.systems {
+                let dir = scratch.join(format!("{}-{run}", sys.name()));
+                if let Some(figure) = sys.recovery(&dir, self.scale.wal_bytes) {
+                    progress(w, run, self.scale.repeat, sys.name(), &figure);
+                    self.report.record(w, sys.name(), figure);
+                }
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        }
     }
 
     /// Loads every system (one after the other), lets each settle, and

@@ -13,6 +13,7 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, TransactionBehavior, params};
 
+use super::recovery::Engine;
 use super::system::{Conn, Result, System};
 use crate::query::data::{Order, User};
 
@@ -47,21 +48,67 @@ impl Sqlite {
     }
 
     fn connection(&self) -> Result<Connection> {
-        let conn = Connection::open(&self.path).map_err(err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(format!("sqlite refused WAL mode (journal_mode={mode})"));
-        }
-        conn.pragma_update(None, "synchronous", self.synchronous)
-            .map_err(err)?;
-        conn.pragma_update(None, "cache_size", -CACHE_KIB)
-            .map_err(err)?;
-        conn.busy_timeout(BUSY).map_err(err)?;
-        conn.set_prepared_statement_cache_capacity(32);
-        Ok(conn)
+        open_file(&self.path, self.synchronous == "FULL")
     }
+}
+
+/// A connection to the database file `path` with the suite's settings:
+/// WAL, `synchronous` FULL or NORMAL, the page cache, the busy timeout.
+pub fn open_file(path: &Path, full: bool) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(err)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .map_err(err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(format!("sqlite refused WAL mode (journal_mode={mode})"));
+    }
+    let synchronous = if full { "FULL" } else { "NORMAL" };
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(err)?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)
+        .map_err(err)?;
+    conn.busy_timeout(BUSY).map_err(err)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Creates a `users`-shaped table with its email index.
+pub fn create_users(conn: &Connection, table: &str) -> Result<()> {
+    conn.execute_batch(&format!(
+        "CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT, email TEXT, \
+         age INTEGER, balance REAL, active INTEGER);
+         CREATE INDEX idx_{table}_email ON {table} (email);"
+    ))
+    .map_err(err)
+}
+
+/// Inserts `rows` in one `BEGIN IMMEDIATE` transaction.
+pub fn insert_users(conn: &mut Connection, table: &str, rows: &[User]) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO {table} (id, name, email, age, balance, active) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    );
+    write(conn, |tx| {
+        let mut stmt = tx.prepare_cached(&sql)?;
+        for u in rows {
+            stmt.execute(params![u.id, u.name, u.email, u.age, u.balance, u.active])?;
+        }
+        Ok(())
+    })
+}
+
+/// Runs `body` in a `BEGIN IMMEDIATE` transaction (writers take the lock
+/// up front and wait for it, as concurrent SQLite writers must) and
+/// commits.
+fn write(
+    conn: &mut Connection,
+    body: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    body(&tx).map_err(err)?;
+    tx.commit().map_err(err)
 }
 
 impl System for Sqlite {
@@ -96,6 +143,15 @@ impl System for Sqlite {
         Ok(Some(size(&self.path) + size(&wal)))
     }
 
+    fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
+        let engine = if self.synchronous == "FULL" {
+            Engine::SqliteFull
+        } else {
+            Engine::Sqlite
+        };
+        Some(super::recovery::measure(engine, scratch, wal_bytes))
+    }
+
     fn stop(self: Box<Self>) -> Result<()> {
         Ok(())
     }
@@ -120,18 +176,6 @@ impl SqliteConn {
         }
         Ok(ids)
     }
-
-    fn write(
-        &mut self,
-        body: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
-    ) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        body(&tx).map_err(err)?;
-        tx.commit().map_err(err)
-    }
 }
 
 /// Copies a value out of SQLite's buffers, as a client handing it on must.
@@ -144,13 +188,7 @@ fn read(v: ValueRef<'_>) -> usize {
 
 impl Conn for SqliteConn {
     fn create_users(&mut self, table: &str) -> Result<()> {
-        self.conn
-            .execute_batch(&format!(
-                "CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT, email TEXT, \
-                 age INTEGER, balance REAL, active INTEGER);
-                 CREATE INDEX idx_{table}_email ON {table} (email);"
-            ))
-            .map_err(err)
+        create_users(&self.conn, table)
     }
 
     fn create_orders(&mut self, table: &str) -> Result<()> {
@@ -168,22 +206,12 @@ impl Conn for SqliteConn {
     }
 
     fn insert_users(&mut self, table: &str, rows: &[User]) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO {table} (id, name, email, age, balance, active) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-        );
-        self.write(|tx| {
-            let mut stmt = tx.prepare_cached(&sql)?;
-            for u in rows {
-                stmt.execute(params![u.id, u.name, u.email, u.age, u.balance, u.active])?;
-            }
-            Ok(())
-        })
+        insert_users(&mut self.conn, table, rows)
     }
 
     fn insert_orders(&mut self, table: &str, rows: &[Order]) -> Result<()> {
         let sql = format!("INSERT INTO {table} (id, user_id, amount) VALUES (?1, ?2, ?3)");
-        self.write(|tx| {
+        write(&mut self.conn, |tx| {
             let mut stmt = tx.prepare_cached(&sql)?;
             for o in rows {
                 stmt.execute(params![o.id, o.user_id, o.amount])?;

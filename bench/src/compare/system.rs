@@ -36,6 +36,13 @@ pub trait System: Send + Sync {
     /// Bytes on disk that hold tables `users` and `orders` after a load
     /// and [`System::settle`], `None` where it cannot be told.
     fn disk_bytes(&self) -> Result<Option<u64>>;
+    /// Seconds from restarting after `kill -9`, with about `wal_bytes` of
+    /// log to replay, until the first answered query, measured with a
+    /// fresh database under `scratch`; `None` where not measured.
+    fn recovery(&self, scratch: &std::path::Path, wal_bytes: u64) -> Option<Result<f64>> {
+        let _ = (scratch, wal_bytes);
+        None
+    }
     /// The I/O backend fasty's storage engine uses (`uring`, `std`,
     /// `memory`); `None` for other systems.
     fn io_backend(&self) -> Option<&'static str> {

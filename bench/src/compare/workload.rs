@@ -258,6 +258,8 @@ pub struct Scale {
     pub latency_seconds: f64,
     /// Runs of every timed workload per system.
     pub repeat: u32,
+    /// Log bytes written before the `kill -9` of the recovery section.
+    pub wal_bytes: u64,
 }
 
 /// Everything the workloads read: the loaded rows, the rows the batch

@@ -87,6 +87,12 @@ pub struct Args {
     #[arg(long, value_name = "MIB")]
     pub wal_mib: Option<u64>,
 
+    /// Only these workloads (after the load, which always runs), by their
+    /// names in report.json: e.g. `w7-top10,w8-join-aggregate`,
+    /// `recovery`. Handy under a profiler.
+    #[arg(long, value_delimiter = ',', value_parser = parse_workload)]
+    pub workloads: Vec<Workload>,
+
     /// Seed of the rows and of the lookup keys.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -117,6 +123,17 @@ is ahead (more per second, or less time or space).
 
   cargo xtask bench --quick
   cargo xtask bench --systems fasty,postgres,sqlite --out /tmp/report";
+
+/// A workload by its kebab-case name (`w4-pk32`, `recovery`).
+fn parse_workload(name: &str) -> std::result::Result<Workload, String> {
+    Workload::ALL
+        .into_iter()
+        .find(|w| w.key() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
+            format!("unknown workload {name:?}; known: {}", names.join(", "))
+        })
+}
 
 /// How much work each mode does.
 fn scale(args: &Args) -> Scale {
@@ -235,6 +252,8 @@ fn start(name: &'static str, base: &std::path::Path, args: &Args) -> Result<Box<
 /// One run of the suite: the data, the systems and the report so far.
 struct Suite<'a> {
     scale: &'a Scale,
+    /// The workloads asked for; empty means all.
+    only: Vec<Workload>,
     data: Dataset,
     batches: Vec<Vec<crate::query::data::User>>,
     systems: Vec<Box<dyn System>>,
@@ -280,6 +299,7 @@ impl<'a> Suite<'a> {
         report.environment(backend.map(String::from), crate::machine::fs_type(base));
         Ok(Suite {
             scale,
+            only: args.workloads.clone(),
             data,
             batches,
             systems,
@@ -297,7 +317,7 @@ impl<'a> Suite<'a> {
         };
         let mut settled_after_writes = false;
         for w in Workload::TIMED {
-            if !w.leads() {
+            if !w.leads() || !self.wanted(w) {
                 continue;
             }
             if !w.writes() && !settled_after_writes {
@@ -318,7 +338,7 @@ impl<'a> Suite<'a> {
                 }
             }
         }
-        if self.scale.wal_bytes > 0 {
+        if self.scale.wal_bytes > 0 && self.wanted(Workload::Recovery) {
             self.recovery(scratch);
         }
         for sys in self.systems {
@@ -332,6 +352,12 @@ impl<'a> Suite<'a> {
             began.elapsed().as_secs_f64()
         ));
         self.report
+    }
+
+    /// Whether `w` (or, for a line measured with others, the line that
+    /// leads it) was asked for.
+    fn wanted(&self, w: Workload) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.leader() == w.leader())
     }
 
     /// The recovery section: each system that can be killed and restarted,
@@ -361,6 +387,9 @@ impl<'a> Suite<'a> {
             self.report.record(Workload::Load, sys.name(), figure);
         }
         settle_all(&self.systems, &mut self.report);
+        if !self.wanted(Workload::DiskPerRow) {
+            return;
+        }
         for sys in &self.systems {
             let figure = match sys.disk_bytes() {
                 Ok(Some(bytes)) => Ok(bytes as f64 / rows),

@@ -457,3 +457,75 @@ fn git_commit() -> String {
         None => "unknown".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(runs: &[(&str, Workload, f64)]) -> Report {
+        let scale = Scale {
+            users: 10,
+            orders: 10,
+            batch_rows: 10,
+            seconds: 0.1,
+            sustained_seconds: 0.1,
+            latency_seconds: 0.1,
+            repeat: 1,
+            wal_bytes: 0,
+        };
+        let mut r = Report::new("quick", &scale);
+        for name in ["fasty", "fasty-embedded", "sqlite", "postgres-nosync"] {
+            r.system(name, String::new());
+        }
+        for (system, w, x) in runs {
+            r.record(*w, system, Ok(*x));
+        }
+        r
+    }
+
+    #[test]
+    fn ratios_say_how_far_fasty_is_ahead_whatever_the_unit() {
+        let r = report(&[
+            ("fasty-embedded", Workload::W4Pk1, 300.0),
+            ("sqlite", Workload::W4Pk1, 100.0),
+            ("fasty-embedded", Workload::W7Top10, 2.0),
+            ("sqlite", Workload::W7Top10, 8.0),
+            ("fasty", Workload::W2Batch1, 50.0),
+            ("postgres-nosync", Workload::W2Batch1, 100.0),
+        ]);
+        assert_eq!(r.ratio(Workload::W4Pk1, "sqlite"), Some(3.0));
+        assert_eq!(r.ratio(Workload::W7Top10, "sqlite"), Some(4.0));
+        assert_eq!(r.ratio(Workload::W2Batch1, "postgres-nosync"), Some(0.5));
+        assert_eq!(r.ratio(Workload::W9Count, "sqlite"), None);
+    }
+
+    #[test]
+    fn a_cell_is_the_median_with_the_range_and_says_when_runs_failed() {
+        let mut r = report(&[
+            ("sqlite", Workload::W4Pk1, 300.0),
+            ("sqlite", Workload::W4Pk1, 100.0),
+            ("sqlite", Workload::W4Pk1, 200.0),
+        ]);
+        assert_eq!(r.cell(Workload::W4Pk1, "sqlite"), "200 (100–300)");
+        r.record(Workload::W4Pk1, "sqlite", Err("boom".into()));
+        assert!(
+            r.cell(Workload::W4Pk1, "sqlite")
+                .ends_with("(some runs failed)")
+        );
+        r.record(Workload::W9Count, "sqlite", Err("boom".into()));
+        assert_eq!(r.cell(Workload::W9Count, "sqlite"), "failed");
+        assert_eq!(r.cell(Workload::W9Count, "fasty"), "—");
+        assert!(
+            r.markdown()
+                .contains("W9 count(*) where age > 50 on sqlite: boom")
+        );
+    }
+
+    #[test]
+    fn colours_run_from_red_through_white_to_green() {
+        assert_eq!(colour(1.0), "#ffffff");
+        assert_eq!(colour(16.0), "#69ff69");
+        assert_eq!(colour(1.0 / 16.0), "#ff6969");
+        assert_eq!(colour(1000.0), colour(16.0));
+    }
+}

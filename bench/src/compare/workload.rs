@@ -214,6 +214,46 @@ impl Workload {
         )
     }
 
+    /// The line whose run measures this one (itself, unless it is a
+    /// follower: see [`Workload::leads`]).
+    pub fn leader(self) -> Workload {
+        match self {
+            Workload::SustainedWorstSecond => Workload::SustainedMixed,
+            Workload::LatencyLookupP99
+            | Workload::LatencyInsertP50
+            | Workload::LatencyInsertP99 => Workload::LatencyLookupP50,
+            w => w,
+        }
+    }
+
+    /// The name in report.json and on the command line (`w4-pk32`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Workload::Load => "load",
+            Workload::W1Single1 => "w1-single1",
+            Workload::W1Single64 => "w1-single64",
+            Workload::W2Batch1 => "w2-batch1",
+            Workload::W3Batch4 => "w3-batch4",
+            Workload::W3Batch32 => "w3-batch32",
+            Workload::W4Pk1 => "w4-pk1",
+            Workload::W4Pk32 => "w4-pk32",
+            Workload::W5Email => "w5-email",
+            Workload::W6Range => "w6-range",
+            Workload::W7Top10 => "w7-top10",
+            Workload::W8JoinAggregate => "w8-join-aggregate",
+            Workload::W8JoinLimit => "w8-join-limit",
+            Workload::W9Count => "w9-count",
+            Workload::SustainedMixed => "sustained-mixed",
+            Workload::SustainedWorstSecond => "sustained-worst-second",
+            Workload::LatencyLookupP50 => "latency-lookup-p50",
+            Workload::LatencyLookupP99 => "latency-lookup-p99",
+            Workload::LatencyInsertP50 => "latency-insert-p50",
+            Workload::LatencyInsertP99 => "latency-insert-p99",
+            Workload::Recovery => "recovery",
+            Workload::DiskPerRow => "disk-per-row",
+        }
+    }
+
     /// Whether each system runs the workload once, untimed, before its
     /// timed runs (the analytic queries: their first run reads cold data).
     pub fn warms_up(self) -> bool {
@@ -627,4 +667,34 @@ fn percentile_ms(samples: &mut [u32], q: f64) -> Option<f64> {
     samples.sort_unstable();
     let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
     Some(f64::from(samples[rank - 1]) / 1e3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_the_json_names() {
+        for w in Workload::ALL {
+            let json = serde_json::to_value(w).expect("serialise");
+            assert_eq!(json.as_str(), Some(w.key()), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn every_follower_is_led_by_a_timed_leader() {
+        for w in Workload::TIMED {
+            assert!(w.leader().leads(), "{w:?}");
+            assert!(Workload::TIMED.contains(&w.leader()), "{w:?}");
+        }
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_in_ms() {
+        let mut v: Vec<u32> = (1..=100).rev().map(|x| x * 1000).collect();
+        assert_eq!(percentile_ms(&mut v, 0.5), Some(50.0));
+        assert_eq!(percentile_ms(&mut v, 0.99), Some(99.0));
+        assert_eq!(percentile_ms(&mut v, 1.0), Some(100.0));
+        assert_eq!(percentile_ms(&mut [], 0.5), None);
+    }
 }

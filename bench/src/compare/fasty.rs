@@ -37,15 +37,19 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// fasty's query crate in this process.
 pub struct Embedded {
+    name: &'static str,
+    mode: Mode,
     db: Arc<Database>,
     dir: PathBuf,
 }
 
 impl Embedded {
-    /// Opens a database in `dir` in the default (async) mode.
-    pub fn open(dir: &Path) -> Result<Embedded> {
-        let db = Database::open(dir, options(Mode::Async)).map_err(err)?;
+    /// Opens a database in `dir` in `mode`.
+    pub fn open(name: &'static str, dir: &Path, mode: Mode) -> Result<Embedded> {
+        let db = Database::open(dir, options(mode)).map_err(err)?;
         Ok(Embedded {
+            name,
+            mode,
             db: Arc::new(db),
             dir: dir.to_path_buf(),
         })
@@ -54,22 +58,23 @@ impl Embedded {
 
 impl Embedded {
     fn mode(&self) -> Mode {
-        Mode::Async
+        self.mode
     }
 }
 
 impl System for Embedded {
     fn name(&self) -> &'static str {
-        "fasty-embedded"
+        self.name
     }
 
     fn describe(&self) -> String {
-        "fasty's query crate in the harness's process (fasty_query::Database, default \
-         options: async durability with a 50 ms sync interval), shared by every client \
-         thread; batches through Database::insert_rows, single rows as one-row \
-         insert_rows, lookups and the count prepared once per client, the rest as \
-         statement text"
-            .into()
+        format!(
+            "fasty's query crate in the harness's process (fasty_query::Database, default \
+             options in {} durability), shared by every client thread; batches through \
+             Database::insert_rows, single rows as one-row insert_rows, lookups and the \
+             count prepared once per client, the rest as statement text",
+            self.mode.name()
+        )
     }
 
     fn connect(&self) -> Result<Box<dyn Conn>> {
@@ -85,7 +90,7 @@ impl System for Embedded {
     }
 
     fn disk_bytes(&self) -> Result<Option<u64>> {
-        compacted_size(&self.db, &self.dir)
+        checkpointed_size(&self.db, &self.dir)
     }
 
     fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
@@ -109,14 +114,14 @@ impl System for Embedded {
     }
 }
 
-/// After a full compaction (`fasty admin compact`: everything in the
-/// deepest, zstd-compressed level) and a checkpoint (the log trimmed), the
-/// bytes in the data directory.
-fn compacted_size(db: &Database, dir: &Path) -> Result<Option<u64>> {
+/// After a checkpoint (memtables flushed, the log trimmed), the bytes in
+/// the data directory, with the levels as background compaction left
+/// them (levels 0 and 1 uncompressed, deeper ones zstd: the storage
+/// engine's default `compress_from_level`).
+fn checkpointed_size(db: &Database, dir: &Path) -> Result<Option<u64>> {
     if db.kv().stats().storage.io_backend == "memory" {
         return Ok(None);
     }
-    db.kv().compact().map_err(err)?;
     db.kv().checkpoint().map_err(err)?;
     dir_size(dir).map(Some)
 }
@@ -420,7 +425,7 @@ impl System for Server {
     }
 
     fn disk_bytes(&self) -> Result<Option<u64>> {
-        compacted_size(&self.db, &self.dir)
+        checkpointed_size(&self.db, &self.dir)
     }
 
     fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {

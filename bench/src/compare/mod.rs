@@ -34,6 +34,7 @@ pub const SYSTEMS: &[&str] = &[
     "fasty-durable",
     "fasty-memory",
     "fasty-embedded",
+    "fasty-embedded-durable",
     "postgres",
     "postgres-nosync",
     "postgres-copy",
@@ -107,7 +108,9 @@ Systems:
   fasty            fasty-server over HTTP, async durability (the default mode)
   fasty-durable    fasty-server over HTTP, durable (fsync before the answer)
   fasty-memory     fasty-server over HTTP, memory only
-  fasty-embedded   fasty's query crate in-process
+  fasty-embedded   fasty's query crate in-process, async durability
+  fasty-embedded-durable
+                   fasty's query crate in-process, durable
   postgres         PostgreSQL 15, default settings, multi-row INSERT batches
   postgres-nosync  PostgreSQL 15, synchronous_commit=off
   postgres-copy    PostgreSQL 15, default settings, batches via COPY
@@ -117,8 +120,8 @@ Systems:
   duckdb           DuckDB, bundled (feature `duckdb`)
 
 Ratios compare each peer with the fasty system of its kind: postgres with
-fasty-durable; postgres-nosync and postgres-copy with fasty; sqlite,
-sqlite-full and duckdb with fasty-embedded. A ratio above 1 means fasty
+fasty-durable; postgres-nosync and postgres-copy with fasty; sqlite and
+duckdb with fasty-embedded; sqlite-full with fasty-embedded-durable. A ratio above 1 means fasty
 is ahead (more per second, or less time or space).
 
   cargo xtask bench --quick
@@ -240,7 +243,8 @@ fn start(name: &'static str, base: &std::path::Path, args: &Args) -> Result<Box<
         "fasty" => Box::new(fasty::Server::start(name, &dir, Mode::Async)?),
         "fasty-durable" => Box::new(fasty::Server::start(name, &dir, Mode::Durable)?),
         "fasty-memory" => Box::new(fasty::Server::start(name, &dir, Mode::Memory)?),
-        "fasty-embedded" => Box::new(fasty::Embedded::open(&dir)?),
+        "fasty-embedded" => Box::new(fasty::Embedded::open(name, &dir, Mode::Async)?),
+        "fasty-embedded-durable" => Box::new(fasty::Embedded::open(name, &dir, Mode::Durable)?),
         #[cfg(feature = "sqlite")]
         "sqlite" => Box::new(sqlite::Sqlite::open(name, &dir, false)?),
         #[cfg(feature = "sqlite")]

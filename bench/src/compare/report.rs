@@ -15,7 +15,8 @@ use crate::machine::{Machine, today_utc};
 /// with the embedded one).
 pub fn pair(peer: &str) -> Option<&'static str> {
     match peer {
-        "postgres" | "sqlite-full" => Some("fasty-durable"),
+        "postgres" => Some("fasty-durable"),
+        "sqlite-full" => Some("fasty-embedded-durable"),
         "postgres-nosync" | "postgres-copy" => Some("fasty"),
         "sqlite" | "duckdb" => Some("fasty-embedded"),
         _ => None,

@@ -11,6 +11,8 @@
 //! `duckdb`).
 
 mod fasty;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod report;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -202,6 +204,12 @@ fn start(name: &'static str, base: &std::path::Path, args: &Args) -> Result<Box<
         "fasty-durable" => Box::new(fasty::Server::start(name, &dir, Mode::Durable)?),
         "fasty-memory" => Box::new(fasty::Server::start(name, &dir, Mode::Memory)?),
         "fasty-embedded" => Box::new(fasty::Embedded::open(&dir)?),
+        #[cfg(feature = "postgres")]
+        "postgres" => Box::new(postgres::Postgres::start(name, base, &args.pg_bin)?),
+        #[cfg(feature = "postgres")]
+        "postgres-nosync" => Box::new(postgres::Postgres::start(name, base, &args.pg_bin)?),
+        #[cfg(feature = "postgres")]
+        "postgres-copy" => Box::new(postgres::Postgres::start(name, base, &args.pg_bin)?),
         #[cfg(feature = "sqlite")]
         "sqlite" => Box::new(sqlite::Sqlite::open(name, &dir, false)?),
         #[cfg(feature = "sqlite")]

@@ -11,6 +11,8 @@
 //! `duckdb`).
 
 mod fasty;
+#[cfg(feature = "postgres")]
+mod postgres;
 pub(crate) mod recovery;
 mod report;
 #[cfg(feature = "sqlite")]
@@ -238,13 +240,18 @@ pub fn run(args: &Args) -> std::result::Result<(), String> {
 /// Starts system `name` with its data under `base`.
 fn start(name: &'static str, base: &std::path::Path, args: &Args) -> Result<Box<dyn System>> {
     let dir = base.join(name);
-    let _ = args;
     Ok(match name {
         "fasty" => Box::new(fasty::Server::start(name, &dir, Mode::Async)?),
         "fasty-durable" => Box::new(fasty::Server::start(name, &dir, Mode::Durable)?),
         "fasty-memory" => Box::new(fasty::Server::start(name, &dir, Mode::Memory)?),
         "fasty-embedded" => Box::new(fasty::Embedded::open(name, &dir, Mode::Async)?),
         "fasty-embedded-durable" => Box::new(fasty::Embedded::open(name, &dir, Mode::Durable)?),
+        #[cfg(feature = "postgres")]
+        "postgres" => Box::new(postgres::Postgres::start(name, base, &args.pg_bin)?),
+        #[cfg(feature = "postgres")]
+        "postgres-nosync" => Box::new(postgres::Postgres::start(name, base, &args.pg_bin)?),
+        #[cfg(feature = "postgres")]
+        "postgres-copy" => Box::new(postgres::Postgres::start(name, base, &args.pg_bin)?),
         #[cfg(feature = "sqlite")]
         "sqlite" => Box::new(sqlite::Sqlite::open(name, &dir, false)?),
         #[cfg(feature = "sqlite")]

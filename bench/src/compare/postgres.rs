@@ -41,6 +41,8 @@ const PG_USER: &str = "postgres";
 /// How long a client keeps retrying a connection the server turns away
 /// for lack of slots (backends of the previous run still exiting).
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+/// How long the recovery section waits for a restarted server to answer.
+const RECOVERY_PATIENCE: Duration = Duration::from_secs(900);
 
 /// A client error with its cause (the server's message, the I/O error).
 fn err(e: postgres::Error) -> String {
@@ -145,31 +147,11 @@ impl Cluster {
             "--encoding=UTF8",
         ]);
         run(&mut initdb)?;
-        let log = cluster.log_path();
-        let mut pg_ctl = cluster.command("pg_ctl");
-        pg_ctl
-            .arg("-w")
-            .arg("-D")
-            .arg(&cluster.data)
-            .arg("-l")
-            .arg(&log)
-            .arg("-o")
-            .arg(format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='{}'",
-                cluster.data.display()
-            ))
-            .arg("start");
         *cluster
             .stopped
             .get_mut()
             .map_err(|_| "postgres: poisoned".to_string())? = false;
-        if let Err(e) = run(&mut pg_ctl) {
-            return Err(format!(
-                "{e}\nserver log ({}):\n{}",
-                log.display(),
-                tail(&log, 20)
-            ));
-        }
+        cluster.launch(true)?;
         let mut client = cluster.client("postgres")?;
         let show = |client: &mut Client, what: &str| -> Result<String> {
             client
@@ -180,6 +162,144 @@ impl Cluster {
         cluster.version = show(&mut client, "server_version")?;
         cluster.shared_buffers = show(&mut client, "shared_buffers")?;
         Ok(cluster)
+    }
+
+    /// Starts the server with `pg_ctl start`, waiting until it accepts
+    /// connections if `wait` (otherwise pg_ctl returns once the postmaster
+    /// is launched); the server log's tail if that fails.
+    fn launch(&self, wait: bool) -> Result<()> {
+        let log = self.log_path();
+        let mut pg_ctl = self.command("pg_ctl");
+        if wait {
+            pg_ctl.arg("-w");
+        } else {
+            pg_ctl.arg("-W");
+        }
+        pg_ctl
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&log)
+            .arg("-o")
+            .arg(format!(
+                "-c listen_addresses=127.0.0.1 -p {} -c unix_socket_directories='{}'",
+                self.port,
+                self.data.display()
+            ))
+            .arg("start");
+        run(&mut pg_ctl)
+            .map_err(|e| format!("{e}\nserver log ({}):\n{}", log.display(), tail(&log, 20)))
+    }
+
+    /// The recovery section for database `db`: with checkpoints held off,
+    /// writes 1000-row batches until `wal_bytes` of WAL follow the last
+    /// checkpoint, kills the postmaster with SIGKILL, restarts it and
+    /// times until a lookup of the last row written answers: seconds.
+    fn recovery(&self, db: &str, wal_bytes: u64) -> Result<f64> {
+        let mut admin = self.client(db)?;
+        let wal_mb = (wal_bytes >> 20) * 4 + 1024;
+        each(
+            &mut admin,
+            &[
+                &format!("ALTER SYSTEM SET max_wal_size = '{wal_mb}MB'"),
+                "ALTER SYSTEM SET checkpoint_timeout = '1h'",
+                "SELECT pg_reload_conf()",
+                "DROP TABLE IF EXISTS bench_recovery",
+            ],
+        )?;
+        let mut conn = PgConn {
+            client: self.client(db)?,
+            batches: Batches::Insert,
+            inserts: HashMap::new(),
+            reads: Reads::default(),
+        };
+        conn.create_users("bench_recovery")?;
+        admin.batch_execute("CHECKPOINT").map_err(err)?;
+        let lsn = |c: &mut Client| -> Result<i64> {
+            c.query_one(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint",
+                &[],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(err)
+        };
+        let from = lsn(&mut admin)?;
+        let mut users = crate::query::data::UserStream::new(7);
+        let mut last = 0;
+        for batch in 0u64.. {
+            let rows = users.take(1000);
+            conn.insert_users("bench_recovery", &rows)?;
+            last = rows.last().map_or(last, |u| u.id);
+            if batch % 8 == 0 && lsn(&mut admin)? - from >= wal_bytes as i64 {
+                break;
+            }
+        }
+        drop((conn, admin));
+        self.kill()?;
+        let began = Instant::now();
+        self.launch(false)?;
+        let params = format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            self.port
+        );
+        let mut client = loop {
+            match Client::connect(&params, NoTls) {
+                Ok(c) => break c,
+                Err(_) if began.elapsed() < RECOVERY_PATIENCE => {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        };
+        let found: i64 = client
+            .query_one(
+                "SELECT count(*) FROM bench_recovery WHERE id = $1",
+                &[&last],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(err)?;
+        let elapsed = began.elapsed().as_secs_f64();
+        each(
+            &mut client,
+            &[
+                "DROP TABLE bench_recovery",
+                "ALTER SYSTEM RESET max_wal_size",
+                "ALTER SYSTEM RESET checkpoint_timeout",
+                "SELECT pg_reload_conf()",
+                "CHECKPOINT",
+            ],
+        )?;
+        if found == 1 {
+            Ok(elapsed)
+        } else {
+            Err(format!(
+                "postgres: after recovery, row {last} (committed) is missing"
+            ))
+        }
+    }
+
+    /// Kills the postmaster with SIGKILL and waits until it and its
+    /// children are gone (they notice its death and exit), so that a
+    /// restart finds no shared memory still attached.
+    fn kill(&self) -> Result<()> {
+        let pidfile = self.data.join("postmaster.pid");
+        let text = std::fs::read_to_string(&pidfile).map_err(|e| io_err(pidfile.display(), e))?;
+        let pid = text
+            .lines()
+            .next()
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| format!("postgres: no pid in {}", pidfile.display()))?
+            .to_string();
+        run(Command::new("kill").args(["-9", &pid]))?;
+        let began = Instant::now();
+        while Path::new("/proc").join(&pid).exists() && began.elapsed() < CONNECT_PATIENCE {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // The children exit on their own within milliseconds; give them a
+        // moment rather than timing a refused start.
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(())
     }
 
     fn log_path(&self) -> PathBuf {
@@ -249,6 +369,15 @@ impl Drop for Cluster {
             eprintln!("stopping PostgreSQL failed: {e}");
         }
     }
+}
+
+/// Runs each statement on its own (ALTER SYSTEM refuses to run in the
+/// implicit transaction of a multi-statement batch).
+fn each(client: &mut Client, statements: &[&str]) -> Result<()> {
+    for stmt in statements {
+        client.batch_execute(stmt).map_err(err)?;
+    }
+    Ok(())
 }
 
 /// Whether this process runs as root (`id -u` says 0).
@@ -437,6 +566,11 @@ impl System for Postgres {
             .and_then(|r| r.try_get(0))
             .map_err(err)?;
         Ok(Some(u64::try_from(bytes).unwrap_or(0)))
+    }
+
+    fn recovery(&self, _scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
+        // One server: measured once, under the system with its defaults.
+        (self.name == "postgres").then(|| self.cluster.recovery(&self.db, wal_bytes))
     }
 
     fn stop(self: Box<Self>) -> Result<()> {

@@ -236,6 +236,52 @@ impl Database {
         self.run(&statement, ExecOptions::default())
     }
 
+    /// Whether `stmt` is a primary-key point read (`find T where id = N`,
+    /// or `select * from T where N = id`, nothing else): one key lookup
+    /// and at most one row, so cheap enough that a server may run it on
+    /// its request thread instead of handing it to a worker pool. `false`
+    /// for anything else, unknown tables included.
+    pub fn is_key_read(&self, stmt: &Statement) -> bool {
+        let Statement::Select(s) = stmt else {
+            return false;
+        };
+        if !(s.items.is_empty()
+            && s.joins.is_empty()
+            && s.group_by.is_empty()
+            && s.order_by.is_empty()
+            && s.offset.is_none())
+        {
+            return false;
+        }
+        let Some(Expr::Binary {
+            op: crate::ast::BinaryOp::Eq,
+            left,
+            right,
+        }) = &s.filter
+        else {
+            return false;
+        };
+        let cat = self.catalog.read();
+        let Ok(t) = cat.table(&s.from) else {
+            return false;
+        };
+        let is_pk = |e: &Expr| match e {
+            Expr::Name(p) => match p.as_slice() {
+                [c] => t.column(c) == Some(t.pk),
+                [tb, c] => *tb == t.name && t.column(c) == Some(t.pk),
+                _ => false,
+            },
+            _ => false,
+        };
+        matches!(
+            (&**left, &**right),
+            (l, Expr::Literal(Literal::Int(_))) if is_pk(l)
+        ) || matches!(
+            (&**left, &**right),
+            (Expr::Literal(Literal::Int(_)), r) if is_pk(r)
+        )
+    }
+
     /// Runs a parsed statement.
     pub fn run(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
         let popts = PlanOptions {

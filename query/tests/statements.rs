@@ -898,3 +898,35 @@ fn single_key_top_k_matches_a_full_sort() {
         }
     }
 }
+
+#[test]
+fn key_reads_are_exactly_the_primary_key_point_reads() {
+    let (db, _dir) = db();
+    users(&db);
+    let key_read = |q: &str| db.is_key_read(&fasty_query::parser::parse(q).expect("parses"));
+    for q in [
+        "find users where id = 3",
+        "select * from users where id = 3",
+        "select * from users where 3 = id",
+        "find users where users.id = -1",
+    ] {
+        assert!(key_read(q), "{q}");
+        // And it is a point read: at most one row.
+        assert!(rows(&db, q).len() <= 1, "{q}");
+    }
+    for q in [
+        "find users where id >= 3",
+        "find users where id = 3 or id = 4",
+        "find users where name = \"alice\"",
+        "select name from users where id = 3",
+        "select count(*) from users where id = 3",
+        "find users where id = 3 order by age",
+        "find users where id = 3.5",
+        "find nosuch where id = 3",
+        "select * from users join orders on users.id = orders.user_id where users.id = 1",
+        "insert users { id: 99 }",
+        "find users",
+    ] {
+        assert!(!key_read(q), "{q}");
+    }
+}

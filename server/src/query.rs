@@ -1,19 +1,23 @@
 //! `POST /query`: read the body (up to `max_body`), then parse it, run the
-//! statement or batch and serialise the result — all of that on tokio's
-//! blocking pool, so a long statement never holds up an async worker.
+//! statement or batch and serialise the result on tokio's blocking pool,
+//! so a long statement never holds up an async worker — except a
+//! primary-key point read in a small body, which runs on the async worker
+//! itself: one key lookup costs less than the hand-off to the pool and
+//! back (two thread switches per request).
 
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fasty_query::ast::Statement;
 use fasty_query::{Database, ExecOptions, parser};
 use http_body_util::BodyExt;
 
 use crate::AppState;
 use crate::error::{ApiError, json_response};
 use crate::metrics::Kind;
-use crate::request::QueryRequest;
+use crate::request::{Batch, QueryRequest};
 use crate::response::{inserted_body, output_body};
 
 /// The `/query` handler.
@@ -27,19 +31,28 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
     // graceful stop waits for it.
     let work = state.lifecycle.hold();
     let db = state.db.clone();
-    let ran = tokio::task::spawn_blocking(move || {
-        let _work = work;
-        execute(&db, &body)
-    })
-    .await;
-    let (kind, result) = match ran {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!("a /query task failed: {e}");
-            (
-                Kind::Invalid,
-                Err(ApiError::internal(format!("the statement failed: {e}"))),
-            )
+    let parsed = (body.len() <= INLINE_BODY_MAX).then(|| parse(&body));
+    let (kind, result) = match parsed {
+        Some(Ok(Parsed::Statement(stmt))) if db.is_key_read(&stmt) => {
+            let _work = work;
+            run(&db, Ok(Parsed::Statement(stmt)))
+        }
+        parsed => {
+            let ran = tokio::task::spawn_blocking(move || {
+                let _work = work;
+                run(&db, parsed.unwrap_or_else(|| parse(&body)))
+            })
+            .await;
+            match ran {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("a /query task failed: {e}");
+                    (
+                        Kind::Invalid,
+                        Err(ApiError::internal(format!("the statement failed: {e}"))),
+                    )
+                }
+            }
         }
     };
     let mut res = match result {
@@ -85,20 +98,38 @@ async fn read_body(req: Request, max: usize, idle: Duration) -> Result<Vec<u8>, 
     }
 }
 
-/// Parses and runs one request body: its kind and response body.
-pub(crate) fn execute(db: &Database, body: &[u8]) -> (Kind, Result<Vec<u8>, ApiError>) {
-    match QueryRequest::parse(body) {
+/// Bodies up to this many bytes are parsed on the async worker, to find
+/// the primary-key point reads that run there; larger ones are parsed on
+/// the blocking pool (a statement this long is no point read).
+const INLINE_BODY_MAX: usize = 1024;
+
+/// A request body, parsed.
+enum Parsed {
+    /// One statement.
+    Statement(Statement),
+    /// Rows for the batch fast path.
+    Batch(Batch),
+}
+
+/// Parses a request body: JSON, then the statement's text.
+fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
+    match QueryRequest::parse(body)? {
+        QueryRequest::Statement(text) => Ok(Parsed::Statement(parser::parse(&text)?)),
+        QueryRequest::Batch(b) => Ok(Parsed::Batch(b)),
+    }
+}
+
+/// Runs a parsed request: its kind and response body.
+fn run(db: &Database, parsed: Result<Parsed, ApiError>) -> (Kind, Result<Vec<u8>, ApiError>) {
+    match parsed {
         Err(e) => (Kind::Invalid, Err(e)),
-        Ok(QueryRequest::Statement(text)) => match parser::parse(&text) {
-            Err(e) => (Kind::Invalid, Err(e.into())),
-            Ok(stmt) => (
-                Kind::of(&stmt),
-                db.run(&stmt, ExecOptions::default())
-                    .map(|out| output_body(&out))
-                    .map_err(ApiError::from),
-            ),
-        },
-        Ok(QueryRequest::Batch(b)) => (
+        Ok(Parsed::Statement(stmt)) => (
+            Kind::of(&stmt),
+            db.run(&stmt, ExecOptions::default())
+                .map(|out| output_body(&out))
+                .map_err(ApiError::from),
+        ),
+        Ok(Parsed::Batch(b)) => (
             Kind::Batch,
             db.insert_rows(&b.table, b.rows, b.mode)
                 .map(inserted_body)

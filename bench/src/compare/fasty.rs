@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use super::recovery::Engine;
 use super::system::{Conn, Result, System};
-use crate::http::Mode;
 use crate::http::bodies::{insert_body, string_literal};
 use crate::http::server::InProcess;
+use crate::http::{Mode, client};
 use crate::query::data::{Order, User};
 
 /// Server worker threads: one per core, as `fasty serve` defaults to.
@@ -365,7 +365,7 @@ pub struct Server {
     db: Arc<Database>,
     dir: PathBuf,
     server: InProcess,
-    url: String,
+    target: client::Target,
 }
 
 impl Server {
@@ -373,14 +373,14 @@ impl Server {
     pub fn start(name: &'static str, dir: &Path, mode: Mode) -> Result<Server> {
         let db = Arc::new(Database::open(dir, options(mode)).map_err(err)?);
         let server = InProcess::serve(Arc::clone(&db), server_threads(), None)?;
-        let url = format!("http://{}/query", server.addr());
+        let target = client::Target::new(server.addr(), None)?;
         Ok(Server {
             name,
             mode,
             db,
             dir: dir.to_path_buf(),
             server,
-            url,
+            target,
         })
     }
 }
@@ -399,7 +399,8 @@ impl System for Server {
     fn describe(&self) -> String {
         format!(
             "fasty-server in the harness's process on a loopback port ({} worker threads), \
-             {} durability; one keep-alive HTTP/1.1 connection per client (ureq); batches \
+             {} durability; one keep-alive HTTP/1.1 connection per client (hyper's client on a \
+             single-threaded runtime per client thread); batches \
              as {{\"table\", \"rows\"}} bodies, everything else as statement text in \
              {{\"query\"}} bodies, every answer parsed as JSON",
             server_threads(),
@@ -408,15 +409,14 @@ impl System for Server {
     }
 
     fn connect(&self) -> Result<Box<dyn Conn>> {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_idle_connections_per_host(1)
+        // As the synchronous PostgreSQL client does: a single-threaded
+        // runtime per connection, driven by the client's own thread.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
-            .new_agent();
-        Ok(Box::new(HttpConn {
-            agent,
-            url: self.url.clone(),
-        }))
+            .map_err(err)?;
+        let conn = rt.block_on(client::Conn::connect(&self.target))?;
+        Ok(Box::new(HttpConn { rt, conn }))
     }
 
     fn settle(&self) -> Result<()> {
@@ -451,9 +451,11 @@ impl System for Server {
     }
 }
 
+/// One keep-alive HTTP/1.1 connection (hyper's client, as the `http`
+/// benchmark uses) on a runtime of its own.
 struct HttpConn {
-    agent: ureq::Agent,
-    url: String,
+    rt: tokio::runtime::Runtime,
+    conn: client::Conn,
 }
 
 #[derive(Serialize)]
@@ -477,19 +479,8 @@ struct OrderRow {
 impl HttpConn {
     /// Posts `body` and returns the parsed answer, an error unless it says
     /// `"success": true`.
-    fn post(&self, body: Vec<u8>) -> Result<serde_json::Value> {
-        let mut resp = self
-            .agent
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .send(&body[..])
-            .map_err(err)?;
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_vec()
-            .map_err(err)?;
+    fn post(&mut self, body: Vec<u8>) -> Result<serde_json::Value> {
+        let (_status, bytes) = self.rt.block_on(self.conn.query(body.into()))?;
         let answer: serde_json::Value = serde_json::from_slice(&bytes).map_err(err)?;
         if answer["success"] == true {
             Ok(answer)
@@ -498,12 +489,12 @@ impl HttpConn {
         }
     }
 
-    fn query(&self, text: &str) -> Result<serde_json::Value> {
+    fn query(&mut self, text: &str) -> Result<serde_json::Value> {
         self.post(serde_json::to_vec(&QueryBody { query: text }).map_err(err)?)
     }
 
     /// The `data` rows of a query's answer.
-    fn rows(&self, text: &str) -> Result<Vec<serde_json::Value>> {
+    fn rows(&mut self, text: &str) -> Result<Vec<serde_json::Value>> {
         match self.query(text)? {
             serde_json::Value::Object(mut o) => match o.remove("data") {
                 Some(serde_json::Value::Array(rows)) => Ok(rows),
@@ -513,7 +504,7 @@ impl HttpConn {
         }
     }
 
-    fn ids(&self, text: &str) -> Result<Vec<i64>> {
+    fn ids(&mut self, text: &str) -> Result<Vec<i64>> {
         self.rows(text)?
             .iter()
             .map(|r| {
@@ -524,7 +515,7 @@ impl HttpConn {
             .collect()
     }
 
-    fn inserted(&self, body: Vec<u8>, len: usize) -> Result<()> {
+    fn inserted(&mut self, body: Vec<u8>, len: usize) -> Result<()> {
         let answer = self.post(body)?;
         expect_count(answer["inserted"].as_u64().unwrap_or(0), len)
     }

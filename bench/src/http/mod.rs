@@ -10,7 +10,7 @@
 //! ones look up the rows earlier ones loaded); [`report`] prints the table.
 
 pub(crate) mod bodies;
-mod client;
+pub(crate) mod client;
 mod cpu;
 mod latency;
 mod load;

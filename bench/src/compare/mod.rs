@@ -10,6 +10,8 @@
 //! a build or a server sit behind cargo features (`sqlite`, `postgres`,
 //! `duckdb`).
 
+#[cfg(feature = "duckdb")]
+mod duckdb;
 mod fasty;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -256,6 +258,8 @@ fn start(name: &'static str, base: &std::path::Path, args: &Args) -> Result<Box<
         "sqlite" => Box::new(sqlite::Sqlite::open(name, &dir, false)?),
         #[cfg(feature = "sqlite")]
         "sqlite-full" => Box::new(sqlite::Sqlite::open(name, &dir, true)?),
+        #[cfg(feature = "duckdb")]
+        "duckdb" => Box::new(duckdb::DuckDb::open(&dir)?),
         other => return Err(format!("system {other:?} is not built in")),
     })
 }

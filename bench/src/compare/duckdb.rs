@@ -69,6 +69,14 @@ impl DuckDb {
             .map_err(|_| "duckdb: connection lock poisoned".to_string())
     }
 
+    /// Lets the WAL grow without an automatic checkpoint folding it into
+    /// the database file (for the recovery section's writer).
+    pub fn hold_off_checkpoints(&self) -> Result<()> {
+        self.main()?
+            .execute_batch("SET checkpoint_threshold = '1TB'")
+            .map_err(err)
+    }
+
     fn checkpoint(&self) -> Result<()> {
         self.main()?.execute_batch("CHECKPOINT").map_err(err)
     }
@@ -107,6 +115,14 @@ impl System for DuckDb {
         let mut wal = self.path.clone().into_os_string();
         wal.push(".wal");
         Ok(Some(size(&self.path) + size(Path::new(&wal))))
+    }
+
+    fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
+        Some(super::recovery::measure(
+            super::recovery::Engine::Duckdb,
+            scratch,
+            wal_bytes,
+        ))
     }
 
     fn stop(self: Box<Self>) -> Result<()> {

@@ -35,6 +35,8 @@ pub enum Engine {
     Sqlite,
     /// SQLite, WAL, synchronous=FULL.
     SqliteFull,
+    /// DuckDB, automatic checkpoints held off.
+    Duckdb,
 }
 
 /// Options of the hidden `recovery-writer` subcommand.
@@ -111,6 +113,7 @@ pub fn writer(args: &WriterArgs) -> std::result::Result<(), String> {
             (last, Box::new(db))
         }
         Engine::Sqlite | Engine::SqliteFull => sqlite_writer(args, &mut stream)?,
+        Engine::Duckdb => duckdb_writer(args, &mut stream)?,
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready {last}").map_err(err)?;
@@ -236,7 +239,44 @@ fn reopen(engine: Engine, dir: &Path, bytes: u64, last: i64) -> Result<Reopened>
             Ok((n, Box::new(db)))
         }
         Engine::Sqlite | Engine::SqliteFull => sqlite_lookup(engine, dir, last),
+        Engine::Duckdb => duckdb_lookup(dir, last),
     }
+}
+
+#[cfg(feature = "duckdb")]
+fn duckdb_writer(
+    args: &WriterArgs,
+    stream: &mut UserStream,
+) -> Result<(i64, Box<dyn std::any::Any>)> {
+    use super::system::System as _;
+    let db = super::duckdb::DuckDb::open(&args.dir)?;
+    db.hold_off_checkpoints()?;
+    let mut conn = db.connect()?;
+    conn.create_users("users")?;
+    let wal = args.dir.join("bench.duckdb.wal");
+    let size = || Ok(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+    let last = write_until(stream, args.bytes, size, |rows| {
+        conn.insert_users("users", rows)
+    })?;
+    Ok((last, Box::new((db, conn))))
+}
+
+#[cfg(not(feature = "duckdb"))]
+fn duckdb_writer(_: &WriterArgs, _: &mut UserStream) -> Result<(i64, Box<dyn std::any::Any>)> {
+    Err("DuckDB is not built in".into())
+}
+
+#[cfg(feature = "duckdb")]
+fn duckdb_lookup(dir: &Path, last: i64) -> Result<Reopened> {
+    use super::system::System as _;
+    let db = super::duckdb::DuckDb::open(dir)?;
+    let found = db.connect()?.user_by_id(last)?.len();
+    Ok((found, Box::new(db)))
+}
+
+#[cfg(not(feature = "duckdb"))]
+fn duckdb_lookup(_: &Path, _: i64) -> Result<Reopened> {
+    Err("DuckDB is not built in".into())
 }
 
 #[cfg(feature = "sqlite")]

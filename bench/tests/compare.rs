@@ -7,18 +7,29 @@
 use std::process::Command;
 
 /// Systems that run inside the harness's process (PostgreSQL needs a
-/// server, DuckDB a 20-minute build: both are left to `cargo xtask bench`).
+/// server, so it is left to `cargo xtask bench`). DuckDB joins them when
+/// built in (`--features duckdb`, a 20-minute build that CI skips).
 const LOCAL: &[&str] = &[
     "fasty",
     "fasty-durable",
     "fasty-memory",
     "fasty-embedded",
+    "fasty-embedded-durable",
     "sqlite",
     "sqlite-full",
 ];
 
+fn local_systems() -> Vec<&'static str> {
+    let mut systems = LOCAL.to_vec();
+    if cfg!(feature = "duckdb") {
+        systems.push("duckdb");
+    }
+    systems
+}
+
 #[test]
 fn the_suite_measures_every_local_system_on_tiny_data() {
+    let local = local_systems();
     let out = tempfile::tempdir().expect("temp dir");
     let data = tempfile::tempdir().expect("temp dir");
     let run = Command::new(env!("CARGO_BIN_EXE_fasty-bench"))
@@ -29,7 +40,7 @@ fn the_suite_measures_every_local_system_on_tiny_data() {
             "--repeat",
             "1",
             "--systems",
-            &LOCAL.join(","),
+            &local.join(","),
         ])
         .arg("--out")
         .arg(out.path())
@@ -49,7 +60,7 @@ fn the_suite_measures_every_local_system_on_tiny_data() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(systems, LOCAL);
+    assert_eq!(systems, local);
     for entry in results {
         assert_eq!(
             entry["errors"].as_array().map(Vec::len),
@@ -73,7 +84,7 @@ fn the_suite_measures_every_local_system_on_tiny_data() {
             .filter_map(|e| e["workload"].as_str())
             .collect::<Vec<_>>()
     };
-    for system in LOCAL {
+    for system in &local {
         let got = lines(system);
         for w in [
             "load",

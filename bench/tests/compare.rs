@@ -104,7 +104,7 @@ fn the_suite_measures_every_local_system_on_tiny_data() {
     let md = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
     assert!(md.contains("| W4 pk lookup, 32 clients | ops/s |"), "{md}");
     assert!(md.contains("fasty-embedded ÷ sqlite"), "{md}");
-    assert!(md.contains("fasty-durable ÷ sqlite-full"), "{md}");
+    assert!(md.contains("fasty-embedded-durable ÷ sqlite-full"), "{md}");
     let svg = std::fs::read_to_string(out.path().join("ratios.svg")).expect("ratios.svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains(">sqlite-full<"), "{svg}");

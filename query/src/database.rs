@@ -245,41 +245,14 @@ impl Database {
         let Statement::Select(s) = stmt else {
             return false;
         };
-        if !(s.items.is_empty()
-            && s.joins.is_empty()
-            && s.group_by.is_empty()
-            && s.order_by.is_empty()
-            && s.offset.is_none())
-        {
-            return false;
-        }
-        let Some(Expr::Binary {
-            op: crate::ast::BinaryOp::Eq,
-            left,
-            right,
-        }) = &s.filter
-        else {
+        let Some((left, right)) = equality_filter(s) else {
             return false;
         };
         let cat = self.catalog.read();
         let Ok(t) = cat.table(&s.from) else {
             return false;
         };
-        let is_pk = |e: &Expr| match e {
-            Expr::Name(p) => match p.as_slice() {
-                [c] => t.column(c) == Some(t.pk),
-                [tb, c] => *tb == t.name && t.column(c) == Some(t.pk),
-                _ => false,
-            },
-            _ => false,
-        };
-        matches!(
-            (&**left, &**right),
-            (l, Expr::Literal(Literal::Int(_))) if is_pk(l)
-        ) || matches!(
-            (&**left, &**right),
-            (Expr::Literal(Literal::Int(_)), r) if is_pk(r)
-        )
+        matches!(column_and_literal(t, left, right), Some((pos, Literal::Int(_))) if pos == t.pk)
     }
 
     /// Runs a parsed statement.
@@ -549,38 +522,11 @@ impl Database {
     /// index probe, then point reads), without building a plan. Gives the
     /// rows the planner's lookup would; `None` for any other shape.
     fn point_read(&self, cat: &Catalog, s: &Select) -> Result<Option<Output>> {
-        if !(s.items.is_empty()
-            && s.joins.is_empty()
-            && s.group_by.is_empty()
-            && s.order_by.is_empty()
-            && s.offset.is_none())
-        {
-            return Ok(None);
-        }
-        let Some(Expr::Binary {
-            op: crate::ast::BinaryOp::Eq,
-            left,
-            right,
-        }) = &s.filter
-        else {
+        let Some((left, right)) = equality_filter(s) else {
             return Ok(None);
         };
         let t = cat.table(&s.from)?;
-        // `col = literal` or `literal = col` on a plain column of `t`.
-        let column = |e: &Expr| match e {
-            Expr::Name(p) => match p.as_slice() {
-                [c] => t.column(c),
-                [tb, c] if *tb == t.name => t.column(c),
-                _ => None,
-            },
-            _ => None,
-        };
-        let (pos, lit) = match (&**left, &**right) {
-            (l, Expr::Literal(v)) if column(l).is_some() => (column(l), v),
-            (Expr::Literal(v), r) if column(r).is_some() => (column(r), v),
-            _ => return Ok(None),
-        };
-        let Some(pos) = pos else {
+        let Some((pos, lit)) = column_and_literal(t, left, right) else {
             return Ok(None);
         };
         let columns = t
@@ -1041,6 +987,50 @@ fn take_id(cat: &Catalog) -> Result<u32> {
         ));
     }
     Ok(cat.next_id)
+}
+
+/// The two sides of the filter of a plain `select * from T where A = B`
+/// (no joins, grouping, ordering or offset; a limit is allowed); `None`
+/// for any other shape.
+fn equality_filter(s: &Select) -> Option<(&Expr, &Expr)> {
+    if !(s.items.is_empty()
+        && s.joins.is_empty()
+        && s.group_by.is_empty()
+        && s.order_by.is_empty()
+        && s.offset.is_none())
+    {
+        return None;
+    }
+    match &s.filter {
+        Some(Expr::Binary {
+            op: crate::ast::BinaryOp::Eq,
+            left,
+            right,
+        }) => Some((left, right)),
+        _ => None,
+    }
+}
+
+/// `col = literal` or `literal = col` on a plain (or `T.`-qualified)
+/// column of `t`: the column's position and the literal.
+fn column_and_literal<'e>(
+    t: &Table,
+    left: &'e Expr,
+    right: &'e Expr,
+) -> Option<(usize, &'e Literal)> {
+    let column = |e: &Expr| match e {
+        Expr::Name(p) => match p.as_slice() {
+            [c] => t.column(c),
+            [tb, c] if *tb == t.name => t.column(c),
+            _ => None,
+        },
+        _ => None,
+    };
+    match (left, right) {
+        (l, Expr::Literal(v)) => column(l).map(|pos| (pos, v)),
+        (Expr::Literal(v), r) => column(r).map(|pos| (pos, v)),
+        _ => None,
+    }
 }
 
 fn stripe(table: u32, pk: i64) -> usize {

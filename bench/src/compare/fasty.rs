@@ -17,6 +17,7 @@ use crate::http::bodies::{insert_body, string_literal};
 use crate::http::server::InProcess;
 use crate::http::{Mode, client};
 use crate::query::data::{Order, User};
+use crate::query::fasty::user_fields;
 
 /// Server worker threads: one per core, as `fasty serve` defaults to.
 fn server_threads() -> usize {
@@ -35,53 +36,24 @@ fn err(e: impl std::fmt::Display) -> String {
     format!("fasty: {e}")
 }
 
-/// fasty's query crate in this process.
-pub struct Embedded {
+/// An open fasty database and what both ways of running it report the
+/// same way: background work, disk use, recovery, the I/O backend.
+struct Store {
     name: &'static str,
     mode: Mode,
     db: Arc<Database>,
     dir: PathBuf,
 }
 
-impl Embedded {
-    /// Opens a database in `dir` in `mode`.
-    pub fn open(name: &'static str, dir: &Path, mode: Mode) -> Result<Embedded> {
+impl Store {
+    fn open(name: &'static str, dir: &Path, mode: Mode) -> Result<Store> {
         let db = Database::open(dir, options(mode)).map_err(err)?;
-        Ok(Embedded {
+        Ok(Store {
             name,
             mode,
             db: Arc::new(db),
             dir: dir.to_path_buf(),
         })
-    }
-}
-
-impl Embedded {
-    fn mode(&self) -> Mode {
-        self.mode
-    }
-}
-
-impl System for Embedded {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "fasty's query crate in the harness's process (fasty_query::Database, default \
-             options in {} durability), shared by every client thread; batches through \
-             Database::insert_rows, single rows as one-row insert_rows, lookups and the \
-             count prepared once per client, the rest as statement text",
-            self.mode.name()
-        )
-    }
-
-    fn connect(&self) -> Result<Box<dyn Conn>> {
-        Ok(Box::new(EmbeddedConn {
-            db: Arc::clone(&self.db),
-            prepared: Default::default(),
-        }))
     }
 
     fn settle(&self) -> Result<()> {
@@ -89,12 +61,20 @@ impl System for Embedded {
         Ok(())
     }
 
+    /// After a checkpoint (memtables flushed, the log trimmed), the bytes
+    /// in the data directory, with the levels as background compaction
+    /// left them (levels 0 and 1 uncompressed, deeper ones zstd: the
+    /// storage engine's default `compress_from_level`).
     fn disk_bytes(&self) -> Result<Option<u64>> {
-        checkpointed_size(&self.db, &self.dir)
+        if self.mode == Mode::Memory {
+            return Ok(None);
+        }
+        self.db.kv().checkpoint().map_err(err)?;
+        dir_size(&self.dir).map(Some)
     }
 
     fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
-        let engine = match self.mode() {
+        let engine = match self.mode {
             Mode::Async => Engine::FastyAsync,
             Mode::Durable => Engine::FastyDurable,
             Mode::Memory => return None,
@@ -106,7 +86,8 @@ impl System for Embedded {
         Some(self.db.kv().stats().storage.io_backend)
     }
 
-    fn stop(self: Box<Self>) -> Result<()> {
+    /// Closes the database once nothing else holds it.
+    fn close(self) -> Result<()> {
         match Arc::try_unwrap(self.db) {
             Ok(db) => db.close().map_err(err),
             Err(_) => Err("fasty: a connection outlived the run".into()),
@@ -114,16 +95,57 @@ impl System for Embedded {
     }
 }
 
-/// After a checkpoint (memtables flushed, the log trimmed), the bytes in
-/// the data directory, with the levels as background compaction left
-/// them (levels 0 and 1 uncompressed, deeper ones zstd: the storage
-/// engine's default `compress_from_level`).
-fn checkpointed_size(db: &Database, dir: &Path) -> Result<Option<u64>> {
-    if db.kv().stats().storage.io_backend == "memory" {
-        return Ok(None);
+/// fasty's query crate in this process.
+pub struct Embedded(Store);
+
+impl Embedded {
+    /// Opens a database in `dir` in `mode`.
+    pub fn open(name: &'static str, dir: &Path, mode: Mode) -> Result<Embedded> {
+        Store::open(name, dir, mode).map(Embedded)
     }
-    db.kv().checkpoint().map_err(err)?;
-    dir_size(dir).map(Some)
+}
+
+impl System for Embedded {
+    fn name(&self) -> &'static str {
+        self.0.name
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "fasty's query crate in the harness's process (fasty_query::Database, default \
+             options in {} durability), shared by every client thread; batches through \
+             Database::insert_rows, single rows as one-row insert_rows, lookups and the \
+             count prepared once per client, the rest as statement text",
+            self.0.mode.name()
+        )
+    }
+
+    fn connect(&self) -> Result<Box<dyn Conn>> {
+        Ok(Box::new(EmbeddedConn {
+            db: Arc::clone(&self.0.db),
+            prepared: Default::default(),
+        }))
+    }
+
+    fn settle(&self) -> Result<()> {
+        self.0.settle()
+    }
+
+    fn disk_bytes(&self) -> Result<Option<u64>> {
+        self.0.disk_bytes()
+    }
+
+    fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
+        self.0.recovery(scratch, wal_bytes)
+    }
+
+    fn io_backend(&self) -> Option<&'static str> {
+        self.0.io_backend()
+    }
+
+    fn stop(self: Box<Self>) -> Result<()> {
+        self.0.close()
+    }
 }
 
 /// The bytes of every file under `dir`.
@@ -250,16 +272,7 @@ impl Conn for EmbeddedConn {
             .db
             .insert_rows(
                 table,
-                rows.iter().map(|u| {
-                    [
-                        ("id", Value::Int(u.id)),
-                        ("name", Value::String(u.name.clone())),
-                        ("email", Value::String(u.email.clone())),
-                        ("age", Value::Int(u.age)),
-                        ("balance", Value::Float(u.balance)),
-                        ("active", Value::Bool(u.active)),
-                    ]
-                }),
+                rows.iter().map(|u| user_fields(u)),
                 InsertMode::Insert,
             )
             .map_err(err)?;
@@ -360,10 +373,7 @@ fn orders_schema(table: &str) -> String {
 
 /// fasty-server in this process, on a loopback port.
 pub struct Server {
-    name: &'static str,
-    mode: Mode,
-    db: Arc<Database>,
-    dir: PathBuf,
+    store: Store,
     server: InProcess,
     target: client::Target,
 }
@@ -371,29 +381,20 @@ pub struct Server {
 impl Server {
     /// Opens a database in `dir` in `mode` and serves it.
     pub fn start(name: &'static str, dir: &Path, mode: Mode) -> Result<Server> {
-        let db = Arc::new(Database::open(dir, options(mode)).map_err(err)?);
-        let server = InProcess::serve(Arc::clone(&db), server_threads(), None)?;
+        let store = Store::open(name, dir, mode)?;
+        let server = InProcess::serve(Arc::clone(&store.db), server_threads(), None)?;
         let target = client::Target::new(server.addr(), None)?;
         Ok(Server {
-            name,
-            mode,
-            db,
-            dir: dir.to_path_buf(),
+            store,
             server,
             target,
         })
     }
 }
 
-impl Server {
-    fn mode(&self) -> Mode {
-        self.mode
-    }
-}
-
 impl System for Server {
     fn name(&self) -> &'static str {
-        self.name
+        self.store.name
     }
 
     fn describe(&self) -> String {
@@ -404,7 +405,7 @@ impl System for Server {
              as {{\"table\", \"rows\"}} bodies, everything else as statement text in \
              {{\"query\"}} bodies, every answer parsed as JSON",
             server_threads(),
-            self.mode.name()
+            self.store.mode.name()
         )
     }
 
@@ -420,34 +421,27 @@ impl System for Server {
     }
 
     fn settle(&self) -> Result<()> {
-        crate::query::fasty::settle(&self.db);
-        Ok(())
+        self.store.settle()
     }
 
     fn disk_bytes(&self) -> Result<Option<u64>> {
-        checkpointed_size(&self.db, &self.dir)
+        self.store.disk_bytes()
     }
 
     fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
-        let engine = match self.mode() {
-            Mode::Async => Engine::FastyAsync,
-            Mode::Durable => Engine::FastyDurable,
-            Mode::Memory => return None,
-        };
-        Some(super::recovery::measure(engine, scratch, wal_bytes))
+        self.store.recovery(scratch, wal_bytes)
     }
 
     fn io_backend(&self) -> Option<&'static str> {
-        Some(self.db.kv().stats().storage.io_backend)
+        self.store.io_backend()
     }
 
     fn stop(self: Box<Self>) -> Result<()> {
-        let Server { db, server, .. } = *self;
+        let Server { store, server, .. } = *self;
+        // Stopping the server drops its runtime and with it every clone
+        // of the database the server held.
         server.stop()?;
-        match Arc::try_unwrap(db) {
-            Ok(db) => db.close().map_err(err),
-            Err(_) => Ok(()),
-        }
+        store.close()
     }
 }
 

@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fasty_query::{Database, InsertMode, Options, Output, Value};
+use fasty_query::{Database, InsertMode, Options, Output};
 
 use super::fasty::dir_size;
 use super::system::Result;
 use super::workload::Figure;
 use crate::query::data::{User, UserStream};
+use crate::query::fasty::user_fields;
 
 /// Rows per write in the child.
 const BATCH: usize = 1000;
@@ -93,16 +94,7 @@ pub fn writer(args: &WriterArgs) -> std::result::Result<(), String> {
                 |rows| {
                     db.insert_rows(
                         "users",
-                        rows.iter().map(|u| {
-                            [
-                                ("id", Value::Int(u.id)),
-                                ("name", Value::String(u.name.clone())),
-                                ("email", Value::String(u.email.clone())),
-                                ("age", Value::Int(u.age)),
-                                ("balance", Value::Float(u.balance)),
-                                ("active", Value::Bool(u.active)),
-                            ]
-                        }),
+                        rows.iter().map(|u| user_fields(u)),
                         InsertMode::Insert,
                     )
                     .map(drop)

@@ -92,16 +92,7 @@ impl QueryDb for FastyDb {
     fn insert_users(&mut self, rows: &[User]) -> Result<()> {
         let n = self.db.insert_rows(
             "users",
-            rows.iter().map(|u| {
-                [
-                    ("id", Value::Int(u.id)),
-                    ("name", Value::String(u.name.clone())),
-                    ("email", Value::String(u.email.clone())),
-                    ("age", Value::Int(u.age)),
-                    ("balance", Value::Float(u.balance)),
-                    ("active", Value::Bool(u.active)),
-                ]
-            }),
+            rows.iter().map(|u| user_fields(u)),
             InsertMode::Insert,
         )?;
         expect_inserted(n, rows.len())
@@ -244,6 +235,19 @@ pub(crate) fn settle(db: &Database) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A `users` row as `Database::insert_rows` takes it: every column by
+/// name.
+pub(crate) fn user_fields(u: &User) -> [(&'static str, Value); 6] {
+    [
+        ("id", Value::Int(u.id)),
+        ("name", Value::String(u.name.clone())),
+        ("email", Value::String(u.email.clone())),
+        ("age", Value::Int(u.age)),
+        ("balance", Value::Float(u.balance)),
+        ("active", Value::Bool(u.active)),
+    ]
 }
 
 /// The rows of a query's output.

@@ -331,7 +331,7 @@ impl<'a> Suite<'a> {
             scale: self.scale,
         };
         let mut settled_after_writes = false;
-        for w in Workload::TIMED {
+        for w in Workload::timed() {
             if !w.leads() || !self.wanted(w) {
                 continue;
             }

@@ -1,6 +1,7 @@
 //! Recovery after `kill -9`: a child process (this binary's hidden
 //! `recovery-writer` subcommand) loads `users` until its log holds the
-//! wanted bytes, makes everything durable, says `ready LAST_ID` and waits;
+//! wanted bytes, makes everything durable, says `ready LAST_ID` and waits
+//! (until its stdin closes, should the harness die first);
 //! the harness kills it with SIGKILL and times reopening the database
 //! until the first answered query, which must find the last row written.
 //!
@@ -10,7 +11,7 @@
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use fasty_query::{Database, InsertMode, Options, Output};
 
@@ -111,9 +112,10 @@ pub fn writer(args: &WriterArgs) -> std::result::Result<(), String> {
     writeln!(out, "ready {last}").map_err(err)?;
     out.flush().map_err(err)?;
     drop(out);
-    loop {
-        std::thread::sleep(Duration::from_secs(3600));
-    }
+    // Wait to be killed. Should the harness die first, its end of our
+    // stdin closes and the read returns: no orphan is left behind.
+    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    Err("the harness went away before killing the writer".into())
 }
 
 /// Writes 1000-row batches with `write` until `log_bytes` reports at least
@@ -177,7 +179,8 @@ pub fn measure(engine: Engine, dir: &Path, bytes: u64) -> Figure {
             "--dir",
         ])
         .arg(dir)
-        .stdin(Stdio::null())
+        // Held open until the kill: the child exits if it ever closes.
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -191,8 +194,12 @@ pub fn measure(engine: Engine, dir: &Path, bytes: u64) -> Figure {
         .trim()
         .strip_prefix("ready ")
         .and_then(|id| id.parse().ok());
+    // `wait` closes the child's stdin first; held until the child is
+    // gone, so that it dies by the SIGKILL and not by reading EOF.
+    let stdin = child.stdin.take();
     let _ = child.kill();
     let status = child.wait().map_err(err)?;
+    drop(stdin);
     let Some(last) = last else {
         return Err(format!(
             "the writer child stopped before it was ready ({status}; read {read:?})"

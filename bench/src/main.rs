@@ -106,6 +106,13 @@ fn main() -> ExitCode {
     // allocator; `mi_option_purge_delay` is a valid option and -1 its
     // documented "never purge" value. Called once, before other threads.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    // As the `fasty` binary does: no transparent huge pages (a fault on one
+    // can stall the faulting thread for milliseconds of memory compaction).
+    // In-process peers (SQLite, DuckDB) run under the same setting.
+    #[cfg(feature = "fasty")]
+    if let Err(e) = fasty_storage::process::disable_transparent_huge_pages() {
+        eprintln!("note: transparent huge pages stay on: {e}");
+    }
     let cli = Cli::parse();
     let result: Result<(), String> = match cli.command {
         Command::Storage(args) => storage::run(&args).map_err(|e| e.to_string()),

@@ -135,6 +135,8 @@ fn keep_freed_memory() {
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    // Before the first large allocation; see the function's docs for why.
+    let thp = fasty_storage::process::disable_transparent_huge_pages();
     let cli = Cli::parse();
     // The server logs its progress; the other commands only problems.
     let default_filter = match cli.command {
@@ -148,6 +150,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Err(e) = thp {
+        tracing::debug!(error = %e, "could not turn transparent huge pages off; running with them");
+    }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Query(args) => query::run(args),

@@ -31,6 +31,7 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
+pub mod process;
 mod sst;
 mod types;
 mod version;

@@ -42,8 +42,9 @@ pub struct Args {
     #[arg(long, default_value = "1_000_000", value_parser = parse_count)]
     pub async_rows: u64,
 
-    /// Runs of each async-vs-engine pair (engine and WAL interleaved); the
-    /// median is reported.
+    /// Runs of every durable-mode cell (all cells in turn, then again) and
+    /// of each async-vs-engine pair (engine and WAL interleaved); medians
+    /// are reported.
     #[arg(long, default_value_t = 3)]
     pub repeat: u32,
 
@@ -120,15 +121,25 @@ pub fn run(args: &Args) -> Result<()> {
         .map_err(|(path, source)| Error::Io { path, source })?;
     let base = workdir.path().to_path_buf();
     let mut report = Report::new(&base, args);
-    for &rows in &args.rows {
-        for &threads in &args.threads {
-            let dir = base.join(format!("durable-{threads}t-{rows}r"));
-            eprintln!("durable: {threads} threads, {rows} rows per batch");
-            let cell = workload::durable(&dir, threads, rows, args.seconds)?;
-            remove(&dir)?;
-            report.durable.push(cell);
+    // Every cell in turn, then again: a slow spell of the machine's disk
+    // hits one run of several cells, not all runs of one.
+    let repeat = args.repeat.max(1);
+    let mut rounds = Vec::new();
+    for round in 1..=repeat {
+        let mut cells = Vec::new();
+        for &rows in &args.rows {
+            for &threads in &args.threads {
+                let dir = base.join(format!("durable-{threads}t-{rows}r"));
+                eprintln!(
+                    "durable: {threads} threads, {rows} rows per batch (run {round} of {repeat})"
+                );
+                cells.push(workload::durable(&dir, threads, rows, args.seconds)?);
+                remove(&dir)?;
+            }
         }
+        rounds.push(cells);
     }
+    report.push_durable(rounds);
     for &rows in &args.rows {
         eprintln!("async vs engine: {rows} rows per batch");
         let mut runs = Vec::new();

@@ -26,7 +26,11 @@ pub struct Report {
     seconds: f64,
     async_rows: u64,
     repeat: u32,
-    pub durable: Vec<DurableCell>,
+    /// Per cell (threads, rows): the median run.
+    durable: Vec<DurableCell>,
+    /// Group commit factor of each round of runs (64 writers ÷ one writer,
+    /// both single-row, measured in the same round).
+    group_commit_runs: Vec<f64>,
     /// Per batch size: median engine run, median async run.
     asyncs: Vec<(usize, WriteRun, WriteRun)>,
     pub replay: Option<ReplayRun>,
@@ -48,6 +52,7 @@ impl Report {
             async_rows: args.async_rows,
             repeat: args.repeat,
             durable: Vec::new(),
+            group_commit_runs: Vec::new(),
             asyncs: Vec::new(),
             replay: None,
         }
@@ -61,16 +66,23 @@ impl Report {
         }
     }
 
-    fn group_commit_factor(&self) -> Option<f64> {
-        let one = self
-            .durable
+    /// Records the durable-mode runs: `rounds[r]` holds round `r`'s run of
+    /// every cell, in the same order each round. Keeps each cell's median
+    /// run and each round's group commit factor.
+    pub fn push_durable(&mut self, rounds: Vec<Vec<DurableCell>>) {
+        let cells = rounds.first().map_or(0, Vec::len);
+        for i in 0..cells {
+            let mut runs: Vec<DurableCell> =
+                rounds.iter().filter_map(|r| r.get(i)).cloned().collect();
+            runs.sort_by(|a, b| a.batches_per_sec().total_cmp(&b.batches_per_sec()));
+            if let Some(median) = runs.get(runs.len() / 2) {
+                self.durable.push(median.clone());
+            }
+        }
+        self.group_commit_runs = rounds
             .iter()
-            .find(|c| c.threads == 1 && c.rows == 1)?;
-        let many = self
-            .durable
-            .iter()
-            .find(|c| c.threads == 64 && c.rows == 1)?;
-        Some(many.batches_per_sec() / one.batches_per_sec())
+            .filter_map(|r| group_commit_factor(r))
+            .collect();
     }
 
     /// The tables and the verdicts, as markdown.
@@ -86,8 +98,8 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "**Durable mode** (acknowledged after the fsync covering the batch; {} s per cell):\n",
-            self.seconds
+            "**Durable mode** (acknowledged after the fsync covering the batch; median of {} runs of {} s per cell, every cell run in turn each round):\n",
+            self.repeat, self.seconds
         );
         let _ = writeln!(
             out,
@@ -107,7 +119,7 @@ impl Report {
                 c.batches_per_sync()
             );
         }
-        if let Some(f) = self.group_commit_factor() {
+        if let Some(f) = group_commit_factor(&self.durable) {
             let verdict = if f >= GROUP_COMMIT_TARGET {
                 "met"
             } else {
@@ -115,7 +127,13 @@ impl Report {
             };
             let _ = writeln!(
                 out,
-                "\nGroup commit: single-row batches at 64 writers = {f:.1}× one writer (target ≥ {GROUP_COMMIT_TARGET:.0}×: {verdict})."
+                "\nGroup commit: single-row batches at 64 writers = {f:.1}× one writer, medians of {} runs (target ≥ {GROUP_COMMIT_TARGET:.0}×: {verdict}); round by round: {}.",
+                self.repeat,
+                self.group_commit_runs
+                    .iter()
+                    .map(|f| format!("{f:.1}×"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
         let _ = writeln!(
@@ -162,5 +180,59 @@ impl Report {
             );
         }
         out
+    }
+}
+
+/// Single-row batches/s at 64 writers ÷ at one writer, among `cells`.
+fn group_commit_factor(cells: &[DurableCell]) -> Option<f64> {
+    let rate = |threads| {
+        cells
+            .iter()
+            .find(|c| c.threads == threads && c.rows == 1)
+            .map(DurableCell::batches_per_sec)
+    };
+    Some(rate(64)? / rate(1)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn cell(threads: usize, batches: u64) -> DurableCell {
+        DurableCell {
+            threads,
+            rows: 1,
+            batches,
+            elapsed: Duration::from_secs(1),
+            syncs: batches / threads as u64,
+        }
+    }
+
+    #[test]
+    fn durable_cells_keep_medians_and_each_round_has_its_factor() {
+        use clap::Parser as _;
+        let args = crate::Cli::try_parse_from(["fasty-bench", "wal"]).unwrap();
+        let crate::Command::Wal(args) = args.command else {
+            panic!("not the wal command");
+        };
+        let mut report = Report::new(Path::new("."), &args);
+        report.push_durable(vec![
+            vec![cell(1, 100), cell(64, 3000)],
+            vec![cell(1, 50), cell(64, 2500)],
+            vec![cell(1, 200), cell(64, 2000)],
+        ]);
+        let rates: Vec<f64> = report
+            .durable
+            .iter()
+            .map(DurableCell::batches_per_sec)
+            .collect();
+        assert_eq!(rates, [100.0, 2500.0]);
+        assert_eq!(report.group_commit_runs, [30.0, 50.0, 10.0]);
+        assert_eq!(group_commit_factor(&report.durable), Some(25.0));
+        let md = report.markdown();
+        assert!(md.contains("= 25.0× one writer, medians of 3 runs"), "{md}");
+        assert!(md.contains("round by round: 30.0×, 50.0×, 10.0×"), "{md}");
     }
 }

@@ -45,7 +45,7 @@ pub struct Args {
     /// Runs of every durable-mode cell (all cells in turn, then again) and
     /// of each async-vs-engine pair (engine and WAL interleaved); medians
     /// are reported.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 
     /// MiB of log the recovery measurement replays.
@@ -123,7 +123,7 @@ pub fn run(args: &Args) -> Result<()> {
     let mut report = Report::new(&base, args);
     // Every cell in turn, then again: a slow spell of the machine's disk
     // hits one run of several cells, not all runs of one.
-    let repeat = args.repeat.max(1);
+    let repeat = args.repeat;
     let mut rounds = Vec::new();
     for round in 1..=repeat {
         let mut cells = Vec::new();

@@ -27,7 +27,7 @@ pub mod uring;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Which I/O backend to use for writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,7 +64,9 @@ pub trait WritableFile: Send {
     fn finish_sync(&mut self) -> Result<()> {
         self.sync()
     }
-    /// Bytes appended so far (including writes still in flight).
+    /// The write position: where the next append goes (the end of the
+    /// file unless [`WritableFile::rewind_to`] moved it back), counting
+    /// writes still in flight.
     fn len(&self) -> u64;
     /// Whether nothing has been appended.
     fn is_empty(&self) -> bool {
@@ -73,6 +75,20 @@ pub trait WritableFile: Send {
     /// Truncates the file to `len` bytes (waiting for in-flight writes
     /// first); later appends continue from there. Not durable until `sync`.
     fn truncate(&mut self, len: u64) -> Result<()>;
+    /// Moves the write position back to `offset` (at most [`len`]),
+    /// waiting for in-flight writes first. The file keeps its size and
+    /// content; later appends overwrite it from `offset` on. This is for
+    /// writing into space written ahead of time (a log segment filled with
+    /// zeros), where an fsync then has no file size or block allocation to
+    /// record. A backend that cannot do this returns `InvalidArgument` (the
+    /// default).
+    ///
+    /// [`len`]: WritableFile::len
+    fn rewind_to(&mut self, offset: u64) -> Result<()> {
+        Err(Error::InvalidArgument(format!(
+            "this file cannot move its write position back to {offset}"
+        )))
+    }
 }
 
 /// The file-system operations the engine needs, one implementation per
@@ -195,6 +211,52 @@ mod tests {
                 .name(),
             "std"
         );
+    }
+
+    /// Every backend: a rewound file is overwritten in place, keeps its
+    /// size, and refuses a rewind past the write position.
+    #[test]
+    fn rewind_overwrites_in_place_on_every_backend() {
+        let mut backends: Vec<Arc<dyn Io>> = vec![
+            Arc::new(std_fs::StdIo::new()),
+            testing::SimIo::new(Arc::new(std_fs::StdIo::new())),
+        ];
+        if let Ok(io) = uring::UringIo::new() {
+            backends.push(Arc::new(io));
+        }
+        for io in backends {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f");
+            let mut f = io.create(&path).unwrap();
+            f.append(vec![0; 4000]).unwrap();
+            f.append(vec![0; 96]).unwrap();
+            f.sync().unwrap();
+            let err = f.rewind_to(4097).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidArgument(_)),
+                "{}: {err}",
+                io.name()
+            );
+            f.rewind_to(10).unwrap();
+            assert_eq!(f.len(), 10);
+            f.append(b"abc".to_vec()).unwrap();
+            f.append(b"de".to_vec()).unwrap();
+            assert_eq!(f.len(), 15);
+            f.sync().unwrap();
+            let mut expected = vec![0u8; 4096];
+            expected[10..15].copy_from_slice(b"abcde");
+            assert_eq!(io.read(&path).unwrap(), expected, "{}", io.name());
+            // Rewinding to the position itself changes nothing; a reopened
+            // file appends at its end.
+            f.rewind_to(15).unwrap();
+            drop(f);
+            let mut f = io.open_append(&path).unwrap();
+            assert_eq!(f.len(), 4096);
+            f.append(b"z".to_vec()).unwrap();
+            f.sync().unwrap();
+            expected.push(b'z');
+            assert_eq!(io.read(&path).unwrap(), expected, "{}", io.name());
+        }
     }
 
     #[test]

@@ -72,6 +72,26 @@ impl WritableFile for StdFile {
         self.len = len;
         Ok(())
     }
+
+    fn rewind_to(&mut self, offset: u64) -> Result<()> {
+        check_rewind(&self.path, offset, self.len)?;
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.len = offset;
+        Ok(())
+    }
+}
+
+/// Refuses a [`WritableFile::rewind_to`] past the write position.
+pub(crate) fn check_rewind(path: &Path, offset: u64, len: u64) -> Result<()> {
+    if offset > len {
+        return Err(Error::InvalidArgument(format!(
+            "{}: cannot rewind to {offset}, past the write position {len}",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 impl Io for StdIo {

@@ -55,10 +55,15 @@ pub enum FaultKind {
 pub enum Torn {
     /// Every file is restored to exactly its durable content.
     DropUnsynced,
-    /// A file whose live content is its durable content plus appended bytes
-    /// keeps a pseudo-random prefix (possibly empty, possibly all) of those
-    /// bytes, chosen from the seed: a torn tail, as after a crash in the
-    /// middle of write-back. Other files get their durable content.
+    /// A file written since its last sync keeps a pseudo-random prefix
+    /// (possibly empty, possibly all) of the bytes written from the first
+    /// one that differs from its durable content, chosen from the seed: a
+    /// torn tail, as after a crash in the middle of write-back. That covers
+    /// appends and overwrites (of space written ahead with
+    /// [`WritableFile::rewind_to`]); beyond the kept prefix an overwritten
+    /// file keeps its durable bytes. A file cut since its last sync
+    /// (truncated below its durable length, or created over) gets its
+    /// durable content.
     KeepPrefix(u64),
 }
 
@@ -72,6 +77,10 @@ struct FileState {
     live: Vec<u8>,
     /// What the last successful sync made durable.
     durable: Vec<u8>,
+    /// Whether the file was cut (truncated below its durable length or
+    /// created over) since its last sync: a crash then keeps the durable
+    /// content whole rather than tearing.
+    cut: bool,
 }
 
 /// Names in one directory.
@@ -163,7 +172,14 @@ impl State {
     fn new_id(&mut self, live: Vec<u8>, durable: Vec<u8>) -> FileId {
         let id = self.next_id;
         self.next_id += 1;
-        self.files.insert(id, FileState { live, durable });
+        self.files.insert(
+            id,
+            FileState {
+                live,
+                durable,
+                cut: false,
+            },
+        );
         id
     }
 
@@ -307,12 +323,24 @@ impl SimIo {
                     Some(f) => {
                         let mut content = f.durable.clone();
                         if let Some(rng) = rng.as_mut()
-                            && f.live.len() > f.durable.len()
-                            && f.live.starts_with(&f.durable)
+                            && !f.cut
+                            && f.live != f.durable
                         {
-                            let extra = &f.live[f.durable.len()..];
+                            // Bytes from the first difference on reach the
+                            // disk in order, up to a seeded point.
+                            let same = f
+                                .live
+                                .iter()
+                                .zip(&f.durable)
+                                .take_while(|(a, b)| a == b)
+                                .count();
+                            let extra = &f.live[same..];
                             let keep = rng.below(extra.len() as u64 + 1) as usize;
-                            content.extend_from_slice(&extra[..keep]);
+                            let end = same + keep;
+                            if end > content.len() {
+                                content.resize(end, 0);
+                            }
+                            content[same..end].copy_from_slice(&extra[..keep]);
                         }
                         content
                     }
@@ -394,7 +422,9 @@ impl SimIo {
                     id
                 }
             };
-            st.file(id).live.clear();
+            let f = st.file(id);
+            f.live.clear();
+            f.cut |= !f.durable.is_empty();
             id
         } else {
             st.live_id(path)?
@@ -514,7 +544,16 @@ impl WritableFile for SimFile {
         if short {
             buf.truncate(buf.len() / 2);
         }
-        st.file(self.id).live.extend_from_slice(&buf);
+        // Appends go at the write position, which `rewind_to` may have moved
+        // back into the file: overwrite the shadow there.
+        let pos = usize::try_from(self.inner.len())
+            .map_err(|_| Error::InvalidArgument("file too large to simulate".into()))?;
+        let live = &mut st.file(self.id).live;
+        let end = pos + buf.len();
+        if live.len() < end {
+            live.resize(end, 0);
+        }
+        live[pos..end].copy_from_slice(&buf);
         self.inner.append(buf)?;
         if short {
             return Err(fault_error(&self.path, FaultKind::ShortWrite));
@@ -528,6 +567,7 @@ impl WritableFile for SimFile {
         self.inner.sync()?;
         let f = st.file(self.id);
         f.durable = f.live.clone();
+        f.cut = false;
         Ok(())
     }
 
@@ -541,8 +581,16 @@ impl WritableFile for SimFile {
         self.inner.truncate(len)?;
         let new_len = usize::try_from(len)
             .map_err(|_| Error::InvalidArgument(format!("length {len} too large")))?;
-        st.file(self.id).live.resize(new_len, 0);
+        let f = st.file(self.id);
+        f.live.resize(new_len, 0);
+        f.cut |= new_len < f.durable.len();
         Ok(())
+    }
+
+    fn rewind_to(&mut self, offset: u64) -> Result<()> {
+        let mut st = self.core.state.lock();
+        self.begin(&mut st, Op::Other)?;
+        self.inner.rewind_to(offset)
     }
 }
 
@@ -698,6 +746,49 @@ mod tests {
         f.append(b"XYZWVU".to_vec()).unwrap();
         io.restore_durable_image(Torn::KeepPrefix(1)).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"abcdef");
+    }
+
+    #[test]
+    fn overwrites_after_rewind_are_durable_only_once_synced() {
+        let (dir, io) = sim();
+        let p = dir.path().join("seg");
+        let mut f = durable(&io, dir.path(), &p, &[0; 64]);
+        f.rewind_to(8).unwrap();
+        f.append(b"record".to_vec()).unwrap();
+        io.restore_durable_image(Torn::DropUnsynced).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), vec![0; 64]);
+        let mut f = io.open_append(&p).unwrap();
+        f.rewind_to(8).unwrap();
+        f.append(b"record".to_vec()).unwrap();
+        f.sync().unwrap();
+        io.restore_durable_image(Torn::KeepPrefix(3)).unwrap();
+        let mut want = vec![0; 64];
+        want[8..14].copy_from_slice(b"record");
+        assert_eq!(std::fs::read(&p).unwrap(), want);
+    }
+
+    #[test]
+    fn keep_prefix_tears_an_overwrite_and_keeps_the_space_after_it() {
+        let mut kept = Vec::new();
+        for seed in 0..16 {
+            let (dir, io) = sim();
+            let p = dir.path().join("seg");
+            let mut f = durable(&io, dir.path(), &p, &[0; 300]);
+            f.rewind_to(20).unwrap();
+            let new: Vec<u8> = (1..=200u8).collect();
+            f.append(new[..50].to_vec()).unwrap();
+            f.append(new[50..].to_vec()).unwrap();
+            io.restore_durable_image(Torn::KeepPrefix(seed)).unwrap();
+            let got = std::fs::read(&p).unwrap();
+            assert_eq!(got.len(), 300, "an overwrite does not change the size");
+            let k = got[20..220].iter().take_while(|&&b| b != 0).count();
+            assert_eq!(&got[20..20 + k], &new[..k]);
+            assert!(got[..20].iter().chain(&got[20 + k..]).all(|&b| b == 0));
+            kept.push(k);
+        }
+        kept.sort_unstable();
+        kept.dedup();
+        assert!(kept.len() > 4, "{kept:?}");
     }
 
     #[test]

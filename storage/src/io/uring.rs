@@ -456,6 +456,16 @@ impl WritableFile for UringFile {
         self.len = len;
         Ok(())
     }
+
+    fn rewind_to(&mut self, offset: u64) -> Result<()> {
+        self.check()?;
+        super::std_fs::check_rewind(&self.path, offset, self.len)?;
+        self.drain_or_fail()?;
+        self.check()?;
+        // Writes carry their own offsets: moving `len` back is all it takes.
+        self.len = offset;
+        Ok(())
+    }
 }
 
 impl Drop for UringFile {

@@ -152,7 +152,8 @@ fn attempt(dir: &Path, dest: &Path) -> Result<Attempt> {
         let last = i + 1 == n;
         let scan = scan_segment(&data, last, |_| Ok(()));
         let keep = match scan.end {
-            SegmentEnd::Clean => data.len(),
+            // Without the zeros a pre-allocated segment may end in.
+            SegmentEnd::Clean => scan.valid_len as usize,
             // A record being appended as we read: what a crash would cut.
             SegmentEnd::Torn { .. } if last => scan.valid_len as usize,
             // Seen mid-write (an append landing out of order), or real

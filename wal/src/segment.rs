@@ -100,7 +100,8 @@ pub(crate) struct SegmentScan {
     pub records: u64,
     /// Sequence number of the last good record.
     pub last_seqno: Option<Seqno>,
-    /// Offset just past the last good record (or the header).
+    /// Offset just past the last good record (or the header). Only zeros
+    /// follow it in a clean segment that was filled ahead of time.
     pub valid_len: u64,
     /// Size of the file.
     pub file_len: u64,
@@ -118,7 +119,11 @@ pub(crate) struct Halt(pub String);
 /// `last` says whether this is the newest segment, the only one a crash can
 /// leave torn: there a record cut short, or a bad checksum on the final
 /// record, is a torn tail; a bad checksum followed by a good record is
-/// corruption in any segment.
+/// corruption in any segment. Zeros from the end of the last good record to
+/// the end of the file are a clean end in any segment: the writer fills
+/// segments with zeros ahead of time and overwrites them (a gap that this
+/// hides in an older segment still shows up in the caller's sequence
+/// check, as missing records).
 pub(crate) fn scan_segment(
     data: &Bytes,
     last: bool,
@@ -184,6 +189,12 @@ pub(crate) fn scan_segment(
                 scan.last_seqno = Some(rec.seqno);
                 off = rec.end;
                 scan.valid_len = off as u64;
+            }
+            Err(_) if data[off..].iter().all(|&b| b == 0) => {
+                // Space written ahead as zeros (a pre-allocated segment):
+                // the records end here. Sequence numbers are never 0, so no
+                // record starts with a zero header.
+                return scan;
             }
             Err(bad) => {
                 let followed = match bad {
@@ -310,6 +321,47 @@ mod tests {
         buf[n - 3] ^= 1;
         assert!(matches!(scan(&buf, true).end, SegmentEnd::Torn { .. }));
         assert!(matches!(scan(&buf, false).end, SegmentEnd::Corrupt { .. }));
+    }
+
+    #[test]
+    fn zeros_after_the_last_record_are_a_clean_end() {
+        for n in [0, 1, 3] {
+            let mut buf = segment(n);
+            let used = buf.len();
+            for zeros in [1, 15, 16, 17, 4000] {
+                buf.truncate(used);
+                buf.resize(used + zeros, 0);
+                for last in [true, false] {
+                    let s = scan(&buf, last);
+                    assert_eq!(s.end, SegmentEnd::Clean, "{n} records, {zeros} zeros");
+                    assert_eq!((s.records, s.valid_len), (n, used as u64));
+                    assert_eq!(s.file_len, buf.len() as u64);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_torn_over_zeros_is_a_torn_tail_and_data_after_zeros_is_not_clean() {
+        let clean = segment(3);
+        let used = clean.len();
+        // The last record's final bytes never reached the zeros under them.
+        let mut torn = clean.clone();
+        torn[used - 5..].fill(0);
+        torn.resize(used + 4096, 0);
+        let s = scan(&torn, true);
+        assert!(matches!(s.end, SegmentEnd::Torn { .. }), "{s:?}");
+        assert_eq!(s.records, 2);
+        assert!(matches!(scan(&torn, false).end, SegmentEnd::Corrupt { .. }));
+        // Zeros where a record should start, then data: a later page written
+        // back before an earlier one (torn) or damage (corrupt).
+        let mut gap = clean.clone();
+        gap.resize(used + 100, 0);
+        gap.extend_from_slice(&[7; 30]);
+        gap.resize(gap.len() + 1000, 0);
+        let s = scan(&gap, true);
+        assert!(matches!(s.end, SegmentEnd::Torn { offset, .. } if offset == used as u64), "{s:?}");
+        assert!(matches!(scan(&gap, false).end, SegmentEnd::Corrupt { .. }));
     }
 
     #[test]

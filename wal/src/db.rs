@@ -27,6 +27,7 @@ use crate::options::{Durability, Options};
 use crate::record::UnsealedRecord;
 use crate::recovery::{ReplayStats, SegmentMeta, recover};
 use crate::segment::WAL_DIR;
+use crate::spare::{Spares, remove_spares};
 use crate::writer::{State, Waiter, create_segment};
 
 /// Batches whose keys and values exceed this are encoded on the writing
@@ -53,6 +54,9 @@ pub(crate) struct LogDir {
     /// Segments the writer has finished with, oldest first (the active one
     /// is the writer's own).
     pub segments: Mutex<Vec<SegmentMeta>>,
+    /// Durable mode with [`Options::preallocate_segments`]: the next
+    /// segment, written ahead.
+    pub spares: Option<Arc<Spares>>,
 }
 
 /// State shared by the handle and the log writer thread.
@@ -173,6 +177,9 @@ pub struct Stats {
     pub log_rotations: u64,
     /// Segments deleted since open.
     pub log_segments_removed: u64,
+    /// Segments started from a spare written ahead of time (durable mode,
+    /// [`Options::preallocate_segments`]), the first one at open included.
+    pub log_spares_used: u64,
     /// What replay did at open.
     pub replay: ReplayStats,
     /// Why writes are refused, if they are.
@@ -203,6 +210,8 @@ pub struct Stats {
 pub struct Db {
     core: Arc<Core>,
     writer: Option<JoinHandle<SegmentMeta>>,
+    /// Prepares spare segments (durable mode, background threads on).
+    spare_thread: Option<JoinHandle<()>>,
     closed: bool,
 }
 
@@ -241,6 +250,7 @@ impl Db {
             return Ok(Db {
                 core: Arc::new(core),
                 writer: None,
+                spare_thread: None,
                 closed: false,
             });
         }
@@ -251,7 +261,25 @@ impl Db {
         io.create_dir_all(&wal_dir)?;
         let recovered = recover(&engine, &io, &wal_dir)?;
         let next = engine.last_seqno().max(recovered.last_seqno.unwrap_or(0)) + 1;
-        let active = create_segment(io.as_ref(), &wal_dir, recovered.max_id + 1)?;
+        let spares = if opts.durability == Durability::Durable && opts.preallocate_segments {
+            Some(Arc::new(Spares::open(
+                io.clone(),
+                &wal_dir,
+                opts.segment_size,
+                opts.storage.background,
+            )?))
+        } else {
+            remove_spares(io.as_ref(), &wal_dir)?;
+            None
+        };
+        let first = recovered.max_id + 1;
+        let active = match spares.as_ref().map(|s| s.take(first)).transpose()? {
+            Some(Some(active)) => active,
+            _ => create_segment(io.as_ref(), &wal_dir, first)?,
+        };
+        if let Some(spares) = &spares {
+            spares.segment_started();
+        }
         let chunk_capacity = match opts.durability {
             // A little over the write buffer: the record that crosses it fits.
             Durability::Async { .. } => opts.write_buffer_size + (64 << 10),
@@ -262,6 +290,7 @@ impl Db {
             io,
             dir: wal_dir,
             segments: Mutex::new(recovered.segments),
+            spares: spares.clone(),
         };
         let core = Arc::new(Core::new(engine, opts, state, Some(log), recovered.stats));
         let thread_core = core.clone();
@@ -274,9 +303,20 @@ impl Db {
                     source: e,
                 })
             })?;
+        // Without this thread there are no spares, only slower fsyncs.
+        let spare_thread = spares
+            .filter(|_| core.opts.storage.background)
+            .and_then(|spares| {
+                std::thread::Builder::new()
+                    .name("fasty-wal-spare".into())
+                    .spawn(move || spares.run())
+                    .inspect_err(|e| tracing::warn!(error = %e, "could not start the wal spare segment thread"))
+                    .ok()
+            });
         Ok(Db {
             core,
             writer: Some(writer),
+            spare_thread,
             closed: false,
         })
     }
@@ -480,6 +520,11 @@ impl Db {
             log_bytes_written: c.bytes_written.load(Ordering::Relaxed),
             log_rotations: c.rotations.load(Ordering::Relaxed),
             log_segments_removed: c.segments_removed.load(Ordering::Relaxed),
+            log_spares_used: core
+                .log
+                .as_ref()
+                .and_then(|l| l.spares.as_ref())
+                .map_or(0, |s| s.used()),
             replay: core.replay.clone(),
             poisoned,
             storage,
@@ -513,6 +558,14 @@ impl Db {
                 None
             }
         };
+        if let Some(spares) = core.log.as_ref().and_then(|l| l.spares.as_ref()) {
+            spares.shutdown();
+        }
+        if let Some(thread) = self.spare_thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the wal spare segment thread panicked");
+        }
         let poisoned = core.state.lock().poisoned.clone();
         // Flush even when poisoned: in async mode the engine holds
         // acknowledged writes the log may not have.

@@ -40,6 +40,7 @@ mod options;
 mod record;
 mod recovery;
 mod segment;
+mod spare;
 mod writer;
 
 pub use backup::{BackupReport, backup, restore};

@@ -69,6 +69,13 @@ pub struct Options {
     /// writer to catch up, so a slow disk cannot make memory grow without
     /// bound. Default 64 MiB.
     pub max_queued_bytes: usize,
+    /// Durable mode: keep the next segment written ahead of time (header
+    /// and zeros up to `segment_size`, fsynced), so that appends overwrite
+    /// allocated space and each fsync has no file size to record — shorter
+    /// fsyncs, so more writes per second. Costs one spare segment of disk
+    /// (`wal/spare.ready`) and writing each segment's size twice. Ignored
+    /// in the other modes, whose opens remove a spare. Default true.
+    pub preallocate_segments: bool,
 }
 
 impl Default for Options {
@@ -79,6 +86,7 @@ impl Default for Options {
             segment_size: 64 << 20,
             write_buffer_size: 1 << 20,
             max_queued_bytes: 64 << 20,
+            preallocate_segments: true,
         }
     }
 }

@@ -360,7 +360,10 @@ mod tests {
         gap.extend_from_slice(&[7; 30]);
         gap.resize(gap.len() + 1000, 0);
         let s = scan(&gap, true);
-        assert!(matches!(s.end, SegmentEnd::Torn { offset, .. } if offset == used as u64), "{s:?}");
+        assert!(
+            matches!(s.end, SegmentEnd::Torn { offset, .. } if offset == used as u64),
+            "{s:?}"
+        );
         assert!(matches!(scan(&gap, false).end, SegmentEnd::Corrupt { .. }));
     }
 

@@ -607,12 +607,23 @@ fn write_round(core: &Core, active: &mut Active, chunks: Vec<Chunk>) -> Result<(
             // The old segment is complete and durable before the next one
             // exists, so only the newest segment can ever be torn.
             active.file.sync()?;
-            let next = create_segment(log.io.as_ref(), &log.dir, active.id + 1)?;
+            let id = active.id + 1;
+            let spare = match log.spares.as_ref() {
+                Some(spares) => spares.take(id)?,
+                None => None,
+            };
+            let next = match spare {
+                Some(next) => next,
+                None => create_segment(log.io.as_ref(), &log.dir, id)?,
+            };
             let old = std::mem::replace(active, next);
             log.segments.lock().push(old.meta());
             core.counters.rotations.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = core.remove_obsolete(core.engine.flushed_seqno()) {
                 tracing::warn!(error = %e, "could not delete flushed wal segments; the next checkpoint retries");
+            }
+            if let Some(spares) = log.spares.as_ref() {
+                spares.segment_started();
             }
         }
         if !chunk.bytes.is_empty() {

@@ -61,10 +61,15 @@ fn cycle() -> impl Strategy<Value = Cycle> {
         })
 }
 
-fn run(durability: Durability, cycles: Vec<Cycle>) -> Result<(), TestCaseError> {
+/// `preallocate`: durable mode's segments written ahead as zeros (and
+/// overwritten, so a crash tears an overwrite) or appended to.
+fn run(durability: Durability, preallocate: bool, cycles: Vec<Cycle>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let sim = sim();
-    let opts = || options(durability, Some(sim.clone()));
+    let opts = || fasty_wal::Options {
+        preallocate_segments: preallocate,
+        ..options(durability, Some(sim.clone()))
+    };
     let mut model = Model::new();
     let mut n = 0u64;
     for (c, cycle) in cycles.into_iter().enumerate() {
@@ -148,11 +153,12 @@ fn run(durability: Durability, cycles: Vec<Cycle>) -> Result<(), TestCaseError> 
         );
         if std::env::var("WAL_MODEL_DEBUG").is_ok() {
             eprintln!(
-                "{durability:?} cycle {c}: ops={} attempted={} acked={acked} floor={floor} kept={:?} replayed={}",
+                "{durability:?} cycle {c}: ops={} attempted={} acked={acked} floor={floor} kept={:?} replayed={} spares={}",
                 sim.ops(),
                 history.len(),
                 found,
-                db.stats().replay.records
+                db.stats().replay.records,
+                db.stats().log_spares_used
             );
         }
         model = got;
@@ -165,13 +171,16 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 40, max_shrink_iters: 200, ..ProptestConfig::default() })]
 
     #[test]
-    fn durable_mode_keeps_every_acknowledged_batch(cycles in proptest::collection::vec(cycle(), 1..5)) {
-        run(Durability::Durable, cycles)?;
+    fn durable_mode_keeps_every_acknowledged_batch(
+        preallocate in any::<bool>(),
+        cycles in proptest::collection::vec(cycle(), 1..5),
+    ) {
+        run(Durability::Durable, preallocate, cycles)?;
     }
 
     #[test]
     fn async_mode_keeps_a_prefix_of_acknowledged_batches(cycles in proptest::collection::vec(cycle(), 1..5)) {
-        run(async_manual(), cycles)?;
+        run(async_manual(), false, cycles)?;
     }
 }
 
@@ -189,6 +198,7 @@ fn async_with_interval_syncs_recovers_a_prefix() {
                 Durability::Async {
                     sync_interval: std::time::Duration::from_millis(2),
                 },
+                false,
                 cycles,
             )
         })

@@ -1,0 +1,141 @@
+//! Durable mode's spare segments (`Options::preallocate_segments`): each
+//! segment is written ahead as zeros and overwritten, the spare outlives a
+//! close, a half-written one left by a crash is removed, and the other
+//! modes keep no spare. Crashes in the middle of all this are in
+//! `model.rs` (torn overwrites included).
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use fasty_wal::{Db, Durability, Options};
+
+const SEGMENT: u64 = 4096;
+
+fn wal_file(dir: &Path, name: &str) -> std::path::PathBuf {
+    dir.join("wal").join(name)
+}
+
+fn write_batches(db: &Db, model: &mut Model, from: u64, n: u64) {
+    for i in from..from + n {
+        let (b, changes) = make_batch(i, 2);
+        db.write(b).unwrap();
+        apply_to(model, &changes);
+    }
+}
+
+#[test]
+fn every_rotation_starts_from_a_spare_and_segments_keep_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options(Durability::Durable, None)).unwrap();
+    // No spare at the first open; the writer prepares one at once.
+    assert_eq!(db.stats().log_spares_used, 0);
+    assert!(wal_file(dir.path(), "spare.ready").is_file());
+    let mut model = Model::new();
+    write_batches(&db, &mut model, 0, 300);
+    let stats = db.stats();
+    assert!(stats.log_rotations >= 5, "{}", stats.log_rotations);
+    assert_eq!(stats.log_spares_used, stats.log_rotations);
+    // Finished segments were overwritten, not grown: each is exactly the
+    // spare's size, records then zeros, and reads back clean.
+    let segs = segments(dir.path());
+    assert!(segs.len() >= 5);
+    for seg in &segs[1..segs.len() - 1] {
+        let bytes = std::fs::read(seg).unwrap();
+        assert_eq!(bytes.len() as u64, SEGMENT, "{}", seg.display());
+        assert_eq!(bytes.last(), Some(&0), "{}", seg.display());
+    }
+    let report = fasty_wal::verify(dir.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.records, 300);
+    // The spare outlives the close, and the next open starts from it.
+    db.close().unwrap();
+    let spare = wal_file(dir.path(), "spare.ready");
+    assert_eq!(std::fs::metadata(&spare).unwrap().len(), SEGMENT);
+    let db = Db::open(dir.path(), options(Durability::Durable, None)).unwrap();
+    assert_eq!(db.stats().log_spares_used, 1);
+    assert_eq!(contents(&db), model);
+    write_batches(&db, &mut model, 300, 50);
+    drop(db);
+    let db = Db::open(dir.path(), options(Durability::Durable, None)).unwrap();
+    assert_eq!(contents(&db), model);
+}
+
+#[test]
+fn a_half_written_spare_is_replaced_and_a_ready_one_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("wal")).unwrap();
+    // Left by a crash while preparing: never used as a segment.
+    std::fs::write(wal_file(dir.path(), "spare.tmp"), b"half a spare").unwrap();
+    let db = Db::open(dir.path(), options(Durability::Durable, None)).unwrap();
+    assert_eq!(db.stats().log_spares_used, 0);
+    assert!(!wal_file(dir.path(), "spare.tmp").exists());
+    let mut model = Model::new();
+    write_batches(&db, &mut model, 0, 100);
+    drop(db);
+    let db = Db::open(dir.path(), options(Durability::Durable, None)).unwrap();
+    assert_eq!(contents(&db), model);
+}
+
+#[test]
+fn other_modes_and_preallocation_off_append_and_keep_no_spare() {
+    let dir = tempfile::tempdir().unwrap();
+    Db::open(dir.path(), options(Durability::Durable, None))
+        .unwrap()
+        .close()
+        .unwrap();
+    assert!(wal_file(dir.path(), "spare.ready").is_file());
+    let no_spare = Options {
+        preallocate_segments: false,
+        ..options(Durability::Durable, None)
+    };
+    for opts in [options(async_manual(), None), no_spare] {
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        assert!(!wal_file(dir.path(), "spare.ready").exists());
+        let mut model = Model::new();
+        write_batches(&db, &mut model, 0, 300);
+        db.sync().unwrap();
+        let stats = db.stats();
+        assert!(stats.log_rotations >= 5);
+        assert_eq!(stats.log_spares_used, 0);
+        // Appended: no finished segment ends in zeros.
+        let segs = segments(dir.path());
+        for seg in &segs[..segs.len() - 1] {
+            let bytes = std::fs::read(seg).unwrap();
+            assert_ne!(bytes.last(), Some(&0), "{}", seg.display());
+        }
+        assert!(!wal_file(dir.path(), "spare.ready").exists());
+        db.close().unwrap();
+    }
+}
+
+/// With the engine's background threads on, a thread of its own prepares
+/// the spares while the writer goes on.
+#[test]
+fn a_background_thread_prepares_spares() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        segment_size: 64 << 10,
+        storage: fasty_storage::Options {
+            background: true,
+            ..options(Durability::Durable, None).storage
+        },
+        ..options(Durability::Durable, None)
+    };
+    let db = Db::open(dir.path(), opts.clone()).unwrap();
+    let mut model = Model::new();
+    let mut n = 0;
+    // Bounded: 64 KiB segments fill in a few hundred writes; the spare
+    // thread needs a moment for each.
+    while db.stats().log_spares_used < 3 && n < 100_000 {
+        write_batches(&db, &mut model, n, 100);
+        n += 100;
+    }
+    let stats = db.stats();
+    assert!(stats.log_spares_used >= 3, "{stats:?}");
+    assert!(stats.log_spares_used <= stats.log_rotations);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts).unwrap();
+    assert_eq!(contents(&db), model);
+}

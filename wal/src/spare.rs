@@ -89,6 +89,11 @@ impl Spares {
         })
     }
 
+    /// Whether a spare is ready to be taken.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.state.lock().ready
+    }
+
     /// Rotations that started their segment from a spare.
     pub(crate) fn used(&self) -> u64 {
         self.state.lock().used
@@ -119,6 +124,7 @@ impl Spares {
             path,
             file,
             last_seqno: None,
+            preallocated: true,
         }))
     }
 

@@ -24,6 +24,7 @@ use crate::error::Result;
 use crate::record::{UnsealedRecord, encode_record};
 use crate::recovery::SegmentMeta;
 use crate::segment::{SEGMENT_HEADER_LEN, segment_header, segment_path};
+use crate::spare::Spares;
 
 /// A durable-mode writer waiting for its batch. The log writer marks it
 /// and unparks exactly the writers an fsync covered (none has to take the
@@ -288,6 +289,8 @@ pub(crate) struct Active {
     pub path: PathBuf,
     pub file: Box<dyn WritableFile>,
     pub last_seqno: Option<Seqno>,
+    /// Started from a spare written ahead ([`crate::spare`]).
+    pub preallocated: bool,
 }
 
 impl Active {
@@ -313,6 +316,7 @@ pub(crate) fn create_segment(io: &dyn Io, wal_dir: &Path, id: u64) -> Result<Act
         path,
         file,
         last_seqno: None,
+        preallocated: false,
     })
 }
 
@@ -356,7 +360,15 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
     // False once the engine refused a batch: later ones are not applied.
     let mut applying = true;
     let mut pacing = Pacing::new(Instant::now());
+    let spares = core.log.as_ref().and_then(|l| l.spares.as_deref());
     loop {
+        // A segment created without a spare (none was ready: the first
+        // open, or rotations outpacing the spare thread) is left for the
+        // spare as soon as one is ready, rather than appended to for a
+        // whole segment's worth of slower fsyncs.
+        if !active.preallocated && spares.is_some_and(Spares::is_ready) {
+            core.state.lock().rotate_now();
+        }
         if !fsynced.is_empty() && !pacing.overlap() {
             applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
         }

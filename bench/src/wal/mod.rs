@@ -48,6 +48,12 @@ pub struct Args {
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 
+    /// Durable mode: append to segments instead of overwriting spares
+    /// written ahead (`Options::preallocate_segments = false`), to measure
+    /// what the spares bring.
+    #[arg(long)]
+    pub no_preallocate: bool,
+
     /// MiB of log the recovery measurement replays.
     #[arg(long, default_value_t = 256)]
     pub replay_mib: u64,
@@ -133,7 +139,13 @@ pub fn run(args: &Args) -> Result<()> {
                 eprintln!(
                     "durable: {threads} threads, {rows} rows per batch (run {round} of {repeat})"
                 );
-                cells.push(workload::durable(&dir, threads, rows, args.seconds)?);
+                cells.push(workload::durable(
+                    &dir,
+                    threads,
+                    rows,
+                    args.seconds,
+                    !args.no_preallocate,
+                )?);
                 remove(&dir)?;
             }
         }

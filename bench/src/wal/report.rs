@@ -26,6 +26,8 @@ pub struct Report {
     seconds: f64,
     async_rows: u64,
     repeat: u32,
+    /// Durable mode's segments written ahead as zeros (the default).
+    preallocate: bool,
     /// Per cell (threads, rows): the median run.
     durable: Vec<DurableCell>,
     /// Group commit factor of each round of runs (64 writers ÷ one writer,
@@ -51,6 +53,7 @@ impl Report {
             seconds: args.seconds,
             async_rows: args.async_rows,
             repeat: args.repeat,
+            preallocate: !args.no_preallocate,
             durable: Vec::new(),
             group_commit_runs: Vec::new(),
             asyncs: Vec::new(),
@@ -98,8 +101,14 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "**Durable mode** (acknowledged after the fsync covering the batch; median of {} runs of {} s per cell, every cell run in turn each round):\n",
-            self.repeat, self.seconds
+            "**Durable mode** (acknowledged after the fsync covering the batch; median of {} runs of {} s per cell, every cell run in turn each round; {}):\n",
+            self.repeat,
+            self.seconds,
+            if self.preallocate {
+                "segments written ahead as zeros and overwritten"
+            } else {
+                "segments appended to (`--no-preallocate`)"
+            }
         );
         let _ = writeln!(
             out,

@@ -124,9 +124,20 @@ impl Rows {
 }
 
 /// Durable mode: `threads` writers each write batches of `rows` rows as
-/// fast as their acknowledgements come back, for `seconds`.
-pub fn durable(dir: &Path, threads: usize, rows: usize, seconds: f64) -> Result<DurableCell> {
-    let db = Arc::new(Db::open(dir, Options::durable())?);
+/// fast as their acknowledgements come back, for `seconds`; `preallocate`
+/// as `Options::preallocate_segments`.
+pub fn durable(
+    dir: &Path,
+    threads: usize,
+    rows: usize,
+    seconds: f64,
+    preallocate: bool,
+) -> Result<DurableCell> {
+    let opts = Options {
+        preallocate_segments: preallocate,
+        ..Options::durable()
+    };
+    let db = Arc::new(Db::open(dir, opts)?);
     let data = Arc::new(Rows::new());
     let stop = Arc::new(AtomicBool::new(false));
     let batches = Arc::new(AtomicU64::new(0));

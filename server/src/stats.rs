@@ -122,6 +122,7 @@ fn stats_json(state: &AppState) -> Vec<u8> {
                 "groups": kv.log_groups,
                 "rotations": kv.log_rotations,
                 "segments_removed": kv.log_segments_removed,
+                "spares_used": kv.log_spares_used,
                 "poisoned": kv.poisoned,
                 "replay": {
                     "segments": kv.replay.segments,

@@ -179,6 +179,11 @@ impl Spares {
                     dir = %self.dir.display(),
                     "could not prepare a spare wal segment; the next rotation creates one the slow way"
                 );
+                // A half-written spare must not hold disk space the log
+                // needs (the failure may well be a full disk).
+                if let Err(e) = self.io.remove(&self.dir.join(SPARE_TMP)) {
+                    tracing::debug!(error = %e, "could not remove the unfinished spare wal segment");
+                }
                 self.state.lock().failed = true;
             }
         }

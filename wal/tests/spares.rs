@@ -9,6 +9,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use fasty_storage::io::testing::FaultKind;
 use fasty_wal::{Db, Durability, Options};
 
 const SEGMENT: u64 = 4096;
@@ -138,4 +139,44 @@ fn a_background_thread_prepares_spares() {
     db.close().unwrap();
     let db = Db::open(dir.path(), opts).unwrap();
     assert_eq!(contents(&db), model);
+}
+
+/// A failure at any step of preparing a spare (here: the one written at
+/// open) leaves no half-written spare behind to hold disk space, and the
+/// database works on without it.
+#[test]
+fn a_failed_spare_is_removed_and_costs_nothing_else() {
+    let mut failed_preparations = 0;
+    for kind in [
+        FaultKind::FailWrite,
+        FaultKind::ShortWrite,
+        FaultKind::FailSync,
+    ] {
+        for step in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let sim = sim();
+            sim.inject(sim.ops() + step, kind);
+            let opts = || options(Durability::Durable, Some(sim.clone()));
+            let Ok(db) = Db::open(dir.path(), opts()) else {
+                continue; // the fault hit the engine or the log itself
+            };
+            sim.clear_faults();
+            assert!(
+                !wal_file(dir.path(), "spare.tmp").exists(),
+                "{kind:?} at {step}: a half-written spare was left"
+            );
+            if !wal_file(dir.path(), "spare.ready").exists() {
+                failed_preparations += 1;
+            }
+            let mut model = Model::new();
+            write_batches(&db, &mut model, 0, 100);
+            db.close().unwrap();
+            let db = Db::open(dir.path(), opts()).unwrap();
+            assert_eq!(contents(&db), model, "{kind:?} at {step}");
+        }
+    }
+    assert!(
+        failed_preparations > 0,
+        "no step hit the spare's preparation"
+    );
 }

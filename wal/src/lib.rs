@@ -6,7 +6,8 @@
 //! every queued record at once) → `fasty_storage::Engine::apply`. Reads go
 //! straight to the engine. At open, `recovery` replays the log after the
 //! engine's flushed sequence number; `segment` and `record` are the on-disk
-//! format (`docs/wal.md`).
+//! format (`docs/wal.md`); in durable mode `spare` writes the next segment
+//! ahead of time as zeros, so that appends overwrite it.
 //!
 //! Three durability modes ([`Durability`], SPEC §4): `Async` acknowledges at
 //! once and fsyncs every sync interval (a crash loses at most that

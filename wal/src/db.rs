@@ -28,7 +28,7 @@ use crate::record::UnsealedRecord;
 use crate::recovery::{ReplayStats, SegmentMeta, recover};
 use crate::segment::WAL_DIR;
 use crate::spare::{Spares, remove_spares};
-use crate::writer::{State, Waiter, create_segment};
+use crate::writer::{State, Waiter, start_segment};
 
 /// Batches whose keys and values exceed this are encoded on the writing
 /// thread, outside every lock; smaller ones are framed straight into the
@@ -272,14 +272,12 @@ impl Db {
             remove_spares(io.as_ref(), &wal_dir)?;
             None
         };
-        let first = recovered.max_id + 1;
-        let active = match spares.as_ref().map(|s| s.take(first)).transpose()? {
-            Some(Some(active)) => active,
-            _ => create_segment(io.as_ref(), &wal_dir, first)?,
-        };
-        if let Some(spares) = &spares {
-            spares.segment_started();
-        }
+        let active = start_segment(
+            io.as_ref(),
+            &wal_dir,
+            spares.as_deref(),
+            recovered.max_id + 1,
+        )?;
         let chunk_capacity = match opts.durability {
             // A little over the write buffer: the record that crosses it fits.
             Durability::Async { .. } => opts.write_buffer_size + (64 << 10),

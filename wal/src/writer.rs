@@ -320,6 +320,25 @@ pub(crate) fn create_segment(io: &dyn Io, wal_dir: &Path, id: u64) -> Result<Act
     })
 }
 
+/// Starts segment `id`: from the spare if one is ready ([`crate::spare`]),
+/// otherwise created; either way durable as created before any record goes
+/// in. Then asks for the next spare.
+pub(crate) fn start_segment(
+    io: &dyn Io,
+    wal_dir: &Path,
+    spares: Option<&Spares>,
+    id: u64,
+) -> Result<Active> {
+    let active = match spares.map(|s| s.take(id)).transpose()?.flatten() {
+        Some(active) => active,
+        None => create_segment(io, wal_dir, id)?,
+    };
+    if let Some(spares) = spares {
+        spares.segment_started();
+    }
+    Ok(active)
+}
+
 /// What one round of the writer took from the queue.
 struct Round {
     chunks: Vec<Chunk>,
@@ -619,23 +638,17 @@ fn write_round(core: &Core, active: &mut Active, chunks: Vec<Chunk>) -> Result<(
             // The old segment is complete and durable before the next one
             // exists, so only the newest segment can ever be torn.
             active.file.sync()?;
-            let id = active.id + 1;
-            let spare = match log.spares.as_ref() {
-                Some(spares) => spares.take(id)?,
-                None => None,
-            };
-            let next = match spare {
-                Some(next) => next,
-                None => create_segment(log.io.as_ref(), &log.dir, id)?,
-            };
+            let next = start_segment(
+                log.io.as_ref(),
+                &log.dir,
+                log.spares.as_deref(),
+                active.id + 1,
+            )?;
             let old = std::mem::replace(active, next);
             log.segments.lock().push(old.meta());
             core.counters.rotations.fetch_add(1, Ordering::Relaxed);
             if let Err(e) = core.remove_obsolete(core.engine.flushed_seqno()) {
                 tracing::warn!(error = %e, "could not delete flushed wal segments; the next checkpoint retries");
-            }
-            if let Some(spares) = log.spares.as_ref() {
-                spares.segment_started();
             }
         }
         if !chunk.bytes.is_empty() {

@@ -243,7 +243,7 @@ impl Db {
             let core = Core::new(
                 engine,
                 opts,
-                State::new(next, 0, 0),
+                State::new(next, 0, 0, false),
                 None,
                 ReplayStats::default(),
             );
@@ -283,7 +283,8 @@ impl Db {
             Durability::Async { .. } => opts.write_buffer_size + (64 << 10),
             _ => 64 << 10,
         };
-        let state = State::new(next, active.id, chunk_capacity);
+        let writer_checksums = matches!(opts.durability, Durability::Async { .. });
+        let state = State::new(next, active.id, chunk_capacity, writer_checksums);
         let log = LogDir {
             io,
             dir: wal_dir,

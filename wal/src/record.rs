@@ -27,6 +27,20 @@ pub(crate) fn encode_record(
     batch: &WriteBatch,
 ) -> Result<(), String> {
     let start = buf.len();
+    encode_unchecked(buf, seqno, batch)?;
+    seal_record(&mut buf[start..]);
+    Ok(())
+}
+
+/// Like [`encode_record`] but leaves the checksum field zero, for
+/// [`seal_records`] to fill in later (on another thread: async mode's
+/// writers leave the checksums to the log writer, off their own path).
+pub(crate) fn encode_unchecked(
+    buf: &mut Vec<u8>,
+    seqno: Seqno,
+    batch: &WriteBatch,
+) -> Result<(), String> {
+    let start = buf.len();
     buf.reserve(encoded_len_estimate(batch));
     buf.extend_from_slice(&[0u8; RECORD_HEADER_LEN]);
     let len = match encode_payload(buf, batch, start) {
@@ -39,12 +53,34 @@ pub(crate) fn encode_record(
     let header = &mut buf[start..start + RECORD_HEADER_LEN];
     header[0..4].copy_from_slice(&len.to_le_bytes());
     header[8..16].copy_from_slice(&seqno.to_le_bytes());
-    let crc = record_crc(
-        &buf[start..start + 4],
-        &buf[start + 8..start + RECORD_HEADER_LEN],
-        &buf[start + RECORD_HEADER_LEN..],
-    );
-    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+/// Writes the checksum of the one record `rec` holds, whole.
+fn seal_record(rec: &mut [u8]) {
+    let crc = record_crc(&rec[0..4], &rec[8..]);
+    rec[4..8].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Fills in the checksums of the records [`encode_unchecked`] put back to
+/// back in `buf`. Fails, changing nothing after the last whole record, if
+/// `buf` does not end with a whole record (a bug, not bad input).
+pub(crate) fn seal_records(buf: &mut [u8]) -> Result<(), String> {
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = &mut buf[off..];
+        let end = match rest.first_chunk::<4>() {
+            Some(len) => RECORD_HEADER_LEN.saturating_add(u32::from_le_bytes(*len) as usize),
+            None => usize::MAX,
+        };
+        let Some(rec) = rest.get_mut(..end) else {
+            return Err(format!(
+                "a queued log record at offset {off} runs past its buffer"
+            ));
+        };
+        seal_record(rec);
+        off += end;
+    }
     Ok(())
 }
 
@@ -105,11 +141,10 @@ fn encode_payload(buf: &mut Vec<u8>, batch: &WriteBatch, start: usize) -> Result
     })
 }
 
-fn record_crc(len: &[u8], seqno: &[u8], payload: &[u8]) -> u32 {
+fn record_crc(len: &[u8], seqno_and_payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(len);
-    h.update(seqno);
-    h.update(payload);
+    h.update(seqno_and_payload);
     h.finalize()
 }
 
@@ -174,8 +209,7 @@ pub(crate) fn read_record(data: &Bytes, off: usize) -> Result<Option<Record>, Ba
         )));
     }
     let end = start + len;
-    let payload = &data[start..end];
-    if record_crc(&h[0..4], &h[8..16], payload) != crc {
+    if record_crc(&h[0..4], &data[off + 8..end]) != crc {
         return Err(BadRecord::Checksum { next: end });
     }
     Ok(Some(Record {
@@ -259,6 +293,20 @@ mod tests {
     }
 
     #[test]
+    fn sealing_a_cut_buffer_fails_except_between_records() {
+        let b = batch(&[(true, b"key".to_vec(), vec![7; 40])]);
+        let mut buf = Vec::new();
+        encode_unchecked(&mut buf, 1, &b).unwrap();
+        let first = buf.len();
+        encode_unchecked(&mut buf, 2, &b).unwrap();
+        for cut in 0..=buf.len() {
+            let whole = cut == 0 || cut == first || cut == buf.len();
+            let mut part = buf[..cut].to_vec();
+            assert_eq!(seal_records(&mut part).is_ok(), whole, "cut at {cut}");
+        }
+    }
+
+    #[test]
     fn every_flipped_bit_is_caught() {
         let b = batch(&[(true, b"key".to_vec(), b"value".to_vec())]);
         let mut buf = Vec::new();
@@ -334,6 +382,15 @@ mod tests {
                 off = rec.end;
             }
             prop_assert!(read_record(&data, off).unwrap().is_none());
+
+            // Framed now and checksummed later (async mode's queue): the
+            // same bytes.
+            let mut later = Vec::new();
+            for &s in &seqnos {
+                encode_unchecked(&mut later, s, &b).unwrap();
+            }
+            seal_records(&mut later).unwrap();
+            prop_assert_eq!(&later[..], &data[..]);
         }
     }
 }

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 
 use crate::db::Core;
 use crate::error::Result;
-use crate::record::{UnsealedRecord, encode_record};
+use crate::record::{UnsealedRecord, encode_record, encode_unchecked, seal_records};
 use crate::recovery::SegmentMeta;
 use crate::segment::{SEGMENT_HEADER_LEN, segment_header, segment_path};
 use crate::spare::Spares;
@@ -121,6 +121,22 @@ pub(crate) struct Chunk {
     /// A large record encoded on its own: later records start a new chunk
     /// instead of being copied after it.
     pub sealed: bool,
+    /// The records' checksums are still to be filled in
+    /// ([`State::new`]'s `writer_checksums`).
+    pub unchecked: bool,
+}
+
+impl Chunk {
+    fn new(segment: u64, bytes: Vec<u8>) -> Chunk {
+        Chunk {
+            segment,
+            bytes,
+            records: 0,
+            last_seqno: None,
+            sealed: false,
+            unchecked: false,
+        }
+    }
 }
 
 /// The queue between writers and the log writer, and the progress the
@@ -153,10 +169,23 @@ pub(crate) struct State {
     /// buffer size before the writer takes it, so it is allocated whole
     /// rather than grown by copying.
     chunk_capacity: usize,
+    /// Small records are queued without their checksums, which the log
+    /// writer computes before writing them.
+    writer_checksums: bool,
 }
 
 impl State {
-    pub(crate) fn new(next_seqno: Seqno, segment: u64, chunk_capacity: usize) -> State {
+    /// The queue of a log whose next record is `next_seqno`, in `segment`.
+    /// With `writer_checksums` (async mode), the log writer computes the
+    /// checksums of small records instead of the threads that write them:
+    /// that thread is otherwise idle between syncs, while a writer's time
+    /// is the database's throughput.
+    pub(crate) fn new(
+        next_seqno: Seqno,
+        segment: u64,
+        chunk_capacity: usize,
+        writer_checksums: bool,
+    ) -> State {
         State {
             next_seqno,
             queue: Vec::new(),
@@ -170,6 +199,7 @@ impl State {
             poisoned: None,
             shutdown: false,
             chunk_capacity,
+            writer_checksums,
         }
     }
 
@@ -195,16 +225,18 @@ impl State {
         let reuse = matches!(self.queue.last(), Some(c) if c.segment == seg && !c.sealed);
         if !reuse {
             self.queue.push(Chunk {
-                segment: seg,
-                bytes: Vec::with_capacity(self.chunk_capacity),
-                records: 0,
-                last_seqno: None,
-                sealed: false,
+                unchecked: self.writer_checksums,
+                ..Chunk::new(seg, Vec::with_capacity(self.chunk_capacity))
             });
         }
         let idx = self.queue.len() - 1;
         let start = self.queue[idx].bytes.len();
-        if let Err(e) = encode_record(&mut self.queue[idx].bytes, seqno, batch) {
+        let encode = if self.writer_checksums {
+            encode_unchecked
+        } else {
+            encode_record
+        };
+        if let Err(e) = encode(&mut self.queue[idx].bytes, seqno, batch) {
             if self.queue[idx].bytes.is_empty() && self.queue[idx].records == 0 {
                 self.queue.pop();
             }
@@ -218,11 +250,8 @@ impl State {
             }
             self.rotate_tail();
             self.queue.push(Chunk {
-                segment: self.tail_segment,
-                bytes: rec,
-                records: 0,
-                last_seqno: None,
-                sealed: false,
+                unchecked: self.writer_checksums,
+                ..Chunk::new(self.tail_segment, rec)
             });
         }
         let chunk = self.queue.last_mut().ok_or("log queue vanished")?;
@@ -257,11 +286,10 @@ impl State {
             self.rotate_tail();
         }
         self.queue.push(Chunk {
-            segment: self.tail_segment,
-            bytes: rec.seal(seqno),
             records: 1,
             last_seqno: Some(seqno),
             sealed: true,
+            ..Chunk::new(self.tail_segment, rec.seal(seqno))
         });
         self.tail_len += len as u64;
         self.queued_bytes += len;
@@ -272,13 +300,7 @@ impl State {
     pub(crate) fn rotate_now(&mut self) {
         if self.tail_len > SEGMENT_HEADER_LEN as u64 {
             self.rotate_tail();
-            self.queue.push(Chunk {
-                segment: self.tail_segment,
-                bytes: Vec::new(),
-                records: 0,
-                last_seqno: None,
-                sealed: false,
-            });
+            self.queue.push(Chunk::new(self.tail_segment, Vec::new()));
         }
     }
 }
@@ -633,7 +655,15 @@ fn write_round(core: &Core, active: &mut Active, chunks: Vec<Chunk>) -> Result<(
     let Some(log) = core.log.as_ref() else {
         return Ok(());
     };
-    for chunk in chunks {
+    for mut chunk in chunks {
+        if chunk.unchecked {
+            // Only a bug could make this fail; the log is then poisoned
+            // rather than written with records that would not check.
+            seal_records(&mut chunk.bytes).map_err(|why| fasty_storage::Error::Io {
+                path: active.path.clone(),
+                source: std::io::Error::other(why),
+            })?;
+        }
         while chunk.segment > active.id {
             // The old segment is complete and durable before the next one
             // exists, so only the newest segment can ever be torn.

@@ -203,6 +203,15 @@ impl State {
         }
     }
 
+    /// A chunk small records may be added to: marked unchecked when they
+    /// are queued without checksums, whichever call adds the first one.
+    fn open_chunk(&self, segment: u64, bytes: Vec<u8>) -> Chunk {
+        Chunk {
+            unchecked: self.writer_checksums,
+            ..Chunk::new(segment, bytes)
+        }
+    }
+
     /// Whether a record of `len` bytes must start a new segment.
     fn must_rotate(&self, len: usize, segment_size: u64) -> bool {
         self.tail_len > SEGMENT_HEADER_LEN as u64 && self.tail_len + len as u64 > segment_size
@@ -224,10 +233,8 @@ impl State {
         let seg = self.tail_segment;
         let reuse = matches!(self.queue.last(), Some(c) if c.segment == seg && !c.sealed);
         if !reuse {
-            self.queue.push(Chunk {
-                unchecked: self.writer_checksums,
-                ..Chunk::new(seg, Vec::with_capacity(self.chunk_capacity))
-            });
+            self.queue
+                .push(self.open_chunk(seg, Vec::with_capacity(self.chunk_capacity)));
         }
         let idx = self.queue.len() - 1;
         let start = self.queue[idx].bytes.len();
@@ -249,10 +256,7 @@ impl State {
                 self.queue.pop();
             }
             self.rotate_tail();
-            self.queue.push(Chunk {
-                unchecked: self.writer_checksums,
-                ..Chunk::new(self.tail_segment, rec)
-            });
+            self.queue.push(self.open_chunk(self.tail_segment, rec));
         }
         let chunk = self.queue.last_mut().ok_or("log queue vanished")?;
         chunk.records += 1;
@@ -300,7 +304,8 @@ impl State {
     pub(crate) fn rotate_now(&mut self) {
         if self.tail_len > SEGMENT_HEADER_LEN as u64 {
             self.rotate_tail();
-            self.queue.push(Chunk::new(self.tail_segment, Vec::new()));
+            self.queue
+                .push(self.open_chunk(self.tail_segment, Vec::new()));
         }
     }
 }
@@ -762,6 +767,40 @@ mod tests {
         let overlapped = simulate(&mut pacing, &mut clock, n, apply_first_wins);
         assert!(overlapped <= n / EXPLORE_EVERY + 1, "{overlapped} of {n}");
         assert!(overlapped > 0, "the slower way is tried now and then");
+    }
+
+    #[test]
+    fn records_queued_without_checksums_are_in_chunks_marked_so() {
+        let mut b = WriteBatch::new();
+        b.put(&b"key"[..], vec![1u8; 100]);
+        let big = vec![2u8; 20 << 10];
+        let mut large = WriteBatch::new();
+        large.put(&b"large"[..], big);
+        // Small records, a rotation asked for (a checkpoint), more small
+        // records, a rotation because the segment is full, a sealed large
+        // record, small ones again.
+        let mut st = State::new(1, 1, 1024, true);
+        st.push_next(&b, None, 4096).unwrap();
+        st.rotate_now();
+        for _ in 0..40 {
+            st.push_next(&b, None, 4096).unwrap();
+        }
+        let rec = UnsealedRecord::new(&large).unwrap();
+        st.push_next(&large, Some(rec), 1 << 20).unwrap();
+        st.push_next(&b, None, 1 << 20).unwrap();
+        assert!(st.queue.iter().map(|c| c.segment).max() > Some(2));
+        for (i, chunk) in st.queue.iter_mut().enumerate() {
+            if chunk.unchecked {
+                seal_records(&mut chunk.bytes).unwrap();
+            }
+            let data = bytes::Bytes::from(chunk.bytes.clone());
+            let mut off = 0;
+            while let Some(rec) = crate::record::read_record(&data, off)
+                .unwrap_or_else(|e| panic!("chunk {i}: {}", e.reason()))
+            {
+                off = rec.end;
+            }
+        }
     }
 
     #[test]

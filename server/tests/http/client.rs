@@ -246,9 +246,9 @@ pub fn read_response(s: &mut TcpStream) -> Option<Resp> {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
             break i;
         }
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        match read_chunk(s, &mut chunk) {
+            0 => return None,
+            n => buf.extend_from_slice(&chunk[..n]),
         }
     };
     let head = String::from_utf8(buf[..head_end].to_vec()).unwrap();
@@ -271,17 +271,17 @@ pub fn read_response(s: &mut TcpStream) -> Option<Resp> {
     if let Some(len) = get("content-length") {
         let len: usize = len.parse().unwrap();
         while body.len() < len {
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => body.extend_from_slice(&chunk[..n]),
+            match read_chunk(s, &mut chunk) {
+                0 => break,
+                n => body.extend_from_slice(&chunk[..n]),
             }
         }
         body.truncate(len);
     } else {
         loop {
-            match s.read(&mut chunk) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => body.extend_from_slice(&chunk[..n]),
+            match read_chunk(s, &mut chunk) {
+                0 => break,
+                n => body.extend_from_slice(&chunk[..n]),
             }
         }
         if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
@@ -293,6 +293,19 @@ pub fn read_response(s: &mut TcpStream) -> Option<Resp> {
         headers,
         body,
     })
+}
+
+/// One `read`, retried when a signal interrupts it (EINTR: seen under
+/// load on the test thread, which opened the database and with it the
+/// storage's io_uring rings); 0 at the end of the stream or on an error.
+fn read_chunk(s: &mut TcpStream, chunk: &mut [u8]) -> usize {
+    loop {
+        match s.read(chunk) {
+            Ok(n) => return n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return 0,
+        }
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -121,9 +121,6 @@ pub(crate) struct Chunk {
     /// A large record encoded on its own: later records start a new chunk
     /// instead of being copied after it.
     pub sealed: bool,
-    /// The records' checksums are still to be filled in
-    /// ([`State::new`]'s `writer_checksums`).
-    pub unchecked: bool,
 }
 
 impl Chunk {
@@ -134,8 +131,16 @@ impl Chunk {
             records: 0,
             last_seqno: None,
             sealed: false,
-            unchecked: false,
         }
+    }
+
+    /// Fills in the checksums of its records if they were queued without
+    /// ([`State::new`]'s `writer_checksums`); a sealed record has its own.
+    fn finish_checksums(&mut self, writer_checksums: bool) -> Result<(), String> {
+        if writer_checksums && !self.sealed {
+            seal_records(&mut self.bytes)?;
+        }
+        Ok(())
     }
 }
 
@@ -203,15 +208,6 @@ impl State {
         }
     }
 
-    /// A chunk small records may be added to: marked unchecked when they
-    /// are queued without checksums, whichever call adds the first one.
-    fn open_chunk(&self, segment: u64, bytes: Vec<u8>) -> Chunk {
-        Chunk {
-            unchecked: self.writer_checksums,
-            ..Chunk::new(segment, bytes)
-        }
-    }
-
     /// Whether a record of `len` bytes must start a new segment.
     fn must_rotate(&self, len: usize, segment_size: u64) -> bool {
         self.tail_len > SEGMENT_HEADER_LEN as u64 && self.tail_len + len as u64 > segment_size
@@ -234,7 +230,7 @@ impl State {
         let reuse = matches!(self.queue.last(), Some(c) if c.segment == seg && !c.sealed);
         if !reuse {
             self.queue
-                .push(self.open_chunk(seg, Vec::with_capacity(self.chunk_capacity)));
+                .push(Chunk::new(seg, Vec::with_capacity(self.chunk_capacity)));
         }
         let idx = self.queue.len() - 1;
         let start = self.queue[idx].bytes.len();
@@ -256,7 +252,7 @@ impl State {
                 self.queue.pop();
             }
             self.rotate_tail();
-            self.queue.push(self.open_chunk(self.tail_segment, rec));
+            self.queue.push(Chunk::new(self.tail_segment, rec));
         }
         let chunk = self.queue.last_mut().ok_or("log queue vanished")?;
         chunk.records += 1;
@@ -304,8 +300,7 @@ impl State {
     pub(crate) fn rotate_now(&mut self) {
         if self.tail_len > SEGMENT_HEADER_LEN as u64 {
             self.rotate_tail();
-            self.queue
-                .push(self.open_chunk(self.tail_segment, Vec::new()));
+            self.queue.push(Chunk::new(self.tail_segment, Vec::new()));
         }
     }
 }
@@ -369,6 +364,8 @@ pub(crate) fn start_segment(
 /// What one round of the writer took from the queue.
 struct Round {
     chunks: Vec<Chunk>,
+    /// [`State::new`]'s `writer_checksums`.
+    writer_checksums: bool,
     batches: Vec<PendingBatch>,
     upto: Seqno,
     epoch: u64,
@@ -430,13 +427,14 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
             }
         };
         let started = Instant::now();
-        let written = write_round(core, &mut active, round.chunks).and_then(|()| {
-            if round.sync {
-                active.file.start_sync().map_err(Into::into)
-            } else {
-                Ok(())
-            }
-        });
+        let written = write_round(core, &mut active, round.chunks, round.writer_checksums)
+            .and_then(|()| {
+                if round.sync {
+                    active.file.start_sync().map_err(Into::into)
+                } else {
+                    Ok(())
+                }
+            });
         // The previous round's fsync completed before this round was
         // written: its batches may become visible now, while this one's
         // fsync runs (and whether or not this round failed).
@@ -642,6 +640,7 @@ fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant, wait:
         || st.shutdown;
     let round = Round {
         chunks: std::mem::take(&mut st.queue),
+        writer_checksums: st.writer_checksums,
         batches: std::mem::take(&mut st.pending),
         upto: st.next_seqno - 1,
         epoch: st.sync_requested,
@@ -656,19 +655,26 @@ fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant, wait:
 }
 
 /// Appends the chunks, starting new segments where they say so.
-fn write_round(core: &Core, active: &mut Active, chunks: Vec<Chunk>) -> Result<()> {
+/// With `writer_checksums` the small records' checksums are filled in
+/// first.
+fn write_round(
+    core: &Core,
+    active: &mut Active,
+    chunks: Vec<Chunk>,
+    writer_checksums: bool,
+) -> Result<()> {
     let Some(log) = core.log.as_ref() else {
         return Ok(());
     };
     for mut chunk in chunks {
-        if chunk.unchecked {
-            // Only a bug could make this fail; the log is then poisoned
-            // rather than written with records that would not check.
-            seal_records(&mut chunk.bytes).map_err(|why| fasty_storage::Error::Io {
+        // Only a bug could make this fail; the log is then poisoned rather
+        // than written with records that would not check.
+        chunk
+            .finish_checksums(writer_checksums)
+            .map_err(|why| fasty_storage::Error::Io {
                 path: active.path.clone(),
                 source: std::io::Error::other(why),
             })?;
-        }
         while chunk.segment > active.id {
             // The old segment is complete and durable before the next one
             // exists, so only the newest segment can ever be torn.
@@ -770,7 +776,7 @@ mod tests {
     }
 
     #[test]
-    fn records_queued_without_checksums_are_in_chunks_marked_so() {
+    fn every_queued_chunk_checks_once_the_writer_fills_in_checksums() {
         let mut b = WriteBatch::new();
         b.put(&b"key"[..], vec![1u8; 100]);
         let big = vec![2u8; 20 << 10];
@@ -790,9 +796,7 @@ mod tests {
         st.push_next(&b, None, 1 << 20).unwrap();
         assert!(st.queue.iter().map(|c| c.segment).max() > Some(2));
         for (i, chunk) in st.queue.iter_mut().enumerate() {
-            if chunk.unchecked {
-                seal_records(&mut chunk.bytes).unwrap();
-            }
+            chunk.finish_checksums(true).unwrap();
             let data = bytes::Bytes::from(chunk.bytes.clone());
             let mut off = 0;
             while let Some(rec) = crate::record::read_record(&data, off)

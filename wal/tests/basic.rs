@@ -352,7 +352,7 @@ fn a_write_after_an_idle_spell_is_synced_within_the_interval() {
 /// (everything synced) must lose nothing: those records are still in the
 /// log then, and open reads them. (This catches a record written without
 /// its checksum in some runs only, as it takes the race; the unit test
-/// `records_queued_without_checksums_are_in_chunks_marked_so` in writer.rs
+/// `every_queued_chunk_checks_once_the_writer_fills_in_checksums` in writer.rs
 /// pins the chunk down every time.)
 #[test]
 fn async_writes_racing_checkpoints_survive_a_crash() {

@@ -92,18 +92,31 @@ pub enum InsertMode {
     Upsert,
 }
 
-/// Per-call switches of [`Database::execute_with`].
-#[derive(Debug, Clone, Copy)]
+/// Per-call switches and limits of [`Database::execute_with`].
+#[derive(Debug, Clone)]
 pub struct ExecOptions {
     /// Use primary-key and index access paths and lookup joins. `false`
     /// forces full scans and hash joins, which must give the same rows
     /// (tests compare the two).
     pub use_indexes: bool,
+    /// Stop with `statement_timeout` once this instant has passed.
+    pub deadline: Option<std::time::Instant>,
+    /// Stop with `memory_limit` once the statement's intermediate state
+    /// (hash tables, sort buffers, materialised results) passes this many
+    /// bytes.
+    pub memory_limit: Option<usize>,
+    /// Stop with `cancelled` once this flag is set (the client hung up).
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        ExecOptions { use_indexes: true }
+        ExecOptions {
+            use_indexes: true,
+            deadline: None,
+            memory_limit: None,
+            cancel: None,
+        }
     }
 }
 

@@ -47,6 +47,17 @@ pub enum ErrorCode {
     /// Stored bytes failed a checksum or could not be decoded (a data
     /// file, the log, a catalog entry or a row): run `fasty admin verify`.
     Corruption,
+    /// A statement nested or chained beyond the parser's depth bound, or a
+    /// name or pattern past its length limit.
+    TooComplex,
+    /// A statement ran past its time limit ([`crate::ExecOptions::deadline`]).
+    StatementTimeout,
+    /// A statement needed more memory than its limit
+    /// ([`crate::ExecOptions::memory_limit`]).
+    MemoryLimit,
+    /// A statement was stopped by its caller ([`crate::ExecOptions::cancel`]),
+    /// say because the client hung up.
+    Cancelled,
 }
 
 impl ErrorCode {
@@ -70,6 +81,10 @@ impl ErrorCode {
             ErrorCode::StorageError => "storage_error",
             ErrorCode::Poisoned => "poisoned",
             ErrorCode::Corruption => "corruption",
+            ErrorCode::TooComplex => "too_complex",
+            ErrorCode::StatementTimeout => "statement_timeout",
+            ErrorCode::MemoryLimit => "memory_limit",
+            ErrorCode::Cancelled => "cancelled",
         }
     }
 }

@@ -8,7 +8,16 @@ use std::sync::Arc;
 use fasty_query::{Database, ErrorCode, ExecOptions, Options, Output};
 
 fn rows(db: &Database, q: &str, use_indexes: bool) -> Vec<Vec<fasty_query::Value>> {
-    match db.execute_with(q, ExecOptions { use_indexes }).unwrap() {
+    match db
+        .execute_with(
+            q,
+            ExecOptions {
+                use_indexes,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    {
         Output::Rows { rows, .. } => rows,
         o => panic!("{o:?}"),
     }

@@ -709,7 +709,14 @@ fn check_query(p: &Pair, s: &Select) {
     let mut ours = fasty_rows(&p.fasty, &text, ExecOptions::default());
     let mut theirs = sqlite_rows(&p.sqlite, &sql);
     // The same query with access paths switched off must agree too.
-    let mut scanned = fasty_rows(&p.fasty, &text, ExecOptions { use_indexes: false });
+    let mut scanned = fasty_rows(
+        &p.fasty,
+        &text,
+        ExecOptions {
+            use_indexes: false,
+            ..Default::default()
+        },
+    );
     if s.order_by.is_empty() {
         sort_rows(&mut ours);
         sort_rows(&mut theirs);

@@ -493,6 +493,12 @@ impl Db {
         Ok(())
     }
 
+    /// The data directory the database was opened in (not touched in
+    /// memory mode), for tools that copy it, such as [`crate::backup`].
+    pub fn dir(&self) -> &Path {
+        self.core.engine.dir()
+    }
+
     /// A report on the log and the engine.
     pub fn stats(&self) -> Stats {
         let core = &*self.core;

@@ -204,6 +204,17 @@ impl Database {
         ))
     }
 
+    /// A table's indexes: `(index name, indexed column)` each, in the
+    /// order they were created.
+    pub fn indexes(&self, table: &str) -> Result<Vec<(String, String)>> {
+        let cat = self.catalog.read().clone();
+        let t = cat.table(table)?;
+        Ok(t.indexes
+            .iter()
+            .map(|i| (i.name.clone(), i.column.clone()))
+            .collect())
+    }
+
     /// Runs one statement.
     pub fn execute(&self, text: &str) -> Result<Output> {
         self.execute_with(text, ExecOptions::default())
@@ -230,6 +241,16 @@ impl Database {
     /// `invalid_parameter` unless exactly [`Prepared::params`] values are
     /// given.
     pub fn execute_prepared(&self, prepared: &Prepared, params: &[Value]) -> Result<Output> {
+        self.execute_prepared_with(prepared, params, ExecOptions::default())
+    }
+
+    /// [`Database::execute_prepared`] with per-call switches and limits.
+    pub fn execute_prepared_with(
+        &self,
+        prepared: &Prepared,
+        params: &[Value],
+        opts: ExecOptions,
+    ) -> Result<Output> {
         if params.len() != prepared.params {
             return Err(Error::query(
                 ErrorCode::InvalidParameter,
@@ -241,12 +262,12 @@ impl Database {
             ));
         }
         if params.is_empty() {
-            return self.run(&prepared.statement, ExecOptions::default());
+            return self.run(&prepared.statement, opts);
         }
         let values: Vec<Literal> = params.iter().map(value_literal).collect();
         let mut statement = prepared.statement.clone();
         bind_statement(&mut statement, &values);
-        self.run(&statement, ExecOptions::default())
+        self.run(&statement, opts)
     }
 
     /// Whether `stmt` is a primary-key point read (`find T where id = N`,

@@ -41,7 +41,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            "no such route: use POST /query, GET /health, GET /stats or GET /metrics",
+            "no such route: use POST /query, GET /health, /stats, /metrics, /schema, or POST /admin/checkpoint, /admin/compact, /admin/backup",
         )
     }
 
@@ -49,7 +49,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            "method not allowed: /query takes POST, /health, /stats and /metrics take GET",
+            "method not allowed: /query and /admin/* take POST, /health, /stats, /metrics and /schema take GET",
         )
     }
 
@@ -61,13 +61,13 @@ impl ApiError {
         )
     }
 
-    pub(crate) fn request_timeout(idle: std::time::Duration) -> Self {
+    pub(crate) fn request_timeout(limit: std::time::Duration) -> Self {
         ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
             format!(
-                "the request body stalled: nothing arrived for {} ms",
-                idle.as_millis()
+                "the request body did not arrive within {} ms: send it faster or in smaller requests",
+                limit.as_millis()
             ),
         )
     }
@@ -179,9 +179,16 @@ impl From<serde_json::Error> for ApiError {
     }
 }
 
+/// The error code of a failed response, as an extension of the
+/// response, for the error counters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ErrorTag(pub(crate) &'static str);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(self.status, self.to_body())
+        let mut res = json_response(self.status, self.to_body());
+        res.extensions_mut().insert(ErrorTag(self.code));
+        res
     }
 }
 

@@ -1,6 +1,8 @@
 //! What every request passes through before and after its route: the
 //! shutdown gate (503 while draining), the token check (401), the JSON
-//! body for the router's own 405, and the request metrics.
+//! body for the router's own 405, and the request metrics (scrapes of
+//! `/stats` and `/metrics` are not counted, so monitoring does not show
+//! up as traffic).
 
 use std::time::Instant;
 
@@ -10,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorTag};
 use crate::metrics::Kind;
 
 /// The middleware around every route.
@@ -23,6 +25,8 @@ pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next
         Kind::Other
     };
     let open = path == "/health";
+    let scrape = path == "/stats" || path == "/metrics";
+    let _in_flight = (!scrape).then(|| state.metrics.request_started());
     let mut res = match state.lifecycle.enter() {
         None => {
             let mut res = ApiError::shutting_down().into_response();
@@ -61,13 +65,22 @@ pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next
         .get::<Kind>()
         .copied()
         .unwrap_or(default_kind);
-    state.metrics.record(kind, res.status(), start.elapsed());
+    if !(scrape && res.status() == StatusCode::OK) {
+        let error = res.extensions().get::<ErrorTag>().map(|t| t.0);
+        state
+            .metrics
+            .record(kind, res.status(), error, start.elapsed());
+    }
     res
 }
 
 /// Whether `Authorization` is `Bearer <token>` (scheme in any case),
-/// compared in time independent of where the tokens differ.
+/// compared in time independent of where the tokens differ. An empty
+/// token matches nothing.
 fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    if token.is_empty() {
+        return false;
+    }
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return false;
     };
@@ -107,5 +120,7 @@ mod tests {
         assert!(!bearer_matches(&h("Bearer"), "s3cret"));
         assert!(!bearer_matches(&h("s3cret"), "s3cret"));
         assert!(!bearer_matches(&HeaderMap::new(), "s3cret"));
+        assert!(!bearer_matches(&h("Bearer "), ""));
+        assert!(!bearer_matches(&h("Bearer"), ""));
     }
 }

@@ -31,6 +31,8 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod admin;
+mod connection;
 mod error;
 mod gate;
 mod lifecycle;
@@ -38,9 +40,12 @@ mod metrics;
 mod query;
 mod request;
 mod response;
+mod schema;
+mod serve;
 mod stats;
 
-use std::future::Future;
+pub use serve::serve;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,7 +61,8 @@ use crate::metrics::Metrics;
 
 /// Settings of the HTTP layer (the database's own options are the
 /// caller's: it opens the [`Database`]). `Debug` shows whether a token is
-/// set, never the token.
+/// set, never the token. [`ServerOptions::validate`] checks them;
+/// [`serve`] refuses to start with options that fail it.
 #[derive(Clone)]
 pub struct ServerOptions {
     /// Largest accepted request body in bytes; larger ones get 413.
@@ -64,7 +70,35 @@ pub struct ServerOptions {
     pub max_body: usize,
     /// When set, every route but `/health` requires
     /// `Authorization: Bearer <token>` (`--auth-token`, `FASTY_AUTH_TOKEN`).
+    /// An empty token is refused by [`ServerOptions::validate`] (and never
+    /// matches in [`router`]).
     pub auth_token: Option<String>,
+    /// How long a client has, from its first byte, to send a request line
+    /// and headers; past it the connection is closed (slow-header
+    /// clients). Default 10 s.
+    pub head_timeout: Duration,
+    /// How long a client has, from the end of its headers, to send the
+    /// whole body (not per chunk: a body trickled byte by byte is cut off
+    /// too); past it the request is answered 408 and the connection
+    /// closed. Default 60 s.
+    pub body_timeout: Duration,
+    /// How long a keep-alive connection may sit without a request (and
+    /// without reading or writing anything) before it is closed. Default
+    /// 60 s.
+    pub idle_timeout: Duration,
+    /// How long a graceful stop waits for admitted requests; past it the
+    /// connections still open are closed and their statements cancelled,
+    /// then the database is synced as usual. Default 30 s.
+    pub stop_timeout: Duration,
+    /// Time limit of one statement, from when it starts running; past it
+    /// the statement stops with `statement_timeout` (400). `None`: no
+    /// limit. Default 5 min (`--statement-timeout-ms`).
+    pub statement_timeout: Option<Duration>,
+    /// Memory limit of one statement's intermediate state (hash tables,
+    /// sort buffers, results) in bytes; past it the statement stops with
+    /// `memory_limit` (400). `None`: no limit. Default 1 GiB
+    /// (`--statement-memory-mb`).
+    pub statement_memory: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -72,7 +106,45 @@ impl Default for ServerOptions {
         ServerOptions {
             max_body: 64 << 20,
             auth_token: None,
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            stop_timeout: Duration::from_secs(30),
+            statement_timeout: Some(Duration::from_secs(300)),
+            statement_memory: Some(1 << 30),
         }
+    }
+}
+
+impl ServerOptions {
+    /// Checks the options: an empty auth token (which would let anyone in
+    /// who sends `Bearer ` and nothing else) and zero timeouts are refused.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        if self.auth_token.as_deref() == Some("") {
+            return Err(OptionsError(
+                "auth token must not be empty: give a token or none".into(),
+            ));
+        }
+        for (name, d) in [
+            ("head timeout", self.head_timeout),
+            ("body timeout", self.body_timeout),
+            ("idle timeout", self.idle_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(OptionsError(format!("the {name} must not be zero")));
+            }
+        }
+        if self.statement_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(OptionsError(
+                "the statement timeout must not be zero: leave it unset for no limit".into(),
+            ));
+        }
+        if self.statement_memory == Some(0) {
+            return Err(OptionsError(
+                "the statement memory limit must not be zero: leave it unset for no limit".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -84,9 +156,28 @@ impl std::fmt::Debug for ServerOptions {
                 "auth_token",
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("head_timeout", &self.head_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("stop_timeout", &self.stop_timeout)
+            .field("statement_timeout", &self.statement_timeout)
+            .field("statement_memory", &self.statement_memory)
             .finish()
     }
 }
+
+/// Options that [`ServerOptions::validate`] refuses; the message says
+/// which and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionsError(String);
+
+impl std::fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for OptionsError {}
 
 /// What every handler shares: the database, the options, the request
 /// metrics and the shutdown state. Cheap to clone.
@@ -97,15 +188,11 @@ pub struct AppState {
     metrics: Arc<Metrics>,
     lifecycle: Arc<Lifecycle>,
     started: Instant,
-    body_timeout: Duration,
 }
 
-/// How long a request body may go without a byte arriving before the
-/// request is answered 408 (see [`AppState::with_body_timeout`]).
-pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
-
 impl AppState {
-    /// State over `db` with `opts`.
+    /// State over `db` with `opts` (checked by [`serve`], see
+    /// [`ServerOptions::validate`]).
     pub fn new(db: Arc<Database>, opts: ServerOptions) -> AppState {
         AppState {
             db,
@@ -113,18 +200,7 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             lifecycle: Arc::new(Lifecycle::default()),
             started: Instant::now(),
-            body_timeout: DEFAULT_BODY_TIMEOUT,
         }
-    }
-
-    /// The same state with another body idle timeout (default
-    /// [`DEFAULT_BODY_TIMEOUT`]): a request whose body stalls that long
-    /// between two chunks gets 408, so a stalled client can neither hold a
-    /// connection forever nor hold up a graceful stop. Large bodies that
-    /// keep arriving are not limited by it.
-    pub fn with_body_timeout(mut self, timeout: Duration) -> AppState {
-        self.body_timeout = timeout;
-        self
     }
 
     /// The database the routes run against.
@@ -160,6 +236,11 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/stats", get(stats::stats))
         .route("/metrics", get(stats::metrics))
+        .route("/schema", get(schema::all))
+        .route("/schema/{table}", get(schema::one))
+        .route("/admin/checkpoint", post(admin::checkpoint))
+        .route("/admin/compact", post(admin::compact))
+        .route("/admin/backup", post(admin::backup))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -174,31 +255,6 @@ async fn health() -> Response {
 
 async fn not_found() -> Response {
     ApiError::not_found().into_response()
-}
-
-/// Serves [`router`] on `listener` until `shutdown` resolves; then drains
-/// (requests arriving from then on get 503, admitted ones finish), stops
-/// accepting, closes the connections and syncs the database.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let db = state.db.clone();
-    let draining = state.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: refusing new requests, finishing admitted ones");
-            draining.drain().await;
-            tracing::info!("drained: closing connections");
-        })
-        .await?;
-    tracing::info!("syncing the database");
-    tokio::task::spawn_blocking(move || db.kv().sync())
-        .await
-        .map_err(std::io::Error::other)?
-        .map_err(std::io::Error::other)
 }
 
 #[cfg(test)]

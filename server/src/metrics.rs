@@ -1,10 +1,13 @@
-//! Request counters and latency histograms: what `/stats` and `/metrics`
-//! report about the HTTP layer. Recording is a few relaxed atomic
-//! increments into fixed arrays (no locks, no allocation); reading sums
-//! them into a [`Snapshot`].
+//! Request counters, latency histograms and samples, errors by code,
+//! open connections and requests in flight: what `/stats` and `/metrics`
+//! report about the HTTP layer. Recording a request is a few relaxed
+//! atomic operations on fixed arrays (no allocation; a lock only for a
+//! failed request's code); reading copies them into a [`Snapshot`].
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -114,11 +117,25 @@ const BOUNDS_US: [u64; 16] = [
 const BUCKETS: usize = BOUNDS_US.len() + 1;
 const KINDS: usize = Kind::ALL.len();
 
-/// The counters. One per (kind, status) and a latency histogram per kind.
+/// Latency samples kept per kind: the last this many requests, from
+/// which `/stats` computes exact percentiles.
+pub(crate) const SAMPLES: usize = 1024;
+
+/// The counters. One per (kind, status), a latency histogram and the
+/// last [`SAMPLES`] latencies per kind, failures by error code, and the
+/// gauges of open connections and requests in flight.
 pub(crate) struct Metrics {
     requests: [[AtomicU64; STATUSES.len()]; KINDS],
     buckets: [[AtomicU64; BUCKETS]; KINDS],
     sum_us: [AtomicU64; KINDS],
+    /// Latencies in µs (saturating), a ring per kind written at
+    /// `count % SAMPLES`.
+    samples: Box<[[AtomicU32; SAMPLES]; KINDS]>,
+    /// Per kind, the next sample's position in the ring.
+    next: [AtomicU64; KINDS],
+    errors: Mutex<BTreeMap<&'static str, u64>>,
+    connections: AtomicUsize,
+    in_flight: AtomicUsize,
 }
 
 impl Metrics {
@@ -127,17 +144,50 @@ impl Metrics {
             requests: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             buckets: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
             sum_us: std::array::from_fn(|_| AtomicU64::new(0)),
+            samples: Box::new(std::array::from_fn(|_| {
+                std::array::from_fn(|_| AtomicU32::new(0))
+            })),
+            next: std::array::from_fn(|_| AtomicU64::new(0)),
+            errors: Mutex::new(BTreeMap::new()),
+            connections: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
-    /// Counts one finished request.
-    pub(crate) fn record(&self, kind: Kind, status: StatusCode, elapsed: Duration) {
+    /// Counts one finished request; `error` is its error code if it
+    /// failed.
+    pub(crate) fn record(
+        &self,
+        kind: Kind,
+        status: StatusCode,
+        error: Option<&'static str>,
+        elapsed: Duration,
+    ) {
         let k = kind.index();
         self.requests[k][status_index(status)].fetch_add(1, Ordering::Relaxed);
         let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
         let b = BOUNDS_US.partition_point(|&bound| bound < us);
         self.buckets[k][b].fetch_add(1, Ordering::Relaxed);
         self.sum_us[k].fetch_add(us, Ordering::Relaxed);
+        let slot = self.next[k].fetch_add(1, Ordering::Relaxed);
+        self.samples[k][(slot % SAMPLES as u64) as usize]
+            .store(u32::try_from(us).unwrap_or(u32::MAX), Ordering::Relaxed);
+        if let Some(code) = error {
+            let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+            *errors.entry(code).or_insert(0) += 1;
+        }
+    }
+
+    /// A connection opened; the guard counts it until dropped.
+    pub(crate) fn connection_opened(self: &std::sync::Arc<Self>) -> Gauge {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        Gauge(self.clone(), Which::Connections)
+    }
+
+    /// A request admitted; the guard counts it until dropped.
+    pub(crate) fn request_started(self: &std::sync::Arc<Self>) -> Gauge {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        Gauge(self.clone(), Which::InFlight)
     }
 
     /// The counters now.
@@ -148,21 +198,61 @@ impl Metrics {
                 .iter()
                 .map(|&kind| {
                     let k = kind.index();
+                    let buckets: [u64; BUCKETS] =
+                        std::array::from_fn(|i| load(&self.buckets[k][i]));
+                    let n = (load(&self.next[k]) as usize).min(SAMPLES);
+                    let mut samples: Vec<u32> = self.samples[k][..n]
+                        .iter()
+                        .map(|a| a.load(Ordering::Relaxed))
+                        .collect();
+                    samples.sort_unstable();
                     KindSnapshot {
                         kind,
                         statuses: std::array::from_fn(|i| load(&self.requests[k][i])),
-                        buckets: std::array::from_fn(|i| load(&self.buckets[k][i])),
+                        buckets,
                         sum_us: load(&self.sum_us[k]),
+                        samples,
                     }
                 })
                 .collect(),
+            errors: self
+                .errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            connections: self.connections.load(Ordering::Relaxed),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
         }
+    }
+}
+
+enum Which {
+    Connections,
+    InFlight,
+}
+
+/// Holds one unit of a gauge (an open connection, a request in flight).
+pub(crate) struct Gauge(std::sync::Arc<Metrics>, Which);
+
+impl Drop for Gauge {
+    fn drop(&mut self) {
+        let g = match self.1 {
+            Which::Connections => &self.0.connections,
+            Which::InFlight => &self.0.in_flight,
+        };
+        g.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 /// The counters of every kind at one moment.
 pub(crate) struct Snapshot {
     pub(crate) kinds: Vec<KindSnapshot>,
+    /// Failed requests by error code.
+    pub(crate) errors: BTreeMap<&'static str, u64>,
+    /// Connections open.
+    pub(crate) connections: usize,
+    /// Requests admitted and not yet answered.
+    pub(crate) in_flight: usize,
 }
 
 /// One kind's counters.
@@ -171,6 +261,8 @@ pub(crate) struct KindSnapshot {
     statuses: [u64; STATUSES.len()],
     buckets: [u64; BUCKETS],
     sum_us: u64,
+    /// The last (up to [`SAMPLES`]) latencies in µs, sorted.
+    samples: Vec<u32>,
 }
 
 impl KindSnapshot {
@@ -188,28 +280,22 @@ impl KindSnapshot {
             .map(|(i, n)| (status_label(i), *n))
     }
 
-    /// The latency below which a fraction `q` of the requests finished,
-    /// in milliseconds, interpolated within its bucket; `None` without
-    /// requests. Past the last bound it reports that bound.
+    /// Latency samples the percentiles are computed from: the last
+    /// [`SAMPLES`] requests of the kind at most.
+    pub(crate) fn sampled(&self) -> usize {
+        self.samples.len()
+    }
+
+    /// The latency at or below which a fraction `q` of the sampled
+    /// requests finished (nearest rank), in milliseconds; `None` without
+    /// requests.
     pub(crate) fn percentile_ms(&self, q: f64) -> Option<f64> {
-        let total = self.count();
-        if total == 0 {
+        let n = self.samples.len();
+        if n == 0 {
             return None;
         }
-        let rank = q * total as f64;
-        let mut below = 0u64;
-        for (i, &n) in self.buckets.iter().enumerate() {
-            if n > 0 && (below + n) as f64 >= rank {
-                let lo = if i == 0 { 0 } else { BOUNDS_US[i - 1] } as f64;
-                let Some(&hi) = BOUNDS_US.get(i) else {
-                    return Some(lo / 1000.0);
-                };
-                let frac = ((rank - below as f64) / n as f64).clamp(0.0, 1.0);
-                return Some((lo + frac * (hi as f64 - lo)) / 1000.0);
-            }
-            below += n;
-        }
-        Some(BOUNDS_US[BOUNDS_US.len() - 1] as f64 / 1000.0)
+        let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
+        Some(f64::from(self.samples[rank - 1]) / 1000.0)
     }
 
     /// Mean latency in milliseconds; `None` without requests.
@@ -222,6 +308,23 @@ impl KindSnapshot {
 impl Snapshot {
     /// The request counters and histograms in Prometheus text format.
     pub(crate) fn write_prometheus(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "# HELP fasty_http_connections Open client connections.\n\
+             # TYPE fasty_http_connections gauge\n\
+             fasty_http_connections {}\n\
+             # HELP fasty_http_requests_in_flight Requests admitted and not yet answered.\n\
+             # TYPE fasty_http_requests_in_flight gauge\n\
+             fasty_http_requests_in_flight {}\n",
+            self.connections, self.in_flight
+        );
+        out.push_str(
+            "# HELP fasty_errors_total Failed requests by error code.\n\
+             # TYPE fasty_errors_total counter\n",
+        );
+        for (code, n) in &self.errors {
+            let _ = writeln!(out, "fasty_errors_total{{code=\"{code}\"}} {n}");
+        }
         out.push_str(
             "# HELP fasty_requests_total HTTP requests by statement kind and status.\n\
              # TYPE fasty_requests_total counter\n",
@@ -267,34 +370,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_and_percentiles() {
+    fn buckets_percentiles_and_errors() {
         let m = Metrics::new();
         for _ in 0..90 {
-            m.record(Kind::Select, StatusCode::OK, Duration::from_micros(80));
+            m.record(
+                Kind::Select,
+                StatusCode::OK,
+                None,
+                Duration::from_micros(80),
+            );
         }
-        for _ in 0..10 {
+        for i in 0..10 {
             m.record(
                 Kind::Select,
                 StatusCode::BAD_REQUEST,
-                Duration::from_millis(20),
+                Some("syntax_error"),
+                Duration::from_millis(20 + i),
             );
         }
-        m.record(Kind::Ddl, StatusCode::IM_A_TEAPOT, Duration::from_secs(60));
+        m.record(
+            Kind::Ddl,
+            StatusCode::IM_A_TEAPOT,
+            Some("table_exists"),
+            Duration::from_secs(60),
+        );
         let s = m.snapshot();
         let sel = &s.kinds[Kind::Select.index()];
         assert_eq!(sel.count(), 100);
+        assert_eq!(sel.sampled(), 100);
         assert_eq!(
             sel.statuses().collect::<Vec<_>>(),
             vec![("200", 90), ("400", 10)]
         );
-        let p50 = sel.percentile_ms(0.5).unwrap();
-        assert!(p50 > 0.0 && p50 <= 0.1, "{p50}");
-        let p99 = sel.percentile_ms(0.99).unwrap();
-        assert!(p99 > 10.0 && p99 <= 25.0, "{p99}");
+        // Exact, from the samples: rank 50 of 100 is 80 µs, rank 99 is
+        // the ninth-slowest of the ten 20-29 ms requests.
+        assert_eq!(sel.percentile_ms(0.5), Some(0.08));
+        assert_eq!(sel.percentile_ms(0.99), Some(28.0));
+        assert_eq!(sel.percentile_ms(1.0), Some(29.0));
         let ddl = &s.kinds[Kind::Ddl.index()];
         assert_eq!(ddl.statuses().collect::<Vec<_>>(), vec![("other", 1)]);
-        assert_eq!(ddl.percentile_ms(0.5), Some(10_000.0));
+        assert_eq!(ddl.percentile_ms(0.5), Some(60_000.0));
         assert_eq!(s.kinds[Kind::Batch.index()].percentile_ms(0.5), None);
+        assert_eq!(
+            s.errors.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>(),
+            vec![("syntax_error", 10), ("table_exists", 1)]
+        );
 
         let mut text = String::new();
         s.write_prometheus(&mut text);
@@ -308,5 +428,36 @@ mod tests {
         assert!(
             text.contains("fasty_request_duration_seconds_bucket{kind=\"ddl\",le=\"+Inf\"} 1\n")
         );
+        assert!(text.contains("fasty_errors_total{code=\"syntax_error\"} 10\n"));
+    }
+
+    #[test]
+    fn samples_keep_the_last_requests() {
+        let m = Metrics::new();
+        for _ in 0..SAMPLES {
+            m.record(Kind::Select, StatusCode::OK, None, Duration::from_secs(1));
+        }
+        for _ in 0..SAMPLES {
+            m.record(Kind::Select, StatusCode::OK, None, Duration::from_micros(5));
+        }
+        let s = m.snapshot();
+        let sel = &s.kinds[Kind::Select.index()];
+        assert_eq!(sel.count(), 2 * SAMPLES as u64);
+        assert_eq!(sel.sampled(), SAMPLES);
+        assert_eq!(sel.percentile_ms(1.0), Some(0.005));
+    }
+
+    #[test]
+    fn gauges_count_while_held() {
+        let m = std::sync::Arc::new(Metrics::new());
+        let c = m.connection_opened();
+        let r1 = m.request_started();
+        let r2 = m.request_started();
+        assert_eq!((m.snapshot().connections, m.snapshot().in_flight), (1, 2));
+        drop(r1);
+        drop(c);
+        assert_eq!((m.snapshot().connections, m.snapshot().in_flight), (0, 1));
+        drop(r2);
+        assert_eq!(m.snapshot().in_flight, 0);
     }
 }

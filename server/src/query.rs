@@ -1,46 +1,64 @@
-//! `POST /query`: read the body (up to `max_body`), then parse it, run the
-//! statement or batch and serialise the result on tokio's blocking pool,
-//! so a long statement never holds up an async worker — except a
-//! primary-key point read in a small body, which runs on the async worker
-//! itself: one key lookup costs less than the hand-off to the pool and
-//! back (two thread switches per request).
+//! `POST /query`: read the body (up to `max_body`, within the body
+//! timeout), then parse it, run the statement or batch and serialise the
+//! result on tokio's blocking pool, so a long statement never holds up an
+//! async worker — except a primary-key point read in a small body, which
+//! runs on the async worker itself: one key lookup costs less than the
+//! hand-off to the pool and back (two thread switches per request).
+//!
+//! Each statement runs with the server's time and memory limits and a
+//! cancel flag that the handler sets when it is dropped before the answer
+//! is ready (the client hung up, or a stop cut the connection off).
+//!
+//! The answer is an [`Answer`]: today a whole JSON body; a streamed body
+//! (rows written as they are produced) slots in as another variant.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fasty_query::ast::Statement;
-use fasty_query::{Database, ExecOptions, parser};
+use fasty_query::{Database, ExecOptions, Value, parser};
 use http_body_util::BodyExt;
 
-use crate::AppState;
 use crate::error::{ApiError, json_response};
 use crate::metrics::Kind;
 use crate::request::{Batch, QueryRequest};
 use crate::response::{inserted_body, output_body};
+use crate::{AppState, ServerOptions};
 
 /// The `/query` handler.
 pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Response {
-    let body = match read_body(req, state.opts.max_body, state.body_timeout).await {
+    let body = match read_body(req, state.opts.max_body, state.opts.body_timeout).await {
         Ok(b) => b,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            // The rest of the body may still be on its way: close the
+            // connection rather than read it.
+            let mut res = e.into_response();
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return res;
+        }
     };
     // The statement holds its own unit of work: if the client hangs up,
-    // this future is dropped but the statement runs to its end, and a
-    // graceful stop waits for it.
+    // this future is dropped, the statement is told to stop, and a
+    // graceful stop waits for it to end.
     let work = state.lifecycle.hold();
+    let cancel = CancelOnDrop::default();
+    let limits = Limits::new(&state.opts, cancel.flag());
     let db = state.db.clone();
-    let parsed = (body.len() <= INLINE_BODY_MAX).then(|| parse(&body));
+    let parsed = (body.len() <= INLINE_BODY_MAX).then(|| parse(&db, &body));
     let (kind, result) = match parsed {
         Some(Ok(Parsed::Statement(stmt))) if db.is_key_read(&stmt) => {
             let _work = work;
-            run(&db, Ok(Parsed::Statement(stmt)))
+            run(&db, Ok(Parsed::Statement(stmt)), &limits)
         }
         parsed => {
             let ran = tokio::task::spawn_blocking(move || {
                 let _work = work;
-                run(&db, parsed.unwrap_or_else(|| parse(&body)))
+                run(&db, parsed.unwrap_or_else(|| parse(&db, &body)), &limits)
             })
             .await;
             match ran {
@@ -55,17 +73,90 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
             }
         }
     };
+    cancel.disarm();
     let mut res = match result {
-        Ok(body) => json_response(StatusCode::OK, body),
+        Ok(answer) => answer.into_response(),
         Err(e) => e.into_response(),
     };
     res.extensions_mut().insert(kind);
     res
 }
 
-/// The body: 413 past `max` bytes (announced or actual), 408 if nothing
-/// arrives for `idle`.
-async fn read_body(req: Request, max: usize, idle: Duration) -> Result<Vec<u8>, ApiError> {
+/// A successful answer to `/query`.
+pub(crate) enum Answer {
+    /// The whole JSON body, built before sending.
+    Json(Vec<u8>),
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self {
+            Answer::Json(body) => json_response(StatusCode::OK, body),
+        }
+    }
+}
+
+/// Sets the statement's cancel flag when dropped armed: the handler
+/// future went away before the answer was ready.
+#[derive(Default)]
+struct CancelOnDrop {
+    flag: Arc<AtomicBool>,
+    disarmed: bool,
+}
+
+impl CancelOnDrop {
+    fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
+    }
+
+    /// The answer is ready: dropping no longer cancels.
+    fn disarm(mut self) {
+        self.disarmed = true;
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if !self.disarmed {
+            self.flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The limits every statement of a request runs under.
+struct Limits {
+    timeout: Option<Duration>,
+    memory: Option<usize>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Limits {
+    fn new(opts: &ServerOptions, cancel: Arc<AtomicBool>) -> Limits {
+        Limits {
+            timeout: opts.statement_timeout,
+            memory: opts.statement_memory,
+            cancel,
+        }
+    }
+
+    /// Options for a statement starting now.
+    fn exec_options(&self) -> ExecOptions {
+        ExecOptions {
+            deadline: self.timeout.and_then(|t| Instant::now().checked_add(t)),
+            memory_limit: self.memory,
+            cancel: Some(self.cancel.clone()),
+            ..ExecOptions::default()
+        }
+    }
+}
+
+/// The body: 413 past `max` bytes (announced or actual), 408 unless all
+/// of it arrives within `limit` (overall, not per chunk).
+pub(crate) async fn read_body(
+    req: Request,
+    max: usize,
+    limit: Duration,
+) -> Result<Vec<u8>, ApiError> {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -78,23 +169,29 @@ async fn read_body(req: Request, max: usize, idle: Duration) -> Result<Vec<u8>, 
     // the client's word alone.
     let mut buf = Vec::with_capacity(announced.map_or(0, |n| n.min(1 << 20) as usize));
     let mut body = req.into_body();
-    loop {
-        let frame = match tokio::time::timeout(idle, body.frame()).await {
-            Err(_) => return Err(ApiError::request_timeout(idle)),
-            Ok(None) => return Ok(buf),
-            Ok(Some(Err(e))) => {
-                return Err(ApiError::bad_request(format!(
-                    "could not read the request body: {e}"
-                )));
+    let read = async {
+        loop {
+            let frame = match body.frame().await {
+                None => return Ok(()),
+                Some(Err(e)) => {
+                    return Err(ApiError::bad_request(format!(
+                        "could not read the request body: {e}"
+                    )));
+                }
+                Some(Ok(frame)) => frame,
+            };
+            if let Ok(data) = frame.into_data() {
+                if buf.len() + data.len() > max {
+                    return Err(ApiError::payload_too_large(max));
+                }
+                buf.extend_from_slice(&data);
             }
-            Ok(Some(Ok(frame))) => frame,
-        };
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > max {
-                return Err(ApiError::payload_too_large(max));
-            }
-            buf.extend_from_slice(&data);
         }
+    };
+    match tokio::time::timeout(limit, read).await {
+        Err(_) => Err(ApiError::request_timeout(limit)),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(())) => Ok(buf),
     }
 }
 
@@ -107,32 +204,56 @@ const INLINE_BODY_MAX: usize = 1024;
 enum Parsed {
     /// One statement.
     Statement(Statement),
+    /// One statement with `?` placeholders, and the values for them.
+    Prepared(fasty_query::Prepared, Vec<Value>),
     /// Rows for the batch fast path.
     Batch(Batch),
 }
 
-/// Parses a request body: JSON, then the statement's text.
-fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
+/// Parses a request body: JSON, then the statement's text. A `params`
+/// count that does not match the placeholders is a `bad_request`.
+fn parse(db: &Database, body: &[u8]) -> Result<Parsed, ApiError> {
     match QueryRequest::parse(body)? {
         QueryRequest::Statement(text) => Ok(Parsed::Statement(parser::parse(&text)?)),
+        QueryRequest::Prepared(text, params) => {
+            let prepared = db.prepare(&text)?;
+            if prepared.params() != params.len() {
+                return Err(ApiError::bad_request(format!(
+                    "the statement has {} ? placeholder(s) but \"params\" has {} value(s): give one value per placeholder",
+                    prepared.params(),
+                    params.len()
+                )));
+            }
+            Ok(Parsed::Prepared(prepared, params))
+        }
         QueryRequest::Batch(b) => Ok(Parsed::Batch(b)),
     }
 }
 
-/// Runs a parsed request: its kind and response body.
-fn run(db: &Database, parsed: Result<Parsed, ApiError>) -> (Kind, Result<Vec<u8>, ApiError>) {
+/// Runs a parsed request: its kind and answer.
+fn run(
+    db: &Database,
+    parsed: Result<Parsed, ApiError>,
+    limits: &Limits,
+) -> (Kind, Result<Answer, ApiError>) {
     match parsed {
         Err(e) => (Kind::Invalid, Err(e)),
         Ok(Parsed::Statement(stmt)) => (
             Kind::of(&stmt),
-            db.run(&stmt, ExecOptions::default())
-                .map(|out| output_body(&out))
+            db.run(&stmt, limits.exec_options())
+                .map(|out| Answer::Json(output_body(&out)))
+                .map_err(ApiError::from),
+        ),
+        Ok(Parsed::Prepared(prepared, params)) => (
+            Kind::of(prepared.statement()),
+            db.execute_prepared_with(&prepared, &params, limits.exec_options())
+                .map(|out| Answer::Json(output_body(&out)))
                 .map_err(ApiError::from),
         ),
         Ok(Parsed::Batch(b)) => (
             Kind::Batch,
             db.insert_rows(&b.table, b.rows, b.mode)
-                .map(inserted_body)
+                .map(|n| Answer::Json(inserted_body(n)))
                 .map_err(ApiError::from),
         ),
     }

@@ -1,6 +1,10 @@
 //! The body of `POST /query`, parsed straight from the bytes with typed
-//! serde visitors: `{"query": "..."}` or `{"table": "...", "rows": [...],
-//! "mode": "insert" | "upsert"}`.
+//! serde visitors: `{"query": "...", "params"?: [...]}` or `{"table":
+//! "...", "rows": [...], "mode": "insert" | "upsert"}`.
+//!
+//! A key given twice in any object of the body — the request itself, a
+//! row, or an object nested in a `json` value — is a `bad_request` naming
+//! the key (serde_json on its own keeps the last).
 //!
 //! Batch rows become `(column, Value)` fields without a
 //! `serde_json::Value` per row: scalars map directly to [`Value`] (ints to
@@ -13,7 +17,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use fasty_query::{InsertMode, Value};
-use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::error::ApiError;
@@ -23,6 +26,9 @@ use crate::error::ApiError;
 pub(crate) enum QueryRequest {
     /// `{"query": "..."}`: one statement.
     Statement(String),
+    /// `{"query": "...", "params": [...]}`: one statement with `?`
+    /// placeholders and the values for them, in order.
+    Prepared(String, Vec<Value>),
     /// `{"table": ..., "rows": [...], "mode"?: ...}`: the batch fast path.
     Batch(Batch),
 }
@@ -59,6 +65,7 @@ impl QueryRequest {
 #[derive(Default)]
 struct RawRequest {
     query: Option<String>,
+    params: Option<Vec<Value>>,
     table: Option<String>,
     rows: Option<Vec<Row>>,
     mode: Option<InsertMode>,
@@ -69,12 +76,21 @@ impl RawRequest {
         match self {
             RawRequest {
                 query: Some(q),
+                params,
                 table: None,
                 rows: None,
                 mode: None,
-            } => Ok(QueryRequest::Statement(q)),
+            } => Ok(match params {
+                None => QueryRequest::Statement(q),
+                Some(p) => QueryRequest::Prepared(q, p),
+            }),
             RawRequest { query: Some(_), .. } => Err(ApiError::bad_request(
-                "give either \"query\", or \"table\" and \"rows\" (with an optional \"mode\"), not both",
+                "give either \"query\" (with optional \"params\"), or \"table\" and \"rows\" (with an optional \"mode\"), not both",
+            )),
+            RawRequest {
+                params: Some(_), ..
+            } => Err(ApiError::bad_request(
+                "\"params\" goes with \"query\": give the statement with ? placeholders",
             )),
             RawRequest {
                 table: Some(table),
@@ -99,7 +115,7 @@ impl RawRequest {
     }
 }
 
-const FIELDS: &[&str] = &["query", "table", "rows", "mode"];
+const FIELDS: &[&str] = &["query", "params", "table", "rows", "mode"];
 
 impl<'de> de::Deserialize<'de> for RawRequest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -130,6 +146,10 @@ impl<'de> Visitor<'de> for RequestVisitor {
                     once(&req.query, "query")?;
                     req.query = Some(map.next_value()?);
                 }
+                Field::Params => {
+                    once(&req.params, "params")?;
+                    req.params = Some(map.next_value_seed(ParamsSeed)?);
+                }
                 Field::Table => {
                     once(&req.table, "table")?;
                     req.table = Some(map.next_value()?);
@@ -150,6 +170,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
 
 enum Field {
     Query,
+    Params,
     Table,
     Rows,
     Mode,
@@ -173,6 +194,7 @@ impl Visitor<'_> for FieldVisitor {
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Field, E> {
         match s {
             "query" => Ok(Field::Query),
+            "params" => Ok(Field::Params),
             "table" => Ok(Field::Table),
             "rows" => Ok(Field::Rows),
             "mode" => Ok(Field::Mode),
@@ -267,11 +289,16 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Row, A::Error> {
-        let mut row = Vec::with_capacity(self.width);
+        let mut row: Row = Vec::with_capacity(self.width);
         while let Some(name) = map.next_key_seed(NameSeed {
             names: self.names,
             pos: row.len(),
         })? {
+            if row.iter().any(|(n, _)| **n == *name) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate key \"{name}\" in a row: give each column once"
+                )));
+            }
             let value = map.next_value_seed(ValueSeed)?;
             row.push((name, value));
         }
@@ -314,6 +341,36 @@ impl<'de> Visitor<'de> for NameSeed<'_> {
                 Ok(n)
             }
         }
+    }
+}
+
+/// `[value, ...]`: the values for a statement's `?` placeholders, typed
+/// as batch row values are.
+struct ParamsSeed;
+
+impl<'de> DeserializeSeed<'de> for ParamsSeed {
+    type Value = Vec<Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Value>, D::Error> {
+        d.deserialize_seq(ParamsVisitor)
+    }
+}
+
+struct ParamsVisitor;
+
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = Vec<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of values for the ? placeholders")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+        let mut params = Vec::new();
+        while let Some(v) = seq.next_element_seed(ValueSeed)? {
+            params.push(v);
+        }
+        Ok(params)
     }
 }
 
@@ -371,11 +428,88 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
-        de::Deserialize::deserialize(SeqAccessDeserializer::new(seq)).map(Value::Json)
+        JsonVisitor.visit_seq(seq).map(Value::Json)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
-        de::Deserialize::deserialize(MapAccessDeserializer::new(map)).map(Value::Json)
+        JsonVisitor.visit_map(map).map(Value::Json)
+    }
+}
+
+/// A nested JSON value (of a `json` column) as `serde_json::Value`,
+/// refusing an object that gives a key twice. Depth is bounded by
+/// serde_json's own recursion limit (128).
+struct JsonSeed;
+
+impl<'de> DeserializeSeed<'de> for JsonSeed {
+    type Value = serde_json::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<serde_json::Value, D::Error> {
+        d.deserialize_any(JsonVisitor)
+    }
+}
+
+struct JsonVisitor;
+
+impl<'de> Visitor<'de> for JsonVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<serde_json::Value, E> {
+        Ok(b.into())
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<serde_json::Value, E> {
+        Ok(i.into())
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<serde_json::Value, E> {
+        Ok(u.into())
+    }
+
+    fn visit_f64<E>(self, x: f64) -> Result<serde_json::Value, E> {
+        Ok(serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<serde_json::Value, E> {
+        Ok(s.into())
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<serde_json::Value, E> {
+        Ok(s.into())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<serde_json::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+        while let Some(v) = seq.next_element_seed(JsonSeed)? {
+            items.push(v);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<serde_json::Value, A::Error> {
+        let mut obj = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if obj.contains_key(&key) {
+                return Err(de::Error::custom(format_args!(
+                    "duplicate key \"{key}\" in a json object: give each key once"
+                )));
+            }
+            let value = map.next_value_seed(JsonSeed)?;
+            obj.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(obj))
     }
 }
 
@@ -397,6 +531,28 @@ mod tests {
         assert_eq!(
             parse(r#" {"query": "select t"} "#).unwrap(),
             QueryRequest::Statement("select t".into())
+        );
+    }
+
+    #[test]
+    fn statement_with_params() {
+        assert_eq!(
+            parse(r#"{"params": [3, "x", null, 2.5, true, {"a": [1]}], "query": "q"}"#).unwrap(),
+            QueryRequest::Prepared(
+                "q".into(),
+                vec![
+                    Value::Int(3),
+                    Value::String("x".into()),
+                    Value::Null,
+                    Value::Float(2.5),
+                    Value::Bool(true),
+                    Value::Json(json!({"a": [1]})),
+                ]
+            )
+        );
+        assert_eq!(
+            parse(r#"{"query": "q", "params": []}"#).unwrap(),
+            QueryRequest::Prepared("q".into(), vec![])
         );
     }
 
@@ -470,6 +626,21 @@ mod tests {
             ),
             (r#"{"table": 1, "rows": []}"#, "bad_request"),
             (r#"{"query": "a"} x"#, "invalid_json"),
+            (r#"{"query": "a", "params": 3}"#, "bad_request"),
+            (
+                r#"{"query": "a", "params": [], "params": []}"#,
+                "bad_request",
+            ),
+            (r#"{"table": "t", "rows": [], "params": []}"#, "bad_request"),
+            (r#"{"params": [1]}"#, "bad_request"),
+            (
+                r#"{"table": "t", "rows": [{"id": 1, "v": 2, "id": 3}]}"#,
+                "bad_request",
+            ),
+            (
+                r#"{"table": "t", "rows": [{"id": 1, "m": {"a": 1, "b": {"c": 1, "c": 2}}}]}"#,
+                "bad_request",
+            ),
         ];
         for (body, code) in cases {
             let e = parse(body).expect_err(body);
@@ -477,6 +648,12 @@ mod tests {
             assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
             assert!(!e.message.contains(" at line "), "{e:?}");
         }
+        let e =
+            parse(r#"{"table": "t", "rows": [{"id": 1}, {"id": 2, "name": "a", "name": "b"}]}"#)
+                .unwrap_err();
+        assert!(e.message.contains("duplicate key \"name\""), "{e:?}");
+        let e = parse(r#"{"query": "a", "query": "b"}"#).unwrap_err();
+        assert!(e.message.contains("duplicate field `query`"), "{e:?}");
         let e = parse("{\n  \"query\": 5}").unwrap_err();
         assert_eq!((e.line, e.column), (Some(2), Some(12)));
     }
@@ -536,7 +713,7 @@ mod bench {
             flat.len(),
             || match QueryRequest::parse(&flat).unwrap() {
                 QueryRequest::Batch(b) => b.rows.len(),
-                QueryRequest::Statement(_) => 0,
+                _ => 0,
             },
         );
         let body = body(true);
@@ -545,7 +722,7 @@ mod bench {
             body.len(),
             || match QueryRequest::parse(&body).unwrap() {
                 QueryRequest::Batch(b) => b.rows.len(),
-                QueryRequest::Statement(_) => 0,
+                _ => 0,
             },
         );
         rate("serde_json::Value + Value::from_json", body.len(), || {

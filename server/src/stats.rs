@@ -1,7 +1,8 @@
 //! `GET /stats` (JSON) and `GET /metrics` (Prometheus text): the
 //! database's tables, storage, log and cache figures next to the server's
-//! request counters and latencies. Both gather on the blocking pool:
-//! `/stats` counts each table's rows, which reads the table.
+//! request counters, latencies, errors and connections. Both gather on
+//! the blocking pool: they count each table's rows, which reads the
+//! table.
 
 use std::fmt::Write as _;
 
@@ -76,6 +77,7 @@ fn stats_json(state: &AppState) -> Vec<u8> {
             k.kind.as_str().into(),
             json!({
                 "count": n,
+                "sampled": k.sampled(),
                 "mean_ms": k.mean_ms(),
                 "p50_ms": k.percentile_ms(0.50),
                 "p95_ms": k.percentile_ms(0.95),
@@ -115,6 +117,7 @@ fn stats_json(state: &AppState) -> Vec<u8> {
                 "durability": kv.durability,
                 "last_seqno": kv.last_seqno,
                 "durable_seqno": kv.durable_seqno,
+                "lag": wal_lag(&kv),
                 "segments": kv.log_segments,
                 "records": kv.log_records,
                 "bytes": kv.log_bytes_written,
@@ -139,6 +142,11 @@ fn stats_json(state: &AppState) -> Vec<u8> {
             },
             "requests": requests,
             "latency": latency,
+            "errors": snap.errors,
+            "connections": {
+                "open": snap.connections,
+                "requests_in_flight": snap.in_flight,
+            },
             "uptime": state.started.elapsed().as_secs_f64(),
         }
     });
@@ -155,6 +163,43 @@ fn row_count(db: &fasty_query::Database, t: &str) -> Option<i64> {
         },
         _ => None,
     }
+}
+
+/// Records acknowledged but not yet durable: the written sequence number
+/// minus the durable one (0 in memory mode, where nothing is ever
+/// durable and there is no log to lag).
+fn wal_lag(kv: &fasty_wal::Stats) -> u64 {
+    if kv.durability == "memory" {
+        return 0;
+    }
+    kv.last_seqno.saturating_sub(kv.durable_seqno)
+}
+
+/// When the process started, in seconds since the Unix epoch, where the
+/// OS tells (Linux: its start in clock ticks after boot, and the boot
+/// time); else when the server state was made.
+fn process_start_seconds(state: &AppState) -> f64 {
+    fn from_proc() -> Option<f64> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces), from 3.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let ticks: f64 = rest.split_whitespace().nth(19)?.parse().ok()?;
+        let boot = std::fs::read_to_string("/proc/stat").ok()?;
+        let btime: f64 = boot
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))?
+            .trim()
+            .parse()
+            .ok()?;
+        // The kernel reports ticks in USER_HZ, 100 on Linux.
+        Some(btime + ticks / 100.0)
+    }
+    from_proc().unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        now - state.started.elapsed().as_secs_f64()
+    })
 }
 
 /// The process's resident memory, where the OS tells (Linux).
@@ -186,6 +231,12 @@ fn prometheus_text(state: &AppState) -> String {
         "gauge",
         "Seconds since the server started.",
         state.started.elapsed().as_secs_f64(),
+    );
+    metric(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since the Unix epoch in seconds.",
+        process_start_seconds(state),
     );
     metric("fasty_tables", "gauge", "Tables.", tables.len() as f64);
     metric(
@@ -266,6 +317,24 @@ fn prometheus_text(state: &AppState) -> String {
         "Log segments on disk.",
         kv.log_segments as f64,
     );
+    metric(
+        "fasty_wal_last_seqno",
+        "gauge",
+        "Sequence number of the last write applied.",
+        kv.last_seqno as f64,
+    );
+    metric(
+        "fasty_wal_durable_seqno",
+        "gauge",
+        "Sequence number up to which writes are durable (synced or flushed).",
+        kv.durable_seqno as f64,
+    );
+    metric(
+        "fasty_wal_lag",
+        "gauge",
+        "Writes applied but not yet durable (last minus durable sequence number; 0 in memory mode).",
+        wal_lag(&kv) as f64,
+    );
     out.push_str(
         "# HELP fasty_storage_files SST files per level.\n# TYPE fasty_storage_files gauge\n",
     );
@@ -277,6 +346,12 @@ fn prometheus_text(state: &AppState) -> String {
     );
     for (i, l) in st.levels.iter().enumerate() {
         let _ = writeln!(out, "fasty_storage_bytes{{level=\"{i}\"}} {}", l.bytes);
+    }
+    out.push_str("# HELP fasty_table_rows Rows per table.\n# TYPE fasty_table_rows gauge\n");
+    for t in &tables {
+        if let Some(n) = row_count(db, t) {
+            let _ = writeln!(out, "fasty_table_rows{{table=\"{t}\"}} {n}");
+        }
     }
     state.metrics.snapshot().write_prometheus(&mut out);
     out

@@ -412,8 +412,18 @@ fn stats_and_metrics_report_tables_storage_and_requests() {
     assert_eq!(
         keys,
         [
-            "cache", "indexes", "latency", "memory", "requests", "rows", "storage", "tables",
-            "uptime", "wal"
+            "cache",
+            "connections",
+            "errors",
+            "indexes",
+            "latency",
+            "memory",
+            "requests",
+            "rows",
+            "storage",
+            "tables",
+            "uptime",
+            "wal"
         ]
     );
     assert_eq!(d["tables"], json!(["a", "b"]));
@@ -434,6 +444,18 @@ fn stats_and_metrics_report_tables_storage_and_requests() {
     }
     assert!(d["cache"].get("hit_ratio").is_some());
     assert!(d["uptime"].as_f64().unwrap() > 0.0);
+    assert_eq!(d["wal"]["lag"], 0, "{d}");
+    assert_eq!(
+        d["errors"],
+        json!({"unknown_table": 1, "invalid_json": 1, "not_found": 1}),
+        "{d}"
+    );
+    // This connection, and this request.
+    assert_eq!(
+        d["connections"],
+        json!({"open": 1, "requests_in_flight": 0}),
+        "{d}"
+    );
 
     let req = &d["requests"];
     // `select nosuch` parses, so it counts as a select that failed.
@@ -454,6 +476,7 @@ fn stats_and_metrics_report_tables_storage_and_requests() {
     assert_eq!(req["total"], 16, "{req}");
     let lat = &d["latency"]["select"];
     assert_eq!(lat["count"], 4);
+    assert_eq!(lat["sampled"], 4);
     let (p50, p95, p99) = (
         lat["p50_ms"].as_f64().unwrap(),
         lat["p95_ms"].as_f64().unwrap(),
@@ -475,8 +498,13 @@ fn stats_and_metrics_report_tables_storage_and_requests() {
         "fasty_requests_total{kind=\"invalid\",status=\"400\"} 1",
         "fasty_requests_total{kind=\"select\",status=\"400\"} 1",
         "fasty_requests_total{kind=\"other\",status=\"404\"} 1",
-        // The /stats request above has been counted since.
-        "fasty_requests_total{kind=\"other\",status=\"200\"} 1",
+        "fasty_table_rows{table=\"a\"} 3",
+        "fasty_table_rows{table=\"b\"} 1",
+        "fasty_errors_total{code=\"unknown_table\"} 1",
+        "fasty_errors_total{code=\"not_found\"} 1",
+        "fasty_http_connections 1",
+        "fasty_http_requests_in_flight 0",
+        "fasty_wal_lag 0",
         "fasty_request_duration_seconds_count{kind=\"select\"} 4",
         "fasty_request_duration_seconds_bucket{kind=\"select\",le=\"+Inf\"} 4",
         "fasty_request_duration_seconds_count{kind=\"batch\"} 1",
@@ -489,6 +517,23 @@ fn stats_and_metrics_report_tables_storage_and_requests() {
             "missing {line:?} in\n{text}"
         );
     }
+    // Scrapes (the /stats and /metrics above) are not counted.
+    assert!(
+        !text.contains("fasty_requests_total{kind=\"other\",status=\"200\"}"),
+        "{text}"
+    );
+    assert_eq!(s.get("/stats").json()["data"]["requests"]["total"], 16);
+    let start: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_start_time_seconds "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(start > 1.7e9 && start <= now + 1.0, "{start} vs {now}");
     for metric in [
         "fasty_cache_hits_total ",
         "fasty_wal_bytes_written_total ",

@@ -30,13 +30,7 @@ impl TestServer {
     /// single thread for all async work.
     pub fn start_current_thread(opts: ServerOptions) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        TestServer::launch(dir, fasty_query::Options::memory(), opts, true, |s| s)
-    }
-
-    /// An in-memory database behind `opts`, the state changed by `tweak`.
-    pub fn start_tweaked(opts: ServerOptions, tweak: fn(AppState) -> AppState) -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
-        TestServer::launch(dir, fasty_query::Options::memory(), opts, false, tweak)
+        TestServer::launch(dir, fasty_query::Options::memory(), opts, true)
     }
 
     /// A database in `dir` with `db_opts`, behind `opts`.
@@ -45,7 +39,7 @@ impl TestServer {
         db_opts: fasty_query::Options,
         opts: ServerOptions,
     ) -> TestServer {
-        TestServer::launch(dir, db_opts, opts, false, |s| s)
+        TestServer::launch(dir, db_opts, opts, false)
     }
 
     fn launch(
@@ -53,7 +47,6 @@ impl TestServer {
         db_opts: fasty_query::Options,
         opts: ServerOptions,
         current_thread: bool,
-        tweak: fn(AppState) -> AppState,
     ) -> TestServer {
         let db = Arc::new(Database::open(dir.path(), db_opts).unwrap());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -71,7 +64,7 @@ impl TestServer {
             let rt = rt.enable_all().build().unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let state = tweak(AppState::new(db, opts));
+                let state = AppState::new(db, opts);
                 fasty_server::serve(listener, state, async move {
                     let _ = rx.await;
                 })

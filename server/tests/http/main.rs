@@ -1,7 +1,10 @@
 //! Integration tests of the HTTP API (SPEC §3) over real HTTP on a
 //! loopback port: one test binary, one module per concern.
 
+mod admin;
 mod api;
 mod client;
+mod deadlines;
 mod malformed;
+mod params;
 mod shutdown;

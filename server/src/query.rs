@@ -258,3 +258,78 @@ fn run(
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_fill_exec_options() {
+        let opts = ServerOptions {
+            statement_timeout: Some(Duration::from_secs(7)),
+            statement_memory: Some(123),
+            ..ServerOptions::default()
+        };
+        let cancel = CancelOnDrop::default();
+        let limits = Limits::new(&opts, cancel.flag());
+        let before = Instant::now();
+        let e = limits.exec_options();
+        let deadline = e.deadline.unwrap();
+        assert!(deadline >= before + Duration::from_secs(7));
+        assert!(deadline <= Instant::now() + Duration::from_secs(7));
+        assert_eq!(e.memory_limit, Some(123));
+        assert!(e.use_indexes);
+        assert!(Arc::ptr_eq(&e.cancel.unwrap(), &cancel.flag()));
+
+        let none = ServerOptions {
+            statement_timeout: None,
+            statement_memory: None,
+            ..ServerOptions::default()
+        };
+        let e = Limits::new(&none, cancel.flag()).exec_options();
+        assert_eq!((e.deadline, e.memory_limit), (None, None));
+    }
+
+    #[test]
+    fn dropping_the_handler_cancels_its_statement() {
+        // Dropped before the answer (the client hung up): cancelled.
+        let armed = CancelOnDrop::default();
+        let flag = armed.flag();
+        drop(armed);
+        assert!(flag.load(Ordering::SeqCst));
+        // Answered: not cancelled.
+        let answered = CancelOnDrop::default();
+        let flag = answered.flag();
+        answered.disarm();
+        assert!(!flag.load(Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_handler_future_dropped_mid_statement_sets_the_flag() {
+        // The shape of `query`: the guard lives in the handler future while
+        // the statement runs elsewhere and watches the flag.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let handler = tokio::spawn(async move {
+            let cancel = CancelOnDrop::default();
+            let flag = cancel.flag();
+            let statement = tokio::task::spawn_blocking(move || {
+                let _ = started_tx.send(());
+                while !flag.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let _ = seen_tx.send(());
+            });
+            let _ = statement.await;
+            cancel.disarm();
+        });
+        started_rx.await.unwrap();
+        handler.abort();
+        let seen =
+            tokio::task::spawn_blocking(move || seen_rx.recv_timeout(Duration::from_secs(10)));
+        assert!(
+            seen.await.unwrap().is_ok(),
+            "the statement never saw the cancel flag"
+        );
+    }
+}

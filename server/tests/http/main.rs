@@ -5,6 +5,7 @@ mod admin;
 mod api;
 mod client;
 mod deadlines;
+mod limits;
 mod malformed;
 mod params;
 mod shutdown;

@@ -43,11 +43,35 @@ pub struct ServeArgs {
     /// Allow a non-loopback address without an auth token.
     #[arg(long)]
     insecure: bool,
+    /// Time limit of one statement in milliseconds (0: none); past it the
+    /// statement fails with statement_timeout.
+    #[arg(long, default_value_t = 300_000, value_name = "MS")]
+    statement_timeout_ms: u64,
+    /// Memory limit of one statement in MiB (0: none); past it the
+    /// statement fails with memory_limit.
+    #[arg(long, default_value_t = 1024, value_name = "MIB")]
+    statement_memory_mb: usize,
+    /// Time a client has to send a request line and headers, in
+    /// milliseconds from their first byte.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    head_timeout_ms: u64,
+    /// Time a client has to send a whole request body, in milliseconds;
+    /// past it the request gets 408.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    body_timeout_ms: u64,
+    /// Time a keep-alive connection may sit idle, in milliseconds.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    idle_timeout_ms: u64,
+    /// Time a graceful stop waits for running requests, in milliseconds;
+    /// then they are cut off and the database is synced.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    stop_timeout_ms: u64,
 }
 
 /// Runs the server until a signal stops it.
 pub fn run(args: ServeArgs) -> Result<()> {
-    if !args.listen.ip().is_loopback() && args.auth_token.is_none() && !args.insecure {
+    let no_token = args.auth_token.as_deref().is_none_or(str::is_empty);
+    if !args.listen.ip().is_loopback() && no_token && !args.insecure {
         return Err(format!(
             "refusing to listen on {} (not a loopback address) without --auth-token; \
              pass --insecure to allow it",
@@ -55,14 +79,21 @@ pub fn run(args: ServeArgs) -> Result<()> {
         )
         .into());
     }
+    let ms = std::time::Duration::from_millis;
+    let opts = ServerOptions {
+        max_body: args.max_body,
+        auth_token: args.auth_token,
+        head_timeout: ms(args.head_timeout_ms),
+        body_timeout: ms(args.body_timeout_ms),
+        idle_timeout: ms(args.idle_timeout_ms),
+        stop_timeout: ms(args.stop_timeout_ms),
+        statement_timeout: (args.statement_timeout_ms > 0).then(|| ms(args.statement_timeout_ms)),
+        statement_memory: (args.statement_memory_mb > 0)
+            .then(|| args.statement_memory_mb.saturating_mul(1 << 20)),
+    };
+    opts.validate()?;
     let db = Arc::new(Database::open(&args.data.data_dir, args.data.options())?);
-    let state = AppState::new(
-        db.clone(),
-        ServerOptions {
-            max_body: args.max_body,
-            auth_token: args.auth_token,
-        },
-    );
+    let state = AppState::new(db.clone(), opts);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,27 +1,34 @@
 //! fasty-server: the HTTP API of SPEC §3 as an [`axum::Router`] over a
 //! shared [`fasty_query::Database`].
 //!
-//! [`router`] builds the routes; [`serve`] runs them on a listener until a
+//! [`router`] builds the routes; [`serve`] runs them on a listener, with
+//! deadlines for request heads, bodies and idle connections, until a
 //! shutdown future resolves, then drains (new requests get 503, admitted
-//! ones finish), stops and syncs the database. Statements run on tokio's
-//! blocking pool, never on the async workers.
+//! ones finish, for a bounded time), stops and syncs the database.
+//! Statements run on tokio's blocking pool, never on the async workers,
+//! under the time and memory limits of [`ServerOptions`], and are
+//! cancelled when their client hangs up.
 //!
 //! | route | answer |
 //! |---|---|
-//! | `POST /query` `{"query": "..."}` | rows, `affected`, `{"success": true}` or `plan` |
+//! | `POST /query` `{"query": "...", "params"?: [...]}` | rows, `affected`, `{"success": true}` or `plan` |
 //! | `POST /query` `{"table": "t", "rows": [...], "mode"?: "upsert"}` | `{"success": true, "inserted": N}` |
 //! | `GET /health` | `{"success": true, "data": "ok"}` (no token needed) |
-//! | `GET /stats` | tables, rows, storage, log, cache, requests, latencies |
-//! | `GET /metrics` | the same as Prometheus text |
+//! | `GET /stats` | tables, rows, storage, log, cache, requests, latencies, errors, connections |
+//! | `GET /metrics` | much the same as Prometheus text |
+//! | `GET /schema`, `GET /schema/{table}` | tables with their columns and indexes |
+//! | `POST /admin/checkpoint`, `/admin/compact`, `/admin/backup` | `fasty admin`'s operations, server-side |
 //!
 //! Every failure is `{"success": false, "error": {"code", "message",
 //! "line"?, "column"?, "hint"?}}` with 400 (bad request or query error),
-//! 401, 404, 405, 413, 500 (storage failure) or 503 (shutting down).
+//! 401, 404, 405, 408, 413, 500 (storage failure) or 503 (shutting down).
 //!
-//! Module map: `request` parses bodies, `query` runs them, `response`
-//! writes results, `gate` wraps every route (auth, shutdown, metrics),
-//! `lifecycle` tracks in-flight work, `metrics` counts, `stats` reports,
-//! `error` shapes every failure.
+//! Module map: `serve` accepts connections and runs the stop,
+//! `connection` keeps a connection's head and idle deadlines, `request`
+//! parses bodies, `query` runs them, `response` writes results, `schema`
+//! and `admin` serve their routes, `gate` wraps every route (auth,
+//! shutdown, metrics), `lifecycle` tracks in-flight work, `metrics`
+//! counts, `stats` reports, `error` shapes every failure.
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]

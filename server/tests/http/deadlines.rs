@@ -72,7 +72,7 @@ fn a_request_head_trickled_a_byte_at_a_time_is_cut_off_at_the_head_deadline() {
 #[test]
 fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
     let s = TestServer::start(ServerOptions {
-        idle_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_secs(1),
         ..ServerOptions::default()
     });
     let mut conn = connect(s.addr);

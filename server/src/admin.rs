@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiError, json_response};
-use crate::query::read_body;
+use crate::query::{body_error, read_body};
 
 /// `POST /admin/checkpoint`: flush the memtables and drop the log
 /// segments they made redundant ([`fasty_wal::Db::checkpoint`]).
@@ -39,7 +39,7 @@ struct BackupRequest {
 pub(crate) async fn backup(State(state): State<AppState>, req: Request) -> Response {
     let body = match read_body(req, state.opts.max_body, state.opts.body_timeout).await {
         Ok(b) => b,
-        Err(e) => return e.into_response(),
+        Err(e) => return body_error(e),
     };
     let request: BackupRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,

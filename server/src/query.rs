@@ -33,14 +33,7 @@ use crate::{AppState, ServerOptions};
 pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Response {
     let body = match read_body(req, state.opts.max_body, state.opts.body_timeout).await {
         Ok(b) => b,
-        Err(e) => {
-            // The rest of the body may still be on its way: close the
-            // connection rather than read it.
-            let mut res = e.into_response();
-            res.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return res;
-        }
+        Err(e) => return body_error(e),
     };
     // The statement holds its own unit of work: if the client hangs up,
     // this future is dropped, the statement is told to stop, and a
@@ -148,6 +141,16 @@ impl Limits {
             ..ExecOptions::default()
         }
     }
+}
+
+/// The answer to a body that could not be read (408, 413, 400): the
+/// rest of it may still be on its way, so the connection is closed
+/// rather than read further.
+pub(crate) fn body_error(e: ApiError) -> Response {
+    let mut res = e.into_response();
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
 }
 
 /// The body: 413 past `max` bytes (announced or actual), 408 unless all

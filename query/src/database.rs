@@ -24,9 +24,11 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::exec::{self, table_end};
 use crate::expr;
 use crate::keys;
+use crate::limits::{Limits, Meter, row_bytes};
 use crate::parser;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
+use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
 
 /// Options of a [`Database`]: the durability mode and storage settings
@@ -82,6 +84,19 @@ pub enum Output {
     Plan(String),
 }
 
+/// A point read's columns and rows.
+type PointRows = (Vec<Column>, Vec<Vec<Value>>);
+
+/// What [`Database::run_into`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Streamed {
+    /// A query: its columns and this many rows went to the sink.
+    Rows(u64),
+    /// Any other statement: its output, as [`Database::run`] gives it; the
+    /// sink was not called.
+    Other(Output),
+}
+
 /// `insert` or `upsert`, for [`Database::insert_rows`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InsertMode {
@@ -92,7 +107,12 @@ pub enum InsertMode {
     Upsert,
 }
 
-/// Per-call switches and limits of [`Database::execute_with`].
+/// Per-call switches and limits of [`Database::execute_with`] and
+/// [`Database::run_into`]. The limits are checked inside every long
+/// operator (scans, joins, sorts, aggregation, the result, the rows
+/// `update` and `delete` change) once per chunk of about a thousand rows;
+/// a statement stopped by one fails with its code and, if it writes,
+/// changes nothing.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
     /// Use primary-key and index access paths and lookup joins. `false`
@@ -268,12 +288,66 @@ impl Database {
         matches!(column_and_literal(t, left, right), Some((pos, Literal::Int(_))) if pos == t.pk)
     }
 
-    /// Runs a parsed statement.
+    /// Runs one statement, sending a query's rows to `sink` as they are
+    /// produced ([`Database::run_into`]).
+    pub fn execute_into(
+        &self,
+        text: &str,
+        opts: ExecOptions,
+        sink: &mut dyn RowSink,
+    ) -> Result<Streamed> {
+        let stmt = parser::parse(text)?;
+        self.run_into(&stmt, opts, sink)
+    }
+
+    /// Runs a parsed statement and returns its whole output (a query's
+    /// rows collected in memory, counted against the memory limit).
     pub fn run(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+        let limits = Limits::new(&opts);
+        let mut all = Collect {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            limits: &limits,
+        };
+        match self.run_with(stmt, &opts, &limits, &mut all)? {
+            Streamed::Rows(_) => Ok(Output::Rows {
+                columns: all.columns,
+                rows: all.rows,
+            }),
+            Streamed::Other(out) => Ok(out),
+        }
+    }
+
+    /// Runs a parsed statement, streaming a query's result: `sink` gets
+    /// the columns, then the rows in chunks as the executor produces them,
+    /// so memory stays bounded however large the result (sorts and
+    /// aggregates buffer what they must, within `opts.memory_limit`). An
+    /// error from the sink stops the statement and is returned. Other
+    /// statements do not call the sink and give [`Streamed::Other`].
+    pub fn run_into(
+        &self,
+        stmt: &Statement,
+        opts: ExecOptions,
+        sink: &mut dyn RowSink,
+    ) -> Result<Streamed> {
+        let limits = Limits::new(&opts);
+        self.run_with(stmt, &opts, &limits, sink)
+    }
+
+    fn run_with(
+        &self,
+        stmt: &Statement,
+        opts: &ExecOptions,
+        limits: &Limits,
+        sink: &mut dyn RowSink,
+    ) -> Result<Streamed> {
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };
-        match stmt {
+        if let Statement::Select(s) = stmt {
+            return self.select(s, popts, limits, sink).map(Streamed::Rows);
+        }
+        let out = match stmt {
             Statement::CreateTable { name, columns } => self.create_table(name, columns),
             Statement::DropTable { name } => self.drop_table(name),
             Statement::CreateIndex {
@@ -297,19 +371,23 @@ impl Database {
                 };
                 self.insert_rows(table, rows, mode).map(Output::Affected)
             }
-            Statement::Select(s) => self.select(s, popts),
+            Statement::Select(_) => Err(Error::query(
+                ErrorCode::Unsupported,
+                "internal: select not streamed",
+            )),
             Statement::Update {
                 table,
                 assignments,
                 filter,
             } => self
-                .update(table, assignments, filter.as_ref(), popts)
+                .update(table, assignments, filter.as_ref(), popts, limits)
                 .map(Output::Affected),
             Statement::Delete { table, filter } => self
-                .delete(table, filter.as_ref(), popts)
+                .delete(table, filter.as_ref(), popts, limits)
                 .map(Output::Affected),
             Statement::Explain(inner) => self.explain(inner, popts).map(Output::Plan),
-        }
+        };
+        out.map(Streamed::Other)
     }
 
     /// The batch fast path: inserts (or upserts) rows given as
@@ -506,35 +584,47 @@ impl Database {
         idx.into_iter().map(|i| self.stripes[i].lock()).collect()
     }
 
-    fn select(&self, s: &Select, opts: PlanOptions) -> Result<Output> {
+    /// Runs a query into `sink`; returns how many rows it sent.
+    fn select(
+        &self,
+        s: &Select,
+        opts: PlanOptions,
+        limits: &Limits,
+        sink: &mut dyn RowSink,
+    ) -> Result<u64> {
         let cat = self.catalog.read().clone();
         if opts.use_indexes
-            && let Some(out) = self.point_read(&cat, s)?
+            && let Some((columns, rows)) = self.point_read(&cat, s, limits)?
         {
-            return Ok(out);
+            sink.columns(&columns)?;
+            let n = rows.len() as u64;
+            if !rows.is_empty() {
+                sink.rows(rows)?;
+            }
+            return Ok(n);
         }
         let plan = planner::plan_select(&cat, s, opts)?;
+        let columns: Vec<Column> = plan
+            .columns
+            .iter()
+            .map(|(name, ty)| Column {
+                name: name.clone(),
+                ty: *ty,
+            })
+            .collect();
+        sink.columns(&columns)?;
         let snap = self.db.snapshot();
         let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
-        let rows = exec::run_select(&snap, &plan, &desc)?;
-        Ok(Output::Rows {
-            columns: plan
-                .columns
-                .iter()
-                .map(|(name, ty)| Column {
-                    name: name.clone(),
-                    ty: *ty,
-                })
-                .collect(),
-            rows: rows.rows,
-        })
+        let mut emit = Emitter::new(sink, limits);
+        exec::run_select(&snap, &plan, &desc, limits, &mut emit)?;
+        emit.finish()
     }
 
     /// The fast path of the most common lookups, `find T where id = c` (one
     /// point read) and `find T where col = c` on an indexed column (one
     /// index probe, then point reads), without building a plan. Gives the
     /// rows the planner's lookup would; `None` for any other shape.
-    fn point_read(&self, cat: &Catalog, s: &Select) -> Result<Option<Output>> {
+    fn point_read(&self, cat: &Catalog, s: &Select, limits: &Limits) -> Result<Option<PointRows>> {
         let Some((left, right)) = equality_filter(s) else {
             return Ok(None);
         };
@@ -566,7 +656,7 @@ impl Database {
             {
                 rows.push(row::decode_row(&bytes, t.columns.len())?);
             }
-            return Ok(Some(Output::Rows { columns, rows }));
+            return Ok(Some((columns, rows)));
         }
         // An indexed column: the index entries equal to the value, then the
         // rows, in primary-key order — what the planner's index lookup
@@ -582,10 +672,12 @@ impl Database {
             return Ok(None);
         };
         let snap = self.db.snapshot();
-        for pk in exec::index_pks(&snap, ix.id, std::slice::from_ref(&key))? {
+        let mut meter = Meter::new(limits);
+        for pk in exec::index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
             if rows.len() >= limit {
                 break;
             }
+            meter.tick()?;
             if let Some(bytes) = snap
                 .get(&keys::row_key(t.id, pk))
                 .map_err(|e| Error::Storage(e.into()))?
@@ -593,7 +685,7 @@ impl Database {
                 rows.push(row::decode_row(&bytes, t.columns.len())?);
             }
         }
-        Ok(Some(Output::Rows { columns, rows }))
+        Ok(Some((columns, rows)))
     }
 
     /// A `select *` over one table with `filter`: the rows `update` and
@@ -617,6 +709,7 @@ impl Database {
         assignments: &[(String, Expr)],
         filter: Option<&Expr>,
         opts: PlanOptions,
+        limits: &Limits,
     ) -> Result<u64> {
         let t0 = self.catalog.read().table(table)?.clone();
         let lock = self.table_lock(t0.id);
@@ -637,7 +730,7 @@ impl Database {
         }
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
-        let old_rows = exec::matching_rows(&snap, &plan)?;
+        let old_rows = exec::matching_rows(&snap, &plan, limits)?;
         // The final state of every key this statement touches.
         let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         let mut new_pks = Vec::with_capacity(old_rows.len());
@@ -649,6 +742,9 @@ impl Database {
             })
             .collect();
         let mut ikey = Vec::new();
+        // The write set is held until the end: count it against the
+        // memory limit, and check time and cancellation as it grows.
+        let mut meter = Meter::new(limits);
         for (old, old_pk) in old_rows.iter().zip(&old_pks) {
             let mut new = old.clone();
             for (pos, f) in &sets {
@@ -675,6 +771,8 @@ impl Database {
             }
             let mut buf = Vec::new();
             row::encode_row(&new, &mut buf);
+            // Two entries per index, two row keys, the encoded row.
+            meter.tick_holding(buf.len() + (t.indexes.len() + 1) * (2 * ikey.len() + 96))?;
             writes.insert(keys::row_key(t.id, new_pk).to_vec(), Some(buf));
             for ix in &t.indexes {
                 ikey.clear();
@@ -707,11 +805,18 @@ impl Database {
             }
         }
         drop(snap);
+        meter.flush()?;
         self.apply(writes)?;
         Ok(old_rows.len() as u64)
     }
 
-    fn delete(&self, table: &str, filter: Option<&Expr>, opts: PlanOptions) -> Result<u64> {
+    fn delete(
+        &self,
+        table: &str,
+        filter: Option<&Expr>,
+        opts: PlanOptions,
+        limits: &Limits,
+    ) -> Result<u64> {
         let t0 = self.catalog.read().table(table)?.clone();
         let lock = self.table_lock(t0.id);
         let _excl = lock.write();
@@ -719,12 +824,14 @@ impl Database {
         let t = self.current(&t0)?;
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
-        let rows = exec::matching_rows(&snap, &plan)?;
+        let rows = exec::matching_rows(&snap, &plan, limits)?;
         drop(snap);
         let mut batch = WriteBatch::new();
         let mut ikey = Vec::new();
+        let mut meter = Meter::new(limits);
         for r in &rows {
             let Value::Int(pk) = r[t.pk] else { continue };
+            meter.tick_holding((t.indexes.len() + 1) * 48)?;
             batch.delete(keys::row_key(t.id, pk));
             for ix in &t.indexes {
                 ikey.clear();
@@ -732,6 +839,7 @@ impl Database {
                 batch.delete(&ikey);
             }
         }
+        meter.flush()?;
         if !batch.is_empty() {
             self.db.write(batch)?;
         }
@@ -1229,5 +1337,31 @@ fn bind_literal(l: &mut Literal, values: &[Literal]) {
         Literal::Array(items) => items.iter_mut().for_each(|x| bind_literal(x, values)),
         Literal::Object(fields) => fields.iter_mut().for_each(|(_, x)| bind_literal(x, values)),
         _ => {}
+    }
+}
+
+/// The sink of [`Database::run`]: the whole result in memory, counted
+/// against the memory limit.
+struct Collect<'l> {
+    columns: Vec<Column>,
+    rows: Vec<Vec<Value>>,
+    limits: &'l Limits,
+}
+
+impl RowSink for Collect<'_> {
+    fn columns(&mut self, columns: &[Column]) -> Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+
+    fn rows(&mut self, rows: Vec<Vec<Value>>) -> Result<()> {
+        let bytes: usize = rows.iter().map(|r| row_bytes(r)).sum();
+        self.limits.hold(bytes)?;
+        if self.rows.is_empty() {
+            self.rows = rows;
+        } else {
+            self.rows.extend(rows);
+        }
+        Ok(())
     }
 }

@@ -18,13 +18,18 @@ mod exec;
 mod expr;
 mod hint;
 mod keys;
+mod limits;
 pub mod parser;
 mod planner;
 mod row;
+mod stream;
 mod value;
 
-pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output, Prepared};
+pub use database::{
+    Column, Database, ExecOptions, InsertMode, Options, Output, Prepared, Streamed,
+};
 pub use error::{Error, ErrorCode, Result};
+pub use stream::RowSink;
 pub use value::Value;
 
 /// The README's examples, compiled as doctests.

@@ -309,7 +309,7 @@ impl Database {
             rows: Vec::new(),
             limits: &limits,
         };
-        match self.run_with(stmt, &opts, &limits, &mut all)? {
+        match self.run_with(stmt, &opts, &limits, &mut all, true)? {
             Streamed::Rows(_) => Ok(Output::Rows {
                 columns: all.columns,
                 rows: all.rows,
@@ -331,21 +331,26 @@ impl Database {
         sink: &mut dyn RowSink,
     ) -> Result<Streamed> {
         let limits = Limits::new(&opts);
-        self.run_with(stmt, &opts, &limits, sink)
+        self.run_with(stmt, &opts, &limits, sink, false)
     }
 
+    /// Runs `stmt` into `sink`, which `keeps_all` rows when it collects
+    /// them.
     fn run_with(
         &self,
         stmt: &Statement,
         opts: &ExecOptions,
         limits: &Limits,
         sink: &mut dyn RowSink,
+        keeps_all: bool,
     ) -> Result<Streamed> {
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };
         if let Statement::Select(s) = stmt {
-            return self.select(s, popts, limits, sink).map(Streamed::Rows);
+            return self
+                .select(s, popts, limits, sink, keeps_all)
+                .map(Streamed::Rows);
         }
         let out = match stmt {
             Statement::CreateTable { name, columns } => self.create_table(name, columns),
@@ -591,6 +596,7 @@ impl Database {
         opts: PlanOptions,
         limits: &Limits,
         sink: &mut dyn RowSink,
+        keeps_all: bool,
     ) -> Result<u64> {
         let cat = self.catalog.read().clone();
         if opts.use_indexes
@@ -615,7 +621,7 @@ impl Database {
         sink.columns(&columns)?;
         let snap = self.db.snapshot();
         let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
-        let mut emit = Emitter::new(sink, limits);
+        let mut emit = Emitter::new(sink, limits, keeps_all);
         exec::run_select(&snap, &plan, &desc, limits, &mut emit)?;
         emit.finish()
     }

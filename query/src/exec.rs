@@ -751,7 +751,7 @@ impl<'p> ProjectSink<'p> {
     /// Every row, in final order (before offset/limit), into `emit`
     /// until it wants no more.
     fn finish(mut self, emit: &mut Emitter<'_>) -> Result<()> {
-        self.meter.flush()?;
+        self.meter.release_all()?;
         let limits = self.meter.limits();
         if self.order.is_empty() {
             return emit_all(self.plain, emit);
@@ -1059,7 +1059,7 @@ impl<'p> AggSink<'p> {
 
     /// Group rows `[keys.., aggregates..]`, in group-key order.
     fn finish(mut self) -> Result<Vec<Vec<Value>>> {
-        self.meter.flush()?;
+        self.meter.release_all()?;
         let mut groups: Vec<_> = self.groups.into_iter().collect();
         if self.agg.keys.is_empty() {
             groups.push((Vec::new(), (Vec::new(), self.single)));
@@ -1161,11 +1161,13 @@ impl AnySink<'_> {
         match (self, other) {
             // What the other partition held but had not yet reported.
             (AnySink::Rows(a), AnySink::Rows(mut b)) => {
-                b.meter.flush()?;
+                let m = std::mem::replace(&mut b.meter, Meter::new(a.meter.limits()));
+                a.meter.absorb(m)?;
                 a.merge(b);
             }
             (AnySink::Agg(a), AnySink::Agg(mut b)) => {
-                b.meter.flush()?;
+                let m = std::mem::replace(&mut b.meter, Meter::new(a.meter.limits()));
+                a.meter.absorb(m)?;
                 a.merge(b)?;
             }
             _ => {}
@@ -1232,24 +1234,26 @@ pub(crate) fn run_select(
         let Some(ranges) = ranges else {
             return stream(emit, None);
         };
-        // Each key range is scanned in parallel into a bounded buffer; a
-        // range that outgrows it is finished by a streaming scan from
-        // where it stopped, in key order.
+        // Each key range is scanned in parallel into a buffer. When the
+        // result streams, the buffers are bounded, and a range that
+        // outgrows its buffer is finished by a streaming scan from where
+        // it stopped, in key order.
         let budget = limits
             .memory_limit()
             .map_or(PARTS_BYTES, |m| (m / 2).min(PARTS_BYTES));
-        let cap = budget / ranges.len();
-        let parts: Vec<(Vec<Vec<Value>>, Option<i64>)> = ranges
+        let cap = (!emit.keeps_all()).then(|| budget / ranges.len());
+        let parts: Vec<(ProjectSink<'_>, Option<i64>)> = ranges
             .par_iter()
             .map(|r| {
                 let mut s = ProjectSink::new(plan, items, order, desc, None, 0, limits);
-                s.bounded = Some(cap);
+                s.bounded = cap;
                 let stopped = runner.run(Some(*r), &mut s)?;
-                Ok((s.plain, stopped))
+                Ok((s, stopped))
             })
             .collect::<Result<_>>()?;
-        for ((rows, stopped), &(_, hi)) in parts.into_iter().zip(&ranges) {
-            emit_all(rows, emit)?;
+        for ((mut part, stopped), &(_, hi)) in parts.into_iter().zip(&ranges) {
+            part.meter.release_all()?;
+            emit_all(part.plain, emit)?;
             if let Some(pk) = stopped
                 && pk < hi
                 && !emit.done()

@@ -99,6 +99,18 @@ impl Limits {
         Ok(())
     }
 
+    /// Records that `bytes` reported earlier are no longer held (a buffer
+    /// handed on to the result).
+    pub(crate) fn release(&self, bytes: usize) {
+        if self.memory_limit.is_some() && bytes > 0 {
+            let _ = self
+                .used
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                    Some(u.saturating_sub(bytes))
+                });
+        }
+    }
+
     /// Both checks: the bytes held, then time and cancellation.
     pub(crate) fn report(&self, bytes: usize) -> Result<()> {
         if bytes > 0 {
@@ -128,7 +140,10 @@ fn show_bytes(n: usize) -> String {
 pub(crate) struct Meter<'l> {
     limits: &'l Limits,
     rows: u32,
+    /// Bytes counted, not yet reported.
     bytes: usize,
+    /// Bytes reported so far.
+    held: usize,
 }
 
 impl<'l> Meter<'l> {
@@ -137,6 +152,7 @@ impl<'l> Meter<'l> {
             limits,
             rows: 0,
             bytes: 0,
+            held: 0,
         }
     }
 
@@ -171,7 +187,24 @@ impl<'l> Meter<'l> {
     pub(crate) fn flush(&mut self) -> Result<()> {
         let bytes = std::mem::take(&mut self.bytes);
         self.rows = 0;
+        self.held += bytes;
         self.limits.report(bytes)
+    }
+
+    /// Takes over what `other` counted (a merged partition's buffer).
+    pub(crate) fn absorb(&mut self, mut other: Meter<'_>) -> Result<()> {
+        other.flush()?;
+        self.held += other.held;
+        Ok(())
+    }
+
+    /// Reports what is pending, then gives back everything this meter
+    /// reported: its operator hands its buffer on (to the result, which
+    /// counts it again if it keeps it).
+    pub(crate) fn release_all(&mut self) -> Result<()> {
+        self.flush()?;
+        self.limits.release(std::mem::take(&mut self.held));
+        Ok(())
     }
 }
 

@@ -41,11 +41,19 @@ pub(crate) struct Emitter<'o> {
     chunk: Vec<Vec<Value>>,
     chunk_bytes: usize,
     sent: u64,
+    /// The sink keeps every row (it collects the result in memory).
+    keeps_all: bool,
 }
 
 impl<'o> Emitter<'o> {
-    /// An emitter of every row to `out`.
-    pub(crate) fn new(out: &'o mut dyn RowSink, limits: &'o Limits) -> Emitter<'o> {
+    /// An emitter of every row to `out`; `keeps_all` when `out` keeps the
+    /// whole result anyway, so that bounding buffers before it gains
+    /// nothing (a parallel scan then runs each key range whole).
+    pub(crate) fn new(
+        out: &'o mut dyn RowSink,
+        limits: &'o Limits,
+        keeps_all: bool,
+    ) -> Emitter<'o> {
         Emitter {
             out,
             limits,
@@ -54,6 +62,7 @@ impl<'o> Emitter<'o> {
             chunk: Vec::new(),
             chunk_bytes: 0,
             sent: 0,
+            keeps_all,
         }
     }
 
@@ -61,6 +70,11 @@ impl<'o> Emitter<'o> {
     pub(crate) fn window(&mut self, offset: usize, limit: Option<usize>) {
         self.skip = offset;
         self.left = limit.unwrap_or(usize::MAX);
+    }
+
+    /// Whether the sink keeps the whole result.
+    pub(crate) fn keeps_all(&self) -> bool {
+        self.keeps_all
     }
 
     /// Whether the limit is reached: no further row would be sent.

@@ -1361,8 +1361,10 @@ impl RowSink for Collect<'_> {
     }
 
     fn rows(&mut self, rows: Vec<Vec<Value>>) -> Result<()> {
-        let bytes: usize = rows.iter().map(|r| row_bytes(r)).sum();
-        self.limits.hold(bytes)?;
+        if self.limits.memory_limit().is_some() {
+            let bytes: usize = rows.iter().map(|r| row_bytes(r)).sum();
+            self.limits.hold(bytes)?;
+        }
         if self.rows.is_empty() {
             self.rows = rows;
         } else {

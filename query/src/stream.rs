@@ -94,7 +94,10 @@ impl<'o> Emitter<'o> {
             return Ok(false);
         }
         self.left -= 1;
-        self.chunk_bytes += row_bytes(&row);
+        if !self.keeps_all {
+            // Wide rows make smaller chunks (a collecting sink takes any).
+            self.chunk_bytes += row_bytes(&row);
+        }
         self.chunk.push(row);
         if self.chunk.len() >= CHUNK_ROWS || self.chunk_bytes >= CHUNK_BYTES {
             self.flush()?;

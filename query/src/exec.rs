@@ -499,7 +499,9 @@ fn collect_pks(
     snap.scan(start..end)
         .visit(|k, _| {
             let pk = keys::pk_of_index_key(k).ok_or_else(|| Error::corrupt("bad index key"));
-            match pk.and_then(|pk| meter.tick_holding(size_of::<i64>()).map(|()| pk)) {
+            // (Not counted as held: the keys of a lookup join's probe are
+            // dropped after each probe, and eight bytes a row are little.)
+            match pk.and_then(|pk| meter.tick().map(|()| pk)) {
                 Ok(pk) => {
                     out.push(pk);
                     true
@@ -692,6 +694,8 @@ struct ProjectSink<'p> {
     heap: BinaryHeap<Ranked<'p>>,
     sorted: Vec<Ranked<'p>>,
     meter: Meter<'p>,
+    /// Whether rows' bytes are estimated at all (a memory limit is set).
+    measure: bool,
 }
 
 impl<'p> ProjectSink<'p> {
@@ -727,6 +731,7 @@ impl<'p> ProjectSink<'p> {
             heap: BinaryHeap::new(),
             sorted: Vec::new(),
             meter: Meter::new(limits),
+            measure: limits.memory_limit().is_some(),
         }
     }
 
@@ -823,7 +828,11 @@ impl Sink for ProjectSink<'_> {
         self.seq += 1;
         if self.order.is_empty() {
             let out = self.project(row, raw)?;
-            let bytes = row_bytes(&out);
+            let bytes = if self.measure || self.bounded.is_some() {
+                row_bytes(&out)
+            } else {
+                0
+            };
             self.plain_bytes += bytes;
             self.plain.push(out);
             self.meter.tick_holding(bytes)?;
@@ -855,7 +864,7 @@ impl Sink for ProjectSink<'_> {
             desc: self.desc,
         };
         // A row replacing one in a full heap holds nothing more.
-        if self.keep.is_none_or(|k| self.heap.len() < k) {
+        if self.measure && self.keep.is_none_or(|k| self.heap.len() < k) {
             let bytes = row_bytes(&r.keys) + row_bytes(&r.out) + size_of::<Ranked<'_>>();
             self.meter.tick_holding(bytes)?;
         }

@@ -84,9 +84,6 @@ pub enum Output {
     Plan(String),
 }
 
-/// A point read's columns and rows.
-type PointRows = (Vec<Column>, Vec<Vec<Value>>);
-
 /// What [`Database::run_into`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Streamed {
@@ -600,13 +597,8 @@ impl Database {
     ) -> Result<u64> {
         let cat = self.catalog.read().clone();
         if opts.use_indexes
-            && let Some((columns, rows)) = self.point_read(&cat, s, limits)?
+            && let Some(n) = self.point_read(&cat, s, limits, sink, keeps_all)?
         {
-            sink.columns(&columns)?;
-            let n = rows.len() as u64;
-            if !rows.is_empty() {
-                sink.rows(rows)?;
-            }
             return Ok(n);
         }
         let plan = planner::plan_select(&cat, s, opts)?;
@@ -628,9 +620,17 @@ impl Database {
 
     /// The fast path of the most common lookups, `find T where id = c` (one
     /// point read) and `find T where col = c` on an indexed column (one
-    /// index probe, then point reads), without building a plan. Gives the
-    /// rows the planner's lookup would; `None` for any other shape.
-    fn point_read(&self, cat: &Catalog, s: &Select, limits: &Limits) -> Result<Option<PointRows>> {
+    /// index probe, then point reads), without building a plan. Sends the
+    /// rows the planner's lookup would to `sink` and returns how many;
+    /// `None` (the sink untouched) for any other shape.
+    fn point_read(
+        &self,
+        cat: &Catalog,
+        s: &Select,
+        limits: &Limits,
+        sink: &mut dyn RowSink,
+        keeps_all: bool,
+    ) -> Result<Option<u64>> {
         let Some((left, right)) = equality_filter(s) else {
             return Ok(None);
         };
@@ -638,7 +638,7 @@ impl Database {
         let Some((pos, lit)) = column_and_literal(t, left, right) else {
             return Ok(None);
         };
-        let columns = t
+        let columns: Vec<Column> = t
             .columns
             .iter()
             .map(|c| Column {
@@ -646,23 +646,22 @@ impl Database {
                 ty: Some(c.ty),
             })
             .collect();
-        let limit = s
-            .limit
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let mut rows = Vec::new();
+        let limit = s.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
         if pos == t.pk {
             let Literal::Int(pk) = lit else {
                 return Ok(None);
             };
-            if limit > 0
+            sink.columns(&columns)?;
+            if limit != Some(0)
                 && let Some(bytes) = self
                     .db
                     .get(&keys::row_key(t.id, *pk))
                     .map_err(Error::Storage)?
             {
-                rows.push(row::decode_row(&bytes, t.columns.len())?);
+                sink.rows(vec![row::decode_row(&bytes, t.columns.len())?])?;
+                return Ok(Some(1));
             }
-            return Ok(Some((columns, rows)));
+            return Ok(Some(0));
         }
         // An indexed column: the index entries equal to the value, then the
         // rows, in primary-key order — what the planner's index lookup
@@ -677,10 +676,13 @@ impl Database {
         let Some(key) = planner::key_value(value, t.columns[pos].ty) else {
             return Ok(None);
         };
+        sink.columns(&columns)?;
+        let mut emit = Emitter::new(sink, limits, keeps_all);
+        emit.window(0, limit);
         let snap = self.db.snapshot();
         let mut meter = Meter::new(limits);
         for pk in exec::index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
-            if rows.len() >= limit {
+            if emit.done() {
                 break;
             }
             meter.tick()?;
@@ -688,10 +690,10 @@ impl Database {
                 .get(&keys::row_key(t.id, pk))
                 .map_err(|e| Error::Storage(e.into()))?
             {
-                rows.push(row::decode_row(&bytes, t.columns.len())?);
+                emit.push(row::decode_row(&bytes, t.columns.len())?)?;
             }
         }
-        Ok(Some((columns, rows)))
+        emit.finish().map(Some)
     }
 
     /// A `select *` over one table with `filter`: the rows `update` and

@@ -294,7 +294,11 @@ fn a_streamed_scan_holds_a_bounded_amount() {
 #[test]
 fn streamed_rows_match_collected_rows() {
     let db = db();
+    db.execute("create index u_k on u (k)").unwrap();
     let queries = [
+        // the point-read fast path through an index: 2857 rows
+        "find u where k = 3",
+        "select * from u where k = 5 limit 1500",
         "select * from t",
         "select id, s from t where k = 2",
         "select id from t offset 12345",

@@ -356,7 +356,7 @@ impl Database {
                 name,
                 table,
                 column,
-            } => self.create_index(name, table, column),
+            } => self.create_index(name, table, column, limits),
             Statement::DropIndex { name } => self.drop_index(name),
             Statement::Insert {
                 table,
@@ -996,7 +996,13 @@ impl Database {
         Ok(Output::Ok)
     }
 
-    fn create_index(&self, name: &str, table: &str, column: &str) -> Result<Output> {
+    fn create_index(
+        &self,
+        name: &str,
+        table: &str,
+        column: &str,
+        limits: &Limits,
+    ) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
         if cat.indexes.contains_key(name) {
@@ -1026,6 +1032,7 @@ impl Database {
         let snap = self.db.snapshot();
         let mut ikey = Vec::new();
         let mut val = [Value::Null];
+        let mut meter = Meter::new(limits);
         for pair in snap.scan(keys::table_prefix(t.id).to_vec()..table_end(t.id)) {
             let (k, v) = pair.map_err(|e| Error::Storage(e.into()))?;
             let (_, pk) = keys::decode_row_key(&k).ok_or_else(|| Error::corrupt("bad row key"))?;
@@ -1033,7 +1040,10 @@ impl Database {
             ikey.clear();
             keys::index_key(id, &val[0], pk, &mut ikey);
             batch.put(&ikey, b"");
+            // The batch holds every entry until it is written.
+            meter.tick_holding(ikey.len() + 16)?;
         }
+        meter.flush()?;
         drop(snap);
         self.db.write(batch)?;
         let mut next = (*cat).clone();

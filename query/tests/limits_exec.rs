@@ -210,6 +210,21 @@ fn writes_stopped_by_a_limit_change_nothing() {
 }
 
 #[test]
+fn an_index_build_stopped_by_a_limit_leaves_no_index() {
+    let db = db();
+    let q = "create index t_s on t (s)";
+    assert_eq!(
+        err(&db, q, past_deadline()).code(),
+        ErrorCode::StatementTimeout
+    );
+    assert_eq!(err(&db, q, memory(64 << 10)).code(), ErrorCode::MemoryLimit);
+    let e = db.execute("drop index t_s").unwrap_err();
+    assert_eq!(e.code(), ErrorCode::UnknownIndex);
+    assert_eq!(db.execute(q).unwrap(), Output::Ok);
+    assert_eq!(count(&db, "select count(*) from t where s = '00000042'"), 1);
+}
+
+#[test]
 fn a_constant_key_join_stops_at_the_memory_limit() {
     let db = db_with(600, 8);
     // 360 000 rows of about three hundred bytes: a hundred megabytes if

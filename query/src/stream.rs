@@ -19,7 +19,12 @@ const CHUNK_BYTES: usize = 1 << 20;
 /// first the columns, once, then the rows in chunks of at most 1024, in
 /// result order. An error returned by either method (the client went
 /// away, a write failed) stops the statement; it is returned by
-/// `run_into` as is.
+/// `run_into` as is. The sink is only ever called on the thread that
+/// called `run_into` (parallel scans hand their rows back to it), so it
+/// need not be `Send`, and a sink that blocks holds up only its own
+/// statement. Sinks report their own failures as
+/// `Error::Query { code, message, hint: None }`, say with
+/// [`crate::ErrorCode::Cancelled`].
 pub trait RowSink {
     /// The result's columns, before any row (also for an empty result).
     fn columns(&mut self, columns: &[Column]) -> Result<()>;

@@ -184,7 +184,9 @@ fn check(result: &Result<Output, Error>, expected: &[String]) -> Result<(), Stri
         }
         if let Some(t) = text {
             let Some(inner) = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')) else {
-                return Err(format!("`{first}`: text after the code goes in parentheses"));
+                return Err(format!(
+                    "`{first}`: text after the code goes in parentheses"
+                ));
             };
             let whole = format!("{e}");
             if !whole.contains(inner) && !e.hint().is_some_and(|h| h.contains(inner)) {
@@ -383,7 +385,9 @@ find t where id = 1
     // wrong; in the fresh block (which starts empty) only the second.
     assert_eq!(failures.len(), 12, "{failures:#?}");
     assert!(
-        !failures.iter().any(|f| f.contains("`find t`\n  expected:\n    error")),
+        !failures
+            .iter()
+            .any(|f| f.contains("`find t`\n  expected:\n    error")),
         "{failures:#?}"
     );
 

@@ -423,3 +423,97 @@ explain find t where id = 1
     assert!(blocks("```fasty\nfind t\n-- → no rows\n").is_err());
     assert!(blocks("```fasty\n-- only a comment\n```\n").is_ok());
 }
+
+/// A heading's anchor as markdown renderers make it: lower case, spaces
+/// to hyphens, other punctuation dropped.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The anchors of a markdown text's headings (outside code blocks).
+fn anchors(doc: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    for line in doc.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+        } else if !in_code && line.starts_with('#') {
+            out.push(slug(line.trim_start_matches('#')));
+        }
+    }
+    out
+}
+
+/// The targets of the `](...)` links of a markdown text.
+fn links(doc: &str) -> Vec<String> {
+    doc.split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(t, _)| t.to_string()))
+        .collect()
+}
+
+/// Every link between the pages of docs/ leads to a file of the
+/// repository and, with `#anchor`, to a heading of it; none leads
+/// outside the repository.
+#[test]
+fn doc_links_resolve() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("repository root: {e}"));
+    let mut bad = Vec::new();
+    let mut pages = 0;
+    for entry in std::fs::read_dir(&docs).unwrap_or_else(|e| panic!("docs/: {e}")) {
+        let path = entry.unwrap_or_else(|e| panic!("docs/: {e}")).path();
+        if path.extension().is_none_or(|x| x != "md") {
+            continue;
+        }
+        pages += 1;
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for link in links(&text) {
+            if link.starts_with("http://") || link.starts_with("https://") {
+                bad.push(format!("{name}: `{link}` leads outside the repository"));
+                continue;
+            }
+            let (file, anchor) = match link.split_once('#') {
+                Some((f, a)) => (f, Some(a)),
+                None => (link.as_str(), None),
+            };
+            let target = if file.is_empty() {
+                path.clone()
+            } else {
+                docs.join(file)
+            };
+            let Ok(target) = target.canonicalize() else {
+                bad.push(format!("{name}: `{link}` leads to no file"));
+                continue;
+            };
+            if !target.starts_with(&root) {
+                bad.push(format!("{name}: `{link}` leads outside the repository"));
+                continue;
+            }
+            if let Some(a) = anchor {
+                let body = std::fs::read_to_string(&target).unwrap_or_default();
+                if !anchors(&body).iter().any(|h| h == a) {
+                    bad.push(format!("{name}: `{link}`: no heading with that anchor"));
+                }
+            }
+        }
+    }
+    assert!(pages >= 7, "only {pages} pages in docs/");
+    assert!(bad.is_empty(), "broken links:\n{}", bad.join("\n"));
+}

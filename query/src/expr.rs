@@ -777,6 +777,26 @@ mod tests {
         assert!(l("é_", "éa"));
     }
 
+    /// `like` by plain recursion over the pattern: obviously right, and
+    /// exponential, so only for short inputs.
+    fn like_oracle(s: &[char], p: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('%', rest)) => (0..=s.len()).any(|i| like_oracle(&s[i..], rest)),
+            Some(('_', rest)) => !s.is_empty() && like_oracle(&s[1..], rest),
+            Some((c, rest)) => s.first() == Some(c) && like_oracle(&s[1..], rest),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn like_agrees_with_a_recursive_oracle(s in "[abé%_]{0,12}", p in "[abé%_]{0,9}") {
+            let sc: Vec<char> = s.chars().collect();
+            let pc: Vec<char> = p.chars().collect();
+            proptest::prop_assert_eq!(like(&s, &pc), like_oracle(&sc, &pc), "{:?} like {:?}", s, p);
+        }
+    }
+
     /// Binds every name to row position 0 of type `ty`.
     struct OneColumn(ColumnType);
 

@@ -79,6 +79,18 @@
 //! users`; both, and `find users`, give a [`Select`] with no items.
 //! `limit` and `offset` may come in either order. Comparisons do not
 //! chain: `a = b = c` is an error asking for parentheses.
+//!
+//! # Limits
+//!
+//! Every later pass recurses over the trees read here, so the parser
+//! bounds them as it builds them (chains too, link by link): their height
+//! ([`MAX_DEPTH`]), json literal nesting ([`MAX_JSON_DEPTH`]), `explain`s
+//! ([`MAX_EXPLAINS`]), name lengths ([`MAX_NAME_LEN`]); past a bound the
+//! error has code `too_complex` and the position where it was crossed.
+//! `like` patterns ([`MAX_LIKE_PATTERN_LEN`]) are checked where they are
+//! compiled or evaluated, as they may come from placeholders or columns.
+//! A key given twice in an object or a column twice in a `set` list is a
+//! syntax error at the second.
 
 mod expected;
 mod lexer;
@@ -171,6 +183,106 @@ pub fn parse_with_params(text: &str) -> Result<(Statement, Vec<usize>)> {
         Ok(statement) => Ok((statement, parser.params)),
         Err(Fail) => Err(parser.into_error()),
     }
+}
+
+/// Checks a statement built without the parser (for [`crate::Database::run`])
+/// against the bounds the parser enforces on what it reads: expression
+/// trees at most [`MAX_DEPTH`] levels deep (json literals counted, as
+/// there are no parentheses in a tree) and at most [`MAX_EXPLAINS`]
+/// `explain`s. Walks the tree with a stack of its own, so any tree can be
+/// checked; `too_complex` past a bound. Parsed statements always pass,
+/// as do prepared ones with json values bound from serde_json (at most
+/// 128 levels).
+pub fn check_depth(statement: &Statement) -> Result<()> {
+    enum Item<'s> {
+        Expr(&'s Expr),
+        Literal(&'s Literal),
+    }
+    let mut statement = statement;
+    let mut explains = 0;
+    while let Statement::Explain(inner) = statement {
+        explains += 1;
+        if explains > MAX_EXPLAINS {
+            return Err(Error::query(
+                ErrorCode::TooComplex,
+                format!("explain nested too deeply (more than {MAX_EXPLAINS}): one is enough"),
+            ));
+        }
+        statement = inner;
+    }
+    let mut stack: Vec<(Item<'_>, u32)> = Vec::new();
+    match statement {
+        Statement::Insert { rows, .. } => {
+            stack.extend(rows.iter().flatten().map(|(_, l)| (Item::Literal(l), 1)));
+        }
+        Statement::Select(s) => {
+            stack.extend(s.items.iter().map(|i| (Item::Expr(&i.expr), 1)));
+            stack.extend(s.joins.iter().map(|j| (Item::Expr(&j.on), 1)));
+            stack.extend(s.filter.iter().map(|e| (Item::Expr(e), 1)));
+            stack.extend(s.group_by.iter().map(|e| (Item::Expr(e), 1)));
+            stack.extend(s.order_by.iter().map(|o| (Item::Expr(&o.expr), 1)));
+        }
+        Statement::Update {
+            assignments,
+            filter,
+            ..
+        } => {
+            stack.extend(assignments.iter().map(|(_, e)| (Item::Expr(e), 1)));
+            stack.extend(filter.iter().map(|e| (Item::Expr(e), 1)));
+        }
+        Statement::Delete { filter, .. } => {
+            stack.extend(filter.iter().map(|e| (Item::Expr(e), 1)));
+        }
+        _ => {}
+    }
+    while let Some((item, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(Error::query(
+                ErrorCode::TooComplex,
+                format!(
+                    "statement nested too deeply (more than {MAX_DEPTH} levels of operators and brackets)"
+                ),
+            ));
+        }
+        let below = depth + 1;
+        match item {
+            Item::Literal(Literal::Array(items)) => {
+                stack.extend(items.iter().map(|l| (Item::Literal(l), below)));
+            }
+            Item::Literal(Literal::Object(fields)) => {
+                stack.extend(fields.iter().map(|(_, l)| (Item::Literal(l), below)));
+            }
+            Item::Literal(_) | Item::Expr(Expr::Name(_)) => {}
+            // The literal is the node itself: no extra level.
+            Item::Expr(Expr::Literal(l)) => stack.push((Item::Literal(l), depth)),
+            Item::Expr(Expr::Unary { expr, .. } | Expr::IsNull { expr, .. }) => {
+                stack.push((Item::Expr(expr), below));
+            }
+            Item::Expr(Expr::Binary { left, right, .. }) => {
+                stack.push((Item::Expr(left), below));
+                stack.push((Item::Expr(right), below));
+            }
+            Item::Expr(Expr::Like { expr, pattern, .. }) => {
+                stack.push((Item::Expr(expr), below));
+                stack.push((Item::Expr(pattern), below));
+            }
+            Item::Expr(Expr::InList { expr, list, .. }) => {
+                stack.push((Item::Expr(expr), below));
+                stack.extend(list.iter().map(|e| (Item::Expr(e), below)));
+            }
+            Item::Expr(Expr::Between {
+                expr, low, high, ..
+            }) => {
+                stack.push((Item::Expr(expr), below));
+                stack.push((Item::Expr(low), below));
+                stack.push((Item::Expr(high), below));
+            }
+            Item::Expr(Expr::Aggregate { arg, .. }) => {
+                stack.extend(arg.iter().map(|a| (Item::Expr(a), below)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `word` (in any case) is reserved, i.e. cannot be written as a

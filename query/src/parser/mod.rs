@@ -191,8 +191,8 @@ pub fn parse_with_params(text: &str) -> Result<(Statement, Vec<usize>)> {
 /// there are no parentheses in a tree) and at most [`MAX_EXPLAINS`]
 /// `explain`s. Walks the tree with a stack of its own, so any tree can be
 /// checked; `too_complex` past a bound. Parsed statements always pass,
-/// as do prepared ones with json values bound from serde_json (at most
-/// 128 levels).
+/// as do prepared ones with json values bound from serde_json (which
+/// reads at most 127 levels).
 pub fn check_depth(statement: &Statement) -> Result<()> {
     enum Item<'s> {
         Expr(&'s Expr),

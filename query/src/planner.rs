@@ -253,8 +253,8 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     }
     if tables.len() > 64 {
         return Err(Error::query(
-            ErrorCode::Unsupported,
-            "too many joined tables",
+            ErrorCode::TooComplex,
+            "more than 64 tables in one statement (too complex)",
         ));
     }
     let scope = Scope::new(tables);

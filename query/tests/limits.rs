@@ -588,3 +588,22 @@ fn check_depth_agrees_with_the_parser_and_walks_any_tree() {
         ErrorCode::TooComplex
     );
 }
+
+#[test]
+fn more_than_64_tables_in_one_statement_is_too_complex() {
+    let (db, _dir) = db();
+    for i in 0..65 {
+        db.execute(&format!("create table j{i} {{ id: int, next: int }}"))
+            .unwrap();
+    }
+    let joins = |n: usize| {
+        let mut q = "select * from j0".to_string();
+        for i in 1..n {
+            q.push_str(&format!(" join j{i} on j{}.next = j{i}.id", i - 1));
+        }
+        q
+    };
+    assert!(db.execute(&joins(64)).is_ok());
+    let err = db.execute(&joins(65)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TooComplex, "{err}");
+}

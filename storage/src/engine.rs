@@ -507,7 +507,7 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
 }
 
 /// Decides whether a directory without a manifest may become a new
-/// engine. Any table file (`*.sst`), or a `MANIFEST.tmp` listing tables,
+/// engine. Any table file (`NNNNNNNNNNNN.sst`), or a `MANIFEST.tmp` listing tables,
 /// means an existing engine lost its manifest: that is
 /// [`Error::MissingManifest`], and nothing is changed, so that `fasty admin
 /// repair` can rebuild the manifest from the tables. A `MANIFEST.tmp`
@@ -519,12 +519,9 @@ fn check_fresh(io: &dyn Io, dir: &Path) -> Result<()> {
     let mut tables = 0usize;
     let mut tmp = None;
     for path in io.list(dir)? {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        if name.ends_with(".sst") {
+        if parse_sst_name(&path).is_some() {
             tables += 1;
-        } else if name == MANIFEST_TMP {
+        } else if path.file_name().is_some_and(|n| n == MANIFEST_TMP) {
             tmp = Some(path);
         }
     }

@@ -589,6 +589,39 @@ mod tests {
     }
 
     #[test]
+    fn damaged_compressed_blocks_are_found_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(
+            dir.path(),
+            Options {
+                compress_from_level: 0,
+                zstd_level: 3,
+                ..options()
+            },
+        )
+        .unwrap();
+        let mut b = WriteBatch::new();
+        for i in 0..400 {
+            b.put(
+                format!("k{i:04}").into_bytes(),
+                format!("value {i}").repeat(4),
+            );
+        }
+        engine.apply(&b, 1).unwrap();
+        engine.close().unwrap();
+        assert!(verify_dir(dir.path()).unwrap().is_clean());
+        let io: Arc<dyn Io> = Arc::new(StdIo::new());
+        let path = sst_path(dir.path(), 1);
+        let t = Table::open(&path, 1, Arc::new(BlockCache::new(0)), io).unwrap();
+        let blocks = t.block_handles();
+        drop(t);
+        let (offset, len) = blocks[blocks.len() / 2];
+        flip(&path, offset + len / 2);
+        let r = verify_dir(dir.path()).unwrap();
+        assert_eq!(damaged(&r), [(path, offset, Part::DataBlock)]);
+    }
+
+    #[test]
     fn a_missing_manifest_or_table_is_a_finding() {
         let dir = tempfile::tempdir().unwrap();
         let tables = build(dir.path());

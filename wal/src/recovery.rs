@@ -347,7 +347,8 @@ pub struct VerifyReport {
     /// Sequence number of the last good record.
     pub last_seqno: Option<Seqno>,
     /// Every problem, oldest segment first (at most one per segment, since
-    /// reading a segment stops at its first bad record).
+    /// reading a segment stops at its first bad record), then those of the
+    /// engine's files (kind [`ProblemKind::Storage`], one per damaged block).
     pub problems: Vec<Problem>,
 }
 
@@ -370,7 +371,9 @@ impl VerifyReport {
 /// changing nothing (not even the engine's files: the engine is not
 /// opened). Sequence numbers must increase across the log, and when the
 /// engine's manifest is readable, no record may be missing after its
-/// flushed sequence number (a lost segment).
+/// flushed sequence number (a lost segment). The engine's manifest and
+/// every block of its tables are checked too
+/// ([`fasty_storage::repair::verify_dir`]).
 pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let io = fasty_storage::io::std_fs::StdIo::new();
     let wal_dir = dir.as_ref().join(WAL_DIR);

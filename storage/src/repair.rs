@@ -129,8 +129,26 @@ impl VerifyReport {
 /// at open). Without a manifest, a directory that holds tables has lost it
 /// (a finding) and every table is read; one without tables is fine (a new
 /// engine, or a log not yet flushed).
+///
+/// An engine running on `dir` may replace its manifest and remove tables
+/// meanwhile: when a listed table went missing and the manifest changed
+/// during the read, the read is done again (up to three times).
 pub fn verify_dir(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let dir = dir.as_ref();
+    let manifest = || std::fs::read(dir.join(MANIFEST_FILE)).ok();
+    let mut attempt = 1;
+    loop {
+        let before = manifest();
+        let report = verify_once(dir)?;
+        let raced = report.findings.iter().any(|f| f.part == Part::Table) && manifest() != before;
+        if !raced || attempt == 3 {
+            return Ok(report);
+        }
+        attempt += 1;
+    }
+}
+
+fn verify_once(dir: &Path) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
     if !dir.is_dir() {
         return Ok(report);

@@ -831,6 +831,9 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
         };
         entries += block.len() as u64;
         let mut bad: Option<&'static str> = None;
+        // The previous version: in this block, or (for the first) the
+        // last one of the previous sound block.
+        let mut last: Option<RawEntry> = None;
         for j in 0..block.len() {
             let e = match block.entry_at(j) {
                 Ok(e) => e,
@@ -840,8 +843,12 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
                 }
             };
             let key = block.key(&e);
-            if let Some((pk, ps)) = &prev
-                && !internal_cmp(pk, *ps, key, e.seqno).is_lt()
+            let before = match &last {
+                Some(l) => Some((block.key(l), l.seqno)),
+                None => prev.as_ref().map(|(k, s)| (&k[..], *s)),
+            };
+            if let Some((pk, ps)) = before
+                && !internal_cmp(pk, ps, key, e.seqno).is_lt()
             {
                 bad = Some("versions out of order");
                 break;
@@ -860,17 +867,19 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
             {
                 bloom_misses += 1;
             }
-            prev = Some((Bytes::copy_from_slice(key), e.seqno));
+            last = Some(e);
         }
         if bad.is_none()
-            && let Some((k, s)) = &prev
-            && (k[..] != *index.key(i) || *s != index.block_keys[i].seqno)
+            && let Some(l) = &last
+            && (block.key(l) != index.key(i) || l.seqno != index.block_keys[i].seqno)
         {
             bad = Some("last version differs from the index");
         }
+        prev = last
+            .filter(|_| bad.is_none())
+            .map(|l| (Bytes::copy_from_slice(block.key(&l)), l.seqno));
         if let Some(reason) = bad {
             out.push(TablePart::Data, Error::corruption(path, h.offset, reason));
-            prev = None;
         }
     }
     if bloom_misses > 0 {

@@ -164,14 +164,25 @@ fn verify_once(dir: &Path) -> Result<VerifyReport> {
     let listed: Option<Vec<TableRecord>> = match Manifest::load(&io, dir) {
         Ok(Some(m)) => Some(m.levels.into_iter().flatten().collect()),
         Ok(None) => {
-            if !found.is_empty() {
+            // What `Engine::open` takes for a lost manifest.
+            let tmp = dir.join(MANIFEST_TMP);
+            let in_tmp = io
+                .read(&tmp)
+                .ok()
+                .and_then(|b| Manifest::decode(&b, &tmp).ok())
+                .map_or(0, |m| m.levels.iter().map(Vec::len).sum::<usize>());
+            let sign = if !found.is_empty() {
+                Some(format!("{} table file(s)", found.len()))
+            } else {
+                (in_tmp > 0).then(|| format!("a {MANIFEST_TMP} listing {in_tmp} table(s)"))
+            };
+            if let Some(sign) = sign {
                 report.findings.push(Finding {
                     path: manifest_path,
                     offset: 0,
                     part: Part::Manifest,
                     reason: format!(
-                        "missing while the directory holds {} table file(s): run `fasty admin repair` to rebuild it",
-                        found.len()
+                        "missing while the directory holds {sign}: run `fasty admin repair` to rebuild it"
                     ),
                 });
             }
@@ -655,5 +666,32 @@ mod tests {
         assert_eq!(r.tables, 2);
         // Verify changes nothing: no manifest was created.
         assert!(!dir.path().join(MANIFEST_FILE).exists());
+        // A manifest.tmp listing tables, the tables gone: still lost.
+        let m = layout(
+            &mut [TableRecord {
+                id: 1,
+                meta: TableMeta {
+                    file_size: 1,
+                    entries: 1,
+                    min_key: Bytes::from_static(b"a"),
+                    max_key: Bytes::from_static(b"a"),
+                    min_seqno: 1,
+                    max_seqno: 1,
+                },
+            }],
+            2,
+        );
+        std::fs::write(dir.path().join(MANIFEST_TMP), m.encode()).unwrap();
+        for (p, _) in &tables {
+            let _ = std::fs::remove_file(p);
+        }
+        let r = verify_dir(dir.path()).unwrap();
+        assert_eq!(
+            damaged(&r),
+            [(dir.path().join(MANIFEST_FILE), 0, Part::Manifest)]
+        );
+        assert!(r.findings[0].reason.contains("MANIFEST.tmp"));
+        std::fs::remove_file(dir.path().join(MANIFEST_TMP)).unwrap();
+        assert!(verify_dir(dir.path()).unwrap().is_clean());
     }
 }

@@ -325,23 +325,37 @@ fn streamed_rows_match_collected_rows() {
         "select t.id from t join u on t.id = u.id where t.k = 4",
         "select id from t limit 0",
     ];
+    // Limits far from reached change no answer (they switch on the
+    // memory estimates and bound the parallel scan's buffers).
+    let generous = ExecOptions {
+        deadline: Some(Instant::now() + std::time::Duration::from_secs(3600)),
+        memory_limit: Some(1 << 30),
+        cancel: Some(Arc::new(AtomicBool::new(false))),
+        ..ExecOptions::default()
+    };
     for q in queries {
         let Ok(Output::Rows { columns, rows }) = db.execute(q) else {
             panic!("{q}");
         };
-        let mut sink = Counter::default();
-        let n = stream(&db, q, ExecOptions::default(), &mut sink).unwrap();
-        assert_eq!(sink.columns.as_ref(), Some(&columns), "{q}");
-        assert_eq!(n as usize, rows.len(), "{q}");
-        let ids: Vec<i64> = rows
-            .iter()
-            .map(|r| match r[0] {
-                Value::Int(i) => i,
-                _ => panic!(),
-            })
-            .collect();
-        assert_eq!(sink.ids, ids, "{q}");
-        assert!(sink.largest <= 1024, "{q}");
+        match db.execute_with(q, generous.clone()) {
+            Ok(Output::Rows { rows: limited, .. }) => assert!(limited == rows, "{q}"),
+            other => panic!("{q}: {:?}", other.map(|o| describe(&o))),
+        }
+        for opts in [ExecOptions::default(), generous.clone()] {
+            let mut sink = Counter::default();
+            let n = stream(&db, q, opts, &mut sink).unwrap();
+            assert_eq!(sink.columns.as_ref(), Some(&columns), "{q}");
+            assert_eq!(n as usize, rows.len(), "{q}");
+            let ids: Vec<i64> = rows
+                .iter()
+                .map(|r| match r[0] {
+                    Value::Int(i) => i,
+                    _ => panic!(),
+                })
+                .collect();
+            assert_eq!(sink.ids, ids, "{q}");
+            assert!(sink.largest <= 1024, "{q}");
+        }
     }
     // Unsorted rows come in primary-key order, every one once.
     let mut sink = Counter::default();

@@ -344,12 +344,12 @@ impl Database {
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };
-        if let Statement::Select(s) = stmt {
-            return self
-                .select(s, popts, limits, sink, keeps_all)
-                .map(Streamed::Rows);
-        }
         let out = match stmt {
+            Statement::Select(s) => {
+                return self
+                    .select(s, popts, limits, sink, keeps_all)
+                    .map(Streamed::Rows);
+            }
             Statement::CreateTable { name, columns } => self.create_table(name, columns),
             Statement::DropTable { name } => self.drop_table(name),
             Statement::CreateIndex {
@@ -373,10 +373,6 @@ impl Database {
                 };
                 self.insert_rows(table, rows, mode).map(Output::Affected)
             }
-            Statement::Select(_) => Err(Error::query(
-                ErrorCode::Unsupported,
-                "internal: select not streamed",
-            )),
             Statement::Update {
                 table,
                 assignments,

@@ -15,8 +15,9 @@ pub const LONG_ABOUT: &str = "Administration of a data directory (or a server's 
 
 stats, checkpoint and compact open the data directory, which must not be in
 use by a server (against a server only stats works: the HTTP API has no admin
-routes). verify reads the log without opening the database; repair cuts a
-corrupt log so that the database opens again. backup copies a consistent
+routes). verify reads the log and the table files without opening the
+database; repair rebuilds a lost manifest and cuts a corrupt log so that the
+database opens again. backup copies a consistent
 image of a data directory, even while a server runs on it; restore copies a
 backup into an empty directory.
 
@@ -76,10 +77,11 @@ Example:
         #[command(flatten)]
         target: TargetArgs,
     },
-    /// Check the write-ahead log without opening (or locking) the database.
+    /// Check the write-ahead log and the table files without opening (or locking) the database.
     #[command(
-        long_about = "Check the write-ahead log without opening (or locking) the
-database. Exits 1 if a problem would stop the database from opening.
+        long_about = "Check the write-ahead log and every block of the table files without
+opening (or locking) the database. Lists each problem; exits 1 if any but a
+torn log tail is found.
 
 Example:
   fasty admin verify --data-dir ./data"
@@ -92,7 +94,9 @@ Example:
     #[command(
         long_about = "Cut the log at its first bad record so that the database opens
 again. The bytes removed are kept next to the log (*.corrupt-tail,
-*.corrupt). The database must not be open elsewhere.
+*.corrupt). A lost or unreadable MANIFEST is first rebuilt from the table
+files; damaged tables are moved into lost+found. The database must not be
+open elsewhere.
 
 Example:
   fasty admin repair --data-dir ./data"
@@ -189,8 +193,11 @@ pub fn run(args: AdminArgs) -> Result<()> {
         AdminCommand::Repair { target } => {
             let dir = data_dir(&target, "repair")?;
             let report = fasty_wal::repair(dir)?;
+            if report.manifest.rebuilt {
+                outln!("{}", report.manifest);
+            }
             match &report.cut_at {
-                None => outln!("the log is intact: nothing to repair"),
+                None => outln!("the log is intact: nothing to cut"),
                 Some(p) => {
                     outln!("cut the log at {p}");
                     for s in &report.saved {

@@ -24,9 +24,11 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::exec::{self, table_end};
 use crate::expr;
 use crate::keys;
+use crate::limits::{Limits, Meter, row_bytes};
 use crate::parser;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
+use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
 
 /// Options of a [`Database`]: the durability mode and storage settings
@@ -82,6 +84,16 @@ pub enum Output {
     Plan(String),
 }
 
+/// What [`Database::run_into`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Streamed {
+    /// A query: its columns and this many rows went to the sink.
+    Rows(u64),
+    /// Any other statement: its output, as [`Database::run`] gives it; the
+    /// sink was not called.
+    Other(Output),
+}
+
 /// `insert` or `upsert`, for [`Database::insert_rows`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InsertMode {
@@ -92,7 +104,12 @@ pub enum InsertMode {
     Upsert,
 }
 
-/// Per-call switches and limits of [`Database::execute_with`].
+/// Per-call switches and limits of [`Database::execute_with`] and
+/// [`Database::run_into`]. The limits are checked inside every long
+/// operator (scans, joins, sorts, aggregation, the result, the rows
+/// `update` and `delete` change) once per chunk of about a thousand rows;
+/// a statement stopped by one fails with its code and, if it writes,
+/// changes nothing.
 #[derive(Debug, Clone)]
 pub struct ExecOptions {
     /// Use primary-key and index access paths and lookup joins. `false`
@@ -289,19 +306,78 @@ impl Database {
         matches!(column_and_literal(t, left, right), Some((pos, Literal::Int(_))) if pos == t.pk)
     }
 
-    /// Runs a parsed statement.
+    /// Runs one statement, sending a query's rows to `sink` as they are
+    /// produced ([`Database::run_into`]).
+    pub fn execute_into(
+        &self,
+        text: &str,
+        opts: ExecOptions,
+        sink: &mut dyn RowSink,
+    ) -> Result<Streamed> {
+        let stmt = parser::parse(text)?;
+        self.run_into(&stmt, opts, sink)
+    }
+
+    /// Runs a parsed statement and returns its whole output (a query's
+    /// rows collected in memory, counted against the memory limit).
     pub fn run(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+        let limits = Limits::new(&opts);
+        let mut all = Collect {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            limits: &limits,
+        };
+        match self.run_with(stmt, &opts, &limits, &mut all, true)? {
+            Streamed::Rows(_) => Ok(Output::Rows {
+                columns: all.columns,
+                rows: all.rows,
+            }),
+            Streamed::Other(out) => Ok(out),
+        }
+    }
+
+    /// Runs a parsed statement, streaming a query's result: `sink` gets
+    /// the columns, then the rows in chunks as the executor produces them,
+    /// so memory stays bounded however large the result (sorts and
+    /// aggregates buffer what they must, within `opts.memory_limit`). An
+    /// error from the sink stops the statement and is returned. Other
+    /// statements do not call the sink and give [`Streamed::Other`].
+    pub fn run_into(
+        &self,
+        stmt: &Statement,
+        opts: ExecOptions,
+        sink: &mut dyn RowSink,
+    ) -> Result<Streamed> {
+        let limits = Limits::new(&opts);
+        self.run_with(stmt, &opts, &limits, sink, false)
+    }
+
+    /// Runs `stmt` into `sink`, which `keeps_all` rows when it collects
+    /// them.
+    fn run_with(
+        &self,
+        stmt: &Statement,
+        opts: &ExecOptions,
+        limits: &Limits,
+        sink: &mut dyn RowSink,
+        keeps_all: bool,
+    ) -> Result<Streamed> {
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };
-        match stmt {
+        let out = match stmt {
+            Statement::Select(s) => {
+                return self
+                    .select(s, popts, limits, sink, keeps_all)
+                    .map(Streamed::Rows);
+            }
             Statement::CreateTable { name, columns } => self.create_table(name, columns),
             Statement::DropTable { name } => self.drop_table(name),
             Statement::CreateIndex {
                 name,
                 table,
                 column,
-            } => self.create_index(name, table, column),
+            } => self.create_index(name, table, column, limits),
             Statement::DropIndex { name } => self.drop_index(name),
             Statement::Insert {
                 table,
@@ -318,19 +394,19 @@ impl Database {
                 };
                 self.insert_rows(table, rows, mode).map(Output::Affected)
             }
-            Statement::Select(s) => self.select(s, popts),
             Statement::Update {
                 table,
                 assignments,
                 filter,
             } => self
-                .update(table, assignments, filter.as_ref(), popts)
+                .update(table, assignments, filter.as_ref(), popts, limits)
                 .map(Output::Affected),
             Statement::Delete { table, filter } => self
-                .delete(table, filter.as_ref(), popts)
+                .delete(table, filter.as_ref(), popts, limits)
                 .map(Output::Affected),
             Statement::Explain(inner) => self.explain(inner, popts).map(Output::Plan),
-        }
+        };
+        out.map(Streamed::Other)
     }
 
     /// The batch fast path: inserts (or upserts) rows given as
@@ -527,35 +603,51 @@ impl Database {
         idx.into_iter().map(|i| self.stripes[i].lock()).collect()
     }
 
-    fn select(&self, s: &Select, opts: PlanOptions) -> Result<Output> {
+    /// Runs a query into `sink`; returns how many rows it sent.
+    fn select(
+        &self,
+        s: &Select,
+        opts: PlanOptions,
+        limits: &Limits,
+        sink: &mut dyn RowSink,
+        keeps_all: bool,
+    ) -> Result<u64> {
         let cat = self.catalog.read().clone();
         if opts.use_indexes
-            && let Some(out) = self.point_read(&cat, s)?
+            && let Some(n) = self.point_read(&cat, s, limits, sink, keeps_all)?
         {
-            return Ok(out);
+            return Ok(n);
         }
         let plan = planner::plan_select(&cat, s, opts)?;
+        let columns: Vec<Column> = plan
+            .columns
+            .iter()
+            .map(|(name, ty)| Column {
+                name: name.clone(),
+                ty: *ty,
+            })
+            .collect();
+        sink.columns(&columns)?;
         let snap = self.db.snapshot();
         let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
-        let rows = exec::run_select(&snap, &plan, &desc)?;
-        Ok(Output::Rows {
-            columns: plan
-                .columns
-                .iter()
-                .map(|(name, ty)| Column {
-                    name: name.clone(),
-                    ty: *ty,
-                })
-                .collect(),
-            rows: rows.rows,
-        })
+        let mut emit = Emitter::new(sink, limits, keeps_all);
+        exec::run_select(&snap, &plan, &desc, limits, &mut emit)?;
+        emit.finish()
     }
 
     /// The fast path of the most common lookups, `find T where id = c` (one
     /// point read) and `find T where col = c` on an indexed column (one
-    /// index probe, then point reads), without building a plan. Gives the
-    /// rows the planner's lookup would; `None` for any other shape.
-    fn point_read(&self, cat: &Catalog, s: &Select) -> Result<Option<Output>> {
+    /// index probe, then point reads), without building a plan. Sends the
+    /// rows the planner's lookup would to `sink` and returns how many;
+    /// `None` (the sink untouched) for any other shape.
+    fn point_read(
+        &self,
+        cat: &Catalog,
+        s: &Select,
+        limits: &Limits,
+        sink: &mut dyn RowSink,
+        keeps_all: bool,
+    ) -> Result<Option<u64>> {
         let Some((left, right)) = equality_filter(s) else {
             return Ok(None);
         };
@@ -563,7 +655,7 @@ impl Database {
         let Some((pos, lit)) = column_and_literal(t, left, right) else {
             return Ok(None);
         };
-        let columns = t
+        let columns: Vec<Column> = t
             .columns
             .iter()
             .map(|c| Column {
@@ -571,23 +663,22 @@ impl Database {
                 ty: Some(c.ty),
             })
             .collect();
-        let limit = s
-            .limit
-            .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-        let mut rows = Vec::new();
+        let limit = s.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
         if pos == t.pk {
             let Literal::Int(pk) = lit else {
                 return Ok(None);
             };
-            if limit > 0
+            sink.columns(&columns)?;
+            if limit != Some(0)
                 && let Some(bytes) = self
                     .db
                     .get(&keys::row_key(t.id, *pk))
                     .map_err(Error::Storage)?
             {
-                rows.push(row::decode_row(&bytes, t.columns.len())?);
+                sink.rows(vec![row::decode_row(&bytes, t.columns.len())?])?;
+                return Ok(Some(1));
             }
-            return Ok(Some(Output::Rows { columns, rows }));
+            return Ok(Some(0));
         }
         // An indexed column: the index entries equal to the value, then the
         // rows, in primary-key order — what the planner's index lookup
@@ -602,19 +693,24 @@ impl Database {
         let Some(key) = planner::key_value(value, t.columns[pos].ty) else {
             return Ok(None);
         };
+        sink.columns(&columns)?;
+        let mut emit = Emitter::new(sink, limits, keeps_all);
+        emit.window(0, limit);
         let snap = self.db.snapshot();
-        for pk in exec::index_pks(&snap, ix.id, std::slice::from_ref(&key))? {
-            if rows.len() >= limit {
+        let mut meter = Meter::new(limits);
+        for pk in exec::index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
+            if emit.done() {
                 break;
             }
+            meter.tick()?;
             if let Some(bytes) = snap
                 .get(&keys::row_key(t.id, pk))
                 .map_err(|e| Error::Storage(e.into()))?
             {
-                rows.push(row::decode_row(&bytes, t.columns.len())?);
+                emit.push(row::decode_row(&bytes, t.columns.len())?)?;
             }
         }
-        Ok(Some(Output::Rows { columns, rows }))
+        emit.finish().map(Some)
     }
 
     /// A `select *` over one table with `filter`: the rows `update` and
@@ -638,6 +734,7 @@ impl Database {
         assignments: &[(String, Expr)],
         filter: Option<&Expr>,
         opts: PlanOptions,
+        limits: &Limits,
     ) -> Result<u64> {
         let t0 = self.catalog.read().table(table)?.clone();
         let lock = self.table_lock(t0.id);
@@ -658,7 +755,7 @@ impl Database {
         }
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
-        let old_rows = exec::matching_rows(&snap, &plan)?;
+        let old_rows = exec::matching_rows(&snap, &plan, limits)?;
         // The final state of every key this statement touches.
         let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         let mut new_pks = Vec::with_capacity(old_rows.len());
@@ -670,6 +767,9 @@ impl Database {
             })
             .collect();
         let mut ikey = Vec::new();
+        // The write set is held until the end: count it against the
+        // memory limit, and check time and cancellation as it grows.
+        let mut meter = Meter::new(limits);
         for (old, old_pk) in old_rows.iter().zip(&old_pks) {
             let mut new = old.clone();
             for (pos, f) in &sets {
@@ -696,6 +796,8 @@ impl Database {
             }
             let mut buf = Vec::new();
             row::encode_row(&new, &mut buf);
+            // Two entries per index, two row keys, the encoded row.
+            meter.tick_holding(buf.len() + (t.indexes.len() + 1) * (2 * ikey.len() + 96))?;
             writes.insert(keys::row_key(t.id, new_pk).to_vec(), Some(buf));
             for ix in &t.indexes {
                 ikey.clear();
@@ -728,11 +830,18 @@ impl Database {
             }
         }
         drop(snap);
+        meter.flush()?;
         self.apply(writes)?;
         Ok(old_rows.len() as u64)
     }
 
-    fn delete(&self, table: &str, filter: Option<&Expr>, opts: PlanOptions) -> Result<u64> {
+    fn delete(
+        &self,
+        table: &str,
+        filter: Option<&Expr>,
+        opts: PlanOptions,
+        limits: &Limits,
+    ) -> Result<u64> {
         let t0 = self.catalog.read().table(table)?.clone();
         let lock = self.table_lock(t0.id);
         let _excl = lock.write();
@@ -740,12 +849,14 @@ impl Database {
         let t = self.current(&t0)?;
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
-        let rows = exec::matching_rows(&snap, &plan)?;
+        let rows = exec::matching_rows(&snap, &plan, limits)?;
         drop(snap);
         let mut batch = WriteBatch::new();
         let mut ikey = Vec::new();
+        let mut meter = Meter::new(limits);
         for r in &rows {
             let Value::Int(pk) = r[t.pk] else { continue };
+            meter.tick_holding((t.indexes.len() + 1) * 48)?;
             batch.delete(keys::row_key(t.id, pk));
             for ix in &t.indexes {
                 ikey.clear();
@@ -753,6 +864,7 @@ impl Database {
                 batch.delete(&ikey);
             }
         }
+        meter.flush()?;
         if !batch.is_empty() {
             self.db.write(batch)?;
         }
@@ -901,7 +1013,13 @@ impl Database {
         Ok(Output::Ok)
     }
 
-    fn create_index(&self, name: &str, table: &str, column: &str) -> Result<Output> {
+    fn create_index(
+        &self,
+        name: &str,
+        table: &str,
+        column: &str,
+        limits: &Limits,
+    ) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
         if cat.indexes.contains_key(name) {
@@ -931,6 +1049,7 @@ impl Database {
         let snap = self.db.snapshot();
         let mut ikey = Vec::new();
         let mut val = [Value::Null];
+        let mut meter = Meter::new(limits);
         for pair in snap.scan(keys::table_prefix(t.id).to_vec()..table_end(t.id)) {
             let (k, v) = pair.map_err(|e| Error::Storage(e.into()))?;
             let (_, pk) = keys::decode_row_key(&k).ok_or_else(|| Error::corrupt("bad row key"))?;
@@ -938,7 +1057,10 @@ impl Database {
             ikey.clear();
             keys::index_key(id, &val[0], pk, &mut ikey);
             batch.put(&ikey, b"");
+            // The batch holds every entry until it is written.
+            meter.tick_holding(ikey.len() + 16)?;
         }
+        meter.flush()?;
         drop(snap);
         self.db.write(batch)?;
         let mut next = (*cat).clone();
@@ -1250,5 +1372,33 @@ fn bind_literal(l: &mut Literal, values: &[Literal]) {
         Literal::Array(items) => items.iter_mut().for_each(|x| bind_literal(x, values)),
         Literal::Object(fields) => fields.iter_mut().for_each(|(_, x)| bind_literal(x, values)),
         _ => {}
+    }
+}
+
+/// The sink of [`Database::run`]: the whole result in memory, counted
+/// against the memory limit.
+struct Collect<'l> {
+    columns: Vec<Column>,
+    rows: Vec<Vec<Value>>,
+    limits: &'l Limits,
+}
+
+impl RowSink for Collect<'_> {
+    fn columns(&mut self, columns: &[Column]) -> Result<()> {
+        self.columns = columns.to_vec();
+        Ok(())
+    }
+
+    fn rows(&mut self, rows: Vec<Vec<Value>>) -> Result<()> {
+        if self.limits.memory_limit().is_some() {
+            let bytes: usize = rows.iter().map(|r| row_bytes(r)).sum();
+            self.limits.hold(bytes)?;
+        }
+        if self.rows.is_empty() {
+            self.rows = rows;
+        } else {
+            self.rows.extend(rows);
+        }
+        Ok(())
     }
 }

@@ -99,9 +99,13 @@ impl std::fmt::Display for ErrorCode {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The text does not parse.
+    /// The text does not parse, or parses into something past a limit of
+    /// the parser (then `code` is [`ErrorCode::TooComplex`]).
     #[error("{message} at line {line}, column {column}")]
     Syntax {
+        /// [`ErrorCode::SyntaxError`], or [`ErrorCode::TooComplex`] for a
+        /// statement nested or chained too deeply or a name too long.
+        code: ErrorCode,
         /// What was expected or wrong, one line.
         message: String,
         /// 1-based line of the offending token.
@@ -161,7 +165,7 @@ impl Error {
     /// The stable code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Syntax { .. } => ErrorCode::SyntaxError,
+            Error::Syntax { code, .. } => *code,
             Error::Query { code, .. } => *code,
             Error::Storage(e) => match e.code() {
                 "poisoned" => ErrorCode::Poisoned,

@@ -8,6 +8,16 @@
 //! an early-stopping `limit`) is split into primary-key ranges run in
 //! parallel on rayon; each range fills its own sink and the sinks are
 //! merged in key order, so results are the same as a single scan's.
+//!
+//! Results leave through an [`Emitter`] in chunks. Rows that need no
+//! sorting or grouping stream straight from the scan to it; a parallel
+//! scan of such rows buffers a bounded prefix of each key range and
+//! finishes a range that outgrew it as a single scan, in key order.
+//! Sorts and aggregates buffer what they must, within the memory limit.
+//!
+//! Every operator counts its rows on a [`Meter`] and consults the
+//! statement's [`Limits`] once per chunk: a statement past its deadline,
+//! cancelled, or holding more than its memory limit stops there.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -24,14 +34,19 @@ use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{ColumnCmp, Eval, as_f64, is_true};
 use crate::keys;
+use crate::limits::{Limits, Meter, row_bytes};
 use crate::planner::{Access, Aggregation, Output, Plan, Source, Strategy};
 use crate::row::RowReader;
+use crate::stream::{CHUNK_ROWS, Emitter};
 use crate::value::Value;
 
-/// A query result: column names and types, and the rows.
-pub(crate) struct Rows {
-    pub rows: Vec<Vec<Value>>,
-}
+/// Rows a partition of a parallel scan of unsorted rows buffers before
+/// it stops and leaves the rest of its key range to a streaming scan.
+const PART_ROWS: usize = 4 * CHUNK_ROWS;
+
+/// Estimated bytes all such partitions together buffer at most (half
+/// the memory limit when that is less), shared equally.
+const PARTS_BYTES: usize = 16 << 20;
 
 fn storage(e: fasty_wal::Error) -> Error {
     Error::Storage(e)
@@ -163,6 +178,7 @@ fn hash_key(v: &Value) -> Option<HashKey> {
 pub(crate) struct Runner<'a> {
     pub snap: &'a Snapshot,
     pub plan: &'a Plan,
+    limits: &'a Limits,
     /// Built hash tables, per join step (empty for lookup strategies).
     hashes: Vec<HashTable>,
 }
@@ -202,8 +218,15 @@ impl HashTable {
 
 /// Where rows that passed everything go. `push` returns false to stop.
 /// `raw` is the driving table's stored row, for columns decoded late.
-pub(crate) trait Sink: Send {
+pub(crate) trait Sink {
     fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool>;
+
+    /// Whether the sink holds as much as it may: the scan stops after the
+    /// current driving row and reports where (a bounded partition of a
+    /// parallel scan).
+    fn full(&self) -> bool {
+        false
+    }
 
     /// Whether `push` reads the row's values at all (`count(*)` does not).
     fn reads_values(&self) -> bool {
@@ -220,8 +243,14 @@ pub(crate) trait Sink: Send {
 
 impl<'a> Runner<'a> {
     /// Prepares the pipeline: builds the hash tables of hash joins.
-    pub(crate) fn new(snap: &'a Snapshot, plan: &'a Plan) -> Result<Runner<'a>> {
+    pub(crate) fn new(
+        snap: &'a Snapshot,
+        plan: &'a Plan,
+        limits: &'a Limits,
+    ) -> Result<Runner<'a>> {
         let mut hashes = Vec::new();
+        let mut scanned = Meter::new(limits);
+        let mut held = Meter::new(limits);
         for j in &plan.joins {
             let mut table = HashTable {
                 width: j.source.columns.len(),
@@ -231,30 +260,52 @@ impl<'a> Runner<'a> {
                 let src = &j.source;
                 let mut buf = vec![Value::Null; plan.scope.width];
                 let pos = j.right_column;
-                for_each_row(snap, src, &mut |bytes| {
+                // Per row: its values, its link, and (for a new key) the
+                // key's map entry, roughly.
+                let fixed = table.width * size_of::<Value>() + 4 + 24;
+                for_each_row(snap, src, &mut scanned, &mut |bytes| {
                     decode_into(bytes, &src.columns, src.offset, &mut buf)?;
                     if !passes(&src.filter, Some(&src.own), &buf)? {
                         return Ok(true);
                     }
                     if let Some(k) = hash_key(&buf[src.offset + pos]) {
-                        let vals = src
-                            .columns
-                            .iter()
-                            .map(|&c| std::mem::replace(&mut buf[src.offset + c], Value::Null));
+                        let mut bytes = fixed;
+                        let vals = src.columns.iter().map(|&c| {
+                            let v = std::mem::replace(&mut buf[src.offset + c], Value::Null);
+                            bytes += crate::limits::value_heap(&v);
+                            v
+                        });
                         table.insert(k, vals)?;
+                        held.tick_holding(bytes)?;
                     }
                     Ok(true)
                 })?;
+                held.flush()?;
             }
             hashes.push(table);
         }
-        Ok(Runner { snap, plan, hashes })
+        Ok(Runner {
+            snap,
+            plan,
+            limits,
+            hashes,
+        })
     }
 
     /// Runs the driving table's rows within `range` (a primary-key range
-    /// of a full scan, or the whole access path) into `sink`.
-    pub(crate) fn run(&self, range: Option<(i64, i64)>, sink: &mut dyn Sink) -> Result<()> {
+    /// of a full scan, or the whole access path) into `sink`. Returns the
+    /// primary key of the last driving row done when the sink filled up
+    /// ([`Sink::full`]) before the end; `None` when all was done or the
+    /// sink asked to stop.
+    pub(crate) fn run(
+        &self,
+        range: Option<(i64, i64)>,
+        sink: &mut dyn Sink,
+    ) -> Result<Option<i64>> {
         let d = &self.plan.driver;
+        let mut scanned = Meter::new(self.limits);
+        let mut joined = Meter::new(self.limits);
+        let mut stopped_at = None;
         let mut buf = vec![Value::Null; self.plan.scope.width];
         let (raw, tested) = RawFilter::new(&d.filter, d.offset, d.table.columns.len());
         let rest = &d.filter[tested..];
@@ -274,18 +325,29 @@ impl<'a> Runner<'a> {
                     return Ok(true);
                 }
             }
-            self.feed(0, &mut buf, bytes, sink)
+            if !self.feed(0, &mut buf, bytes, sink, &mut joined)? {
+                return Ok(false);
+            }
+            if sink.full() {
+                let pk = RowReader::new(bytes)?
+                    .int(d.table.pk)?
+                    .ok_or_else(|| Error::corrupt("a stored row without id"))?;
+                stopped_at = Some(pk);
+                return Ok(false);
+            }
+            Ok(true)
         };
         match range {
             Some((lo, hi)) => {
                 let Some((s, e)) = pk_range(d.table.id, Bound::Included(lo), Bound::Included(hi))
                 else {
-                    return Ok(());
+                    return Ok(None);
                 };
-                scan_keys(self.snap, s, e, &mut go)
+                scan_keys(self.snap, s, e, &mut scanned, &mut go)?;
             }
-            None => for_each_row(self.snap, d, &mut go),
+            None => for_each_row(self.snap, d, &mut scanned, &mut go)?,
         }
+        Ok(stopped_at)
     }
 
     /// Passes a row that has every table up to join step `step` filled
@@ -296,6 +358,7 @@ impl<'a> Runner<'a> {
         row: &mut [Value],
         raw: &[u8],
         sink: &mut dyn Sink,
+        meter: &mut Meter<'_>,
     ) -> Result<bool> {
         let Some(j) = self.plan.joins.get(step) else {
             return sink.push(row, raw);
@@ -319,7 +382,7 @@ impl<'a> Runner<'a> {
                 };
                 decode_into(&bytes, &src.columns, src.offset, row)?;
                 if passes(&src.filter, None, row)? {
-                    return self.feed(step + 1, row, raw, sink);
+                    return self.feed(step + 1, row, raw, sink, meter);
                 }
                 Ok(true)
             }
@@ -328,8 +391,9 @@ impl<'a> Runner<'a> {
                 let Some(v) = crate::planner::key_value(key, ty) else {
                     return Ok(true);
                 };
-                let pks = index_pks(self.snap, ix.id, std::slice::from_ref(&v))?;
+                let pks = index_pks(self.snap, ix.id, std::slice::from_ref(&v), meter)?;
                 for pk in pks {
+                    meter.tick()?;
                     let Some(bytes) = self
                         .snap
                         .get(&keys::row_key(src.table.id, pk))
@@ -338,7 +402,9 @@ impl<'a> Runner<'a> {
                         continue;
                     };
                     decode_into(&bytes, &src.columns, src.offset, row)?;
-                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, raw, sink)? {
+                    if passes(&src.filter, None, row)?
+                        && !self.feed(step + 1, row, raw, sink, meter)?
+                    {
                         return Ok(false);
                     }
                 }
@@ -353,6 +419,7 @@ impl<'a> Runner<'a> {
                     return Ok(true);
                 };
                 while at != u32::MAX {
+                    meter.tick()?;
                     let start = at as usize * table.width;
                     for (c, v) in src
                         .columns
@@ -361,7 +428,9 @@ impl<'a> Runner<'a> {
                     {
                         row[src.offset + c] = v.clone();
                     }
-                    if passes(&src.filter, None, row)? && !self.feed(step + 1, row, raw, sink)? {
+                    if passes(&src.filter, None, row)?
+                        && !self.feed(step + 1, row, raw, sink, meter)?
+                    {
                         return Ok(false);
                     }
                     at = table.next[at as usize];
@@ -373,17 +442,18 @@ impl<'a> Runner<'a> {
 }
 
 /// Calls `f` with every stored row in `[start, end)`; stops when it
-/// returns false.
+/// returns false, or when `meter`'s limits are passed.
 fn scan_keys(
     snap: &Snapshot,
     start: Vec<u8>,
     end: Vec<u8>,
+    meter: &mut Meter<'_>,
     f: &mut dyn FnMut(&[u8]) -> Result<bool>,
 ) -> Result<()> {
     // `visit` lends each value as a slice: no refcounted handle per row.
     let mut failed = None;
     snap.scan(start..end)
-        .visit(|_, v| match f(v) {
+        .visit(|_, v| match meter.tick().and_then(|()| f(v)) {
             Ok(go_on) => go_on,
             Err(e) => {
                 failed = Some(e);
@@ -396,41 +466,54 @@ fn scan_keys(
 
 /// The primary keys of index entries equal to any of `values`, sorted
 /// and unique.
-pub(crate) fn index_pks(snap: &Snapshot, index: u32, values: &[Value]) -> Result<Vec<i64>> {
+pub(crate) fn index_pks(
+    snap: &Snapshot,
+    index: u32,
+    values: &[Value],
+    meter: &mut Meter<'_>,
+) -> Result<Vec<i64>> {
     let mut pks = Vec::new();
     let mut prefix = Vec::new();
     for v in values {
         prefix.clear();
         keys::index_prefix(index, v, &mut prefix);
         let end = keys::successor(&prefix).unwrap_or_else(|| table_end(index));
-        collect_pks(snap, prefix.clone(), end, &mut pks)?;
+        collect_pks(snap, prefix.clone(), end, meter, &mut pks)?;
     }
     pks.sort_unstable();
     pks.dedup();
     Ok(pks)
 }
 
-fn collect_pks(snap: &Snapshot, start: Vec<u8>, end: Vec<u8>, out: &mut Vec<i64>) -> Result<()> {
+fn collect_pks(
+    snap: &Snapshot,
+    start: Vec<u8>,
+    end: Vec<u8>,
+    meter: &mut Meter<'_>,
+    out: &mut Vec<i64>,
+) -> Result<()> {
     if start >= end {
         return Ok(());
     }
-    let mut bad = false;
+    let mut failed = None;
     snap.scan(start..end)
-        .visit(|k, _| match keys::pk_of_index_key(k) {
-            Some(pk) => {
-                out.push(pk);
-                true
-            }
-            None => {
-                bad = true;
-                false
+        .visit(|k, _| {
+            let pk = keys::pk_of_index_key(k).ok_or_else(|| Error::corrupt("bad index key"));
+            // (Not counted as held: the keys of a lookup join's probe are
+            // dropped after each probe, and eight bytes a row are little.)
+            match pk.and_then(|pk| meter.tick().map(|()| pk)) {
+                Ok(pk) => {
+                    out.push(pk);
+                    true
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
             }
         })
         .map_err(|e| storage(e.into()))?;
-    if bad {
-        return Err(Error::corrupt("bad index key"));
-    }
-    Ok(())
+    failed.map_or(Ok(()), Err)
 }
 
 /// Calls `f` with every stored row `src`'s access path yields, in primary
@@ -438,21 +521,22 @@ fn collect_pks(snap: &Snapshot, start: Vec<u8>, end: Vec<u8>, out: &mut Vec<i64>
 pub(crate) fn for_each_row(
     snap: &Snapshot,
     src: &Source,
+    meter: &mut Meter<'_>,
     f: &mut dyn FnMut(&[u8]) -> Result<bool>,
 ) -> Result<()> {
     let t = src.table.id;
     let pks = match &src.access {
         Access::FullScan => {
-            return scan_keys(snap, keys::table_prefix(t).to_vec(), table_end(t), f);
+            return scan_keys(snap, keys::table_prefix(t).to_vec(), table_end(t), meter, f);
         }
         Access::PkRange(lo, hi) => {
             let Some((s, e)) = pk_range(t, *lo, *hi) else {
                 return Ok(());
             };
-            return scan_keys(snap, s, e, f);
+            return scan_keys(snap, s, e, meter, f);
         }
         Access::PkPoints(pks) => pks.clone(),
-        Access::IndexPoints(ix, vals) => index_pks(snap, ix.id, vals)?,
+        Access::IndexPoints(ix, vals) => index_pks(snap, ix.id, vals, meter)?,
         Access::IndexRange(ix, lo, hi) => {
             let mut prefix = Vec::new();
             let start = match lo {
@@ -479,13 +563,14 @@ pub(crate) fn for_each_row(
                 Bound::Unbounded => table_end(ix.id),
             };
             let mut pks = Vec::new();
-            collect_pks(snap, start, end, &mut pks)?;
+            collect_pks(snap, start, end, meter, &mut pks)?;
             pks.sort_unstable();
             pks.dedup();
             pks
         }
     };
     for pk in pks {
+        meter.tick()?;
         if let Some(bytes) = snap
             .get(&keys::row_key(t, pk))
             .map_err(|e| storage(e.into()))?
@@ -579,7 +664,9 @@ impl Ord for Ranked<'_> {
 }
 
 /// Projects rows; sorts them, keeps the top k, or stops at the limit.
-struct RowSink<'p> {
+/// (Unsorted rows are buffered only by a partition of a parallel scan;
+/// a single scan streams them through a [`StreamSink`].)
+struct ProjectSink<'p> {
     /// Driving-table columns still to decode before projecting, and where
     /// they go in the row.
     lazy: &'p [usize],
@@ -599,11 +686,19 @@ struct RowSink<'p> {
     keep: Option<usize>,
     seq: u64,
     plain: Vec<Vec<Value>>,
+    /// Estimated bytes of `plain`.
+    plain_bytes: usize,
+    /// Unsorted rows of a partition: full at [`PART_ROWS`] rows or this
+    /// many bytes.
+    bounded: Option<usize>,
     heap: BinaryHeap<Ranked<'p>>,
     sorted: Vec<Ranked<'p>>,
+    meter: Meter<'p>,
+    /// Whether rows' bytes are estimated at all (a memory limit is set).
+    measure: bool,
 }
 
-impl<'p> RowSink<'p> {
+impl<'p> ProjectSink<'p> {
     fn new(
         plan: &'p Plan,
         items: &'p [Eval],
@@ -611,8 +706,9 @@ impl<'p> RowSink<'p> {
         desc: &'p [bool],
         keep: Option<usize>,
         seq: u64,
+        limits: &'p Limits,
     ) -> Self {
-        RowSink {
+        ProjectSink {
             lazy: &plan.driver.lazy,
             lazy_offset: plan.driver.offset,
             take: plan.joins.is_empty(),
@@ -630,8 +726,12 @@ impl<'p> RowSink<'p> {
             keep,
             seq,
             plain: Vec::new(),
+            plain_bytes: 0,
+            bounded: None,
             heap: BinaryHeap::new(),
             sorted: Vec::new(),
+            meter: Meter::new(limits),
+            measure: limits.memory_limit().is_some(),
         }
     }
 
@@ -653,22 +753,29 @@ impl<'p> RowSink<'p> {
             .collect()
     }
 
-    /// All rows, in final order (before offset/limit).
-    fn finish(self) -> Vec<Vec<Value>> {
+    /// Every row, in final order (before offset/limit), into `emit`
+    /// until it wants no more.
+    fn finish(mut self, emit: &mut Emitter<'_>) -> Result<()> {
+        self.meter.release_all()?;
+        let limits = self.meter.limits();
         if self.order.is_empty() {
-            return self.plain;
+            return emit_all(self.plain, emit);
         }
         let mut all: Vec<Ranked<'p>> = if self.keep.is_some() {
             self.heap.into_vec()
         } else {
             self.sorted
         };
+        // The sort itself cannot stop midway: check before and after.
+        limits.check()?;
         all.sort();
-        all.into_iter().map(|r| r.out).collect()
+        limits.check()?;
+        emit_all(all.into_iter().map(|r| r.out), emit)
     }
 
-    fn merge(&mut self, other: RowSink<'p>) {
+    fn merge(&mut self, other: ProjectSink<'p>) {
         self.plain.extend(other.plain);
+        self.plain_bytes += other.plain_bytes;
         self.sorted.extend(other.sorted);
         for r in other.heap {
             self.offer(r);
@@ -691,7 +798,12 @@ impl<'p> RowSink<'p> {
     }
 }
 
-impl Sink for RowSink<'_> {
+impl Sink for ProjectSink<'_> {
+    fn full(&self) -> bool {
+        self.bounded
+            .is_some_and(|cap| self.plain.len() >= PART_ROWS || self.plain_bytes >= cap)
+    }
+
     fn rejects_raw(&mut self, raw: &[u8]) -> Result<bool> {
         let (Some(pos), Some(k)) = (self.raw_key, self.keep) else {
             return Ok(false);
@@ -716,7 +828,14 @@ impl Sink for RowSink<'_> {
         self.seq += 1;
         if self.order.is_empty() {
             let out = self.project(row, raw)?;
+            let bytes = if self.measure || self.bounded.is_some() {
+                row_bytes(&out)
+            } else {
+                0
+            };
+            self.plain_bytes += bytes;
             self.plain.push(out);
+            self.meter.tick_holding(bytes)?;
             return Ok(self.keep.is_none_or(|k| self.plain.len() < k));
         }
         self.keys.clear();
@@ -744,6 +863,11 @@ impl Sink for RowSink<'_> {
             out: self.project(row, raw)?,
             desc: self.desc,
         };
+        // A row replacing one in a full heap holds nothing more.
+        if self.measure && self.keep.is_none_or(|k| self.heap.len() < k) {
+            let bytes = row_bytes(&r.keys) + row_bytes(&r.out) + size_of::<Ranked<'_>>();
+            self.meter.tick_holding(bytes)?;
+        }
         self.offer(r);
         Ok(true)
     }
@@ -909,15 +1033,17 @@ struct AggSink<'p> {
     /// Without `group by`: the one group's states, kept out of the map.
     single: Vec<AggState>,
     key_buf: Vec<u8>,
+    meter: Meter<'p>,
 }
 
 impl<'p> AggSink<'p> {
-    fn new(agg: &'p Aggregation) -> Self {
+    fn new(agg: &'p Aggregation, limits: &'p Limits) -> Self {
         AggSink {
             agg,
             groups: HashMap::default(),
             single: agg.aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
             key_buf: Vec::new(),
+            meter: Meter::new(limits),
         }
     }
 
@@ -941,19 +1067,20 @@ impl<'p> AggSink<'p> {
     }
 
     /// Group rows `[keys.., aggregates..]`, in group-key order.
-    fn finish(self) -> Vec<Vec<Value>> {
+    fn finish(mut self) -> Result<Vec<Vec<Value>>> {
+        self.meter.release_all()?;
         let mut groups: Vec<_> = self.groups.into_iter().collect();
         if self.agg.keys.is_empty() {
             groups.push((Vec::new(), (Vec::new(), self.single)));
         }
         groups.sort_by(|a, b| a.0.cmp(&b.0));
-        groups
+        Ok(groups
             .into_iter()
             .map(|(_, (mut vals, states))| {
                 vals.extend(states.iter().map(AggState::result));
                 vals
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -983,12 +1110,21 @@ impl Sink for AggSink<'_> {
         let aggs = &self.agg.aggs;
         let entry = match self.groups.get_mut(&self.key_buf) {
             Some(e) => e,
-            None => self.groups.entry(self.key_buf.clone()).or_insert_with(|| {
-                (
-                    key_vals,
-                    aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
-                )
-            }),
+            None => {
+                // A new group: its key twice (encoded and as values), its
+                // states and the map's entry.
+                let bytes = self.key_buf.len()
+                    + row_bytes(&key_vals)
+                    + aggs.len() * size_of::<AggState>()
+                    + size_of::<(Vec<u8>, (Vec<Value>, Vec<AggState>))>();
+                self.meter.tick_holding(bytes)?;
+                self.groups.entry(self.key_buf.clone()).or_insert_with(|| {
+                    (
+                        key_vals,
+                        aggs.iter().map(|(f, _)| AggState::new(*f)).collect(),
+                    )
+                })
+            }
         };
         for ((_, arg), state) in aggs.iter().zip(entry.1.iter_mut()) {
             match arg {
@@ -1002,7 +1138,7 @@ impl Sink for AggSink<'_> {
 
 /// Either sink, so partitions of a parallel scan can be merged.
 enum AnySink<'p> {
-    Rows(RowSink<'p>),
+    Rows(ProjectSink<'p>),
     Agg(AggSink<'p>),
 }
 
@@ -1032,37 +1168,124 @@ impl Sink for AnySink<'_> {
 impl AnySink<'_> {
     fn merge(&mut self, other: Self) -> Result<()> {
         match (self, other) {
-            (AnySink::Rows(a), AnySink::Rows(b)) => a.merge(b),
-            (AnySink::Agg(a), AnySink::Agg(b)) => a.merge(b)?,
+            // What the other partition held but had not yet reported.
+            (AnySink::Rows(a), AnySink::Rows(mut b)) => {
+                let m = std::mem::replace(&mut b.meter, Meter::new(a.meter.limits()));
+                a.meter.absorb(m)?;
+                a.merge(b);
+            }
+            (AnySink::Agg(a), AnySink::Agg(mut b)) => {
+                let m = std::mem::replace(&mut b.meter, Meter::new(a.meter.limits()));
+                a.meter.absorb(m)?;
+                a.merge(b)?;
+            }
             _ => {}
         }
         Ok(())
     }
 }
 
-/// Runs a planned `select` and returns its rows, offset and limit applied.
-pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<Rows> {
-    let runner = Runner::new(snap, plan)?;
+/// Passes unsorted rows straight from the scan to the [`Emitter`],
+/// projected.
+struct StreamSink<'p, 's, 'o> {
+    proj: ProjectSink<'p>,
+    out: &'s mut Emitter<'o>,
+}
+
+impl Sink for StreamSink<'_, '_, '_> {
+    fn push(&mut self, row: &mut [Value], raw: &[u8]) -> Result<bool> {
+        if self.out.done() {
+            return Ok(false);
+        }
+        let r = self.proj.project(row, raw)?;
+        self.out.push(r)
+    }
+}
+
+/// Sends `rows` to `emit` until it wants no more.
+fn emit_all(rows: impl IntoIterator<Item = Vec<Value>>, emit: &mut Emitter<'_>) -> Result<()> {
+    for r in rows {
+        if !emit.push(r)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a planned `select`, sending its rows (offset and limit applied)
+/// through `emit` as they are produced.
+pub(crate) fn run_select(
+    snap: &Snapshot,
+    plan: &Plan,
+    desc: &[bool],
+    limits: &Limits,
+    emit: &mut Emitter<'_>,
+) -> Result<()> {
+    let runner = Runner::new(snap, plan, limits)?;
     let offset = usize::try_from(plan.offset).unwrap_or(usize::MAX);
     let limit = plan.limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX));
     let keep = limit.map(|l| l.saturating_add(offset));
-    let make = |seq: u64| -> AnySink<'_> {
-        match &plan.output {
-            Output::Rows { items, order } => {
-                AnySink::Rows(RowSink::new(plan, items, order, desc, keep, seq))
-            }
-            Output::Aggregate(a) => AnySink::Agg(AggSink::new(a)),
-        }
-    };
+    emit.window(offset, limit);
     let ranges = if plan.parallel {
         let parts = rayon::current_num_threads() * 4;
-        split_ranges(snap, plan.driver.table.id, parts)?
+        split_ranges(snap, plan.driver.table.id, parts)?.filter(|r| r.len() > 1)
     } else {
         None
     };
+    if let Output::Rows { items, order } = &plan.output
+        && order.is_empty()
+    {
+        let stream = |emit: &mut Emitter<'_>, range: Option<(i64, i64)>| -> Result<()> {
+            let proj = ProjectSink::new(plan, items, order, desc, None, 0, limits);
+            runner.run(range, &mut StreamSink { proj, out: emit })?;
+            Ok(())
+        };
+        let Some(ranges) = ranges else {
+            return stream(emit, None);
+        };
+        // Each key range is scanned in parallel into a buffer. When the
+        // result streams, the buffers are bounded, and a range that
+        // outgrows its buffer is finished by a streaming scan from where
+        // it stopped, in key order.
+        let budget = limits
+            .memory_limit()
+            .map_or(PARTS_BYTES, |m| (m / 2).min(PARTS_BYTES));
+        let cap = (!emit.keeps_all()).then(|| budget / ranges.len());
+        let parts: Vec<(ProjectSink<'_>, Option<i64>)> = ranges
+            .par_iter()
+            .map(|r| {
+                let mut s = ProjectSink::new(plan, items, order, desc, None, 0, limits);
+                s.bounded = cap;
+                let stopped = runner.run(Some(*r), &mut s)?;
+                Ok((s, stopped))
+            })
+            .collect::<Result<_>>()?;
+        for ((mut part, stopped), &(_, hi)) in parts.into_iter().zip(&ranges) {
+            part.meter.release_all()?;
+            emit_all(part.plain, emit)?;
+            if let Some(pk) = stopped
+                && pk < hi
+                && !emit.done()
+            {
+                stream(emit, Some((pk + 1, hi)))?;
+            }
+            if emit.done() {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let make = |seq: u64| -> AnySink<'_> {
+        match &plan.output {
+            Output::Rows { items, order } => AnySink::Rows(ProjectSink::new(
+                plan, items, order, desc, keep, seq, limits,
+            )),
+            Output::Aggregate(a) => AnySink::Agg(AggSink::new(a, limits)),
+        }
+    };
     let sink = match ranges {
-        Some(ranges) if ranges.len() > 1 => {
-            let sinks: Vec<Result<AnySink<'_>>> = ranges
+        Some(ranges) => {
+            let sinks: Vec<AnySink<'_>> = ranges
                 .par_iter()
                 .enumerate()
                 .map(|(i, r)| {
@@ -1070,25 +1293,22 @@ pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<
                     runner.run(Some(*r), &mut s)?;
                     Ok(s)
                 })
-                .collect();
+                .collect::<Result<_>>()?;
             let mut it = sinks.into_iter();
-            let mut first = match it.next() {
-                Some(s) => s?,
-                None => make(0),
-            };
+            let mut first = it.next().unwrap_or_else(|| make(0));
             for s in it {
-                first.merge(s?)?;
+                first.merge(s)?;
             }
             first
         }
-        _ => {
+        None => {
             let mut s = make(0);
             runner.run(None, &mut s)?;
             s
         }
     };
-    let rows = match sink {
-        AnySink::Rows(s) => s.finish(),
+    match sink {
+        AnySink::Rows(s) => s.finish(emit),
         AnySink::Agg(s) => {
             let Output::Aggregate(a) = &plan.output else {
                 return Err(Error::query(
@@ -1096,7 +1316,8 @@ pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<
                     "internal: sink mismatch",
                 ));
             };
-            let groups = s.finish();
+            let groups = s.finish()?;
+            limits.check()?;
             let mut out: Vec<(Vec<Value>, Vec<Value>)> = groups
                 .iter()
                 .map(|g| {
@@ -1114,33 +1335,43 @@ pub(crate) fn run_select(snap: &Snapshot, plan: &Plan, desc: &[bool]) -> Result<
                 })
                 .collect::<Result<_>>()?;
             if !a.order.is_empty() {
+                limits.check()?;
                 out.sort_by(|x, y| cmp_keys(&x.0, &y.0, desc));
             }
-            out.into_iter().map(|(_, items)| items).collect()
+            emit_all(out.into_iter().map(|(_, items)| items), emit)
         }
-    };
-    let rows = rows
-        .into_iter()
-        .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    Ok(Rows { rows })
+    }
 }
 
 /// Every row of `table` matching `filter`-bearing `source`, decoded
 /// whole, with its primary key: what `update` and `delete` change.
-pub(crate) fn matching_rows(snap: &Snapshot, plan: &Plan) -> Result<Vec<Vec<Value>>> {
-    let runner = Runner::new(snap, plan)?;
-    struct All(Vec<Vec<Value>>, usize);
-    impl Sink for All {
+pub(crate) fn matching_rows(
+    snap: &Snapshot,
+    plan: &Plan,
+    limits: &Limits,
+) -> Result<Vec<Vec<Value>>> {
+    let runner = Runner::new(snap, plan, limits)?;
+    struct All<'l> {
+        rows: Vec<Vec<Value>>,
+        width: usize,
+        meter: Meter<'l>,
+    }
+    impl Sink for All<'_> {
         fn push(&mut self, row: &mut [Value], _raw: &[u8]) -> Result<bool> {
-            self.0.push(row[..self.1].to_vec());
+            let r = row[..self.width].to_vec();
+            self.meter.tick_holding(row_bytes(&r))?;
+            self.rows.push(r);
             Ok(true)
         }
     }
-    let mut all = All(Vec::new(), plan.driver.table.columns.len());
+    let mut all = All {
+        rows: Vec::new(),
+        width: plan.driver.table.columns.len(),
+        meter: Meter::new(limits),
+    };
     runner.run(None, &mut all)?;
-    Ok(all.0)
+    all.meter.flush()?;
+    Ok(all.rows)
 }
 
 /// Table lookups by primary key, for `insert`'s duplicate check.

@@ -15,6 +15,7 @@ use std::cmp::Ordering;
 
 use crate::ast::{AggFunc, BinaryOp, ColumnType, Expr, Literal, UnaryOp};
 use crate::error::{Error, ErrorCode, Result};
+use crate::parser::MAX_LIKE_PATTERN_LEN;
 use crate::row::ValueRef;
 use crate::value::Value;
 
@@ -321,154 +322,214 @@ pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
 
 /// Compiles `e` against `b`.
 pub(crate) fn compile(e: &Expr, b: &dyn Binder) -> Result<Eval> {
+    // Compilation recurses once per level of the tree (bounded by the
+    // parser's `MAX_DEPTH`), so the frames on that path are kept small:
+    // every case that builds a closure has a function of its own, and an
+    // unoptimised build does not pay for all their locals at every level.
+    if let Some(f) = compile_shaped(e, b)? {
+        return Ok(f);
+    }
+    compile_fn(e, b).map(Eval::new)
+}
+
+/// A precomputed value, a constant, a column-with-constant comparison or
+/// a plain column, if `e` is one.
+#[inline(never)]
+fn compile_shaped(e: &Expr, b: &dyn Binder) -> Result<Option<Eval>> {
     if let Some(i) = b.precomputed(e) {
-        return Ok(Eval::new(Box::new(move |row| Ok(Cow::Borrowed(&row[i])))));
+        return Ok(Some(Eval::new(Box::new(move |row| {
+            Ok(Cow::Borrowed(&row[i]))
+        }))));
     }
     if let Some(v) = constant(e) {
-        return Ok(Eval::new(Box::new(move |_| Ok(Cow::Owned(v.clone())))));
+        return Ok(Some(Eval::new(Box::new(move |_| {
+            Ok(Cow::Owned(v.clone()))
+        }))));
     }
     if let Some(cmp) = column_cmp(e, b) {
         let c = cmp.clone();
-        return Ok(Eval {
+        return Ok(Some(Eval {
             f: Box::new(move |row| Ok(Cow::Owned(c.eval(&row[c.index])))),
             cmp: Some(cmp),
             column: None,
-        });
+        }));
     }
     if let Expr::Name(parts) = e {
         let r = b.column(parts)?;
         if r.path.is_empty() {
             let i = r.index;
-            return Ok(Eval {
+            return Ok(Some(Eval {
                 f: Box::new(move |row| Ok(Cow::Borrowed(&row[i]))),
                 cmp: None,
                 column: Some(i),
-            });
+            }));
         }
     }
-    compile_fn(e, b).map(Eval::new)
+    Ok(None)
 }
 
 /// The closure of `e` (not precomputed, not constant).
 fn compile_fn(e: &Expr, b: &dyn Binder) -> Result<Box<EvalFn>> {
-    Ok(match e {
-        Expr::Literal(_) => unreachable_constant()?,
-        Expr::Name(parts) => {
-            let r = b.column(parts)?;
-            let i = r.index;
-            if r.path.is_empty() {
-                Box::new(move |row| Ok(Cow::Borrowed(&row[i])))
-            } else {
-                if r.ty != ColumnType::Json {
-                    return Err(Error::query(
-                        ErrorCode::TypeMismatch,
-                        format!(
-                            "\"{}\" is a {} column, a path into it needs a json column",
-                            parts[..parts.len() - r.path.len()].join("."),
-                            r.ty.name()
-                        ),
-                    ));
-                }
-                let path = r.path;
-                Box::new(move |row| Ok(Cow::Owned(json_path(&row[i], &path))))
-            }
-        }
-        Expr::Unary { op, expr } => {
-            let inner = compile(expr, b)?;
-            match op {
-                UnaryOp::Not => Box::new(move |row| Ok(Cow::Owned(not(&*inner(row)?)))),
-                UnaryOp::Neg => Box::new(move |row| Ok(Cow::Owned(neg(&*inner(row)?)?))),
-            }
-        }
-        Expr::Binary { op, left, right } => compile_binary(*op, left, right, b)?,
+    match e {
+        Expr::Literal(_) => unreachable_constant(),
+        Expr::Name(parts) => compile_path(parts, b),
+        Expr::Unary { op, expr } => compile_unary(*op, expr, b),
+        Expr::Binary { op, left, right } => compile_binary(*op, left, right, b),
         Expr::Like {
             expr,
             pattern,
             negated,
-        } => {
-            let inner = compile(expr, b)?;
-            let negated = *negated;
-            if let Some(Value::String(p)) = constant(pattern) {
-                let pat: Vec<char> = p.chars().collect();
-                Box::new(move |row| {
-                    Ok(Cow::Owned(match &*inner(row)? {
-                        Value::String(s) => Value::Bool(like(s, &pat) != negated),
-                        _ => Value::Null,
-                    }))
-                })
-            } else {
-                let pattern = compile(pattern, b)?;
-                Box::new(move |row| {
-                    Ok(Cow::Owned(match (&*inner(row)?, &*pattern(row)?) {
-                        (Value::String(s), Value::String(p)) => {
-                            let pat: Vec<char> = p.chars().collect();
-                            Value::Bool(like(s, &pat) != negated)
-                        }
-                        _ => Value::Null,
-                    }))
-                })
-            }
-        }
-        Expr::IsNull { expr, negated } => {
-            let inner = compile(expr, b)?;
-            let negated = *negated;
-            Box::new(move |row| Ok(Cow::Owned(Value::Bool(inner(row)?.is_null() != negated))))
-        }
+        } => compile_like(expr, pattern, *negated, b),
+        Expr::IsNull { expr, negated } => compile_is_null(expr, *negated, b),
         Expr::InList {
             expr,
             list,
             negated,
-        } => {
-            let inner = compile(expr, b)?;
-            let items = list
-                .iter()
-                .map(|x| compile(x, b))
-                .collect::<Result<Vec<_>>>()?;
-            let negated = *negated;
-            Box::new(move |row| {
-                let v = inner(row)?;
-                if v.is_null() {
-                    return Ok(Cow::Owned(Value::Null));
-                }
-                let mut saw_null = false;
-                for item in &items {
-                    let x = item(row)?;
-                    match v.sql_cmp(&x) {
-                        Some(Ordering::Equal) => return Ok(Cow::Owned(Value::Bool(!negated))),
-                        None if x.is_null() => saw_null = true,
-                        _ => {}
-                    }
-                }
-                Ok(Cow::Owned(if saw_null {
-                    Value::Null
-                } else {
-                    Value::Bool(negated)
-                }))
-            })
-        }
+        } => compile_in_list(expr, list, *negated, b),
         Expr::Between {
             expr,
             low,
             high,
             negated,
-        } => {
-            let (inner, low, high) = (compile(expr, b)?, compile(low, b)?, compile(high, b)?);
-            let negated = *negated;
-            Box::new(move |row| {
-                let v = inner(row)?;
-                let ge = compare(BinaryOp::GtEq, &v, &*low(row)?);
-                let le = compare(BinaryOp::LtEq, &v, &*high(row)?);
-                let both = and(&ge, &le);
-                Ok(Cow::Owned(if negated { not(&both) } else { both }))
-            })
-        }
-        Expr::Aggregate { .. } => {
-            return Err(Error::query(
-                ErrorCode::Unsupported,
-                format!("aggregate {e} is not allowed here"),
-            ));
-        }
+        } => compile_between(expr, low, high, *negated, b),
+        Expr::Aggregate { .. } => Err(Error::query(
+            ErrorCode::Unsupported,
+            format!("aggregate {e} is not allowed here"),
+        )),
+    }
+}
+
+#[inline(never)]
+fn compile_path(parts: &[String], b: &dyn Binder) -> Result<Box<EvalFn>> {
+    let r = b.column(parts)?;
+    let i = r.index;
+    if r.path.is_empty() {
+        return Ok(Box::new(move |row| Ok(Cow::Borrowed(&row[i]))));
+    }
+    if r.ty != ColumnType::Json {
+        return Err(Error::query(
+            ErrorCode::TypeMismatch,
+            format!(
+                "\"{}\" is a {} column, a path into it needs a json column",
+                parts[..parts.len() - r.path.len()].join("."),
+                r.ty.name()
+            ),
+        ));
+    }
+    let path = r.path;
+    Ok(Box::new(move |row| {
+        Ok(Cow::Owned(json_path(&row[i], &path)))
+    }))
+}
+
+#[inline(never)]
+fn compile_unary(op: UnaryOp, expr: &Expr, b: &dyn Binder) -> Result<Box<EvalFn>> {
+    let inner = compile(expr, b)?;
+    Ok(match op {
+        UnaryOp::Not => Box::new(move |row| Ok(Cow::Owned(not(&*inner(row)?)))),
+        UnaryOp::Neg => Box::new(move |row| Ok(Cow::Owned(neg(&*inner(row)?)?))),
     })
+}
+
+#[inline(never)]
+fn compile_like(expr: &Expr, pattern: &Expr, negated: bool, b: &dyn Binder) -> Result<Box<EvalFn>> {
+    let inner = compile(expr, b)?;
+    if let Some(Value::String(p)) = constant(pattern) {
+        check_pattern(&p)?;
+        let pat: Vec<char> = p.chars().collect();
+        return Ok(Box::new(move |row| {
+            Ok(Cow::Owned(match &*inner(row)? {
+                Value::String(s) => Value::Bool(like(s, &pat) != negated),
+                _ => Value::Null,
+            }))
+        }));
+    }
+    let pattern = compile(pattern, b)?;
+    Ok(Box::new(move |row| {
+        Ok(Cow::Owned(match (&*inner(row)?, &*pattern(row)?) {
+            (Value::String(s), Value::String(p)) => {
+                check_pattern(p)?;
+                let pat: Vec<char> = p.chars().collect();
+                Value::Bool(like(s, &pat) != negated)
+            }
+            _ => Value::Null,
+        }))
+    }))
+}
+
+/// A `like` pattern within [`MAX_LIKE_PATTERN_LEN`], whether written in
+/// the statement, bound to a placeholder or read from a column.
+fn check_pattern(p: &str) -> Result<()> {
+    if p.len() > MAX_LIKE_PATTERN_LEN {
+        return Err(Error::query(
+            ErrorCode::TooComplex,
+            format!(
+                "like pattern too long ({} bytes, at most {MAX_LIKE_PATTERN_LEN})",
+                p.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[inline(never)]
+fn compile_is_null(expr: &Expr, negated: bool, b: &dyn Binder) -> Result<Box<EvalFn>> {
+    let inner = compile(expr, b)?;
+    Ok(Box::new(move |row| {
+        Ok(Cow::Owned(Value::Bool(inner(row)?.is_null() != negated)))
+    }))
+}
+
+#[inline(never)]
+fn compile_in_list(
+    expr: &Expr,
+    list: &[Expr],
+    negated: bool,
+    b: &dyn Binder,
+) -> Result<Box<EvalFn>> {
+    let inner = compile(expr, b)?;
+    let items = list
+        .iter()
+        .map(|x| compile(x, b))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Box::new(move |row| {
+        let v = inner(row)?;
+        if v.is_null() {
+            return Ok(Cow::Owned(Value::Null));
+        }
+        let mut saw_null = false;
+        for item in &items {
+            let x = item(row)?;
+            match v.sql_cmp(&x) {
+                Some(Ordering::Equal) => return Ok(Cow::Owned(Value::Bool(!negated))),
+                None if x.is_null() => saw_null = true,
+                _ => {}
+            }
+        }
+        Ok(Cow::Owned(if saw_null {
+            Value::Null
+        } else {
+            Value::Bool(negated)
+        }))
+    }))
+}
+
+#[inline(never)]
+fn compile_between(
+    expr: &Expr,
+    low: &Expr,
+    high: &Expr,
+    negated: bool,
+    b: &dyn Binder,
+) -> Result<Box<EvalFn>> {
+    let (inner, low, high) = (compile(expr, b)?, compile(low, b)?, compile(high, b)?);
+    Ok(Box::new(move |row| {
+        let v = inner(row)?;
+        let ge = compare(BinaryOp::GtEq, &v, &*low(row)?);
+        let le = compare(BinaryOp::LtEq, &v, &*high(row)?);
+        let both = and(&ge, &le);
+        Ok(Cow::Owned(if negated { not(&both) } else { both }))
+    }))
 }
 
 fn unreachable_constant() -> Result<Box<EvalFn>> {
@@ -478,22 +539,42 @@ fn unreachable_constant() -> Result<Box<EvalFn>> {
     ))
 }
 
+#[inline(never)]
 fn compile_binary(op: BinaryOp, left: &Expr, right: &Expr, b: &dyn Binder) -> Result<Box<EvalFn>> {
     let l = compile(left, b)?;
+    binary_rest(op, l, right, b)
+}
+
+/// The rest of [`compile_binary`], in a frame of its own: a left-deep
+/// chain recurses through `compile_binary` alone.
+#[inline(never)]
+fn binary_rest(op: BinaryOp, l: Eval, right: &Expr, b: &dyn Binder) -> Result<Box<EvalFn>> {
     // A constant right-hand side (the common `col > 5`) is captured once
     // and compared by reference.
-    if let Some(c) = constant(right).filter(|_| b.precomputed(right).is_none()) {
-        return Ok(match op {
-            BinaryOp::And => Box::new(move |row| Ok(Cow::Owned(and(&*l(row)?, &c)))),
-            BinaryOp::Or => Box::new(move |row| Ok(Cow::Owned(or(&*l(row)?, &c)))),
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
-                Box::new(move |row| Ok(Cow::Owned(arith(op, &*l(row)?, &c)?)))
-            }
-            _ => Box::new(move |row| Ok(Cow::Owned(compare(op, &*l(row)?, &c)))),
-        });
+    if b.precomputed(right).is_none()
+        && let Some(c) = constant(right)
+    {
+        return Ok(binary_with_constant(op, l, c));
     }
     let r = compile(right, b)?;
-    Ok(match op {
+    Ok(binary_of(op, l, r))
+}
+
+#[inline(never)]
+fn binary_with_constant(op: BinaryOp, l: Eval, c: Value) -> Box<EvalFn> {
+    match op {
+        BinaryOp::And => Box::new(move |row| Ok(Cow::Owned(and(&*l(row)?, &c)))),
+        BinaryOp::Or => Box::new(move |row| Ok(Cow::Owned(or(&*l(row)?, &c)))),
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+            Box::new(move |row| Ok(Cow::Owned(arith(op, &*l(row)?, &c)?)))
+        }
+        _ => Box::new(move |row| Ok(Cow::Owned(compare(op, &*l(row)?, &c)))),
+    }
+}
+
+#[inline(never)]
+fn binary_of(op: BinaryOp, l: Eval, r: Eval) -> Box<EvalFn> {
+    match op {
         BinaryOp::And => Box::new(move |row| {
             let a = l(row)?;
             if matches!(*a, Value::Bool(false)) {
@@ -512,7 +593,7 @@ fn compile_binary(op: BinaryOp, left: &Expr, right: &Expr, b: &dyn Binder) -> Re
             Box::new(move |row| Ok(Cow::Owned(arith(op, &*l(row)?, &*r(row)?)?)))
         }
         _ => Box::new(move |row| Ok(Cow::Owned(compare(op, &*l(row)?, &*r(row)?)))),
-    })
+    }
 }
 
 /// Truth value of a filter result: only `true` keeps a row.
@@ -694,6 +775,26 @@ mod tests {
         assert!(l("%a%b%c%", "xxaxxbxxcxx"));
         assert!(!l("%a%b%c%d", "xxaxxbxxcxx"));
         assert!(l("é_", "éa"));
+    }
+
+    /// `like` by plain recursion over the pattern: obviously right, and
+    /// exponential, so only for short inputs.
+    fn like_oracle(s: &[char], p: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('%', rest)) => (0..=s.len()).any(|i| like_oracle(&s[i..], rest)),
+            Some(('_', rest)) => !s.is_empty() && like_oracle(&s[1..], rest),
+            Some((c, rest)) => s.first() == Some(c) && like_oracle(&s[1..], rest),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn like_agrees_with_a_recursive_oracle(s in "[abé%_]{0,12}", p in "[abé%_]{0,9}") {
+            let sc: Vec<char> = s.chars().collect();
+            let pc: Vec<char> = p.chars().collect();
+            proptest::prop_assert_eq!(like(&s, &pc), like_oracle(&sc, &pc), "{:?} like {:?}", s, p);
+        }
     }
 
     /// Binds every name to row position 0 of type `ty`.

@@ -6,6 +6,11 @@
 //! filters compiled) → `exec` (runs the plan over one snapshot) →
 //! `fasty_wal::Db`. Rows are stored under order-preserving keys (`keys`)
 //! in a compact value encoding (`row`).
+//!
+//! A query's rows leave through a [`RowSink`] in chunks as they are
+//! produced ([`Database::run_into`]; `run` collects them), and every long
+//! operator checks the statement's limits (`limits`: deadline, cancel
+//! flag, memory) once per chunk of rows.
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
@@ -18,13 +23,18 @@ mod exec;
 mod expr;
 mod hint;
 mod keys;
+mod limits;
 pub mod parser;
 mod planner;
 mod row;
+mod stream;
 mod value;
 
-pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output, Prepared};
+pub use database::{
+    Column, Database, ExecOptions, InsertMode, Options, Output, Prepared, Streamed,
+};
 pub use error::{Error, ErrorCode, Result};
+pub use stream::RowSink;
 pub use value::Value;
 
 /// The README's examples, compiled as doctests.

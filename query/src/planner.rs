@@ -253,8 +253,8 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
     }
     if tables.len() > 64 {
         return Err(Error::query(
-            ErrorCode::Unsupported,
-            "too many joined tables",
+            ErrorCode::TooComplex,
+            "more than 64 tables in one statement (too complex)",
         ));
     }
     let scope = Scope::new(tables);
@@ -799,6 +799,34 @@ fn order_by_exprs(s: &Select) -> Vec<OrderBy> {
         .collect()
 }
 
+/// Output column names made distinct, so a result row is a JSON object
+/// without repeated keys: the first column of a name keeps it, a later
+/// one becomes `name_1` (`name_2`, ...), skipping any name another column
+/// has or was given. `select name, name, name_1` gives `name`, `name_2`,
+/// `name_1`.
+fn distinct_names(names: Vec<String>) -> Vec<String> {
+    let mut taken: std::collections::HashSet<String> = names.iter().cloned().collect();
+    let mut seen = std::collections::HashSet::new();
+    names
+        .into_iter()
+        .map(|name| {
+            if seen.insert(name.clone()) {
+                return name;
+            }
+            let mut n = 1u64;
+            loop {
+                let candidate = format!("{name}_{n}");
+                if !taken.contains(&candidate) {
+                    taken.insert(candidate.clone());
+                    seen.insert(candidate.clone());
+                    return candidate;
+                }
+                n += 1;
+            }
+        })
+        .collect()
+}
+
 fn plan_output(scope: &Scope, s: &Select) -> Result<(Output, Columns)> {
     let aggregate = !s.group_by.is_empty()
         || s.items.iter().any(|i| has_aggregate(&i.expr))
@@ -833,8 +861,11 @@ fn plan_output(scope: &Scope, s: &Select) -> Result<(Output, Columns)> {
             columns,
         ));
     }
-    let star_items: Vec<(String, Expr)> =
-        s.items.iter().map(|i| (i.name(), i.expr.clone())).collect();
+    let names = distinct_names(s.items.iter().map(|i| i.name()).collect());
+    let star_items: Vec<(String, Expr)> = names
+        .into_iter()
+        .zip(s.items.iter().map(|i| i.expr.clone()))
+        .collect();
     if aggregate && s.items.is_empty() {
         return Err(Error::query(
             ErrorCode::Unsupported,

@@ -3,12 +3,12 @@
 //! back gives the same tree; syntax errors point at the offending token
 //! with a hint where a keyword is close; no input makes the parser panic.
 
-use fasty_query::Error;
 use fasty_query::ast::{
     AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, Literal, OrderBy, Select, SelectItem,
     Statement, UnaryOp,
 };
 use fasty_query::parser::{is_keyword, parse};
+use fasty_query::{Error, ErrorCode};
 use proptest::prelude::*;
 
 // ---- tree builders ----
@@ -107,6 +107,7 @@ fn err(text: &str) -> (String, u32, u32, Option<String>) {
             line,
             column,
             hint,
+            ..
         }) => (message, line, column, hint),
         Err(e) => panic!("{text:?}: not a syntax error: {e}"),
     }
@@ -1171,6 +1172,7 @@ fn deep_nesting_is_an_error_not_a_crash() {
         ")".repeat(ok_depth)
     );
     assert!(parse(&text).is_ok());
+    let chain = |op: &str| vec!["a"; 100_000].join(op);
     for text in [
         format!(
             "find t where {}1{}",
@@ -1183,9 +1185,19 @@ fn deep_nesting_is_an_error_not_a_crash() {
         format!("insert t {}", "{a: ".repeat(100_000)),
         format!("{}find t", "explain ".repeat(100_000)),
         format!("select {}*) from t", "count(".repeat(100_000)),
+        // Chains are built in a loop, but the tree they make is as deep.
+        format!("find t where {}", chain(" + ")),
+        format!("find t where {} > 0", chain(" * ")),
+        format!("find t where {}", chain(" or ")),
+        format!("find t where {}", chain(" and ")),
+        format!("update t set a = {}", chain(" - ")),
+        format!("select {} from t", chain(" / ")),
+        format!("find t where {}", vec!["a = 1"; 100_000].join(" or ")),
     ] {
-        let (message, ..) = err(&text);
-        assert!(message.contains("nested too deeply"), "{message}");
+        let e = parse(&text).expect_err("too deep");
+        assert_eq!(e.code(), ErrorCode::TooComplex, "{e}");
+        assert!(e.message().contains("nested too deeply"), "{e}");
+        assert!(e.line().is_some() && e.column().is_some(), "{e}");
     }
 }
 
@@ -1254,6 +1266,15 @@ fn finite_float() -> impl Strategy<Value = f64> {
     ]
 }
 
+/// The first of each key: a key given twice does not parse.
+fn unique_keys<T>(fields: Vec<(String, T)>) -> Vec<(String, T)> {
+    let mut seen = std::collections::HashSet::new();
+    fields
+        .into_iter()
+        .filter(|(k, _)| seen.insert(k.clone()))
+        .collect()
+}
+
 fn literal() -> impl Strategy<Value = Literal> {
     let leaf = prop_oneof![
         Just(Literal::Null),
@@ -1267,7 +1288,7 @@ fn literal() -> impl Strategy<Value = Literal> {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Literal::Array),
             prop::collection::vec((prop_oneof![word(), text()], inner), 0..4)
-                .prop_map(Literal::Object),
+                .prop_map(|fields| Literal::Object(unique_keys(fields))),
         ]
     })
 }
@@ -1405,7 +1426,8 @@ fn statement() -> impl Strategy<Value = Statement> {
         ColumnType::Bool,
         ColumnType::Json,
     ]);
-    let row = prop::collection::vec((prop_oneof![word(), text()], literal()), 0..4);
+    let row =
+        prop::collection::vec((prop_oneof![word(), text()], literal()), 0..4).prop_map(unique_keys);
     let plain = prop_oneof![
         (
             ident(),
@@ -1438,7 +1460,7 @@ fn statement() -> impl Strategy<Value = Statement> {
         )
             .prop_map(|(table, assignments, filter)| Statement::Update {
                 table,
-                assignments,
+                assignments: unique_keys(assignments),
                 filter
             }),
         (ident(), prop::option::of(expr()))

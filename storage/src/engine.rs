@@ -24,7 +24,7 @@ use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::io::{Io, open_backend};
 use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
-use crate::manifest::{MANIFEST_FILE, Manifest, parse_sst_name, sst_path};
+use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP, Manifest, parse_sst_name, sst_path};
 use crate::memtable::{MAX_SEQNO, MemCursor, Memtable};
 use crate::options::Options;
 use crate::sst::{Table, WriterOptions};
@@ -159,6 +159,12 @@ impl Engine {
     /// Reads the manifest, opens every SST it lists (checking footers,
     /// indexes and filters), removes files a crash left behind, and starts
     /// the background threads. In memory-only mode `dir` is not touched.
+    ///
+    /// A directory without a manifest becomes a new engine only if it
+    /// holds no table files (and no `MANIFEST.tmp` listing tables);
+    /// otherwise the manifest was lost and this is
+    /// [`Error::MissingManifest`], with nothing changed or deleted:
+    /// [`crate::repair::rebuild_manifest`] (`fasty admin repair`) rebuilds it.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Engine> {
         let dir = dir.as_ref().to_path_buf();
         let cache = Arc::new(BlockCache::new(opts.block_cache_budget));
@@ -187,11 +193,29 @@ impl Engine {
         let manifest = match Manifest::load(io.as_ref(), &dir)? {
             Some(m) => m,
             None => {
+                check_fresh(io.as_ref(), &dir)?;
                 let m = Version::empty().to_manifest(1, 0);
                 m.store(io.as_ref(), &dir)?;
                 m
             }
         };
+        Engine::start(dir, opts, io, lock_file, &manifest, true)
+    }
+
+    /// Starts an on-disk engine on `manifest` (loaded, or rebuilt by
+    /// [`crate::repair::rebuild_manifest`] and not yet stored): opens every
+    /// table it lists and, when `remove_orphans`, removes the files a crash
+    /// left behind.
+    pub(crate) fn start(
+        dir: PathBuf,
+        opts: Options,
+        io: Arc<dyn Io>,
+        lock_file: File,
+        manifest: &Manifest,
+        remove_orphans: bool,
+    ) -> Result<Engine> {
+        let cache = Arc::new(BlockCache::new(opts.block_cache_budget));
+        let budget = opts.memtable_budget;
         let mut version = Version::empty();
         let mut max_id = 0;
         let mut live = std::collections::HashSet::new();
@@ -221,14 +245,21 @@ impl Engine {
                 version.levels[level].push(Arc::new(table));
             }
         }
-        remove_orphans(io.as_ref(), &dir, &live)?;
+        if remove_orphans {
+            self::remove_orphans(io.as_ref(), &dir, &live)?;
+        }
         let next_file_id = manifest.next_file_id.max(max_id + 1);
+        let current = RwLock::new(Arc::new(SuperVersion {
+            active: Arc::new(Memtable::new(budget)),
+            frozen: Vec::new(),
+            version: Arc::new(version),
+        }));
         let inner = Arc::new(Inner::new(
             dir,
             opts,
             Some(io),
             cache,
-            empty(version),
+            current,
             manifest.flushed_seqno,
             next_file_id,
             Some(lock_file),
@@ -247,6 +278,14 @@ impl Engine {
             threads,
             closed: false,
         })
+    }
+
+    /// Writes the manifest of the engine's current tables (repair: a
+    /// rebuilt manifest that needs no compaction).
+    pub(crate) fn store_current_manifest(&self) -> Result<()> {
+        let version = self.inner.current().version.clone();
+        self.inner
+            .store_manifest(&version, self.inner.flushed_seqno.load(Ordering::Acquire))
     }
 
     /// Applies `batch` atomically as sequence number `seqno`, which must be
@@ -443,7 +482,7 @@ fn spawn(name: &str, inner: Arc<Inner>, f: fn(&Inner)) -> Result<JoinHandle<()>>
 }
 
 /// Takes an exclusive advisory lock on `dir/LOCK`.
-fn lock_dir(dir: &Path) -> Result<File> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     use std::os::fd::AsRawFd;
     let path = dir.join("LOCK");
     let file = std::fs::OpenOptions::new()
@@ -467,6 +506,50 @@ fn lock_dir(dir: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Decides whether a directory without a manifest may become a new
+/// engine. Any table file (`NNNNNNNNNNNN.sst`), or a `MANIFEST.tmp` listing tables,
+/// means an existing engine lost its manifest: that is
+/// [`Error::MissingManifest`], and nothing is changed, so that `fasty admin
+/// repair` can rebuild the manifest from the tables. A `MANIFEST.tmp`
+/// that lists no tables or does not decode is what a crash leaves during
+/// the very first manifest write; it is removed. Other files (a log
+/// directory, `LOCK`) are not the engine's to judge: a write-ahead log
+/// without tables is replayed from its start by the layer above.
+fn check_fresh(io: &dyn Io, dir: &Path) -> Result<()> {
+    let mut tables = 0usize;
+    let mut tmp = None;
+    for path in io.list(dir)? {
+        if parse_sst_name(&path).is_some() {
+            tables += 1;
+        } else if path.file_name().is_some_and(|n| n == MANIFEST_TMP) {
+            tmp = Some(path);
+        }
+    }
+    if tables > 0 {
+        return Err(Error::MissingManifest {
+            dir: dir.to_path_buf(),
+            found: format!("{tables} table file(s)"),
+        });
+    }
+    if let Some(tmp) = tmp {
+        let listed = io
+            .read(&tmp)
+            .ok()
+            .and_then(|b| Manifest::decode(&b, &tmp).ok())
+            .map_or(0, |m| m.levels.iter().map(Vec::len).sum::<usize>());
+        if listed > 0 {
+            return Err(Error::MissingManifest {
+                dir: dir.to_path_buf(),
+                found: format!("a {MANIFEST_TMP} listing {listed} table(s)"),
+            });
+        }
+        tracing::info!(path = %tmp.display(), "removing a manifest whose first write a crash interrupted");
+        io.remove(&tmp)?;
+        io.sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Deletes SSTs the manifest does not list and a leftover `MANIFEST.tmp`:
 /// the remains of a flush or compaction that a crash interrupted.
 fn remove_orphans(io: &dyn Io, dir: &Path, live: &std::collections::HashSet<u64>) -> Result<()> {
@@ -474,7 +557,7 @@ fn remove_orphans(io: &dyn Io, dir: &Path, live: &std::collections::HashSet<u64>
     for path in io.list(dir)? {
         let orphan = match parse_sst_name(&path) {
             Some(id) => !live.contains(&id),
-            None => path.file_name().is_some_and(|n| n == "MANIFEST.tmp"),
+            None => path.file_name().is_some_and(|n| n == MANIFEST_TMP),
         };
         if orphan {
             tracing::info!(path = %path.display(), "removing file left by an interrupted flush or compaction");

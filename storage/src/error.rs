@@ -46,6 +46,20 @@ pub enum Error {
         /// The failure that poisoned the engine.
         cause: String,
     },
+    /// The directory has no manifest but holds files of an existing
+    /// engine (table files), so the manifest was lost: the engine refuses
+    /// to open rather than start empty, and changes nothing.
+    /// [`crate::repair::rebuild_manifest`] rebuilds the manifest from the
+    /// tables.
+    #[error(
+        "{dir} has no MANIFEST but holds {found} of an existing database; nothing was changed: run `fasty admin repair` to rebuild the manifest from the tables"
+    )]
+    MissingManifest {
+        /// The data directory.
+        dir: PathBuf,
+        /// What shows that an engine was there, in a few words.
+        found: String,
+    },
     /// The caller broke the API contract (for example a sequence number
     /// that does not increase).
     #[error("invalid argument: {0}")]

@@ -32,6 +32,7 @@ mod manifest;
 mod memtable;
 mod options;
 pub mod process;
+pub mod repair;
 mod sst;
 mod types;
 mod version;

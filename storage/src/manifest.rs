@@ -24,7 +24,7 @@ const HEADER_LEN: usize = 8 + 4 + 4 + 4;
 
 /// The manifest's file name in a data directory.
 pub const MANIFEST_FILE: &str = "MANIFEST";
-const MANIFEST_TMP: &str = "MANIFEST.tmp";
+pub(crate) const MANIFEST_TMP: &str = "MANIFEST.tmp";
 
 /// One table as the manifest records it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -60,11 +60,14 @@ pub enum Error {
 impl Error {
     /// A stable, machine-readable code for this error: `storage`,
     /// `wal_corruption`, `unsupported_version`, `poisoned`,
-    /// `invalid_argument` or `closed` (storage corruption and poisoning map
-    /// to `storage_corruption` and `poisoned`).
+    /// `invalid_argument` or `closed` (storage corruption, including a lost
+    /// manifest, and poisoning map to `storage_corruption` and `poisoned`).
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Storage(fasty_storage::Error::Corruption { .. }) => "storage_corruption",
+            Error::Storage(
+                fasty_storage::Error::Corruption { .. }
+                | fasty_storage::Error::MissingManifest { .. },
+            ) => "storage_corruption",
             Error::Storage(fasty_storage::Error::Poisoned { .. }) => "poisoned",
             Error::Storage(fasty_storage::Error::UnsupportedVersion { .. }) => {
                 "unsupported_version"

@@ -298,6 +298,10 @@ pub enum ProblemKind {
     Corruption,
     /// A segment written by a newer format version.
     UnsupportedVersion,
+    /// Damage in the storage engine's files (a lost or unreadable
+    /// manifest, a damaged table block), found by
+    /// [`fasty_storage::repair::verify_dir`]; the path names the file.
+    Storage,
 }
 
 /// One problem [`verify`] found.
@@ -319,6 +323,7 @@ impl std::fmt::Display for Problem {
             ProblemKind::TornTail => "torn tail",
             ProblemKind::Corruption => "corruption",
             ProblemKind::UnsupportedVersion => "unsupported version",
+            ProblemKind::Storage => "storage corruption",
         };
         write!(
             f,
@@ -342,7 +347,8 @@ pub struct VerifyReport {
     /// Sequence number of the last good record.
     pub last_seqno: Option<Seqno>,
     /// Every problem, oldest segment first (at most one per segment, since
-    /// reading a segment stops at its first bad record).
+    /// reading a segment stops at its first bad record), then those of the
+    /// engine's files (kind [`ProblemKind::Storage`], one per damaged block).
     pub problems: Vec<Problem>,
 }
 
@@ -365,7 +371,9 @@ impl VerifyReport {
 /// changing nothing (not even the engine's files: the engine is not
 /// opened). Sequence numbers must increase across the log, and when the
 /// engine's manifest is readable, no record may be missing after its
-/// flushed sequence number (a lost segment).
+/// flushed sequence number (a lost segment). The engine's manifest and
+/// every block of its tables are checked too
+/// ([`fasty_storage::repair::verify_dir`]).
 pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let io = fasty_storage::io::std_fs::StdIo::new();
     let wal_dir = dir.as_ref().join(WAL_DIR);
@@ -412,12 +420,32 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
             reason,
         });
     }
+    storage_problems(dir.as_ref(), &mut report)?;
     Ok(report)
+}
+
+/// Adds what [`fasty_storage::repair::verify_dir`] finds in the engine's
+/// files (every damaged block of every table, a lost manifest) to `report`.
+fn storage_problems(dir: &Path, report: &mut VerifyReport) -> Result<()> {
+    let tables = fasty_storage::repair::verify_dir(dir)?;
+    report
+        .problems
+        .extend(tables.findings.into_iter().map(|f| Problem {
+            reason: format!("damaged {}: {}", f.part, f.reason),
+            path: f.path,
+            offset: f.offset,
+            kind: ProblemKind::Storage,
+        }));
+    Ok(())
 }
 
 /// What [`repair`] did.
 #[derive(Debug, Clone, Default)]
 pub struct RepairReport {
+    /// What was done about the engine's manifest: rebuilt from the tables
+    /// when it was lost or unreadable (see
+    /// [`fasty_storage::repair::rebuild_manifest`]).
+    pub manifest: fasty_storage::repair::RebuildReport,
     /// The problem the log was cut at, if there was one.
     pub cut_at: Option<Problem>,
     /// Files holding the bytes removed from the log: the rest of the cut
@@ -432,23 +460,28 @@ pub struct RepairReport {
 /// `wal/NNN.log.corrupt`, and each step is logged. Records after the cut
 /// are lost to the database (they stay in those files).
 ///
+/// First, a lost or unreadable engine manifest is rebuilt from the table
+/// files ([`fasty_storage::repair::rebuild_manifest`]: damaged tables go to
+/// `lost+found`, the flushed sequence number becomes the highest in the
+/// tables, so the log replays exactly what follows).
+///
 /// Opens the storage engine (with default options, no background threads)
 /// to learn its flushed sequence number and to hold the directory lock, so
 /// the database must not be open elsewhere.
 pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
     let dir = dir.as_ref();
-    let engine = Engine::open(
-        dir,
-        fasty_storage::Options {
-            background: false,
-            ..fasty_storage::Options::default()
-        },
-    )?;
+    let opts = fasty_storage::Options {
+        background: false,
+        ..fasty_storage::Options::default()
+    };
+    let manifest = fasty_storage::repair::rebuild_manifest(dir, opts.clone())?;
+    let engine = Engine::open(dir, opts)?;
     let io = engine
         .io()
         .ok_or_else(|| Error::InvalidArgument("repair needs an on-disk engine".into()))?;
     let wal_dir = dir.join(WAL_DIR);
-    let report = repair_log(io.as_ref(), &wal_dir, engine.flushed_seqno())?;
+    let mut report = repair_log(io.as_ref(), &wal_dir, engine.flushed_seqno())?;
+    report.manifest = manifest;
     engine.close()?;
     Ok(report)
 }

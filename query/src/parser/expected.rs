@@ -10,7 +10,7 @@
 
 use super::lexer::{Kw, Punct, Tok, Token};
 use crate::ast::ColumnType;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::hint::closest;
 
 /// Things the parser can expect that are not one fixed token.
@@ -265,8 +265,20 @@ pub(super) fn shorten(s: &str) -> String {
 
 /// A syntax error at byte offset `at` of `text`.
 pub(super) fn syntax(text: &str, at: usize, message: String, hint: Option<String>) -> Error {
+    positioned(ErrorCode::SyntaxError, text, at, message, hint)
+}
+
+/// An error with code `code` at byte offset `at` of `text`.
+pub(super) fn positioned(
+    code: ErrorCode,
+    text: &str,
+    at: usize,
+    message: String,
+    hint: Option<String>,
+) -> Error {
     let (line, column) = line_column(text, at);
     Error::Syntax {
+        code,
         message,
         line,
         column,

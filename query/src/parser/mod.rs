@@ -79,6 +79,18 @@
 //! users`; both, and `find users`, give a [`Select`] with no items.
 //! `limit` and `offset` may come in either order. Comparisons do not
 //! chain: `a = b = c` is an error asking for parentheses.
+//!
+//! # Limits
+//!
+//! Every later pass recurses over the trees read here, so the parser
+//! bounds them as it builds them (chains too, link by link): their height
+//! ([`MAX_DEPTH`]), json literal nesting ([`MAX_JSON_DEPTH`]), `explain`s
+//! ([`MAX_EXPLAINS`]), name lengths ([`MAX_NAME_LEN`]); past a bound the
+//! error has code `too_complex` and the position where it was crossed.
+//! `like` patterns ([`MAX_LIKE_PATTERN_LEN`]) are checked where they are
+//! compiled or evaluated, as they may come from placeholders or columns.
+//! A key given twice in an object or a column twice in a `set` list is a
+//! syntax error at the second.
 
 mod expected;
 mod lexer;
@@ -87,13 +99,45 @@ use crate::ast::{
     AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, Literal, OrderBy, Select, SelectItem,
     Statement, UnaryOp,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use expected::{Expected, ExpectedSet, What};
 use lexer::{Kw, Lexer, Punct, Tok, Token};
 
-/// How deeply expressions, literals and `explain`s may nest; deeper input
-/// is a syntax error rather than a stack overflow.
-const MAX_DEPTH: u32 = 64;
+/// How deep an expression may be: the height of its tree, where a name
+/// or scalar is one level and every operator node adds one (so a chain of
+/// `n` terms, `a + a + ... + a` or `x = 1 or x = 2 or ...`, is `n` levels
+/// deep), every level of a json literal adds one, and every pair of
+/// parentheses adds two (the parser recurses through each precedence
+/// level for them). Past it a statement fails with
+/// [`ErrorCode::TooComplex`] instead of overflowing the stack of a later
+/// pass (planning, compilation, evaluation, printing and dropping all
+/// recurse over the tree). At 256 the deepest pass stays under about
+/// 0.75 MiB of stack in an unoptimised build, well inside the 2 MiB of a
+/// worker thread; a long list of alternatives is better written
+/// `x in (1, 2, ...)`, which is one level however long.
+pub const MAX_DEPTH: u32 = 256;
+
+/// How many `explain`s may stand in front of a statement (each is a level
+/// of recursion with a large frame, and one is all that is useful).
+pub const MAX_EXPLAINS: u32 = 8;
+
+/// How deeply json literals (`[...]`, `{...}`) may nest: below
+/// serde_json's read limit (128), so every json value the language can
+/// write can be read back. Past it: [`ErrorCode::TooComplex`].
+pub const MAX_JSON_DEPTH: u32 = 100;
+
+/// The longest name (table, column, index, alias, or a part of a dotted
+/// name), in bytes. Past it: [`ErrorCode::TooComplex`], before any name
+/// is looked up.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// The longest `like` pattern, in bytes, whether written in the statement,
+/// bound to a placeholder or read from a column: matching costs up to the
+/// pattern's length times the string's. Past it: [`ErrorCode::TooComplex`].
+pub const MAX_LIKE_PATTERN_LEN: usize = 1024;
+
+/// An expression with its height (see [`MAX_DEPTH`]).
+type Node = (Expr, u32);
 
 /// The column types, named in `create table`.
 const COLUMN_TYPES: [ColumnType; 5] = [
@@ -141,6 +185,106 @@ pub fn parse_with_params(text: &str) -> Result<(Statement, Vec<usize>)> {
     }
 }
 
+/// Checks a statement built without the parser (for [`crate::Database::run`])
+/// against the bounds the parser enforces on what it reads: expression
+/// trees at most [`MAX_DEPTH`] levels deep (json literals counted, as
+/// there are no parentheses in a tree) and at most [`MAX_EXPLAINS`]
+/// `explain`s. Walks the tree with a stack of its own, so any tree can be
+/// checked; `too_complex` past a bound. Parsed statements always pass,
+/// as do prepared ones with json values bound from serde_json (which
+/// reads at most 127 levels).
+pub fn check_depth(statement: &Statement) -> Result<()> {
+    enum Item<'s> {
+        Expr(&'s Expr),
+        Literal(&'s Literal),
+    }
+    let mut statement = statement;
+    let mut explains = 0;
+    while let Statement::Explain(inner) = statement {
+        explains += 1;
+        if explains > MAX_EXPLAINS {
+            return Err(Error::query(
+                ErrorCode::TooComplex,
+                format!("explain nested too deeply (more than {MAX_EXPLAINS}): one is enough"),
+            ));
+        }
+        statement = inner;
+    }
+    let mut stack: Vec<(Item<'_>, u32)> = Vec::new();
+    match statement {
+        Statement::Insert { rows, .. } => {
+            stack.extend(rows.iter().flatten().map(|(_, l)| (Item::Literal(l), 1)));
+        }
+        Statement::Select(s) => {
+            stack.extend(s.items.iter().map(|i| (Item::Expr(&i.expr), 1)));
+            stack.extend(s.joins.iter().map(|j| (Item::Expr(&j.on), 1)));
+            stack.extend(s.filter.iter().map(|e| (Item::Expr(e), 1)));
+            stack.extend(s.group_by.iter().map(|e| (Item::Expr(e), 1)));
+            stack.extend(s.order_by.iter().map(|o| (Item::Expr(&o.expr), 1)));
+        }
+        Statement::Update {
+            assignments,
+            filter,
+            ..
+        } => {
+            stack.extend(assignments.iter().map(|(_, e)| (Item::Expr(e), 1)));
+            stack.extend(filter.iter().map(|e| (Item::Expr(e), 1)));
+        }
+        Statement::Delete { filter, .. } => {
+            stack.extend(filter.iter().map(|e| (Item::Expr(e), 1)));
+        }
+        _ => {}
+    }
+    while let Some((item, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(Error::query(
+                ErrorCode::TooComplex,
+                format!(
+                    "statement nested too deeply (more than {MAX_DEPTH} levels of operators and brackets)"
+                ),
+            ));
+        }
+        let below = depth + 1;
+        match item {
+            Item::Literal(Literal::Array(items)) => {
+                stack.extend(items.iter().map(|l| (Item::Literal(l), below)));
+            }
+            Item::Literal(Literal::Object(fields)) => {
+                stack.extend(fields.iter().map(|(_, l)| (Item::Literal(l), below)));
+            }
+            Item::Literal(_) | Item::Expr(Expr::Name(_)) => {}
+            // The literal is the node itself: no extra level.
+            Item::Expr(Expr::Literal(l)) => stack.push((Item::Literal(l), depth)),
+            Item::Expr(Expr::Unary { expr, .. } | Expr::IsNull { expr, .. }) => {
+                stack.push((Item::Expr(expr), below));
+            }
+            Item::Expr(Expr::Binary { left, right, .. }) => {
+                stack.push((Item::Expr(left), below));
+                stack.push((Item::Expr(right), below));
+            }
+            Item::Expr(Expr::Like { expr, pattern, .. }) => {
+                stack.push((Item::Expr(expr), below));
+                stack.push((Item::Expr(pattern), below));
+            }
+            Item::Expr(Expr::InList { expr, list, .. }) => {
+                stack.push((Item::Expr(expr), below));
+                stack.extend(list.iter().map(|e| (Item::Expr(e), below)));
+            }
+            Item::Expr(Expr::Between {
+                expr, low, high, ..
+            }) => {
+                stack.push((Item::Expr(expr), below));
+                stack.push((Item::Expr(low), below));
+                stack.push((Item::Expr(high), below));
+            }
+            Item::Expr(Expr::Aggregate { arg, .. }) => {
+                stack.extend(arg.iter().map(|a| (Item::Expr(a), below)));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether `word` (in any case) is reserved, i.e. cannot be written as a
 /// bare table, column or alias name.
 pub fn is_keyword(word: &str) -> bool {
@@ -154,6 +298,7 @@ type PResult<T> = std::result::Result<T, Fail>;
 
 /// An error decided on the spot rather than from expectations.
 struct Custom {
+    code: ErrorCode,
     at: usize,
     message: String,
     hint: Option<String>,
@@ -166,7 +311,16 @@ struct Parser<'a> {
     cur: Token,
     expected: ExpectedSet,
     custom: Option<Custom>,
+    /// Nesting of the constructs the parser recurses on (parentheses,
+    /// `not`, `-`, json literals, `in` lists, aggregate arguments): a
+    /// guard for the parser's own stack, checked on the way down. Each
+    /// such construct adds as much to the tree's height as it adds here,
+    /// so the guard never refuses what the height bound allows.
     depth: u32,
+    /// Nesting of json arrays and objects (see [`MAX_JSON_DEPTH`]).
+    json_depth: u32,
+    /// `explain`s in front of the statement being read.
+    explains: u32,
     /// Byte offsets of the `?` placeholders read so far.
     params: Vec<usize>,
 }
@@ -182,13 +336,15 @@ impl<'a> Parser<'a> {
             expected: ExpectedSet::new(cur),
             custom: None,
             depth: 0,
+            json_depth: 0,
+            explains: 0,
             params: Vec::new(),
         }
     }
 
     fn into_error(self) -> Error {
         match self.custom {
-            Some(c) => expected::syntax(self.text, c.at, c.message, c.hint),
+            Some(c) => expected::positioned(c.code, self.text, c.at, c.message, c.hint),
             None => self.expected.into_error(self.text),
         }
     }
@@ -215,8 +371,56 @@ impl<'a> Parser<'a> {
 
     /// Fails with a message of its own at byte offset `at`.
     fn fail_with<T>(&mut self, at: usize, message: String, hint: Option<String>) -> PResult<T> {
-        self.custom = Some(Custom { at, message, hint });
+        self.custom = Some(Custom {
+            code: ErrorCode::SyntaxError,
+            at,
+            message,
+            hint,
+        });
         Err(Fail)
+    }
+
+    /// Fails with [`ErrorCode::TooComplex`] and `message` at byte `at`.
+    fn fail_too_complex<T>(&mut self, at: usize, message: String) -> PResult<T> {
+        self.custom = Some(Custom {
+            code: ErrorCode::TooComplex,
+            at,
+            message,
+            hint: None,
+        });
+        Err(Fail)
+    }
+
+    /// Fails: the statement is deeper than [`MAX_DEPTH`] at byte `at`.
+    fn too_deep<T>(&mut self, at: usize) -> PResult<T> {
+        self.fail_too_complex(
+            at,
+            format!(
+                "statement nested too deeply (more than {MAX_DEPTH} levels of operators, parentheses and brackets): split it, or write a long or-chain as \"in (...)\""
+            ),
+        )
+    }
+
+    /// Fails: `name` (at byte `at`) is longer than [`MAX_NAME_LEN`].
+    fn name_too_long<T>(&mut self, at: usize, name: &str) -> PResult<T> {
+        self.fail_too_complex(
+            at,
+            format!(
+                "name \"{}\" is too long ({} bytes, at most {MAX_NAME_LEN})",
+                expected::shorten(name),
+                name.len()
+            ),
+        )
+    }
+
+    /// The current word as a name part, if within [`MAX_NAME_LEN`].
+    fn word_within_limit(&mut self) -> PResult<String> {
+        let text = self.cur_text();
+        if text.len() > MAX_NAME_LEN {
+            let at = self.cur.start;
+            return self.name_too_long(at, text);
+        }
+        Ok(text.to_owned())
     }
 
     fn is_kw(&self, kw: Kw) -> bool {
@@ -265,7 +469,7 @@ impl<'a> Parser<'a> {
     fn name(&mut self, what: What) -> PResult<String> {
         match self.cur.tok {
             Tok::Word(kw) if kw.is_none_or(|k| !k.reserved()) => {
-                let name = self.cur_text().to_owned();
+                let name = self.word_within_limit()?;
                 self.bump();
                 Ok(name)
             }
@@ -277,11 +481,7 @@ impl<'a> Parser<'a> {
     fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
         if self.depth >= MAX_DEPTH {
             let at = self.cur.start;
-            return self.fail_with(
-                at,
-                format!("statement nested too deeply (more than {MAX_DEPTH} levels)"),
-                None,
-            );
+            return self.too_deep(at);
         }
         self.depth += 1;
         let result = f(self);
@@ -357,9 +557,20 @@ impl<'a> Parser<'a> {
                 }
             }
             Kw::Explain => {
+                if self.explains >= MAX_EXPLAINS {
+                    let at = self.cur.start;
+                    return self.fail_too_complex(
+                        at,
+                        format!(
+                            "explain nested too deeply (more than {MAX_EXPLAINS}): one is enough"
+                        ),
+                    );
+                }
                 self.bump();
-                let inner = self.nested(Self::statement)?;
-                Ok(Statement::Explain(Box::new(inner)))
+                self.explains += 1;
+                let inner = self.statement();
+                self.explains -= 1;
+                Ok(Statement::Explain(Box::new(inner?)))
             }
             _ => self.fail(What::Statement),
         }
@@ -418,7 +629,7 @@ impl<'a> Parser<'a> {
     fn insert(&mut self, upsert: bool) -> PResult<Statement> {
         let table = self.name(What::TableName)?;
         let rows = match self.cur.tok {
-            Tok::Punct(Punct::LBrace) => vec![self.object()?],
+            Tok::Punct(Punct::LBrace) => vec![self.object(true)?.0],
             Tok::Punct(Punct::LBracket) => {
                 self.bump();
                 let mut rows = Vec::new();
@@ -430,7 +641,7 @@ impl<'a> Parser<'a> {
                         self.note(Expected::Punct(Punct::LBrace), true);
                         return Err(Fail);
                     }
-                    rows.push(self.object()?);
+                    rows.push(self.object(true)?.0);
                     if !self.eat(Punct::Comma, true) {
                         self.expect(Punct::RBracket)?;
                         break;
@@ -454,9 +665,13 @@ impl<'a> Parser<'a> {
     fn update(&mut self) -> PResult<Statement> {
         let table = self.name(What::TableName)?;
         self.expect_kw(Kw::Set)?;
-        let mut assignments = Vec::new();
+        let mut assignments: Vec<(String, Expr)> = Vec::new();
         loop {
+            let at = self.cur.start;
             let column = self.name(What::ColumnName)?;
+            if assignments.iter().any(|(c, _)| *c == column) {
+                return self.fail_with(at, format!("column \"{column}\" given twice"), None);
+            }
             self.expect(Punct::Eq)?;
             assignments.push((column, self.expr()?));
             if !self.eat(Punct::Comma, false) {
@@ -600,42 +815,83 @@ impl<'a> Parser<'a> {
     }
 
     // ---- expressions, loosest first ----
+    //
+    // Each returns the expression with its height (see `MAX_DEPTH`), and
+    // every node built is checked against the bound as it is built, so a
+    // chain fails at its first link past the bound instead of after
+    // building a tree no later pass could walk.
 
+    /// A whole expression, for a statement's clauses.
     fn expr(&mut self) -> PResult<Expr> {
-        self.nested(|p| {
-            let mut left = p.and()?;
-            while p.eat_kw(Kw::Or, false) {
-                let right = p.and()?;
-                left = binary(BinaryOp::Or, left, right);
-            }
-            Ok(left)
-        })
+        Ok(self.or_expr()?.0)
     }
 
-    fn and(&mut self) -> PResult<Expr> {
-        let mut left = self.not()?;
-        while self.eat_kw(Kw::And, false) {
-            let right = self.not()?;
-            left = binary(BinaryOp::And, left, right);
+    /// `h` checked against [`MAX_DEPTH`].
+    fn height(&mut self, h: u32, at: usize) -> PResult<u32> {
+        if h > MAX_DEPTH {
+            return self.too_deep(at);
         }
-        Ok(left)
+        Ok(h)
     }
 
-    fn not(&mut self) -> PResult<Expr> {
+    /// A binary node over two operands, its height checked.
+    fn binary(&mut self, op: BinaryOp, left: Node, right: Node, at: usize) -> PResult<Node> {
+        let h = self.height(left.1.max(right.1) + 1, at)?;
+        Ok((binary(op, left.0, right.0), h))
+    }
+
+    fn or_expr(&mut self) -> PResult<Node> {
+        let mut left = self.and()?;
+        loop {
+            let at = self.cur.start;
+            if !self.eat_kw(Kw::Or, false) {
+                return Ok(left);
+            }
+            let right = self.and()?;
+            left = self.binary(BinaryOp::Or, left, right, at)?;
+        }
+    }
+
+    fn and(&mut self) -> PResult<Node> {
+        let mut left = self.not()?;
+        loop {
+            let at = self.cur.start;
+            if !self.eat_kw(Kw::And, false) {
+                return Ok(left);
+            }
+            let right = self.not()?;
+            left = self.binary(BinaryOp::And, left, right, at)?;
+        }
+    }
+
+    fn not(&mut self) -> PResult<Node> {
         if self.is_kw(Kw::Not) {
+            let at = self.cur.start;
             self.bump();
-            let expr = self.nested(Self::not)?;
-            return Ok(Expr::Unary {
-                op: UnaryOp::Not,
-                expr: Box::new(expr),
-            });
+            let (expr, h) = self.nested(Self::not)?;
+            let h = self.height(h + 1, at)?;
+            return Ok((
+                Expr::Unary {
+                    op: UnaryOp::Not,
+                    expr: Box::new(expr),
+                },
+                h,
+            ));
         }
         self.comparison()
     }
 
-    fn comparison(&mut self) -> PResult<Expr> {
+    fn comparison(&mut self) -> PResult<Node> {
         let left = self.sum()?;
-        let expr = match self.cur.tok {
+        // The rest in a function of its own keeps this frame, which every
+        // level of parentheses passes through, small.
+        self.comparison_rest(left)
+    }
+
+    #[inline(never)]
+    fn comparison_rest(&mut self, left: Node) -> PResult<Node> {
+        let at = self.cur.start;
+        let node = match self.cur.tok {
             Tok::Punct(p) => {
                 let op = match p {
                     Punct::Eq => BinaryOp::Eq,
@@ -651,23 +907,25 @@ impl<'a> Parser<'a> {
                 };
                 self.bump();
                 let right = self.sum()?;
-                binary(op, left, right)
+                self.binary(op, left, right, at)?
             }
             Tok::Word(Some(Kw::Is)) => {
                 self.bump();
                 let negated = self.eat_kw(Kw::Not, false);
                 self.expect_kw(Kw::Null)?;
-                Expr::IsNull {
-                    expr: Box::new(left),
+                let h = self.height(left.1 + 1, at)?;
+                let expr = Expr::IsNull {
+                    expr: Box::new(left.0),
                     negated,
-                }
+                };
+                (expr, h)
             }
             Tok::Word(Some(Kw::Not)) => {
                 self.bump();
                 match self.cur.tok {
                     Tok::Word(Some(kw @ (Kw::Like | Kw::In | Kw::Between))) => {
                         self.bump();
-                        self.negatable(kw, left, true)?
+                        self.negatable(kw, left, true, at)?
                     }
                     _ => {
                         for kw in [Kw::Like, Kw::In, Kw::Between] {
@@ -679,7 +937,7 @@ impl<'a> Parser<'a> {
             }
             Tok::Word(Some(kw @ (Kw::Like | Kw::In | Kw::Between))) => {
                 self.bump();
-                self.negatable(kw, left, false)?
+                self.negatable(kw, left, false, at)?
             }
             _ => {
                 self.note(Expected::What(What::Operator), false);
@@ -704,23 +962,31 @@ impl<'a> Parser<'a> {
                 None,
             );
         }
-        Ok(expr)
+        Ok(node)
     }
 
-    /// The rest of `like`, `in` or `between` (the keyword consumed).
-    fn negatable(&mut self, kw: Kw, left: Expr, negated: bool) -> PResult<Expr> {
+    /// The rest of `like`, `in` or `between` (the keyword consumed), the
+    /// operator at byte `at`.
+    fn negatable(&mut self, kw: Kw, left: Node, negated: bool, at: usize) -> PResult<Node> {
+        let (left, mut h) = left;
         let expr = Box::new(left);
-        Ok(match kw {
-            Kw::Like => Expr::Like {
-                expr,
-                pattern: Box::new(self.sum()?),
-                negated,
-            },
+        let node = match kw {
+            Kw::Like => {
+                let (pattern, ph) = self.sum()?;
+                h = h.max(ph);
+                Expr::Like {
+                    expr,
+                    pattern: Box::new(pattern),
+                    negated,
+                }
+            }
             Kw::In => {
                 self.expect(Punct::LParen)?;
                 let mut list = Vec::new();
                 loop {
-                    list.push(self.expr()?);
+                    let (item, ih) = self.nested(Self::or_expr)?;
+                    h = h.max(ih);
+                    list.push(item);
                     if !self.eat(Punct::Comma, true) {
                         self.expect(Punct::RParen)?;
                         break;
@@ -733,20 +999,23 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                let low = Box::new(self.sum()?);
+                let (low, lh) = self.sum()?;
                 self.expect_kw(Kw::And)?;
-                let high = Box::new(self.sum()?);
+                let (high, hh) = self.sum()?;
+                h = h.max(lh).max(hh);
                 Expr::Between {
                     expr,
-                    low,
-                    high,
+                    low: Box::new(low),
+                    high: Box::new(high),
                     negated,
                 }
             }
-        })
+        };
+        let h = self.height(h + 1, at)?;
+        Ok((node, h))
     }
 
-    fn sum(&mut self) -> PResult<Expr> {
+    fn sum(&mut self) -> PResult<Node> {
         let mut left = self.product()?;
         loop {
             let op = match self.cur.tok {
@@ -757,13 +1026,14 @@ impl<'a> Parser<'a> {
                     return Ok(left);
                 }
             };
+            let at = self.cur.start;
             self.bump();
             let right = self.product()?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right, at)?;
         }
     }
 
-    fn product(&mut self) -> PResult<Expr> {
+    fn product(&mut self) -> PResult<Node> {
         let mut left = self.unary()?;
         loop {
             let op = match self.cur.tok {
@@ -774,41 +1044,57 @@ impl<'a> Parser<'a> {
                     return Ok(left);
                 }
             };
+            let at = self.cur.start;
             self.bump();
             let right = self.unary()?;
-            left = binary(op, left, right);
+            left = self.binary(op, left, right, at)?;
         }
     }
 
-    fn unary(&mut self) -> PResult<Expr> {
+    fn unary(&mut self) -> PResult<Node> {
         if !self.is_punct(Punct::Minus) {
             return self.atom();
         }
         let minus = self.cur;
         self.bump();
         if matches!(self.cur.tok, Tok::Number { .. }) && self.cur.start == minus.end {
-            return Ok(Expr::Literal(self.number(Some(minus))?));
+            return Ok((Expr::Literal(self.number(Some(minus))?), 1));
         }
-        let expr = self.nested(Self::unary)?;
-        Ok(Expr::Unary {
-            op: UnaryOp::Neg,
-            expr: Box::new(expr),
-        })
+        let (expr, h) = self.nested(Self::unary)?;
+        let h = self.height(h + 1, minus.start)?;
+        Ok((
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr: Box::new(expr),
+            },
+            h,
+        ))
     }
 
-    fn atom(&mut self) -> PResult<Expr> {
+    fn atom(&mut self) -> PResult<Node> {
         match self.cur.tok {
             Tok::Number { .. }
             | Tok::Str { .. }
             | Tok::Word(Some(Kw::True | Kw::False | Kw::Null))
             | Tok::Punct(Punct::LBracket | Punct::LBrace | Punct::Question) => {
-                Ok(Expr::Literal(self.literal()?))
+                let at = self.cur.start;
+                let (literal, h) = self.literal()?;
+                let h = self.height(h, at)?;
+                Ok((Expr::Literal(literal), h))
             }
             Tok::Punct(Punct::LParen) => {
+                // Parentheses count two levels (in the guard on the way
+                // down too): the parser recurses through every precedence
+                // level for them.
+                let at = self.cur.start;
                 self.bump();
-                let expr = self.expr()?;
+                self.depth += 1;
+                let inner = self.nested(Self::or_expr);
+                self.depth -= 1;
+                let (expr, h) = inner?;
                 self.expect(Punct::RParen)?;
-                Ok(expr)
+                let h = self.height(h + 2, at)?;
+                Ok((expr, h))
             }
             Tok::Word(kw) if kw.is_none_or(|k| !k.reserved()) => self.name_or_call(),
             _ => self.fail(What::Expression),
@@ -816,28 +1102,31 @@ impl<'a> Parser<'a> {
     }
 
     /// `a.b.c`, or `f(...)` for an aggregate `f`.
-    fn name_or_call(&mut self) -> PResult<Expr> {
+    fn name_or_call(&mut self) -> PResult<Node> {
         let first = self.cur;
         let first_text = self.cur_text();
         self.bump();
         if self.is_punct(Punct::LParen) {
             return self.aggregate(first, first_text);
         }
+        if first_text.len() > MAX_NAME_LEN {
+            return self.name_too_long(first.start, first_text);
+        }
         let mut parts = vec![first_text.to_owned()];
         while self.eat(Punct::Dot, false) {
             match self.cur.tok {
                 Tok::Word(_) => {
-                    parts.push(self.cur_text().to_owned());
+                    parts.push(self.word_within_limit()?);
                     self.bump();
                 }
                 _ => return self.fail(What::FieldName),
             }
         }
-        Ok(Expr::Name(parts))
+        Ok((Expr::Name(parts), 1))
     }
 
     /// `name(...)`, at the `(`.
-    fn aggregate(&mut self, name: Token, text: &str) -> PResult<Expr> {
+    fn aggregate(&mut self, name: Token, text: &str) -> PResult<Node> {
         let func = AGGREGATES
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(text));
@@ -854,7 +1143,7 @@ impl<'a> Parser<'a> {
             );
         };
         self.bump();
-        let arg = if self.is_punct(Punct::Star) {
+        let (arg, h) = if self.is_punct(Punct::Star) {
             if func != AggFunc::Count {
                 let at = self.cur.start;
                 return self.fail_with(
@@ -867,89 +1156,139 @@ impl<'a> Parser<'a> {
                 );
             }
             self.bump();
-            None
+            (None, 0)
         } else {
             if func == AggFunc::Count {
                 self.note(Expected::Punct(Punct::Star), true);
             }
-            Some(Box::new(self.expr()?))
+            let (arg, h) = self.nested(Self::or_expr)?;
+            (Some(Box::new(arg)), h)
         };
         self.expect(Punct::RParen)?;
-        Ok(Expr::Aggregate { func, arg })
+        let h = self.height(h + 1, name.start)?;
+        Ok((Expr::Aggregate { func, arg }, h))
     }
 
     // ---- literals ----
 
-    fn literal(&mut self) -> PResult<Literal> {
+    /// A literal and its height (1 for a scalar, one more per level of
+    /// array or object).
+    fn literal(&mut self) -> PResult<(Literal, u32)> {
         match self.cur.tok {
-            Tok::Number { .. } => self.number(None),
+            Tok::Number { .. } => Ok((self.number(None)?, 1)),
             Tok::Punct(Punct::Minus) => {
                 let minus = self.cur;
                 self.bump();
-                self.number(Some(minus))
+                Ok((self.number(Some(minus))?, 1))
             }
             Tok::Str { escaped } => {
                 let s = self.string(escaped);
                 self.bump();
-                Ok(Literal::String(s))
+                Ok((Literal::String(s), 1))
             }
             Tok::Word(Some(kw @ (Kw::True | Kw::False | Kw::Null))) => {
                 self.bump();
-                Ok(match kw {
+                let l = match kw {
                     Kw::True => Literal::Bool(true),
                     Kw::False => Literal::Bool(false),
                     _ => Literal::Null,
-                })
+                };
+                Ok((l, 1))
             }
-            Tok::Punct(Punct::LBracket) => self.nested(|p| {
+            Tok::Punct(Punct::LBracket) => self.json_nested(|p| {
                 p.bump();
                 let mut items = Vec::new();
+                let mut h = 0;
                 loop {
                     if p.eat(Punct::RBracket, true) {
                         break;
                     }
-                    items.push(p.literal()?);
+                    let (item, ih) = p.literal()?;
+                    h = h.max(ih);
+                    items.push(item);
                     if !p.eat(Punct::Comma, true) {
                         p.expect(Punct::RBracket)?;
                         break;
                     }
                 }
-                Ok(Literal::Array(items))
+                Ok((Literal::Array(items), h + 1))
             }),
-            Tok::Punct(Punct::LBrace) => Ok(Literal::Object(self.nested(Self::object)?)),
+            Tok::Punct(Punct::LBrace) => self.json_nested(|p| {
+                let (fields, h) = p.object(false)?;
+                Ok((Literal::Object(fields), h + 1))
+            }),
             Tok::Punct(Punct::Question) => {
                 let n = u32::try_from(self.params.len()).unwrap_or(u32::MAX);
                 self.params.push(self.cur.start);
                 self.bump();
-                Ok(Literal::Param(n))
+                Ok((Literal::Param(n), 1))
             }
             _ => self.fail(What::Value),
         }
     }
 
-    /// `{ key: literal, ... }`, at the `{`.
-    fn object(&mut self) -> PResult<Vec<(String, Literal)>> {
+    /// Runs `f`, which reads a json array or object, one json level (and
+    /// one nesting level) deeper.
+    fn json_nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.json_depth >= MAX_JSON_DEPTH {
+            let at = self.cur.start;
+            return self.fail_too_complex(
+                at,
+                format!(
+                    "json value nested too deeply (more than {MAX_JSON_DEPTH} levels of arrays and objects)"
+                ),
+            );
+        }
+        self.json_depth += 1;
+        let result = self.nested(f);
+        self.json_depth -= 1;
+        result
+    }
+
+    /// `{ key: literal, ... }`, at the `{`: the fields and the height of
+    /// the tallest value. A key given twice is an error (`row`: the keys
+    /// are column names of an inserted row).
+    fn object(&mut self, row: bool) -> PResult<(Vec<(String, Literal)>, u32)> {
         self.expect(Punct::LBrace)?;
-        let mut fields = Vec::new();
+        let mut fields: Vec<(String, Literal)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut h = 0;
         loop {
             if self.eat(Punct::RBrace, true) {
                 break;
             }
+            let at = self.cur.start;
             let key = match self.cur.tok {
+                Tok::Word(_) if row => self.word_within_limit()?,
                 Tok::Word(_) => self.cur_text().to_owned(),
-                Tok::Str { escaped } => self.string(escaped),
+                Tok::Str { escaped } => {
+                    let key = self.string(escaped);
+                    if row && key.len() > MAX_NAME_LEN {
+                        return self.name_too_long(at, &key);
+                    }
+                    key
+                }
                 _ => return self.fail(What::FieldName),
             };
+            if !seen.insert(key.clone()) {
+                let what = if row { "column" } else { "key" };
+                return self.fail_with(
+                    at,
+                    format!("{what} \"{}\" given twice", expected::shorten(&key)),
+                    None,
+                );
+            }
             self.bump();
             self.expect(Punct::Colon)?;
-            let value = self.literal()?;
+            let (value, vh) = self.literal()?;
+            h = h.max(vh);
             fields.push((key, value));
             if !self.eat(Punct::Comma, true) {
                 self.expect(Punct::RBrace)?;
                 break;
             }
         }
-        Ok(fields)
+        Ok((fields, h))
     }
 
     /// The current number token as a literal, negated when `minus` (the

@@ -25,7 +25,7 @@ mod tests;
 
 #[cfg(test)]
 pub(crate) use reader::TableIter;
-pub(crate) use reader::{Table, TableCursor};
+pub(crate) use reader::{Table, TableCursor, TablePart, check_table};
 pub(crate) use writer::{TableWriter, WriterOptions};
 
 use bytes::Bytes;

@@ -407,7 +407,7 @@ impl Table {
 
     /// (offset, stored length) of every data block, in file order.
     #[cfg(test)]
-    pub(super) fn block_handles(&self) -> Vec<(u64, u64)> {
+    pub(crate) fn block_handles(&self) -> Vec<(u64, u64)> {
         self.index
             .handles
             .iter()
@@ -718,6 +718,218 @@ fn load_properties(
         min_seqno,
         max_seqno,
     })
+}
+
+/// The part of a table a [`TableProblem`] is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TablePart {
+    Footer,
+    Filter,
+    Index,
+    Properties,
+    Data,
+}
+
+/// One damaged part of a table found by [`check_table`].
+#[derive(Debug, Clone)]
+pub(crate) struct TableProblem {
+    pub part: TablePart,
+    /// Byte offset of the bad block (the footer's for the footer).
+    pub offset: u64,
+    pub reason: String,
+}
+
+/// What [`check_table`] found.
+#[derive(Debug, Default)]
+pub(crate) struct TableCheck {
+    /// The table's properties, when its footer, index and properties
+    /// blocks are sound.
+    pub meta: Option<TableMeta>,
+    /// Data blocks read.
+    pub data_blocks: u64,
+    /// Every damaged part found, in file order within each kind.
+    pub problems: Vec<TableProblem>,
+}
+
+impl TableCheck {
+    fn push(&mut self, part: TablePart, e: Error) {
+        let (offset, reason) = match e {
+            Error::Corruption { offset, reason, .. } => (offset, reason),
+            other => (0, other.to_string()),
+        };
+        self.problems.push(TableProblem {
+            part,
+            offset,
+            reason,
+        });
+    }
+}
+
+/// Reads every block of the table `file` (read from `path`, named in
+/// errors) and reports each one that fails a check, rather than stopping
+/// at the first: the footer, the filter, index and properties blocks, and
+/// every data block the index locates (checksum, compression, trailer,
+/// entries decodable, in internal order across the whole table, within
+/// the properties' key and sequence ranges and all present in the filter).
+/// A damaged footer or index leaves the data blocks unlocatable; that is
+/// reported once.
+pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
+    let mut out = TableCheck::default();
+    let footer = match Footer::read(path, file) {
+        Ok(f) => f,
+        Err(e) => {
+            out.push(TablePart::Footer, e);
+            return out;
+        }
+    };
+    let bloom = read_meta_block(path, file, footer.bloom)
+        .and_then(|b| Bloom::parse(&b).map_err(|m| Error::corruption(path, footer.bloom.0, m.0)));
+    let bloom = match bloom {
+        Ok(b) => Some(b),
+        Err(e) => {
+            out.push(TablePart::Filter, e);
+            None
+        }
+    };
+    let index = read_meta_block(path, file, footer.index)
+        .and_then(|b| load_index(path, b, footer.index.0, footer.bloom.0));
+    let index = match index {
+        Ok(i) => Some(i),
+        Err(e) => {
+            out.push(TablePart::Index, e);
+            None
+        }
+    };
+    let props = read_meta_block(path, file, footer.props);
+    let meta = match (props, &index) {
+        (Ok(p), Some(index)) => load_properties(path, &p, footer.props.0, file.len() as u64, index)
+            .map_err(|e| out.push(TablePart::Properties, e))
+            .ok(),
+        (Ok(_), None) => None,
+        (Err(e), _) => {
+            out.push(TablePart::Properties, e);
+            None
+        }
+    };
+    let Some(index) = index else {
+        return out;
+    };
+    let mut prev: Option<(Bytes, Seqno)> = None;
+    let mut entries = 0u64;
+    let mut bloom_misses = 0u64;
+    for i in 0..index.len() {
+        let h = index.handles[i];
+        out.data_blocks += 1;
+        let block = match check_data_block(file, &h) {
+            Ok(b) => b,
+            Err(m) => {
+                out.push(TablePart::Data, Error::corruption(path, h.offset, m.0));
+                // Order is checked again from the next sound block on.
+                prev = None;
+                continue;
+            }
+        };
+        entries += block.len() as u64;
+        let mut bad: Option<&'static str> = None;
+        // The previous version: in this block, or (for the first) the
+        // last one of the previous sound block.
+        let mut last: Option<RawEntry> = None;
+        for j in 0..block.len() {
+            let e = match block.entry_at(j) {
+                Ok(e) => e,
+                Err(m) => {
+                    bad = Some(m.0);
+                    break;
+                }
+            };
+            let key = block.key(&e);
+            let before = match &last {
+                Some(l) => Some((block.key(l), l.seqno)),
+                None => prev.as_ref().map(|(k, s)| (&k[..], *s)),
+            };
+            if let Some((pk, ps)) = before
+                && !internal_cmp(pk, ps, key, e.seqno).is_lt()
+            {
+                bad = Some("versions out of order");
+                break;
+            }
+            if let Some(m) = &meta
+                && (key < &m.min_key[..]
+                    || key > &m.max_key[..]
+                    || e.seqno < m.min_seqno
+                    || e.seqno > m.max_seqno)
+            {
+                bad = Some("version outside the table's key or sequence range");
+                break;
+            }
+            if let Some(b) = &bloom
+                && !b.may_contain(bloom::hash(key))
+            {
+                bloom_misses += 1;
+            }
+            last = Some(e);
+        }
+        if bad.is_none()
+            && let Some(l) = &last
+            && (block.key(l) != index.key(i) || l.seqno != index.block_keys[i].seqno)
+        {
+            bad = Some("last version differs from the index");
+        }
+        prev = last
+            .filter(|_| bad.is_none())
+            .map(|l| (Bytes::copy_from_slice(block.key(&l)), l.seqno));
+        if let Some(reason) = bad {
+            out.push(TablePart::Data, Error::corruption(path, h.offset, reason));
+        }
+    }
+    if bloom_misses > 0 {
+        out.push(
+            TablePart::Filter,
+            Error::corruption(
+                path,
+                footer.bloom.0,
+                format!("filter rejects {bloom_misses} key(s) the table holds"),
+            ),
+        );
+    }
+    if let Some(m) = &meta
+        && !out.problems.iter().any(|p| p.part == TablePart::Data)
+        && entries != m.entries
+    {
+        out.push(
+            TablePart::Properties,
+            Error::corruption(
+                path,
+                footer.props.0,
+                format!(
+                    "properties count {} versions, the data blocks hold {entries}",
+                    m.entries
+                ),
+            ),
+        );
+    }
+    out.meta = meta.filter(|_| out.problems.is_empty());
+    out
+}
+
+/// Checks and decodes one data block: checksum, tag, decompression and
+/// trailer against its index entry.
+fn check_data_block(file: &Bytes, h: &BlockHandle) -> std::result::Result<Block, Malformed> {
+    let start = h.offset as usize;
+    let stored = file
+        .get(start..start + h.stored_len as usize)
+        .ok_or(Malformed("block beyond end of file"))?;
+    let (tag, payload) = block::verify(stored)?;
+    if tag != h.tag {
+        return Err(Malformed("compression tag differs from the index"));
+    }
+    let data = match tag {
+        TAG_NONE => file.slice(start..start + payload.len()),
+        TAG_ZSTD => Bytes::from(block::decompress(payload, Some(h.contents_len as usize))?),
+        _ => return Err(Malformed("unknown compression tag")),
+    };
+    check_trailer(&data, h)?;
+    Block::with_layout(data, h.layout()?)
 }
 
 /// An iterator over a range of a table's versions; see [`Table::iter`].

@@ -937,3 +937,49 @@ fn index_fields_are_checked_against_the_block() {
         assert_corruption_at(&err, 0);
     }
 }
+
+/// `check_table` (verify) reports a flipped data byte as exactly that
+/// block, and a flipped filter, index, properties or footer byte as that
+/// part; never a panic, never a clean report.
+#[test]
+fn check_table_names_each_flipped_block() {
+    use super::{TablePart, check_table};
+    for zstd_level in [0, 3] {
+        let m = sample_model(40, 13);
+        let (bytes, meta, _) = write_mem(&m, opts(512, zstd_level, 10));
+        let path = Path::new("mem.sst");
+        let clean = check_table(path, &bytes);
+        assert!(clean.problems.is_empty(), "{:?}", clean.problems);
+        assert_eq!(clean.meta.as_ref(), Some(&meta));
+        let t = open_mem(bytes.clone(), Arc::new(BlockCache::new(0))).unwrap();
+        let handles = t.block_handles();
+        assert_eq!(clean.data_blocks, handles.len() as u64);
+        let data_end = handles.last().map(|(o, l)| o + l).unwrap();
+        let footer_at = bytes.len() as u64 - FOOTER_LEN as u64;
+        let step = |at: u64| if at < data_end { 7 } else { 1 };
+        let mut at = 0u64;
+        let mut flips = 0;
+        while at < bytes.len() as u64 {
+            flips += 1;
+            let mut bad = bytes.to_vec();
+            bad[at as usize] ^= 1 << (at % 8);
+            let c = check_table(path, &Bytes::from(bad));
+            let got: Vec<(TablePart, u64)> =
+                c.problems.iter().map(|p| (p.part, p.offset)).collect();
+            if at < data_end {
+                let (block, _) = block_of(&handles, at);
+                assert_eq!(got, [(TablePart::Data, block)], "flip at {at}");
+            } else {
+                assert!(!got.is_empty(), "flip at {at} went unnoticed");
+                let part = got[0].0;
+                assert!(part != TablePart::Data, "flip at {at}: {got:?}");
+                if at >= footer_at {
+                    assert_eq!(part, TablePart::Footer, "flip at {at}");
+                }
+            }
+            assert!(c.meta.is_none() || got.is_empty());
+            at += step(at);
+        }
+        assert!(flips > 500, "{flips} flips over {} bytes", bytes.len());
+    }
+}

@@ -25,7 +25,8 @@
 //!
 //! Module map: `serve` accepts connections and runs the stop,
 //! `connection` keeps a connection's head and idle deadlines, `request`
-//! parses bodies, `query` runs them, `response` writes results, `schema`
+//! parses bodies, `query` runs them, `response` writes results, `stream`
+//! streams large query results, `schema`
 //! and `admin` serve their routes, `gate` wraps every route (auth,
 //! shutdown, metrics), `lifecycle` tracks in-flight work, `metrics`
 //! counts, `stats` reports, `error` shapes every failure.
@@ -50,6 +51,7 @@ mod response;
 mod schema;
 mod serve;
 mod stats;
+mod stream;
 
 pub use serve::serve;
 

@@ -9,13 +9,15 @@
 //! cancel flag that the handler sets when it is dropped before the answer
 //! is ready (the client hung up, or a stop cut the connection off).
 //!
-//! The answer is an [`Answer`]: today a whole JSON body; a streamed body
-//! (rows written as they are produced) slots in as another variant.
+//! The answer is an [`Answer`]: a whole JSON body, or for a query whose
+//! result passes [`crate::stream::STREAM_AFTER`] bytes a body streamed as
+//! the rows are produced.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +29,7 @@ use crate::error::{ApiError, json_response};
 use crate::metrics::Kind;
 use crate::request::{Batch, QueryRequest};
 use crate::response::{inserted_body, output_body};
+use crate::stream::{self, Start};
 use crate::{AppState, ServerOptions};
 
 /// The `/query` handler.
@@ -49,18 +52,29 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
             run(&db, Ok(Parsed::Statement(stmt)), &limits)
         }
         parsed => {
-            let ran = tokio::task::spawn_blocking(move || {
+            let (start_tx, start_rx) = tokio::sync::oneshot::channel();
+            tokio::task::spawn_blocking(move || {
                 let _work = work;
-                run(&db, parsed.unwrap_or_else(|| parse(&db, &body)), &limits)
-            })
-            .await;
-            match ran {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!("a /query task failed: {e}");
+                match parsed.unwrap_or_else(|| parse(&db, &body)) {
+                    Ok(Parsed::Statement(stmt)) => {
+                        stream::run(&db, &stmt, limits.exec_options(), start_tx);
+                    }
+                    parsed => {
+                        let (kind, result) = run(&db, parsed, &limits);
+                        let _ = start_tx.send(Start::Whole(kind, result));
+                    }
+                }
+            });
+            match start_rx.await {
+                Ok(Start::Whole(kind, result)) => (kind, result),
+                Ok(Start::Stream(kind, body)) => (kind, Ok(Answer::Stream(body))),
+                Err(_) => {
+                    tracing::error!("a /query task failed before answering");
                     (
                         Kind::Invalid,
-                        Err(ApiError::internal(format!("the statement failed: {e}"))),
+                        Err(ApiError::internal(
+                            "the statement failed: see the server log",
+                        )),
                     )
                 }
             }
@@ -79,12 +93,23 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
 pub(crate) enum Answer {
     /// The whole JSON body, built before sending.
     Json(Vec<u8>),
+    /// A query's JSON body, still being written by its statement
+    /// ([`crate::stream`]).
+    Stream(Body),
 }
 
 impl IntoResponse for Answer {
     fn into_response(self) -> Response {
         match self {
             Answer::Json(body) => json_response(StatusCode::OK, body),
+            Answer::Stream(body) => {
+                let mut res = Response::new(body);
+                res.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                res
+            }
         }
     }
 }

@@ -26,6 +26,12 @@ pub(crate) fn output_body(out: &Output) -> Vec<u8> {
     body.unwrap_or_default()
 }
 
+/// Appends one row as a JSON object, as in [`output_body`]'s `data`.
+pub(crate) fn write_row(out: &mut Vec<u8>, columns: &[Column], row: &[Value]) {
+    // Writing into a Vec cannot fail, and every key is a string.
+    let _ = serde_json::to_writer(out, &RowObject { columns, row });
+}
+
 /// `{"success": true, "inserted": N}`.
 pub(crate) fn inserted_body(n: u64) -> Vec<u8> {
     format!(r#"{{"success":true,"inserted":{n}}}"#).into_bytes()

@@ -9,3 +9,4 @@ mod limits;
 mod malformed;
 mod params;
 mod shutdown;
+mod streaming;

@@ -341,6 +341,8 @@ impl Database {
         sink: &mut dyn RowSink,
         keeps_all: bool,
     ) -> Result<Streamed> {
+        // A statement built by hand never met the parser's bounds.
+        parser::check_depth(stmt)?;
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };

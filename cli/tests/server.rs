@@ -37,7 +37,7 @@ fn query_import_shell_and_stats_through_a_server() {
     ]);
     let out = ok(&["query", "--server", url, "select users"]);
     assert!(
-        out.starts_with("id | name  | tags\n---+-------+------\n 1 | alice | [\"a\"]\n 2 | null  | null\n2 rows ("),
+        out.starts_with("id | name  | tags\n---+-------+------\n 1 | alice | [\"a\"]\n 2 | NULL  | NULL\n2 rows ("),
         "{out}"
     );
     // --json prints the server's response object as it came.

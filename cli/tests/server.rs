@@ -315,11 +315,26 @@ fn an_aborted_create_import_on_a_server_drops_its_table() {
     let url = server.url.as_str();
     let csv = tmp.path().join("q.csv");
     std::fs::write(&csv, "id,name\n1,a\n2,\"unterminated\n3,b\n").unwrap();
-    let out = run(&["import", "t", s(&csv), "--server", url, "--create", "--batch-size", "1"]);
+    let out = run(&[
+        "import",
+        "t",
+        s(&csv),
+        "--server",
+        url,
+        "--create",
+        "--batch-size",
+        "1",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("line 3: the quote opening field 2 never closes"), "{err}");
-    assert!(err.contains("table t (created by this import) dropped"), "{err}");
+    assert!(
+        err.contains("line 3: the quote opening field 2 never closes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("table t (created by this import) dropped"),
+        "{err}"
+    );
     let (status, body) = Http::new(url)
         .post(&serde_json::json!({ "query": "select t" }))
         .unwrap();
@@ -473,7 +488,10 @@ fn schema_and_admin_use_the_routes_of_the_spec() {
             "GET /schema/x".to_string(),
             "POST /admin/checkpoint {}".to_string(),
             "POST /admin/compact {}".to_string(),
-            format!("POST /admin/backup {}", serde_json::json!({ "dir": s(&dest) })),
+            format!(
+                "POST /admin/backup {}",
+                serde_json::json!({ "dir": s(&dest) })
+            ),
         ]
     );
 }
@@ -489,7 +507,12 @@ fn schema_and_describe_through_a_server() {
     http.query("create index idx_email on users (email)");
     let out = with_stdin(&["shell", "--server", url], b".schema\ndescribe users;\n");
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         stdout.starts_with(
             "create table users { id: int, email: string }\n  index idx_email (email)\n"
@@ -538,7 +561,10 @@ fn serve_logs_plain_text_naming_what_it_serves() {
     let http = Http::new(&format!("http://127.0.0.1:{port}"));
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !matches!(http.get("/health"), Ok((200, _))) {
-        assert!(std::time::Instant::now() < deadline, "the server did not come up");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not come up"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = std::process::Command::new("kill")
@@ -546,7 +572,10 @@ fn serve_logs_plain_text_naming_what_it_serves() {
         .status();
     assert!(child.wait().unwrap().success());
     let text = std::fs::read_to_string(&log).unwrap();
-    assert!(!text.contains('\u{1b}'), "colour codes in a log file: {text:?}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log file: {text:?}"
+    );
     let start = text
         .lines()
         .find(|l| l.contains("listening"))
@@ -565,7 +594,17 @@ fn serve_logs_plain_text_naming_what_it_serves() {
 fn serve_refuses_contradicting_options() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = run(&["serve", "--memory", "--data-dir", s(&data), "--listen", "127.0.0.1:0"]);
+    let out = common::run_exiting(
+        &[
+            "serve",
+            "--memory",
+            "--data-dir",
+            s(&data),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--memory keeps nothing on disk"), "{err}");
@@ -574,16 +613,37 @@ fn serve_refuses_contradicting_options() {
     for token in [vec!["--auth-token", ""], vec!["--auth-token", "  "]] {
         let mut args = vec!["serve", "--memory", "--listen", "0.0.0.0:0"];
         args.extend_from_slice(&token);
-        let out = run(&args);
+        let out = common::run_exiting(&args, &[]);
         assert_eq!(out.status.code(), Some(1), "{token:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("with an empty --auth-token"), "{token:?}: {err}");
+        assert!(
+            err.contains("with an empty --auth-token"),
+            "{token:?}: {err}"
+        );
     }
-    let out = fasty()
-        .args(["serve", "--memory", "--listen", "0.0.0.0:0"])
-        .env("FASTY_AUTH_TOKEN", "")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = common::run_exiting(
+        &["serve", "--memory", "--listen", "0.0.0.0:0"],
+        &[("FASTY_AUTH_TOKEN", "")],
+    );
     assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("with an empty --auth-token"));
+}
+
+#[test]
+fn a_data_directory_held_by_a_server_points_to_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let _server = Server::start(&data, &[]);
+    for args in [
+        vec!["admin", "checkpoint", "--data-dir", s(&data)],
+        vec!["query", "--data-dir", s(&data), "select t"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("in use") && err.contains("pass --server URL instead of --data-dir"),
+            "{args:?}: {err}"
+        );
+    }
 }

@@ -14,8 +14,13 @@ use crate::{DataArgs, Result};
 /// `fasty serve --help`: what it does, with examples.
 pub const LONG_ABOUT: &str = "Run the HTTP server (SPEC §3) on a data directory.
 
-Serves POST /query, GET /health, /stats and /metrics until SIGINT or SIGTERM,
-then finishes in-flight requests, syncs everything and exits 0.
+Serves the HTTP API (POST /query, GET /health, /stats, /metrics, …) until
+SIGINT or SIGTERM, then finishes in-flight requests, syncs everything and
+exits 0. --memory keeps nothing on disk and cannot be combined with
+--data-dir. A non-loopback --listen needs a non-empty --auth-token (or
+--insecure). The log (stderr, RUST_LOG, default info) is plain text unless
+stderr is a terminal; its first line names the address, data directory,
+durability mode and whether auth is on.
 
 Example:
   fasty serve --data-dir ./data --listen 127.0.0.1:8000 --durable
@@ -100,9 +105,9 @@ pub fn run(mut args: ServeArgs) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         tracing::info!(
             addr = %listener.local_addr()?,
-            data_dir = %data_desc,
-            durability = %mode,
-            auth,
+            data_dir = ?data_desc,
+            durability = ?mode,
+            auth = %auth,
             "listening"
         );
         fasty_server::serve(listener, state, shutdown_signal()).await

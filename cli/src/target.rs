@@ -20,8 +20,9 @@ pub struct TargetArgs {
     /// directory.
     #[arg(long, value_name = "URL", conflicts_with = "data_dir")]
     pub server: Option<String>,
-    /// The data directory, opened embedded (it must not be in use by a
-    /// server).
+    /// The data directory, opened embedded. It must exist (only
+    /// `import --create` makes a missing one) and not be in use by a
+    /// server.
     #[arg(long, value_name = "DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Bearer token for a server started with --auth-token.

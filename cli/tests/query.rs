@@ -303,3 +303,52 @@ fn serve_refuses_a_public_address_without_a_token() {
     assert!(err.contains("refusing to listen on 0.0.0.0:0"), "{err}");
     assert!(err.contains("--insecure"), "{err}");
 }
+
+/// The interactive path (rustyline on a terminal) through `script`, which
+/// gives the shell a pseudo-terminal; skipped where `script` is missing.
+#[test]
+fn the_interactive_shell_leaves_on_backslash_q_and_keeps_history() {
+    let (tmp, dir) = setup();
+    let history = tmp.path().join("history");
+    let command = format!(
+        "{} shell --data-dir {dir} --history {}",
+        env!("CARGO_BIN_EXE_fasty"),
+        history.display()
+    );
+    let child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        println!("skipped: no `script` command to give the shell a terminal");
+        return;
+    };
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"select name from users where id = 1; select nope;\n\\q\nselect users;\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stdout.contains("on data directory") && stderr.contains("script:") {
+        println!("skipped: `script` cannot make a terminal here: {stderr}");
+        return;
+    }
+    assert!(stdout.contains("on data directory"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("alice\n1 row ("), "{stdout}");
+    assert!(stdout.contains("unknown_table"), "{stdout}");
+    // `\q` left before the last line; a failed statement does not end a session.
+    assert!(!stdout.contains("2 rows"), "{stdout}");
+    assert!(out.status.success(), "{stdout}");
+    let h = std::fs::read_to_string(&history).unwrap();
+    assert!(
+        h.contains("select name from users where id = 1; select nope;"),
+        "{h}"
+    );
+}

@@ -294,6 +294,12 @@ fn a_missing_file_or_an_existing_table_is_a_clear_error() {
     let out = run(&["import", "t", s(&csv), "--data-dir", s(&data), "--create"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("table_exists"));
+    // A table that was there before is not this import's to drop.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("dropped"));
+    assert_eq!(
+        query_json(&data, "select count(*) from t")["data"][0]["count(*)"],
+        1
+    );
     // Without --create, a header column the table lacks is named.
     let csv = write(tmp.path(), "u.csv", "a,b\n1,2\n");
     let out = run(&["import", "t", s(&csv), "--data-dir", s(&data)]);

@@ -87,11 +87,15 @@ impl Inner {
             return Ok(false);
         };
         let result = self.flush_memtable(&mem);
+        self.flush_out_of_space.store(
+            matches!(&result, Err(e) if e.is_out_of_space()),
+            Ordering::Release,
+        );
         match &result {
             // Nothing changed: the memtable stays frozen and the flush can
             // be retried once there is space again.
             Err(e) if e.is_out_of_space() => {
-                tracing::warn!(error = %e, "flush failed for lack of disk space; it is retried, and writes stall once too many memtables wait");
+                tracing::warn!(error = %e, "flush failed for lack of disk space; it is retried, and memtables are kept in memory meanwhile");
             }
             Err(e) => self.poison(e),
             Ok(()) => {}

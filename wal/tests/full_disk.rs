@@ -458,3 +458,38 @@ fn a_real_full_disk_in_both_modes() {
         db.close().unwrap();
     }
 }
+
+/// Durable mode on a small volume: a spare segment is written ahead only
+/// when at least two segments' worth of space is free, so on a volume
+/// barely larger than a segment it never takes the space the log needs.
+#[test]
+fn no_spare_segment_on_a_volume_without_room_for_it() {
+    for (mib, expect_spare) in [(100u64, false), (200, true)] {
+        let Some(fs) = Tmpfs::mount(mib) else {
+            return;
+        };
+        let data = fs.path().join("db");
+        let opts = || Options {
+            storage: fasty_storage::Options {
+                background: false,
+                ..fasty_storage::Options::default()
+            },
+            ..Options::durable()
+        };
+        let db = Db::open(&data, opts()).unwrap();
+        let spare = data.join("wal/spare.ready");
+        assert_eq!(spare.exists(), expect_spare, "{mib} MiB volume");
+        let mut keys = Vec::new();
+        for n in 0..100 {
+            let (key, b) = big_batch(n);
+            db.write(b).unwrap();
+            keys.push(key);
+        }
+        db.close().unwrap();
+        let db = Db::open(&data, opts()).unwrap();
+        for key in &keys {
+            assert!(db.get(key).unwrap().is_some());
+        }
+        db.close().unwrap();
+    }
+}

@@ -143,7 +143,10 @@ impl Spares {
             released = true;
         }
         st.failed = true;
-        if st.ready {
+        // Also a `spare.ready` the state lost track of (a rotation whose
+        // rename of it failed).
+        let on_disk = present(self.io.as_ref(), &self.dir).is_ok_and(|(_, ready)| ready);
+        if st.ready || on_disk {
             match self.io.remove(&self.dir.join(SPARE_READY)) {
                 Ok(()) => {
                     st.ready = false;

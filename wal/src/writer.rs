@@ -335,6 +335,32 @@ impl State {
     }
 }
 
+/// Stands in for a segment's file between closing a failed handle and
+/// opening the next: every call fails.
+struct ClosedFile;
+
+impl WritableFile for ClosedFile {
+    fn append(&mut self, _buf: Vec<u8>) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+    fn sync(&mut self) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+    fn len(&self) -> u64 {
+        0
+    }
+    fn truncate(&mut self, _len: u64) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+}
+
+fn closed_file() -> fasty_storage::Error {
+    fasty_storage::Error::Io {
+        path: PathBuf::from("<wal segment>"),
+        source: std::io::Error::other("the segment could not be reopened after a failed write"),
+    }
+}
+
 /// Async mode: the log writer is waiting for disk space.
 #[derive(Clone, Debug)]
 pub(crate) struct Stall {
@@ -410,6 +436,9 @@ impl Active {
     /// written over it first, when those bytes will not be written again).
     /// The truncation is fsynced. Returns the chunks to write again.
     fn roll_back(&mut self, io: &dyn Io, zero: bool) -> Result<Vec<Chunk>> {
+        // The old handle goes first: dropping it waits for its writes still
+        // in flight, which must not land after the cut below.
+        drop(std::mem::replace(&mut self.file, Box::new(ClosedFile)));
         let mut file = io.open_append(&self.path)?;
         if self.preallocated {
             if zero {

@@ -161,6 +161,10 @@ impl Inner {
 
     fn run(&self, job: Job) -> Result<()> {
         let result = self.run_job(&job);
+        self.out_of_space.store(
+            matches!(&result, Err(e) if e.is_out_of_space()),
+            Ordering::Release,
+        );
         match &result {
             // The inputs are untouched and the outputs removed: retried
             // once there is space.

@@ -57,11 +57,11 @@ pub(crate) struct Inner {
     write_lock: Mutex<Arc<Memtable>>,
     /// Highest sequence number whose batch is fully in the memtable.
     visible_seqno: AtomicU64,
-    /// The last flush failed for lack of disk space: writers are not
-    /// stalled on the memtable limit meanwhile (waiting could not end
-    /// before space is freed; the layer above runs out of disk for its log
-    /// next and refuses writes itself).
-    pub(crate) flush_out_of_space: AtomicBool,
+    /// The last flush or compaction failed for lack of disk space: writers
+    /// are not stalled on the memtable or level-0 limits meanwhile (that
+    /// wait could not end before space is freed; the layer above runs out
+    /// of disk for its log next and refuses writes itself).
+    pub(crate) out_of_space: AtomicBool,
     /// Every version with a seqno at or below this is in the SSTs.
     pub flushed_seqno: AtomicU64,
     pub next_file_id: AtomicU64,
@@ -517,7 +517,7 @@ impl Inner {
             flushed_seqno: AtomicU64::new(flushed_seqno),
             next_file_id: AtomicU64::new(next_file_id),
             poisoned: AtomicBool::new(false),
-            flush_out_of_space: AtomicBool::new(false),
+            out_of_space: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
             snapshots: Mutex::new(BTreeMap::new()),
             bg: Mutex::new(false),
@@ -800,7 +800,7 @@ impl Inner {
         let has_room = |inner: &Inner| {
             let sv = inner.current();
             inner.is_poisoned()
-                || inner.flush_out_of_space.load(Ordering::Acquire)
+                || inner.out_of_space.load(Ordering::Acquire)
                 || (sv.frozen.len() < opts.max_frozen_memtables
                     && sv.version.levels[0].len() < opts.l0_stall_files)
         };

@@ -87,7 +87,7 @@ impl Inner {
             return Ok(false);
         };
         let result = self.flush_memtable(&mem);
-        self.flush_out_of_space.store(
+        self.out_of_space.store(
             matches!(&result, Err(e) if e.is_out_of_space()),
             Ordering::Release,
         );

@@ -122,9 +122,9 @@ pub(crate) struct Halt(pub String);
 /// follows it: no later offset holds a record that checks (length in
 /// bounds, checksum, decodable payload, a sequence number that can follow
 /// the last good one; see [`resync`]), or the bytes between the bad record
-/// and that later record include a whole zero page (4 KiB at an aligned
-/// offset: a later page written back before an earlier one, which a crash
-/// can leave). Anything else — a damaged length or checksum, or a zeroed
+/// and that later record show pages that never reached the disk (see
+/// `unwritten_pages`: a later page written back before an earlier one,
+/// which a crash can leave). Anything else — a damaged length or checksum, or a zeroed
 /// record, with good records after it — is corruption, as is any bad record
 /// in an older segment. Zeros from the end of the last good record to the
 /// end of the file are a clean end in any segment: the writer fills
@@ -242,7 +242,8 @@ pub(crate) fn scan_segment_all(
             Err(_) if data[off..].iter().all(|&b| b == 0) => break,
             Err(bad) => {
                 let next = resync(data, off + 1, scan.last_seqno);
-                let torn = last && !damaged && next.is_none_or(|p| has_zero_page(&data[..p], off));
+                let torn =
+                    last && !damaged && next.is_none_or(|p| unwritten_pages(&data[..p], off));
                 let offset = off as u64;
                 let end = if torn {
                     SegmentEnd::Torn {
@@ -312,10 +313,18 @@ pub(crate) fn resync(data: &Bytes, from: usize, prev: Option<Seqno>) -> Option<u
     None
 }
 
-/// Whether `data[from..]` contains a whole zero page (4 KiB starting at a
-/// multiple of 4 KiB).
-fn has_zero_page(data: &[u8], from: usize) -> bool {
+/// Whether `data[from..]`, from a bad record at `from` to a good record at
+/// its end, shows pages that never reached the disk: only zeros from `from`
+/// to the next page boundary (the page holding the end of the last fsynced
+/// write was not written back again), or a whole zero page (4 KiB starting
+/// at a multiple of 4 KiB) anywhere. Pages written back out of order by a
+/// crash leave exactly that; damage to written data does not.
+fn unwritten_pages(data: &[u8], from: usize) -> bool {
     const PAGE: usize = 4096;
+    let boundary = (from + 1).div_ceil(PAGE) * PAGE;
+    if boundary <= data.len() && data[from..boundary].iter().all(|&b| b == 0) {
+        return true;
+    }
     let mut start = from.div_ceil(PAGE) * PAGE;
     while start + PAGE <= data.len() {
         if data[start..start + PAGE].iter().all(|&b| b == 0) {
@@ -464,6 +473,36 @@ mod tests {
             "{s:?}"
         );
         assert!(matches!(scan(&gap, false).end, SegmentEnd::Corrupt { .. }));
+    }
+
+    #[test]
+    fn zeros_to_a_page_boundary_before_a_good_record_are_a_torn_tail() {
+        // The page holding the end of the synced records was not written
+        // back again, a later one was: zeros from the first unsynced record
+        // to the page boundary, then good records.
+        let mut buf = segment(3);
+        let used = buf.len();
+        let mut more = Vec::new();
+        for s in 4..200u64 {
+            let mut b = WriteBatch::new();
+            b.put(format!("k{s}"), vec![s as u8; 20]);
+            encode_record(&mut more, s, &b).unwrap();
+        }
+        buf.extend_from_slice(&more);
+        let boundary = used.div_ceil(4096) * 4096;
+        assert!(buf.len() > boundary + 200);
+        buf[used..boundary].fill(0);
+        let s = scan(&buf, true);
+        assert!(
+            matches!(&s.end, SegmentEnd::Torn { offset, .. } if *offset == used as u64),
+            "{s:?}"
+        );
+        // Zeros that stop short of the boundary are a zeroed record: damage.
+        let mut zeroed = segment(3);
+        zeroed.extend_from_slice(&more);
+        zeroed[used..used + 40].fill(0);
+        let s = scan(&zeroed, true);
+        assert!(matches!(s.end, SegmentEnd::Corrupt { .. }), "{s:?}");
     }
 
     #[test]

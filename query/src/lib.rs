@@ -16,6 +16,8 @@ mod database;
 mod error;
 mod exec;
 mod expr;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hint;
 mod keys;
 pub mod parser;

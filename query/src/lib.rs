@@ -24,10 +24,12 @@ pub mod parser;
 mod planner;
 mod row;
 mod value;
+mod verify;
 
 pub use database::{Column, Database, ExecOptions, InsertMode, Options, Output, Prepared};
 pub use error::{Error, ErrorCode, Result};
 pub use value::Value;
+pub use verify::{IntegrityKind, IntegrityProblem, IntegrityReport};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -209,9 +209,14 @@ fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
             .env_remove("CARGO");
         cmd
     };
+    // `cargo fuzz build` takes one target or none (all of them).
+    let one = match &wanted[..] {
+        [only] => Some(only),
+        _ => None,
+    };
     let built = nightly()
         .args(["fuzz", "build", "--debug-assertions"])
-        .args(&wanted)
+        .args(one)
         .status()
         .map_err(|e| format!("could not run cargo +nightly fuzz (install it with `cargo install cargo-fuzz`): {e}"))?;
     if !built.success() {

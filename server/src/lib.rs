@@ -32,6 +32,8 @@
 struct ReadmeDoctests;
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod lifecycle;
 mod metrics;

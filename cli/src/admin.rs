@@ -13,17 +13,18 @@ use crate::target::TargetArgs;
 /// `fasty admin --help`: what it does, with examples.
 pub const LONG_ABOUT: &str = "Administration of a data directory (or a server's stats).
 
-stats, checkpoint and compact open the data directory, which must not be in
-use by a server (against a server only stats works: the HTTP API has no admin
-routes). verify reads the log and the table files without opening the
-database; repair rebuilds a lost manifest and cuts a corrupt log so that the
-database opens again. backup copies a consistent
-image of a data directory, even while a server runs on it; restore copies a
-backup into an empty directory.
+stats, checkpoint, compact and backup work on a data directory (opened
+embedded, so not while a server holds it) or on a running server with
+--server URL (GET /stats, POST /admin/checkpoint, /admin/compact,
+/admin/backup). verify reads the log and the table files without opening
+the database; repair rebuilds a lost manifest and cuts a corrupt log so that
+the database opens again; restore copies a backup into an empty directory.
+None of them creates a missing data directory.
 
 Examples:
   fasty admin stats --server http://127.0.0.1:8000
   fasty admin checkpoint --data-dir ./data
+  fasty admin checkpoint --server http://127.0.0.1:8000
   fasty admin verify --data-dir ./data
   fasty admin backup /backups/monday --data-dir ./data
   fasty admin restore /backups/monday --data-dir ./data-restored";
@@ -58,8 +59,9 @@ Example:
     #[command(
         long_about = "Flush memory to tables and delete the log segments that made redundant.
 
-Example:
-  fasty admin checkpoint --data-dir ./data"
+Examples:
+  fasty admin checkpoint --data-dir ./data
+  fasty admin checkpoint --server http://127.0.0.1:8000"
     )]
     Checkpoint {
         #[command(flatten)]
@@ -70,8 +72,9 @@ Example:
         long_about = "Checkpoint, then merge every table into one sorted level,
 dropping overwritten versions and deleted rows.
 
-Example:
-  fasty admin compact --data-dir ./data"
+Examples:
+  fasty admin compact --data-dir ./data
+  fasty admin compact --server http://127.0.0.1:8000"
     )]
     Compact {
         #[command(flatten)]
@@ -111,17 +114,19 @@ Example:
         long_about = "Copy a consistent image of the data directory to DEST (which
 must be empty or missing), even while a server runs on it: the tables the
 manifest lists and the log after them, manifest last. In async mode the image
-holds what a crash at that moment would keep.
+holds what a crash at that moment would keep. With --server the server
+writes the copy (POST /admin/backup), so DEST is a path on the server's
+machine; a relative DEST is made absolute against the current directory.
 
-Example:
-  fasty admin backup /backups/monday --data-dir ./data"
+Examples:
+  fasty admin backup /backups/monday --data-dir ./data
+  fasty admin backup /backups/monday --server http://127.0.0.1:8000"
     )]
     Backup {
         /// Where the backup goes (empty or missing).
         dest: PathBuf,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = "./data")]
-        data_dir: PathBuf,
+        #[command(flatten)]
+        target: TargetArgs,
     },
     /// Copy a backup into an empty (or missing) data directory.
     #[command(long_about = "Copy a backup into an empty (or missing) data directory;
@@ -143,6 +148,11 @@ pub fn run(args: AdminArgs) -> Result<()> {
     match args.command {
         AdminCommand::Stats { target, json } => stats(&target, json),
         AdminCommand::Checkpoint { target } => {
+            if let Some(c) = client(&target)? {
+                crate::target::remote_post(&c, "/admin/checkpoint", &serde_json::json!({}))?;
+                outln!("checkpoint done on the server at {}", c.base());
+                return Ok(());
+            }
             let db = open(&target, "checkpoint")?;
             db.kv().checkpoint()?;
             let s = db.kv().stats();
@@ -155,6 +165,11 @@ pub fn run(args: AdminArgs) -> Result<()> {
             Ok(())
         }
         AdminCommand::Compact { target } => {
+            if let Some(c) = client(&target)? {
+                crate::target::remote_post(&c, "/admin/compact", &serde_json::json!({}))?;
+                outln!("compaction done on the server at {}", c.base());
+                return Ok(());
+            }
             let db = open(&target, "compact")?;
             db.kv().compact()?;
             let files: usize = db.kv().stats().storage.levels.iter().map(|l| l.files).sum();
@@ -207,8 +222,30 @@ pub fn run(args: AdminArgs) -> Result<()> {
             }
             Ok(())
         }
-        AdminCommand::Backup { dest, data_dir } => {
-            let report = fasty_wal::backup(&data_dir, &dest)?;
+        AdminCommand::Backup { dest, target } => {
+            if let Some(c) = client(&target)? {
+                let dest = std::path::absolute(&dest)
+                    .map_err(|e| format!("cannot resolve {}: {e}", dest.display()))?;
+                let dir = dest
+                    .to_str()
+                    .ok_or_else(|| format!("{} is not valid utf-8", dest.display()))?;
+                let data = crate::target::remote_post(
+                    &c,
+                    "/admin/backup",
+                    &serde_json::json!({ "dir": dir }),
+                )?;
+                outln!(
+                    "backup of the server at {} in {}: {} file(s), {} byte(s)",
+                    c.base(),
+                    dest.display(),
+                    crate::table::cell(&data["files"]),
+                    crate::table::cell(&data["bytes"])
+                );
+                return Ok(());
+            }
+            let data_dir = &target.data_dir;
+            crate::target::require_dir(data_dir)?;
+            let report = fasty_wal::backup(data_dir, &dest)?;
             outln!(
                 "backup of {} in {}: {} table file(s), {} log segment(s), {} byte(s)",
                 data_dir.display(),
@@ -231,18 +268,27 @@ pub fn run(args: AdminArgs) -> Result<()> {
     }
 }
 
+/// The client of `--server URL`, checked with `GET /health`, or `None`
+/// for a data directory.
+fn client(target: &TargetArgs) -> Result<Option<Client>> {
+    let Some(url) = &target.server else {
+        return Ok(None);
+    };
+    let c = Client::new(url, target.auth_token.clone())?;
+    crate::target::Target::Remote(c.clone()).check()?;
+    Ok(Some(c))
+}
+
 /// The data directory of a command that has no HTTP route.
 fn data_dir<'a>(target: &'a TargetArgs, what: &str) -> Result<&'a Path> {
     if let Some(url) = &target.server {
         return Err(format!(
-            "admin {what} works on a data directory only (the HTTP API has no admin routes): \
+            "admin {what} works on a data directory only (the HTTP API has no route for it): \
              run it with --data-dir on the machine of the server at {url}"
         )
         .into());
     }
-    if !target.data_dir.is_dir() {
-        return Err(format!("{} is not a directory", target.data_dir.display()).into());
-    }
+    crate::target::require_dir(&target.data_dir)?;
     Ok(&target.data_dir)
 }
 
@@ -252,7 +298,7 @@ fn open(target: &TargetArgs, what: &str) -> Result<Database> {
         return Err(format!("{} holds no database", dir.display()).into());
     }
     Database::open(dir, Options::default())
-        .map_err(|e| format!("cannot open {}: {e}", dir.display()).into())
+        .map_err(|e| crate::target::open_error(dir, &e.to_string()))
 }
 
 fn stats(target: &TargetArgs, json: bool) -> Result<()> {

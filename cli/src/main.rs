@@ -27,20 +27,11 @@ macro_rules! outln {
     }};
 }
 
-/// `print!` with [`outln!`]'s behaviour on a closed stdout.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let mut stdout = std::io::stdout();
-        let _ = write!(stdout, $($arg)*);
-        let _ = stdout.flush();
-    }};
-}
-
 mod admin;
 mod client;
 mod import;
 mod query;
+mod records;
 mod serve;
 mod shell;
 mod table;
@@ -85,9 +76,10 @@ enum Command {
 /// Where the data lives and how durable writes are (SPEC §4).
 #[derive(Args, Debug, Clone)]
 pub(crate) struct DataArgs {
-    /// The data directory (created if missing).
-    #[arg(long, default_value = "./data")]
-    pub data_dir: PathBuf,
+    /// The data directory (created if missing; default ./data). Not with
+    /// --memory.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Acknowledge a write only after the log is fsynced (group commit).
     #[arg(long, conflicts_with = "memory")]
     pub durable: bool,
@@ -100,6 +92,41 @@ pub(crate) struct DataArgs {
 }
 
 impl DataArgs {
+    /// The data directory: `--data-dir`, or `./data`.
+    pub(crate) fn dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./data"))
+    }
+
+    /// Refuses options that contradict each other instead of ignoring
+    /// one of them.
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.memory
+            && let Some(dir) = &self.data_dir
+        {
+            return Err(format!(
+                "--memory keeps nothing on disk, so --data-dir {} would be ignored: \
+                 pass one or the other",
+                dir.display()
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The durability mode's name, for the log.
+    pub(crate) fn mode_name(&self) -> String {
+        if self.durable {
+            "durable".into()
+        } else if self.memory {
+            "memory".into()
+        } else {
+            format!("async (sync every {} ms)", self.sync_interval_ms.max(1))
+        }
+    }
+
+    /// The options of [`Database::open`](fasty_query::Database::open).
     pub(crate) fn options(&self) -> Options {
         let mut opts = Options::default();
         opts.wal.durability = if self.durable {
@@ -149,6 +176,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = thp {
         tracing::debug!(error = %e, "could not turn transparent huge pages off; running with them");

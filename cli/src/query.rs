@@ -58,7 +58,7 @@ pub fn run(args: QueryArgs) -> Result<()> {
     close(target)?;
     match result {
         Ok(answer) => {
-            stdout.write_all(table::render(&answer, elapsed).as_bytes())?;
+            stdout.write_all(table::render(&answer, elapsed, true).as_bytes())?;
             stdout.flush()?;
             Ok(())
         }

@@ -14,8 +14,13 @@ use crate::{DataArgs, Result};
 /// `fasty serve --help`: what it does, with examples.
 pub const LONG_ABOUT: &str = "Run the HTTP server (SPEC §3) on a data directory.
 
-Serves POST /query, GET /health, /stats and /metrics until SIGINT or SIGTERM,
-then finishes in-flight requests, syncs everything and exits 0.
+Serves the HTTP API (POST /query, GET /health, /stats, /metrics, …) until
+SIGINT or SIGTERM, then finishes in-flight requests, syncs everything and
+exits 0. --memory keeps nothing on disk and cannot be combined with
+--data-dir. A non-loopback --listen needs a non-empty --auth-token (or
+--insecure). The log (stderr, RUST_LOG, default info) is plain text unless
+stderr is a terminal; its first line names the address, data directory,
+durability mode and whether auth is on.
 
 Example:
   fasty serve --data-dir ./data --listen 127.0.0.1:8000 --durable
@@ -70,11 +75,26 @@ pub struct ServeArgs {
 
 /// Runs the server until a signal stops it.
 pub fn run(args: ServeArgs) -> Result<()> {
-    let no_token = args.auth_token.as_deref().is_none_or(str::is_empty);
-    if !args.listen.ip().is_loopback() && no_token && !args.insecure {
+    args.data.check()?;
+    // An empty token (`--auth-token ""`, an empty FASTY_AUTH_TOKEN) would
+    // let anyone in with `Bearer `: on a public address it counts as no
+    // token, and anywhere else `ServerOptions::validate` refuses it.
+    let empty_token = args
+        .auth_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty());
+    if !args.listen.ip().is_loopback()
+        && (args.auth_token.is_none() || empty_token)
+        && !args.insecure
+    {
+        let what = if empty_token {
+            "with an empty --auth-token (or FASTY_AUTH_TOKEN)"
+        } else {
+            "without --auth-token"
+        };
         return Err(format!(
-            "refusing to listen on {} (not a loopback address) without --auth-token; \
-             pass --insecure to allow it",
+            "refusing to listen on {} (not a loopback address) {what}; \
+             give a non-empty token, or pass --insecure to allow it",
             args.listen
         )
         .into());
@@ -92,14 +112,32 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .then(|| args.statement_memory_mb.saturating_mul(1 << 20)),
     };
     opts.validate()?;
-    let db = Arc::new(Database::open(&args.data.data_dir, args.data.options())?);
+    let dir = args.data.dir();
+    let db = Arc::new(Database::open(&dir, args.data.options())?);
+    let data_desc = if args.data.memory {
+        "none (memory)".to_string()
+    } else {
+        dir.display().to_string()
+    };
+    let mode = args.data.mode_name();
+    let auth = if opts.auth_token.is_some() {
+        "on"
+    } else {
+        "off"
+    };
     let state = AppState::new(db.clone(), opts);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        tracing::info!(addr = %listener.local_addr()?, "listening");
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            data_dir = ?data_desc,
+            durability = ?mode,
+            auth = %auth,
+            "listening"
+        );
         fasty_server::serve(listener, state, shutdown_signal()).await
     })?;
     drop(rt);

@@ -1,12 +1,16 @@
 //! How answers look in a terminal: an aligned table of the rows followed by
-//! `N rows (T ms)`, or the affected count, `ok`, or the plan.
+//! `N rows (T ms)`, or the affected count, `ok`, or the plan. A null cell
+//! is `NULL`, so that it differs from the string `"null"`; columns are
+//! aligned by display width (a CJK character takes two cells).
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use unicode_width::UnicodeWidthStr;
+
 use crate::target::Answer;
 
-/// A cell's text: strings as they are, `null`, numbers and booleans as
+/// A value's text: strings as they are, `null`, numbers and booleans as
 /// JSON writes them, json values compact.
 pub fn cell(v: &serde_json::Value) -> String {
     match v {
@@ -15,22 +19,35 @@ pub fn cell(v: &serde_json::Value) -> String {
     }
 }
 
-/// The answer as printed, ending in a newline.
-pub fn render(answer: &Answer, elapsed: Duration) -> String {
-    let time = format_elapsed(elapsed);
+/// A table cell's text: [`cell`], but a null is `NULL`.
+pub fn table_cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "NULL".to_string(),
+        other => cell(other),
+    }
+}
+
+/// The answer as printed, ending in a newline; `(T ms)` after the count
+/// when `timer`.
+pub fn render(answer: &Answer, elapsed: Duration, timer: bool) -> String {
+    let time = if timer {
+        format!(" ({})", format_elapsed(elapsed))
+    } else {
+        String::new()
+    };
     match answer {
         Answer::Rows { columns, rows } => {
             let mut out = render_rows(columns, rows);
             let noun = if rows.len() == 1 { "row" } else { "rows" };
-            let _ = writeln!(out, "{} {noun} ({time})", rows.len());
+            let _ = writeln!(out, "{} {noun}{time}", rows.len());
             out
         }
         Answer::Affected(n) => {
             let noun = if *n == 1 { "row" } else { "rows" };
-            format!("{n} {noun} affected ({time})\n")
+            format!("{n} {noun} affected{time}\n")
         }
-        Answer::Inserted(n) => format!("{n} rows inserted ({time})\n"),
-        Answer::Ok => format!("ok ({time})\n"),
+        Answer::Inserted(n) => format!("{n} rows inserted{time}\n"),
+        Answer::Ok => format!("ok{time}\n"),
         Answer::Plan(p) => {
             let mut s = p.trim_end().to_string();
             s.push('\n');
@@ -60,12 +77,12 @@ pub fn render_rows(columns: &[String], rows: &[Vec<serde_json::Value>]) -> Strin
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|r| r.iter().map(|v| one_line(&cell(v))).collect())
+        .map(|r| r.iter().map(|v| one_line(&table_cell(v))).collect())
         .collect();
-    let mut width: Vec<usize> = columns.iter().map(|c| c.chars().count()).collect();
+    let mut width: Vec<usize> = columns.iter().map(|c| c.width()).collect();
     for r in &cells {
         for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(c.width());
         }
     }
     let numeric: Vec<bool> = (0..columns.len())
@@ -84,7 +101,7 @@ pub fn render_rows(columns: &[String], rows: &[Vec<serde_json::Value>]) -> Strin
                 out.push_str(" | ");
             }
             first = false;
-            let pad = w.saturating_sub(t.chars().count());
+            let pad = w.saturating_sub(t.width());
             if numeric.get(j).copied().unwrap_or(false) {
                 out.push_str(&" ".repeat(pad));
                 out.push_str(t);
@@ -132,7 +149,21 @@ mod tests {
         ];
         assert_eq!(
             render_rows(&cols, &rows),
-            "id  | name\n----+------\n  1 | alice\n100 | null\n"
+            "id  | name\n----+------\n  1 | alice\n100 | NULL\n"
+        );
+    }
+
+    #[test]
+    fn null_differs_from_the_string_null_and_wide_text_aligns() {
+        let cols = vec!["name".to_string(), "n".to_string()];
+        let rows = vec![
+            vec![json!("null"), json!(null)],
+            vec![json!("東京"), json!(2)],
+            vec![json!(null), json!(3)],
+        ];
+        assert_eq!(
+            render_rows(&cols, &rows),
+            "name | n\n-----+-----\nnull | NULL\n東京 |    2\nNULL |    3\n"
         );
     }
 
@@ -142,11 +173,15 @@ mod tests {
             columns: vec!["x".into()],
             rows: vec![vec![json!("a\nb")]],
         };
-        let s = render(&a, Duration::from_micros(1500));
+        let s = render(&a, Duration::from_micros(1500), true);
         assert_eq!(s, "x\n----\na\\nb\n1 row (1.50 ms)\n");
         assert_eq!(
-            render(&Answer::Affected(3), Duration::from_millis(12)),
+            render(&Answer::Affected(3), Duration::from_millis(12), true),
             "3 rows affected (12 ms)\n"
+        );
+        assert_eq!(
+            render(&Answer::Affected(1), Duration::from_millis(12), false),
+            "1 row affected\n"
         );
     }
 }

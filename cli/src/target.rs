@@ -20,8 +20,9 @@ pub struct TargetArgs {
     /// directory.
     #[arg(long, value_name = "URL", conflicts_with = "data_dir")]
     pub server: Option<String>,
-    /// The data directory, opened embedded (it must not be in use by a
-    /// server).
+    /// The data directory, opened embedded. It must exist (only
+    /// `import --create` makes a missing one) and not be in use by a
+    /// server.
     #[arg(long, value_name = "DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Bearer token for a server started with --auth-token.
@@ -35,21 +36,64 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// Opens the database or prepares the client.
+    /// Opens an existing database or prepares the client. A missing data
+    /// directory is an error, never created: a command run in the wrong
+    /// directory must not leave an empty database behind.
     pub fn open(&self) -> Result<Target> {
+        self.open_with(false)
+    }
+
+    /// Like [`TargetArgs::open`], but creates a missing data directory
+    /// (for commands that create tables, such as `import --create`).
+    pub fn open_or_create(&self) -> Result<Target> {
+        self.open_with(true)
+    }
+
+    fn open_with(&self, create: bool) -> Result<Target> {
         match &self.server {
             Some(url) => Ok(Target::Remote(Client::new(url, self.auth_token.clone())?)),
             None => {
-                let db = Database::open(&self.data_dir, Options::default()).map_err(|e| {
-                    format!(
-                        "cannot open the data directory {}: {e}",
-                        self.data_dir.display()
-                    )
-                })?;
+                if !create {
+                    require_dir(&self.data_dir)?;
+                }
+                let db = Database::open(&self.data_dir, Options::default())
+                    .map_err(|e| open_error(&self.data_dir, &e.to_string()))?;
                 Ok(Target::Local(db))
             }
         }
     }
+}
+
+/// Refuses a missing data directory with what to do instead.
+pub fn require_dir(dir: &std::path::Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let what = if dir.exists() {
+        "is not a directory"
+    } else {
+        "does not exist"
+    };
+    Err(format!(
+        "data directory {} {what}: pass --data-dir DIR for an existing database or \
+         --server URL for a running server (to start a new database, create the directory)",
+        dir.display()
+    )
+    .into())
+}
+
+/// `cannot open the data directory …`, with a hint when a server holds it.
+pub fn open_error(dir: &std::path::Path, e: &str) -> Box<dyn std::error::Error + Send + Sync> {
+    let hint = if e.contains("in use") {
+        "; if a server runs on it, pass --server URL instead of --data-dir"
+    } else {
+        ""
+    };
+    format!(
+        "cannot open the data directory {}: {e}{hint}",
+        dir.display()
+    )
+    .into()
 }
 
 /// An embedded database or a server.
@@ -311,49 +355,159 @@ impl Target {
         }
     }
 
-    /// A table's columns as `(name, type)` and its index names. Only on a
-    /// data directory: the HTTP API has no schema route.
-    pub fn schema(&self, table: &str) -> Result<Schema> {
+    /// A table's columns and indexes: embedded from the catalog, on a
+    /// server through `GET /schema/{table}`.
+    pub fn schema(&self, table: &str) -> Result<Schema, ApiError> {
         match self {
             Target::Local(db) => {
                 let (cols, indexes) = db.schema(table).map_err(|e| ApiError::from_query(&e))?;
                 Ok(Schema {
+                    name: table.to_string(),
                     columns: cols
                         .into_iter()
                         .map(|c| (c.name.clone(), c.ty.name().to_string()))
                         .collect(),
-                    indexes,
+                    indexes: indexes.into_iter().map(|i| (i, Vec::new())).collect(),
                 })
             }
-            Target::Remote(_) => Err(
-                "a table's schema is only available on a data directory: the HTTP API \
-                 (SPEC §3) has no schema route"
-                    .into(),
-            ),
+            Target::Remote(c) => {
+                let path = format!("/schema/{}", percent_encode(table));
+                let data = remote_data(c, &path).map_err(|e| match e.downcast::<ApiError>() {
+                    Ok(api) => *api,
+                    Err(other) => ApiError::new("connection_error", other.to_string()),
+                })?;
+                serde_json::from_value::<Schema>(data).map_err(|e| {
+                    ApiError::new(
+                        "unexpected_reply",
+                        format!("the server's GET {path} answered an unexpected shape: {e}"),
+                    )
+                })
+            }
         }
+    }
+
+    /// Every table's schema, by name: embedded from the catalog, on a
+    /// server through `GET /schema`.
+    pub fn schemas(&self) -> Result<Vec<Schema>> {
+        match self {
+            Target::Local(db) => db
+                .tables()
+                .iter()
+                .map(|t| self.schema(t).map_err(Into::into))
+                .collect(),
+            Target::Remote(c) => {
+                let data = remote_data(c, "/schema")?;
+                let mut all: Vec<Schema> = serde_json::from_value(data).map_err(|e| {
+                    format!("the server's GET /schema answered an unexpected shape: {e}")
+                })?;
+                all.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(all)
+            }
+        }
+    }
+
+    /// Checks that a server answers `GET /health` (an embedded database
+    /// is open already).
+    pub fn check(&self) -> Result<()> {
+        if let Target::Remote(c) = self {
+            let r = c
+                .get("/health")
+                .map_err(|e| format!("{e}; is `fasty serve` running there? check --server"))?;
+            if r.status != 200 {
+                return Err(format!(
+                    "the server at {} is not healthy: {}",
+                    c.base(),
+                    http_error(&r)
+                )
+                .into());
+            }
+        }
+        Ok(())
     }
 }
 
-/// A table's columns and indexes.
+/// A table's columns and indexes, in the shape of `GET /schema/{table}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Schema {
+    /// The table.
+    pub name: String,
     /// `(name, type)` in declaration order.
+    #[serde(deserialize_with = "columns_from_objects")]
     pub columns: Vec<(String, String)>,
-    /// Index names.
-    pub indexes: Vec<String>,
+    /// `(name, columns)`; the columns are unknown (empty) embedded.
+    #[serde(default, deserialize_with = "indexes_from_objects")]
+    pub indexes: Vec<(String, Vec<String>)>,
 }
 
-/// `GET /stats`'s `data` object.
-pub fn remote_stats(c: &Client) -> Result<serde_json::Value> {
-    let r = c.get("/stats")?;
-    let mut v: serde_json::Value =
-        serde_json::from_str(&r.body).map_err(|_| http_error(&r).to_string())?;
+fn columns_from_objects<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<(String, String)>, D::Error> {
+    #[derive(Deserialize)]
+    struct Column {
+        name: String,
+        #[serde(rename = "type")]
+        ty: String,
+    }
+    let cols = Vec::<Column>::deserialize(d)?;
+    Ok(cols.into_iter().map(|c| (c.name, c.ty)).collect())
+}
+
+fn indexes_from_objects<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<(String, Vec<String>)>, D::Error> {
+    #[derive(Deserialize)]
+    struct Index {
+        name: String,
+        #[serde(default)]
+        columns: Vec<String>,
+    }
+    let idx = Vec::<Index>::deserialize(d)?;
+    Ok(idx.into_iter().map(|i| (i.name, i.columns)).collect())
+}
+
+/// A path segment with everything but unreserved characters escaped.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET path`'s `data`, or its error object as an [`ApiError`].
+pub fn remote_data(c: &Client, path: &str) -> Result<serde_json::Value> {
+    let r = c.get(path)?;
+    data_of(&r)
+}
+
+/// `POST path` with a JSON body; its `data` (null when it has none), or
+/// its error object as an [`ApiError`].
+pub fn remote_post(c: &Client, path: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
+    let r = c.post_json(path, &body.to_string())?;
+    data_of(&r)
+}
+
+fn data_of(r: &crate::client::Reply) -> Result<serde_json::Value> {
+    let mut v: serde_json::Value = match serde_json::from_str(&r.body) {
+        Ok(v) => v,
+        Err(_) => return Err(http_error(r).into()),
+    };
     if r.status != 200 || v.get("success") != Some(&serde_json::Value::Bool(true)) {
         let e: Option<ApiError> = v
             .get("error")
             .and_then(|e| serde_json::from_value(e.clone()).ok());
-        return Err(e.unwrap_or_else(|| http_error(&r)).into());
+        return Err(e.unwrap_or_else(|| http_error(r)).into());
     }
     Ok(v["data"].take())
+}
+
+/// `GET /stats`'s `data` object.
+pub fn remote_stats(c: &Client) -> Result<serde_json::Value> {
+    remote_data(c, "/stats")
 }
 
 fn post(c: &Client, body: &str) -> Result<crate::client::Reply, ApiError> {

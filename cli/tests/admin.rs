@@ -14,6 +14,7 @@ fn s(p: &Path) -> &str {
 
 fn filled(dir: &Path) {
     let d = s(dir);
+    std::fs::create_dir_all(dir).unwrap();
     ok(&[
         "query",
         "--data-dir",
@@ -60,10 +61,14 @@ fn stats_checkpoint_and_compact_on_a_data_directory() {
 
     // No database there: a clear error, and nothing created.
     let missing = tmp.path().join("missing");
-    for cmd in ["checkpoint", "verify", "repair"] {
+    for cmd in ["checkpoint", "verify", "repair", "stats"] {
         let out = run(&["admin", cmd, "--data-dir", s(&missing)]);
         assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("is not a directory"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("does not exist") && err.contains("--server URL"),
+            "{err}"
+        );
     }
     assert!(!missing.exists());
     let empty = tmp.path().join("empty");
@@ -126,8 +131,8 @@ fn verify_finds_corruption_and_repair_cuts_it() {
 }
 
 #[test]
-fn a_server_only_answers_stats() {
-    for cmd in ["checkpoint", "compact", "verify", "repair"] {
+fn verify_and_repair_need_the_data_directory() {
+    for cmd in ["verify", "repair"] {
         let out = run(&["admin", cmd, "--server", "http://127.0.0.1:1"]);
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
@@ -136,9 +141,12 @@ fn a_server_only_answers_stats() {
             "{err}"
         );
     }
-    let out = run(&["admin", "stats", "--server", "http://127.0.0.1:1"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the server"));
+    for cmd in ["stats", "checkpoint", "compact"] {
+        let out = run(&["admin", cmd, "--server", "http://127.0.0.1:1"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot reach the server"), "{err}");
+    }
 }
 
 /// A reader that closes the pipe early (`fasty admin stats | head -1`)

@@ -87,11 +87,23 @@ fn with_bad_row(dir: &Path) -> PathBuf {
     write(dir, "bad.csv", &text)
 }
 
+/// An empty database in `dir` with a table `t { id: int, v: string }`.
+fn table_t(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    ok(&[
+        "query",
+        "--data-dir",
+        s(dir),
+        "create table t { id: int, v: string }",
+    ]);
+}
+
 #[test]
 fn a_bad_row_aborts_its_batch_and_all_later_ones() {
     for workers in ["1", "3"] {
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("data");
+        table_t(&data);
         let csv = with_bad_row(tmp.path());
         let out = run(&[
             "import",
@@ -99,7 +111,6 @@ fn a_bad_row_aborts_its_batch_and_all_later_ones() {
             s(&csv),
             "--data-dir",
             s(&data),
-            "--create",
             "--batch-size",
             "3",
             "--workers",
@@ -188,6 +199,7 @@ fn a_failing_batch_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d = s(&data);
+    std::fs::create_dir(&data).unwrap();
     ok(&[
         "query",
         "--data-dir",
@@ -282,8 +294,266 @@ fn a_missing_file_or_an_existing_table_is_a_clear_error() {
     let out = run(&["import", "t", s(&csv), "--data-dir", s(&data), "--create"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("table_exists"));
+    // A table that was there before is not this import's to drop.
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("dropped"));
+    assert_eq!(
+        query_json(&data, "select count(*) from t")["data"][0]["count(*)"],
+        1
+    );
     // Without --create, a header column the table lacks is named.
     let csv = write(tmp.path(), "u.csv", "a,b\n1,2\n");
     let out = run(&["import", "t", s(&csv), "--data-dir", s(&data)]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("table t has no column \"b\""));
+}
+
+/// `fasty import args…` on `csv` into `data`; (status, stdout, stderr).
+fn import(data: &Path, csv: &Path, table: &str, extra: &[&str]) -> (Option<i32>, String, String) {
+    let mut args = vec!["import", table, s(csv), "--data-dir", s(data)];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Whether `table` exists in `data`.
+fn has_table(data: &Path, table: &str) -> bool {
+    let out = run(&[
+        "query",
+        "--json",
+        "--data-dir",
+        s(data),
+        &format!("select count(*) from {table}"),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    match v["success"].as_bool() {
+        Some(true) => true,
+        _ => {
+            assert_eq!(v["error"]["code"], "unknown_table", "{v}");
+            false
+        }
+    }
+}
+
+#[test]
+fn an_unterminated_quote_is_an_error_not_one_long_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let csv = write(tmp.path(), "q.csv", "id,name\n1,\"unterminated\n2,b\n");
+    let (code, stdout, err) = import(&data, &csv, "t", &["--create"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        err.contains("line 2: the quote opening field 2 never closes"),
+        "{err}"
+    );
+    // The table this import created is gone again.
+    assert!(
+        err.contains("table t (created by this import) dropped"),
+        "{err}"
+    );
+    assert!(!has_table(&data, "t"));
+    // Skipping loses that line only: reading resumes on the next one.
+    let (code, stdout, err) = import(&data, &csv, "t", &["--create", "--on-error", "skip"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("skipped line 2: the quote opening"), "{err}");
+    assert!(stdout.starts_with("1 rows imported") && stdout.contains("1 skipped"));
+    assert_eq!(
+        query_json(&data, "select t")["data"],
+        serde_json::json!([{ "id": 2, "name": "b" }])
+    );
+}
+
+#[test]
+fn an_aborted_create_import_leaves_no_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let csv = with_bad_row(tmp.path());
+    // Two batches are in before line 9 stops the import; the table goes anyway.
+    let (code, _, err) = import(&data, &csv, "t", &["--create", "--batch-size", "3"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("line 9: expected 2 fields, found 3"), "{err}");
+    assert!(err.contains("dropped"), "{err}");
+    assert!(!has_table(&data, "t"));
+    // A table that existed before stays, with the batches before the bad row.
+    table_t(&data);
+    let (code, _, err) = import(&data, &csv, "t", &["--batch-size", "3"]);
+    assert_eq!(code, Some(1));
+    assert!(!err.contains("dropped"), "{err}");
+    assert_eq!(
+        ids(&query_json(&data, "select id from t")),
+        vec![1, 2, 3, 4, 5, 6]
+    );
+}
+
+#[test]
+fn invalid_utf8_and_values_that_do_not_fit_are_errors_with_their_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    table_t(&data);
+    let csv = tmp.path().join("latin1.csv");
+    std::fs::write(&csv, b"id,v\n1,ok\n2,caf\xE9\n").unwrap();
+    let (code, _, err) = import(&data, &csv, "t", &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("line 3: field 2 is not valid utf-8"), "{err}");
+    let csv = write(
+        tmp.path(),
+        "big.csv",
+        "id,v\n99999999999999999999,x\n\"\"\"1\",y\n",
+    );
+    let (code, _, err) = import(&data, &csv, "t", &["--on-error", "skip"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("line 2: column id: \"99999999999999999999\" does not fit an int"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 3: column id: \"\\\"1\" is not an int"),
+        "{err}"
+    );
+    // Text after a closing quote is not glued onto the field.
+    let csv = write(tmp.path(), "after.csv", "id,v\n7,\"a\"b\n");
+    let (code, _, err) = import(&data, &csv, "t", &[]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("line 2: field 2 has text after its closing quote"),
+        "{err}"
+    );
+    assert_eq!(
+        query_json(&data, "select count(*) from t")["data"][0]["count(*)"],
+        0
+    );
+}
+
+#[test]
+fn a_wrong_guess_names_the_option_that_fixes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let csv = write(tmp.path(), "ages.csv", "age\n1\n2\n3.5\n");
+    let (code, _, err) = import(&data, &csv, "p", &["--create", "--infer-rows", "2"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(
+            "line 4: column age: \"3.5\" is not an int (column age was guessed int from the \
+             first 2 rows; create the table yourself or pass a larger --infer-rows)"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = import(&data, &csv, "p", &["--create", "--infer-rows", "3"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        query_json(&data, "select max(age) from p")["data"][0]["max(age)"],
+        3.5
+    );
+}
+
+#[test]
+fn delimiter_quote_null_and_no_header() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let csv = write(tmp.path(), "x.txt", "1;'a;b';NULL\n2;'';x\n3;;'NULL'\n");
+    let (code, _, err) = import(
+        &data,
+        &csv,
+        "x",
+        &[
+            "--create",
+            "--no-header",
+            "--delimiter",
+            ";",
+            "--quote",
+            "'",
+            "--null",
+            "NULL",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // No header: columns column1…; no id column: rows numbered.
+    assert_eq!(
+        query_json(&data, "select x")["data"],
+        serde_json::json!([
+            { "id": 1, "column1": 1, "column2": "a;b", "column3": null },
+            { "id": 2, "column1": 2, "column2": "", "column3": "x" },
+            { "id": 3, "column1": 3, "column2": "", "column3": "NULL" },
+        ])
+    );
+    let tsv = write(tmp.path(), "y.tsv", "id\tname\n1\tann\n");
+    let (code, _, err) = import(&data, &tsv, "y", &["--create", "--delimiter", "tab"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        query_json(&data, "select y")["data"],
+        serde_json::json!([{ "id": 1, "name": "ann" }])
+    );
+    let (code, _, err) = import(&data, &tsv, "z", &["--delimiter", "ab"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("--delimiter takes one ASCII character"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unquoted_empty_field_is_null_and_a_quoted_one_an_empty_string() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let csv = write(tmp.path(), "e.csv", "id,s,n\n1,,5\n2,\"\",\"\"\n");
+    let (code, _, err) = import(&data, &csv, "e", &["--create"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        query_json(&data, "select e")["data"],
+        serde_json::json!([
+            { "id": 1, "s": null, "n": 5 },
+            { "id": 2, "s": "", "n": null },
+        ])
+    );
+}
+
+#[test]
+fn headers_that_are_not_identifiers_are_mapped_and_the_mapping_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let csv = write(
+        tmp.path(),
+        "h.csv",
+        "first name,Total ($),2nd,id\nann,3,x,1\n",
+    );
+    let (code, _, err) = import(&data, &csv, "h", &["--create"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("header \"first name\" is column first_name"),
+        "{err}"
+    );
+    assert!(
+        err.contains("header \"Total ($)\" is column Total"),
+        "{err}"
+    );
+    assert!(err.contains("header \"2nd\" is column _2nd"), "{err}");
+    assert_eq!(
+        query_json(&data, "select h")["data"],
+        serde_json::json!([{ "id": 1, "first_name": "ann", "Total": 3, "_2nd": "x" }])
+    );
+    // The same mapping finds the columns of an existing table.
+    let csv = write(tmp.path(), "h2.csv", "id,first name\n2,bo\n");
+    let (code, _, err) = import(&data, &csv, "h", &[]);
+    assert_eq!(code, Some(0), "{err}");
+    // Two headers that map to one name are an error; nothing is created.
+    let csv = write(tmp.path(), "dup.csv", "a b,a-b\n1,2\n");
+    let (code, _, err) = import(&data, &csv, "d", &["--create"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("both become column \"a_b\""), "{err}");
+    assert!(!has_table(&data, "d"));
+}
+
+#[test]
+fn only_a_create_import_makes_a_missing_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let csv = write(tmp.path(), "a.csv", "a\n1\n");
+    let (code, _, err) = import(&data, &csv, "t", &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!data.exists());
+    let (code, _, err) = import(&data, &csv, "t", &["--create"]);
+    assert_eq!(code, Some(0), "{err}");
 }

@@ -9,6 +9,7 @@ use common::{ok, query_json, run, with_stdin};
 fn setup() -> (tempfile::TempDir, String) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("data").to_str().unwrap().to_string();
+    std::fs::create_dir(&dir).unwrap();
     ok(&[
         "query",
         "--data-dir",
@@ -32,7 +33,7 @@ fn prints_an_aligned_table_with_row_count_and_time() {
     assert_eq!(lines[0], "id | name  | age  | meta");
     assert_eq!(lines[1], "---+-------+------+------------");
     assert_eq!(lines[2], " 1 | alice |   25 | {\"level\":5}");
-    assert_eq!(lines[3], " 2 | bob   | null | null");
+    assert_eq!(lines[3], " 2 | bob   | NULL | NULL");
     assert!(
         lines[4].starts_with("2 rows (") && lines[4].ends_with("ms)"),
         "{out}"
@@ -124,23 +125,155 @@ fn shell_runs_multi_line_statements_and_meta_commands() {
     let history = tmp.path().join("history");
     let out = with_stdin(
         &["shell", "--data-dir", &dir, "--history", history.to_str().unwrap()],
-        b"select name\n  from users\n  where id = 1;\n.tables\n.schema users\n.help\nselect nope;\n.quit\nselect users;\n",
+        b"select name\n  from users\n  where id = 1;\n.tables\n.schema users\n.help\n.quit\nselect users;\n",
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stdout.contains("name\n-----\nalice\n1 row ("), "{stdout}");
     assert!(stdout.contains("\nusers\n"), "{stdout}");
     assert!(
         stdout.contains("create table users { id: int, name: string, age: int, meta: json }"),
         "{stdout}"
     );
-    assert!(stdout.contains(".schema TABLE"), "{stdout}");
-    assert!(stderr.contains("unknown_table"), "{stderr}");
-    // `.quit` stops before the last statement; the failed one sets the status.
+    assert!(stdout.contains(".schema [TABLE]"), "{stdout}");
+    assert!(stdout.contains("docs/language.md"), "{stdout}");
+    // `.quit` stops before the last statement.
     assert!(!stdout.contains("2 rows"), "{stdout}");
-    assert_eq!(out.status.code(), Some(1));
-    let h = std::fs::read_to_string(&history).unwrap();
-    assert!(h.contains("where id = 1;"), "{h}");
+    assert_eq!(out.status.code(), Some(0));
+    // A script is not the user's typing: it stays out of the history.
+    assert!(!history.exists());
+}
+
+/// `fasty shell --data-dir dir` with `script` on stdin: (status, stdout,
+/// stderr).
+fn shell(dir: &str, script: &str) -> (Option<i32>, String, String) {
+    let out = with_stdin(&["shell", "--data-dir", dir], script.as_bytes());
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn shell_prints_null_apart_from_the_string_null_and_aligns_wide_text() {
+    let (_tmp, dir) = setup();
+    let (code, out, err) = shell(
+        &dir,
+        ".timer off\ninsert users { id: 3, name: \"null\" }; insert users { id: 4, name: \"東京\" };\n\
+         select id, name from users;\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("id | name\n---+------\n 1 | alice\n 2 | bob\n 3 | null\n 4 | 東京\n4 rows\n"),
+        "{out}"
+    );
+    let (_, out, _) = shell(&dir, ".timer off\nselect age from users where id = 2;");
+    assert!(out.contains("age\n----\nNULL\n1 row\n"), "{out}");
+}
+
+#[test]
+fn shell_splits_statements_at_semicolons_and_knows_quit_words() {
+    let (_tmp, dir) = setup();
+    let (code, out, err) = shell(
+        &dir,
+        ".timer off\nupdate users set name = \"a;b\" where id = 1; select name from users where id = 1; -- ; not a statement\n\\q\nselect users;\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("1 row affected\nname\n----\na;b\n1 row\n"),
+        "{out}"
+    );
+    assert!(!out.contains("2 rows"), "{out}");
+    for word in ["quit", "exit", "\\q", "quit;", ".quit"] {
+        let (code, out, _) = shell(&dir, &format!("{word}\nselect users;\n"));
+        assert_eq!(code, Some(0), "{word}");
+        assert!(!out.contains("rows"), "{word}: {out}");
+    }
+}
+
+#[test]
+fn a_failing_script_names_its_line_and_stops() {
+    let (_tmp, dir) = setup();
+    let (code, out, err) = shell(
+        &dir,
+        "select users;\n\n-- a comment\nselect\n  nope;\ninsert users { id: 9 };\n",
+    );
+    assert_eq!(code, Some(1));
+    assert!(out.contains("2 rows"), "{out}");
+    assert!(err.contains("error: line 4: unknown_table"), "{err}");
+    // The statement after the failure did not run.
+    let v = query_json(std::path::Path::new(&dir), "select count(*) from users");
+    assert_eq!(v["data"][0]["count(*)"], 2);
+    // A meta command fails the same way.
+    let (code, _, err) = shell(&dir, "select users;\n.mode fancy\n");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("error: line 2: usage: .mode"), "{err}");
+}
+
+#[test]
+fn shell_modes_timer_read_output_and_describe() {
+    let (tmp, dir) = setup();
+    let script = tmp.path().join("script.fql");
+    std::fs::write(&script, "select id from users where id = 1;\n").unwrap();
+    let bad = tmp.path().join("bad.fql");
+    std::fs::write(&bad, "select users;\nselect nope;\n").unwrap();
+    let result = tmp.path().join("out.txt");
+    let input = format!(
+        ".timer off\n.mode csv\nselect id, name from users;\n.mode json\nselect id, age from users;\n\
+         .mode line\nselect id, name from users where id = 2;\n.mode table\n.read {}\n\
+         .output {}\nselect name from users where id = 2;\n.output\ndescribe users;\n",
+        script.display(),
+        result.display()
+    );
+    let (code, out, err) = shell(&dir, &input);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("id,name\n1,alice\n2,bob\n"), "{out}");
+    assert!(
+        out.contains("[{\"id\":1,\"age\":25},{\"id\":2,\"age\":null}]\n"),
+        "{out}"
+    );
+    assert!(out.contains("  id = 2\nname = bob\n"), "{out}");
+    assert!(out.contains("id\n--\n 1\n1 row\n"), "{out}");
+    assert!(!out.contains("name\n----\nbob"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&result).unwrap(),
+        "name\n----\nbob\n1 row\n"
+    );
+    assert!(
+        out.ends_with("column | type\n-------+-------\nid     | int\nname   | string\nage    | int\nmeta   | json\n"),
+        "{out}"
+    );
+    // .read stops at the file's first failure and names file and line.
+    let (code, _, err) = shell(&dir, &format!(".read {}\n", bad.display()));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains(&format!("{}: line 2: unknown_table", bad.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn read_only_commands_never_create_a_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("data");
+    let d = missing.to_str().unwrap();
+    for args in [
+        vec!["query", "--data-dir", d, "select users"],
+        vec!["shell", "--data-dir", d],
+        vec!["admin", "stats", "--data-dir", d],
+        vec!["admin", "verify", "--data-dir", d],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("data directory {d} does not exist"))
+                && err.contains("--data-dir DIR")
+                && err.contains("--server URL"),
+            "{args:?}: {err}"
+        );
+        assert!(!missing.exists(), "{args:?} created {d}");
+    }
 }
 
 #[test]
@@ -169,4 +302,53 @@ fn serve_refuses_a_public_address_without_a_token() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refusing to listen on 0.0.0.0:0"), "{err}");
     assert!(err.contains("--insecure"), "{err}");
+}
+
+/// The interactive path (rustyline on a terminal) through `script`, which
+/// gives the shell a pseudo-terminal; skipped where `script` is missing.
+#[test]
+fn the_interactive_shell_leaves_on_backslash_q_and_keeps_history() {
+    let (tmp, dir) = setup();
+    let history = tmp.path().join("history");
+    let command = format!(
+        "{} shell --data-dir {dir} --history {}",
+        env!("CARGO_BIN_EXE_fasty"),
+        history.display()
+    );
+    let child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        println!("skipped: no `script` command to give the shell a terminal");
+        return;
+    };
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"select name from users where id = 1; select nope;\n\\q\nselect users;\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stdout.contains("on data directory") && stderr.contains("script:") {
+        println!("skipped: `script` cannot make a terminal here: {stderr}");
+        return;
+    }
+    assert!(stdout.contains("on data directory"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("alice\n1 row ("), "{stdout}");
+    assert!(stdout.contains("unknown_table"), "{stdout}");
+    // `\q` left before the last line; a failed statement does not end a session.
+    assert!(!stdout.contains("2 rows"), "{stdout}");
+    assert!(out.status.success(), "{stdout}");
+    let h = std::fs::read_to_string(&history).unwrap();
+    assert!(
+        h.contains("select name from users where id = 1; select nope;"),
+        "{h}"
+    );
 }

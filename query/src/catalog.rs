@@ -65,10 +65,10 @@ pub(crate) struct Catalog {
     pub dropped: Vec<u32>,
 }
 
-const TABLE: u8 = b't';
-const INDEX: u8 = b'i';
-const NEXT_ID: u8 = b'n';
-const DROPPED: u8 = b'd';
+pub(crate) const TABLE: u8 = b't';
+pub(crate) const INDEX: u8 = b'i';
+pub(crate) const NEXT_ID: u8 = b'n';
+pub(crate) const DROPPED: u8 = b'd';
 
 /// The catalog key of kind `tag` with suffix `name`.
 pub(crate) fn catalog_key(tag: u8, name: &[u8]) -> Vec<u8> {
@@ -128,7 +128,7 @@ fn bad(what: &str) -> Error {
     Error::corrupt(format!("catalog entry {what} does not decode"))
 }
 
-fn decode_table(bytes: &[u8]) -> Result<Table> {
+pub(crate) fn decode_table(bytes: &[u8]) -> Result<Table> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad("of a table"))?;
     let id = v["id"]
         .as_u64()
@@ -158,7 +158,7 @@ fn decode_table(bytes: &[u8]) -> Result<Table> {
     })
 }
 
-fn decode_index(bytes: &[u8]) -> Result<(u32, String, String, String)> {
+pub(crate) fn decode_index(bytes: &[u8]) -> Result<(u32, String, String, String)> {
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| bad("of an index"))?;
     let id = v["id"]
         .as_u64()

@@ -200,6 +200,14 @@ impl Database {
         &self.db
     }
 
+    /// Checks that the stored catalog and rows decode and that every
+    /// index agrees with its table both ways, over one snapshot; see
+    /// [`IntegrityReport`](crate::IntegrityReport). A full scan: for
+    /// tests, tools and checks after a crash.
+    pub fn verify(&self) -> Result<crate::IntegrityReport> {
+        crate::verify::verify(&self.db)
+    }
+
     /// Syncs and closes the database.
     pub fn close(self) -> Result<()> {
         self.db.close()?;
@@ -362,6 +370,8 @@ impl Database {
         sink: &mut dyn RowSink,
         keeps_all: bool,
     ) -> Result<Streamed> {
+        // A statement built by hand never met the parser's bounds.
+        parser::check_depth(stmt)?;
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };

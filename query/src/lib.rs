@@ -21,6 +21,8 @@ mod database;
 mod error;
 mod exec;
 mod expr;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hint;
 mod keys;
 mod limits;
@@ -29,6 +31,7 @@ mod planner;
 mod row;
 mod stream;
 mod value;
+mod verify;
 
 pub use database::{
     Column, Database, ExecOptions, InsertMode, Options, Output, Prepared, Streamed,
@@ -36,6 +39,7 @@ pub use database::{
 pub use error::{Error, ErrorCode, Result};
 pub use stream::RowSink;
 pub use value::Value;
+pub use verify::{IntegrityKind, IntegrityProblem, IntegrityReport};
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

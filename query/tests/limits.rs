@@ -607,3 +607,24 @@ fn more_than_64_tables_in_one_statement_is_too_complex() {
     let err = db.execute(&joins(65)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::TooComplex, "{err}");
 }
+
+#[test]
+fn run_refuses_a_hand_built_statement_past_the_bound() {
+    let (db, _dir) = db();
+    let mut e = Expr::Name(vec!["a".into()]);
+    for _ in 0..MAX_DEPTH + 10 {
+        e = Expr::Binary {
+            op: BinaryOp::Add,
+            left: Box::new(e),
+            right: Box::new(Expr::Literal(Literal::Int(1))),
+        };
+    }
+    let s = Statement::Delete {
+        table: "t".into(),
+        filter: Some(e),
+    };
+    let err = db.run(&s, fasty_query::ExecOptions::default()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TooComplex, "{err}");
+    assert!(matches!(db.execute("select count(*) from t").unwrap(),
+        Output::Rows { rows, .. } if rows == vec![vec![Value::Int(2)]]));
+}

@@ -42,6 +42,8 @@ struct ReadmeDoctests;
 mod admin;
 mod connection;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod gate;
 mod lifecycle;
 mod metrics;
@@ -126,10 +128,15 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
-    /// Checks the options: an empty auth token (which would let anyone in
-    /// who sends `Bearer ` and nothing else) and zero timeouts are refused.
+    /// Checks the options: an empty (or blank) auth token, which would
+    /// let anyone in who sends `Bearer ` and nothing else, and zero
+    /// timeouts or limits are refused.
     pub fn validate(&self) -> Result<(), OptionsError> {
-        if self.auth_token.as_deref() == Some("") {
+        if self
+            .auth_token
+            .as_deref()
+            .is_some_and(|t| t.trim().is_empty())
+        {
             return Err(OptionsError(
                 "auth token must not be empty: give a token or none".into(),
             ));

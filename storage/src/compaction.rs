@@ -46,11 +46,18 @@ impl Job {
 impl Inner {
     /// Body of the background compaction thread.
     pub(crate) fn compaction_loop(&self) {
+        let mut backoff = crate::engine::Backoff::default();
         while self.wait_until(|inner| {
             !inner.is_poisoned() && inner.compaction_due(&inner.current().version)
         }) {
-            if let Err(e) = self.compact_once() {
-                tracing::error!(error = %e, "background compaction failed");
+            match self.compact_once() {
+                Ok(_) => backoff.reset(),
+                Err(e) if e.is_out_of_space() => {
+                    if !self.pause(backoff.next()) {
+                        return;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "background compaction failed"),
             }
         }
     }
@@ -154,8 +161,18 @@ impl Inner {
 
     fn run(&self, job: Job) -> Result<()> {
         let result = self.run_job(&job);
-        if let Err(e) = &result {
-            self.poison(e);
+        self.out_of_space.store(
+            matches!(&result, Err(e) if e.is_out_of_space()),
+            Ordering::Release,
+        );
+        match &result {
+            // The inputs are untouched and the outputs removed: retried
+            // once there is space.
+            Err(e) if e.is_out_of_space() => {
+                tracing::warn!(error = %e, "compaction failed for lack of disk space; it is retried");
+            }
+            Err(e) => self.poison(e),
+            Ok(()) => {}
         }
         self.notify();
         result
@@ -201,10 +218,21 @@ impl Inner {
         for level in &mut next.levels {
             level.retain(|t| !gone.contains(&t.id()));
         }
+        let outputs: Vec<Arc<Table>> = outputs.into_iter().map(Arc::new).collect();
         let out_level = &mut next.levels[job.output_level];
-        out_level.extend(outputs.into_iter().map(Arc::new));
+        out_level.extend(outputs.iter().cloned());
         out_level.sort_by(|a, b| a.meta().min_key.cmp(&b.meta().min_key));
-        self.store_manifest(&next, self.flushed_seqno.load(Ordering::Acquire))?;
+        if let Err(e) = self.store_manifest(&next, self.flushed_seqno.load(Ordering::Acquire)) {
+            // Out of space, the manifest was not replaced: the outputs are
+            // in no manifest and their files go with them (see
+            // `flush_memtable`).
+            if e.is_out_of_space() {
+                for t in &outputs {
+                    t.mark_obsolete();
+                }
+            }
+            return Err(e);
+        }
         let next = Arc::new(next);
         self.install(|cur| crate::version::SuperVersion {
             active: cur.active.clone(),

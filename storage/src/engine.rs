@@ -57,6 +57,11 @@ pub(crate) struct Inner {
     write_lock: Mutex<Arc<Memtable>>,
     /// Highest sequence number whose batch is fully in the memtable.
     visible_seqno: AtomicU64,
+    /// The last flush or compaction failed for lack of disk space: writers
+    /// are not stalled on the memtable or level-0 limits meanwhile (that
+    /// wait could not end before space is freed; the layer above runs out
+    /// of disk for its log next and refuses writes itself).
+    pub(crate) out_of_space: AtomicBool,
     /// Every version with a seqno at or below this is in the SSTs.
     pub flushed_seqno: AtomicU64,
     pub next_file_id: AtomicU64,
@@ -595,6 +600,7 @@ impl Inner {
             flushed_seqno: AtomicU64::new(flushed_seqno),
             next_file_id: AtomicU64::new(next_file_id),
             poisoned: AtomicBool::new(false),
+            out_of_space: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
             snapshots: Mutex::new(BTreeMap::new()),
             bg: Mutex::new(false),
@@ -657,6 +663,16 @@ impl Inner {
         Ok(())
     }
 
+    /// Sleeps for `d` unless the engine shuts down first (then false): a
+    /// background thread's pause before retrying after a full disk.
+    pub(crate) fn pause(&self, d: Duration) -> bool {
+        let mut shutdown = self.bg.lock();
+        if !*shutdown {
+            self.bg_cv.wait_for(&mut shutdown, d);
+        }
+        !*shutdown
+    }
+
     /// Wakes background threads and stalled writers.
     pub(crate) fn notify(&self) {
         let _g = self.bg.lock();
@@ -708,9 +724,13 @@ impl Inner {
         let io = self.io.as_ref().ok_or(Error::Closed)?;
         let manifest =
             version.to_manifest(self.next_file_id.load(Ordering::Acquire), flushed_seqno);
-        manifest
-            .store(io.as_ref(), &self.dir)
-            .inspect_err(|e| self.poison(e))
+        manifest.store(io.as_ref(), &self.dir).inspect_err(|e| {
+            // A manifest not written for lack of space leaves the previous
+            // one in place (it is replaced by a rename): the caller retries.
+            if !e.is_out_of_space() {
+                self.poison(e);
+            }
+        })
     }
 
     fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
@@ -837,8 +857,18 @@ impl Inner {
             .fetch_add(run.approximate_bytes() as u64, Ordering::Relaxed);
         self.notify();
         if !self.opts.background {
-            while self.flush_oldest()? {}
-            while self.compact_once()? {}
+            // Without background threads the writer flushes; a full disk
+            // leaves the memtables frozen for the next write or flush to
+            // retry, rather than failing a write that is already applied.
+            let inline = (|| -> Result<()> {
+                while self.flush_oldest()? {}
+                while self.compact_once()? {}
+                Ok(())
+            })();
+            match inline {
+                Err(e) if e.is_out_of_space() => {}
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -853,6 +883,7 @@ impl Inner {
         let has_room = |inner: &Inner| {
             let sv = inner.current();
             inner.is_poisoned()
+                || inner.out_of_space.load(Ordering::Acquire)
                 || (sv.frozen.len() < opts.max_frozen_memtables
                     && sv.version.levels[0].len() < opts.l0_stall_files)
         };
@@ -993,5 +1024,26 @@ impl Inner {
                 .collect(),
             version,
         }
+    }
+}
+
+/// Pauses between retries of a background job that failed for lack of disk
+/// space: 50 ms, doubling up to 2 s.
+#[derive(Default)]
+pub(crate) struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    /// The pause before the next retry.
+    pub(crate) fn next(&mut self) -> Duration {
+        let d = Duration::from_millis(50u64 << self.failures.min(5)).min(Duration::from_secs(2));
+        self.failures = self.failures.saturating_add(1);
+        d
+    }
+
+    /// The job succeeded: the next failure starts over.
+    pub(crate) fn reset(&mut self) {
+        self.failures = 0;
     }
 }

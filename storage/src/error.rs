@@ -70,6 +70,23 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is a write that failed for lack of space (`ENOSPC`, or
+    /// `EDQUOT` over a quota): nothing is wrong with what is already on
+    /// disk, and the same write can succeed once space is freed. Other I/O
+    /// failures (an fsync reporting `EIO` in particular) are not retried:
+    /// after a failed fsync the kernel may have dropped the dirty pages.
+    pub fn is_out_of_space(&self) -> bool {
+        match self {
+            Error::Io { source, .. } => {
+                matches!(
+                    source.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) || matches!(source.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -49,9 +49,18 @@ impl TableInput for Entry {
 impl Inner {
     /// Body of the background flush thread.
     pub(crate) fn flush_loop(&self) {
+        let mut backoff = crate::engine::Backoff::default();
         while self.wait_until(|inner| !inner.is_poisoned() && !inner.current().frozen.is_empty()) {
-            if let Err(e) = self.flush_oldest() {
-                tracing::error!(error = %e, "background flush failed");
+            match self.flush_oldest() {
+                Ok(_) => backoff.reset(),
+                Err(e) if e.is_out_of_space() => {
+                    // The memtable stays frozen (and readable); the flush
+                    // is retried once the pause is over.
+                    if !self.pause(backoff.next()) {
+                        return;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "background flush failed"),
             }
         }
     }
@@ -78,8 +87,18 @@ impl Inner {
             return Ok(false);
         };
         let result = self.flush_memtable(&mem);
-        if let Err(e) = &result {
-            self.poison(e);
+        self.out_of_space.store(
+            matches!(&result, Err(e) if e.is_out_of_space()),
+            Ordering::Release,
+        );
+        match &result {
+            // Nothing changed: the memtable stays frozen and the flush can
+            // be retried once there is space again.
+            Err(e) if e.is_out_of_space() => {
+                tracing::warn!(error = %e, "flush failed for lack of disk space; it is retried, and memtables are kept in memory meanwhile");
+            }
+            Err(e) => self.poison(e),
+            Ok(()) => {}
         }
         self.notify();
         result.map(|()| true)
@@ -112,13 +131,23 @@ impl Inner {
         let _v = self.version_lock.lock();
         let cur = self.current();
         let mut version = Version::clone(&cur.version);
-        if let Some(t) = table {
-            version.levels[0].insert(0, t);
+        if let Some(t) = &table {
+            version.levels[0].insert(0, t.clone());
         }
         let flushed = mem
             .max_seqno()
             .max(self.flushed_seqno.load(Ordering::Acquire));
-        self.store_manifest(&version, flushed)?;
+        if let Err(e) = self.store_manifest(&version, flushed) {
+            // Out of space, the manifest was not replaced (that takes a
+            // rename, the last step but the directory fsync): the table is
+            // in no manifest and its file goes with it. After another
+            // failure the engine is poisoned and the file stays, as the
+            // new manifest may already name it.
+            if let Some(t) = table.as_ref().filter(|_| e.is_out_of_space()) {
+                t.mark_obsolete();
+            }
+            return Err(e);
+        }
         self.flushed_seqno.store(flushed, Ordering::Release);
         let version = Arc::new(version);
         self.install(|cur| Inner::without_frozen(cur, mem, version));
@@ -190,6 +219,29 @@ impl Inner {
         level: usize,
         split_bytes: u64,
     ) -> Result<Vec<Table>> {
+        let mut created = Vec::new();
+        let result = self.write_tables_into(entries, level, split_bytes, &mut created);
+        if result.is_err()
+            && let Some(io) = self.io.as_ref()
+        {
+            // Half-written tables must not hold space (the failure may well
+            // be a full disk); they are in no manifest.
+            for path in &created {
+                if let Err(e) = io.remove(path) {
+                    tracing::debug!(path = %path.display(), error = %e, "could not remove an unfinished table");
+                }
+            }
+        }
+        result
+    }
+
+    fn write_tables_into<E: TableInput>(
+        &self,
+        entries: impl Iterator<Item = Result<E>>,
+        level: usize,
+        split_bytes: u64,
+        created: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Vec<Table>> {
         let io = self.io.as_ref().ok_or(Error::Closed)?;
         let mut done = Vec::new();
         let mut open: Option<(u64, std::path::PathBuf, TableWriter)> = None;
@@ -210,6 +262,7 @@ impl Inner {
                 Some(o) => o,
                 None => {
                     let (id, path) = self.new_table_path();
+                    created.push(path.clone());
                     let writer = TableWriter::new(
                         io.create(&path)?,
                         path.clone(),

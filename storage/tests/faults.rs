@@ -123,3 +123,63 @@ fn failed_write_during_compaction_poisons() {
 fn failed_fsync_during_compaction_poisons() {
     fault_every_step(FaultKind::FailSync, true);
 }
+
+/// Names of the table files in `dir`.
+fn tables(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sst"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A full disk (`ENOSPC`) at any step of a flush or a compaction does not
+/// poison: the work fails, nothing changes (no half-written table is left
+/// behind), writes go on, and the same work succeeds once there is space.
+#[test]
+fn out_of_space_at_every_step_of_a_flush_or_compaction_is_retried_not_poisoned() {
+    for compact in [false, true] {
+        let mut step = 0;
+        loop {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let sim = SimIo::new(Arc::new(StdIo::new()));
+            let engine = Engine::open(dir.path(), options(sim.clone())).expect("open");
+            let (mut model, mut seqno) = (Model::new(), 0);
+            fill(&engine, &mut model, &mut seqno, "a");
+            engine.flush().expect("flush");
+            fill(&engine, &mut model, &mut seqno, "b");
+            if compact {
+                engine.flush().expect("flush");
+            }
+            let before = tables(dir.path());
+            sim.inject(sim.ops() + step, FaultKind::NoSpace);
+            let result = if compact {
+                engine.compact()
+            } else {
+                engine.flush()
+            };
+            sim.clear_faults();
+            let Err(err) = result else {
+                assert!(step > 3, "no I/O happened");
+                break;
+            };
+            assert!(err.is_out_of_space(), "step {step}: {err}");
+            assert!(engine.stats().poisoned.is_none(), "step {step}: poisoned");
+            assert_eq!(tables(dir.path()), before, "step {step}: files left behind");
+            // Writes go on, and the work succeeds now.
+            fill(&engine, &mut model, &mut seqno, "c");
+            if compact {
+                engine.compact().expect("compact after the disk has room");
+            } else {
+                engine.flush().expect("flush after the disk has room");
+            }
+            assert_eq!(contents(&engine), model, "step {step}");
+            drop(engine);
+            let engine = Engine::open(dir.path(), options(sim.clone())).expect("reopen");
+            assert_eq!(contents(&engine), model, "step {step} after reopen");
+            step += 1;
+        }
+    }
+}

@@ -28,7 +28,7 @@ use crate::record::UnsealedRecord;
 use crate::recovery::{ReplayStats, SegmentMeta, recover};
 use crate::segment::WAL_DIR;
 use crate::spare::{Spares, remove_spares};
-use crate::writer::{State, Waiter, start_segment};
+use crate::writer::{Outcome, State, Waiter, start_segment};
 
 /// Batches whose keys and values exceed this are encoded on the writing
 /// thread, outside every lock; smaller ones are framed straight into the
@@ -136,6 +136,11 @@ impl Core {
         }
         if st.shutdown {
             return Err(Error::Closed);
+        }
+        if let Some(stall) = &st.stalled {
+            return Err(Error::DiskFull {
+                cause: stall.cause.clone(),
+            });
         }
         Ok(())
     }
@@ -399,8 +404,15 @@ impl Db {
         st.pending.push((seqno, batch, waiter.clone()));
         drop(st);
         core.writer_cv.notify_one();
-        if waiter.wait() {
-            return Ok(seqno);
+        match waiter.wait() {
+            Outcome::Done => return Ok(seqno),
+            Outcome::NoSpace => {
+                let cause = core.state.lock().last_full.clone();
+                return Err(Error::DiskFull {
+                    cause: cause.unwrap_or_else(|| "no space left on device".into()),
+                });
+            }
+            Outcome::Failed => {}
         }
         let st = core.state.lock();
         Core::check_writable(&st)?;
@@ -571,7 +583,10 @@ impl Db {
         {
             tracing::error!("the wal spare segment thread panicked");
         }
-        let poisoned = core.state.lock().poisoned.clone();
+        let (poisoned, stalled) = {
+            let st = core.state.lock();
+            (st.poisoned.clone(), st.stalled.clone())
+        };
         // Flush even when poisoned: in async mode the engine holds
         // acknowledged writes the log may not have.
         let flushed = core.engine.flush();
@@ -580,6 +595,21 @@ impl Db {
                 tracing::error!(error = %e, "flush on close of a poisoned database failed");
             }
             return Err(Error::Poisoned { cause });
+        }
+        if let Some(stall) = stalled {
+            // The log could not be written even at close (the disk is still
+            // full); the engine's tables hold every acknowledged write if
+            // this flush succeeded.
+            match &flushed {
+                Ok(()) => {
+                    tracing::warn!(cause = %stall.cause, "the wal could not be written at close, but every acknowledged write is in the engine's tables")
+                }
+                Err(e) => tracing::error!(
+                    error = %e,
+                    cause = %stall.cause,
+                    "closing with the disk full: neither the wal nor the engine could be written, so the writes acknowledged since the last sync are lost; free disk space before stopping the database"
+                ),
+            }
         }
         flushed?;
         if let (Some(log), Some(last)) = (core.log.as_ref(), last) {

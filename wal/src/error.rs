@@ -48,6 +48,17 @@ pub enum Error {
         /// The failure that poisoned the database.
         cause: String,
     },
+    /// The log could not be written for lack of disk space, so this write
+    /// was refused: not acknowledged and not applied. Nothing acknowledged
+    /// before is lost (async mode keeps those writes queued and retries),
+    /// and writes succeed again on their own once space is freed.
+    #[error(
+        "out of disk space for the log ({cause}); this write was not applied: free disk space and retry it, the database resumes writing on its own"
+    )]
+    DiskFull {
+        /// The failure, with the file it was writing.
+        cause: String,
+    },
     /// The caller broke the API contract (for example a batch larger than
     /// a log record can hold).
     #[error("invalid argument: {0}")]
@@ -59,7 +70,7 @@ pub enum Error {
 
 impl Error {
     /// A stable, machine-readable code for this error: `storage`,
-    /// `wal_corruption`, `unsupported_version`, `poisoned`,
+    /// `wal_corruption`, `unsupported_version`, `poisoned`, `disk_full`,
     /// `invalid_argument` or `closed` (storage corruption, including a lost
     /// manifest, and poisoning map to `storage_corruption` and `poisoned`).
     pub fn code(&self) -> &'static str {
@@ -76,6 +87,7 @@ impl Error {
             Error::Corruption { .. } => "wal_corruption",
             Error::UnsupportedVersion { .. } => "unsupported_version",
             Error::Poisoned { .. } => "poisoned",
+            Error::DiskFull { .. } => "disk_full",
             Error::InvalidArgument(_) => "invalid_argument",
             Error::Closed => "closed",
         }

@@ -37,6 +37,8 @@
 mod backup;
 mod db;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod options;
 mod record;
 mod recovery;

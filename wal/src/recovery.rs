@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::record::{Record, decode_batch};
 use crate::segment::{
     Halt, SEGMENT_HEADER_LEN, SegmentEnd, SegmentScan, WAL_DIR, list_segments, scan_segment,
+    scan_segment_all,
 };
 
 /// A segment that survived recovery, with what the writer and checkpoints
@@ -88,6 +89,12 @@ struct SeqCheck {
 }
 
 impl SeqCheck {
+    /// Records are known to be missing before the next one (skipped
+    /// damage, already reported): it need only be above the last one.
+    fn restart_after_gap(&mut self) {
+        self.flushed = None;
+    }
+
     fn check(&mut self, seqno: Seqno) -> Result<(), Halt> {
         if let Some(prev) = self.prev
             && seqno <= prev
@@ -346,9 +353,11 @@ pub struct VerifyReport {
     pub bytes: u64,
     /// Sequence number of the last good record.
     pub last_seqno: Option<Seqno>,
-    /// Every problem, oldest segment first (at most one per segment, since
-    /// reading a segment stops at its first bad record), then those of the
-    /// engine's files (kind [`ProblemKind::Storage`], one per damaged block).
+    /// Every problem, oldest segment first, in file order within a segment
+    /// (after a bad record that is not a torn tail, reading resumes at the
+    /// next record that checks, so every damaged record is listed), then
+    /// those of the engine's files (kind [`ProblemKind::Storage`], one per
+    /// damaged block).
     pub problems: Vec<Problem>,
 }
 
@@ -367,8 +376,8 @@ impl VerifyReport {
     }
 }
 
-/// Reads the whole log of the database in `dir` and reports every problem,
-/// changing nothing (not even the engine's files: the engine is not
+/// Reads the whole log of the database in `dir` and reports every problem
+/// (each damaged record with its file and offset), changing nothing (not even the engine's files: the engine is not
 /// opened). Sequence numbers must increase across the log, and when the
 /// engine's manifest is readable, no record may be missing after its
 /// flushed sequence number (a lost segment). The engine's manifest and
@@ -392,7 +401,12 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     for (i, (_, path)) in segments.into_iter().enumerate() {
         let data = Bytes::from(io.read(&path)?);
         report.bytes += data.len() as u64;
-        let scan = scan_segment(&data, i + 1 == n, |rec: &Record| {
+        let (scan, later) = scan_segment_all(&data, i + 1 == n, true, |rec, after_gap| {
+            if after_gap {
+                // The damage before it hid some records; that is reported
+                // already, so only the order is checked here.
+                seq.restart_after_gap();
+            }
             seq.check(rec.seqno)?;
             crate::record::validate_batch(&rec.payload).map_err(Halt)
         });
@@ -414,11 +428,19 @@ pub fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
             ),
         };
         report.problems.push(Problem {
-            path,
+            path: path.clone(),
             offset,
             kind,
             reason,
         });
+        report
+            .problems
+            .extend(later.into_iter().map(|(offset, reason)| Problem {
+                path: path.clone(),
+                offset,
+                kind: ProblemKind::Corruption,
+                reason,
+            }));
     }
     storage_problems(dir.as_ref(), &mut report)?;
     Ok(report)

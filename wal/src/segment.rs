@@ -15,7 +15,7 @@ use fasty_storage::Seqno;
 use fasty_storage::io::Io;
 
 use crate::error::Result;
-use crate::record::{BadRecord, Record, read_record};
+use crate::record::{RECORD_HEADER_LEN, Record, read_record, validate_batch};
 
 /// Subdirectory of the data directory that holds the log.
 pub(crate) const WAL_DIR: &str = "wal";
@@ -114,21 +114,48 @@ pub(crate) struct SegmentScan {
 /// missing, undecodable payload), which is corruption at that record.
 pub(crate) struct Halt(pub String);
 
-/// Reads the records of one segment in order, handing each to `visit`.
+/// Reads the records of one segment in order, handing each to `visit`,
+/// and stops at the first problem ([`SegmentScan::end`]).
 ///
 /// `last` says whether this is the newest segment, the only one a crash can
-/// leave torn: there a record cut short, or a bad checksum on the final
-/// record, is a torn tail; a bad checksum followed by a good record is
-/// corruption in any segment. Zeros from the end of the last good record to
-/// the end of the file are a clean end in any segment: the writer fills
+/// leave torn. A bad record there is a torn tail only if nothing valid
+/// follows it: no later offset holds a record that checks (length in
+/// bounds, checksum, decodable payload, a sequence number that can follow
+/// the last good one; see [`resync`]), or the bytes between the bad record
+/// and that later record show pages that never reached the disk (see
+/// `unwritten_pages`: a later page written back before an earlier one,
+/// which a crash can leave). Anything else — a damaged length or checksum, or a zeroed
+/// record, with good records after it — is corruption, as is any bad record
+/// in an older segment. Zeros from the end of the last good record to the
+/// end of the file are a clean end in any segment: the writer fills
 /// segments with zeros ahead of time and overwrites them (a gap that this
 /// hides in an older segment still shows up in the caller's sequence
 /// check, as missing records).
 pub(crate) fn scan_segment(
     data: &Bytes,
     last: bool,
-    mut visit: impl FnMut(&Record) -> Result<(), Halt>,
+    visit: impl FnMut(&Record) -> Result<(), Halt>,
 ) -> SegmentScan {
+    let mut visit = visit;
+    scan_segment_all(data, last, false, |rec, _| visit(rec)).0
+}
+
+/// A problem found past the first one by [`scan_segment_all`]: the offset
+/// of a bad record and why, in a segment already found corrupt.
+pub(crate) type LaterProblem = (u64, String);
+
+/// [`scan_segment`], and with `keep_going`, every later problem as well:
+/// after corruption, reading resumes at the next record that checks
+/// ([`resync`]), and each further bad record is listed (for `verify`).
+/// Records read after a resync count in `records` and `last_seqno` but not
+/// in `valid_len`; `visit` is told which record is the first after skipped
+/// bytes (records are missing before it).
+pub(crate) fn scan_segment_all(
+    data: &Bytes,
+    last: bool,
+    keep_going: bool,
+    mut visit: impl FnMut(&Record, bool) -> Result<(), Halt>,
+) -> (SegmentScan, Vec<LaterProblem>) {
     let mut scan = SegmentScan {
         records: 0,
         last_seqno: None,
@@ -136,6 +163,7 @@ pub(crate) fn scan_segment(
         file_len: data.len() as u64,
         end: SegmentEnd::Clean,
     };
+    let mut later = Vec::new();
     if data.len() < SEGMENT_HEADER_LEN {
         let reason = format!(
             "segment header cut short ({} of {SEGMENT_HEADER_LEN} bytes)",
@@ -146,7 +174,7 @@ pub(crate) fn scan_segment(
         } else {
             SegmentEnd::Corrupt { offset: 0, reason }
         };
-        return scan;
+        return (scan, later);
     }
     let header = &data[..SEGMENT_HEADER_LEN];
     if header[..8] != SEGMENT_MAGIC {
@@ -154,7 +182,7 @@ pub(crate) fn scan_segment(
             offset: 0,
             reason: "not a wal segment (bad magic)".into(),
         };
-        return scan;
+        return (scan, later);
     }
     let crc = u32::from_le_bytes([header[12], header[13], header[14], header[15]]);
     if crc32fast::hash(&header[..12]) != crc {
@@ -162,56 +190,71 @@ pub(crate) fn scan_segment(
             offset: 0,
             reason: "segment header checksum mismatch".into(),
         };
-        return scan;
+        return (scan, later);
     }
     let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
     if version != FORMAT_VERSION {
         scan.end = SegmentEnd::Unsupported { found: version };
-        return scan;
+        return (scan, later);
     }
     let mut off = SEGMENT_HEADER_LEN;
     scan.valid_len = off as u64;
+    // Set once a problem was found: reading goes on only to list more.
+    let mut damaged = false;
+    // The next record follows skipped bytes.
+    let mut skipped = false;
+    let mut problem = |scan: &mut SegmentScan, damaged: &mut bool, end: SegmentEnd| {
+        if *damaged {
+            if let SegmentEnd::Corrupt { offset, reason } | SegmentEnd::Torn { offset, reason } =
+                end
+            {
+                later.push((offset, reason));
+            }
+        } else {
+            scan.end = end;
+            *damaged = true;
+        }
+    };
     loop {
         match read_record(data, off) {
-            Ok(None) => return scan,
+            Ok(None) => break,
             Ok(Some(rec)) => {
-                match visit(&rec) {
-                    Ok(()) => {}
-                    Err(Halt(reason)) => {
-                        scan.end = SegmentEnd::Corrupt {
-                            offset: off as u64,
-                            reason,
-                        };
-                        return scan;
+                let after_gap = std::mem::take(&mut skipped);
+                if let Err(Halt(reason)) = visit(&rec, after_gap) {
+                    let end = SegmentEnd::Corrupt {
+                        offset: off as u64,
+                        reason,
+                    };
+                    problem(&mut scan, &mut damaged, end);
+                    if !keep_going {
+                        break;
                     }
+                    off = rec.end;
+                    continue;
                 }
                 scan.records += 1;
                 scan.last_seqno = Some(rec.seqno);
                 off = rec.end;
-                scan.valid_len = off as u64;
+                if !damaged {
+                    scan.valid_len = off as u64;
+                }
             }
-            Err(_) if data[off..].iter().all(|&b| b == 0) => {
-                // Space written ahead as zeros (a pre-allocated segment):
-                // the records end here. Sequence numbers are never 0, so no
-                // record starts with a zero header.
-                return scan;
-            }
+            Err(_) if data[off..].iter().all(|&b| b == 0) => break,
             Err(bad) => {
-                let followed = match bad {
-                    BadRecord::Checksum { next } => matches!(read_record(data, next), Ok(Some(_))),
-                    BadRecord::Incomplete(_) => false,
-                };
+                let next = resync(data, off + 1, scan.last_seqno);
+                let torn =
+                    last && !damaged && next.is_none_or(|p| unwritten_pages(&data[..p], off));
                 let offset = off as u64;
-                scan.end = if last && !followed {
+                let end = if torn {
                     SegmentEnd::Torn {
                         offset,
                         reason: bad.reason(),
                     }
-                } else if followed {
+                } else if let Some(p) = next {
                     SegmentEnd::Corrupt {
                         offset,
                         reason: format!(
-                            "{}, and a good record follows it, so it is not a torn tail",
+                            "{}, and a good record follows at offset {p}, so it is not a torn tail",
                             bad.reason()
                         ),
                     }
@@ -221,10 +264,75 @@ pub(crate) fn scan_segment(
                         reason: format!("{} in a segment that is not the last", bad.reason()),
                     }
                 };
-                return scan;
+                problem(&mut scan, &mut damaged, end);
+                match next {
+                    Some(p) if keep_going && !torn => {
+                        off = p;
+                        skipped = true;
+                    }
+                    _ => break,
+                }
             }
         }
     }
+    (scan, later)
+}
+
+/// The first offset at or after `from` where a record checks and could
+/// belong to this log after the good record with sequence number `prev`:
+/// its length is in bounds, its checksum matches, its payload decodes, and
+/// its sequence number is above `prev` by at most one more than the number
+/// of records the skipped bytes could have held (every record is at least
+/// a header long). Without `prev` (the segment's first record is bad) any
+/// nonzero sequence number passes. A zero header never passes (sequence
+/// numbers start at 1), so zeros written ahead never resync.
+pub(crate) fn resync(data: &Bytes, from: usize, prev: Option<Seqno>) -> Option<usize> {
+    // Zeros at the end (written ahead) hold no record: stop before them.
+    let written = data.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let mut p = from;
+    while p + RECORD_HEADER_LEN <= written {
+        let h = &data[p..p + RECORD_HEADER_LEN];
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&h[8..16]);
+        let seqno = u64::from_le_bytes(seq);
+        let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let plausible = seqno != 0
+            && len <= data.len() - p - RECORD_HEADER_LEN
+            && prev.is_none_or(|prev| {
+                let skipped = (p.saturating_sub(from) + 1) / RECORD_HEADER_LEN + 1;
+                seqno > prev && seqno - prev <= skipped as u64
+            });
+        if plausible
+            && let Ok(Some(rec)) = read_record(data, p)
+            && validate_batch(&rec.payload).is_ok()
+        {
+            return Some(p);
+        }
+        p += 1;
+    }
+    None
+}
+
+/// Whether `data[from..]`, from a bad record at `from` to a good record at
+/// its end, shows pages that never reached the disk: only zeros from `from`
+/// to the next page boundary (the page holding the end of the last fsynced
+/// write was not written back again), or a whole zero page (4 KiB starting
+/// at a multiple of 4 KiB) anywhere. Pages written back out of order by a
+/// crash leave exactly that; damage to written data does not.
+fn unwritten_pages(data: &[u8], from: usize) -> bool {
+    const PAGE: usize = 4096;
+    let boundary = (from + 1).div_ceil(PAGE) * PAGE;
+    if boundary <= data.len() && data[from..boundary].iter().all(|&b| b == 0) {
+        return true;
+    }
+    let mut start = from.div_ceil(PAGE) * PAGE;
+    while start + PAGE <= data.len() {
+        if data[start..start + PAGE].iter().all(|&b| b == 0) {
+            return true;
+        }
+        start += PAGE;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -365,6 +473,62 @@ mod tests {
             "{s:?}"
         );
         assert!(matches!(scan(&gap, false).end, SegmentEnd::Corrupt { .. }));
+    }
+
+    #[test]
+    fn zeros_to_a_page_boundary_before_a_good_record_are_a_torn_tail() {
+        // The page holding the end of the synced records was not written
+        // back again, a later one was: zeros from the first unsynced record
+        // to the page boundary, then good records.
+        let mut buf = segment(3);
+        let used = buf.len();
+        let mut more = Vec::new();
+        for s in 4..200u64 {
+            let mut b = WriteBatch::new();
+            b.put(format!("k{s}"), vec![s as u8; 20]);
+            encode_record(&mut more, s, &b).unwrap();
+        }
+        buf.extend_from_slice(&more);
+        let boundary = used.div_ceil(4096) * 4096;
+        assert!(buf.len() > boundary + 200);
+        buf[used..boundary].fill(0);
+        let s = scan(&buf, true);
+        assert!(
+            matches!(&s.end, SegmentEnd::Torn { offset, .. } if *offset == used as u64),
+            "{s:?}"
+        );
+        // Zeros that stop short of the boundary are a zeroed record: damage.
+        let mut zeroed = segment(3);
+        zeroed.extend_from_slice(&more);
+        zeroed[used..used + 40].fill(0);
+        let s = scan(&zeroed, true);
+        assert!(matches!(s.end, SegmentEnd::Corrupt { .. }), "{s:?}");
+    }
+
+    #[test]
+    fn a_whole_zero_page_before_a_good_record_is_a_torn_tail_only_in_the_last_segment() {
+        // Pages written back out of order before a crash: a good record can
+        // follow an aligned page that never reached the disk.
+        let mut buf = segment(3);
+        let hole = buf.len().div_ceil(4096) * 4096;
+        buf.resize(hole + 4096, 0);
+        let mut b = WriteBatch::new();
+        b.put(&b"late"[..], vec![9u8; 20]);
+        encode_record(&mut buf, 5, &b).unwrap();
+        let s = scan(&buf, true);
+        assert!(matches!(s.end, SegmentEnd::Torn { .. }), "{s:?}");
+        assert_eq!(s.records, 3);
+        assert!(matches!(scan(&buf, false).end, SegmentEnd::Corrupt { .. }));
+        // Without the whole zero page it is damage, not a torn tail.
+        let mut short = segment(3);
+        let used = short.len();
+        short.resize(used + 100, 0);
+        encode_record(&mut short, 5, &b).unwrap();
+        let s = scan(&short, true);
+        assert!(
+            matches!(&s.end, SegmentEnd::Corrupt { offset, .. } if *offset == used as u64),
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -61,9 +61,14 @@ pub(crate) struct Spares {
 struct SpareState {
     /// `spare.ready` exists.
     ready: bool,
-    /// The last attempt failed; the next rotation asks for another.
+    /// The last attempt failed (or was skipped for lack of space); the
+    /// next rotation asks for another.
     failed: bool,
     shutdown: bool,
+    /// A spare is being written.
+    preparing: bool,
+    /// [`Spares::release`] wants the spare being written given up.
+    abort: bool,
     /// Rotations that used a spare.
     used: u64,
 }
@@ -119,13 +124,38 @@ impl Spares {
         let mut file = self.io.open_append(&path)?;
         file.rewind_to(SEGMENT_HEADER_LEN as u64)?;
         tracing::debug!(file = %path.display(), "started a wal segment from a spare");
-        Ok(Some(Active {
-            id,
-            path,
-            file,
-            last_seqno: None,
-            preallocated: true,
-        }))
+        Ok(Some(Active::new(id, path, file, true)))
+    }
+
+    /// Gives back the disk space spares hold, because a log write failed
+    /// for lack of it: removes `spare.ready`, stops a spare being written
+    /// (waiting until its file is gone) and prepares no other until the
+    /// next segment starts. Returns whether any space was given back, so
+    /// that the failed write is worth trying again at once.
+    pub(crate) fn release(&self) -> bool {
+        let mut st = self.state.lock();
+        let mut released = false;
+        if st.preparing {
+            st.abort = true;
+            while st.preparing {
+                self.cv.wait(&mut st);
+            }
+            released = true;
+        }
+        st.failed = true;
+        // Also a `spare.ready` the state lost track of (a rotation whose
+        // rename of it failed).
+        let on_disk = present(self.io.as_ref(), &self.dir).is_ok_and(|(_, ready)| ready);
+        if st.ready || on_disk {
+            match self.io.remove(&self.dir.join(SPARE_READY)) {
+                Ok(()) => {
+                    st.ready = false;
+                    released = true;
+                }
+                Err(e) => tracing::warn!(error = %e, "could not remove the spare wal segment"),
+            }
+        }
+        released
     }
 
     /// Called by the log writer once it has started a segment: the next
@@ -170,7 +200,42 @@ impl Spares {
     }
 
     fn prepare_logged(&self) {
-        match self.prepare() {
+        if let Some(free) = self.free_space()
+            && free < 2 * self.size
+        {
+            tracing::info!(
+                dir = %self.dir.display(),
+                free_bytes = free,
+                spare_bytes = self.size,
+                "not preparing a spare wal segment: less than two segments of disk space free, the log needs it more"
+            );
+            self.state.lock().failed = true;
+            return;
+        }
+        {
+            let mut st = self.state.lock();
+            st.preparing = true;
+            st.abort = false;
+        }
+        let result = self.prepare();
+        let aborted = {
+            let mut st = self.state.lock();
+            st.preparing = false;
+            std::mem::take(&mut st.abort)
+        };
+        if aborted {
+            // Released for a log write that ran out of space.
+            if let Err(e) = self.io.remove(&self.dir.join(SPARE_TMP)) {
+                tracing::debug!(error = %e, "could not remove the unfinished spare wal segment");
+            }
+            let mut st = self.state.lock();
+            st.failed = true;
+            drop(st);
+            self.cv.notify_all();
+            return;
+        }
+        self.cv.notify_all();
+        match result {
             Ok(true) => {}
             Ok(false) => {} // shut down midway
             Err(e) => {
@@ -197,9 +262,11 @@ impl Spares {
         file.append(segment_header())?;
         let mut left = self.size - SEGMENT_HEADER_LEN as u64;
         while left > 0 {
-            if self.state.lock().shutdown {
+            let st = self.state.lock();
+            if st.shutdown || st.abort {
                 return Ok(false);
             }
+            drop(st);
             let n = left.min(ZERO_CHUNK as u64) as usize;
             file.append(vec![0; n])?;
             left -= n as u64;
@@ -207,7 +274,7 @@ impl Spares {
         file.sync()?;
         drop(file);
         let mut st = self.state.lock();
-        if st.shutdown {
+        if st.shutdown || st.abort {
             return Ok(false);
         }
         // The rename is made durable by the directory fsync of the rotation
@@ -216,6 +283,20 @@ impl Spares {
         st.ready = true;
         tracing::debug!(dir = %self.dir.display(), bytes = self.size, "prepared a spare wal segment");
         Ok(true)
+    }
+}
+
+impl Spares {
+    /// Bytes free to unprivileged writers on the log's file system, if the
+    /// system says (a spare is prepared only when that leaves room).
+    fn free_space(&self) -> Option<u64> {
+        match rustix::fs::statvfs(&self.dir) {
+            Ok(s) => Some(s.f_bavail.saturating_mul(s.f_frsize)),
+            Err(e) => {
+                tracing::debug!(error = %e, dir = %self.dir.display(), "statvfs failed");
+                None
+            }
+        }
     }
 }
 

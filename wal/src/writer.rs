@@ -10,6 +10,7 @@
 //! queue's layout and the writer's loop; what a write waits for is decided
 //! in [`crate::db`].
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -19,7 +20,7 @@ use fasty_storage::io::{Io, WritableFile};
 use fasty_storage::{Seqno, WriteBatch};
 use parking_lot::Mutex;
 
-use crate::db::Core;
+use crate::db::{Core, LogDir};
 use crate::error::Result;
 use crate::record::{UnsealedRecord, encode_record, encode_unchecked, seal_records};
 use crate::recovery::SegmentMeta;
@@ -45,6 +46,18 @@ type Group = Arc<[Arc<Waiter>]>;
 const WAITING: u8 = 0;
 const DONE: u8 = 1;
 const FAILED: u8 = 2;
+const NO_SPACE: u8 = 3;
+
+/// How a durable-mode write ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Fsynced and applied.
+    Done,
+    /// The log failed for good (poisoned).
+    Failed,
+    /// Not written for lack of disk space; never applied.
+    NoSpace,
+}
 
 impl Waiter {
     pub(crate) fn new() -> Arc<Waiter> {
@@ -60,9 +73,13 @@ impl Waiter {
         self.thread.unpark();
     }
 
-    /// Parks until the writer finished with this batch: true once it is
-    /// fsynced and applied, false if that failed.
-    pub(crate) fn wait(&self) -> bool {
+    fn fail_no_space(&self) {
+        self.state.store(NO_SPACE, Ordering::Release);
+        self.thread.unpark();
+    }
+
+    /// Parks until the writer finished with this batch.
+    pub(crate) fn wait(&self) -> Outcome {
         loop {
             match self.state.load(Ordering::Acquire) {
                 DONE => {
@@ -74,9 +91,10 @@ impl Waiter {
                             }
                         }
                     }
-                    return true;
+                    return Outcome::Done;
                 }
-                FAILED => return false,
+                FAILED => return Outcome::Failed,
+                NO_SPACE => return Outcome::NoSpace,
                 _ => std::thread::park(),
             }
         }
@@ -109,6 +127,7 @@ pub(crate) fn fail_all(batches: impl IntoIterator<Item = PendingBatch>) {
 }
 
 /// Records queued for one segment, written with one append.
+#[derive(Clone)]
 pub(crate) struct Chunk {
     /// The segment these records belong in.
     pub segment: u64,
@@ -139,6 +158,8 @@ impl Chunk {
     fn finish_checksums(&mut self, writer_checksums: bool) -> Result<(), String> {
         if writer_checksums && !self.sealed {
             seal_records(&mut self.bytes)?;
+            // Written again as it is if the write fails for lack of space.
+            self.sealed = true;
         }
         Ok(())
     }
@@ -167,6 +188,13 @@ pub(crate) struct State {
     pub sync_done: u64,
     /// Why writes are refused, once a log write or fsync failed.
     pub poisoned: Option<String>,
+    /// Async mode: the log could not be written for lack of disk space.
+    /// The records stay queued and the writer retries; new writes are
+    /// refused until a retry succeeds.
+    pub stalled: Option<Stall>,
+    /// Durable mode: why the last round failed for lack of space (its
+    /// writers were refused; the next write tries again).
+    pub last_full: Option<String>,
     /// Set by close/drop: the writer writes and syncs what is queued, then
     /// exits.
     pub shutdown: bool,
@@ -202,6 +230,8 @@ impl State {
             sync_requested: 0,
             sync_done: 0,
             poisoned: None,
+            stalled: None,
+            last_full: None,
             shutdown: false,
             chunk_capacity,
             writer_checksums,
@@ -305,6 +335,49 @@ impl State {
     }
 }
 
+/// Stands in for a segment's file between closing a failed handle and
+/// opening the next: every call fails.
+struct ClosedFile;
+
+impl WritableFile for ClosedFile {
+    fn append(&mut self, _buf: Vec<u8>) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+    fn sync(&mut self) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+    fn len(&self) -> u64 {
+        0
+    }
+    fn truncate(&mut self, _len: u64) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+}
+
+fn closed_file() -> fasty_storage::Error {
+    fasty_storage::Error::Io {
+        path: PathBuf::from("<wal segment>"),
+        source: std::io::Error::other("the segment could not be reopened after a failed write"),
+    }
+}
+
+/// Async mode: the log writer is waiting for disk space.
+#[derive(Clone, Debug)]
+pub(crate) struct Stall {
+    /// The failure, for the error writers get meanwhile.
+    pub cause: String,
+    /// Failed attempts so far (the pause before the next one doubles).
+    pub failures: u32,
+    /// When the writer tries again (at once on close).
+    pub retry_at: Instant,
+}
+
+/// Pause before retry number `failures + 1` of a log write that failed for
+/// lack of space: 50 ms, doubling up to 1 s.
+fn stall_pause(failures: u32) -> Duration {
+    Duration::from_millis(50u64 << failures.min(5)).min(Duration::from_secs(1))
+}
+
 /// The segment the writer appends to.
 pub(crate) struct Active {
     pub id: u64,
@@ -313,9 +386,82 @@ pub(crate) struct Active {
     pub last_seqno: Option<Seqno>,
     /// Started from a spare written ahead ([`crate::spare`]).
     pub preallocated: bool,
+    /// The file's length as of its last successful fsync, and its last
+    /// record then: what a failed write rolls back to.
+    pub synced_len: u64,
+    pub synced_last_seqno: Option<Seqno>,
+    /// Copies of the chunks appended since that fsync, written again after
+    /// a rollback (the backend may have taken the originals).
+    pub unsynced: Vec<Chunk>,
 }
 
 impl Active {
+    /// A segment whose header (and everything in `file`) is durable.
+    pub(crate) fn new(
+        id: u64,
+        path: PathBuf,
+        file: Box<dyn WritableFile>,
+        preallocated: bool,
+    ) -> Active {
+        Active {
+            id,
+            synced_len: file.len(),
+            path,
+            file,
+            last_seqno: None,
+            preallocated,
+            synced_last_seqno: None,
+            unsynced: Vec::new(),
+        }
+    }
+
+    /// Everything appended so far has been fsynced.
+    fn synced(&mut self) {
+        self.synced_len = self.file.len();
+        self.synced_last_seqno = self.last_seqno;
+        self.unsynced.clear();
+    }
+
+    /// Syncs and records it.
+    fn sync(&mut self) -> Result<()> {
+        self.file.sync()?;
+        self.synced();
+        Ok(())
+    }
+
+    /// After a failed write or fsync: reopens the file (a backend may keep
+    /// a failed write's error for good) at its last synced length, cutting
+    /// off whatever the failed writes left — truncated, or in a segment
+    /// written ahead, left for the same bytes to overwrite (`zero`: zeros
+    /// written over it first, when those bytes will not be written again).
+    /// The truncation is fsynced. Returns the chunks to write again.
+    fn roll_back(&mut self, io: &dyn Io, zero: bool) -> Result<Vec<Chunk>> {
+        // The old handle goes first: dropping it waits for its writes still
+        // in flight, which must not land after the cut below.
+        drop(std::mem::replace(&mut self.file, Box::new(ClosedFile)));
+        let mut file = io.open_append(&self.path)?;
+        if self.preallocated {
+            if zero {
+                let attempted: u64 = self.unsynced.iter().map(|c| c.bytes.len() as u64).sum();
+                let end = (self.synced_len + attempted).min(file.len());
+                file.rewind_to(self.synced_len)?;
+                let mut left = end - self.synced_len;
+                while left > 0 {
+                    let n = left.min(1 << 20);
+                    file.append(vec![0; n as usize])?;
+                    left -= n;
+                }
+                file.sync()?;
+            }
+            file.rewind_to(self.synced_len)?;
+        } else {
+            file.truncate(self.synced_len)?;
+            file.sync()?;
+        }
+        self.file = file;
+        self.last_seqno = self.synced_last_seqno;
+        Ok(std::mem::take(&mut self.unsynced))
+    }
     pub(crate) fn meta(&self) -> SegmentMeta {
         SegmentMeta {
             path: self.path.clone(),
@@ -333,13 +479,7 @@ pub(crate) fn create_segment(io: &dyn Io, wal_dir: &Path, id: u64) -> Result<Act
     file.sync()?;
     io.sync_dir(wal_dir)?;
     tracing::debug!(file = %path.display(), "started a wal segment");
-    Ok(Active {
-        id,
-        path,
-        file,
-        last_seqno: None,
-        preallocated: false,
-    })
+    Ok(Active::new(id, path, file, false))
 }
 
 /// Starts segment `id`: from the spare if one is ready ([`crate::spare`]),
@@ -427,8 +567,9 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
             }
         };
         let started = Instant::now();
-        let written = write_round(core, &mut active, round.chunks, round.writer_checksums)
-            .and_then(|()| {
+        let mut chunks: VecDeque<Chunk> = round.chunks.into();
+        let written =
+            write_round(core, &mut active, &mut chunks, round.writer_checksums).and_then(|()| {
                 if round.sync {
                     active.file.start_sync().map_err(Into::into)
                 } else {
@@ -441,17 +582,51 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         if !fsynced.is_empty() {
             applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
         }
-        let result = written.and_then(|()| {
+        let mut result = written.and_then(|()| {
             if round.sync {
                 active.file.finish_sync().map_err(Into::into)
             } else {
                 Ok(())
             }
         });
+        // A spare segment written ahead must never be why the log cannot
+        // be written: it goes first, and the round is written again.
+        if let Err(e) = &result
+            && out_of_space(e)
+            && spares.is_some_and(Spares::release)
+        {
+            tracing::warn!(error = %e, "wal write failed for lack of space: removed the spare segment and writing again");
+            result = match rewrite(core, &mut active, &mut chunks, round.writer_checksums) {
+                Ok(r) => r,
+                Err(rolled_back) => {
+                    core.poison(format!(
+                        "wal write failed ({e}) and could not be undone: {rolled_back}"
+                    ));
+                    fail_all(round.batches);
+                    continue;
+                }
+            };
+        }
         if let Err(e) = result {
-            core.poison(format!("wal write or fsync failed: {e}"));
-            fail_all(round.batches);
+            if !out_of_space(&e) {
+                core.poison(format!("wal write or fsync failed: {e}"));
+                fail_all(round.batches);
+                continue;
+            }
+            let Some(acked) = handle_full(core, &mut active, chunks, round.batches, &e) else {
+                continue;
+            };
+            fsynced = acked;
+            if round.shutdown && interval.is_some() {
+                // Closing with the disk still full: what could not be
+                // written stays in the engine, which close flushes.
+                apply_and_acknowledge(core, fsynced, applying);
+                return active.meta();
+            }
             continue;
+        }
+        if round.sync {
+            active.synced();
         }
         let c = &core.counters;
         c.groups.fetch_add(1, Ordering::Relaxed);
@@ -467,6 +642,13 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         if round.sync {
             st.durable = st.durable.max(round.upto);
             st.sync_done = st.sync_done.max(round.epoch);
+            st.last_full = None;
+            if let Some(stall) = st.stalled.take() {
+                tracing::info!(
+                    failures = stall.failures,
+                    "the wal is written again after running out of disk space: writes resume, nothing was lost"
+                );
+            }
         }
         let finished = round.shutdown && st.queue.is_empty();
         drop(st);
@@ -614,6 +796,18 @@ fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant, wait:
             core.writer_cv.wait(&mut st);
             continue;
         }
+        if let Some(stall) = &st.stalled {
+            // Out of space: only the retry (at once on close) is written.
+            if st.shutdown || Instant::now() >= stall.retry_at {
+                break;
+            }
+            if !wait {
+                return Next::Idle;
+            }
+            let due = stall.retry_at;
+            core.writer_cv.wait_until(&mut st, due);
+            continue;
+        }
         if st.shutdown || st.sync_requested > st.sync_done {
             break;
         }
@@ -637,7 +831,8 @@ fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant, wait:
     let now = Instant::now();
     let sync = interval.is_none_or(|iv| now >= last_sync + iv)
         || st.sync_requested > st.sync_done
-        || st.shutdown;
+        || st.shutdown
+        || st.stalled.is_some();
     let round = Round {
         chunks: std::mem::take(&mut st.queue),
         writer_checksums: st.writer_checksums,
@@ -654,43 +849,136 @@ fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant, wait:
     Next::Round(round)
 }
 
-/// Appends the chunks, starting new segments where they say so.
-/// With `writer_checksums` the small records' checksums are filled in
-/// first.
+/// After a failed write: rolls the active segment back to its last fsync
+/// and writes everything since again (`chunks` keeps what is still
+/// unwritten if this fails too), then fsyncs. The outer error is a failed
+/// rollback (the log is then in an unknown state).
+fn rewrite(
+    core: &Core,
+    active: &mut Active,
+    chunks: &mut VecDeque<Chunk>,
+    writer_checksums: bool,
+) -> Result<Result<()>> {
+    let Some(log) = core.log.as_ref() else {
+        return Ok(Ok(()));
+    };
+    let mut again: VecDeque<Chunk> = active.roll_back(log.io.as_ref(), false)?.into();
+    again.extend(chunks.drain(..));
+    *chunks = again;
+    Ok(write_round(core, active, chunks, writer_checksums).and_then(|()| active.sync()))
+}
+
+/// A round failed for lack of disk space (`e`). The active segment is
+/// rolled back to its last fsync (a failure there poisons the log:
+/// `None`). Then:
+/// - async mode: every record not durable yet goes back to the front of
+///   the queue (they are acknowledged and applied; nothing is dropped), and
+///   the log stalls: new writes are refused with [`crate::Error::DiskFull`]
+///   and the writer retries with growing pauses ([`stall_pause`]), at once
+///   on close;
+/// - durable mode: the round's batches that an earlier fsync in the round
+///   made durable (a rotation) are returned, to be applied and
+///   acknowledged; every other batch, this round's and those queued since,
+///   is refused (never acknowledged, never applied; their bytes are cut
+///   off or zeroed) and the queue starts again after the last durable
+///   record. The next write simply tries again.
+fn handle_full(
+    core: &Core,
+    active: &mut Active,
+    chunks: VecDeque<Chunk>,
+    batches: Vec<PendingBatch>,
+    e: &crate::Error,
+) -> Option<Vec<PendingBatch>> {
+    let log = core.log.as_ref()?;
+    let async_mode = matches!(core.opts.durability, crate::Durability::Async { .. });
+    let mut retry = match active.roll_back(log.io.as_ref(), !async_mode) {
+        Ok(rolled) => rolled,
+        Err(re) => {
+            core.poison(format!(
+                "wal write failed for lack of space ({e}) and could not be undone: {re}"
+            ));
+            fail_all(batches);
+            return None;
+        }
+    };
+    let cause = e.to_string();
+    if async_mode {
+        retry.extend(chunks);
+        let bytes: usize = retry.iter().map(|c| c.bytes.len()).sum();
+        let mut st = core.state.lock();
+        st.queue.splice(0..0, retry);
+        st.queued_bytes += bytes;
+        let failures = st.stalled.as_ref().map_or(0, |s| s.failures) + 1;
+        if failures == 1 {
+            tracing::error!(error = %cause, "wal write failed for lack of disk space: new writes are refused until it can be written; acknowledged writes are kept and retried");
+        }
+        st.stalled = Some(Stall {
+            cause,
+            failures,
+            retry_at: Instant::now() + stall_pause(failures - 1),
+        });
+        drop(st);
+        core.done_cv.notify_all();
+        return Some(batches);
+    }
+    let last_rotated = log.segments.lock().last().and_then(|m| m.last_seqno);
+    let mut st = core.state.lock();
+    let durable = st
+        .durable
+        .max(active.synced_last_seqno.unwrap_or(0))
+        .max(last_rotated.unwrap_or(0));
+    let (acked, refused): (Vec<_>, Vec<_>) = batches.into_iter().partition(|b| b.0 <= durable);
+    let pending = std::mem::take(&mut st.pending);
+    st.queue.clear();
+    st.queued_bytes = 0;
+    st.next_seqno = durable + 1;
+    st.durable = durable;
+    st.tail_segment = active.id;
+    st.tail_len = active.file.len();
+    // Every acknowledged write is durable: sync requests are served.
+    st.sync_done = st.sync_requested;
+    tracing::warn!(error = %cause, refused = refused.len() + pending.len(), "wal write failed for lack of disk space: the writes of this group are refused, the next write tries again");
+    st.last_full = Some(cause);
+    drop(st);
+    for (_, _, waiter) in refused.into_iter().chain(pending) {
+        waiter.fail_no_space();
+    }
+    core.done_cv.notify_all();
+    Some(acked)
+}
+
+/// Appends the chunks, starting new segments where they say so, taking
+/// each from the front of `chunks` as it goes: on an error, `chunks` holds
+/// those not yet written (the one being appended is already among
+/// `active.unsynced`). With `writer_checksums` the small records'
+/// checksums are filled in first.
 fn write_round(
     core: &Core,
     active: &mut Active,
-    chunks: Vec<Chunk>,
+    chunks: &mut VecDeque<Chunk>,
     writer_checksums: bool,
 ) -> Result<()> {
     let Some(log) = core.log.as_ref() else {
+        chunks.clear();
         return Ok(());
     };
-    for mut chunk in chunks {
+    while let Some(mut chunk) = chunks.pop_front() {
         // Only a bug could make this fail; the log is then poisoned rather
         // than written with records that would not check.
-        chunk
-            .finish_checksums(writer_checksums)
-            .map_err(|why| fasty_storage::Error::Io {
+        if let Err(why) = chunk.finish_checksums(writer_checksums) {
+            return Err(fasty_storage::Error::Io {
                 path: active.path.clone(),
                 source: std::io::Error::other(why),
-            })?;
-        while chunk.segment > active.id {
-            // The old segment is complete and durable before the next one
-            // exists, so only the newest segment can ever be torn.
-            active.file.sync()?;
-            let next = start_segment(
-                log.io.as_ref(),
-                &log.dir,
-                log.spares.as_deref(),
-                active.id + 1,
-            )?;
-            let old = std::mem::replace(active, next);
-            log.segments.lock().push(old.meta());
-            core.counters.rotations.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = core.remove_obsolete(core.engine.flushed_seqno()) {
-                tracing::warn!(error = %e, "could not delete flushed wal segments; the next checkpoint retries");
             }
+            .into());
+        }
+        if chunk.segment > active.id {
+            if let Err(e) = rotate(core, log, active) {
+                chunks.push_front(chunk);
+                return Err(e);
+            }
+            chunks.push_front(chunk);
+            continue;
         }
         if !chunk.bytes.is_empty() {
             let c = &core.counters;
@@ -698,13 +986,50 @@ fn write_round(
                 .fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
             c.records_written
                 .fetch_add(u64::from(chunk.records), Ordering::Relaxed);
-            active.file.append(chunk.bytes)?;
-        }
-        if chunk.last_seqno.is_some() {
+            let bytes = chunk.bytes.clone();
+            if chunk.last_seqno.is_some() {
+                active.last_seqno = chunk.last_seqno;
+            }
+            active.unsynced.push(chunk);
+            active.file.append(bytes)?;
+        } else if chunk.last_seqno.is_some() {
             active.last_seqno = chunk.last_seqno;
         }
     }
     Ok(())
+}
+
+/// Closes the active segment and starts the next one.
+fn rotate(core: &Core, log: &LogDir, active: &mut Active) -> Result<()> {
+    // The old segment is complete and durable before the next one exists,
+    // so only the newest segment can ever be torn.
+    active.sync()?;
+    let id = active.id + 1;
+    let next = match start_segment(log.io.as_ref(), &log.dir, log.spares.as_deref(), id) {
+        Ok(next) => next,
+        Err(e) => {
+            // A segment left half created (no header, or a spare renamed
+            // into place) would end the log with a bad segment.
+            let path = segment_path(&log.dir, id);
+            if log.io.remove(&path).is_ok() {
+                let _ = log.io.sync_dir(&log.dir);
+            }
+            return Err(e);
+        }
+    };
+    let old = std::mem::replace(active, next);
+    log.segments.lock().push(old.meta());
+    core.counters.rotations.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = core.remove_obsolete(core.engine.flushed_seqno()) {
+        tracing::warn!(error = %e, "could not delete flushed wal segments; the next checkpoint retries");
+    }
+    Ok(())
+}
+
+/// Whether `e` is a failure for lack of disk space (retried), not one that
+/// poisons the log.
+fn out_of_space(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::Storage(se) if se.is_out_of_space())
 }
 
 #[cfg(test)]

@@ -381,3 +381,126 @@ fn repair_of_a_torn_tail_saves_the_torn_bytes() {
     let db = open(dir.path()).unwrap();
     assert_eq!(contents(&db), expected(BATCHES));
 }
+
+/// One kind of damage to the record at `off` of `seg`.
+fn damage(seg: &Path, off: u64, how: &str) {
+    let mut data = std::fs::read(seg).unwrap();
+    let off = off as usize;
+    let len = u32::from_le_bytes(data[off..off + 4].try_into().unwrap()) as usize;
+    match how {
+        // The length's low byte: the record seems shorter or longer, so
+        // its checksum fails and the next one is looked for elsewhere.
+        "length low byte" => data[off] ^= 0x11,
+        // The length's top byte: it points far past the end of the file.
+        "length high byte" => data[off + 3] = 0x7f,
+        "zeroed record" => data[off..off + 16 + len].fill(0),
+        other => panic!("unknown damage {other}"),
+    }
+    std::fs::write(seg, data).unwrap();
+}
+
+#[test]
+fn mid_log_damage_with_good_records_after_it_refuses_open_in_every_segment() {
+    for how in ["length low byte", "length high byte", "zeroed record"] {
+        for which in [1usize, 2] {
+            let (dir, segs) = copy_fixture();
+            let seg = &segs[which];
+            let offs = record_offsets(seg);
+            let bad = offs[offs.len() / 2];
+            damage(seg, bad, how);
+            let before = snapshot_files(dir.path());
+            let err = open(dir.path()).unwrap_err();
+            match &err {
+                Error::Corruption { path, offset, .. } => {
+                    assert_eq!(
+                        (path, *offset),
+                        (seg, bad),
+                        "{how} in segment {which}: {err}"
+                    )
+                }
+                other => panic!("{how} in segment {which}: expected wal corruption, got {other}"),
+            }
+            let msg = err.to_string();
+            assert!(msg.contains(&seg.display().to_string()), "{msg}");
+            assert!(msg.contains(&format!("offset {bad}")), "{msg}");
+            assert_eq!(err.code(), "wal_corruption");
+            let wal = |files: Vec<(PathBuf, Vec<u8>)>| -> Vec<_> {
+                files
+                    .into_iter()
+                    .filter(|(p, _)| p.starts_with(dir.path().join("wal")))
+                    .collect()
+            };
+            assert_eq!(
+                wal(before),
+                wal(snapshot_files(dir.path())),
+                "{how}: refusing changed nothing"
+            );
+            let report = fasty_wal::verify(dir.path()).unwrap();
+            assert!(report.blocks_open(), "{how} in segment {which}");
+            assert_eq!(
+                report
+                    .problems
+                    .iter()
+                    .map(|p| (p.path.clone(), p.offset, p.kind))
+                    .collect::<Vec<_>>(),
+                vec![(seg.clone(), bad, ProblemKind::Corruption)],
+                "{how} in segment {which}: {:?}",
+                report.problems
+            );
+            // Every record but the damaged one is still read.
+            assert_eq!(report.records, BATCHES - 1, "{how} in segment {which}");
+        }
+    }
+}
+
+#[test]
+fn verify_lists_every_damaged_record_of_a_segment() {
+    let (dir, segs) = copy_fixture();
+    let last = segs.last().unwrap();
+    let offs = record_offsets(last);
+    let (a, b, c) = (offs[1], offs[3], offs[offs.len() - 2]);
+    damage(last, a, "length low byte");
+    damage(last, b, "zeroed record");
+    flip(last, c + 20);
+    let report = fasty_wal::verify(dir.path()).unwrap();
+    let found: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| (p.path.clone(), p.offset, p.kind))
+        .collect();
+    let corrupt = ProblemKind::Corruption;
+    assert_eq!(
+        found,
+        vec![
+            (last.clone(), a, corrupt),
+            (last.clone(), b, corrupt),
+            (last.clone(), c, corrupt)
+        ],
+        "{:?}",
+        report.problems
+    );
+    assert_eq!(report.records, BATCHES - 3);
+}
+
+#[test]
+fn damage_to_the_final_record_is_still_a_torn_tail() {
+    // Nothing valid after the damage: a write cut short is the likelier
+    // story, and nothing after it was ever acknowledged as durable.
+    for how in ["length low byte", "length high byte", "zeroed record"] {
+        let (dir, segs) = copy_fixture();
+        let last = segs.last().unwrap();
+        let bad = *record_offsets(last).last().unwrap();
+        damage(last, bad, how);
+        let report = fasty_wal::verify(dir.path()).unwrap();
+        if how == "zeroed record" {
+            // Zeros to the end of the file are the segment's end.
+            assert!(report.is_clean(), "{how}: {:?}", report.problems);
+        } else {
+            assert!(!report.blocks_open(), "{how}: {:?}", report.problems);
+            assert_eq!(report.problems.len(), 1, "{how}");
+            assert_eq!(report.problems[0].kind, ProblemKind::TornTail);
+        }
+        let db = open(dir.path()).unwrap();
+        assert_eq!(contents(&db), expected(BATCHES - 1), "{how}");
+    }
+}

@@ -6,6 +6,8 @@
 //!   DuckDB in one run) in a release build with the peers it needs,
 //!   installing PostgreSQL 15 from Debian's packages when it is missing.
 //! - `bench storage|wal|query|http …` runs one layer's benchmark.
+//! - `fuzz --seconds N [TARGET…]` runs the cargo-fuzz targets in `fuzz/`.
+//! - `crash [--cycles N]` runs the query layer's kill -9 test longer.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,6 +31,14 @@ tasks:
                      `fasty-bench compare` (see `cargo xtask bench --help`).
   bench storage|wal|query|http [ARGS...]
                      one layer's benchmark (fasty-bench's subcommands)
+  fuzz [--seconds N] [TARGET...]
+                     build every fuzz target in fuzz/ (or the named ones)
+                     with cargo +nightly fuzz and run each N seconds
+                     (default 60), corpora in fuzz/corpus/<target>, seeds
+                     from fuzz/seeds/<target>; fails naming the crash file
+                     of every target that crashed
+  crash [--cycles N] the query layer's kill -9 test (query/tests/crash.rs)
+                     with N kill-and-reopen cycles (default 50)
   help               show this text";
 
 /// The single-layer benchmarks, passed through to fasty-bench as they are.
@@ -46,6 +56,20 @@ fn main() -> ExitCode {
             .current_dir(&root)
             .status(),
         Some("bench") => match bench(&root, &args[1..]) {
+            Ok(cmd) => cmd,
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some("fuzz") => match fuzz(&root, &args[1..]) {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some("crash") => match crash(&root, &args[1..]) {
             Ok(cmd) => cmd,
             Err(e) => {
                 eprintln!("xtask: {e}");
@@ -119,6 +143,162 @@ fn bench(
     let mut rest = vec!["compare".to_string()];
     rest.extend(args.iter().cloned());
     Ok(cargo(&features, &rest))
+}
+
+/// The targets `fuzz/Cargo.toml` declares, in its order.
+fn fuzz_targets(fuzz_dir: &Path) -> Result<Vec<String>, String> {
+    let manifest = std::fs::read_to_string(fuzz_dir.join("Cargo.toml"))
+        .map_err(|e| format!("cannot read fuzz/Cargo.toml: {e}"))?;
+    let mut targets = Vec::new();
+    let mut in_bin = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin && let Some(v) = line.strip_prefix("name") {
+            let name = v
+                .trim_start()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            targets.push(name.to_string());
+        }
+    }
+    Ok(targets)
+}
+
+/// `cargo xtask fuzz`: builds the targets, runs each for the given time
+/// and reports every crash file libFuzzer wrote.
+fn fuzz(root: &Path, args: &[String]) -> Result<(), String> {
+    let fuzz_dir = root.join("fuzz");
+    let all = fuzz_targets(&fuzz_dir)?;
+    let mut seconds: u64 = 60;
+    let mut wanted = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--seconds" || a.starts_with("--seconds=") {
+            let v = match a.strip_prefix("--seconds=") {
+                Some(v) => Some(v.to_string()),
+                None => it.next().cloned(),
+            };
+            seconds = v
+                .and_then(|v| v.parse().ok())
+                .filter(|&s| s > 0)
+                .ok_or("--seconds needs a whole number of seconds above 0")?;
+        } else if a.starts_with('-') {
+            return Err(format!("unknown fuzz option {a:?}; see cargo xtask help"));
+        } else if all.contains(a) {
+            wanted.push(a.clone());
+        } else {
+            return Err(format!(
+                "no fuzz target {a:?}; the targets are: {}",
+                all.join(", ")
+            ));
+        }
+    }
+    if wanted.is_empty() {
+        wanted = all;
+    }
+    // cargo-fuzz needs the nightly toolchain through rustup's `cargo +nightly`,
+    // and builds in the fuzz folder's own target directory.
+    let nightly = || {
+        let mut cmd = Command::new("cargo");
+        cmd.arg("+nightly")
+            .current_dir(&fuzz_dir)
+            .env_remove("RUSTUP_TOOLCHAIN")
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO");
+        cmd
+    };
+    // `cargo fuzz build` takes one target or none (all of them).
+    let one = match &wanted[..] {
+        [only] => Some(only),
+        _ => None,
+    };
+    let built = nightly()
+        .args(["fuzz", "build", "--debug-assertions"])
+        .args(one)
+        .status()
+        .map_err(|e| format!("could not run cargo +nightly fuzz (install it with `cargo install cargo-fuzz`): {e}"))?;
+    if !built.success() {
+        return Err("building the fuzz targets failed".into());
+    }
+    let mut crashes = Vec::new();
+    for target in &wanted {
+        let corpus = fuzz_dir.join("corpus").join(target);
+        let seeds = fuzz_dir.join("seeds").join(target);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
+        let artifacts = fuzz_dir.join("artifacts").join(target);
+        let before = artifact_files(&artifacts);
+        eprintln!("xtask: fuzzing {target} for {seconds} s");
+        let mut cmd = nightly();
+        cmd.args(["fuzz", "run", "--debug-assertions", target])
+            .arg(&corpus);
+        if seeds.is_dir() {
+            cmd.arg(&seeds);
+        }
+        let status = cmd
+            .arg("--")
+            .arg(format!("-max_total_time={seconds}"))
+            .status()
+            .map_err(|e| format!("could not run cargo +nightly fuzz: {e}"))?;
+        if !status.success() {
+            let new: Vec<PathBuf> = artifact_files(&artifacts)
+                .into_iter()
+                .filter(|p| !before.contains(p))
+                .collect();
+            if new.is_empty() {
+                crashes.push(format!("{target}: failed without a crash file ({status})"));
+            }
+            for path in new {
+                crashes.push(format!("{target}: {}", path.display()));
+            }
+        }
+    }
+    if crashes.is_empty() {
+        eprintln!("xtask: no crashes in {} target(s)", wanted.len());
+        return Ok(());
+    }
+    Err(format!(
+        "fuzz targets crashed; minimise with `cd fuzz && cargo +nightly fuzz tmin TARGET FILE`:\n  {}",
+        crashes.join("\n  ")
+    ))
+}
+
+/// The files in a target's artifact folder (none when it does not exist).
+fn artifact_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
+/// `cargo xtask crash`: the kill -9 test of the query layer with more
+/// cycles than the default test run's.
+fn crash(
+    root: &Path,
+    args: &[String],
+) -> Result<std::io::Result<std::process::ExitStatus>, String> {
+    let cycles = match option(args, "--cycles") {
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|&c| c > 0)
+            .ok_or("--cycles needs a whole number above 0")?,
+        None => 50,
+    };
+    Ok(Command::new(env!("CARGO"))
+        .args([
+            "nextest",
+            "run",
+            "-p",
+            "fasty-query",
+            "--test",
+            "crash",
+            "--no-capture",
+        ])
+        .env("FASTY_CRASH_CYCLES", cycles.to_string())
+        .current_dir(root)
+        .status())
 }
 
 /// The value of `--name VALUE` or `--name=VALUE` in `args`.

@@ -20,6 +20,31 @@ pub fn run(args: &[&str]) -> Output {
     fasty().args(args).stdin(Stdio::null()).output().unwrap()
 }
 
+/// Runs `fasty args…` expecting it to exit by itself (a refused start);
+/// one still running after a minute is killed and reported, so that a
+/// server that starts when it should not fails the test instead of
+/// hanging it.
+pub fn run_exiting(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = fasty()
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fasty {args:?} did not exit (it was expected to refuse to start)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// Runs `fasty args…` with `input` on its stdin (then closed), to
 /// completion.
 pub fn with_stdin(args: &[&str], input: &[u8]) -> Output {

@@ -207,6 +207,11 @@ fn an_empty_auth_token_is_refused_at_start() {
         "{err}"
     );
     assert!(ServerOptions::default().validate().is_ok());
+    let blank = ServerOptions {
+        auth_token: Some(" \t".into()),
+        ..ServerOptions::default()
+    };
+    assert!(blank.validate().is_err());
 }
 
 #[test]

@@ -44,6 +44,10 @@ pub enum FaultKind {
     /// The sync (file or directory) returns an error; nothing becomes
     /// durable.
     FailSync,
+    /// The disk is full: the operation fails with `ENOSPC` ("no space left
+    /// on device"); an append first writes the first half of the buffer
+    /// (rounded down), as a write that runs out of space part way does.
+    NoSpace,
     /// The operation and every later one (reads included) fail with
     /// "simulated crash": the process is dead until
     /// [`SimIo::restore_durable_image`].
@@ -103,6 +107,8 @@ struct State {
     ops: u64,
     faults: BTreeMap<u64, FaultKind>,
     crashed: bool,
+    /// [`SimIo::set_disk_full`].
+    disk_full: bool,
     /// Bumped by every restore; file handles from an earlier epoch are dead.
     epoch: u64,
     next_id: FileId,
@@ -115,7 +121,11 @@ fn crash_error(path: &Path) -> Error {
 }
 
 fn fault_error(path: &Path, kind: FaultKind) -> Error {
+    if kind == FaultKind::NoSpace {
+        return Error::io(path, io::Error::from_raw_os_error(libc::ENOSPC));
+    }
     let what = match kind {
+        FaultKind::NoSpace => "simulated full disk",
         FaultKind::FailWrite => "simulated write failure",
         FaultKind::ShortWrite => "simulated short write",
         FaultKind::FailSync => "simulated sync failure",
@@ -140,21 +150,25 @@ fn split(path: &Path) -> Result<(PathBuf, OsString)> {
 }
 
 impl State {
-    /// Counts one operation and decides whether it runs: `Ok(true)` means
-    /// "append only half" (a `ShortWrite` on an append).
-    fn begin(&mut self, path: &Path, op: Op) -> Result<bool> {
+    /// Counts one operation and decides whether it runs: `Ok(Some(kind))`
+    /// means "append only half, then fail with `kind`" (a `ShortWrite` or
+    /// `NoSpace` on an append, or any append while the disk is full).
+    fn begin(&mut self, path: &Path, op: Op) -> Result<Option<FaultKind>> {
         let n = self.ops;
         self.ops += 1;
         if self.crashed {
             return Err(crash_error(path));
         }
         match self.faults.remove(&n) {
-            None => Ok(false),
+            None if self.disk_full && op == Op::Append => Ok(Some(FaultKind::NoSpace)),
+            None => Ok(None),
             Some(FaultKind::Crash) => {
                 self.crashed = true;
                 Err(crash_error(path))
             }
-            Some(FaultKind::ShortWrite) if op == Op::Append => Ok(true),
+            Some(kind @ (FaultKind::ShortWrite | FaultKind::NoSpace)) if op == Op::Append => {
+                Ok(Some(kind))
+            }
             Some(kind) => Err(fault_error(path, kind)),
         }
     }
@@ -285,6 +299,13 @@ impl SimIo {
         self.core.state.lock().faults.insert(at_op, kind);
     }
 
+    /// While `full`, every append fails as [`FaultKind::NoSpace`] does
+    /// (half written, then `ENOSPC`); other operations work. For testing
+    /// what a full disk does and that writing resumes once it is not.
+    pub fn set_disk_full(&self, full: bool) {
+        self.core.state.lock().disk_full = full;
+    }
+
     /// Disarms every fault not fired yet.
     pub fn clear_faults(&self) {
         self.core.state.lock().faults.clear();
@@ -384,6 +405,7 @@ impl SimIo {
             ops: st.ops,
             faults,
             crashed: false,
+            disk_full: st.disk_full,
             epoch: st.epoch + 1,
             ..State::default()
         };
@@ -525,7 +547,7 @@ struct SimFile {
 
 impl SimFile {
     /// Counts the step and checks the handle survived no restore.
-    fn begin(&self, st: &mut State, op: Op) -> Result<bool> {
+    fn begin(&self, st: &mut State, op: Op) -> Result<Option<FaultKind>> {
         let short = st.begin(&self.path, op)?;
         if st.epoch != self.epoch {
             return Err(Error::io(
@@ -541,7 +563,7 @@ impl WritableFile for SimFile {
     fn append(&mut self, mut buf: Vec<u8>) -> Result<()> {
         let mut st = self.core.state.lock();
         let short = self.begin(&mut st, Op::Append)?;
-        if short {
+        if short.is_some() {
             buf.truncate(buf.len() / 2);
         }
         // Appends go at the write position, which `rewind_to` may have moved
@@ -555,8 +577,8 @@ impl WritableFile for SimFile {
         }
         live[pos..end].copy_from_slice(&buf);
         self.inner.append(buf)?;
-        if short {
-            return Err(fault_error(&self.path, FaultKind::ShortWrite));
+        if let Some(kind) = short {
+            return Err(fault_error(&self.path, kind));
         }
         Ok(())
     }

@@ -35,6 +35,8 @@ pub(crate) struct RequestClock {
     idle_timeout: Duration,
     /// Handlers running.
     busy: AtomicUsize,
+    /// Handlers started on this connection.
+    begun: AtomicU64,
     /// The first byte of the next request's head, if it has arrived.
     head_started: AtomicU64,
     /// The last byte read or written, or the end of the last handler.
@@ -51,6 +53,7 @@ impl RequestClock {
             head_timeout,
             idle_timeout,
             busy: AtomicUsize::new(0),
+            begun: AtomicU64::new(0),
             head_started: AtomicU64::new(NONE),
             last_activity: AtomicU64::new(0),
             head_began: Notify::new(),
@@ -68,6 +71,7 @@ impl RequestClock {
     /// A request's head has been read and its handler starts; the guard
     /// ends it.
     pub(crate) fn begin(self: &Arc<Self>) -> Busy {
+        self.begun.fetch_add(1, Ordering::SeqCst);
         self.busy.fetch_add(1, Ordering::SeqCst);
         self.head_started.store(NONE, Ordering::SeqCst);
         Busy(self.clone())
@@ -130,15 +134,123 @@ impl Drop for Busy {
     }
 }
 
-/// A byte stream that reports its traffic to a [`RequestClock`].
+/// A byte stream that reports its traffic to a [`RequestClock`], and
+/// gives hyper's own error answers (a request it could not parse: 400,
+/// 414, 431, 505, sent without a body and before any handler ran) the
+/// JSON error body every other answer has.
 pub(crate) struct Watched<S> {
     inner: S,
     clock: Arc<RequestClock>,
+    /// Final response heads written for handlers so far.
+    answered: u64,
+    /// A replacement answer still to be written.
+    pending: Vec<u8>,
+    /// Hyper's own answer was replaced: what it writes after is dropped
+    /// (it closes the connection).
+    replaced: bool,
 }
 
 impl<S> Watched<S> {
     pub(crate) fn new(inner: S, clock: Arc<RequestClock>) -> Self {
-        Watched { inner, clock }
+        Watched {
+            inner,
+            clock,
+            answered: 0,
+            pending: Vec::new(),
+            replaced: false,
+        }
+    }
+
+    /// Looks at the start of a write: a response head either answers a
+    /// handler (counted) or, with no handler left to answer, is hyper's
+    /// own error answer, replaced here. Whether it was replaced.
+    fn inspect(&mut self, first: &[u8]) -> bool {
+        let Some(status) = response_status(first) else {
+            return false;
+        };
+        if status < 200 {
+            // 100 Continue: not the final answer.
+            return false;
+        }
+        if self.answered < self.clock.begun.load(Ordering::SeqCst) {
+            self.answered += 1;
+            return false;
+        }
+        match hyper_error_answer(status) {
+            Some(answer) => {
+                self.pending = answer;
+                self.replaced = true;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The status of a response head at the start of `buf`, if it is one.
+fn response_status(buf: &[u8]) -> Option<u16> {
+    let rest = buf
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| buf.strip_prefix(b"HTTP/1.0 "))?;
+    let digits = rest.get(..3)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// The JSON answer for one of hyper's own error statuses.
+fn hyper_error_answer(status: u16) -> Option<Vec<u8>> {
+    let (reason, code, message) = match status {
+        400 => (
+            "Bad Request",
+            "bad_request",
+            "the request is not valid HTTP/1.1: check the request line and headers",
+        ),
+        414 => (
+            "URI Too Long",
+            "uri_too_long",
+            "the request target is too long: send the data in the body",
+        ),
+        431 => (
+            "Request Header Fields Too Large",
+            "headers_too_large",
+            "the request headers are too large: send fewer or shorter headers",
+        ),
+        505 => (
+            "HTTP Version Not Supported",
+            "http_version_not_supported",
+            "only HTTP/1.0 and HTTP/1.1 are served",
+        ),
+        _ => return None,
+    };
+    let status_code = axum::http::StatusCode::from_u16(status).ok()?;
+    let body = crate::error::ApiError::new(status_code, code, message).to_body();
+    let mut answer = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    Some(answer)
+}
+
+impl<S: AsyncWrite + Unpin> Watched<S> {
+    /// Writes out the replacement answer; `Ready(Ok)` once it is all out.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.pending.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -163,9 +275,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let this = &mut *self;
+        if this.replaced || this.inspect(buf) {
+            std::task::ready!(this.poll_pending(cx))?;
+            return Poll::Ready(Ok(buf.len()));
+        }
+        let res = Pin::new(&mut this.inner).poll_write(cx, buf);
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            self.clock.moved(false);
+            this.clock.moved(false);
         }
         res
     }
@@ -175,9 +292,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        let this = &mut *self;
+        let first = bufs
+            .iter()
+            .find(|b| !b.is_empty())
+            .map_or(&[][..], |b| &b[..]);
+        if this.replaced || this.inspect(first) {
+            std::task::ready!(this.poll_pending(cx))?;
+            return Poll::Ready(Ok(bufs.iter().map(|b| b.len()).sum()));
+        }
+        let res = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            self.clock.moved(false);
+            this.clock.moved(false);
         }
         res
     }
@@ -187,10 +313,37 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.poll_pending(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_heads_are_recognised() {
+        assert_eq!(response_status(b"HTTP/1.1 431 Request"), Some(431));
+        assert_eq!(response_status(b"HTTP/1.0 200 OK"), Some(200));
+        assert_eq!(response_status(b"HTTP/1.1 4"), None);
+        assert_eq!(response_status(b"{\"success\":true}"), None);
+        assert_eq!(response_status(b"1a\r\nHTTP/1.1 400"), None);
+        let answer = hyper_error_answer(431).unwrap();
+        let text = String::from_utf8(answer).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 431 "), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let j: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(j["error"]["code"], "headers_too_large");
+        assert!(hyper_error_answer(500).is_none());
     }
 }

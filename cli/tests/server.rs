@@ -498,7 +498,6 @@ fn schema_and_admin_use_the_routes_of_the_spec() {
 }
 
 #[test]
-#[ignore = "needs GET /schema"]
 fn schema_and_describe_through_a_server() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("data"), &[]);
@@ -524,7 +523,6 @@ fn schema_and_describe_through_a_server() {
 }
 
 #[test]
-#[ignore = "needs POST /admin/checkpoint, /admin/compact, /admin/backup"]
 fn admin_checkpoint_compact_and_backup_through_a_server() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(&tmp.path().join("data"), &[]);

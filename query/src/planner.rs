@@ -807,21 +807,24 @@ fn order_by_exprs(s: &Select) -> Vec<OrderBy> {
 fn distinct_names(names: Vec<String>) -> Vec<String> {
     let mut taken: std::collections::HashSet<String> = names.iter().cloned().collect();
     let mut seen = std::collections::HashSet::new();
+    // The next suffix to try per name, so n copies of a name cost O(n),
+    // not O(n²).
+    let mut next: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     names
         .into_iter()
         .map(|name| {
             if seen.insert(name.clone()) {
                 return name;
             }
-            let mut n = 1u64;
+            let n = next.entry(name.clone()).or_insert(1);
             loop {
                 let candidate = format!("{name}_{n}");
+                *n += 1;
                 if !taken.contains(&candidate) {
                     taken.insert(candidate.clone());
                     seen.insert(candidate.clone());
                     return candidate;
                 }
-                n += 1;
             }
         })
         .collect()

@@ -379,11 +379,18 @@ fn a_real_full_disk_in_both_modes() {
         let Some(fs) = Tmpfs::mount(64) else {
             return;
         };
+        // Most of the volume is taken before the database starts, so the
+        // database's own files stay small beside the space freed later
+        // (else its flushes and compactions could take all of it back).
+        let prefill = fs.path().join("prefill");
+        std::fs::write(&prefill, vec![0x5au8; 44 << 20]).unwrap();
         let data = fs.path().join("db");
         let db = Arc::new(Db::open(&data, tmpfs_options(durability)).unwrap());
         // The writer writes until the full disk refused 20 writes, waits
         // until space is freed, then writes until 20 more succeeded (not
-        // more: the log would fill the small volume again by itself).
+        // more: the log would fill the small volume again by itself), or
+        // gives up after 2,000 refusals once space is back (a bound on a
+        // hang: the assertions below then fail).
         let freed = Arc::new(AtomicBool::new(false));
         let refusals = Arc::new(AtomicUsize::new(0));
         let writer = {
@@ -391,8 +398,9 @@ fn a_real_full_disk_in_both_modes() {
             std::thread::spawn(move || {
                 let (mut acked, mut refused) = (Vec::new(), Vec::new());
                 let mut after = 0;
+                let mut refused_after = 0;
                 let mut n = 0u64;
-                while after < 20 {
+                while after < 20 && refused_after < 2000 {
                     if refused.len() >= 20 && !freed.load(Ordering::Acquire) {
                         std::thread::sleep(Duration::from_millis(5));
                         continue;
@@ -409,6 +417,9 @@ fn a_real_full_disk_in_both_modes() {
                         Err(e) => {
                             assert_disk_full(&e);
                             refused.push(key);
+                            if freed.load(Ordering::Acquire) {
+                                refused_after += 1;
+                            }
                             refusals.fetch_add(1, Ordering::Release);
                             std::thread::sleep(Duration::from_millis(5));
                         }
@@ -434,8 +445,13 @@ fn a_real_full_disk_in_both_modes() {
         assert!(db.stats().poisoned.is_none(), "{what}: poisoned");
         // Space is back: writes succeed again, with no restart.
         std::fs::remove_file(&filler).unwrap();
+        std::fs::remove_file(&prefill).unwrap();
         freed.store(true, Ordering::Release);
         let (acked, refused) = writer.join().unwrap();
+        assert!(
+            refused.len() < 20 + 2000,
+            "{what}: writes still refused after space came back"
+        );
         let db = Arc::into_inner(db).unwrap();
         db.close()
             .unwrap_or_else(|e| panic!("{what}: close failed: {e}"));

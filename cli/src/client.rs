@@ -1,4 +1,4 @@
-//! The HTTP client of SPEC §3, for `--server URL`: plain HTTP/1.1 (ureq
+//! The HTTP client of docs/http.md, for `--server URL`: plain HTTP/1.1 (ureq
 //! without TLS), keep-alive connections shared by the threads of a
 //! command, an optional bearer token. Replies come back whatever their
 //! status; reading them is the caller's business (`target`).

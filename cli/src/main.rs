@@ -1,10 +1,10 @@
-//! `fasty`: the command line of SPEC §5 — run the server, query, an
+//! `fasty`: the command line — run the server, query, an
 //! interactive shell, CSV import and administration, on a data directory or
 //! against a running server.
 //!
 //! One module per command (`serve`, `query`, `shell`, `import`, `admin`),
 //! plus what they share: `target` (an embedded database or a server, the
-//! same replies either way), `client` (the HTTP client of SPEC §3) and
+//! same replies either way), `client` (the HTTP client of docs/http.md) and
 //! `table` (aligned result tables).
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -55,7 +55,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the HTTP server (SPEC §3) on a data directory.
+    /// Run the HTTP server (docs/http.md) on a data directory.
     #[command(long_about = serve::LONG_ABOUT)]
     Serve(serve::ServeArgs),
     /// Run one statement and print its result.
@@ -73,7 +73,7 @@ enum Command {
     Admin(admin::AdminArgs),
 }
 
-/// Where the data lives and how durable writes are (SPEC §4).
+/// Where the data lives and how durable writes are (docs/wal.md).
 #[derive(Args, Debug, Clone)]
 pub(crate) struct DataArgs {
     /// The data directory (created if missing; default ./data). Not with

@@ -1,5 +1,5 @@
 //! `fasty query`: runs one statement on a data directory or a server and
-//! prints the answer as a table, or with `--json` the SPEC §3 response
+//! prints the answer as a table, or with `--json` the docs/http.md response
 //! object and nothing else.
 
 use std::io::Write;
@@ -16,7 +16,7 @@ pub const LONG_ABOUT: &str = "Run one statement and print its result.
 
 Prints the rows as an aligned table followed by `N rows (T ms)`, or the
 number of rows affected, `ok`, or the plan of an `explain`. With --json,
-prints exactly the response object of the HTTP API (SPEC §3) and nothing
+prints exactly the response object of the HTTP API (docs/http.md) and nothing
 else on stdout. A failing statement prints its code, line:column and hint
 and exits with status 1.
 
@@ -30,7 +30,7 @@ Examples:
 pub struct QueryArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Print the SPEC §3 JSON response object instead of a table.
+    /// Print the docs/http.md JSON response object instead of a table.
     #[arg(long)]
     json: bool,
     /// The statement.

@@ -1,4 +1,4 @@
-//! `fasty serve`: the HTTP server of SPEC §3 on a data directory, until
+//! `fasty serve`: the HTTP server of docs/http.md on a data directory, until
 //! SIGINT or SIGTERM; then every in-flight request finishes and the
 //! database is closed (synced) before the process exits 0.
 
@@ -12,7 +12,7 @@ use fasty_server::{AppState, ServerOptions};
 use crate::{DataArgs, Result};
 
 /// `fasty serve --help`: what it does, with examples.
-pub const LONG_ABOUT: &str = "Run the HTTP server (SPEC §3) on a data directory.
+pub const LONG_ABOUT: &str = "Run the HTTP server (docs/http.md) on a data directory.
 
 Serves the HTTP API (POST /query, GET /health, /stats, /metrics, …) until
 SIGINT or SIGTERM, then finishes in-flight requests, syncs everything and
@@ -26,7 +26,7 @@ Example:
   fasty serve --data-dir ./data --listen 127.0.0.1:8000 --durable
   curl -d '{\"query\": \"select users\"}' http://127.0.0.1:8000/query";
 
-/// Run the HTTP server (SPEC §3) on a data directory.
+/// Run the HTTP server (docs/http.md) on a data directory.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     #[command(flatten)]

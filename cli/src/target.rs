@@ -1,6 +1,6 @@
 //! Where a command runs: an embedded [`Database`] on a data directory, or
 //! a server reached over HTTP (`--server URL`). Both give the same
-//! [`Answer`]s and the same JSON response objects (SPEC §3), so `query`,
+//! [`Answer`]s and the same JSON response objects (docs/http.md), so `query`,
 //! `shell` and `import` do not care which it is.
 
 use std::fmt;
@@ -125,7 +125,7 @@ pub enum Answer {
     Inserted(u64),
 }
 
-/// A failed statement or request: the `error` object of SPEC §3.
+/// A failed statement or request: the `error` object of docs/http.md.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ApiError {
     /// The stable code.
@@ -161,7 +161,7 @@ impl ApiError {
         }
     }
 
-    /// The SPEC §3 error response object, fields in the order of the
+    /// The docs/http.md error response object, fields in the order of the
     /// spec (`success` first, then `code`, `message`, `line`, `column`,
     /// `hint`).
     pub fn to_json(&self) -> String {
@@ -267,7 +267,7 @@ impl Target {
         }
     }
 
-    /// Runs one statement and gives the SPEC §3 response object as JSON
+    /// Runs one statement and gives the docs/http.md response object as JSON
     /// text: `Ok` on success, `Err` holding the error object otherwise.
     pub fn query_json(&self, text: &str) -> std::result::Result<String, String> {
         match self {
@@ -584,7 +584,7 @@ fn answer(out: Output) -> Answer {
     }
 }
 
-/// The SPEC §3 response object of a statement run embedded, row fields in
+/// The docs/http.md response object of a statement run embedded, row fields in
 /// column order.
 pub fn output_json(out: &Output) -> String {
     match out {

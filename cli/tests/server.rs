@@ -362,7 +362,7 @@ fn shell_and_admin_check_the_server_first() {
 }
 
 /// A stand-in server answering the schema and admin routes with the
-/// shapes of SPEC §3, recording each request as `METHOD path body`.
+/// shapes of docs/http.md, recording each request as `METHOD path body`.
 struct FakeServer {
     url: String,
     requests: Arc<std::sync::Mutex<Vec<String>>>,

@@ -1,4 +1,4 @@
-//! The abstract syntax tree of the fasty language (SPEC §2): what the
+//! The abstract syntax tree of the fasty language (docs/language.md): what the
 //! parser produces and the planner consumes. Names are not resolved here:
 //! a dotted name such as `users.name` or `metadata.level` stays a list of
 //! parts until the planner knows which tables are in scope.
@@ -78,7 +78,7 @@ pub struct ColumnDef {
     pub ty: ColumnType,
 }
 
-/// The column types of SPEC §1.
+/// The column types (docs/language.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ColumnType {
     /// 64-bit signed integer.

@@ -32,7 +32,7 @@ use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
 
 /// Options of a [`Database`]: the durability mode and storage settings
-/// (`wal`), with the defaults of SPEC §4 (async, 50 ms sync interval).
+/// (`wal`), with the defaults of docs/wal.md (async, 50 ms sync interval).
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// The log and storage options, including the durability mode.

@@ -4,7 +4,7 @@
 //! name lookup, and a column reference borrows its value instead of
 //! copying it.
 //!
-//! Semantics (SPEC §2): three-valued logic — a comparison with `null` is
+//! Semantics (docs/language.md): three-valued logic — a comparison with `null` is
 //! `null`, `and`/`or`/`not` follow SQL's truth tables, a filter keeps a row
 //! only when it is `true`. Arithmetic on two ints stays int (checked:
 //! overflow is `numeric_overflow`; `/` truncates), with a float it is

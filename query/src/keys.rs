@@ -46,7 +46,7 @@
 //! another) and keeps byte order equal to string byte order. Tags 0x00
 //! and 0x08..=0xFF are reserved.
 //!
-//! The order of encoded values is: null first (SPEC §2: nulls first
+//! The order of encoded values is: null first (docs/language.md: nulls first
 //! ascending), then false < true, then ints by value, then floats by value
 //! (-inf .. +inf), then strings by bytes, then json by text. Ints and
 //! floats have distinct tags and are not ordered against each other: an

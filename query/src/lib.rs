@@ -1,4 +1,4 @@
-//! fasty-query: the relational layer — the fasty language (SPEC §1–2)
+//! fasty-query: the relational layer — the fasty language (docs/language.md)
 //! over fasty's durable key-value store.
 //!
 //! The data path of a statement: `parser` (nom; text → [`ast`]) →

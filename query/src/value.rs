@@ -1,5 +1,5 @@
 //! Values at run time: what a column holds, what an expression yields and
-//! what a result row carries, with the comparison rules of SPEC §2
+//! what a result row carries, with the comparison rules of docs/language.md
 //! (numbers compare across `int` and `float`; `null` compares with
 //! nothing; `order by` puts nulls first).
 

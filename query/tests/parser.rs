@@ -1,4 +1,4 @@
-//! The fasty language parser (SPEC §2): every example of the spec parses
+//! The fasty language parser (docs/language.md): every example of the language reference parses
 //! to the tree written out here by hand; printing any tree and parsing it
 //! back gives the same tree; syntax errors point at the offending token
 //! with a hint where a keyword is close; no input makes the parser panic.
@@ -117,7 +117,7 @@ fn hint(word: &str) -> Option<String> {
     Some(format!("did you mean \"{word}\"?"))
 }
 
-// ---- SPEC §2, example by example ----
+// ---- the language reference, example by example ----
 
 #[test]
 fn spec_ddl() {

@@ -1,4 +1,4 @@
-//! SPEC §1–2 end to end: every statement of the language on a small
+//! docs/language.md end to end: every statement of the language on a small
 //! database whose answers are worked out by hand, every error code, the
 //! planner's choice of access path (via `explain`) with the same rows as a
 //! forced full scan, and the catalog surviving a reopen.
@@ -64,7 +64,7 @@ fn ids(rows: &[Vec<Value>]) -> Vec<i64> {
         .collect()
 }
 
-/// The users table of SPEC §2 with five rows.
+/// The users table of docs/language.md with five rows.
 fn users(db: &Database) {
     ok(
         db,

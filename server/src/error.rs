@@ -1,4 +1,4 @@
-//! The error body of SPEC §3 and the HTTP status of each failure:
+//! The error body of docs/http.md and the HTTP status of each failure:
 //! `{"success": false, "error": {"code", "message", "line"?, "column"?,
 //! "hint"?}}`. Every failure the server answers — framework-level ones
 //! (404, 405, 413) included — goes through [`ApiError`], so clients only

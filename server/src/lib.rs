@@ -1,4 +1,4 @@
-//! fasty-server: the HTTP API of SPEC §3 as an [`axum::Router`] over a
+//! fasty-server: the HTTP API of docs/http.md as an [`axum::Router`] over a
 //! shared [`fasty_query::Database`].
 //!
 //! [`router`] builds the routes; [`serve`] runs them on a listener, with
@@ -243,7 +243,7 @@ impl AppState {
     }
 }
 
-/// The routes of SPEC §3 over `state`, with the auth, shutdown and
+/// The routes of docs/http.md over `state`, with the auth, shutdown and
 /// metrics layer around them. Unknown routes get 404, wrong methods 405,
 /// both with the JSON error body.
 pub fn router(state: AppState) -> Router {

@@ -666,7 +666,7 @@ mod bench {
     use super::*;
     use std::time::Instant;
 
-    /// A 1000-row batch body in the shape of SPEC §2's `users` table,
+    /// A 1000-row batch body in the shape of the `users` table of docs/language.md,
     /// with or without the nested `metadata` object.
     fn body(nested: bool) -> Vec<u8> {
         let rows: Vec<serde_json::Value> = (0..1000)

@@ -9,7 +9,7 @@
 //! format (`docs/wal.md`); in durable mode `spare` writes the next segment
 //! ahead of time as zeros, so that appends overwrite it.
 //!
-//! Three durability modes ([`Durability`], SPEC §4): `Async` acknowledges at
+//! Three durability modes ([`Durability`], docs/wal.md): `Async` acknowledges at
 //! once and fsyncs every sync interval (a crash loses at most that
 //! interval; a clean stop nothing); `Durable` acknowledges after the fsync
 //! covering the write (group commit); `Memory` keeps no log at all.

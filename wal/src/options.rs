@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// How much durability a [`crate::Db`] trades for speed (SPEC §4).
+/// How much durability a [`crate::Db`] trades for speed (docs/wal.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
     /// A write is acknowledged once it is in the log's queue and applied;

@@ -1,4 +1,4 @@
-//! The `http` benchmark: a load generator for fasty's HTTP API (SPEC §3).
+//! The `http` benchmark: a load generator for fasty's HTTP API (docs/http.md).
 //!
 //! By default it starts `fasty_server::serve` in this process on a loopback
 //! port over a fresh database ([`server`]), on a tokio runtime of its own;
@@ -25,7 +25,7 @@ use crate::workdir::WorkDir;
 
 pub use report::Report;
 
-/// How the in-process server's database is opened (SPEC §4).
+/// How the in-process server's database is opened (docs/wal.md).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     /// Acknowledged at once, synced every 50 ms (the default).

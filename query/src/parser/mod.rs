@@ -1,4 +1,4 @@
-//! The fasty language parser (SPEC §2): one statement of text → one
+//! The fasty language parser (docs/language.md): one statement of text → one
 //! [`Statement`]. It owns the grammar and the wording of syntax errors;
 //! it knows nothing of the catalog (names are resolved by the planner).
 //!

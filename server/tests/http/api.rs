@@ -1,4 +1,4 @@
-//! Every route, response shape and status code of SPEC §3.
+//! Every route, response shape and status code of docs/http.md.
 
 use fasty_server::ServerOptions;
 use serde_json::json;

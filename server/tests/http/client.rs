@@ -162,7 +162,7 @@ impl Resp {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.text()))
     }
 
-    /// Asserts the SPEC §3 error body with `status` and `code`, and gives
+    /// Asserts the docs/http.md error body with `status` and `code`, and gives
     /// the `error` object.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) -> serde_json::Value {

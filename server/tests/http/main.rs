@@ -1,4 +1,4 @@
-//! Integration tests of the HTTP API (SPEC §3) over real HTTP on a
+//! Integration tests of the HTTP API (docs/http.md) over real HTTP on a
 //! loopback port: one test binary, one module per concern.
 
 mod admin;

@@ -55,6 +55,10 @@ pub enum ErrorCode {
     /// A statement needed more memory than its limit
     /// ([`crate::ExecOptions::memory_limit`]).
     MemoryLimit,
+    /// The disk is full: the write was refused and changed nothing.
+    /// Writes resume by themselves once space is freed; acknowledged writes
+    /// are kept.
+    DiskFull,
     /// A statement was stopped by its caller ([`crate::ExecOptions::cancel`]),
     /// say because the client hung up.
     Cancelled,
@@ -85,6 +89,7 @@ impl ErrorCode {
             ErrorCode::StatementTimeout => "statement_timeout",
             ErrorCode::MemoryLimit => "memory_limit",
             ErrorCode::Cancelled => "cancelled",
+            ErrorCode::DiskFull => "disk_full",
         }
     }
 }
@@ -169,6 +174,7 @@ impl Error {
             Error::Query { code, .. } => *code,
             Error::Storage(e) => match e.code() {
                 "poisoned" => ErrorCode::Poisoned,
+                "disk_full" => ErrorCode::DiskFull,
                 "storage_corruption" | "wal_corruption" => ErrorCode::Corruption,
                 _ => ErrorCode::StorageError,
             },
@@ -206,5 +212,19 @@ impl Error {
             Error::Syntax { hint, .. } | Error::Query { hint, .. } => hint.as_deref(),
             Error::Storage(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_has_its_own_code() {
+        let e = Error::from(fasty_wal::Error::DiskFull {
+            cause: "no space left on device".into(),
+        });
+        assert_eq!(e.code(), ErrorCode::DiskFull);
+        assert_eq!(e.code().as_str(), "disk_full");
     }
 }

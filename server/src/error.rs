@@ -127,13 +127,16 @@ impl ApiError {
 
 impl From<fasty_query::Error> for ApiError {
     /// Query errors are 400s; failures of the storage below (I/O,
-    /// corruption, a poisoned database) are the server's, 500.
+    /// corruption, a poisoned database) are the server's, 500; a full disk
+    /// is 503 (writes resume once space is freed).
     fn from(e: fasty_query::Error) -> Self {
         let code = e.code();
         let status = match code {
             ErrorCode::StorageError | ErrorCode::Poisoned | ErrorCode::Corruption => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            // Not the request's fault, and over once space is freed.
+            ErrorCode::DiskFull => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError {

@@ -20,8 +20,23 @@ use crate::Result;
 use crate::table;
 use crate::target::{Answer, Target, TargetArgs};
 
+/// The meta commands, for `--help` and `.help`.
+macro_rules! meta_commands {
+    () => {
+        "  .tables                     list the tables
+  .schema [TABLE]             columns and indexes of one table or all
+  .mode table|csv|json|line   how rows are printed
+  .timer on|off               print the time of each statement
+  .read FILE                  run the statements of FILE
+  .output [FILE]              write results to FILE (alone: back to stdout)
+  .help                       this list
+"
+    };
+}
+
 /// `fasty shell --help`: what it does, with examples.
-pub const LONG_ABOUT: &str = "An interactive shell on a data directory or a server.
+pub const LONG_ABOUT: &str = concat!(
+    "An interactive shell on a data directory or a server.
 
 Statements end with `;`: several may share a line, one may span lines (a `;`
 inside quotes or after `--` does not count). Results are printed as aligned
@@ -33,19 +48,15 @@ Input that is not a terminal is run as a script: every statement in order;
 the first failure prints its line and the shell exits with status 1.
 
 Meta commands:
-  .tables                     list the tables
-  .schema [TABLE]             columns and indexes of one table or all
-  .mode table|csv|json|line   how rows are printed
-  .timer on|off               print the time of each statement
-  .read FILE                  run the statements of FILE
-  .output [FILE]              write results to FILE (alone: back to stdout)
-  .help                       this list
-  .quit                       leave
+",
+    meta_commands!(),
+    "  .quit                       leave
 
 Examples:
   fasty shell --data-dir ./data
   fasty shell --server http://127.0.0.1:8000
-  fasty shell --data-dir ./data < script.fql";
+  fasty shell --data-dir ./data < script.fql"
+);
 
 /// An interactive shell: line editing, history, multi-line statements.
 #[derive(Args, Debug)]
@@ -58,21 +69,17 @@ pub struct ShellArgs {
     history: Option<PathBuf>,
 }
 
-const HELP: &str = "\
-statements end with ';' (several per line, or one over several lines);
+const HELP: &str = concat!(
+    "statements end with ';' (several per line, or one over several lines);
 \\q, quit or exit leave; describe TABLE shows a table's columns
 meta commands:
-  .tables                     list the tables
-  .schema [TABLE]             columns and indexes of one table or all
-  .mode table|csv|json|line   how rows are printed
-  .timer on|off               print the time of each statement
-  .read FILE                  run the statements of FILE
-  .output [FILE]              write results to FILE (alone: back to stdout)
-  .help                       this list
-  .quit                       leave (or Ctrl-D)
+",
+    meta_commands!(),
+    "  .quit                       leave (or Ctrl-D)
 the language: docs/language.md; the HTTP API: docs/http.md;
 coming from SQL: docs/from-sql.md
-";
+"
+);
 
 /// How `.read` files may nest.
 const MAX_READ_DEPTH: usize = 16;

@@ -46,20 +46,11 @@ impl Job {
 impl Inner {
     /// Body of the background compaction thread.
     pub(crate) fn compaction_loop(&self) {
-        let mut backoff = crate::engine::Backoff::default();
-        while self.wait_until(|inner| {
-            !inner.is_poisoned() && inner.compaction_due(&inner.current().version)
-        }) {
-            match self.compact_once() {
-                Ok(_) => backoff.reset(),
-                Err(e) if e.is_out_of_space() => {
-                    if !self.pause(backoff.next()) {
-                        return;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "background compaction failed"),
-            }
-        }
+        self.background_loop(
+            "compaction",
+            |inner| inner.compaction_due(&inner.current().version),
+            Inner::compact_once,
+        );
     }
 
     /// Runs one compaction if one is due; false when none was.
@@ -161,20 +152,8 @@ impl Inner {
 
     fn run(&self, job: Job) -> Result<()> {
         let result = self.run_job(&job);
-        self.out_of_space.store(
-            matches!(&result, Err(e) if e.is_out_of_space()),
-            Ordering::Release,
-        );
-        match &result {
-            // The inputs are untouched and the outputs removed: retried
-            // once there is space.
-            Err(e) if e.is_out_of_space() => {
-                tracing::warn!(error = %e, "compaction failed for lack of disk space; it is retried");
-            }
-            Err(e) => self.poison(e),
-            Ok(()) => {}
-        }
-        self.notify();
+        // Out of space, the inputs are untouched and the outputs removed.
+        self.settle("compaction", &result);
         result
     }
 

@@ -673,6 +673,48 @@ impl Inner {
         !*shutdown
     }
 
+    /// Records how a flush or compaction (`what`) ended: out of space, it
+    /// changed nothing and is retried later; any other failure poisons.
+    /// Then wakes whoever waits on background work.
+    pub(crate) fn settle(&self, what: &str, result: &Result<()>) {
+        self.out_of_space.store(
+            matches!(result, Err(e) if e.is_out_of_space()),
+            Ordering::Release,
+        );
+        match result {
+            Err(e) if e.is_out_of_space() => {
+                tracing::warn!(error = %e, "{what} failed for lack of disk space; it is retried");
+            }
+            Err(e) => self.poison(e),
+            Ok(()) => {}
+        }
+        self.notify();
+    }
+
+    /// The body of a background thread: runs `step` whenever `ready`
+    /// holds, until shutdown. After an out-of-space failure it pauses
+    /// (growing backoff) before trying again; other failures are logged
+    /// (they poisoned the engine, so `ready` turns false).
+    pub(crate) fn background_loop<T>(
+        &self,
+        what: &str,
+        ready: impl Fn(&Inner) -> bool,
+        step: impl Fn(&Inner) -> Result<T>,
+    ) {
+        let mut backoff = Backoff::default();
+        while self.wait_until(|inner| !inner.is_poisoned() && ready(inner)) {
+            match step(self) {
+                Ok(_) => backoff.reset(),
+                Err(e) if e.is_out_of_space() => {
+                    if !self.pause(backoff.next()) {
+                        return;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "background {what} failed"),
+            }
+        }
+    }
+
     /// Wakes background threads and stalled writers.
     pub(crate) fn notify(&self) {
         let _g = self.bg.lock();

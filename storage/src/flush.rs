@@ -49,20 +49,13 @@ impl TableInput for Entry {
 impl Inner {
     /// Body of the background flush thread.
     pub(crate) fn flush_loop(&self) {
-        let mut backoff = crate::engine::Backoff::default();
-        while self.wait_until(|inner| !inner.is_poisoned() && !inner.current().frozen.is_empty()) {
-            match self.flush_oldest() {
-                Ok(_) => backoff.reset(),
-                Err(e) if e.is_out_of_space() => {
-                    // The memtable stays frozen (and readable); the flush
-                    // is retried once the pause is over.
-                    if !self.pause(backoff.next()) {
-                        return;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "background flush failed"),
-            }
-        }
+        // A memtable whose flush failed for lack of space stays frozen
+        // (and readable) until the retry.
+        self.background_loop(
+            "flush",
+            |inner| !inner.current().frozen.is_empty(),
+            Inner::flush_oldest,
+        );
     }
 
     /// Freezes the active memtable and flushes every frozen one.
@@ -87,20 +80,8 @@ impl Inner {
             return Ok(false);
         };
         let result = self.flush_memtable(&mem);
-        self.out_of_space.store(
-            matches!(&result, Err(e) if e.is_out_of_space()),
-            Ordering::Release,
-        );
-        match &result {
-            // Nothing changed: the memtable stays frozen and the flush can
-            // be retried once there is space again.
-            Err(e) if e.is_out_of_space() => {
-                tracing::warn!(error = %e, "flush failed for lack of disk space; it is retried, and memtables are kept in memory meanwhile");
-            }
-            Err(e) => self.poison(e),
-            Ok(()) => {}
-        }
-        self.notify();
+        // Out of space, nothing changed: the memtable stays frozen.
+        self.settle("flush", &result);
         result.map(|()| true)
     }
 

@@ -248,7 +248,8 @@ impl Database {
     /// Runs one statement with per-call switches.
     pub fn execute_with(&self, text: &str, opts: ExecOptions) -> Result<Output> {
         let stmt = parser::parse(text)?;
-        self.run(&stmt, opts)
+        // Parsed text is within the bounds already.
+        self.collect(&stmt, opts)
     }
 
     /// Parses a statement whose values may be `?` placeholders (in
@@ -323,12 +324,21 @@ impl Database {
         sink: &mut dyn RowSink,
     ) -> Result<Streamed> {
         let stmt = parser::parse(text)?;
-        self.run_into(&stmt, opts, sink)
+        let limits = Limits::new(&opts);
+        self.run_with(&stmt, &opts, &limits, sink, false)
     }
 
     /// Runs a parsed statement and returns its whole output (a query's
     /// rows collected in memory, counted against the memory limit).
     pub fn run(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+        // A statement built by hand never met the parser's bounds.
+        parser::check_depth(stmt)?;
+        self.collect(stmt, opts)
+    }
+
+    /// [`Database::run`] of a statement known to be within the parser's
+    /// bounds.
+    fn collect(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
         let limits = Limits::new(&opts);
         let mut all = Collect {
             columns: Vec::new(),
@@ -356,6 +366,7 @@ impl Database {
         opts: ExecOptions,
         sink: &mut dyn RowSink,
     ) -> Result<Streamed> {
+        parser::check_depth(stmt)?;
         let limits = Limits::new(&opts);
         self.run_with(stmt, &opts, &limits, sink, false)
     }
@@ -370,8 +381,6 @@ impl Database {
         sink: &mut dyn RowSink,
         keeps_all: bool,
     ) -> Result<Streamed> {
-        // A statement built by hand never met the parser's bounds.
-        parser::check_depth(stmt)?;
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };

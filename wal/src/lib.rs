@@ -39,10 +39,13 @@ mod db;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod lifecycle;
 mod options;
+mod queue;
 mod record;
 mod recovery;
 mod segment;
+mod shared;
 mod spare;
 mod writer;
 

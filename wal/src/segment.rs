@@ -6,7 +6,7 @@
 //! sequence numbers increase across them. This module classifies what it
 //! reads (a clean end, a torn tail, corruption) but never changes a file:
 //! truncating, deleting and creating segments is for [`crate::recovery`]
-//! and [`crate::writer`].
+//! and [`crate::lifecycle`].
 
 use std::path::{Path, PathBuf};
 

@@ -35,8 +35,8 @@ use fasty_storage::io::Io;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::Result;
+use crate::lifecycle::Active;
 use crate::segment::{SEGMENT_HEADER_LEN, segment_header, segment_path};
-use crate::writer::Active;
 
 /// The spare being written.
 pub(crate) const SPARE_TMP: &str = "spare.tmp";

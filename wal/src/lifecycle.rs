@@ -1,0 +1,193 @@
+//! The segment life cycle: a segment is created (or taken from the spare
+//! written ahead, [`crate::spare`]) durably before any record goes in,
+//! appended to by the log writer, rolled back to its last fsync after a
+//! failed write, and sealed by the rotation that starts the next one.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use fasty_storage::Seqno;
+use fasty_storage::io::{Io, WritableFile};
+
+use crate::error::Result;
+use crate::queue::Chunk;
+use crate::recovery::SegmentMeta;
+use crate::segment::{segment_header, segment_path};
+use crate::shared::{Core, LogDir};
+use crate::spare::Spares;
+
+/// Stands in for a segment's file between closing a failed handle and
+/// opening the next: every call fails.
+struct ClosedFile;
+
+impl WritableFile for ClosedFile {
+    fn append(&mut self, _buf: Vec<u8>) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+    fn sync(&mut self) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+    fn len(&self) -> u64 {
+        0
+    }
+    fn truncate(&mut self, _len: u64) -> fasty_storage::Result<()> {
+        Err(closed_file())
+    }
+}
+
+fn closed_file() -> fasty_storage::Error {
+    fasty_storage::Error::Io {
+        path: PathBuf::from("<wal segment>"),
+        source: std::io::Error::other("the segment could not be reopened after a failed write"),
+    }
+}
+
+/// The segment the writer appends to.
+pub(crate) struct Active {
+    pub id: u64,
+    pub path: PathBuf,
+    pub file: Box<dyn WritableFile>,
+    pub last_seqno: Option<Seqno>,
+    /// Started from a spare written ahead ([`crate::spare`]).
+    pub preallocated: bool,
+    /// The file's length as of its last successful fsync, and its last
+    /// record then: what a failed write rolls back to.
+    pub synced_len: u64,
+    pub synced_last_seqno: Option<Seqno>,
+    /// Copies of the chunks appended since that fsync, written again after
+    /// a rollback (the backend may have taken the originals).
+    pub unsynced: Vec<Chunk>,
+}
+
+impl Active {
+    /// A segment whose header (and everything in `file`) is durable.
+    pub(crate) fn new(
+        id: u64,
+        path: PathBuf,
+        file: Box<dyn WritableFile>,
+        preallocated: bool,
+    ) -> Active {
+        Active {
+            id,
+            synced_len: file.len(),
+            path,
+            file,
+            last_seqno: None,
+            preallocated,
+            synced_last_seqno: None,
+            unsynced: Vec::new(),
+        }
+    }
+
+    /// Everything appended so far has been fsynced.
+    pub(crate) fn synced(&mut self) {
+        self.synced_len = self.file.len();
+        self.synced_last_seqno = self.last_seqno;
+        self.unsynced.clear();
+    }
+
+    /// Syncs and records it.
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        self.file.sync()?;
+        self.synced();
+        Ok(())
+    }
+
+    /// After a failed write or fsync: reopens the file (a backend may keep
+    /// a failed write's error for good) at its last synced length, cutting
+    /// off whatever the failed writes left — truncated, or in a segment
+    /// written ahead, left for the same bytes to overwrite (`zero`: zeros
+    /// written over it first, when those bytes will not be written again).
+    /// The truncation is fsynced. Returns the chunks to write again.
+    pub(crate) fn roll_back(&mut self, io: &dyn Io, zero: bool) -> Result<Vec<Chunk>> {
+        // The old handle goes first: dropping it waits for its writes still
+        // in flight, which must not land after the cut below.
+        drop(std::mem::replace(&mut self.file, Box::new(ClosedFile)));
+        let mut file = io.open_append(&self.path)?;
+        if self.preallocated {
+            if zero {
+                let attempted: u64 = self.unsynced.iter().map(|c| c.bytes.len() as u64).sum();
+                let end = (self.synced_len + attempted).min(file.len());
+                file.rewind_to(self.synced_len)?;
+                let mut left = end - self.synced_len;
+                while left > 0 {
+                    let n = left.min(1 << 20);
+                    file.append(vec![0; n as usize])?;
+                    left -= n;
+                }
+                file.sync()?;
+            }
+            file.rewind_to(self.synced_len)?;
+        } else {
+            file.truncate(self.synced_len)?;
+            file.sync()?;
+        }
+        self.file = file;
+        self.last_seqno = self.synced_last_seqno;
+        Ok(std::mem::take(&mut self.unsynced))
+    }
+    pub(crate) fn meta(&self) -> SegmentMeta {
+        SegmentMeta {
+            path: self.path.clone(),
+            last_seqno: self.last_seqno,
+        }
+    }
+}
+
+/// Creates segment `id` with its header, durably: the header is fsynced and
+/// so is the directory entry, before any record goes in.
+pub(crate) fn create_segment(io: &dyn Io, wal_dir: &Path, id: u64) -> Result<Active> {
+    let path = segment_path(wal_dir, id);
+    let mut file = io.create(&path)?;
+    file.append(segment_header())?;
+    file.sync()?;
+    io.sync_dir(wal_dir)?;
+    tracing::debug!(file = %path.display(), "started a wal segment");
+    Ok(Active::new(id, path, file, false))
+}
+
+/// Starts segment `id`: from the spare if one is ready ([`crate::spare`]),
+/// otherwise created; either way durable as created before any record goes
+/// in. Then asks for the next spare.
+pub(crate) fn start_segment(
+    io: &dyn Io,
+    wal_dir: &Path,
+    spares: Option<&Spares>,
+    id: u64,
+) -> Result<Active> {
+    let active = match spares.map(|s| s.take(id)).transpose()?.flatten() {
+        Some(active) => active,
+        None => create_segment(io, wal_dir, id)?,
+    };
+    if let Some(spares) = spares {
+        spares.segment_started();
+    }
+    Ok(active)
+}
+
+/// Closes the active segment and starts the next one.
+pub(crate) fn rotate(core: &Core, log: &LogDir, active: &mut Active) -> Result<()> {
+    // The old segment is complete and durable before the next one exists,
+    // so only the newest segment can ever be torn.
+    active.sync()?;
+    let id = active.id + 1;
+    let next = match start_segment(log.io.as_ref(), &log.dir, log.spares.as_deref(), id) {
+        Ok(next) => next,
+        Err(e) => {
+            // A segment left half created (no header, or a spare renamed
+            // into place) would end the log with a bad segment.
+            let path = segment_path(&log.dir, id);
+            if log.io.remove(&path).is_ok() {
+                let _ = log.io.sync_dir(&log.dir);
+            }
+            return Err(e);
+        }
+    };
+    let old = std::mem::replace(active, next);
+    log.segments.lock().push(old.meta());
+    core.counters.rotations.fetch_add(1, Ordering::Relaxed);
+    if let Err(e) = core.remove_obsolete(core.engine.flushed_seqno()) {
+        tracing::warn!(error = %e, "could not delete flushed wal segments; the next checkpoint retries");
+    }
+    Ok(())
+}

@@ -156,7 +156,7 @@ pub(crate) fn start_segment(
     id: u64,
 ) -> Result<Active> {
     let active = match spares.map(|s| s.take(id)).transpose()?.flatten() {
-        Some(active) => active,
+        Some((path, file)) => Active::new(id, path, file, true),
         None => create_segment(io, wal_dir, id)?,
     };
     if let Some(spares) = spares {

@@ -31,11 +31,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fasty_storage::io::Io;
+use fasty_storage::io::{Io, WritableFile};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::Result;
-use crate::lifecycle::Active;
 use crate::segment::{SEGMENT_HEADER_LEN, segment_header, segment_path};
 
 /// The spare being written.
@@ -106,9 +105,10 @@ impl Spares {
 
     /// Starts segment `id` from the ready spare, if there is one: renamed
     /// into place, the directory fsynced, opened for writing after its
-    /// header. `Ok(None)` when no spare is ready; an error is the
-    /// rotation's (the caller poisons the log, as for a failed create).
-    pub(crate) fn take(&self, id: u64) -> Result<Option<Active>> {
+    /// header; returns its path and the open file. `Ok(None)` when no
+    /// spare is ready; an error is the rotation's (the caller poisons the
+    /// log, as for a failed create).
+    pub(crate) fn take(&self, id: u64) -> Result<Option<(PathBuf, Box<dyn WritableFile>)>> {
         let mut st = self.state.lock();
         if !st.ready {
             return Ok(None);
@@ -124,7 +124,7 @@ impl Spares {
         let mut file = self.io.open_append(&path)?;
         file.rewind_to(SEGMENT_HEADER_LEN as u64)?;
         tracing::debug!(file = %path.display(), "started a wal segment from a spare");
-        Ok(Some(Active::new(id, path, file, true)))
+        Ok(Some((path, file)))
     }
 
     /// Gives back the disk space spares hold, because a log write failed

@@ -3,6 +3,8 @@
 //! for syntax errors the 1-based line and column of the offending token;
 //! where a close match exists, a hint (`did you mean "select"?`).
 
+use fasty_wal::ErrorKind as WalErrorKind;
+
 /// Stable error codes: the `code` field of the HTTP error body. Never
 /// renamed once released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -172,10 +174,12 @@ impl Error {
         match self {
             Error::Syntax { code, .. } => *code,
             Error::Query { code, .. } => *code,
-            Error::Storage(e) => match e.code() {
-                "poisoned" => ErrorCode::Poisoned,
-                "disk_full" => ErrorCode::DiskFull,
-                "storage_corruption" | "wal_corruption" => ErrorCode::Corruption,
+            Error::Storage(e) => match e.kind() {
+                WalErrorKind::Poisoned => ErrorCode::Poisoned,
+                WalErrorKind::DiskFull => ErrorCode::DiskFull,
+                WalErrorKind::StorageCorruption | WalErrorKind::WalCorruption => {
+                    ErrorCode::Corruption
+                }
                 _ => ErrorCode::StorageError,
             },
         }
@@ -226,5 +230,30 @@ mod tests {
         });
         assert_eq!(e.code(), ErrorCode::DiskFull);
         assert_eq!(e.code().as_str(), "disk_full");
+    }
+
+    #[test]
+    fn wal_errors_map_to_codes_by_kind() {
+        let code = |e: fasty_wal::Error| Error::from(e).code();
+        let poisoned = fasty_storage::Error::Poisoned {
+            cause: "fsync failed".into(),
+        };
+        assert_eq!(code(poisoned.into()), ErrorCode::Poisoned);
+        assert_eq!(
+            code(fasty_wal::Error::Poisoned { cause: "x".into() }),
+            ErrorCode::Poisoned
+        );
+        let corrupt = fasty_storage::Error::Corruption {
+            path: "t.sst".into(),
+            offset: 0,
+            reason: "checksum".into(),
+        };
+        assert_eq!(code(corrupt.into()), ErrorCode::Corruption);
+        assert_eq!(code(fasty_wal::Error::Closed), ErrorCode::StorageError);
+        let io = fasty_storage::Error::Io {
+            path: "poisoned".into(),
+            source: std::io::Error::other("disk_full"),
+        };
+        assert_eq!(code(io.into()), ErrorCode::StorageError);
     }
 }

@@ -87,6 +87,12 @@ impl Error {
         }
     }
 
+    /// Whether writes are refused because an earlier write or fsync failed
+    /// ([`Error::Poisoned`]): reads still work, reopen to recover.
+    pub fn is_poisoned(&self) -> bool {
+        matches!(self, Error::Poisoned { .. })
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),

@@ -51,7 +51,7 @@ mod writer;
 
 pub use backup::{BackupReport, backup, restore};
 pub use db::{Db, Stats};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use fasty_storage::{BatchOp, Scan, Seqno, Snapshot, WriteBatch};
 pub use options::{Durability, Options};
 pub use recovery::{Problem, ProblemKind, RepairReport, ReplayStats, VerifyReport, repair, verify};

@@ -30,6 +30,7 @@ use crate::recovery::{ReplayStats, SegmentMeta, recover};
 use crate::segment::WAL_DIR;
 use crate::shared::{Core, LogDir};
 use crate::spare::{Spares, remove_spares};
+use crate::writer::LogWriter;
 
 /// Batches whose keys and values exceed this are encoded on the writing
 /// thread, outside every lock; smaller ones are framed straight into the
@@ -180,7 +181,10 @@ impl Db {
         let thread_core = core.clone();
         let writer = std::thread::Builder::new()
             .name("fasty-wal-writer".into())
-            .spawn(move || crate::writer::run(&thread_core, active))
+            .spawn(move || {
+                let writer = LogWriter::new(&thread_core, active);
+                crate::writer::run(&thread_core, writer)
+            })
             .map_err(|e| {
                 Error::Storage(fasty_storage::Error::Io {
                     path: PathBuf::from("fasty-wal-writer"),

@@ -19,7 +19,7 @@ use fasty_storage::Seqno;
 
 use crate::error::Result;
 use crate::lifecycle::{Active, rotate};
-use crate::queue::{Chunk, PendingBatch, Stall, acknowledge, fail_all};
+use crate::queue::{Chunk, PendingBatch, Stall, State, acknowledge, fail_all};
 use crate::recovery::SegmentMeta;
 use crate::shared::Core;
 use crate::spare::Spares;
@@ -46,14 +46,39 @@ struct Round {
 enum Next {
     /// Write (and maybe fsync) these records.
     Round(Round),
-    /// Nothing to write yet (only when asked not to wait).
+    /// Nothing to write yet.
     Idle,
     /// Shut down after a failure: nothing more may be written.
     Exit,
 }
 
-/// The writer thread's body. Returns the active segment's description when
-/// it exits (on shutdown), so close can delete it once flushed.
+/// What the writer does next, as decided from the queue under the state
+/// lock ([`decide`]).
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    /// Take what is queued and write it (maybe fsync it).
+    Take,
+    /// Nothing to do before this deadline (`None`: until woken).
+    Wait(Option<Instant>),
+    /// Shut down after a failure: nothing more may be written.
+    Exit,
+}
+
+/// What one turn of the writer did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// It wrote, fsynced, applied or failed something; there may be more.
+    Worked,
+    /// Nothing to do: on a thread, wait for [`LogWriter::wait_for_work`].
+    Idle,
+    /// The writer is done (shut down); its segment is
+    /// [`LogWriter::meta`].
+    Exit,
+}
+
+/// The log writer: the active segment and what its loop carries from one
+/// round to the next. [`LogWriter::turn`] is one unit of its work, run by
+/// the thread's loop ([`run`]) or as a step of a test's stepper.
 ///
 /// Durable mode pipelines when that pays ([`Pacing`]): when a
 /// round's fsync has completed and more records are already queued, the
@@ -61,19 +86,51 @@ enum Next {
 /// round's batches and waking their writers, so that work overlaps the
 /// disk's. With nothing queued it applies at once, as one writer alone
 /// needs.
-pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
-    let interval: Option<Duration> = match core.opts.durability {
-        crate::Durability::Async { sync_interval } => Some(sync_interval),
-        _ => None,
-    };
-    let mut last_sync = Instant::now();
-    // Batches whose fsync has completed, not yet applied.
-    let mut fsynced: Vec<PendingBatch> = Vec::new();
-    // False once the engine refused a batch: later ones are not applied.
-    let mut applying = true;
-    let mut pacing = Pacing::new(Instant::now());
-    let spares = core.log.as_ref().and_then(|l| l.spares.as_deref());
-    loop {
+pub(crate) struct LogWriter {
+    active: Active,
+    /// Async mode's sync interval.
+    interval: Option<Duration>,
+    last_sync: Instant,
+    /// Batches whose fsync has completed, not yet applied.
+    fsynced: Vec<PendingBatch>,
+    /// False once the engine refused a batch: later ones are not applied.
+    applying: bool,
+    pacing: Pacing,
+}
+
+impl LogWriter {
+    /// The writer of `core`'s log, appending to `active`.
+    pub(crate) fn new(core: &Core, active: Active) -> LogWriter {
+        let interval: Option<Duration> = match core.opts.durability {
+            crate::Durability::Async { sync_interval } => Some(sync_interval),
+            _ => None,
+        };
+        LogWriter {
+            active,
+            interval,
+            last_sync: Instant::now(),
+            fsynced: Vec::new(),
+            applying: true,
+            pacing: Pacing::new(Instant::now()),
+        }
+    }
+
+    /// The active segment's description (close deletes it once flushed).
+    pub(crate) fn meta(&self) -> SegmentMeta {
+        self.active.meta()
+    }
+
+    /// Applies the batches whose fsync has completed.
+    fn apply_fsynced(&mut self, core: &Core) {
+        let batches = std::mem::take(&mut self.fsynced);
+        self.applying = apply_and_acknowledge(core, batches, self.applying);
+    }
+
+    /// One unit of the writer's work, without waiting: a round written (and
+    /// maybe fsynced), or fsynced batches applied.
+    pub(crate) fn turn(&mut self, core: &Core) -> Turn {
+        let spares = core.log.as_ref().and_then(|l| l.spares.as_deref());
+        let active = &mut self.active;
         // A segment created without a spare (none was ready: the first
         // open, or rotations outpacing the spare thread) is left for the
         // spare as soon as one is ready, rather than appended to for a
@@ -81,24 +138,26 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         if !active.preallocated && spares.is_some_and(Spares::is_ready) {
             core.state.lock().rotate_now();
         }
-        if !fsynced.is_empty() && !pacing.overlap() {
-            applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+        if !self.fsynced.is_empty() && !self.pacing.overlap() {
+            self.apply_fsynced(core);
         }
-        let round = match next_round(core, interval, last_sync, fsynced.is_empty()) {
+        let round = match next_round(core, self.interval, self.last_sync) {
             Next::Round(round) => round,
+            Next::Idle if self.fsynced.is_empty() => return Turn::Idle,
             Next::Idle => {
-                applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
-                continue;
+                self.apply_fsynced(core);
+                return Turn::Worked;
             }
             Next::Exit => {
-                apply_and_acknowledge(core, fsynced, applying);
-                return active.meta();
+                self.apply_fsynced(core);
+                return Turn::Exit;
             }
         };
+        let active = &mut self.active;
         let started = Instant::now();
         let mut chunks: VecDeque<Chunk> = round.chunks.into();
         let written =
-            write_round(core, &mut active, &mut chunks, round.writer_checksums).and_then(|()| {
+            write_round(core, active, &mut chunks, round.writer_checksums).and_then(|()| {
                 if round.sync {
                     active.file.start_sync().map_err(Into::into)
                 } else {
@@ -108,9 +167,10 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         // The previous round's fsync completed before this round was
         // written: its batches may become visible now, while this one's
         // fsync runs (and whether or not this round failed).
-        if !fsynced.is_empty() {
-            applying = apply_and_acknowledge(core, std::mem::take(&mut fsynced), applying);
+        if !self.fsynced.is_empty() {
+            self.apply_fsynced(core);
         }
+        let active = &mut self.active;
         let mut result = written.and_then(|()| {
             if round.sync {
                 active.file.finish_sync().map_err(Into::into)
@@ -125,14 +185,14 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
             && spares.is_some_and(Spares::release)
         {
             tracing::warn!(error = %e, "wal write failed for lack of space: removed the spare segment and writing again");
-            result = match rewrite(core, &mut active, &mut chunks, round.writer_checksums) {
+            result = match rewrite(core, active, &mut chunks, round.writer_checksums) {
                 Ok(r) => r,
                 Err(rolled_back) => {
                     core.poison(format!(
                         "wal write failed ({e}) and could not be undone: {rolled_back}"
                     ));
                     fail_all(round.batches);
-                    continue;
+                    return Turn::Worked;
                 }
             };
         }
@@ -140,19 +200,19 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
             if !out_of_space(&e) {
                 core.poison(format!("wal write or fsync failed: {e}"));
                 fail_all(round.batches);
-                continue;
+                return Turn::Worked;
             }
-            let Some(acked) = handle_full(core, &mut active, chunks, round.batches, &e) else {
-                continue;
+            let Some(acked) = handle_full(core, active, chunks, round.batches, &e) else {
+                return Turn::Worked;
             };
-            fsynced = acked;
-            if round.shutdown && interval.is_some() {
+            self.fsynced = acked;
+            if round.shutdown && self.interval.is_some() {
                 // Closing with the disk still full: what could not be
                 // written stays in the engine, which close flushes.
-                apply_and_acknowledge(core, fsynced, applying);
-                return active.meta();
+                self.apply_fsynced(core);
+                return Turn::Exit;
             }
-            continue;
+            return Turn::Worked;
         }
         if round.sync {
             active.synced();
@@ -160,13 +220,14 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         let c = &core.counters;
         c.groups.fetch_add(1, Ordering::Relaxed);
         if round.sync {
-            last_sync = started;
+            self.last_sync = started;
             c.syncs.fetch_add(1, Ordering::Relaxed);
         }
-        pacing.finished_round(round.batches.len(), Instant::now());
+        self.pacing
+            .finished_round(round.batches.len(), Instant::now());
         // Durable mode: the fsync covering these batches has completed; only
         // now may they become visible, and only then be acknowledged.
-        fsynced = round.batches;
+        self.fsynced = round.batches;
         let mut st = core.state.lock();
         if round.sync {
             st.durable = st.durable.max(round.upto);
@@ -183,8 +244,37 @@ pub(crate) fn run(core: &Core, mut active: Active) -> SegmentMeta {
         drop(st);
         core.done_cv.notify_all();
         if finished {
-            apply_and_acknowledge(core, fsynced, applying);
-            return active.meta();
+            self.apply_fsynced(core);
+            return Turn::Exit;
+        }
+        Turn::Worked
+    }
+
+    /// After an idle [`LogWriter::turn`]: sleeps on the writer's condition
+    /// variable until there may be work (woken, or the sync interval or a
+    /// retry after a full disk is due). The check and the sleep are under
+    /// one hold of the state lock, so no wake-up is lost between them.
+    pub(crate) fn wait_for_work(&self, core: &Core) {
+        let mut st = core.state.lock();
+        match decide(&st, &core.opts, self.interval, self.last_sync) {
+            Decision::Wait(Some(due)) => {
+                core.writer_cv.wait_until(&mut st, due);
+            }
+            Decision::Wait(None) => core.writer_cv.wait(&mut st),
+            Decision::Take | Decision::Exit => {}
+        }
+    }
+}
+
+/// The writer thread's body: turns, sleeping while idle. Returns the active
+/// segment's description when it exits (on shutdown), so close can delete
+/// it once flushed.
+pub(crate) fn run(core: &Core, mut writer: LogWriter) -> SegmentMeta {
+    loop {
+        match writer.turn(core) {
+            Turn::Worked => {}
+            Turn::Idle => writer.wait_for_work(core),
+            Turn::Exit => return writer.meta(),
         }
     }
 }
@@ -309,53 +399,54 @@ fn apply_and_acknowledge(core: &Core, batches: Vec<PendingBatch>, applying: bool
     ok
 }
 
-/// Waits until there is work and takes it. With `wait` false, returns
-/// [`Next::Idle`] instead of waiting.
-fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant, wait: bool) -> Next {
-    let write_buffer = core.opts.write_buffer_size;
+/// Whether the writer has work in `st`, and if not until when it has none.
+fn decide(
+    st: &State,
+    opts: &crate::Options,
+    interval: Option<Duration>,
+    last_sync: Instant,
+) -> Decision {
+    if st.poisoned.is_some() {
+        return if st.shutdown {
+            Decision::Exit
+        } else {
+            Decision::Wait(None)
+        };
+    }
+    if let Some(stall) = &st.stalled {
+        // Out of space: only the retry (at once on close) is written.
+        return if st.shutdown || Instant::now() >= stall.retry_at {
+            Decision::Take
+        } else {
+            Decision::Wait(Some(stall.retry_at))
+        };
+    }
+    if st.shutdown || st.sync_requested > st.sync_done {
+        return Decision::Take;
+    }
+    if !st.queue.is_empty() && (interval.is_none() || st.queued_bytes >= opts.write_buffer_size) {
+        return Decision::Take;
+    }
+    match interval {
+        Some(iv) if st.next_seqno - 1 > st.durable || !st.queue.is_empty() => {
+            let due = last_sync + iv;
+            if Instant::now() >= due {
+                Decision::Take
+            } else {
+                Decision::Wait(Some(due))
+            }
+        }
+        _ => Decision::Wait(None),
+    }
+}
+
+/// Takes the work there is, if any, without waiting.
+fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant) -> Next {
     let mut st = core.state.lock();
-    loop {
-        if st.poisoned.is_some() {
-            if st.shutdown {
-                return Next::Exit;
-            }
-            if !wait {
-                return Next::Idle;
-            }
-            core.writer_cv.wait(&mut st);
-            continue;
-        }
-        if let Some(stall) = &st.stalled {
-            // Out of space: only the retry (at once on close) is written.
-            if st.shutdown || Instant::now() >= stall.retry_at {
-                break;
-            }
-            if !wait {
-                return Next::Idle;
-            }
-            let due = stall.retry_at;
-            core.writer_cv.wait_until(&mut st, due);
-            continue;
-        }
-        if st.shutdown || st.sync_requested > st.sync_done {
-            break;
-        }
-        if !st.queue.is_empty() && (interval.is_none() || st.queued_bytes >= write_buffer) {
-            break;
-        }
-        if !wait {
-            return Next::Idle;
-        }
-        match interval {
-            Some(iv) if st.next_seqno - 1 > st.durable || !st.queue.is_empty() => {
-                let due = last_sync + iv;
-                if Instant::now() >= due {
-                    break;
-                }
-                core.writer_cv.wait_until(&mut st, due);
-            }
-            _ => core.writer_cv.wait(&mut st),
-        }
+    match decide(&st, &core.opts, interval, last_sync) {
+        Decision::Take => {}
+        Decision::Wait(_) => return Next::Idle,
+        Decision::Exit => return Next::Exit,
     }
     let now = Instant::now();
     let sync = interval.is_none_or(|iv| now >= last_sync + iv)

@@ -68,22 +68,31 @@ impl Waiter {
     /// Parks until the writer finished with this batch.
     pub(crate) fn wait(&self) -> Outcome {
         loop {
-            match self.state.load(Ordering::Acquire) {
-                DONE => {
-                    let slot = self.group.lock().take();
-                    if let Some((group, i)) = slot {
-                        for child in [2 * i + 1, 2 * i + 2] {
-                            if let Some(w) = group.get(child) {
-                                w.thread.unpark();
-                            }
+            if let Some(outcome) = self.poll() {
+                return outcome;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// How the batch ended, if the writer has finished with it (without
+    /// waiting). Once done, wakes this waiter's share of its group.
+    pub(crate) fn poll(&self) -> Option<Outcome> {
+        match self.state.load(Ordering::Acquire) {
+            DONE => {
+                let slot = self.group.lock().take();
+                if let Some((group, i)) = slot {
+                    for child in [2 * i + 1, 2 * i + 2] {
+                        if let Some(w) = group.get(child) {
+                            w.thread.unpark();
                         }
                     }
-                    return Outcome::Done;
                 }
-                FAILED => return Outcome::Failed,
-                NO_SPACE => return Outcome::NoSpace,
-                _ => std::thread::park(),
+                Some(Outcome::Done)
             }
+            FAILED => Some(Outcome::Failed),
+            NO_SPACE => Some(Outcome::NoSpace),
+            _ => None,
         }
     }
 }

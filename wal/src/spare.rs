@@ -31,6 +31,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use fasty_storage::background::Progress;
 use fasty_storage::io::{Io, WritableFile};
 use parking_lot::{Condvar, Mutex};
 
@@ -175,20 +176,33 @@ impl Spares {
         self.prepare_logged();
     }
 
-    /// The background thread's body: prepares a spare whenever none is
-    /// ready, until [`Spares::shutdown`].
+    /// One unit of the background work: prepares a spare if one is
+    /// wanted (none ready, the last attempt did not fail, not shut down).
+    pub(crate) fn step(&self) -> Progress {
+        {
+            let st = self.state.lock();
+            if st.shutdown || st.ready || st.failed {
+                return Progress::Idle;
+            }
+        }
+        self.prepare_logged();
+        Progress::Worked
+    }
+
+    /// The background thread's body: steps, sleeping while no spare is
+    /// wanted, until [`Spares::shutdown`].
     pub(crate) fn run(&self) {
         loop {
-            {
-                let mut st = self.state.lock();
-                while !st.shutdown && (st.ready || st.failed) {
-                    self.cv.wait(&mut st);
-                }
-                if st.shutdown {
-                    return;
-                }
+            if self.step() == Progress::Worked {
+                continue;
             }
-            self.prepare_logged();
+            let mut st = self.state.lock();
+            while !st.shutdown && (st.ready || st.failed) {
+                self.cv.wait(&mut st);
+            }
+            if st.shutdown {
+                return;
+            }
         }
     }
 

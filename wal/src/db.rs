@@ -18,8 +18,9 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use fasty_storage::background::Stepper;
 use fasty_storage::{Engine, KeyRange, Scan, Seqno, Snapshot, WriteBatch};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::lifecycle::start_segment;
@@ -30,12 +31,19 @@ use crate::recovery::{ReplayStats, SegmentMeta, recover};
 use crate::segment::WAL_DIR;
 use crate::shared::{Core, LogDir};
 use crate::spare::{Spares, remove_spares};
+use crate::stepped::Stepped;
 use crate::writer::LogWriter;
 
 /// Batches whose keys and values exceed this are encoded on the writing
 /// thread, outside every lock; smaller ones are framed straight into the
 /// queue.
 const LARGE_BATCH_BYTES: usize = 16 << 10;
+
+/// The stepper the log's background work runs on instead of threads
+/// (tests only), from the engine's options.
+fn stepper_of(_opts: &Options) -> Option<Stepper> {
+    None
+}
 
 /// A point-in-time report on the database.
 #[derive(Clone, Debug, Default)]
@@ -98,6 +106,9 @@ pub struct Db {
     writer: Option<JoinHandle<SegmentMeta>>,
     /// Prepares spare segments (durable mode, background threads on).
     spare_thread: Option<JoinHandle<()>>,
+    /// Tests only, instead of the two threads: the writer and spare
+    /// segments as steps of `Options::storage.stepper`.
+    stepped: Option<Stepped>,
     closed: bool,
 }
 
@@ -137,6 +148,7 @@ impl Db {
                 core: Arc::new(core),
                 writer: None,
                 spare_thread: None,
+                stepped: None,
                 closed: false,
             });
         }
@@ -177,12 +189,27 @@ impl Db {
             segments: Mutex::new(recovered.segments),
             spares: spares.clone(),
         };
+        let stepper = stepper_of(&opts);
         let core = Arc::new(Core::new(engine, opts, state, Some(log), recovered.stats));
+        if let Some(stepper) = stepper {
+            // Tests: no threads; the writer (and the spares, when the
+            // engine's background work is on) are steps.
+            let writer = LogWriter::new(&core, active, Some(stepper.clone()));
+            let spares = spares.filter(|_| core.opts.storage.background);
+            let stepped = Stepped::register(stepper, &core, writer, spares.as_ref());
+            return Ok(Db {
+                core,
+                writer: None,
+                spare_thread: None,
+                stepped: Some(stepped),
+                closed: false,
+            });
+        }
         let thread_core = core.clone();
         let writer = std::thread::Builder::new()
             .name("fasty-wal-writer".into())
             .spawn(move || {
-                let writer = LogWriter::new(&thread_core, active);
+                let writer = LogWriter::new(&thread_core, active, None);
                 crate::writer::run(&thread_core, writer)
             })
             .map_err(|e| {
@@ -205,6 +232,7 @@ impl Db {
             core,
             writer: Some(writer),
             spare_thread,
+            stepped: None,
             closed: false,
         })
     }
@@ -252,7 +280,16 @@ impl Db {
             Core::check_writable(&st)?;
             while st.queued_bytes >= core.opts.max_queued_bytes {
                 core.writer_cv.notify_one();
-                core.done_cv.wait(&mut st);
+                match &self.stepped {
+                    None => core.done_cv.wait(&mut st),
+                    Some(stepped) => MutexGuard::unlocked(&mut st, || {
+                        stepped.drive(self.dir(), "room in the log's queue", || {
+                            let st = core.state.lock();
+                            st.queued_bytes < core.opts.max_queued_bytes
+                                || Core::check_writable(&st).is_err()
+                        })
+                    })?,
+                }
                 Core::check_writable(&st)?;
             }
             // With every earlier write synced the log writer sleeps
@@ -288,7 +325,18 @@ impl Db {
         st.pending.push((seqno, batch, waiter.clone()));
         drop(st);
         core.writer_cv.notify_one();
-        match waiter.wait() {
+        let outcome = match &self.stepped {
+            None => waiter.wait(),
+            Some(stepped) => {
+                let mut outcome = None;
+                stepped.drive(self.dir(), "a durable write's fsync", || {
+                    outcome = waiter.poll();
+                    outcome.is_some()
+                })?;
+                outcome.unwrap_or(Outcome::Failed)
+            }
+        };
+        match outcome {
             Outcome::Done => return Ok(seqno),
             Outcome::NoSpace => {
                 let cause = core.state.lock().last_full.clone();
@@ -353,6 +401,14 @@ impl Db {
         st.sync_requested += 1;
         let ticket = st.sync_requested;
         core.writer_cv.notify_one();
+        if let Some(stepped) = &self.stepped {
+            MutexGuard::unlocked(st, || {
+                stepped.drive(self.dir(), "a sync of the log", || {
+                    let st = core.state.lock();
+                    st.sync_done >= ticket || Core::check_writable(&st).is_err()
+                })
+            })?;
+        }
         while st.sync_done < ticket {
             Core::check_writable(st)?;
             core.done_cv.wait(st);
@@ -413,7 +469,8 @@ impl Db {
                 0
             },
             log_segments: core.log.as_ref().map_or(0, |l| {
-                l.segments.lock().len() + usize::from(self.writer.is_some())
+                l.segments.lock().len()
+                    + usize::from(self.writer.is_some() || self.stepped.is_some())
             }),
             log_groups: c.groups.load(Ordering::Relaxed),
             log_syncs: c.syncs.load(Ordering::Relaxed),
@@ -447,17 +504,31 @@ impl Db {
         }
         self.closed = true;
         let core = &*self.core;
-        let Some(writer) = self.writer.take() else {
+        if self.writer.is_none() && self.stepped.is_none() {
             return Ok(()); // memory mode: nothing to make durable
-        };
+        }
         core.state.lock().shutdown = true;
         core.writer_cv.notify_all();
-        let last = match writer.join() {
-            Ok(meta) => Some(meta),
-            Err(_) => {
-                core.poison("the wal writer thread panicked".into());
-                None
+        let last = match (self.writer.take(), &self.stepped) {
+            (Some(writer), _) => match writer.join() {
+                Ok(meta) => Some(meta),
+                Err(_) => {
+                    core.poison("the wal writer thread panicked".into());
+                    None
+                }
+            },
+            (None, Some(stepped)) => {
+                let exited = stepped.drive(
+                    core.engine.dir(),
+                    "the log writer to finish at close",
+                    || stepped.writer_exited(),
+                );
+                if let Err(e) = exited {
+                    core.poison(e.to_string());
+                }
+                stepped.take_exited()
             }
+            (None, None) => None,
         };
         if let Some(spares) = core.log.as_ref().and_then(|l| l.spares.as_ref()) {
             spares.shutdown();
@@ -467,6 +538,8 @@ impl Db {
         {
             tracing::error!("the wal spare segment thread panicked");
         }
+        // Unregisters the steps (a stepped log's).
+        self.stepped = None;
         let (poisoned, stalled) = {
             let st = core.state.lock();
             (st.poisoned.clone(), st.stalled.clone())

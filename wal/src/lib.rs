@@ -47,6 +47,7 @@ mod recovery;
 mod segment;
 mod shared;
 mod spare;
+mod stepped;
 mod writer;
 
 pub use backup::{BackupReport, backup, restore};

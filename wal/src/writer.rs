@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use fasty_storage::Seqno;
+use fasty_storage::background::Stepper;
 
 use crate::error::Result;
 use crate::lifecycle::{Active, rotate};
@@ -96,11 +97,16 @@ pub(crate) struct LogWriter {
     /// False once the engine refused a batch: later ones are not applied.
     applying: bool,
     pacing: Pacing,
+    /// Tests: run as a step of this stepper, whose seed then also chooses
+    /// whether to overlap (instead of [`Pacing`]'s timings), and for which
+    /// timers are due whenever the step runs.
+    stepper: Option<Stepper>,
 }
 
 impl LogWriter {
-    /// The writer of `core`'s log, appending to `active`.
-    pub(crate) fn new(core: &Core, active: Active) -> LogWriter {
+    /// The writer of `core`'s log, appending to `active`; run as a step of
+    /// `stepper` when given (tests), else on a thread of its own.
+    pub(crate) fn new(core: &Core, active: Active, stepper: Option<Stepper>) -> LogWriter {
         let interval: Option<Duration> = match core.opts.durability {
             crate::Durability::Async { sync_interval } => Some(sync_interval),
             _ => None,
@@ -112,12 +118,21 @@ impl LogWriter {
             fsynced: Vec::new(),
             applying: true,
             pacing: Pacing::new(Instant::now()),
+            stepper,
         }
     }
 
     /// The active segment's description (close deletes it once flushed).
     pub(crate) fn meta(&self) -> SegmentMeta {
         self.active.meta()
+    }
+
+    /// Whether to overlap applying a finished group with the next round.
+    fn overlap(&self) -> bool {
+        match &self.stepper {
+            Some(stepper) => stepper.chance(1, 2),
+            None => self.pacing.overlap(),
+        }
     }
 
     /// Applies the batches whose fsync has completed.
@@ -138,10 +153,11 @@ impl LogWriter {
         if !active.preallocated && spares.is_some_and(Spares::is_ready) {
             core.state.lock().rotate_now();
         }
-        if !self.fsynced.is_empty() && !self.pacing.overlap() {
+        if !self.fsynced.is_empty() && !self.overlap() {
             self.apply_fsynced(core);
         }
-        let round = match next_round(core, self.interval, self.last_sync) {
+        let timers_due = self.stepper.is_some();
+        let round = match next_round(core, self.interval, self.last_sync, timers_due) {
             Next::Round(round) => round,
             Next::Idle if self.fsynced.is_empty() => return Turn::Idle,
             Next::Idle => {
@@ -256,7 +272,7 @@ impl LogWriter {
     /// one hold of the state lock, so no wake-up is lost between them.
     pub(crate) fn wait_for_work(&self, core: &Core) {
         let mut st = core.state.lock();
-        match decide(&st, &core.opts, self.interval, self.last_sync) {
+        match decide(&st, &core.opts, self.interval, self.last_sync, false) {
             Decision::Wait(Some(due)) => {
                 core.writer_cv.wait_until(&mut st, due);
             }
@@ -400,11 +416,13 @@ fn apply_and_acknowledge(core: &Core, batches: Vec<PendingBatch>, applying: bool
 }
 
 /// Whether the writer has work in `st`, and if not until when it has none.
+/// With `timers_due` (a stepped writer) every deadline counts as passed.
 fn decide(
     st: &State,
     opts: &crate::Options,
     interval: Option<Duration>,
     last_sync: Instant,
+    timers_due: bool,
 ) -> Decision {
     if st.poisoned.is_some() {
         return if st.shutdown {
@@ -415,7 +433,7 @@ fn decide(
     }
     if let Some(stall) = &st.stalled {
         // Out of space: only the retry (at once on close) is written.
-        return if st.shutdown || Instant::now() >= stall.retry_at {
+        return if st.shutdown || timers_due || Instant::now() >= stall.retry_at {
             Decision::Take
         } else {
             Decision::Wait(Some(stall.retry_at))
@@ -430,7 +448,7 @@ fn decide(
     match interval {
         Some(iv) if st.next_seqno - 1 > st.durable || !st.queue.is_empty() => {
             let due = last_sync + iv;
-            if Instant::now() >= due {
+            if timers_due || Instant::now() >= due {
                 Decision::Take
             } else {
                 Decision::Wait(Some(due))
@@ -440,16 +458,21 @@ fn decide(
     }
 }
 
-/// Takes the work there is, if any, without waiting.
-fn next_round(core: &Core, interval: Option<Duration>, last_sync: Instant) -> Next {
+/// Takes the work there is, if any, without waiting (see [`decide`]).
+fn next_round(
+    core: &Core,
+    interval: Option<Duration>,
+    last_sync: Instant,
+    timers_due: bool,
+) -> Next {
     let mut st = core.state.lock();
-    match decide(&st, &core.opts, interval, last_sync) {
+    match decide(&st, &core.opts, interval, last_sync, timers_due) {
         Decision::Take => {}
         Decision::Wait(_) => return Next::Idle,
         Decision::Exit => return Next::Exit,
     }
     let now = Instant::now();
-    let sync = interval.is_none_or(|iv| now >= last_sync + iv)
+    let sync = interval.is_none_or(|iv| timers_due || now >= last_sync + iv)
         || st.sync_requested > st.sync_done
         || st.shutdown
         || st.stalled.is_some();

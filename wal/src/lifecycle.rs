@@ -191,3 +191,135 @@ pub(crate) fn rotate(core: &Core, log: &LogDir, active: &mut Active) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use fasty_storage::io::std_fs::StdIo;
+
+    use super::*;
+    use crate::queue::State;
+    use crate::recovery::ReplayStats;
+    use crate::segment::SEGMENT_HEADER_LEN;
+    use crate::spare::{SPARE_READY, Spares};
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A core over an engine in `dir`, its log in `dir/wal` with spares
+    /// prepared inline (no background threads).
+    fn core(dir: &Path, segment_size: u64) -> Core {
+        let mut opts = crate::Options::durable();
+        opts.segment_size = segment_size;
+        opts.storage.background = false;
+        let engine = fasty_storage::Engine::open(dir, opts.storage.clone()).unwrap();
+        let io: Arc<dyn Io> = Arc::new(StdIo::new());
+        let wal = dir.join("wal");
+        io.create_dir_all(&wal).unwrap();
+        let spares = Spares::open(io.clone(), &wal, segment_size, false).unwrap();
+        let log = LogDir {
+            io,
+            dir: wal,
+            segments: parking_lot::Mutex::new(Vec::new()),
+            spares: Some(Arc::new(spares)),
+        };
+        let state = State::new(1, 1, 1024, false);
+        Core::new(engine, opts, state, Some(log), ReplayStats::default())
+    }
+
+    #[test]
+    fn the_first_segment_is_created_and_the_next_comes_from_the_spare() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path(), 8192);
+        let log = core.log.as_ref().unwrap();
+        let spares = log.spares.as_deref();
+        let first = start_segment(log.io.as_ref(), &log.dir, spares, 1).unwrap();
+        assert!(!first.preallocated, "no spare was ready yet");
+        assert_eq!(first.file.len(), SEGMENT_HEADER_LEN as u64);
+        assert_eq!(first.synced_len, SEGMENT_HEADER_LEN as u64);
+        // Starting a segment asks for the next spare (inline here).
+        assert!(spares.unwrap().is_ready());
+        assert_eq!(names(&log.dir), ["000000000001.log", SPARE_READY]);
+        let second = start_segment(log.io.as_ref(), &log.dir, spares, 2).unwrap();
+        assert!(second.preallocated);
+        // Appends go after the header, over the spare's zeros.
+        assert_eq!(second.file.len(), SEGMENT_HEADER_LEN as u64);
+        assert_eq!(spares.unwrap().used(), 1);
+        assert_eq!(
+            std::fs::metadata(&second.path).unwrap().len(),
+            8192,
+            "the spare's full size"
+        );
+        assert!(spares.unwrap().is_ready(), "and the one after is prepared");
+    }
+
+    #[test]
+    fn rotation_seals_the_old_segment_and_hands_the_next_one_from_the_spare() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path(), 8192);
+        let log = core.log.as_ref().unwrap();
+        let mut active =
+            start_segment(log.io.as_ref(), &log.dir, log.spares.as_deref(), 1).unwrap();
+        let mut batch = fasty_storage::WriteBatch::new();
+        batch.put(&b"k"[..], &b"v"[..]);
+        let mut record = Vec::new();
+        crate::record::encode_record(&mut record, 5, &batch).unwrap();
+        active.file.append(record.clone()).unwrap();
+        active.last_seqno = Some(5);
+        let old_path = active.path.clone();
+        rotate(&core, log, &mut active).unwrap();
+        // The old segment is sealed: fsynced whole and listed as finished
+        // with its last record; the new one is the spare, renamed.
+        assert_eq!(active.id, 2);
+        assert!(active.preallocated);
+        assert_eq!(active.last_seqno, None);
+        let finished = log.segments.lock().clone();
+        assert_eq!(finished.len(), 1);
+        assert_eq!(finished[0].path, old_path);
+        assert_eq!(finished[0].last_seqno, Some(5));
+        assert_eq!(
+            std::fs::metadata(&old_path).unwrap().len(),
+            (SEGMENT_HEADER_LEN + record.len()) as u64
+        );
+        assert_eq!(core.counters.rotations.load(Ordering::Relaxed), 1);
+        assert!(log.spares.as_ref().unwrap().is_ready());
+        assert_eq!(
+            names(&log.dir),
+            ["000000000001.log", "000000000002.log", SPARE_READY]
+        );
+    }
+
+    #[test]
+    fn a_failed_write_rolls_the_segment_back_to_its_last_fsync() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = StdIo::new();
+        let mut active = create_segment(&io, dir.path(), 1).unwrap();
+        active.file.append(vec![1; 10]).unwrap();
+        active.last_seqno = Some(1);
+        active.sync().unwrap();
+        let chunk = Chunk {
+            segment: 1,
+            bytes: vec![2; 20],
+            records: 1,
+            last_seqno: Some(2),
+            sealed: true,
+        };
+        active.file.append(chunk.bytes.clone()).unwrap();
+        active.unsynced.push(chunk);
+        active.last_seqno = Some(2);
+        let again = active.roll_back(&io, false).unwrap();
+        assert_eq!(again.len(), 1, "the unsynced chunk is handed back");
+        assert_eq!(active.last_seqno, Some(1));
+        let synced = SEGMENT_HEADER_LEN as u64 + 10;
+        assert_eq!(active.file.len(), synced);
+        assert_eq!(std::fs::metadata(&active.path).unwrap().len(), synced);
+        assert!(active.unsynced.is_empty());
+    }
+}

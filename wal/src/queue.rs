@@ -346,6 +346,80 @@ pub(crate) struct Stall {
 mod tests {
     use super::*;
 
+    fn small() -> WriteBatch {
+        let mut b = WriteBatch::new();
+        b.put(&b"key"[..], vec![1u8; 100]);
+        b
+    }
+
+    #[test]
+    fn a_checkpoint_rotation_starts_a_chunk_the_next_write_joins() {
+        let mut st = State::new(1, 7, 1024, true);
+        st.rotate_now();
+        assert!(st.queue.is_empty(), "an empty segment is not rotated");
+        st.push_next(&small(), None, 1 << 20).unwrap();
+        st.rotate_now();
+        assert_eq!(st.tail_segment, 8);
+        assert_eq!(st.tail_len, SEGMENT_HEADER_LEN as u64);
+        let last = st.queue.last().unwrap();
+        assert_eq!((last.segment, last.records, last.bytes.len()), (8, 0, 0));
+        // A write racing the checkpoint joins that chunk: its record is
+        // queued without a checksum, and the chunk is the writer's to seal.
+        let seqno = st.push_next(&small(), None, 1 << 20).unwrap();
+        assert_eq!(seqno, 2);
+        assert_eq!(st.queue.len(), 2);
+        let joined = st.queue.last_mut().unwrap();
+        assert_eq!((joined.records, joined.last_seqno), (1, Some(2)));
+        assert!(crate::record::read_record(&bytes::Bytes::from(joined.bytes.clone()), 0).is_err());
+        joined.finish_checksums(true).unwrap();
+        let rec = crate::record::read_record(&bytes::Bytes::from(joined.bytes.clone()), 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.end, joined.bytes.len());
+    }
+
+    #[test]
+    fn a_full_segment_sends_the_next_record_to_the_next_one() {
+        let mut st = State::new(1, 1, 1024, false);
+        let mut n = 0;
+        while st.tail_segment == 1 {
+            st.push_next(&small(), None, 4096).unwrap();
+            n += 1;
+            assert!(n < 100, "never rotated");
+        }
+        let (first, second) = (&st.queue[0], &st.queue[1]);
+        assert_eq!((first.segment, second.segment), (1, 2));
+        assert_eq!(first.records + second.records, n);
+        assert_eq!(second.records, 1, "only the record that did not fit moves");
+        let in_first = SEGMENT_HEADER_LEN + first.bytes.len();
+        assert!(in_first <= 4096, "{in_first}");
+        assert_eq!(
+            st.tail_len,
+            (SEGMENT_HEADER_LEN + second.bytes.len()) as u64
+        );
+        assert_eq!(st.queued_bytes, first.bytes.len() + second.bytes.len());
+        assert_eq!(st.next_seqno, u64::from(n) + 1);
+        assert_eq!(st.durable, 0);
+    }
+
+    #[test]
+    fn a_waiter_learns_how_its_batch_ended() {
+        let done = [Waiter::new(), Waiter::new(), Waiter::new()];
+        assert_eq!(done[0].poll(), None);
+        acknowledge(done.to_vec());
+        for w in &done {
+            assert_eq!(w.poll(), Some(Outcome::Done));
+            assert_eq!(w.wait(), Outcome::Done);
+            assert!(w.group.lock().is_none(), "the group is let go once woken");
+        }
+        let failed = Waiter::new();
+        fail_all([(1, WriteBatch::new(), failed.clone())]);
+        assert_eq!(failed.poll(), Some(Outcome::Failed));
+        let full = Waiter::new();
+        full.fail_no_space();
+        assert_eq!(full.wait(), Outcome::NoSpace);
+    }
+
     #[test]
     fn every_queued_chunk_checks_once_the_writer_fills_in_checksums() {
         let mut b = WriteBatch::new();

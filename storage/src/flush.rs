@@ -19,32 +19,8 @@ use crate::engine::Inner;
 use crate::error::{Error, Result};
 use crate::memtable::{MemIter, Memtable, RunBuilder};
 use crate::sst::{Table, TableWriter};
-use crate::types::{Entry, Kind, Seqno};
+use crate::types::{Kind, Seqno, TableInput};
 use crate::version::Version;
-
-/// One version of a key as [`Inner::write_tables`] consumes it: an owned
-/// [`Entry`] (flush, compaction) or a borrowed one (ingest).
-pub(crate) trait TableInput {
-    fn key(&self) -> &[u8];
-    fn seqno(&self) -> Seqno;
-    fn kind(&self) -> Kind;
-    fn value(&self) -> &[u8];
-}
-
-impl TableInput for Entry {
-    fn key(&self) -> &[u8] {
-        &self.key
-    }
-    fn seqno(&self) -> Seqno {
-        self.seqno
-    }
-    fn kind(&self) -> Kind {
-        self.kind
-    }
-    fn value(&self) -> &[u8] {
-        &self.value
-    }
-}
 
 impl Inner {
     /// Body of the background flush thread.

@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
-use crate::engine::Inner;
+use crate::engine::{Inner, Outcome};
 use crate::error::Result;
 use crate::iter::{MergeIter, Source};
 use crate::sst::{Table, TableCursor};
@@ -46,11 +46,17 @@ impl Job {
 impl Inner {
     /// Body of the background compaction thread.
     pub(crate) fn compaction_loop(&self) {
-        self.background_loop(
-            "compaction",
-            |inner| inner.compaction_due(&inner.current().version),
-            Inner::compact_once,
-        );
+        self.background_loop(Inner::compaction_ready, Inner::compaction_step);
+    }
+
+    /// One step of the background compaction: runs one compaction if one
+    /// is due.
+    pub(crate) fn compaction_step(&self) -> Outcome {
+        self.background_step("compaction", Inner::compaction_ready, Inner::compact_once)
+    }
+
+    fn compaction_ready(&self) -> bool {
+        self.compaction_due(&self.current().version)
     }
 
     /// Runs one compaction if one is due; false when none was.

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::background::{Progress, Registration, Stepper};
 use crate::batch::{BatchOp, WriteBatch};
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
@@ -92,6 +93,9 @@ pub(crate) struct Inner {
 pub struct Engine {
     inner: Arc<Inner>,
     threads: Vec<JoinHandle<()>>,
+    /// The background steps registered with `opts.stepper` (instead of
+    /// threads); dropping them unregisters the steps.
+    steps: Vec<Registration>,
     closed: bool,
 }
 
@@ -186,6 +190,7 @@ impl Engine {
             return Ok(Engine {
                 inner: Arc::new(inner),
                 threads: Vec::new(),
+                steps: Vec::new(),
                 closed: false,
             });
         }
@@ -270,17 +275,37 @@ impl Engine {
             Some(lock_file),
         ));
         let mut threads = Vec::new();
+        let mut steps = Vec::new();
         if inner.opts.background {
-            threads.push(spawn("fasty-flush", inner.clone(), Inner::flush_loop)?);
-            threads.push(spawn(
-                "fasty-compact",
-                inner.clone(),
-                Inner::compaction_loop,
-            )?);
+            match inner.opts.stepper.clone() {
+                Some(stepper) => {
+                    steps.push(register(
+                        &stepper,
+                        "storage-flush",
+                        &inner,
+                        Inner::flush_step,
+                    ));
+                    steps.push(register(
+                        &stepper,
+                        "storage-compaction",
+                        &inner,
+                        Inner::compaction_step,
+                    ));
+                }
+                None => {
+                    threads.push(spawn("fasty-flush", inner.clone(), Inner::flush_loop)?);
+                    threads.push(spawn(
+                        "fasty-compact",
+                        inner.clone(),
+                        Inner::compaction_loop,
+                    )?);
+                }
+            }
         }
         Ok(Engine {
             inner,
             threads,
+            steps,
             closed: false,
         })
     }
@@ -426,6 +451,7 @@ impl Engine {
         } else {
             Ok(())
         };
+        self.steps.clear();
         *self.inner.bg.lock() = true;
         self.inner.bg_cv.notify_all();
         for t in self.threads.drain(..) {
@@ -477,6 +503,25 @@ impl Drop for Snapshot {
             }
         }
     }
+}
+
+/// Registers a background step with `stepper`. The step holds the engine's
+/// state weakly: the stepper (kept in the options, inside that state) must
+/// not keep it alive.
+fn register(
+    stepper: &Stepper,
+    name: &'static str,
+    inner: &Arc<Inner>,
+    step: fn(&Inner) -> Outcome,
+) -> Registration {
+    let weak = Arc::downgrade(inner);
+    stepper.register(
+        name,
+        Arc::new(move || match weak.upgrade() {
+            Some(inner) if step(&inner) == Outcome::Worked => Progress::Worked,
+            _ => Progress::Idle,
+        }),
+    )
 }
 
 fn spawn(name: &str, inner: Arc<Inner>, f: fn(&Inner)) -> Result<JoinHandle<()>> {
@@ -691,26 +736,51 @@ impl Inner {
         self.notify();
     }
 
-    /// The body of a background thread: runs `step` whenever `ready`
-    /// holds, until shutdown. After an out-of-space failure it pauses
-    /// (growing backoff) before trying again; other failures are logged
-    /// (they poisoned the engine, so `ready` turns false).
-    pub(crate) fn background_loop<T>(
+    /// One step of a background worker: runs `work` once if `ready`
+    /// holds and the engine is not poisoned. Failures other than a full
+    /// disk are logged (they poisoned the engine, so the worker idles).
+    pub(crate) fn background_step<T>(
         &self,
         what: &str,
         ready: impl Fn(&Inner) -> bool,
-        step: impl Fn(&Inner) -> Result<T>,
+        work: impl Fn(&Inner) -> Result<T>,
+    ) -> Outcome {
+        if self.is_poisoned() || !ready(self) {
+            return Outcome::Idle;
+        }
+        match work(self) {
+            Ok(_) => Outcome::Worked,
+            Err(e) if e.is_out_of_space() => Outcome::OutOfSpace,
+            Err(e) => {
+                tracing::error!(error = %e, "background {what} failed");
+                Outcome::Idle
+            }
+        }
+    }
+
+    /// The body of a background thread: runs `step` until shutdown,
+    /// sleeping while it is idle until `ready` holds. After an
+    /// out-of-space failure it pauses (growing backoff) before trying
+    /// again.
+    pub(crate) fn background_loop(
+        &self,
+        ready: impl Fn(&Inner) -> bool,
+        step: impl Fn(&Inner) -> Outcome,
     ) {
         let mut backoff = Backoff::default();
-        while self.wait_until(|inner| !inner.is_poisoned() && ready(inner)) {
+        while !*self.bg.lock() {
             match step(self) {
-                Ok(_) => backoff.reset(),
-                Err(e) if e.is_out_of_space() => {
+                Outcome::Worked => backoff.reset(),
+                Outcome::Idle => {
+                    if !self.wait_until(|inner| !inner.is_poisoned() && ready(inner)) {
+                        return;
+                    }
+                }
+                Outcome::OutOfSpace => {
                     if !self.pause(backoff.next()) {
                         return;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "background {what} failed"),
             }
         }
     }
@@ -776,20 +846,33 @@ impl Inner {
     }
 
     fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
-        let mut active = self.write_lock.lock();
-        self.check_writable()?;
-        let last = self.visible_seqno();
-        if seqno <= last {
-            return Err(Error::InvalidArgument(format!(
-                "sequence number {seqno} is not above the last applied {last}"
-            )));
-        }
-        if seqno > MAX_SEQNO {
-            return Err(Error::InvalidArgument(format!(
-                "sequence number {seqno} is above the largest allowed, {MAX_SEQNO}"
-            )));
-        }
-        if !self.opts.memory_only && active.approximate_bytes() >= self.opts.memtable_budget {
+        let (mut active, full) = loop {
+            let active = self.write_lock.lock();
+            self.check_writable()?;
+            let last = self.visible_seqno();
+            if seqno <= last {
+                return Err(Error::InvalidArgument(format!(
+                    "sequence number {seqno} is not above the last applied {last}"
+                )));
+            }
+            if seqno > MAX_SEQNO {
+                return Err(Error::InvalidArgument(format!(
+                    "sequence number {seqno} is above the largest allowed, {MAX_SEQNO}"
+                )));
+            }
+            let full =
+                !self.opts.memory_only && active.approximate_bytes() >= self.opts.memtable_budget;
+            if full && self.stepped_stall() {
+                // Under a stepper the stall runs background steps on this
+                // thread, which must not hold the write lock meanwhile (a
+                // step may write too); then the checks run again.
+                drop(active);
+                self.make_room()?;
+                continue;
+            }
+            break (active, full);
+        };
+        if full {
             self.make_room()?;
             *active = self.rotate();
             self.notify();
@@ -875,14 +958,25 @@ impl Inner {
         };
         let run = Arc::new(run);
         {
-            let mut active = self.write_lock.lock();
-            self.check_writable()?;
-            check(self.visible_seqno())?;
-            // Reads take the active memtable before the frozen ones: writes
-            // in it are older than the run and must move behind it.
-            if !active.is_empty() {
-                *active = self.rotate();
-            }
+            let _active = loop {
+                let mut active = self.write_lock.lock();
+                self.check_writable()?;
+                check(self.visible_seqno())?;
+                // Reads take the active memtable before the frozen ones:
+                // writes in it are older than the run and must move behind
+                // it.
+                if !active.is_empty() {
+                    *active = self.rotate();
+                }
+                if self.stepped_stall() {
+                    // See `apply`: the stall drives the stepper without the
+                    // write lock.
+                    drop(active);
+                    self.make_room()?;
+                    continue;
+                }
+                break active;
+            };
             self.make_room()?;
             self.install(|cur| SuperVersion {
                 active: cur.active.clone(),
@@ -917,32 +1011,49 @@ impl Inner {
 
     /// Stalls the writer while too many memtables wait for flushing or too
     /// many level-0 files wait for compaction.
+    /// Under a stepper, the stall drives the stepper (see
+    /// [`crate::background`]); [`crate::background::Stuck`] is an `InvalidArgument` error (the
+    /// limits leave the background work nothing it can do).
     fn make_room(&self) -> Result<()> {
-        if !self.opts.background {
-            return Ok(());
-        }
-        let opts = &self.opts;
-        let has_room = |inner: &Inner| {
-            let sv = inner.current();
-            inner.is_poisoned()
-                || inner.out_of_space.load(Ordering::Acquire)
-                || (sv.frozen.len() < opts.max_frozen_memtables
-                    && sv.version.levels[0].len() < opts.l0_stall_files)
-        };
-        if has_room(self) {
+        if !self.opts.background || self.has_room() {
             return Ok(());
         }
         let start = Instant::now();
         self.counters.stalls.fetch_add(1, Ordering::Relaxed);
-        let running = self.wait_until(has_room);
+        let running = match &self.opts.stepper {
+            Some(stepper) => stepper.drive_until(|| self.has_room()).is_ok(),
+            None => self.wait_until(Inner::has_room),
+        };
         self.counters
             .stall_micros
             .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.check_writable()?;
         if !running {
-            return Err(Error::Closed);
+            return Err(match &self.opts.stepper {
+                Some(stepper) => Error::InvalidArgument(format!(
+                    "a write stalls on background work that no step can do (stepper seed {}); raise l0_stall_files or max_frozen_memtables",
+                    stepper.seed()
+                )),
+                None => Error::Closed,
+            });
         }
         Ok(())
+    }
+
+    /// Whether a writer may go on: few enough memtables wait for flushing
+    /// and level-0 files for compaction (or waiting could not help).
+    fn has_room(&self) -> bool {
+        let sv = self.current();
+        self.is_poisoned()
+            || self.out_of_space.load(Ordering::Acquire)
+            || (sv.frozen.len() < self.opts.max_frozen_memtables
+                && sv.version.levels[0].len() < self.opts.l0_stall_files)
+    }
+
+    /// Whether a writer must stall under a stepper: it then drives the
+    /// stepper and must release the write lock first.
+    fn stepped_stall(&self) -> bool {
+        self.opts.background && self.opts.stepper.is_some() && !self.has_room()
     }
 
     fn get_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<Bytes>> {
@@ -1067,6 +1178,19 @@ impl Inner {
             version,
         }
     }
+}
+
+/// What one step of a background worker did (see
+/// [`Inner::background_step`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// It did a unit of work.
+    Worked,
+    /// Nothing to do, or the engine is poisoned.
+    Idle,
+    /// It failed for lack of disk space and changed nothing; a thread
+    /// retries after a pause, a stepper whenever the step is chosen.
+    OutOfSpace,
 }
 
 /// Pauses between retries of a background job that failed for lack of disk

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::batch::{BatchOp, WriteBatch};
-use crate::engine::Inner;
+use crate::engine::{Inner, Outcome};
 use crate::error::{Error, Result};
 use crate::memtable::{MemIter, Memtable, RunBuilder};
 use crate::sst::{Table, TableWriter};
@@ -25,13 +25,18 @@ use crate::version::Version;
 impl Inner {
     /// Body of the background flush thread.
     pub(crate) fn flush_loop(&self) {
-        // A memtable whose flush failed for lack of space stays frozen
-        // (and readable) until the retry.
-        self.background_loop(
-            "flush",
-            |inner| !inner.current().frozen.is_empty(),
-            Inner::flush_oldest,
-        );
+        self.background_loop(Inner::flush_due, Inner::flush_step);
+    }
+
+    /// One step of the background flush: flushes the oldest frozen
+    /// memtable, if any. A memtable whose flush failed for lack of space
+    /// stays frozen (and readable) until the retry.
+    pub(crate) fn flush_step(&self) -> Outcome {
+        self.background_step("flush", Inner::flush_due, Inner::flush_oldest)
+    }
+
+    fn flush_due(&self) -> bool {
+        !self.current().frozen.is_empty()
     }
 
     /// Freezes the active memtable and flushes every frozen one.

@@ -8,79 +8,60 @@
 //! ([`crate::flush`]); a second thread merges levels ([`crate::compaction`]).
 //! When either falls behind, writers stall instead of letting memory grow.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 
 use crate::background::{Progress, Registration, Stepper};
 use crate::batch::{BatchOp, WriteBatch};
 use crate::cache::BlockCache;
+use crate::compaction::{Compactor, picker};
+use crate::context::Context;
+use crate::counters::Counters;
 use crate::error::{Error, Result};
+use crate::flush::Flusher;
 use crate::io::{Io, open_backend};
 use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
 use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP, Manifest, parse_sst_name, sst_path};
-use crate::memtable::{MAX_SEQNO, MemCursor, Memtable};
+use crate::memtable::{MAX_SEQNO, MemCursor, Memtable, build_run};
 use crate::options::Options;
-use crate::sst::{Table, WriterOptions};
+use crate::snapshots::Snapshots;
+use crate::sst::Table;
+use crate::status::Status;
 use crate::types::{Kind, Seqno};
 use crate::version::{NUM_LEVELS, SuperVersion, Version};
+use crate::versions::Versions;
 
-/// Counters kept while the engine runs.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub flushes: AtomicU64,
-    pub compactions: AtomicU64,
-    pub bytes_flushed: AtomicU64,
-    pub bytes_compacted: AtomicU64,
-    pub stalls: AtomicU64,
-    pub stall_micros: AtomicU64,
-    pub ingests: AtomicU64,
-    pub bytes_ingested: AtomicU64,
-}
-
-/// State shared by the engine handle, its snapshots and its threads.
+/// State shared by the engine handle, its snapshots and its background
+/// workers: the parts ([`Versions`], [`Status`], [`Snapshots`],
+/// [`Counters`], the [`Flusher`] and the [`Compactor`]) and the write path
+/// that joins them.
 pub(crate) struct Inner {
-    pub dir: PathBuf,
-    pub opts: Options,
+    dir: PathBuf,
+    opts: Options,
     /// `None` in memory-only mode.
-    pub io: Option<Arc<dyn Io>>,
-    pub cache: Arc<BlockCache>,
-    current: RwLock<Arc<SuperVersion>>,
+    io: Option<Arc<dyn Io>>,
+    cache: Arc<BlockCache>,
+    versions: Versions,
     /// Serialises writers; holds the active memtable (the same one as the
     /// super version's) so a write needs no other lock.
     write_lock: Mutex<Arc<Memtable>>,
     /// Highest sequence number whose batch is fully in the memtable.
     visible_seqno: AtomicU64,
-    /// The last flush or compaction failed for lack of disk space: writers
-    /// are not stalled on the memtable or level-0 limits meanwhile (that
-    /// wait could not end before space is freed; the layer above runs out
-    /// of disk for its log next and refuses writes itself).
-    pub(crate) out_of_space: AtomicBool,
-    /// Every version with a seqno at or below this is in the SSTs.
-    pub flushed_seqno: AtomicU64,
-    pub next_file_id: AtomicU64,
-    poisoned: AtomicBool,
-    poison_cause: Mutex<Option<String>>,
-    snapshots: Mutex<BTreeMap<Seqno, usize>>,
+    status: Status,
+    snapshots: Snapshots,
     /// Guards the condition variable below; `true` once shutting down.
     bg: Mutex<bool>,
     bg_cv: Condvar,
-    /// Serialises version edits together with their manifest write.
-    pub version_lock: Mutex<()>,
-    /// One flush at a time (background thread or `flush()`).
-    pub flush_lock: Mutex<()>,
-    /// One compaction at a time.
-    pub compaction_lock: Mutex<()>,
-    /// Per level, the largest key of the last table compacted out of it.
-    pub compact_pointer: Mutex<Vec<Option<Bytes>>>,
-    pub counters: Counters,
+    flusher: Flusher,
+    compactor: Compactor,
+    counters: Counters,
     /// Held for the engine's lifetime so no second engine opens the directory.
     _lock_file: Option<File>,
 }
@@ -178,12 +159,10 @@ impl Engine {
         let dir = dir.as_ref().to_path_buf();
         let cache = Arc::new(BlockCache::new(opts.block_cache_budget));
         let budget = opts.memtable_budget;
-        let empty = |version: Version| {
-            RwLock::new(Arc::new(SuperVersion {
-                active: Arc::new(Memtable::new(budget)),
-                frozen: Vec::new(),
-                version: Arc::new(version),
-            }))
+        let empty = |version: Version| SuperVersion {
+            active: Arc::new(Memtable::new(budget)),
+            frozen: Vec::new(),
+            version: Arc::new(version),
         };
         if opts.memory_only {
             let inner = Inner::new(dir, opts, None, cache, empty(Version::empty()), 0, 1, None);
@@ -259,11 +238,11 @@ impl Engine {
             self::remove_orphans(io.as_ref(), &dir, &live)?;
         }
         let next_file_id = manifest.next_file_id.max(max_id + 1);
-        let current = RwLock::new(Arc::new(SuperVersion {
+        let current = SuperVersion {
             active: Arc::new(Memtable::new(budget)),
             frozen: Vec::new(),
             version: Arc::new(version),
-        }));
+        };
         let inner = Arc::new(Inner::new(
             dir,
             opts,
@@ -313,9 +292,13 @@ impl Engine {
     /// Writes the manifest of the engine's current tables (repair: a
     /// rebuilt manifest that needs no compaction).
     pub(crate) fn store_current_manifest(&self) -> Result<()> {
-        let version = self.inner.current().version.clone();
-        self.inner
-            .store_manifest(&version, self.inner.flushed_seqno.load(Ordering::Acquire))
+        let inner = &self.inner;
+        let version = inner.current().version.clone();
+        let stored = inner
+            .ctx()?
+            .store_manifest(&version, inner.versions.flushed_seqno());
+        inner.notify();
+        stored
     }
 
     /// Applies `batch` atomically as sequence number `seqno`, which must be
@@ -416,7 +399,7 @@ impl Engine {
     /// Every batch with a sequence number at or below this is in SSTs and
     /// survives a crash; a write-ahead log need replay only what follows.
     pub fn flushed_seqno(&self) -> Seqno {
-        self.inner.flushed_seqno.load(Ordering::Acquire)
+        self.inner.versions.flushed_seqno()
     }
 
     /// A report on memtables, levels, cache and background work.
@@ -495,13 +478,7 @@ impl Snapshot {
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        let mut snaps = self.inner.snapshots.lock();
-        if let Some(n) = snaps.get_mut(&self.seqno) {
-            *n -= 1;
-            if *n == 0 {
-                snaps.remove(&self.seqno);
-            }
-        }
+        self.inner.snapshots.unpin(self.seqno);
     }
 }
 
@@ -628,89 +605,75 @@ impl Inner {
         opts: Options,
         io: Option<Arc<dyn Io>>,
         cache: Arc<BlockCache>,
-        current: RwLock<Arc<SuperVersion>>,
+        current: SuperVersion,
         flushed_seqno: Seqno,
         next_file_id: u64,
         lock_file: Option<File>,
     ) -> Inner {
-        let active = current.read().active.clone();
+        let active = current.active.clone();
+        let versions = Versions::new(
+            dir.clone(),
+            io.clone(),
+            current,
+            flushed_seqno,
+            next_file_id,
+        );
         Inner {
             dir,
             opts,
             io,
             cache,
-            current,
+            versions,
             write_lock: Mutex::new(active),
             visible_seqno: AtomicU64::new(flushed_seqno),
-            flushed_seqno: AtomicU64::new(flushed_seqno),
-            next_file_id: AtomicU64::new(next_file_id),
-            poisoned: AtomicBool::new(false),
-            out_of_space: AtomicBool::new(false),
-            poison_cause: Mutex::new(None),
-            snapshots: Mutex::new(BTreeMap::new()),
+            status: Status::default(),
+            snapshots: Snapshots::default(),
             bg: Mutex::new(false),
             bg_cv: Condvar::new(),
-            version_lock: Mutex::new(()),
-            flush_lock: Mutex::new(()),
-            compaction_lock: Mutex::new(()),
-            compact_pointer: Mutex::new(vec![None; NUM_LEVELS]),
+            flusher: Flusher::default(),
+            compactor: Compactor::default(),
             counters: Counters::default(),
             _lock_file: lock_file,
         }
     }
 
-    pub(crate) fn current(&self) -> Arc<SuperVersion> {
-        self.current.read().clone()
+    /// What a flush or a compaction works with; [`Error::Closed`] in
+    /// memory-only mode, which has neither.
+    fn ctx(&self) -> Result<Context<'_>> {
+        Ok(Context {
+            opts: &self.opts,
+            io: self.io.as_ref().ok_or(Error::Closed)?,
+            cache: &self.cache,
+            versions: &self.versions,
+            status: &self.status,
+            counters: &self.counters,
+        })
     }
 
-    /// Replaces the super version; callers hold `version_lock` or the
-    /// write lock so that edits do not interleave.
-    pub(crate) fn install(&self, f: impl FnOnce(&SuperVersion) -> SuperVersion) {
-        let mut cur = self.current.write();
-        let next = f(&cur);
-        *cur = Arc::new(next);
+    fn current(&self) -> Arc<SuperVersion> {
+        self.versions.current()
+    }
+
+    /// Replaces the super version; callers hold the write lock.
+    fn install(&self, f: impl FnOnce(&SuperVersion) -> SuperVersion) {
+        self.versions.install(f);
     }
 
     fn visible_seqno(&self) -> Seqno {
         self.visible_seqno.load(Ordering::Acquire)
     }
 
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Acquire)
+    fn is_poisoned(&self) -> bool {
+        self.status.is_poisoned()
     }
 
-    /// Refuses further writes after a failed write or fsync.
-    pub(crate) fn poison(&self, cause: &Error) {
-        let mut slot = self.poison_cause.lock();
-        if slot.is_none() {
-            tracing::error!(error = %cause, "storage engine poisoned: writes are refused until reopen");
-            *slot = Some(cause.to_string());
-        }
-        self.poisoned.store(true, Ordering::Release);
-        drop(slot);
-        self.notify();
-    }
-
-    fn poisoned_error(&self) -> Error {
-        Error::Poisoned {
-            cause: self
-                .poison_cause
-                .lock()
-                .clone()
-                .unwrap_or_else(|| "unknown".to_string()),
-        }
-    }
-
-    pub(crate) fn check_writable(&self) -> Result<()> {
-        if self.is_poisoned() {
-            return Err(self.poisoned_error());
-        }
-        Ok(())
+    fn check_writable(&self) -> Result<()> {
+        self.status.check_writable()
     }
 
     /// Sleeps for `d` unless the engine shuts down first (then false): a
     /// background thread's pause before retrying after a full disk.
-    pub(crate) fn pause(&self, d: Duration) -> bool {
+    fn pause(&self, d: Duration) -> bool {
         let mut shutdown = self.bg.lock();
         if !*shutdown {
             self.bg_cv.wait_for(&mut shutdown, d);
@@ -718,28 +681,86 @@ impl Inner {
         !*shutdown
     }
 
-    /// Records how a flush or compaction (`what`) ended: out of space, it
-    /// changed nothing and is retried later; any other failure poisons.
-    /// Then wakes whoever waits on background work.
-    pub(crate) fn settle(&self, what: &str, result: &Result<()>) {
-        self.out_of_space.store(
-            matches!(result, Err(e) if e.is_out_of_space()),
-            Ordering::Release,
-        );
-        match result {
-            Err(e) if e.is_out_of_space() => {
-                tracing::warn!(error = %e, "{what} failed for lack of disk space; it is retried");
-            }
-            Err(e) => self.poison(e),
-            Ok(()) => {}
+    /// Freezes the active memtable and flushes every frozen one.
+    fn flush_all(&self) -> Result<()> {
+        if self.io.is_none() {
+            return Ok(());
         }
+        self.check_writable()?;
+        self.freeze_active();
+        while self.flush_oldest()? {}
+        if !self.opts.background {
+            while self.compact_once()? {}
+        }
+        Ok(())
+    }
+
+    /// Flushes the oldest frozen memtable (see [`Flusher::flush_oldest`]),
+    /// then wakes whoever waits on background work.
+    fn flush_oldest(&self) -> Result<bool> {
+        let flushed = self.flusher.flush_oldest(&self.ctx()?);
         self.notify();
+        flushed
+    }
+
+    /// Runs one compaction if one is due (see [`Compactor::compact_once`]),
+    /// then wakes whoever waits on background work.
+    fn compact_once(&self) -> Result<bool> {
+        let compacted = self
+            .compactor
+            .compact_once(&self.ctx()?, || self.oldest_snapshot());
+        self.notify();
+        compacted
+    }
+
+    /// Flushes, then merges every table into the deepest level in use.
+    fn compact_all(&self) -> Result<()> {
+        if self.io.is_none() {
+            return Ok(());
+        }
+        self.flush_all()?;
+        let compacted = self
+            .compactor
+            .compact_all(&self.ctx()?, || self.oldest_snapshot());
+        self.notify();
+        compacted
+    }
+
+    /// Body of the background flush thread.
+    fn flush_loop(&self) {
+        self.background_loop(Inner::flush_due, Inner::flush_step);
+    }
+
+    /// One step of the background flush: flushes the oldest frozen
+    /// memtable, if any. A memtable whose flush failed for lack of space
+    /// stays frozen (and readable) until the retry.
+    fn flush_step(&self) -> Outcome {
+        self.background_step("flush", Inner::flush_due, Inner::flush_oldest)
+    }
+
+    fn flush_due(&self) -> bool {
+        !self.current().frozen.is_empty()
+    }
+
+    /// Body of the background compaction thread.
+    fn compaction_loop(&self) {
+        self.background_loop(Inner::compaction_due, Inner::compaction_step);
+    }
+
+    /// One step of the background compaction: runs one compaction if one
+    /// is due.
+    fn compaction_step(&self) -> Outcome {
+        self.background_step("compaction", Inner::compaction_due, Inner::compact_once)
+    }
+
+    fn compaction_due(&self) -> bool {
+        picker::compaction_due(&self.current().version, &self.opts)
     }
 
     /// One step of a background worker: runs `work` once if `ready`
     /// holds and the engine is not poisoned. Failures other than a full
     /// disk are logged (they poisoned the engine, so the worker idles).
-    pub(crate) fn background_step<T>(
+    fn background_step<T>(
         &self,
         what: &str,
         ready: impl Fn(&Inner) -> bool,
@@ -762,11 +783,7 @@ impl Inner {
     /// sleeping while it is idle until `ready` holds. After an
     /// out-of-space failure it pauses (growing backoff) before trying
     /// again.
-    pub(crate) fn background_loop(
-        &self,
-        ready: impl Fn(&Inner) -> bool,
-        step: impl Fn(&Inner) -> Outcome,
-    ) {
+    fn background_loop(&self, ready: impl Fn(&Inner) -> bool, step: impl Fn(&Inner) -> Outcome) {
         let mut backoff = Backoff::default();
         while !*self.bg.lock() {
             match step(self) {
@@ -786,14 +803,14 @@ impl Inner {
     }
 
     /// Wakes background threads and stalled writers.
-    pub(crate) fn notify(&self) {
+    fn notify(&self) {
         let _g = self.bg.lock();
         self.bg_cv.notify_all();
     }
 
     /// Waits until `ready` holds (checked under the background lock) or
     /// the engine shuts down; returns false on shutdown.
-    pub(crate) fn wait_until(&self, mut ready: impl FnMut(&Inner) -> bool) -> bool {
+    fn wait_until(&self, mut ready: impl FnMut(&Inner) -> bool) -> bool {
         let mut shutdown = self.bg.lock();
         loop {
             if *shutdown {
@@ -807,42 +824,12 @@ impl Inner {
         }
     }
 
-    pub(crate) fn oldest_snapshot(&self) -> Seqno {
-        let snaps = self.snapshots.lock();
-        snaps
-            .keys()
-            .next()
-            .copied()
+    /// The oldest sequence number a reader may read at: compaction keeps
+    /// what it sees.
+    fn oldest_snapshot(&self) -> Seqno {
+        self.snapshots
+            .oldest()
             .unwrap_or_else(|| self.visible_seqno())
-    }
-
-    /// How tables written into `level` are built.
-    pub(crate) fn writer_options(&self, level: usize) -> WriterOptions {
-        let compress = level >= self.opts.compress_from_level;
-        WriterOptions {
-            block_size: self.opts.block_size,
-            zstd_level: if compress { self.opts.zstd_level } else { 0 },
-            bloom_bits_per_key: self.opts.bloom_bits_per_key,
-        }
-    }
-
-    pub(crate) fn new_table_path(&self) -> (u64, PathBuf) {
-        let id = self.next_file_id.fetch_add(1, Ordering::AcqRel);
-        (id, sst_path(&self.dir, id))
-    }
-
-    /// Writes the manifest for `version`; poisons the engine on failure.
-    pub(crate) fn store_manifest(&self, version: &Version, flushed_seqno: Seqno) -> Result<()> {
-        let io = self.io.as_ref().ok_or(Error::Closed)?;
-        let manifest =
-            version.to_manifest(self.next_file_id.load(Ordering::Acquire), flushed_seqno);
-        manifest.store(io.as_ref(), &self.dir).inspect_err(|e| {
-            // A manifest not written for lack of space leaves the previous
-            // one in place (it is replaced by a rename): the caller retries.
-            if !e.is_out_of_space() {
-                self.poison(e);
-            }
-        })
     }
 
     fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
@@ -953,7 +940,7 @@ impl Inner {
         self.check_writable()?;
         check(self.visible_seqno())?;
         self.make_room()?;
-        let Some(run) = Inner::build_run(chunk) else {
+        let Some(run) = build_run(chunk) else {
             return Ok(());
         };
         let run = Arc::new(run);
@@ -987,10 +974,7 @@ impl Inner {
             });
             self.visible_seqno.store(*last, Ordering::Release);
         }
-        self.counters.ingests.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .bytes_ingested
-            .fetch_add(run.approximate_bytes() as u64, Ordering::Relaxed);
+        self.counters.ingested(run.approximate_bytes() as u64);
         self.notify();
         if !self.opts.background {
             // Without background threads the writer flushes; a full disk
@@ -1019,14 +1003,13 @@ impl Inner {
             return Ok(());
         }
         let start = Instant::now();
-        self.counters.stalls.fetch_add(1, Ordering::Relaxed);
+        self.counters.stall_began();
         let running = match &self.opts.stepper {
             Some(stepper) => stepper.drive_until(|| self.has_room()).is_ok(),
             None => self.wait_until(Inner::has_room),
         };
         self.counters
-            .stall_micros
-            .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .stall_ended(start.elapsed().as_micros() as u64);
         self.check_writable()?;
         if !running {
             return Err(match &self.opts.stepper {
@@ -1045,7 +1028,7 @@ impl Inner {
     fn has_room(&self) -> bool {
         let sv = self.current();
         self.is_poisoned()
-            || self.out_of_space.load(Ordering::Acquire)
+            || self.status.is_out_of_space()
             || (sv.frozen.len() < self.opts.max_frozen_memtables
                 && sv.version.levels[0].len() < self.opts.l0_stall_files)
     }
@@ -1095,7 +1078,7 @@ impl Inner {
         // between reading it and pinning it for compaction.
         let _w = self.write_lock.lock();
         let seqno = self.visible_seqno();
-        *self.snapshots.lock().entry(seqno).or_insert(0) += 1;
+        self.snapshots.pin(seqno);
         Snapshot {
             inner: self.clone(),
             seqno,
@@ -1104,11 +1087,11 @@ impl Inner {
 
     fn stats(&self) -> Stats {
         let sv = self.current();
-        let c = &self.counters;
+        let c = self.counters.read();
         Stats {
             io_backend: self.io.as_ref().map_or("memory", |io| io.name()),
             last_seqno: self.visible_seqno(),
-            flushed_seqno: self.flushed_seqno.load(Ordering::Acquire),
+            flushed_seqno: self.versions.flushed_seqno(),
             memtable_bytes: sv.active.approximate_bytes(),
             frozen_memtables: sv.frozen.len(),
             frozen_bytes: sv.frozen.iter().map(|m| m.approximate_bytes()).sum(),
@@ -1124,24 +1107,24 @@ impl Inner {
             cache_hits: self.cache.hits(),
             cache_misses: self.cache.misses(),
             cache_bytes: self.cache.used_bytes(),
-            flushes: c.flushes.load(Ordering::Relaxed),
-            compactions: c.compactions.load(Ordering::Relaxed),
-            bytes_flushed: c.bytes_flushed.load(Ordering::Relaxed),
-            bytes_compacted: c.bytes_compacted.load(Ordering::Relaxed),
-            write_stalls: c.stalls.load(Ordering::Relaxed),
-            write_stall_micros: c.stall_micros.load(Ordering::Relaxed),
-            ingests: c.ingests.load(Ordering::Relaxed),
-            bytes_ingested: c.bytes_ingested.load(Ordering::Relaxed),
-            snapshots: self.snapshots.lock().values().sum(),
-            poisoned: self.poison_cause.lock().clone(),
+            flushes: c.flushes,
+            compactions: c.compactions,
+            bytes_flushed: c.bytes_flushed,
+            bytes_compacted: c.bytes_compacted,
+            write_stalls: c.stalls,
+            write_stall_micros: c.stall_micros,
+            ingests: c.ingests,
+            bytes_ingested: c.bytes_ingested,
+            snapshots: self.snapshots.count(),
+            poisoned: self.status.cause(),
         }
     }
 
     /// Freezes the active memtable (if it holds anything) so a flush will
     /// pick it up.
-    pub(crate) fn freeze_active(&self) {
+    fn freeze_active(&self) {
         let mut active = self.write_lock.lock();
-        if !active.is_empty() || active.max_seqno() > self.flushed_seqno.load(Ordering::Acquire) {
+        if !active.is_empty() || active.max_seqno() > self.versions.flushed_seqno() {
             *active = self.rotate();
         }
     }
@@ -1159,24 +1142,6 @@ impl Inner {
             version: cur.version.clone(),
         });
         fresh
-    }
-
-    /// Removes a flushed memtable from the frozen list.
-    pub(crate) fn without_frozen(
-        cur: &SuperVersion,
-        mem: &Arc<Memtable>,
-        version: Arc<Version>,
-    ) -> SuperVersion {
-        SuperVersion {
-            active: cur.active.clone(),
-            frozen: cur
-                .frozen
-                .iter()
-                .filter(|m| !Arc::ptr_eq(m, mem))
-                .cloned()
-                .collect(),
-            version,
-        }
     }
 }
 

@@ -40,8 +40,10 @@ mod tail;
 pub(crate) use cursor::{MemCursor, MemIter};
 use filter::KeyFilter;
 use key::{InternalKey, KeyView, Probe, view_cmp};
+#[cfg(test)]
+pub(crate) use run::RunBuilder;
 use run::{RUN_RECORD_BYTES, RunKey, RunRecord, SortedRun};
-pub(crate) use run::{RunBuilder, RunVersion};
+pub(crate) use run::{RunVersion, build_run};
 use tail::Tail;
 
 /// Approximate bytes a skiplist node costs beyond its key and value.

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::cursor::Slot;
 use super::key::{KeyView, Probe, tag_kind, view_cmp};
 use super::{MAX_SEQNO, Memtable};
+use crate::batch::{BatchOp, WriteBatch};
 use crate::types::{Kind, Seqno, TableInput, key_prefix};
 
 /// One version of a sorted run: its key's inline prefix and tag as in
@@ -305,3 +306,55 @@ impl RunBuilder {
         Memtable::from_sorted(data.into_boxed_slice(), records, max_seqno)
     }
 }
+
+/// Builds the immutable sorted run of `chunk` (batches in increasing
+/// sequence order): its keys and values copied, in log order, into one
+/// buffer, its versions sorted into internal order (a key written twice
+/// by one batch keeping its later write), and the run's maximum
+/// sequence number the chunk's last (even an empty batch's). `None` for
+/// an empty chunk. See [`RunBuilder`].
+pub(crate) fn build_run<B: std::borrow::Borrow<WriteBatch>>(
+    chunk: &[(Seqno, B)],
+) -> Option<Memtable> {
+    let last = chunk.last().map(|(s, _)| *s)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ops: usize = chunk.iter().map(|(_, b)| b.borrow().len()).sum();
+    let run = if cores < 2 || chunk.len() < 2 || ops < PARALLEL_COPY_MIN {
+        let bytes: usize = chunk.iter().map(|(_, b)| b.borrow().as_bytes().len()).sum();
+        let mut run = RunBuilder::with_capacity(bytes, ops);
+        for (seqno, batch) in chunk {
+            for op in batch.borrow().iter() {
+                match op {
+                    BatchOp::Put(k, v) => run.push(k, *seqno, Kind::Put, v),
+                    BatchOp::Delete(k) => run.push(k, *seqno, Kind::Delete, b""),
+                }
+            }
+        }
+        run
+    } else {
+        // Copying the keys and values (and faulting in the fresh buffer)
+        // is a good part of an ingest: two halves of the chunk at once.
+        // `B` need not be `Sync`; a `&WriteBatch` is.
+        let refs: Vec<(Seqno, &WriteBatch)> = chunk.iter().map(|(s, b)| (*s, b.borrow())).collect();
+        let (a, b) = refs.split_at(refs.len() / 2);
+        RunBuilder::fill_parallel(
+            &[a, b],
+            |part| part.iter().map(|(_, b)| b.as_bytes().len()).sum(),
+            |part, sink| {
+                for (seqno, batch) in *part {
+                    for op in batch.iter() {
+                        match op {
+                            BatchOp::Put(k, v) => sink.push(k, *seqno, Kind::Put, v),
+                            BatchOp::Delete(k) => sink.push(k, *seqno, Kind::Delete, b""),
+                        }
+                    }
+                }
+            },
+        )
+    };
+    Some(run.finish(last))
+}
+
+/// Chunks with fewer versions are copied on one thread (small enough that
+/// the model tests exercise both paths).
+const PARALLEL_COPY_MIN: usize = 32;

@@ -4,31 +4,34 @@
 //! Writes are serialised by one write lock and land in the active memtable;
 //! a batch becomes visible to readers only when the engine's visible
 //! sequence number moves past it, so no reader sees half a batch. Full
-//! memtables are frozen and flushed to level-0 SSTs by a background thread
-//! ([`crate::flush`]); a second thread merges levels ([`crate::compaction`]).
-//! When either falls behind, writers stall instead of letting memory grow.
+//! memtables are frozen and flushed to level-0 SSTs by a background worker
+//! ([`crate::flush`]); a second one merges levels ([`crate::compaction`]).
+//! Each runs on a thread of its own, or as steps of the options' stepper
+//! ([`crate::workers`]). When either falls behind, writers stall instead of
+//! letting memory grow.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
-use crate::background::{Progress, Registration, Stepper};
+use crate::background::Registration;
 use crate::batch::{BatchOp, WriteBatch};
 use crate::cache::BlockCache;
 use crate::compaction::{Compactor, picker};
 use crate::context::Context;
 use crate::counters::Counters;
+use crate::dir::{check_fresh, lock_dir, remove_orphans};
 use crate::error::{Error, Result};
 use crate::flush::Flusher;
 use crate::io::{Io, open_backend};
 use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
-use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP, Manifest, parse_sst_name, sst_path};
+use crate::manifest::{MANIFEST_FILE, Manifest, sst_path};
 use crate::memtable::{MAX_SEQNO, MemCursor, Memtable, build_run};
 use crate::options::Options;
 use crate::snapshots::Snapshots;
@@ -37,6 +40,7 @@ use crate::status::Status;
 use crate::types::{Kind, Seqno};
 use crate::version::{NUM_LEVELS, SuperVersion, Version};
 use crate::versions::Versions;
+use crate::workers::{Outcome, Signal, outcome, register, spawn, thread_loop};
 
 /// State shared by the engine handle, its snapshots and its background
 /// workers: the parts ([`Versions`], [`Status`], [`Snapshots`],
@@ -56,9 +60,8 @@ pub(crate) struct Inner {
     visible_seqno: AtomicU64,
     status: Status,
     snapshots: Snapshots,
-    /// Guards the condition variable below; `true` once shutting down.
-    bg: Mutex<bool>,
-    bg_cv: Condvar,
+    /// Wakes background threads and stalled writers.
+    signal: Signal,
     flusher: Flusher,
     compactor: Compactor,
     counters: Counters,
@@ -297,7 +300,7 @@ impl Engine {
         let stored = inner
             .ctx()?
             .store_manifest(&version, inner.versions.flushed_seqno());
-        inner.notify();
+        inner.signal.notify();
         stored
     }
 
@@ -435,8 +438,7 @@ impl Engine {
             Ok(())
         };
         self.steps.clear();
-        *self.inner.bg.lock() = true;
-        self.inner.bg_cv.notify_all();
+        self.inner.signal.shut_down();
         for t in self.threads.drain(..) {
             if t.join().is_err() {
                 tracing::error!("a background thread panicked");
@@ -482,122 +484,6 @@ impl Drop for Snapshot {
     }
 }
 
-/// Registers a background step with `stepper`. The step holds the engine's
-/// state weakly: the stepper (kept in the options, inside that state) must
-/// not keep it alive.
-fn register(
-    stepper: &Stepper,
-    name: &'static str,
-    inner: &Arc<Inner>,
-    step: fn(&Inner) -> Outcome,
-) -> Registration {
-    let weak = Arc::downgrade(inner);
-    stepper.register(
-        name,
-        Arc::new(move || match weak.upgrade() {
-            Some(inner) if step(&inner) == Outcome::Worked => Progress::Worked,
-            _ => Progress::Idle,
-        }),
-    )
-}
-
-fn spawn(name: &str, inner: Arc<Inner>, f: fn(&Inner)) -> Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || f(&inner))
-        .map_err(|e| Error::io(PathBuf::from(name), e))
-}
-
-/// Takes an exclusive advisory lock on `dir/LOCK`.
-pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
-    use std::os::fd::AsRawFd;
-    let path = dir.join("LOCK");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    // SAFETY: flock only reads the descriptor, which `file` keeps open for
-    // the duration of the call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(Error::io(
-            &path,
-            std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "data directory is in use by another engine; stop it first",
-            ),
-        ));
-    }
-    Ok(file)
-}
-
-/// Decides whether a directory without a manifest may become a new
-/// engine. Any table file (`NNNNNNNNNNNN.sst`), or a `MANIFEST.tmp` listing tables,
-/// means an existing engine lost its manifest: that is
-/// [`Error::MissingManifest`], and nothing is changed, so that `fasty admin
-/// repair` can rebuild the manifest from the tables. A `MANIFEST.tmp`
-/// that lists no tables or does not decode is what a crash leaves during
-/// the very first manifest write; it is removed. Other files (a log
-/// directory, `LOCK`) are not the engine's to judge: a write-ahead log
-/// without tables is replayed from its start by the layer above.
-fn check_fresh(io: &dyn Io, dir: &Path) -> Result<()> {
-    let mut tables = 0usize;
-    let mut tmp = None;
-    for path in io.list(dir)? {
-        if parse_sst_name(&path).is_some() {
-            tables += 1;
-        } else if path.file_name().is_some_and(|n| n == MANIFEST_TMP) {
-            tmp = Some(path);
-        }
-    }
-    if tables > 0 {
-        return Err(Error::MissingManifest {
-            dir: dir.to_path_buf(),
-            found: format!("{tables} table file(s)"),
-        });
-    }
-    if let Some(tmp) = tmp {
-        let listed = io
-            .read(&tmp)
-            .ok()
-            .and_then(|b| Manifest::decode(&b, &tmp).ok())
-            .map_or(0, |m| m.levels.iter().map(Vec::len).sum::<usize>());
-        if listed > 0 {
-            return Err(Error::MissingManifest {
-                dir: dir.to_path_buf(),
-                found: format!("a {MANIFEST_TMP} listing {listed} table(s)"),
-            });
-        }
-        tracing::info!(path = %tmp.display(), "removing a manifest whose first write a crash interrupted");
-        io.remove(&tmp)?;
-        io.sync_dir(dir)?;
-    }
-    Ok(())
-}
-
-/// Deletes SSTs the manifest does not list and a leftover `MANIFEST.tmp`:
-/// the remains of a flush or compaction that a crash interrupted.
-fn remove_orphans(io: &dyn Io, dir: &Path, live: &std::collections::HashSet<u64>) -> Result<()> {
-    let mut removed = false;
-    for path in io.list(dir)? {
-        let orphan = match parse_sst_name(&path) {
-            Some(id) => !live.contains(&id),
-            None => path.file_name().is_some_and(|n| n == MANIFEST_TMP),
-        };
-        if orphan {
-            tracing::info!(path = %path.display(), "removing file left by an interrupted flush or compaction");
-            io.remove(&path)?;
-            removed = true;
-        }
-    }
-    if removed {
-        io.sync_dir(dir)?;
-    }
-    Ok(())
-}
-
 impl Inner {
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -628,8 +514,7 @@ impl Inner {
             visible_seqno: AtomicU64::new(flushed_seqno),
             status: Status::default(),
             snapshots: Snapshots::default(),
-            bg: Mutex::new(false),
-            bg_cv: Condvar::new(),
+            signal: Signal::default(),
             flusher: Flusher::default(),
             compactor: Compactor::default(),
             counters: Counters::default(),
@@ -671,16 +556,6 @@ impl Inner {
         self.status.check_writable()
     }
 
-    /// Sleeps for `d` unless the engine shuts down first (then false): a
-    /// background thread's pause before retrying after a full disk.
-    fn pause(&self, d: Duration) -> bool {
-        let mut shutdown = self.bg.lock();
-        if !*shutdown {
-            self.bg_cv.wait_for(&mut shutdown, d);
-        }
-        !*shutdown
-    }
-
     /// Freezes the active memtable and flushes every frozen one.
     fn flush_all(&self) -> Result<()> {
         if self.io.is_none() {
@@ -699,7 +574,7 @@ impl Inner {
     /// then wakes whoever waits on background work.
     fn flush_oldest(&self) -> Result<bool> {
         let flushed = self.flusher.flush_oldest(&self.ctx()?);
-        self.notify();
+        self.signal.notify();
         flushed
     }
 
@@ -709,7 +584,7 @@ impl Inner {
         let compacted = self
             .compactor
             .compact_once(&self.ctx()?, || self.oldest_snapshot());
-        self.notify();
+        self.signal.notify();
         compacted
     }
 
@@ -722,20 +597,27 @@ impl Inner {
         let compacted = self
             .compactor
             .compact_all(&self.ctx()?, || self.oldest_snapshot());
-        self.notify();
+        self.signal.notify();
         compacted
     }
 
     /// Body of the background flush thread.
     fn flush_loop(&self) {
-        self.background_loop(Inner::flush_due, Inner::flush_step);
+        thread_loop(
+            &self.signal,
+            || !self.is_poisoned() && self.flush_due(),
+            || self.flush_step(),
+        );
     }
 
     /// One step of the background flush: flushes the oldest frozen
     /// memtable, if any. A memtable whose flush failed for lack of space
     /// stays frozen (and readable) until the retry.
     fn flush_step(&self) -> Outcome {
-        self.background_step("flush", Inner::flush_due, Inner::flush_oldest)
+        if self.is_poisoned() || !self.flush_due() {
+            return Outcome::Idle;
+        }
+        outcome("flush", self.flush_oldest())
     }
 
     fn flush_due(&self) -> bool {
@@ -744,84 +626,24 @@ impl Inner {
 
     /// Body of the background compaction thread.
     fn compaction_loop(&self) {
-        self.background_loop(Inner::compaction_due, Inner::compaction_step);
+        thread_loop(
+            &self.signal,
+            || !self.is_poisoned() && self.compaction_due(),
+            || self.compaction_step(),
+        );
     }
 
     /// One step of the background compaction: runs one compaction if one
     /// is due.
     fn compaction_step(&self) -> Outcome {
-        self.background_step("compaction", Inner::compaction_due, Inner::compact_once)
+        if self.is_poisoned() || !self.compaction_due() {
+            return Outcome::Idle;
+        }
+        outcome("compaction", self.compact_once())
     }
 
     fn compaction_due(&self) -> bool {
         picker::compaction_due(&self.current().version, &self.opts)
-    }
-
-    /// One step of a background worker: runs `work` once if `ready`
-    /// holds and the engine is not poisoned. Failures other than a full
-    /// disk are logged (they poisoned the engine, so the worker idles).
-    fn background_step<T>(
-        &self,
-        what: &str,
-        ready: impl Fn(&Inner) -> bool,
-        work: impl Fn(&Inner) -> Result<T>,
-    ) -> Outcome {
-        if self.is_poisoned() || !ready(self) {
-            return Outcome::Idle;
-        }
-        match work(self) {
-            Ok(_) => Outcome::Worked,
-            Err(e) if e.is_out_of_space() => Outcome::OutOfSpace,
-            Err(e) => {
-                tracing::error!(error = %e, "background {what} failed");
-                Outcome::Idle
-            }
-        }
-    }
-
-    /// The body of a background thread: runs `step` until shutdown,
-    /// sleeping while it is idle until `ready` holds. After an
-    /// out-of-space failure it pauses (growing backoff) before trying
-    /// again.
-    fn background_loop(&self, ready: impl Fn(&Inner) -> bool, step: impl Fn(&Inner) -> Outcome) {
-        let mut backoff = Backoff::default();
-        while !*self.bg.lock() {
-            match step(self) {
-                Outcome::Worked => backoff.reset(),
-                Outcome::Idle => {
-                    if !self.wait_until(|inner| !inner.is_poisoned() && ready(inner)) {
-                        return;
-                    }
-                }
-                Outcome::OutOfSpace => {
-                    if !self.pause(backoff.next()) {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Wakes background threads and stalled writers.
-    fn notify(&self) {
-        let _g = self.bg.lock();
-        self.bg_cv.notify_all();
-    }
-
-    /// Waits until `ready` holds (checked under the background lock) or
-    /// the engine shuts down; returns false on shutdown.
-    fn wait_until(&self, mut ready: impl FnMut(&Inner) -> bool) -> bool {
-        let mut shutdown = self.bg.lock();
-        loop {
-            if *shutdown {
-                return false;
-            }
-            if ready(self) {
-                return true;
-            }
-            self.bg_cv
-                .wait_for(&mut shutdown, Duration::from_millis(100));
-        }
     }
 
     /// The oldest sequence number a reader may read at: compaction keeps
@@ -862,7 +684,7 @@ impl Inner {
         if full {
             self.make_room()?;
             *active = self.rotate();
-            self.notify();
+            self.signal.notify();
         }
         for op in batch.iter() {
             let inserted = match op {
@@ -975,7 +797,7 @@ impl Inner {
             self.visible_seqno.store(*last, Ordering::Release);
         }
         self.counters.ingested(run.approximate_bytes() as u64);
-        self.notify();
+        self.signal.notify();
         if !self.opts.background {
             // Without background threads the writer flushes; a full disk
             // leaves the memtables frozen for the next write or flush to
@@ -1006,7 +828,7 @@ impl Inner {
         self.counters.stall_began();
         let running = match &self.opts.stepper {
             Some(stepper) => stepper.drive_until(|| self.has_room()).is_ok(),
-            None => self.wait_until(Inner::has_room),
+            None => self.signal.wait_until(|| self.has_room()),
         };
         self.counters
             .stall_ended(start.elapsed().as_micros() as u64);
@@ -1142,39 +964,5 @@ impl Inner {
             version: cur.version.clone(),
         });
         fresh
-    }
-}
-
-/// What one step of a background worker did (see
-/// [`Inner::background_step`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// It did a unit of work.
-    Worked,
-    /// Nothing to do, or the engine is poisoned.
-    Idle,
-    /// It failed for lack of disk space and changed nothing; a thread
-    /// retries after a pause, a stepper whenever the step is chosen.
-    OutOfSpace,
-}
-
-/// Pauses between retries of a background job that failed for lack of disk
-/// space: 50 ms, doubling up to 2 s.
-#[derive(Default)]
-pub(crate) struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    /// The pause before the next retry.
-    pub(crate) fn next(&mut self) -> Duration {
-        let d = Duration::from_millis(50u64 << self.failures.min(5)).min(Duration::from_secs(2));
-        self.failures = self.failures.saturating_add(1);
-        d
-    }
-
-    /// The job succeeded: the next failure starts over.
-    pub(crate) fn reset(&mut self) {
-        self.failures = 0;
     }
 }

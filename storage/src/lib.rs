@@ -24,6 +24,7 @@ mod cache;
 mod compaction;
 mod context;
 mod counters;
+mod dir;
 mod engine;
 pub mod error;
 mod flush;
@@ -42,6 +43,7 @@ mod status;
 mod types;
 mod version;
 mod versions;
+mod workers;
 
 pub use batch::{BatchOp, MalformedBatch, WriteBatch};
 pub use engine::{Engine, LevelStats, Snapshot, Stats};

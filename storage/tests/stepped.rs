@@ -23,7 +23,7 @@ use fasty_storage::{Engine, Options, Snapshot, WriteBatch};
 
 /// Seeds per run of the test: enough for a few thousand interleaved
 /// operations, small enough to stay within seconds in a debug build.
-const BUDGET: u64 = 24;
+const BUDGET: u64 = 32;
 /// Operations (foreground or background) per seed before the crash point
 /// is certain to have passed.
 const OPS: u64 = 300;
@@ -141,12 +141,14 @@ fn operate(run: &mut Run, engine: &Engine, sim: &SimIo, ops: u64, armed: &dyn Fn
             }
         };
         match run.stepper.next_u64() % 100 {
-            0..=39 => {
+            // Writes outpace the background steps now and then, so that
+            // writes stall and drive the stepper themselves.
+            0..=59 => {
                 let r = run.write(engine);
                 ok(r, "write");
             }
-            40..=42 => ok(engine.flush(), "flush"),
-            43..=47 => {
+            60..=61 => ok(engine.flush(), "flush"),
+            62..=66 => {
                 if run.snapshots.len() < 3 {
                     run.snapshots.push(engine.snapshot());
                 } else {
@@ -154,7 +156,7 @@ fn operate(run: &mut Run, engine: &Engine, sim: &SimIo, ops: u64, armed: &dyn Fn
                     run.snapshots.swap_remove(i);
                 }
             }
-            48 if !run.snapshots.is_empty() => {
+            67 if !run.snapshots.is_empty() => {
                 run.snapshots.clear();
             }
             _ => {
@@ -268,4 +270,34 @@ fn a_stalled_write_drives_the_stepper() {
     assert!(stats.frozen_memtables <= 2, "{stats:?}");
     let want: Vec<(Vec<u8>, Vec<u8>)> = model.into_iter().collect();
     assert!(collect(engine.scan(..)) == want);
+}
+
+/// A stall that no background step can end (level 0 may hold one table,
+/// but compaction starts at four) fails the write with a clear error
+/// instead of waiting forever, and applies nothing of it.
+#[test]
+fn a_stall_no_step_can_end_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = SimIo::new(Arc::new(StdIo::new()));
+    let stepper = Stepper::new(9);
+    let mut opts = options(&sim, &stepper);
+    opts.l0_stall_files = 1;
+    opts.l0_compaction_trigger = 4;
+    let engine = Engine::open(dir.path(), opts).expect("open");
+    let mut err = None;
+    for seqno in 1..=200u64 {
+        let mut b = WriteBatch::new();
+        b.put(format!("key{seqno:03}").into_bytes(), vec![b'v'; 100]);
+        if let Err(e) = engine.apply(&b, seqno) {
+            assert_eq!(engine.last_seqno(), seqno - 1, "the failed write applied");
+            err = Some(e);
+            break;
+        }
+    }
+    let err = err.expect("the writes never stalled");
+    assert!(
+        matches!(&err, fasty_storage::Error::InvalidArgument(m) if m.contains("no step can do")),
+        "{err}"
+    );
+    assert!(engine.get(b"key001").expect("get").is_some());
 }

@@ -18,7 +18,6 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use fasty_storage::background::Stepper;
 use fasty_storage::{Engine, KeyRange, Scan, Seqno, Snapshot, WriteBatch};
 use parking_lot::{Mutex, MutexGuard};
 
@@ -38,12 +37,6 @@ use crate::writer::LogWriter;
 /// thread, outside every lock; smaller ones are framed straight into the
 /// queue.
 const LARGE_BATCH_BYTES: usize = 16 << 10;
-
-/// The stepper the log's background work runs on instead of threads
-/// (tests only), from the engine's options.
-fn stepper_of(_opts: &Options) -> Option<Stepper> {
-    None
-}
 
 /// A point-in-time report on the database.
 #[derive(Clone, Debug, Default)]
@@ -189,7 +182,8 @@ impl Db {
             segments: Mutex::new(recovered.segments),
             spares: spares.clone(),
         };
-        let stepper = stepper_of(&opts);
+        // Tests only: the engine's stepper runs the log's background work too.
+        let stepper = opts.storage.stepper.clone();
         let core = Arc::new(Core::new(engine, opts, state, Some(log), recovered.stats));
         if let Some(stepper) = stepper {
             // Tests: no threads; the writer (and the spares, when the

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use fasty_storage::background::{Progress, Stepper, check_seeds};
 use fasty_storage::io::testing::Torn;
 use fasty_wal::{Db, Durability, Error, Options, ProblemKind, WriteBatch};
 
@@ -350,10 +351,11 @@ fn a_write_after_an_idle_spell_is_synced_within_the_interval() {
 /// chunk the rotation queued, and its record must be written whole and
 /// checksummed like any other. A crash right after the last checkpoint
 /// (everything synced) must lose nothing: those records are still in the
-/// log then, and open reads them. (This catches a record written without
-/// its checksum in some runs only, as it takes the race; the unit test
-/// `every_queued_chunk_checks_once_the_writer_fills_in_checksums` in writer.rs
-/// pins the chunk down every time.)
+/// log then, and open reads them. This one runs real threads (two writers,
+/// the log writer, the engine's background flushes), so it takes the race
+/// in some runs only; [`async_writes_racing_checkpoints_survive_a_crash_stepped`]
+/// takes it on every run, and the unit tests of the queue pin the chunk
+/// down.
 #[test]
 fn async_writes_racing_checkpoints_survive_a_crash() {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -404,4 +406,78 @@ fn async_writes_racing_checkpoints_survive_a_crash() {
     expected.sort();
     assert_eq!(keys.len(), expected.len(), "writes per thread: {counts:?}");
     assert_eq!(keys, expected);
+}
+
+/// The race above, stepped: the foreground writes and checkpoints are steps
+/// beside the log writer's, so the seed decides whether a write lands
+/// between a checkpoint's rotation and the writer taking the queue (the
+/// checkpoint drives the stepper while it waits for its sync). Every write
+/// is synced at the end, then the power is cut (unsynced bytes dropped):
+/// the reopened database must hold every write. The budget of seeds takes
+/// the race many times over, the same seeds on every run.
+#[test]
+fn async_writes_racing_checkpoints_survive_a_crash_stepped() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const WRITES: u64 = 160;
+    const CHECKPOINTS: u64 = 5;
+    check_seeds("async_writes_racing_checkpoints", 24, |seed| {
+        let dir = tempfile::tempdir().unwrap();
+        let sim = sim();
+        let stepper = Stepper::new(seed);
+        let opts = || {
+            let mut o = options(async_manual(), Some(sim.clone()));
+            o.storage.stepper = Some(stepper.clone());
+            o
+        };
+        let db = Arc::new(Db::open(dir.path(), opts()).unwrap());
+        let written = Arc::new(AtomicU64::new(0));
+        let (w_db, w_n) = (db.clone(), written.clone());
+        let writes = stepper.register(
+            "test-write",
+            Arc::new(move || {
+                let n = w_n.load(Ordering::SeqCst);
+                if n == WRITES {
+                    return Progress::Idle;
+                }
+                let mut b = WriteBatch::new();
+                b.put(format!("k{n:04}").into_bytes(), vec![n as u8; 40]);
+                w_db.write(b).unwrap();
+                w_n.store(n + 1, Ordering::SeqCst);
+                Progress::Worked
+            }),
+        );
+        // Checkpoints spread over the writes (the last with writes after
+        // it, which then share its segment).
+        let (c_db, c_n) = (db.clone(), written.clone());
+        let done = Arc::new(AtomicU64::new(0));
+        let c_done = done.clone();
+        let checkpoints = stepper.register(
+            "test-checkpoint",
+            Arc::new(move || {
+                let k = c_done.load(Ordering::SeqCst);
+                if k == CHECKPOINTS
+                    || c_n.load(Ordering::SeqCst) < (k + 1) * WRITES / (CHECKPOINTS + 1)
+                {
+                    return Progress::Idle;
+                }
+                c_db.checkpoint().unwrap();
+                c_done.store(k + 1, Ordering::SeqCst);
+                Progress::Worked
+            }),
+        );
+        stepper.run_until_idle();
+        assert_eq!(written.load(Ordering::SeqCst), WRITES);
+        assert_eq!(done.load(Ordering::SeqCst), CHECKPOINTS);
+        drop((writes, checkpoints));
+        db.sync().unwrap();
+        crash(Arc::into_inner(db).unwrap(), &sim, Torn::DropUnsynced);
+        let db = Db::open(dir.path(), opts())
+            .unwrap_or_else(|e| panic!("reopen: {e} (last steps {:?})", stepper.trace_tail(12)));
+        let keys: Vec<Vec<u8>> = contents(&db).into_keys().collect();
+        let expected: Vec<Vec<u8>> = (0..WRITES)
+            .map(|n| format!("k{n:04}").into_bytes())
+            .collect();
+        assert_eq!(keys, expected);
+        db.close().unwrap();
+    });
 }

@@ -7,18 +7,23 @@
 use std::sync::Arc;
 
 use fasty_query::{Database, ErrorCode, Options, Output, Value};
+use fasty_storage::background::{Stepper, check_seeds};
 use fasty_storage::io::Io;
 use fasty_storage::io::std_fs::StdIo;
 use fasty_storage::io::testing::{FaultKind, SimIo};
 use fasty_wal::{Durability, WriteBatch};
 
-fn durable_on(io: Arc<SimIo>) -> Options {
+/// Durable mode over `io`, spare segments on, the background work (the
+/// log writer, spares, flushes) run as steps of `stepper`: nothing writes
+/// through `io` at its own pace, so a fault aimed at a step counted from
+/// now lands where the test means it to.
+fn durable_on(io: Arc<SimIo>, stepper: &Stepper) -> Options {
     let mut opts = Options::durable();
     opts.wal.durability = Durability::Durable;
     opts.wal.storage.custom_io = Some(io as Arc<dyn Io>);
-    // No spare segments: their thread writes through the same backend at
-    // its own pace, and the fault below is aimed at a step counted from now.
-    opts.wal.preallocate_segments = false;
+    opts.wal.storage.stepper = Some(stepper.clone());
+    // Small segments: each spare is a segment of zeros written ahead.
+    opts.wal.segment_size = 64 << 10;
     opts
 }
 
@@ -34,13 +39,22 @@ fn count(db: &Database, q: &str) -> i64 {
 
 #[test]
 fn a_failed_fsync_poisons_writes_and_reads_still_work() {
+    check_seeds("a_failed_fsync_poisons_writes", 8, a_failed_fsync_poisons);
+}
+
+fn a_failed_fsync_poisons(seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let sim = SimIo::new(Arc::new(StdIo::new()));
-    let db = Database::open(dir.path(), durable_on(sim.clone())).unwrap();
+    let stepper = Stepper::new(seed);
+    let db = Database::open(dir.path(), durable_on(sim.clone(), &stepper)).unwrap();
     db.execute("create table t { id: int, x: int }").unwrap();
     db.execute("create index ix on t (x)").unwrap();
     db.execute("insert t [ {id: 1, x: 1}, {id: 2, x: 2} ]")
         .unwrap();
+    // Background work left (the next spare segment written ahead, the move
+    // into a spare of a segment started without one) is done now.
+    stepper.run_until_idle();
+    assert!(db.kv().stats().log_spares_used >= 1, "spares are on");
     // The next durable write is one append and one fsync; fail the fsync.
     sim.inject(sim.ops() + 1, FaultKind::FailSync);
     let e = db

@@ -256,3 +256,30 @@ fn stepped_durable_writes_with_spares_survive_a_crash() {
         db.close().unwrap();
     });
 }
+
+/// With a stepper nothing runs by itself: the spare is written when its
+/// step runs, and a durable write drives the writer's step to its fsync.
+#[test]
+fn with_a_stepper_the_writer_and_spares_are_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let stepper = Stepper::new(7);
+    let mut o = options(Durability::Durable, None);
+    o.storage.background = true;
+    o.storage.stepper = Some(stepper.clone());
+    let db = Db::open(dir.path(), o).unwrap();
+    assert!(
+        !wal_file(dir.path(), "spare.ready").exists(),
+        "nothing stepped yet"
+    );
+    assert!(stepper.run_until_idle() > 0);
+    assert!(wal_file(dir.path(), "spare.ready").exists());
+    assert!(stepper.trace_tail(100).contains(&"wal-spare"));
+    let mut model = Model::new();
+    write_batches(&db, &mut model, 0, 3);
+    assert_eq!(db.stats().durable_seqno, db.last_seqno());
+    assert!(stepper.trace_tail(3).contains(&"wal-writer"));
+    db.close().unwrap();
+    assert!(!stepper.step(), "close unregistered the log's steps");
+    let db = Db::open(dir.path(), options(Durability::Durable, None)).unwrap();
+    assert_eq!(contents(&db), model);
+}

@@ -142,13 +142,25 @@ pub fn cycles(graph: &Graph) -> Result<Vec<String>, String> {
 /// `(folder, package name)`, in the manifest's order.
 pub fn workspace_crates(root: &Path) -> Result<Vec<(PathBuf, String)>, String> {
     let manifest = read(&root.join("Cargo.toml"))?;
+    // `members = [ ... ]`, on one line or several.
     let members = manifest
         .lines()
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix("members"))
-        .ok_or("the root Cargo.toml has no `members = [...]` line")?;
+        .position(|l| l.trim_start().starts_with("members"))
+        .map(|at| {
+            // Without comments (`# …` to the end of the line).
+            let rest: Vec<&str> = manifest
+                .lines()
+                .skip(at)
+                .map(|l| l.split('#').next().unwrap_or(""))
+                .collect();
+            let text = rest.join("\n");
+            let end = text.find(']').map_or(text.len(), |e| e + 1);
+            text[..end].to_string()
+        })
+        .ok_or("the root Cargo.toml has no `members = [...]` list")?;
+    let members = members.trim_start().trim_start_matches("members");
     let mut crates = Vec::new();
-    for member in members.split(['[', ']', ',', '=']) {
+    for member in members.split(['[', ']', ',', '=', '\n']) {
         let member = member.trim().trim_matches('"');
         if member.is_empty() {
             continue;
@@ -766,6 +778,39 @@ mod tests {
         assert_eq!(map.get("Result").map(String::as_str), Some("error"));
         assert_eq!(map.get("Seqno").map(String::as_str), Some("types"));
         assert_eq!(map.get("Hidden"), None);
+    }
+
+    #[test]
+    fn workspace_members_on_one_line_or_several() {
+        let dir = std::env::temp_dir().join(format!("xtask-members-{}", std::process::id()));
+        for (name, manifest) in [
+            (
+                "one",
+                "[workspace]\nmembers = [\"a\", \"b\"]\nexclude = [\"c\"]\n",
+            ),
+            (
+                "several",
+                "[workspace]\nmembers = [\n  \"a\",\n  \"b\", # a comment\n]\n",
+            ),
+        ] {
+            let root = dir.join(name);
+            for member in ["a", "b"] {
+                std::fs::create_dir_all(root.join(member)).unwrap();
+                std::fs::write(
+                    root.join(member).join("Cargo.toml"),
+                    format!("[package]\nname = \"pkg-{member}\"\n"),
+                )
+                .unwrap();
+            }
+            std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
+            let names: Vec<String> = workspace_crates(&root)
+                .unwrap()
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect();
+            assert_eq!(names, ["pkg-a", "pkg-b"], "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - `bench storage|wal|query|http …` runs one layer's benchmark.
 //! - `fuzz --seconds N [TARGET…]` runs the cargo-fuzz targets in `fuzz/`.
 //! - `crash [--cycles N]` runs the query layer's kill -9 test longer.
+//! - `modules [--dot] [CRATE…]` prints each crate's module graph and its
+//!   cycles (`xtask::modules`; `tests/module_graph.rs` fails on new ones).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -39,6 +41,10 @@ tasks:
                      of every target that crashed
   crash [--cycles N] the query layer's kill -9 test (query/tests/crash.rs)
                      with N kill-and-reopen cycles (default 50)
+  modules [--dot] [CRATE...]
+                     each crate's graph of top-level modules (which module
+                     names which through crate:: or super::) as text or
+                     Graphviz dot, with the cycles in it
   help               show this text";
 
 /// The single-layer benchmarks, passed through to fasty-bench as they are.
@@ -71,6 +77,13 @@ fn main() -> ExitCode {
         },
         Some("crash") => match crash(&root, &args[1..]) {
             Ok(cmd) => cmd,
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some("modules") => match modules(&root, &args[1..]) {
+            Ok(()) => return ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("xtask: {e}");
                 return ExitCode::FAILURE;
@@ -299,6 +312,45 @@ fn crash(
         .env("FASTY_CRASH_CYCLES", cycles.to_string())
         .current_dir(root)
         .status())
+}
+
+/// `cargo xtask modules`: prints the module graph of every workspace
+/// crate (or the named ones) and the cycles in each.
+fn modules(root: &Path, args: &[String]) -> Result<(), String> {
+    let dot = args.iter().any(|a| a == "--dot");
+    let wanted: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if let Some(bad) = args.iter().find(|a| a.starts_with('-') && *a != "--dot") {
+        return Err(format!(
+            "unknown modules option {bad:?}; see cargo xtask help"
+        ));
+    }
+    let graphs = xtask::modules::workspace_graphs(root)?;
+    if let Some(missing) = wanted
+        .iter()
+        .find(|w| !graphs.iter().any(|g| &g.crate_name == **w))
+    {
+        let names: Vec<&str> = graphs.iter().map(|g| g.crate_name.as_str()).collect();
+        return Err(format!(
+            "no crate {missing:?}; the crates are: {}",
+            names.join(", ")
+        ));
+    }
+    let mut out = String::new();
+    for graph in &graphs {
+        if !wanted.is_empty() && !wanted.contains(&&graph.crate_name) {
+            continue;
+        }
+        if dot {
+            out.push_str(&graph.to_dot());
+            continue;
+        }
+        out.push_str(&graph.to_text());
+        for cycle in xtask::modules::cycles(graph)? {
+            out.push_str(&format!("  cycle: {cycle}\n"));
+        }
+    }
+    let _ = write!(std::io::stdout(), "{out}");
+    Ok(())
 }
 
 /// The value of `--name VALUE` or `--name=VALUE` in `args`.

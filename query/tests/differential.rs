@@ -793,10 +793,9 @@ fn compare(p: &Pair, text: &str, sql: &str, unordered: bool) -> Compared {
 }
 
 /// A SQLite value as the slt runner prints the fasty value it stands for
-/// (tests/slt/README.md): the column's fasty type says whether an integer
-/// is an int, a float or a bool.
-fn lite_text(v: &Lite, column: &Column) -> String {
-    let ty = column.ty.map(|t| t.name());
+/// (tests/slt/README.md): the column's fasty type (`ty`, its name) says
+/// whether an integer is an int, a float or a bool.
+fn lite_text(v: &Lite, ty: Option<&str>) -> String {
     match (v, ty) {
         (Lite::Null, _) => "NULL".into(),
         (Lite::Int(i), Some("float")) => slt_db::value_text(&Value::Float(*i as f64)),
@@ -839,21 +838,14 @@ fn slt_case(p: &Pair, text: &str, sql: &str, c: &Compared) -> String {
             .enumerate()
             .map(|(j, v)| {
                 let ours = c.ours.get(i).and_then(|r| r.get(j));
-                match (ours, c.columns.get(j)) {
-                    (Some(o), _)
+                match ours {
+                    Some(o)
                         if matches!(v, Lite::Real(_) | Lite::Int(_))
                             && same_value(&from_fasty(o), &from_lite(v)) =>
                     {
                         slt_db::value_text(o)
                     }
-                    (_, Some(col)) => lite_text(v, col),
-                    (_, None) => lite_text(
-                        v,
-                        &Column {
-                            name: String::new(),
-                            ty: None,
-                        },
-                    ),
+                    _ => lite_text(v, c.columns.get(j).and_then(|c| c.ty).map(|t| t.name())),
                 }
             })
             .collect();

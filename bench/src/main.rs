@@ -16,9 +16,8 @@ mod http;
 mod machine;
 #[cfg(feature = "fasty")]
 mod query;
+mod report;
 mod storage;
-#[cfg(feature = "fasty")]
-mod units;
 #[cfg(feature = "fasty")]
 mod wal;
 mod workdir;

@@ -123,9 +123,12 @@ Systems:
   sqlite-full      SQLite, WAL, synchronous=FULL (feature `sqlite`)
   duckdb           DuckDB, bundled (feature `duckdb`)
 
-Ratios compare each peer with the fasty system of its kind: postgres with
-fasty-durable; postgres-nosync and postgres-copy with fasty; sqlite and
-duckdb with fasty-embedded; sqlite-full with fasty-embedded-durable. A ratio above 1 means fasty
+Ratios compare each peer with the fasty system of its kind and durability:
+postgres and postgres-copy with fasty-durable; postgres-nosync with fasty;
+sqlite-full and duckdb with fasty-embedded-durable; sqlite with
+fasty-embedded. sqlite (synchronous=NORMAL) survives a process kill that
+fasty's async mode does not: its ratios on workloads that write are marked
+with a dagger and explained under the table. A ratio above 1 means fasty
 is ahead (more per second, or less time or space).
 
   cargo xtask bench --quick
@@ -431,7 +434,7 @@ fn progress(w: Workload, run: u32, runs: u32, system: &str, figure: &workload::F
         Ok(x) => eprintln!(
             "  {:<44} {run}/{runs} {system:<16} {} {}",
             w.title(),
-            report::number(*x),
+            crate::report::format::number(*x),
             w.unit().label()
         ),
         Err(e) => eprintln!("  {:<44} {run}/{runs} {system:<16} failed: {e}", w.title()),

@@ -253,6 +253,21 @@ impl Workload {
         )
     }
 
+    /// Whether the figure depends on what an acknowledged write must have
+    /// reached (the log, the OS, the disk): the write workloads, the
+    /// sections that mix writes in, and recovery.
+    pub fn durability_matters(self) -> bool {
+        self.writes()
+            || matches!(
+                self,
+                Workload::SustainedMixed
+                    | Workload::SustainedWorstSecond
+                    | Workload::LatencyInsertP50
+                    | Workload::LatencyInsertP99
+                    | Workload::Recovery
+            )
+    }
+
     /// Whether the workload writes (and so skips systems that refuse
     /// writes of that kind).
     pub fn writes(self) -> bool {
@@ -648,12 +663,8 @@ fn latency(sys: &dyn System, run: u32, input: &Input) -> Vec<(Workload, Figure)>
 
 /// The `q` quantile (nearest rank) of microsecond samples, in ms.
 fn percentile_ms(samples: &mut [u32], q: f64) -> Option<f64> {
-    if samples.is_empty() {
-        return None;
-    }
     samples.sort_unstable();
-    let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-    Some(f64::from(samples[rank - 1]) / 1e3)
+    crate::report::stats::nearest_rank(samples, q).map(|us| f64::from(us) / 1e3)
 }
 
 #[cfg(test)]

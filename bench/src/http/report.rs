@@ -9,7 +9,7 @@ use super::Plan;
 use super::cpu::Split;
 use super::load::Outcome;
 use crate::machine::{self, Machine};
-use crate::units::{human, millis};
+use crate::report::format::{human, millis};
 
 /// What a section's rate counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

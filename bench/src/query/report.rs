@@ -10,7 +10,7 @@ use super::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K};
 use super::workload::{BATCH_ROWS, Cell, Measure};
 use super::{Args, QueryDb};
 use crate::machine::{self, Machine};
-use crate::units::{human, millis};
+use crate::report::format::{human, millis};
 
 /// The lines of the table, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

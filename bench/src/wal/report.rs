@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::Args;
 use super::workload::{DurableCell, KEY_BYTES, ReplayRun, VALUE_BYTES, WriteRun};
 use crate::machine::{self, Machine};
-use crate::units::human;
+use crate::report::format::human;
 
 /// Async mode must keep this share of the bare engine's throughput.
 const ASYNC_TARGET: f64 = 0.80;

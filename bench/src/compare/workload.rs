@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::system::{Conn, Result, System};
-use crate::query::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, sums_agree};
+use crate::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, sums_agree};
 
 /// The fewest rows per table a run may load (the range workload reads
 /// 100 consecutive ids).

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::query::data::User;
+use crate::data::User;
 
 /// The statements of the schema: `users` with its email index.
 pub fn schema(table: &str) -> [String; 2] {
@@ -207,7 +207,7 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::data::UserStream;
+    use crate::data::UserStream;
 
     #[test]
     fn batches_serialise_every_row() {

@@ -18,7 +18,7 @@ use super::load::{self, Outcome, Pool};
 use super::report::{Goal, Report, Section, Unit};
 use super::server::InProcess;
 use super::{Args, Mode, Plan};
-use crate::query::data::{RANGE_ROWS, TOP_K, User, UserStream};
+use crate::data::{RANGE_ROWS, TOP_K, User, UserStream};
 
 /// Lookup keys drawn from the loaded rows.
 const PROBES: usize = 1 << 16;

@@ -55,7 +55,7 @@ struct Cli {
 enum Command {
     /// Storage engine: sequential and random put, random get (hits and
     /// misses) and full forward scan, for fasty's engine on both I/O
-    /// backends and for fjall.
+    /// backends, the engine with its log (async) and fjall.
     ///
     /// Build with `--release`; peers are behind cargo features so that
     /// ordinary builds stay fast: `--features fjall` adds fjall.
@@ -75,11 +75,13 @@ enum Command {
     /// `--features sqlite` adds it (on by default).
     #[cfg(feature = "http")]
     Query(compare::Args),
-    /// HTTP API: a load generator (many keep-alive connections) against
-    /// fasty-server, in-process on a loopback port by default or at
-    /// `--url`: single-row and batch inserts, parallel ingest, lookups,
-    /// ranges, top-10, a sustained mixed run and a paced latency run, with
-    /// p50/p95/p99 per section and the targets.
+    /// HTTP API: an async load generator (many keep-alive connections on
+    /// a few threads) against fasty-server, in-process on a loopback port
+    /// by default or at `--url`: what `compare` does not measure the same
+    /// way (64-connection single-row inserts and a paced p99 run, 100, 500
+    /// and 5000-row batches, 10 and 64-connection ingest, 32-connection
+    /// email lookups and ranges, a mixed run), with p50/p95/p99 and the
+    /// cores used per section and the project's targets.
     ///
     /// Build with `--release`; `--quick` runs in seconds.
     #[cfg(feature = "http")]

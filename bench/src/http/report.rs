@@ -1,6 +1,6 @@
 //! The `http` run as a markdown table headed by the date, the machine,
 //! the load average and the commit: one line per section with its rate,
-//! latency percentiles, errors, the issue's target and a verdict.
+//! latency percentiles, errors, the project's target and a verdict.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -36,7 +36,7 @@ impl Unit {
     }
 }
 
-/// What the issue promises for a section.
+/// What the project targets for a section.
 #[derive(Clone, Copy, Debug)]
 pub enum Goal {
     /// At least this rate, in the section's unit.
@@ -65,7 +65,7 @@ pub struct Section {
     pub conns: usize,
     /// What its rate counts.
     pub unit: Unit,
-    /// The issue's target, if any.
+    /// The project's target, if any.
     pub goal: Option<Goal>,
     /// What happened; `None` when it was skipped.
     pub outcome: Option<Outcome>,
@@ -312,7 +312,7 @@ impl Report {
             .any(|s| s.number.starts_with('5') && s.met() == Some(true));
         let _ = writeln!(
             out,
-            "Targets from the issue: {}.",
+            "The project's targets: {}.",
             if missed.is_empty() {
                 "all met".to_string()
             } else {

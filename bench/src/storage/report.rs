@@ -327,4 +327,37 @@ mod tests {
         );
         assert_eq!(Report::median(&[s(4.0), s(1.0)], |x| x.rates[0]), 2.5);
     }
+
+    #[test]
+    fn engine_only_ratios_against_a_journaling_peer_are_marked() {
+        let s = |r: f64| Sample {
+            rates: [r; Workload::ALL.len()],
+            settle_secs: 0.0,
+        };
+        let data = Dataset::new(10, 1);
+        let config = StoreConfig {
+            cache_bytes: 1 << 20,
+        };
+        let report = Report::new(
+            &data,
+            Path::new("."),
+            1,
+            &config,
+            vec![
+                (System::FastyStd, vec![s(300.0)]),
+                (System::FastyWal, vec![s(200.0)]),
+                (System::Fjall, vec![s(100.0)]),
+            ],
+            Vec::new(),
+        );
+        let md = report.markdown();
+        assert!(md.contains("**Durability:**"), "{md}");
+        // 300 / 100 and 200 / 100 ops/s; only the engine without its log
+        // is marked.
+        assert!(
+            md.contains("| fasty-std ÷ fjall † | fasty-wal ÷ fjall |"),
+            "{md}"
+        );
+        assert!(md.contains("| 300 | 200 | 100 | 3.00× | 2.00× |"), "{md}");
+    }
 }

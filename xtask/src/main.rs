@@ -5,7 +5,8 @@
 //!   compare suite (every workload against fasty, PostgreSQL, SQLite and
 //!   DuckDB in one run) in a release build with the peers it needs,
 //!   installing PostgreSQL 15 from Debian's packages when it is missing.
-//! - `bench storage|wal|query|http …` runs one layer's benchmark.
+//! - `bench storage|wal|query|http …` runs one of fasty-bench's other
+//!   subcommands (`query` is a selection of the compare suite).
 //! - `fuzz --seconds N [TARGET…]` runs the cargo-fuzz targets in `fuzz/`.
 //! - `crash [--cycles N]` runs the query layer's kill -9 test longer.
 //! - `modules [--dot] [CRATE…]` prints each crate's module graph and its
@@ -25,14 +26,20 @@ tasks:
                      a report (report.json, report.md, ratios.svg) in
                      target/bench/ by default; --quick finishes in minutes.
                      Systems: fasty, fasty-durable, fasty-memory,
-                     fasty-embedded, postgres, postgres-nosync,
-                     postgres-copy, sqlite, sqlite-full, duckdb (default:
-                     all). PostgreSQL 15 is installed with apt-get when
-                     missing; DuckDB is compiled from source on first use
-                     (about 20 minutes on 2 cores). OPTIONS go to
+                     fasty-embedded, fasty-embedded-durable, postgres,
+                     postgres-nosync, postgres-copy, sqlite, sqlite-full,
+                     duckdb (default: all); each peer is compared with the
+                     fasty system of like durability where there is one,
+                     and marked where not. PostgreSQL 15 is installed with
+                     apt-get when missing; DuckDB is compiled from source
+                     on first use (about 20 minutes on 2 cores). OPTIONS go to
                      `fasty-bench compare` (see `cargo xtask bench --help`).
   bench storage|wal|query|http [ARGS...]
-                     one layer's benchmark (fasty-bench's subcommands)
+                     one of fasty-bench's other subcommands: storage (the
+                     engine, with and without its log, against fjall), wal
+                     (group commit, async vs engine, replay), query (the
+                     compare suite narrowed to fasty-embedded and sqlite),
+                     http (what compare does not measure over HTTP)
   fuzz [--seconds N] [TARGET...]
                      build every fuzz target in fuzz/ (or the named ones)
                      with cargo +nightly fuzz and run each N seconds
@@ -47,7 +54,7 @@ tasks:
                      Graphviz dot, with the cycles in it
   help               show this text";
 
-/// The single-layer benchmarks, passed through to fasty-bench as they are.
+/// fasty-bench's other subcommands, passed through as they are.
 const LAYERS: &[&str] = &["storage", "wal", "query", "http"];
 
 /// Where Debian's PostgreSQL 15 keeps its server programs.

@@ -21,6 +21,7 @@ mod database;
 mod error;
 mod exec;
 mod expr;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod hint;

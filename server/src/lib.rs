@@ -42,6 +42,7 @@ struct ReadmeDoctests;
 mod admin;
 mod connection;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;

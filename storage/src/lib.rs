@@ -24,6 +24,7 @@ mod compaction;
 mod engine;
 pub mod error;
 mod flush;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod io;

@@ -32,7 +32,6 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
-pub mod process;
 pub mod repair;
 mod sst;
 mod types;

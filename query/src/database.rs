@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use fasty_wal::{Db, WriteBatch};
+use fasty_wal::{Db, Durability, WriteBatch};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::ast::{ColumnDef, ColumnType, Expr, Literal, Select, Statement};
@@ -33,25 +33,55 @@ use crate::value::Value;
 
 /// Options of a [`Database`]: the durability mode and storage settings
 /// (`wal`), with the defaults of docs/wal.md (async, 50 ms sync interval).
+/// Start from [`Options::default()`], [`Options::durable()`] or
+/// [`Options::memory()`]; the builder methods are `with_<field>(value)`,
+/// taking the field's type, plus [`Options::with_durability`]:
+///
+/// ```
+/// use fasty_query::{Durability, Options};
+/// let opts = Options::default().with_durability(Durability::Durable);
+/// # let _ = opts;
+/// ```
+///
+/// Memory mode is one of the durability modes ([`Durability::Memory`];
+/// [`Options::memory()`] is short for it): nothing else switches it.
+///
+/// New fields may be added in minor versions (the struct is
+/// `#[non_exhaustive]`): build it from a default, not with a struct
+/// literal.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Options {
-    /// The log and storage options, including the durability mode.
+    /// The log and storage options, including the durability mode. Default
+    /// `fasty_wal::Options::default()` (async, 50 ms).
     pub wal: fasty_wal::Options,
 }
 
 impl Options {
     /// Default options in durable mode.
     pub fn durable() -> Options {
-        Options {
-            wal: fasty_wal::Options::durable(),
-        }
+        Options::default().with_durability(Durability::Durable)
     }
 
-    /// Default options in memory mode: nothing touches the disk.
+    /// Default options in memory mode ([`Durability::Memory`]):
+    /// nothing touches the disk.
     pub fn memory() -> Options {
-        Options {
-            wal: fasty_wal::Options::memory(),
-        }
+        Options::default().with_durability(Durability::Memory)
+    }
+
+    /// Sets [`Options::wal`].
+    #[must_use]
+    pub fn with_wal(mut self, wal: fasty_wal::Options) -> Options {
+        self.wal = wal;
+        self
+    }
+
+    /// Sets the durability mode (`wal.durability`), which also decides
+    /// memory mode.
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Options {
+        self.wal.durability = durability;
+        self
     }
 }
 
@@ -109,20 +139,33 @@ pub enum InsertMode {
 /// operator (scans, joins, sorts, aggregation, the result, the rows
 /// `update` and `delete` change) once per chunk of about a thousand rows;
 /// a statement stopped by one fails with its code and, if it writes,
-/// changes nothing.
+/// changes nothing. Start from [`ExecOptions::default()`] and use the
+/// builder methods, `with_<field>(value)` taking the field's type (the
+/// struct is `#[non_exhaustive]`):
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let opts = fasty_query::ExecOptions::default()
+///     .with_deadline(Some(Instant::now() + Duration::from_secs(5)))
+///     .with_memory_limit(Some(64 << 20));
+/// # let _ = opts;
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ExecOptions {
     /// Use primary-key and index access paths and lookup joins. `false`
     /// forces full scans and hash joins, which must give the same rows
-    /// (tests compare the two).
+    /// (tests compare the two). Default true.
     pub use_indexes: bool,
-    /// Stop with `statement_timeout` once this instant has passed.
+    /// Stop with `statement_timeout` once this instant has passed. Default
+    /// none.
     pub deadline: Option<std::time::Instant>,
     /// Stop with `memory_limit` once the statement's intermediate state
     /// (hash tables, sort buffers, materialised results) passes this many
-    /// bytes.
+    /// bytes. Default none.
     pub memory_limit: Option<usize>,
     /// Stop with `cancelled` once this flag is set (the client hung up).
+    /// Default none.
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
@@ -134,6 +177,39 @@ impl Default for ExecOptions {
             memory_limit: None,
             cancel: None,
         }
+    }
+}
+
+impl ExecOptions {
+    /// Sets [`ExecOptions::use_indexes`].
+    #[must_use]
+    pub fn with_use_indexes(mut self, use_indexes: bool) -> ExecOptions {
+        self.use_indexes = use_indexes;
+        self
+    }
+
+    /// Sets [`ExecOptions::deadline`].
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Option<std::time::Instant>) -> ExecOptions {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets [`ExecOptions::memory_limit`].
+    #[must_use]
+    pub fn with_memory_limit(mut self, memory_limit: Option<usize>) -> ExecOptions {
+        self.memory_limit = memory_limit;
+        self
+    }
+
+    /// Sets [`ExecOptions::cancel`].
+    #[must_use]
+    pub fn with_cancel(
+        mut self,
+        cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> ExecOptions {
+        self.cancel = cancel;
+        self
     }
 }
 

@@ -38,6 +38,8 @@ pub use database::{
     Column, Database, ExecOptions, InsertMode, Options, Output, Prepared, Streamed,
 };
 pub use error::{Error, ErrorCode, Result};
+/// The durability modes of [`Options`], from the log below.
+pub use fasty_wal::Durability;
 pub use stream::RowSink;
 pub use value::Value;
 pub use verify::{IntegrityKind, IntegrityProblem, IntegrityReport};

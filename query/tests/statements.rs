@@ -574,22 +574,13 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
         assert!(p.contains(expect), "{q}: expected {expect:?} in plan:\n{p}");
         let fast = db.execute(q).unwrap();
         let slow = db
-            .execute_with(
-                q,
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
-            )
+            .execute_with(q, ExecOptions::default().with_use_indexes(false))
             .unwrap();
         assert_eq!(fast, slow, "{q}");
         let slow_plan = match db
             .execute_with(
                 &format!("explain {q}"),
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
+                ExecOptions::default().with_use_indexes(false),
             )
             .unwrap()
         {
@@ -634,13 +625,7 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
             o => panic!("{o:?}"),
         };
         let mut slow = match db
-            .execute_with(
-                q,
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
-            )
+            .execute_with(q, ExecOptions::default().with_use_indexes(false))
             .unwrap()
         {
             Output::Rows { rows, .. } => rows,

@@ -159,12 +159,10 @@ impl Limits {
 
     /// Options for a statement starting now.
     fn exec_options(&self) -> ExecOptions {
-        ExecOptions {
-            deadline: self.timeout.and_then(|t| Instant::now().checked_add(t)),
-            memory_limit: self.memory,
-            cancel: Some(self.cancel.clone()),
-            ..ExecOptions::default()
-        }
+        ExecOptions::default()
+            .with_deadline(self.timeout.and_then(|t| Instant::now().checked_add(t)))
+            .with_memory_limit(self.memory)
+            .with_cancel(Some(self.cancel.clone()))
     }
 }
 
@@ -293,11 +291,9 @@ mod tests {
 
     #[test]
     fn limits_fill_exec_options() {
-        let opts = ServerOptions {
-            statement_timeout: Some(Duration::from_secs(7)),
-            statement_memory: Some(123),
-            ..ServerOptions::default()
-        };
+        let opts = ServerOptions::default()
+            .with_statement_timeout(Some(Duration::from_secs(7)))
+            .with_statement_memory(Some(123));
         let cancel = CancelOnDrop::default();
         let limits = Limits::new(&opts, cancel.flag());
         let before = Instant::now();
@@ -309,11 +305,9 @@ mod tests {
         assert!(e.use_indexes);
         assert!(Arc::ptr_eq(&e.cancel.unwrap(), &cancel.flag()));
 
-        let none = ServerOptions {
-            statement_timeout: None,
-            statement_memory: None,
-            ..ServerOptions::default()
-        };
+        let none = ServerOptions::default()
+            .with_statement_timeout(None)
+            .with_statement_memory(None);
         let e = Limits::new(&none, cancel.flag()).exec_options();
         assert_eq!((e.deadline, e.memory_limit), (None, None));
     }

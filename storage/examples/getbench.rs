@@ -40,11 +40,9 @@ fn main() {
     let build = !std::path::Path::new(&dir).join("MANIFEST").exists();
     let e = Engine::open(
         &dir,
-        Options {
-            io: IoBackend::Std,
-            block_cache_budget: 256 << 20,
-            ..Options::default()
-        },
+        Options::default()
+            .with_io(IoBackend::Std)
+            .with_block_cache_budget(256 << 20),
     )
     .expect("open engine");
     if build {

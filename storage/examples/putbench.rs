@@ -15,10 +15,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let _ = std::fs::remove_dir_all(&dir);
-    let opts = Options {
-        io: IoBackend::Std,
-        ..Options::default()
-    };
+    let opts = Options::default().with_io(IoBackend::Std);
     let engine = Engine::open(&dir, opts).expect("open");
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let value: Vec<u8> = (0..100)

@@ -89,12 +89,10 @@ fn main() {
     let dir = tempfile_dir();
     let e = Engine::open(
         &dir,
-        Options {
-            io: IoBackend::Std,
-            block_cache_budget: 256 << 20,
-            background: false,
-            ..Options::default()
-        },
+        Options::default()
+            .with_io(IoBackend::Std)
+            .with_block_cache_budget(256 << 20)
+            .with_background(false),
     )
     .expect("open engine");
     let t = Instant::now();

@@ -55,11 +55,9 @@ impl FastyStore {
                 system: "fasty",
                 what: format!("cache budget {} does not fit", config.cache_bytes),
             })?;
-        let opts = Options {
-            io,
-            block_cache_budget: budget,
-            ..Options::default()
-        };
+        let opts = Options::default()
+            .with_io(io)
+            .with_block_cache_budget(budget);
         Ok(FastyStore {
             engine: Engine::open(dir, opts)?,
             next_seqno: 1,

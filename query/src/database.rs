@@ -28,6 +28,7 @@ use crate::limits::{Limits, Meter, row_bytes};
 use crate::parser;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
+use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
 
@@ -229,9 +230,9 @@ impl Prepared {
         self.params
     }
 
-    /// The parsed statement; placeholders are `Literal::Param`.
-    pub fn statement(&self) -> &Statement {
-        &self.statement
+    /// The statement's kind, for routing and metrics.
+    pub fn kind(&self) -> StatementKind {
+        crate::statement::kind_of(&self.statement)
     }
 }
 
@@ -364,12 +365,12 @@ impl Database {
             ));
         }
         if params.is_empty() {
-            return self.run(&prepared.statement, opts);
+            return self.run_tree(&prepared.statement, opts);
         }
         let values: Vec<Literal> = params.iter().map(value_literal).collect();
         let mut statement = prepared.statement.clone();
         bind_statement(&mut statement, &values);
-        self.run(&statement, opts)
+        self.run_tree(&statement, opts)
     }
 
     /// Whether `stmt` is a primary-key point read (`find T where id = N`,
@@ -377,8 +378,8 @@ impl Database {
     /// and at most one row, so cheap enough that a server may run it on
     /// its request thread instead of handing it to a worker pool. `false`
     /// for anything else, unknown tables included.
-    pub fn is_key_read(&self, stmt: &Statement) -> bool {
-        let Statement::Select(s) = stmt else {
+    pub fn is_key_read(&self, stmt: &crate::Statement) -> bool {
+        let Statement::Select(s) = &stmt.0 else {
             return false;
         };
         let Some((left, right)) = equality_filter(s) else {
@@ -404,9 +405,16 @@ impl Database {
         self.run_with(&stmt, &opts, &limits, sink, false)
     }
 
-    /// Runs a parsed statement and returns its whole output (a query's
-    /// rows collected in memory, counted against the memory limit).
-    pub fn run(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+    /// Runs a parsed statement ([`crate::parse`]) and returns its whole
+    /// output (a query's rows collected in memory, counted against the
+    /// memory limit).
+    pub fn run(&self, stmt: &crate::Statement, opts: ExecOptions) -> Result<Output> {
+        self.run_tree(&stmt.0, opts)
+    }
+
+    /// [`Database::run`] of a syntax tree, which may have been built by
+    /// hand.
+    fn run_tree(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
         // A statement built by hand never met the parser's bounds.
         parser::check_depth(stmt)?;
         self.collect(stmt, opts)
@@ -438,10 +446,12 @@ impl Database {
     /// statements do not call the sink and give [`Streamed::Other`].
     pub fn run_into(
         &self,
-        stmt: &Statement,
+        stmt: &crate::Statement,
         opts: ExecOptions,
         sink: &mut dyn RowSink,
     ) -> Result<Streamed> {
+        let stmt = &stmt.0;
+        // A statement built by hand never met the parser's bounds.
         parser::check_depth(stmt)?;
         let limits = Limits::new(&opts);
         self.run_with(stmt, &opts, &limits, sink, false)

@@ -454,7 +454,7 @@ fn a_cancel_flag_set_by_another_thread_stops_the_statement() {
     let opts = ExecOptions::default().with_cancel(Some(flag));
     // Nine million rows: the statement is still running when the flag is
     // set, whatever the machine's speed.
-    let stmt = fasty_query::parser::parse("select t.id, u.id from t join u on t.c = u.c").unwrap();
+    let stmt = fasty_query::parse("select t.id, u.id from t join u on t.c = u.c").unwrap();
     let e = db.run_into(&stmt, opts, &mut sink).unwrap_err();
     canceller.join().unwrap();
     assert_eq!(e.code(), ErrorCode::Cancelled, "{e}");

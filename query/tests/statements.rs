@@ -3,8 +3,7 @@
 //! planner's choice of access path (via `explain`) with the same rows as a
 //! forced full scan, and the catalog surviving a reopen.
 
-use fasty_query::ast::ColumnType;
-use fasty_query::{Database, ErrorCode, ExecOptions, Options, Output, Value};
+use fasty_query::{ColumnType, Database, ErrorCode, ExecOptions, Options, Output, Value};
 
 fn db() -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -906,7 +905,7 @@ fn single_key_top_k_matches_a_full_sort() {
 fn key_reads_are_exactly_the_primary_key_point_reads() {
     let (db, _dir) = db();
     users(&db);
-    let key_read = |q: &str| db.is_key_read(&fasty_query::parser::parse(q).expect("parses"));
+    let key_read = |q: &str| db.is_key_read(&fasty_query::parse(q).expect("parses"));
     for q in [
         "find users where id = 3",
         "select * from users where id = 3",

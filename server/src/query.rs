@@ -21,8 +21,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fasty_query::ast::Statement;
-use fasty_query::{Database, ExecOptions, Value, parser};
+use fasty_query::{Database, ExecOptions, Statement, Value};
 use http_body_util::BodyExt;
 
 use crate::error::{ApiError, json_response};
@@ -240,7 +239,7 @@ enum Parsed {
 /// count that does not match the placeholders is a `bad_request`.
 fn parse(db: &Database, body: &[u8]) -> Result<Parsed, ApiError> {
     match QueryRequest::parse(body)? {
-        QueryRequest::Statement(text) => Ok(Parsed::Statement(parser::parse(&text)?)),
+        QueryRequest::Statement(text) => Ok(Parsed::Statement(fasty_query::parse(&text)?)),
         QueryRequest::Prepared(text, params) => {
             let prepared = db.prepare(&text)?;
             if prepared.params() != params.len() {
@@ -265,13 +264,13 @@ fn run(
     match parsed {
         Err(e) => (Kind::Invalid, Err(e)),
         Ok(Parsed::Statement(stmt)) => (
-            Kind::of(&stmt),
+            Kind::of(stmt.kind()),
             db.run(&stmt, limits.exec_options())
                 .map(|out| Answer::Json(output_body(&out)))
                 .map_err(ApiError::from),
         ),
         Ok(Parsed::Prepared(prepared, params)) => (
-            Kind::of(prepared.statement()),
+            Kind::of(prepared.kind()),
             db.execute_prepared_with(&prepared, &params, limits.exec_options())
                 .map(|out| Answer::Json(output_body(&out)))
                 .map_err(ApiError::from),

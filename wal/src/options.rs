@@ -199,6 +199,11 @@ mod tests {
                 .with_storage(fasty_storage::Options::memory());
             let err = disagrees.engine_options().unwrap_err();
             assert_eq!(err.code(), "invalid_argument", "{err}");
+            // Refused before anything is created.
+            let dir = tempfile::tempdir().unwrap();
+            let err = crate::Db::open(dir.path(), disagrees).err().unwrap();
+            assert_eq!(err.code(), "invalid_argument", "{err}");
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
         }
     }
 }

@@ -353,10 +353,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let opts = ServerOptions {
-            auth_token: Some("s3cret".into()),
-            ..ServerOptions::default()
-        };
+        let opts = ServerOptions::default().with_auth_token(Some("s3cret".into()));
         let shown = format!("{opts:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");

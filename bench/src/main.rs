@@ -100,6 +100,24 @@ enum Command {
     RecoveryWriter(compare::recovery::WriterArgs),
 }
 
+/// Turns transparent huge pages off for this process (Linux
+/// `PR_SET_THP_DISABLE`; elsewhere nothing). A copy of the `fasty`
+/// binary's function of the same name (cli/src/process.rs, which says why):
+/// the two binaries share no library crate to hold it, and the engine's
+/// crates leave process settings to the binary.
+fn disable_transparent_huge_pages() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE takes one integer argument (1 = off)
+        // and the rest zero; it touches no memory of ours.
+        let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // As the `fasty` binary does (see its `keep_freed_memory`): freed
     // memory stays with mimalloc instead of going back to the OS after
@@ -112,8 +130,7 @@ fn main() -> ExitCode {
     // As the `fasty` binary does: no transparent huge pages (a fault on one
     // can stall the faulting thread for milliseconds of memory compaction).
     // In-process peers (SQLite, DuckDB) run under the same setting.
-    #[cfg(feature = "fasty")]
-    if let Err(e) = fasty_storage::process::disable_transparent_huge_pages() {
+    if let Err(e) = disable_transparent_huge_pages() {
         eprintln!("note: transparent huge pages stay on: {e}");
     }
     let cli = Cli::parse();

@@ -883,10 +883,7 @@ fn check_query(p: &Pair, s: &Select) {
     let mut scanned = fasty_rows(
         &p.fasty,
         &text,
-        ExecOptions {
-            use_indexes: false,
-            ..Default::default()
-        },
+        ExecOptions::default().with_use_indexes(false),
     );
     if s.order_by.is_empty() {
         sort_rows(&mut scanned);

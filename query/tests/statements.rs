@@ -5,8 +5,7 @@
 //! batch insert path, prepared statements, and which statements are key
 //! reads.
 
-use fasty_query::ast::ColumnType;
-use fasty_query::{Database, ErrorCode, ExecOptions, Options, Output, Value};
+use fasty_query::{ColumnType, Database, ErrorCode, ExecOptions, Options, Output, Value};
 
 fn db() -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -197,22 +196,13 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
         assert!(p.contains(expect), "{q}: expected {expect:?} in plan:\n{p}");
         let fast = db.execute(q).unwrap();
         let slow = db
-            .execute_with(
-                q,
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
-            )
+            .execute_with(q, ExecOptions::default().with_use_indexes(false))
             .unwrap();
         assert_eq!(fast, slow, "{q}");
         let slow_plan = match db
             .execute_with(
                 &format!("explain {q}"),
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
+                ExecOptions::default().with_use_indexes(false),
             )
             .unwrap()
         {
@@ -257,13 +247,7 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
             o => panic!("{o:?}"),
         };
         let mut slow = match db
-            .execute_with(
-                q,
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
-            )
+            .execute_with(q, ExecOptions::default().with_use_indexes(false))
             .unwrap()
         {
             Output::Rows { rows, .. } => rows,
@@ -514,7 +498,7 @@ fn single_key_top_k_matches_a_full_sort() {
 fn key_reads_are_exactly_the_primary_key_point_reads() {
     let (db, _dir) = db();
     users(&db);
-    let key_read = |q: &str| db.is_key_read(&fasty_query::parser::parse(q).expect("parses"));
+    let key_read = |q: &str| db.is_key_read(&fasty_query::parse(q).expect("parses"));
     for q in [
         "find users where id = 3",
         "select * from users where id = 3",

@@ -125,7 +125,7 @@ impl Serialize for JsonValue<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fasty_query::ast::ColumnType;
+    use fasty_query::ColumnType;
 
     #[test]
     fn rows_are_objects_with_nested_json() {

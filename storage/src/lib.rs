@@ -25,6 +25,7 @@ mod compaction;
 mod engine;
 pub mod error;
 mod flush;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod io;
@@ -32,7 +33,6 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
-pub mod process;
 pub mod repair;
 mod sst;
 mod types;

@@ -63,8 +63,7 @@ impl InProcess {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("listener address: {e}"))?;
-        let mut opts = ServerOptions::default();
-        opts.auth_token = auth_token;
+        let opts = ServerOptions::default().with_auth_token(auth_token);
         let state = AppState::new(db, opts);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = rt.spawn(fasty_server::serve(listener, state, async move {

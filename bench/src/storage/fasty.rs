@@ -135,9 +135,9 @@ impl FastyStore {
             Backend::Uring => IoBackend::Uring,
             Backend::Std => IoBackend::Std,
         };
-        let mut opts = Options::default();
-        opts.io = io;
-        opts.block_cache_budget = cache_budget(config)?;
+        let opts = Options::default()
+            .with_io(io)
+            .with_block_cache_budget(cache_budget(config)?);
         Ok(FastyStore {
             engine: Engine::open(dir, opts)?,
             next_seqno: 1,

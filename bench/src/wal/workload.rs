@@ -133,8 +133,7 @@ pub fn durable(
     seconds: f64,
     preallocate: bool,
 ) -> Result<DurableCell> {
-    let mut opts = Options::durable();
-    opts.preallocate_segments = preallocate;
+    let opts = Options::durable().with_preallocate_segments(preallocate);
     let db = Arc::new(Db::open(dir, opts)?);
     let data = Arc::new(Rows::new());
     let stop = Arc::new(AtomicBool::new(false));
@@ -219,9 +218,7 @@ pub fn async_db(dir: &Path, rows: usize, total: u64) -> Result<WriteRun> {
 // `#[non_exhaustive]`; until then clippy would prefer a literal.
 #[allow(clippy::field_reassign_with_default)]
 fn replay_options() -> Options {
-    let mut opts = Options::default();
-    opts.storage.memtable_budget = 2 << 30;
-    opts
+    Options::default().with_storage(fasty_storage::Options::default().with_memtable_budget(2 << 30))
 }
 
 /// The child side of [`replay`]: writes `bytes` of log in batches of 100

@@ -24,7 +24,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::exec::{self, table_end};
 use crate::expr;
 use crate::keys;
-use crate::limits::{Limits, Meter, row_bytes};
+use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
+use crate::output::{Column, Output, Streamed};
 use crate::parser;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
@@ -86,45 +87,6 @@ impl Options {
     }
 }
 
-/// A result column: its name (the expression as written, or its alias)
-/// and type, where known before running (`None` for a json path or a
-/// null literal).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// The column's name.
-    pub name: String,
-    /// Its type, where known.
-    pub ty: Option<ColumnType>,
-}
-
-/// What a statement returns.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// A query's rows.
-    Rows {
-        /// The columns, in order.
-        columns: Vec<Column>,
-        /// The rows, each with one value per column.
-        rows: Vec<Vec<Value>>,
-    },
-    /// Rows changed by `insert`, `upsert`, `update` or `delete`.
-    Affected(u64),
-    /// DDL done.
-    Ok,
-    /// `explain`: one line per plan node.
-    Plan(String),
-}
-
-/// What [`Database::run_into`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Streamed {
-    /// A query: its columns and this many rows went to the sink.
-    Rows(u64),
-    /// Any other statement: its output, as [`Database::run`] gives it; the
-    /// sink was not called.
-    Other(Output),
-}
-
 /// `insert` or `upsert`, for [`Database::insert_rows`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InsertMode {
@@ -133,85 +95,6 @@ pub enum InsertMode {
     Insert,
     /// Replace existing rows whole.
     Upsert,
-}
-
-/// Per-call switches and limits of [`Database::execute_with`] and
-/// [`Database::run_into`]. The limits are checked inside every long
-/// operator (scans, joins, sorts, aggregation, the result, the rows
-/// `update` and `delete` change) once per chunk of about a thousand rows;
-/// a statement stopped by one fails with its code and, if it writes,
-/// changes nothing. Start from [`ExecOptions::default()`] and use the
-/// builder methods, `with_<field>(value)` taking the field's type (the
-/// struct is `#[non_exhaustive]`):
-///
-/// ```
-/// use std::time::{Duration, Instant};
-/// let opts = fasty_query::ExecOptions::default()
-///     .with_deadline(Some(Instant::now() + Duration::from_secs(5)))
-///     .with_memory_limit(Some(64 << 20));
-/// # let _ = opts;
-/// ```
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ExecOptions {
-    /// Use primary-key and index access paths and lookup joins. `false`
-    /// forces full scans and hash joins, which must give the same rows
-    /// (tests compare the two). Default true.
-    pub use_indexes: bool,
-    /// Stop with `statement_timeout` once this instant has passed. Default
-    /// none.
-    pub deadline: Option<std::time::Instant>,
-    /// Stop with `memory_limit` once the statement's intermediate state
-    /// (hash tables, sort buffers, materialised results) passes this many
-    /// bytes. Default none.
-    pub memory_limit: Option<usize>,
-    /// Stop with `cancelled` once this flag is set (the client hung up).
-    /// Default none.
-    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-}
-
-impl Default for ExecOptions {
-    fn default() -> Self {
-        ExecOptions {
-            use_indexes: true,
-            deadline: None,
-            memory_limit: None,
-            cancel: None,
-        }
-    }
-}
-
-impl ExecOptions {
-    /// Sets [`ExecOptions::use_indexes`].
-    #[must_use]
-    pub fn with_use_indexes(mut self, use_indexes: bool) -> ExecOptions {
-        self.use_indexes = use_indexes;
-        self
-    }
-
-    /// Sets [`ExecOptions::deadline`].
-    #[must_use]
-    pub fn with_deadline(mut self, deadline: Option<std::time::Instant>) -> ExecOptions {
-        self.deadline = deadline;
-        self
-    }
-
-    /// Sets [`ExecOptions::memory_limit`].
-    #[must_use]
-    pub fn with_memory_limit(mut self, memory_limit: Option<usize>) -> ExecOptions {
-        self.memory_limit = memory_limit;
-        self
-    }
-
-    /// Sets [`ExecOptions::cancel`].
-    #[must_use]
-    pub fn with_cancel(
-        mut self,
-        cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    ) -> ExecOptions {
-        self.cancel = cancel;
-        self
-    }
 }
 
 /// A statement parsed once, with `?` placeholders for values, to run many

@@ -5,8 +5,9 @@
 use std::sync::OnceLock;
 
 use crate::ast::ColumnType;
-use crate::database::{Database, ExecOptions, Options};
+use crate::database::{Database, Options};
 use crate::error::Result;
+use crate::limits::ExecOptions;
 use crate::statement::{Statement, StatementKind};
 use crate::value::Value;
 use crate::{keys, parser, row};

@@ -36,6 +36,7 @@ pub mod fuzzing;
 mod hint;
 mod keys;
 mod limits;
+mod output;
 #[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub mod parser;
@@ -49,12 +50,12 @@ mod value;
 mod verify;
 
 pub use ast::{ColumnDef, ColumnType};
-pub use database::{
-    Column, Database, ExecOptions, InsertMode, Options, Output, Prepared, Streamed,
-};
+pub use database::{Database, InsertMode, Options, Prepared};
 pub use error::{Error, ErrorCode, Result};
 /// The durability modes of [`Options`], from the log below.
 pub use fasty_wal::Durability;
+pub use limits::ExecOptions;
+pub use output::{Column, Output, Streamed};
 pub use parser::{MAX_DEPTH, MAX_EXPLAINS, MAX_JSON_DEPTH, MAX_LIKE_PATTERN_LEN, MAX_NAME_LEN};
 pub use statement::{Statement, StatementKind, parse};
 pub use stream::RowSink;

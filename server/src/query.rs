@@ -17,17 +17,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use fasty_query::{Database, ExecOptions, Statement, Value};
 use http_body_util::BodyExt;
 
-use crate::error::{ApiError, json_response};
+use crate::error::ApiError;
 use crate::metrics::Kind;
 use crate::request::{Batch, QueryRequest};
-use crate::response::{inserted_body, output_body};
+use crate::response::{Answer, inserted_body, output_body};
 use crate::stream::{self, Start};
 use crate::{AppState, ServerOptions};
 
@@ -86,31 +85,6 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
     };
     res.extensions_mut().insert(kind);
     res
-}
-
-/// A successful answer to `/query`.
-pub(crate) enum Answer {
-    /// The whole JSON body, built before sending.
-    Json(Vec<u8>),
-    /// A query's JSON body, still being written by its statement
-    /// ([`crate::stream`]).
-    Stream(Body),
-}
-
-impl IntoResponse for Answer {
-    fn into_response(self) -> Response {
-        match self {
-            Answer::Json(body) => json_response(StatusCode::OK, body),
-            Answer::Stream(body) => {
-                let mut res = Response::new(body);
-                res.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                res
-            }
-        }
-    }
 }
 
 /// Sets the statement's cancel flag when dropped armed: the handler

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::metrics::Kind;
-use crate::query::Answer;
+use crate::response::Answer;
 use crate::response::{output_body, write_row};
 
 /// Bytes of a result kept back before the answer starts streaming.

@@ -216,11 +216,26 @@ pub fn crate_graph(dir: &Path, crate_name: &str) -> Result<Graph, String> {
         }
         sources.push((rel.to_path_buf(), path, tokens));
     }
+    // Files of `#[cfg(test)] mod name;` declarations are unit tests: like
+    // inline test modules, they may use the whole crate.
+    let test_files: Vec<Vec<String>> = sources
+        .iter()
+        .flat_map(|(_, path, tokens)| {
+            test_module_decls(tokens).into_iter().map(move |name| {
+                let mut p = path.clone();
+                p.push(name);
+                p
+            })
+        })
+        .collect();
     let shown = dir.file_name().map(PathBuf::from).unwrap_or_default();
     for (rel, path, tokens) in &sources {
         let Some(from) = path.first() else {
             continue;
         };
+        if test_files.iter().any(|t| path.starts_with(t)) {
+            continue;
+        }
         for (name, line) in references(tokens, path.len()) {
             let to = if graph.modules.contains(&name) {
                 Some(&name)
@@ -617,6 +632,21 @@ pub fn references(tokens: &[Token], file_depth: usize) -> Vec<(String, usize)> {
     found
 }
 
+/// The names of the `#[cfg(test)] mod name;` declarations (modules in
+/// files of their own) among `tokens`.
+fn test_module_decls(tokens: &[Token]) -> Vec<String> {
+    (0..tokens.len().saturating_sub(2))
+        .filter_map(|i| match (&tokens[i], &tokens[i + 1], &tokens[i + 2]) {
+            (Token::Ident(kw, _), Token::Ident(name, _), Token::Punct(';'))
+                if kw == "mod" && is_cfg_test(tokens, i) =>
+            {
+                Some(name.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Whether the `mod` keyword at `tokens[at]` carries `#[cfg(test)]`
 /// among its attributes.
 fn is_cfg_test(tokens: &[Token], at: usize) -> bool {
@@ -755,6 +785,34 @@ mod tests {
                    pub(in crate::h) fn x<'a>(c: char) -> char { let _ = 'x'; '\\n' }\n\
                    use crate::real;";
         assert_eq!(refs(src, 1), ["real"]);
+    }
+
+    #[test]
+    fn unit_test_files_are_not_dependencies() {
+        let dir = tempfile_dir("unit_test_files");
+        let src = dir.join("src");
+        std::fs::create_dir_all(src.join("a")).unwrap();
+        std::fs::write(src.join("lib.rs"), "mod a;\nmod b;\n").unwrap();
+        std::fs::write(
+            src.join("a/mod.rs"),
+            "#[cfg(test)]\nmod tests;\nmod inner;\n",
+        )
+        .unwrap();
+        std::fs::write(src.join("a/tests.rs"), "use crate::b::f;\n").unwrap();
+        std::fs::write(src.join("a/inner.rs"), "").unwrap();
+        std::fs::write(src.join("b.rs"), "use crate::a::g;\n").unwrap();
+        let graph = crate_graph(&dir, "t").unwrap();
+        assert_eq!(graph.to_text(), "t\n  a\n  b -> a\n");
+        std::fs::write(src.join("a/inner.rs"), "use crate::b::f;\n").unwrap();
+        let graph = crate_graph(&dir, "t").unwrap();
+        assert_eq!(cycles(&graph).unwrap(), vec!["a -> b -> a".to_string()]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
     }
 
     #[test]

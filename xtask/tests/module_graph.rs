@@ -32,18 +32,6 @@ const KNOWN_CYCLES: &[(&str, &[&str])] = &[
             "spare -> writer -> spare",
         ],
     ),
-    (
-        "fasty-query",
-        &[
-            "database -> exec -> limits -> database",
-            "database -> exec -> stream -> database",
-            "database -> exec -> stream -> limits -> database",
-            "database -> limits -> database",
-            "database -> stream -> database",
-            "database -> stream -> limits -> database",
-        ],
-    ),
-    ("fasty-server", &["query -> stream -> query"]),
 ];
 
 fn workspace_root() -> PathBuf {

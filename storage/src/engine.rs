@@ -4,82 +4,67 @@
 //! Writes are serialised by one write lock and land in the active memtable;
 //! a batch becomes visible to readers only when the engine's visible
 //! sequence number moves past it, so no reader sees half a batch. Full
-//! memtables are frozen and flushed to level-0 SSTs by a background thread
-//! ([`crate::flush`]); a second thread merges levels ([`crate::compaction`]).
-//! When either falls behind, writers stall instead of letting memory grow.
+//! memtables are frozen and flushed to level-0 SSTs by a background worker
+//! ([`crate::flush`]); a second one merges levels ([`crate::compaction`]).
+//! Each runs on a thread of its own, or as steps of the options' stepper
+//! ([`crate::workers`]). When either falls behind, writers stall instead of
+//! letting memory grow.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::Mutex;
 
+use crate::background::Registration;
 use crate::batch::{BatchOp, WriteBatch};
 use crate::cache::BlockCache;
+use crate::compaction::{Compactor, picker};
+use crate::context::Context;
+use crate::counters::Counters;
+use crate::dir::{check_fresh, lock_dir, remove_orphans};
 use crate::error::{Error, Result};
+use crate::flush::Flusher;
 use crate::io::{Io, open_backend};
 use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
-use crate::manifest::{MANIFEST_FILE, MANIFEST_TMP, Manifest, parse_sst_name, sst_path};
-use crate::memtable::{MAX_SEQNO, MemCursor, Memtable};
+use crate::manifest::{MANIFEST_FILE, Manifest, sst_path};
+use crate::memtable::{MAX_SEQNO, MemCursor, Memtable, build_run};
 use crate::options::Options;
-use crate::sst::{Table, WriterOptions};
+use crate::snapshots::Snapshots;
+use crate::sst::Table;
+use crate::status::Status;
 use crate::types::{Kind, Seqno};
 use crate::version::{NUM_LEVELS, SuperVersion, Version};
+use crate::versions::Versions;
+use crate::workers::{Outcome, Signal, outcome, register, spawn, thread_loop};
 
-/// Counters kept while the engine runs.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub flushes: AtomicU64,
-    pub compactions: AtomicU64,
-    pub bytes_flushed: AtomicU64,
-    pub bytes_compacted: AtomicU64,
-    pub stalls: AtomicU64,
-    pub stall_micros: AtomicU64,
-    pub ingests: AtomicU64,
-    pub bytes_ingested: AtomicU64,
-}
-
-/// State shared by the engine handle, its snapshots and its threads.
+/// State shared by the engine handle, its snapshots and its background
+/// workers: the parts ([`Versions`], [`Status`], [`Snapshots`],
+/// [`Counters`], the [`Flusher`] and the [`Compactor`]) and the write path
+/// that joins them.
 pub(crate) struct Inner {
-    pub dir: PathBuf,
-    pub opts: Options,
+    dir: PathBuf,
+    opts: Options,
     /// `None` in memory-only mode.
-    pub io: Option<Arc<dyn Io>>,
-    pub cache: Arc<BlockCache>,
-    current: RwLock<Arc<SuperVersion>>,
+    io: Option<Arc<dyn Io>>,
+    cache: Arc<BlockCache>,
+    versions: Versions,
     /// Serialises writers; holds the active memtable (the same one as the
     /// super version's) so a write needs no other lock.
     write_lock: Mutex<Arc<Memtable>>,
     /// Highest sequence number whose batch is fully in the memtable.
     visible_seqno: AtomicU64,
-    /// The last flush or compaction failed for lack of disk space: writers
-    /// are not stalled on the memtable or level-0 limits meanwhile (that
-    /// wait could not end before space is freed; the layer above runs out
-    /// of disk for its log next and refuses writes itself).
-    pub(crate) out_of_space: AtomicBool,
-    /// Every version with a seqno at or below this is in the SSTs.
-    pub flushed_seqno: AtomicU64,
-    pub next_file_id: AtomicU64,
-    poisoned: AtomicBool,
-    poison_cause: Mutex<Option<String>>,
-    snapshots: Mutex<BTreeMap<Seqno, usize>>,
-    /// Guards the condition variable below; `true` once shutting down.
-    bg: Mutex<bool>,
-    bg_cv: Condvar,
-    /// Serialises version edits together with their manifest write.
-    pub version_lock: Mutex<()>,
-    /// One flush at a time (background thread or `flush()`).
-    pub flush_lock: Mutex<()>,
-    /// One compaction at a time.
-    pub compaction_lock: Mutex<()>,
-    /// Per level, the largest key of the last table compacted out of it.
-    pub compact_pointer: Mutex<Vec<Option<Bytes>>>,
-    pub counters: Counters,
+    status: Status,
+    snapshots: Snapshots,
+    /// Wakes background threads and stalled writers.
+    signal: Signal,
+    flusher: Flusher,
+    compactor: Compactor,
+    counters: Counters,
     /// Held for the engine's lifetime so no second engine opens the directory.
     _lock_file: Option<File>,
 }
@@ -92,6 +77,9 @@ pub(crate) struct Inner {
 pub struct Engine {
     inner: Arc<Inner>,
     threads: Vec<JoinHandle<()>>,
+    /// The background steps registered with `opts.stepper` (instead of
+    /// threads); dropping them unregisters the steps.
+    steps: Vec<Registration>,
     closed: bool,
 }
 
@@ -174,18 +162,17 @@ impl Engine {
         let dir = dir.as_ref().to_path_buf();
         let cache = Arc::new(BlockCache::new(opts.block_cache_budget));
         let budget = opts.memtable_budget;
-        let empty = |version: Version| {
-            RwLock::new(Arc::new(SuperVersion {
-                active: Arc::new(Memtable::new(budget)),
-                frozen: Vec::new(),
-                version: Arc::new(version),
-            }))
+        let empty = |version: Version| SuperVersion {
+            active: Arc::new(Memtable::new(budget)),
+            frozen: Vec::new(),
+            version: Arc::new(version),
         };
         if opts.memory_only {
             let inner = Inner::new(dir, opts, None, cache, empty(Version::empty()), 0, 1, None);
             return Ok(Engine {
                 inner: Arc::new(inner),
                 threads: Vec::new(),
+                steps: Vec::new(),
                 closed: false,
             });
         }
@@ -254,11 +241,11 @@ impl Engine {
             self::remove_orphans(io.as_ref(), &dir, &live)?;
         }
         let next_file_id = manifest.next_file_id.max(max_id + 1);
-        let current = RwLock::new(Arc::new(SuperVersion {
+        let current = SuperVersion {
             active: Arc::new(Memtable::new(budget)),
             frozen: Vec::new(),
             version: Arc::new(version),
-        }));
+        };
         let inner = Arc::new(Inner::new(
             dir,
             opts,
@@ -270,17 +257,37 @@ impl Engine {
             Some(lock_file),
         ));
         let mut threads = Vec::new();
+        let mut steps = Vec::new();
         if inner.opts.background {
-            threads.push(spawn("fasty-flush", inner.clone(), Inner::flush_loop)?);
-            threads.push(spawn(
-                "fasty-compact",
-                inner.clone(),
-                Inner::compaction_loop,
-            )?);
+            match inner.opts.stepper.clone() {
+                Some(stepper) => {
+                    steps.push(register(
+                        &stepper,
+                        "storage-flush",
+                        &inner,
+                        Inner::flush_step,
+                    ));
+                    steps.push(register(
+                        &stepper,
+                        "storage-compaction",
+                        &inner,
+                        Inner::compaction_step,
+                    ));
+                }
+                None => {
+                    threads.push(spawn("fasty-flush", inner.clone(), Inner::flush_loop)?);
+                    threads.push(spawn(
+                        "fasty-compact",
+                        inner.clone(),
+                        Inner::compaction_loop,
+                    )?);
+                }
+            }
         }
         Ok(Engine {
             inner,
             threads,
+            steps,
             closed: false,
         })
     }
@@ -288,9 +295,13 @@ impl Engine {
     /// Writes the manifest of the engine's current tables (repair: a
     /// rebuilt manifest that needs no compaction).
     pub(crate) fn store_current_manifest(&self) -> Result<()> {
-        let version = self.inner.current().version.clone();
-        self.inner
-            .store_manifest(&version, self.inner.flushed_seqno.load(Ordering::Acquire))
+        let inner = &self.inner;
+        let version = inner.current().version.clone();
+        let stored = inner
+            .ctx()?
+            .store_manifest(&version, inner.versions.flushed_seqno());
+        inner.signal.notify();
+        stored
     }
 
     /// Applies `batch` atomically as sequence number `seqno`, which must be
@@ -391,7 +402,7 @@ impl Engine {
     /// Every batch with a sequence number at or below this is in SSTs and
     /// survives a crash; a write-ahead log need replay only what follows.
     pub fn flushed_seqno(&self) -> Seqno {
-        self.inner.flushed_seqno.load(Ordering::Acquire)
+        self.inner.versions.flushed_seqno()
     }
 
     /// A report on memtables, levels, cache and background work.
@@ -426,8 +437,8 @@ impl Engine {
         } else {
             Ok(())
         };
-        *self.inner.bg.lock() = true;
-        self.inner.bg_cv.notify_all();
+        self.steps.clear();
+        self.inner.signal.shut_down();
         for t in self.threads.drain(..) {
             if t.join().is_err() {
                 tracing::error!("a background thread panicked");
@@ -469,111 +480,8 @@ impl Snapshot {
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        let mut snaps = self.inner.snapshots.lock();
-        if let Some(n) = snaps.get_mut(&self.seqno) {
-            *n -= 1;
-            if *n == 0 {
-                snaps.remove(&self.seqno);
-            }
-        }
+        self.inner.snapshots.unpin(self.seqno);
     }
-}
-
-fn spawn(name: &str, inner: Arc<Inner>, f: fn(&Inner)) -> Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(name.to_string())
-        .spawn(move || f(&inner))
-        .map_err(|e| Error::io(PathBuf::from(name), e))
-}
-
-/// Takes an exclusive advisory lock on `dir/LOCK`.
-pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
-    use std::os::fd::AsRawFd;
-    let path = dir.join("LOCK");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    // SAFETY: flock only reads the descriptor, which `file` keeps open for
-    // the duration of the call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(Error::io(
-            &path,
-            std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "data directory is in use by another engine; stop it first",
-            ),
-        ));
-    }
-    Ok(file)
-}
-
-/// Decides whether a directory without a manifest may become a new
-/// engine. Any table file (`NNNNNNNNNNNN.sst`), or a `MANIFEST.tmp` listing tables,
-/// means an existing engine lost its manifest: that is
-/// [`Error::MissingManifest`], and nothing is changed, so that `fasty admin
-/// repair` can rebuild the manifest from the tables. A `MANIFEST.tmp`
-/// that lists no tables or does not decode is what a crash leaves during
-/// the very first manifest write; it is removed. Other files (a log
-/// directory, `LOCK`) are not the engine's to judge: a write-ahead log
-/// without tables is replayed from its start by the layer above.
-fn check_fresh(io: &dyn Io, dir: &Path) -> Result<()> {
-    let mut tables = 0usize;
-    let mut tmp = None;
-    for path in io.list(dir)? {
-        if parse_sst_name(&path).is_some() {
-            tables += 1;
-        } else if path.file_name().is_some_and(|n| n == MANIFEST_TMP) {
-            tmp = Some(path);
-        }
-    }
-    if tables > 0 {
-        return Err(Error::MissingManifest {
-            dir: dir.to_path_buf(),
-            found: format!("{tables} table file(s)"),
-        });
-    }
-    if let Some(tmp) = tmp {
-        let listed = io
-            .read(&tmp)
-            .ok()
-            .and_then(|b| Manifest::decode(&b, &tmp).ok())
-            .map_or(0, |m| m.levels.iter().map(Vec::len).sum::<usize>());
-        if listed > 0 {
-            return Err(Error::MissingManifest {
-                dir: dir.to_path_buf(),
-                found: format!("a {MANIFEST_TMP} listing {listed} table(s)"),
-            });
-        }
-        tracing::info!(path = %tmp.display(), "removing a manifest whose first write a crash interrupted");
-        io.remove(&tmp)?;
-        io.sync_dir(dir)?;
-    }
-    Ok(())
-}
-
-/// Deletes SSTs the manifest does not list and a leftover `MANIFEST.tmp`:
-/// the remains of a flush or compaction that a crash interrupted.
-fn remove_orphans(io: &dyn Io, dir: &Path, live: &std::collections::HashSet<u64>) -> Result<()> {
-    let mut removed = false;
-    for path in io.list(dir)? {
-        let orphan = match parse_sst_name(&path) {
-            Some(id) => !live.contains(&id),
-            None => path.file_name().is_some_and(|n| n == MANIFEST_TMP),
-        };
-        if orphan {
-            tracing::info!(path = %path.display(), "removing file left by an interrupted flush or compaction");
-            io.remove(&path)?;
-            removed = true;
-        }
-    }
-    if removed {
-        io.sync_dir(dir)?;
-    }
-    Ok(())
 }
 
 impl Inner {
@@ -583,216 +491,200 @@ impl Inner {
         opts: Options,
         io: Option<Arc<dyn Io>>,
         cache: Arc<BlockCache>,
-        current: RwLock<Arc<SuperVersion>>,
+        current: SuperVersion,
         flushed_seqno: Seqno,
         next_file_id: u64,
         lock_file: Option<File>,
     ) -> Inner {
-        let active = current.read().active.clone();
+        let active = current.active.clone();
+        let versions = Versions::new(
+            dir.clone(),
+            io.clone(),
+            current,
+            flushed_seqno,
+            next_file_id,
+        );
         Inner {
             dir,
             opts,
             io,
             cache,
-            current,
+            versions,
             write_lock: Mutex::new(active),
             visible_seqno: AtomicU64::new(flushed_seqno),
-            flushed_seqno: AtomicU64::new(flushed_seqno),
-            next_file_id: AtomicU64::new(next_file_id),
-            poisoned: AtomicBool::new(false),
-            out_of_space: AtomicBool::new(false),
-            poison_cause: Mutex::new(None),
-            snapshots: Mutex::new(BTreeMap::new()),
-            bg: Mutex::new(false),
-            bg_cv: Condvar::new(),
-            version_lock: Mutex::new(()),
-            flush_lock: Mutex::new(()),
-            compaction_lock: Mutex::new(()),
-            compact_pointer: Mutex::new(vec![None; NUM_LEVELS]),
+            status: Status::default(),
+            snapshots: Snapshots::default(),
+            signal: Signal::default(),
+            flusher: Flusher::default(),
+            compactor: Compactor::default(),
             counters: Counters::default(),
             _lock_file: lock_file,
         }
     }
 
-    pub(crate) fn current(&self) -> Arc<SuperVersion> {
-        self.current.read().clone()
+    /// What a flush or a compaction works with; [`Error::Closed`] in
+    /// memory-only mode, which has neither.
+    fn ctx(&self) -> Result<Context<'_>> {
+        Ok(Context {
+            opts: &self.opts,
+            io: self.io.as_ref().ok_or(Error::Closed)?,
+            cache: &self.cache,
+            versions: &self.versions,
+            status: &self.status,
+            counters: &self.counters,
+        })
     }
 
-    /// Replaces the super version; callers hold `version_lock` or the
-    /// write lock so that edits do not interleave.
-    pub(crate) fn install(&self, f: impl FnOnce(&SuperVersion) -> SuperVersion) {
-        let mut cur = self.current.write();
-        let next = f(&cur);
-        *cur = Arc::new(next);
+    fn current(&self) -> Arc<SuperVersion> {
+        self.versions.current()
+    }
+
+    /// Replaces the super version; callers hold the write lock.
+    fn install(&self, f: impl FnOnce(&SuperVersion) -> SuperVersion) {
+        self.versions.install(f);
     }
 
     fn visible_seqno(&self) -> Seqno {
         self.visible_seqno.load(Ordering::Acquire)
     }
 
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Acquire)
+    fn is_poisoned(&self) -> bool {
+        self.status.is_poisoned()
     }
 
-    /// Refuses further writes after a failed write or fsync.
-    pub(crate) fn poison(&self, cause: &Error) {
-        let mut slot = self.poison_cause.lock();
-        if slot.is_none() {
-            tracing::error!(error = %cause, "storage engine poisoned: writes are refused until reopen");
-            *slot = Some(cause.to_string());
+    fn check_writable(&self) -> Result<()> {
+        self.status.check_writable()
+    }
+
+    /// Freezes the active memtable and flushes every frozen one.
+    fn flush_all(&self) -> Result<()> {
+        if self.io.is_none() {
+            return Ok(());
         }
-        self.poisoned.store(true, Ordering::Release);
-        drop(slot);
-        self.notify();
-    }
-
-    fn poisoned_error(&self) -> Error {
-        Error::Poisoned {
-            cause: self
-                .poison_cause
-                .lock()
-                .clone()
-                .unwrap_or_else(|| "unknown".to_string()),
-        }
-    }
-
-    pub(crate) fn check_writable(&self) -> Result<()> {
-        if self.is_poisoned() {
-            return Err(self.poisoned_error());
+        self.check_writable()?;
+        self.freeze_active();
+        while self.flush_oldest()? {}
+        if !self.opts.background {
+            while self.compact_once()? {}
         }
         Ok(())
     }
 
-    /// Sleeps for `d` unless the engine shuts down first (then false): a
-    /// background thread's pause before retrying after a full disk.
-    pub(crate) fn pause(&self, d: Duration) -> bool {
-        let mut shutdown = self.bg.lock();
-        if !*shutdown {
-            self.bg_cv.wait_for(&mut shutdown, d);
-        }
-        !*shutdown
+    /// Flushes the oldest frozen memtable (see [`Flusher::flush_oldest`]),
+    /// then wakes whoever waits on background work.
+    fn flush_oldest(&self) -> Result<bool> {
+        let flushed = self.flusher.flush_oldest(&self.ctx()?);
+        self.signal.notify();
+        flushed
     }
 
-    /// Records how a flush or compaction (`what`) ended: out of space, it
-    /// changed nothing and is retried later; any other failure poisons.
-    /// Then wakes whoever waits on background work.
-    pub(crate) fn settle(&self, what: &str, result: &Result<()>) {
-        self.out_of_space.store(
-            matches!(result, Err(e) if e.is_out_of_space()),
-            Ordering::Release,
+    /// Runs one compaction if one is due (see [`Compactor::compact_once`]),
+    /// then wakes whoever waits on background work.
+    fn compact_once(&self) -> Result<bool> {
+        let compacted = self
+            .compactor
+            .compact_once(&self.ctx()?, || self.oldest_snapshot());
+        self.signal.notify();
+        compacted
+    }
+
+    /// Flushes, then merges every table into the deepest level in use.
+    fn compact_all(&self) -> Result<()> {
+        if self.io.is_none() {
+            return Ok(());
+        }
+        self.flush_all()?;
+        let compacted = self
+            .compactor
+            .compact_all(&self.ctx()?, || self.oldest_snapshot());
+        self.signal.notify();
+        compacted
+    }
+
+    /// Body of the background flush thread.
+    fn flush_loop(&self) {
+        thread_loop(
+            &self.signal,
+            || !self.is_poisoned() && self.flush_due(),
+            || self.flush_step(),
         );
-        match result {
-            Err(e) if e.is_out_of_space() => {
-                tracing::warn!(error = %e, "{what} failed for lack of disk space; it is retried");
-            }
-            Err(e) => self.poison(e),
-            Ok(()) => {}
+    }
+
+    /// One step of the background flush: flushes the oldest frozen
+    /// memtable, if any. A memtable whose flush failed for lack of space
+    /// stays frozen (and readable) until the retry.
+    fn flush_step(&self) -> Outcome {
+        if self.is_poisoned() || !self.flush_due() {
+            return Outcome::Idle;
         }
-        self.notify();
+        outcome("flush", self.flush_oldest())
     }
 
-    /// The body of a background thread: runs `step` whenever `ready`
-    /// holds, until shutdown. After an out-of-space failure it pauses
-    /// (growing backoff) before trying again; other failures are logged
-    /// (they poisoned the engine, so `ready` turns false).
-    pub(crate) fn background_loop<T>(
-        &self,
-        what: &str,
-        ready: impl Fn(&Inner) -> bool,
-        step: impl Fn(&Inner) -> Result<T>,
-    ) {
-        let mut backoff = Backoff::default();
-        while self.wait_until(|inner| !inner.is_poisoned() && ready(inner)) {
-            match step(self) {
-                Ok(_) => backoff.reset(),
-                Err(e) if e.is_out_of_space() => {
-                    if !self.pause(backoff.next()) {
-                        return;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "background {what} failed"),
-            }
+    fn flush_due(&self) -> bool {
+        !self.current().frozen.is_empty()
+    }
+
+    /// Body of the background compaction thread.
+    fn compaction_loop(&self) {
+        thread_loop(
+            &self.signal,
+            || !self.is_poisoned() && self.compaction_due(),
+            || self.compaction_step(),
+        );
+    }
+
+    /// One step of the background compaction: runs one compaction if one
+    /// is due.
+    fn compaction_step(&self) -> Outcome {
+        if self.is_poisoned() || !self.compaction_due() {
+            return Outcome::Idle;
         }
+        outcome("compaction", self.compact_once())
     }
 
-    /// Wakes background threads and stalled writers.
-    pub(crate) fn notify(&self) {
-        let _g = self.bg.lock();
-        self.bg_cv.notify_all();
+    fn compaction_due(&self) -> bool {
+        picker::compaction_due(&self.current().version, &self.opts)
     }
 
-    /// Waits until `ready` holds (checked under the background lock) or
-    /// the engine shuts down; returns false on shutdown.
-    pub(crate) fn wait_until(&self, mut ready: impl FnMut(&Inner) -> bool) -> bool {
-        let mut shutdown = self.bg.lock();
-        loop {
-            if *shutdown {
-                return false;
-            }
-            if ready(self) {
-                return true;
-            }
-            self.bg_cv
-                .wait_for(&mut shutdown, Duration::from_millis(100));
-        }
-    }
-
-    pub(crate) fn oldest_snapshot(&self) -> Seqno {
-        let snaps = self.snapshots.lock();
-        snaps
-            .keys()
-            .next()
-            .copied()
+    /// The oldest sequence number a reader may read at: compaction keeps
+    /// what it sees.
+    fn oldest_snapshot(&self) -> Seqno {
+        self.snapshots
+            .oldest()
             .unwrap_or_else(|| self.visible_seqno())
     }
 
-    /// How tables written into `level` are built.
-    pub(crate) fn writer_options(&self, level: usize) -> WriterOptions {
-        let compress = level >= self.opts.compress_from_level;
-        WriterOptions {
-            block_size: self.opts.block_size,
-            zstd_level: if compress { self.opts.zstd_level } else { 0 },
-            bloom_bits_per_key: self.opts.bloom_bits_per_key,
-        }
-    }
-
-    pub(crate) fn new_table_path(&self) -> (u64, PathBuf) {
-        let id = self.next_file_id.fetch_add(1, Ordering::AcqRel);
-        (id, sst_path(&self.dir, id))
-    }
-
-    /// Writes the manifest for `version`; poisons the engine on failure.
-    pub(crate) fn store_manifest(&self, version: &Version, flushed_seqno: Seqno) -> Result<()> {
-        let io = self.io.as_ref().ok_or(Error::Closed)?;
-        let manifest =
-            version.to_manifest(self.next_file_id.load(Ordering::Acquire), flushed_seqno);
-        manifest.store(io.as_ref(), &self.dir).inspect_err(|e| {
-            // A manifest not written for lack of space leaves the previous
-            // one in place (it is replaced by a rename): the caller retries.
-            if !e.is_out_of_space() {
-                self.poison(e);
-            }
-        })
-    }
-
     fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
-        let mut active = self.write_lock.lock();
-        self.check_writable()?;
-        let last = self.visible_seqno();
-        if seqno <= last {
-            return Err(Error::InvalidArgument(format!(
-                "sequence number {seqno} is not above the last applied {last}"
-            )));
-        }
-        if seqno > MAX_SEQNO {
-            return Err(Error::InvalidArgument(format!(
-                "sequence number {seqno} is above the largest allowed, {MAX_SEQNO}"
-            )));
-        }
-        if !self.opts.memory_only && active.approximate_bytes() >= self.opts.memtable_budget {
+        let (mut active, full) = loop {
+            let active = self.write_lock.lock();
+            self.check_writable()?;
+            let last = self.visible_seqno();
+            if seqno <= last {
+                return Err(Error::InvalidArgument(format!(
+                    "sequence number {seqno} is not above the last applied {last}"
+                )));
+            }
+            if seqno > MAX_SEQNO {
+                return Err(Error::InvalidArgument(format!(
+                    "sequence number {seqno} is above the largest allowed, {MAX_SEQNO}"
+                )));
+            }
+            let full =
+                !self.opts.memory_only && active.approximate_bytes() >= self.opts.memtable_budget;
+            if full && self.stepped_stall() {
+                // Under a stepper the stall runs background steps on this
+                // thread, which must not hold the write lock meanwhile (a
+                // step may write too); then the checks run again.
+                drop(active);
+                self.make_room()?;
+                continue;
+            }
+            break (active, full);
+        };
+        if full {
             self.make_room()?;
             *active = self.rotate();
-            self.notify();
+            self.signal.notify();
         }
         for op in batch.iter() {
             let inserted = match op {
@@ -870,19 +762,30 @@ impl Inner {
         self.check_writable()?;
         check(self.visible_seqno())?;
         self.make_room()?;
-        let Some(run) = Inner::build_run(chunk) else {
+        let Some(run) = build_run(chunk) else {
             return Ok(());
         };
         let run = Arc::new(run);
         {
-            let mut active = self.write_lock.lock();
-            self.check_writable()?;
-            check(self.visible_seqno())?;
-            // Reads take the active memtable before the frozen ones: writes
-            // in it are older than the run and must move behind it.
-            if !active.is_empty() {
-                *active = self.rotate();
-            }
+            let _active = loop {
+                let mut active = self.write_lock.lock();
+                self.check_writable()?;
+                check(self.visible_seqno())?;
+                // Reads take the active memtable before the frozen ones:
+                // writes in it are older than the run and must move behind
+                // it.
+                if !active.is_empty() {
+                    *active = self.rotate();
+                }
+                if self.stepped_stall() {
+                    // See `apply`: the stall drives the stepper without the
+                    // write lock.
+                    drop(active);
+                    self.make_room()?;
+                    continue;
+                }
+                break active;
+            };
             self.make_room()?;
             self.install(|cur| SuperVersion {
                 active: cur.active.clone(),
@@ -893,11 +796,8 @@ impl Inner {
             });
             self.visible_seqno.store(*last, Ordering::Release);
         }
-        self.counters.ingests.fetch_add(1, Ordering::Relaxed);
-        self.counters
-            .bytes_ingested
-            .fetch_add(run.approximate_bytes() as u64, Ordering::Relaxed);
-        self.notify();
+        self.counters.ingested(run.approximate_bytes() as u64);
+        self.signal.notify();
         if !self.opts.background {
             // Without background threads the writer flushes; a full disk
             // leaves the memtables frozen for the next write or flush to
@@ -917,32 +817,48 @@ impl Inner {
 
     /// Stalls the writer while too many memtables wait for flushing or too
     /// many level-0 files wait for compaction.
+    /// Under a stepper, the stall drives the stepper (see
+    /// [`crate::background`]); [`crate::background::Stuck`] is an `InvalidArgument` error (the
+    /// limits leave the background work nothing it can do).
     fn make_room(&self) -> Result<()> {
-        if !self.opts.background {
-            return Ok(());
-        }
-        let opts = &self.opts;
-        let has_room = |inner: &Inner| {
-            let sv = inner.current();
-            inner.is_poisoned()
-                || inner.out_of_space.load(Ordering::Acquire)
-                || (sv.frozen.len() < opts.max_frozen_memtables
-                    && sv.version.levels[0].len() < opts.l0_stall_files)
-        };
-        if has_room(self) {
+        if !self.opts.background || self.has_room() {
             return Ok(());
         }
         let start = Instant::now();
-        self.counters.stalls.fetch_add(1, Ordering::Relaxed);
-        let running = self.wait_until(has_room);
+        self.counters.stall_began();
+        let running = match &self.opts.stepper {
+            Some(stepper) => stepper.drive_until(|| self.has_room()).is_ok(),
+            None => self.signal.wait_until(|| self.has_room()),
+        };
         self.counters
-            .stall_micros
-            .fetch_add(start.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .stall_ended(start.elapsed().as_micros() as u64);
         self.check_writable()?;
         if !running {
-            return Err(Error::Closed);
+            return Err(match &self.opts.stepper {
+                Some(stepper) => Error::InvalidArgument(format!(
+                    "a write stalls on background work that no step can do (stepper seed {}); raise l0_stall_files or max_frozen_memtables",
+                    stepper.seed()
+                )),
+                None => Error::Closed,
+            });
         }
         Ok(())
+    }
+
+    /// Whether a writer may go on: few enough memtables wait for flushing
+    /// and level-0 files for compaction (or waiting could not help).
+    fn has_room(&self) -> bool {
+        let sv = self.current();
+        self.is_poisoned()
+            || self.status.is_out_of_space()
+            || (sv.frozen.len() < self.opts.max_frozen_memtables
+                && sv.version.levels[0].len() < self.opts.l0_stall_files)
+    }
+
+    /// Whether a writer must stall under a stepper: it then drives the
+    /// stepper and must release the write lock first.
+    fn stepped_stall(&self) -> bool {
+        self.opts.background && self.opts.stepper.is_some() && !self.has_room()
     }
 
     fn get_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<Bytes>> {
@@ -984,7 +900,7 @@ impl Inner {
         // between reading it and pinning it for compaction.
         let _w = self.write_lock.lock();
         let seqno = self.visible_seqno();
-        *self.snapshots.lock().entry(seqno).or_insert(0) += 1;
+        self.snapshots.pin(seqno);
         Snapshot {
             inner: self.clone(),
             seqno,
@@ -993,11 +909,11 @@ impl Inner {
 
     fn stats(&self) -> Stats {
         let sv = self.current();
-        let c = &self.counters;
+        let c = self.counters.read();
         Stats {
             io_backend: self.io.as_ref().map_or("memory", |io| io.name()),
             last_seqno: self.visible_seqno(),
-            flushed_seqno: self.flushed_seqno.load(Ordering::Acquire),
+            flushed_seqno: self.versions.flushed_seqno(),
             memtable_bytes: sv.active.approximate_bytes(),
             frozen_memtables: sv.frozen.len(),
             frozen_bytes: sv.frozen.iter().map(|m| m.approximate_bytes()).sum(),
@@ -1013,24 +929,24 @@ impl Inner {
             cache_hits: self.cache.hits(),
             cache_misses: self.cache.misses(),
             cache_bytes: self.cache.used_bytes(),
-            flushes: c.flushes.load(Ordering::Relaxed),
-            compactions: c.compactions.load(Ordering::Relaxed),
-            bytes_flushed: c.bytes_flushed.load(Ordering::Relaxed),
-            bytes_compacted: c.bytes_compacted.load(Ordering::Relaxed),
-            write_stalls: c.stalls.load(Ordering::Relaxed),
-            write_stall_micros: c.stall_micros.load(Ordering::Relaxed),
-            ingests: c.ingests.load(Ordering::Relaxed),
-            bytes_ingested: c.bytes_ingested.load(Ordering::Relaxed),
-            snapshots: self.snapshots.lock().values().sum(),
-            poisoned: self.poison_cause.lock().clone(),
+            flushes: c.flushes,
+            compactions: c.compactions,
+            bytes_flushed: c.bytes_flushed,
+            bytes_compacted: c.bytes_compacted,
+            write_stalls: c.stalls,
+            write_stall_micros: c.stall_micros,
+            ingests: c.ingests,
+            bytes_ingested: c.bytes_ingested,
+            snapshots: self.snapshots.count(),
+            poisoned: self.status.cause(),
         }
     }
 
     /// Freezes the active memtable (if it holds anything) so a flush will
     /// pick it up.
-    pub(crate) fn freeze_active(&self) {
+    fn freeze_active(&self) {
         let mut active = self.write_lock.lock();
-        if !active.is_empty() || active.max_seqno() > self.flushed_seqno.load(Ordering::Acquire) {
+        if !active.is_empty() || active.max_seqno() > self.versions.flushed_seqno() {
             *active = self.rotate();
         }
     }
@@ -1048,44 +964,5 @@ impl Inner {
             version: cur.version.clone(),
         });
         fresh
-    }
-
-    /// Removes a flushed memtable from the frozen list.
-    pub(crate) fn without_frozen(
-        cur: &SuperVersion,
-        mem: &Arc<Memtable>,
-        version: Arc<Version>,
-    ) -> SuperVersion {
-        SuperVersion {
-            active: cur.active.clone(),
-            frozen: cur
-                .frozen
-                .iter()
-                .filter(|m| !Arc::ptr_eq(m, mem))
-                .cloned()
-                .collect(),
-            version,
-        }
-    }
-}
-
-/// Pauses between retries of a background job that failed for lack of disk
-/// space: 50 ms, doubling up to 2 s.
-#[derive(Default)]
-pub(crate) struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    /// The pause before the next retry.
-    pub(crate) fn next(&mut self) -> Duration {
-        let d = Duration::from_millis(50u64 << self.failures.min(5)).min(Duration::from_secs(2));
-        self.failures = self.failures.saturating_add(1);
-        d
-    }
-
-    /// The job succeeded: the next failure starts over.
-    pub(crate) fn reset(&mut self) {
-        self.failures = 0;
     }
 }

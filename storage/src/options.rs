@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::background::Stepper;
 use crate::io::{Io, IoBackend};
 
 /// How an [`crate::Engine`] is configured. Start from [`Options::default()`]
@@ -69,6 +70,13 @@ pub struct Options {
     /// A custom I/O backend (tests use it for fault injection); overrides
     /// `io` when set.
     pub custom_io: Option<Arc<dyn Io>>,
+    /// Tests only: run flushes and compactions as steps of this seeded
+    /// [`Stepper`] instead of on threads of their own. Nothing then runs
+    /// by itself: background work happens when the test steps the stepper
+    /// or when a write that stalls on it drives the stepper (see
+    /// [`crate::background`]). Ignored when `background` is false (no
+    /// background work at all) and in memory-only mode. Default `None`.
+    pub stepper: Option<Stepper>,
 }
 
 impl Default for Options {
@@ -89,6 +97,7 @@ impl Default for Options {
             level1_budget: 256 << 20,
             background: true,
             custom_io: None,
+            stepper: None,
         }
     }
 }
@@ -203,6 +212,13 @@ impl Options {
         self.custom_io = custom_io;
         self
     }
+
+    /// Sets [`Options::stepper`].
+    #[must_use]
+    pub fn with_stepper(mut self, stepper: Option<Stepper>) -> Self {
+        self.stepper = stepper;
+        self
+    }
 }
 
 impl std::fmt::Debug for Options {
@@ -223,6 +239,7 @@ impl std::fmt::Debug for Options {
             .field("level1_budget", &self.level1_budget)
             .field("background", &self.background)
             .field("custom_io", &self.custom_io.as_ref().map(|io| io.name()))
+            .field("stepper", &self.stepper.as_ref().map(|s| s.seed()))
             .finish()
     }
 }

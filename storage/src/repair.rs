@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::engine::{Engine, lock_dir};
+use crate::dir::lock_dir;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::io::{Io, open_backend};
 use crate::manifest::{

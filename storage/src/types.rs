@@ -39,6 +39,30 @@ pub(crate) struct Entry {
     pub value: Bytes,
 }
 
+/// One version of a key as a table writer consumes it: an owned [`Entry`]
+/// (flush, compaction) or a borrowed one (a sorted run's flush).
+pub(crate) trait TableInput {
+    fn key(&self) -> &[u8];
+    fn seqno(&self) -> Seqno;
+    fn kind(&self) -> Kind;
+    fn value(&self) -> &[u8];
+}
+
+impl TableInput for Entry {
+    fn key(&self) -> &[u8] {
+        &self.key
+    }
+    fn seqno(&self) -> Seqno {
+        self.seqno
+    }
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn value(&self) -> &[u8] {
+        &self.value
+    }
+}
+
 /// Whether a computed checksum matches the stored one. Fuzz builds
 /// (`cfg(fuzzing)`, set by cargo-fuzz) accept any checksum so that the
 /// fuzzer reaches the decoders behind it instead of stopping at the crc.

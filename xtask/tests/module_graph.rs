@@ -13,18 +13,6 @@ use xtask::modules::{cycles, workspace_graphs};
 /// Cycles allowed for now, per crate, as `cargo xtask modules` prints them.
 const KNOWN_CYCLES: &[(&str, &[&str])] = &[
     (
-        "fasty-storage",
-        &[
-            "engine -> iter -> memtable -> flush -> engine",
-            "engine -> memtable -> flush -> engine",
-            "engine -> version -> iter -> memtable -> flush -> engine",
-            "engine -> version -> memtable -> flush -> engine",
-            "flush -> memtable -> flush",
-            "flush -> version -> iter -> memtable -> flush",
-            "flush -> version -> memtable -> flush",
-        ],
-    ),
-    (
         "fasty-wal",
         &[
             "db -> spare -> writer -> db",

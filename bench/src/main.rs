@@ -1,10 +1,12 @@
 //! fasty-bench: fasty measured against embedded peers, in the same process,
 //! on the same data, reported as absolute numbers and as ratios.
 //!
-//! Each subcommand owns one layer (`storage` for the key-value engine, `wal`
-//! for the write-ahead log, `query` for the relational layer against
-//! SQLite, `http` for the server's HTTP API under load); the shared [`machine`] module describes where the numbers were
-//! taken.
+//! `compare` is the one harness that runs workloads against peers (`query`
+//! is a selection of it); `storage` (the key-value engine against fjall),
+//! `wal` (the write-ahead log against the bare engine) and `http` (the
+//! server's HTTP API under an async load generator) measure what compare
+//! cannot. Every report is built from the shared [`report`] module;
+//! [`machine`] describes where the numbers were taken.
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -12,13 +14,12 @@
 mod compare;
 mod counts;
 #[cfg(feature = "http")]
+mod data;
+#[cfg(feature = "http")]
 mod http;
 mod machine;
-#[cfg(feature = "fasty")]
-mod query;
+mod report;
 mod storage;
-#[cfg(feature = "fasty")]
-mod units;
 #[cfg(feature = "fasty")]
 mod wal;
 mod workdir;
@@ -54,7 +55,7 @@ struct Cli {
 enum Command {
     /// Storage engine: sequential and random put, random get (hits and
     /// misses) and full forward scan, for fasty's engine on both I/O
-    /// backends and for fjall.
+    /// backends, the engine with its log (async) and fjall.
     ///
     /// Build with `--release`; peers are behind cargo features so that
     /// ordinary builds stay fast: `--features fjall` adds fjall.
@@ -64,21 +65,23 @@ enum Command {
     /// recovery replay speed.
     #[cfg(feature = "fasty")]
     Wal(wal::Args),
-    /// Query layer: fasty's embedded `Database` against SQLite on 1M-row
-    /// `users` and `orders` tables: batch insert, primary-key and index
-    /// lookups, a primary-key range, top-10, a join with aggregates and a
-    /// filtered count.
+    /// Query layer: fasty's embedded `Database` against SQLite, as a
+    /// selection of `compare`: the systems fasty-embedded and sqlite and
+    /// the workloads W4 (pk lookup, 1 client), W5, W6, W7, W8 (join +
+    /// aggregate) and W9 after the load. Same options as `compare`; the
+    /// report goes to target/bench/query and report.md is also printed.
     ///
-    /// Build with `--release`; SQLite is behind a cargo feature so that
-    /// ordinary builds stay fast: `--features sqlite` adds it (without it
-    /// the run is fasty-only and says so).
-    #[cfg(feature = "fasty")]
-    Query(query::Args),
-    /// HTTP API: a load generator (many keep-alive connections) against
-    /// fasty-server, in-process on a loopback port by default or at
-    /// `--url`: single-row and batch inserts, parallel ingest, lookups,
-    /// ranges, top-10, a sustained mixed run and a paced latency run, with
-    /// p50/p95/p99 per section and the targets.
+    /// Build with `--release`; SQLite is behind a cargo feature:
+    /// `--features sqlite` adds it (on by default).
+    #[cfg(feature = "http")]
+    Query(compare::Args),
+    /// HTTP API: an async load generator (many keep-alive connections on
+    /// a few threads) against fasty-server, in-process on a loopback port
+    /// by default or at `--url`: what `compare` does not measure the same
+    /// way (64-connection single-row inserts and a paced p99 run, 100, 500
+    /// and 5000-row batches, 10 and 64-connection ingest, 32-connection
+    /// email lookups and ranges, a mixed run), with p50/p95/p99 and the
+    /// cores used per section and the project's targets.
     ///
     /// Build with `--release`; `--quick` runs in seconds.
     #[cfg(feature = "http")]
@@ -97,6 +100,24 @@ enum Command {
     RecoveryWriter(compare::recovery::WriterArgs),
 }
 
+/// Turns transparent huge pages off for this process (Linux
+/// `PR_SET_THP_DISABLE`; elsewhere nothing). A copy of the `fasty`
+/// binary's function of the same name (cli/src/process.rs, which says why):
+/// the two binaries share no library crate to hold it, and the engine's
+/// crates leave process settings to the binary.
+fn disable_transparent_huge_pages() -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: PR_SET_THP_DISABLE takes one integer argument (1 = off)
+        // and the rest zero; it touches no memory of ours.
+        let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // As the `fasty` binary does (see its `keep_freed_memory`): freed
     // memory stays with mimalloc instead of going back to the OS after
@@ -109,8 +130,7 @@ fn main() -> ExitCode {
     // As the `fasty` binary does: no transparent huge pages (a fault on one
     // can stall the faulting thread for milliseconds of memory compaction).
     // In-process peers (SQLite, DuckDB) run under the same setting.
-    #[cfg(feature = "fasty")]
-    if let Err(e) = fasty_storage::process::disable_transparent_huge_pages() {
+    if let Err(e) = disable_transparent_huge_pages() {
         eprintln!("note: transparent huge pages stay on: {e}");
     }
     let cli = Cli::parse();
@@ -118,8 +138,8 @@ fn main() -> ExitCode {
         Command::Storage(args) => storage::run(&args).map_err(|e| e.to_string()),
         #[cfg(feature = "fasty")]
         Command::Wal(args) => wal::run(&args).map_err(|e| e.to_string()),
-        #[cfg(feature = "fasty")]
-        Command::Query(args) => query::run(&args).map_err(|e| e.to_string()),
+        #[cfg(feature = "http")]
+        Command::Query(args) => compare::run_query(args),
         #[cfg(feature = "http")]
         Command::Http(args) => http::run(&args),
         #[cfg(feature = "http")]

@@ -105,6 +105,13 @@ fn the_suite_measures_every_local_system_on_tiny_data() {
     assert!(md.contains("| W4 pk lookup, 32 clients | ops/s |"), "{md}");
     assert!(md.contains("fasty-embedded ÷ sqlite"), "{md}");
     assert!(md.contains("fasty-embedded-durable ÷ sqlite-full"), "{md}");
+    // sqlite (synchronous=NORMAL) against fasty's async mode: the write
+    // ratios are marked and explained; sqlite-full pairs like with like.
+    assert!(
+        md.contains("† fasty-embedded ÷ sqlite pairs unlike durability"),
+        "{md}"
+    );
+    assert!(!md.contains("÷ sqlite-full pairs unlike"), "{md}");
     let svg = std::fs::read_to_string(out.path().join("ratios.svg")).expect("ratios.svg");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     assert!(svg.contains(">sqlite-full<"), "{svg}");
@@ -122,4 +129,56 @@ fn an_unknown_system_is_refused_before_anything_runs() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("unknown system \"mysql\""), "{stderr}");
     assert!(!out.path().join("report.json").exists());
+}
+
+/// `fasty-bench query` is the suite narrowed to fasty-embedded and SQLite
+/// and to the relational layer's workloads, with report.md on stdout.
+#[test]
+fn query_is_compare_narrowed_to_the_embedded_systems_and_query_workloads() {
+    let out = tempfile::tempdir().expect("temp dir");
+    let data = tempfile::tempdir().expect("temp dir");
+    let run = Command::new(env!("CARGO_BIN_EXE_fasty-bench"))
+        .args(["query", "--quick", "--rows", "1000", "--seconds", "0.05"])
+        .args(["--repeat", "1", "--out"])
+        .arg(out.path())
+        .arg("--dir")
+        .arg(data.path())
+        .output()
+        .expect("run fasty-bench");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "fasty-bench failed:\n{stderr}");
+    let json = std::fs::read_to_string(out.path().join("report.json")).expect("report.json");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+    let systems: Vec<&str> = report["systems"]
+        .as_array()
+        .expect("systems")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(systems, ["fasty-embedded", "sqlite"]);
+    let mut workloads: Vec<&str> = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|e| e["workload"].as_str())
+        .collect();
+    workloads.dedup();
+    workloads.sort_unstable();
+    workloads.dedup();
+    assert_eq!(
+        workloads,
+        [
+            "load",
+            "w4-pk1",
+            "w5-email",
+            "w6-range",
+            "w7-top10",
+            "w8-join-aggregate",
+            "w9-count"
+        ]
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let md = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
+    assert_eq!(stdout, md);
+    assert!(md.contains("fasty-embedded ÷ sqlite"), "{md}");
 }

@@ -30,6 +30,7 @@ macro_rules! outln {
 mod admin;
 mod client;
 mod import;
+mod process;
 mod query;
 mod records;
 mod serve;
@@ -163,7 +164,7 @@ fn keep_freed_memory() {
 fn main() -> ExitCode {
     keep_freed_memory();
     // Before the first large allocation; see the function's docs for why.
-    let thp = fasty_storage::process::disable_transparent_huge_pages();
+    let thp = process::disable_transparent_huge_pages();
     let cli = Cli::parse();
     // The server logs its progress; the other commands only problems.
     let default_filter = match cli.command {

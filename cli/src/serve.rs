@@ -100,17 +100,20 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .into());
     }
     let ms = std::time::Duration::from_millis;
-    let opts = ServerOptions {
-        max_body: args.max_body,
-        auth_token: args.auth_token,
-        head_timeout: ms(args.head_timeout_ms),
-        body_timeout: ms(args.body_timeout_ms),
-        idle_timeout: ms(args.idle_timeout_ms),
-        stop_timeout: ms(args.stop_timeout_ms),
-        statement_timeout: (args.statement_timeout_ms > 0).then(|| ms(args.statement_timeout_ms)),
-        statement_memory: (args.statement_memory_mb > 0)
-            .then(|| args.statement_memory_mb.saturating_mul(1 << 20)),
-    };
+    let opts = ServerOptions::default()
+        .with_max_body(args.max_body)
+        .with_auth_token(args.auth_token)
+        .with_head_timeout(ms(args.head_timeout_ms))
+        .with_body_timeout(ms(args.body_timeout_ms))
+        .with_idle_timeout(ms(args.idle_timeout_ms))
+        .with_stop_timeout(ms(args.stop_timeout_ms))
+        .with_statement_timeout(
+            (args.statement_timeout_ms > 0).then(|| ms(args.statement_timeout_ms)),
+        )
+        .with_statement_memory(
+            (args.statement_memory_mb > 0)
+                .then(|| args.statement_memory_mb.saturating_mul(1 << 20)),
+        );
     opts.validate()?;
     let dir = args.data.dir();
     let db = Arc::new(Database::open(&dir, args.data.options())?);

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use fasty_wal::{Db, WriteBatch};
+use fasty_wal::{Db, Durability, WriteBatch};
 use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::ast::{ColumnDef, ColumnType, Expr, Literal, Select, Statement};
@@ -24,74 +24,67 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::exec::{self, table_end};
 use crate::expr;
 use crate::keys;
-use crate::limits::{Limits, Meter, row_bytes};
+use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
+use crate::output::{Column, Output, Streamed};
 use crate::parser;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
+use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
 
 /// Options of a [`Database`]: the durability mode and storage settings
 /// (`wal`), with the defaults of docs/wal.md (async, 50 ms sync interval).
+/// Start from [`Options::default()`], [`Options::durable()`] or
+/// [`Options::memory()`]; the builder methods are `with_<field>(value)`,
+/// taking the field's type, plus [`Options::with_durability`]:
+///
+/// ```
+/// use fasty_query::{Durability, Options};
+/// let opts = Options::default().with_durability(Durability::Durable);
+/// # let _ = opts;
+/// ```
+///
+/// Memory mode is one of the durability modes ([`Durability::Memory`];
+/// [`Options::memory()`] is short for it): nothing else switches it.
+///
+/// New fields may be added in minor versions (the struct is
+/// `#[non_exhaustive]`): build it from a default, not with a struct
+/// literal.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Options {
-    /// The log and storage options, including the durability mode.
+    /// The log and storage options, including the durability mode. Default
+    /// `fasty_wal::Options::default()` (async, 50 ms).
     pub wal: fasty_wal::Options,
 }
 
 impl Options {
     /// Default options in durable mode.
     pub fn durable() -> Options {
-        Options {
-            wal: fasty_wal::Options::durable(),
-        }
+        Options::default().with_durability(Durability::Durable)
     }
 
-    /// Default options in memory mode: nothing touches the disk.
+    /// Default options in memory mode ([`Durability::Memory`]):
+    /// nothing touches the disk.
     pub fn memory() -> Options {
-        Options {
-            wal: fasty_wal::Options::memory(),
-        }
+        Options::default().with_durability(Durability::Memory)
     }
-}
 
-/// A result column: its name (the expression as written, or its alias)
-/// and type, where known before running (`None` for a json path or a
-/// null literal).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Column {
-    /// The column's name.
-    pub name: String,
-    /// Its type, where known.
-    pub ty: Option<ColumnType>,
-}
+    /// Sets [`Options::wal`].
+    #[must_use]
+    pub fn with_wal(mut self, wal: fasty_wal::Options) -> Options {
+        self.wal = wal;
+        self
+    }
 
-/// What a statement returns.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// A query's rows.
-    Rows {
-        /// The columns, in order.
-        columns: Vec<Column>,
-        /// The rows, each with one value per column.
-        rows: Vec<Vec<Value>>,
-    },
-    /// Rows changed by `insert`, `upsert`, `update` or `delete`.
-    Affected(u64),
-    /// DDL done.
-    Ok,
-    /// `explain`: one line per plan node.
-    Plan(String),
-}
-
-/// What [`Database::run_into`] did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Streamed {
-    /// A query: its columns and this many rows went to the sink.
-    Rows(u64),
-    /// Any other statement: its output, as [`Database::run`] gives it; the
-    /// sink was not called.
-    Other(Output),
+    /// Sets the durability mode (`wal.durability`), which also decides
+    /// memory mode.
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Options {
+        self.wal.durability = durability;
+        self
+    }
 }
 
 /// `insert` or `upsert`, for [`Database::insert_rows`].
@@ -102,39 +95,6 @@ pub enum InsertMode {
     Insert,
     /// Replace existing rows whole.
     Upsert,
-}
-
-/// Per-call switches and limits of [`Database::execute_with`] and
-/// [`Database::run_into`]. The limits are checked inside every long
-/// operator (scans, joins, sorts, aggregation, the result, the rows
-/// `update` and `delete` change) once per chunk of about a thousand rows;
-/// a statement stopped by one fails with its code and, if it writes,
-/// changes nothing.
-#[derive(Debug, Clone)]
-pub struct ExecOptions {
-    /// Use primary-key and index access paths and lookup joins. `false`
-    /// forces full scans and hash joins, which must give the same rows
-    /// (tests compare the two).
-    pub use_indexes: bool,
-    /// Stop with `statement_timeout` once this instant has passed.
-    pub deadline: Option<std::time::Instant>,
-    /// Stop with `memory_limit` once the statement's intermediate state
-    /// (hash tables, sort buffers, materialised results) passes this many
-    /// bytes.
-    pub memory_limit: Option<usize>,
-    /// Stop with `cancelled` once this flag is set (the client hung up).
-    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-}
-
-impl Default for ExecOptions {
-    fn default() -> Self {
-        ExecOptions {
-            use_indexes: true,
-            deadline: None,
-            memory_limit: None,
-            cancel: None,
-        }
-    }
 }
 
 /// A statement parsed once, with `?` placeholders for values, to run many
@@ -153,9 +113,9 @@ impl Prepared {
         self.params
     }
 
-    /// The parsed statement; placeholders are `Literal::Param`.
-    pub fn statement(&self) -> &Statement {
-        &self.statement
+    /// The statement's kind, for routing and metrics.
+    pub fn kind(&self) -> StatementKind {
+        crate::statement::kind_of(&self.statement)
     }
 }
 
@@ -288,12 +248,12 @@ impl Database {
             ));
         }
         if params.is_empty() {
-            return self.run(&prepared.statement, opts);
+            return self.run_tree(&prepared.statement, opts);
         }
         let values: Vec<Literal> = params.iter().map(value_literal).collect();
         let mut statement = prepared.statement.clone();
         bind_statement(&mut statement, &values);
-        self.run(&statement, opts)
+        self.run_tree(&statement, opts)
     }
 
     /// Whether `stmt` is a primary-key point read (`find T where id = N`,
@@ -301,8 +261,8 @@ impl Database {
     /// and at most one row, so cheap enough that a server may run it on
     /// its request thread instead of handing it to a worker pool. `false`
     /// for anything else, unknown tables included.
-    pub fn is_key_read(&self, stmt: &Statement) -> bool {
-        let Statement::Select(s) = stmt else {
+    pub fn is_key_read(&self, stmt: &crate::Statement) -> bool {
+        let Statement::Select(s) = &stmt.0 else {
             return false;
         };
         let Some((left, right)) = equality_filter(s) else {
@@ -328,9 +288,16 @@ impl Database {
         self.run_with(&stmt, &opts, &limits, sink, false)
     }
 
-    /// Runs a parsed statement and returns its whole output (a query's
-    /// rows collected in memory, counted against the memory limit).
-    pub fn run(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+    /// Runs a parsed statement ([`crate::parse`]) and returns its whole
+    /// output (a query's rows collected in memory, counted against the
+    /// memory limit).
+    pub fn run(&self, stmt: &crate::Statement, opts: ExecOptions) -> Result<Output> {
+        self.run_tree(&stmt.0, opts)
+    }
+
+    /// [`Database::run`] of a syntax tree, which may have been built by
+    /// hand.
+    fn run_tree(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
         // A statement built by hand never met the parser's bounds.
         parser::check_depth(stmt)?;
         self.collect(stmt, opts)
@@ -362,10 +329,12 @@ impl Database {
     /// statements do not call the sink and give [`Streamed::Other`].
     pub fn run_into(
         &self,
-        stmt: &Statement,
+        stmt: &crate::Statement,
         opts: ExecOptions,
         sink: &mut dyn RowSink,
     ) -> Result<Streamed> {
+        let stmt = &stmt.0;
+        // A statement built by hand never met the parser's bounds.
         parser::check_depth(stmt)?;
         let limits = Limits::new(&opts);
         self.run_with(stmt, &opts, &limits, sink, false)

@@ -4,9 +4,11 @@
 
 use std::sync::OnceLock;
 
-use crate::ast::{ColumnType, Statement};
-use crate::database::{Database, ExecOptions, Options};
+use crate::ast::ColumnType;
+use crate::database::{Database, Options};
 use crate::error::Result;
+use crate::limits::ExecOptions;
+use crate::statement::{Statement, StatementKind};
 use crate::value::Value;
 use crate::{keys, parser, row};
 
@@ -14,7 +16,7 @@ use crate::{keys, parser, row};
 /// but a panic (or a stack overflow) is fine.
 pub fn parse(text: &str) -> Result<Statement> {
     let _ = parser::parse_with_params(text);
-    parser::parse(text)
+    crate::parse(text)
 }
 
 /// Parses `text` and, when it is a `select` or an `explain`, runs it
@@ -23,10 +25,10 @@ pub fn parse(text: &str) -> Result<Statement> {
 /// `u {id, t_id: int, name: string}`, a few rows each). Read-only, so
 /// a crashing input reproduces on its own.
 pub fn parse_and_query(text: &str) {
-    let Ok(stmt) = parser::parse(text) else {
+    let Ok(stmt) = crate::parse(text) else {
         return;
     };
-    if !matches!(stmt, Statement::Select(_) | Statement::Explain(_)) {
+    if !matches!(stmt.kind(), StatementKind::Select | StatementKind::Explain) {
         return;
     }
     if let Some(db) = fixture() {

@@ -1,7 +1,8 @@
 //! fasty-query: the relational layer — the fasty language (docs/language.md)
 //! over fasty's durable key-value store.
 //!
-//! The data path of a statement: `parser` (nom; text → [`ast`]) →
+//! The data path of a statement: `parser` (nom; text → `ast`, which
+//! users see only as an opaque [`Statement`] from [`parse`]) →
 //! `planner` (names resolved against the `catalog`, access path chosen,
 //! filters compiled) → `exec` (runs the plan over one snapshot) →
 //! `fasty_wal::Db`. Rows are stored under order-preserving keys (`keys`)
@@ -15,28 +16,48 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
 
+// The syntax tree and the parser are the crate's own: users parse with
+// [`parse`] into an opaque [`Statement`]. The `test-util` feature opens
+// them (hidden from the docs, not a supported API) to this crate's
+// integration tests, whose SQLite differential test builds random trees.
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
 pub mod ast;
+#[cfg(not(feature = "test-util"))]
+mod ast;
 mod catalog;
 mod database;
 mod error;
 mod exec;
 mod expr;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod hint;
 mod keys;
 mod limits;
+mod output;
+#[cfg(feature = "test-util")]
+#[doc(hidden)]
 pub mod parser;
+#[cfg(not(feature = "test-util"))]
+mod parser;
 mod planner;
 mod row;
+mod statement;
 mod stream;
 mod value;
 mod verify;
 
-pub use database::{
-    Column, Database, ExecOptions, InsertMode, Options, Output, Prepared, Streamed,
-};
+pub use ast::{ColumnDef, ColumnType};
+pub use database::{Database, InsertMode, Options, Prepared};
 pub use error::{Error, ErrorCode, Result};
+/// The durability modes of [`Options`], from the log below.
+pub use fasty_wal::Durability;
+pub use limits::ExecOptions;
+pub use output::{Column, Output, Streamed};
+pub use parser::{MAX_DEPTH, MAX_EXPLAINS, MAX_JSON_DEPTH, MAX_LIKE_PATTERN_LEN, MAX_NAME_LEN};
+pub use statement::{Statement, StatementKind, parse};
 pub use stream::RowSink;
 pub use value::Value;
 pub use verify::{IntegrityKind, IntegrityProblem, IntegrityReport};

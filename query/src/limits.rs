@@ -6,15 +6,93 @@
 //! chunk of passing a limit, on every thread it runs on.
 //!
 //! This module owns the checks and the error messages; it does not know
-//! where the limits come from (the caller's [`crate::ExecOptions`]).
+//! where the limits come from (the caller's [`ExecOptions`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::database::ExecOptions;
 use crate::error::{Error, ErrorCode, Result};
 use crate::value::Value;
+
+/// Per-call switches and limits of [`crate::Database::execute_with`] and
+/// [`crate::Database::run_into`]. The limits are checked inside every long
+/// operator (scans, joins, sorts, aggregation, the result, the rows
+/// `update` and `delete` change) once per chunk of about a thousand rows;
+/// a statement stopped by one fails with its code and, if it writes,
+/// changes nothing. Start from [`ExecOptions::default()`] and use the
+/// builder methods, `with_<field>(value)` taking the field's type (the
+/// struct is `#[non_exhaustive]`):
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let opts = fasty_query::ExecOptions::default()
+///     .with_deadline(Some(Instant::now() + Duration::from_secs(5)))
+///     .with_memory_limit(Some(64 << 20));
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExecOptions {
+    /// Use primary-key and index access paths and lookup joins. `false`
+    /// forces full scans and hash joins, which must give the same rows
+    /// (tests compare the two). Default true.
+    pub use_indexes: bool,
+    /// Stop with `statement_timeout` once this instant has passed. Default
+    /// none.
+    pub deadline: Option<std::time::Instant>,
+    /// Stop with `memory_limit` once the statement's intermediate state
+    /// (hash tables, sort buffers, materialised results) passes this many
+    /// bytes. Default none.
+    pub memory_limit: Option<usize>,
+    /// Stop with `cancelled` once this flag is set (the client hung up).
+    /// Default none.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions {
+            use_indexes: true,
+            deadline: None,
+            memory_limit: None,
+            cancel: None,
+        }
+    }
+}
+
+impl ExecOptions {
+    /// Sets [`ExecOptions::use_indexes`].
+    #[must_use]
+    pub fn with_use_indexes(mut self, use_indexes: bool) -> ExecOptions {
+        self.use_indexes = use_indexes;
+        self
+    }
+
+    /// Sets [`ExecOptions::deadline`].
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Option<std::time::Instant>) -> ExecOptions {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets [`ExecOptions::memory_limit`].
+    #[must_use]
+    pub fn with_memory_limit(mut self, memory_limit: Option<usize>) -> ExecOptions {
+        self.memory_limit = memory_limit;
+        self
+    }
+
+    /// Sets [`ExecOptions::cancel`].
+    #[must_use]
+    pub fn with_cancel(
+        mut self,
+        cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> ExecOptions {
+        self.cancel = cancel;
+        self
+    }
+}
 
 /// Rows an operator handles between two checks of the limits.
 pub(crate) const CHECK_ROWS: u32 = 1024;

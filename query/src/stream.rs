@@ -4,9 +4,9 @@
 //! `limit`, batches rows into chunks of bounded size, and consults the
 //! statement's limits once per chunk.
 
-use crate::database::Column;
 use crate::error::Result;
 use crate::limits::{Limits, row_bytes};
+use crate::output::Column;
 use crate::value::Value;
 
 /// Rows per chunk handed to a [`RowSink`] (fewer when rows are wide).

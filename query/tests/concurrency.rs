@@ -9,13 +9,7 @@ use fasty_query::{Database, ErrorCode, ExecOptions, Options, Output};
 
 fn rows(db: &Database, q: &str, use_indexes: bool) -> Vec<Vec<fasty_query::Value>> {
     match db
-        .execute_with(
-            q,
-            ExecOptions {
-                use_indexes,
-                ..Default::default()
-            },
-        )
+        .execute_with(q, ExecOptions::default().with_use_indexes(use_indexes))
         .unwrap()
     {
         Output::Rows { rows, .. } => rows,

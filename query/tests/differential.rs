@@ -12,13 +12,21 @@
 //! compared as multisets, and floats with a relative tolerance (SQLite
 //! sums in a different order). SQLite's `like` is made case-sensitive
 //! (`PRAGMA case_sensitive_like`), as fasty's is.
+//!
+//! A query on which the two disagree is written out as a sqllogictest file
+//! (the statements that built the tables, the query and SQLite's rows) to
+//! `<target dir>/tmp/slt-failures/`, named in the panic message, ready to
+//! be copied into tests/slt/regressions/ and replayed by the slt runner.
 
 use fasty_query::ast::{
     AggFunc, BinaryOp, Expr, Join, Literal, OrderBy, Select, SelectItem, Statement, UnaryOp,
 };
-use fasty_query::{Database, ExecOptions, Options, Output, Value};
+use fasty_query::{Column, Database, ExecOptions, Options, Output, Value};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+#[path = "support/slt_db.rs"]
+mod slt_db;
 
 const NAMES: &[&str] = &[
     "alice", "bob", "carol", "dave", "erin", "Alfred", "al_x", "b%b",
@@ -565,38 +573,79 @@ fn from_fasty(v: &Value) -> Cmp {
     }
 }
 
-fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> Cmp {
+/// A value as SQLite returned it, kept to write a failing case out.
+#[derive(Debug, Clone, PartialEq)]
+enum Lite {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> Lite {
     use rusqlite::types::ValueRef;
     match v {
-        ValueRef::Null => Cmp::Null,
-        ValueRef::Integer(i) => Cmp::Num(i as f64),
-        ValueRef::Real(x) => Cmp::Num(x),
-        ValueRef::Text(t) => Cmp::Text(String::from_utf8_lossy(t).into_owned()),
-        ValueRef::Blob(_) => Cmp::Text("<blob>".into()),
+        ValueRef::Null => Lite::Null,
+        ValueRef::Integer(i) => Lite::Int(i),
+        ValueRef::Real(x) => Lite::Real(x),
+        ValueRef::Text(t) => Lite::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(_) => Lite::Text("<blob>".into()),
+    }
+}
+
+fn from_lite(v: &Lite) -> Cmp {
+    match v {
+        Lite::Null => Cmp::Null,
+        Lite::Int(i) => Cmp::Num(*i as f64),
+        Lite::Real(x) => Cmp::Num(*x),
+        Lite::Text(t) => Cmp::Text(t.clone()),
+    }
+}
+
+/// Two values are the same: equal, or numbers within a relative
+/// tolerance.
+fn same_value(p: &Cmp, q: &Cmp) -> bool {
+    match (p, q) {
+        (Cmp::Num(p), Cmp::Num(q)) => (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0),
+        _ => p == q,
     }
 }
 
 fn same(a: &[Vec<Cmp>], b: &[Vec<Cmp>]) -> bool {
     a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.len() == y.len()
-                && x.iter().zip(y).all(|(p, q)| match (p, q) {
-                    (Cmp::Num(p), Cmp::Num(q)) => {
-                        (p - q).abs() <= 1e-9 * p.abs().max(q.abs()).max(1.0)
-                    }
-                    _ => p == q,
-                })
-        })
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_value(p, q)))
 }
 
 fn sort_rows(rows: &mut [Vec<Cmp>]) {
     rows.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
 }
 
+/// Sorts rows of any kind by their comparable form (the order
+/// [`sort_rows`] gives).
+fn sort_rows_by<T>(rows: &mut Vec<Vec<T>>, cmp: fn(&T) -> Cmp) {
+    let mut keyed: Vec<(Vec<Cmp>, Vec<T>)> = rows
+        .drain(..)
+        .map(|r| (r.iter().map(cmp).collect(), r))
+        .collect();
+    keyed.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    rows.extend(keyed.into_iter().map(|(_, r)| r));
+}
+
+fn comparable<T>(rows: &[Vec<T>], cmp: fn(&T) -> Cmp) -> Vec<Vec<Cmp>> {
+    rows.iter().map(|r| r.iter().map(cmp).collect()).collect()
+}
+
 struct Pair {
     fasty: Database,
     sqlite: rusqlite::Connection,
     _dir: tempfile::TempDir,
+    /// The seed the tables were made from, for the name of a failing case.
+    seed: u64,
+    /// Every statement run on fasty so far that changed the database, with
+    /// its affected count (`None` for DDL): the setup of a failing case.
+    history: Vec<(String, Option<u64>)>,
 }
 
 fn setup(seed: u64, indexes: bool) -> Pair {
@@ -606,10 +655,14 @@ fn setup(seed: u64, indexes: bool) -> Pair {
     sqlite
         .execute_batch("PRAGMA case_sensitive_like = ON;")
         .unwrap();
-    fasty.execute("create table users { id: int, name: string, email: string, age: int, balance: float, active: bool, city: string }").unwrap();
-    fasty
-        .execute("create table orders { id: int, user_id: int, amount: float, status: string }")
-        .unwrap();
+    let mut history = Vec::new();
+    for ddl in [
+        "create table users { id: int, name: string, email: string, age: int, balance: float, active: bool, city: string }",
+        "create table orders { id: int, user_id: int, amount: float, status: string }",
+    ] {
+        fasty.execute(ddl).unwrap();
+        history.push((ddl.to_string(), None));
+    }
     sqlite.execute_batch(
         "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER, balance REAL, active INTEGER, city TEXT);
          CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, amount REAL, status TEXT);",
@@ -622,9 +675,9 @@ fn setup(seed: u64, indexes: bool) -> Pair {
             ("ix_user", "orders", "user_id"),
             ("ix_amount", "orders", "amount"),
         ] {
-            fasty
-                .execute(&format!("create index {i} on {t} ({c})"))
-                .unwrap();
+            let ddl = format!("create index {i} on {t} ({c})");
+            fasty.execute(&ddl).unwrap();
+            history.push((ddl, None));
             sqlite
                 .execute_batch(&format!("CREATE INDEX {i} ON {t} ({c})"))
                 .unwrap();
@@ -666,33 +719,39 @@ fn setup(seed: u64, indexes: bool) -> Pair {
                     )
                     .unwrap();
             }
+            let n = rows.len() as u64;
             let stmt = Statement::Insert {
                 table: table.into(),
                 rows,
                 upsert: false,
             };
-            fasty.execute(&stmt.to_string()).unwrap();
+            let text = stmt.to_string();
+            fasty.execute(&text).unwrap();
+            history.push((text, Some(n)));
         }
     }
     Pair {
         fasty,
         sqlite,
         _dir: dir,
+        seed,
+        history,
     }
 }
 
-fn fasty_rows(db: &Database, text: &str, opts: ExecOptions) -> Vec<Vec<Cmp>> {
+fn fasty_output(db: &Database, text: &str, opts: ExecOptions) -> (Vec<Column>, Vec<Vec<Value>>) {
     match db.execute_with(text, opts) {
-        Ok(Output::Rows { rows, .. }) => rows
-            .iter()
-            .map(|r| r.iter().map(from_fasty).collect())
-            .collect(),
+        Ok(Output::Rows { columns, rows }) => (columns, rows),
         Ok(other) => panic!("{text}: expected rows, got {other:?}"),
         Err(e) => panic!("{text}: fasty failed: {e} ({})", e.code()),
     }
 }
 
-fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<Cmp>> {
+fn fasty_rows(db: &Database, text: &str, opts: ExecOptions) -> Vec<Vec<Cmp>> {
+    comparable(&fasty_output(db, text, opts).1, from_fasty)
+}
+
+fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<Lite>> {
     let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     let n = stmt.column_count();
     let mut out = Vec::new();
@@ -703,33 +762,145 @@ fn sqlite_rows(conn: &rusqlite::Connection, sql: &str) -> Vec<Vec<Cmp>> {
     out
 }
 
+/// One query run on both sides: fasty's columns and rows, SQLite's rows
+/// (both sorted when the query has no order), and whether they agree.
+struct Compared {
+    columns: Vec<Column>,
+    ours: Vec<Vec<Value>>,
+    theirs: Vec<Vec<Lite>>,
+    unordered: bool,
+    agree: bool,
+}
+
+fn compare(p: &Pair, text: &str, sql: &str, unordered: bool) -> Compared {
+    let (columns, mut ours) = fasty_output(&p.fasty, text, ExecOptions::default());
+    let mut theirs = sqlite_rows(&p.sqlite, sql);
+    if unordered {
+        sort_rows_by(&mut ours, from_fasty);
+        sort_rows_by(&mut theirs, from_lite);
+    }
+    let agree = same(
+        &comparable(&ours, from_fasty),
+        &comparable(&theirs, from_lite),
+    );
+    Compared {
+        columns,
+        ours,
+        theirs,
+        unordered,
+        agree,
+    }
+}
+
+/// A SQLite value as the slt runner prints the fasty value it stands for
+/// (tests/slt/README.md): the column's fasty type (`ty`, its name) says
+/// whether an integer is an int, a float or a bool.
+fn lite_text(v: &Lite, ty: Option<&str>) -> String {
+    match (v, ty) {
+        (Lite::Null, _) => "NULL".into(),
+        (Lite::Int(i), Some("float")) => slt_db::value_text(&Value::Float(*i as f64)),
+        (Lite::Int(i), Some("bool")) => slt_db::value_text(&Value::Bool(*i != 0)),
+        (Lite::Int(i), _) => i.to_string(),
+        (Lite::Real(x), _) => slt_db::value_text(&Value::Float(*x)),
+        (Lite::Text(t), _) => slt_db::value_text(&Value::String(t.clone())),
+    }
+}
+
+/// The case as a sqllogictest file: the statements that built the
+/// database, then the query with SQLite's rows as the expected result.
+/// A number within the comparison's tolerance of fasty's (same row and
+/// column) is written as fasty prints it, so the file fails only where
+/// the two really differ.
+fn slt_case(p: &Pair, text: &str, sql: &str, c: &Compared) -> String {
+    let mut out = format!(
+        "# fasty and SQLite differ on the last query (differential test, seed {}).\n\
+         # SQLite ran: {sql}\n\
+         # The expected rows are SQLite's.\n",
+        p.seed
+    );
+    for (stmt, count) in &p.history {
+        match count {
+            None => out.push_str(&format!("\nstatement ok\n{stmt}\n")),
+            Some(n) => out.push_str(&format!("\nstatement count {n}\n{stmt}\n")),
+        }
+    }
+    let letters: String = c
+        .columns
+        .iter()
+        .map(|col| sqllogictest::ColumnType::to_char(&slt_db::column_type(col)))
+        .collect();
+    let sort = if c.unordered { " rowsort" } else { "" };
+    out.push_str(&format!("\nquery {letters}{sort}\n{text}\n----\n"));
+    let mut lines: Vec<Vec<String>> = Vec::new();
+    for (i, row) in c.theirs.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(j, v)| {
+                let ours = c.ours.get(i).and_then(|r| r.get(j));
+                match ours {
+                    Some(o)
+                        if matches!(v, Lite::Real(_) | Lite::Int(_))
+                            && same_value(&from_fasty(o), &from_lite(v)) =>
+                    {
+                        slt_db::value_text(o)
+                    }
+                    _ => lite_text(v, c.columns.get(j).and_then(|c| c.ty).map(|t| t.name())),
+                }
+            })
+            .collect();
+        lines.push(cells);
+    }
+    if c.unordered {
+        // The order `rowsort` compares in: by the printed cells.
+        lines.sort_unstable();
+    }
+    for cells in lines {
+        out.push_str(&cells.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+/// Writes a failing case to `<target>/tmp/slt-failures/` and returns its
+/// path.
+fn write_case(seed: u64, text: &str, case: &str) -> std::path::PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("slt-failures");
+    let path = dir.join(format!("{seed}-{:016x}.slt", h.finish()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&path, case).unwrap();
+    path
+}
+
 fn check_query(p: &Pair, s: &Select) {
     let text = Statement::Select(Box::new(s.clone())).to_string();
     let sql = sql_select(s);
-    let mut ours = fasty_rows(&p.fasty, &text, ExecOptions::default());
-    let mut theirs = sqlite_rows(&p.sqlite, &sql);
+    let c = compare(p, &text, &sql, s.order_by.is_empty());
     // The same query with access paths switched off must agree too.
     let mut scanned = fasty_rows(
         &p.fasty,
         &text,
-        ExecOptions {
-            use_indexes: false,
-            ..Default::default()
-        },
+        ExecOptions::default().with_use_indexes(false),
     );
     if s.order_by.is_empty() {
-        sort_rows(&mut ours);
-        sort_rows(&mut theirs);
         sort_rows(&mut scanned);
     }
-    assert!(
-        same(&ours, &theirs),
-        "fasty and SQLite differ\n fasty:  {text}\n sqlite: {sql}\n fasty rows ({}): {:?}\n sqlite rows ({}): {:?}",
-        ours.len(),
-        ours.iter().take(8).collect::<Vec<_>>(),
-        theirs.len(),
-        theirs.iter().take(8).collect::<Vec<_>>()
-    );
+    let ours = comparable(&c.ours, from_fasty);
+    if !c.agree {
+        let theirs = comparable(&c.theirs, from_lite);
+        let path = write_case(p.seed, &text, &slt_case(p, &text, &sql, &c));
+        panic!(
+            "fasty and SQLite differ\n fasty:  {text}\n sqlite: {sql}\n fasty rows ({}): {:?}\n sqlite rows ({}): {:?}\n the case, replayable by the slt runner: {}",
+            ours.len(),
+            ours.iter().take(8).collect::<Vec<_>>(),
+            theirs.len(),
+            theirs.iter().take(8).collect::<Vec<_>>(),
+            path.display()
+        );
+    }
     assert!(
         same(&ours, &scanned),
         "index and full-scan plans differ for {text}"
@@ -764,7 +935,7 @@ fn random_queries_agree_with_sqlite_with_indexes() {
 #[test]
 fn random_updates_and_deletes_agree_with_sqlite() {
     for (seed, indexes) in [(3, true), (4, false)] {
-        let p = setup(seed, indexes);
+        let mut p = setup(seed, indexes);
         let mut rng = StdRng::seed_from_u64(seed ^ 0xC4A6);
         let refs: Vec<&Col> = USERS.iter().collect();
         for step in 0..150 {
@@ -834,6 +1005,7 @@ fn random_updates_and_deletes_agree_with_sqlite() {
                 ours, theirs,
                 "step {step}: affected rows differ\n fasty: {text}\n sqlite: {sql}"
             );
+            p.history.push((text, Some(ours)));
             if step % 10 == 9 {
                 for q in [
                     "select * from users",
@@ -849,5 +1021,51 @@ fn random_updates_and_deletes_agree_with_sqlite() {
                 }
             }
         }
+    }
+}
+
+/// A failing case written out replays through the slt runner: the file
+/// passes when its expected rows are what fasty gives and fails, naming
+/// the query, when they differ.
+#[test]
+fn a_mismatch_is_written_as_a_replayable_slt_file() {
+    let p = setup(5, true);
+    for (text, sql, unordered) in [
+        (
+            "select id, name, balance, active from users where age > 30 order by age, id limit 12",
+            "SELECT id, name, balance, active FROM users WHERE age > 30 ORDER BY age, id LIMIT 12",
+            false,
+        ),
+        (
+            "select city, count(*), avg(balance), sum(age) from users group by city",
+            "SELECT city, count(*), avg(balance), sum(age) FROM users GROUP BY city",
+            true,
+        ),
+        (
+            "select orders.id, users.name, orders.amount from orders join users on orders.user_id = users.id where users.age < 20",
+            "SELECT orders.id, users.name, orders.amount FROM orders JOIN users ON orders.user_id = users.id WHERE users.age < 20",
+            true,
+        ),
+    ] {
+        let mut c = compare(&p, text, sql, unordered);
+        assert!(c.agree, "{text}");
+        assert!(c.theirs.len() > 1, "{text}: too few rows to be a test");
+        // SQLite's own rows: the file is a passing test.
+        let path = write_case(p.seed, text, &slt_case(&p, text, sql, &c));
+        let replay = slt_db::run_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(replay, Ok(()), "{text}");
+        // A synthetic mismatch: SQLite "returned" one row less and a
+        // different value in the first row.
+        c.theirs.pop();
+        c.theirs[0][1] = Lite::Text("not what fasty has".into());
+        c.agree = false;
+        let case = slt_case(&p, text, sql, &c);
+        assert!(case.contains("not what fasty has"), "{case}");
+        let err = slt_db::run_script(&case, "mismatch.slt").unwrap_err();
+        assert!(
+            err.contains("query result mismatch") && err.contains(text),
+            "{err}"
+        );
     }
 }

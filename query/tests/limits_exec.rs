@@ -49,17 +49,11 @@ fn db() -> Database {
 }
 
 fn past_deadline() -> ExecOptions {
-    ExecOptions {
-        deadline: Some(Instant::now()),
-        ..ExecOptions::default()
-    }
+    ExecOptions::default().with_deadline(Some(Instant::now()))
 }
 
 fn memory(bytes: usize) -> ExecOptions {
-    ExecOptions {
-        memory_limit: Some(bytes),
-        ..ExecOptions::default()
-    }
+    ExecOptions::default().with_memory_limit(Some(bytes))
 }
 
 fn err(db: &Database, q: &str, opts: ExecOptions) -> Error {
@@ -164,10 +158,7 @@ fn a_past_deadline_stops_every_long_operator() {
         let e = err(&db, q, past_deadline());
         assert_eq!(e.code(), ErrorCode::StatementTimeout, "{q}: {e}");
         assert!(e.message().contains("time limit"), "{q}: {e}");
-        let opts = ExecOptions {
-            use_indexes: false,
-            ..past_deadline()
-        };
+        let opts = past_deadline().with_use_indexes(false);
         assert_eq!(err(&db, q, opts).code(), ErrorCode::StatementTimeout, "{q}");
         let e = stream(&db, q, past_deadline(), &mut Counter::default()).unwrap_err();
         assert_eq!(e.code(), ErrorCode::StatementTimeout, "{q} streamed");
@@ -184,10 +175,7 @@ fn writes_stopped_by_a_limit_change_nothing() {
         "delete from t",
         "delete from t where k > 2",
     ];
-    let cancelled = ExecOptions {
-        cancel: Some(Arc::new(AtomicBool::new(true))),
-        ..ExecOptions::default()
-    };
+    let cancelled = ExecOptions::default().with_cancel(Some(Arc::new(AtomicBool::new(true))));
     for w in writes {
         for (opts, code) in [
             (past_deadline(), ErrorCode::StatementTimeout),
@@ -327,12 +315,10 @@ fn streamed_rows_match_collected_rows() {
     ];
     // Limits far from reached change no answer (they switch on the
     // memory estimates and bound the parallel scan's buffers).
-    let generous = ExecOptions {
-        deadline: Some(Instant::now() + std::time::Duration::from_secs(3600)),
-        memory_limit: Some(1 << 30),
-        cancel: Some(Arc::new(AtomicBool::new(false))),
-        ..ExecOptions::default()
-    };
+    let generous = ExecOptions::default()
+        .with_deadline(Some(Instant::now() + std::time::Duration::from_secs(3600)))
+        .with_memory_limit(Some(1 << 30))
+        .with_cancel(Some(Arc::new(AtomicBool::new(false))));
     for q in queries {
         let Ok(Output::Rows { columns, rows }) = db.execute(q) else {
             panic!("{q}");
@@ -465,23 +451,17 @@ fn a_cancel_flag_set_by_another_thread_stops_the_statement() {
         flagged: flagged_rx,
         rows: 0,
     };
-    let opts = ExecOptions {
-        cancel: Some(flag),
-        ..ExecOptions::default()
-    };
+    let opts = ExecOptions::default().with_cancel(Some(flag));
     // Nine million rows: the statement is still running when the flag is
     // set, whatever the machine's speed.
-    let stmt = fasty_query::parser::parse("select t.id, u.id from t join u on t.c = u.c").unwrap();
+    let stmt = fasty_query::parse("select t.id, u.id from t join u on t.c = u.c").unwrap();
     let e = db.run_into(&stmt, opts, &mut sink).unwrap_err();
     canceller.join().unwrap();
     assert_eq!(e.code(), ErrorCode::Cancelled, "{e}");
     assert!(sink.rows < 9_000_000);
     // A flag set before the statement stops it at its first check, in
     // operators that send nothing until they are done.
-    let opts = ExecOptions {
-        cancel: Some(Arc::new(AtomicBool::new(true))),
-        ..ExecOptions::default()
-    };
+    let opts = ExecOptions::default().with_cancel(Some(Arc::new(AtomicBool::new(true))));
     for q in [
         "select count(*) from t join u on t.c = u.c",
         "select * from t order by s",

@@ -1,10 +1,11 @@
-//! docs/language.md end to end: every statement of the language on a small
-//! database whose answers are worked out by hand, every error code, the
-//! planner's choice of access path (via `explain`) with the same rows as a
-//! forced full scan, and the catalog surviving a reopen.
+//! What the statement tests in tests/slt/ (sqllogictest files: statements,
+//! their rows, counts and error codes) cannot say: result column names,
+//! the planner's choice of access path with the same rows as a forced full
+//! scan, the catalog surviving a reopen, memory and durable modes, the
+//! batch insert path, prepared statements, and which statements are key
+//! reads.
 
-use fasty_query::ast::ColumnType;
-use fasty_query::{Database, ErrorCode, ExecOptions, Options, Output, Value};
+use fasty_query::{ColumnType, Database, ErrorCode, ExecOptions, Options, Output, Value};
 
 fn db() -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -30,13 +31,6 @@ fn ok(db: &Database, q: &str) {
     match db.execute(q) {
         Ok(Output::Ok) => {}
         other => panic!("{q}: {other:?}"),
-    }
-}
-
-fn code(db: &Database, q: &str) -> ErrorCode {
-    match db.execute(q) {
-        Err(e) => e.code(),
-        Ok(o) => panic!("{q}: expected an error, got {o:?}"),
     }
 }
 
@@ -102,19 +96,11 @@ fn users(db: &Database) {
 }
 
 #[test]
-fn select_forms_and_null_columns() {
+fn result_columns_are_named_as_written() {
+    // The rows of these statements are checked in tests/slt/; their
+    // column names (which sqllogictest does not print) are checked here.
     let (db, _d) = db();
     users(&db);
-    let all = rows(&db, "select users");
-    assert_eq!(ids(&all), [1, 2, 3, 4, 5]);
-    // Every column, nulls included, in declaration order.
-    assert_eq!(all[0].len(), 8);
-    assert_eq!(all[1][2], Value::Null, "bob has no email");
-    assert_eq!(
-        all[0][4],
-        Value::Float(10.0),
-        "an int literal into a float column is a float"
-    );
     match db.execute("select * from users where id = 1").unwrap() {
         Output::Rows { columns, .. } => {
             let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
@@ -128,392 +114,28 @@ fn select_forms_and_null_columns() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        rows(&db, "select name, email from users where age > 21"),
-        vec![
-            vec![s("alice"), s("a@b.c")],
-            vec![s("carol"), Value::Null],
-            vec![s("d"), Value::Null],
-            vec![s("alina"), s("x@y.z")],
-        ]
-    );
-    assert_eq!(ids(&rows(&db, "find users where name = \"alice\"")), [1]);
-    assert_eq!(
-        ids(&rows(&db, "find users where age >= 18 and age <= 65")),
-        [1, 3, 5]
-    );
-    assert_eq!(
-        ids(&rows(
-            &db,
-            "find users where city = \"NYC\" or city = \"LA\""
-        )),
-        [1, 2, 5]
-    );
-    assert_eq!(
-        ids(&rows(&db, "find users where name like \"ali%\"")),
-        [1, 5]
-    );
-    assert_eq!(ids(&rows(&db, "find users where name like \"_o_\"")), [2]);
-    assert_eq!(
-        ids(&rows(
-            &db,
-            "find users where not (age < 18) and email is not null"
-        )),
-        [1, 5]
-    );
-    assert_eq!(ids(&rows(&db, "find users where metadata.level > 3")), [2]);
-    assert_eq!(
-        ids(&rows(&db, "find users where age in (17, 70, 99)")),
-        [2, 4]
-    );
-    assert_eq!(
-        ids(&rows(&db, "find users where age between 25 and 40")),
-        [1, 3, 5]
-    );
-    assert_eq!(
-        ids(&rows(&db, "find users where email = null")),
-        Vec::<i64>::new(),
-        "comparing with null is never true"
-    );
-    assert_eq!(
-        ids(&rows(&db, "FIND users WHERE age > 60")),
-        [4],
-        "keywords are case-insensitive"
-    );
-    assert_eq!(
-        code(&db, "find users where Age > 60"),
-        ErrorCode::UnknownColumn,
-        "identifiers are not"
-    );
-}
-
-#[test]
-fn order_limit_offset() {
-    let (db, _d) = db();
-    users(&db);
-    assert_eq!(
-        ids(&rows(
-            &db,
-            "select * from users where active = true order by age desc limit 2"
-        )),
-        [4, 3]
-    );
-    assert_eq!(
-        ids(&rows(
-            &db,
-            "select * from users order by age desc limit 2 offset 1"
-        )),
-        [3, 5]
-    );
-    // Nulls first ascending: bob and d have no balance... d has none, bob has none.
-    assert_eq!(
-        ids(&rows(&db, "select id from users order by balance, id")),
-        [2, 4, 3, 5, 1]
-    );
-    assert_eq!(
-        ids(&rows(&db, "select id from users order by balance desc, id")),
-        [1, 5, 3, 2, 4]
-    );
-    assert_eq!(
-        ids(&rows(&db, "select id from users order by city, age desc")),
-        [4, 2, 5, 1, 3]
-    );
-    assert_eq!(
-        ids(&rows(&db, "select id from users limit 2 offset 3")),
-        [4, 5]
-    );
-}
-
-#[test]
-fn aggregates_and_group_by() {
-    let (db, _d) = db();
-    users(&db);
-    let r = rows(
-        &db,
-        "select count(*), avg(age), min(age), max(age), sum(balance) from users where active = true",
-    );
-    assert_eq!(
-        r,
-        vec![vec![
-            int(4),
-            Value::Float(41.25),
-            int(25),
-            int(70),
-            Value::Float(20.0)
-        ]]
-    );
     match db
         .execute("select city, count(*) from users group by city order by count(*) desc limit 5")
         .unwrap()
     {
-        Output::Rows { columns, rows } => {
-            assert_eq!(columns[1].name, "count(*)");
-            assert_eq!(rows[0], vec![s("NYC"), int(2)]);
-            assert_eq!(rows.len(), 4, "null is a group of its own");
-        }
+        Output::Rows { columns, .. } => assert_eq!(columns[1].name, "count(*)"),
         other => panic!("{other:?}"),
     }
-    let r = rows(
-        &db,
-        "select count(email) as with_email, count(*) as n from users",
-    );
-    assert_eq!(r, vec![vec![int(2), int(5)]]);
-    let r = rows(&db, "select count(*), sum(age) from users where age > 1000");
-    assert_eq!(
-        r,
-        vec![vec![int(0), Value::Null]],
-        "aggregates over no rows"
-    );
-    assert_eq!(
-        code(&db, "select name, count(*) from users"),
-        ErrorCode::Unsupported
-    );
-}
-
-#[test]
-fn joins() {
-    let (db, _d) = db();
-    users(&db);
     ok(
         &db,
         "create table orders { id: int, user_id: int, amount: float }",
     );
-    affected(
-        &db,
-        "insert orders [ {id: 10, user_id: 1, amount: 5}, {id: 11, user_id: 3, amount: 7.5}, {id: 12, user_id: 1, amount: 1}, {id: 13, user_id: 99, amount: 3}, {id: 14} ]",
-    );
+    affected(&db, "insert orders [ {id: 10, user_id: 1, amount: 5} ]");
     match db
         .execute("select * from orders join users on orders.user_id = users.id limit 10")
         .unwrap()
     {
-        Output::Rows { columns, rows } => {
+        Output::Rows { columns, .. } => {
             assert_eq!(columns[0].name, "orders.id");
             assert_eq!(columns[3].name, "users.id");
-            assert_eq!(
-                ids(&rows),
-                [10, 11, 12],
-                "inner join: unmatched and null keys drop out"
-            );
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        rows(
-            &db,
-            "select users.name, sum(amount) from orders join users on orders.user_id = users.id group by users.name order by users.name"
-        ),
-        vec![
-            vec![s("alice"), Value::Float(6.0)],
-            vec![s("carol"), Value::Float(7.5)]
-        ]
-    );
-    assert_eq!(
-        code(
-            &db,
-            "select id from orders join users on orders.user_id = users.id"
-        ),
-        ErrorCode::AmbiguousColumn
-    );
-    assert_eq!(
-        ids(&rows(
-            &db,
-            "select orders.id from orders join users on users.id = orders.user_id where age > 30"
-        )),
-        [11]
-    );
-    // Chained joins.
-    ok(
-        &db,
-        "create table items { id: int, order_id: int, sku: string }",
-    );
-    affected(
-        &db,
-        "insert items [ {id: 1, order_id: 11, sku: \"a\"}, {id: 2, order_id: 10, sku: \"b\"}, {id: 3, order_id: 11, sku: \"c\"} ]",
-    );
-    assert_eq!(
-        rows(
-            &db,
-            "select items.sku, users.name from items join orders on items.order_id = orders.id join users on orders.user_id = users.id order by items.sku"
-        ),
-        vec![
-            vec![s("a"), s("carol")],
-            vec![s("b"), s("alice")],
-            vec![s("c"), s("carol")]
-        ]
-    );
-}
-
-#[test]
-fn update_delete_upsert() {
-    let (db, _d) = db();
-    users(&db);
-    assert_eq!(
-        affected(&db, "update users set balance = 100.50 where id = 1"),
-        1
-    );
-    assert_eq!(
-        rows(&db, "select balance from users where id = 1"),
-        vec![vec![Value::Float(100.5)]]
-    );
-    assert_eq!(
-        affected(
-            &db,
-            "update users set active = false, age = age + 1 where age < 18"
-        ),
-        1
-    );
-    assert_eq!(
-        rows(&db, "select age, active from users where id = 2"),
-        vec![vec![int(18), Value::Bool(false)]]
-    );
-    assert_eq!(affected(&db, "upsert users { id: 1, name: \"alice2\" }"), 1);
-    assert_eq!(
-        rows(&db, "select name, age from users where id = 1"),
-        vec![vec![s("alice2"), Value::Null]],
-        "upsert replaces the whole row"
-    );
-    assert_eq!(affected(&db, "upsert users { id: 9, name: \"new\" }"), 1);
-    assert_eq!(affected(&db, "delete users where id = 1"), 1);
-    assert_eq!(affected(&db, "delete from users where active = false"), 1);
-    assert_eq!(affected(&db, "delete from users where active = false"), 0);
-    assert_eq!(ids(&rows(&db, "select id from users")), [3, 4, 5, 9]);
-    assert_eq!(affected(&db, "delete users"), 4);
-    assert!(rows(&db, "select users").is_empty());
-}
-
-#[test]
-fn a_failed_statement_changes_nothing() {
-    let (db, _d) = db();
-    users(&db);
-    ok(&db, "create index idx_city on users (city)");
-    assert_eq!(
-        code(&db, "insert users [ { id: 20, city: \"X\" }, { id: 1 } ]"),
-        ErrorCode::DuplicateKey
-    );
-    assert_eq!(
-        code(&db, "insert users [ { id: 21 }, { id: 21 } ]"),
-        ErrorCode::DuplicateKey
-    );
-    assert_eq!(
-        code(&db, "insert users [ { id: 22 }, { name: \"x\" } ]"),
-        ErrorCode::MissingPrimaryKey
-    );
-    assert_eq!(
-        code(&db, "insert users [ { id: 23 }, { id: null } ]"),
-        ErrorCode::MissingPrimaryKey
-    );
-    assert_eq!(
-        code(&db, "insert users [ { id: 24 }, { id: 25, age: 1.5 } ]"),
-        ErrorCode::TypeMismatch
-    );
-    assert_eq!(
-        code(&db, "insert users [ { id: 26 }, { id: 27, agee: 1 } ]"),
-        ErrorCode::UnknownColumn
-    );
-    assert_eq!(
-        code(
-            &db,
-            "update users set age = age + 9223372036854775807 where id > 2"
-        ),
-        ErrorCode::NumericOverflow
-    );
-    assert_eq!(
-        code(&db, "update users set id = 1 where id = 2"),
-        ErrorCode::DuplicateKey
-    );
-    assert_eq!(ids(&rows(&db, "select id from users")), [1, 2, 3, 4, 5]);
-    assert_eq!(
-        ids(&rows(&db, "find users where city = \"X\"")),
-        Vec::<i64>::new()
-    );
-    assert_eq!(
-        rows(&db, "select age from users where id = 3"),
-        vec![vec![int(40)]]
-    );
-    let err = db
-        .execute("insert users { id: 30, age: \"old\" }")
-        .unwrap_err();
-    assert!(
-        err.message().contains("age")
-            && err.message().contains("int")
-            && err.message().contains("string"),
-        "{}",
-        err.message()
-    );
-}
-
-#[test]
-fn every_error_code() {
-    let (db, _d) = db();
-    users(&db);
-    let e = db.execute("selct * from users").unwrap_err();
-    assert_eq!(e.code(), ErrorCode::SyntaxError);
-    assert_eq!((e.line(), e.column()), (Some(1), Some(1)));
-    assert!(
-        e.hint().is_some_and(|h| h.contains("select")),
-        "{:?}",
-        e.hint()
-    );
-    let e = db.execute("find userz").unwrap_err();
-    assert_eq!(e.code(), ErrorCode::UnknownTable);
-    assert_eq!(e.hint(), Some("did you mean table \"users\"?"));
-    let e = db.execute("find users where nmae = 1").unwrap_err();
-    assert_eq!(e.code(), ErrorCode::UnknownColumn);
-    assert_eq!(e.hint(), Some("did you mean column \"name\"?"));
-    assert_eq!(code(&db, "drop index nope"), ErrorCode::UnknownIndex);
-    assert_eq!(
-        code(&db, "create table users { id: int }"),
-        ErrorCode::TableExists
-    );
-    ok(&db, "create index i1 on users (age)");
-    assert_eq!(
-        code(&db, "create index i1 on users (name)"),
-        ErrorCode::IndexExists
-    );
-    assert_eq!(
-        code(&db, "create table t { name: string }"),
-        ErrorCode::InvalidSchema
-    );
-    assert_eq!(
-        code(&db, "create table t { id: string }"),
-        ErrorCode::InvalidSchema
-    );
-    assert_eq!(
-        code(&db, "create table t { id: int, a: int, a: string }"),
-        ErrorCode::InvalidSchema
-    );
-    assert_eq!(code(&db, "insert users { id: 1 }"), ErrorCode::DuplicateKey);
-    assert_eq!(
-        code(&db, "insert users { name: \"x\" }"),
-        ErrorCode::MissingPrimaryKey
-    );
-    assert_eq!(
-        code(&db, "insert users { id: 7, active: 1 }"),
-        ErrorCode::TypeMismatch
-    );
-    assert_eq!(
-        code(&db, "find users where name.x = 1"),
-        ErrorCode::TypeMismatch
-    );
-    ok(&db, "create table other { id: int, name: string }");
-    assert_eq!(
-        code(
-            &db,
-            "select name from users join other on users.id = other.id"
-        ),
-        ErrorCode::AmbiguousColumn
-    );
-    assert_eq!(
-        code(&db, "select * from users join other on users.id > other.id"),
-        ErrorCode::Unsupported
-    );
-    assert_eq!(
-        code(
-            &db,
-            "update users set age = 9223372036854775807 + age where id = 1"
-        ),
-        ErrorCode::NumericOverflow
-    );
 }
 
 #[test]
@@ -574,22 +196,13 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
         assert!(p.contains(expect), "{q}: expected {expect:?} in plan:\n{p}");
         let fast = db.execute(q).unwrap();
         let slow = db
-            .execute_with(
-                q,
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
-            )
+            .execute_with(q, ExecOptions::default().with_use_indexes(false))
             .unwrap();
         assert_eq!(fast, slow, "{q}");
         let slow_plan = match db
             .execute_with(
                 &format!("explain {q}"),
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
+                ExecOptions::default().with_use_indexes(false),
             )
             .unwrap()
         {
@@ -634,13 +247,7 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
             o => panic!("{o:?}"),
         };
         let mut slow = match db
-            .execute_with(
-                q,
-                ExecOptions {
-                    use_indexes: false,
-                    ..Default::default()
-                },
-            )
+            .execute_with(q, ExecOptions::default().with_use_indexes(false))
             .unwrap()
         {
             Output::Rows { rows, .. } => rows,
@@ -652,32 +259,6 @@ fn access_paths_are_chosen_and_agree_with_full_scans() {
         assert_eq!(fast, slow, "{q}");
         assert!(!fast.is_empty());
     }
-}
-
-#[test]
-fn indexes_follow_every_write() {
-    let (db, _d) = db();
-    users(&db);
-    ok(&db, "create index idx_city on users (city)");
-    let nyc = |db: &Database| ids(&rows(db, "find users where city = \"NYC\""));
-    assert_eq!(nyc(&db), [1, 5], "backfilled");
-    affected(&db, "insert users { id: 6, city: \"NYC\" }");
-    assert_eq!(nyc(&db), [1, 5, 6]);
-    affected(&db, "upsert users { id: 1, city: \"LA\" }");
-    assert_eq!(nyc(&db), [5, 6]);
-    affected(&db, "update users set city = \"NYC\" where id = 3");
-    assert_eq!(nyc(&db), [3, 5, 6]);
-    affected(&db, "update users set id = 30 where id = 3");
-    assert_eq!(nyc(&db), [5, 6, 30]);
-    affected(&db, "delete users where id = 5");
-    assert_eq!(nyc(&db), [6, 30]);
-    ok(&db, "drop index idx_city");
-    assert!(plan(&db, "find users where city = \"NYC\"").contains("full scan"));
-    assert_eq!(nyc(&db), [6, 30]);
-    // A new index of the same name starts from the table, not from the
-    // dropped one's entries.
-    ok(&db, "create index idx_city on users (city)");
-    assert_eq!(nyc(&db), [6, 30]);
 }
 
 #[test]
@@ -801,10 +382,6 @@ fn prepared_statements_bind_values_in_order() {
         rows(&db, "select age from users where id = 1"),
         vec![vec![int(30)]]
     );
-    // A placeholder outside a prepared statement is a syntax error at it.
-    let e = db.execute("find users\nwhere id = ?").unwrap_err();
-    assert_eq!(e.code(), ErrorCode::SyntaxError);
-    assert_eq!((e.line(), e.column()), (Some(2), Some(12)));
 }
 
 #[test]
@@ -921,7 +498,7 @@ fn single_key_top_k_matches_a_full_sort() {
 fn key_reads_are_exactly_the_primary_key_point_reads() {
     let (db, _dir) = db();
     users(&db);
-    let key_read = |q: &str| db.is_key_read(&fasty_query::parser::parse(q).expect("parses"));
+    let key_read = |q: &str| db.is_key_read(&fasty_query::parse(q).expect("parses"));
     for q in [
         "find users where id = 3",
         "select * from users where id = 3",

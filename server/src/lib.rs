@@ -42,6 +42,7 @@ struct ReadmeDoctests;
 mod admin;
 mod connection;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod gate;
@@ -74,7 +75,24 @@ use crate::metrics::Metrics;
 /// caller's: it opens the [`Database`]). `Debug` shows whether a token is
 /// set, never the token. [`ServerOptions::validate`] checks them;
 /// [`serve`] refuses to start with options that fail it.
+///
+/// Start from [`ServerOptions::default()`] and change what differs with
+/// the builder methods, `with_<field>(value)` for every field, taking the
+/// field's type; every field's doc says its default:
+///
+/// ```
+/// use std::time::Duration;
+/// let opts = fasty_server::ServerOptions::default()
+///     .with_auth_token(Some("secret".into()))
+///     .with_statement_timeout(Some(Duration::from_secs(30)));
+/// assert!(opts.validate().is_ok());
+/// ```
+///
+/// New fields may be added in minor versions (the struct is
+/// `#[non_exhaustive]`): build it from a default, not with a struct
+/// literal.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ServerOptions {
     /// Largest accepted request body in bytes; larger ones get 413.
     /// Default 64 MiB (`--max-body`).
@@ -82,7 +100,7 @@ pub struct ServerOptions {
     /// When set, every route but `/health` requires
     /// `Authorization: Bearer <token>` (`--auth-token`, `FASTY_AUTH_TOKEN`).
     /// An empty token is refused by [`ServerOptions::validate`] (and never
-    /// matches in [`router`]).
+    /// matches in [`router`]). Default none.
     pub auth_token: Option<String>,
     /// How long a client has, from its first byte, to send a request line
     /// and headers; past it the connection is closed (slow-header
@@ -128,6 +146,62 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
+    /// Sets [`ServerOptions::max_body`].
+    #[must_use]
+    pub fn with_max_body(mut self, max_body: usize) -> ServerOptions {
+        self.max_body = max_body;
+        self
+    }
+
+    /// Sets [`ServerOptions::auth_token`].
+    #[must_use]
+    pub fn with_auth_token(mut self, auth_token: Option<String>) -> ServerOptions {
+        self.auth_token = auth_token;
+        self
+    }
+
+    /// Sets [`ServerOptions::head_timeout`].
+    #[must_use]
+    pub fn with_head_timeout(mut self, head_timeout: Duration) -> ServerOptions {
+        self.head_timeout = head_timeout;
+        self
+    }
+
+    /// Sets [`ServerOptions::body_timeout`].
+    #[must_use]
+    pub fn with_body_timeout(mut self, body_timeout: Duration) -> ServerOptions {
+        self.body_timeout = body_timeout;
+        self
+    }
+
+    /// Sets [`ServerOptions::idle_timeout`].
+    #[must_use]
+    pub fn with_idle_timeout(mut self, idle_timeout: Duration) -> ServerOptions {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets [`ServerOptions::stop_timeout`].
+    #[must_use]
+    pub fn with_stop_timeout(mut self, stop_timeout: Duration) -> ServerOptions {
+        self.stop_timeout = stop_timeout;
+        self
+    }
+
+    /// Sets [`ServerOptions::statement_timeout`].
+    #[must_use]
+    pub fn with_statement_timeout(mut self, statement_timeout: Option<Duration>) -> ServerOptions {
+        self.statement_timeout = statement_timeout;
+        self
+    }
+
+    /// Sets [`ServerOptions::statement_memory`].
+    #[must_use]
+    pub fn with_statement_memory(mut self, statement_memory: Option<usize>) -> ServerOptions {
+        self.statement_memory = statement_memory;
+        self
+    }
+
     /// Checks the options: an empty (or blank) auth token, which would
     /// let anyone in who sends `Bearer ` and nothing else, and zero
     /// timeouts or limits are refused.
@@ -279,10 +353,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_token() {
-        let opts = ServerOptions {
-            auth_token: Some("s3cret".into()),
-            ..ServerOptions::default()
-        };
+        let opts = ServerOptions::default().with_auth_token(Some("s3cret".into()));
         let shown = format!("{opts:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");

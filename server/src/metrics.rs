@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use fasty_query::StatementKind;
 
 /// What a request was, for counting: the statement kinds of `/query`,
 /// `invalid` for a `/query` request rejected before its statement was
@@ -60,20 +61,17 @@ impl Kind {
         }
     }
 
-    /// The kind of a parsed statement.
-    pub(crate) fn of(stmt: &fasty_query::ast::Statement) -> Kind {
-        use fasty_query::ast::Statement;
-        match stmt {
-            Statement::CreateTable { .. }
-            | Statement::DropTable { .. }
-            | Statement::CreateIndex { .. }
-            | Statement::DropIndex { .. } => Kind::Ddl,
-            Statement::Insert { upsert: false, .. } => Kind::Insert,
-            Statement::Insert { upsert: true, .. } => Kind::Upsert,
-            Statement::Select(_) => Kind::Select,
-            Statement::Update { .. } => Kind::Update,
-            Statement::Delete { .. } => Kind::Delete,
-            Statement::Explain(_) => Kind::Explain,
+    /// The label of a statement kind.
+    pub(crate) fn of(kind: StatementKind) -> Kind {
+        match kind {
+            StatementKind::Ddl => Kind::Ddl,
+            StatementKind::Insert => Kind::Insert,
+            StatementKind::Upsert => Kind::Upsert,
+            StatementKind::Select => Kind::Select,
+            StatementKind::Update => Kind::Update,
+            StatementKind::Delete => Kind::Delete,
+            StatementKind::Explain => Kind::Explain,
+            _ => Kind::Other,
         }
     }
 

@@ -17,18 +17,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use fasty_query::ast::Statement;
-use fasty_query::{Database, ExecOptions, Value, parser};
+use fasty_query::{Database, ExecOptions, Statement, Value};
 use http_body_util::BodyExt;
 
-use crate::error::{ApiError, json_response};
+use crate::error::ApiError;
 use crate::metrics::Kind;
 use crate::request::{Batch, QueryRequest};
-use crate::response::{inserted_body, output_body};
+use crate::response::{Answer, inserted_body, output_body};
 use crate::stream::{self, Start};
 use crate::{AppState, ServerOptions};
 
@@ -89,31 +87,6 @@ pub(crate) async fn query(State(state): State<AppState>, req: Request) -> Respon
     res
 }
 
-/// A successful answer to `/query`.
-pub(crate) enum Answer {
-    /// The whole JSON body, built before sending.
-    Json(Vec<u8>),
-    /// A query's JSON body, still being written by its statement
-    /// ([`crate::stream`]).
-    Stream(Body),
-}
-
-impl IntoResponse for Answer {
-    fn into_response(self) -> Response {
-        match self {
-            Answer::Json(body) => json_response(StatusCode::OK, body),
-            Answer::Stream(body) => {
-                let mut res = Response::new(body);
-                res.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                res
-            }
-        }
-    }
-}
-
 /// Sets the statement's cancel flag when dropped armed: the handler
 /// future went away before the answer was ready.
 #[derive(Default)]
@@ -159,12 +132,10 @@ impl Limits {
 
     /// Options for a statement starting now.
     fn exec_options(&self) -> ExecOptions {
-        ExecOptions {
-            deadline: self.timeout.and_then(|t| Instant::now().checked_add(t)),
-            memory_limit: self.memory,
-            cancel: Some(self.cancel.clone()),
-            ..ExecOptions::default()
-        }
+        ExecOptions::default()
+            .with_deadline(self.timeout.and_then(|t| Instant::now().checked_add(t)))
+            .with_memory_limit(self.memory)
+            .with_cancel(Some(self.cancel.clone()))
     }
 }
 
@@ -242,7 +213,7 @@ enum Parsed {
 /// count that does not match the placeholders is a `bad_request`.
 fn parse(db: &Database, body: &[u8]) -> Result<Parsed, ApiError> {
     match QueryRequest::parse(body)? {
-        QueryRequest::Statement(text) => Ok(Parsed::Statement(parser::parse(&text)?)),
+        QueryRequest::Statement(text) => Ok(Parsed::Statement(fasty_query::parse(&text)?)),
         QueryRequest::Prepared(text, params) => {
             let prepared = db.prepare(&text)?;
             if prepared.params() != params.len() {
@@ -267,13 +238,13 @@ fn run(
     match parsed {
         Err(e) => (Kind::Invalid, Err(e)),
         Ok(Parsed::Statement(stmt)) => (
-            Kind::of(&stmt),
+            Kind::of(stmt.kind()),
             db.run(&stmt, limits.exec_options())
                 .map(|out| Answer::Json(output_body(&out)))
                 .map_err(ApiError::from),
         ),
         Ok(Parsed::Prepared(prepared, params)) => (
-            Kind::of(prepared.statement()),
+            Kind::of(prepared.kind()),
             db.execute_prepared_with(&prepared, &params, limits.exec_options())
                 .map(|out| Answer::Json(output_body(&out)))
                 .map_err(ApiError::from),
@@ -293,11 +264,9 @@ mod tests {
 
     #[test]
     fn limits_fill_exec_options() {
-        let opts = ServerOptions {
-            statement_timeout: Some(Duration::from_secs(7)),
-            statement_memory: Some(123),
-            ..ServerOptions::default()
-        };
+        let opts = ServerOptions::default()
+            .with_statement_timeout(Some(Duration::from_secs(7)))
+            .with_statement_memory(Some(123));
         let cancel = CancelOnDrop::default();
         let limits = Limits::new(&opts, cancel.flag());
         let before = Instant::now();
@@ -309,11 +278,9 @@ mod tests {
         assert!(e.use_indexes);
         assert!(Arc::ptr_eq(&e.cancel.unwrap(), &cancel.flag()));
 
-        let none = ServerOptions {
-            statement_timeout: None,
-            statement_memory: None,
-            ..ServerOptions::default()
-        };
+        let none = ServerOptions::default()
+            .with_statement_timeout(None)
+            .with_statement_memory(None);
         let e = Limits::new(&none, cancel.flag()).exec_options();
         assert_eq!((e.deadline, e.memory_limit), (None, None));
     }

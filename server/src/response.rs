@@ -3,9 +3,39 @@
 //! (column name → value, `json` columns nested) without building a
 //! `serde_json::Value` per row.
 
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use fasty_query::{Column, Output, Value};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+
+use crate::error::json_response;
+
+/// A successful answer to `/query`.
+pub(crate) enum Answer {
+    /// The whole JSON body, built before sending.
+    Json(Vec<u8>),
+    /// A query's JSON body, still being written by its statement
+    /// ([`crate::stream`]).
+    Stream(Body),
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        match self {
+            Answer::Json(body) => json_response(StatusCode::OK, body),
+            Answer::Stream(body) => {
+                let mut res = Response::new(body);
+                res.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                res
+            }
+        }
+    }
+}
 
 /// The body for a statement's output.
 pub(crate) fn output_body(out: &Output) -> Vec<u8> {
@@ -125,7 +155,7 @@ impl Serialize for JsonValue<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fasty_query::ast::ColumnType;
+    use fasty_query::ColumnType;
 
     #[test]
     fn rows_are_objects_with_nested_json() {

@@ -16,14 +16,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use fasty_query::ast::Statement;
-use fasty_query::{Column, Database, ErrorCode, ExecOptions, RowSink, Streamed, Value};
+use fasty_query::{Column, Database, ErrorCode, ExecOptions, RowSink, Statement, Streamed, Value};
 use http_body::Frame;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::ApiError;
 use crate::metrics::Kind;
-use crate::query::Answer;
+use crate::response::Answer;
 use crate::response::{output_body, write_row};
 
 /// Bytes of a result kept back before the answer starts streaming.
@@ -49,7 +48,7 @@ pub(crate) fn run(
     opts: ExecOptions,
     start: oneshot::Sender<Start>,
 ) {
-    let kind = Kind::of(stmt);
+    let kind = Kind::of(stmt.kind());
     let mut sink = Sink {
         kind,
         columns: Vec::new(),

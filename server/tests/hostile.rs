@@ -54,11 +54,9 @@ struct Target {
 
 impl Target {
     fn start() -> Target {
-        let opts = ServerOptions {
-            max_body: MAX_BODY,
-            body_timeout: BODY_TIMEOUT,
-            ..ServerOptions::default()
-        };
+        let opts = ServerOptions::default()
+            .with_max_body(MAX_BODY)
+            .with_body_timeout(BODY_TIMEOUT);
         let server = TestServer::start(opts);
         for q in [
             "create table items { id: int, name: string, qty: int, price: float, ok: bool, meta: json }",

@@ -28,6 +28,7 @@ mod dir;
 mod engine;
 pub mod error;
 mod flush;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod io;
@@ -35,7 +36,6 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
-pub mod process;
 pub mod repair;
 mod snapshots;
 mod sst;

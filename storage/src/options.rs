@@ -5,14 +5,27 @@ use std::sync::Arc;
 use crate::background::Stepper;
 use crate::io::{Io, IoBackend};
 
-/// How an [`crate::Engine`] is configured. Build it with struct-update syntax
-/// over [`Options::default()`]:
+/// How an [`crate::Engine`] is configured. Start from [`Options::default()`]
+/// (or [`Options::memory()`]) and change what differs with the builder
+/// methods, `with_<field>(value)` for every field, taking the field's type;
+/// every field's doc says its default:
 ///
 /// ```
-/// let opts = fasty_storage::Options { memtable_budget: 8 << 20, ..Default::default() };
+/// let opts = fasty_storage::Options::default()
+///     .with_memtable_budget(8 << 20)
+///     .with_background(false);
 /// # let _ = opts;
 /// ```
+///
+/// Memory mode: [`Options::memory()`] (or `with_memory_only(true)`) keeps
+/// everything in memory. That switch is for the engine used on its own;
+/// `fasty_wal` sets it from its durability mode.
+///
+/// New fields may be added in minor versions (the struct is
+/// `#[non_exhaustive]`): build it from a default, not with a struct
+/// literal.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Bytes of keys and values the active memtable holds before it is frozen
     /// and queued for flushing. Default 64 MiB.
@@ -92,10 +105,119 @@ impl Default for Options {
 impl Options {
     /// Options for a memory-only engine: nothing is written to disk.
     pub fn memory() -> Self {
-        Options {
-            memory_only: true,
-            ..Options::default()
-        }
+        Options::default().with_memory_only(true)
+    }
+
+    /// Sets [`Options::memtable_budget`].
+    #[must_use]
+    pub fn with_memtable_budget(mut self, memtable_budget: usize) -> Self {
+        self.memtable_budget = memtable_budget;
+        self
+    }
+
+    /// Sets [`Options::max_frozen_memtables`].
+    #[must_use]
+    pub fn with_max_frozen_memtables(mut self, max_frozen_memtables: usize) -> Self {
+        self.max_frozen_memtables = max_frozen_memtables;
+        self
+    }
+
+    /// Sets [`Options::block_size`].
+    #[must_use]
+    pub fn with_block_size(mut self, block_size: usize) -> Self {
+        self.block_size = block_size;
+        self
+    }
+
+    /// Sets [`Options::block_cache_budget`].
+    #[must_use]
+    pub fn with_block_cache_budget(mut self, block_cache_budget: usize) -> Self {
+        self.block_cache_budget = block_cache_budget;
+        self
+    }
+
+    /// Sets [`Options::zstd_level`].
+    #[must_use]
+    pub fn with_zstd_level(mut self, zstd_level: i32) -> Self {
+        self.zstd_level = zstd_level;
+        self
+    }
+
+    /// Sets [`Options::compress_from_level`].
+    #[must_use]
+    pub fn with_compress_from_level(mut self, compress_from_level: usize) -> Self {
+        self.compress_from_level = compress_from_level;
+        self
+    }
+
+    /// Sets [`Options::bloom_bits_per_key`].
+    #[must_use]
+    pub fn with_bloom_bits_per_key(mut self, bloom_bits_per_key: u32) -> Self {
+        self.bloom_bits_per_key = bloom_bits_per_key;
+        self
+    }
+
+    /// Sets [`Options::io`].
+    #[must_use]
+    pub fn with_io(mut self, io: IoBackend) -> Self {
+        self.io = io;
+        self
+    }
+
+    /// Sets [`Options::memory_only`].
+    #[must_use]
+    pub fn with_memory_only(mut self, memory_only: bool) -> Self {
+        self.memory_only = memory_only;
+        self
+    }
+
+    /// Sets [`Options::l0_compaction_trigger`].
+    #[must_use]
+    pub fn with_l0_compaction_trigger(mut self, l0_compaction_trigger: usize) -> Self {
+        self.l0_compaction_trigger = l0_compaction_trigger;
+        self
+    }
+
+    /// Sets [`Options::l0_stall_files`].
+    #[must_use]
+    pub fn with_l0_stall_files(mut self, l0_stall_files: usize) -> Self {
+        self.l0_stall_files = l0_stall_files;
+        self
+    }
+
+    /// Sets [`Options::target_file_size`].
+    #[must_use]
+    pub fn with_target_file_size(mut self, target_file_size: u64) -> Self {
+        self.target_file_size = target_file_size;
+        self
+    }
+
+    /// Sets [`Options::level1_budget`].
+    #[must_use]
+    pub fn with_level1_budget(mut self, level1_budget: u64) -> Self {
+        self.level1_budget = level1_budget;
+        self
+    }
+
+    /// Sets [`Options::background`].
+    #[must_use]
+    pub fn with_background(mut self, background: bool) -> Self {
+        self.background = background;
+        self
+    }
+
+    /// Sets [`Options::custom_io`].
+    #[must_use]
+    pub fn with_custom_io(mut self, custom_io: Option<Arc<dyn Io>>) -> Self {
+        self.custom_io = custom_io;
+        self
+    }
+
+    /// Sets [`Options::stepper`].
+    #[must_use]
+    pub fn with_stepper(mut self, stepper: Option<Stepper>) -> Self {
+        self.stepper = stepper;
+        self
     }
 }
 

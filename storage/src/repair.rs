@@ -343,10 +343,7 @@ pub fn rebuild_manifest(dir: impl AsRef<Path>, opts: Options) -> Result<RebuildR
             "a memory-only engine has no manifest to rebuild".into(),
         ));
     }
-    let opts = Options {
-        background: false,
-        ..opts
-    };
+    let opts = opts.with_background(false);
     let io = match &opts.custom_io {
         Some(io) => io.clone(),
         None => open_backend(opts.io)?,
@@ -488,12 +485,10 @@ mod tests {
     use std::sync::Arc;
 
     fn options() -> Options {
-        Options {
-            block_size: 256,
-            background: false,
-            l0_compaction_trigger: 10,
-            ..Options::default()
-        }
+        Options::default()
+            .with_block_size(256)
+            .with_background(false)
+            .with_l0_compaction_trigger(10)
     }
 
     /// Three tables of 300 keys each (many data blocks); returns their
@@ -623,11 +618,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(
             dir.path(),
-            Options {
-                compress_from_level: 0,
-                zstd_level: 3,
-                ..options()
-            },
+            options().with_compress_from_level(0).with_zstd_level(3),
         )
         .unwrap();
         let mut b = WriteBatch::new();

@@ -23,14 +23,12 @@ fn balance(v: &[u8]) -> u64 {
 #[test]
 fn transfers_are_atomic_for_every_reader() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options {
-        memtable_budget: 16 << 10,
-        block_size: 512,
-        l0_compaction_trigger: 2,
-        level1_budget: 64 << 10,
-        target_file_size: 32 << 10,
-        ..Options::default()
-    };
+    let opts = Options::default()
+        .with_memtable_budget(16 << 10)
+        .with_block_size(512)
+        .with_l0_compaction_trigger(2)
+        .with_level1_budget(64 << 10)
+        .with_target_file_size(32 << 10);
     let engine = Arc::new(Engine::open(dir.path(), opts).expect("open"));
     let mut seqno = 1;
     let mut init = WriteBatch::new();
@@ -120,11 +118,9 @@ fn transfers_are_atomic_for_every_reader() {
 fn flush_returns_while_a_writer_keeps_writing() {
     const CAP: u64 = 20_000_000;
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options {
-        memtable_budget: 16 << 10,
-        block_size: 512,
-        ..Options::default()
-    };
+    let opts = Options::default()
+        .with_memtable_budget(16 << 10)
+        .with_block_size(512);
     let engine = Arc::new(Engine::open(dir.path(), opts).expect("open"));
     let applied = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));

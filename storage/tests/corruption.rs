@@ -7,12 +7,10 @@ use std::path::{Path, PathBuf};
 use fasty_storage::{Engine, Error, Options, WriteBatch};
 
 fn options() -> Options {
-    Options {
-        block_size: 512,
-        background: false,
-        block_cache_budget: 0,
-        ..Options::default()
-    }
+    Options::default()
+        .with_block_size(512)
+        .with_background(false)
+        .with_block_cache_budget(0)
 }
 
 fn build(dir: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {

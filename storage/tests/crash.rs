@@ -15,15 +15,13 @@ use fasty_storage::io::testing::{FaultKind, SimIo, Torn};
 use fasty_storage::{Engine, Options, WriteBatch};
 
 fn options(io: Arc<SimIo>) -> Options {
-    Options {
-        custom_io: Some(io),
-        memtable_budget: 1 << 20,
-        block_size: 512,
-        l0_compaction_trigger: 100,
-        target_file_size: 8 << 10,
-        background: false,
-        ..Options::default()
-    }
+    Options::default()
+        .with_custom_io(Some(io))
+        .with_memtable_budget(1 << 20)
+        .with_block_size(512)
+        .with_l0_compaction_trigger(100)
+        .with_target_file_size(8 << 10)
+        .with_background(false)
 }
 
 /// Writes `n` keys starting at `from` in batches of 10, overwriting and

@@ -13,13 +13,11 @@ use fasty_storage::{Engine, Error, Options, WriteBatch};
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn options(io: Arc<SimIo>) -> Options {
-    Options {
-        custom_io: Some(io),
-        block_size: 512,
-        l0_compaction_trigger: 100,
-        background: false,
-        ..Options::default()
-    }
+    Options::default()
+        .with_custom_io(Some(io))
+        .with_block_size(512)
+        .with_l0_compaction_trigger(100)
+        .with_background(false)
 }
 
 fn fill(engine: &Engine, model: &mut Model, seqno: &mut u64, tag: &str) {

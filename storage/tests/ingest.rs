@@ -118,19 +118,17 @@ fn op() -> impl Strategy<Value = Op> {
 fn model_options(io: Option<IoBackend>, background: bool) -> Options {
     match io {
         None => Options::memory(),
-        Some(io) => Options {
-            io,
+        Some(io) => Options::default()
+            .with_io(io)
             // Small enough that one call is often several chunks.
-            memtable_budget: 512,
-            block_size: 256,
-            block_cache_budget: 64 << 10,
-            l0_compaction_trigger: 3,
-            l0_stall_files: 6,
-            target_file_size: 1 << 10,
-            level1_budget: 8 << 10,
-            background,
-            ..Options::default()
-        },
+            .with_memtable_budget(512)
+            .with_block_size(256)
+            .with_block_cache_budget(64 << 10)
+            .with_l0_compaction_trigger(3)
+            .with_l0_stall_files(6)
+            .with_target_file_size(1 << 10)
+            .with_level1_budget(8 << 10)
+            .with_background(background),
     }
 }
 
@@ -261,15 +259,13 @@ proptest! {
 const CRASH_BUDGET: usize = 2 << 10;
 
 fn crash_options(io: Arc<SimIo>) -> Options {
-    Options {
-        custom_io: Some(io),
-        memtable_budget: CRASH_BUDGET,
-        block_size: 256,
-        l0_compaction_trigger: 100,
-        target_file_size: 1 << 10,
-        background: false,
-        ..Options::default()
-    }
+    Options::default()
+        .with_custom_io(Some(io))
+        .with_memtable_budget(CRASH_BUDGET)
+        .with_block_size(256)
+        .with_l0_compaction_trigger(100)
+        .with_target_file_size(1 << 10)
+        .with_background(false)
 }
 
 fn contents(engine: &Engine) -> Model {
@@ -442,16 +438,14 @@ fn empty_batches_advance_the_flushed_seqno() {
 
 fn many_chunks(background: bool) -> (Engine, tempfile::TempDir, Model) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options {
-        memtable_budget: 8 << 10,
-        target_file_size: 16 << 10,
-        l0_compaction_trigger: 4,
-        l0_stall_files: 8,
-        level1_budget: 64 << 10,
-        background,
-        io: IoBackend::Std,
-        ..Options::default()
-    };
+    let opts = Options::default()
+        .with_memtable_budget(8 << 10)
+        .with_target_file_size(16 << 10)
+        .with_l0_compaction_trigger(4)
+        .with_l0_stall_files(8)
+        .with_level1_budget(64 << 10)
+        .with_background(background)
+        .with_io(IoBackend::Std);
     let engine = Engine::open(dir.path(), opts).expect("open");
     let mut model = Model::new();
     let batches: Vec<(Seqno, WriteBatch)> = (0..1500u32)
@@ -508,14 +502,12 @@ fn level_0_stays_bounded_with_background_threads() {
 #[test]
 fn ingest_is_visible_at_once_and_durable_once_flushed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options {
-        memtable_budget: 8 << 10,
+    let opts = Options::default()
+        .with_memtable_budget(8 << 10)
         // Runs wait in memory: a chunk stalls only behind 64 of them.
-        max_frozen_memtables: 64,
-        background: true,
-        io: IoBackend::Std,
-        ..Options::default()
-    };
+        .with_max_frozen_memtables(64)
+        .with_background(true)
+        .with_io(IoBackend::Std);
     let engine = Engine::open(dir.path(), opts.clone()).expect("open");
     let mut model = Model::new();
     // Unflushed applies of the same keys: the runs must shadow them.

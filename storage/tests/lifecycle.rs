@@ -30,11 +30,9 @@ fn sst_count(dir: &Path) -> usize {
 #[test]
 fn compacted_files_stay_until_the_last_iterator_lets_go() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options {
-        background: false,
-        l0_compaction_trigger: 100,
-        ..Options::default()
-    };
+    let opts = Options::default()
+        .with_background(false)
+        .with_l0_compaction_trigger(100);
     let engine = Engine::open(dir.path(), opts).expect("open");
     let mut seqno = 0;
     for round in 0..3u32 {
@@ -126,15 +124,13 @@ impl Io for SlowIo {
 #[test]
 fn writers_stall_instead_of_queueing_unbounded_memtables() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options {
-        custom_io: Some(Arc::new(SlowIo {
+    let opts = Options::default()
+        .with_custom_io(Some(Arc::new(SlowIo {
             inner: StdIo::new(),
             delay: Duration::from_millis(30),
-        })),
-        memtable_budget: 16 << 10,
-        max_frozen_memtables: 2,
-        ..Options::default()
-    };
+        })))
+        .with_memtable_budget(16 << 10)
+        .with_max_frozen_memtables(2);
     let engine = Engine::open(dir.path(), opts).expect("open");
     let value = vec![7u8; 200];
     let mut most_frozen = 0;
@@ -161,11 +157,9 @@ fn writers_stall_instead_of_queueing_unbounded_memtables() {
 fn a_failed_background_flush_poisons_and_reads_go_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sim = SimIo::new(Arc::new(StdIo::new()));
-    let opts = Options {
-        custom_io: Some(sim.clone()),
-        memtable_budget: 8 << 10,
-        ..Options::default()
-    };
+    let opts = Options::default()
+        .with_custom_io(Some(sim.clone()))
+        .with_memtable_budget(8 << 10);
     let engine = Engine::open(dir.path(), opts).expect("open");
     sim.inject(sim.ops(), FaultKind::FailSync);
     let mut written = 0u64;
@@ -269,11 +263,9 @@ fn only_levels_from_compress_from_level_are_compressed() {
     let value = vec![b'x'; 200];
     let level_bytes = |compress_from_level: usize| {
         let dir = tempfile::tempdir().unwrap();
-        let opts = Options {
-            background: false,
-            compress_from_level,
-            ..Options::default()
-        };
+        let opts = Options::default()
+            .with_background(false)
+            .with_compress_from_level(compress_from_level);
         let engine = Engine::open(dir.path(), opts).unwrap();
         for i in 0..2000u32 {
             put(&engine, u64::from(i) + 1, &i.to_be_bytes(), &value).unwrap();

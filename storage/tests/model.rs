@@ -70,18 +70,16 @@ fn op() -> impl Strategy<Value = Op> {
 fn options(io: Option<IoBackend>, background: bool) -> Options {
     match io {
         None => Options::memory(),
-        Some(io) => Options {
-            io,
-            memtable_budget: 2 << 10,
-            block_size: 256,
-            block_cache_budget: 64 << 10,
-            l0_compaction_trigger: 3,
-            l0_stall_files: 8,
-            target_file_size: 4 << 10,
-            level1_budget: 8 << 10,
-            background,
-            ..Options::default()
-        },
+        Some(io) => Options::default()
+            .with_io(io)
+            .with_memtable_budget(2 << 10)
+            .with_block_size(256)
+            .with_block_cache_budget(64 << 10)
+            .with_l0_compaction_trigger(3)
+            .with_l0_stall_files(8)
+            .with_target_file_size(4 << 10)
+            .with_level1_budget(8 << 10)
+            .with_background(background),
     }
 }
 

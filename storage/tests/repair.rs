@@ -12,16 +12,14 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 /// Small memtables, tables and level budgets so that a few thousand
 /// writes make several flushes and compactions into several levels.
 fn options() -> Options {
-    Options {
-        memtable_budget: 4 << 10,
-        block_size: 256,
-        target_file_size: 4 << 10,
-        level1_budget: 12 << 10,
-        l0_compaction_trigger: 3,
-        background: false,
-        block_cache_budget: 0,
-        ..Options::default()
-    }
+    Options::default()
+        .with_memtable_budget(4 << 10)
+        .with_block_size(256)
+        .with_target_file_size(4 << 10)
+        .with_level1_budget(12 << 10)
+        .with_l0_compaction_trigger(3)
+        .with_background(false)
+        .with_block_cache_budget(0)
 }
 
 /// A small deterministic generator (xorshift64*).
@@ -170,10 +168,7 @@ fn without_a_manifest_open_refuses_and_repair_rebuilds_every_key() {
 #[test]
 fn disjoint_tables_are_kept_as_they_are() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = || Options {
-        l0_compaction_trigger: 10,
-        ..options()
-    };
+    let opts = || options().with_l0_compaction_trigger(10);
     let engine = Engine::open(dir.path(), opts()).expect("open");
     let mut model = Model::new();
     for (seqno, prefix) in [(1, "a"), (2, "b"), (3, "c")] {
@@ -337,11 +332,11 @@ fn an_unreadable_manifest_is_moved_aside_and_rebuilt() {
 #[test]
 fn a_deeper_table_with_newer_other_keys_does_not_shadow_a_newer_version() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = || Options {
-        l0_compaction_trigger: 1,
-        level1_budget: 16 << 10,
-        target_file_size: 1 << 30,
-        ..options()
+    let opts = || {
+        options()
+            .with_l0_compaction_trigger(1)
+            .with_level1_budget(16 << 10)
+            .with_target_file_size(1 << 30)
     };
     let engine = Engine::open(dir.path(), opts()).expect("open");
     let mut b = WriteBatch::new();
@@ -376,10 +371,7 @@ fn a_deeper_table_with_newer_other_keys_does_not_shadow_a_newer_version() {
 
     std::fs::remove_file(dir.path().join("MANIFEST")).expect("remove manifest");
     // Options under which level 0 is not compacted on its own.
-    let lazy = || Options {
-        l0_compaction_trigger: 10,
-        ..opts()
-    };
+    let lazy = || opts().with_l0_compaction_trigger(10);
     let report = rebuild_manifest(dir.path(), lazy()).expect("rebuild");
     assert!(report.merged, "{report}");
     assert_eq!(report.flushed_seqno, seqno - 1);

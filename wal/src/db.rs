@@ -117,10 +117,7 @@ impl Db {
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Db> {
         let dir = dir.as_ref();
         let memory = opts.durability == Durability::Memory;
-        let storage = fasty_storage::Options {
-            memory_only: memory,
-            ..opts.storage.clone()
-        };
+        let storage = opts.engine_options()?;
         if opts.segment_size < 4096 && !memory {
             return Err(Error::InvalidArgument(format!(
                 "segment_size {} is below the 4096-byte minimum",

@@ -37,6 +37,7 @@
 mod backup;
 mod db;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 mod lifecycle;

@@ -492,10 +492,7 @@ pub struct RepairReport {
 /// the database must not be open elsewhere.
 pub fn repair(dir: impl AsRef<Path>) -> Result<RepairReport> {
     let dir = dir.as_ref();
-    let opts = fasty_storage::Options {
-        background: false,
-        ..fasty_storage::Options::default()
-    };
+    let opts = fasty_storage::Options::default().with_background(false);
     let manifest = fasty_storage::repair::rebuild_manifest(dir, opts.clone())?;
     let engine = Engine::open(dir, opts)?;
     let io = engine

@@ -310,10 +310,7 @@ fn large_batches_take_the_unlocked_encoding_path() {
 #[test]
 fn tiny_segments_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 100,
-        ..Options::default()
-    };
+    let opts = Options::default().with_segment_size(100);
     let err = Db::open(dir.path(), opts).unwrap_err();
     assert_eq!(err.code(), "invalid_argument", "{err}");
 }

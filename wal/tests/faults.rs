@@ -180,10 +180,8 @@ fn a_fault_while_groups_are_pipelined_loses_nothing_acknowledged() {
             // No spares, so that every step is the log's own (a failure
             // preparing a spare poisons nothing; `every_fault_at_every_step`
             // covers those steps).
-            let opts = || fasty_wal::Options {
-                preallocate_segments: false,
-                ..options(Durability::Durable, Some(sim.clone()))
-            };
+            let opts =
+                || options(Durability::Durable, Some(sim.clone())).with_preallocate_segments(false);
             let db = std::sync::Arc::new(Db::open(dir.path(), opts()).unwrap());
             sim.inject(sim.ops() + step, kind);
             let writers: Vec<_> = (0..8u64)

@@ -67,10 +67,7 @@ fn workload(db: &Db, acked: &mut Vec<Changes>, refused: &mut usize) {
 
 /// [`options`], with or without spare segments.
 fn opts_with(durability: Durability, spares: bool, sim: &Arc<SimIo>) -> Options {
-    Options {
-        preallocate_segments: spares,
-        ..options(durability, Some(sim.clone()))
-    }
+    options(durability, Some(sim.clone())).with_preallocate_segments(spares)
 }
 
 /// Counts the I/O steps of a clean run of [`workload`].
@@ -344,15 +341,10 @@ fn fill_up(path: &Path) -> PathBuf {
 }
 
 fn tmpfs_options(durability: Durability) -> Options {
-    Options {
-        durability,
-        segment_size: 8 << 20,
-        storage: fasty_storage::Options {
-            memtable_budget: 1 << 20,
-            ..fasty_storage::Options::default()
-        },
-        ..Options::default()
-    }
+    Options::default()
+        .with_durability(durability)
+        .with_segment_size(8 << 20)
+        .with_storage(fasty_storage::Options::default().with_memtable_budget(1 << 20))
 }
 
 /// A batch of `n`: 4 KiB under a key of its own.
@@ -485,12 +477,9 @@ fn no_spare_segment_on_a_volume_without_room_for_it() {
             return;
         };
         let data = fs.path().join("db");
-        let opts = || Options {
-            storage: fasty_storage::Options {
-                background: false,
-                ..fasty_storage::Options::default()
-            },
-            ..Options::durable()
+        let opts = || {
+            Options::durable()
+                .with_storage(fasty_storage::Options::default().with_background(false))
         };
         let db = Db::open(&data, opts()).unwrap();
         let spare = data.join("wal/spare.ready");

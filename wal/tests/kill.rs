@@ -18,15 +18,10 @@ const ROUNDS: u64 = 24;
 const THREADS: u64 = 4;
 
 fn options() -> Options {
-    Options {
-        durability: Durability::Durable,
-        segment_size: 64 << 10,
-        storage: fasty_storage::Options {
-            memtable_budget: 256 << 10,
-            ..fasty_storage::Options::default()
-        },
-        ..Options::default()
-    }
+    Options::default()
+        .with_durability(Durability::Durable)
+        .with_segment_size(64 << 10)
+        .with_storage(fasty_storage::Options::default().with_memtable_budget(256 << 10))
 }
 
 struct XorShift(u64);

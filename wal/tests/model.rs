@@ -66,10 +66,7 @@ fn cycle() -> impl Strategy<Value = Cycle> {
 fn run(durability: Durability, preallocate: bool, cycles: Vec<Cycle>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let sim = sim();
-    let opts = || fasty_wal::Options {
-        preallocate_segments: preallocate,
-        ..options(durability, Some(sim.clone()))
-    };
+    let opts = || options(durability, Some(sim.clone())).with_preallocate_segments(preallocate);
     let mut model = Model::new();
     let mut n = 0u64;
     for (c, cycle) in cycles.into_iter().enumerate() {

@@ -11,7 +11,7 @@ use std::path::Path;
 use common::*;
 use fasty_storage::background::{Progress, Stepper, check_seeds};
 use fasty_storage::io::testing::{FaultKind, Torn};
-use fasty_wal::{Db, Durability, Options};
+use fasty_wal::{Db, Durability};
 
 const SEGMENT: u64 = 4096;
 
@@ -94,10 +94,7 @@ fn other_modes_and_preallocation_off_append_and_keep_no_spare() {
         .close()
         .unwrap();
     assert!(wal_file(dir.path(), "spare.ready").is_file());
-    let no_spare = Options {
-        preallocate_segments: false,
-        ..options(Durability::Durable, None)
-    };
+    let no_spare = options(Durability::Durable, None).with_preallocate_segments(false);
     for opts in [options(async_manual(), None), no_spare] {
         let db = Db::open(dir.path(), opts.clone()).unwrap();
         assert!(!wal_file(dir.path(), "spare.ready").exists());
@@ -123,14 +120,13 @@ fn other_modes_and_preallocation_off_append_and_keep_no_spare() {
 #[test]
 fn a_background_thread_prepares_spares() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        segment_size: 64 << 10,
-        storage: fasty_storage::Options {
-            background: true,
-            ..options(Durability::Durable, None).storage
-        },
-        ..options(Durability::Durable, None)
-    };
+    let opts = options(Durability::Durable, None)
+        .with_segment_size(64 << 10)
+        .with_storage(
+            options(Durability::Durable, None)
+                .storage
+                .with_background(true),
+        );
     let db = Db::open(dir.path(), opts.clone()).unwrap();
     let mut model = Model::new();
     let mut n = 0;

@@ -5,9 +5,12 @@
 //!   compare suite (every workload against fasty, PostgreSQL, SQLite and
 //!   DuckDB in one run) in a release build with the peers it needs,
 //!   installing PostgreSQL 15 from Debian's packages when it is missing.
-//! - `bench storage|wal|query|http …` runs one layer's benchmark.
+//! - `bench storage|wal|query|http …` runs one of fasty-bench's other
+//!   subcommands (`query` is a selection of the compare suite).
 //! - `fuzz --seconds N [TARGET…]` runs the cargo-fuzz targets in `fuzz/`.
 //! - `crash [--cycles N]` runs the query layer's kill -9 test longer.
+//! - `modules [--dot] [CRATE…]` prints each crate's module graph and its
+//!   cycles (`xtask::modules`; `tests/module_graph.rs` fails on new ones).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -23,14 +26,20 @@ tasks:
                      a report (report.json, report.md, ratios.svg) in
                      target/bench/ by default; --quick finishes in minutes.
                      Systems: fasty, fasty-durable, fasty-memory,
-                     fasty-embedded, postgres, postgres-nosync,
-                     postgres-copy, sqlite, sqlite-full, duckdb (default:
-                     all). PostgreSQL 15 is installed with apt-get when
-                     missing; DuckDB is compiled from source on first use
-                     (about 20 minutes on 2 cores). OPTIONS go to
+                     fasty-embedded, fasty-embedded-durable, postgres,
+                     postgres-nosync, postgres-copy, sqlite, sqlite-full,
+                     duckdb (default: all); each peer is compared with the
+                     fasty system of like durability where there is one,
+                     and marked where not. PostgreSQL 15 is installed with
+                     apt-get when missing; DuckDB is compiled from source
+                     on first use (about 20 minutes on 2 cores). OPTIONS go to
                      `fasty-bench compare` (see `cargo xtask bench --help`).
   bench storage|wal|query|http [ARGS...]
-                     one layer's benchmark (fasty-bench's subcommands)
+                     one of fasty-bench's other subcommands: storage (the
+                     engine, with and without its log, against fjall), wal
+                     (group commit, async vs engine, replay), query (the
+                     compare suite narrowed to fasty-embedded and sqlite),
+                     http (what compare does not measure over HTTP)
   fuzz [--seconds N] [TARGET...]
                      build every fuzz target in fuzz/ (or the named ones)
                      with cargo +nightly fuzz and run each N seconds
@@ -39,9 +48,13 @@ tasks:
                      of every target that crashed
   crash [--cycles N] the query layer's kill -9 test (query/tests/crash.rs)
                      with N kill-and-reopen cycles (default 50)
+  modules [--dot] [CRATE...]
+                     each crate's graph of top-level modules (which module
+                     names which through crate:: or super::) as text or
+                     Graphviz dot, with the cycles in it
   help               show this text";
 
-/// The single-layer benchmarks, passed through to fasty-bench as they are.
+/// fasty-bench's other subcommands, passed through as they are.
 const LAYERS: &[&str] = &["storage", "wal", "query", "http"];
 
 /// Where Debian's PostgreSQL 15 keeps its server programs.
@@ -71,6 +84,13 @@ fn main() -> ExitCode {
         },
         Some("crash") => match crash(&root, &args[1..]) {
             Ok(cmd) => cmd,
+            Err(e) => {
+                eprintln!("xtask: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        Some("modules") => match modules(&root, &args[1..]) {
+            Ok(()) => return ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("xtask: {e}");
                 return ExitCode::FAILURE;
@@ -299,6 +319,45 @@ fn crash(
         .env("FASTY_CRASH_CYCLES", cycles.to_string())
         .current_dir(root)
         .status())
+}
+
+/// `cargo xtask modules`: prints the module graph of every workspace
+/// crate (or the named ones) and the cycles in each.
+fn modules(root: &Path, args: &[String]) -> Result<(), String> {
+    let dot = args.iter().any(|a| a == "--dot");
+    let wanted: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+    if let Some(bad) = args.iter().find(|a| a.starts_with('-') && *a != "--dot") {
+        return Err(format!(
+            "unknown modules option {bad:?}; see cargo xtask help"
+        ));
+    }
+    let graphs = xtask::modules::workspace_graphs(root)?;
+    if let Some(missing) = wanted
+        .iter()
+        .find(|w| !graphs.iter().any(|g| &g.crate_name == **w))
+    {
+        let names: Vec<&str> = graphs.iter().map(|g| g.crate_name.as_str()).collect();
+        return Err(format!(
+            "no crate {missing:?}; the crates are: {}",
+            names.join(", ")
+        ));
+    }
+    let mut out = String::new();
+    for graph in &graphs {
+        if !wanted.is_empty() && !wanted.contains(&&graph.crate_name) {
+            continue;
+        }
+        if dot {
+            out.push_str(&graph.to_dot());
+            continue;
+        }
+        out.push_str(&graph.to_text());
+        for cycle in xtask::modules::cycles(graph)? {
+            out.push_str(&format!("  cycle: {cycle}\n"));
+        }
+    }
+    let _ = write!(std::io::stdout(), "{out}");
+    Ok(())
 }
 
 /// The value of `--name VALUE` or `--name=VALUE` in `args`.

@@ -19,7 +19,7 @@ use duckdb::types::ValueRef;
 use duckdb::{Connection, params};
 
 use super::system::{Conn, Result, System};
-use crate::query::data::{Order, User};
+use crate::data::{Order, User};
 
 /// How often a write that hit a transaction conflict is retried.
 const RETRIES: u32 = 20;

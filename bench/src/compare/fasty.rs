@@ -7,17 +7,20 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use fasty_query::{Database, InsertMode, Options, Output, Prepared, Value};
 use serde::Serialize;
 
 use super::recovery::Engine;
 use super::system::{Conn, Result, System};
+use crate::data::{Order, User};
 use crate::http::bodies::{insert_body, string_literal};
 use crate::http::server::InProcess;
 use crate::http::{Mode, client};
-use crate::query::data::{Order, User};
-use crate::query::fasty::user_fields;
+
+/// How long [`settle`] waits at most for background flushes.
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Server worker threads: one per core, as `fasty serve` defaults to.
 fn server_threads() -> usize {
@@ -57,8 +60,27 @@ impl Store {
     }
 
     fn settle(&self) -> Result<()> {
-        crate::query::fasty::settle(&self.db);
+        settle(&self.db);
         Ok(())
+    }
+
+    /// The engine's levels, write stalls and block-cache hits so far.
+    fn state(&self) -> String {
+        let s = self.db.kv().stats().storage;
+        format!(
+            "{}: SST files per level [{}], {} write stalls ({:.2} s), {} flushes and {} \
+             compactions; block cache {} hits, {} misses ({:.0}% hits), {:.0} MiB held",
+            self.name,
+            level_files(&s),
+            s.write_stalls,
+            s.write_stall_micros as f64 / 1e6,
+            s.flushes,
+            s.compactions,
+            s.cache_hits,
+            s.cache_misses,
+            100.0 * s.cache_hits as f64 / (s.cache_hits + s.cache_misses).max(1) as f64,
+            s.cache_bytes as f64 / f64::from(1 << 20),
+        )
     }
 
     /// After a checkpoint (memtables flushed, the log trimmed), the bytes
@@ -141,6 +163,10 @@ impl System for Embedded {
 
     fn io_backend(&self) -> Option<&'static str> {
         self.0.io_backend()
+    }
+
+    fn state(&self) -> Option<String> {
+        Some(self.0.state())
     }
 
     fn stop(self: Box<Self>) -> Result<()> {
@@ -436,6 +462,10 @@ impl System for Server {
         self.store.io_backend()
     }
 
+    fn state(&self) -> Option<String> {
+        Some(self.store.state())
+    }
+
     fn stop(self: Box<Self>) -> Result<()> {
         let Server { store, server, .. } = *self;
         // Stopping the server drops its runtime and with it every clone
@@ -599,4 +629,68 @@ impl Conn for HttpConn {
             .and_then(|r| r["count(*)"].as_i64())
             .ok_or_else(|| format!("count gave {rows:?}"))
     }
+}
+
+/// Waits until frozen memtables are flushed, level 0 is below the
+/// compaction trigger and nothing has changed for a second (at most
+/// [`SETTLE_LIMIT`]), so that background work a load caused does not run
+/// under timed queries; a one-line note of the engine's state.
+pub(crate) fn settle(db: &Database) -> String {
+    let trigger = fasty_storage::Options::default().l0_compaction_trigger;
+    let start = Instant::now();
+    let shape = |s: &fasty_wal::Stats| {
+        let files: Vec<usize> = s.storage.levels.iter().map(|l| l.files).collect();
+        (s.storage.flushes, s.storage.compactions, files)
+    };
+    let mut last = shape(&db.kv().stats());
+    let mut quiet_since = Instant::now();
+    loop {
+        let stats = db.kv().stats();
+        let now = shape(&stats);
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+        let s = &stats.storage;
+        let idle = s.frozen_memtables == 0
+            && s.levels.first().is_none_or(|l| l.files < trigger)
+            && quiet_since.elapsed() >= Duration::from_secs(1);
+        if idle || start.elapsed() > SETTLE_LIMIT {
+            return format!(
+                "fasty after the load: {:.0} MiB in the active memtable, {} frozen, \
+                     SST files per level [{}] ({:.0} MiB on disk), {} flushes and {} \
+                     compactions so far, {} write stalls ({:.2} s) during the load (waited {:.1} s for background work to finish \
+                     before querying)",
+                s.memtable_bytes as f64 / f64::from(1 << 20),
+                s.frozen_memtables,
+                level_files(s),
+                s.levels.iter().map(|l| l.bytes).sum::<u64>() as f64 / f64::from(1 << 20),
+                s.flushes,
+                s.compactions,
+                s.write_stalls,
+                s.write_stall_micros as f64 / 1e6,
+                start.elapsed().as_secs_f64()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A `users` row as `Database::insert_rows` takes it: every column by
+/// name.
+pub(crate) fn user_fields(u: &User) -> [(&'static str, Value); 6] {
+    [
+        ("id", Value::Int(u.id)),
+        ("name", Value::String(u.name.clone())),
+        ("email", Value::String(u.email.clone())),
+        ("age", Value::Int(u.age)),
+        ("balance", Value::Float(u.balance)),
+        ("active", Value::Bool(u.active)),
+    ]
+}
+
+/// SST files per level, level 0 first: `5, 1, 0`.
+fn level_files(s: &fasty_storage::Stats) -> String {
+    let files: Vec<String> = s.levels.iter().map(|l| l.files.to_string()).collect();
+    files.join(", ")
 }

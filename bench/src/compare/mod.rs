@@ -25,8 +25,8 @@ pub(crate) mod workload;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::data::{Dataset, UserStream};
 use crate::http::Mode;
-use crate::query::data::{Dataset, UserStream};
 use crate::workdir::WorkDir;
 use report::Report;
 use system::{Result, System};
@@ -65,7 +65,7 @@ pub struct Args {
     pub systems: Vec<String>,
 
     /// Where report.json, report.md and ratios.svg go.
-    #[arg(long, value_name = "DIR", default_value = "target/bench")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
     pub out: PathBuf,
 
     /// Directory for the databases (fresh subdirectories, removed at the
@@ -123,9 +123,12 @@ Systems:
   sqlite-full      SQLite, WAL, synchronous=FULL (feature `sqlite`)
   duckdb           DuckDB, bundled (feature `duckdb`)
 
-Ratios compare each peer with the fasty system of its kind: postgres with
-fasty-durable; postgres-nosync and postgres-copy with fasty; sqlite and
-duckdb with fasty-embedded; sqlite-full with fasty-embedded-durable. A ratio above 1 means fasty
+Ratios compare each peer with the fasty system of its kind and durability:
+postgres and postgres-copy with fasty-durable; postgres-nosync with fasty;
+sqlite-full and duckdb with fasty-embedded-durable; sqlite with
+fasty-embedded. sqlite (synchronous=NORMAL) survives a process kill that
+fasty's async mode does not: its ratios on workloads that write are marked
+with a dagger and explained under the table. A ratio above 1 means fasty
 is ahead (more per second, or less time or space).
 
   cargo xtask bench --quick
@@ -140,6 +143,53 @@ fn parse_workload(name: &str) -> std::result::Result<Workload, String> {
             let names: Vec<&str> = Workload::ALL.iter().map(|w| w.key()).collect();
             format!("unknown workload {name:?}; known: {}", names.join(", "))
         })
+}
+
+/// The workloads `fasty-bench query` selects: what the relational layer's
+/// own benchmark measured against SQLite (after the load: a primary-key
+/// lookup, an email index lookup, a 100-row range, top-10, the join with
+/// aggregates and the filtered count, from one client).
+pub const QUERY_WORKLOADS: &[Workload] = &[
+    Workload::W4Pk1,
+    Workload::W5Email,
+    Workload::W6Range,
+    Workload::W7Top10,
+    Workload::W8JoinAggregate,
+    Workload::W9Count,
+];
+
+/// Where the report goes unless `--out` says otherwise.
+const DEFAULT_OUT: &str = "target/bench";
+
+/// `fasty-bench query`: the suite narrowed to fasty's embedded database
+/// and SQLite (the systems not given with `--systems`) and to
+/// [`QUERY_WORKLOADS`] (unless `--workloads` is given); the report goes to
+/// `target/bench/query` by default and report.md is also printed.
+pub fn run_query(mut args: Args) -> std::result::Result<(), String> {
+    if args.systems.is_empty() {
+        args.systems = ["fasty-embedded", "sqlite"]
+            .into_iter()
+            .filter(|s| available().contains(s))
+            .map(String::from)
+            .collect();
+        if !available().contains(&"sqlite") {
+            eprintln!(
+                "SQLite not built in: running fasty only \
+                 (enable it with `cargo run --release -p fasty-bench --features sqlite -- query`)"
+            );
+        }
+    }
+    if args.workloads.is_empty() {
+        args.workloads = QUERY_WORKLOADS.to_vec();
+    }
+    if args.out == std::path::Path::new(DEFAULT_OUT) {
+        args.out = PathBuf::from(DEFAULT_OUT).join("query");
+    }
+    run(&args)?;
+    let md = args.out.join("report.md");
+    let text = std::fs::read_to_string(&md).map_err(|e| format!("{}: {e}", md.display()))?;
+    print!("{text}");
+    Ok(())
 }
 
 /// How much work each mode does.
@@ -270,7 +320,7 @@ struct Suite<'a> {
     /// The workloads asked for; empty means all.
     only: Vec<Workload>,
     data: Dataset,
-    batches: Vec<Vec<crate::query::data::User>>,
+    batches: Vec<Vec<crate::data::User>>,
     systems: Vec<Box<dyn System>>,
     report: Report,
 }
@@ -358,6 +408,9 @@ impl<'a> Suite<'a> {
         }
         for sys in self.systems {
             let name = sys.name();
+            if let Some(state) = sys.state() {
+                self.report.note(state);
+            }
             if let Err(e) = sys.stop() {
                 self.report.note(format!("stopping {name} failed: {e}"));
             }
@@ -431,7 +484,7 @@ fn progress(w: Workload, run: u32, runs: u32, system: &str, figure: &workload::F
         Ok(x) => eprintln!(
             "  {:<44} {run}/{runs} {system:<16} {} {}",
             w.title(),
-            report::number(*x),
+            crate::report::format::number(*x),
             w.unit().label()
         ),
         Err(e) => eprintln!("  {:<44} {run}/{runs} {system:<16} failed: {e}", w.title()),

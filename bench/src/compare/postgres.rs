@@ -34,7 +34,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::system::{Conn, Result, System};
-use crate::query::data::{Order, User};
+use crate::data::{Order, User};
 
 /// The OS user the server runs as when the harness runs as root.
 const PG_USER: &str = "postgres";
@@ -224,7 +224,7 @@ impl Cluster {
             .map_err(err)
         };
         let from = lsn(&mut admin)?;
-        let mut users = crate::query::data::UserStream::new(7);
+        let mut users = crate::data::UserStream::new(7);
         let mut last = 0;
         for batch in 0u64.. {
             let rows = users.take(1000);

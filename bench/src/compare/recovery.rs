@@ -16,10 +16,10 @@ use std::time::Instant;
 use fasty_query::{Database, InsertMode, Options, Output};
 
 use super::fasty::dir_size;
+use super::fasty::user_fields;
 use super::system::Result;
 use super::workload::Figure;
-use crate::query::data::{User, UserStream};
-use crate::query::fasty::user_fields;
+use crate::data::{User, UserStream};
 
 /// Rows per write in the child.
 const BATCH: usize = 1000;

@@ -1,6 +1,9 @@
 //! The suite's output: `report.json` (every run's figure), `report.md`
 //! (medians with min–max per workload and system, then ratios fasty ÷
-//! each peer) and `ratios.svg` (the ratios as a colour-coded grid).
+//! each peer) and `ratios.svg` (the ratios as a colour-coded grid). The
+//! statistics, ratios, tables and the grid are the shared
+//! [`crate::report`]'s; this module says which figures go where and which
+//! systems pair up.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,19 +12,91 @@ use serde::Serialize;
 
 use super::workload::{Figure, Scale, Unit, Workload};
 use crate::machine::{Machine, today_utc};
+use crate::report::format::number;
+use crate::report::ratio::{self, Better};
+use crate::report::stats::{self, Summary};
+use crate::report::svg;
+use crate::report::table::{Align, Table};
 
-/// The fasty system each peer is compared with: the one of its kind
-/// (a server with a server of the same durability, an embedded library
-/// with the embedded one).
+/// The fasty system each peer is compared with: the one of its kind (a
+/// server with a server, an embedded library with the embedded one) and
+/// of the same durability where fasty has one ([`durability`]).
 pub fn pair(peer: &str) -> Option<&'static str> {
     match peer {
-        "postgres" => Some("fasty-durable"),
-        "sqlite-full" => Some("fasty-embedded-durable"),
-        "postgres-nosync" | "postgres-copy" => Some("fasty"),
-        "sqlite" | "duckdb" => Some("fasty-embedded"),
+        "postgres" | "postgres-copy" => Some("fasty-durable"),
+        "sqlite-full" | "duckdb" => Some("fasty-embedded-durable"),
+        "postgres-nosync" => Some("fasty"),
+        // fasty has no mode that writes to the OS without syncing: the
+        // closest is async, and the report marks the pair as unlike.
+        "sqlite" => Some("fasty-embedded"),
         _ => None,
     }
 }
+
+/// What an acknowledged write survives on a system, as set up by the
+/// suite. A ratio on a workload that writes is like for like only between
+/// systems of the same kind; the report marks every other pairing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Durability {
+    /// Synced to disk before the acknowledgement: survives a power loss.
+    Synced,
+    /// Handed to the operating system before the acknowledgement, synced
+    /// later: survives a process kill, not a power loss.
+    OsBuffered,
+    /// Acknowledged before the log is written: a process kill loses the
+    /// writes of the last sync interval.
+    Deferred,
+    /// Nothing on disk.
+    Memory,
+}
+
+impl Durability {
+    /// The kind in a few words, for the line under the ratio table.
+    pub fn text(self) -> &'static str {
+        match self {
+            Durability::Synced => "synced before the answer",
+            Durability::OsBuffered => {
+                "written to the OS before the answer (a process kill loses nothing)"
+            }
+            Durability::Deferred => {
+                "answered before the log is written (a process kill loses the last interval)"
+            }
+            Durability::Memory => "memory only",
+        }
+    }
+}
+
+/// The durability of each system the suite knows.
+pub fn durability(system: &str) -> Option<Durability> {
+    Some(match system {
+        // fasty durable: group commit, fsync before the answer. PostgreSQL's
+        // defaults: synchronous_commit=on. SQLite FULL: the WAL is synced at
+        // each commit. DuckDB: its WAL is synced at each commit.
+        "fasty-durable"
+        | "fasty-embedded-durable"
+        | "postgres"
+        | "postgres-copy"
+        | "sqlite-full"
+        | "duckdb" => Durability::Synced,
+        // SQLite, WAL mode, synchronous=NORMAL: each commit is written to
+        // the WAL file, synced at checkpoints only.
+        "sqlite" => Durability::OsBuffered,
+        // fasty async: queued for the log writer, written and synced every
+        // 50 ms. PostgreSQL synchronous_commit=off: the WAL writer writes
+        // and syncs it within three wal_writer_delay (200 ms) rounds.
+        "fasty" | "fasty-embedded" | "postgres-nosync" => Durability::Deferred,
+        "fasty-memory" => Durability::Memory,
+        _ => return None,
+    })
+}
+
+/// Runs of one cell spread over more than this share of their median are
+/// listed under the table.
+const NOISY_SPREAD: f64 = 0.25;
+
+/// The marker after a ratio that pairs unlike durability.
+const UNLIKE: &str = "†";
 
 #[derive(Serialize)]
 struct MachineInfo {
@@ -36,6 +111,8 @@ struct MachineInfo {
 struct SystemInfo {
     name: String,
     setup: String,
+    /// What an acknowledged write survives.
+    durability: Option<Durability>,
 }
 
 /// Every figure of one workload on one system.
@@ -54,14 +131,7 @@ struct Entry {
 
 impl Entry {
     fn median(&self) -> Option<f64> {
-        let mut v = self.runs.clone();
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        match n {
-            0 => None,
-            _ if n % 2 == 1 => Some(v[n / 2]),
-            _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-        }
+        stats::median(&self.runs)
     }
 }
 
@@ -88,7 +158,7 @@ impl Report {
         let m = Machine::current();
         Report {
             date: today_utc(),
-            commit: git_commit(),
+            commit: crate::report::git_commit(),
             mode,
             machine: MachineInfo {
                 summary: m.summary(),
@@ -111,6 +181,7 @@ impl Report {
         self.systems.push(SystemInfo {
             name: name.to_string(),
             setup,
+            durability: durability(name),
         });
     }
 
@@ -163,12 +234,67 @@ impl Report {
     fn ratio(&self, w: Workload, peer: &str) -> Option<f64> {
         let ours = self.entry(w, self.partner(peer)?)?.median()?;
         let theirs = self.entry(w, peer)?.median()?;
-        let r = if w.unit().higher_is_better() {
-            ours / theirs
+        let better = if w.unit().higher_is_better() {
+            Better::Higher
         } else {
-            theirs / ours
+            Better::Lower
         };
-        r.is_finite().then_some(r).filter(|r| *r > 0.0)
+        ratio::advantage(ours, theirs, better)
+    }
+
+    /// The cells whose runs spread over more than [`NOISY_SPREAD`] of
+    /// their median: figures to read with care.
+    fn noisy(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter_map(|e| {
+                let s = Summary::of(&e.runs)?;
+                (s.runs > 1 && s.spread() > NOISY_SPREAD)
+                    .then(|| format!("{} on {} ({:.0}%)", e.title, e.system, s.spread() * 100.0))
+            })
+            .collect()
+    }
+
+    /// Whether the ratio of `w` for `peer` compares writes acknowledged
+    /// under different durability (the cell gets a marker).
+    fn unlike(&self, w: Workload, peer: &str) -> bool {
+        w.durability_matters()
+            && self
+                .partner(peer)
+                .is_some_and(|fasty| durability(fasty) != durability(peer))
+    }
+
+    /// A ratio cell: the ratio with its marker, or a dash.
+    fn ratio_cell(&self, w: Workload, peer: &str) -> String {
+        match self.ratio(w, peer) {
+            Some(r) if self.unlike(w, peer) => format!("{}{UNLIKE}", ratio::text(r)),
+            Some(r) => ratio::text(r),
+            None => "—".into(),
+        }
+    }
+
+    /// One line per peer whose ratios pair unlike durability on some
+    /// workload, saying what each side's acknowledgement means.
+    fn unlike_lines(&self) -> Vec<String> {
+        let lines = self.lines();
+        self.peers()
+            .into_iter()
+            .filter(|p| {
+                lines
+                    .iter()
+                    .any(|w| self.unlike(*w, p) && self.ratio(*w, p).is_some())
+            })
+            .filter_map(|p| {
+                let fasty = self.partner(p)?;
+                let text = |s: &str| durability(s).map_or("unknown", Durability::text);
+                Some(format!(
+                    "{UNLIKE} {fasty} ÷ {p} pairs unlike durability on the workloads that write: \
+                     {fasty} is {}, {p} is {}",
+                    text(fasty),
+                    text(p)
+                ))
+            })
+            .collect()
     }
 
     /// The fasty system `peer` is compared with in this run: its pair if
@@ -222,40 +348,48 @@ impl Report {
             self.scale.batch_rows,
         );
         let names: Vec<&str> = self.systems.iter().map(|s| s.name.as_str()).collect();
-        md += "## Medians (min–max)\n\n| workload | unit |";
+        md += "## Medians (min–max)\n\n";
+        let mut medians = Table::new([("workload", Align::Left), ("unit", Align::Left)]);
         for n in &names {
-            let _ = write!(md, " {n} |");
+            medians.column(*n, Align::Right);
         }
-        md += "\n|---|---|";
-        md += &"---:|".repeat(names.len());
-        md += "\n";
         for w in self.lines() {
-            let _ = write!(md, "| {} | {} |", w.title(), w.unit().label());
-            for n in &names {
-                let _ = write!(md, " {} |", self.cell(w, n));
-            }
-            md += "\n";
+            let mut row = vec![w.title().to_string(), w.unit().label().to_string()];
+            row.extend(names.iter().map(|n| self.cell(w, n)));
+            medians.row(row);
+        }
+        md += &medians.markdown();
+        let noisy = self.noisy();
+        if !noisy.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nRuns spread over more than {:.0}% of their median (max − min) on: {}.",
+                NOISY_SPREAD * 100.0,
+                noisy.join("; ")
+            );
         }
         let peers = self.peers();
         if !peers.is_empty() {
-            md += "\n## Ratios: fasty ÷ peer (> 1: fasty ahead)\n\n| workload |";
+            md += "\n## Ratios: fasty ÷ peer (> 1: fasty ahead)\n\n";
+            let mut ratios = Table::new([("workload", Align::Left)]);
             for p in &peers {
-                let _ = write!(md, " {} ÷ {p} |", self.partner(p).unwrap_or("fasty"));
+                ratios.column(
+                    format!("{} ÷ {p}", self.partner(p).unwrap_or("fasty")),
+                    Align::Right,
+                );
             }
-            md += "\n|---|";
-            md += &"---:|".repeat(peers.len());
-            md += "\n";
             for w in self.lines() {
-                let _ = write!(md, "| {} |", w.title());
-                for p in &peers {
-                    match self.ratio(w, p) {
-                        Some(r) => {
-                            let _ = write!(md, " {} |", ratio_text(r));
-                        }
-                        None => md += " — |",
-                    }
-                }
+                let mut row = vec![w.title().to_string()];
+                row.extend(peers.iter().map(|p| self.ratio_cell(w, p)));
+                ratios.row(row);
+            }
+            md += &ratios.markdown();
+            let unlike = self.unlike_lines();
+            if !unlike.is_empty() {
                 md += "\n";
+                for line in &unlike {
+                    let _ = writeln!(md, "{line}.  ");
+                }
             }
         }
         md += "\n## Systems\n\n";
@@ -286,94 +420,65 @@ impl Report {
         let Some(e) = self.entry(w, system) else {
             return "—".into();
         };
-        let Some(median) = e.median() else {
+        let Some(s) = Summary::of(&e.runs) else {
             return "failed".into();
         };
-        let min = e.runs.iter().copied().reduce(f64::min).unwrap_or(median);
-        let max = e.runs.iter().copied().reduce(f64::max).unwrap_or(median);
         let failed = if e.errors.is_empty() {
             ""
         } else {
             " (some runs failed)"
         };
-        if e.runs.len() == 1 {
-            format!("{}{failed}", number(median))
+        if s.runs == 1 {
+            format!("{}{failed}", number(s.median))
         } else {
             format!(
                 "{} ({}–{}){failed}",
-                number(median),
-                number(min),
-                number(max)
+                number(s.median),
+                number(s.min),
+                number(s.max)
             )
         }
     }
 
-    /// The ratios as an SVG grid: one row per workload, one column per
-    /// peer, each cell coloured by how far fasty is ahead (green) or behind
-    /// (red) on a log scale, with the ratio written in it.
+    /// The ratios as an SVG grid (see [`svg::grid`]), unlike durability
+    /// marked as in the markdown.
     pub fn svg(&self) -> String {
         let peers = self.peers();
-        let lines = self.lines();
-        let (label_w, cell_w, cell_h, head_h) = (330.0, 120.0, 22.0, 64.0);
-        let width = label_w + cell_w * peers.len().max(1) as f64 + 10.0;
-        let height = head_h + cell_h * lines.len() as f64 + 40.0;
-        let mut svg = String::new();
-        let _ = writeln!(
-            svg,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-             font-family=\"sans-serif\" font-size=\"12\">"
-        );
-        let _ = writeln!(
-            svg,
-            "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-             <text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">fasty ÷ peer \
-             ({} run, {}, commit {})</text>\n\
-             <text x=\"10\" y=\"38\">green: fasty ahead, red: behind; &gt; 1 means more per \
-             second or less time/space</text>",
-            self.mode,
-            xml(&self.date),
-            xml(&self.commit)
-        );
-        for (j, p) in peers.iter().enumerate() {
-            let x = label_w + cell_w * j as f64 + cell_w / 2.0;
-            let _ = writeln!(
-                svg,
-                "<text x=\"{x}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"bold\">{}</text>\
-                 <text x=\"{x}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\">vs {}</text>",
-                head_h - 14.0,
-                xml(p),
-                head_h - 3.0,
-                xml(self.partner(p).unwrap_or("fasty"))
-            );
-        }
-        for (i, w) in lines.iter().enumerate() {
-            let y = head_h + cell_h * i as f64;
-            let _ = writeln!(
-                svg,
-                "<text x=\"10\" y=\"{}\">{}</text>",
-                y + cell_h * 0.7,
-                xml(w.title())
-            );
-            for (j, p) in peers.iter().enumerate() {
-                let x = label_w + cell_w * j as f64;
-                let (fill, text) = match self.ratio(*w, p) {
-                    Some(r) => (colour(r), ratio_text(r)),
-                    None => ("#eeeeee".to_string(), "—".to_string()),
-                };
-                let _ = writeln!(
-                    svg,
-                    "<rect x=\"{x}\" y=\"{y}\" width=\"{}\" height=\"{}\" fill=\"{fill}\" \
-                     stroke=\"white\"/><text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                    cell_w,
-                    cell_h,
-                    x + cell_w / 2.0,
-                    y + cell_h * 0.7,
-                    xml(&text)
-                );
-            }
-        }
-        svg += "</svg>\n";
-        svg
+        let columns: Vec<svg::Column> = peers
+            .iter()
+            .map(|p| svg::Column {
+                peer: p,
+                fasty: self.partner(p).unwrap_or("fasty"),
+            })
+            .collect();
+        let rows: Vec<svg::Row> = self
+            .lines()
+            .into_iter()
+            .map(|w| svg::Row {
+                label: w.title(),
+                cells: peers
+                    .iter()
+                    .map(|p| {
+                        let marker = if self.unlike(w, p) { UNLIKE } else { "" };
+                        (self.ratio(w, p), marker)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let mut legend = vec![
+            "green: fasty ahead, red: behind; > 1 means more per second or less time/space"
+                .to_string(),
+        ];
+        legend.extend(self.unlike_lines());
+        svg::grid(
+            &format!(
+                "fasty ÷ peer ({} run, {}, commit {})",
+                self.mode, self.date, self.commit
+            ),
+            &legend,
+            &columns,
+            &rows,
+        )
     }
 
     /// Writes `report.json`, `report.md` and `ratios.svg` into `dir`.
@@ -386,76 +491,6 @@ impl Report {
         put("report.json", &json)?;
         put("report.md", &self.markdown())?;
         put("ratios.svg", &self.svg())
-    }
-}
-
-/// `2.31×`, `0.45×`.
-fn ratio_text(r: f64) -> String {
-    if r >= 10.0 {
-        format!("{r:.0}×")
-    } else {
-        format!("{r:.2}×")
-    }
-}
-
-/// Green for ratios above 1, red below, saturating at 16× either way.
-fn colour(r: f64) -> String {
-    let t = (r.log2() / 4.0).clamp(-1.0, 1.0);
-    let fade = |x: f64| (255.0 - 150.0 * x.abs()).round() as u8;
-    if t >= 0.0 {
-        format!("#{:02x}ff{:02x}", fade(t), fade(t))
-    } else {
-        format!("#ff{:02x}{:02x}", fade(t), fade(t))
-    }
-}
-
-/// A figure with about three significant digits and a k/M suffix.
-pub fn number(x: f64) -> String {
-    if !x.is_finite() {
-        return "—".into();
-    }
-    let a = x.abs();
-    if a >= 1e6 {
-        format!("{:.2} M", x / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.0} k", x / 1e3)
-    } else if a >= 1e3 {
-        format!("{:.1} k", x / 1e3)
-    } else if a >= 100.0 {
-        format!("{x:.0}")
-    } else if a >= 10.0 {
-        format!("{x:.1}")
-    } else if a >= 1.0 {
-        format!("{x:.2}")
-    } else {
-        format!("{x:.3}")
-    }
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The commit being measured (`git rev-parse --short HEAD`), with
-/// `-dirty` when the work tree has changes; `unknown` outside a checkout.
-fn git_commit() -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match git(&["rev-parse", "--short", "HEAD"]) {
-        Some(hash) => match git(&["status", "--porcelain", "--untracked-files=no"]) {
-            Some(s) if !s.is_empty() => format!("{hash}-dirty"),
-            _ => hash,
-        },
-        None => "unknown".into(),
     }
 }
 
@@ -508,6 +543,13 @@ mod tests {
             ("sqlite", Workload::W4Pk1, 200.0),
         ]);
         assert_eq!(r.cell(Workload::W4Pk1, "sqlite"), "200 (100–300)");
+        // (300 - 100) / 200: runs spread over 100% of the median.
+        assert!(
+            r.markdown()
+                .contains("median (max − min) on: W4 pk lookup, 1 client on sqlite (100%)."),
+            "{}",
+            r.markdown()
+        );
         r.record(Workload::W4Pk1, "sqlite", Err("boom".into()));
         assert!(
             r.cell(Workload::W4Pk1, "sqlite")
@@ -523,10 +565,41 @@ mod tests {
     }
 
     #[test]
-    fn colours_run_from_red_through_white_to_green() {
-        assert_eq!(colour(1.0), "#ffffff");
-        assert_eq!(colour(16.0), "#69ff69");
-        assert_eq!(colour(1.0 / 16.0), "#ff6969");
-        assert_eq!(colour(1000.0), colour(16.0));
+    fn ratios_of_writes_under_unlike_durability_are_marked() {
+        let r = report(&[
+            ("fasty-embedded", Workload::W2Batch1, 200.0),
+            ("sqlite", Workload::W2Batch1, 100.0),
+            ("fasty-embedded", Workload::W4Pk1, 300.0),
+            ("sqlite", Workload::W4Pk1, 100.0),
+            ("fasty", Workload::W2Batch1, 50.0),
+            ("postgres-nosync", Workload::W2Batch1, 100.0),
+        ]);
+        // fasty-embedded is async (deferred), sqlite writes to the OS.
+        assert_eq!(r.ratio_cell(Workload::W2Batch1, "sqlite"), "2.00×†");
+        // Reads are not marked; like pairs are not marked.
+        assert_eq!(r.ratio_cell(Workload::W4Pk1, "sqlite"), "3.00×");
+        assert_eq!(r.ratio_cell(Workload::W2Batch1, "postgres-nosync"), "0.50×");
+        let md = r.markdown();
+        assert!(
+            md.contains("† fasty-embedded ÷ sqlite pairs unlike durability"),
+            "{md}"
+        );
+        assert!(!md.contains("÷ postgres-nosync pairs unlike"), "{md}");
+        assert!(r.svg().contains(">2.00×†<"));
+    }
+
+    #[test]
+    fn peers_pair_with_the_fasty_system_of_like_durability() {
+        for peer in [
+            "postgres",
+            "postgres-copy",
+            "postgres-nosync",
+            "sqlite-full",
+            "duckdb",
+        ] {
+            let fasty = pair(peer).unwrap();
+            assert_eq!(durability(fasty), durability(peer), "{peer} with {fasty}");
+        }
+        assert_ne!(durability("sqlite"), durability(pair("sqlite").unwrap()));
     }
 }

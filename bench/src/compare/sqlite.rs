@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::recovery::Engine;
 use super::system::{Conn, Result, System};
-use crate::query::data::{Order, User};
+use crate::data::{Order, User};
 
 /// SQLite's page cache per connection, in KiB: fasty's block-cache budget.
 const CACHE_KIB: i64 = 128 << 10;

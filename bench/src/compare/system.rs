@@ -7,7 +7,7 @@
 //! checks it against the generated data: a system that answers wrongly
 //! gets an error in its cell, not a number.
 
-use crate::query::data::{Order, User};
+use crate::data::{Order, User};
 
 /// The suite's error: a message naming the system and what failed.
 pub type Result<T> = std::result::Result<T, String>;
@@ -46,6 +46,11 @@ pub trait System: Send + Sync {
     /// The I/O backend fasty's storage engine uses (`uring`, `std`,
     /// `memory`); `None` for other systems.
     fn io_backend(&self) -> Option<&'static str> {
+        None
+    }
+    /// A one-line note on the system's internal state after the run
+    /// (fasty: levels, write stalls, block-cache hits), if it has one.
+    fn state(&self) -> Option<String> {
         None
     }
     /// Stops the system and frees what it holds.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::system::{Conn, Result, System};
-use crate::query::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, sums_agree};
+use crate::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, sums_agree};
 
 /// The fewest rows per table a run may load (the range workload reads
 /// 100 consecutive ids).
@@ -251,6 +251,21 @@ impl Workload {
                 | Workload::W8JoinLimit
                 | Workload::W9Count
         )
+    }
+
+    /// Whether the figure depends on what an acknowledged write must have
+    /// reached (the log, the OS, the disk): the write workloads, the
+    /// sections that mix writes in, and recovery.
+    pub fn durability_matters(self) -> bool {
+        self.writes()
+            || matches!(
+                self,
+                Workload::SustainedMixed
+                    | Workload::SustainedWorstSecond
+                    | Workload::LatencyInsertP50
+                    | Workload::LatencyInsertP99
+                    | Workload::Recovery
+            )
     }
 
     /// Whether the workload writes (and so skips systems that refuse
@@ -648,12 +663,8 @@ fn latency(sys: &dyn System, run: u32, input: &Input) -> Vec<(Workload, Figure)>
 
 /// The `q` quantile (nearest rank) of microsecond samples, in ms.
 fn percentile_ms(samples: &mut [u32], q: f64) -> Option<f64> {
-    if samples.is_empty() {
-        return None;
-    }
     samples.sort_unstable();
-    let rank = ((q * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
-    Some(f64::from(samples[rank - 1]) / 1e3)
+    crate::report::stats::nearest_rank(samples, q).map(|us| f64::from(us) / 1e3)
 }
 
 #[cfg(test)]

@@ -51,13 +51,10 @@ impl Latencies {
     /// with at least `p`% of the samples at or below it. `None` without
     /// samples or before [`Latencies::finish`].
     pub fn percentile(&self, p: f64) -> Option<Duration> {
-        if !self.sorted || self.nanos.is_empty() {
+        if !self.sorted {
             return None;
         }
-        let n = self.nanos.len();
-        let rank = ((p / 100.0) * n as f64).ceil() as usize;
-        let i = rank.clamp(1, n) - 1;
-        self.nanos.get(i).map(|&ns| Duration::from_nanos(ns))
+        crate::report::stats::nearest_rank(&self.nanos, p / 100.0).map(Duration::from_nanos)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The `http` run as a markdown table headed by the date, the machine,
 //! the load average and the commit: one line per section with its rate,
-//! latency percentiles, errors, the issue's target and a verdict.
+//! latency percentiles, errors, the project's target and a verdict.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -9,7 +9,8 @@ use super::Plan;
 use super::cpu::Split;
 use super::load::Outcome;
 use crate::machine::{self, Machine};
-use crate::units::{human, millis};
+use crate::report::format::{human, millis};
+use crate::report::table::{Align, Table};
 
 /// What a section's rate counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,8 +21,6 @@ pub enum Unit {
     Lookups,
     /// Range queries answered.
     Ranges,
-    /// Other queries answered.
-    Queries,
     /// Requests of a mixed section.
     Ops,
 }
@@ -32,13 +31,12 @@ impl Unit {
             Unit::Rows => "rows/s",
             Unit::Lookups => "lookups/s",
             Unit::Ranges => "ranges/s",
-            Unit::Queries => "queries/s",
             Unit::Ops => "requests/s",
         }
     }
 }
 
-/// What the issue promises for a section.
+/// What the project targets for a section.
 #[derive(Clone, Copy, Debug)]
 pub enum Goal {
     /// At least this rate, in the section's unit.
@@ -67,7 +65,7 @@ pub struct Section {
     pub conns: usize,
     /// What its rate counts.
     pub unit: Unit,
-    /// The issue's target, if any.
+    /// The project's target, if any.
     pub goal: Option<Goal>,
     /// What happened; `None` when it was skipped.
     pub outcome: Option<Outcome>,
@@ -151,7 +149,7 @@ impl Section {
 pub struct Report {
     machine: Machine,
     date: String,
-    commit: Option<String>,
+    commit: String,
     load_at_start: Option<f64>,
     load_at_end: Option<f64>,
     server: String,
@@ -166,7 +164,7 @@ impl Report {
         Report {
             machine: Machine::current(),
             date: machine::today_utc(),
-            commit: commit(),
+            commit: crate::report::git_commit(),
             load_at_start: machine::load_average(),
             load_at_end: None,
             server: String::new(),
@@ -224,7 +222,7 @@ impl Report {
              HTTP/1.1 keep-alive connections (hyper), pre-serialised bodies. Sections run at \
              most {} s each (the mixed one {} s); parallel ingest sections load up to {} rows.\n",
             self.machine.summary(),
-            self.commit.as_deref().unwrap_or("unknown"),
+            self.commit,
             self.server,
             self.plan.client_threads,
             self.plan.seconds,
@@ -240,26 +238,29 @@ impl Report {
             load(self.load_at_end.or_else(machine::load_average)),
             self.machine.cores
         );
-        let _ = writeln!(
-            out,
-            "| # | section | conns | requests | throughput | p50 ms | p95 ms | p99 ms | errors | cores: load gen / server / db | target | met |"
-        );
-        let _ = writeln!(
-            out,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
-        );
+        let mut table = Table::new([
+            ("#", Align::Left),
+            ("section", Align::Left),
+            ("conns", Align::Right),
+            ("requests", Align::Right),
+            ("throughput", Align::Right),
+            ("p50 ms", Align::Right),
+            ("p95 ms", Align::Right),
+            ("p99 ms", Align::Right),
+            ("errors", Align::Right),
+            ("cores: load gen / server / db", Align::Right),
+            ("target", Align::Left),
+            ("met", Align::Left),
+        ]);
         let mut problems = Vec::new();
         for s in &self.sections {
             let target = s.goal.map_or("—".into(), |g| g.text(s.unit));
             let Some(o) = &s.outcome else {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | — | — | — | — | — | — | — | {target} | {} |",
-                    s.number,
-                    s.label,
-                    s.conns,
-                    s.note.as_deref().unwrap_or("skipped")
-                );
+                let mut row = vec![s.number.clone(), s.label.clone(), s.conns.to_string()];
+                row.extend(std::iter::repeat_n("—".to_string(), 7));
+                row.push(target);
+                row.push(s.note.as_deref().unwrap_or("skipped").to_string());
+                table.row(row);
                 continue;
             };
             let p = |q| o.latencies.percentile(q).map_or("—".into(), millis);
@@ -281,25 +282,24 @@ impl Report {
             } else {
                 "0".into()
             };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} {} | {} | {} | {} | {errors} | {} | {target} | {verdict} |",
-                s.number,
-                s.label,
-                s.conns,
-                o.ok + o.errors,
-                human(s.rate()),
-                s.unit.text(),
+            table.row(vec![
+                s.number.clone(),
+                s.label.clone(),
+                s.conns.to_string(),
+                (o.ok + o.errors).to_string(),
+                format!("{} {}", human(s.rate()), s.unit.text()),
                 p(50.0),
                 p(95.0),
                 p(99.0),
-                s.cpu.map_or("—".into(), |c| format!(
-                    "{:.2} / {:.2} / {:.2}",
-                    c.client, c.server, c.other
-                )),
-            );
+                errors,
+                s.cpu.map_or("—".into(), |c| {
+                    format!("{:.2} / {:.2} / {:.2}", c.client, c.server, c.other)
+                }),
+                target,
+                verdict.to_string(),
+            ]);
         }
-        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", table.markdown());
         let with_goal: Vec<&Section> = self.sections.iter().filter(|s| s.goal.is_some()).collect();
         let missed: Vec<String> = with_goal
             .iter()
@@ -312,7 +312,7 @@ impl Report {
             .any(|s| s.number.starts_with('5') && s.met() == Some(true));
         let _ = writeln!(
             out,
-            "Targets from the issue: {}.",
+            "The project's targets: {}.",
             if missed.is_empty() {
                 "all met".to_string()
             } else {
@@ -323,7 +323,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "Batch ingest (≥ 2M rows/s with parallel 1000-row batches): {} by the best of \
-                 sections 5a–5c.",
+                 sections 5a and 5c.",
                 if ingest_met { "met" } else { "not met" }
             );
         }
@@ -366,16 +366,4 @@ impl Report {
         }
         out
     }
-}
-
-/// The commit of the source tree this binary was built from, if git
-/// can tell (it is read at run time, from the crate's directory).
-fn commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .ok()?;
-    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !s.is_empty()).then_some(s)
 }

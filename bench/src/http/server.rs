@@ -43,6 +43,9 @@ impl InProcess {
 
     /// Serves the open database `db` on `127.0.0.1:0` with `threads` async
     /// workers, requiring `auth_token` if given.
+    // Options are set field by field, as they must be once they are
+    // `#[non_exhaustive]`; until then clippy would prefer a literal.
+    #[allow(clippy::field_reassign_with_default)]
     pub fn serve(
         db: Arc<Database>,
         threads: usize,
@@ -60,10 +63,7 @@ impl InProcess {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("listener address: {e}"))?;
-        let opts = ServerOptions {
-            auth_token,
-            ..ServerOptions::default()
-        };
+        let opts = ServerOptions::default().with_auth_token(auth_token);
         let state = AppState::new(db, opts);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = rt.spawn(fasty_server::serve(listener, state, async move {

@@ -45,7 +45,7 @@ pub struct Args {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "fasty-uring,fasty-std,fjall"
+        default_value = "fasty-uring,fasty-std,fasty-wal,fjall"
     )]
     pub systems: Vec<System>,
 
@@ -79,7 +79,11 @@ Workloads, each on every system:
 Reads run on the random-put store after a flush and a full compaction, so
 they hit on-disk tables. Every put is its own call (one WriteBatch per put
 for fasty, Keyspace::insert for fjall) from one thread; no system fsyncs per
-write. Ratios are fasty ÷ peer within this run; > 1 means fasty is faster.
+write. fasty-uring and fasty-std are the engine without a log; fasty-wal
+logs every write (async mode, synced every 50 ms) as fjall journals every
+write (buffered, never synced per write): fasty-wal ÷ fjall is the like-for-
+like ratio. Ratios are fasty ÷ peer within this run; > 1 means fasty is
+faster.
 
 Examples:
   cargo run --release -p fasty-bench --features fjall -- storage
@@ -94,6 +98,10 @@ pub enum System {
     /// fasty's storage engine with the std::fs backend.
     #[value(name = "fasty-std")]
     FastyStd,
+    /// fasty's storage engine with its write-ahead log (`fasty_wal::Db`,
+    /// async mode): the one to compare with a peer that journals.
+    #[value(name = "fasty-wal")]
+    FastyWal,
     /// fjall 3.1, a Rust LSM tree (cargo feature `fjall`).
     #[value(name = "fjall")]
     Fjall,
@@ -105,22 +113,36 @@ impl System {
         match self {
             System::FastyUring => "fasty-uring",
             System::FastyStd => "fasty-std",
+            System::FastyWal => "fasty-wal",
             System::Fjall => "fjall",
         }
     }
 
     /// Whether this is fasty itself (the numerator of every ratio).
     pub fn is_fasty(self) -> bool {
-        matches!(self, System::FastyUring | System::FastyStd)
+        matches!(
+            self,
+            System::FastyUring | System::FastyStd | System::FastyWal
+        )
+    }
+
+    /// Whether the system logs its writes before acknowledging them (none
+    /// fsyncs per write): ratios are like for like between two that do.
+    pub fn logs_writes(self) -> bool {
+        matches!(self, System::FastyWal | System::Fjall)
     }
 
     /// Why this system cannot run in this build, or `None` if it can.
     pub fn missing(self) -> Option<&'static str> {
         match self {
-            System::FastyUring | System::FastyStd if cfg!(not(feature = "fasty")) => Some(
-                "built without the `fasty` feature (off until fasty_storage::Engine lands); \
+            System::FastyUring | System::FastyStd | System::FastyWal
+                if cfg!(not(feature = "fasty")) =>
+            {
+                Some(
+                    "built without the `fasty` feature (off until fasty_storage::Engine lands); \
                  enable it with `cargo run --release -p fasty-bench --features fasty -- storage`",
-            ),
+                )
+            }
             System::Fjall if cfg!(not(feature = "fjall")) => Some(
                 "built without the `fjall` feature; \
                  enable it with `cargo run --release -p fasty-bench --features fjall -- storage`",
@@ -137,6 +159,8 @@ impl System {
             System::FastyUring => fasty::setup(fasty::Backend::Uring, config),
             #[cfg(feature = "fasty")]
             System::FastyStd => fasty::setup(fasty::Backend::Std, config),
+            #[cfg(feature = "fasty")]
+            System::FastyWal => fasty::wal_setup(config),
             #[cfg(feature = "fjall")]
             System::Fjall => fjall::setup(config),
             #[allow(unreachable_patterns)]
@@ -160,6 +184,8 @@ impl System {
                 fasty::Backend::Std,
                 config,
             )?)),
+            #[cfg(feature = "fasty")]
+            System::FastyWal => Ok(Box::new(fasty::FastyWalStore::open(dir, config)?)),
             #[cfg(feature = "fjall")]
             System::Fjall => Ok(Box::new(fjall::FjallStore::open(dir, config)?)),
             #[allow(unreachable_patterns)]
@@ -202,6 +228,10 @@ pub enum Error {
     #[cfg(feature = "fasty")]
     #[error("fasty: {0}")]
     Fasty(#[from] fasty_storage::Error),
+    /// fasty's write-ahead log failed.
+    #[cfg(feature = "fasty")]
+    #[error("fasty-wal: {0}")]
+    FastyWal(#[from] fasty_wal::Error),
     /// fjall failed.
     #[cfg(feature = "fjall")]
     #[error("fjall: {0}")]

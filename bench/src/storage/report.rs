@@ -11,6 +11,10 @@ use super::keys::{Dataset, KEY_BYTES, VALUE_BYTES};
 use super::workload::{Sample, Workload};
 use super::{StoreConfig, System};
 use crate::machine::{self, Machine};
+use crate::report::format::{json_number as num, json_string as quote, thousands};
+use crate::report::ratio::{self, Better};
+use crate::report::stats;
+use crate::report::table::{Align, Table};
 
 /// Everything one invocation measured, and where.
 pub struct Report {
@@ -53,13 +57,20 @@ impl Report {
     }
 
     fn median(samples: &[Sample], f: impl Fn(&Sample) -> f64) -> f64 {
-        let mut v: Vec<f64> = samples.iter().map(f).collect();
-        v.sort_by(f64::total_cmp);
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-        }
+        let v: Vec<f64> = samples.iter().map(f).collect();
+        stats::median(&v).unwrap_or(f64::NAN)
+    }
+
+    /// fasty ÷ peer on a rate (every storage figure is higher-is-better);
+    /// NaN where there is no ratio.
+    fn ratio(fasty: f64, peer: f64) -> f64 {
+        ratio::advantage(fasty, peer, Better::Higher).unwrap_or(f64::NAN)
+    }
+
+    /// Whether pair `(f, p)` sets a system that logs its writes against
+    /// one that does not.
+    fn unlike(&self, f: usize, p: usize) -> bool {
+        self.results[f].0.logs_writes() != self.results[p].0.logs_writes()
     }
 
     /// (fasty system, peer) pairs that get a ratio column.
@@ -80,6 +91,15 @@ impl Report {
         let mut out = String::new();
         let w = &mut out;
         let _ = writeln!(w, "### Storage engine: fasty vs peers ({})\n", self.date);
+        if self.pairs().iter().any(|&(f, p)| self.unlike(f, p)) {
+            let _ = writeln!(
+                w,
+                "**Durability:** fasty-uring and fasty-std are fasty's engine without its \
+                 write-ahead log, while fjall journals every write; their ratios against fjall \
+                 (marked †) compare unlike work. fasty-wal (the engine with its log, async \
+                 mode) ÷ fjall is the like-for-like ratio.\n"
+            );
+        }
         let _ = writeln!(w, "- machine: {}", self.machine.summary());
         let _ = writeln!(
             w,
@@ -128,52 +148,52 @@ impl Report {
             return out;
         }
         let pairs = self.pairs();
-        let _ = write!(w, "| workload |");
+        let mut table = Table::new([("workload", Align::Left)]);
         for (s, _) in &self.results {
-            let _ = write!(w, " {} |", s.name());
+            table.column(s.name(), Align::Right);
         }
         for &(f, p) in &pairs {
-            let _ = write!(
-                w,
-                " {} ÷ {} |",
-                self.results[f].0.name(),
-                self.results[p].0.name()
+            table.column(
+                format!(
+                    "{} ÷ {}{}",
+                    self.results[f].0.name(),
+                    self.results[p].0.name(),
+                    if self.unlike(f, p) { " †" } else { "" }
+                ),
+                Align::Right,
             );
         }
-        let _ = write!(w, "\n|---|");
-        for _ in 0..self.results.len() + pairs.len() {
-            let _ = write!(w, "--:|");
-        }
-        let _ = writeln!(w);
         for wl in Workload::ALL {
-            let _ = write!(w, "| {} ({}) |", wl.label(), wl.unit());
             let medians: Vec<f64> = self
                 .results
                 .iter()
                 .map(|(_, s)| Self::median(s, |x| x.rate(wl)))
                 .collect();
+            let mut row = vec![format!("{} ({})", wl.label(), wl.unit())];
             for &m in &medians {
-                let cell = if wl == Workload::Scan {
+                row.push(if wl == Workload::Scan {
                     format!("{m:.1}")
                 } else {
                     thousands(m)
-                };
-                let _ = write!(w, " {cell} |");
+                });
             }
             for &(f, p) in &pairs {
-                let _ = write!(w, " {:.2}× |", medians[f] / medians[p]);
+                let r = Self::ratio(medians[f], medians[p]);
+                row.push(if r.is_finite() {
+                    ratio::text(r)
+                } else {
+                    "—".into()
+                });
             }
-            let _ = writeln!(w);
+            table.row(row);
         }
-        let _ = write!(w, "| flush + full compaction after random put (s) |");
+        let mut row = vec!["flush + full compaction after random put (s)".to_string()];
         for (_, s) in &self.results {
-            let _ = write!(w, " {:.2} |", Self::median(s, |x| x.settle_secs));
+            row.push(format!("{:.2}", Self::median(s, |x| x.settle_secs)));
         }
-        for _ in &pairs {
-            let _ = write!(w, " — |");
-        }
-        let _ = writeln!(w);
-        let _ = writeln!(w);
+        row.extend(pairs.iter().map(|_| "—".to_string()));
+        table.row(row);
+        let _ = writeln!(w, "{}", table.markdown());
         if pairs.is_empty() {
             let _ = writeln!(
                 w,
@@ -251,8 +271,10 @@ impl Report {
                     format!(
                         "{}: {}",
                         quote(w.id()),
-                        num(Self::median(fsamples, |x| x.rate(w))
-                            / Self::median(psamples, |x| x.rate(w)))
+                        num(Self::ratio(
+                            Self::median(fsamples, |x| x.rate(w)),
+                            Self::median(psamples, |x| x.rate(w))
+                        ))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -289,61 +311,9 @@ fn rates_json(rate: impl Fn(Workload) -> f64, settle_secs: f64) -> String {
     s
 }
 
-/// A JSON number, or `null` for NaN and infinities.
-fn num(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.3}")
-    } else {
-        "null".into()
-    }
-}
-
-/// A JSON string literal.
-fn quote(s: &str) -> String {
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(q, "\\u{:04x}", u32::from(c));
-            }
-            c => q.push(c),
-        }
-    }
-    q.push('"');
-    q
-}
-
-/// `1234567.8` → `1,234,568`.
-fn thousands(x: f64) -> String {
-    if !x.is_finite() {
-        return "—".into();
-    }
-    let digits = format!("{:.0}", x.round());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formatting() {
-        assert_eq!(thousands(1_234_567.4), "1,234,567");
-        assert_eq!(thousands(999.0), "999");
-        assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
-        assert_eq!(num(f64::NAN), "null");
-    }
 
     #[test]
     fn median_of_even_and_odd_counts() {
@@ -356,5 +326,38 @@ mod tests {
             2.0
         );
         assert_eq!(Report::median(&[s(4.0), s(1.0)], |x| x.rates[0]), 2.5);
+    }
+
+    #[test]
+    fn engine_only_ratios_against_a_journaling_peer_are_marked() {
+        let s = |r: f64| Sample {
+            rates: [r; Workload::ALL.len()],
+            settle_secs: 0.0,
+        };
+        let data = Dataset::new(10, 1);
+        let config = StoreConfig {
+            cache_bytes: 1 << 20,
+        };
+        let report = Report::new(
+            &data,
+            Path::new("."),
+            1,
+            &config,
+            vec![
+                (System::FastyStd, vec![s(300.0)]),
+                (System::FastyWal, vec![s(200.0)]),
+                (System::Fjall, vec![s(100.0)]),
+            ],
+            Vec::new(),
+        );
+        let md = report.markdown();
+        assert!(md.contains("**Durability:**"), "{md}");
+        // 300 / 100 and 200 / 100 ops/s; only the engine without its log
+        // is marked.
+        assert!(
+            md.contains("| fasty-std ÷ fjall † | fasty-wal ÷ fjall |"),
+            "{md}"
+        );
+        assert!(md.contains("| 300 | 200 | 100 | 3.00× | 2.00× |"), "{md}");
     }
 }

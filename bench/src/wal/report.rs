@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use super::Args;
 use super::workload::{DurableCell, KEY_BYTES, ReplayRun, VALUE_BYTES, WriteRun};
 use crate::machine::{self, Machine};
-use crate::units::human;
+use crate::report::format::human;
+use crate::report::table::{Align, Table};
 
 /// Async mode must keep this share of the bare engine's throughput.
 const ASYNC_TARGET: f64 = 0.80;
@@ -110,24 +111,33 @@ impl Report {
                 "segments appended to (`--no-preallocate`)"
             }
         );
-        let _ = writeln!(
-            out,
-            "| writers | rows/batch | batches/s | rows/s | MB/s | fsyncs/s | batches per fsync |"
+        let mut durable = Table::new(
+            [
+                "writers",
+                "rows/batch",
+                "batches/s",
+                "rows/s",
+                "MB/s",
+                "fsyncs/s",
+                "batches per fsync",
+            ]
+            .map(|h| (h, Align::Right)),
         );
-        let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|");
         for c in &self.durable {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {:.1} | {:.0} | {:.1} |",
-                c.threads,
-                c.rows,
+            durable.row(vec![
+                c.threads.to_string(),
+                c.rows.to_string(),
                 human(c.batches_per_sec()),
                 human(c.rows_per_sec()),
-                c.rows_per_sec() * (KEY_BYTES + VALUE_BYTES) as f64 / 1e6,
-                c.syncs_per_sec(),
-                c.batches_per_sync()
-            );
+                format!(
+                    "{:.1}",
+                    c.rows_per_sec() * (KEY_BYTES + VALUE_BYTES) as f64 / 1e6
+                ),
+                format!("{:.0}", c.syncs_per_sec()),
+                format!("{:.1}", c.batches_per_sync()),
+            ]);
         }
+        out += &durable.markdown();
         if let Some(f) = group_commit_factor(&self.durable) {
             let verdict = if f >= GROUP_COMMIT_TARGET {
                 "met"
@@ -150,11 +160,13 @@ impl Report {
             "\n**Async mode vs the bare engine** (one thread, {} rows per run, median of {}):\n",
             self.async_rows, self.repeat
         );
-        let _ = writeln!(
-            out,
-            "| rows/batch | engine rows/s | async WAL rows/s | WAL ÷ engine | target ≥ 80% |"
-        );
-        let _ = writeln!(out, "|---:|---:|---:|---:|---|");
+        let mut asyncs = Table::new([
+            ("rows/batch", Align::Right),
+            ("engine rows/s", Align::Right),
+            ("async WAL rows/s", Align::Right),
+            ("WAL ÷ engine", Align::Right),
+            ("target ≥ 80%", Align::Left),
+        ]);
         for (rows, e, w) in &self.asyncs {
             let ratio = w.rows_per_sec() / e.rows_per_sec();
             let verdict = if ratio >= ASYNC_TARGET {
@@ -162,14 +174,15 @@ impl Report {
             } else {
                 "MISSED"
             };
-            let _ = writeln!(
-                out,
-                "| {rows} | {} | {} | {:.0}% | {verdict} |",
+            asyncs.row(vec![
+                rows.to_string(),
                 human(e.rows_per_sec()),
                 human(w.rows_per_sec()),
-                ratio * 100.0
-            );
+                format!("{:.0}%", ratio * 100.0),
+                verdict.to_string(),
+            ]);
         }
+        out += &asyncs.markdown();
         if let Some(r) = &self.replay {
             let mbs = r.mb_per_sec();
             let verdict = if mbs >= REPLAY_TARGET_MBS {

@@ -133,10 +133,7 @@ pub fn durable(
     seconds: f64,
     preallocate: bool,
 ) -> Result<DurableCell> {
-    let opts = Options {
-        preallocate_segments: preallocate,
-        ..Options::durable()
-    };
+    let opts = Options::durable().with_preallocate_segments(preallocate);
     let db = Arc::new(Db::open(dir, opts)?);
     let data = Arc::new(Rows::new());
     let stop = Arc::new(AtomicBool::new(false));
@@ -217,14 +214,11 @@ pub fn async_db(dir: &Path, rows: usize, total: u64) -> Result<WriteRun> {
 
 /// Options of the replay measurement: memtables large enough that replay
 /// measures reading, checking, decoding and inserting, not flushing.
+// Set field by field, as options must be once they are
+// `#[non_exhaustive]`; until then clippy would prefer a literal.
+#[allow(clippy::field_reassign_with_default)]
 fn replay_options() -> Options {
-    Options {
-        storage: fasty_storage::Options {
-            memtable_budget: 2 << 30,
-            ..fasty_storage::Options::default()
-        },
-        ..Options::default()
-    }
+    Options::default().with_storage(fasty_storage::Options::default().with_memtable_budget(2 << 30))
 }
 
 /// The child side of [`replay`]: writes `bytes` of log in batches of 100

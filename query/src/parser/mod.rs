@@ -94,6 +94,10 @@
 
 mod expected;
 mod lexer;
+#[cfg(test)]
+mod limit_tests;
+#[cfg(test)]
+mod tests;
 
 use crate::ast::{
     AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, Literal, OrderBy, Select, SelectItem,
@@ -286,7 +290,9 @@ pub fn check_depth(statement: &Statement) -> Result<()> {
 }
 
 /// Whether `word` (in any case) is reserved, i.e. cannot be written as a
-/// bare table, column or alias name.
+/// bare table, column or alias name. (The lexer decides this itself;
+/// the tests ask.)
+#[cfg(test)]
 pub fn is_keyword(word: &str) -> bool {
     Kw::from_word(word).is_some_and(Kw::reserved)
 }

@@ -158,10 +158,7 @@ fn backup_of_an_in_memory_database_is_refused() {
 
 #[test]
 fn new_routes_need_the_token() {
-    let s = TestServer::start(ServerOptions {
-        auth_token: Some("s3cret".into()),
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(ServerOptions::default().with_auth_token(Some("s3cret".into())));
     let auth = [("Authorization", "Bearer s3cret")];
     for (method, path) in [
         ("GET", "/schema"),
@@ -178,10 +175,7 @@ fn new_routes_need_the_token() {
 
 #[test]
 fn an_empty_auth_token_is_refused_at_start() {
-    let opts = ServerOptions {
-        auth_token: Some(String::new()),
-        ..ServerOptions::default()
-    };
+    let opts = ServerOptions::default().with_auth_token(Some(String::new()));
     let e = opts.validate().unwrap_err();
     assert!(
         e.to_string().contains("auth token must not be empty"),
@@ -207,10 +201,7 @@ fn an_empty_auth_token_is_refused_at_start() {
         "{err}"
     );
     assert!(ServerOptions::default().validate().is_ok());
-    let blank = ServerOptions {
-        auth_token: Some(" \t".into()),
-        ..ServerOptions::default()
-    };
+    let blank = ServerOptions::default().with_auth_token(Some(" \t".into()));
     assert!(blank.validate().is_err());
 }
 
@@ -227,10 +218,7 @@ fn an_empty_token_lets_nobody_in_through_the_router() {
         std::sync::Arc::new(Database::open(dir.path(), fasty_query::Options::memory()).unwrap());
     let state = AppState::new(
         db,
-        ServerOptions {
-            auth_token: Some(String::new()),
-            ..ServerOptions::default()
-        },
+        ServerOptions::default().with_auth_token(Some(String::new())),
     );
     let app = fasty_server::router(state);
     let status = rt.block_on(async {

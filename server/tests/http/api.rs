@@ -297,10 +297,7 @@ fn bodies_are_json_whatever_the_content_type() {
 
 #[test]
 fn auth_token_guards_every_route_but_health() {
-    let s = TestServer::start(ServerOptions {
-        auth_token: Some("s3cret".into()),
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(ServerOptions::default().with_auth_token(Some("s3cret".into())));
     let q = br#"{"query": "create table t { id: int }"}"#;
     let post = |auth: Option<&str>| {
         let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
@@ -348,10 +345,7 @@ fn auth_token_guards_every_route_but_health() {
 
 #[test]
 fn bodies_over_the_limit_get_413() {
-    let s = TestServer::start(ServerOptions {
-        max_body: 1024,
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(ServerOptions::default().with_max_body(1024));
     s.ok("create table t { id: int, s: string }");
     // Exactly at the limit: accepted.
     let mut at = br#"{"query": "select t"}"#.to_vec();

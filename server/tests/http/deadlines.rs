@@ -23,10 +23,8 @@ fn trickle(stream: &mut std::net::TcpStream, bytes: &[u8], gap: Duration) -> boo
 
 #[test]
 fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_body_deadline() {
-    let s = TestServer::start(ServerOptions {
-        body_timeout: Duration::from_millis(500),
-        ..ServerOptions::default()
-    });
+    let s =
+        TestServer::start(ServerOptions::default().with_body_timeout(Duration::from_millis(500)));
     s.ok("create table t { id: int }");
     let body = format!(r#"{{"query": "insert t {{ id: 1 }}"  {}}}"#, " ".repeat(40));
     let mut conn = connect(s.addr);
@@ -49,10 +47,8 @@ fn a_body_trickled_a_byte_at_a_time_is_cut_off_at_the_body_deadline() {
 
 #[test]
 fn a_request_head_trickled_a_byte_at_a_time_is_cut_off_at_the_head_deadline() {
-    let s = TestServer::start(ServerOptions {
-        head_timeout: Duration::from_millis(500),
-        ..ServerOptions::default()
-    });
+    let s =
+        TestServer::start(ServerOptions::default().with_head_timeout(Duration::from_millis(500)));
     let mut conn = connect(s.addr);
     // A complete request, sent a byte every 50 ms (3 s in all): the head
     // deadline passes long before its end.
@@ -71,10 +67,7 @@ fn a_request_head_trickled_a_byte_at_a_time_is_cut_off_at_the_head_deadline() {
 
 #[test]
 fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
-    let s = TestServer::start(ServerOptions {
-        idle_timeout: Duration::from_secs(1),
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(ServerOptions::default().with_idle_timeout(Duration::from_secs(1)));
     let mut conn = connect(s.addr);
     conn.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -99,11 +92,11 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 fn requests_that_take_longer_than_the_idle_timeout_are_not_cut_off() {
     // The idle clock only runs between requests: a slow statement or a
     // slow (but in-time) body is not idleness.
-    let s = TestServer::start(ServerOptions {
-        idle_timeout: Duration::from_millis(200),
-        head_timeout: Duration::from_millis(200),
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(
+        ServerOptions::default()
+            .with_idle_timeout(Duration::from_millis(200))
+            .with_head_timeout(Duration::from_millis(200)),
+    );
     s.ok("create table t { id: int }");
     let body = br#"{"query": "insert t { id: 1 }"}"#;
     let mut conn = connect(s.addr);

@@ -23,10 +23,9 @@ fn join_tables(s: &TestServer, n: i64) {
 
 #[test]
 fn a_statement_past_its_time_limit_is_400_statement_timeout() {
-    let s = TestServer::start(ServerOptions {
-        statement_timeout: Some(Duration::from_millis(50)),
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(
+        ServerOptions::default().with_statement_timeout(Some(Duration::from_millis(50))),
+    );
     join_tables(&s, 2000);
     let slow = "select a.id, b.id from a join b on a.k = b.k order by a.id desc, b.id desc limit 1";
     s.query(slow).assert_error(400, "statement_timeout");
@@ -36,10 +35,7 @@ fn a_statement_past_its_time_limit_is_400_statement_timeout() {
 
 #[test]
 fn a_statement_past_its_memory_limit_is_400_memory_limit() {
-    let s = TestServer::start(ServerOptions {
-        statement_memory: Some(64 << 10),
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(ServerOptions::default().with_statement_memory(Some(64 << 10)));
     join_tables(&s, 2000);
     s.query("select * from a order by k desc, id desc")
         .assert_error(400, "memory_limit");
@@ -48,10 +44,8 @@ fn a_statement_past_its_memory_limit_is_400_memory_limit() {
 
 #[test]
 fn a_client_that_hangs_up_cancels_its_statement() {
-    let mut s = TestServer::start(ServerOptions {
-        stop_timeout: Duration::from_secs(120),
-        ..ServerOptions::default()
-    });
+    let mut s =
+        TestServer::start(ServerOptions::default().with_stop_timeout(Duration::from_secs(120)));
     // A top-k over a 100-million-row join: tens of seconds in a debug
     // build, unless it is cancelled.
     join_tables(&s, 10_000);

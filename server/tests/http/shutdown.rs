@@ -107,10 +107,8 @@ fn idle_keep_alive_connections_do_not_hold_up_the_stop() {
 
 #[test]
 fn a_stalled_body_gets_408_and_does_not_hold_up_the_stop() {
-    let mut s = TestServer::start(ServerOptions {
-        body_timeout: Duration::from_millis(300),
-        ..ServerOptions::default()
-    });
+    let mut s =
+        TestServer::start(ServerOptions::default().with_body_timeout(Duration::from_millis(300)));
     s.ok("create table t { id: int }");
     let body = br#"{"query": "insert t { id: 1 }"}"#;
     // Half a body, then nothing: 408 once the body deadline has passed.
@@ -175,10 +173,7 @@ fn a_stop_cuts_off_a_trickled_request_after_the_stop_timeout_and_syncs() {
     let mut s = TestServer::start_in(
         dir,
         fasty_query::Options::default(),
-        ServerOptions {
-            stop_timeout: Duration::from_millis(500),
-            ..ServerOptions::default()
-        },
+        ServerOptions::default().with_stop_timeout(Duration::from_millis(500)),
     );
     s.ok("create table t { id: int }");
     s.ok("insert t { id: 1 }");

@@ -58,10 +58,8 @@ fn a_large_result_is_streamed_with_the_same_json() {
 
 #[test]
 fn a_client_that_hangs_up_mid_stream_stops_the_statement() {
-    let mut s = TestServer::start(ServerOptions {
-        stop_timeout: Duration::from_secs(120),
-        ..ServerOptions::default()
-    });
+    let mut s =
+        TestServer::start(ServerOptions::default().with_stop_timeout(Duration::from_secs(120)));
     s.ok("create table a { id: int, k: int }");
     s.ok("create table b { id: int, k: int }");
     let rows = json!(
@@ -108,10 +106,9 @@ fn a_client_that_hangs_up_mid_stream_stops_the_statement() {
 fn a_streamed_answer_cut_off_by_a_limit_is_incomplete_not_wrong() {
     // The statement fails after the answer began: the status cannot
     // change, so the body ends early and the connection closes.
-    let s = TestServer::start(ServerOptions {
-        statement_timeout: Some(Duration::from_millis(300)),
-        ..ServerOptions::default()
-    });
+    let s = TestServer::start(
+        ServerOptions::default().with_statement_timeout(Some(Duration::from_millis(300))),
+    );
     s.ok("create table a { id: int, k: int }");
     s.ok("create table b { id: int, k: int }");
     let rows = json!(

@@ -3,9 +3,9 @@
 //!
 //! [`Io`] is a small trait with two production backends, [`uring`] (batched
 //! writes and fsyncs through io_uring, several writes in flight) and
-//! [`std_fs`] (plain `std::fs`), plus test backends in [`testing`] that inject
-//! faults or simulate a crash by keeping the durable (fsynced) image apart from
-//! what was merely written. Reads of SSTs go through `memmap2` maps and do not
+//! [`std_fs`] (plain `std::fs`), plus test backends in `testing` (only with
+//! the `test-util` feature) that inject faults or simulate a crash by keeping
+//! the durable (fsynced) image apart from what was merely written. Reads of SSTs go through `memmap2` maps and do not
 //! pass through this trait; the crash backend therefore writes real files and
 //! rewrites the directory to its durable image when it "crashes".
 //!
@@ -21,6 +21,7 @@
 //!   [`Io::sync_dir`] on its directory.
 
 pub mod std_fs;
+#[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod uring;
 

@@ -15,8 +15,10 @@
 //! Directories themselves are not modelled: [`Io::create_dir_all`] is passed
 //! through and created directories survive a simulated crash.
 //!
-//! Everything here is compiled in normal builds so that integration tests of
-//! this and later crates can use it; nothing in the engine depends on it.
+//! Compiled only for this crate's unit tests and with the `test-util`
+//! feature, which integration tests of this and later crates enable through
+//! their dev-dependencies; nothing in the engine depends on it, and release
+//! builds do not contain it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;

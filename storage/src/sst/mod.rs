@@ -24,6 +24,7 @@ mod writer;
 mod tests;
 
 #[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use reader::TableIter;
 pub(crate) use reader::{Table, TableCursor, TablePart, check_table};
 pub(crate) use writer::{TableWriter, WriterOptions};

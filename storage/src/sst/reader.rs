@@ -329,7 +329,9 @@ impl Table {
     }
 
     /// The newest version of `key` with seqno `<= seqno` (a tombstone is an
-    /// entry of kind `Delete`), or `None` if the table holds none.
+    /// entry of kind `Delete`), or `None` if the table holds none. Only
+    /// tests and the fuzz targets look a table up on its own.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn get(&self, key: &[u8], seqno: Seqno) -> Result<Option<Entry>> {
         Ok(self
             .lookup(key, seqno)?
@@ -385,6 +387,7 @@ impl Table {
     /// Versions whose user key lies within the bounds: in internal order,
     /// or in exactly the reverse of it when `reverse` (per key, seqno
     /// ascending). No I/O happens until the first `next`.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn iter(
         self: &Arc<Self>,
         lower: Bound<Bytes>,
@@ -934,14 +937,17 @@ fn check_data_block(file: &Bytes, h: &BlockHandle) -> std::result::Result<Block,
 
 /// An iterator over a range of a table's versions; see [`Table::iter`].
 /// After yielding an error it yields `None`.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) struct TableIter(TableCursor);
 
+#[cfg(any(test, feature = "fuzzing"))]
 impl fmt::Debug for TableIter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
     }
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
 impl Iterator for TableIter {
     type Item = Result<Entry>;
 

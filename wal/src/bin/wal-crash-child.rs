@@ -18,15 +18,10 @@ use fasty_wal::{Db, Durability, Options, WriteBatch};
 
 /// The options the test reopens with, too.
 fn options() -> Options {
-    Options {
-        durability: Durability::Durable,
-        segment_size: 64 << 10,
-        storage: fasty_storage::Options {
-            memtable_budget: 256 << 10,
-            ..fasty_storage::Options::default()
-        },
-        ..Options::default()
-    }
+    Options::default()
+        .with_durability(Durability::Durable)
+        .with_segment_size(64 << 10)
+        .with_storage(fasty_storage::Options::default().with_memtable_budget(256 << 10))
 }
 
 fn batch(round: u64, t: u64, i: u64) -> WriteBatch {

@@ -22,18 +22,16 @@ pub fn sim() -> Arc<SimIo> {
 /// Small segments and memtables so that rotation and flushes happen in
 /// small tests; no background engine threads, so I/O steps are repeatable.
 pub fn options(durability: Durability, io: Option<Arc<SimIo>>) -> Options {
-    Options {
-        durability,
-        segment_size: 4096,
-        storage: fasty_storage::Options {
-            custom_io: io.map(|io| io as Arc<dyn fasty_storage::io::Io>),
-            memtable_budget: 32 << 10,
-            block_size: 512,
-            background: false,
-            ..fasty_storage::Options::default()
-        },
-        ..Options::default()
-    }
+    Options::default()
+        .with_durability(durability)
+        .with_segment_size(4096)
+        .with_storage(
+            fasty_storage::Options::default()
+                .with_custom_io(io.map(|io| io as Arc<dyn fasty_storage::io::Io>))
+                .with_memtable_budget(32 << 10)
+                .with_block_size(512)
+                .with_background(false),
+        )
 }
 
 /// Async with an interval long enough that only explicit syncs happen.

@@ -1,4 +1,5 @@
-//! Settings for a process that hosts the engine.
+//! Settings of the `fasty` process itself (the engine's crates leave the
+//! process alone; a binary that hosts them decides).
 
 /// Turns transparent huge pages off for this whole process (Linux
 /// `PR_SET_THP_DISABLE`; elsewhere it does nothing).

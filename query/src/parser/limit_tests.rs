@@ -5,11 +5,11 @@
 //! Also names and `like` patterns past their lengths, keys given twice,
 //! and output names made distinct.
 
-use fasty_query::ast::{BinaryOp, Expr, Literal, Statement};
-use fasty_query::parser::{
+use crate::ast::{BinaryOp, Expr, Literal, Statement};
+use crate::parser::{
     MAX_DEPTH, MAX_EXPLAINS, MAX_JSON_DEPTH, MAX_LIKE_PATTERN_LEN, MAX_NAME_LEN, check_depth, parse,
 };
-use fasty_query::{Database, Error, ErrorCode, InsertMode, Options, Output, Value};
+use crate::{Database, Error, ErrorCode, InsertMode, Options, Output, Value};
 
 /// The stack the statements at the bounds run on. Tests build with light
 /// optimisation, whose frames are several times smaller than an
@@ -623,7 +623,9 @@ fn run_refuses_a_hand_built_statement_past_the_bound() {
         table: "t".into(),
         filter: Some(e),
     };
-    let err = db.run(&s, fasty_query::ExecOptions::default()).unwrap_err();
+    let err = db
+        .run(&crate::Statement(s), crate::ExecOptions::default())
+        .unwrap_err();
     assert_eq!(err.code(), ErrorCode::TooComplex, "{err}");
     assert!(matches!(db.execute("select count(*) from t").unwrap(),
         Output::Rows { rows, .. } if rows == vec![vec![Value::Int(2)]]));

@@ -3,12 +3,12 @@
 //! back gives the same tree; syntax errors point at the offending token
 //! with a hint where a keyword is close; no input makes the parser panic.
 
-use fasty_query::ast::{
+use crate::ast::{
     AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, Literal, OrderBy, Select, SelectItem,
     Statement, UnaryOp,
 };
-use fasty_query::parser::{is_keyword, parse};
-use fasty_query::{Error, ErrorCode};
+use crate::parser::{is_keyword, parse};
+use crate::{Error, ErrorCode};
 use proptest::prelude::*;
 
 // ---- tree builders ----

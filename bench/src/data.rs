@@ -117,7 +117,6 @@ const PROBES: usize = 1 << 16;
 
 /// Both tables, the lookup keys and the expected answers.
 pub struct Dataset {
-    pub seed: u64,
     pub users: Vec<User>,
     pub orders: Vec<Order>,
     /// Random user ids for the point lookups, in `1..=N`.
@@ -148,7 +147,6 @@ impl Dataset {
             .collect();
         let truth = Truth::of(&users, &orders);
         Dataset {
-            seed,
             users,
             orders,
             probe_ids,

@@ -1,0 +1,188 @@
+//! fasty as a sqllogictest database, shared by the slt runner
+//! (tests/slt.rs) and the SQLite differential test, which writes its
+//! failures as .slt files in this format.
+//!
+//! How results print (query/tests/slt/README.md says the same):
+//! - column type letters come from the result column's type as fasty
+//!   knows it before running: `I` int, `R` float, `T` string, bool and
+//!   json, `?` unknown (a json path, a null literal);
+//! - values: `NULL`; ints in decimal; floats in Rust's shortest
+//!   round-trip form, always with a `.` or an exponent (`10.0`, `41.25`);
+//!   bools `true`/`false`; strings as they are, the empty string as
+//!   `(empty)`; json compact (`{"level":5}`);
+//! - `explain` is a query with one `T` column and one row per plan line,
+//!   its indentation kept (the normaliser only trims the right end);
+//! - `insert`/`upsert`/`update`/`delete` complete with their affected
+//!   count (`statement count N`), DDL with 0;
+//! - an error is `<code>: <message>`, then ` at line L, column C` for a
+//!   syntax error and ` (hint: ...)` when there is a hint, so
+//!   `statement error duplicate_key` matches by the stable code.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use fasty_query::{Column, Database, Options, Output, Value};
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+/// One in-memory fasty database behind the sqllogictest `DB` trait.
+pub struct FastyDb {
+    db: Database,
+}
+
+impl FastyDb {
+    /// A fresh, empty database in memory mode.
+    pub fn memory() -> FastyDb {
+        let db = Database::open("/nonexistent/slt-memory", Options::memory())
+            .expect("a memory database opens");
+        FastyDb { db }
+    }
+}
+
+/// A failed statement, as the runner matches it: `<code>: <message>...`.
+#[derive(Debug)]
+pub struct SltError(String);
+
+impl std::fmt::Display for SltError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SltError {}
+
+/// The error text the .slt files match against.
+pub fn error_text(e: &fasty_query::Error) -> String {
+    let mut s = format!("{}: {}", e.code(), e.message());
+    if let (Some(line), Some(column)) = (e.line(), e.column()) {
+        s.push_str(&format!(" at line {line}, column {column}"));
+    }
+    if let Some(h) = e.hint() {
+        s.push_str(&format!(" (hint: {h})"));
+    }
+    s
+}
+
+/// The type letter of a result column.
+pub fn column_type(c: &Column) -> DefaultColumnType {
+    match c.ty.map(|t| t.name()) {
+        Some("int") => DefaultColumnType::Integer,
+        Some("float") => DefaultColumnType::FloatingPoint,
+        Some(_) => DefaultColumnType::Text,
+        None => DefaultColumnType::Any,
+    }
+}
+
+/// One value as it prints in a result line.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(x) => format!("{x:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::String(s) if s.is_empty() => "(empty)".into(),
+        Value::String(s) => s.clone(),
+        Value::Json(j) => j.to_string(),
+    }
+}
+
+/// A statement's output as sqllogictest sees it.
+pub fn to_slt(out: Output) -> DBOutput<DefaultColumnType> {
+    match out {
+        Output::Rows { columns, rows } => DBOutput::Rows {
+            types: columns.iter().map(column_type).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(value_text).collect())
+                .collect(),
+        },
+        Output::Plan(p) => DBOutput::Rows {
+            types: vec![DefaultColumnType::Text],
+            rows: p.lines().map(|l| vec![l.to_string()]).collect(),
+        },
+        Output::Affected(n) => DBOutput::StatementComplete(n),
+        Output::Ok => DBOutput::StatementComplete(0),
+    }
+}
+
+impl sqllogictest::DB for FastyDb {
+    type Error = SltError;
+    type ColumnType = DefaultColumnType;
+
+    fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
+        self.db
+            .execute(sql)
+            .map(to_slt)
+            .map_err(|e| SltError(error_text(&e)))
+    }
+
+    fn engine_name(&self) -> &str {
+        "fasty"
+    }
+}
+
+/// Compares result lines with only the right end trimmed, so the
+/// indentation of `explain` output counts.
+#[allow(clippy::ptr_arg)] // the runner's normaliser signature
+fn trim_end(s: &String) -> String {
+    s.trim_end().to_string()
+}
+
+/// A runner over a fresh in-memory database, comparing column types and
+/// values strictly.
+pub fn runner() -> sqllogictest::Runner<FastyDb, impl sqllogictest::MakeConnection<Conn = FastyDb>>
+{
+    let mut r = sqllogictest::Runner::new(|| async { Ok::<_, SltError>(FastyDb::memory()) });
+    r.with_normalizer(trim_end);
+    r.with_column_validator(sqllogictest::strict_column_validator);
+    r.add_label("fasty");
+    r
+}
+
+/// Runs one .slt file on a fresh database; the error names the file and
+/// line of the first record that failed.
+pub fn run_file(path: &Path) -> Result<(), String> {
+    let mut r = runner();
+    let res = r.run_file(path).map_err(|e| e.display(false).to_string());
+    r.shutdown();
+    res
+}
+
+/// Runs .slt text on a fresh database (`name` is what failures cite).
+pub fn run_script(script: &str, name: &str) -> Result<(), String> {
+    let mut r = runner();
+    let res = r
+        .run_script_with_name(script, name.to_string())
+        .map_err(|e| e.display(false).to_string());
+    r.shutdown();
+    res
+}
+
+/// Rewrites the expected results of `path` with what fasty gives now
+/// (`FASTY_BLESS=1`). Read the diff before committing it.
+pub fn bless_file(path: &Path) -> Result<(), String> {
+    let mut r = runner();
+    let res = futures_block_on(r.update_test_file(
+        path,
+        " ",
+        sqllogictest::default_validator,
+        trim_end,
+        sqllogictest::strict_column_validator,
+    ))
+    .map_err(|e| e.to_string());
+    r.shutdown();
+    res
+}
+
+/// Drives a future to completion on this thread (the runner's futures
+/// never wait on anything outside it).
+fn futures_block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}

@@ -1,13 +1,17 @@
 //! fasty-wal: a durable, recoverable ordered key-value store — fasty's
 //! storage engine plus a segmented write-ahead log.
 //!
-//! The data path of a write: [`Db::write`] → `writer` (sequence number,
-//! record framed into the queue; one log writer thread writes and fsyncs
-//! every queued record at once) → `fasty_storage::Engine::apply`. Reads go
-//! straight to the engine. At open, `recovery` replays the log after the
-//! engine's flushed sequence number; `segment` and `record` are the on-disk
-//! format (`docs/wal.md`); in durable mode `spare` writes the next segment
-//! ahead of time as zeros, so that appends overwrite it.
+//! The data path of a write: [`Db::write`] (`db`, the front door) →
+//! `queue` (sequence number, record framed into the queue) → `writer` (one
+//! log writer thread writes and fsyncs every queued record at once) →
+//! `fasty_storage::Engine::apply`. `shared` holds what the handle and the
+//! workers share; `lifecycle` creates, rolls back and rotates segments, and
+//! in durable mode `spare` writes the next segment ahead of time as zeros,
+//! so that appends overwrite it; `stepped` runs the writer and spares as
+//! steps of a test's seeded stepper instead of threads. Reads go straight
+//! to the engine. At open, `recovery` replays the log after the engine's
+//! flushed sequence number; `segment` and `record` are the on-disk format
+//! (`docs/wal.md`).
 //!
 //! Three durability modes ([`Durability`], docs/wal.md): `Async` acknowledges at
 //! once and fsyncs every sync interval (a crash loses at most that

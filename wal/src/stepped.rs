@@ -1,6 +1,5 @@
-//! The log's background work as steps of a test's seeded
-//! [`Stepper`](fasty_storage::background::Stepper) instead of threads
-//! (`Options::storage.stepper`, tests only; see
+//! The log's background work as steps of a test's seeded [`Stepper`]
+//! instead of threads (`Options::storage.stepper`, tests only; see
 //! [`fasty_storage::background`]).
 //!
 //! The log writer ([`LogWriter::turn`]) and, with the engine's background

@@ -51,6 +51,16 @@ pub fn median(runs: &[f64]) -> Option<f64> {
     Summary::of(runs).map(|s| s.median)
 }
 
+/// The run whose `key` is the median one (the upper of the two middle runs
+/// for an even count), whole: for runs that carry several figures which
+/// must stay together (rows/s and fsyncs/s of one run, say). `None`
+/// without runs.
+pub fn median_run<T: Clone>(runs: &[T], key: impl Fn(&T) -> f64) -> Option<T> {
+    let mut sorted: Vec<&T> = runs.iter().collect();
+    sorted.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    sorted.get(sorted.len() / 2).map(|r| (*r).clone())
+}
+
 /// The `q` quantile (0–1) of `sorted` (ascending) by nearest rank: the
 /// smallest sample with at least a share `q` of the samples at or below
 /// it. `None` without samples.
@@ -65,6 +75,15 @@ pub fn nearest_rank<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_median_run_is_kept_whole() {
+        let runs = [(3.0, "c"), (1.0, "a"), (2.0, "b"), (4.0, "d")];
+        // sorted by the figure: a b c d; the upper middle is c
+        assert_eq!(median_run(&runs, |r| r.0), Some((3.0, "c")));
+        assert_eq!(median_run(&runs[..3], |r| r.0), Some((2.0, "b")));
+        assert_eq!(median_run(&[] as &[(f64, &str)], |r| r.0), None);
+    }
 
     #[test]
     fn odd_counts_take_the_middle_run() {

@@ -9,6 +9,7 @@ use super::Args;
 use super::workload::{DurableCell, KEY_BYTES, ReplayRun, VALUE_BYTES, WriteRun};
 use crate::machine::{self, Machine};
 use crate::report::format::human;
+use crate::report::stats::median_run;
 use crate::report::table::{Align, Table};
 
 /// Async mode must keep this share of the bare engine's throughput.
@@ -39,11 +40,6 @@ pub struct Report {
     pub replay: Option<ReplayRun>,
 }
 
-fn median(mut v: Vec<WriteRun>) -> Option<WriteRun> {
-    v.sort_by(|a, b| a.rows_per_sec().total_cmp(&b.rows_per_sec()));
-    v.get(v.len() / 2).copied()
-}
-
 impl Report {
     pub fn new(dir: &Path, args: &Args) -> Report {
         Report {
@@ -65,7 +61,10 @@ impl Report {
     /// Records the runs of one batch size, keeping the medians.
     pub fn push_async(&mut self, rows: usize, runs: Vec<(WriteRun, WriteRun)>) {
         let (engine, wal): (Vec<_>, Vec<_>) = runs.into_iter().unzip();
-        if let (Some(e), Some(w)) = (median(engine), median(wal)) {
+        if let (Some(e), Some(w)) = (
+            median_run(&engine, WriteRun::rows_per_sec),
+            median_run(&wal, WriteRun::rows_per_sec),
+        ) {
             self.asyncs.push((rows, e, w));
         }
     }
@@ -76,11 +75,9 @@ impl Report {
     pub fn push_durable(&mut self, rounds: Vec<Vec<DurableCell>>) {
         let cells = rounds.first().map_or(0, Vec::len);
         for i in 0..cells {
-            let mut runs: Vec<DurableCell> =
-                rounds.iter().filter_map(|r| r.get(i)).cloned().collect();
-            runs.sort_by(|a, b| a.batches_per_sec().total_cmp(&b.batches_per_sec()));
-            if let Some(median) = runs.get(runs.len() / 2) {
-                self.durable.push(median.clone());
+            let runs: Vec<DurableCell> = rounds.iter().filter_map(|r| r.get(i)).cloned().collect();
+            if let Some(median) = median_run(&runs, DurableCell::batches_per_sec) {
+                self.durable.push(median);
             }
         }
         self.group_commit_runs = rounds

@@ -9,10 +9,6 @@
 //! `putbench`, `getbench` and `scanbench` examples; `fasty-bench storage`
 //! remains the engine-against-peers comparison.
 
-// Options are built field by field over the defaults, as they must be once
-// they are `#[non_exhaustive]`; until then clippy would prefer a literal.
-#![allow(clippy::field_reassign_with_default)]
-
 use std::hint::black_box;
 use std::time::Duration;
 

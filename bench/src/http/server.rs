@@ -43,9 +43,6 @@ impl InProcess {
 
     /// Serves the open database `db` on `127.0.0.1:0` with `threads` async
     /// workers, requiring `auth_token` if given.
-    // Options are set field by field, as they must be once they are
-    // `#[non_exhaustive]`; until then clippy would prefer a literal.
-    #[allow(clippy::field_reassign_with_default)]
     pub fn serve(
         db: Arc<Database>,
         threads: usize,

@@ -91,19 +91,24 @@ impl KvStore for FastyWalStore {
     }
 
     fn scan_all(&self) -> Result<(u64, u64)> {
-        let (mut entries, mut bytes) = (0u64, 0u64);
-        for item in self.db.scan(..) {
-            let (k, v) = item?;
-            entries += 1;
-            bytes += (k.len() + v.len()) as u64;
-        }
-        Ok((entries, bytes))
+        tally(self.db.scan(..))
     }
 
     fn close(self: Box<Self>) -> Result<()> {
         self.db.close()?;
         Ok(())
     }
+}
+
+/// Entries and key + value bytes of a full scan.
+fn tally(scan: fasty_storage::Scan) -> Result<(u64, u64)> {
+    let (mut entries, mut bytes) = (0u64, 0u64);
+    for item in scan {
+        let (k, v) = item?;
+        entries += 1;
+        bytes += (k.len() + v.len()) as u64;
+    }
+    Ok((entries, bytes))
 }
 
 /// The block-cache budget in the engine's type.
@@ -127,9 +132,6 @@ pub struct FastyStore {
 
 impl FastyStore {
     /// Creates an engine in `dir` on `backend`.
-    // Options are set field by field, as they must be once they are
-    // `#[non_exhaustive]`; until then clippy would prefer a literal.
-    #[allow(clippy::field_reassign_with_default)]
     pub fn open(dir: &Path, backend: Backend, config: &StoreConfig) -> Result<FastyStore> {
         let io = match backend {
             Backend::Uring => IoBackend::Uring,
@@ -170,13 +172,7 @@ impl KvStore for FastyStore {
     }
 
     fn scan_all(&self) -> Result<(u64, u64)> {
-        let (mut entries, mut bytes) = (0u64, 0u64);
-        for item in self.engine.scan(..) {
-            let (k, v) = item?;
-            entries += 1;
-            bytes += (k.len() + v.len()) as u64;
-        }
-        Ok((entries, bytes))
+        tally(self.engine.scan(..))
     }
 
     fn close(self: Box<Self>) -> Result<()> {

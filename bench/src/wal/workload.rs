@@ -214,9 +214,6 @@ pub fn async_db(dir: &Path, rows: usize, total: u64) -> Result<WriteRun> {
 
 /// Options of the replay measurement: memtables large enough that replay
 /// measures reading, checking, decoding and inserting, not flushing.
-// Set field by field, as options must be once they are
-// `#[non_exhaustive]`; until then clippy would prefer a literal.
-#[allow(clippy::field_reassign_with_default)]
 fn replay_options() -> Options {
     Options::default().with_storage(fasty_storage::Options::default().with_memtable_budget(2 << 30))
 }

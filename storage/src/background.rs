@@ -230,6 +230,11 @@ pub fn check_seeds(name: &str, budget: u64, test: impl Fn(u64)) {
         Some(seed) => vec![seed],
         None => (0..env("FASTY_SEEDS").unwrap_or(budget)).collect(),
     };
+    run_seeds(name, seeds, test);
+}
+
+/// Runs `test` once per seed, reporting the first that fails.
+fn run_seeds(name: &str, seeds: impl IntoIterator<Item = u64>, test: impl Fn(u64)) {
     for seed in seeds {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| test(seed))) {
             eprintln!("{name}: failed with seed {seed}; replay it with FASTY_SEED={seed}");
@@ -315,15 +320,19 @@ mod tests {
     }
 
     #[test]
-    fn check_seeds_runs_the_budget_and_passes_a_failure_on() {
-        let ran = AtomicUsize::new(0);
-        check_seeds("count", 5, |_| {
-            ran.fetch_add(1, Ordering::SeqCst);
-        });
-        if std::env::var("FASTY_SEED").is_err() && std::env::var("FASTY_SEEDS").is_err() {
-            assert_eq!(ran.load(Ordering::SeqCst), 5);
-        }
-        let failed = catch_unwind(|| check_seeds("fails", 3, |seed| assert_ne!(seed, 1)));
+    fn check_seeds_runs_every_seed_and_passes_a_failure_on() {
+        let ran = std::sync::Mutex::new(Vec::new());
+        run_seeds("count", 0..5, |seed| ran.lock().unwrap().push(seed));
+        assert_eq!(*ran.lock().unwrap(), vec![0, 1, 2, 3, 4]);
+        let ran = std::sync::Mutex::new(Vec::new());
+        let failed = catch_unwind(AssertUnwindSafe(|| {
+            run_seeds("fails", 0..3, |seed| {
+                ran.lock().unwrap().push(seed);
+                assert_ne!(seed, 1);
+            })
+        }));
         assert!(failed.is_err());
+        // The failing seed stops the run.
+        assert_eq!(*ran.lock().unwrap(), vec![0, 1]);
     }
 }

@@ -21,7 +21,6 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use crate::ast::{ColumnDef, ColumnType, Expr, Literal, Select, Statement};
 use crate::catalog::{self, Catalog, Table};
 use crate::error::{Error, ErrorCode, Result};
-use crate::exec::{self, table_end};
 use crate::expr;
 use crate::keys;
 use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
@@ -29,6 +28,7 @@ use crate::output::{Column, Output, Streamed};
 use crate::parser;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
+use crate::runner::{self, table_end};
 use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
@@ -549,7 +549,7 @@ impl Database {
         let snap = self.db.snapshot();
         match mode {
             InsertMode::Insert => {
-                if let Some(pk) = exec::existing_pks(&snap, &t, &pks)?.first() {
+                if let Some(pk) = runner::existing_pks(&snap, &t, &pks)?.first() {
                     return Err(duplicate(&t, *pk));
                 }
             }
@@ -619,7 +619,7 @@ impl Database {
         let snap = self.db.snapshot();
         let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
         let mut emit = Emitter::new(sink, limits, keeps_all);
-        exec::run_select(&snap, &plan, &desc, limits, &mut emit)?;
+        runner::run_select(&snap, &plan, &desc, limits, &mut emit)?;
         emit.finish()
     }
 
@@ -686,7 +686,7 @@ impl Database {
         emit.window(0, limit);
         let snap = self.db.snapshot();
         let mut meter = Meter::new(limits);
-        for pk in exec::index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
+        for pk in runner::index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
             if emit.done() {
                 break;
             }
@@ -743,7 +743,7 @@ impl Database {
         }
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
-        let old_rows = exec::matching_rows(&snap, &plan, limits)?;
+        let old_rows = runner::matching_rows(&snap, &plan, limits)?;
         // The final state of every key this statement touches.
         let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         let mut new_pks = Vec::with_capacity(old_rows.len());
@@ -837,7 +837,7 @@ impl Database {
         let t = self.current(&t0)?;
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
-        let rows = exec::matching_rows(&snap, &plan, limits)?;
+        let rows = runner::matching_rows(&snap, &plan, limits)?;
         drop(snap);
         let mut batch = WriteBatch::new();
         let mut ikey = Vec::new();

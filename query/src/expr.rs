@@ -459,7 +459,7 @@ fn compile_like(expr: &Expr, pattern: &Expr, negated: bool, b: &dyn Binder) -> R
 
 /// A `like` pattern within [`MAX_LIKE_PATTERN_LEN`], whether written in
 /// the statement, bound to a placeholder or read from a column.
-fn check_pattern(p: &str) -> Result<()> {
+pub(crate) fn check_pattern(p: &str) -> Result<()> {
     if p.len() > MAX_LIKE_PATTERN_LEN {
         return Err(Error::query(
             ErrorCode::TooComplex,
@@ -602,7 +602,7 @@ pub(crate) fn is_true(v: &Value) -> bool {
 }
 
 /// SQL `not`.
-fn not(v: &Value) -> Value {
+pub(crate) fn not(v: &Value) -> Value {
     match v {
         Value::Bool(b) => Value::Bool(!b),
         _ => Value::Null,
@@ -610,7 +610,7 @@ fn not(v: &Value) -> Value {
 }
 
 /// SQL `and` (false wins over null).
-fn and(a: &Value, b: &Value) -> Value {
+pub(crate) fn and(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Bool(false), _) | (_, Value::Bool(false)) => Value::Bool(false),
         (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
@@ -619,7 +619,7 @@ fn and(a: &Value, b: &Value) -> Value {
 }
 
 /// SQL `or` (true wins over null).
-fn or(a: &Value, b: &Value) -> Value {
+pub(crate) fn or(a: &Value, b: &Value) -> Value {
     match (a, b) {
         (Value::Bool(true), _) | (_, Value::Bool(true)) => Value::Bool(true),
         (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
@@ -643,7 +643,7 @@ pub(crate) fn compare(op: BinaryOp, a: &Value, b: &Value) -> Value {
     })
 }
 
-fn neg(v: &Value) -> Result<Value> {
+pub(crate) fn neg(v: &Value) -> Result<Value> {
     Ok(match v {
         Value::Int(i) => Value::Int(i.checked_neg().ok_or_else(overflow)?),
         Value::Float(x) => Value::Float(-x),
@@ -710,7 +710,7 @@ pub(crate) fn as_f64(v: &Value) -> Option<f64> {
 
 /// The value at `path` inside a json value; `null` where the path does not
 /// lead anywhere.
-fn json_path(v: &Value, path: &[String]) -> Value {
+pub(crate) fn json_path(v: &Value, path: &[String]) -> Value {
     let Value::Json(j) = v else {
         return Value::Null;
     };

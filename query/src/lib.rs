@@ -42,11 +42,14 @@ mod output;
 pub mod parser;
 #[cfg(not(feature = "test-util"))]
 mod parser;
+mod plan;
 mod planner;
 mod row;
+mod runner;
 mod statement;
 mod stream;
 mod value;
+mod vector;
 mod verify;
 
 pub use ast::{ColumnDef, ColumnType};

@@ -137,20 +137,7 @@ impl Binder for Scope {
     }
 }
 
-/// How one table's rows are found.
-#[derive(Debug, Clone)]
-pub(crate) enum Access {
-    /// Point lookups of these primary keys (sorted, unique).
-    PkPoints(Vec<i64>),
-    /// A primary-key range.
-    PkRange(Bound<i64>, Bound<i64>),
-    /// Index entries equal to one of these values.
-    IndexPoints(Arc<Index>, Vec<Value>),
-    /// Index entries within a range (nulls never included).
-    IndexRange(Arc<Index>, Bound<Value>, Bound<Value>),
-    /// Every row.
-    FullScan,
-}
+pub(crate) use crate::plan::physical::Access;
 
 /// One table's part of a plan: how to find its rows, which columns to
 /// decode, and the filter pushed down to it.

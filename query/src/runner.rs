@@ -584,7 +584,11 @@ pub(crate) fn for_each_row(
 
 /// Splits table `t`'s primary keys into about `parts` ranges of equal
 /// width between its first and last key; `None` when it is empty.
-fn split_ranges(snap: &Snapshot, t: u32, parts: usize) -> Result<Option<Vec<(i64, i64)>>> {
+pub(crate) fn split_ranges(
+    snap: &Snapshot,
+    t: u32,
+    parts: usize,
+) -> Result<Option<Vec<(i64, i64)>>> {
     let first = snap
         .scan(keys::table_prefix(t).to_vec()..table_end(t))
         .next();

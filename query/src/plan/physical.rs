@@ -1,0 +1,224 @@
+//! The physical plan: how a statement runs, as a tree of the operators in
+//! `exec/` (one node per operator instance), with the access path of
+//! every scan and the algorithm of every join and aggregate chosen.
+//! `explain` prints this tree; `explain analyze` runs it and prints, per
+//! node, the rows it produced and the time spent in it.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::catalog::{Index, Table};
+use crate::plan::bound::BoundExpr;
+use crate::plan::logical::{AggCall, Field, SortKey};
+use crate::value::Value;
+
+/// How a scan finds a table's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Access {
+    /// Point lookups of these primary keys (sorted, unique).
+    PkPoints(Vec<i64>),
+    /// A primary-key range.
+    PkRange(Bound<i64>, Bound<i64>),
+    /// Index entries equal to one of these values.
+    IndexPoints(Arc<Index>, Vec<Value>),
+    /// Index entries within a range (nulls never included).
+    IndexRange(Arc<Index>, Bound<Value>, Bound<Value>),
+    /// Every row.
+    FullScan,
+}
+
+/// How a lookup join finds the joined rows of one input row.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Lookup {
+    /// The key is the joined table's primary key.
+    Pk,
+    /// The key is looked up in this index of the joined table.
+    Index(Arc<Index>),
+}
+
+/// A node of the physical plan. Expressions are bound to the node's input
+/// columns, as in the logical plan.
+#[derive(Debug, Clone)]
+pub(crate) enum Physical {
+    /// `exec/scan.rs`: rows of `table` found by `access`, the columns at
+    /// `columns`, filtered by `filter` inside the scan.
+    Scan {
+        /// The table.
+        table: Arc<Table>,
+        /// How its rows are found.
+        access: Access,
+        /// Which columns, by table position, in output order.
+        columns: Vec<usize>,
+        /// Conjuncts over the output, applied inside the scan.
+        filter: Vec<BoundExpr>,
+        /// Whether a full scan may be split over threads.
+        parallel: bool,
+    },
+    /// `exec/filter.rs`.
+    Filter {
+        /// The rows.
+        input: Box<Physical>,
+        /// Conjuncts over the input.
+        predicate: Vec<BoundExpr>,
+    },
+    /// `exec/project.rs`.
+    Project {
+        /// The rows.
+        input: Box<Physical>,
+        /// Output expressions over the input, with their names.
+        exprs: Vec<(BoundExpr, String)>,
+    },
+    /// `exec/hash_join.rs`: builds a hash table on `build`'s key, probes it
+    /// with each `probe` row's key; output is probe ++ build columns,
+    /// filtered by `filter`.
+    HashJoin {
+        /// The streamed side (the rows before).
+        probe: Box<Physical>,
+        /// The side held in memory (the joined table).
+        build: Box<Physical>,
+        /// Key over the probe side.
+        probe_key: BoundExpr,
+        /// Key over the build side.
+        build_key: BoundExpr,
+        /// Conjuncts over probe ++ build.
+        filter: Vec<BoundExpr>,
+    },
+    /// `exec/lookup_join.rs`: for each input row, the rows of `table`
+    /// whose primary key (or indexed column) equals `key`; output is input
+    /// ++ the table's `columns`, filtered by `filter`.
+    LookupJoin {
+        /// The rows before.
+        input: Box<Physical>,
+        /// The joined table.
+        table: Arc<Table>,
+        /// Primary key or index.
+        via: Lookup,
+        /// The key over the input.
+        key: BoundExpr,
+        /// The joined table's columns, by position.
+        columns: Vec<usize>,
+        /// Conjuncts over input ++ columns.
+        filter: Vec<BoundExpr>,
+    },
+    /// `exec/hash_aggregate.rs`: keys then aggregates, one row per group
+    /// (exactly one row when there are no keys).
+    HashAggregate {
+        /// The rows.
+        input: Box<Physical>,
+        /// Group-by keys.
+        keys: Vec<BoundExpr>,
+        /// Aggregates.
+        aggs: Vec<AggCall>,
+    },
+    /// `exec/top_k.rs`: the first `limit + offset` rows in key order, kept
+    /// in a bounded heap, minus the first `offset`.
+    TopK {
+        /// The rows.
+        input: Box<Physical>,
+        /// Sort keys.
+        keys: Vec<SortKey>,
+        /// Rows returned.
+        limit: u64,
+        /// Rows skipped first.
+        offset: u64,
+    },
+    /// `exec/sort.rs`: every row, in key order (stable).
+    Sort {
+        /// The rows.
+        input: Box<Physical>,
+        /// Sort keys.
+        keys: Vec<SortKey>,
+    },
+    /// `exec/limit.rs`.
+    Limit {
+        /// The rows.
+        input: Box<Physical>,
+        /// Rows returned at most.
+        limit: Option<u64>,
+        /// Rows skipped first.
+        offset: u64,
+    },
+}
+
+impl Physical {
+    /// The node's inputs, in order.
+    pub(crate) fn children(&self) -> Vec<&Physical> {
+        match self {
+            Physical::Scan { .. } => Vec::new(),
+            Physical::Filter { input, .. }
+            | Physical::Project { input, .. }
+            | Physical::LookupJoin { input, .. }
+            | Physical::HashAggregate { input, .. }
+            | Physical::TopK { input, .. }
+            | Physical::Sort { input, .. }
+            | Physical::Limit { input, .. } => vec![input],
+            Physical::HashJoin { probe, build, .. } => vec![probe, build],
+        }
+    }
+
+    /// The node's output columns.
+    pub(crate) fn fields(&self) -> Vec<Field> {
+        match self {
+            Physical::Scan { table, columns, .. } => columns
+                .iter()
+                .map(|&c| Field {
+                    name: table.columns[c].name.clone(),
+                    ty: Some(table.columns[c].ty),
+                })
+                .collect(),
+            Physical::Filter { input, .. }
+            | Physical::TopK { input, .. }
+            | Physical::Sort { input, .. }
+            | Physical::Limit { input, .. } => input.fields(),
+            Physical::Project { exprs, .. } => exprs
+                .iter()
+                .map(|(e, name)| Field {
+                    name: name.clone(),
+                    ty: match e {
+                        BoundExpr::Column { ty, .. } => *ty,
+                        _ => None,
+                    },
+                })
+                .collect(),
+            Physical::HashJoin { probe, build, .. } => {
+                let mut f = probe.fields();
+                f.extend(build.fields());
+                f
+            }
+            Physical::LookupJoin {
+                input,
+                table,
+                columns,
+                ..
+            } => {
+                let mut f = input.fields();
+                f.extend(columns.iter().map(|&c| Field {
+                    name: table.columns[c].name.clone(),
+                    ty: Some(table.columns[c].ty),
+                }));
+                f
+            }
+            Physical::HashAggregate { keys, aggs, .. } => keys
+                .iter()
+                .map(|k| Field {
+                    name: k.to_string(),
+                    ty: None,
+                })
+                .chain(aggs.iter().map(|a| Field {
+                    name: match &a.arg {
+                        Some(arg) => format!("{}({arg})", a.func.name()),
+                        None => format!("{}(*)", a.func.name()),
+                    },
+                    ty: None,
+                }))
+                .collect(),
+        }
+    }
+
+    /// Number of nodes in this tree: node ids run from 0 (this node) in
+    /// preorder, children left to right, which is how `explain analyze`
+    /// finds each node's figures.
+    pub(crate) fn size(&self) -> usize {
+        1 + self.children().iter().map(|c| c.size()).sum::<usize>()
+    }
+}

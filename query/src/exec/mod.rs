@@ -242,6 +242,9 @@ pub(crate) fn name(node: &Physical) -> &'static str {
         Physical::TopK { .. } => "top-k",
         Physical::Sort { .. } => "sort",
         Physical::Limit { .. } => "limit",
+        Physical::Insert { .. } => "insert",
+        Physical::Update { .. } => "update",
+        Physical::Delete { .. } => "delete",
     }
 }
 

@@ -129,6 +129,37 @@ pub(crate) enum Physical {
         /// Sort keys.
         keys: Vec<SortKey>,
     },
+    /// `exec/insert.rs`: writes `rows` (whole rows of `table`, in column
+    /// order, already checked against its types) and their index entries
+    /// in one batch; `upsert` replaces existing rows instead of failing.
+    /// Produces one row: the count written.
+    Insert {
+        /// The table.
+        table: Arc<Table>,
+        /// The rows.
+        rows: Vec<Vec<Value>>,
+        /// Replace rows whose key exists.
+        upsert: bool,
+    },
+    /// `exec/update.rs`: for each input row (a whole row of `table`, in
+    /// column order), the row with `sets` applied (each over the old row),
+    /// and its index entries, in one batch. Produces one row: the count.
+    Update {
+        /// The rows to change.
+        input: Box<Physical>,
+        /// The table.
+        table: Arc<Table>,
+        /// Column positions and their new values.
+        sets: Vec<(usize, BoundExpr)>,
+    },
+    /// `exec/delete.rs`: deletes each input row (a whole row of `table`)
+    /// and its index entries, in one batch. Produces one row: the count.
+    Delete {
+        /// The rows to delete.
+        input: Box<Physical>,
+        /// The table.
+        table: Arc<Table>,
+    },
     /// `exec/limit.rs`.
     Limit {
         /// The rows.
@@ -144,14 +175,16 @@ impl Physical {
     /// The node's inputs, in order.
     pub(crate) fn children(&self) -> Vec<&Physical> {
         match self {
-            Physical::Scan { .. } => Vec::new(),
+            Physical::Scan { .. } | Physical::Insert { .. } => Vec::new(),
             Physical::Filter { input, .. }
             | Physical::Project { input, .. }
             | Physical::LookupJoin { input, .. }
             | Physical::HashAggregate { input, .. }
             | Physical::TopK { input, .. }
             | Physical::Sort { input, .. }
-            | Physical::Limit { input, .. } => vec![input],
+            | Physical::Limit { input, .. }
+            | Physical::Update { input, .. }
+            | Physical::Delete { input, .. } => vec![input],
             Physical::HashJoin { probe, build, .. } => vec![probe, build],
         }
     }
@@ -197,6 +230,12 @@ impl Physical {
                     ty: Some(table.columns[c].ty),
                 }));
                 f
+            }
+            Physical::Insert { .. } | Physical::Update { .. } | Physical::Delete { .. } => {
+                vec![Field {
+                    name: "affected".into(),
+                    ty: Some(crate::ast::ColumnType::Int),
+                }]
             }
             Physical::HashAggregate { keys, aggs, .. } => keys
                 .iter()

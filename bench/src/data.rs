@@ -104,6 +104,37 @@ pub struct Truth {
     pub join_sum: f64,
     /// Users with `age > AGE_FILTER`.
     pub older_than: i64,
+    /// `select age, count(*), avg(balance) from users group by age`, by
+    /// age ascending.
+    pub by_age: Vec<AgeGroup>,
+    /// Users with `id between ID_RANGE.0 and ID_RANGE.1`.
+    pub in_id_range: i64,
+}
+
+/// One group of the group-by workload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgeGroup {
+    pub age: i64,
+    pub count: i64,
+    pub avg_balance: f64,
+}
+
+/// Whether two group-by answers agree: the same ages and counts, and
+/// averages equal up to summation order.
+pub fn groups_agree(a: &[AgeGroup], b: &[AgeGroup]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.age == y.age && x.count == y.count && sums_agree(x.avg_balance, y.avg_balance)
+        })
+}
+
+/// The `id between` bounds of the selective range count: the middle 1%
+/// of the ids of a table of `users` rows.
+pub fn id_range(users: u64) -> (i64, i64) {
+    let n = users as i64;
+    let width = (n / 100).max(1);
+    let lo = n / 2 - width / 2 + 1;
+    (lo, lo + width - 1)
 }
 
 /// Rows of the top-k query.
@@ -169,7 +200,23 @@ impl Truth {
         let joined = orders
             .iter()
             .filter(|o| o.user_id >= 1 && o.user_id <= users.len() as i64);
+        let mut groups: std::collections::BTreeMap<i64, (i64, f64)> = Default::default();
+        for u in users {
+            let g = groups.entry(u.age).or_default();
+            g.0 += 1;
+            g.1 += u.balance;
+        }
+        let (lo, hi) = id_range(users.len() as u64);
         Truth {
+            by_age: groups
+                .into_iter()
+                .map(|(age, (count, sum))| AgeGroup {
+                    age,
+                    count,
+                    avg_balance: sum / count as f64,
+                })
+                .collect(),
+            in_id_range: users.iter().filter(|u| u.id >= lo && u.id <= hi).count() as i64,
             top_balances: balances,
             join_count: joined.clone().count() as i64,
             join_sum: joined.map(|o| o.amount).sum(),

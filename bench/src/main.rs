@@ -68,7 +68,7 @@ enum Command {
     /// Query layer: fasty's embedded `Database` against SQLite, as a
     /// selection of `compare`: the systems fasty-embedded and sqlite and
     /// the workloads W4 (pk lookup, 1 client), W5, W6, W7, W8 (join +
-    /// aggregate) and W9 after the load. Same options as `compare`; the
+    /// aggregate), W9, W10 (group by) and W11 (selective id range) after the load. Same options as `compare`; the
     /// report goes to target/bench/query and report.md is also printed.
     ///
     /// Build with `--release`; SQLite is behind a cargo feature:

@@ -169,6 +169,8 @@ fn query_is_compare_narrowed_to_the_embedded_systems_and_query_workloads() {
         workloads,
         [
             "load",
+            "w10-group-by",
+            "w11-id-range",
             "w4-pk1",
             "w5-email",
             "w6-range",

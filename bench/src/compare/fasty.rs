@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::recovery::Engine;
 use super::system::{Conn, Result, System};
-use crate::data::{Order, User};
+use crate::data::{AgeGroup, Order, User};
 use crate::http::bodies::{insert_body, string_literal};
 use crate::http::server::InProcess;
 use crate::http::{Mode, client};
@@ -200,6 +200,7 @@ struct Statements {
     by_email: Option<Prepared>,
     in_range: Option<Prepared>,
     older: Option<Prepared>,
+    id_range: Option<Prepared>,
 }
 
 struct EmbeddedConn {
@@ -382,10 +383,37 @@ impl Conn for EmbeddedConn {
         let row = one_row(Self::prepared(&self.db, slot, text, &[Value::Int(age)])?)?;
         row.first().ok_or("empty row".to_string()).and_then(int)
     }
+
+    fn groups_by_age(&mut self) -> Result<Vec<AgeGroup>> {
+        rows(self.run(GROUP_BY_AGE)?)?
+            .iter()
+            .map(|r| match r.as_slice() {
+                [age, count, avg] => Ok(AgeGroup {
+                    age: int(age)?,
+                    count: int(count)?,
+                    avg_balance: float(avg)?,
+                }),
+                _ => Err(format!("group by gave {r:?}")),
+            })
+            .collect()
+    }
+
+    fn count_id_range(&mut self, lo: i64, hi: i64) -> Result<i64> {
+        let slot = &mut self.prepared.id_range;
+        let text = "select count(*) from users where id between ? and ?";
+        let row = one_row(Self::prepared(
+            &self.db,
+            slot,
+            text,
+            &[Value::Int(lo), Value::Int(hi)],
+        )?)?;
+        row.first().ok_or("empty row".to_string()).and_then(int)
+    }
 }
 
 const JOIN_AGGREGATE: &str =
     "select count(*), sum(orders.amount) from orders join users on orders.user_id = users.id";
+const GROUP_BY_AGE: &str = "select age, count(*), avg(balance) from users group by age";
 const JOIN_ROWS: &str = "select * from orders join users on orders.user_id = users.id";
 
 /// A `users`-shaped table and its email index.
@@ -625,6 +653,36 @@ impl Conn for HttpConn {
 
     fn count_older(&mut self, age: i64) -> Result<i64> {
         let rows = self.rows(&format!("select count(*) from users where age > {age}"))?;
+        rows.first()
+            .and_then(|r| r["count(*)"].as_i64())
+            .ok_or_else(|| format!("count gave {rows:?}"))
+    }
+
+    fn groups_by_age(&mut self) -> Result<Vec<AgeGroup>> {
+        self.rows(GROUP_BY_AGE)?
+            .iter()
+            .map(|r| {
+                let field = |k: &str| {
+                    r.get(k)
+                        .ok_or_else(|| format!("group row without {k}: {r}"))
+                };
+                Ok(AgeGroup {
+                    age: field("age")?
+                        .as_i64()
+                        .ok_or_else(|| format!("bad age in {r}"))?,
+                    count: field("count(*)")?
+                        .as_i64()
+                        .ok_or_else(|| format!("bad count in {r}"))?,
+                    avg_balance: field("avg(balance)")?.as_f64().unwrap_or(0.0),
+                })
+            })
+            .collect()
+    }
+
+    fn count_id_range(&mut self, lo: i64, hi: i64) -> Result<i64> {
+        let rows = self.rows(&format!(
+            "select count(*) from users where id between {lo} and {hi}"
+        ))?;
         rows.first()
             .and_then(|r| r["count(*)"].as_i64())
             .ok_or_else(|| format!("count gave {rows:?}"))

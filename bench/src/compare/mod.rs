@@ -148,7 +148,8 @@ fn parse_workload(name: &str) -> std::result::Result<Workload, String> {
 /// The workloads `fasty-bench query` selects: what the relational layer's
 /// own benchmark measured against SQLite (after the load: a primary-key
 /// lookup, an email index lookup, a 100-row range, top-10, the join with
-/// aggregates and the filtered count, from one client).
+/// aggregates, the filtered count, the group-by and the selective id
+/// range count, from one client).
 pub const QUERY_WORKLOADS: &[Workload] = &[
     Workload::W4Pk1,
     Workload::W5Email,
@@ -156,6 +157,8 @@ pub const QUERY_WORKLOADS: &[Workload] = &[
     Workload::W7Top10,
     Workload::W8JoinAggregate,
     Workload::W9Count,
+    Workload::W10GroupBy,
+    Workload::W11IdRange,
 ];
 
 /// Where the report goes unless `--out` says otherwise.

@@ -34,7 +34,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
 
 use super::system::{Conn, Result, System};
-use crate::data::{Order, User};
+use crate::data::{AgeGroup, Order, User};
 
 /// The OS user the server runs as when the harness runs as root.
 const PG_USER: &str = "postgres";
@@ -593,6 +593,8 @@ struct Reads {
     join_sum: Option<Statement>,
     join_limit: Option<Statement>,
     older: Option<Statement>,
+    by_age: Option<Statement>,
+    id_range: Option<Statement>,
 }
 
 struct PgConn {
@@ -847,6 +849,34 @@ impl Conn for PgConn {
             "SELECT count(*) FROM users WHERE age > $1",
         )?;
         let row = self.client.query_one(&stmt, &[&age]).map_err(err)?;
+        row.try_get(0).map_err(err)
+    }
+
+    fn groups_by_age(&mut self) -> Result<Vec<AgeGroup>> {
+        let stmt = Self::prepared(
+            &mut self.client,
+            &mut self.reads.by_age,
+            "SELECT age, count(*), avg(balance) FROM users GROUP BY age",
+        )?;
+        let rows = self.client.query(&stmt, &[]).map_err(err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AgeGroup {
+                    age: r.try_get(0).map_err(err)?,
+                    count: r.try_get(1).map_err(err)?,
+                    avg_balance: r.try_get::<_, Option<f64>>(2).map_err(err)?.unwrap_or(0.0),
+                })
+            })
+            .collect()
+    }
+
+    fn count_id_range(&mut self, lo: i64, hi: i64) -> Result<i64> {
+        let stmt = Self::prepared(
+            &mut self.client,
+            &mut self.reads.id_range,
+            "SELECT count(*) FROM users WHERE id BETWEEN $1 AND $2",
+        )?;
+        let row = self.client.query_one(&stmt, &[&lo, &hi]).map_err(err)?;
         row.try_get(0).map_err(err)
     }
 }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::recovery::Engine;
 use super::system::{Conn, Result, System};
-use crate::data::{Order, User};
+use crate::data::{AgeGroup, Order, User};
 
 /// SQLite's page cache per connection, in KiB: fasty's block-cache budget.
 const CACHE_KIB: i64 = 128 << 10;
@@ -290,5 +290,30 @@ impl Conn for SqliteConn {
             .prepare_cached("SELECT count(*) FROM users WHERE age > ?1")
             .map_err(err)?;
         stmt.query_row([age], |r| r.get(0)).map_err(err)
+    }
+
+    fn groups_by_age(&mut self) -> Result<Vec<AgeGroup>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT age, count(*), avg(balance) FROM users GROUP BY age")
+            .map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(AgeGroup {
+                    age: r.get(0)?,
+                    count: r.get(1)?,
+                    avg_balance: r.get::<_, Option<f64>>(2)?.unwrap_or(0.0),
+                })
+            })
+            .map_err(err)?;
+        rows.collect::<std::result::Result<_, _>>().map_err(err)
+    }
+
+    fn count_id_range(&mut self, lo: i64, hi: i64) -> Result<i64> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM users WHERE id BETWEEN ?1 AND ?2")
+            .map_err(err)?;
+        stmt.query_row([lo, hi], |r| r.get(0)).map_err(err)
     }
 }

@@ -7,7 +7,7 @@
 //! checks it against the generated data: a system that answers wrongly
 //! gets an error in its cell, not a number.
 
-use crate::data::{Order, User};
+use crate::data::{AgeGroup, Order, User};
 
 /// The suite's error: a message naming the system and what failed.
 pub type Result<T> = std::result::Result<T, String>;
@@ -87,4 +87,9 @@ pub trait Conn: Send {
     fn join_limit(&mut self, k: usize) -> Result<usize>;
     /// `select count(*) from users where age > A`.
     fn count_older(&mut self, age: i64) -> Result<i64>;
+    /// `select age, count(*), avg(balance) from users group by age`, in
+    /// any order (the harness sorts by age).
+    fn groups_by_age(&mut self) -> Result<Vec<AgeGroup>>;
+    /// `select count(*) from users where id between LO and HI`.
+    fn count_id_range(&mut self, lo: i64, hi: i64) -> Result<i64>;
 }

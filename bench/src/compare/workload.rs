@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::system::{Conn, Result, System};
-use crate::data::{AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, sums_agree};
+use crate::data::{
+    AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, groups_agree, id_range, sums_agree,
+};
 
 /// The fewest rows per table a run may load (the range workload reads
 /// 100 consecutive ids).
@@ -54,6 +56,8 @@ pub enum Workload {
     W8JoinAggregate,
     W8JoinLimit,
     W9Count,
+    W10GroupBy,
+    W11IdRange,
     SustainedMixed,
     SustainedWorstSecond,
     LatencyLookupP50,
@@ -108,7 +112,7 @@ impl Workload {
     }
 
     /// Every line, in report order.
-    pub const ALL: [Workload; 22] = [
+    pub const ALL: [Workload; 24] = [
         Workload::Load,
         Workload::W1Single1,
         Workload::W1Single64,
@@ -123,6 +127,8 @@ impl Workload {
         Workload::W8JoinAggregate,
         Workload::W8JoinLimit,
         Workload::W9Count,
+        Workload::W10GroupBy,
+        Workload::W11IdRange,
         Workload::SustainedMixed,
         Workload::SustainedWorstSecond,
         Workload::LatencyLookupP50,
@@ -150,6 +156,8 @@ impl Workload {
             Workload::W8JoinAggregate => "W8 join, count + sum",
             Workload::W8JoinLimit => "W8 join, limit 10",
             Workload::W9Count => "W9 count(*) where age > 50",
+            Workload::W10GroupBy => "W10 age, count(*), avg(balance) group by age",
+            Workload::W11IdRange => "W11 count(*) where id between (1% of rows)",
             Workload::SustainedMixed => "sustained 80/20 lookup/insert, 16 clients",
             Workload::SustainedWorstSecond => "sustained, worst 1 s window",
             Workload::LatencyLookupP50 => "latency pk lookup p50, 4 clients",
@@ -179,6 +187,8 @@ impl Workload {
             | Workload::W8JoinAggregate
             | Workload::W8JoinLimit
             | Workload::W9Count
+            | Workload::W10GroupBy
+            | Workload::W11IdRange
             | Workload::LatencyLookupP50
             | Workload::LatencyLookupP99
             | Workload::LatencyInsertP50
@@ -230,6 +240,8 @@ impl Workload {
             Workload::W8JoinAggregate => "w8-join-aggregate",
             Workload::W8JoinLimit => "w8-join-limit",
             Workload::W9Count => "w9-count",
+            Workload::W10GroupBy => "w10-group-by",
+            Workload::W11IdRange => "w11-id-range",
             Workload::SustainedMixed => "sustained-mixed",
             Workload::SustainedWorstSecond => "sustained-worst-second",
             Workload::LatencyLookupP50 => "latency-lookup-p50",
@@ -250,6 +262,8 @@ impl Workload {
                 | Workload::W8JoinAggregate
                 | Workload::W8JoinLimit
                 | Workload::W9Count
+                | Workload::W10GroupBy
+                | Workload::W11IdRange
         )
     }
 
@@ -411,6 +425,31 @@ pub fn run_once(sys: &dyn System, w: Workload, run: u32, input: &Input) -> Vec<(
                 Err(format!(
                     "count gave {n}, expected {}",
                     data.truth.older_than
+                ))
+            }
+        })),
+        Workload::W10GroupBy => one(once(sys, |conn| {
+            let mut got = conn.groups_by_age()?;
+            got.sort_by_key(|g| g.age);
+            if groups_agree(&got, &data.truth.by_age) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "group by gave {} groups, expected {} (or counts or averages differ)",
+                    got.len(),
+                    data.truth.by_age.len()
+                ))
+            }
+        })),
+        Workload::W11IdRange => one(once(sys, |conn| {
+            let (lo, hi) = id_range(data.users.len() as u64);
+            let n = conn.count_id_range(lo, hi)?;
+            if n == data.truth.in_id_range {
+                Ok(())
+            } else {
+                Err(format!(
+                    "id range count gave {n}, expected {}",
+                    data.truth.in_id_range
                 ))
             }
         })),

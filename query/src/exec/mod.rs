@@ -12,17 +12,27 @@
 //!
 //! Every operator checks the statement's limits (deadline, cancel flag,
 //! memory) at least once per chunk it produces.
+//!
+//! The write operators (`insert.rs`, `update.rs`, `delete.rs`) end a plan
+//! and produce no chunks: each returns one `WriteBatch` (rows and index
+//! entries, built by `index_entries.rs`) that `Database` writes under its
+//! locks.
 
 // Wired into `Database` step by step, beside the row executor
 // (`runner.rs`, `planner.rs`) it replaces; until then parts are unused.
 #![allow(dead_code)]
 
+pub(crate) mod delete;
 mod filter;
+pub(crate) mod index_entries;
+pub(crate) mod insert;
 mod kernel;
 mod limit;
 mod project;
+pub(crate) mod row_source;
 #[cfg(test)]
 mod tests;
+pub(crate) mod update;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;

@@ -178,8 +178,16 @@ impl<'t> IndexEntries<'t> {
             bytes += key.len();
         }
         for ix in &self.table.indexes {
+            let old_value = value_at(old, ix.pos);
+            if let Some((new_pk, new)) = by {
+                // Equal values of an indexable type (not json) encode
+                // alike: no key to build.
+                if new_pk == pk && value_at(new, ix.pos) == old_value {
+                    continue;
+                }
+            }
             self.old_key.clear();
-            keys::index_key(ix.id, value_at(old, ix.pos), pk, &mut self.old_key);
+            keys::index_key(ix.id, old_value, pk, &mut self.old_key);
             if let Some((new_pk, new)) = by {
                 self.new_key.clear();
                 keys::index_key(ix.id, value_at(new, ix.pos), new_pk, &mut self.new_key);

@@ -33,6 +33,8 @@ pub(crate) mod row_source;
 #[cfg(test)]
 mod tests;
 pub(crate) mod update;
+#[cfg(test)]
+mod write_tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;

@@ -1,0 +1,247 @@
+//! The write operators against a model: random inserts, upserts (as
+//! statements and through the batch path), updates (of indexed values,
+//! to and from null, of ids) and deletes on an indexed table. After every
+//! statement the result (count or error code) is the model's, the rows
+//! are the model's, and `Database::verify` finds every index in step with
+//! its table.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+
+use crate::database::{Database, InsertMode, Options};
+use crate::error::ErrorCode;
+use crate::output::Output;
+use crate::value::Value;
+
+/// A row of `t` besides its id: `k int`, `s string`, `f float`.
+type Row = (Option<i64>, Option<String>, Option<f64>);
+
+/// One statement of a test run.
+#[derive(Debug, Clone)]
+enum Op {
+    /// `insert`/`upsert` of these rows (id, then the rest), as a
+    /// statement or through [`Database::insert_rows`].
+    Write {
+        rows: Vec<(i64, Row)>,
+        upsert: bool,
+        text: bool,
+    },
+    /// `update t set k = <set> where k = <when>` (`k is null` for `None`).
+    SetK { set: Option<i64>, when: Option<i64> },
+    /// `update t set s = <s>, f = f * -1 where id between lo and hi`:
+    /// negates floats, so 0.0 becomes -0.0 (one index key).
+    SetSF { s: Option<String>, lo: i64, hi: i64 },
+    /// `update t set id = id + by where id >= from`.
+    MoveIds { by: i64, from: i64 },
+    /// `delete from t where k = <k>` (`k is null` for `None`).
+    DeleteK(Option<i64>),
+    /// `delete from t where id < below`.
+    DeleteBelow(i64),
+}
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        prop::option::of(0i64..4),
+        prop::option::of(prop::sample::select(vec!["a", "b", "c"]).prop_map(String::from)),
+        prop::option::of(prop::sample::select(vec![-1.5, 0.0, -0.0, 2.0])),
+    )
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (
+            prop::collection::vec((0i64..24, row()), 0..6),
+            any::<bool>(),
+            any::<bool>()
+        )
+            .prop_map(|(rows, upsert, text)| Op::Write { rows, upsert, text }),
+        1 => (prop::option::of(0i64..4), prop::option::of(0i64..4))
+            .prop_map(|(set, when)| Op::SetK { set, when }),
+        1 => (
+            prop::option::of(prop::sample::select(vec!["a", "d"]).prop_map(String::from)),
+            0i64..24,
+            0i64..24
+        )
+            .prop_map(|(s, lo, hi)| Op::SetSF { s, lo, hi }),
+        1 => (-3i64..4, 0i64..24).prop_map(|(by, from)| Op::MoveIds { by, from }),
+        1 => prop::option::of(0i64..4).prop_map(Op::DeleteK),
+        1 => (0i64..24).prop_map(Op::DeleteBelow),
+    ]
+}
+
+fn lit<T: std::fmt::Debug>(v: &Option<T>) -> String {
+    v.as_ref().map_or("null".into(), |x| format!("{x:?}"))
+}
+
+fn is(col: &str, v: Option<i64>) -> String {
+    v.map_or(format!("{col} is null"), |v| format!("{col} = {v}"))
+}
+
+/// The model's answer to `op`: the count, or the error code, and the
+/// table after it.
+fn model(t: &BTreeMap<i64, Row>, op: &Op) -> (Result<u64, ErrorCode>, BTreeMap<i64, Row>) {
+    let mut next = t.clone();
+    let n = match op {
+        Op::Write { rows, upsert, .. } => {
+            let mut seen = std::collections::BTreeSet::new();
+            for (id, r) in rows {
+                if !upsert && (!seen.insert(*id) || t.contains_key(id)) {
+                    return (Err(ErrorCode::DuplicateKey), t.clone());
+                }
+                next.insert(*id, r.clone());
+            }
+            rows.len() as u64
+        }
+        Op::SetK { set, when } => {
+            let mut n = 0;
+            for r in next.values_mut().filter(|r| r.0 == *when) {
+                r.0 = *set;
+                n += 1;
+            }
+            // `k = null` matches nothing; `k is null` does.
+            n
+        }
+        Op::SetSF { s, lo, hi } => {
+            let mut n = 0;
+            // `between` with its bounds the wrong way round finds nothing.
+            for (_, r) in next.range_mut(*lo..=*hi.max(lo)).filter(|_| lo <= hi) {
+                r.1 = s.clone();
+                r.2 = r.2.map(|f| -f);
+                n += 1;
+            }
+            n
+        }
+        Op::MoveIds { by, from } => {
+            let moved: Vec<(i64, Row)> = t.range(*from..).map(|(k, r)| (*k, r.clone())).collect();
+            for (id, _) in &moved {
+                next.remove(id);
+            }
+            for (id, r) in &moved {
+                if *by != 0 && next.contains_key(&(id + by)) {
+                    return (Err(ErrorCode::DuplicateKey), t.clone());
+                }
+                next.insert(id + by, r.clone());
+            }
+            moved.len() as u64
+        }
+        Op::DeleteK(k) => {
+            let before = next.len();
+            next.retain(|_, r| r.0 != *k);
+            (before - next.len()) as u64
+        }
+        Op::DeleteBelow(below) => {
+            let before = next.len();
+            next.retain(|id, _| id >= below);
+            (before - next.len()) as u64
+        }
+    };
+    (Ok(n), next)
+}
+
+/// Runs `op` on `db`.
+fn run(db: &Database, op: &Op) -> Result<u64, ErrorCode> {
+    let statement = match op {
+        Op::Write {
+            rows,
+            upsert,
+            text: false,
+        } => {
+            let mode = if *upsert {
+                InsertMode::Upsert
+            } else {
+                InsertMode::Insert
+            };
+            let rows = rows.iter().map(|(id, (k, s, f))| {
+                vec![
+                    ("id", Value::Int(*id)),
+                    ("k", k.map_or(Value::Null, Value::Int)),
+                    ("s", s.clone().map_or(Value::Null, Value::String)),
+                    ("f", f.map_or(Value::Null, Value::Float)),
+                ]
+            });
+            return db.insert_rows("t", rows, mode).map_err(|e| e.code());
+        }
+        // The language has no empty row list.
+        Op::Write { rows, .. } if rows.is_empty() => return Ok(0),
+        Op::Write { rows, upsert, .. } => {
+            let rows: Vec<String> = rows
+                .iter()
+                .map(|(id, (k, s, f))| {
+                    format!(
+                        "{{ id: {id}, k: {}, s: {}, f: {} }}",
+                        lit(k),
+                        lit(s),
+                        lit(f)
+                    )
+                })
+                .collect();
+            let verb = if *upsert { "upsert" } else { "insert" };
+            format!("{verb} t [ {} ]", rows.join(", "))
+        }
+        Op::SetK { set, when } => format!("update t set k = {} where {}", lit(set), is("k", *when)),
+        Op::SetSF { s, lo, hi } => format!(
+            "update t set s = {}, f = f * -1 where id between {lo} and {hi}",
+            lit(s)
+        ),
+        Op::MoveIds { by, from } => format!("update t set id = id + {by} where id >= {from}"),
+        Op::DeleteK(k) => format!("delete from t where {}", is("k", *k)),
+        Op::DeleteBelow(below) => format!("delete from t where id < {below}"),
+    };
+    match db.execute(&statement) {
+        Ok(Output::Affected(n)) => Ok(n),
+        Ok(other) => panic!("{statement}: {other:?}"),
+        Err(e) => Err(e.code()),
+    }
+}
+
+/// The rows of `t`, in id order, as the model holds them.
+fn table(db: &Database) -> BTreeMap<i64, Row> {
+    let Ok(Output::Rows { rows, .. }) = db.execute("select id, k, s, f from t") else {
+        panic!("select failed");
+    };
+    rows.into_iter()
+        .map(|r| match r.as_slice() {
+            [Value::Int(id), k, s, f] => (
+                *id,
+                (
+                    match k {
+                        Value::Int(k) => Some(*k),
+                        _ => None,
+                    },
+                    match s {
+                        Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    },
+                    match f {
+                        Value::Float(f) => Some(*f),
+                        _ => None,
+                    },
+                ),
+            ),
+            other => panic!("unexpected row {other:?}"),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn indexes_stay_in_step_with_their_rows(ops in prop::collection::vec(op(), 1..40)) {
+        let db = Database::open("unused", Options::memory()).unwrap();
+        db.execute("create table t { id: int, k: int, s: string, f: float }").unwrap();
+        for ix in ["create index t_k on t (k)", "create index t_s on t (s)", "create index t_f on t (f)"] {
+            db.execute(ix).unwrap();
+        }
+        let mut want = BTreeMap::new();
+        for op in &ops {
+            let (result, next) = model(&want, op);
+            prop_assert_eq!(run(&db, op), result, "{:?}", op);
+            want = next;
+            prop_assert_eq!(&table(&db), &want, "{:?}", op);
+            let report = db.verify().unwrap();
+            prop_assert!(report.is_clean(), "{:?}: {}", op, report);
+        }
+    }
+}

@@ -21,23 +21,26 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use crate::ast::{ColumnDef, ColumnType, Expr, Literal, Select, Statement};
 use crate::catalog::{self, Catalog, Table};
 use crate::error::{Error, ErrorCode, Result};
-use crate::exec::delete::Delete;
-use crate::exec::index_entries::Written;
-use crate::exec::insert::{self, Insert, Rows};
-use crate::exec::row_source::RowSource;
-use crate::exec::update::Update;
-use crate::expr::{self, Binder};
+use crate::expr;
 use crate::keys;
 use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
 use crate::output::{Column, Output, Streamed};
 use crate::parser;
-use crate::plan::bound::BoundExpr;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
 use crate::runner::{self, table_end};
 use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
+
+// The write path: operators that build a statement's batch.
+use crate::exec::delete::Delete;
+use crate::exec::index_entries::Written;
+use crate::exec::insert::{self, Insert, Rows};
+use crate::exec::row_source::RowSource;
+use crate::exec::update::Update;
+use crate::expr::Binder;
+use crate::plan::bound::BoundExpr;
 
 /// Options of a [`Database`]: the durability mode and storage settings
 /// (`wal`), with the defaults of docs/wal.md (async, 50 ms sync interval).

@@ -1017,8 +1017,9 @@ fn unknown_column(t: &Table, name: &str) -> Error {
 /// table position): what the update operator evaluates for each row. The
 /// errors the row executor gives before it reads a row come here too: an
 /// unknown column, a path into a column that is not json, a constant
-/// `like` pattern that is too long, an aggregate. (A bridge until the
-/// planner binds whole write statements.)
+/// `like` pattern that is too long, an aggregate. The recursion is
+/// bounded by the parser's expression depth (`parser::check_depth`). (A
+/// bridge until the planner binds whole write statements.)
 fn bind_set(e: &Expr, scope: &Scope) -> Result<BoundExpr> {
     let b = |x: &Expr| bind_set(x, scope).map(Box::new);
     Ok(match e {

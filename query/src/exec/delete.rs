@@ -3,6 +3,8 @@
 //! the caller writes (holding the table's lock) — see
 //! [`crate::exec::index_entries`].
 
+use fasty_wal::WriteBatch;
+
 use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::index_entries::{IndexEntries, Written};
@@ -10,7 +12,6 @@ use crate::exec::{BoxOp, ExecCtx, Node, build};
 use crate::limits::{Limits, Meter};
 use crate::plan::physical::Physical;
 use crate::value::Value;
-use fasty_wal::WriteBatch;
 
 /// Deletes the rows its input produces: whole rows of the table, every
 /// column in table order.

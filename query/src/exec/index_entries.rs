@@ -1,9 +1,10 @@
 //! Index maintenance, in one place: every write of a row — insert,
 //! upsert, update, delete — turns "this row was `old`, is now `new`" into
 //! the puts and deletes of its row key and of its entries in every index
-//! of the table here, and nowhere else. The write operators hand the
-//! result to one `WriteBatch`, so a row and its index entries always land
-//! together or not at all.
+//! of the table here, and nowhere else (`create index`, which fills a new
+//! index from the stored rows, is DDL and builds its entries itself). The
+//! write operators hand the result to one `WriteBatch`, so a row and its
+//! index entries always land together or not at all.
 //!
 //! The rules, for a row of primary key `pk`:
 //! - a new row puts its row key (the encoded row) and one entry per index

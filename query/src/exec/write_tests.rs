@@ -287,3 +287,44 @@ fn insert_encodes_then_finishes_against_a_snapshot() {
     );
     assert!(db.verify().unwrap().is_clean());
 }
+
+/// Rows to change whose id is not an int can only come from damaged data:
+/// update and delete fail with `corruption` (and write nothing) rather
+/// than skip them; input that is not whole rows is refused.
+#[test]
+fn rows_without_an_int_id_are_corruption() {
+    use crate::exec::delete::Delete;
+    use crate::exec::row_source::RowSource;
+    use crate::exec::update::Update;
+    use crate::limits::Limits;
+    use crate::plan::bound::BoundExpr;
+
+    let db = Database::open("unused", Options::memory()).unwrap();
+    db.execute("create table t { id: int, k: int, s: string, f: float }")
+        .unwrap();
+    let cat = crate::catalog::Catalog::load(&db.kv().snapshot()).unwrap();
+    let t = cat.table("t").unwrap().clone();
+    let limits = Limits::none();
+    let source = |rows: Vec<Vec<Value>>, width| Box::new(RowSource::new(rows, width, &limits));
+    let good = vec![Value::Int(1), Value::Int(2), Value::Null, Value::Null];
+    let bad = vec![Value::Null, Value::Int(2), Value::Null, Value::Null];
+
+    let e = Delete::new(source(vec![good.clone(), bad.clone()], 4), &t, &limits)
+        .run()
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Corruption);
+    let sets = [(1, BoundExpr::Literal(Value::Int(3)))];
+    let e = Update::new(source(vec![good.clone(), bad], 4), &t, &sets, &limits)
+        .run(&db.kv().snapshot())
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Corruption);
+
+    let e = Delete::new(source(vec![good.clone()], 3), &t, &limits)
+        .run()
+        .unwrap_err();
+    assert!(e.message().contains("not whole rows"), "{e}");
+    let written = Update::new(source(vec![good], 4), &t, &sets, &limits)
+        .run(&db.kv().snapshot())
+        .unwrap();
+    assert_eq!(written.count, 1);
+}

@@ -22,19 +22,12 @@
 // (`runner.rs`, `planner.rs`) it replaces; until then parts are unused.
 #![allow(dead_code)]
 
-pub(crate) mod delete;
 mod filter;
-pub(crate) mod index_entries;
-pub(crate) mod insert;
 mod kernel;
 mod limit;
 mod project;
-pub(crate) mod row_source;
 #[cfg(test)]
 mod tests;
-pub(crate) mod update;
-#[cfg(test)]
-mod write_tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -48,6 +41,16 @@ use crate::limits::Limits;
 use crate::plan::physical::{Access, Physical};
 use crate::stream::Emitter;
 use crate::vector::Chunk;
+
+// The write path: operators that end a plan with a batch, and the one
+// owner of index maintenance.
+pub(crate) mod delete;
+pub(crate) mod index_entries;
+pub(crate) mod insert;
+pub(crate) mod row_source;
+pub(crate) mod update;
+#[cfg(test)]
+mod write_tests;
 
 /// A running operator.
 pub(crate) trait Operator {

@@ -11,7 +11,7 @@
 //! duplicate check, while inserts of different keys proceed and share the
 //! log's group commit), exclusive for `update`, `delete` and DDL on it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,6 +32,15 @@ use crate::runner::{self, table_end};
 use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
+
+// The write path: operators that build a statement's batch.
+use crate::exec::delete::Delete;
+use crate::exec::index_entries::Written;
+use crate::exec::insert::{self, Insert, Rows};
+use crate::exec::row_source::RowSource;
+use crate::exec::update::Update;
+use crate::expr::Binder;
+use crate::plan::bound::BoundExpr;
 
 /// Options of a [`Database`]: the durability mode and storage settings
 /// (`wal`), with the defaults of docs/wal.md (async, 50 ms sync interval).
@@ -414,20 +423,13 @@ impl Database {
         let cat = self.catalog.read().clone();
         let t = cat.table(table)?.clone();
         let width = t.columns.len();
-        let mut batch = RowBatch {
-            width,
-            pks: Vec::new(),
-            values: Vec::new(),
-        };
-        // Field `j` of the last row went to column `order[j]`: rows built
-        // the same way (the usual case) need no name lookup.
-        let mut order: Vec<usize> = Vec::new();
         // Sized once: growing a large buffer by doubling costs a copy and
         // fresh (page-faulting) memory per step.
         let rows = rows.into_iter();
-        let hint = rows.size_hint().0;
-        batch.values.reserve(hint.saturating_mul(width));
-        batch.pks.reserve(hint);
+        let mut batch = Rows::with_capacity(width, rows.size_hint().0);
+        // Field `j` of the last row went to column `order[j]`: rows built
+        // the same way (the usual case) need no name lookup.
+        let mut order: Vec<usize> = Vec::new();
         for r in rows {
             let start = batch.values.len();
             batch.values.resize(start + width, Value::Null);
@@ -448,14 +450,8 @@ impl Database {
                 };
                 vals[pos] = coerce(&t, pos, v)?;
             }
-            let pk = match &vals[t.pk] {
-                Value::Int(i) => *i,
-                _ => {
-                    return Err(Error::query(
-                        ErrorCode::MissingPrimaryKey,
-                        format!("a row for table \"{}\" has no id", t.name),
-                    ));
-                }
+            let Value::Int(pk) = vals[t.pk] else {
+                return Err(insert::missing_id(&t));
             };
             batch.pks.push(pk);
         }
@@ -479,109 +475,24 @@ impl Database {
         }
     }
 
-    fn write_rows(&self, t: &Table, rows: RowBatch, mode: InsertMode) -> Result<u64> {
-        if rows.pks.is_empty() {
+    /// Writes `rows` through the insert operator: encoded before the key
+    /// stripes are taken (a large batch takes nearly every stripe, so
+    /// whatever runs under them runs one batch at a time), checked against
+    /// a snapshot taken under them.
+    fn write_rows(&self, t: &Table, rows: Rows, mode: InsertMode) -> Result<u64> {
+        if rows.is_empty() {
             return Ok(0);
         }
         let lock = self.table_lock(t.id);
         let _shared = lock.read();
         let t = self.current(t)?;
-        let n = rows.pks.len() as u64;
-        // Which rows to write, in order: all of them, except that for
-        // upsert only the last of rows sharing a key (it wins).
-        let mut keep: Option<Vec<usize>> = None;
-        // Duplicates within the statement: an error for insert; for
-        // upsert the last one wins.
-        let mut pks: Vec<i64> = rows.pks.clone();
-        pks.sort_unstable();
-        if mode == InsertMode::Insert {
-            if let Some(w) = pks.windows(2).find(|w| w[0] == w[1]) {
-                return Err(duplicate(&t, w[0]));
-            }
-        } else if pks.windows(2).any(|w| w[0] == w[1]) {
-            let mut last: HashMap<i64, usize> = HashMap::new();
-            for (i, pk) in rows.pks.iter().enumerate() {
-                last.insert(*pk, i);
-            }
-            keep = Some(
-                (0..rows.pks.len())
-                    .filter(|&i| last.get(&rows.pks[i]) == Some(&i))
-                    .collect(),
-            );
-            pks.dedup();
-        }
-        let order: Vec<usize> = keep.unwrap_or_else(|| (0..rows.pks.len()).collect());
-        let mut buf = Vec::with_capacity(128);
-        let mut ikey = Vec::with_capacity(64);
-        // Room for every record: the first row's encoding sizes the rest
-        // (key, value, index entries and each record's few header bytes).
-        let per_row = {
-            let first = rows.row(order[0]);
-            row::encode_row(first, &mut buf);
-            let ix: usize = t
-                .indexes
-                .iter()
-                .map(|ix| {
-                    ikey.clear();
-                    keys::index_key(ix.id, &first[ix.pos], rows.pks[order[0]], &mut ikey);
-                    ikey.len() + 12
-                })
-                .sum();
-            buf.len() + ix + 32
-        };
-        // A quarter to spare: other rows' strings may be longer.
-        let mut batch = WriteBatch::with_capacity((order.len() * per_row).saturating_mul(5) / 4);
-        // The rows are encoded before the key stripes are taken: a large
-        // batch takes nearly every stripe, so whatever runs under them runs
-        // one batch at a time.
-        for &i in &order {
-            let (pk, vals) = (rows.pks[i], rows.row(i));
-            buf.clear();
-            row::encode_row(vals, &mut buf);
-            batch.put(keys::row_key(t.id, pk), &buf);
-            for ix in &t.indexes {
-                ikey.clear();
-                keys::index_key(ix.id, &vals[ix.pos], pk, &mut ikey);
-                batch.put(&ikey, b"");
-            }
-        }
-        let _guards = self.lock_stripes(t.id, &pks);
+        let insert = Insert::encode(&t, &rows, mode == InsertMode::Upsert)?;
+        let _guards = self.lock_stripes(t.id, insert.keys());
         let snap = self.db.snapshot();
-        match mode {
-            InsertMode::Insert => {
-                if let Some(pk) = runner::existing_pks(&snap, &t, &pks)?.first() {
-                    return Err(duplicate(&t, *pk));
-                }
-            }
-            InsertMode::Upsert if !t.indexes.is_empty() => {
-                // Old index entries of replaced rows must go. (An index key
-                // holds its row's primary key, so none of these deletes can
-                // hit a key the puts above write.)
-                let positions: Vec<usize> = (0..t.columns.len()).collect();
-                for &i in &order {
-                    let (pk, new) = (rows.pks[i], rows.row(i));
-                    let Some(old) = snap
-                        .get(&keys::row_key(t.id, pk))
-                        .map_err(|e| Error::Storage(e.into()))?
-                    else {
-                        continue;
-                    };
-                    let mut vals = vec![Value::Null; positions.len()];
-                    row::decode_columns(&old, &positions, &mut vals)?;
-                    for ix in &t.indexes {
-                        if vals[ix.pos] != new[ix.pos] {
-                            ikey.clear();
-                            keys::index_key(ix.id, &vals[ix.pos], pk, &mut ikey);
-                            batch.delete(&ikey);
-                        }
-                    }
-                }
-            }
-            InsertMode::Upsert => {}
-        }
+        let written = insert.finish(&t, &rows, &snap)?;
         drop(snap);
-        self.db.write(batch)?;
-        Ok(n)
+        self.db.write(written.batch)?;
+        Ok(written.count)
     }
 
     fn lock_stripes(&self, table: u32, sorted_pks: &[i64]) -> Vec<MutexGuard<'_, ()>> {
@@ -716,6 +627,8 @@ impl Database {
         }
     }
 
+    /// `update`: under the table's exclusive lock, the rows the filter
+    /// finds go through the update operator, whose batch is written whole.
     fn update(
         &self,
         table: &str,
@@ -739,90 +652,19 @@ impl Database {
                     "aggregates are not allowed in set",
                 ));
             }
-            sets.push((pos, expr::compile(e, &scope)?));
+            sets.push((pos, bind_set(e, &scope)?));
         }
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
-        let old_rows = runner::matching_rows(&snap, &plan, limits)?;
-        // The final state of every key this statement touches.
-        let mut writes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-        let mut new_pks = Vec::with_capacity(old_rows.len());
-        let old_pks: Vec<i64> = old_rows
-            .iter()
-            .filter_map(|r| match r[t.pk] {
-                Value::Int(i) => Some(i),
-                _ => None,
-            })
-            .collect();
-        let mut ikey = Vec::new();
-        // The write set is held until the end: count it against the
-        // memory limit, and check time and cancellation as it grows.
-        let mut meter = Meter::new(limits);
-        for (old, old_pk) in old_rows.iter().zip(&old_pks) {
-            let mut new = old.clone();
-            for (pos, f) in &sets {
-                new[*pos] = coerce(&t, *pos, f(old)?.into_owned())?;
-            }
-            let Value::Int(new_pk) = new[t.pk] else {
-                return Err(Error::query(
-                    ErrorCode::MissingPrimaryKey,
-                    format!("update would leave a row of \"{}\" without id", t.name),
-                ));
-            };
-            new_pks.push(new_pk);
-            if new_pk != *old_pk {
-                writes
-                    .entry(keys::row_key(t.id, *old_pk).to_vec())
-                    .or_insert(None);
-            }
-            for ix in &t.indexes {
-                if old[ix.pos] != new[ix.pos] || new_pk != *old_pk {
-                    ikey.clear();
-                    keys::index_key(ix.id, &old[ix.pos], *old_pk, &mut ikey);
-                    writes.entry(ikey.clone()).or_insert(None);
-                }
-            }
-            let mut buf = Vec::new();
-            row::encode_row(&new, &mut buf);
-            // Two entries per index, two row keys, the encoded row.
-            meter.tick_holding(buf.len() + (t.indexes.len() + 1) * (2 * ikey.len() + 96))?;
-            writes.insert(keys::row_key(t.id, new_pk).to_vec(), Some(buf));
-            for ix in &t.indexes {
-                ikey.clear();
-                keys::index_key(ix.id, &new[ix.pos], new_pk, &mut ikey);
-                writes.insert(ikey.clone(), Some(Vec::new()));
-            }
-        }
-        // A changed id must not collide with another row.
-        let mut sorted_new = new_pks.clone();
-        sorted_new.sort_unstable();
-        if let Some(w) = sorted_new.windows(2).find(|w| w[0] == w[1]) {
-            return Err(duplicate(&t, w[0]));
-        }
-        let mut sorted_old = old_pks.clone();
-        sorted_old.sort_unstable();
-        let moved: Vec<i64> = new_pks
-            .iter()
-            .zip(&old_pks)
-            .filter(|(n, o)| n != o)
-            .map(|(n, _)| *n)
-            .collect();
-        for pk in moved {
-            if sorted_old.binary_search(&pk).is_err()
-                && snap
-                    .get(&keys::row_key(t.id, pk))
-                    .map_err(|e| Error::Storage(e.into()))?
-                    .is_some()
-            {
-                return Err(duplicate(&t, pk));
-            }
-        }
+        let rows = runner::matching_rows(&snap, &plan, limits)?;
+        let input = Box::new(RowSource::new(rows, t.columns.len(), limits));
+        let written = Update::new(input, &t, &sets, limits).run(&snap)?;
         drop(snap);
-        meter.flush()?;
-        self.apply(writes)?;
-        Ok(old_rows.len() as u64)
+        self.write(written)
     }
 
+    /// `delete`: under the table's exclusive lock, the rows the filter
+    /// finds go through the delete operator, whose batch is written whole.
     fn delete(
         &self,
         table: &str,
@@ -839,39 +681,18 @@ impl Database {
         let snap = self.db.snapshot();
         let rows = runner::matching_rows(&snap, &plan, limits)?;
         drop(snap);
-        let mut batch = WriteBatch::new();
-        let mut ikey = Vec::new();
-        let mut meter = Meter::new(limits);
-        for r in &rows {
-            let Value::Int(pk) = r[t.pk] else { continue };
-            meter.tick_holding((t.indexes.len() + 1) * 48)?;
-            batch.delete(keys::row_key(t.id, pk));
-            for ix in &t.indexes {
-                ikey.clear();
-                keys::index_key(ix.id, &r[ix.pos], pk, &mut ikey);
-                batch.delete(&ikey);
-            }
-        }
-        meter.flush()?;
-        if !batch.is_empty() {
-            self.db.write(batch)?;
-        }
-        Ok(rows.len() as u64)
+        let input = Box::new(RowSource::new(rows, t.columns.len(), limits));
+        let written = Delete::new(input, &t, limits).run()?;
+        self.write(written)
     }
 
-    fn apply(&self, writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<()> {
-        if writes.is_empty() {
-            return Ok(());
+    /// Writes a write operator's batch (nothing when it is empty); returns
+    /// its row count.
+    fn write(&self, written: Written) -> Result<u64> {
+        if !written.batch.is_empty() {
+            self.db.write(written.batch)?;
         }
-        let mut batch = WriteBatch::new();
-        for (k, v) in writes {
-            match v {
-                Some(v) => batch.put(k, v),
-                None => batch.delete(k),
-            }
-        }
-        self.db.write(batch)?;
-        Ok(())
+        Ok(written.count)
     }
 
     fn explain(&self, stmt: &Statement, opts: PlanOptions) -> Result<String> {
@@ -1182,16 +1003,6 @@ fn stripe(table: u32, pk: i64) -> usize {
     (h >> 56) as usize % STRIPES
 }
 
-fn duplicate(t: &Table, pk: i64) -> Error {
-    Error::query(
-        ErrorCode::DuplicateKey,
-        format!(
-            "duplicate key: table \"{}\" already has a row with id {pk}",
-            t.name
-        ),
-    )
-}
-
 fn unknown_column(t: &Table, name: &str) -> Error {
     let hint = crate::hint::closest(name, t.columns.iter().map(|c| c.name.as_str()))
         .map(|c| format!("did you mean column \"{c}\"?"));
@@ -1202,23 +1013,99 @@ fn unknown_column(t: &Table, name: &str) -> Error {
     )
 }
 
+/// An assignment of `update` bound to the updated table's columns (by
+/// table position): what the update operator evaluates for each row. The
+/// errors the row executor gives before it reads a row come here too: an
+/// unknown column, a path into a column that is not json, a constant
+/// `like` pattern that is too long, an aggregate. The recursion is
+/// bounded by the parser's expression depth (`parser::check_depth`). (A
+/// bridge until the planner binds whole write statements.)
+fn bind_set(e: &Expr, scope: &Scope) -> Result<BoundExpr> {
+    let b = |x: &Expr| bind_set(x, scope).map(Box::new);
+    Ok(match e {
+        Expr::Literal(l) => BoundExpr::Literal(expr::literal_value(l)),
+        Expr::Name(parts) => {
+            let r = scope.column(parts)?;
+            let name = parts[..parts.len() - r.path.len()].join(".");
+            if r.path.is_empty() {
+                BoundExpr::column(r.index, Some(r.ty), name)
+            } else if r.ty != ColumnType::Json {
+                return Err(Error::query(
+                    ErrorCode::TypeMismatch,
+                    format!(
+                        "\"{name}\" is a {} column, a path into it needs a json column",
+                        r.ty.name()
+                    ),
+                ));
+            } else {
+                BoundExpr::Path {
+                    base: Box::new(BoundExpr::column(r.index, Some(r.ty), name)),
+                    path: r.path,
+                }
+            }
+        }
+        Expr::Unary { op, expr } => BoundExpr::Unary {
+            op: *op,
+            expr: b(expr)?,
+        },
+        Expr::Binary { op, left, right } => BoundExpr::Binary {
+            op: *op,
+            left: b(left)?,
+            right: b(right)?,
+        },
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => {
+            let expr = b(expr)?;
+            if let Some(Value::String(p)) = expr::constant(pattern) {
+                expr::check_pattern(&p)?;
+            }
+            BoundExpr::Like {
+                expr,
+                pattern: b(pattern)?,
+                negated: *negated,
+            }
+        }
+        Expr::IsNull { expr, negated } => BoundExpr::IsNull {
+            expr: b(expr)?,
+            negated: *negated,
+        },
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => BoundExpr::InList {
+            expr: b(expr)?,
+            list: list
+                .iter()
+                .map(|x| bind_set(x, scope))
+                .collect::<Result<_>>()?,
+            negated: *negated,
+        },
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => BoundExpr::Between {
+            expr: b(expr)?,
+            low: b(low)?,
+            high: b(high)?,
+            negated: *negated,
+        },
+        Expr::Aggregate { .. } => {
+            return Err(Error::query(
+                ErrorCode::Unsupported,
+                format!("aggregate {e} is not allowed here"),
+            ));
+        }
+    })
+}
+
 /// Checks `v` against column `pos` of `t`, converting an int for a float
 /// column.
-/// Rows of one table for `write_rows`: their primary keys, and their
-/// values flattened into one arena, `width` (the table's columns) per row.
-struct RowBatch {
-    width: usize,
-    pks: Vec<i64>,
-    values: Vec<Value>,
-}
-
-impl RowBatch {
-    /// Row `i`'s values, in declaration order.
-    fn row(&self, i: usize) -> &[Value] {
-        &self.values[i * self.width..(i + 1) * self.width]
-    }
-}
-
 pub(crate) fn coerce(t: &Table, pos: usize, v: Value) -> Result<Value> {
     let col = &t.columns[pos];
     Ok(match (col.ty, v) {

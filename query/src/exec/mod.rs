@@ -12,6 +12,11 @@
 //!
 //! Every operator checks the statement's limits (deadline, cancel flag,
 //! memory) at least once per chunk it produces.
+//!
+//! The write operators (`insert.rs`, `update.rs`, `delete.rs`) end a plan
+//! and produce no chunks: each returns one `WriteBatch` (rows and index
+//! entries, built by `index_entries.rs`) that `Database` writes under its
+//! locks.
 
 // Wired into `Database` step by step, beside the row executor
 // (`runner.rs`, `planner.rs`) it replaces; until then parts are unused.
@@ -36,6 +41,16 @@ use crate::limits::Limits;
 use crate::plan::physical::{Access, Physical};
 use crate::stream::Emitter;
 use crate::vector::Chunk;
+
+// The write path: operators that end a plan with a batch, and the one
+// owner of index maintenance.
+pub(crate) mod delete;
+pub(crate) mod index_entries;
+pub(crate) mod insert;
+pub(crate) mod row_source;
+pub(crate) mod update;
+#[cfg(test)]
+mod write_tests;
 
 /// A running operator.
 pub(crate) trait Operator {

@@ -507,3 +507,362 @@ fn explain_analyze_parses_beside_explain() {
     assert!(matches!(s, Statement::Explain(_)));
     assert!(crate::parser::parse("explain analyze").is_err());
 }
+
+/// A row-at-a-time interpreter of physical plans, the oracle of
+/// [`plans_give_the_row_engines_rows`]: each node by its documented
+/// meaning, over the tables' rows read whole (`rows[table name]`, in
+/// primary-key order).
+mod oracle {
+    use std::collections::{BTreeMap, HashMap};
+    use std::ops::Bound;
+
+    use crate::error::Result;
+    use crate::plan::bound::BoundExpr;
+    use crate::plan::logical::SortKey;
+    use crate::plan::physical::{Access, Lookup, Physical};
+    use crate::planner::key_value;
+    use crate::runner::AggState;
+    use crate::value::Value;
+
+    /// Every table's rows.
+    pub(super) type Tables = HashMap<String, Vec<Vec<Value>>>;
+
+    fn keep(filter: &[BoundExpr], row: &[Value]) -> Result<bool> {
+        for f in filter {
+            if !matches!(f.eval_row(row)?, Value::Bool(true)) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn within(v: &Value, lo: &Bound<Value>, hi: &Bound<Value>) -> bool {
+        use std::cmp::Ordering::*;
+        let above = match lo {
+            Bound::Included(b) => v.sort_cmp(b) != Less,
+            Bound::Excluded(b) => v.sort_cmp(b) == Greater,
+            Bound::Unbounded => true,
+        };
+        let below = match hi {
+            Bound::Included(b) => v.sort_cmp(b) != Greater,
+            Bound::Excluded(b) => v.sort_cmp(b) == Less,
+            Bound::Unbounded => true,
+        };
+        !v.is_null() && above && below
+    }
+
+    fn sorted(mut rows: Vec<Vec<Value>>, keys: &[SortKey]) -> Result<Vec<Vec<Value>>> {
+        let mut keyed = Vec::new();
+        for r in rows.drain(..) {
+            let k = keys
+                .iter()
+                .map(|k| k.expr.eval_row(&r))
+                .collect::<Result<Vec<_>>>()?;
+            keyed.push((k, r));
+        }
+        keyed.sort_by(|a, b| {
+            for ((x, y), k) in a.0.iter().zip(&b.0).zip(keys) {
+                let o = x.sort_cmp(y);
+                let o = if k.desc { o.reverse() } else { o };
+                if o.is_ne() {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        });
+        Ok(keyed.into_iter().map(|(_, r)| r).collect())
+    }
+
+    fn window(rows: Vec<Vec<Value>>, limit: Option<u64>, offset: u64) -> Vec<Vec<Value>> {
+        rows.into_iter()
+            .skip(offset as usize)
+            .take(limit.map_or(usize::MAX, |l| l as usize))
+            .collect()
+    }
+
+    /// Equal join keys: both non-null, non-json and equal as numbers,
+    /// strings or bools.
+    fn same_key(a: &Value, b: &Value) -> bool {
+        !matches!(a, Value::Null | Value::Json(_))
+            && !matches!(b, Value::Null | Value::Json(_))
+            && a.sql_cmp(b) == Some(std::cmp::Ordering::Equal)
+    }
+
+    /// The rows of `plan`.
+    pub(super) fn run(plan: &Physical, tables: &Tables) -> Result<Vec<Vec<Value>>> {
+        let input = |i: usize| run(plan.children()[i], tables);
+        Ok(match plan {
+            Physical::Scan {
+                table,
+                access,
+                columns,
+                filter,
+                ..
+            } => {
+                let mut out = Vec::new();
+                for r in &tables[&table.name] {
+                    let pk = match &r[table.pk] {
+                        Value::Int(i) => *i,
+                        _ => continue,
+                    };
+                    let found = match access {
+                        Access::FullScan => true,
+                        Access::PkPoints(pks) => pks.contains(&pk),
+                        Access::PkRange(lo, hi) => {
+                            std::ops::RangeBounds::contains(&(*lo, *hi), &pk)
+                        }
+                        Access::IndexPoints(ix, vals) => {
+                            vals.iter().any(|v| same_key(v, &r[ix.pos]))
+                        }
+                        Access::IndexRange(ix, lo, hi) => within(&r[ix.pos], lo, hi),
+                    };
+                    let row: Vec<Value> = columns.iter().map(|&c| r[c].clone()).collect();
+                    if found && keep(filter, &row)? {
+                        out.push(row);
+                    }
+                }
+                out
+            }
+            Physical::Filter { predicate, .. } => {
+                let mut out = Vec::new();
+                for r in input(0)? {
+                    if keep(predicate, &r)? {
+                        out.push(r);
+                    }
+                }
+                out
+            }
+            Physical::Project { exprs, .. } => input(0)?
+                .iter()
+                .map(|r| exprs.iter().map(|(e, _)| e.eval_row(r)).collect())
+                .collect::<Result<_>>()?,
+            Physical::HashJoin {
+                probe_key,
+                build_key,
+                filter,
+                ..
+            } => {
+                let build = input(1)?;
+                let mut out = Vec::new();
+                for p in input(0)? {
+                    let k = probe_key.eval_row(&p)?;
+                    for b in &build {
+                        if same_key(&k, &build_key.eval_row(b)?) {
+                            let row: Vec<Value> = p.iter().chain(b).cloned().collect();
+                            if keep(filter, &row)? {
+                                out.push(row);
+                            }
+                        }
+                    }
+                }
+                out
+            }
+            Physical::LookupJoin {
+                table,
+                via,
+                key,
+                columns,
+                filter,
+                ..
+            } => {
+                let pos = match via {
+                    Lookup::Pk => table.pk,
+                    Lookup::Index(ix) => ix.pos,
+                };
+                let mut out = Vec::new();
+                for l in input(0)? {
+                    let k = key.eval_row(&l)?;
+                    if k.is_null() {
+                        continue;
+                    }
+                    let Some(k) = key_value(k, table.columns[pos].ty) else {
+                        continue;
+                    };
+                    for r in &tables[&table.name] {
+                        if same_key(&k, &r[pos]) {
+                            let row: Vec<Value> = l
+                                .iter()
+                                .cloned()
+                                .chain(columns.iter().map(|&c| r[c].clone()))
+                                .collect();
+                            if keep(filter, &row)? {
+                                out.push(row);
+                            }
+                        }
+                    }
+                }
+                out
+            }
+            Physical::HashAggregate { keys, aggs, .. } => {
+                let mut groups: BTreeMap<Vec<u8>, (Vec<Value>, Vec<AggState>)> = BTreeMap::new();
+                if keys.is_empty() {
+                    groups.insert(
+                        Vec::new(),
+                        (
+                            Vec::new(),
+                            aggs.iter().map(|a| AggState::new(a.func)).collect(),
+                        ),
+                    );
+                }
+                for r in input(0)? {
+                    let vals = keys
+                        .iter()
+                        .map(|k| k.eval_row(&r))
+                        .collect::<Result<Vec<_>>>()?;
+                    let mut enc = Vec::new();
+                    for v in &vals {
+                        crate::keys::encode_ordered(v, &mut enc);
+                    }
+                    let g = groups.entry(enc).or_insert_with(|| {
+                        (vals, aggs.iter().map(|a| AggState::new(a.func)).collect())
+                    });
+                    for (a, s) in aggs.iter().zip(g.1.iter_mut()) {
+                        match &a.arg {
+                            None => s.add(None)?,
+                            Some(e) => s.add(Some(&e.eval_row(&r)?))?,
+                        }
+                    }
+                }
+                groups
+                    .into_values()
+                    .map(|(mut k, s)| {
+                        k.extend(s.iter().map(AggState::result));
+                        k
+                    })
+                    .collect()
+            }
+            Physical::TopK {
+                keys,
+                limit,
+                offset,
+                ..
+            } => window(sorted(input(0)?, keys)?, Some(*limit), *offset),
+            Physical::Sort { keys, .. } => sorted(input(0)?, keys)?,
+            Physical::Limit { limit, offset, .. } => window(input(0)?, *limit, *offset),
+            other => panic!("not a query node: {other:?}"),
+        })
+    }
+}
+
+#[test]
+fn plans_give_the_row_engines_rows() {
+    // The row engine answers; the same data, planned by bind + choose and
+    // run by the oracle, must give the same rows in the same order (the
+    // same error code when it fails).
+    let db = Database::open("/nonexistent/plan-oracle", Options::memory()).unwrap();
+    for s in [
+        "create table t { id: int, email: string, age: int, score: float, doc: json }",
+        "create index idx_email on t (email)",
+        "create index idx_age on t (age)",
+        "create table o { id: int, t_id: int, email: string }",
+        "create table items { id: int, o_id: int, sku: string }",
+    ] {
+        db.execute(s).unwrap();
+    }
+    for i in 1..=40i64 {
+        let age = if i % 5 == 0 {
+            "null".to_string()
+        } else {
+            (i % 13).to_string()
+        };
+        db.execute(&format!(
+            "insert t {{ id: {i}, email: \"u{}@x\", age: {age}, score: {}.5, doc: {{ x: {} }} }}",
+            i % 7,
+            i % 4,
+            i % 3
+        ))
+        .unwrap();
+    }
+    for i in 1..=30i64 {
+        db.execute(&format!(
+            "insert o {{ id: {i}, t_id: {}, email: \"u{}@x\" }}",
+            (i * 7) % 45,
+            i % 9
+        ))
+        .unwrap();
+    }
+    for i in 1..=50i64 {
+        db.execute(&format!(
+            "insert items {{ id: {i}, o_id: {}, sku: \"s{}\" }}",
+            (i * 3) % 35,
+            i % 6
+        ))
+        .unwrap();
+    }
+    let mut tables = oracle::Tables::new();
+    for name in ["t", "o", "items"] {
+        let Output::Rows { rows, .. } = db.execute(&format!("find {name}")).unwrap() else {
+            panic!()
+        };
+        tables.insert(name.to_string(), rows);
+    }
+    let cat = db.catalog();
+    let queries = [
+        "find t",
+        "find t where id = 7",
+        "find t where id in (9, 3, 3, 50) and age > 1",
+        "find t where id = 2.0 or id = 3",
+        "find t where id = 2.0",
+        "find t where id > 10 and id <= 20 and score > 1",
+        "find t where id between 5.5 and 9",
+        "find t where email = \"u3@x\"",
+        "find t where email in (\"u3@x\", \"u5@x\") and id > 10",
+        "find t where age > 8",
+        "find t where 8 >= age and age >= 3",
+        "find t where age = 4.0",
+        "find t where age is null",
+        "find t where doc.x = 1",
+        "find t where email like \"u1%\"",
+        "find t where not (age > 3) or score < 1",
+        "find t where 1 = 1",
+        "find t where false",
+        "find t limit 5 offset 3",
+        "select id, age * 2 as a from t where age > 2 order by a desc, id limit 7",
+        "select id, score from t order by score, email desc",
+        "select email, id from t order by email offset 30",
+        "select doc.x, id + 1 from t where id < 6",
+        "select id, id, id_1 from t where id < 3",
+        "select count(*) from t",
+        "select count(*), count(age), sum(age), avg(score), min(email), max(doc.x) from t where id > 4",
+        "select age, count(*) from t group by age",
+        "select age, count(*) as n from t group by age order by n desc, age limit 4",
+        "select age + 1, sum(score) from t where id > 3 group by age + 1 order by sum(score)",
+        "select email, max(age) - min(age) as spread from t group by email order by spread desc, email",
+        "select count(*) from t where id = 1000",
+        "select * from o join t on o.t_id = t.id",
+        "select o.id, t.age from o join t on o.t_id = t.id limit 10",
+        "select o.id, t.age from o join t on t.id = o.t_id where o.id in (1, 3, 4, 7)",
+        "select o.id, t.id from o join t on o.email = t.email where o.id < 12 limit 6",
+        "select o.id, t.id from o join t on o.email = t.email where t.age > 3 and o.id > t.age order by o.id, t.id",
+        "select o.id, t.age from o join t on o.t_id = t.id where t.age > 3 and o.email = \"u2@x\" and o.id < t.age + 30",
+        "select o.id, t.age from o join t on o.t_id = t.id where t.age > 3 and o.id > 2 limit 5",
+        "select items.sku, t.age, o.id from items join o on items.o_id = o.id join t on o.t_id = t.id order by items.sku, items.id",
+        "select items.id, o.id from items join o on items.o_id = o.id join t on o.t_id = t.id where t.age > 2 and items.id < 30 limit 8",
+        "select t.email, count(*) from o join t on o.t_id = t.id group by t.email order by count(*) desc, t.email",
+        "select count(*) from items join o on items.o_id = o.id where items.sku = o.email",
+        "find t where email + 1 > 0",
+        "select age / 0, id from t where id < 4",
+        "select sum(email) from t",
+    ];
+    let mut checked = 0;
+    for text in queries {
+        for use_indexes in [true, false] {
+            let opts = crate::limits::ExecOptions::default().with_use_indexes(use_indexes);
+            let want = db.execute_with(text, opts);
+            let got = (|| {
+                let bound = bind_select(&cat, &select(text))?;
+                let p = physical(bound.plan, PlanOptions { use_indexes })?;
+                oracle::run(&p, &tables)
+            })();
+            match (want, got) {
+                (Ok(Output::Rows { rows, .. }), Ok(got)) => {
+                    assert_eq!(rows, got, "{text} (indexes: {use_indexes})")
+                }
+                (Err(w), Err(g)) => assert_eq!(w.code(), g.code(), "{text}"),
+                (w, g) => panic!("{text}: row engine {w:?}, plan {g:?}"),
+            }
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, queries.len() * 2);
+}

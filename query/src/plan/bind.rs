@@ -254,13 +254,16 @@ pub(crate) fn bind_select(cat: &Catalog, s: &Select) -> Result<BoundSelect> {
         let shift = base[ti];
         let mut own = Vec::new();
         let mut cross = Vec::new();
+        let mut order = Vec::new();
         for (t, set) in &per_step[ti] {
             let b = layout.bind(t)?;
-            if set & !(1 << ti) == 0 {
+            let is_own = set & !(1 << ti) == 0;
+            if is_own {
                 own.push(b.remap(&|i| i - shift));
             } else {
                 cross.push(b);
             }
+            order.push(is_own);
         }
         let left_key = layout.bind(l)?;
         let right_key = layout.bind(r)?.remap(&|i| i - shift);
@@ -270,6 +273,7 @@ pub(crate) fn bind_select(cat: &Catalog, s: &Select) -> Result<BoundSelect> {
             left_key,
             right_key,
             filter: cross,
+            order,
         };
     }
     output(&layout, s, plan)

@@ -160,6 +160,7 @@ impl Cx {
                 left_key,
                 right_key,
                 filter,
+                order,
             } => {
                 let left = self.convert(*left, driving)?;
                 let width = left.fields().len();
@@ -173,10 +174,18 @@ impl Cx {
                         },
                     ) => {
                         // The lookup is the joined table's access path; its
-                        // own conjuncts join the filter over the joined row.
-                        let mut all: Vec<BoundExpr> =
-                            own.iter().map(|e| e.remap(&|i| i + width)).collect();
-                        all.extend(filter);
+                        // own conjuncts join the filter over the joined row,
+                        // in the order they were written.
+                        let mut own = own.iter().map(|e| e.remap(&|i| i + width));
+                        let mut cross = filter.into_iter();
+                        let mut all: Vec<BoundExpr> = order
+                            .iter()
+                            .filter_map(|&o| if o { own.next() } else { cross.next() })
+                            .collect();
+                        // Conjuncts `order` does not account for (a plan
+                        // built by hand) still apply.
+                        all.extend(own);
+                        all.extend(cross);
                         Physical::LookupJoin {
                             input: Box::new(left),
                             table,

@@ -874,3 +874,56 @@ fn plans_give_the_row_engines_rows() {
     }
     assert_eq!(checked, queries.len() * 2);
 }
+
+#[test]
+fn binding_planning_and_explain_at_the_depth_bound_fit_a_small_stack() {
+    // As the parser's limit tests do for the row planner: the deepest
+    // expressions the parser accepts bind, plan and print on a quarter of
+    // a worker thread's stack.
+    /// An expression of `n` levels.
+    type Shape = fn(usize) -> String;
+    let shapes: [(&str, Shape); 4] = [
+        ("+ chain", |n| vec!["a"; n].join(" + ")),
+        ("parentheses", |n| {
+            format!("{}a{} > 1", "(".repeat(n), ")".repeat(n))
+        }),
+        ("not", |n| format!("{}b", "not ".repeat(n))),
+        ("and/or", |n| {
+            (0..n)
+                .map(|i| format!("a = {i}"))
+                .collect::<Vec<_>>()
+                .join(if n % 2 == 0 { " and " } else { " or " })
+        }),
+    ];
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(move || {
+            let db = Database::open(
+                "/nonexistent/plan-depth",
+                Options::memory().with_vectorized(true),
+            )
+            .unwrap();
+            db.execute("create table t { id: int, a: int, b: bool }")
+                .unwrap();
+            for (name, shape) in shapes {
+                // The largest that parses.
+                let mut n = crate::parser::MAX_DEPTH as usize + 1;
+                let q = loop {
+                    let e = shape(n);
+                    let q = format!("select {e} as x from t where {e} order by {e}");
+                    if crate::parser::parse(&q).is_ok() {
+                        break q;
+                    }
+                    n -= 1;
+                };
+                assert!(n > 100, "{name}: {n}");
+                let p = plan(&db, &q, INDEXES).unwrap();
+                assert!(!explain(&p).is_empty(), "{name}");
+                drop(p);
+                assert!(explained(&db, &q).contains("sort by"), "{name}");
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -67,6 +67,10 @@ pub enum Statement {
     },
     /// `explain STATEMENT`: the plan, not the rows.
     Explain(Box<Statement>),
+    /// `explain analyze STATEMENT`: runs a query (or the row-finding of an
+    /// `update` or `delete`, changing nothing) and returns its plan with
+    /// the rows and time of each node.
+    ExplainAnalyze(Box<Statement>),
 }
 
 /// A column in `create table`.
@@ -428,6 +432,7 @@ impl fmt::Display for Statement {
                 Ok(())
             }
             Statement::Explain(s) => write!(f, "explain {s}"),
+            Statement::ExplainAnalyze(s) => write!(f, "explain analyze {s}"),
         }
     }
 }

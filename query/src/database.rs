@@ -21,11 +21,13 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 use crate::ast::{ColumnDef, ColumnType, Expr, Literal, Select, Statement};
 use crate::catalog::{self, Catalog, Table};
 use crate::error::{Error, ErrorCode, Result};
+use crate::exec;
 use crate::expr;
 use crate::keys;
 use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
 use crate::output::{Column, Output, Streamed};
 use crate::parser;
+use crate::plan;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
 use crate::runner::{self, table_end};
@@ -60,12 +62,27 @@ use crate::plan::bound::BoundExpr;
 /// New fields may be added in minor versions (the struct is
 /// `#[non_exhaustive]`): build it from a default, not with a struct
 /// literal.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Options {
     /// The log and storage options, including the durability mode. Default
     /// `fasty_wal::Options::default()` (async, 50 ms).
     pub wal: fasty_wal::Options,
+    /// Development switch: run queries on the vectorised engine (bind →
+    /// logical → physical plan, `exec/`) instead of the row one, and
+    /// `explain` its plans. Default: true when the environment has
+    /// `FASTY_EXEC=vector`, so every test can run on either engine.
+    #[doc(hidden)]
+    pub vectorized: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            wal: fasty_wal::Options::default(),
+            vectorized: std::env::var_os("FASTY_EXEC").is_some_and(|v| v == "vector"),
+        }
+    }
 }
 
 impl Options {
@@ -84,6 +101,14 @@ impl Options {
     #[must_use]
     pub fn with_wal(mut self, wal: fasty_wal::Options) -> Options {
         self.wal = wal;
+        self
+    }
+
+    /// Sets [`Options::vectorized`] (development switch).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_vectorized(mut self, vectorized: bool) -> Options {
+        self.vectorized = vectorized;
         self
     }
 
@@ -141,6 +166,8 @@ pub struct Database {
     table_locks: Mutex<HashMap<u32, Arc<RwLock<()>>>>,
     /// Primary-key stripes, locked by inserts in ascending order.
     stripes: Vec<Mutex<()>>,
+    /// Queries run on the vectorised engine ([`Options::vectorized`]).
+    vectorized: bool,
 }
 
 impl Database {
@@ -148,6 +175,7 @@ impl Database {
     /// loading the catalog; finishes deleting the data of tables and
     /// indexes dropped before a crash.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
+        let vectorized = opts.vectorized;
         let db = Db::open(dir, opts.wal)?;
         let cat = Catalog::load(&db.snapshot())?;
         let dropped = cat.dropped.clone();
@@ -157,11 +185,18 @@ impl Database {
             ddl: Mutex::new(()),
             table_locks: Mutex::new(HashMap::new()),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            vectorized,
         };
         for id in dropped {
             database.purge(id)?;
         }
         Ok(database)
+    }
+
+    /// The catalog as of now, for in-crate tests that plan by hand.
+    #[cfg(test)]
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().clone()
     }
 
     /// The key-value store below, for stats, sync and checkpoints.
@@ -402,6 +437,9 @@ impl Database {
                 .delete(table, filter.as_ref(), popts, limits)
                 .map(Output::Affected),
             Statement::Explain(inner) => self.explain(inner, popts).map(Output::Plan),
+            Statement::ExplainAnalyze(inner) => {
+                self.explain_analyze(inner, popts, limits).map(Output::Plan)
+            }
         };
         out.map(Streamed::Other)
     }
@@ -517,6 +555,9 @@ impl Database {
         {
             return Ok(n);
         }
+        if self.vectorized {
+            return self.select_vector(&cat, s, opts, limits, sink, keeps_all);
+        }
         let plan = planner::plan_select(&cat, s, opts)?;
         let columns: Vec<Column> = plan
             .columns
@@ -531,6 +572,31 @@ impl Database {
         let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
         let mut emit = Emitter::new(sink, limits, keeps_all);
         runner::run_select(&snap, &plan, &desc, limits, &mut emit)?;
+        emit.finish()
+    }
+
+    /// [`Database::select`] on the vectorised engine.
+    fn select_vector(
+        &self,
+        cat: &Catalog,
+        s: &Select,
+        opts: PlanOptions,
+        limits: &Limits,
+        sink: &mut dyn RowSink,
+        keeps_all: bool,
+    ) -> Result<u64> {
+        let bound = plan::bind::bind_select(cat, s)?;
+        let physical = plan::choose::physical(bound.plan, opts)?;
+        let columns: Vec<Column> = bound
+            .columns
+            .into_iter()
+            .map(|(name, ty)| Column { name, ty })
+            .collect();
+        sink.columns(&columns)?;
+        let snap = self.db.snapshot();
+        let ctx = exec::ExecCtx::new(&snap, limits);
+        let mut emit = Emitter::new(sink, limits, keeps_all);
+        exec::run(&physical, &ctx, &mut emit)?;
         emit.finish()
     }
 
@@ -697,6 +763,24 @@ impl Database {
 
     fn explain(&self, stmt: &Statement, opts: PlanOptions) -> Result<String> {
         let cat = self.catalog.read().clone();
+        if self.vectorized {
+            match stmt {
+                Statement::Select(s) => {
+                    let bound = plan::bind::bind_select(&cat, s)?;
+                    let physical = plan::choose::physical(bound.plan, opts)?;
+                    return Ok(plan::explain::explain(&physical));
+                }
+                Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => {
+                    let rows = plan::choose::plan_rows(&cat, table, filter.as_ref(), opts)?;
+                    return Ok(format!(
+                        "{} {table} (one atomic batch, indexes maintained)\n{}",
+                        write_verb(stmt),
+                        plan::explain::explain_at(&rows, 1)
+                    ));
+                }
+                _ => {}
+            }
+        }
         Ok(match stmt {
             Statement::Select(s) => planner::plan_select(&cat, s, opts)?.explain(s),
             Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => {
@@ -726,7 +810,63 @@ impl Database {
                 )
             }
             Statement::Explain(inner) => self.explain(inner, opts)?,
+            Statement::ExplainAnalyze(inner) => format!("explain analyze {inner}"),
             ddl => format!("{ddl}"),
+        })
+    }
+
+    /// `explain analyze`: runs a query, or the row-finding of an `update`
+    /// or `delete` (changing nothing), on the vectorised engine whichever
+    /// engine runs queries (only it measures each plan node), and returns
+    /// the plan with each node's rows, chunks and time. Other statements
+    /// are refused with `unsupported`, before anything runs.
+    fn explain_analyze(
+        &self,
+        stmt: &Statement,
+        opts: PlanOptions,
+        limits: &Limits,
+    ) -> Result<String> {
+        let cat = self.catalog.read().clone();
+        let (head, physical) = match stmt {
+            Statement::Select(s) => {
+                let bound = plan::bind::bind_select(&cat, s)?;
+                (None, plan::choose::physical(bound.plan, opts)?)
+            }
+            Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => (
+                Some(format!(
+                    "{} {table} (rows found, nothing changed)",
+                    write_verb(stmt)
+                )),
+                plan::choose::plan_rows(&cat, table, filter.as_ref(), opts)?,
+            ),
+            other => {
+                return Err(Error::query(
+                    ErrorCode::Unsupported,
+                    format!(
+                        "explain analyze runs a select, or the row-finding of an update or delete, not {}; use explain",
+                        statement_name(other)
+                    ),
+                ));
+            }
+        };
+        let snap = self.db.snapshot();
+        let ctx = exec::ExecCtx::analysing(&snap, limits, physical.size());
+        let mut discard = Discard;
+        let mut emit = Emitter::new(&mut discard, limits, false);
+        exec::run(&physical, &ctx, &mut emit)?;
+        emit.finish()?;
+        let Some(profile) = ctx.profile.as_ref() else {
+            return Err(Error::query(
+                ErrorCode::Unsupported,
+                "internal: explain analyze without figures",
+            ));
+        };
+        Ok(match head {
+            Some(h) => format!(
+                "{h}\n{}",
+                plan::explain::explain_analyze(&physical, 1, profile)
+            ),
+            None => plan::explain::explain_analyze(&physical, 0, profile),
         })
     }
 
@@ -1196,7 +1336,9 @@ fn bind_statement(stmt: &mut Statement, values: &[Literal]) {
             filter.iter_mut().for_each(e);
         }
         Statement::Delete { filter, .. } => filter.iter_mut().for_each(e),
-        Statement::Explain(inner) => bind_statement(inner, values),
+        Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => {
+            bind_statement(inner, values)
+        }
         Statement::CreateTable { .. }
         | Statement::DropTable { .. }
         | Statement::CreateIndex { .. }
@@ -1275,5 +1417,41 @@ impl RowSink for Collect<'_> {
             self.rows.extend(rows);
         }
         Ok(())
+    }
+}
+
+/// `update` or `delete`, for the first line of their plans.
+fn write_verb(stmt: &Statement) -> &'static str {
+    if matches!(stmt, Statement::Update { .. }) {
+        "update"
+    } else {
+        "delete"
+    }
+}
+
+/// A sink that drops rows: `explain analyze` runs a query for its
+/// figures, not its rows.
+struct Discard;
+
+impl RowSink for Discard {
+    fn columns(&mut self, _columns: &[Column]) -> Result<()> {
+        Ok(())
+    }
+
+    fn rows(&mut self, _rows: Vec<Vec<Value>>) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What a statement is, in a few words, for messages.
+fn statement_name(stmt: &Statement) -> &'static str {
+    match stmt {
+        Statement::Insert { upsert: false, .. } => "insert",
+        Statement::Insert { upsert: true, .. } => "upsert",
+        Statement::Explain(_) | Statement::ExplainAnalyze(_) => "explain",
+        Statement::Select(_) => "select",
+        Statement::Update { .. } => "update",
+        Statement::Delete { .. } => "delete",
+        _ => "ddl",
     }
 }

@@ -462,7 +462,7 @@ pub(crate) fn plan_select(cat: &Catalog, s: &Select, opts: PlanOptions) -> Resul
 
 /// The two sides of `join T on a = b` where `b` belongs to the table at
 /// `step` and `a` to the ones before it.
-fn join_columns(scope: &Scope, on: &Expr, step: usize) -> Result<(Expr, Expr)> {
+pub(crate) fn join_columns(scope: &Scope, on: &Expr, step: usize) -> Result<(Expr, Expr)> {
     let unsupported = || {
         Error::query(
             ErrorCode::Unsupported,
@@ -711,10 +711,10 @@ fn choose_access(scope: &Scope, ti: usize, terms: &[&Expr]) -> Access {
 }
 
 /// Resolves names over a group row `[group keys.., aggregates..]`.
-struct GroupBinder<'a> {
-    scope: &'a Scope,
-    keys: &'a [Expr],
-    aggs: &'a [Expr],
+pub(crate) struct GroupBinder<'a> {
+    pub scope: &'a Scope,
+    pub keys: &'a [Expr],
+    pub aggs: &'a [Expr],
 }
 
 impl Binder for GroupBinder<'_> {
@@ -744,7 +744,7 @@ impl Binder for GroupBinder<'_> {
 
 /// Whether two expressions mean the same (names compared after resolution,
 /// so `age` and `users.age` match).
-fn same_expr(scope: &Scope, a: &Expr, b: &Expr) -> bool {
+pub(crate) fn same_expr(scope: &Scope, a: &Expr, b: &Expr) -> bool {
     match (a, b) {
         (Expr::Name(x), Expr::Name(y)) => match (scope.locate(x), scope.locate(y)) {
             (Ok(p), Ok(q)) => p == q,
@@ -763,10 +763,10 @@ fn same_expr(scope: &Scope, a: &Expr, b: &Expr) -> bool {
 }
 
 /// Output column names and types.
-type Columns = Vec<(String, Option<ColumnType>)>;
+pub(crate) type Columns = Vec<(String, Option<ColumnType>)>;
 
 /// The `order by` keys, an output alias replaced by its expression.
-fn order_by_exprs(s: &Select) -> Vec<OrderBy> {
+pub(crate) fn order_by_exprs(s: &Select) -> Vec<OrderBy> {
     s.order_by
         .iter()
         .map(|o| {
@@ -791,7 +791,7 @@ fn order_by_exprs(s: &Select) -> Vec<OrderBy> {
 /// one becomes `name_1` (`name_2`, ...), skipping any name another column
 /// has or was given. `select name, name, name_1` gives `name`, `name_2`,
 /// `name_1`.
-fn distinct_names(names: Vec<String>) -> Vec<String> {
+pub(crate) fn distinct_names(names: Vec<String>) -> Vec<String> {
     let mut taken: std::collections::HashSet<String> = names.iter().cloned().collect();
     let mut seen = std::collections::HashSet::new();
     // The next suffix to try per name, so n copies of a name cost O(n),

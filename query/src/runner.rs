@@ -879,7 +879,7 @@ impl Sink for ProjectSink<'_> {
 
 /// One aggregate's running state.
 #[derive(Clone, Debug)]
-enum AggState {
+pub(crate) enum AggState {
     Count(i64),
     Sum {
         int: i64,
@@ -896,7 +896,7 @@ enum AggState {
 }
 
 impl AggState {
-    fn new(f: AggFunc) -> AggState {
+    pub(crate) fn new(f: AggFunc) -> AggState {
         match f {
             AggFunc::Count => AggState::Count(0),
             AggFunc::Sum => AggState::Sum {
@@ -912,7 +912,7 @@ impl AggState {
     }
 
     /// Adds one input (`None` for `count(*)`).
-    fn add(&mut self, v: Option<&Value>) -> Result<()> {
+    pub(crate) fn add(&mut self, v: Option<&Value>) -> Result<()> {
         match (self, v) {
             (AggState::Count(n), None) => *n += 1,
             (_, Some(Value::Null)) => {}
@@ -1005,7 +1005,7 @@ impl AggState {
         Ok(())
     }
 
-    fn result(&self) -> Value {
+    pub(crate) fn result(&self) -> Value {
         match self {
             AggState::Count(n) => Value::Int(*n),
             AggState::Sum { any: false, .. } => Value::Null,

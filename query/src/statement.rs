@@ -54,7 +54,7 @@ pub(crate) fn kind_of(stmt: &ast::Statement) -> StatementKind {
         ast::Statement::Select(_) => StatementKind::Select,
         ast::Statement::Update { .. } => StatementKind::Update,
         ast::Statement::Delete { .. } => StatementKind::Delete,
-        ast::Statement::Explain(_) => StatementKind::Explain,
+        ast::Statement::Explain(_) | ast::Statement::ExplainAnalyze(_) => StatementKind::Explain,
     }
 }
 

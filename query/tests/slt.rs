@@ -1,6 +1,8 @@
 //! The sqllogictest runner: every `tests/slt/**/*.slt` (statement tests,
 //! one file per topic, plus `regressions/`) and every `tests/explain/*.slt`
-//! (plan snapshots) is one test, run on a fresh in-memory database.
+//! (plan snapshots; `tests/explain_vector/*.slt` instead when
+//! `FASTY_EXEC=vector` runs queries on the vectorised engine) is one test,
+//! run on a fresh in-memory database.
 //!
 //! How fasty's results print as sqllogictest lines (type letters, nulls,
 //! bools, json, errors) is described in tests/support/slt_db.rs and in
@@ -35,7 +37,15 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let mut files = Vec::new();
     slt_files(&root.join("slt"), &mut files);
-    slt_files(&root.join("explain"), &mut files);
+    // Plan snapshots of the engine that runs queries: the vectorised one
+    // prints plans of its own (see `FASTY_EXEC` in fasty-query's README).
+    let vectorised = std::env::var_os("FASTY_EXEC").is_some_and(|v| v == "vector");
+    let explain = if vectorised {
+        "explain_vector"
+    } else {
+        "explain"
+    };
+    slt_files(&root.join(explain), &mut files);
     assert!(!files.is_empty(), "no .slt files under {}", root.display());
     let bless = std::env::var_os("FASTY_BLESS").is_some_and(|v| v == "1");
     let trials = files

@@ -27,7 +27,7 @@
 //!            | "find" NAME tail                    -- = select * from NAME
 //!            | "update" NAME "set" NAME "=" expr {"," NAME "=" expr} ["where" expr]
 //!            | "delete" ["from"] NAME ["where" expr]
-//!            | "explain" statement
+//!            | "explain" ["analyze"] statement      -- "analyze" is not reserved
 //! coldef     = NAME ":" ("int" | "float" | "string" | "bool" | "json")
 //! item       = expr ["as" NAME]
 //! tail       = {"join" NAME "on" expr} ["where" expr] ["group" "by" expr {"," expr}]
@@ -204,7 +204,7 @@ pub fn check_depth(statement: &Statement) -> Result<()> {
     }
     let mut statement = statement;
     let mut explains = 0;
-    while let Statement::Explain(inner) = statement {
+    while let Statement::Explain(inner) | Statement::ExplainAnalyze(inner) = statement {
         explains += 1;
         if explains > MAX_EXPLAINS {
             return Err(Error::query(
@@ -573,10 +573,21 @@ impl<'a> Parser<'a> {
                     );
                 }
                 self.bump();
+                // `analyze` is a keyword only here, right after `explain`
+                // (no statement starts with a plain word).
+                let analyze = self.cur.tok == Tok::Word(None) && self.cur_text() == "analyze";
+                if analyze {
+                    self.bump();
+                }
                 self.explains += 1;
                 let inner = self.statement();
                 self.explains -= 1;
-                Ok(Statement::Explain(Box::new(inner?)))
+                let inner = Box::new(inner?);
+                Ok(if analyze {
+                    Statement::ExplainAnalyze(inner)
+                } else {
+                    Statement::Explain(inner)
+                })
             }
             _ => self.fail(What::Statement),
         }

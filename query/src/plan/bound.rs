@@ -293,7 +293,9 @@ impl fmt::Display for BoundExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BoundExpr::Literal(v) => match v {
-                Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+                Value::String(s) => crate::ast::write_string(f, s),
+                // As the language writes it: always marked as a float.
+                Value::Float(x) => write!(f, "{x:?}"),
                 Value::Json(j) => write!(f, "{j}"),
                 v => write!(f, "{v}"),
             },

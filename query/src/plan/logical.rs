@@ -75,6 +75,11 @@ pub(crate) enum Logical {
         right_key: BoundExpr,
         /// Conjuncts over left ++ right.
         filter: Vec<BoundExpr>,
+        /// How the right input's own conjuncts (true) and `filter`'s
+        /// (false) interleave as written, so a plan that evaluates them
+        /// together (a lookup join) keeps the statement's order, and so
+        /// which row fails with an error.
+        order: Vec<bool>,
     },
     /// One row per distinct `keys` (one row in all when `keys` is empty):
     /// the keys, then the aggregates.

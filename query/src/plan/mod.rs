@@ -1,12 +1,17 @@
-//! Planning a statement: bind (names → columns, [`bound`]), the logical
-//! plan (what to compute, [`logical`]), the physical plan (how,
-//! [`physical`]: access paths, join and aggregate algorithms) that
-//! `exec/` runs.
+//! Planning a statement: bind (names → columns, [`bind`], [`bound`]), the
+//! logical plan (what to compute, [`logical`]), the physical plan (how,
+//! [`physical`], chosen by [`choose`]: access paths, join and aggregate
+//! algorithms) that `exec/` runs, and its text ([`explain`]).
 
 // Wired into `Database` step by step, beside the row executor
 // (`runner.rs`, `planner.rs`) it replaces; until then parts are unused.
 #![allow(dead_code)]
 
+pub(crate) mod bind;
 pub(crate) mod bound;
+pub(crate) mod choose;
+pub(crate) mod explain;
 pub(crate) mod logical;
 pub(crate) mod physical;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,463 @@
+//! Physical planning: a [`Logical`] plan becomes a [`Physical`] one, with
+//! the same rules as the row planner (`planner.rs`), which has no
+//! statistics:
+//!
+//! - Access paths, best first, from a scan's own conjuncts: primary-key
+//!   points (`id = c`, `id in (…)`), index points (`col = c`, `col in
+//!   (…)` on an indexed column), primary-key range, index range, else a
+//!   full scan. Every conjunct is still checked on the rows an access path
+//!   returns (an access path only narrows what is read), except the ones
+//!   a primary-key access of the driving table enforces exactly.
+//! - Joins: a lookup join (by the joined table's primary key, or an index
+//!   on its key column) when the driving rows are few (found by key) or a
+//!   limit without sort or aggregate stops early; otherwise a hash join
+//!   building on the joined table, its own conjuncts applied while
+//!   building.
+//! - `order by` with `limit`: a top-k; without, a full sort.
+//! - The driving table's full scan runs split over threads unless a limit
+//!   without sort or aggregate can stop it early.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+
+use crate::ast::{BinaryOp, Expr};
+use crate::catalog::{Catalog, Table};
+use crate::error::Result;
+use crate::plan::bind::{bind_select, finder};
+use crate::plan::bound::BoundExpr;
+use crate::plan::logical::Logical;
+use crate::plan::physical::{Access, Lookup, Physical};
+use crate::planner::{PlanOptions, key_value};
+use crate::value::Value;
+
+/// Plans the rows of `table` that `filter` selects, for `update` and
+/// `delete`: whole rows (every column, in table order), in primary-key
+/// order.
+pub(crate) fn plan_rows(
+    cat: &Catalog,
+    table: &str,
+    filter: Option<&Expr>,
+    opts: PlanOptions,
+) -> Result<Physical> {
+    let bound = bind_select(cat, &finder(table, filter))?;
+    physical(bound.plan, opts)
+}
+
+/// The physical plan of a logical one.
+pub(crate) fn physical(plan: Logical, opts: PlanOptions) -> Result<Physical> {
+    let early_stop = stops_early(&plan);
+    // The driving table's access path decides the join strategy.
+    let few = {
+        let mut l = &plan;
+        loop {
+            match l {
+                Logical::Scan {
+                    table,
+                    columns,
+                    filter,
+                } => {
+                    let access = if opts.use_indexes {
+                        choose_access(table, columns, filter)
+                    } else {
+                        Access::FullScan
+                    };
+                    break matches!(access, Access::PkPoints(_) | Access::IndexPoints(..));
+                }
+                Logical::Join { left: input, .. }
+                | Logical::Filter { input, .. }
+                | Logical::Aggregate { input, .. }
+                | Logical::Project { input, .. }
+                | Logical::Sort { input, .. }
+                | Logical::Limit { input, .. } => l = input,
+            }
+        }
+    };
+    let cx = Cx {
+        opts,
+        early_stop,
+        lookups: opts.use_indexes && (few || early_stop),
+    };
+    cx.convert(plan, true)
+}
+
+/// Whether the plan has a limit that can stop reading early: one with no
+/// sort or aggregate below it.
+fn stops_early(l: &Logical) -> bool {
+    fn blocking(l: &Logical) -> bool {
+        match l {
+            Logical::Sort { .. } | Logical::Aggregate { .. } => true,
+            Logical::Scan { .. } => false,
+            Logical::Join { left, right, .. } => blocking(left) || blocking(right),
+            Logical::Filter { input, .. }
+            | Logical::Project { input, .. }
+            | Logical::Limit { input, .. } => blocking(input),
+        }
+    }
+    match l {
+        Logical::Project { input, .. } | Logical::Filter { input, .. } => stops_early(input),
+        Logical::Limit {
+            limit: Some(_),
+            input,
+            ..
+        } => !blocking(input),
+        _ => false,
+    }
+}
+
+/// What every step of one plan's conversion shares.
+struct Cx {
+    opts: PlanOptions,
+    /// A limit can stop the driving scan early.
+    early_stop: bool,
+    /// Joins may look rows up instead of hashing.
+    lookups: bool,
+}
+
+impl Cx {
+    /// Converts `l`; `driving` marks the chain of first inputs down to the
+    /// driving table's scan.
+    fn convert(&self, l: Logical, driving: bool) -> Result<Physical> {
+        let b = |x: Box<Logical>| self.convert(*x, driving).map(Box::new);
+        Ok(match l {
+            Logical::Scan {
+                table,
+                columns,
+                filter,
+            } => {
+                let access = if self.opts.use_indexes {
+                    choose_access(&table, &columns, &filter)
+                } else {
+                    Access::FullScan
+                };
+                // Conjuncts a primary-key access enforces exactly need no
+                // re-check on the driving table (a joined table keeps
+                // every conjunct, as the row planner does).
+                let filter = if driving {
+                    let mut first_eq = true;
+                    filter
+                        .into_iter()
+                        .filter(|t| !enforced_by_pk(&table, &columns, &access, t, &mut first_eq))
+                        .collect()
+                } else {
+                    filter
+                };
+                let parallel = driving && access == Access::FullScan && !self.early_stop;
+                Physical::Scan {
+                    table,
+                    access,
+                    columns,
+                    filter,
+                    parallel,
+                }
+            }
+            Logical::Filter { input, predicate } => Physical::Filter {
+                input: b(input)?,
+                predicate,
+            },
+            Logical::Join {
+                left,
+                right,
+                left_key,
+                right_key,
+                filter,
+                order,
+            } => {
+                let left = self.convert(*left, driving)?;
+                let width = left.fields().len();
+                match (self.lookup(&right, &right_key), *right) {
+                    (
+                        Some(via),
+                        Logical::Scan {
+                            table,
+                            columns,
+                            filter: own,
+                        },
+                    ) => {
+                        // The lookup is the joined table's access path; its
+                        // own conjuncts join the filter over the joined row,
+                        // in the order they were written.
+                        let mut own = own.iter().map(|e| e.remap(&|i| i + width));
+                        let mut cross = filter.into_iter();
+                        let mut all: Vec<BoundExpr> = order
+                            .iter()
+                            .filter_map(|&o| if o { own.next() } else { cross.next() })
+                            .collect();
+                        // Conjuncts `order` does not account for (a plan
+                        // built by hand) still apply.
+                        all.extend(own);
+                        all.extend(cross);
+                        Physical::LookupJoin {
+                            input: Box::new(left),
+                            table,
+                            via,
+                            key: left_key,
+                            columns,
+                            filter: all,
+                        }
+                    }
+                    (_, right) => Physical::HashJoin {
+                        probe: Box::new(left),
+                        build: Box::new(self.convert(right, false)?),
+                        probe_key: left_key,
+                        build_key: right_key,
+                        filter,
+                    },
+                }
+            }
+            Logical::Aggregate { input, keys, aggs } => Physical::HashAggregate {
+                input: b(input)?,
+                keys,
+                aggs,
+            },
+            Logical::Project { input, exprs } => Physical::Project {
+                input: b(input)?,
+                exprs,
+            },
+            Logical::Sort { input, keys } => Physical::Sort {
+                input: b(input)?,
+                keys,
+            },
+            Logical::Limit {
+                input,
+                limit,
+                offset,
+            } => match (*input, limit) {
+                (Logical::Sort { input, keys }, Some(limit)) => Physical::TopK {
+                    input: b(input)?,
+                    keys,
+                    limit,
+                    offset,
+                },
+                (input, limit) => Physical::Limit {
+                    input: Box::new(self.convert(input, driving)?),
+                    limit,
+                    offset,
+                },
+            },
+        })
+    }
+
+    /// How a join may look up the rows of `right` by `right_key`, if it
+    /// may: `right` is a plain scan and the key is its table's primary
+    /// key or an indexed column.
+    fn lookup(&self, right: &Logical, right_key: &BoundExpr) -> Option<Lookup> {
+        if !self.lookups {
+            return None;
+        }
+        let (Logical::Scan { table, columns, .. }, BoundExpr::Column { index, .. }) =
+            (right, right_key)
+        else {
+            return None;
+        };
+        let col = *columns.get(*index)?;
+        if col == table.pk {
+            return Some(Lookup::Pk);
+        }
+        let ix = table.indexes.iter().find(|i| i.pos == col)?;
+        Some(Lookup::Index(ix.clone()))
+    }
+}
+
+/// What a sargable conjunct says about one column.
+enum TermKind {
+    /// The column equals one of these values.
+    Eq(Vec<Value>),
+    /// The column lies within this range.
+    Range(Bound<Value>, Bound<Value>),
+}
+
+/// A sargable conjunct: `col op constant` (or mirrored), `col between c
+/// and d`, `col in (c, …)` on a plain column of the scan; the column's
+/// table position and what it says.
+fn term_bounds(columns: &[usize], e: &BoundExpr) -> Option<(usize, TermKind)> {
+    let col = |x: &BoundExpr| match x {
+        BoundExpr::Column { index, .. } => columns.get(*index).copied(),
+        _ => None,
+    };
+    let lit = |x: &BoundExpr| match x {
+        BoundExpr::Literal(v) => Some(v.clone()),
+        _ => None,
+    };
+    match e {
+        BoundExpr::Binary { op, left, right } => {
+            let (c, v, op) = match (col(left), lit(right), col(right), lit(left)) {
+                (Some(c), Some(v), _, _) => (c, v, *op),
+                (_, _, Some(c), Some(v)) => (c, v, flip(*op)?),
+                _ => return None,
+            };
+            if v.is_null() {
+                return None;
+            }
+            let kind = match op {
+                BinaryOp::Eq => TermKind::Eq(vec![v]),
+                BinaryOp::Lt => TermKind::Range(Bound::Unbounded, Bound::Excluded(v)),
+                BinaryOp::LtEq => TermKind::Range(Bound::Unbounded, Bound::Included(v)),
+                BinaryOp::Gt => TermKind::Range(Bound::Excluded(v), Bound::Unbounded),
+                BinaryOp::GtEq => TermKind::Range(Bound::Included(v), Bound::Unbounded),
+                _ => return None,
+            };
+            Some((c, kind))
+        }
+        BoundExpr::Between {
+            expr,
+            low,
+            high,
+            negated: false,
+        } => {
+            let c = col(expr)?;
+            let (lo, hi) = (lit(low)?, lit(high)?);
+            if lo.is_null() || hi.is_null() {
+                return None;
+            }
+            Some((c, TermKind::Range(Bound::Included(lo), Bound::Included(hi))))
+        }
+        BoundExpr::InList {
+            expr,
+            list,
+            negated: false,
+        } => {
+            let c = col(expr)?;
+            let vals: Option<Vec<Value>> = list
+                .iter()
+                .map(|x| lit(x).filter(|v| !v.is_null()))
+                .collect();
+            Some((c, TermKind::Eq(vals?)))
+        }
+        _ => None,
+    }
+}
+
+/// `c op x` is `x flip(op) c`, for the operators an access path uses.
+fn flip(op: BinaryOp) -> Option<BinaryOp> {
+    Some(match op {
+        BinaryOp::Eq => BinaryOp::Eq,
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::LtEq => BinaryOp::GtEq,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::GtEq => BinaryOp::LtEq,
+        _ => return None,
+    })
+}
+
+/// Whether `term` is exactly what `access` (a primary-key access chosen
+/// by [`choose_access`]) guarantees: the first int equality or `in` for
+/// points, every int range conjunct for a range.
+fn enforced_by_pk(
+    table: &Table,
+    columns: &[usize],
+    access: &Access,
+    term: &BoundExpr,
+    first_eq: &mut bool,
+) -> bool {
+    let Some((c, kind)) = term_bounds(columns, term) else {
+        return false;
+    };
+    if c != table.pk {
+        return false;
+    }
+    match (access, kind) {
+        (Access::PkPoints(_), TermKind::Eq(vals))
+            if *first_eq && vals.iter().all(|v| matches!(v, Value::Int(_))) =>
+        {
+            *first_eq = false;
+            true
+        }
+        (Access::PkRange(..), TermKind::Range(lo, hi)) => {
+            let b = |x: &Bound<Value>| match x {
+                Bound::Included(v) | Bound::Excluded(v) => matches!(v, Value::Int(_)),
+                Bound::Unbounded => true,
+            };
+            b(&lo) && b(&hi)
+        }
+        _ => false,
+    }
+}
+
+/// The tighter of two bounds on one side of a range: the larger lower
+/// bound (`lower`) or the smaller upper bound; at equal values the
+/// exclusive one.
+fn tighter(a: Bound<Value>, b: Bound<Value>, lower: bool) -> Bound<Value> {
+    use std::cmp::Ordering::*;
+    match (&a, &b) {
+        (Bound::Unbounded, _) => b,
+        (_, Bound::Unbounded) => a,
+        (Bound::Included(x) | Bound::Excluded(x), Bound::Included(y) | Bound::Excluded(y)) => {
+            match (x.sort_cmp(y), lower) {
+                (Less, true) | (Greater, false) => b,
+                (Greater, true) | (Less, false) => a,
+                (Equal, _) if matches!(a, Bound::Excluded(_)) => a,
+                (Equal, _) => b,
+            }
+        }
+    }
+}
+
+/// Picks the access path of a scan of `table` reading `columns` from its
+/// conjuncts (over the scan's output).
+pub(crate) fn choose_access(table: &Table, columns: &[usize], terms: &[BoundExpr]) -> Access {
+    let mut eq: HashMap<usize, Vec<Value>> = HashMap::new();
+    let mut ranges: HashMap<usize, (Bound<Value>, Bound<Value>)> = HashMap::new();
+    for t in terms {
+        let Some((c, kind)) = term_bounds(columns, t) else {
+            continue;
+        };
+        let ty = table.columns[c].ty;
+        let conv = |v: Value| key_value(v, ty);
+        match kind {
+            TermKind::Eq(vals) => {
+                // A value that cannot be a key (`id = 2.5`) matches no row
+                // of a keyed column; the filter decides that.
+                let Some(vals) = vals.into_iter().map(conv).collect::<Option<Vec<_>>>() else {
+                    continue;
+                };
+                eq.entry(c).or_insert(vals);
+            }
+            TermKind::Range(lo, hi) => {
+                let map = |b: Bound<Value>| -> Option<Bound<Value>> {
+                    Some(match b {
+                        Bound::Included(v) => Bound::Included(conv(v)?),
+                        Bound::Excluded(v) => Bound::Excluded(conv(v)?),
+                        Bound::Unbounded => Bound::Unbounded,
+                    })
+                };
+                let (Some(lo), Some(hi)) = (map(lo), map(hi)) else {
+                    continue;
+                };
+                let e = ranges
+                    .entry(c)
+                    .or_insert((Bound::Unbounded, Bound::Unbounded));
+                e.0 = tighter(e.0.clone(), lo, true);
+                e.1 = tighter(e.1.clone(), hi, false);
+            }
+        }
+    }
+    let as_int = |v: &Value| match v {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    };
+    if let Some(vals) = eq.get(&table.pk) {
+        let mut pks: Vec<i64> = vals.iter().filter_map(as_int).collect();
+        pks.sort_unstable();
+        pks.dedup();
+        return Access::PkPoints(pks);
+    }
+    for ix in &table.indexes {
+        if let Some(vals) = eq.get(&ix.pos) {
+            return Access::IndexPoints(ix.clone(), vals.clone());
+        }
+    }
+    if let Some((lo, hi)) = ranges.get(&table.pk) {
+        let int_bound = |b: &Bound<Value>| match b {
+            Bound::Included(v) => as_int(v).map_or(Bound::Unbounded, Bound::Included),
+            Bound::Excluded(v) => as_int(v).map_or(Bound::Unbounded, Bound::Excluded),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        return Access::PkRange(int_bound(lo), int_bound(hi));
+    }
+    for ix in &table.indexes {
+        if let Some((lo, hi)) = ranges.get(&ix.pos) {
+            return Access::IndexRange(ix.clone(), lo.clone(), hi.clone());
+        }
+    }
+    Access::FullScan
+}

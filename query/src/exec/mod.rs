@@ -21,6 +21,7 @@ mod filter;
 mod kernel;
 mod limit;
 mod project;
+mod scan;
 #[cfg(test)]
 mod tests;
 
@@ -166,6 +167,13 @@ pub(crate) fn build<'a>(
         build(child, ctx, if i == 0 { part } else { None })
     };
     let op: BoxOp<'a> = match node.plan {
+        Physical::Scan {
+            table,
+            access,
+            columns,
+            filter,
+            ..
+        } => Box::new(scan::Scan::new(ctx, table, access, columns, filter, part)?),
         Physical::Filter { predicate, .. } => {
             Box::new(filter::Filter::new(input(0)?, predicate, ctx.limits)?)
         }

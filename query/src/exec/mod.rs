@@ -22,6 +22,7 @@ mod kernel;
 mod limit;
 mod project;
 mod scan;
+mod sort;
 #[cfg(test)]
 mod tests;
 
@@ -181,6 +182,7 @@ pub(crate) fn build<'a>(
         Physical::Limit { limit, offset, .. } => {
             Box::new(limit::Limit::new(input(0)?, *limit, *offset))
         }
+        Physical::Sort { keys, .. } => Box::new(sort::Sort::new(node, ctx, part, keys)?),
         other => {
             return Err(Error::query(
                 ErrorCode::Unsupported,

@@ -25,6 +25,7 @@ mod scan;
 mod sort;
 #[cfg(test)]
 mod tests;
+mod top_k;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -183,6 +184,12 @@ pub(crate) fn build<'a>(
             Box::new(limit::Limit::new(input(0)?, *limit, *offset))
         }
         Physical::Sort { keys, .. } => Box::new(sort::Sort::new(node, ctx, part, keys)?),
+        Physical::TopK {
+            keys,
+            limit,
+            offset,
+            ..
+        } => Box::new(top_k::TopK::new(node, ctx, part, keys, *limit, *offset)?),
         other => {
             return Err(Error::query(
                 ErrorCode::Unsupported,

@@ -111,19 +111,23 @@ impl Scan<'_> {
         loop {
             self.ctx.limits.check()?;
             let decoder = &mut self.decoder;
-            let n = rows.fill(self.ctx.snap, VECTOR_SIZE, &mut |bytes| decoder.push(bytes))?;
-            if n == 0 {
+            let more = rows.fill(self.ctx.snap, VECTOR_SIZE, &mut |bytes| decoder.push(bytes))?;
+            if !more {
                 self.done = true;
-                return Ok(None);
             }
             let chunk = self.decoder.finish();
-            let chunk = if self.predicate.is_empty() {
-                chunk
-            } else {
-                self.predicate.apply(chunk)?
-            };
-            if !chunk.is_empty() {
-                return Ok(Some(chunk));
+            if chunk.len > 0 {
+                let chunk = if self.predicate.is_empty() {
+                    chunk
+                } else {
+                    self.predicate.apply(chunk)?
+                };
+                if !chunk.is_empty() {
+                    return Ok(Some(chunk));
+                }
+            }
+            if !more {
+                return Ok(None);
             }
         }
     }
@@ -219,52 +223,56 @@ impl Rows {
         Rows::Range(snap.scan(start..end))
     }
 
-    /// Hands the next stored rows, at most `max`, to `f`, in order;
-    /// returns how many it handed over: 0 once there are no more.
+    /// Hands the next stored rows, at most `max`, to `f`, in order (a
+    /// point read of a missing key counts towards `max` too, so that
+    /// every call is bounded work); returns whether there may be more.
     pub(crate) fn fill(
         &mut self,
         snap: &Snapshot,
         max: usize,
         f: &mut dyn FnMut(&[u8]) -> Result<()>,
-    ) -> Result<usize> {
-        let mut n = 0;
-        match self {
+    ) -> Result<bool> {
+        let more = match self {
             Rows::Range(scan) => {
-                if max == 0 {
-                    return Ok(0);
-                }
+                let mut n = 0;
                 let mut failed = None;
                 // `visit` lends each row as a slice and stops after the
                 // row for which it is told to; the next fill goes on
                 // from the row after it.
-                scan.visit(|_, v| match f(v) {
-                    Ok(()) => {
-                        n += 1;
-                        n < max
-                    }
-                    Err(e) => {
-                        failed = Some(e);
-                        false
-                    }
-                })
-                .map_err(storage)?;
+                if max > 0 {
+                    scan.visit(|_, v| match f(v) {
+                        Ok(()) => {
+                            n += 1;
+                            n < max
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    })
+                    .map_err(storage)?;
+                }
                 if let Some(e) = failed {
                     *self = Rows::Empty;
                     return Err(e);
                 }
+                // Fewer than asked for: the range has ended.
+                n == max
             }
             Rows::Points { table, pks } => {
-                while n < max {
-                    let Some(pk) = pks.next() else { break };
+                for pk in pks.by_ref().take(max) {
                     if let Some(bytes) = snap.get(&keys::row_key(*table, pk)).map_err(storage)? {
                         f(&bytes)?;
-                        n += 1;
                     }
                 }
+                pks.len() > 0
             }
-            Rows::Empty => {}
+            Rows::Empty => false,
+        };
+        if !more {
+            *self = Rows::Empty;
         }
-        Ok(n)
+        Ok(more)
     }
 }
 
@@ -713,6 +721,27 @@ pub(crate) mod tests {
             );
             assert!(run(&fx.db, &plan, &Limits::none()).unwrap().is_empty());
         }
+    }
+
+    #[test]
+    fn many_points_with_gaps_read_in_bounded_batches() {
+        let fx = Fixture::new();
+        // Every other key is missing; more keys than a chunk holds.
+        let pks: Vec<i64> = (-2000..=2 * BIG).step_by(2).collect();
+        let plan = scan(
+            fx.table("big"),
+            Access::PkPoints(pks),
+            vec![0],
+            Vec::new(),
+            false,
+        );
+        let got: Vec<i64> = run(&fx.db, &plan, &Limits::none())
+            .unwrap()
+            .iter()
+            .map(|r| int(&r[0]))
+            .collect();
+        let want: Vec<i64> = (2..=BIG).step_by(2).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

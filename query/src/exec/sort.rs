@@ -316,8 +316,12 @@ impl<'l> Run<'l> {
     }
 }
 
+/// More chunks than a sort can number (over four billion).
 fn too_many() -> Error {
-    Error::query(ErrorCode::Unsupported, "too many rows to sort")
+    Error::query(
+        ErrorCode::Unsupported,
+        "too many rows to sort; add a filter or a limit",
+    )
 }
 
 /// The sort operator.

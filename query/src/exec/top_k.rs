@@ -415,6 +415,45 @@ mod tests {
     }
 
     #[test]
+    fn sort_and_top_k_give_the_row_engines_rows() {
+        let fx = Fixture::new();
+        let t = fx.table("t");
+        let full: Vec<usize> = (0..T_COLUMNS).collect();
+        // (order by, its keys over t's columns, limit and offset)
+        let cases = [
+            ("a desc, s", vec![key(col(1), true), key(col(2), false)]),
+            ("j, id desc", vec![key(col(5), false), key(col(0), true)]),
+            ("f, b desc", vec![key(col(3), false), key(col(4), true)]),
+        ];
+        for (order, keys) in cases {
+            for (limit, offset) in [(None, 0), (Some(7), 0), (Some(20), 290), (Some(0), 3)] {
+                let mut text = format!("select * from t order by {order}");
+                if let Some(l) = limit {
+                    text += &format!(" limit {l} offset {offset}");
+                }
+                let crate::Output::Rows { rows: want, .. } = fx.db.execute(&text).unwrap() else {
+                    panic!("rows expected from {text}");
+                };
+                for parallel in [false, true] {
+                    let input = scan(
+                        t.clone(),
+                        Access::FullScan,
+                        full.clone(),
+                        Vec::new(),
+                        parallel,
+                    );
+                    let plan = match limit {
+                        None => super::super::sort::tests::sort(input, keys.clone()),
+                        Some(l) => top_k(input, keys.clone(), l, offset),
+                    };
+                    let got = run(&fx.db, &plan, &Limits::none()).unwrap();
+                    assert_eq!(got, want, "{text}, parallel {parallel}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn top_k_of_an_empty_table_is_empty() {
         let fx = Fixture::new();
         let plan = top_k(

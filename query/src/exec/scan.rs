@@ -31,6 +31,7 @@ use crate::row::RowReader;
 use crate::runner::{collect_pks, index_pks, index_range, pk_range};
 use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
 
+/// A storage failure as the crate's error.
 fn storage(e: impl Into<fasty_wal::Error>) -> Error {
     Error::Storage(e.into())
 }
@@ -392,6 +393,7 @@ pub(crate) mod tests {
     struct Lcg(u64);
 
     impl Lcg {
+        /// The next number in `0..n`.
         fn next(&mut self, n: u64) -> u64 {
             self.0 = self
                 .0
@@ -588,6 +590,7 @@ pub(crate) mod tests {
             .collect()
     }
 
+    /// An inclusive, exclusive or open bound, by `kind`.
     fn bound<T>(kind: u8, v: T) -> Bound<T> {
         match kind % 3 {
             0 => Bound::Included(v),

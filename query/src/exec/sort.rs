@@ -9,6 +9,10 @@
 //! order, a tie going to the earlier part, which is the order a single
 //! scan would have given.
 //!
+//! The buffer counts against the statement's memory limit while the
+//! input is read; once rows go out it is handed on to the result (which
+//! counts what it keeps), as the row executor does.
+//!
 //! The key helpers here ([`KeyRef`], [`KeyCol`], [`SortKeys`]) are shared
 //! with `top_k.rs`.
 
@@ -250,6 +254,13 @@ impl<'l> Held<'l> {
     pub(crate) fn absorb(&mut self, mut other: Held<'_>) {
         self.bytes += std::mem::take(&mut other.bytes);
     }
+
+    /// Gives back everything held now: the buffer is handed on to the
+    /// result, which counts it again if it keeps it (as the row executor
+    /// does), so a sorted result collected whole counts once, not twice.
+    pub(crate) fn hand_on(&mut self) {
+        self.limits.release(std::mem::take(&mut self.bytes));
+    }
 }
 
 impl Drop for Held<'_> {
@@ -393,7 +404,10 @@ pub(crate) fn input_of(node: Node<'_>) -> Result<Node<'_>> {
 impl Operator for Sort<'_> {
     fn next(&mut self) -> Result<Option<Chunk>> {
         if self.runs.is_none() {
-            let runs = self.read()?;
+            let mut runs = self.read()?;
+            for r in &mut runs {
+                r.held.hand_on();
+            }
             self.next = vec![0; runs.len()];
             self.runs = Some(runs);
         }
@@ -688,6 +702,7 @@ pub(crate) mod tests {
         assert_eq!(run(&fx.db, &plan, &Limits::none()).unwrap(), want);
     }
 
+    /// Limits with only a memory limit of `limit` bytes.
     pub(crate) fn memory(limit: usize) -> Limits {
         Limits::new(&ExecOptions::default().with_memory_limit(Some(limit)))
     }
@@ -742,6 +757,13 @@ pub(crate) mod tests {
         assert!(run(&fx.db, &plan, &limits).is_ok());
         assert!(run(&fx.db, &plan, &limits).is_ok());
         assert!(run(&fx.db, &plan, &memory(hi - 1)).is_err());
+        // Once rows go out, the result counts them (if it keeps them),
+        // not the sort: the whole limit is free again.
+        let snap = fx.db.kv().snapshot();
+        let ctx = ExecCtx::new(&snap, &limits);
+        let mut op = build(Node::root(&plan), &ctx, None).unwrap();
+        assert!(op.next().unwrap().is_some());
+        assert!(limits.hold(hi).is_ok(), "the sort still counts its buffer");
     }
 
     #[test]

@@ -184,11 +184,9 @@ fn fill<'k, 'l>(
 }
 
 /// The rows to output, in order.
-struct Output<'l> {
+struct Output {
     rows: std::iter::Skip<std::vec::IntoIter<Vec<Value>>>,
     templates: Option<Vec<Vector>>,
-    /// What the kept rows hold until they have gone out.
-    _held: Held<'l>,
 }
 
 /// The top-k operator.
@@ -199,7 +197,7 @@ pub(crate) struct TopK<'a> {
     keys: SortKeys,
     limit: u64,
     offset: u64,
-    out: Option<Output<'a>>,
+    out: Option<Output>,
 }
 
 impl<'a> TopK<'a> {
@@ -227,7 +225,7 @@ impl<'a> TopK<'a> {
 
     /// Reads the input (in parallel per part when it is a parallel scan)
     /// and keeps the best rows.
-    fn read(&self) -> Result<Output<'a>> {
+    fn read(&self) -> Result<Output> {
         let child = input_of(self.node)?;
         let k = usize::try_from(self.limit.saturating_add(self.offset)).unwrap_or(usize::MAX);
         let limits = self.ctx.limits;
@@ -261,12 +259,12 @@ impl<'a> TopK<'a> {
             }
         };
         limits.check()?;
-        let (rows, templates, held) = heap.finish();
+        let (rows, templates, mut held) = heap.finish();
+        held.hand_on();
         let skip = usize::try_from(self.offset).unwrap_or(usize::MAX);
         Ok(Output {
             rows: rows.into_iter().skip(skip),
             templates,
-            _held: held,
         })
     }
 }
@@ -318,6 +316,7 @@ mod tests {
     use super::super::scan::tests::{BIG, Fixture, T_COLUMNS, run, scan};
     use super::super::sort::tests::{col, key, memory, oracle, sort_keys};
     use super::super::tests::{Source, int_chunks};
+    use super::super::{ExecCtx, Node};
     use super::*;
     use crate::error::ErrorCode;
     use crate::plan::physical::{Access, Physical};
@@ -494,6 +493,32 @@ mod tests {
         fill(&mut src, &mut none, &limits).unwrap();
         assert_eq!(none.boundary(), None);
         assert!(none.finish().0.is_empty());
+    }
+
+    #[test]
+    fn a_top_k_hands_its_rows_on_to_the_result() {
+        let fx = Fixture::new();
+        let plan = top_k(
+            scan(
+                fx.table("big"),
+                Access::FullScan,
+                vec![0, 2],
+                Vec::new(),
+                false,
+            ),
+            vec![key(col(1), false)],
+            3000,
+            0,
+        );
+        let limits = memory(64 << 20);
+        let snap = fx.db.kv().snapshot();
+        let ctx = ExecCtx::new(&snap, &limits);
+        let mut op = build(Node::root(&plan), &ctx, None).unwrap();
+        assert!(op.next().unwrap().is_some());
+        assert!(
+            limits.hold(64 << 20).is_ok(),
+            "the top-k still counts its rows"
+        );
     }
 
     #[test]

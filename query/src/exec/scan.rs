@@ -10,7 +10,7 @@
 //!   columns, straight from the row's bytes, one walk over each row, no
 //!   owned value per row.
 //!
-//! Columnar data blocks will add a third kind of source that hands over
+//! Columnar data blocks will add another kind of source that hands over
 //! whole column blocks (with a selection) beside the memtables' rows; a
 //! block then becomes vectors without going through the decoder, and the
 //! scan's filter can skip blocks by their zone maps before any is read.

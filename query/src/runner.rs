@@ -485,7 +485,39 @@ pub(crate) fn index_pks(
     Ok(pks)
 }
 
-fn collect_pks(
+/// The key range of index `index`'s entries with values within bounds
+/// (never its null entries): where an index range access scans.
+pub(crate) fn index_range(index: u32, lo: Bound<&Value>, hi: Bound<&Value>) -> (Vec<u8>, Vec<u8>) {
+    let mut prefix = Vec::new();
+    let start = match lo {
+        Bound::Included(v) => {
+            keys::index_prefix(index, v, &mut prefix);
+            prefix.clone()
+        }
+        Bound::Excluded(v) => {
+            keys::index_prefix(index, v, &mut prefix);
+            keys::successor(&prefix).unwrap_or_else(|| table_end(index))
+        }
+        Bound::Unbounded => keys::not_null_start(index),
+    };
+    prefix.clear();
+    let end = match hi {
+        Bound::Included(v) => {
+            keys::index_prefix(index, v, &mut prefix);
+            keys::successor(&prefix).unwrap_or_else(|| table_end(index))
+        }
+        Bound::Excluded(v) => {
+            keys::index_prefix(index, v, &mut prefix);
+            prefix
+        }
+        Bound::Unbounded => table_end(index),
+    };
+    (start, end)
+}
+
+/// Appends the primary keys of the index entries in `[start, end)` to
+/// `out`, in entry order.
+pub(crate) fn collect_pks(
     snap: &Snapshot,
     start: Vec<u8>,
     end: Vec<u8>,
@@ -538,30 +570,7 @@ pub(crate) fn for_each_row(
         Access::PkPoints(pks) => pks.clone(),
         Access::IndexPoints(ix, vals) => index_pks(snap, ix.id, vals, meter)?,
         Access::IndexRange(ix, lo, hi) => {
-            let mut prefix = Vec::new();
-            let start = match lo {
-                Bound::Included(v) => {
-                    keys::index_prefix(ix.id, v, &mut prefix);
-                    prefix.clone()
-                }
-                Bound::Excluded(v) => {
-                    keys::index_prefix(ix.id, v, &mut prefix);
-                    keys::successor(&prefix).unwrap_or_else(|| table_end(ix.id))
-                }
-                Bound::Unbounded => keys::not_null_start(ix.id),
-            };
-            prefix.clear();
-            let end = match hi {
-                Bound::Included(v) => {
-                    keys::index_prefix(ix.id, v, &mut prefix);
-                    keys::successor(&prefix).unwrap_or_else(|| table_end(ix.id))
-                }
-                Bound::Excluded(v) => {
-                    keys::index_prefix(ix.id, v, &mut prefix);
-                    prefix.clone()
-                }
-                Bound::Unbounded => table_end(ix.id),
-            };
+            let (start, end) = index_range(ix.id, lo.as_ref(), hi.as_ref());
             let mut pks = Vec::new();
             collect_pks(snap, start, end, meter, &mut pks)?;
             pks.sort_unstable();

@@ -26,8 +26,11 @@ mod filter;
 mod kernel;
 mod limit;
 mod project;
+mod scan;
+mod sort;
 #[cfg(test)]
 mod tests;
+mod top_k;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -181,6 +184,13 @@ pub(crate) fn build<'a>(
         build(child, ctx, if i == 0 { part } else { None })
     };
     let op: BoxOp<'a> = match node.plan {
+        Physical::Scan {
+            table,
+            access,
+            columns,
+            filter,
+            ..
+        } => Box::new(scan::Scan::new(ctx, table, access, columns, filter, part)?),
         Physical::Filter { predicate, .. } => {
             Box::new(filter::Filter::new(input(0)?, predicate, ctx.limits)?)
         }
@@ -188,6 +198,13 @@ pub(crate) fn build<'a>(
         Physical::Limit { limit, offset, .. } => {
             Box::new(limit::Limit::new(input(0)?, *limit, *offset))
         }
+        Physical::Sort { keys, .. } => Box::new(sort::Sort::new(node, ctx, part, keys)?),
+        Physical::TopK {
+            keys,
+            limit,
+            offset,
+            ..
+        } => Box::new(top_k::TopK::new(node, ctx, part, keys, *limit, *offset)?),
         other => {
             return Err(Error::query(
                 ErrorCode::Unsupported,

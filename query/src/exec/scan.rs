@@ -1,0 +1,886 @@
+//! `scan`: a table's rows found by the scan's access path, as chunks of
+//! the scan's columns, filtered inside the scan.
+//!
+//! Two halves, kept apart so that either can change alone:
+//! - [`Rows`] is where stored rows come from: a key range of the table
+//!   (full scan, primary-key range, one part of a parallel scan) read in
+//!   key order, or point reads of primary keys (given, or found through an
+//!   index) in primary-key order, as the row executor reads them.
+//! - [`RowDecoder`] turns stored rows into typed vectors: only the scan's
+//!   columns, straight from the row's bytes, one walk over each row, no
+//!   owned value per row.
+//!
+//! Columnar data blocks will add another kind of source that hands over
+//! whole column blocks (with a selection) beside the memtables' rows; a
+//! block then becomes vectors without going through the decoder, and the
+//! scan's filter can skip blocks by their zone maps before any is read.
+
+use std::ops::Bound;
+
+use fasty_wal::Snapshot;
+
+use super::{ExecCtx, Operator, Part, Predicate};
+use crate::ast::ColumnType;
+use crate::catalog::Table;
+use crate::error::{Error, Result};
+use crate::keys;
+use crate::limits::Meter;
+use crate::plan::bound::BoundExpr;
+use crate::plan::physical::Access;
+use crate::row::RowReader;
+use crate::runner::{collect_pks, index_pks, index_range, pk_range};
+use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
+
+/// A storage failure as the crate's error.
+fn storage(e: impl Into<fasty_wal::Error>) -> Error {
+    Error::Storage(e.into())
+}
+
+/// The scan operator.
+pub(crate) struct Scan<'a> {
+    ctx: &'a ExecCtx<'a>,
+    table: &'a Table,
+    access: &'a Access,
+    part: Option<Part>,
+    /// The stored rows; opened on the first pull, so that a plan built
+    /// and never run reads nothing.
+    rows: Option<Rows>,
+    decoder: RowDecoder,
+    predicate: Predicate,
+    done: bool,
+}
+
+impl<'a> Scan<'a> {
+    /// Scans `table` by `access` (cut to `part` when given), producing the
+    /// table columns at `columns` in that order, only rows for which every
+    /// conjunct of `filter` (over those columns) is true.
+    pub(crate) fn new(
+        ctx: &'a ExecCtx<'a>,
+        table: &'a Table,
+        access: &'a Access,
+        columns: &[usize],
+        filter: &[BoundExpr],
+        part: Option<Part>,
+    ) -> Result<Scan<'a>> {
+        let types = columns
+            .iter()
+            .map(|&c| {
+                table.columns.get(c).map(|d| (c, d.ty)).ok_or_else(|| {
+                    Error::query(
+                        crate::error::ErrorCode::Unsupported,
+                        format!("internal: table {} has no column {c}", table.name),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Scan {
+            ctx,
+            table,
+            access,
+            part,
+            rows: None,
+            decoder: RowDecoder::new(types),
+            predicate: Predicate::compile(filter)?,
+            done: false,
+        })
+    }
+}
+
+impl Operator for Scan<'_> {
+    fn next(&mut self) -> Result<Option<Chunk>> {
+        let out = self.pull();
+        if out.is_err() {
+            // A failed read leaves the decoder mid-row: nothing more.
+            self.done = true;
+        }
+        out
+    }
+}
+
+impl Scan<'_> {
+    /// [`Operator::next`]'s work.
+    fn pull(&mut self) -> Result<Option<Chunk>> {
+        if self.done {
+            return Ok(None);
+        }
+        let rows = match &mut self.rows {
+            Some(r) => r,
+            None => self
+                .rows
+                .insert(Rows::open(self.ctx, self.table.id, self.access, self.part)?),
+        };
+        loop {
+            self.ctx.limits.check()?;
+            let decoder = &mut self.decoder;
+            let more = rows.fill(self.ctx.snap, VECTOR_SIZE, &mut |bytes| decoder.push(bytes))?;
+            if !more {
+                self.done = true;
+            }
+            let chunk = self.decoder.finish();
+            if chunk.len > 0 {
+                let chunk = if self.predicate.is_empty() {
+                    chunk
+                } else {
+                    self.predicate.apply(chunk)?
+                };
+                if !chunk.is_empty() {
+                    return Ok(Some(chunk));
+                }
+            }
+            if !more {
+                return Ok(None);
+            }
+        }
+    }
+}
+
+/// Where a scan's stored rows come from, in the order it returns them.
+pub(crate) enum Rows {
+    /// Every row within a key range, in key (primary-key) order.
+    Range(fasty_wal::Scan),
+    /// Rows read one at a time by primary key, in this order; keys
+    /// without a row are skipped.
+    Points {
+        /// The table.
+        table: u32,
+        /// The keys still to read.
+        pks: std::vec::IntoIter<i64>,
+    },
+    /// No row at all (an empty key range).
+    Empty,
+}
+
+impl Rows {
+    /// The rows `access` finds in table `table`, only those with primary
+    /// keys in `part` when given. Index accesses read their entries here
+    /// (their primary keys, sorted, unique); rows are read as they are
+    /// pulled.
+    pub(crate) fn open(
+        ctx: &ExecCtx<'_>,
+        table: u32,
+        access: &Access,
+        part: Option<Part>,
+    ) -> Result<Rows> {
+        let pks = match access {
+            Access::FullScan => {
+                return Ok(Rows::range(
+                    ctx.snap,
+                    table,
+                    (Bound::Unbounded, Bound::Unbounded),
+                    part,
+                ));
+            }
+            Access::PkRange(lo, hi) => return Ok(Rows::range(ctx.snap, table, (*lo, *hi), part)),
+            Access::PkPoints(pks) => pks.clone(),
+            Access::IndexPoints(ix, values) => {
+                let mut meter = Meter::new(ctx.limits);
+                index_pks(ctx.snap, ix.id, values, &mut meter)?
+            }
+            Access::IndexRange(ix, lo, hi) => {
+                let mut meter = Meter::new(ctx.limits);
+                let (start, end) = index_range(ix.id, lo.as_ref(), hi.as_ref());
+                let mut pks = Vec::new();
+                collect_pks(ctx.snap, start, end, &mut meter, &mut pks)?;
+                pks.sort_unstable();
+                pks.dedup();
+                pks
+            }
+        };
+        let pks = match part {
+            Some(p) => pks
+                .into_iter()
+                .filter(|pk| (p.lo..=p.hi).contains(pk))
+                .collect(),
+            None => pks,
+        };
+        Ok(Rows::Points {
+            table,
+            pks: pks.into_iter(),
+        })
+    }
+
+    /// The rows of `table` with primary keys within `bounds` (and `part`).
+    fn range(
+        snap: &Snapshot,
+        table: u32,
+        bounds: (Bound<i64>, Bound<i64>),
+        part: Option<Part>,
+    ) -> Rows {
+        let Some((mut start, mut end)) = pk_range(table, bounds.0, bounds.1) else {
+            return Rows::Empty;
+        };
+        if let Some(p) = part {
+            // Row keys sort as their primary keys do, so cutting the key
+            // range cuts the primary-key range.
+            let Some((s, e)) = pk_range(table, Bound::Included(p.lo), Bound::Included(p.hi)) else {
+                return Rows::Empty;
+            };
+            start = start.max(s);
+            end = end.min(e);
+            if start >= end {
+                return Rows::Empty;
+            }
+        }
+        Rows::Range(snap.scan(start..end))
+    }
+
+    /// Hands the next stored rows, at most `max`, to `f`, in order (a
+    /// point read of a missing key counts towards `max` too, so that
+    /// every call is bounded work); returns whether there may be more.
+    pub(crate) fn fill(
+        &mut self,
+        snap: &Snapshot,
+        max: usize,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<bool> {
+        let more = match self {
+            Rows::Range(scan) => {
+                let mut n = 0;
+                let mut failed = None;
+                // `visit` lends each row as a slice and stops after the
+                // row for which it is told to; the next fill goes on
+                // from the row after it.
+                if max > 0 {
+                    scan.visit(|_, v| match f(v) {
+                        Ok(()) => {
+                            n += 1;
+                            n < max
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    })
+                    .map_err(storage)?;
+                }
+                if let Some(e) = failed {
+                    *self = Rows::Empty;
+                    return Err(e);
+                }
+                // Fewer than asked for: the range has ended.
+                n == max
+            }
+            Rows::Points { table, pks } => {
+                for pk in pks.by_ref().take(max) {
+                    if let Some(bytes) = snap.get(&keys::row_key(*table, pk)).map_err(storage)? {
+                        f(&bytes)?;
+                    }
+                }
+                pks.len() > 0
+            }
+            Rows::Empty => false,
+        };
+        if !more {
+            *self = Rows::Empty;
+        }
+        Ok(more)
+    }
+}
+
+/// Turns stored rows into a chunk: decodes the wanted columns of each row
+/// straight into typed vectors.
+pub(crate) struct RowDecoder {
+    /// Per output column: its position in the table and its type.
+    columns: Vec<(usize, ColumnType)>,
+    /// (table position, output column), by table position: the order
+    /// that reads each row in one walk.
+    order: Vec<(usize, usize)>,
+    builders: Vec<VectorBuilder>,
+    /// Rows pushed since the last chunk.
+    rows: usize,
+}
+
+impl RowDecoder {
+    /// A decoder of the table columns `columns` (position and type, in
+    /// output order).
+    pub(crate) fn new(columns: Vec<(usize, ColumnType)>) -> RowDecoder {
+        let mut order: Vec<(usize, usize)> = columns
+            .iter()
+            .enumerate()
+            .map(|(out, &(pos, _))| (pos, out))
+            .collect();
+        order.sort_unstable();
+        let builders = columns
+            .iter()
+            .map(|&(_, ty)| VectorBuilder::typed(ty, VECTOR_SIZE))
+            .collect();
+        RowDecoder {
+            columns,
+            order,
+            builders,
+            rows: 0,
+        }
+    }
+
+    /// Appends the stored row `bytes`. A row that does not decode is
+    /// corruption; the rows pushed since the last chunk are then not to
+    /// be used.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> Result<()> {
+        if !self.order.is_empty() {
+            let mut reader = RowReader::new(bytes)?;
+            for &(pos, out) in &self.order {
+                let v = reader.get(pos)?;
+                if let Some(b) = self.builders.get_mut(out) {
+                    b.push_ref(v)?;
+                }
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows pushed since the last chunk, as a chunk; starts the next.
+    pub(crate) fn finish(&mut self) -> Chunk {
+        let rows = std::mem::take(&mut self.rows);
+        if self.columns.is_empty() {
+            return Chunk::empty_rows(rows);
+        }
+        let columns = self
+            .builders
+            .iter_mut()
+            .zip(&self.columns)
+            .map(|(b, &(_, ty))| {
+                let full = std::mem::replace(b, VectorBuilder::typed(ty, VECTOR_SIZE));
+                std::sync::Arc::new(full.finish())
+            })
+            .collect();
+        Chunk::new(columns, rows)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! The scan against an oracle over the rows the test wrote, on every
+    //! access path; and the fixture the sort and top-k tests share.
+
+    use std::collections::BTreeMap;
+    use std::ops::Bound;
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    use super::super::tests::drain;
+    use super::super::{ExecCtx, Node, Part, build, partitions};
+    use crate::ast::BinaryOp;
+    use crate::catalog::{Catalog, Table};
+    use crate::error::{ErrorCode, Result};
+    use crate::limits::Limits;
+    use crate::plan::bound::BoundExpr;
+    use crate::plan::physical::{Access, Physical};
+    use crate::value::Value;
+    use crate::{Database, Options};
+
+    /// Columns of table `t`: `id, a: int, s: string, f: float, b: bool,
+    /// j: json`, indexed on `a` and `s`.
+    pub(crate) const T_COLUMNS: usize = 6;
+
+    /// A database with tables `t` (a few hundred varied rows, nulls,
+    /// keys at both ends of the int range), `big` (`id, k: int, s:
+    /// string`, ids 1..=BIG dense, many ties on `k`) and `e` (empty), and
+    /// the rows the test wrote to them, by table, in primary-key order.
+    pub(crate) struct Fixture {
+        /// The database.
+        pub db: Database,
+        /// Rows written, per table, by primary key.
+        pub rows: BTreeMap<String, BTreeMap<i64, Vec<Value>>>,
+    }
+
+    /// Rows of table `big`.
+    pub(crate) const BIG: i64 = 6000;
+
+    /// A small deterministic generator.
+    struct Lcg(u64);
+
+    impl Lcg {
+        /// The next number in `0..n`.
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    /// A value as a literal of the language.
+    fn literal(v: &Value) -> String {
+        match v {
+            Value::Null => "null".into(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(x) => format!("{x:?}"),
+            Value::Bool(b) => b.to_string(),
+            Value::String(s) => format!("\"{s}\""),
+            Value::Json(j) => j.to_string(),
+        }
+    }
+
+    impl Fixture {
+        /// Builds the fixture.
+        pub(crate) fn new() -> Fixture {
+            let db = Database::open("unused-in-memory", Options::memory()).unwrap();
+            for text in [
+                "create table t {id: int, a: int, s: string, f: float, b: bool, j: json}",
+                "create index t_a on t (a)",
+                "create index t_s on t (s)",
+                "create table big {id: int, k: int, s: string}",
+                "create table e {id: int, n: int}",
+                "create index e_n on e (n)",
+            ] {
+                db.execute(text).unwrap();
+            }
+            let mut rng = Lcg(7);
+            let mut t = BTreeMap::new();
+            let mut ids: Vec<i64> = (-150..150).map(|i| i * 3).collect();
+            ids.extend([i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX]);
+            for id in ids {
+                let mut maybe = |v: Value| if rng.next(6) == 0 { Value::Null } else { v };
+                let a = maybe(Value::Int(rng_pick(id, 20) - 10));
+                let s = maybe(Value::String(format!(
+                    "s{}",
+                    rng_pick(id.wrapping_mul(7), 15)
+                )));
+                let f = maybe(Value::Float(
+                    rng_pick(id.wrapping_mul(11), 40) as f64 / 4.0 - 5.0,
+                ));
+                let b = maybe(Value::Bool(id % 2 == 0));
+                let j = maybe(Value::Json(
+                    serde_json::json!({"k": rng_pick(id.wrapping_mul(13), 5), "t": "x"}),
+                ));
+                t.insert(id, vec![Value::Int(id), a, s, f, b, j]);
+            }
+            let mut big = BTreeMap::new();
+            for id in 1..=BIG {
+                let k = if id % 11 == 0 {
+                    Value::Null
+                } else {
+                    Value::Int(id % 7)
+                };
+                big.insert(
+                    id,
+                    vec![Value::Int(id), k, Value::String(format!("r{}", id % 13))],
+                );
+            }
+            for (name, rows) in [("t", &t), ("big", &big)] {
+                let names: &[&str] = if name == "t" {
+                    &["id", "a", "s", "f", "b", "j"]
+                } else {
+                    &["id", "k", "s"]
+                };
+                let rows: Vec<&Vec<Value>> = rows.values().collect();
+                for batch in rows.chunks(500) {
+                    let body: Vec<String> = batch
+                        .iter()
+                        .map(|r| {
+                            let fields: Vec<String> = names
+                                .iter()
+                                .zip(r.iter())
+                                .map(|(n, v)| format!("{n}: {}", literal(v)))
+                                .collect();
+                            format!("{{{}}}", fields.join(", "))
+                        })
+                        .collect();
+                    db.execute(&format!("insert {name} [{}]", body.join(", ")))
+                        .unwrap();
+                }
+            }
+            let mut rows = BTreeMap::new();
+            rows.insert("t".to_string(), t);
+            rows.insert("big".to_string(), big);
+            rows.insert("e".to_string(), BTreeMap::new());
+            Fixture { db, rows }
+        }
+
+        /// The catalog's table `name`.
+        pub(crate) fn table(&self, name: &str) -> Arc<Table> {
+            let cat = Catalog::load(&self.db.kv().snapshot()).unwrap();
+            cat.table(name).unwrap().clone()
+        }
+
+        /// The rows of table `name`, in primary-key order.
+        pub(crate) fn rows(&self, name: &str) -> Vec<Vec<Value>> {
+            self.rows[name].values().cloned().collect()
+        }
+    }
+
+    /// A value derived from `seed` in `0..n`, the same on every run.
+    fn rng_pick(seed: i64, n: u64) -> i64 {
+        (Lcg(seed as u64 ^ 0x9e37_79b9).next(n)) as i64
+    }
+
+    /// A scan node.
+    pub(crate) fn scan(
+        table: Arc<Table>,
+        access: Access,
+        columns: Vec<usize>,
+        filter: Vec<BoundExpr>,
+        parallel: bool,
+    ) -> Physical {
+        Physical::Scan {
+            table,
+            access,
+            columns,
+            filter,
+            parallel,
+        }
+    }
+
+    /// Runs `plan` over a fresh snapshot of `db`.
+    pub(crate) fn run(db: &Database, plan: &Physical, limits: &Limits) -> Result<Vec<Vec<Value>>> {
+        let snap = db.kv().snapshot();
+        let ctx = ExecCtx::new(&snap, limits);
+        let mut op = build(Node::root(plan), &ctx, None)?;
+        let mut rows = Vec::new();
+        while let Some(c) = op.next()? {
+            rows.extend(c.to_rows()?);
+        }
+        Ok(rows)
+    }
+
+    /// `column > c` over output column `i`.
+    pub(crate) fn gt(i: usize, c: Value) -> BoundExpr {
+        BoundExpr::Binary {
+            op: BinaryOp::Gt,
+            left: Box::new(BoundExpr::column(i, None, "x")),
+            right: Box::new(BoundExpr::Literal(c)),
+        }
+    }
+
+    /// What a scan of `rows` (whole rows, primary-key order) by `access`
+    /// gives, with `columns` and `filter`; `index_col` is the indexed
+    /// column of an index access.
+    fn oracle(
+        rows: &[Vec<Value>],
+        access: &Access,
+        index_col: usize,
+        columns: &[usize],
+        filter: &[BoundExpr],
+    ) -> Vec<Vec<Value>> {
+        let within = |v: &Value, lo: &Bound<Value>, hi: &Bound<Value>| {
+            !v.is_null()
+                && match lo {
+                    Bound::Included(l) => v.sort_cmp(l).is_ge(),
+                    Bound::Excluded(l) => v.sort_cmp(l).is_gt(),
+                    Bound::Unbounded => true,
+                }
+                && match hi {
+                    Bound::Included(h) => v.sort_cmp(h).is_le(),
+                    Bound::Excluded(h) => v.sort_cmp(h).is_lt(),
+                    Bound::Unbounded => true,
+                }
+        };
+        let pk = |r: &Vec<Value>| match r[0] {
+            Value::Int(i) => i,
+            _ => unreachable!("ids are ints"),
+        };
+        rows.iter()
+            .filter(|r| match access {
+                Access::FullScan => true,
+                Access::PkPoints(pks) => pks.contains(&pk(r)),
+                Access::PkRange(lo, hi) => std::ops::RangeBounds::contains(&(*lo, *hi), &pk(r)),
+                Access::IndexPoints(_, vals) => vals.contains(&r[index_col]),
+                Access::IndexRange(_, lo, hi) => within(&r[index_col], lo, hi),
+            })
+            .map(|r| columns.iter().map(|&c| r[c].clone()).collect::<Vec<_>>())
+            .filter(|r| {
+                filter
+                    .iter()
+                    .all(|f| matches!(f.eval_row(r), Ok(Value::Bool(true))))
+            })
+            .collect()
+    }
+
+    /// An inclusive, exclusive or open bound, by `kind`.
+    fn bound<T>(kind: u8, v: T) -> Bound<T> {
+        match kind % 3 {
+            0 => Bound::Included(v),
+            1 => Bound::Excluded(v),
+            _ => Bound::Unbounded,
+        }
+    }
+
+    /// Keys at and around the ends of `t`'s keys and of the int range.
+    fn pk_value() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            -460i64..460,
+            Just(i64::MIN),
+            Just(i64::MIN + 1),
+            Just(i64::MAX),
+            Just(i64::MAX - 1),
+            Just(-450),
+            Just(447),
+        ]
+    }
+
+    /// Columns in any order, repeats allowed; sometimes none.
+    fn columns() -> impl Strategy<Value = Vec<usize>> {
+        prop::collection::vec(0..T_COLUMNS, 0..8)
+    }
+
+    #[test]
+    fn fixture_matches_the_row_engine() {
+        let fx = Fixture::new();
+        for name in ["t", "big", "e"] {
+            let out = fx.db.execute(&format!("find {name}")).unwrap();
+            let crate::Output::Rows { rows, .. } = out else {
+                panic!("rows expected");
+            };
+            assert_eq!(rows, fx.rows(name), "table {name}");
+        }
+    }
+
+    #[test]
+    fn every_access_path_agrees_with_the_oracle() {
+        let fx = Fixture::new();
+        let t = fx.table("t");
+        let all = fx.rows("t");
+        let ix_a = t.indexes.iter().find(|i| i.column == "a").unwrap().clone();
+        let ix_s = t.indexes.iter().find(|i| i.column == "s").unwrap().clone();
+        let access = prop_oneof![
+            Just(Access::FullScan),
+            (any::<u8>(), pk_value(), any::<u8>(), pk_value())
+                .prop_map(|(lk, lo, hk, hi)| Access::PkRange(bound(lk, lo), bound(hk, hi))),
+            prop::collection::btree_set(pk_value(), 0..12)
+                .prop_map(|s| Access::PkPoints(s.into_iter().collect())),
+            prop::collection::vec(-12i64..12, 0..4).prop_map({
+                let ix = ix_a.clone();
+                move |v| Access::IndexPoints(ix.clone(), v.into_iter().map(Value::Int).collect())
+            }),
+            (any::<u8>(), -12i64..12, any::<u8>(), -12i64..12).prop_map({
+                let ix = ix_a.clone();
+                move |(lk, lo, hk, hi)| {
+                    Access::IndexRange(
+                        ix.clone(),
+                        bound(lk, Value::Int(lo)),
+                        bound(hk, Value::Int(hi)),
+                    )
+                }
+            }),
+            (any::<u8>(), 0..16u8, any::<u8>(), 0..16u8).prop_map({
+                let ix = ix_s.clone();
+                move |(lk, lo, hk, hi)| {
+                    Access::IndexRange(
+                        ix.clone(),
+                        bound(lk, Value::String(format!("s{lo}"))),
+                        bound(hk, Value::String(format!("s{hi}"))),
+                    )
+                }
+            }),
+        ];
+        let case = (access, columns(), prop::option::of(-12i64..12));
+        let mut runner = TestRunner::new(Config::with_cases(200));
+        runner
+            .run(&case, |(access, columns, threshold)| {
+                // A filter on the first output column, when it is `a`.
+                let filter: Vec<BoundExpr> = match (threshold, columns.first()) {
+                    (Some(c), Some(1)) => vec![gt(0, Value::Int(c))],
+                    _ => Vec::new(),
+                };
+                let index_col = match &access {
+                    Access::IndexPoints(ix, _) | Access::IndexRange(ix, _, _) => ix.pos,
+                    _ => 0,
+                };
+                let want = oracle(&all, &access, index_col, &columns, &filter);
+                let plan = scan(t.clone(), access, columns, filter, false);
+                let got = run(&fx.db, &plan, &Limits::none()).unwrap();
+                prop_assert_eq!(got, want);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn empty_tables_and_empty_ranges_give_no_rows() {
+        let fx = Fixture::new();
+        let e = fx.table("e");
+        let ix = e.indexes[0].clone();
+        for access in [
+            Access::FullScan,
+            Access::PkRange(Bound::Included(0), Bound::Unbounded),
+            Access::PkPoints(vec![1, 2]),
+            Access::IndexPoints(ix.clone(), vec![Value::Int(1)]),
+            Access::IndexRange(ix, Bound::Unbounded, Bound::Unbounded),
+        ] {
+            let plan = scan(e.clone(), access, vec![0, 1], Vec::new(), true);
+            assert_eq!(
+                run(&fx.db, &plan, &Limits::none()).unwrap(),
+                Vec::<Vec<Value>>::new()
+            );
+        }
+        // An empty range of a table with rows, and one past its last key.
+        let t = fx.table("t");
+        for (lo, hi) in [
+            (Bound::Excluded(5), Bound::Excluded(6)),
+            (Bound::Excluded(i64::MAX), Bound::Unbounded),
+            (Bound::Unbounded, Bound::Excluded(i64::MIN)),
+            (Bound::Included(10), Bound::Included(9)),
+        ] {
+            let plan = scan(
+                t.clone(),
+                Access::PkRange(lo, hi),
+                vec![0],
+                Vec::new(),
+                false,
+            );
+            assert!(run(&fx.db, &plan, &Limits::none()).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn many_points_with_gaps_read_in_bounded_batches() {
+        let fx = Fixture::new();
+        // Every other key is missing; more keys than a chunk holds.
+        let pks: Vec<i64> = (-2000..=2 * BIG).step_by(2).collect();
+        let plan = scan(
+            fx.table("big"),
+            Access::PkPoints(pks),
+            vec![0],
+            Vec::new(),
+            false,
+        );
+        let got: Vec<i64> = run(&fx.db, &plan, &Limits::none())
+            .unwrap()
+            .iter()
+            .map(|r| int(&r[0]))
+            .collect();
+        let want: Vec<i64> = (2..=BIG).step_by(2).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_scan_without_columns_counts_rows_in_full_chunks() {
+        let fx = Fixture::new();
+        let big = fx.table("big");
+        let plan = scan(big, Access::FullScan, Vec::new(), Vec::new(), false);
+        let snap = fx.db.kv().snapshot();
+        let limits = Limits::none();
+        let ctx = ExecCtx::new(&snap, &limits);
+        let mut op = build(Node::root(&plan), &ctx, None).unwrap();
+        let mut sizes = Vec::new();
+        while let Some(c) = op.next().unwrap() {
+            assert!(c.columns.is_empty());
+            sizes.push(c.count());
+        }
+        let full = crate::vector::VECTOR_SIZE;
+        let n = BIG as usize;
+        let mut want = vec![full; n / full];
+        want.push(n % full);
+        assert_eq!(sizes, want);
+    }
+
+    #[test]
+    fn parts_cover_the_full_scan_in_order() {
+        let fx = Fixture::new();
+        for name in ["big", "t"] {
+            let table = fx.table(name);
+            let plan = scan(table, Access::FullScan, vec![0, 2], Vec::new(), true);
+            let snap = fx.db.kv().snapshot();
+            let limits = Limits::none();
+            let ctx = ExecCtx::new(&snap, &limits);
+            let parts = partitions(Node::root(&plan), &ctx).unwrap().unwrap();
+            assert!(parts.len() > 1);
+            let mut got = Vec::new();
+            for p in &parts {
+                let mut op = build(Node::root(&plan), &ctx, Some(*p)).unwrap();
+                let rows = drain(&mut *op);
+                assert!(rows.iter().all(|r| (p.lo..=p.hi).contains(&int(&r[0]))));
+                got.extend(rows);
+            }
+            let want: Vec<Vec<Value>> = fx
+                .rows(name)
+                .into_iter()
+                .map(|r| vec![r[0].clone(), r[2].clone()])
+                .collect();
+            assert_eq!(got, want, "table {name}");
+        }
+    }
+
+    #[test]
+    fn a_part_cuts_ranges_and_points_too() {
+        let fx = Fixture::new();
+        let t = fx.table("t");
+        let part = Part { lo: -30, hi: 30 };
+        let snap = fx.db.kv().snapshot();
+        let limits = Limits::none();
+        let ctx = ExecCtx::new(&snap, &limits);
+        let ids = |access: Access| {
+            let plan = scan(t.clone(), access, vec![0], Vec::new(), false);
+            let mut op = build(Node::root(&plan), &ctx, Some(part)).unwrap();
+            drain(&mut *op)
+                .into_iter()
+                .map(|r| int(&r[0]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(Access::PkRange(Bound::Included(0), Bound::Unbounded)),
+            (0..=30).step_by(3).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            ids(Access::PkPoints(vec![-60, -30, 3, 31, 33])),
+            vec![-30, 3]
+        );
+        assert_eq!(
+            ids(Access::PkRange(Bound::Included(40), Bound::Unbounded)),
+            Vec::<i64>::new()
+        );
+    }
+
+    /// An int value's number.
+    pub(crate) fn int(v: &Value) -> i64 {
+        match v {
+            Value::Int(i) => *i,
+            other => panic!("an int expected, got {other:?}"),
+        }
+    }
+
+    /// Writes bytes that are no row under `t`'s key `pk`.
+    pub(crate) fn corrupt_row(fx: &Fixture, table: &str, pk: i64) {
+        let id = fx.table(table).id;
+        let mut batch = fasty_wal::WriteBatch::new();
+        batch.put(crate::keys::row_key(id, pk), b"\x05\xff\xff");
+        fx.db.kv().write(batch).unwrap();
+    }
+
+    #[test]
+    fn corrupt_row_bytes_are_a_corruption_error() {
+        let fx = Fixture::new();
+        corrupt_row(&fx, "t", 30);
+        let t = fx.table("t");
+        let ix = t.indexes.iter().find(|i| i.column == "a").unwrap().clone();
+        let a_of_30 = fx.rows["t"][&30][1].clone();
+        let mut accesses = vec![
+            Access::FullScan,
+            Access::PkRange(Bound::Included(0), Bound::Included(60)),
+            Access::PkPoints(vec![30]),
+        ];
+        if !a_of_30.is_null() {
+            accesses.push(Access::IndexPoints(ix, vec![a_of_30]));
+        }
+        for access in accesses {
+            let plan = scan(t.clone(), access.clone(), vec![0, 2], Vec::new(), false);
+            let e = run(&fx.db, &plan, &Limits::none()).unwrap_err();
+            assert_eq!(
+                e.code(),
+                ErrorCode::Corruption,
+                "{access:?}: {}",
+                e.message()
+            );
+        }
+    }
+
+    #[test]
+    fn scans_stop_once_cancelled() {
+        let fx = Fixture::new();
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let limits = Limits::new(&crate::ExecOptions::default().with_cancel(Some(cancel)));
+        let plan = scan(
+            fx.table("big"),
+            Access::FullScan,
+            vec![0],
+            Vec::new(),
+            false,
+        );
+        let e = run(&fx.db, &plan, &limits).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::Cancelled);
+    }
+}

@@ -18,9 +18,14 @@
 #![allow(dead_code)]
 
 mod filter;
+mod hash_aggregate;
+mod hash_join;
 mod kernel;
 mod limit;
+mod lookup_join;
 mod project;
+#[cfg(test)]
+mod test_tables;
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +72,8 @@ pub(crate) struct ExecCtx<'a> {
     pub limits: &'a Limits,
     /// Per plan node (by preorder id): rows out and time, when analysing.
     pub profile: Option<Profile>,
+    /// Hash join build tables, shared by the parts of a parallel plan.
+    pub joins: hash_join::SharedTables,
 }
 
 impl<'a> ExecCtx<'a> {
@@ -76,6 +83,7 @@ impl<'a> ExecCtx<'a> {
             snap,
             limits,
             profile: None,
+            joins: hash_join::SharedTables::default(),
         }
     }
 
@@ -85,6 +93,7 @@ impl<'a> ExecCtx<'a> {
             snap,
             limits,
             profile: Some(Profile::new(nodes)),
+            joins: hash_join::SharedTables::default(),
         }
     }
 }
@@ -173,6 +182,9 @@ pub(crate) fn build<'a>(
         Physical::Limit { limit, offset, .. } => {
             Box::new(limit::Limit::new(input(0)?, *limit, *offset))
         }
+        Physical::HashJoin { .. } => hash_join::operator(node, ctx, input(0)?)?,
+        Physical::LookupJoin { .. } => lookup_join::operator(node, ctx, input(0)?)?,
+        Physical::HashAggregate { .. } => hash_aggregate::operator(node, ctx, part)?,
         other => {
             return Err(Error::query(
                 ErrorCode::Unsupported,

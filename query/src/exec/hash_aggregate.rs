@@ -105,7 +105,10 @@ pub(crate) fn input<'a>(
 
 /// The compiled keys and aggregates, shared by every part.
 struct Spec {
+    /// The group keys, as written and compiled.
     keys: Vec<(BoundExpr, Kernel)>,
+    /// The aggregates and their arguments, as written and compiled
+    /// (`None`: `count(*)`).
     aggs: Vec<(AggFunc, Option<(BoundExpr, Kernel)>)>,
     /// Input columns any key or argument reads (for the row-by-row path).
     reads: Vec<usize>,
@@ -113,8 +116,11 @@ struct Spec {
 
 /// The hash aggregate operator.
 pub(crate) struct HashAggregate<'a> {
+    /// The input, until it has been consumed.
     input: Option<Input<'a>>,
+    /// What to compute.
     spec: Spec,
+    /// The statement's limits.
     limits: &'a Limits,
     /// The result, once computed.
     out: std::vec::IntoIter<Chunk>,
@@ -209,14 +215,18 @@ impl Operator for HashAggregate<'_> {
 /// A `sum`'s running state: an int until a float arrives.
 #[derive(Debug, Clone, Copy, Default)]
 struct Sum {
+    /// The sum while every value was an int.
     int: i64,
+    /// The sum since the first float.
     float: f64,
     /// Whether any non-null value arrived (else the sum is null).
     any: bool,
+    /// Whether a float arrived (the sum is `float` from then on).
     is_float: bool,
 }
 
 impl Sum {
+    /// Adds an int: exact (failing on overflow) until a float arrived.
     #[inline]
     fn add_int(&mut self, x: i64) -> Result<()> {
         self.any = true;
@@ -228,6 +238,7 @@ impl Sum {
         Ok(())
     }
 
+    /// Adds a float: the sum is a float from now on.
     #[inline]
     fn add_float(&mut self, x: f64) {
         self.any = true;
@@ -238,6 +249,7 @@ impl Sum {
         self.float += x;
     }
 
+    /// Adds another part's sum.
     fn merge(&mut self, o: &Sum) -> Result<()> {
         self.any |= o.any;
         if !self.is_float && !o.is_float {
@@ -255,6 +267,7 @@ impl Sum {
         Ok(())
     }
 
+    /// The sum: null when no value arrived.
     fn result(&self) -> Value {
         match self {
             Sum { any: false, .. } => Value::Null,
@@ -268,10 +281,12 @@ impl Sum {
     }
 }
 
+/// The error of an int sum past the int range.
 fn overflow() -> Error {
     Error::query(ErrorCode::NumericOverflow, "integer overflow in sum")
 }
 
+/// The error of `sum` or `avg` (`f`) of a value that is not a number.
 fn not_number(f: &str, v: &Value) -> Error {
     Error::query(
         ErrorCode::TypeMismatch,
@@ -286,14 +301,18 @@ enum States {
     CountRows(Vec<i64>),
     /// `count(e)`: non-null values.
     Count(Vec<i64>),
+    /// `sum(e)`.
     Sum(Vec<Sum>),
     /// Sum and count of the values.
     Avg(Vec<(f64, i64)>),
+    /// `min(e)`: null until a value arrives.
     Min(Vec<Value>),
+    /// `max(e)`: null until a value arrives.
     Max(Vec<Value>),
 }
 
 impl States {
+    /// No groups yet, for aggregate `f` (`star`: `count(*)`).
     fn new(f: AggFunc, star: bool) -> States {
         match f {
             AggFunc::Count if star => States::CountRows(Vec::new()),
@@ -503,13 +522,15 @@ impl States {
     }
 }
 
-/// Bytes a group holds besides its key values: its map entry and, per
-/// aggregate, its state (roughly).
+/// Bytes a group holds besides its key values and states: its map entry
+/// (roughly).
 const GROUP_BYTES: usize = 48;
+/// Bytes of one aggregate's state of one group (roughly).
 const STATE_BYTES: usize = 32;
 
 /// A table of groups: one part's partial aggregate, or the whole.
 struct Groups<'l> {
+    /// Keys per group.
     nkeys: usize,
     /// `nkeys` values per group: the key values of its first row.
     keys: Vec<Value>,
@@ -521,6 +542,7 @@ struct Groups<'l> {
     states: Vec<States>,
     /// Number of groups.
     len: usize,
+    /// The memory the groups hold.
     meter: Meter<'l>,
     /// Scratch: an encoded key, group ids of a chunk, key values of a row.
     buf: Vec<u8>,
@@ -529,6 +551,7 @@ struct Groups<'l> {
 }
 
 impl<'l> Groups<'l> {
+    /// An empty table (one group already when there are no keys).
     fn new(spec: &Spec, limits: &'l Limits) -> Groups<'l> {
         let mut g = Groups {
             nkeys: spec.keys.len(),

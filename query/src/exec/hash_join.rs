@@ -71,6 +71,7 @@ fn key_at(v: &Vector, p: usize, buf: &mut Vec<u8>) -> Result<Option<Key>> {
     })
 }
 
+/// The key of a float: an int when integral, else its bits.
 fn float_key(x: f64, buf: &mut Vec<u8>) -> Option<Key> {
     // The same range as the row executor's: every float in it that is
     // integral converts to that int exactly.
@@ -83,6 +84,7 @@ fn float_key(x: f64, buf: &mut Vec<u8>) -> Option<Key> {
     Some(Key::Other)
 }
 
+/// The key of a bool.
 fn bool_key(b: bool, buf: &mut Vec<u8>) -> Option<Key> {
     buf.clear();
     buf.push(TAG_BOOL);
@@ -90,6 +92,7 @@ fn bool_key(b: bool, buf: &mut Vec<u8>) -> Option<Key> {
     Some(Key::Other)
 }
 
+/// The key of a string.
 fn str_key(s: &[u8], buf: &mut Vec<u8>) -> Option<Key> {
     buf.clear();
     buf.push(TAG_STR);
@@ -237,10 +240,12 @@ type Slot = Arc<Mutex<Option<Arc<BuildTable>>>>;
 /// the copies of a join in the parts of a parallel plan build it once.
 #[derive(Default)]
 pub(crate) struct SharedTables {
+    /// Per hash join node id: its slot.
     slots: Mutex<FxHashMap<usize, Slot>>,
 }
 
 impl SharedTables {
+    /// Node `id`'s slot, made on first use.
     fn slot(&self, id: usize) -> Slot {
         self.slots.lock().entry(id).or_default().clone()
     }
@@ -334,6 +339,7 @@ pub(crate) enum BuildSide<'a> {
 
 /// The probe chunk being joined.
 struct Probing {
+    /// The rows.
     chunk: Chunk,
     /// Per row in play: its first match, or [`NONE`].
     heads: Vec<u32>,
@@ -345,13 +351,21 @@ struct Probing {
 
 /// The hash join operator.
 pub(crate) struct HashJoin<'a> {
+    /// The streamed side.
     probe: BoxOp<'a>,
+    /// Where the table comes from, until it is built.
     build: Option<BuildSide<'a>>,
+    /// The build side in memory (empty until built).
     table: Arc<BuildTable>,
+    /// The probe side's key.
     key: Kernel,
+    /// Conjuncts over probe ++ build.
     filter: Predicate,
+    /// The statement's limits.
     limits: &'a Limits,
+    /// The probe chunk being joined.
     cur: Option<Probing>,
+    /// Scratch: an encoded key.
     buf: Vec<u8>,
 }
 

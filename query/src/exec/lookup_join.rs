@@ -54,7 +54,9 @@ pub(crate) fn operator<'a>(
 
 /// The input chunk being joined.
 struct Joining {
+    /// The rows.
     chunk: Chunk,
+    /// Their keys.
     keys: Arc<Vector>,
     /// The row in play being joined (an index among the rows in play).
     i: usize,
@@ -66,15 +68,25 @@ struct Joining {
 
 /// The lookup join operator.
 pub(crate) struct LookupJoin<'a> {
+    /// The rows before.
     input: BoxOp<'a>,
+    /// The statement's view of the data.
     snap: &'a Snapshot,
+    /// The joined table.
     table: &'a Table,
+    /// Its primary key or an index.
     via: &'a Lookup,
+    /// The key over the input.
     key: Kernel,
+    /// The joined table's columns taken, by position.
     columns: &'a [usize],
+    /// Conjuncts over input ++ columns.
     filter: Predicate,
+    /// The statement's limits.
     limits: &'a Limits,
+    /// Lookups done, for the limits.
     meter: Meter<'a>,
+    /// The input chunk being joined.
     cur: Option<Joining>,
 }
 

@@ -207,18 +207,24 @@ impl BuildTable {
         })
     }
 
-    /// Column `c` of `rows`, as a new vector.
+    /// Column `c` of `rows`, as a new vector; a null where a row is
+    /// [`NONE`].
     fn gather(&self, c: usize, rows: &[u32]) -> Result<Vector> {
         let Some(first) = self.chunks.first().and_then(|ch| ch.columns.get(c)) else {
             return Ok(Vector::nulls(rows.len()));
         };
         if let [only] = self.chunks.as_slice()
             && let Some(col) = only.columns.get(c)
+            && !rows.contains(&NONE)
         {
             return gather(col, rows);
         }
         let mut b = VectorBuilder::like(first, rows.len());
         for &r in rows {
+            if r == NONE {
+                b.push_null();
+                continue;
+            }
             let r = r as usize;
             let col = self
                 .chunks
@@ -347,6 +353,8 @@ struct Probing {
     i: usize,
     /// Its next match, or [`NONE`].
     at: u32,
+    /// Whether no row has more than one match.
+    unique: bool,
 }
 
 /// The hash join operator.
@@ -419,11 +427,16 @@ impl<'a> HashJoin<'a> {
                 heads.push(self.table.first(&keys, p, &mut self.buf)?);
             }
             let at = heads.first().copied().unwrap_or(NONE);
+            let next = &self.table.next;
+            let unique = heads
+                .iter()
+                .all(|&h| h == NONE || next.get(h as usize).is_none_or(|&n| n == NONE));
             return Ok(Some(Probing {
                 chunk,
                 heads,
                 i: 0,
                 at,
+                unique,
             }));
         }
         Ok(None)
@@ -443,6 +456,37 @@ impl Operator for HashJoin<'_> {
                 },
             };
             let table = &self.table;
+            if cur.unique {
+                // At most one match per row: the probe columns pass
+                // through as they are, the matched rows selected, and
+                // the build columns are gathered beside them.
+                let chunk = cur.chunk;
+                let mut sel = Vec::with_capacity(cur.heads.len());
+                let mut rows = vec![NONE; chunk.len];
+                for (i, &h) in cur.heads.iter().enumerate() {
+                    if h != NONE {
+                        let p = chunk.position(i);
+                        sel.push(p as u32);
+                        rows[p] = h;
+                    }
+                }
+                if sel.is_empty() {
+                    continue;
+                }
+                let mut columns = chunk.columns;
+                for c in 0..table.width {
+                    columns.push(Arc::new(table.gather(c, &rows)?));
+                }
+                let out = self.filter.apply(Chunk {
+                    columns,
+                    len: chunk.len,
+                    sel: Some(sel.into()),
+                })?;
+                if !out.is_empty() {
+                    return Ok(Some(out));
+                }
+                continue;
+            }
             let mut probe_pos = Vec::new();
             let mut build_rows = Vec::new();
             while probe_pos.len() < VECTOR_SIZE && cur.i < cur.heads.len() {

@@ -98,7 +98,11 @@ fn joins_agree_with_the_row_executor() {
             (&a, "f", &b, "k", vec![], ""),
             (&a, "f", &b, "f", vec![], ""),
             (&a, "s", &b, "s", vec![], ""),
-            (&a, "k", &b, "k", vec![lt], " where a.v < b.v"),
+            (&a, "k", &b, "k", vec![lt.clone()], " where a.v < b.v"),
+            // Unique build keys: at most one match per probe row.
+            (&a, "k", &b, "id", vec![], ""),
+            (&a, "f", &b, "id", vec![], ""),
+            (&a, "k", &b, "id", vec![lt], " where a.v < b.v"),
             (&a, "k", &e, "k", vec![], ""),
             (&e, "k", &a, "k", vec![], ""),
         ];

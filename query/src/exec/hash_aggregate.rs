@@ -662,6 +662,18 @@ impl<'l> Groups<'l> {
         if chunk.is_empty() {
             return Ok(());
         }
+        if self.nkeys == 0 && spec.aggs.iter().all(|(_, arg)| arg.is_none()) {
+            // `count(*)` alone: count the rows in play, read nothing.
+            let n = chunk.count() as i64;
+            for s in &mut self.states {
+                if let States::CountRows(c) = s
+                    && let Some(c) = c.first_mut()
+                {
+                    *c += n;
+                }
+            }
+            return Ok(());
+        }
         // Every key and argument first: an expression that fails somewhere
         // in the chunk sends the chunk down the row-by-row path, which
         // meets the errors in the row executor's order.

@@ -307,3 +307,30 @@ fn many_groups_pass_the_memory_limit() {
     let got = run_parts(scan(&db, &t, 2048, 1), &[col(&t, "id", 0)], &aggs, &limits);
     assert_eq!(got.map(|r| r.len()), Ok(5000));
 }
+
+#[test]
+fn count_of_rows_counts_the_rows_in_play() {
+    let (_dir, db) = db(&random_table(11, 3000));
+    let t = table(&db, "t");
+    let limits = Limits::none();
+    let cond = BoundExpr::Binary {
+        op: crate::ast::BinaryOp::Gt,
+        left: Box::new(col(&t, "x", 0)),
+        right: Box::new(BoundExpr::Literal(Value::Int(10))),
+    };
+    let want = rows_of(
+        &db,
+        "select count(*), count(*) from t where x > 10",
+        ExecOptions::default(),
+    )
+    .unwrap();
+    for size in [2048, 100] {
+        let src = Box::new(Source(scan_all(&db, &t, size)));
+        let filtered =
+            crate::exec::filter::Filter::new(src, std::slice::from_ref(&cond), &limits).unwrap();
+        let aggs = [agg(AggFunc::Count, None), agg(AggFunc::Count, None)];
+        let mut op =
+            HashAggregate::new(Input::One(Box::new(filtered)), &[], &aggs, &limits).unwrap();
+        assert_eq!(drain_codes(&mut op), Ok(want.clone()));
+    }
+}

@@ -23,11 +23,16 @@
 #![allow(dead_code)]
 
 mod filter;
+mod hash_aggregate;
+mod hash_join;
 mod kernel;
 mod limit;
+mod lookup_join;
 mod project;
 mod scan;
 mod sort;
+#[cfg(test)]
+mod test_tables;
 #[cfg(test)]
 mod tests;
 mod top_k;
@@ -85,6 +90,8 @@ pub(crate) struct ExecCtx<'a> {
     pub limits: &'a Limits,
     /// Per plan node (by preorder id): rows out and time, when analysing.
     pub profile: Option<Profile>,
+    /// Hash join build tables, shared by the parts of a parallel plan.
+    pub joins: hash_join::SharedTables,
 }
 
 impl<'a> ExecCtx<'a> {
@@ -94,6 +101,7 @@ impl<'a> ExecCtx<'a> {
             snap,
             limits,
             profile: None,
+            joins: hash_join::SharedTables::default(),
         }
     }
 
@@ -103,6 +111,7 @@ impl<'a> ExecCtx<'a> {
             snap,
             limits,
             profile: Some(Profile::new(nodes)),
+            joins: hash_join::SharedTables::default(),
         }
     }
 }
@@ -205,6 +214,9 @@ pub(crate) fn build<'a>(
             offset,
             ..
         } => Box::new(top_k::TopK::new(node, ctx, part, keys, *limit, *offset)?),
+        Physical::HashJoin { .. } => hash_join::operator(node, ctx, input(0)?)?,
+        Physical::LookupJoin { .. } => lookup_join::operator(node, ctx, input(0)?)?,
+        Physical::HashAggregate { .. } => hash_aggregate::operator(node, ctx, part)?,
         other => {
             return Err(Error::query(
                 ErrorCode::Unsupported,

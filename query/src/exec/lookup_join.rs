@@ -1,0 +1,261 @@
+//! `lookup join`: for each input row, the rows of the joined table whose
+//! primary key (or indexed column) equals the row's key, fetched from the
+//! snapshot one key at a time. Output is input ++ the joined table's
+//! columns, then the join's filter.
+//!
+//! Keys convert as the row executor's lookups convert them: to the joined
+//! column's type (`2.0` finds primary key `2`, `2` finds float `2.0`); a
+//! key of another type, a null or a json value finds nothing. Output order
+//! is input order, and for each input row its matches in primary-key
+//! order.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use fasty_wal::Snapshot;
+
+use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Predicate};
+use crate::ast::ColumnType;
+use crate::catalog::Table;
+use crate::error::{Error, ErrorCode, Result};
+use crate::keys;
+use crate::limits::{Limits, Meter};
+use crate::plan::bound::BoundExpr;
+use crate::plan::physical::{Lookup, Physical};
+use crate::planner::key_value;
+use crate::row::RowReader;
+use crate::runner::index_pks;
+use crate::vector::{Chunk, Data, VECTOR_SIZE, Vector, VectorBuilder, gather};
+
+/// The operator of the lookup join at `node`, joining `input`.
+pub(crate) fn operator<'a>(
+    node: Node<'a>,
+    ctx: &'a ExecCtx<'a>,
+    input: BoxOp<'a>,
+) -> Result<BoxOp<'a>> {
+    let Physical::LookupJoin {
+        table,
+        via,
+        key,
+        columns,
+        filter,
+        ..
+    } = node.plan
+    else {
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "internal: not a lookup join",
+        ));
+    };
+    Ok(Box::new(LookupJoin::new(
+        input, ctx.snap, table, via, key, columns, filter, ctx.limits,
+    )?))
+}
+
+/// The input chunk being joined.
+struct Joining {
+    /// The rows.
+    chunk: Chunk,
+    /// Their keys.
+    keys: Arc<Vector>,
+    /// The row in play being joined (an index among the rows in play).
+    i: usize,
+    /// Primary keys of its matches not yet fetched.
+    pks: Vec<i64>,
+    /// The next of `pks` to fetch.
+    at: usize,
+}
+
+/// The lookup join operator.
+pub(crate) struct LookupJoin<'a> {
+    /// The rows before.
+    input: BoxOp<'a>,
+    /// The statement's view of the data.
+    snap: &'a Snapshot,
+    /// The joined table.
+    table: &'a Table,
+    /// Its primary key or an index.
+    via: &'a Lookup,
+    /// The key over the input.
+    key: Kernel,
+    /// The joined table's columns taken, by position.
+    columns: &'a [usize],
+    /// Conjuncts over input ++ columns.
+    filter: Predicate,
+    /// The statement's limits.
+    limits: &'a Limits,
+    /// Lookups done, for the limits.
+    meter: Meter<'a>,
+    /// The input chunk being joined.
+    cur: Option<Joining>,
+}
+
+impl<'a> LookupJoin<'a> {
+    /// Joins `input` on `key` with `table`'s rows found `via` its primary
+    /// key or an index, taking its `columns`, then filters by `filter`
+    /// (over input ++ columns).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        input: BoxOp<'a>,
+        snap: &'a Snapshot,
+        table: &'a Table,
+        via: &'a Lookup,
+        key: &BoundExpr,
+        columns: &'a [usize],
+        filter: &[BoundExpr],
+        limits: &'a Limits,
+    ) -> Result<LookupJoin<'a>> {
+        Ok(LookupJoin {
+            input,
+            snap,
+            table,
+            via,
+            key: Kernel::compile(key)?,
+            columns,
+            filter: Predicate::compile(filter)?,
+            limits,
+            meter: Meter::new(limits),
+            cur: None,
+        })
+    }
+
+    /// The primary keys the key at position `p` of `v` finds, ascending.
+    fn find(&mut self, v: &Vector, p: usize) -> Result<Vec<i64>> {
+        if v.is_null(p) {
+            return Ok(Vec::new());
+        }
+        match self.via {
+            Lookup::Pk => {
+                if let Data::Int(x) = v.data() {
+                    return Ok(vec![x[p]]);
+                }
+                Ok(match key_value(v.value(p)?, ColumnType::Int) {
+                    Some(crate::value::Value::Int(pk)) => vec![pk],
+                    _ => Vec::new(),
+                })
+            }
+            Lookup::Index(ix) => {
+                let ty = self
+                    .table
+                    .columns
+                    .get(ix.pos)
+                    .map(|c| c.ty)
+                    .ok_or_else(|| Error::corrupt("index on a column its table lacks"))?;
+                match key_value(v.value(p)?, ty) {
+                    Some(k) => {
+                        index_pks(self.snap, ix.id, std::slice::from_ref(&k), &mut self.meter)
+                    }
+                    None => Ok(Vec::new()),
+                }
+            }
+        }
+    }
+
+    /// The stored row of primary key `pk`, if there is one.
+    fn get(&self, pk: i64) -> Result<Option<Bytes>> {
+        self.snap
+            .get(&keys::row_key(self.table.id, pk))
+            .map_err(|e| Error::Storage(e.into()))
+    }
+
+    /// The next input chunk to join; `None` at the end.
+    fn next_input(&mut self) -> Result<Option<Joining>> {
+        while let Some(chunk) = self.input.next()? {
+            self.limits.check()?;
+            if chunk.is_empty() {
+                continue;
+            }
+            let keys = self.key.eval(&chunk)?;
+            return Ok(Some(Joining {
+                chunk,
+                keys,
+                i: 0,
+                pks: Vec::new(),
+                at: 0,
+            }));
+        }
+        Ok(None)
+    }
+
+    /// The joined table's columns of `rows`, as vectors.
+    fn decode(&self, rows: &[Bytes]) -> Result<Vec<Arc<Vector>>> {
+        let mut cols: Vec<VectorBuilder> = self
+            .columns
+            .iter()
+            .map(|&c| match self.table.columns.get(c) {
+                Some(def) => VectorBuilder::typed(def.ty, rows.len()),
+                None => VectorBuilder::with_capacity(rows.len()),
+            })
+            .collect();
+        for bytes in rows {
+            let mut r = RowReader::new(bytes)?;
+            for (b, &c) in cols.iter_mut().zip(self.columns) {
+                b.push_ref(r.get(c)?)?;
+            }
+        }
+        Ok(cols.into_iter().map(|b| Arc::new(b.finish())).collect())
+    }
+}
+
+impl Operator for LookupJoin<'_> {
+    fn next(&mut self) -> Result<Option<Chunk>> {
+        loop {
+            self.limits.check()?;
+            let mut cur = match self.cur.take() {
+                Some(c) => c,
+                None => match self.next_input()? {
+                    Some(c) => c,
+                    None => return Ok(None),
+                },
+            };
+            let count = cur.chunk.count();
+            let mut positions = Vec::new();
+            let mut rows = Vec::new();
+            while rows.len() < VECTOR_SIZE && cur.i < count {
+                if cur.at == 0 && cur.pks.is_empty() {
+                    let p = cur.chunk.position(cur.i);
+                    cur.pks = self.find(&cur.keys, p)?;
+                }
+                let Some(&pk) = cur.pks.get(cur.at) else {
+                    cur.i += 1;
+                    cur.pks.clear();
+                    cur.at = 0;
+                    continue;
+                };
+                cur.at += 1;
+                self.meter.tick()?;
+                if let Some(bytes) = self.get(pk)? {
+                    positions.push(cur.chunk.position(cur.i) as u32);
+                    rows.push(bytes);
+                }
+            }
+            let out = if rows.is_empty() {
+                None
+            } else {
+                let mut columns = Vec::with_capacity(cur.chunk.columns.len() + self.columns.len());
+                for c in &cur.chunk.columns {
+                    columns.push(Arc::new(gather(c, &positions)?));
+                }
+                columns.extend(self.decode(&rows)?);
+                Some(Chunk {
+                    columns,
+                    len: rows.len(),
+                    sel: None,
+                })
+            };
+            if cur.i < count {
+                self.cur = Some(cur);
+            }
+            if let Some(out) = out {
+                let out = self.filter.apply(out)?;
+                if !out.is_empty() {
+                    return Ok(Some(out));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "lookup_join_tests.rs"]
+mod tests;

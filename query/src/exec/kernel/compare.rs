@@ -9,7 +9,7 @@ use crate::ast::BinaryOp;
 use crate::error::Result;
 use crate::expr::compare as compare_values;
 use crate::value::{Value, cmp_int_float};
-use crate::vector::{Data, TextVec};
+use crate::vector::{Bitmap, Data, TextVec, Vector};
 
 use super::eval::{Col, Mask, Sel, both_valid, build_mask, validity};
 
@@ -56,6 +56,53 @@ pub(super) fn compare(op: BinaryOp, a: &Col, b: &Col, len: usize, sel: Sel<'_>) 
             };
             Ok(Mask::new(val, both_valid(validity(v), validity(w))))
         }
+    }
+}
+
+/// The positions of `sel` where `v op c` is true, straight from the
+/// values (no truth vector in between) when `v` is a vector of ints or
+/// floats, bools or strings and `c` a value of the same type; `None`
+/// otherwise.
+pub(super) fn select_const(op: BinaryOp, v: &Vector, c: &Value, sel: Sel<'_>) -> Option<Vec<u32>> {
+    let valid = v.validity();
+    match (v.data(), c) {
+        (Data::Int(x), Value::Int(c)) => Some(sel_op(op, x, *c, valid, sel)),
+        (Data::Float(x), Value::Float(c)) if !c.is_nan() => Some(sel_op(op, x, *c, valid, sel)),
+        (Data::Bool(x), Value::Bool(c)) => Some(sel_op(op, x, *c, valid, sel)),
+        (Data::Str(t), Value::String(c)) => {
+            let c = c.as_bytes();
+            let ok = |p: usize| valid.is_none_or(|b| b.get(p));
+            Some(sel.filter(|p| ok(p) && holds(op, t.bytes(p).cmp(c))))
+        }
+        _ => None,
+    }
+}
+
+/// [`select_const`]'s loops: one per operator, each a plain comparison.
+#[inline]
+fn sel_op<T: PartialOrd + Copy>(
+    op: BinaryOp,
+    x: &[T],
+    c: T,
+    valid: Option<&Bitmap>,
+    sel: Sel<'_>,
+) -> Vec<u32> {
+    macro_rules! run {
+        ($cmp:tt) => {
+            match valid {
+                None => sel.filter(|p| x[p] $cmp c),
+                Some(b) => sel.filter(|p| b.get(p) & (x[p] $cmp c)),
+            }
+        };
+    }
+    match op {
+        BinaryOp::Eq => run!(==),
+        BinaryOp::NotEq => run!(!=),
+        BinaryOp::Lt => run!(<),
+        BinaryOp::LtEq => run!(<=),
+        BinaryOp::Gt => run!(>),
+        BinaryOp::GtEq => run!(>=),
+        _ => Vec::new(),
     }
 }
 

@@ -374,6 +374,14 @@ pub(super) fn mask(n: &Node, st: &mut State<'_>, sel: Sel<'_>) -> Result<Mask> {
     })
 }
 
+/// The chunk's vector, when `n` is a column it has.
+fn column<'c>(n: &Node, st: &State<'c>) -> Option<&'c Arc<Vector>> {
+    match n {
+        Node::Column(i) => st.chunk.columns.get(*i),
+        _ => None,
+    }
+}
+
 /// The positions of `sel` where `n` is true, in order.
 pub(super) fn select(n: &Node, st: &mut State<'_>, sel: Sel<'_>) -> Result<Vec<u32>> {
     if sel.is_empty() {
@@ -386,6 +394,45 @@ pub(super) fn select(n: &Node, st: &mut State<'_>, sel: Sel<'_>) -> Result<Vec<u
             right_fallible,
         } => logic::and_select(left, right, *right_fallible, st, sel),
         Node::Or(l, r) => logic::or_select(l, r, st, sel),
+        Node::Cmp(op, l, r) => {
+            // `column op number`: straight to the selection.
+            if let (Node::Column(i), Node::Const(c)) = (&**l, &**r)
+                && let Some(v) = st.chunk.columns.get(*i)
+                && let Some(s) = compare::select_const(*op, v, c, sel)
+            {
+                return Ok(s);
+            }
+            Ok(mask(n, st, sel)?.select(sel))
+        }
+        Node::Like {
+            expr,
+            pattern,
+            negated,
+        } => {
+            if let Some(v) = column(expr, st)
+                && let Some(s) = like::select_column(v, pattern, *negated, sel)
+            {
+                return Ok(s);
+            }
+            Ok(mask(n, st, sel)?.select(sel))
+        }
+        Node::In {
+            expr,
+            set: Some(set),
+            negated,
+            ..
+        } => {
+            if let Some(v) = column(expr, st)
+                && let Some(s) = in_list::select_column(v, set, *negated, sel)
+            {
+                return Ok(s);
+            }
+            Ok(mask(n, st, sel)?.select(sel))
+        }
+        Node::IsNull(e, negated) => match column(e, st) {
+            Some(v) => Ok(sel.filter(|p| v.is_null(p) != *negated)),
+            None => Ok(mask(n, st, sel)?.select(sel)),
+        },
         Node::Const(v) => Ok(if matches!(v, Value::Bool(true)) {
             sel.iter().map(|p| p as u32).collect()
         } else {

@@ -12,7 +12,7 @@ use rustc_hash::FxHashSet;
 
 use crate::error::Result;
 use crate::value::Value;
-use crate::vector::Data;
+use crate::vector::{Data, Vector};
 
 use super::compile::Node;
 use super::eval::{Col, Mask, Sel, State, build_mask, eval};
@@ -114,6 +114,25 @@ pub(super) fn in_list(
         Some(set) => with_set(&v, set, negated, st.len, sel),
         None => general(&v, list, negated, st, sel),
     }
+}
+
+/// The positions of `sel` where `column [not] in (set)` is true, for a
+/// column of ints, floats or strings; `None` otherwise.
+pub(super) fn select_column(
+    v: &Vector,
+    set: &ConstSet,
+    negated: bool,
+    sel: Sel<'_>,
+) -> Option<Vec<u32>> {
+    // True on a hit for `in`; on a miss for `not in`, unless a candidate
+    // is null (then a miss is null).
+    let keep = |hit: bool| if hit { !negated } else { negated && !set.null };
+    Some(match v.data() {
+        Data::Int(x) => sel.filter(|p| !v.is_null(p) && keep(set.has_int(x[p]))),
+        Data::Float(x) => sel.filter(|p| !v.is_null(p) && keep(set.has_float(x[p]))),
+        Data::Str(t) => sel.filter(|p| !v.is_null(p) && keep(set.strs.contains(t.str(p)))),
+        _ => return None,
+    })
 }
 
 /// Against a set of constants.

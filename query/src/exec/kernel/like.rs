@@ -8,6 +8,7 @@
 use crate::error::Result;
 use crate::expr::{check_pattern, like as like_chars};
 use crate::value::Value;
+use crate::vector::{Data, Vector};
 
 use super::compile::Node;
 use super::eval::{Mask, Sel, State, build_mask, eval};
@@ -137,6 +138,20 @@ impl Matcher {
             Matcher::General(p) => like_chars(s, p),
         }
     }
+}
+
+/// The positions of `sel` where `column [not] like pattern` is true,
+/// for a column of strings and a constant pattern; `None` otherwise.
+pub(super) fn select_column(
+    v: &Vector,
+    pattern: &Pattern,
+    negated: bool,
+    sel: Sel<'_>,
+) -> Option<Vec<u32>> {
+    let (Data::Str(t), Pattern::Const(m)) = (v.data(), pattern) else {
+        return None;
+    };
+    Some(sel.filter(|p| !v.is_null(p) && m.matches(t.str(p)) != negated))
 }
 
 /// `expr [not] like pattern` at the positions `sel`.

@@ -60,7 +60,8 @@ pub(super) fn arith(op: BinaryOp, a: &Col, b: &Col, len: usize, sel: Sel<'_>) ->
         return Ok(Col::Const(Value::Null));
     }
     if let (Col::Const(x), Col::Const(y)) = (a, b) {
-        // Both constant: only reached when a row is in play.
+        // Both constant (constant subtrees are folded when compiled, so
+        // this is rare): evaluated once, and only with a row in play.
         return if sel.is_empty() {
             Ok(Col::Const(Value::Null))
         } else {
@@ -119,22 +120,21 @@ fn ints(
         }
         return Ok(int_col(out, Some(ok)));
     }
-    let f: fn(i64, i64) -> (i64, bool) = match op {
-        BinaryOp::Add => i64::overflowing_add,
-        BinaryOp::Sub => i64::overflowing_sub,
-        BinaryOp::Mul => i64::overflowing_mul,
+    let mut out = vec![0i64; len];
+    let any = match op {
+        BinaryOp::Add => wrapping(i64::overflowing_add, x, y, &mut out),
+        BinaryOp::Sub => wrapping(i64::overflowing_sub, x, y, &mut out),
+        BinaryOp::Mul => wrapping(i64::overflowing_mul, x, y, &mut out),
         _ => return Ok(Col::Const(Value::Null)),
     };
-    let mut out = vec![0i64; len];
-    let mut any = false;
-    for (i, o) in out.iter_mut().enumerate() {
-        let (r, over) = f(at(x, i), at(y, i));
-        *o = r;
-        any |= over;
-    }
+    let f = |a: i64, b: i64| match op {
+        BinaryOp::Add => a.checked_add(b),
+        BinaryOp::Sub => a.checked_sub(b),
+        _ => a.checked_mul(b),
+    };
     if any {
         for p in sel.iter() {
-            if is_valid(p) && f(at(x, p), at(y, p)).1 {
+            if is_valid(p) && f(at(x, p), at(y, p)).is_none() {
                 return Err(
                     arith_values(op, &Value::Int(at(x, p)), &Value::Int(at(y, p)))
                         .err()
@@ -144,6 +144,49 @@ fn ints(
         }
     }
     Ok(int_col(out, valid))
+}
+
+/// `f` (a wrapping operation that also tells whether it overflowed) at
+/// every position into `out`, one plain loop per shape of the operands;
+/// whether any position overflowed.
+#[inline]
+fn wrapping(
+    f: impl Fn(i64, i64) -> (i64, bool),
+    x: &Num<'_>,
+    y: &Num<'_>,
+    out: &mut [i64],
+) -> bool {
+    let mut any = false;
+    let mut put = |o: &mut i64, a: i64, b: i64| {
+        let (r, over) = f(a, b);
+        *o = r;
+        any |= over;
+    };
+    match (x, y) {
+        (Num::Ints(a), Num::Ints(b)) => {
+            for ((o, &a), &b) in out.iter_mut().zip(*a).zip(*b) {
+                put(o, a, b);
+            }
+        }
+        (Num::Ints(a), Num::IntConst(c)) => {
+            for (o, &a) in out.iter_mut().zip(*a) {
+                put(o, a, *c);
+            }
+        }
+        (Num::IntConst(c), Num::Ints(b)) => {
+            for (o, &b) in out.iter_mut().zip(*b) {
+                put(o, *c, b);
+            }
+        }
+        (Num::IntConst(a), Num::IntConst(b)) => {
+            for o in out.iter_mut() {
+                put(o, *a, *b);
+            }
+        }
+        // Not reached: both sides are ints here.
+        _ => {}
+    }
+    any
 }
 
 /// The overflow error, for the unexpected case where the row path's

@@ -9,7 +9,7 @@ use crate::ast::BinaryOp;
 use crate::error::Result;
 use crate::expr::compare as compare_values;
 use crate::value::{Value, cmp_int_float};
-use crate::vector::{Bitmap, Data, TextVec, Vector};
+use crate::vector::{Bitmap, Data, Vector};
 
 use super::eval::{Col, Mask, Sel, both_valid, build_mask, validity};
 
@@ -50,7 +50,7 @@ pub(super) fn compare(op: BinaryOp, a: &Col, b: &Col, len: usize, sel: Sel<'_>) 
                     cmp_int_float(y[i], x[i]).map(Ordering::reverse)
                 }),
                 (Data::Str(x), Data::Str(y)) => {
-                    by_ord(op, x.len(), |i| Some(text(x, i).cmp(text(y, i))))
+                    by_ord(op, x.len(), |i| Some(x.bytes(i).cmp(y.bytes(i))))
                 }
                 _ => return generic(op, a, b, len, sel),
             };
@@ -139,12 +139,6 @@ fn truth(v: &Value) -> Option<bool> {
     }
 }
 
-/// Value `i` of a text vector.
-#[inline]
-fn text(t: &TextVec, i: usize) -> &[u8] {
-    t.bytes(i)
-}
-
 /// The general path: one position at a time through the row path's
 /// comparison.
 fn generic(op: BinaryOp, a: &Col, b: &Col, len: usize, sel: Sel<'_>) -> Result<Mask> {
@@ -199,10 +193,9 @@ fn zip_op<T: PartialOrd + Copy>(op: BinaryOp, x: &[T], y: &[T]) -> Vec<bool> {
     }
 }
 
-/// `len` positions compared through an ordering (`None`: do not compare,
-/// which the caller's validity does not cover, so it is false here and
-/// must not happen for valid positions: the callers' orderings are total
-/// on their inputs).
+/// `len` positions compared through an ordering; `None` (values that do
+/// not compare, which the callers' inputs never are at valid positions)
+/// counts as false.
 #[inline]
 fn by_ord(op: BinaryOp, len: usize, f: impl Fn(usize) -> Option<Ordering>) -> Vec<bool> {
     (0..len)

@@ -54,7 +54,8 @@ impl<'a> Sel<'a> {
         let mut out = vec![0u32; self.iter().len()];
         let mut n = 0;
         for p in self.iter() {
-            // `n <= p`'s index in the selection < out.len().
+            // `n` counts kept positions so far: at most the number seen,
+            // so within `out`.
             out[n] = p as u32;
             n += usize::from(keep(p));
         }

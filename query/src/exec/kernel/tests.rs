@@ -473,6 +473,12 @@ fn int_overflow_fails_only_on_rows_in_play() {
     let minus = bin(BinaryOp::Sub, lit(Value::Int(-2)), col(0));
     c.sel = None;
     assert_eq!(code(eval(&minus, &c)), Some(ErrorCode::NumericOverflow));
+    // A null's placeholder (0) must not count: 0 - i64::MIN overflows.
+    let from_min = bin(BinaryOp::Sub, col(0), lit(Value::Int(i64::MIN)));
+    assert_eq!(
+        eval(&from_min, &one(&[Value::Null, Value::Int(-1)])).unwrap(),
+        vec![Value::Null, Value::Int(i64::MAX)]
+    );
     let times = bin(BinaryOp::Mul, col(0), col(0));
     assert_eq!(code(eval(&times, &c)), Some(ErrorCode::NumericOverflow));
     let neg = BoundExpr::Unary {

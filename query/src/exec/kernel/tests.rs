@@ -155,10 +155,11 @@ fn chunk() -> impl Strategy<Value = Chunk> {
     prop::collection::vec(kind, COLUMNS).prop_flat_map(chunk_of)
 }
 
-/// A chunk with columns of `kinds` (see [`value_of`]), up to 24 rows,
+/// A chunk with columns of `kinds` (see [`value_of`]), up to 200 rows,
 /// with or without a random selection.
 fn chunk_of(kinds: Vec<u8>) -> impl Strategy<Value = Chunk> {
-    (0usize..24).prop_flat_map(move |len| {
+    // Mostly small; sometimes past a bitmap word or two.
+    prop_oneof![6 => 0usize..24, 1 => 60usize..200].prop_flat_map(move |len| {
         let cols: Vec<_> = kinds
             .iter()
             .map(|&k| prop::collection::vec(value_of(k), len))

@@ -118,7 +118,7 @@ impl Value {
 }
 
 /// Compares an int with a float exactly (no rounding of large ints).
-fn cmp_int_float(a: i64, b: f64) -> Option<Ordering> {
+pub(crate) fn cmp_int_float(a: i64, b: f64) -> Option<Ordering> {
     if b.is_nan() {
         return None;
     }

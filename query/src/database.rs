@@ -28,6 +28,7 @@ use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
 use crate::output::{Column, Output, Streamed};
 use crate::parser;
 use crate::plan;
+use crate::plan::physical::Physical;
 use crate::planner::{self, PlanOptions, Scope};
 use crate::row;
 use crate::runner::{self, table_end};
@@ -41,8 +42,6 @@ use crate::exec::index_entries::Written;
 use crate::exec::insert::{self, Insert, Rows};
 use crate::exec::row_source::RowSource;
 use crate::exec::update::Update;
-use crate::expr::Binder;
-use crate::plan::bound::BoundExpr;
 
 /// Options of a [`Database`]: the durability mode and storage settings
 /// (`wal`), with the defaults of docs/wal.md (async, 50 ms sync interval).
@@ -718,7 +717,21 @@ impl Database {
                     "aggregates are not allowed in set",
                 ));
             }
-            sets.push((pos, bind_set(e, &scope)?));
+            sets.push((pos, plan::bind::bind_expr(e, &scope)?));
+        }
+        if self.vectorized {
+            let input = plan::choose::plan_rows(&cat, table, filter, opts)?;
+            let node = Physical::Update {
+                input: Box::new(input),
+                table: t.clone(),
+                sets,
+            };
+            let snap = self.db.snapshot();
+            let ctx = exec::ExecCtx::new(&snap, limits);
+            let written = Update::from_plan(exec::Node::root(&node), &ctx)?.run(&snap)?;
+            drop(ctx);
+            drop(snap);
+            return self.write(written);
         }
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
@@ -743,6 +756,19 @@ impl Database {
         let _excl = lock.write();
         let cat = self.catalog.read().clone();
         let t = self.current(&t0)?;
+        if self.vectorized {
+            let input = plan::choose::plan_rows(&cat, table, filter, opts)?;
+            let node = Physical::Delete {
+                input: Box::new(input),
+                table: t.clone(),
+            };
+            let snap = self.db.snapshot();
+            let ctx = exec::ExecCtx::new(&snap, limits);
+            let written = Delete::from_plan(exec::Node::root(&node), &ctx)?.run()?;
+            drop(ctx);
+            drop(snap);
+            return self.write(written);
+        }
         let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
         let snap = self.db.snapshot();
         let rows = runner::matching_rows(&snap, &plan, limits)?;
@@ -1151,97 +1177,6 @@ fn unknown_column(t: &Table, name: &str) -> Error {
         format!("unknown column \"{name}\" in table \"{}\"", t.name),
         hint,
     )
-}
-
-/// An assignment of `update` bound to the updated table's columns (by
-/// table position): what the update operator evaluates for each row. The
-/// errors the row executor gives before it reads a row come here too: an
-/// unknown column, a path into a column that is not json, a constant
-/// `like` pattern that is too long, an aggregate. The recursion is
-/// bounded by the parser's expression depth (`parser::check_depth`). (A
-/// bridge until the planner binds whole write statements.)
-fn bind_set(e: &Expr, scope: &Scope) -> Result<BoundExpr> {
-    let b = |x: &Expr| bind_set(x, scope).map(Box::new);
-    Ok(match e {
-        Expr::Literal(l) => BoundExpr::Literal(expr::literal_value(l)),
-        Expr::Name(parts) => {
-            let r = scope.column(parts)?;
-            let name = parts[..parts.len() - r.path.len()].join(".");
-            if r.path.is_empty() {
-                BoundExpr::column(r.index, Some(r.ty), name)
-            } else if r.ty != ColumnType::Json {
-                return Err(Error::query(
-                    ErrorCode::TypeMismatch,
-                    format!(
-                        "\"{name}\" is a {} column, a path into it needs a json column",
-                        r.ty.name()
-                    ),
-                ));
-            } else {
-                BoundExpr::Path {
-                    base: Box::new(BoundExpr::column(r.index, Some(r.ty), name)),
-                    path: r.path,
-                }
-            }
-        }
-        Expr::Unary { op, expr } => BoundExpr::Unary {
-            op: *op,
-            expr: b(expr)?,
-        },
-        Expr::Binary { op, left, right } => BoundExpr::Binary {
-            op: *op,
-            left: b(left)?,
-            right: b(right)?,
-        },
-        Expr::Like {
-            expr,
-            pattern,
-            negated,
-        } => {
-            let expr = b(expr)?;
-            if let Some(Value::String(p)) = expr::constant(pattern) {
-                expr::check_pattern(&p)?;
-            }
-            BoundExpr::Like {
-                expr,
-                pattern: b(pattern)?,
-                negated: *negated,
-            }
-        }
-        Expr::IsNull { expr, negated } => BoundExpr::IsNull {
-            expr: b(expr)?,
-            negated: *negated,
-        },
-        Expr::InList {
-            expr,
-            list,
-            negated,
-        } => BoundExpr::InList {
-            expr: b(expr)?,
-            list: list
-                .iter()
-                .map(|x| bind_set(x, scope))
-                .collect::<Result<_>>()?,
-            negated: *negated,
-        },
-        Expr::Between {
-            expr,
-            low,
-            high,
-            negated,
-        } => BoundExpr::Between {
-            expr: b(expr)?,
-            low: b(low)?,
-            high: b(high)?,
-            negated: *negated,
-        },
-        Expr::Aggregate { .. } => {
-            return Err(Error::query(
-                ErrorCode::Unsupported,
-                format!("aggregate {e} is not allowed here"),
-            ));
-        }
-    })
 }
 
 /// Checks `v` against column `pos` of `t`, converting an int for a float

@@ -338,7 +338,7 @@ pub(crate) enum BuildSide<'a> {
     /// From the statement's shared tables (built by the first copy).
     Shared(Node<'a>, &'a ExecCtx<'a>),
     /// From this operator, on this key (tests).
-    Input(BoxOp<'a>, Kernel),
+    Input(BoxOp<'a>, Box<Kernel>),
     /// Built.
     Ready(Arc<BuildTable>),
 }

@@ -57,7 +57,7 @@ fn join(
 ) -> std::result::Result<Vec<Vec<Value>>, ErrorCode> {
     let probe = Box::new(Source(scan_all(db, a, sizes.0)));
     let build = Box::new(Source(scan_all(db, b, sizes.1)));
-    let build = BuildSide::Input(build, Kernel::compile(&col(b, kb, 0)).unwrap());
+    let build = BuildSide::Input(build, Box::new(Kernel::compile(&col(b, kb, 0)).unwrap()));
     let mut op = HashJoin::new(probe, build, &col(a, ka, 0), filter, limits).unwrap();
     drain_codes(&mut op)
 }

@@ -374,6 +374,10 @@ impl<'a> Sort<'a> {
             None => partitions(child, self.ctx)?,
             Some(_) => None,
         };
+        if parts.is_some() {
+            // Hash tables the parts share are built once, before they start.
+            super::hash_join::prepare(child, self.ctx)?;
+        }
         let limits = self.ctx.limits;
         match parts {
             Some(parts) => parts

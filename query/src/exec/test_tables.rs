@@ -19,7 +19,8 @@ use crate::{ExecOptions, plan::bound::BoundExpr};
 /// A database in memory with these statements run.
 pub(crate) fn db(statements: &[String]) -> (tempfile::TempDir, Database) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Database::open(dir.path(), Options::memory()).unwrap();
+    // The row engine, whatever FASTY_EXEC says: it is the oracle.
+    let db = Database::open(dir.path(), Options::memory().with_vectorized(false)).unwrap();
     for s in statements {
         db.execute(s).unwrap_or_else(|e| panic!("{s}: {e}"));
     }

@@ -233,6 +233,10 @@ impl<'a> TopK<'a> {
             None => partitions(child, self.ctx)?,
             Some(_) => None,
         };
+        if parts.is_some() {
+            // Hash tables the parts share are built once, before they start.
+            super::hash_join::prepare(child, self.ctx)?;
+        }
         let heap = match parts {
             Some(parts) => {
                 let heaps = parts

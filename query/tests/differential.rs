@@ -165,6 +165,10 @@ fn known_shapes_agree_with_sqlite() {
         "select id, age / 7, age / 7.0, balance * 2 - age, balance / 0, age / (age - age), null + age from users where id < 50",
         "select id, qty * day - 3, amount / 4, -qty from orders where qty * 2 > 30 and amount / 2 <= day",
         "select day / 100, count(*), sum(qty) / count(*), max(amount) - min(amount) from orders group by day / 100",
+        // -0.0 (a negative amount times 0) and 0.0 are one number: one
+        // group, ties in an order.
+        "select amount * 0, count(*) from orders group by amount * 0",
+        "select id, -(amount) * 0 as z from orders order by z, id limit 40",
         // Null literals in comparisons.
         "select id from users where age = null",
         "select id from users where null < age or null = null",

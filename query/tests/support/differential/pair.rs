@@ -199,10 +199,16 @@ pub fn integrity(db: &Database) -> Result<(), String> {
         .verify()
         .map_err(|e| format!("verify failed: {e} ({})", e.code()))?;
     if report.is_clean() {
-        Ok(())
-    } else {
-        Err(report.to_string())
+        return Ok(());
     }
+    // The counts, then the first few problems: a broken index can have
+    // thousands.
+    let mut text = report.to_string();
+    if let Some(cut) = text.match_indices('\n').nth(20).map(|(i, _)| i) {
+        text.truncate(cut);
+        text.push_str("\n  ...");
+    }
+    Err(text)
 }
 
 pub fn assert_integrity(p: &Pair, when: &str) {

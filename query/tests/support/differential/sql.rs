@@ -79,7 +79,10 @@ pub fn sql_select(s: &Select) -> String {
     } else {
         s.items
             .iter()
-            .map(|i| sql_expr(&i.expr))
+            .map(|i| match &i.alias {
+                Some(a) => format!("{} AS {a}", sql_expr(&i.expr)),
+                None => sql_expr(&i.expr),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };

@@ -1,0 +1,123 @@
+//! fasty syntax trees as SQLite text. fasty runs a statement's printed
+//! form (so its parser is exercised too); SQLite runs this translation.
+
+use fasty_query::ast::{BinaryOp, Expr, Select, UnaryOp};
+
+use super::schema::sql_literal;
+
+/// SQLite text for a fasty expression, fully parenthesised.
+pub fn sql_expr(e: &Expr) -> String {
+    match e {
+        Expr::Literal(l) => sql_literal(l),
+        Expr::Name(p) => p.join("."),
+        Expr::Unary {
+            op: UnaryOp::Not,
+            expr,
+        } => format!("(NOT {})", sql_expr(expr)),
+        // The space keeps `- -5` from reading as a `--` comment.
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => format!("(- {})", sql_expr(expr)),
+        Expr::Binary { op, left, right } => {
+            let op = match op {
+                BinaryOp::Or => "OR",
+                BinaryOp::And => "AND",
+                BinaryOp::NotEq => "<>",
+                o => o.symbol(),
+            };
+            format!("({} {op} {})", sql_expr(left), sql_expr(right))
+        }
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => format!(
+            "({} {}LIKE {})",
+            sql_expr(expr),
+            if *negated { "NOT " } else { "" },
+            sql_expr(pattern)
+        ),
+        Expr::IsNull { expr, negated } => format!(
+            "({} IS {}NULL)",
+            sql_expr(expr),
+            if *negated { "NOT " } else { "" }
+        ),
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => format!(
+            "({} {}IN ({}))",
+            sql_expr(expr),
+            if *negated { "NOT " } else { "" },
+            list.iter().map(sql_expr).collect::<Vec<_>>().join(", ")
+        ),
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => format!(
+            "({} {}BETWEEN {} AND {})",
+            sql_expr(expr),
+            if *negated { "NOT " } else { "" },
+            sql_expr(low),
+            sql_expr(high)
+        ),
+        Expr::Aggregate { func, arg } => match arg {
+            None => "count(*)".into(),
+            Some(a) => format!("{}({})", func.name(), sql_expr(a)),
+        },
+    }
+}
+
+/// SQLite text for a fasty `select`.
+pub fn sql_select(s: &Select) -> String {
+    let items = if s.items.is_empty() {
+        "*".to_string()
+    } else {
+        s.items
+            .iter()
+            .map(|i| match &i.alias {
+                Some(a) => format!("{} AS {a}", sql_expr(&i.expr)),
+                None => sql_expr(&i.expr),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut q = format!("SELECT {items} FROM {}", s.from);
+    for j in &s.joins {
+        q += &format!(" JOIN {} ON {}", j.table, sql_expr(&j.on));
+    }
+    if let Some(w) = &s.filter {
+        q += &format!(" WHERE {}", sql_expr(w));
+    }
+    if !s.group_by.is_empty() {
+        q += &format!(
+            " GROUP BY {}",
+            s.group_by
+                .iter()
+                .map(sql_expr)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !s.order_by.is_empty() {
+        q += &format!(
+            " ORDER BY {}",
+            s.order_by
+                .iter()
+                .map(|o| format!("{}{}", sql_expr(&o.expr), if o.desc { " DESC" } else { "" }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    match (s.limit, s.offset) {
+        (Some(l), Some(o)) => q += &format!(" LIMIT {l} OFFSET {o}"),
+        (Some(l), None) => q += &format!(" LIMIT {l}"),
+        (None, Some(o)) => q += &format!(" LIMIT -1 OFFSET {o}"),
+        (None, None) => {}
+    }
+    q
+}

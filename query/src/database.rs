@@ -67,10 +67,11 @@ pub struct Options {
     /// The log and storage options, including the durability mode. Default
     /// `fasty_wal::Options::default()` (async, 50 ms).
     pub wal: fasty_wal::Options,
-    /// Development switch: run queries on the vectorised engine (bind →
-    /// logical → physical plan, `exec/`) instead of the row one, and
-    /// `explain` its plans. Default: true when the environment has
-    /// `FASTY_EXEC=vector`, so every test can run on either engine.
+    /// Run queries on the vectorised engine (bind → logical → physical
+    /// plan, `exec/`) rather than the row-at-a-time one it replaces, and
+    /// `explain` its plans. Default true; false when the environment has
+    /// `FASTY_EXEC=row`, so the test suites can still compare the two while
+    /// the row engine remains.
     #[doc(hidden)]
     pub vectorized: bool,
 }
@@ -79,7 +80,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             wal: fasty_wal::Options::default(),
-            vectorized: std::env::var_os("FASTY_EXEC").is_some_and(|v| v == "vector"),
+            vectorized: !std::env::var_os("FASTY_EXEC").is_some_and(|v| v == "row"),
         }
     }
 }

@@ -410,8 +410,7 @@ find t where y = 1
 -- → error: unknown_column (unknown column "y")
 explain find t where id = 1
 -- → plan:
--- → project *
--- →   primary-key lookup on t (id in [1])
+-- → primary-key lookup on t (id in [1])
 ```
 "#;
     let (failures, ran) = run_doc("right.md", right);

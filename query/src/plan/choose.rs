@@ -25,7 +25,7 @@ use crate::catalog::{Catalog, Table};
 use crate::error::Result;
 use crate::plan::bind::{bind_select, finder};
 use crate::plan::bound::BoundExpr;
-use crate::plan::logical::Logical;
+use crate::plan::logical::{Logical, SortKey};
 use crate::plan::physical::{Access, Lookup, Physical};
 use crate::planner::{PlanOptions, key_value};
 use crate::value::Value;
@@ -222,12 +222,12 @@ impl Cx {
                 limit,
                 offset,
             } => match (*input, limit) {
-                (Logical::Sort { input, keys }, Some(limit)) => Physical::TopK {
+                (Logical::Sort { input, keys }, Some(limit)) => late_materialise(Physical::TopK {
                     input: b(input)?,
                     keys,
                     limit,
                     offset,
-                },
+                }),
                 (input, limit) => Physical::Limit {
                     input: Box::new(self.convert(input, driving)?),
                     limit,
@@ -255,6 +255,122 @@ impl Cx {
         }
         let ix = table.indexes.iter().find(|i| i.pos == col)?;
         Some(Lookup::Index(ix.clone()))
+    }
+}
+
+/// Most rows a top-k may keep for its other columns to be read after it
+/// (one primary-key lookup per row kept) rather than by its scan.
+const LATE_ROWS: u64 = 4096;
+
+/// A top-k straight over a scan reads, in the scan, only the columns its
+/// filter and sort keys need plus the primary key; the other columns are
+/// read for the rows that win only, by a primary-key lookup join above
+/// the top-k, and a projection puts the columns back in the scan's order.
+/// Any other plan is returned as it is.
+fn late_materialise(plan: Physical) -> Physical {
+    let Physical::TopK {
+        input,
+        keys,
+        limit,
+        offset,
+    } = plan
+    else {
+        return plan;
+    };
+    let kept = limit.saturating_add(offset);
+    let Physical::Scan {
+        table,
+        access,
+        columns,
+        filter,
+        parallel,
+    } = *input
+    else {
+        return Physical::TopK {
+            input,
+            keys,
+            limit,
+            offset,
+        };
+    };
+    // Scan positions the filter and the keys read, and the primary key.
+    let mut eager: Vec<usize> = Vec::new();
+    filter.iter().for_each(|f| f.columns(&mut eager));
+    keys.iter().for_each(|k| k.expr.columns(&mut eager));
+    if let Some(p) = columns.iter().position(|&c| c == table.pk) {
+        eager.push(p);
+    }
+    eager.sort_unstable();
+    eager.dedup();
+    let pk_pos = columns.iter().position(|&c| c == table.pk);
+    let lazy: Vec<usize> = (0..columns.len()).filter(|p| !eager.contains(p)).collect();
+    let (Some(pk_pos), false, true) = (pk_pos, lazy.is_empty(), kept <= LATE_ROWS) else {
+        let scan = Physical::Scan {
+            table,
+            access,
+            columns,
+            filter,
+            parallel,
+        };
+        return Physical::TopK {
+            input: Box::new(scan),
+            keys,
+            limit,
+            offset,
+        };
+    };
+    // Where each old scan position went: eager ones first, lazy after.
+    let mut at = vec![0; columns.len()];
+    for (i, &p) in eager.iter().enumerate() {
+        at[p] = i;
+    }
+    for (i, &p) in lazy.iter().enumerate() {
+        at[p] = eager.len() + i;
+    }
+    let remap = |e: &BoundExpr| e.remap(&|i| at[i]);
+    let fields = Physical::Scan {
+        table: table.clone(),
+        access: Access::FullScan,
+        columns: columns.clone(),
+        filter: Vec::new(),
+        parallel: false,
+    }
+    .fields();
+    let scan = Physical::Scan {
+        table: table.clone(),
+        access,
+        columns: eager.iter().map(|&p| columns[p]).collect(),
+        filter: filter.iter().map(remap).collect(),
+        parallel,
+    };
+    let top = Physical::TopK {
+        input: Box::new(scan),
+        keys: keys
+            .iter()
+            .map(|k| SortKey {
+                expr: remap(&k.expr),
+                desc: k.desc,
+            })
+            .collect(),
+        limit,
+        offset,
+    };
+    let pk = &table.columns[table.pk];
+    let fetch = Physical::LookupJoin {
+        input: Box::new(top),
+        table: table.clone(),
+        via: Lookup::Pk,
+        key: BoundExpr::column(at[pk_pos], Some(pk.ty), pk.name.clone()),
+        columns: lazy.iter().map(|&p| columns[p]).collect(),
+        filter: Vec::new(),
+    };
+    Physical::Project {
+        input: Box::new(fetch),
+        exprs: fields
+            .into_iter()
+            .enumerate()
+            .map(|(p, f)| (BoundExpr::column(at[p], f.ty, f.name.clone()), f.name))
+            .collect(),
     }
 }
 

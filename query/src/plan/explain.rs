@@ -189,6 +189,32 @@ fn node_lines(plan: &Physical, id: usize, depth: usize, out: &mut Vec<Line>) {
             children_at(plan, id, d + 1, out);
         }
         Physical::LookupJoin {
+            input,
+            table,
+            via: Lookup::Pk,
+            columns,
+            filter,
+            ..
+        } if filter.is_empty() && table_of(input) == table.name => {
+            // A table looked up in itself by primary key: the columns a
+            // top-k left to read for the rows it kept.
+            let cols: Vec<&str> = columns
+                .iter()
+                .map(|&c| table.columns[c].name.as_str())
+                .collect();
+            push(
+                out,
+                depth,
+                format!(
+                    "late materialisation: {} of {} by primary key",
+                    cols.join(", "),
+                    table.name
+                ),
+                Some(id),
+            );
+            children_at(plan, id, depth + 1, out);
+        }
+        Physical::LookupJoin {
             table,
             via,
             key,

@@ -325,8 +325,10 @@ fn explain_shapes() {
         ),
         (
             "select * from t order by score desc limit 10 offset 5",
-            "top-k 10 offset 5 by score desc (heap)
-  full scan on t (parallel key ranges)",
+            "project id, email, age, score, doc
+  late materialisation: email, age, doc of t by primary key
+    top-k 10 offset 5 by score desc (heap)
+      full scan on t (parallel key ranges)",
         ),
         (
             "select id, age * 2 as a from t where age > 20 order by a, id desc",

@@ -224,7 +224,13 @@ impl Engine {
             }
             for rec in records {
                 let path = sst_path(&dir, rec.id);
-                let table = Table::open(&path, rec.id, cache.clone(), io.clone())?;
+                let table = Table::open_with(
+                    &path,
+                    rec.id,
+                    cache.clone(),
+                    io.clone(),
+                    opts.value_layout.clone(),
+                )?;
                 if table.meta() != &rec.meta {
                     return Err(Error::corruption(
                         &path,

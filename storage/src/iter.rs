@@ -587,6 +587,7 @@ mod tests {
                 block_size: 64,
                 zstd_level: i32::from(id.is_multiple_of(2)),
                 bloom_bits_per_key: 10,
+                layout: None,
             },
         );
         for (k, s, put, v) in versions {

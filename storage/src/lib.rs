@@ -21,6 +21,7 @@
 pub mod background;
 mod batch;
 mod cache;
+mod columnar;
 mod compaction;
 mod context;
 mod counters;
@@ -46,6 +47,10 @@ mod versions;
 mod workers;
 
 pub use batch::{BatchOp, MalformedBatch, WriteBatch};
+pub use columnar::{
+    Bitmap, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Packed, VECTOR_ROWS,
+    ValueLayout, Zone, Zones,
+};
 pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use io::IoBackend;

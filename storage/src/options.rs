@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::background::Stepper;
+use crate::columnar::ValueLayout;
 use crate::io::{Io, IoBackend};
 
 /// How an [`crate::Engine`] is configured. Start from [`Options::default()`]
@@ -77,6 +78,14 @@ pub struct Options {
     /// [`crate::background`]). Ignored when `background` is false (no
     /// background work at all) and in memory-only mode. Default `None`.
     pub stepper: Option<Stepper>,
+    /// How values split into typed fields. With a layout, flushes and
+    /// compactions store the entries of the key groups it names (a
+    /// table's rows) column by column, in columnar blocks with zone maps
+    /// (SST format version 2), which [`crate::Snapshot::pieces`] hands up
+    /// whole; without one, storage never looks inside values and writes
+    /// version 1 tables. A data directory whose tables hold columnar
+    /// blocks must be opened with the same layout. Default `None`.
+    pub value_layout: Option<Arc<dyn ValueLayout>>,
 }
 
 impl Default for Options {
@@ -98,6 +107,7 @@ impl Default for Options {
             background: true,
             custom_io: None,
             stepper: None,
+            value_layout: None,
         }
     }
 }
@@ -219,6 +229,13 @@ impl Options {
         self.stepper = stepper;
         self
     }
+
+    /// Sets [`Options::value_layout`].
+    #[must_use]
+    pub fn with_value_layout(mut self, value_layout: Option<Arc<dyn ValueLayout>>) -> Self {
+        self.value_layout = value_layout;
+        self
+    }
 }
 
 impl std::fmt::Debug for Options {
@@ -240,6 +257,7 @@ impl std::fmt::Debug for Options {
             .field("background", &self.background)
             .field("custom_io", &self.custom_io.as_ref().map(|io| io.name()))
             .field("stepper", &self.stepper.as_ref().map(|s| s.seed()))
+            .field("value_layout", &self.value_layout)
             .finish()
     }
 }

@@ -195,6 +195,7 @@ mod tests {
                 block_size: 64,
                 zstd_level: 0,
                 bloom_bits_per_key: 10,
+                layout: None,
             },
         );
         for k in keys {

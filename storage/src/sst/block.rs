@@ -385,6 +385,25 @@ impl<'a> BlockView<'a> {
         }
     }
 
+    /// The index of the entry whose bytes end at `end` (entries are
+    /// stored back to back, so it is the one before the first entry
+    /// starting at or after `end`).
+    pub(super) fn position_ending_at(&self, end: usize) -> Result<usize, Malformed> {
+        let (mut lo, mut hi) = (0, self.l.count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let at = read_u32(self.data, self.l.offsets_at + 4 * mid)
+                .ok_or(Malformed("offsets array out of range"))? as usize;
+            if at < end {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo.checked_sub(1)
+            .ok_or(Malformed("entry position out of range"))
+    }
+
     /// Decodes entry `i`, checking every length against the block.
     #[inline]
     pub(super) fn entry_at(&self, i: usize) -> Result<RawEntry, Malformed> {

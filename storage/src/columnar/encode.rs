@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use super::bits::{self, width_of};
 use super::zone::{self, ZoneBuilder};
-use super::{ColumnKind, FLAG_SAME_COUNT, Field, Summary, VECTOR_ROWS, enc};
+use super::{
+    ColumnKind, DIR_ENTRY_LEN, FLAG_SAME_COUNT, Field, HEADER_LEN, Summary, VECTOR_ROWS, enc,
+};
 
 /// The rows of one block, split: row `i`'s fields are
 /// `fields[starts[i]..starts[i + 1]]` (none for a tombstone).
@@ -38,6 +40,7 @@ pub(crate) fn encode_columns<'v>(
 ) -> Vec<zone::ColumnZone<'v>> {
     let n = rows.rows();
     debug_assert_eq!(n, summary.rows as usize);
+    let region = out.len();
     summary.encode(out);
     let flags_at = out.len() - 17;
     let counts: Vec<u16> = (0..n).map(|i| rows.row(i).len() as u16).collect();
@@ -51,18 +54,34 @@ pub(crate) fn encode_columns<'v>(
         }
     }
     out.extend_from_slice(&(ncols as u16).to_le_bytes());
+    // The directory: where each column and its values start, so a point
+    // read goes straight to one row's fields.
+    let dir = out.len();
+    out.resize(dir + DIR_ENTRY_LEN * ncols, 0);
     let mut zones = Vec::with_capacity(ncols);
     let mut column = Vec::with_capacity(n);
     for c in 0..ncols {
         column.clear();
         column.extend((0..n).map(|i| rows.field(i, c)));
-        zones.push(encode_column(&column, out));
+        let start = (out.len() - region) as u32;
+        let (zone, header, body) = encode_column(&column, out);
+        let body = (body - region) as u32;
+        let e = &mut out[dir + DIR_ENTRY_LEN * c..dir + DIR_ENTRY_LEN * (c + 1)];
+        e[..HEADER_LEN].copy_from_slice(&header);
+        e[HEADER_LEN..HEADER_LEN + 4].copy_from_slice(&start.to_le_bytes());
+        e[HEADER_LEN + 4..].copy_from_slice(&body.to_le_bytes());
+        zones.push(zone);
     }
     zones
 }
 
-/// Appends one column; returns its block-level zone.
-fn encode_column<'v>(col: &[Field<'v>], out: &mut Vec<u8>) -> zone::ColumnZone<'v> {
+/// Appends one column (null bitmap, zones, values); returns its
+/// block-level zone, its header (for the directory) and where its values
+/// start in `out`.
+fn encode_column<'v>(
+    col: &[Field<'v>],
+    out: &mut Vec<u8>,
+) -> (zone::ColumnZone<'v>, [u8; HEADER_LEN], usize) {
     let n = col.len();
     let mut tags = 0u8;
     let mut nulls = 0u32;
@@ -81,10 +100,6 @@ fn encode_column<'v>(col: &[Field<'v>], out: &mut Vec<u8>) -> zone::ColumnZone<'
         0b10_0000 => ColumnKind::Blob,
         _ => ColumnKind::Mixed,
     };
-    out.push(kind as u8);
-    let enc_at = out.len();
-    out.push(enc::NONE);
-    out.extend_from_slice(&nulls.to_le_bytes());
     if nulls > 0 {
         bits::put_bitmap(col.iter().map(|f| matches!(f, Field::Null)), n, out);
     }
@@ -98,6 +113,8 @@ fn encode_column<'v>(col: &[Field<'v>], out: &mut Vec<u8>) -> zone::ColumnZone<'
         zone::write(&z, out);
         block_zone = if v == 0 { z } else { block_zone.merge(&z) };
     }
+    let body = out.len();
+    let (mut base, mut width, mut dict_len) = (0i64, 0u8, 0u32);
     let encoding = match kind {
         ColumnKind::Null => enc::NONE,
         ColumnKind::Int => {
@@ -109,9 +126,8 @@ fn encode_column<'v>(col: &[Field<'v>], out: &mut Vec<u8>) -> zone::ColumnZone<'
             };
             let min = ints().flatten().min().unwrap_or(0);
             let max = ints().flatten().max().unwrap_or(0);
-            let width = width_of(max.wrapping_sub(min) as u64);
-            out.extend_from_slice(&min.to_le_bytes());
-            out.push(width);
+            width = width_of(max.wrapping_sub(min) as u64);
+            base = min;
             bits::pack(
                 ints().map(|v| v.map_or(0, |v| v.wrapping_sub(min) as u64)),
                 n,
@@ -131,7 +147,11 @@ fn encode_column<'v>(col: &[Field<'v>], out: &mut Vec<u8>) -> zone::ColumnZone<'
             bits::put_bitmap(col.iter().map(|f| matches!(f, Field::Bool(true))), n, out);
             enc::BITMAP
         }
-        ColumnKind::Text | ColumnKind::Blob => encode_bytes(col, out),
+        ColumnKind::Text | ColumnKind::Blob => {
+            let (e, w, d) = encode_bytes(col, out);
+            (width, dict_len) = (w, d);
+            e
+        }
         ColumnKind::Mixed => {
             out.extend(col.iter().map(Field::tag));
             for f in col {
@@ -147,8 +167,14 @@ fn encode_column<'v>(col: &[Field<'v>], out: &mut Vec<u8>) -> zone::ColumnZone<'
             enc::PLAIN
         }
     };
-    out[enc_at] = encoding;
-    block_zone
+    let mut h = [0u8; HEADER_LEN];
+    h[0] = kind as u8;
+    h[1] = encoding;
+    h[2..6].copy_from_slice(&nulls.to_le_bytes());
+    h[6..14].copy_from_slice(&base.to_le_bytes());
+    h[14] = width;
+    h[15..19].copy_from_slice(&dict_len.to_le_bytes());
+    (block_zone, h, body)
 }
 
 fn bytes_of<'v>(f: &Field<'v>) -> &'v [u8] {
@@ -172,8 +198,8 @@ fn put_strings<'v>(strings: impl Iterator<Item = &'v [u8]> + Clone, out: &mut Ve
 }
 
 /// Text or blob: a dictionary when at most half the rows are distinct,
-/// plain otherwise.
-fn encode_bytes(col: &[Field<'_>], out: &mut Vec<u8>) -> u8 {
+/// plain otherwise. Returns (encoding, code width, dictionary size).
+fn encode_bytes(col: &[Field<'_>], out: &mut Vec<u8>) -> (u8, u8, u32) {
     let n = col.len();
     let mut distinct: BTreeSet<&[u8]> = BTreeSet::new();
     let mut dict_ok = true;
@@ -188,17 +214,15 @@ fn encode_bytes(col: &[Field<'_>], out: &mut Vec<u8>) -> u8 {
     }
     if !dict_ok || distinct.is_empty() {
         put_strings(col.iter().map(bytes_of), out);
-        return enc::PLAIN;
+        return (enc::PLAIN, 0, 0);
     }
     let dict: Vec<&[u8]> = distinct.into_iter().collect();
     let width = width_of((dict.len() - 1) as u64);
-    out.extend_from_slice(&(dict.len() as u32).to_le_bytes());
-    out.push(width);
     put_strings(dict.iter().copied(), out);
     let code = |f: &Field<'_>| match f {
         Field::Text(b) | Field::Blob(b) => dict.binary_search(b).unwrap_or(0) as u64,
         _ => 0,
     };
     bits::pack(col.iter().map(code), n, width, out);
-    enc::DICT
+    (enc::DICT, width, dict.len() as u32)
 }

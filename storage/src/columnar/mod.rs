@@ -179,6 +179,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Bytes of a column's header: kind, encoding, null count, FOR base,
+/// bit width, dictionary size.
+pub(crate) const HEADER_LEN: usize = 1 + 1 + 4 + 8 + 1 + 4;
+/// Bytes of a column's directory entry: its header, then where the column
+/// (its null bitmap) and its values start in the region (u32 each).
+pub(crate) const DIR_ENTRY_LEN: usize = HEADER_LEN + 4 + 4;
+
 /// Per-block facts a scan uses to take a block whole (see
 /// [`ColumnBlock::keys_unique`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -308,10 +315,19 @@ impl ColumnBlock {
             (None, at..r.pos())
         };
         let ncols = r.u16()? as usize;
+        let dir = r.take(DIR_ENTRY_LEN * ncols)?;
         let vectors = n.div_ceil(VECTOR_ROWS);
         let mut columns = Vec::with_capacity(ncols);
-        for _ in 0..ncols {
-            columns.push(parse_column(&mut r, n, vectors)?);
+        for e in dir.chunks_exact(DIR_ENTRY_LEN) {
+            let (start, body) = dir_offsets(e);
+            if start != r.pos() {
+                return Err(Malformed("column directory differs from the columns"));
+            }
+            let meta = parse_column(&mut r, &e[..HEADER_LEN], n, vectors)?;
+            if body != meta.body.start {
+                return Err(Malformed("column directory differs from the columns"));
+            }
+            columns.push(meta);
         }
         if r.rest() != 0 {
             return Err(Malformed("trailing bytes in column region"));
@@ -448,80 +464,98 @@ impl ColumnBlock {
     }
 }
 
-fn parse_column(r: &mut Reader<'_>, n: usize, vectors: usize) -> Result<ColumnMeta, Malformed> {
-    let kind = ColumnKind::from_u8(r.u8()?).ok_or(Malformed("unknown column kind"))?;
-    let encoding = r.u8()?;
-    let null_count = r.u32()?;
-    if null_count as usize > n {
-        return Err(Malformed("more nulls than rows"));
-    }
+/// The column and value offsets of a directory entry.
+#[inline]
+fn dir_offsets(e: &[u8]) -> (usize, usize) {
+    let at = |k: usize| u32::from_le_bytes([e[k], e[k + 1], e[k + 2], e[k + 3]]) as usize;
+    (at(HEADER_LEN), at(HEADER_LEN + 4))
+}
+
+/// Parses the column starting at the reader, whose directory header is
+/// `header`.
+fn parse_column(
+    r: &mut Reader<'_>,
+    header: &[u8],
+    n: usize,
+    vectors: usize,
+) -> Result<ColumnMeta, Malformed> {
     let at = r.pos();
-    if null_count > 0 {
+    let mut meta = column_header(header, at, n)?;
+    if meta.null_count > 0 {
         r.take(n.div_ceil(8))?;
     }
-    let nulls = at..r.pos();
-    let at = r.pos();
+    let zones_at = r.pos();
     for _ in 0..vectors {
         zone::skip(r)?;
     }
-    let zones = at..r.pos();
-    let mut base = 0i64;
-    let mut width = 0u8;
-    let bad = Malformed("column encoding does not fit its kind");
-    let body_at;
-    match (kind, encoding) {
-        (ColumnKind::Null, enc::NONE) => body_at = r.pos(),
-        (ColumnKind::Int, enc::FOR) => {
-            base = r.u64()? as i64;
-            width = r.u8()?;
-            if width > 64 {
-                return Err(Malformed("bit width above 64"));
-            }
-            body_at = r.pos();
-            r.take(bits::packed_len(n, width))?;
+    meta.zones = zones_at..r.pos();
+    let body_at = r.pos();
+    match (meta.kind, meta.encoding) {
+        (ColumnKind::Null, _) => {}
+        (ColumnKind::Int, _) => {
+            r.take(bits::packed_len(n, meta.width))?;
         }
-        (ColumnKind::Float, enc::PLAIN) => {
-            body_at = r.pos();
+        (ColumnKind::Float, _) => {
             r.take(8 * n)?;
         }
-        (ColumnKind::Bool, enc::BITMAP) => {
-            body_at = r.pos();
+        (ColumnKind::Bool, _) => {
             r.take(n.div_ceil(8))?;
         }
-        (ColumnKind::Text | ColumnKind::Blob, enc::PLAIN) => {
-            body_at = r.pos();
-            skip_offsets_and_bytes(r, n)?;
+        (ColumnKind::Text | ColumnKind::Blob, enc::PLAIN) => skip_offsets_and_bytes(r, n)?,
+        (ColumnKind::Text | ColumnKind::Blob, _) => {
+            skip_offsets_and_bytes(r, meta.base as usize)?;
+            r.take(bits::packed_len(n, meta.width))?;
         }
-        (ColumnKind::Text | ColumnKind::Blob, enc::DICT) => {
-            let d = r.u32()? as usize;
-            if d == 0 || d > n {
-                return Err(Malformed("bad dictionary size"));
-            }
-            base = d as i64;
-            width = r.u8()?;
-            if width > 32 {
-                return Err(Malformed("bit width above 32"));
-            }
-            body_at = r.pos();
-            skip_offsets_and_bytes(r, d)?;
-            r.take(bits::packed_len(n, width))?;
-        }
-        (ColumnKind::Mixed, enc::PLAIN) => {
-            body_at = r.pos();
+        (ColumnKind::Mixed, _) => {
             r.take(n)?;
             r.take(8 * n)?;
             skip_offsets_and_bytes(r, n)?;
         }
-        _ => return Err(bad),
     }
+    meta.body = body_at..r.pos();
+    Ok(meta)
+}
+
+/// Decodes the header of a column starting at byte `at` of its region
+/// (with its null bitmap). Zones and body are left for the
+/// caller to locate (they are set empty and open-ended).
+fn column_header(h: &[u8], at: usize, n: usize) -> Result<ColumnMeta, Malformed> {
+    let mut r = Reader::new(h);
+    let kind = ColumnKind::from_u8(r.u8()?).ok_or(Malformed("unknown column kind"))?;
+    let encoding = r.u8()?;
+    let null_count = r.u32()?;
+    let base = r.u64()? as i64;
+    let width = r.u8()?;
+    let dict = r.u32()? as usize;
+    if null_count as usize > n {
+        return Err(Malformed("more nulls than rows"));
+    }
+    let fits = match (kind, encoding) {
+        (ColumnKind::Null, enc::NONE) => true,
+        (ColumnKind::Int, enc::FOR) => width <= 64,
+        (ColumnKind::Float | ColumnKind::Mixed, enc::PLAIN) => true,
+        (ColumnKind::Bool, enc::BITMAP) => true,
+        (ColumnKind::Text | ColumnKind::Blob, enc::PLAIN) => true,
+        (ColumnKind::Text | ColumnKind::Blob, enc::DICT) => dict > 0 && dict <= n && width <= 32,
+        _ => false,
+    };
+    if !fits {
+        return Err(Malformed("column encoding does not fit its kind"));
+    }
+    let nulls_at = at;
+    let nulls_len = if null_count > 0 { n.div_ceil(8) } else { 0 };
     Ok(ColumnMeta {
         kind,
         encoding,
         null_count,
-        nulls,
-        zones,
-        body: body_at..r.pos(),
-        base,
+        nulls: nulls_at..nulls_at + nulls_len,
+        zones: 0..0,
+        body: 0..0,
+        base: if encoding == enc::DICT {
+            dict as i64
+        } else {
+            base
+        },
         width,
     })
 }
@@ -700,49 +734,9 @@ impl<'a> Column<'a> {
     }
 
     /// Field of row `row` (null when out of range).
-    pub fn field(&self, row: usize) -> Field<'a> {
-        if self.is_null(row) {
-            return Field::Null;
-        }
-        let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
-        let n = self.rows;
-        match (self.meta.kind, self.meta.encoding) {
-            (ColumnKind::Int, _) => Field::Int(self.int_at(row)),
-            (ColumnKind::Float, _) => Field::Float(f64::from_bits(u64_at(body, 8 * row))),
-            (ColumnKind::Bool, _) => Field::Bool(RawBitmap(body).get(row)),
-            (ColumnKind::Text, _) => Field::Text(self.bytes_at(row)),
-            (ColumnKind::Blob, _) => Field::Blob(self.bytes_at(row)),
-            (ColumnKind::Mixed, _) => {
-                let tag = body.get(row).copied().unwrap_or(0);
-                let word = u64_at(body, n + 8 * row);
-                match tag {
-                    1 => Field::Int(word as i64),
-                    2 => Field::Float(f64::from_bits(word)),
-                    3 => Field::Bool(word != 0),
-                    4 => Field::Text(string_at(body, 9 * n, n, row)),
-                    5 => Field::Blob(string_at(body, 9 * n, n, row)),
-                    _ => Field::Null,
-                }
-            }
-            (ColumnKind::Null, _) => Field::Null,
-        }
-    }
-
     #[inline]
-    fn int_at(&self, row: usize) -> i64 {
-        let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
-        let p = Packed::new(body, self.meta.width, self.rows);
-        self.meta.base.wrapping_add(p.get(row) as i64)
-    }
-
-    fn bytes_at(&self, row: usize) -> &'a [u8] {
-        match self.encoded() {
-            Encoded::Dict { dict, codes } => dict.get(codes.get(row) as usize),
-            _ => {
-                let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
-                string_at(body, 0, self.rows, row)
-            }
-        }
+    pub fn field(&self, row: usize) -> Field<'a> {
+        field_at(self.data, &self.meta, self.rows, row)
     }
 
     /// Appends the ints of `rows` to `out` (0 for null rows). For columns
@@ -808,6 +802,58 @@ impl<'a> Column<'a> {
     }
 }
 
+/// Field of row `row` of the column `meta` describes in `data` (a
+/// region of `n` rows): one bounds-checked read per part it touches.
+#[inline]
+fn field_at<'a>(data: &'a [u8], meta: &ColumnMeta, n: usize, row: usize) -> Field<'a> {
+    if row >= n
+        || (meta.null_count > 0 && RawBitmap(data.get(meta.nulls.clone()).unwrap_or(&[])).get(row))
+    {
+        return Field::Null;
+    }
+    let body = data.get(meta.body.start..).unwrap_or(&[]);
+    match meta.kind {
+        ColumnKind::Int => {
+            let v = Packed::new(body, meta.width, n).get(row);
+            Field::Int(meta.base.wrapping_add(v as i64))
+        }
+        ColumnKind::Float => Field::Float(f64::from_bits(u64_at(body, 8 * row))),
+        ColumnKind::Bool => Field::Bool(RawBitmap(body).get(row)),
+        ColumnKind::Text | ColumnKind::Blob => {
+            let b = if meta.encoding == enc::DICT {
+                let d = meta.base as usize;
+                let dict_len = string_region_len(body, d);
+                let code = Packed::new(body.get(dict_len..).unwrap_or(&[]), meta.width, n).get(row);
+                if code as usize >= d {
+                    &[]
+                } else {
+                    string_at(body, 0, d, code as usize)
+                }
+            } else {
+                string_at(body, 0, n, row)
+            };
+            if meta.kind == ColumnKind::Text {
+                Field::Text(b)
+            } else {
+                Field::Blob(b)
+            }
+        }
+        ColumnKind::Mixed => {
+            let tag = body.get(row).copied().unwrap_or(0);
+            let word = u64_at(body, n + 8 * row);
+            match tag {
+                1 => Field::Int(word as i64),
+                2 => Field::Float(f64::from_bits(word)),
+                3 => Field::Bool(word != 0),
+                4 => Field::Text(string_at(body, 9 * n, n, row)),
+                5 => Field::Blob(string_at(body, 9 * n, n, row)),
+                _ => Field::Null,
+            }
+        }
+        ColumnKind::Null => Field::Null,
+    }
+}
+
 /// Length of an offsets+bytes region of `count` strings at the start of
 /// `body`.
 fn string_region_len(body: &[u8], count: usize) -> usize {
@@ -860,7 +906,8 @@ impl<'a> Bitmap<'a> {
 
 /// Appends the value of row `row` of the column region `region` (of a
 /// block of `rows` rows) as `layout` joins it: the point-read path, which
-/// decodes one field per column without building a [`ColumnBlock`].
+/// goes through the column directory to one field per column without
+/// building a [`ColumnBlock`].
 pub(crate) fn read_value(
     region: &[u8],
     rows: usize,
@@ -881,18 +928,24 @@ pub(crate) fn read_value(
         usize::from(u16::from_le_bytes([counts[2 * row], counts[2 * row + 1]]))
     };
     let ncols = usize::from(r.u16()?);
-    let vectors = n.div_ceil(VECTOR_ROWS);
-    let mut fields = Vec::with_capacity(count);
-    for _ in 0..count.min(ncols) {
-        let meta = parse_column(&mut r, n, vectors)?;
-        let col = Column {
-            data: region,
-            meta,
-            rows: n,
-        };
-        fields.push(col.field(row));
+    let dir = r.take(DIR_ENTRY_LEN * ncols)?;
+    // Most rows have few fields: keep them on the stack.
+    const INLINE: usize = 16;
+    let mut inline = [Field::Null; INLINE];
+    let mut heap = Vec::new();
+    let fields: &mut [Field<'_>] = if count <= INLINE {
+        &mut inline[..count]
+    } else {
+        heap.resize(count, Field::Null);
+        &mut heap
+    };
+    for (slot, e) in fields.iter_mut().zip(dir.chunks_exact(DIR_ENTRY_LEN)) {
+        let (start, body) = dir_offsets(e);
+        let mut meta = column_header(&e[..HEADER_LEN], start, n)?;
+        meta.body = body..region.len();
+        *slot = field_at(region, &meta, n, row);
     }
-    fields.resize(count, Field::Null);
-    layout.join(&fields, out);
+    out.reserve(16 + 12 * count);
+    layout.join(fields, out);
     Ok(())
 }

@@ -385,23 +385,20 @@ impl<'a> BlockView<'a> {
         }
     }
 
-    /// The index of the entry whose bytes end at `end` (entries are
-    /// stored back to back, so it is the one before the first entry
-    /// starting at or after `end`).
-    pub(super) fn position_ending_at(&self, end: usize) -> Result<usize, Malformed> {
-        let (mut lo, mut hi) = (0, self.l.count);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            let at = read_u32(self.data, self.l.offsets_at + 4 * mid)
-                .ok_or(Malformed("offsets array out of range"))? as usize;
-            if at < end {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
+    /// The row number a columnar block's key entry `e` holds as its
+    /// value (a varint).
+    #[inline]
+    pub(super) fn row_of(&self, e: &RawEntry) -> Result<usize, Malformed> {
+        let value = self
+            .data
+            .get(e.value.clone())
+            .ok_or(Malformed("entry out of range"))?;
+        let mut pos = 0;
+        let row = get_varint32(value, &mut pos)? as usize;
+        if pos != value.len() || row >= self.l.count {
+            return Err(Malformed("bad row number in columnar block keys"));
         }
-        lo.checked_sub(1)
-            .ok_or(Malformed("entry position out of range"))
+        Ok(row)
     }
 
     /// Decodes entry `i`, checking every length against the block.

@@ -477,7 +477,7 @@ impl Table {
         if e.kind == Kind::Delete {
             return Ok(Some((e.seqno, Kind::Delete, Bytes::new())));
         }
-        let row = view.position_ending_at(e.value.end).map_err(corrupt)?;
+        let row = view.row_of(&e).map_err(corrupt)?;
         let mut value = Vec::new();
         if let Some(l) = &self.layout {
             columnar::read_value(region, layout.entries(), row, l.as_ref(), &mut value)
@@ -1206,6 +1206,11 @@ fn check_data_block(file: &Bytes, h: &BlockHandle) -> std::result::Result<Block,
     check_trailer(&data, h)?;
     let keys = Block::with_layout(data.slice(..h.keys_len as usize), h.layout()?)?;
     if h.columnar {
+        for j in 0..keys.len() {
+            if keys.view().row_of(&keys.entry_at(j)?)? != j {
+                return Err(Malformed("bad row number in columnar block keys"));
+            }
+        }
         let region = data.slice(h.keys_len as usize..);
         ColumnBlock::parse(region, Box::new(BlockKeys(keys.clone())), keys.len())
             .map_err(|m| Malformed(m.0))?;

@@ -1169,3 +1169,84 @@ mod columnar {
         assert_eq!(report.meta, Some(meta));
     }
 }
+
+/// Point reads of table rows from row blocks (no layout) and from columnar
+/// blocks (the same rows), for comparing the two:
+/// `cargo nextest run -p fasty-storage --lib --run-ignored ignored-only -E 'test(bench_columnar_gets)' --no-capture`.
+/// `BENCH_KEYS` (default 200 000) changes the table size. The two tables
+/// are read in turns, seven rounds, and the median round reported.
+#[test]
+#[ignore = "benchmark"]
+fn bench_columnar_gets() {
+    use crate::columnar::Field;
+    use crate::columnar::testing::{TaggedLayout, row_key, tagged};
+    use std::time::Instant;
+    let n: u64 = std::env::var("BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(99);
+    let keys: Vec<[u8; 12]> = (0..500_000)
+        .map(|_| row_key(rng.below(n)).try_into().unwrap())
+        .collect();
+    let mut tables = Vec::new();
+    let only_columnar = std::env::var("BENCH_ONLY_COLUMNAR").is_ok();
+    for (columnar, zstd) in [(false, 0), (false, 1), (true, 0)] {
+        if only_columnar && !columnar {
+            continue;
+        }
+        let path = dir.path().join(format!("bench-{columnar}-{zstd}.sst"));
+        let file = StdIo::new().create(&path).unwrap();
+        let mut o = opts(4096, zstd, 10);
+        if columnar {
+            o.layout = Some(Arc::new(TaggedLayout));
+        }
+        let mut w = TableWriter::new(file, path.clone(), o.clone());
+        for i in 0..n {
+            let name = format!("customer {}", i % 1000);
+            let v = tagged(&[
+                Field::Int(i as i64),
+                Field::Text(name.as_bytes()),
+                Field::Int((i % 97) as i64),
+                Field::Float(i as f64 * 0.5),
+                Field::Bool(i % 2 == 0),
+            ]);
+            w.add(&row_key(i), 1, Kind::Put, &v).unwrap();
+        }
+        let meta = w.finish().unwrap();
+        let t = Table::open_with(
+            &path,
+            1,
+            Arc::new(BlockCache::new(256 << 20)),
+            std_io(),
+            o.layout.clone(),
+        )
+        .unwrap();
+        for k in &keys {
+            t.get_value(k, 5).unwrap().unwrap();
+        }
+        tables.push((columnar, zstd, meta.file_size, t, Vec::new()));
+    }
+    for _ in 0..7 {
+        for (_, _, _, t, rounds) in &mut tables {
+            let started = Instant::now();
+            let mut bytes = 0;
+            for k in &keys {
+                bytes += t.get_value(k, 5).unwrap().unwrap().1.len();
+            }
+            std::hint::black_box(bytes);
+            rounds.push(keys.len() as f64 / started.elapsed().as_secs_f64() / 1e6);
+        }
+    }
+    for (columnar, zstd, size, _, mut rounds) in tables {
+        rounds.sort_by(f64::total_cmp);
+        println!(
+            "columnar {columnar}, zstd {zstd}: file {:.1} MiB, random gets {:.2} M/s (median of 7; min {:.2}, max {:.2})",
+            size as f64 / (1 << 20) as f64,
+            rounds[3],
+            rounds[0],
+            rounds[6],
+        );
+    }
+}

@@ -335,18 +335,22 @@ impl TableWriter {
             return self.write_pending_as_rows(p);
         }
         // The keys, seqnos and kinds: a block in the entry layout whose
-        // values are empty (a lookup finds a row's position there).
+        // values are the row numbers (varints), so that a point lookup
+        // through its hash index lands on the row's position.
         let mut keys = std::mem::take(&mut self.block);
         keys.reset();
         let mut unique = true;
+        let mut row = Vec::with_capacity(5);
         for i in 0..n {
             let head = i == 0 || p.key(i) != p.key(i - 1);
             unique &= head;
+            row.clear();
+            block::put_varint(&mut row, i as u64);
             keys.add(
                 p.key(i),
                 p.seqnos[i],
                 p.kinds[i],
-                &[],
+                &row,
                 head.then_some(p.hashes[i]),
             );
         }

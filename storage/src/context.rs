@@ -34,6 +34,7 @@ impl Context<'_> {
             zstd_level: if compress { self.opts.zstd_level } else { 0 },
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
             layout: self.opts.value_layout.clone(),
+            columnar_rows: self.opts.columnar_block_rows,
         }
     }
 

@@ -37,6 +37,7 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
+mod pieces;
 pub mod repair;
 mod snapshots;
 mod sst;
@@ -57,6 +58,7 @@ pub use io::IoBackend;
 pub use iter::{KeyRange, Scan};
 pub use manifest::{LiveFiles, MANIFEST_FILE, live_files};
 pub use options::Options;
+pub use pieces::{BlockFilter, Piece, Pieces, Selection, Verdict};
 pub use types::Seqno;
 
 /// The README's examples, compiled as doctests.

@@ -86,6 +86,11 @@ pub struct Options {
     /// version 1 tables. A data directory whose tables hold columnar
     /// blocks must be opened with the same layout. Default `None`.
     pub value_layout: Option<Arc<dyn ValueLayout>>,
+    /// Rows at which a columnar block is cut (at the next key change, so
+    /// a key's versions share a block; a block is also cut at 4 MiB of
+    /// keys and values). Default 4096: two vectors of
+    /// [`crate::VECTOR_ROWS`].
+    pub columnar_block_rows: usize,
 }
 
 impl Default for Options {
@@ -108,6 +113,7 @@ impl Default for Options {
             custom_io: None,
             stepper: None,
             value_layout: None,
+            columnar_block_rows: 4096,
         }
     }
 }
@@ -230,6 +236,13 @@ impl Options {
         self
     }
 
+    /// Sets [`Options::columnar_block_rows`].
+    #[must_use]
+    pub fn with_columnar_block_rows(mut self, columnar_block_rows: usize) -> Self {
+        self.columnar_block_rows = columnar_block_rows;
+        self
+    }
+
     /// Sets [`Options::value_layout`].
     #[must_use]
     pub fn with_value_layout(mut self, value_layout: Option<Arc<dyn ValueLayout>>) -> Self {
@@ -258,6 +271,7 @@ impl std::fmt::Debug for Options {
             .field("custom_io", &self.custom_io.as_ref().map(|io| io.name()))
             .field("stepper", &self.stepper.as_ref().map(|s| s.seed()))
             .field("value_layout", &self.value_layout)
+            .field("columnar_block_rows", &self.columnar_block_rows)
             .finish()
     }
 }

@@ -196,6 +196,7 @@ mod tests {
                 zstd_level: 0,
                 bloom_bits_per_key: 10,
                 layout: None,
+                columnar_rows: 4096,
             },
         );
         for k in keys {

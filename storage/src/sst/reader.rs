@@ -110,8 +110,10 @@ struct Index {
 /// its first key, summary and block-level zone maps (ranges into the
 /// index block's bytes).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // `first_key` and `zones` are for the piece-wise scan.
 struct ColumnarEntry {
+    /// Checked at load; kept for scans that would skip a block before
+    /// loading it (not done yet).
+    #[allow(dead_code)]
     first_key: Range<u32>,
     summary: Summary,
     zones: Range<u32>,
@@ -554,6 +556,18 @@ impl Table {
     /// drops.
     pub fn mark_obsolete(&self) {
         self.obsolete.store(true, atomic::Ordering::Release);
+    }
+
+    /// The block-level zone maps of columnar block `i`, from the index
+    /// (`None` for a row block).
+    pub(crate) fn block_zones(&self, i: usize) -> Option<Zones<'_>> {
+        let e = self.index.columnar.get(i)?.as_ref()?;
+        let bytes = self
+            .index
+            .keys
+            .get(e.zones.start as usize..e.zones.end as usize)?;
+        // Checked when the index was loaded.
+        Zones::read(&mut Reader::new(bytes)).ok()
     }
 
     /// Whether each data block is columnar, in file order.
@@ -1440,6 +1454,35 @@ impl TableCursor {
             data.slice(self.entry.value.clone())
         };
         (data.slice(self.entry.key.clone()), value)
+    }
+
+    /// When the cursor is on the first version of a columnar block (going
+    /// forward): the block, its number in the current table and the
+    /// table. What the piece-wise scan may take whole.
+    pub(crate) fn at_columnar_block(&self) -> Option<(&Arc<ColumnBlock>, usize, &Arc<Table>)> {
+        if self.state != CursorState::On || self.reverse || self.pos != 0 {
+            return None;
+        }
+        let cols = self.cols.as_ref()?;
+        Some((cols, self.block_idx, &self.tables[self.t]))
+    }
+
+    /// Whether every version of the current block is within the end
+    /// bound.
+    pub(crate) fn block_within_end(&self) -> bool {
+        !self.check_end
+    }
+
+    /// Moves past the current block, to the first version of the next
+    /// one (in this table or the next) within bounds; `false` at the end.
+    pub(crate) fn skip_block(&mut self) -> Result<bool> {
+        if self.state != CursorState::On {
+            return self.advance();
+        }
+        // The next step from the block's last version leaves the block.
+        self.pos = self.block.len().saturating_sub(1);
+        self.cols = None;
+        self.advance()
     }
 
     /// Joins the current version's value when the block is columnar.

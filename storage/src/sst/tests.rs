@@ -30,6 +30,7 @@ fn opts(block_size: usize, zstd_level: i32, bloom_bits_per_key: u32) -> WriterOp
         zstd_level,
         bloom_bits_per_key,
         layout: None,
+        columnar_rows: 4096,
     }
 }
 

@@ -34,10 +34,9 @@ pub(crate) struct WriterOptions {
     /// go into columnar blocks (format version 2); without, every block
     /// is a row block and the file is version 1.
     pub layout: Option<Arc<dyn ValueLayout>>,
+    /// Rows at which a columnar block is cut (at the next key change).
+    pub columnar_rows: usize,
 }
-
-/// Rows at which a columnar block is cut (at the next key change).
-pub(crate) const COLUMNAR_ROWS: usize = 4096;
 /// Bytes of keys and values at which a columnar block is cut (at the next
 /// key change) however few its rows.
 const COLUMNAR_BYTES: usize = 4 << 20;
@@ -177,6 +176,7 @@ impl TableWriter {
         // below 4 GiB, so offsets and lengths inside it fit in a `u32`.
         let mut opts = opts;
         opts.block_size = opts.block_size.clamp(1, MAX_BLOCK_SIZE);
+        opts.columnar_rows = opts.columnar_rows.clamp(1, 1 << 20);
         let block_size = opts.block_size;
         TableWriter {
             appended: file.len(),
@@ -248,7 +248,7 @@ impl TableWriter {
                 && new_key
                 && (self.pending.group_len != g
                     || self.pending.key(0)[..g] != key[..g]
-                    || self.pending.len() >= COLUMNAR_ROWS
+                    || self.pending.len() >= self.opts.columnar_rows
                     || self.pending.bytes() >= COLUMNAR_BYTES);
             if cut {
                 self.finish_columnar()?;

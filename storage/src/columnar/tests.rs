@@ -292,3 +292,44 @@ fn encodings_are_chosen_by_the_data() {
         }
     );
 }
+
+#[test]
+fn each_vector_of_a_block_has_its_own_zone() {
+    // 5000 rows: vectors of 2048, 2048 and 904 rows.
+    let rows: Vec<Option<Vec<Owned>>> = (0..5000)
+        .map(|i| {
+            Some(vec![
+                Owned::Int(i),
+                if i < 4096 {
+                    Owned::Null
+                } else {
+                    Owned::Text(b"late".to_vec())
+                },
+            ])
+        })
+        .collect();
+    let (block, _) = build(&rows);
+    let ints = block.column(0).unwrap();
+    assert_eq!(ints.vectors(), 3);
+    let ranges: Vec<_> = (0..3).map(|v| ints.zone(v).range).collect();
+    assert_eq!(
+        ranges,
+        [
+            Zone::Int { min: 0, max: 2047 },
+            Zone::Int {
+                min: 2048,
+                max: 4095
+            },
+            Zone::Int {
+                min: 4096,
+                max: 4999
+            }
+        ]
+    );
+    assert_eq!(ints.block_zone().range, Zone::Int { min: 0, max: 4999 });
+    let text = block.column(1).unwrap();
+    assert!(text.zone(0).all_null() && text.zone(1).all_null());
+    assert_eq!((text.zone(2).nulls, text.zone(2).rows), (0, 904));
+    assert_eq!(text.block_zone().nulls, 4096);
+    assert_eq!(ints.zone(3).range, Zone::Unknown);
+}

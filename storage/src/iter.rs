@@ -192,16 +192,17 @@ impl MergeIter {
         self.heap.first().map(|&top| self.cursors[top].key())
     }
 
-    /// Moves the current source (a table cursor) past its current block,
-    /// and makes the merge current on the first version after it, not yet
-    /// consumed: `false` when the merge is at its end.
-    pub(crate) fn skip_current_block(&mut self) -> Result<bool> {
+    /// Moves the current source (a table cursor in a columnar block) to
+    /// row `row` of its block (past the block when `row` is its row
+    /// count), and makes the merge current on the first version from
+    /// there, not yet consumed: `false` when the merge is at its end.
+    pub(crate) fn skip_current_to_row(&mut self, row: usize) -> Result<bool> {
         let c = self.current;
         if c == NONE {
             return Ok(false);
         }
         let moved = match &mut self.cursors[c] {
-            Cursor::Tables(t) => t.skip_block(),
+            Cursor::Tables(t) => t.skip_to_row(row),
             Cursor::Mem(m) => Ok(m.advance()),
         };
         match moved {

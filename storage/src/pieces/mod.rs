@@ -21,12 +21,22 @@ use crate::types::{Kind, Seqno, same_key};
 
 /// Pairs gathered into one [`Piece::Rows`] before it is handed up.
 const ROWS_PER_PIECE: usize = 1024;
+/// Shortest run of a columnar block handed up as a [`Piece::Block`] when
+/// it is not the whole block; shorter runs go row by row.
+const MIN_RUN: usize = 32;
 
 /// Which rows of a [`ColumnBlock`] a [`Piece::Block`] stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {
     /// Every row of the block.
     All,
+    /// The rows `start..end`.
+    Range {
+        /// First row.
+        start: u32,
+        /// One past the last row.
+        end: u32,
+    },
     /// These rows, ascending (row numbers of the block).
     Rows(Vec<u32>),
 }
@@ -36,6 +46,7 @@ impl Selection {
     pub fn len(&self, block_rows: usize) -> usize {
         match self {
             Selection::All => block_rows,
+            Selection::Range { start, end } => end.saturating_sub(*start) as usize,
             Selection::Rows(r) => r.len(),
         }
     }
@@ -49,6 +60,7 @@ impl Selection {
     pub fn iter(&self, block_rows: usize) -> impl Iterator<Item = usize> + '_ {
         let (all, rows) = match self {
             Selection::All => (0..block_rows, &[][..]),
+            Selection::Range { start, end } => (*start as usize..*end as usize, &[][..]),
             Selection::Rows(r) => (0..0, &r[..]),
         };
         all.chain(rows.iter().map(|&r| r as usize))
@@ -147,11 +159,16 @@ impl<'f> Pieces<'f> {
                 return Ok(false);
             }
             self.on = false;
-            if let Some(whole) = self.whole_block() {
-                let (block, zones, last_key) = whole;
-                // The block is taken whole: its keys are decided.
+            if let Some(run) = self.run() {
+                let Run {
+                    block,
+                    start,
+                    end,
+                    zones,
+                } = run;
+                // The run is taken whole: its keys are decided.
                 self.key.clear();
-                self.key.extend_from_slice(&last_key);
+                self.key.extend_from_slice(block.key(end - 1));
                 self.has_key = true;
                 let skip = match (self.filter, zones) {
                     (Some(f), Some(z)) => f.check(&z) == Verdict::Skip,
@@ -160,9 +177,9 @@ impl<'f> Pieces<'f> {
                 let rows = if skip {
                     None
                 } else {
-                    visible_rows(&block, self.seqno)
+                    visible_rows(&block, self.seqno, start, end)
                 };
-                self.on = self.merge.skip_current_block()?;
+                self.on = self.merge.skip_current_to_row(end)?;
                 if let Some(rows) = rows {
                     self.next_block = Some(Piece::Block { block, rows });
                     return Ok(true);
@@ -185,40 +202,70 @@ impl<'f> Pieces<'f> {
         }
     }
 
-    /// When the merge's current version is the first of a columnar block
-    /// that can be taken whole: the block, its zone maps from the table's
-    /// index, and its last key.
+    /// When the merge's current version is in a columnar block and starts
+    /// a run of it that can be taken whole: the run (rows `start..end`)
+    /// and the block's zone maps from the table's index.
     ///
-    /// A block is taken whole only when every key in it is below the next
-    /// key of every other source, its first key is not the key decided
-    /// last, and it ends within the scan's bounds. Then no other source
-    /// holds a version of any of its keys that is yet to come, so its
-    /// visible rows are decided by the block alone, and leaving it out
-    /// (for a filter) neither unmasks an older version elsewhere nor hides
-    /// a newer one. A block that overlaps another source's keys is read
-    /// version by version instead, with the others, as [`crate::Scan`]
-    /// does.
-    fn whole_block(&self) -> Option<(Arc<ColumnBlock>, Option<Zones<'static>>, Vec<u8>)> {
+    /// A run is the current row and the rows after it in the block whose
+    /// keys are below the next key of every other source (all of the
+    /// block's rest when the block's last key is), provided its first key
+    /// is not the key decided last and the block ends within the scan's
+    /// bounds. Then no other source holds a version of any of the run's
+    /// keys that is yet to come (newer ones were consumed before, and
+    /// decided its first key), so the run's visible rows are decided by
+    /// the block alone, and leaving the run out (for a filter, whose zone
+    /// maps cover the whole block) neither unmasks an older version
+    /// elsewhere nor hides a newer one. A run never splits a key's
+    /// versions (they are consecutive). Rows another source interleaves
+    /// are read version by version instead, with the others, as
+    /// [`crate::Scan`] does.
+    fn run(&self) -> Option<Run> {
         let Cursor::Tables(t) = self.merge.current() else {
             return None;
         };
-        let (block, i, table) = t.at_columnar_block()?;
+        let (block, pos, i, table) = t.at_columnar_row()?;
         if !t.block_within_end() {
             return None;
         }
         let n = block.rows();
-        let last = block.key(n.checked_sub(1)?);
-        if let Some(next) = self.merge.others_first_key()
-            && next <= last
-        {
+        if pos >= n || (self.has_key && same_key(block.key(pos), &self.key)) {
             return None;
         }
-        if self.has_key && same_key(block.key(0), &self.key) {
+        let end = match self.merge.others_first_key() {
+            Some(next) if block.key(n - 1) >= next => {
+                // The rows below `next`: a binary search.
+                let (mut lo, mut hi) = (pos, n);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if block.key(mid) < next {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            }
+            _ => n,
+        };
+        let whole = pos == 0 && end == n;
+        if !whole && end - pos < MIN_RUN {
             return None;
         }
-        let zones = table.block_zones(i).map(owned_zones);
-        Some((block.clone(), zones, last.to_vec()))
+        Some(Run {
+            block: block.clone(),
+            start: pos,
+            end,
+            zones: table.block_zones(i).map(owned_zones),
+        })
     }
+}
+
+/// A run of a columnar block the scan takes whole.
+struct Run {
+    block: Arc<ColumnBlock>,
+    start: usize,
+    end: usize,
+    zones: Option<Zones<'static>>,
 }
 
 fn owned_zones(z: Zones<'_>) -> Zones<'static> {
@@ -227,18 +274,24 @@ fn owned_zones(z: Zones<'_>) -> Zones<'static> {
     Zones::new(rows, cols)
 }
 
-/// The rows of `block` that are the live version of their key as of
-/// `seqno`, or `None` when there are none. The block's summary settles
-/// the common case (every key once, no tombstone, nothing newer than the
-/// scan); otherwise each row's version decides.
-fn visible_rows(block: &ColumnBlock, seqno: Seqno) -> Option<Selection> {
+/// The rows `start..end` of `block` that are the live version of their
+/// key as of `seqno`, or `None` when there are none. The block's summary
+/// settles the common case (every key once, no tombstone, nothing newer
+/// than the scan); otherwise each row's version decides.
+fn visible_rows(block: &ColumnBlock, seqno: Seqno, start: usize, end: usize) -> Option<Selection> {
     let n = block.rows();
     if block.keys_unique() && !block.has_tombstones() && block.seqno_range().1 <= seqno {
-        return (n > 0).then_some(Selection::All);
+        if start == 0 && end == n {
+            return (n > 0).then_some(Selection::All);
+        }
+        return (start < end).then_some(Selection::Range {
+            start: start as u32,
+            end: end as u32,
+        });
     }
     let mut rows = Vec::new();
     let mut decided: Option<&[u8]> = None;
-    for i in 0..n {
+    for i in start..end {
         if block.seqno(i) > seqno {
             continue;
         }
@@ -256,6 +309,12 @@ fn visible_rows(block: &ColumnBlock, seqno: Seqno) -> Option<Selection> {
     }
     if rows.len() == n {
         return Some(Selection::All);
+    }
+    if rows.len() == end - start {
+        return Some(Selection::Range {
+            start: start as u32,
+            end: end as u32,
+        });
     }
     Some(Selection::Rows(rows))
 }

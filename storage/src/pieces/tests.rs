@@ -328,3 +328,48 @@ fn a_directory_of_version_1_tables_reads_with_a_layout() {
         );
     }
 }
+
+/// Runs at block edges: the rows of a block below another source's next
+/// key come up as a block piece of that range, the shared key row by row,
+/// and the rest of the block as a range again.
+#[test]
+fn a_block_splits_into_runs_around_another_sources_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), 4096);
+    let mut b = WriteBatch::new();
+    for id in 0..100 {
+        b.put(&row_key(id)[..], &value(id as i64, 0)[..]);
+    }
+    e.apply(&b, 1).unwrap();
+    e.flush().unwrap();
+    let mut b = WriteBatch::new();
+    b.put(&row_key(50)[..], &value(-1, 1)[..]);
+    b.put(&row_key(90)[..], &value(-2, 1)[..]);
+    e.apply(&b, 2).unwrap();
+    let s = e.snapshot();
+    let kinds: Vec<String> = s
+        .pieces(.., None)
+        .map(|p| match p.unwrap() {
+            Piece::Rows(r) => format!("rows {}", r.len()),
+            Piece::Block { rows, .. } => format!("block {rows:?}"),
+        })
+        .collect();
+    // 0..50 is a run; 50 comes from the memtable; 51..90 is a run (39
+    // rows); 90 from the memtable; 91..100 is too short for a run.
+    assert_eq!(
+        kinds,
+        [
+            "block Range { start: 0, end: 50 }",
+            "rows 1",
+            "block Range { start: 51, end: 90 }",
+            "rows 10"
+        ]
+    );
+    let mut m = Model::new();
+    for id in 0..100 {
+        m.insert(row_key(id), value(id as i64, 0));
+    }
+    m.insert(row_key(50), value(-1, 1));
+    m.insert(row_key(90), value(-2, 1));
+    check_view(&s, &m, 20);
+}

@@ -1456,15 +1456,30 @@ impl TableCursor {
         (data.slice(self.entry.key.clone()), value)
     }
 
-    /// When the cursor is on the first version of a columnar block (going
-    /// forward): the block, its number in the current table and the
-    /// table. What the piece-wise scan may take whole.
-    pub(crate) fn at_columnar_block(&self) -> Option<(&Arc<ColumnBlock>, usize, &Arc<Table>)> {
-        if self.state != CursorState::On || self.reverse || self.pos != 0 {
+    /// When the cursor is on a version in a columnar block (going
+    /// forward): the block, the version's row in it, the block's number in
+    /// the current table and the table. What the piece-wise scan may take
+    /// as a run.
+    pub(crate) fn at_columnar_row(&self) -> Option<(&Arc<ColumnBlock>, usize, usize, &Arc<Table>)> {
+        if self.state != CursorState::On || self.reverse {
             return None;
         }
         let cols = self.cols.as_ref()?;
-        Some((cols, self.block_idx, &self.tables[self.t]))
+        Some((cols, self.pos, self.block_idx, &self.tables[self.t]))
+    }
+
+    /// Moves forward to row `row` of the current block (at or after the
+    /// current one); past its last row, to the first version after the
+    /// block. `false` at the end.
+    pub(crate) fn skip_to_row(&mut self, row: usize) -> Result<bool> {
+        if self.state == CursorState::On && row > self.pos && row < self.block.len() {
+            self.decode(row)?;
+            return Ok(true);
+        }
+        if row >= self.block.len() {
+            return self.skip_block();
+        }
+        Ok(self.state == CursorState::On)
     }
 
     /// Whether every version of the current block is within the end

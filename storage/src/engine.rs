@@ -486,13 +486,14 @@ impl Snapshot {
 
     /// The live pairs within `range` as of this snapshot, keys ascending,
     /// grouped into [`crate::Piece`]s: exactly what [`Snapshot::scan`] yields, in
-    /// the same order, but the rows of a columnar block that no other
-    /// source interleaves come up as one [`crate::Piece::Block`] (the block, and
-    /// a [`crate::Selection`] of its live rows), undecoded; everything
-    /// else comes up as [`crate::Piece::Rows`] of pairs. With a `skip` filter,
-    /// such a block is left out when the filter's verdict on its zone
-    /// maps is [`crate::Verdict::Skip`] (the caller's promise that no row
-    /// of it matches what it is looking for).
+    /// the same order, but the rows of a columnar block (all of them, or
+    /// a run of at least 32) that no other source interleaves come up as
+    /// one [`crate::Piece::Block`] (the block, and a [`crate::Selection`]
+    /// of its live rows), undecoded; everything else comes up as
+    /// [`crate::Piece::Rows`] of pairs. With a `skip` filter, such a run
+    /// is left out when the filter's verdict on its block's zone maps is
+    /// [`crate::Verdict::Skip`] (the caller's promise that no row of the
+    /// block matches what it is looking for).
     pub fn pieces<'f>(
         &self,
         range: impl KeyRange,

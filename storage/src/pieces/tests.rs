@@ -373,3 +373,87 @@ fn a_block_splits_into_runs_around_another_sources_key() {
     m.insert(row_key(90), value(-2, 1));
     check_view(&s, &m, 20);
 }
+
+/// Counting the rows of one table with a filter on its first column, by
+/// `scan` of the same rows in row blocks (no layout) and in columnar
+/// blocks (every value joined, then decoded by the caller), and by
+/// `pieces` (the FOR ints of each block piece read in bulk):
+/// `cargo nextest run -p fasty-storage --lib --run-ignored ignored-only -E 'test(bench_pieces)' --no-capture`.
+#[test]
+#[ignore = "benchmark"]
+fn bench_pieces_against_scan() {
+    use std::time::Instant;
+    let n: u64 = std::env::var("BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let load = |e: &Engine| {
+        let mut b = WriteBatch::new();
+        for id in 0..n {
+            b.put(
+                &row_key(id)[..],
+                &value((id % 1000) as i64, (id % 4) as u8)[..],
+            );
+            if b.len() >= 10_000 {
+                e.apply(&b, id + 1).unwrap();
+                b = WriteBatch::new();
+            }
+        }
+        e.apply(&b, n + 1).unwrap();
+        e.flush().unwrap();
+        e.compact().unwrap();
+    };
+    let (dir, rows_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let e = engine(dir.path(), 4096);
+    load(&e);
+    let rows_engine =
+        Engine::open(rows_dir.path(), Options::default().with_background(false)).unwrap();
+    load(&rows_engine);
+    let rs = rows_engine.snapshot();
+    let s = e.snapshot();
+    let mut times = (Vec::new(), Vec::new());
+    let mut row_times = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut count0 = 0u64;
+        for kv in rs.scan(..) {
+            count0 += u64::from(first_int(&kv.unwrap().1).is_some_and(|a| a > 900));
+        }
+        row_times.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let mut count = 0u64;
+        for kv in s.scan(..) {
+            count += u64::from(first_int(&kv.unwrap().1).is_some_and(|a| a > 900));
+        }
+        times.0.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let mut count2 = 0u64;
+        let mut ints = Vec::new();
+        for p in s.pieces(.., None) {
+            match p.unwrap() {
+                Piece::Rows(rows) => {
+                    count2 += rows
+                        .iter()
+                        .filter(|(_, v)| first_int(v).is_some_and(|a| a > 900))
+                        .count() as u64;
+                }
+                Piece::Block { block, rows } => {
+                    ints.clear();
+                    block.column(0).unwrap().ints(0..block.rows(), &mut ints);
+                    count2 += rows.iter(block.rows()).filter(|&r| ints[r] > 900).count() as u64;
+                }
+            }
+        }
+        times.1.push(started.elapsed().as_secs_f64());
+        assert_eq!((count, count2), (count0, count0));
+    }
+    row_times.sort_by(f64::total_cmp);
+    times.0.sort_by(f64::total_cmp);
+    times.1.sort_by(f64::total_cmp);
+    println!(
+        "{n} rows, filtered count: scan of row blocks {:.1} M rows/s, scan of columnar blocks {:.1} M rows/s, pieces {:.1} M rows/s (medians of 5)",
+        n as f64 / row_times[2] / 1e6,
+        n as f64 / times.0[2] / 1e6,
+        n as f64 / times.1[2] / 1e6
+    );
+}

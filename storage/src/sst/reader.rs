@@ -31,6 +31,11 @@ use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::types::{Entry, Kind, Seqno, internal_cmp};
 
+thread_local! {
+    /// The buffer point reads join a columnar row's value into.
+    static JOIN_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The part of the footer every format version keeps at the end of the
 /// file: version, its complement, magic, crc32.
 const STABLE_TAIL_LEN: usize = 20;
@@ -480,12 +485,19 @@ impl Table {
             return Ok(Some((e.seqno, Kind::Delete, Bytes::new())));
         }
         let row = view.row_of(&e).map_err(corrupt)?;
-        let mut value = Vec::new();
-        if let Some(l) = &self.layout {
-            columnar::read_value(region, layout.entries(), row, l.as_ref(), &mut value)
-                .map_err(|m| corrupt(Malformed(m.0)))?;
-        }
-        Ok(Some((e.seqno, Kind::Put, Bytes::from(value))))
+        let Some(l) = &self.layout else {
+            return Ok(Some((e.seqno, Kind::Put, Bytes::new())));
+        };
+        // Joined into a reused buffer, then copied out at its exact size
+        // (one allocation, and a `Bytes` that needs no shared header).
+        let value = JOIN_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            columnar::read_value(region, layout.entries(), row, l.as_ref(), &mut buf)
+                .map(|()| Bytes::copy_from_slice(&buf))
+        });
+        let value = value.map_err(|m| corrupt(Malformed(m.0)))?;
+        Ok(Some((e.seqno, Kind::Put, value)))
     }
 
     /// The version [`Table::get`] finds, with the bytes it was decoded from

@@ -33,6 +33,8 @@ impl Context<'_> {
             block_size: self.opts.block_size,
             zstd_level: if compress { self.opts.zstd_level } else { 0 },
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
+            layout: self.opts.value_layout.clone(),
+            columnar_rows: self.opts.columnar_block_rows,
         }
     }
 
@@ -124,7 +126,15 @@ impl Context<'_> {
         io.sync_dir(self.versions.dir())?;
         tables
             .into_iter()
-            .map(|(id, path)| Table::open(&path, id, self.cache.clone(), io.clone()))
+            .map(|(id, path)| {
+                Table::open_with(
+                    &path,
+                    id,
+                    self.cache.clone(),
+                    io.clone(),
+                    self.opts.value_layout.clone(),
+                )
+            })
             .collect()
     }
 }

@@ -34,6 +34,7 @@ use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
 use crate::manifest::{MANIFEST_FILE, Manifest, sst_path};
 use crate::memtable::{MAX_SEQNO, MemCursor, Memtable, build_run};
 use crate::options::Options;
+use crate::pieces::{BlockFilter, Pieces};
 use crate::snapshots::Snapshots;
 use crate::sst::Table;
 use crate::status::Status;
@@ -224,7 +225,13 @@ impl Engine {
             }
             for rec in records {
                 let path = sst_path(&dir, rec.id);
-                let table = Table::open(&path, rec.id, cache.clone(), io.clone())?;
+                let table = Table::open_with(
+                    &path,
+                    rec.id,
+                    cache.clone(),
+                    io.clone(),
+                    opts.value_layout.clone(),
+                )?;
                 if table.meta() != &rec.meta {
                     return Err(Error::corruption(
                         &path,
@@ -475,6 +482,24 @@ impl Snapshot {
     /// The pairs within `range` as of this snapshot, keys descending.
     pub fn scan_rev(&self, range: impl KeyRange) -> Scan {
         self.inner.scan_at(&range, self.seqno, true)
+    }
+
+    /// The live pairs within `range` as of this snapshot, keys ascending,
+    /// grouped into [`crate::Piece`]s: exactly what [`Snapshot::scan`] yields, in
+    /// the same order, but the rows of a columnar block (all of them, or
+    /// a run of at least 32) that no other source interleaves come up as
+    /// one [`crate::Piece::Block`] (the block, and a [`crate::Selection`]
+    /// of its live rows), undecoded; everything else comes up as
+    /// [`crate::Piece::Rows`] of pairs. With a `skip` filter, such a run
+    /// is left out when the filter's verdict on its block's zone maps is
+    /// [`crate::Verdict::Skip`] (the caller's promise that no row of the
+    /// block matches what it is looking for).
+    pub fn pieces<'f>(
+        &self,
+        range: impl KeyRange,
+        skip: Option<&'f dyn BlockFilter>,
+    ) -> Pieces<'f> {
+        self.inner.pieces_at(&range, self.seqno, skip)
     }
 }
 
@@ -881,7 +906,21 @@ impl Inner {
             .and_then(|(kind, value)| found(kind, value)))
     }
 
+    fn pieces_at<'f>(
+        &self,
+        range: &impl KeyRange,
+        seqno: Seqno,
+        skip: Option<&'f dyn BlockFilter>,
+    ) -> Pieces<'f> {
+        Pieces::new(self.merge_at(range, false), seqno, skip)
+    }
+
     fn scan_at(&self, range: &impl KeyRange, seqno: Seqno, reverse: bool) -> Scan {
+        Scan::new(self.merge_at(range, reverse), seqno, reverse)
+    }
+
+    /// The merge of every source holding keys within `range`.
+    fn merge_at(&self, range: &impl KeyRange, reverse: bool) -> MergeIter {
         let (lower, upper) = owned_bounds(range);
         let sv = self.current();
         let mut sources: Vec<Source> = Vec::new();
@@ -892,7 +931,7 @@ impl Inner {
             }
         }
         sv.version.iterators(&lower, &upper, reverse, &mut sources);
-        Scan::new(MergeIter::new(sources, reverse), seqno, reverse)
+        MergeIter::new(sources, reverse)
     }
 
     fn snapshot(self: &Arc<Self>) -> Snapshot {

@@ -185,6 +185,49 @@ impl MergeIter {
         &self.cursors[self.current]
     }
 
+    /// The key of the first version of any source but the current one
+    /// (forward merges): everything the current source holds below it is
+    /// alone in the merge. `None` when the other sources are done.
+    pub(crate) fn others_first_key(&self) -> Option<&[u8]> {
+        self.heap.first().map(|&top| self.cursors[top].key())
+    }
+
+    /// Moves the current source (a table cursor in a columnar block) to
+    /// row `row` of its block (past the block when `row` is its row
+    /// count), and makes the merge current on the first version from
+    /// there, not yet consumed: `false` when the merge is at its end.
+    pub(crate) fn skip_current_to_row(&mut self, row: usize) -> Result<bool> {
+        let c = self.current;
+        if c == NONE {
+            return Ok(false);
+        }
+        let moved = match &mut self.cursors[c] {
+            Cursor::Tables(t) => t.skip_to_row(row),
+            Cursor::Mem(m) => Ok(m.advance()),
+        };
+        match moved {
+            Ok(true) => {
+                if let Some(&top) = self.heap.first()
+                    && before(&self.cursors, self.reverse, top, c)
+                {
+                    self.heap[0] = c;
+                    self.sift_down(0);
+                    self.current = top;
+                }
+                Ok(true)
+            }
+            Ok(false) => {
+                self.current = self.pop();
+                Ok(self.current != NONE)
+            }
+            Err(e) => {
+                self.heap.clear();
+                self.current = NONE;
+                Err(e)
+            }
+        }
+    }
+
     #[cold]
     fn start(&mut self) -> Result<bool> {
         self.started = true;
@@ -587,6 +630,8 @@ mod tests {
                 block_size: 64,
                 zstd_level: i32::from(id.is_multiple_of(2)),
                 bloom_bits_per_key: 10,
+                layout: None,
+                columnar_rows: 4096,
             },
         );
         for (k, s, put, v) in versions {

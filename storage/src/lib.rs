@@ -21,6 +21,7 @@
 pub mod background;
 mod batch;
 mod cache;
+mod columnar;
 mod compaction;
 mod context;
 mod counters;
@@ -36,6 +37,7 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
+mod pieces;
 pub mod repair;
 mod snapshots;
 mod sst;
@@ -46,12 +48,17 @@ mod versions;
 mod workers;
 
 pub use batch::{BatchOp, MalformedBatch, WriteBatch};
+pub use columnar::{
+    Bitmap, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Packed, VECTOR_ROWS,
+    ValueLayout, Zone, Zones,
+};
 pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
 pub use io::IoBackend;
 pub use iter::{KeyRange, Scan};
 pub use manifest::{LiveFiles, MANIFEST_FILE, live_files};
 pub use options::Options;
+pub use pieces::{BlockFilter, Piece, Pieces, Selection, Verdict};
 pub use types::Seqno;
 
 /// The README's examples, compiled as doctests.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::background::Stepper;
+use crate::columnar::ValueLayout;
 use crate::io::{Io, IoBackend};
 
 /// How an [`crate::Engine`] is configured. Start from [`Options::default()`]
@@ -77,6 +78,19 @@ pub struct Options {
     /// [`crate::background`]). Ignored when `background` is false (no
     /// background work at all) and in memory-only mode. Default `None`.
     pub stepper: Option<Stepper>,
+    /// How values split into typed fields. With a layout, flushes and
+    /// compactions store the entries of the key groups it names (a
+    /// table's rows) column by column, in columnar blocks with zone maps
+    /// (SST format version 2), which [`crate::Snapshot::pieces`] hands up
+    /// whole; without one, storage never looks inside values and writes
+    /// version 1 tables. A data directory whose tables hold columnar
+    /// blocks must be opened with the same layout. Default `None`.
+    pub value_layout: Option<Arc<dyn ValueLayout>>,
+    /// Rows at which a columnar block is cut (at the next key change, so
+    /// a key's versions share a block; a block is also cut at 4 MiB of
+    /// keys and values). Default 4096: two vectors of
+    /// [`crate::VECTOR_ROWS`].
+    pub columnar_block_rows: usize,
 }
 
 impl Default for Options {
@@ -98,6 +112,8 @@ impl Default for Options {
             background: true,
             custom_io: None,
             stepper: None,
+            value_layout: None,
+            columnar_block_rows: 4096,
         }
     }
 }
@@ -219,6 +235,20 @@ impl Options {
         self.stepper = stepper;
         self
     }
+
+    /// Sets [`Options::columnar_block_rows`].
+    #[must_use]
+    pub fn with_columnar_block_rows(mut self, columnar_block_rows: usize) -> Self {
+        self.columnar_block_rows = columnar_block_rows;
+        self
+    }
+
+    /// Sets [`Options::value_layout`].
+    #[must_use]
+    pub fn with_value_layout(mut self, value_layout: Option<Arc<dyn ValueLayout>>) -> Self {
+        self.value_layout = value_layout;
+        self
+    }
 }
 
 impl std::fmt::Debug for Options {
@@ -240,6 +270,8 @@ impl std::fmt::Debug for Options {
             .field("background", &self.background)
             .field("custom_io", &self.custom_io.as_ref().map(|io| io.name()))
             .field("stepper", &self.stepper.as_ref().map(|s| s.seed()))
+            .field("value_layout", &self.value_layout)
+            .field("columnar_block_rows", &self.columnar_block_rows)
             .finish()
     }
 }

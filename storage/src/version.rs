@@ -195,6 +195,8 @@ mod tests {
                 block_size: 64,
                 zstd_level: 0,
                 bloom_bits_per_key: 10,
+                layout: None,
+                columnar_rows: 4096,
             },
         );
         for k in keys {

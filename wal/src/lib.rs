@@ -59,6 +59,13 @@ pub use backup::{BackupReport, backup, restore};
 pub use db::{Db, Stats};
 pub use error::{Error, ErrorKind, Result};
 pub use fasty_storage::{BatchOp, Scan, Seqno, Snapshot, WriteBatch};
+/// The columnar side of storage, for callers of [`Snapshot::pieces`] and
+/// of `fasty_storage::Options::with_value_layout` (set through
+/// [`Options::with_storage`]).
+pub use fasty_storage::{
+    Bitmap, BlockFilter, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Packed,
+    Piece, Pieces, Selection, VECTOR_ROWS, ValueLayout, Verdict, Zone, Zones,
+};
 pub use options::{Durability, Options};
 pub use recovery::{Problem, ProblemKind, RepairReport, ReplayStats, VerifyReport, repair, verify};
 

@@ -385,6 +385,22 @@ impl<'a> BlockView<'a> {
         }
     }
 
+    /// The row number a columnar block's key entry `e` holds as its
+    /// value (a varint).
+    #[inline]
+    pub(super) fn row_of(&self, e: &RawEntry) -> Result<usize, Malformed> {
+        let value = self
+            .data
+            .get(e.value.clone())
+            .ok_or(Malformed("entry out of range"))?;
+        let mut pos = 0;
+        let row = get_varint32(value, &mut pos)? as usize;
+        if pos != value.len() || row >= self.l.count {
+            return Err(Malformed("bad row number in columnar block keys"));
+        }
+        Ok(row)
+    }
+
     /// Decodes entry `i`, checking every length against the block.
     #[inline]
     pub(super) fn entry_at(&self, i: usize) -> Result<RawEntry, Malformed> {

@@ -33,8 +33,18 @@ use bytes::Bytes;
 
 use crate::types::Seqno;
 
-/// The SST format version this build writes and reads.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The newest SST format version this build writes and reads: version 2
+/// may hold columnar data blocks (written when the engine has a value
+/// layout).
+pub(crate) const FORMAT_VERSION: u32 = 2;
+
+/// The format version of files with row blocks only, which this build
+/// still writes when there is no value layout (and reads).
+pub(crate) const FORMAT_VERSION_ROWS: u32 = 1;
+
+/// Index entry marker (the byte after the version 1 fields) of a columnar
+/// data block; see `docs/format.md`.
+pub(crate) const BLOCK_COLUMNAR: u8 = 1;
 
 /// The last eight bytes before the footer's crc: "FASTYSST" in ASCII.
 const MAGIC: u64 = u64::from_le_bytes(*b"FASTYSST");

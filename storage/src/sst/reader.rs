@@ -11,7 +11,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
-use std::ops::Bound;
+use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{self, AtomicBool, AtomicU64};
@@ -23,10 +23,18 @@ use super::block::{
     TRAILER_LEN, read_u32, read_u64,
 };
 use super::bloom::{self, Bloom};
-use super::{BlockCache, FOOTER_LEN, FORMAT_VERSION, MAGIC, TableMeta};
+use super::{
+    BLOCK_COLUMNAR, BlockCache, FOOTER_LEN, FORMAT_VERSION, FORMAT_VERSION_ROWS, MAGIC, TableMeta,
+};
+use crate::columnar::{self, ColumnBlock, KeySide, Reader, Summary, ValueLayout, Zones};
 use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::types::{Entry, Kind, Seqno, internal_cmp};
+
+thread_local! {
+    /// The buffer point reads join a columnar row's value into.
+    static JOIN_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// The part of the footer every format version keeps at the end of the
 /// file: version, its complement, magic, crc32.
@@ -47,14 +55,18 @@ struct BlockHandle {
     contents_len: u32,
     entries: u32,
     buckets: u32,
+    /// Length of the entry layout at the start of the contents: all of
+    /// it in a row block, the keys in a columnar block.
+    keys_len: u32,
     tag: u8,
+    columnar: bool,
 }
 
 impl BlockHandle {
     #[inline]
     fn layout(&self) -> std::result::Result<Layout, Malformed> {
         Layout::new(
-            self.contents_len as usize,
+            self.keys_len as usize,
             self.buckets as usize,
             self.entries as usize,
         )
@@ -95,6 +107,21 @@ struct Index {
     top: Box<[u64]>,
     handles: Box<[BlockHandle]>,
     block_keys: Box<[BlockKey]>,
+    /// What the index says of each columnar block (`None` for row blocks).
+    columnar: Box<[Option<ColumnarEntry>]>,
+}
+
+/// The part of a columnar block's index entry past the row block fields:
+/// its first key, summary and block-level zone maps (ranges into the
+/// index block's bytes).
+#[derive(Debug, Clone)]
+struct ColumnarEntry {
+    /// Checked at load; kept for scans that would skip a block before
+    /// loading it (not done yet).
+    #[allow(dead_code)]
+    first_key: Range<u32>,
+    summary: Summary,
+    zones: Range<u32>,
 }
 
 /// The first 8 bytes of `s`, big-endian, zero-padded.
@@ -109,7 +136,12 @@ fn hint_of(s: &[u8]) -> u64 {
 impl Index {
     /// `handles` and `block_keys` must have been checked against `keys`
     /// (`load_index`).
-    fn new(keys: Bytes, handles: Vec<BlockHandle>, block_keys: Vec<BlockKey>) -> Index {
+    fn new(
+        keys: Bytes,
+        handles: Vec<BlockHandle>,
+        block_keys: Vec<BlockKey>,
+        columnar: Vec<Option<ColumnarEntry>>,
+    ) -> Index {
         let key = |k: &BlockKey| &keys[k.key_start as usize..k.key_end as usize];
         let common = match (block_keys.first(), block_keys.last()) {
             // Keys are sorted, so the first and last share what all share.
@@ -143,6 +175,7 @@ impl Index {
             top,
             handles: handles.into_boxed_slice(),
             block_keys: block_keys.into_boxed_slice(),
+            columnar: columnar.into_boxed_slice(),
         }
     }
 
@@ -230,6 +263,9 @@ pub(crate) struct Table {
     cache: Arc<BlockCache>,
     io: Arc<dyn Io>,
     obsolete: AtomicBool,
+    /// Joins the fields of columnar blocks back into values; present
+    /// whenever the table holds columnar blocks (checked at open).
+    layout: Option<Arc<dyn ValueLayout>>,
 }
 
 impl fmt::Debug for Table {
@@ -250,7 +286,21 @@ impl Table {
     /// A file written by another format version is
     /// [`Error::UnsupportedVersion`]; a truncated or damaged one is
     /// [`Error::Corruption`].
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn open(path: &Path, id: u64, cache: Arc<BlockCache>, io: Arc<dyn Io>) -> Result<Table> {
+        Self::open_with(path, id, cache, io, None)
+    }
+
+    /// [`Table::open`] with the value layout that joins the fields of
+    /// columnar blocks; a table holding columnar blocks opened without
+    /// one is an [`Error::InvalidArgument`].
+    pub fn open_with(
+        path: &Path,
+        id: u64,
+        cache: Arc<BlockCache>,
+        io: Arc<dyn Io>,
+        layout: Option<Arc<dyn ValueLayout>>,
+    ) -> Result<Table> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len < STABLE_TAIL_LEN as u64 {
@@ -269,11 +319,12 @@ impl Table {
         let map =
             unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|e| Error::io(path, e))?;
         let file = Bytes::from_owner(map);
-        Self::from_bytes(path, id, file, cache, io)
+        Self::from_bytes_with(path, id, file, cache, io, layout)
     }
 
     /// Opens a table from its bytes; `path` names it in errors and is
     /// what [`Table::mark_obsolete`] removes.
+    #[cfg(test)]
     pub(super) fn from_bytes(
         path: &Path,
         id: u64,
@@ -281,12 +332,36 @@ impl Table {
         cache: Arc<BlockCache>,
         io: Arc<dyn Io>,
     ) -> Result<Table> {
+        Self::from_bytes_with(path, id, file, cache, io, None)
+    }
+
+    /// [`Table::from_bytes`] with a value layout (see [`Table::open_with`]).
+    pub(super) fn from_bytes_with(
+        path: &Path,
+        id: u64,
+        file: Bytes,
+        cache: Arc<BlockCache>,
+        io: Arc<dyn Io>,
+        layout: Option<Arc<dyn ValueLayout>>,
+    ) -> Result<Table> {
         let footer = Footer::read(path, &file)?;
         let bloom_bytes = read_meta_block(path, &file, footer.bloom)?;
         let index_bytes = read_meta_block(path, &file, footer.index)?;
         let props_bytes = read_meta_block(path, &file, footer.props)?;
 
-        let index = load_index(path, index_bytes, footer.index.0, footer.bloom.0)?;
+        let index = load_index(
+            path,
+            index_bytes,
+            footer.index.0,
+            footer.bloom.0,
+            footer.version,
+        )?;
+        if layout.is_none() && index.columnar.iter().any(Option::is_some) {
+            return Err(Error::InvalidArgument(format!(
+                "table {} holds columnar blocks: open the engine with the value layout that wrote it",
+                path.display()
+            )));
+        }
         let bloom =
             Bloom::parse(&bloom_bytes).map_err(|m| Error::corruption(path, footer.bloom.0, m.0))?;
         let meta = load_properties(
@@ -309,6 +384,7 @@ impl Table {
             cache,
             io,
             obsolete: AtomicBool::new(false),
+            layout,
         })
     }
 
@@ -333,6 +409,16 @@ impl Table {
     /// tests and the fuzz targets look a table up on its own.
     #[cfg(any(test, feature = "fuzzing"))]
     pub fn get(&self, key: &[u8], seqno: Seqno) -> Result<Option<Entry>> {
+        if self.has_columnar() {
+            return Ok(self
+                .get_value_columnar(key, seqno)?
+                .map(|(seqno, kind, value)| Entry {
+                    key: Bytes::copy_from_slice(key),
+                    seqno,
+                    kind,
+                    value,
+                }));
+        }
         Ok(self
             .lookup(key, seqno)?
             .map(|(bytes, base, e)| block::entry_in(&bytes, base, &e)))
@@ -342,12 +428,76 @@ impl Table {
     /// read, which needs no key and so takes one reference on the block
     /// (the value's) instead of three.
     pub fn get_value(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, Bytes)>> {
+        if self.has_columnar() {
+            return Ok(self
+                .get_value_columnar(key, seqno)?
+                .map(|(_, kind, value)| (kind, value)));
+        }
         Ok(self.lookup(key, seqno)?.map(|(mut bytes, base, e)| {
             // Narrowing an owned `Bytes` in place takes no reference.
             bytes.truncate(base + e.value.end);
             bytes.advance(base + e.value.start);
             (e.kind, bytes)
         }))
+    }
+
+    /// Whether any data block is columnar.
+    #[inline]
+    fn has_columnar(&self) -> bool {
+        self.layout.is_some()
+    }
+
+    /// [`Table::get_value`] in a table that may hold columnar blocks: a
+    /// version found in one has its value joined from its fields.
+    /// Also returns the version's seqno.
+    fn get_value_columnar(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Seqno, Kind, Bytes)>> {
+        let hash = bloom::hash(key);
+        if !self.bloom.may_contain(hash) {
+            return Ok(None);
+        }
+        let Some(i) = self.index.find(key, seqno) else {
+            return Ok(None);
+        };
+        let h = self.index.handles[i];
+        if !h.columnar {
+            return Ok(self
+                .lookup_in(i, key, seqno, hash)?
+                .map(|(mut bytes, base, e)| {
+                    bytes.truncate(base + e.value.end);
+                    bytes.advance(base + e.value.start);
+                    (e.seqno, e.kind, bytes)
+                }));
+        }
+        let corrupt = |m: Malformed| self.corrupt(h.offset, m);
+        let layout = h.layout().map_err(corrupt)?;
+        self.check_uncompressed(i, &h)?;
+        let start = h.offset as usize;
+        let data = self
+            .file
+            .get(start..start + h.contents_len as usize)
+            .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
+        let (keys, region) = data.split_at(h.keys_len as usize);
+        let view = BlockView::new(keys, layout).map_err(corrupt)?;
+        let Some(e) = view.find(key, seqno, hash).map_err(corrupt)? else {
+            return Ok(None);
+        };
+        if e.kind == Kind::Delete {
+            return Ok(Some((e.seqno, Kind::Delete, Bytes::new())));
+        }
+        let row = view.row_of(&e).map_err(corrupt)?;
+        let Some(l) = &self.layout else {
+            return Ok(Some((e.seqno, Kind::Put, Bytes::new())));
+        };
+        // Joined into a reused buffer, then copied out at its exact size
+        // (one allocation, and a `Bytes` that needs no shared header).
+        let value = JOIN_BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            columnar::read_value(region, layout.entries(), row, l.as_ref(), &mut buf)
+                .map(|()| Bytes::copy_from_slice(&buf))
+        });
+        let value = value.map_err(|m| corrupt(Malformed(m.0)))?;
+        Ok(Some((e.seqno, Kind::Put, value)))
     }
 
     /// The version [`Table::get`] finds, with the bytes it was decoded from
@@ -361,6 +511,18 @@ impl Table {
         let Some(i) = self.index.find(key, seqno) else {
             return Ok(None);
         };
+        self.lookup_in(i, key, seqno, hash)
+    }
+
+    /// [`Table::lookup`] in row block `i`, the one the index names.
+    #[inline]
+    fn lookup_in(
+        &self,
+        i: usize,
+        key: &[u8],
+        seqno: Seqno,
+        hash: u64,
+    ) -> Result<Option<(Bytes, usize, RawEntry)>> {
         let h = self.index.handles[i];
         let corrupt = |m: Malformed| self.corrupt(h.offset, m);
         let layout = h.layout().map_err(corrupt)?;
@@ -406,6 +568,24 @@ impl Table {
     /// drops.
     pub fn mark_obsolete(&self) {
         self.obsolete.store(true, atomic::Ordering::Release);
+    }
+
+    /// The block-level zone maps of columnar block `i`, from the index
+    /// (`None` for a row block).
+    pub(crate) fn block_zones(&self, i: usize) -> Option<Zones<'_>> {
+        let e = self.index.columnar.get(i)?.as_ref()?;
+        let bytes = self
+            .index
+            .keys
+            .get(e.zones.start as usize..e.zones.end as usize)?;
+        // Checked when the index was loaded.
+        Zones::read(&mut Reader::new(bytes)).ok()
+    }
+
+    /// Whether each data block is columnar, in file order.
+    #[cfg(test)]
+    pub(crate) fn columnar_blocks(&self) -> Vec<bool> {
+        self.index.handles.iter().map(|h| h.columnar).collect()
     }
 
     /// (offset, stored length) of every data block, in file order.
@@ -481,8 +661,13 @@ impl Table {
         let data = if h.tag == TAG_NONE {
             self.check_uncompressed(i, &h)?;
             let start = h.offset as usize;
-            let range = start..start + h.contents_len as usize;
-            if self.file.get(range.clone()).is_none() {
+            // The entry layout: the whole block, or a columnar block's keys.
+            let range = start..start + h.keys_len as usize;
+            if self
+                .file
+                .get(start..start + h.contents_len as usize)
+                .is_none()
+            {
                 return Err(corrupt(Malformed("block beyond end of file")));
             }
             self.file.slice(range)
@@ -491,12 +676,53 @@ impl Table {
         };
         Block::with_layout(data, layout).map_err(corrupt)
     }
+
+    /// The columns of columnar data block `i`, whose keys (from
+    /// [`Table::data_block`]) are `keys`; `None` for a row block.
+    fn column_block(&self, i: usize, keys: &Block) -> Result<Option<Arc<ColumnBlock>>> {
+        let h = self.index.handles[i];
+        if !h.columnar {
+            return Ok(None);
+        }
+        let start = h.offset as usize;
+        let region = start + h.keys_len as usize..start + h.contents_len as usize;
+        if self.file.get(region.clone()).is_none() {
+            return Err(self.corrupt(h.offset, Malformed("block beyond end of file")));
+        }
+        let keys = Box::new(BlockKeys(keys.clone()));
+        ColumnBlock::parse(self.file.slice(region), keys, h.entries as usize)
+            .map(|b| Some(Arc::new(b)))
+            .map_err(|m| self.corrupt(h.offset, Malformed(m.0)))
+    }
+}
+
+/// The keys of a columnar block, as its [`ColumnBlock`] reads them.
+#[derive(Debug)]
+struct BlockKeys(Block);
+
+impl KeySide for BlockKeys {
+    fn key(&self, i: usize) -> &[u8] {
+        match self.0.entry_at(i) {
+            Ok(e) => &self.0.bytes()[e.key],
+            Err(_) => &[],
+        }
+    }
+
+    fn version(&self, i: usize) -> (Seqno, bool) {
+        match self.0.entry_at(i) {
+            Ok(e) => (e.seqno, e.kind == Kind::Delete),
+            Err(_) => (0, false),
+        }
+    }
 }
 
 /// Checks that a verified block's contents have the length and counts its
 /// index entry records.
 fn check_trailer(contents: &[u8], h: &BlockHandle) -> std::result::Result<(), Malformed> {
-    let l = Layout::of(contents)?;
+    let keys = contents
+        .get(..h.keys_len as usize)
+        .ok_or(Malformed("block shorter than its keys"))?;
+    let l = Layout::of(keys)?;
     if contents.len() != h.contents_len as usize
         || l.entries() != h.entries as usize
         || l.buckets() != h.buckets as usize
@@ -521,6 +747,8 @@ struct Footer {
     bloom: (u64, u64),
     index: (u64, u64),
     props: (u64, u64),
+    /// The file's format version: 1 (row blocks only) or 2.
+    version: u32,
 }
 
 impl Footer {
@@ -550,7 +778,7 @@ impl Footer {
         if version != !check {
             return Err(corrupt("footer version field damaged"));
         }
-        if version != FORMAT_VERSION {
+        if version != FORMAT_VERSION && version != FORMAT_VERSION_ROWS {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found: version,
@@ -558,7 +786,7 @@ impl Footer {
             });
         }
         if len < FOOTER_LEN {
-            return Err(corrupt("file too short for a version 1 footer"));
+            return Err(corrupt("file too short for a table footer"));
         }
         let footer = &file[len - FOOTER_LEN..];
         let crc_at = FOOTER_LEN - 4;
@@ -577,6 +805,7 @@ impl Footer {
             bloom: h(0),
             index: h(1),
             props: h(2),
+            version,
         };
         // The meta blocks are contiguous and end where the footer starts.
         let chain = [footer.bloom, footer.index, footer.props];
@@ -616,7 +845,13 @@ fn read_meta_block(path: &Path, file: &Bytes, (offset, len): (u64, u64)) -> Resu
 /// Decodes the index block and checks that its handles tile the data
 /// region `[0, data_end)` in order, its keys increase, and each block's
 /// recorded layout is possible.
-fn load_index(path: &Path, bytes: Bytes, offset: u64, data_end: u64) -> Result<Index> {
+fn load_index(
+    path: &Path,
+    bytes: Bytes,
+    offset: u64,
+    data_end: u64,
+    version: u32,
+) -> Result<Index> {
     let corrupt = |m: &'static str| Error::corruption(path, offset, m);
     let block = Block::parse(bytes).map_err(|m| corrupt(m.0))?;
     if u32::try_from(block.bytes().len()).is_err() {
@@ -624,23 +859,48 @@ fn load_index(path: &Path, bytes: Bytes, offset: u64, data_end: u64) -> Result<I
     }
     let mut handles = Vec::with_capacity(block.len());
     let mut block_keys = Vec::with_capacity(block.len());
+    let mut columnar = Vec::with_capacity(block.len());
     let mut expected = 0u64;
     let mut prev: Option<RawEntry> = None;
     for i in 0..block.len() {
         let e = block.entry_at(i).map_err(|m| corrupt(m.0))?;
         let v = &block.bytes()[e.value.clone()];
         let u32_at = |at: usize| read_u32(v, at).unwrap_or(0);
-        let (Some(at), Some(len), INDEX_VALUE_LEN) = (read_u64(v, 0), read_u64(v, 8), v.len())
-        else {
+        // Version 2 index entries of columnar blocks go on past the
+        // version 1 fields.
+        let long = version >= FORMAT_VERSION && v.len() > INDEX_VALUE_LEN;
+        let (Some(at), Some(len), true) = (
+            read_u64(v, 0),
+            read_u64(v, 8),
+            v.len() == INDEX_VALUE_LEN || long,
+        ) else {
             return Err(corrupt("bad block handle in index"));
         };
-        let h = BlockHandle {
+        let mut h = BlockHandle {
             offset: at,
             stored_len: u32::try_from(len).map_err(|_| corrupt("data block of 4 GiB or more"))?,
             tag: v[16],
             contents_len: u32_at(17),
             entries: u32_at(21),
             buckets: u32_at(25),
+            keys_len: u32_at(17),
+            columnar: false,
+        };
+        let ext = if long {
+            let base = e.value.start;
+            let entry = columnar_entry(&v[INDEX_VALUE_LEN..], base + INDEX_VALUE_LEN)
+                .map_err(|m| corrupt(m.0))?;
+            h.keys_len = entry.0;
+            h.columnar = true;
+            if h.keys_len > h.contents_len || h.tag != TAG_NONE {
+                return Err(corrupt("bad columnar block handle in index"));
+            }
+            if entry.1.summary.rows != h.entries {
+                return Err(corrupt("columnar block row count differs in index"));
+            }
+            Some(entry.1)
+        } else {
+            None
         };
         if at != expected || len < MIN_BLOCK_LEN {
             return Err(corrupt("index handles do not tile the data region"));
@@ -666,6 +926,7 @@ fn load_index(path: &Path, bytes: Bytes, offset: u64, data_end: u64) -> Result<I
             return Err(corrupt("index keys out of order"));
         }
         handles.push(h);
+        columnar.push(ext);
         block_keys.push(BlockKey {
             key_start: e.key.start as u32,
             key_end: e.key.end as u32,
@@ -676,7 +937,44 @@ fn load_index(path: &Path, bytes: Bytes, offset: u64, data_end: u64) -> Result<I
     if expected != data_end {
         return Err(corrupt("index handles do not tile the data region"));
     }
-    Ok(Index::new(block.bytes().clone(), handles, block_keys))
+    Ok(Index::new(
+        block.bytes().clone(),
+        handles,
+        block_keys,
+        columnar,
+    ))
+}
+
+/// Decodes the columnar part of an index entry, `ext`, which starts at
+/// byte `at` of the index block: (keys length, the entry).
+fn columnar_entry(
+    ext: &[u8],
+    at: usize,
+) -> std::result::Result<(u32, ColumnarEntry), columnar::Malformed> {
+    let bad = columnar::Malformed("bad columnar index entry");
+    let mut r = Reader::new(ext);
+    if r.u8()? != BLOCK_COLUMNAR {
+        return Err(bad);
+    }
+    let keys_len = r.u32()?;
+    let first_len = r.u32()? as usize;
+    let first_at = at + r.pos();
+    r.take(first_len)?;
+    let first_key = first_at as u32..(first_at + first_len) as u32;
+    let (summary, _) = Summary::decode(&mut r)?;
+    let zones_at = at + r.pos();
+    let zones = Zones::read(&mut r)?;
+    if zones.rows() != summary.rows as usize || r.rest() != 0 {
+        return Err(bad);
+    }
+    Ok((
+        keys_len,
+        ColumnarEntry {
+            first_key,
+            summary,
+            zones: zones_at as u32..(at + r.pos()) as u32,
+        },
+    ))
 }
 
 /// Decodes the properties block and cross-checks it with the index.
@@ -795,7 +1093,7 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
         }
     };
     let index = read_meta_block(path, file, footer.index)
-        .and_then(|b| load_index(path, b, footer.index.0, footer.bloom.0));
+        .and_then(|b| load_index(path, b, footer.index.0, footer.bloom.0, footer.version));
     let index = match index {
         Ok(i) => Some(i),
         Err(e) => {
@@ -932,7 +1230,18 @@ fn check_data_block(file: &Bytes, h: &BlockHandle) -> std::result::Result<Block,
         _ => return Err(Malformed("unknown compression tag")),
     };
     check_trailer(&data, h)?;
-    Block::with_layout(data, h.layout()?)
+    let keys = Block::with_layout(data.slice(..h.keys_len as usize), h.layout()?)?;
+    if h.columnar {
+        for j in 0..keys.len() {
+            if keys.view().row_of(&keys.entry_at(j)?)? != j {
+                return Err(Malformed("bad row number in columnar block keys"));
+            }
+        }
+        let region = data.slice(h.keys_len as usize..);
+        ColumnBlock::parse(region, Box::new(BlockKeys(keys.clone())), keys.len())
+            .map_err(|m| Malformed(m.0))?;
+    }
+    Ok(keys)
 }
 
 /// An iterator over a range of a table's versions; see [`Table::iter`].
@@ -1014,6 +1323,10 @@ pub(crate) struct TableCursor {
     check_end: bool,
     /// [`TableCursor::prepare`] loaded the block the first seek lands in.
     prepared: bool,
+    /// The columns of the current block when it is columnar.
+    cols: Option<Arc<ColumnBlock>>,
+    /// The current version's value, joined from `cols`.
+    val: Vec<u8>,
 }
 
 impl fmt::Debug for TableCursor {
@@ -1054,6 +1367,8 @@ impl TableCursor {
             entry: RawEntry::EMPTY,
             check_end: true,
             prepared: false,
+            cols: None,
+            val: Vec::new(),
         }
     }
 
@@ -1115,6 +1430,9 @@ impl TableCursor {
     /// The current version's value (empty for a tombstone).
     #[inline]
     pub(crate) fn value(&self) -> &[u8] {
+        if self.cols.is_some() {
+            return &self.val;
+        }
         &self.block.bytes()[self.entry.value.clone()]
     }
 
@@ -1131,23 +1449,85 @@ impl TableCursor {
     /// The current version, owned (sharing the block's bytes).
     #[inline]
     pub(crate) fn entry(&self) -> Entry {
-        self.block.to_entry(&self.entry)
+        let mut e = self.block.to_entry(&self.entry);
+        if self.cols.is_some() {
+            e.value = Bytes::copy_from_slice(&self.val);
+        }
+        e
     }
 
     /// The current key and value, owned (sharing the block's bytes).
     #[inline]
     pub(crate) fn pair(&self) -> (Bytes, Bytes) {
         let data = self.block.bytes();
-        (
-            data.slice(self.entry.key.clone()),
-            data.slice(self.entry.value.clone()),
-        )
+        let value = if self.cols.is_some() {
+            Bytes::copy_from_slice(&self.val)
+        } else {
+            data.slice(self.entry.value.clone())
+        };
+        (data.slice(self.entry.key.clone()), value)
+    }
+
+    /// When the cursor is on a version in a columnar block (going
+    /// forward): the block, the version's row in it, the block's number in
+    /// the current table and the table. What the piece-wise scan may take
+    /// as a run.
+    pub(crate) fn at_columnar_row(&self) -> Option<(&Arc<ColumnBlock>, usize, usize, &Arc<Table>)> {
+        if self.state != CursorState::On || self.reverse {
+            return None;
+        }
+        let cols = self.cols.as_ref()?;
+        Some((cols, self.pos, self.block_idx, &self.tables[self.t]))
+    }
+
+    /// Moves forward to row `row` of the current block (at or after the
+    /// current one); past its last row, to the first version after the
+    /// block. `false` at the end.
+    pub(crate) fn skip_to_row(&mut self, row: usize) -> Result<bool> {
+        if self.state == CursorState::On && row > self.pos && row < self.block.len() {
+            self.decode(row)?;
+            return Ok(true);
+        }
+        if row >= self.block.len() {
+            return self.skip_block();
+        }
+        Ok(self.state == CursorState::On)
+    }
+
+    /// Whether every version of the current block is within the end
+    /// bound.
+    pub(crate) fn block_within_end(&self) -> bool {
+        !self.check_end
+    }
+
+    /// Moves past the current block, to the first version of the next
+    /// one (in this table or the next) within bounds; `false` at the end.
+    pub(crate) fn skip_block(&mut self) -> Result<bool> {
+        if self.state != CursorState::On {
+            return self.advance();
+        }
+        // The next step from the block's last version leaves the block.
+        self.pos = self.block.len().saturating_sub(1);
+        self.cols = None;
+        self.advance()
+    }
+
+    /// Joins the current version's value when the block is columnar.
+    #[inline]
+    fn fill_value(&mut self) {
+        if let Some(cols) = &self.cols {
+            self.val.clear();
+            if let Some(layout) = &self.tables[self.t].layout {
+                cols.value(self.pos, layout.as_ref(), &mut self.val);
+            }
+        }
     }
 
     fn finish(&mut self) {
         self.prepared = false;
         self.state = CursorState::Done;
         self.block = Block::empty();
+        self.cols = None;
         self.entry = RawEntry::EMPTY;
     }
 
@@ -1164,6 +1544,7 @@ impl TableCursor {
     fn load(&mut self, i: usize) -> Result<()> {
         let table = &self.tables[self.t];
         self.block = table.data_block(i)?;
+        self.cols = table.column_block(i, &self.block)?;
         self.block_idx = i;
         let index = &table.index;
         self.check_end = if self.reverse {
@@ -1182,6 +1563,7 @@ impl TableCursor {
     fn decode(&mut self, pos: usize) -> Result<()> {
         self.entry = self.block.entry_at(pos).map_err(|m| self.corrupt(m))?;
         self.pos = pos;
+        self.fill_value();
         Ok(())
     }
 
@@ -1227,6 +1609,7 @@ impl TableCursor {
                 .entry_at_offset(self.entry.value.end)
                 .map_err(|m| self.corrupt(m))?;
             self.pos += 1;
+            self.fill_value();
             return Ok(true);
         }
         if self.block_idx + 1 < self.table().index.len() {

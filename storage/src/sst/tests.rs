@@ -29,6 +29,8 @@ fn opts(block_size: usize, zstd_level: i32, bloom_bits_per_key: u32) -> WriterOp
         block_size,
         zstd_level,
         bloom_bits_per_key,
+        layout: None,
+        columnar_rows: 4096,
     }
 }
 
@@ -981,5 +983,271 @@ fn check_table_names_each_flipped_block() {
             at += step(at);
         }
         assert!(flips > 500, "{flips} flips over {} bytes", bytes.len());
+    }
+}
+
+mod columnar {
+    //! Tables with columnar blocks (format version 2) answer like the
+    //! model, hold the blocks they should, and detect damage.
+
+    use super::*;
+    use crate::columnar::Field;
+    use crate::columnar::testing::{TaggedLayout, row_key, tagged};
+
+    fn layout() -> Option<Arc<dyn crate::columnar::ValueLayout>> {
+        Some(Arc::new(TaggedLayout))
+    }
+
+    fn copts(block_size: usize) -> WriterOptions {
+        let mut o = opts(block_size, 0, 10);
+        o.layout = layout();
+        o
+    }
+
+    fn open_columnar(bytes: Bytes) -> Result<Table> {
+        Table::from_bytes_with(
+            Path::new("mem.sst"),
+            7,
+            bytes,
+            Arc::new(BlockCache::new(1 << 20)),
+            std_io(),
+            layout(),
+        )
+    }
+
+    /// Rows of group `t001` (many versions, tombstones, short rows, a run
+    /// of values that do not split), rows of `t002`, and keys outside any
+    /// group before, between and after them.
+    fn columnar_model(rows: u64, seed: u64) -> Model {
+        let mut rng = Rng(seed | 1);
+        let mut m = Model::new();
+        let mut put = |k: Vec<u8>, s: Seqno, kind: Kind, v: Vec<u8>| {
+            m.insert((k, Reverse(s)), (kind, v));
+        };
+        for i in 0..50u64 {
+            put(
+                format!("a{i:04}").into_bytes(),
+                i + 1,
+                Kind::Put,
+                b"catalog".to_vec(),
+            );
+            put(
+                format!("i{i:04}").into_bytes(),
+                i + 1,
+                Kind::Put,
+                Vec::new(),
+            );
+        }
+        for i in 0..rows {
+            for _ in 0..1 + rng.below(3) {
+                let seqno = 1 + rng.below(5000);
+                let text = format!("name{}", rng.below(7));
+                let v = match rng.below(30) {
+                    0 => (Kind::Delete, Vec::new()),
+                    1 => (Kind::Put, tagged(&[Field::Int(i as i64)])),
+                    2 => (Kind::Put, Vec::new()),
+                    3 => (
+                        Kind::Put,
+                        tagged(&[Field::Float(rng.next() as f64), Field::Null]),
+                    ),
+                    _ => (
+                        Kind::Put,
+                        tagged(&[
+                            Field::Int(i as i64 * 3 - 1000),
+                            Field::Text(text.as_bytes()),
+                            Field::Bool(i % 2 == 0),
+                            Field::Float(i as f64 / 4.0),
+                        ]),
+                    ),
+                };
+                // A stretch of values the layout cannot split.
+                let v = if (700..720).contains(&i) && v.0 == Kind::Put {
+                    (Kind::Put, b"garbage".to_vec())
+                } else {
+                    v
+                };
+                put(row_key(i), seqno, v.0, v.1);
+            }
+        }
+        for i in 0..30u64 {
+            let mut k = b"t002".to_vec();
+            k.extend_from_slice(&i.to_be_bytes());
+            put(
+                k,
+                7,
+                Kind::Put,
+                tagged(&[Field::Blob(&[1, 2, 3]), Field::Int(-5)]),
+            );
+        }
+        put(b"zz".to_vec(), 3, Kind::Put, b"after".to_vec());
+        m
+    }
+
+    #[test]
+    fn columnar_tables_answer_like_the_model() {
+        let m = columnar_model(10_000, 5);
+        let (bytes, meta, _) = write_mem(&m, copts(4096));
+        let t = Arc::new(open_columnar(bytes.clone()).unwrap());
+        assert_eq!(t.meta(), &meta);
+        let kinds = t.columnar_blocks();
+        let columnar = kinds.iter().filter(|&&c| c).count();
+        // 10 000 rows of ~2 versions in blocks of about 4096 rows, plus
+        // `t002`; the unsplittable stretch and the other keys are rows.
+        assert!((4..=10).contains(&columnar), "{kinds:?}");
+        assert!(kinds.iter().any(|&c| !c));
+        let mut probes = absent_probes(&m);
+        probes.push((row_key(10_001), Seqno::MAX));
+        let mut bounds = sample_bounds(&m);
+        bounds.push((
+            Bound::Included(Bytes::from(row_key(100))),
+            Bound::Excluded(Bytes::from(row_key(5000))),
+        ));
+        check_table(&m, &t, &probes, &bounds);
+        // Without the layout, such a table is refused with a clear error.
+        let e = open_mem(bytes, Arc::new(BlockCache::new(0))).unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidArgument(m) if m.contains("value layout")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_layout_without_groups_writes_version_1_row_blocks_only() {
+        let m = sample_model(300, 3);
+        let (with, _, _) = write_mem(&m, copts(512));
+        let (without, _, _) = write_mem(&m, opts(512, 0, 10));
+        // The same blocks; only the footer's version differs.
+        let n = with.len();
+        assert_eq!(with[..n - FOOTER_LEN], without[..n - FOOTER_LEN]);
+        let t = Arc::new(open_columnar(with).unwrap());
+        assert!(t.columnar_blocks().iter().all(|&c| !c));
+        check_table(&m, &t, &absent_probes(&m), &sample_bounds(&m));
+    }
+
+    #[test]
+    fn flipped_bytes_in_columnar_blocks_are_corruption() {
+        let m = columnar_model(600, 9);
+        let (bytes, _, _) = write_mem(&m, copts(4096));
+        let clean = open_columnar(bytes.clone()).unwrap();
+        let handles = clean.block_handles();
+        let kinds = clean.columnar_blocks();
+        let (offset, len) = handles[kinds.iter().position(|&c| c).unwrap()];
+        let keys: Vec<&Vec<u8>> = m.keys().map(|(k, _)| k).collect();
+        // Positions through the block: keys, columns, trailer.
+        for at in (offset..offset + len).step_by((len / 23).max(1) as usize) {
+            let mut bad = bytes.to_vec();
+            bad[at as usize] ^= 0x20;
+            let t = Arc::new(open_columnar(Bytes::from(bad)).unwrap());
+            let mut errors = 0;
+            for k in &keys {
+                match t.get(k, Seqno::MAX) {
+                    Ok(got) => assert_eq!(
+                        got.map(|e| version(&e)),
+                        model_get(&m, k, Seqno::MAX),
+                        "flip at {at}"
+                    ),
+                    Err(e) => {
+                        assert_corruption_at(&e, offset);
+                        errors += 1;
+                    }
+                }
+            }
+            assert!(errors > 0, "flip at {at} went unnoticed by get");
+            let err = t
+                .iter(Bound::Unbounded, Bound::Unbounded, false)
+                .find_map(|e| e.err())
+                .expect("a scan meets the damage");
+            assert_corruption_at(&err, offset);
+        }
+    }
+
+    #[test]
+    fn check_table_reads_columnar_blocks() {
+        let m = columnar_model(3000, 2);
+        let (bytes, meta, _) = write_mem(&m, copts(4096));
+        let report = super::super::check_table(Path::new("mem.sst"), &bytes);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        assert_eq!(report.meta, Some(meta));
+    }
+}
+
+/// Point reads of table rows from row blocks (no layout) and from columnar
+/// blocks (the same rows), for comparing the two:
+/// `cargo nextest run -p fasty-storage --lib --run-ignored ignored-only -E 'test(bench_columnar_gets)' --no-capture`.
+/// `BENCH_KEYS` (default 200 000) changes the table size. The two tables
+/// are read in turns, seven rounds, and the median round reported.
+#[test]
+#[ignore = "benchmark"]
+fn bench_columnar_gets() {
+    use crate::columnar::Field;
+    use crate::columnar::testing::{TaggedLayout, row_key, tagged};
+    use std::time::Instant;
+    let n: u64 = std::env::var("BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(99);
+    let keys: Vec<[u8; 12]> = (0..500_000)
+        .map(|_| row_key(rng.below(n)).try_into().unwrap())
+        .collect();
+    let mut tables = Vec::new();
+    let only_columnar = std::env::var("BENCH_ONLY_COLUMNAR").is_ok();
+    for (columnar, zstd) in [(false, 0), (false, 1), (true, 0)] {
+        if only_columnar && !columnar {
+            continue;
+        }
+        let path = dir.path().join(format!("bench-{columnar}-{zstd}.sst"));
+        let file = StdIo::new().create(&path).unwrap();
+        let mut o = opts(4096, zstd, 10);
+        if columnar {
+            o.layout = Some(Arc::new(TaggedLayout));
+        }
+        let mut w = TableWriter::new(file, path.clone(), o.clone());
+        for i in 0..n {
+            let name = format!("customer {}", i % 1000);
+            let v = tagged(&[
+                Field::Int(i as i64),
+                Field::Text(name.as_bytes()),
+                Field::Int((i % 97) as i64),
+                Field::Float(i as f64 * 0.5),
+                Field::Bool(i % 2 == 0),
+            ]);
+            w.add(&row_key(i), 1, Kind::Put, &v).unwrap();
+        }
+        let meta = w.finish().unwrap();
+        let t = Table::open_with(
+            &path,
+            1,
+            Arc::new(BlockCache::new(256 << 20)),
+            std_io(),
+            o.layout.clone(),
+        )
+        .unwrap();
+        for k in &keys {
+            t.get_value(k, 5).unwrap().unwrap();
+        }
+        tables.push((columnar, zstd, meta.file_size, t, Vec::new()));
+    }
+    for _ in 0..7 {
+        for (_, _, _, t, rounds) in &mut tables {
+            let started = Instant::now();
+            let mut bytes = 0;
+            for k in &keys {
+                bytes += t.get_value(k, 5).unwrap().unwrap().1.len();
+            }
+            std::hint::black_box(bytes);
+            rounds.push(keys.len() as f64 / started.elapsed().as_secs_f64() / 1e6);
+        }
+    }
+    for (columnar, zstd, size, _, mut rounds) in tables {
+        rounds.sort_by(f64::total_cmp);
+        println!(
+            "columnar {columnar}, zstd {zstd}: file {:.1} MiB, random gets {:.2} M/s (median of 7; min {:.2}, max {:.2})",
+            size as f64 / (1 << 20) as f64,
+            rounds[3],
+            rounds[0],
+            rounds[6],
+        );
     }
 }

@@ -6,9 +6,13 @@
 //! in flight while the next megabyte is built.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::block::{self, BlockBuilder, INDEX_VALUE_LEN, MAX_BLOCK_SIZE, MAX_ENTRY_LEN};
-use super::{FOOTER_LEN, FORMAT_VERSION, MAGIC, TableMeta, bloom};
+use super::{
+    BLOCK_COLUMNAR, FOOTER_LEN, FORMAT_VERSION, FORMAT_VERSION_ROWS, MAGIC, TableMeta, bloom,
+};
+use crate::columnar::{SplitRows, Summary, ValueLayout, encode_columns};
 use crate::error::{Error, Result};
 use crate::io::WritableFile;
 use crate::types::{Kind, Seqno, internal_cmp};
@@ -26,6 +30,79 @@ pub(crate) struct WriterOptions {
     pub zstd_level: i32,
     /// Bloom filter bits per distinct user key; 0 writes no filter.
     pub bloom_bits_per_key: u32,
+    /// How values split into fields: with one, the entries of key groups
+    /// go into columnar blocks (format version 2); without, every block
+    /// is a row block and the file is version 1.
+    pub layout: Option<Arc<dyn ValueLayout>>,
+    /// Rows at which a columnar block is cut (at the next key change).
+    pub columnar_rows: usize,
+}
+/// Bytes of keys and values at which a columnar block is cut (at the next
+/// key change) however few its rows.
+const COLUMNAR_BYTES: usize = 4 << 20;
+
+/// The versions of the columnar block being gathered, copied (the writer
+/// sees each version only during its `add`).
+#[derive(Debug, Default)]
+struct Pending {
+    keys: Vec<u8>,
+    key_ends: Vec<u32>,
+    values: Vec<u8>,
+    value_ends: Vec<u32>,
+    seqnos: Vec<Seqno>,
+    kinds: Vec<Kind>,
+    hashes: Vec<u64>,
+    /// Length of the group prefix of the keys.
+    group_len: usize,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.seqnos.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.seqnos.is_empty()
+    }
+    fn bytes(&self) -> usize {
+        self.keys.len() + self.values.len()
+    }
+    fn key(&self, i: usize) -> &[u8] {
+        let s = if i == 0 {
+            0
+        } else {
+            self.key_ends[i - 1] as usize
+        };
+        &self.keys[s..self.key_ends[i] as usize]
+    }
+    fn value(&self, i: usize) -> &[u8] {
+        let s = if i == 0 {
+            0
+        } else {
+            self.value_ends[i - 1] as usize
+        };
+        &self.values[s..self.value_ends[i] as usize]
+    }
+    fn last_key(&self) -> &[u8] {
+        self.key(self.len() - 1)
+    }
+    fn push(&mut self, key: &[u8], seqno: Seqno, kind: Kind, value: &[u8], hash: u64) {
+        self.keys.extend_from_slice(key);
+        self.key_ends.push(self.keys.len() as u32);
+        self.values.extend_from_slice(value);
+        self.value_ends.push(self.values.len() as u32);
+        self.seqnos.push(seqno);
+        self.kinds.push(kind);
+        self.hashes.push(hash);
+    }
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.key_ends.clear();
+        self.values.clear();
+        self.value_ends.clear();
+        self.seqnos.clear();
+        self.kinds.clear();
+        self.hashes.clear();
+    }
 }
 
 /// Data blocks in a row that must fail to compress before the writer stops
@@ -71,6 +148,13 @@ pub(crate) struct TableWriter {
     skip_compression: u32,
     /// Whether the last sealed block was kept compressed.
     last_compressed: bool,
+    /// The columnar block being gathered (only with a layout).
+    pending: Pending,
+    /// Buffers of [`TableWriter::finish_columnar`], reused.
+    columnar_buf: Vec<u8>,
+    join_buf: Vec<u8>,
+    /// Columnar data blocks written.
+    columnar_blocks: u64,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -92,6 +176,7 @@ impl TableWriter {
         // below 4 GiB, so offsets and lengths inside it fit in a `u32`.
         let mut opts = opts;
         opts.block_size = opts.block_size.clamp(1, MAX_BLOCK_SIZE);
+        opts.columnar_rows = opts.columnar_rows.clamp(1, 1 << 20);
         let block_size = opts.block_size;
         TableWriter {
             appended: file.len(),
@@ -115,6 +200,10 @@ impl TableWriter {
             incompressible_run: 0,
             skip_compression: 0,
             last_compressed: false,
+            pending: Pending::default(),
+            columnar_buf: Vec::new(),
+            join_buf: Vec::new(),
+            columnar_blocks: 0,
             opts,
         }
     }
@@ -142,29 +231,193 @@ impl TableWriter {
                 self.path.display()
             )));
         }
-        let entry_len = BlockBuilder::entry_len(key.len(), value.len());
-        if !self.block.is_empty() && self.block.size() + entry_len > self.opts.block_size {
-            self.finish_block()?;
+        let group = self
+            .opts
+            .layout
+            .as_ref()
+            .and_then(|l| l.group_len(key))
+            .filter(|&g| g <= key.len());
+        let new_key = self.entries == 0 || self.last_key != key;
+        if let Some(g) = group {
+            if !self.block.is_empty() {
+                self.finish_block()?;
+            }
+            // A columnar block is cut only between keys, so a key's
+            // versions share a block, and only within one group.
+            let cut = !self.pending.is_empty()
+                && new_key
+                && (self.pending.group_len != g
+                    || self.pending.key(0)[..g] != key[..g]
+                    || self.pending.len() >= self.opts.columnar_rows
+                    || self.pending.bytes() >= COLUMNAR_BYTES);
+            if cut {
+                self.finish_columnar()?;
+            }
+        } else {
+            if !self.pending.is_empty() {
+                self.finish_columnar()?;
+            }
+            let entry_len = BlockBuilder::entry_len(key.len(), value.len());
+            if !self.block.is_empty() && self.block.size() + entry_len > self.opts.block_size {
+                self.finish_block()?;
+            }
         }
         if self.entries == 0 {
             self.min_key.extend_from_slice(key);
         }
-        let new_key = self.entries == 0 || self.last_key != key;
         if new_key {
             self.key_hash = bloom::hash(key);
             self.key_hashes.push(self.key_hash);
             self.last_key.clear();
             self.last_key.extend_from_slice(key);
         }
-        // A key's first version in each block goes into its hash index.
-        let head = (new_key || self.block.is_empty()).then_some(self.key_hash);
-        self.block.add(key, seqno, kind, value, head);
         self.last_seqno = seqno;
         self.min_seqno = self.min_seqno.min(seqno);
         self.max_seqno = self.max_seqno.max(seqno);
         self.entries += 1;
+        if let Some(g) = group {
+            if self.pending.is_empty() {
+                self.pending.group_len = g;
+            }
+            self.pending.push(key, seqno, kind, value, self.key_hash);
+            return Ok(());
+        }
+        // A key's first version in each block goes into its hash index.
+        let head = (new_key || self.block.is_empty()).then_some(self.key_hash);
+        self.block.add(key, seqno, kind, value, head);
         if self.block.size() >= self.opts.block_size {
             self.finish_block()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the gathered versions as one columnar block, or as row
+    /// blocks when some value does not split into fields that join back
+    /// to exactly its bytes (nothing is stored that would not read back).
+    /// Called with `last_key`/`last_seqno` naming the last gathered version.
+    fn finish_columnar(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        let result = self.write_pending(&pending);
+        self.pending = pending;
+        self.pending.clear();
+        self.failed |= result.is_err();
+        result
+    }
+
+    fn write_pending(&mut self, p: &Pending) -> Result<()> {
+        let Some(layout) = self.opts.layout.clone() else {
+            return Ok(());
+        };
+        let n = p.len();
+        let mut rows = SplitRows::default();
+        rows.starts.reserve(n + 1);
+        rows.starts.push(0);
+        let mut splits = true;
+        for i in 0..n {
+            if p.kinds[i] == Kind::Put {
+                let start = rows.fields.len();
+                let value = p.value(i);
+                if !layout.split(value, &mut rows.fields) || rows.fields.len() - start > 0xFFFF {
+                    splits = false;
+                    break;
+                }
+                self.join_buf.clear();
+                layout.join(&rows.fields[start..], &mut self.join_buf);
+                if self.join_buf != value {
+                    splits = false;
+                    break;
+                }
+            }
+            rows.starts.push(rows.fields.len() as u32);
+        }
+        if !splits {
+            drop(rows);
+            return self.write_pending_as_rows(p);
+        }
+        // The keys, seqnos and kinds: a block in the entry layout whose
+        // values are the row numbers (varints), so that a point lookup
+        // through its hash index lands on the row's position.
+        let mut keys = std::mem::take(&mut self.block);
+        keys.reset();
+        let mut unique = true;
+        let mut row = Vec::with_capacity(5);
+        for i in 0..n {
+            let head = i == 0 || p.key(i) != p.key(i - 1);
+            unique &= head;
+            row.clear();
+            block::put_varint(&mut row, i as u64);
+            keys.add(
+                p.key(i),
+                p.seqnos[i],
+                p.kinds[i],
+                &row,
+                head.then_some(p.hashes[i]),
+            );
+        }
+        let mut buf = std::mem::take(&mut self.columnar_buf);
+        buf.clear();
+        buf.extend_from_slice(keys.finish());
+        let (keys_len, entries, buckets) = keys.finished();
+        keys.reset();
+        self.block = keys;
+        let summary = Summary {
+            rows: n as u32,
+            unique,
+            tombstones: p.kinds.contains(&Kind::Delete),
+            min_seqno: p.seqnos.iter().copied().min().unwrap_or(0),
+            max_seqno: p.seqnos.iter().copied().max().unwrap_or(0),
+        };
+        let zones = encode_columns(&rows, &summary, &mut buf);
+        let contents_len = buf.len();
+        let sealed = self.seal(&buf, false);
+        self.columnar_buf = buf;
+        let (offset, len) = sealed?;
+        let mut handle = Vec::with_capacity(INDEX_VALUE_LEN + 64);
+        handle.extend_from_slice(&offset.to_le_bytes());
+        handle.extend_from_slice(&len.to_le_bytes());
+        handle.push(block::TAG_NONE);
+        handle.extend_from_slice(&(contents_len as u32).to_le_bytes());
+        handle.extend_from_slice(&entries.to_le_bytes());
+        handle.extend_from_slice(&buckets.to_le_bytes());
+        handle.push(BLOCK_COLUMNAR);
+        handle.extend_from_slice(&keys_len.to_le_bytes());
+        let first = p.key(0);
+        handle.extend_from_slice(&(first.len() as u32).to_le_bytes());
+        handle.extend_from_slice(first);
+        summary.encode(&mut handle);
+        crate::columnar::Zones::new(n, zones).write(&mut handle);
+        self.index
+            .add(p.last_key(), p.seqnos[n - 1], Kind::Put, &handle, None);
+        self.data_blocks += 1;
+        self.columnar_blocks += 1;
+        if self.out.len() >= WRITE_BUFFER {
+            self.flush_out(true)?;
+        }
+        Ok(())
+    }
+
+    /// The fallback of [`TableWriter::finish_columnar`]: row blocks.
+    fn write_pending_as_rows(&mut self, p: &Pending) -> Result<()> {
+        for i in 0..p.len() {
+            let (key, value) = (p.key(i), p.value(i));
+            let entry_len = BlockBuilder::entry_len(key.len(), value.len());
+            if !self.block.is_empty() && self.block.size() + entry_len > self.opts.block_size {
+                self.finish_block_as(p.key(i - 1), p.seqnos[i - 1])?;
+            }
+            let head = i == 0 || key != p.key(i - 1) || self.block.is_empty();
+            self.block.add(
+                key,
+                p.seqnos[i],
+                p.kinds[i],
+                value,
+                head.then_some(p.hashes[i]),
+            );
+            if self.block.size() >= self.opts.block_size {
+                self.finish_block_as(key, p.seqnos[i])?;
+            }
+        }
+        if !self.block.is_empty() {
+            self.finish_block_as(p.last_key(), p.seqnos[p.len() - 1])?;
         }
         Ok(())
     }
@@ -172,7 +425,10 @@ impl TableWriter {
     /// Bytes written or buffered so far: what the file would be without
     /// its filter, index and footer.
     pub fn estimated_size(&self) -> u64 {
-        self.appended + self.out.len() as u64 + self.block.size() as u64
+        self.appended
+            + self.out.len() as u64
+            + self.block.size() as u64
+            + self.pending.bytes() as u64
     }
 
     /// Versions added so far.
@@ -185,6 +441,9 @@ impl TableWriter {
     /// blocks and the footer, and syncs the file.
     pub fn finish(mut self) -> Result<TableMeta> {
         self.check_usable()?;
+        if !self.pending.is_empty() {
+            self.finish_columnar()?;
+        }
         if !self.block.is_empty() {
             self.finish_block()?;
         }
@@ -227,8 +486,15 @@ impl TableWriter {
         ] {
             self.out.extend_from_slice(&v.to_le_bytes());
         }
-        self.out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        self.out.extend_from_slice(&(!FORMAT_VERSION).to_le_bytes());
+        // Version 1 unless the file may hold columnar blocks, so a file
+        // written without a layout still opens in an older build.
+        let version = if self.opts.layout.is_some() {
+            FORMAT_VERSION
+        } else {
+            FORMAT_VERSION_ROWS
+        };
+        self.out.extend_from_slice(&version.to_le_bytes());
+        self.out.extend_from_slice(&(!version).to_le_bytes());
         self.out.extend_from_slice(&MAGIC.to_le_bytes());
         let crc = crc32fast::hash(&self.out[footer_start..]);
         self.out.extend_from_slice(&crc.to_le_bytes());
@@ -250,6 +516,15 @@ impl TableWriter {
 
     /// Seals the current data block and records it in the index.
     fn finish_block(&mut self) -> Result<()> {
+        let key = std::mem::take(&mut self.last_key);
+        let result = self.finish_block_as(&key, self.last_seqno);
+        self.last_key = key;
+        result
+    }
+
+    /// Seals the current data block, whose last version is
+    /// `(last_key, last_seqno)`, and records it in the index.
+    fn finish_block_as(&mut self, last_key: &[u8], last_seqno: Seqno) -> Result<()> {
         let mut block = std::mem::take(&mut self.block);
         let try_compress = self.opts.zstd_level != 0 && self.skip_compression == 0;
         self.skip_compression = self.skip_compression.saturating_sub(1);
@@ -282,7 +557,7 @@ impl TableWriter {
         handle[21..25].copy_from_slice(&entries.to_le_bytes());
         handle[25..29].copy_from_slice(&buckets.to_le_bytes());
         self.index
-            .add(&self.last_key, self.last_seqno, Kind::Put, &handle, None);
+            .add(last_key, last_seqno, Kind::Put, &handle, None);
         self.data_blocks += 1;
         if self.out.len() >= WRITE_BUFFER {
             self.flush_out(true)?;

@@ -1,0 +1,951 @@
+//! Columnar (PAX) data blocks: the values of one group of keys (a table's
+//! rows) stored column by column, with zone maps, so that a scan reads only
+//! the columns it needs and skips what cannot match.
+//!
+//! Storage does not know what a row is: the layer above supplies a
+//! [`ValueLayout`] that splits a value into typed [`Field`]s and joins them
+//! back. This module owns the encodings of one block's columns (the
+//! *column region*, described in `docs/format.md`), their decoding into
+//! caller buffers ([`ColumnBlock`], [`Column`]) and the zone maps
+//! ([`Zone`]). Where blocks live in a table file is `sst`'s business.
+
+mod bits;
+mod encode;
+mod zone;
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::ops::Range;
+
+use bytes::Bytes;
+
+pub(crate) use encode::{SplitRows, encode_columns};
+pub use zone::{ColumnZone, Zone, Zones};
+
+use crate::types::Seqno;
+use bits::Bitmap as RawBitmap;
+pub use bits::Packed;
+
+/// How the values under some keys split into typed fields, so that data
+/// blocks can store them column by column. Supplied by the layer above
+/// (fasty's row encoding); without one, storage never looks inside values.
+pub trait ValueLayout: Send + Sync + fmt::Debug + 'static {
+    /// Length of the key prefix naming the group `key` belongs to (a
+    /// table), or `None` when the key's entries are never columnar (index
+    /// entries, catalog). A columnar block holds one group's entries.
+    fn group_len(&self, key: &[u8]) -> Option<usize>;
+    /// Appends the fields of `value` to `out`; `false` when the value does
+    /// not split (its block then keeps the row layout).
+    fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool;
+    /// Appends the value made of `fields`: exactly the bytes `split` read.
+    fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>);
+}
+
+/// One field of a value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Field<'a> {
+    /// No value (also what a short value reads as past its last field).
+    Null,
+    /// A 64-bit signed integer.
+    Int(i64),
+    /// A 64-bit float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// Text bytes (the layer above knows their encoding).
+    Text(&'a [u8]),
+    /// Other bytes.
+    Blob(&'a [u8]),
+}
+
+impl Field<'_> {
+    /// The tag this field's kind has in mixed columns and zone maps.
+    fn tag(&self) -> u8 {
+        match self {
+            Field::Null => 0,
+            Field::Int(_) => 1,
+            Field::Float(_) => 2,
+            Field::Bool(_) => 3,
+            Field::Text(_) => 4,
+            Field::Blob(_) => 5,
+        }
+    }
+}
+
+/// What a column holds: every non-null field of one kind, or several
+/// kinds ([`ColumnKind::Mixed`]), or nothing but nulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Every row is null (or lacks the field).
+    Null,
+    /// Non-null fields are [`Field::Int`].
+    Int,
+    /// Non-null fields are [`Field::Float`].
+    Float,
+    /// Non-null fields are [`Field::Bool`].
+    Bool,
+    /// Non-null fields are [`Field::Text`].
+    Text,
+    /// Non-null fields are [`Field::Blob`].
+    Blob,
+    /// Non-null fields are of more than one kind; read them with
+    /// [`Column::field`].
+    Mixed,
+}
+
+impl ColumnKind {
+    fn from_u8(b: u8) -> Option<ColumnKind> {
+        Some(match b {
+            0 => ColumnKind::Null,
+            1 => ColumnKind::Int,
+            2 => ColumnKind::Float,
+            3 => ColumnKind::Bool,
+            4 => ColumnKind::Text,
+            5 => ColumnKind::Blob,
+            6 => ColumnKind::Mixed,
+            _ => return None,
+        })
+    }
+}
+
+/// Rows per vector: the unit of the per-vector zone maps inside a block,
+/// and the chunk size the query layer decodes in.
+pub const VECTOR_ROWS: usize = 2048;
+
+/// Encoding tags of a column body.
+pub(crate) mod enc {
+    /// Nothing stored (a null column).
+    pub const NONE: u8 = 0;
+    /// Fixed-width values (f64, or i64 in mixed columns) or offsets+bytes.
+    pub const PLAIN: u8 = 1;
+    /// Ints: a base and bit-packed offsets from it.
+    pub const FOR: u8 = 2;
+    /// Text/blob: a sorted dictionary and bit-packed codes.
+    pub const DICT: u8 = 3;
+    /// Bools: one bit per row.
+    pub const BITMAP: u8 = 4;
+}
+
+/// Why a column region failed to decode; the reader adds file and offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Malformed(pub &'static str);
+
+/// A reader over a byte slice that checks every length.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or(Malformed("column region truncated"))?;
+        let s = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    pub(crate) fn u8(&mut self) -> Result<u8, Malformed> {
+        Ok(self.take(1)?[0])
+    }
+    pub(crate) fn u16(&mut self) -> Result<u16, Malformed> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32, Malformed> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64, Malformed> {
+        let b = self.take(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+    pub(crate) fn rest(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+}
+
+/// Bytes of a column's header: kind, encoding, null count, FOR base,
+/// bit width, dictionary size.
+pub(crate) const HEADER_LEN: usize = 1 + 1 + 4 + 8 + 1 + 4;
+/// Bytes of a column's directory entry: its header, then where the column
+/// (its null bitmap) and its values start in the region (u32 each).
+pub(crate) const DIR_ENTRY_LEN: usize = HEADER_LEN + 4 + 4;
+
+/// Per-block facts a scan uses to take a block whole (see
+/// [`ColumnBlock::keys_unique`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Summary {
+    pub rows: u32,
+    pub unique: bool,
+    pub tombstones: bool,
+    pub min_seqno: Seqno,
+    pub max_seqno: Seqno,
+}
+
+/// Summary flag: every key of the block is distinct.
+const FLAG_UNIQUE: u8 = 1;
+/// Summary flag: the block holds at least one tombstone.
+const FLAG_TOMBSTONES: u8 = 2;
+/// Summary flag: every row has the same field count (stored once).
+const FLAG_SAME_COUNT: u8 = 4;
+
+impl Summary {
+    fn flags(&self) -> u8 {
+        (if self.unique { FLAG_UNIQUE } else { 0 })
+            | (if self.tombstones { FLAG_TOMBSTONES } else { 0 })
+    }
+
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.rows.to_le_bytes());
+        out.push(self.flags());
+        out.extend_from_slice(&self.min_seqno.to_le_bytes());
+        out.extend_from_slice(&self.max_seqno.to_le_bytes());
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<(Summary, u8), Malformed> {
+        let rows = r.u32()?;
+        let flags = r.u8()?;
+        let (min_seqno, max_seqno) = (r.u64()?, r.u64()?);
+        if min_seqno > max_seqno || rows == 0 {
+            return Err(Malformed("bad columnar block summary"));
+        }
+        Ok((
+            Summary {
+                rows,
+                unique: flags & FLAG_UNIQUE != 0,
+                tombstones: flags & FLAG_TOMBSTONES != 0,
+                min_seqno,
+                max_seqno,
+            },
+            flags,
+        ))
+    }
+}
+
+/// Where one column's parts lie in the column region.
+#[derive(Debug, Clone)]
+struct ColumnMeta {
+    kind: ColumnKind,
+    encoding: u8,
+    null_count: u32,
+    /// Null bitmap (bit set: null or missing); empty when no nulls.
+    nulls: Range<usize>,
+    /// Per-vector zones, encoded back to back.
+    zones: Range<usize>,
+    /// The encoded values.
+    body: Range<usize>,
+    /// FOR base (ints) or dictionary size (dict).
+    base: i64,
+    /// Bit width of packed values.
+    width: u8,
+}
+
+/// The key side of a columnar block: what a [`ColumnBlock`] asks the SST
+/// layer for (keys, seqnos and kinds live in the block's entry layout).
+pub(crate) trait KeySide: Send + Sync + fmt::Debug {
+    /// Key of row `i` (empty when out of range).
+    fn key(&self, i: usize) -> &[u8];
+    /// Seqno and whether row `i` is a tombstone.
+    fn version(&self, i: usize) -> (Seqno, bool);
+}
+
+/// One decoded columnar data block, shared by a scan and the query layer.
+///
+/// Rows are the block's versions in internal order (key ascending, then
+/// newest first). A scan hands the block up with a [`crate::Selection`] of
+/// the rows that are visible; rows outside it (older versions, tombstones,
+/// versions newer than the snapshot) must not be used. Column accessors
+/// take row indexes of the block; ranges are clamped to
+/// [`ColumnBlock::rows`], and an out-of-range row reads as null.
+pub struct ColumnBlock {
+    keys: Box<dyn KeySide>,
+    data: Bytes,
+    summary: Summary,
+    /// Field count of every row (when all rows have the same).
+    same_count: Option<u16>,
+    /// Per-row field counts (u16 LE each) otherwise.
+    counts: Range<usize>,
+    columns: Vec<ColumnMeta>,
+}
+
+impl fmt::Debug for ColumnBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ColumnBlock")
+            .field("rows", &self.summary.rows)
+            .field("columns", &self.columns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ColumnBlock {
+    /// Parses a column region (`data`) for the rows `keys` describes.
+    /// Checks that every section lies within the region; values are not
+    /// checked (accessors never read out of bounds whatever the bytes).
+    pub(crate) fn parse(
+        data: Bytes,
+        keys: Box<dyn KeySide>,
+        rows: usize,
+    ) -> Result<ColumnBlock, Malformed> {
+        let mut r = Reader::new(&data);
+        let (summary, flags) = Summary::decode(&mut r)?;
+        let n = summary.rows as usize;
+        if n != rows {
+            return Err(Malformed("column region row count differs from the keys"));
+        }
+        let (same_count, counts) = if flags & FLAG_SAME_COUNT != 0 {
+            (Some(r.u16()?), 0..0)
+        } else {
+            let at = r.pos();
+            r.take(2 * n)?;
+            (None, at..r.pos())
+        };
+        let ncols = r.u16()? as usize;
+        let dir = r.take(DIR_ENTRY_LEN * ncols)?;
+        let vectors = n.div_ceil(VECTOR_ROWS);
+        let mut columns = Vec::with_capacity(ncols);
+        for e in dir.chunks_exact(DIR_ENTRY_LEN) {
+            let (start, body) = dir_offsets(e);
+            if start != r.pos() {
+                return Err(Malformed("column directory differs from the columns"));
+            }
+            let meta = parse_column(&mut r, &e[..HEADER_LEN], n, vectors)?;
+            if body != meta.body.start {
+                return Err(Malformed("column directory differs from the columns"));
+            }
+            columns.push(meta);
+        }
+        if r.rest() != 0 {
+            return Err(Malformed("trailing bytes in column region"));
+        }
+        Ok(ColumnBlock {
+            keys,
+            data,
+            summary,
+            same_count,
+            counts,
+            columns,
+        })
+    }
+
+    /// Number of rows (versions) in the block.
+    pub fn rows(&self) -> usize {
+        self.summary.rows as usize
+    }
+
+    /// Number of columns: the largest field count of any row.
+    pub fn columns(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Whether every key in the block is distinct (no older versions kept
+    /// for snapshots).
+    pub fn keys_unique(&self) -> bool {
+        self.summary.unique
+    }
+
+    /// Whether the block holds tombstones.
+    pub fn has_tombstones(&self) -> bool {
+        self.summary.tombstones
+    }
+
+    /// Smallest and largest seqno of the block's versions.
+    pub fn seqno_range(&self) -> (Seqno, Seqno) {
+        (self.summary.min_seqno, self.summary.max_seqno)
+    }
+
+    /// Key of row `row` (empty when out of range).
+    pub fn key(&self, row: usize) -> &[u8] {
+        self.keys.key(row)
+    }
+
+    /// The last 8 bytes of row `row`'s key as a big-endian `u64` (fasty's
+    /// row keys end in an order-preserving 8-byte integer), or `None` if
+    /// the key is shorter.
+    pub fn key_suffix(&self, row: usize) -> Option<u64> {
+        let k = self.key(row);
+        let tail = k.get(k.len().checked_sub(8)?..)?;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(tail);
+        Some(u64::from_be_bytes(b))
+    }
+
+    /// [`ColumnBlock::key_suffix`] of every row in `rows`, appended to `out`
+    /// (0 for a key shorter than 8 bytes).
+    pub fn key_suffixes(&self, rows: Range<usize>, out: &mut Vec<u64>) {
+        let rows = self.clamp(rows);
+        out.extend(rows.map(|i| self.key_suffix(i).unwrap_or(0)));
+    }
+
+    /// Sequence number of row `row`.
+    pub fn seqno(&self, row: usize) -> Seqno {
+        self.keys.version(row).0
+    }
+
+    /// Whether row `row` is a tombstone (it then has no fields).
+    pub fn is_tombstone(&self, row: usize) -> bool {
+        self.keys.version(row).1
+    }
+
+    /// Number of fields row `row`'s value split into; fields past it read
+    /// as null.
+    pub fn field_count(&self, row: usize) -> usize {
+        if row >= self.rows() {
+            return 0;
+        }
+        match self.same_count {
+            Some(c) => usize::from(c),
+            None => {
+                let at = self.counts.start + 2 * row;
+                self.data
+                    .get(at..at + 2)
+                    .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+            }
+        }
+    }
+
+    /// Column `c`, or `None` past the last column.
+    pub fn column(&self, c: usize) -> Option<Column<'_>> {
+        let meta = self.columns.get(c)?;
+        Some(Column {
+            data: &self.data,
+            meta: meta.clone(),
+            rows: self.rows(),
+        })
+    }
+
+    /// The zone maps of the whole block (merged over its vectors).
+    pub fn zones(&self) -> Zones<'static> {
+        let mut cols = Vec::with_capacity(self.columns.len());
+        for c in 0..self.columns.len() {
+            if let Some(col) = self.column(c) {
+                cols.push(col.block_zone().into_owned());
+            }
+        }
+        Zones::new(self.rows(), cols)
+    }
+
+    /// Appends row `row`'s fields to `out` (nothing for a tombstone).
+    pub fn fields<'s>(&'s self, row: usize, out: &mut Vec<Field<'s>>) {
+        let n = self.field_count(row);
+        for c in 0..n {
+            out.push(self.column(c).map_or(Field::Null, |col| col.field(row)));
+        }
+    }
+
+    /// Appends the value of row `row`, as `layout` joins its fields (nothing
+    /// for a tombstone): exactly the bytes that were stored.
+    pub fn value(&self, row: usize, layout: &dyn ValueLayout, out: &mut Vec<u8>) {
+        if self.is_tombstone(row) {
+            return;
+        }
+        let mut fields = Vec::with_capacity(self.field_count(row));
+        self.fields(row, &mut fields);
+        layout.join(&fields, out);
+    }
+
+    fn clamp(&self, rows: Range<usize>) -> Range<usize> {
+        let end = rows.end.min(self.rows());
+        rows.start.min(end)..end
+    }
+}
+
+/// The column and value offsets of a directory entry.
+#[inline]
+fn dir_offsets(e: &[u8]) -> (usize, usize) {
+    let at = |k: usize| u32::from_le_bytes([e[k], e[k + 1], e[k + 2], e[k + 3]]) as usize;
+    (at(HEADER_LEN), at(HEADER_LEN + 4))
+}
+
+/// Parses the column starting at the reader, whose directory header is
+/// `header`.
+fn parse_column(
+    r: &mut Reader<'_>,
+    header: &[u8],
+    n: usize,
+    vectors: usize,
+) -> Result<ColumnMeta, Malformed> {
+    let at = r.pos();
+    let mut meta = column_header(header, at, n)?;
+    if meta.null_count > 0 {
+        r.take(n.div_ceil(8))?;
+    }
+    let zones_at = r.pos();
+    for _ in 0..vectors {
+        zone::skip(r)?;
+    }
+    meta.zones = zones_at..r.pos();
+    let body_at = r.pos();
+    match (meta.kind, meta.encoding) {
+        (ColumnKind::Null, _) => {}
+        (ColumnKind::Int, _) => {
+            r.take(bits::packed_len(n, meta.width))?;
+        }
+        (ColumnKind::Float, _) => {
+            r.take(8 * n)?;
+        }
+        (ColumnKind::Bool, _) => {
+            r.take(n.div_ceil(8))?;
+        }
+        (ColumnKind::Text | ColumnKind::Blob, enc::PLAIN) => skip_offsets_and_bytes(r, n)?,
+        (ColumnKind::Text | ColumnKind::Blob, _) => {
+            skip_offsets_and_bytes(r, meta.base as usize)?;
+            r.take(bits::packed_len(n, meta.width))?;
+        }
+        (ColumnKind::Mixed, _) => {
+            r.take(n)?;
+            r.take(8 * n)?;
+            skip_offsets_and_bytes(r, n)?;
+        }
+    }
+    meta.body = body_at..r.pos();
+    Ok(meta)
+}
+
+/// Decodes the header of a column starting at byte `at` of its region
+/// (with its null bitmap). Zones and body are left for the
+/// caller to locate (they are set empty and open-ended).
+fn column_header(h: &[u8], at: usize, n: usize) -> Result<ColumnMeta, Malformed> {
+    let mut r = Reader::new(h);
+    let kind = ColumnKind::from_u8(r.u8()?).ok_or(Malformed("unknown column kind"))?;
+    let encoding = r.u8()?;
+    let null_count = r.u32()?;
+    let base = r.u64()? as i64;
+    let width = r.u8()?;
+    let dict = r.u32()? as usize;
+    if null_count as usize > n {
+        return Err(Malformed("more nulls than rows"));
+    }
+    let fits = match (kind, encoding) {
+        (ColumnKind::Null, enc::NONE) => true,
+        (ColumnKind::Int, enc::FOR) => width <= 64,
+        (ColumnKind::Float | ColumnKind::Mixed, enc::PLAIN) => true,
+        (ColumnKind::Bool, enc::BITMAP) => true,
+        (ColumnKind::Text | ColumnKind::Blob, enc::PLAIN) => true,
+        (ColumnKind::Text | ColumnKind::Blob, enc::DICT) => dict > 0 && dict <= n && width <= 32,
+        _ => false,
+    };
+    if !fits {
+        return Err(Malformed("column encoding does not fit its kind"));
+    }
+    let nulls_at = at;
+    let nulls_len = if null_count > 0 { n.div_ceil(8) } else { 0 };
+    Ok(ColumnMeta {
+        kind,
+        encoding,
+        null_count,
+        nulls: nulls_at..nulls_at + nulls_len,
+        zones: 0..0,
+        body: 0..0,
+        base: if encoding == enc::DICT {
+            dict as i64
+        } else {
+            base
+        },
+        width,
+    })
+}
+
+/// Skips `(count + 1)` u32 offsets and the bytes the last one ends at.
+fn skip_offsets_and_bytes(r: &mut Reader<'_>, count: usize) -> Result<(), Malformed> {
+    let offsets = r.take(4 * (count + 1))?;
+    let last = &offsets[4 * count..];
+    let len = u32::from_le_bytes([last[0], last[1], last[2], last[3]]) as usize;
+    r.take(len)?;
+    Ok(())
+}
+
+/// Offsets + bytes: the `i`th of `count` byte strings starting at `at`.
+#[inline]
+fn string_at(data: &[u8], at: usize, count: usize, i: usize) -> &[u8] {
+    let off = |j: usize| {
+        let p = at + 4 * j;
+        data.get(p..p + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let bytes_at = at + 4 * (count + 1);
+    let (s, e) = (off(i), off(i + 1));
+    if s > e {
+        return &[];
+    }
+    data.get(bytes_at + s..bytes_at + e).unwrap_or(&[])
+}
+
+/// The encoded values of a column, for operators that work on them
+/// without decoding (aggregates over dictionary codes or FOR offsets).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Encoded<'a> {
+    /// A column of nulls: nothing stored.
+    Null,
+    /// Ints: the value of row `i` is `base + packed.get(i)` (wrapping);
+    /// null rows hold 0 offsets.
+    For {
+        /// The smallest non-null value.
+        base: i64,
+        /// The offsets from `base`.
+        packed: Packed<'a>,
+    },
+    /// Text or blob through a dictionary sorted ascending (so code order
+    /// is value order): row `i` holds `dict.get(codes.get(i))`; null rows
+    /// hold code 0.
+    Dict {
+        /// The distinct values, ascending.
+        dict: Dict<'a>,
+        /// One code per row.
+        codes: Packed<'a>,
+    },
+    /// Anything else: read with the decoding methods of [`Column`].
+    Plain,
+}
+
+/// A sorted dictionary of byte strings (see [`Encoded::Dict`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Dict<'a> {
+    data: &'a [u8],
+    len: usize,
+}
+
+impl<'a> Dict<'a> {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether the dictionary is empty (it never is in a valid block).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Entry `code` (empty when out of range).
+    pub fn get(&self, code: usize) -> &'a [u8] {
+        if code >= self.len {
+            return &[];
+        }
+        string_at(self.data, 0, self.len, code)
+    }
+}
+
+/// One column of a [`ColumnBlock`].
+#[derive(Debug, Clone)]
+pub struct Column<'a> {
+    data: &'a [u8],
+    meta: ColumnMeta,
+    rows: usize,
+}
+
+impl<'a> Column<'a> {
+    /// What the column holds.
+    pub fn kind(&self) -> ColumnKind {
+        self.meta.kind
+    }
+
+    /// Number of null (or missing) rows.
+    pub fn null_count(&self) -> usize {
+        self.meta.null_count as usize
+    }
+
+    /// The null bitmap (bit `i` set: row `i` is null or lacks the field),
+    /// or `None` when no row is null.
+    pub fn nulls(&self) -> Option<Bitmap<'a>> {
+        (self.meta.null_count > 0).then(|| Bitmap {
+            bits: RawBitmap(self.data.get(self.meta.nulls.clone()).unwrap_or(&[])),
+            len: self.rows,
+        })
+    }
+
+    /// Whether row `row` is null (or lacks the field, or is out of range).
+    pub fn is_null(&self, row: usize) -> bool {
+        row >= self.rows
+            || self.meta.kind == ColumnKind::Null
+            || (self.meta.null_count > 0 && self.nulls().is_some_and(|b| b.get(row)))
+    }
+
+    /// Number of vectors ([`VECTOR_ROWS`] rows each, the last may be
+    /// shorter), each with a zone map.
+    pub fn vectors(&self) -> usize {
+        self.rows.div_ceil(VECTOR_ROWS)
+    }
+
+    /// The zone map of vector `v` (rows `v * VECTOR_ROWS ..`), or
+    /// [`Zone::Unknown`] past the last vector.
+    pub fn zone(&self, v: usize) -> ColumnZone<'a> {
+        let region = self.data.get(self.meta.zones.clone()).unwrap_or(&[]);
+        let mut r = Reader::new(region);
+        for _ in 0..v {
+            if zone::skip(&mut r).is_err() {
+                return ColumnZone::unknown();
+            }
+        }
+        zone::read(&mut r).unwrap_or_else(|_| ColumnZone::unknown())
+    }
+
+    /// The zone map of the whole block: the vectors' zones merged.
+    pub fn block_zone(&self) -> ColumnZone<'a> {
+        let mut acc: Option<ColumnZone<'a>> = None;
+        for v in 0..self.vectors() {
+            let z = self.zone(v);
+            acc = Some(match acc {
+                None => z,
+                Some(a) => a.merge(&z),
+            });
+        }
+        acc.unwrap_or_else(ColumnZone::unknown)
+    }
+
+    /// The encoded form (see [`Encoded`]).
+    pub fn encoded(&self) -> Encoded<'a> {
+        let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
+        match (self.meta.kind, self.meta.encoding) {
+            (ColumnKind::Null, _) => Encoded::Null,
+            (_, enc::FOR) => Encoded::For {
+                base: self.meta.base,
+                packed: Packed::new(body, self.meta.width, self.rows),
+            },
+            (_, enc::DICT) => {
+                let d = self.meta.base as usize;
+                let dict_len = string_region_len(body, d);
+                Encoded::Dict {
+                    dict: Dict {
+                        data: &body[..dict_len.min(body.len())],
+                        len: d,
+                    },
+                    codes: Packed::new(
+                        body.get(dict_len..).unwrap_or(&[]),
+                        self.meta.width,
+                        self.rows,
+                    ),
+                }
+            }
+            _ => Encoded::Plain,
+        }
+    }
+
+    /// Field of row `row` (null when out of range).
+    #[inline]
+    pub fn field(&self, row: usize) -> Field<'a> {
+        field_at(self.data, &self.meta, self.rows, row)
+    }
+
+    /// Appends the ints of `rows` to `out` (0 for null rows). For columns
+    /// of another kind, appends the int fields of a mixed column and 0
+    /// for everything else.
+    pub fn ints(&self, rows: Range<usize>, out: &mut Vec<i64>) {
+        let rows = clamp(rows, self.rows);
+        if self.meta.kind == ColumnKind::Int {
+            let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
+            let p = Packed::new(body, self.meta.width, self.rows);
+            let base = self.meta.base;
+            out.reserve(rows.len());
+            for i in rows {
+                out.push(base.wrapping_add(p.get(i) as i64));
+            }
+            return;
+        }
+        out.extend(rows.map(|i| match self.field(i) {
+            Field::Int(v) => v,
+            _ => 0,
+        }));
+    }
+
+    /// Appends the floats of `rows` to `out` (0.0 for null rows and, in a
+    /// mixed column, for fields that are not floats).
+    pub fn floats(&self, rows: Range<usize>, out: &mut Vec<f64>) {
+        let rows = clamp(rows, self.rows);
+        if self.meta.kind == ColumnKind::Float {
+            let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
+            out.reserve(rows.len());
+            for i in rows {
+                out.push(f64::from_bits(u64_at(body, 8 * i)));
+            }
+            return;
+        }
+        out.extend(rows.map(|i| match self.field(i) {
+            Field::Float(v) => v,
+            _ => 0.0,
+        }));
+    }
+
+    /// Appends the bools of `rows` to `out` (false for null rows and
+    /// non-bool fields).
+    pub fn bools(&self, rows: Range<usize>, out: &mut Vec<bool>) {
+        let rows = clamp(rows, self.rows);
+        out.extend(rows.map(|i| matches!(self.field(i), Field::Bool(true))));
+    }
+
+    /// Appends the text or blob bytes of `rows`: each row's bytes to
+    /// `bytes`, and after each row the length of `bytes` to `ends` (so row
+    /// `k` of the call is `bytes[ends[k-1]..ends[k]]`, with the end before
+    /// the first row being `bytes.len()` at the call). Null rows and
+    /// fields of other kinds append nothing to `bytes`.
+    pub fn strings(&self, rows: Range<usize>, ends: &mut Vec<u32>, bytes: &mut Vec<u8>) {
+        let rows = clamp(rows, self.rows);
+        ends.reserve(rows.len());
+        for i in rows {
+            if let Field::Text(b) | Field::Blob(b) = self.field(i) {
+                bytes.extend_from_slice(b);
+            }
+            ends.push(bytes.len() as u32);
+        }
+    }
+}
+
+/// Field of row `row` of the column `meta` describes in `data` (a
+/// region of `n` rows): one bounds-checked read per part it touches.
+#[inline]
+fn field_at<'a>(data: &'a [u8], meta: &ColumnMeta, n: usize, row: usize) -> Field<'a> {
+    if row >= n
+        || (meta.null_count > 0 && RawBitmap(data.get(meta.nulls.clone()).unwrap_or(&[])).get(row))
+    {
+        return Field::Null;
+    }
+    let body = data.get(meta.body.start..).unwrap_or(&[]);
+    match meta.kind {
+        ColumnKind::Int => {
+            let v = Packed::new(body, meta.width, n).get(row);
+            Field::Int(meta.base.wrapping_add(v as i64))
+        }
+        ColumnKind::Float => Field::Float(f64::from_bits(u64_at(body, 8 * row))),
+        ColumnKind::Bool => Field::Bool(RawBitmap(body).get(row)),
+        ColumnKind::Text | ColumnKind::Blob => {
+            let b = if meta.encoding == enc::DICT {
+                let d = meta.base as usize;
+                let dict_len = string_region_len(body, d);
+                let code = Packed::new(body.get(dict_len..).unwrap_or(&[]), meta.width, n).get(row);
+                if code as usize >= d {
+                    &[]
+                } else {
+                    string_at(body, 0, d, code as usize)
+                }
+            } else {
+                string_at(body, 0, n, row)
+            };
+            if meta.kind == ColumnKind::Text {
+                Field::Text(b)
+            } else {
+                Field::Blob(b)
+            }
+        }
+        ColumnKind::Mixed => {
+            let tag = body.get(row).copied().unwrap_or(0);
+            let word = u64_at(body, n + 8 * row);
+            match tag {
+                1 => Field::Int(word as i64),
+                2 => Field::Float(f64::from_bits(word)),
+                3 => Field::Bool(word != 0),
+                4 => Field::Text(string_at(body, 9 * n, n, row)),
+                5 => Field::Blob(string_at(body, 9 * n, n, row)),
+                _ => Field::Null,
+            }
+        }
+        ColumnKind::Null => Field::Null,
+    }
+}
+
+/// Length of an offsets+bytes region of `count` strings at the start of
+/// `body`.
+fn string_region_len(body: &[u8], count: usize) -> usize {
+    let at = 4 * count;
+    let last = body
+        .get(at..at + 4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    4 * (count + 1) + last
+}
+
+#[inline]
+fn u64_at(buf: &[u8], at: usize) -> u64 {
+    buf.get(at..at + 8).map_or(0, |b| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        u64::from_le_bytes(a)
+    })
+}
+
+fn clamp(rows: Range<usize>, n: usize) -> Range<usize> {
+    let end = rows.end.min(n);
+    rows.start.min(end)..end
+}
+
+/// A bitmap over a block's rows (bit `i` is bit `i % 8` of byte `i / 8`).
+#[derive(Debug, Clone, Copy)]
+pub struct Bitmap<'a> {
+    bits: RawBitmap<'a>,
+    len: usize,
+}
+
+impl<'a> Bitmap<'a> {
+    /// Bit `i` (false out of range).
+    pub fn get(&self, i: usize) -> bool {
+        i < self.len && self.bits.get(i)
+    }
+    /// The bytes, least significant bit first.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bits.0
+    }
+    /// Number of bits.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether the bitmap has no bits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Appends the value of row `row` of the column region `region` (of a
+/// block of `rows` rows) as `layout` joins it: the point-read path, which
+/// goes through the column directory to one field per column without
+/// building a [`ColumnBlock`].
+pub(crate) fn read_value(
+    region: &[u8],
+    rows: usize,
+    row: usize,
+    layout: &dyn ValueLayout,
+    out: &mut Vec<u8>,
+) -> Result<(), Malformed> {
+    let mut r = Reader::new(region);
+    let (summary, flags) = Summary::decode(&mut r)?;
+    let n = summary.rows as usize;
+    if n != rows || row >= n {
+        return Err(Malformed("column region row count differs from the keys"));
+    }
+    let count = if flags & FLAG_SAME_COUNT != 0 {
+        usize::from(r.u16()?)
+    } else {
+        let counts = r.take(2 * n)?;
+        usize::from(u16::from_le_bytes([counts[2 * row], counts[2 * row + 1]]))
+    };
+    let ncols = usize::from(r.u16()?);
+    let dir = r.take(DIR_ENTRY_LEN * ncols)?;
+    // Most rows have few fields: keep them on the stack.
+    const INLINE: usize = 16;
+    let mut inline = [Field::Null; INLINE];
+    let mut heap = Vec::new();
+    let fields: &mut [Field<'_>] = if count <= INLINE {
+        &mut inline[..count]
+    } else {
+        heap.resize(count, Field::Null);
+        &mut heap
+    };
+    for (slot, e) in fields.iter_mut().zip(dir.chunks_exact(DIR_ENTRY_LEN)) {
+        let (start, body) = dir_offsets(e);
+        let mut meta = column_header(&e[..HEADER_LEN], start, n)?;
+        meta.body = body..region.len();
+        *slot = field_at(region, &meta, n, row);
+    }
+    out.reserve(16 + 12 * count);
+    layout.join(fields, out);
+    Ok(())
+}

@@ -23,6 +23,7 @@ use serde_json::json;
 use crate::ast::{ColumnDef, ColumnType};
 use crate::error::{Error, ErrorCode, Result};
 use crate::keys::CATALOG_PREFIX;
+use crate::value::Value;
 
 /// A table: its id (the key prefix of its rows) and columns.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +41,34 @@ impl Table {
     /// Position of column `name`.
     pub fn column(&self, name: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// Checks `v` against column `pos`, converting an int for a float
+    /// column: what every write stores.
+    pub(crate) fn coerce(&self, pos: usize, v: Value) -> Result<Value> {
+        let col = &self.columns[pos];
+        Ok(match (col.ty, v) {
+            (_, Value::Null) => Value::Null,
+            (ColumnType::Int, v @ Value::Int(_)) => v,
+            (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
+            (ColumnType::Float, v @ Value::Float(_)) => v,
+            (ColumnType::String, v @ Value::String(_)) => v,
+            (ColumnType::Bool, v @ Value::Bool(_)) => v,
+            (ColumnType::Json, v @ Value::Json(_)) => v,
+            (ty, v) => {
+                return Err(Error::query(
+                    ErrorCode::TypeMismatch,
+                    format!(
+                        "column \"{}\" of table \"{}\" is {}, got {} {}",
+                        col.name,
+                        self.name,
+                        ty.name(),
+                        v.type_name(),
+                        short(&v)
+                    ),
+                ));
+            }
+        })
     }
 }
 
@@ -249,5 +278,22 @@ impl Catalog {
         let mut v: Vec<_> = self.tables.keys().cloned().collect();
         v.sort();
         v
+    }
+}
+
+/// A value as a short text for an error message (at most 40 characters).
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::String(s) => {
+            let mut out = String::new();
+            let _ = crate::ast::write_string(&mut out, s);
+            out
+        }
+        v => v.to_string(),
+    };
+    if s.chars().count() > 40 {
+        format!("{}…", s.chars().take(40).collect::<String>())
+    } else {
+        s
     }
 }

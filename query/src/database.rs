@@ -80,7 +80,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             wal: fasty_wal::Options::default(),
-            vectorized: !std::env::var_os("FASTY_EXEC").is_some_and(|v| v == "row"),
+            vectorized: std::env::var_os("FASTY_EXEC").is_none_or(|v| v != "row"),
         }
     }
 }
@@ -486,7 +486,7 @@ impl Database {
                         p
                     }
                 };
-                vals[pos] = coerce(&t, pos, v)?;
+                vals[pos] = t.coerce(pos, v)?;
             }
             let Value::Int(pk) = vals[t.pk] else {
                 return Err(insert::missing_id(&t));
@@ -1178,50 +1178,6 @@ fn unknown_column(t: &Table, name: &str) -> Error {
         format!("unknown column \"{name}\" in table \"{}\"", t.name),
         hint,
     )
-}
-
-/// Checks `v` against column `pos` of `t`, converting an int for a float
-/// column.
-pub(crate) fn coerce(t: &Table, pos: usize, v: Value) -> Result<Value> {
-    let col = &t.columns[pos];
-    Ok(match (col.ty, v) {
-        (_, Value::Null) => Value::Null,
-        (ColumnType::Int, v @ Value::Int(_)) => v,
-        (ColumnType::Float, Value::Int(i)) => Value::Float(i as f64),
-        (ColumnType::Float, v @ Value::Float(_)) => v,
-        (ColumnType::String, v @ Value::String(_)) => v,
-        (ColumnType::Bool, v @ Value::Bool(_)) => v,
-        (ColumnType::Json, v @ Value::Json(_)) => v,
-        (ty, v) => {
-            return Err(Error::query(
-                ErrorCode::TypeMismatch,
-                format!(
-                    "column \"{}\" of table \"{}\" is {}, got {} {}",
-                    col.name,
-                    t.name,
-                    ty.name(),
-                    v.type_name(),
-                    short(&v)
-                ),
-            ));
-        }
-    })
-}
-
-fn short(v: &Value) -> String {
-    let s = match v {
-        Value::String(s) => {
-            let mut out = String::new();
-            let _ = crate::ast::write_string(&mut out, s);
-            out
-        }
-        v => v.to_string(),
-    };
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s
-    }
 }
 
 /// A value as the literal that stands for it in a bound statement.

@@ -44,6 +44,7 @@ pub mod parser;
 mod parser;
 mod plan;
 mod planner;
+mod profile;
 mod row;
 mod runner;
 mod statement;

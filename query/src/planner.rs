@@ -137,7 +137,20 @@ impl Binder for Scope {
     }
 }
 
-pub(crate) use crate::plan::physical::Access;
+/// How a scan finds a table's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Access {
+    /// Point lookups of these primary keys (sorted, unique).
+    PkPoints(Vec<i64>),
+    /// A primary-key range.
+    PkRange(Bound<i64>, Bound<i64>),
+    /// Index entries equal to one of these values.
+    IndexPoints(Arc<Index>, Vec<Value>),
+    /// Index entries within a range (nulls never included).
+    IndexRange(Arc<Index>, Bound<Value>, Bound<Value>),
+    /// Every row.
+    FullScan,
+}
 
 /// One table's part of a plan: how to find its rows, which columns to
 /// decode, and the filter pushed down to it.

@@ -832,5 +832,4 @@ impl<'l> Groups<'l> {
 }
 
 #[cfg(test)]
-#[path = "hash_aggregate_tests.rs"]
 mod tests;

@@ -530,5 +530,4 @@ impl Operator for HashJoin<'_> {
 }
 
 #[cfg(test)]
-#[path = "hash_join_tests.rs"]
 mod tests;

@@ -257,5 +257,4 @@ impl Operator for LookupJoin<'_> {
 }
 
 #[cfg(test)]
-#[path = "lookup_join_tests.rs"]
 mod tests;

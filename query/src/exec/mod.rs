@@ -37,12 +37,14 @@ mod test_tables;
 mod tests;
 mod top_k;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use fasty_wal::Snapshot;
 
 pub(crate) use kernel::{Kernel, Predicate};
+
+pub(crate) use crate::profile::{NodeStats, Profile};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::Limits;
@@ -113,37 +115,6 @@ impl<'a> ExecCtx<'a> {
             profile: Some(Profile::new(nodes)),
             joins: hash_join::SharedTables::default(),
         }
-    }
-}
-
-/// Rows and time per plan node, summed over every copy of the node (a
-/// parallel plan runs one per part).
-#[derive(Debug, Default)]
-pub(crate) struct Profile {
-    nodes: Vec<NodeStats>,
-}
-
-/// One node's figures.
-#[derive(Debug, Default)]
-pub(crate) struct NodeStats {
-    /// Rows in play in the chunks the node produced.
-    pub rows: AtomicU64,
-    /// Nanoseconds spent in the node's `next`, its inputs' included.
-    pub nanos: AtomicU64,
-    /// Chunks produced.
-    pub chunks: AtomicU64,
-}
-
-impl Profile {
-    fn new(nodes: usize) -> Profile {
-        Profile {
-            nodes: (0..nodes).map(|_| NodeStats::default()).collect(),
-        }
-    }
-
-    /// Node `id`'s figures.
-    pub(crate) fn node(&self, id: usize) -> Option<&NodeStats> {
-        self.nodes.get(id)
     }
 }
 

@@ -12,7 +12,6 @@
 use fasty_wal::Snapshot;
 
 use crate::catalog::Table;
-use crate::database::coerce;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::delete::{not_a, whole_rows};
 use crate::exec::index_entries::{FinalState, IndexEntries, Written};
@@ -97,7 +96,7 @@ impl<'a> Update<'a> {
                 };
                 new.clone_from(&old);
                 for (pos, e) in self.sets {
-                    new[*pos] = coerce(t, *pos, e.eval_row(&old)?)?;
+                    new[*pos] = t.coerce(*pos, e.eval_row(&old)?)?;
                 }
                 let Value::Int(new_pk) = new[t.pk] else {
                     return Err(Error::query(

@@ -9,10 +9,10 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use crate::exec::Profile;
 use crate::plan::bound::BoundExpr;
 use crate::plan::logical::{AggCall, SortKey};
 use crate::plan::physical::{Lookup, Physical};
+use crate::profile::Profile;
 
 /// One printed line: its depth, its text and the plan node whose figures
 /// it carries (`None` for a line that only describes part of a node).

@@ -4,7 +4,6 @@
 //! `explain` prints this tree; `explain analyze` runs it and prints, per
 //! node, the rows it produced and the time spent in it.
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::catalog::{Index, Table};
@@ -12,20 +11,7 @@ use crate::plan::bound::BoundExpr;
 use crate::plan::logical::{AggCall, Field, SortKey};
 use crate::value::Value;
 
-/// How a scan finds a table's rows.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Access {
-    /// Point lookups of these primary keys (sorted, unique).
-    PkPoints(Vec<i64>),
-    /// A primary-key range.
-    PkRange(Bound<i64>, Bound<i64>),
-    /// Index entries equal to one of these values.
-    IndexPoints(Arc<Index>, Vec<Value>),
-    /// Index entries within a range (nulls never included).
-    IndexRange(Arc<Index>, Bound<Value>, Bound<Value>),
-    /// Every row.
-    FullScan,
-}
+pub(crate) use crate::planner::Access;
 
 /// How a lookup join finds the joined rows of one input row.
 #[derive(Debug, Clone, PartialEq)]

@@ -164,6 +164,50 @@ impl Vector {
         })
     }
 
+    /// Appends the value at each of `positions` to the matching row of
+    /// `rows` (as many rows as positions).
+    fn append_to(&self, positions: Positions<'_>, rows: &mut [Vec<Value>]) -> Result<()> {
+        let valid = |p: usize| self.validity.as_ref().is_none_or(|v| v.get(p));
+        let pairs = positions.zip(rows.iter_mut());
+        match &self.data {
+            Data::Int(v) => pairs.for_each(|(p, r)| {
+                r.push(if valid(p) {
+                    Value::Int(v[p])
+                } else {
+                    Value::Null
+                })
+            }),
+            Data::Float(v) => pairs.for_each(|(p, r)| {
+                r.push(if valid(p) {
+                    Value::Float(v[p])
+                } else {
+                    Value::Null
+                })
+            }),
+            Data::Bool(v) => pairs.for_each(|(p, r)| {
+                r.push(if valid(p) {
+                    Value::Bool(v[p])
+                } else {
+                    Value::Null
+                })
+            }),
+            Data::Str(v) => pairs.for_each(|(p, r)| {
+                r.push(if valid(p) {
+                    Value::String(v.str(p).to_owned())
+                } else {
+                    Value::Null
+                })
+            }),
+            Data::Json(_) => {
+                for (p, r) in pairs {
+                    r.push(self.value(p)?);
+                }
+            }
+            Data::Any(v) => pairs.for_each(|(p, r)| r.push(v[p].clone())),
+        }
+        Ok(())
+    }
+
     /// Heap bytes this vector holds: what it counts against a statement's
     /// memory limit.
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -259,7 +303,15 @@ impl Chunk {
     /// The rows in play as owned values, in order: how results leave the
     /// engine.
     pub(crate) fn to_rows(&self) -> Result<Vec<Vec<Value>>> {
-        self.positions().map(|p| self.row(p)).collect()
+        let width = self.columns.len();
+        let mut rows: Vec<Vec<Value>> = (0..self.count())
+            .map(|_| Vec::with_capacity(width))
+            .collect();
+        // Column by column: one type dispatch per column, not per value.
+        for c in &self.columns {
+            c.append_to(self.positions(), &mut rows)?;
+        }
+        Ok(rows)
     }
 
     /// A dense copy of the rows in play (no selection), for operators that

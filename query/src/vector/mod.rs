@@ -191,13 +191,20 @@ impl Vector {
                     Value::Null
                 })
             }),
-            Data::Str(v) => pairs.for_each(|(p, r)| {
-                r.push(if valid(p) {
-                    Value::String(v.str(p).to_owned())
-                } else {
-                    Value::Null
-                })
-            }),
+            Data::Str(v) => {
+                // Every value is UTF-8, so all of them together are: one
+                // check of the whole buffer instead of one per value.
+                let (ends, bytes) = v.parts();
+                let all = std::str::from_utf8(bytes).ok();
+                for (p, r) in pairs {
+                    let one = all.and_then(|a| a.get(ends[p] as usize..ends[p + 1] as usize));
+                    r.push(match (valid(p), one) {
+                        (false, _) => Value::Null,
+                        (true, Some(s)) => Value::String(s.to_owned()),
+                        (true, None) => Value::String(v.str(p).to_owned()),
+                    });
+                }
+            }
             Data::Json(_) => {
                 for (p, r) in pairs {
                     r.push(self.value(p)?);

@@ -29,6 +29,23 @@ pub(crate) struct AggCall {
     pub arg: Option<BoundExpr>,
 }
 
+/// The output columns of an aggregation: its keys, then its aggregates,
+/// named as written (`count(*)`, `sum(amount)`).
+pub(crate) fn aggregate_fields(keys: &[BoundExpr], aggs: &[AggCall]) -> Vec<Field> {
+    let key = |k: &BoundExpr| Field {
+        name: k.to_string(),
+        ty: None,
+    };
+    let agg = |a: &AggCall| Field {
+        name: match &a.arg {
+            Some(arg) => format!("{}({arg})", a.func.name()),
+            None => format!("{}(*)", a.func.name()),
+        },
+        ty: None,
+    };
+    keys.iter().map(key).chain(aggs.iter().map(agg)).collect()
+}
+
 /// One key of a sort: `order by` puts nulls first ascending (last
 /// descending), then bools, numbers, strings, json (`Value::sort_cmp`).
 #[derive(Debug, Clone, PartialEq)]
@@ -135,20 +152,7 @@ impl Logical {
                 f.extend(right.fields());
                 f
             }
-            Logical::Aggregate { keys, aggs, .. } => keys
-                .iter()
-                .map(|k| Field {
-                    name: k.to_string(),
-                    ty: None,
-                })
-                .chain(aggs.iter().map(|a| Field {
-                    name: match &a.arg {
-                        Some(arg) => format!("{}({arg})", a.func.name()),
-                        None => format!("{}(*)", a.func.name()),
-                    },
-                    ty: None,
-                }))
-                .collect(),
+            Logical::Aggregate { keys, aggs, .. } => aggregate_fields(keys, aggs),
             Logical::Project { exprs, .. } => exprs
                 .iter()
                 .map(|(e, name)| Field {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::catalog::{Index, Table};
 use crate::plan::bound::BoundExpr;
-use crate::plan::logical::{AggCall, Field, SortKey};
+use crate::plan::logical::{AggCall, Field, SortKey, aggregate_fields};
 use crate::value::Value;
 
 pub(crate) use crate::planner::Access;
@@ -223,20 +223,7 @@ impl Physical {
                     ty: Some(crate::ast::ColumnType::Int),
                 }]
             }
-            Physical::HashAggregate { keys, aggs, .. } => keys
-                .iter()
-                .map(|k| Field {
-                    name: k.to_string(),
-                    ty: None,
-                })
-                .chain(aggs.iter().map(|a| Field {
-                    name: match &a.arg {
-                        Some(arg) => format!("{}({arg})", a.func.name()),
-                        None => format!("{}(*)", a.func.name()),
-                    },
-                    ty: None,
-                }))
-                .collect(),
+            Physical::HashAggregate { keys, aggs, .. } => aggregate_fields(keys, aggs),
         }
     }
 

@@ -16,19 +16,22 @@
 //! scan's filter can skip blocks by their zone maps before any is read.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
-use fasty_wal::Snapshot;
+use bytes::Bytes;
+use fasty_wal::{ColumnBlock, Field, Piece, Pieces, Selection, Snapshot, Zone};
 
 use super::{ExecCtx, Operator, Part, Predicate};
-use crate::ast::ColumnType;
+use crate::ast::{BinaryOp, ColumnType};
 use crate::catalog::Table;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::limits::Meter;
 use crate::plan::bound::BoundExpr;
 use crate::plan::physical::Access;
-use crate::row::RowReader;
+use crate::row::{RowReader, ValueRef};
 use crate::runner::{collect_pks, index_pks, index_range, pk_range};
+use crate::value::Value;
 use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
 
 /// A storage failure as the crate's error.
@@ -47,6 +50,8 @@ pub(crate) struct Scan<'a> {
     rows: Option<Rows>,
     decoder: RowDecoder,
     predicate: Predicate,
+    /// What lets a range scan leave out a columnar block by its zone maps.
+    zones: ZoneFilter,
     done: bool,
 }
 
@@ -73,12 +78,14 @@ impl<'a> Scan<'a> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let zones = ZoneFilter::new(filter, columns);
         Ok(Scan {
             ctx,
             table,
             access,
             part,
             rows: None,
+            zones,
             decoder: RowDecoder::new(types),
             predicate: Predicate::compile(filter)?,
             done: false,
@@ -111,8 +118,7 @@ impl Scan<'_> {
         };
         loop {
             self.ctx.limits.check()?;
-            let decoder = &mut self.decoder;
-            let more = rows.fill(self.ctx.snap, VECTOR_SIZE, &mut |bytes| decoder.push(bytes))?;
+            let more = rows.fill(self.ctx.snap, VECTOR_SIZE, &self.zones, &mut self.decoder)?;
             if !more {
                 self.done = true;
             }
@@ -136,8 +142,9 @@ impl Scan<'_> {
 
 /// Where a scan's stored rows come from, in the order it returns them.
 pub(crate) enum Rows {
-    /// Every row within a key range, in key (primary-key) order.
-    Range(fasty_wal::Scan),
+    /// Every row within a key range, in key (primary-key) order, as
+    /// storage's pieces: runs of rows, and whole columnar blocks.
+    Range(Box<PieceRows>),
     /// Rows read one at a time by primary key, in this order; keys
     /// without a row are skipped.
     Points {
@@ -221,49 +228,36 @@ impl Rows {
                 return Rows::Empty;
             }
         }
-        Rows::Range(snap.scan(start..end))
+        Rows::Range(Box::new(PieceRows {
+            pieces: snap.pieces(start..end, None),
+            pairs: Vec::new().into_iter(),
+            block: None,
+        }))
     }
 
-    /// Hands the next stored rows, at most `max`, to `f`, in order (a
-    /// point read of a missing key counts towards `max` too, so that
-    /// every call is bounded work); returns whether there may be more.
+    /// Hands the next stored rows, at most `max`, to `out`, in order (a
+    /// point read of a missing key counts towards `max` too, and a block
+    /// left out by `zones` ends the call, so that every call is bounded
+    /// work); returns whether there may be more.
     pub(crate) fn fill(
         &mut self,
         snap: &Snapshot,
         max: usize,
-        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+        zones: &ZoneFilter,
+        out: &mut RowDecoder,
     ) -> Result<bool> {
         let more = match self {
-            Rows::Range(scan) => {
-                let mut n = 0;
-                let mut failed = None;
-                // `visit` lends each row as a slice and stops after the
-                // row for which it is told to; the next fill goes on
-                // from the row after it.
-                if max > 0 {
-                    scan.visit(|_, v| match f(v) {
-                        Ok(()) => {
-                            n += 1;
-                            n < max
-                        }
-                        Err(e) => {
-                            failed = Some(e);
-                            false
-                        }
-                    })
-                    .map_err(storage)?;
-                }
-                if let Some(e) = failed {
+            Rows::Range(pieces) => match pieces.fill(max, zones, out) {
+                Ok(more) => more,
+                Err(e) => {
                     *self = Rows::Empty;
                     return Err(e);
                 }
-                // Fewer than asked for: the range has ended.
-                n == max
-            }
+            },
             Rows::Points { table, pks } => {
                 for pk in pks.by_ref().take(max) {
                     if let Some(bytes) = snap.get(&keys::row_key(*table, pk)).map_err(storage)? {
-                        f(&bytes)?;
+                        out.push(&bytes)?;
                     }
                 }
                 pks.len() > 0
@@ -274,6 +268,189 @@ impl Rows {
             *self = Rows::Empty;
         }
         Ok(more)
+    }
+}
+
+/// A key range read through [`Snapshot::pieces`]: rows of row blocks and
+/// memtables go through the row decoder, the selected rows of a columnar
+/// block straight from its columns.
+pub(crate) struct PieceRows {
+    /// The pieces not yet taken.
+    pieces: Pieces<'static>,
+    /// The rest of the current run of rows.
+    pairs: std::vec::IntoIter<(Bytes, Bytes)>,
+    /// The current block, its live rows, and how many of them are done.
+    block: Option<(Arc<ColumnBlock>, Selection, usize)>,
+}
+
+impl PieceRows {
+    /// [`Rows::fill`] of a key range.
+    fn fill(&mut self, max: usize, zones: &ZoneFilter, out: &mut RowDecoder) -> Result<bool> {
+        let mut n = 0;
+        let mut picked = Vec::new();
+        while n < max {
+            if let Some((_, v)) = self.pairs.next() {
+                out.push(&v)?;
+                n += 1;
+                continue;
+            }
+            if let Some((block, sel, done)) = &mut self.block {
+                picked.clear();
+                picked.extend(sel.iter(block.rows()).skip(*done).take(max - n));
+                if !picked.is_empty() {
+                    out.push_block(block, &picked)?;
+                    n += picked.len();
+                    *done += picked.len();
+                    continue;
+                }
+                self.block = None;
+            }
+            match self.pieces.next() {
+                None => return Ok(false),
+                Some(Err(e)) => return Err(storage(e)),
+                Some(Ok(Piece::Rows(pairs))) => self.pairs = pairs.into_iter(),
+                Some(Ok(Piece::Block { block, rows })) => {
+                    if zones.skips(&block) {
+                        // Bounded work per call: the caller checks its
+                        // limits before the next block.
+                        return Ok(true);
+                    }
+                    self.block = Some((block, rows, 0));
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The scan filter's leading conjuncts of the form `column op constant`,
+/// checked against a columnar block's zone maps: a block none of whose
+/// rows can pass one of them is left out undecoded.
+///
+/// Only a leading run of such conjuncts is used: they cannot fail at
+/// run time, and every later conjunct is evaluated only for rows that
+/// pass them, so leaving out a block hides no row and no error.
+#[derive(Debug, Default)]
+pub(crate) struct ZoneFilter {
+    /// (table position, operator with the column on the left, constant).
+    tests: Vec<(usize, BinaryOp, Value)>,
+}
+
+impl ZoneFilter {
+    /// The tests of `filter` (over the scan's output columns, which are
+    /// the table columns at `columns`).
+    pub(crate) fn new(filter: &[BoundExpr], columns: &[usize]) -> ZoneFilter {
+        let mut tests = Vec::new();
+        for conjunct in filter {
+            let Some((index, ty, op, value)) = column_test(conjunct) else {
+                break;
+            };
+            let fits = matches!(
+                (ty, &value),
+                (ColumnType::Int, Value::Int(_))
+                    | (ColumnType::Float, Value::Float(_))
+                    | (ColumnType::String, Value::String(_))
+            );
+            let Some(&pos) = columns.get(index).filter(|_| fits) else {
+                break;
+            };
+            tests.push((pos, op, value));
+        }
+        ZoneFilter { tests }
+    }
+
+    /// Whether no row of `block` can pass the tests.
+    pub(crate) fn skips(&self, block: &ColumnBlock) -> bool {
+        self.tests.iter().any(|(pos, op, value)| {
+            let Some(column) = block.column(*pos) else {
+                // No row has the field: all null, and null passes nothing.
+                return true;
+            };
+            let zone = column.block_zone();
+            if zone.all_null() {
+                return true;
+            }
+            match (&zone.range, value) {
+                (Zone::Int { min, max }, Value::Int(c)) => excludes(*op, min, max, c),
+                (
+                    Zone::Float {
+                        min,
+                        max,
+                        nan: false,
+                    },
+                    Value::Float(c),
+                ) => excludes(*op, min, max, c),
+                (
+                    Zone::Bytes {
+                        text: true,
+                        min,
+                        max,
+                    },
+                    Value::String(c),
+                ) => excludes(*op, min.as_ref(), max.as_ref(), c.as_bytes()),
+                _ => false,
+            }
+        })
+    }
+}
+
+/// `(column index, declared type, op, constant)` of a conjunct comparing
+/// a typed input column with a non-null constant (either way round; the
+/// operator is turned so that the column is on the left).
+fn column_test(e: &BoundExpr) -> Option<(usize, ColumnType, BinaryOp, Value)> {
+    let BoundExpr::Binary { op, left, right } = e else {
+        return None;
+    };
+    let (column, constant, op) = match (left.as_ref(), right.as_ref()) {
+        (c @ BoundExpr::Column { .. }, BoundExpr::Literal(v)) => (c, v, *op),
+        (BoundExpr::Literal(v), c @ BoundExpr::Column { .. }) => (c, v, flip(*op)?),
+        _ => return None,
+    };
+    let BoundExpr::Column {
+        index,
+        ty: Some(ty),
+        ..
+    } = column
+    else {
+        return None;
+    };
+    if !matches!(
+        op,
+        BinaryOp::Eq
+            | BinaryOp::NotEq
+            | BinaryOp::Lt
+            | BinaryOp::LtEq
+            | BinaryOp::Gt
+            | BinaryOp::GtEq
+    ) {
+        return None;
+    }
+    Some((*index, *ty, op, constant.clone()))
+}
+
+/// The comparison with its operands swapped (`c < x` is `x > c`).
+fn flip(op: BinaryOp) -> Option<BinaryOp> {
+    Some(match op {
+        BinaryOp::Eq => BinaryOp::Eq,
+        BinaryOp::NotEq => BinaryOp::NotEq,
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::LtEq => BinaryOp::GtEq,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::GtEq => BinaryOp::LtEq,
+        _ => return None,
+    })
+}
+
+/// Whether no value in `min..=max` satisfies `value op c`.
+fn excludes<T: PartialOrd + ?Sized>(op: BinaryOp, min: &T, max: &T, c: &T) -> bool {
+    match op {
+        BinaryOp::Eq => c < min || c > max,
+        BinaryOp::NotEq => min == c && max == c,
+        BinaryOp::Lt => min >= c,
+        BinaryOp::LtEq => min > c,
+        BinaryOp::Gt => max <= c,
+        BinaryOp::GtEq => max < c,
+        _ => false,
     }
 }
 
@@ -329,6 +506,30 @@ impl RowDecoder {
         Ok(())
     }
 
+    /// Appends rows `rows` (ascending row numbers) of the columnar block
+    /// `block`, reading the wanted columns straight from the block: the
+    /// same vectors [`RowDecoder::push`] builds from those rows' bytes.
+    pub(crate) fn push_block(&mut self, block: &ColumnBlock, rows: &[usize]) -> Result<()> {
+        for &(pos, out) in &self.order {
+            let Some(b) = self.builders.get_mut(out) else {
+                continue;
+            };
+            let Some(column) = block.column(pos) else {
+                // No row of the block has this field: null, as in a
+                // short row.
+                for _ in rows {
+                    b.push_null();
+                }
+                continue;
+            };
+            for &r in rows {
+                b.push_ref(field_ref(column.field(r))?)?;
+            }
+        }
+        self.rows += rows.len();
+        Ok(())
+    }
+
     /// The rows pushed since the last chunk, as a chunk; starts the next.
     pub(crate) fn finish(&mut self) -> Chunk {
         let rows = std::mem::take(&mut self.rows);
@@ -346,6 +547,26 @@ impl RowDecoder {
             .collect();
         Chunk::new(columns, rows)
     }
+}
+
+/// A block's field as the row decoder sees the same column: text is a
+/// string (checked to be UTF-8, as the row reader checks it), a blob is
+/// json text.
+fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
+    Ok(match field {
+        Field::Null => ValueRef::Null,
+        Field::Int(v) => ValueRef::Int(v),
+        Field::Float(v) if v.is_nan() => {
+            return Err(Error::corrupt("corrupt columnar block: float is nan"));
+        }
+        Field::Float(v) => ValueRef::Float(v),
+        Field::Bool(v) => ValueRef::Bool(v),
+        Field::Text(b) => ValueRef::String(
+            std::str::from_utf8(b)
+                .map_err(|_| Error::corrupt("corrupt columnar block: string is not utf-8"))?,
+        ),
+        Field::Blob(b) => ValueRef::Json(b),
+    })
 }
 
 #[cfg(test)]

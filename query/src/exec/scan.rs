@@ -1337,4 +1337,42 @@ pub(crate) mod tests {
         let err = run(&db, &plan, &Limits::none()).unwrap_err();
         assert_eq!(err.code(), ErrorCode::TypeMismatch, "{err}");
     }
+
+    /// Prints how long `select count(*) from t where age > 50` takes over
+    /// 200k compacted rows with and without columnar blocks. A measurement
+    /// to run by hand (`--run-ignored only`), asserting only that both
+    /// layouts count the same.
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn columnar_count_timing() {
+        let mut counts = Vec::new();
+        for columnar in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let db =
+                Database::open(dir.path(), Options::durable().with_columnar(columnar)).unwrap();
+            db.execute("create table t { id: int, age: int, name: string }")
+                .unwrap();
+            for start in (0..200_000).step_by(10_000) {
+                let rows: Vec<String> = (start..start + 10_000)
+                    .map(|i: i64| {
+                        format!(r#"{{ id: {i}, age: {}, name: "n{i}" }}"#, (i * 7919) % 100)
+                    })
+                    .collect();
+                db.execute(&format!("insert t [ {} ]", rows.join(", ")))
+                    .unwrap();
+            }
+            db.kv().compact().unwrap();
+            let query = "select count(*) from t where age > 50";
+            let mut best = std::time::Duration::MAX;
+            let mut out = None;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                out = Some(format!("{:?}", db.execute(query).unwrap()));
+                best = best.min(t.elapsed());
+            }
+            eprintln!("columnar={columnar}: best of 5 {best:?}");
+            counts.push(out);
+        }
+        assert_eq!(counts[0], counts[1]);
+    }
 }

@@ -21,7 +21,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fasty_wal::{ColumnBlock, Field, Piece, Pieces, Selection, Snapshot, Zone};
+use fasty_wal::{ColumnBlock, ColumnKind, Field, Piece, Pieces, Selection, Snapshot, Zone};
 
 use super::{ExecCtx, Operator, Part, Predicate};
 use crate::ast::{BinaryOp, ColumnType};
@@ -467,6 +467,10 @@ pub(crate) struct RowDecoder {
     builders: Vec<VectorBuilder>,
     /// Rows pushed since the last chunk.
     rows: usize,
+    /// Scratch space for a run of a columnar block's ints.
+    ints: Vec<i64>,
+    /// Scratch space for a run of a columnar block's floats.
+    floats: Vec<f64>,
 }
 
 impl RowDecoder {
@@ -488,6 +492,8 @@ impl RowDecoder {
             order,
             builders,
             rows: 0,
+            ints: Vec::new(),
+            floats: Vec::new(),
         }
     }
 
@@ -524,8 +530,43 @@ impl RowDecoder {
                 }
                 continue;
             };
-            for &r in rows {
-                b.push_ref(field_ref(column.field(r))?)?;
+            let contiguous = match (rows.first(), rows.last()) {
+                (Some(&first), Some(&last)) => last - first + 1 == rows.len(),
+                _ => false,
+            };
+            match column.kind() {
+                // A run of an int or float column: the values unpacked in
+                // one call, the nulls from the bitmap.
+                ColumnKind::Int | ColumnKind::Float if contiguous => {
+                    let first = rows.first().copied().unwrap_or(0);
+                    let range = first..first + rows.len();
+                    if column.kind() == ColumnKind::Int {
+                        self.ints.clear();
+                        column.ints(range, &mut self.ints);
+                        for (&r, &v) in rows.iter().zip(&self.ints) {
+                            if column.is_null(r) {
+                                b.push_null();
+                            } else {
+                                b.push_int(v);
+                            }
+                        }
+                    } else {
+                        self.floats.clear();
+                        column.floats(range, &mut self.floats);
+                        for (&r, &v) in rows.iter().zip(&self.floats) {
+                            if column.is_null(r) {
+                                b.push_null();
+                            } else {
+                                b.push_ref(field_ref(Field::Float(v))?)?;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    for &r in rows {
+                        b.push_ref(field_ref(column.field(r))?)?;
+                    }
+                }
             }
         }
         self.rows += rows.len();

@@ -24,6 +24,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::exec;
 use crate::expr;
 use crate::keys;
+use crate::layout::RowLayout;
 use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
 use crate::output::{Column, Output, Streamed};
 use crate::parser;
@@ -74,6 +75,16 @@ pub struct Options {
     /// the row engine remains.
     #[doc(hidden)]
     pub vectorized: bool,
+    /// Store table rows in storage's columnar (PAX) data blocks, split by
+    /// column with zone maps, and let scans read those blocks by column.
+    /// Default false; true when the environment has `FASTY_COLUMNAR=1`, so
+    /// the test suites can run on either layout while its cost is
+    /// measured. A data directory written without it opens with it (its
+    /// row blocks read as before; compactions rewrite them by column); one
+    /// holding columnar blocks is refused without it, with an error naming
+    /// the value layout.
+    #[doc(hidden)]
+    pub columnar: bool,
 }
 
 impl Default for Options {
@@ -81,6 +92,7 @@ impl Default for Options {
         Options {
             wal: fasty_wal::Options::default(),
             vectorized: std::env::var_os("FASTY_EXEC").is_none_or(|v| v != "row"),
+            columnar: std::env::var_os("FASTY_COLUMNAR").is_some_and(|v| v == "1"),
         }
     }
 }
@@ -109,6 +121,14 @@ impl Options {
     #[must_use]
     pub fn with_vectorized(mut self, vectorized: bool) -> Options {
         self.vectorized = vectorized;
+        self
+    }
+
+    /// Sets [`Options::columnar`] (development switch).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_columnar(mut self, columnar: bool) -> Options {
+        self.columnar = columnar;
         self
     }
 
@@ -176,7 +196,15 @@ impl Database {
     /// indexes dropped before a crash.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
         let vectorized = opts.vectorized;
-        let db = Db::open(dir, opts.wal)?;
+        let mut wal = opts.wal;
+        if opts.columnar {
+            let storage = wal
+                .storage
+                .clone()
+                .with_value_layout(Some(Arc::new(RowLayout)));
+            wal = wal.with_storage(storage);
+        }
+        let db = Db::open(dir, wal)?;
         let cat = Catalog::load(&db.snapshot())?;
         let dropped = cat.dropped.clone();
         let database = Database {

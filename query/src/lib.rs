@@ -35,6 +35,7 @@ mod expr;
 pub mod fuzzing;
 mod hint;
 mod keys;
+mod layout;
 mod limits;
 mod output;
 #[cfg(feature = "test-util")]

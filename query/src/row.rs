@@ -33,6 +33,8 @@
 
 use std::fmt::Display;
 
+use fasty_wal::Field;
+
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -101,22 +103,13 @@ pub(crate) fn encode_row(values: &[Value], out: &mut Vec<u8>) {
     for value in values {
         match value {
             Value::Null => out.push(TAG_NULL),
-            Value::Int(v) => {
-                out.push(TAG_INT);
-                put_varint(zigzag(*v), out);
-            }
+            Value::Int(v) => put_int(*v, out),
             Value::Float(v) => {
                 debug_assert!(!v.is_nan(), "a Value never holds NaN");
-                out.push(TAG_FLOAT);
-                out.extend_from_slice(&v.to_le_bytes());
+                put_float(*v, out);
             }
-            Value::Bool(false) => out.push(TAG_FALSE),
-            Value::Bool(true) => out.push(TAG_TRUE),
-            Value::String(s) => {
-                out.push(TAG_STRING);
-                put_varint(s.len() as u64, out);
-                out.extend_from_slice(s.as_bytes());
-            }
+            Value::Bool(v) => put_bool(*v, out),
+            Value::String(s) => put_prefixed(TAG_STRING, s.as_bytes(), out),
             Value::Json(j) => {
                 out.push(TAG_JSON);
                 // The text is written in place and its length inserted in
@@ -130,6 +123,48 @@ pub(crate) fn encode_row(values: &[Value], out: &mut Vec<u8>) {
             }
         }
     }
+}
+
+/// Appends the encoding of a row made of storage's columnar `fields`
+/// (text is a string column, a blob a json column's text): the bytes
+/// [`encode_row`] writes for the same values, so that a row split into
+/// columns by `layout::RowLayout` rebuilds exactly.
+pub(crate) fn encode_fields(fields: &[Field<'_>], out: &mut Vec<u8>) {
+    put_varint(fields.len() as u64, out);
+    for field in fields {
+        match *field {
+            Field::Null => out.push(TAG_NULL),
+            Field::Int(v) => put_int(v, out),
+            Field::Float(v) => put_float(v, out),
+            Field::Bool(v) => put_bool(v, out),
+            Field::Text(bytes) => put_prefixed(TAG_STRING, bytes, out),
+            Field::Blob(bytes) => put_prefixed(TAG_JSON, bytes, out),
+        }
+    }
+}
+
+/// Appends an int column.
+fn put_int(v: i64, out: &mut Vec<u8>) {
+    out.push(TAG_INT);
+    put_varint(zigzag(v), out);
+}
+
+/// Appends a float column.
+fn put_float(v: f64, out: &mut Vec<u8>) {
+    out.push(TAG_FLOAT);
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// Appends a bool column.
+fn put_bool(v: bool, out: &mut Vec<u8>) {
+    out.push(if v { TAG_TRUE } else { TAG_FALSE });
+}
+
+/// Appends a length-prefixed column (string or json text) tagged `tag`.
+fn put_prefixed(tag: u8, bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(tag);
+    put_varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
 }
 
 /// Writes `v` as a varint into `buf`, returning how many bytes it took.

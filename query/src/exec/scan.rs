@@ -10,25 +10,30 @@
 //!   columns, straight from the row's bytes, one walk over each row, no
 //!   owned value per row.
 //!
-//! Columnar data blocks will add another kind of source that hands over
-//! whole column blocks (with a selection) beside the memtables' rows; a
-//! block then becomes vectors without going through the decoder, and the
-//! scan's filter can skip blocks by their zone maps before any is read.
+//! Key ranges are read through storage's pieces: runs of rows go through
+//! the decoder, while the selected rows of a columnar block (written when
+//! the database runs with the columnar switch) become vectors straight
+//! from the block's columns, and a block whose zone maps show that no row
+//! can pass the filter's leading `column op constant` conjuncts is left
+//! out undecoded ([`ZoneFilter`]).
 
 use std::ops::Bound;
+use std::sync::Arc;
 
-use fasty_wal::Snapshot;
+use bytes::Bytes;
+use fasty_wal::{ColumnBlock, ColumnKind, Field, Piece, Pieces, Selection, Snapshot, Zone};
 
 use super::{ExecCtx, Operator, Part, Predicate};
-use crate::ast::ColumnType;
+use crate::ast::{BinaryOp, ColumnType};
 use crate::catalog::Table;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::limits::Meter;
 use crate::plan::bound::BoundExpr;
 use crate::plan::physical::Access;
-use crate::row::RowReader;
+use crate::row::{RowReader, ValueRef};
 use crate::runner::{collect_pks, index_pks, index_range, pk_range};
+use crate::value::Value;
 use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
 
 /// A storage failure as the crate's error.
@@ -47,6 +52,8 @@ pub(crate) struct Scan<'a> {
     rows: Option<Rows>,
     decoder: RowDecoder,
     predicate: Predicate,
+    /// What lets a range scan leave out a columnar block by its zone maps.
+    zones: ZoneFilter,
     done: bool,
 }
 
@@ -73,12 +80,14 @@ impl<'a> Scan<'a> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let zones = ZoneFilter::new(filter, columns);
         Ok(Scan {
             ctx,
             table,
             access,
             part,
             rows: None,
+            zones,
             decoder: RowDecoder::new(types),
             predicate: Predicate::compile(filter)?,
             done: false,
@@ -111,8 +120,7 @@ impl Scan<'_> {
         };
         loop {
             self.ctx.limits.check()?;
-            let decoder = &mut self.decoder;
-            let more = rows.fill(self.ctx.snap, VECTOR_SIZE, &mut |bytes| decoder.push(bytes))?;
+            let more = rows.fill(self.ctx.snap, VECTOR_SIZE, &self.zones, &mut self.decoder)?;
             if !more {
                 self.done = true;
             }
@@ -136,8 +144,9 @@ impl Scan<'_> {
 
 /// Where a scan's stored rows come from, in the order it returns them.
 pub(crate) enum Rows {
-    /// Every row within a key range, in key (primary-key) order.
-    Range(fasty_wal::Scan),
+    /// Every row within a key range, in key (primary-key) order, as
+    /// storage's pieces: runs of rows, and whole columnar blocks.
+    Range(Box<PieceRows>),
     /// Rows read one at a time by primary key, in this order; keys
     /// without a row are skipped.
     Points {
@@ -221,49 +230,36 @@ impl Rows {
                 return Rows::Empty;
             }
         }
-        Rows::Range(snap.scan(start..end))
+        Rows::Range(Box::new(PieceRows {
+            pieces: snap.pieces(start..end, None),
+            pairs: Vec::new().into_iter(),
+            block: None,
+        }))
     }
 
-    /// Hands the next stored rows, at most `max`, to `f`, in order (a
-    /// point read of a missing key counts towards `max` too, so that
-    /// every call is bounded work); returns whether there may be more.
+    /// Hands the next stored rows, at most `max`, to `out`, in order (a
+    /// point read of a missing key counts towards `max` too, and a block
+    /// left out by `zones` ends the call, so that every call is bounded
+    /// work); returns whether there may be more.
     pub(crate) fn fill(
         &mut self,
         snap: &Snapshot,
         max: usize,
-        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+        zones: &ZoneFilter,
+        out: &mut RowDecoder,
     ) -> Result<bool> {
         let more = match self {
-            Rows::Range(scan) => {
-                let mut n = 0;
-                let mut failed = None;
-                // `visit` lends each row as a slice and stops after the
-                // row for which it is told to; the next fill goes on
-                // from the row after it.
-                if max > 0 {
-                    scan.visit(|_, v| match f(v) {
-                        Ok(()) => {
-                            n += 1;
-                            n < max
-                        }
-                        Err(e) => {
-                            failed = Some(e);
-                            false
-                        }
-                    })
-                    .map_err(storage)?;
-                }
-                if let Some(e) = failed {
+            Rows::Range(pieces) => match pieces.fill(max, zones, out) {
+                Ok(more) => more,
+                Err(e) => {
                     *self = Rows::Empty;
                     return Err(e);
                 }
-                // Fewer than asked for: the range has ended.
-                n == max
-            }
+            },
             Rows::Points { table, pks } => {
                 for pk in pks.by_ref().take(max) {
                     if let Some(bytes) = snap.get(&keys::row_key(*table, pk)).map_err(storage)? {
-                        f(&bytes)?;
+                        out.push(&bytes)?;
                     }
                 }
                 pks.len() > 0
@@ -274,6 +270,189 @@ impl Rows {
             *self = Rows::Empty;
         }
         Ok(more)
+    }
+}
+
+/// A key range read through [`Snapshot::pieces`]: rows of row blocks and
+/// memtables go through the row decoder, the selected rows of a columnar
+/// block straight from its columns.
+pub(crate) struct PieceRows {
+    /// The pieces not yet taken.
+    pieces: Pieces<'static>,
+    /// The rest of the current run of rows.
+    pairs: std::vec::IntoIter<(Bytes, Bytes)>,
+    /// The current block, its live rows, and how many of them are done.
+    block: Option<(Arc<ColumnBlock>, Selection, usize)>,
+}
+
+impl PieceRows {
+    /// [`Rows::fill`] of a key range.
+    fn fill(&mut self, max: usize, zones: &ZoneFilter, out: &mut RowDecoder) -> Result<bool> {
+        let mut n = 0;
+        let mut picked = Vec::new();
+        while n < max {
+            if let Some((_, v)) = self.pairs.next() {
+                out.push(&v)?;
+                n += 1;
+                continue;
+            }
+            if let Some((block, sel, done)) = &mut self.block {
+                picked.clear();
+                picked.extend(sel.iter(block.rows()).skip(*done).take(max - n));
+                if !picked.is_empty() {
+                    out.push_block(block, &picked)?;
+                    n += picked.len();
+                    *done += picked.len();
+                    continue;
+                }
+                self.block = None;
+            }
+            match self.pieces.next() {
+                None => return Ok(false),
+                Some(Err(e)) => return Err(storage(e)),
+                Some(Ok(Piece::Rows(pairs))) => self.pairs = pairs.into_iter(),
+                Some(Ok(Piece::Block { block, rows })) => {
+                    if zones.skips(&block) {
+                        // Bounded work per call: the caller checks its
+                        // limits before the next block.
+                        return Ok(true);
+                    }
+                    self.block = Some((block, rows, 0));
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The scan filter's leading conjuncts of the form `column op constant`,
+/// checked against a columnar block's zone maps: a block none of whose
+/// rows can pass one of them is left out undecoded.
+///
+/// Only a leading run of such conjuncts is used: they cannot fail at
+/// run time, and every later conjunct is evaluated only for rows that
+/// pass them, so leaving out a block hides no row and no error.
+#[derive(Debug, Default)]
+pub(crate) struct ZoneFilter {
+    /// (table position, operator with the column on the left, constant).
+    tests: Vec<(usize, BinaryOp, Value)>,
+}
+
+impl ZoneFilter {
+    /// The tests of `filter` (over the scan's output columns, which are
+    /// the table columns at `columns`).
+    pub(crate) fn new(filter: &[BoundExpr], columns: &[usize]) -> ZoneFilter {
+        let mut tests = Vec::new();
+        for conjunct in filter {
+            let Some((index, ty, op, value)) = column_test(conjunct) else {
+                break;
+            };
+            let fits = matches!(
+                (ty, &value),
+                (ColumnType::Int, Value::Int(_))
+                    | (ColumnType::Float, Value::Float(_))
+                    | (ColumnType::String, Value::String(_))
+            );
+            let Some(&pos) = columns.get(index).filter(|_| fits) else {
+                break;
+            };
+            tests.push((pos, op, value));
+        }
+        ZoneFilter { tests }
+    }
+
+    /// Whether no row of `block` can pass the tests.
+    pub(crate) fn skips(&self, block: &ColumnBlock) -> bool {
+        self.tests.iter().any(|(pos, op, value)| {
+            let Some(column) = block.column(*pos) else {
+                // No row has the field: all null, and null passes nothing.
+                return true;
+            };
+            let zone = column.block_zone();
+            if zone.all_null() {
+                return true;
+            }
+            match (&zone.range, value) {
+                (Zone::Int { min, max }, Value::Int(c)) => excludes(*op, min, max, c),
+                (
+                    Zone::Float {
+                        min,
+                        max,
+                        nan: false,
+                    },
+                    Value::Float(c),
+                ) => excludes(*op, min, max, c),
+                (
+                    Zone::Bytes {
+                        text: true,
+                        min,
+                        max,
+                    },
+                    Value::String(c),
+                ) => excludes(*op, min.as_ref(), max.as_ref(), c.as_bytes()),
+                _ => false,
+            }
+        })
+    }
+}
+
+/// `(column index, declared type, op, constant)` of a conjunct comparing
+/// a typed input column with a non-null constant (either way round; the
+/// operator is turned so that the column is on the left).
+fn column_test(e: &BoundExpr) -> Option<(usize, ColumnType, BinaryOp, Value)> {
+    let BoundExpr::Binary { op, left, right } = e else {
+        return None;
+    };
+    let (column, constant, op) = match (left.as_ref(), right.as_ref()) {
+        (c @ BoundExpr::Column { .. }, BoundExpr::Literal(v)) => (c, v, *op),
+        (BoundExpr::Literal(v), c @ BoundExpr::Column { .. }) => (c, v, flip(*op)?),
+        _ => return None,
+    };
+    let BoundExpr::Column {
+        index,
+        ty: Some(ty),
+        ..
+    } = column
+    else {
+        return None;
+    };
+    if !matches!(
+        op,
+        BinaryOp::Eq
+            | BinaryOp::NotEq
+            | BinaryOp::Lt
+            | BinaryOp::LtEq
+            | BinaryOp::Gt
+            | BinaryOp::GtEq
+    ) {
+        return None;
+    }
+    Some((*index, *ty, op, constant.clone()))
+}
+
+/// The comparison with its operands swapped (`c < x` is `x > c`).
+fn flip(op: BinaryOp) -> Option<BinaryOp> {
+    Some(match op {
+        BinaryOp::Eq => BinaryOp::Eq,
+        BinaryOp::NotEq => BinaryOp::NotEq,
+        BinaryOp::Lt => BinaryOp::Gt,
+        BinaryOp::LtEq => BinaryOp::GtEq,
+        BinaryOp::Gt => BinaryOp::Lt,
+        BinaryOp::GtEq => BinaryOp::LtEq,
+        _ => return None,
+    })
+}
+
+/// Whether no value in `min..=max` satisfies `value op c`.
+fn excludes<T: PartialOrd + ?Sized>(op: BinaryOp, min: &T, max: &T, c: &T) -> bool {
+    match op {
+        BinaryOp::Eq => c < min || c > max,
+        BinaryOp::NotEq => min == c && max == c,
+        BinaryOp::Lt => min >= c,
+        BinaryOp::LtEq => min > c,
+        BinaryOp::Gt => max <= c,
+        BinaryOp::GtEq => max < c,
+        _ => false,
     }
 }
 
@@ -288,6 +467,10 @@ pub(crate) struct RowDecoder {
     builders: Vec<VectorBuilder>,
     /// Rows pushed since the last chunk.
     rows: usize,
+    /// Scratch space for a run of a columnar block's ints.
+    ints: Vec<i64>,
+    /// Scratch space for a run of a columnar block's floats.
+    floats: Vec<f64>,
 }
 
 impl RowDecoder {
@@ -309,6 +492,8 @@ impl RowDecoder {
             order,
             builders,
             rows: 0,
+            ints: Vec::new(),
+            floats: Vec::new(),
         }
     }
 
@@ -326,6 +511,65 @@ impl RowDecoder {
             }
         }
         self.rows += 1;
+        Ok(())
+    }
+
+    /// Appends rows `rows` (ascending row numbers) of the columnar block
+    /// `block`, reading the wanted columns straight from the block: the
+    /// same vectors [`RowDecoder::push`] builds from those rows' bytes.
+    pub(crate) fn push_block(&mut self, block: &ColumnBlock, rows: &[usize]) -> Result<()> {
+        for &(pos, out) in &self.order {
+            let Some(b) = self.builders.get_mut(out) else {
+                continue;
+            };
+            let Some(column) = block.column(pos) else {
+                // No row of the block has this field: null, as in a
+                // short row.
+                for _ in rows {
+                    b.push_null();
+                }
+                continue;
+            };
+            let contiguous = match (rows.first(), rows.last()) {
+                (Some(&first), Some(&last)) => last - first + 1 == rows.len(),
+                _ => false,
+            };
+            match column.kind() {
+                // A run of an int or float column: the values unpacked in
+                // one call, the nulls from the bitmap.
+                ColumnKind::Int | ColumnKind::Float if contiguous => {
+                    let first = rows.first().copied().unwrap_or(0);
+                    let range = first..first + rows.len();
+                    if column.kind() == ColumnKind::Int {
+                        self.ints.clear();
+                        column.ints(range, &mut self.ints);
+                        for (&r, &v) in rows.iter().zip(&self.ints) {
+                            if column.is_null(r) {
+                                b.push_null();
+                            } else {
+                                b.push_int(v);
+                            }
+                        }
+                    } else {
+                        self.floats.clear();
+                        column.floats(range, &mut self.floats);
+                        for (&r, &v) in rows.iter().zip(&self.floats) {
+                            if column.is_null(r) {
+                                b.push_null();
+                            } else {
+                                b.push_ref(field_ref(Field::Float(v))?)?;
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    for &r in rows {
+                        b.push_ref(field_ref(column.field(r))?)?;
+                    }
+                }
+            }
+        }
+        self.rows += rows.len();
         Ok(())
     }
 
@@ -348,6 +592,26 @@ impl RowDecoder {
     }
 }
 
+/// A block's field as the row decoder sees the same column: text is a
+/// string (checked to be UTF-8, as the row reader checks it), a blob is
+/// json text.
+fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
+    Ok(match field {
+        Field::Null => ValueRef::Null,
+        Field::Int(v) => ValueRef::Int(v),
+        Field::Float(v) if v.is_nan() => {
+            return Err(Error::corrupt("corrupt columnar block: float is nan"));
+        }
+        Field::Float(v) => ValueRef::Float(v),
+        Field::Bool(v) => ValueRef::Bool(v),
+        Field::Text(b) => ValueRef::String(
+            std::str::from_utf8(b)
+                .map_err(|_| Error::corrupt("corrupt columnar block: string is not utf-8"))?,
+        ),
+        Field::Blob(b) => ValueRef::Json(b),
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     //! The scan against an oracle over the rows the test wrote, on every
@@ -362,7 +626,8 @@ pub(crate) mod tests {
 
     use super::super::tests::drain;
     use super::super::{ExecCtx, Node, Part, build, partitions};
-    use crate::ast::BinaryOp;
+    use super::ZoneFilter;
+    use crate::ast::{BinaryOp, ColumnType};
     use crate::catalog::{Catalog, Table};
     use crate::error::{ErrorCode, Result};
     use crate::limits::Limits;
@@ -882,5 +1147,273 @@ pub(crate) mod tests {
         );
         let e = run(&fx.db, &plan, &limits).unwrap_err();
         assert_eq!(e.code(), ErrorCode::Cancelled);
+    }
+
+    /// A durable database with columnar blocks: table `c` (`id, a: int,
+    /// s: string, f: float, b: bool, j: json`, nulls in `a` and `s`),
+    /// ids 1..=6000 compacted into columnar blocks, then some deleted and
+    /// some rewritten in the memtable so that scans see blocks with
+    /// selections beside rows; and the rows, by primary key.
+    fn columnar_fixture() -> (tempfile::TempDir, Database, BTreeMap<i64, Vec<Value>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path(), Options::durable().with_columnar(true)).unwrap();
+        db.execute("create table c { id: int, a: int, s: string, f: float, b: bool, j: json }")
+            .unwrap();
+        let mut rows = BTreeMap::new();
+        let row = |id: i64, a: i64| {
+            vec![
+                Value::Int(id),
+                if id % 7 == 0 {
+                    Value::Null
+                } else {
+                    Value::Int(a)
+                },
+                if id % 5 == 0 {
+                    Value::Null
+                } else {
+                    Value::String(format!("s{id:05}"))
+                },
+                Value::Float(id as f64 + 0.5),
+                Value::Bool(id % 2 == 0),
+                Value::Json(serde_json::json!({ "k": id })),
+            ]
+        };
+        let insert = |db: &Database, verb: &str, rows: &[Vec<Value>]| {
+            let text: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    let names = ["id", "a", "s", "f", "b", "j"];
+                    let fields: Vec<String> = names
+                        .iter()
+                        .zip(r)
+                        .map(|(n, v)| format!("{n}: {}", literal(v)))
+                        .collect();
+                    format!("{{ {} }}", fields.join(", "))
+                })
+                .collect();
+            db.execute(&format!("{verb} c [ {} ]", text.join(", ")))
+                .unwrap();
+        };
+        for start in (1..=6000).step_by(1000) {
+            let batch: Vec<Vec<Value>> = (start..start + 1000).map(|id| row(id, id * 3)).collect();
+            insert(&db, "insert", &batch);
+            for r in batch {
+                rows.insert(int(&r[0]), r);
+            }
+        }
+        db.kv().compact().unwrap();
+        db.execute("delete c where id >= 2000 and id < 2100")
+            .unwrap();
+        db.execute("delete c where id = 10 or id = 4500 or id = 4501")
+            .unwrap();
+        rows.retain(|&id, _| !((2000..2100).contains(&id) || [10, 4500, 4501].contains(&id)));
+        let rewritten: Vec<Vec<Value>> = (3000..3010).map(|id| row(id, -id)).collect();
+        insert(&db, "upsert", &rewritten);
+        for r in rewritten {
+            rows.insert(int(&r[0]), r);
+        }
+        (dir, db, rows)
+    }
+
+    /// The pieces of table `c`'s scan: (block pieces, of them with a
+    /// selection of part of the block, row pieces).
+    fn piece_kinds(db: &Database, table: &Table) -> (usize, usize, usize) {
+        let snap = db.kv().snapshot();
+        let (start, end) =
+            crate::runner::pk_range(table.id, Bound::Unbounded, Bound::Unbounded).unwrap();
+        let mut kinds = (0, 0, 0);
+        for p in snap.pieces(start..end, None) {
+            match p.unwrap() {
+                fasty_wal::Piece::Block { block, rows } => {
+                    kinds.0 += 1;
+                    if rows.len(block.rows()) < block.rows() {
+                        kinds.1 += 1;
+                    }
+                }
+                fasty_wal::Piece::Rows(_) => kinds.2 += 1,
+            }
+        }
+        kinds
+    }
+
+    /// `column op c` over output column `i` of declared type `ty`.
+    fn cmp(i: usize, ty: ColumnType, op: BinaryOp, c: Value) -> BoundExpr {
+        BoundExpr::Binary {
+            op,
+            left: Box::new(BoundExpr::column(i, Some(ty), "x")),
+            right: Box::new(BoundExpr::Literal(c)),
+        }
+    }
+
+    #[test]
+    fn columnar_blocks_scan_like_their_rows() {
+        let (_dir, db, rows) = columnar_fixture();
+        let table = db.catalog().table("c").unwrap().clone();
+        let (blocks, partial, row_pieces) = piece_kinds(&db, &table);
+        assert!(
+            blocks > 0 && partial > 0 && row_pieces > 0,
+            "{blocks} {partial} {row_pieces}"
+        );
+        let all: Vec<Vec<Value>> = rows.values().cloned().collect();
+        let limits = Limits::none();
+        for columns in [vec![0, 1, 2, 3, 4, 5], vec![5, 2], vec![3], vec![]] {
+            for access in [
+                Access::FullScan,
+                Access::PkRange(Bound::Included(1990), Bound::Excluded(3005)),
+            ] {
+                let plan = scan(
+                    table.clone(),
+                    access.clone(),
+                    columns.clone(),
+                    vec![],
+                    false,
+                );
+                let got = run(&db, &plan, &limits).unwrap();
+                let want: Vec<Vec<Value>> = all
+                    .iter()
+                    .filter(|r| match &access {
+                        Access::FullScan => true,
+                        _ => (1990..3005).contains(&int(&r[0])),
+                    })
+                    .map(|r| columns.iter().map(|&c| r[c].clone()).collect())
+                    .collect();
+                assert_eq!(got.len(), want.len(), "{columns:?} {access:?}");
+                assert_eq!(got, want, "{columns:?} {access:?}");
+            }
+        }
+        // Every chunk is at most a vector long, even from a bigger block.
+        let plan = scan(table.clone(), Access::FullScan, vec![1], vec![], false);
+        let snap = db.kv().snapshot();
+        let ctx = ExecCtx::new(&snap, &limits);
+        let mut op = build(Node::root(&plan), &ctx, None).unwrap();
+        while let Some(c) = op.next().unwrap() {
+            assert!(c.len <= crate::vector::VECTOR_SIZE);
+        }
+    }
+
+    #[test]
+    fn zone_maps_skip_blocks_without_changing_results() {
+        let (_dir, db, rows) = columnar_fixture();
+        let table = db.catalog().table("c").unwrap().clone();
+        let limits = Limits::none();
+        let cases = [
+            cmp(1, ColumnType::Int, BinaryOp::Gt, Value::Int(17_000)),
+            cmp(1, ColumnType::Int, BinaryOp::Lt, Value::Int(0)),
+            cmp(1, ColumnType::Int, BinaryOp::Eq, Value::Int(300)),
+            cmp(3, ColumnType::Float, BinaryOp::LtEq, Value::Float(100.5)),
+            cmp(
+                2,
+                ColumnType::String,
+                BinaryOp::GtEq,
+                Value::String("s05990".into()),
+            ),
+            cmp(
+                2,
+                ColumnType::String,
+                BinaryOp::NotEq,
+                Value::String("s00001".into()),
+            ),
+        ];
+        for filter in cases {
+            let plan = scan(
+                table.clone(),
+                Access::FullScan,
+                vec![0, 1, 2, 3],
+                vec![filter.clone()],
+                false,
+            );
+            let got = run(&db, &plan, &limits).unwrap();
+            let want: Vec<Vec<Value>> = rows
+                .values()
+                .map(|r| r[..4].to_vec())
+                .filter(|r| filter.eval_row(r).unwrap() == Value::Bool(true))
+                .collect();
+            assert_eq!(got, want, "{filter:?}");
+        }
+        // The filter does skip: the blocks of ids 1..=6000 hold a <= 18000.
+        let snap = db.kv().snapshot();
+        let (start, end) =
+            crate::runner::pk_range(table.id, Bound::Unbounded, Bound::Unbounded).unwrap();
+        let high = ZoneFilter::new(
+            &[cmp(0, ColumnType::Int, BinaryOp::Gt, Value::Int(18_000))],
+            &[1],
+        );
+        let low = ZoneFilter::new(
+            &[cmp(0, ColumnType::Int, BinaryOp::Gt, Value::Int(0))],
+            &[1],
+        );
+        let mut blocks = 0;
+        for p in snap.pieces(start..end, None) {
+            if let fasty_wal::Piece::Block { block, .. } = p.unwrap() {
+                blocks += 1;
+                assert!(high.skips(&block));
+                assert!(!low.skips(&block));
+            }
+        }
+        assert!(blocks > 0);
+    }
+
+    #[test]
+    fn a_failing_conjunct_before_a_zone_test_still_fails() {
+        let (_dir, db, _rows) = columnar_fixture();
+        let table = db.catalog().table("c").unwrap().clone();
+        // `s + 1 > 0` fails on the first non-null string; the zone test
+        // after it would leave every block out.
+        let failing = BoundExpr::Binary {
+            op: BinaryOp::Gt,
+            left: Box::new(BoundExpr::Binary {
+                op: BinaryOp::Add,
+                left: Box::new(BoundExpr::column(1, None, "s")),
+                right: Box::new(BoundExpr::Literal(Value::Int(1))),
+            }),
+            right: Box::new(BoundExpr::Literal(Value::Int(0))),
+        };
+        let never = cmp(0, ColumnType::Int, BinaryOp::Gt, Value::Int(1 << 40));
+        let filter = vec![failing, never];
+        assert!(ZoneFilter::new(&filter, &[1, 2]).tests.is_empty());
+        // Every row in columnar blocks, none in the memtable.
+        db.kv().compact().unwrap();
+        assert_eq!(piece_kinds(&db, &table).2, 0);
+        let plan = scan(table, Access::FullScan, vec![1, 2], filter, false);
+        let err = run(&db, &plan, &Limits::none()).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TypeMismatch, "{err}");
+    }
+
+    /// Prints how long `select count(*) from t where age > 50` takes over
+    /// 200k compacted rows with and without columnar blocks. A measurement
+    /// to run by hand (`--run-ignored only`), asserting only that both
+    /// layouts count the same.
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn columnar_count_timing() {
+        let mut counts = Vec::new();
+        for columnar in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let db =
+                Database::open(dir.path(), Options::durable().with_columnar(columnar)).unwrap();
+            db.execute("create table t { id: int, age: int, name: string }")
+                .unwrap();
+            for start in (0..200_000).step_by(10_000) {
+                let rows: Vec<String> = (start..start + 10_000)
+                    .map(|i: i64| {
+                        format!(r#"{{ id: {i}, age: {}, name: "n{i}" }}"#, (i * 7919) % 100)
+                    })
+                    .collect();
+                db.execute(&format!("insert t [ {} ]", rows.join(", ")))
+                    .unwrap();
+            }
+            db.kv().compact().unwrap();
+            let query = "select count(*) from t where age > 50";
+            let mut best = std::time::Duration::MAX;
+            let mut out = None;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                out = Some(format!("{:?}", db.execute(query).unwrap()));
+                best = best.min(t.elapsed());
+            }
+            eprintln!("columnar={columnar}: best of 5 {best:?}");
+            counts.push(out);
+        }
+        assert_eq!(counts[0], counts[1]);
     }
 }

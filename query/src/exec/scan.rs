@@ -147,6 +147,10 @@ pub(crate) enum Rows {
     /// Every row within a key range, in key (primary-key) order, as
     /// storage's pieces: runs of rows, and whole columnar blocks.
     Range(Box<PieceRows>),
+    /// Every row within a primary-key range, in key order, row by row
+    /// (values of columnar blocks rebuilt): for short ranges, where
+    /// setting up pieces costs more than it saves.
+    Keys(fasty_wal::Scan),
     /// Rows read one at a time by primary key, in this order; keys
     /// without a row are skipped.
     Points {
@@ -179,7 +183,13 @@ impl Rows {
                     part,
                 ));
             }
-            Access::PkRange(lo, hi) => return Ok(Rows::range(ctx.snap, table, (*lo, *hi), part)),
+            Access::PkRange(lo, hi) => {
+                // A key range is usually short: read it row by row.
+                return Ok(match key_range(table, (*lo, *hi), part) {
+                    Some((start, end)) => Rows::Keys(ctx.snap.scan(start..end)),
+                    None => Rows::Empty,
+                });
+            }
             Access::PkPoints(pks) => pks.clone(),
             Access::IndexPoints(ix, values) => {
                 let mut meter = Meter::new(ctx.limits);
@@ -215,21 +225,9 @@ impl Rows {
         bounds: (Bound<i64>, Bound<i64>),
         part: Option<Part>,
     ) -> Rows {
-        let Some((mut start, mut end)) = pk_range(table, bounds.0, bounds.1) else {
+        let Some((start, end)) = key_range(table, bounds, part) else {
             return Rows::Empty;
         };
-        if let Some(p) = part {
-            // Row keys sort as their primary keys do, so cutting the key
-            // range cuts the primary-key range.
-            let Some((s, e)) = pk_range(table, Bound::Included(p.lo), Bound::Included(p.hi)) else {
-                return Rows::Empty;
-            };
-            start = start.max(s);
-            end = end.min(e);
-            if start >= end {
-                return Rows::Empty;
-            }
-        }
         Rows::Range(Box::new(PieceRows {
             pieces: snap.pieces(start..end, None),
             pairs: Vec::new().into_iter(),
@@ -256,6 +254,32 @@ impl Rows {
                     return Err(e);
                 }
             },
+            Rows::Keys(scan) => {
+                let mut n = 0;
+                let mut failed = None;
+                // `visit` lends each row as a slice and stops after the
+                // row for which it is told to; the next fill goes on from
+                // the row after it.
+                if max > 0 {
+                    scan.visit(|_, v| match out.push(v) {
+                        Ok(()) => {
+                            n += 1;
+                            n < max
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    })
+                    .map_err(storage)?;
+                }
+                if let Some(e) = failed {
+                    *self = Rows::Empty;
+                    return Err(e);
+                }
+                // Fewer than asked for: the range has ended.
+                n == max
+            }
             Rows::Points { table, pks } => {
                 for pk in pks.by_ref().take(max) {
                     if let Some(bytes) = snap.get(&keys::row_key(*table, pk)).map_err(storage)? {
@@ -271,6 +295,24 @@ impl Rows {
         }
         Ok(more)
     }
+}
+
+/// The row keys of `table` with primary keys within `bounds` (and
+/// `part`); `None` when there are none.
+fn key_range(
+    table: u32,
+    bounds: (Bound<i64>, Bound<i64>),
+    part: Option<Part>,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (mut start, mut end) = pk_range(table, bounds.0, bounds.1)?;
+    if let Some(p) = part {
+        // Row keys sort as their primary keys do, so cutting the key
+        // range cuts the primary-key range.
+        let (s, e) = pk_range(table, Bound::Included(p.lo), Bound::Included(p.hi))?;
+        start = start.max(s);
+        end = end.min(e);
+    }
+    (start < end).then_some((start, end))
 }
 
 /// A key range read through [`Snapshot::pieces`]: rows of row blocks and

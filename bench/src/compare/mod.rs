@@ -68,9 +68,9 @@ pub struct Args {
     #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
     pub out: PathBuf,
 
-    /// Directory for the databases (fresh subdirectories, removed at the
-    /// end). Default: a new temporary directory under $TMPDIR; use a disk,
-    /// not tmpfs.
+    /// Directory for the databases: each run makes a fresh directory
+    /// inside it, removed at the end. Default: $TMPDIR; use a disk, not
+    /// tmpfs.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 

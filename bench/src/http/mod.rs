@@ -112,8 +112,8 @@ pub struct Args {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 
-    /// Directory for the in-process server's databases (removed at the
-    /// end). Default: a new temporary directory under $TMPDIR.
+    /// Directory for the in-process server's databases: each run makes a
+    /// fresh directory inside it, removed at the end. Default: $TMPDIR.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 }

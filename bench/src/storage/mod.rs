@@ -49,9 +49,9 @@ pub struct Args {
     )]
     pub systems: Vec<System>,
 
-    /// Directory for the stores: each run gets fresh subdirectories, removed
-    /// when it ends. Default: a new temporary directory under $TMPDIR (use a
-    /// disk-backed file system, not tmpfs, for meaningful I/O numbers).
+    /// Directory for the stores: each run makes a fresh directory inside
+    /// it, removed when it ends. Default: $TMPDIR (use a disk-backed file
+    /// system, not tmpfs, for meaningful I/O numbers).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 

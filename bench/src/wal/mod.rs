@@ -58,9 +58,9 @@ pub struct Args {
     #[arg(long, default_value_t = 256)]
     pub replay_mib: u64,
 
-    /// Directory for the databases (fresh subdirectories, removed at the
-    /// end). Default: a new temporary directory under $TMPDIR; use a disk,
-    /// not tmpfs, for meaningful fsync numbers.
+    /// Directory for the databases: each run makes a fresh directory
+    /// inside it, removed at the end. Default: $TMPDIR; use a disk, not
+    /// tmpfs, for meaningful fsync numbers.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 

@@ -192,11 +192,6 @@ impl BuildTable {
         bytes
     }
 
-    /// Number of rows held.
-    pub(crate) fn rows(&self) -> usize {
-        self.next.len()
-    }
-
     /// The first row whose key equals the key at position `p` of `v`.
     #[inline]
     fn first(&self, v: &Vector, p: usize, buf: &mut Vec<u8>) -> Result<u32> {
@@ -338,8 +333,10 @@ pub(crate) enum BuildSide<'a> {
     /// From the statement's shared tables (built by the first copy).
     Shared(Node<'a>, &'a ExecCtx<'a>),
     /// From this operator, on this key (tests).
+    #[cfg(test)]
     Input(BoxOp<'a>, Box<Kernel>),
-    /// Built.
+    /// Built (tests).
+    #[cfg(test)]
     Ready(Arc<BuildTable>),
 }
 
@@ -405,7 +402,9 @@ impl<'a> HashJoin<'a> {
         if let Some(b) = self.build.take() {
             self.table = match b {
                 BuildSide::Shared(node, ctx) => shared_table(node, ctx)?,
+                #[cfg(test)]
                 BuildSide::Input(op, key) => Arc::new(BuildTable::build(op, &key, self.limits)?),
+                #[cfg(test)]
                 BuildSide::Ready(t) => t,
             };
         }

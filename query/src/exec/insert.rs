@@ -47,6 +47,7 @@ impl Rows {
 
     /// Whole rows of `t` (as a plan's insert node holds them), moved in;
     /// `missing_primary_key` for a row whose id is not an int.
+    #[cfg(test)]
     pub(crate) fn from_rows(t: &Table, rows: Vec<Vec<Value>>) -> Result<Rows> {
         let width = t.columns.len();
         let mut out = Rows::with_capacity(width, rows.len());

@@ -18,10 +18,6 @@
 //! entries, built by `index_entries.rs`) that `Database` writes under its
 //! locks.
 
-// Wired into `Database` step by step, beside the row executor
-// (`runner.rs`, `planner.rs`) it replaces; until then parts are unused.
-#![allow(dead_code)]
-
 mod filter;
 mod hash_aggregate;
 mod hash_join;

@@ -73,6 +73,9 @@ pub(crate) enum Logical {
         filter: Vec<BoundExpr>,
     },
     /// The input rows for which every conjunct is true.
+    // The binder pushes every conjunct into a scan or a join; this node
+    // is for a front end that filters elsewhere.
+    #[allow(dead_code)]
     Filter {
         /// The rows.
         input: Box<Logical>,
@@ -131,38 +134,4 @@ pub(crate) enum Logical {
         /// After dropping this many.
         offset: u64,
     },
-}
-
-impl Logical {
-    /// The node's output columns.
-    pub(crate) fn fields(&self) -> Vec<Field> {
-        match self {
-            Logical::Scan { table, columns, .. } => columns
-                .iter()
-                .map(|&c| Field {
-                    name: table.columns[c].name.clone(),
-                    ty: Some(table.columns[c].ty),
-                })
-                .collect(),
-            Logical::Filter { input, .. }
-            | Logical::Sort { input, .. }
-            | Logical::Limit { input, .. } => input.fields(),
-            Logical::Join { left, right, .. } => {
-                let mut f = left.fields();
-                f.extend(right.fields());
-                f
-            }
-            Logical::Aggregate { keys, aggs, .. } => aggregate_fields(keys, aggs),
-            Logical::Project { exprs, .. } => exprs
-                .iter()
-                .map(|(e, name)| Field {
-                    name: name.clone(),
-                    ty: match e {
-                        BoundExpr::Column { ty, .. } => *ty,
-                        _ => None,
-                    },
-                })
-                .collect(),
-        }
-    }
 }

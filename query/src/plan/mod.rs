@@ -3,10 +3,6 @@
 //! [`physical`], chosen by [`choose`]: access paths, join and aggregate
 //! algorithms) that `exec/` runs, and its text ([`explain`]).
 
-// Wired into `Database` step by step, beside the row executor
-// (`runner.rs`, `planner.rs`) it replaces; until then parts are unused.
-#![allow(dead_code)]
-
 pub(crate) mod bind;
 pub(crate) mod bound;
 pub(crate) mod choose;

@@ -119,6 +119,9 @@ pub(crate) enum Physical {
     /// order, already checked against its types) and their index entries
     /// in one batch; `upsert` replaces existing rows instead of failing.
     /// Produces one row: the count written.
+    // Statements do not build it yet: `insert` runs its operator
+    // directly (`Database::write_rows`), outside a plan.
+    #[allow(dead_code)]
     Insert {
         /// The table.
         table: Arc<Table>,

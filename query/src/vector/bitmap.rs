@@ -8,6 +8,7 @@ pub(crate) struct Bitmap {
 }
 
 impl Bitmap {
+    #[cfg(test)]
     /// `len` bits, all set.
     pub(crate) fn all_set(len: usize) -> Bitmap {
         let mut words = vec![u64::MAX; len.div_ceil(64)];
@@ -19,6 +20,7 @@ impl Bitmap {
         Bitmap { words, len }
     }
 
+    #[cfg(test)]
     /// `len` bits, all clear.
     pub(crate) fn all_clear(len: usize) -> Bitmap {
         Bitmap {
@@ -40,11 +42,6 @@ impl Bitmap {
         self.len
     }
 
-    /// Whether there are no bits.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Bit `i`.
     #[inline]
     pub(crate) fn get(&self, i: usize) -> bool {
@@ -52,6 +49,7 @@ impl Bitmap {
         self.words[i / 64] >> (i % 64) & 1 == 1
     }
 
+    #[cfg(test)]
     /// Sets bit `i` to `bit`.
     #[inline]
     pub(crate) fn set(&mut self, i: usize, bit: bool) {
@@ -77,19 +75,16 @@ impl Bitmap {
         self.len += 1;
     }
 
+    #[cfg(test)]
     /// Number of set bits.
     pub(crate) fn count_ones(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
     }
 
+    #[cfg(test)]
     /// Whether every bit is set.
     pub(crate) fn all(&self) -> bool {
         self.count_ones() == self.len
-    }
-
-    /// The packed words (bits past `len` in the last word are clear).
-    pub(crate) fn words(&self) -> &[u64] {
-        &self.words
     }
 
     /// Heap bytes held.

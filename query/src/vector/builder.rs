@@ -51,16 +51,6 @@ impl VectorBuilder {
         b
     }
 
-    /// Number of values pushed.
-    pub(crate) fn len(&self) -> usize {
-        self.validity.len()
-    }
-
-    /// Whether nothing was pushed.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Appends a null.
     #[inline]
     pub(crate) fn push_null(&mut self) {

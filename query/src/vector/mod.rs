@@ -14,10 +14,6 @@
 //! type is not known before it runs). Positions outside the selection hold
 //! unspecified values; kernels never read them.
 
-// Wired into `Database` step by step, beside the row executor
-// (`runner.rs`, `planner.rs`) it replaces; until then parts are unused.
-#![allow(dead_code)]
-
 mod bitmap;
 mod builder;
 mod text;
@@ -64,11 +60,6 @@ impl Data {
             Data::Any(v) => v.len(),
         }
     }
-
-    /// Whether there are no positions.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// One column of a chunk: typed values and which of them are null.
@@ -104,6 +95,7 @@ impl Vector {
         b.finish()
     }
 
+    #[cfg(test)]
     /// Owned values, typed by what they hold.
     pub(crate) fn from_values(values: &[Value]) -> Vector {
         let mut b = VectorBuilder::with_capacity(values.len());
@@ -127,11 +119,6 @@ impl Vector {
     /// Number of positions.
     pub(crate) fn len(&self) -> usize {
         self.data.len()
-    }
-
-    /// Whether there are no positions.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.data.is_empty()
     }
 
     /// Whether position `i` is null.

@@ -33,11 +33,6 @@ impl TextVec {
         self.offsets.len() - 1
     }
 
-    /// Whether there are no values.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Appends a value. A vector holds at most 4 GiB of text; the caller
     /// (a chunk of at most a few thousand rows of bounded values) keeps
     /// far below that.

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, build, hash_join, partitions};
+use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, build, parallel_parts};
 use crate::ast::AggFunc;
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::as_f64;
@@ -84,11 +84,8 @@ pub(crate) fn input<'a>(
         )
     })?;
     if part.is_none()
-        && let Some(parts) = partitions(child, ctx)?
+        && let Some(parts) = parallel_parts(child, ctx)?
     {
-        // Hash tables shared by the parts are built once, here, before
-        // the parts start.
-        hash_join::prepare(child, ctx)?;
         let n = parts.len();
         return Ok(Input::Parts(
             n,

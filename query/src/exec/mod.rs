@@ -228,6 +228,20 @@ pub(crate) fn partitions(node: Node<'_>, ctx: &ExecCtx<'_>) -> Result<Option<Vec
     }
 }
 
+/// [`partitions`] for an operator about to run its input's parts in
+/// rayon tasks: the hash tables those parts share are built first, once,
+/// so that no task waits on another to build one.
+pub(crate) fn parallel_parts<'a>(
+    node: Node<'a>,
+    ctx: &'a ExecCtx<'a>,
+) -> Result<Option<Vec<Part>>> {
+    let parts = partitions(node, ctx)?;
+    if parts.is_some() {
+        hash_join::prepare(node, ctx)?;
+    }
+    Ok(parts)
+}
+
 /// Runs a query plan, sending its rows through `emit`.
 pub(crate) fn run(plan: &Physical, ctx: &ExecCtx<'_>, emit: &mut Emitter<'_>) -> Result<()> {
     let mut root = build(Node::root(plan), ctx, None)?;

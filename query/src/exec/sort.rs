@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, build, partitions};
+use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, build, parallel_parts};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::{Limits, row_bytes};
 use crate::plan::logical::SortKey;
@@ -371,13 +371,9 @@ impl<'a> Sort<'a> {
     fn read(&self) -> Result<Vec<Run<'a>>> {
         let child = input_of(self.node)?;
         let parts = match self.part {
-            None => partitions(child, self.ctx)?,
+            None => parallel_parts(child, self.ctx)?,
             Some(_) => None,
         };
-        if parts.is_some() {
-            // Hash tables the parts share are built once, before they start.
-            super::hash_join::prepare(child, self.ctx)?;
-        }
         let limits = self.ctx.limits;
         match parts {
             Some(parts) => parts
@@ -639,7 +635,8 @@ pub(crate) mod tests {
             let limits = Limits::none();
             let snap = fx.db.kv().snapshot();
             let ctx = ExecCtx::new(&snap, &limits);
-            let parts = partitions(Node::root(&parallel).child(0).unwrap(), &ctx).unwrap();
+            let parts =
+                super::super::partitions(Node::root(&parallel).child(0).unwrap(), &ctx).unwrap();
             assert!(parts.is_some_and(|p| p.len() > 1), "the scan splits");
             let want = oracle(&all, &keys).unwrap();
             assert_eq!(want.len(), BIG as usize);

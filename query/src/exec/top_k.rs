@@ -18,7 +18,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::sort::{Held, SortKeys, input_of};
-use super::{ExecCtx, Node, Operator, Part, build, partitions};
+use super::{ExecCtx, Node, Operator, Part, build, parallel_parts};
 use crate::error::Result;
 use crate::limits::{Limits, row_bytes};
 use crate::plan::logical::SortKey;
@@ -232,13 +232,9 @@ impl<'a> TopK<'a> {
         let k = usize::try_from(self.limit.saturating_add(self.offset)).unwrap_or(usize::MAX);
         let limits = self.ctx.limits;
         let parts = match self.part {
-            None => partitions(child, self.ctx)?,
+            None => parallel_parts(child, self.ctx)?,
             Some(_) => None,
         };
-        if parts.is_some() {
-            // Hash tables the parts share are built once, before they start.
-            super::hash_join::prepare(child, self.ctx)?;
-        }
         let heap = match parts {
             Some(parts) => {
                 let heaps = parts

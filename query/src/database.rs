@@ -29,10 +29,10 @@ use crate::limits::{ExecOptions, Limits, Meter, row_bytes};
 use crate::output::{Column, Output, Streamed};
 use crate::parser;
 use crate::plan;
+use crate::plan::choose::{PlanOptions, key_value};
 use crate::plan::physical::Physical;
-use crate::planner::{self, PlanOptions, Scope};
+use crate::plan::scope::Scope;
 use crate::row;
-use crate::runner::{self, table_end};
 use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
 use crate::value::Value;
@@ -41,7 +41,7 @@ use crate::value::Value;
 use crate::exec::delete::Delete;
 use crate::exec::index_entries::Written;
 use crate::exec::insert::{self, Insert, Rows};
-use crate::exec::row_source::RowSource;
+use crate::exec::keys::{index_pks, table_end};
 use crate::exec::update::Update;
 
 /// Options of a [`Database`]: the durability mode and storage settings
@@ -68,13 +68,6 @@ pub struct Options {
     /// The log and storage options, including the durability mode. Default
     /// `fasty_wal::Options::default()` (async, 50 ms).
     pub wal: fasty_wal::Options,
-    /// Run queries on the vectorised engine (bind → logical → physical
-    /// plan, `exec/`) rather than the row-at-a-time one it replaces, and
-    /// `explain` its plans. Default true; false when the environment has
-    /// `FASTY_EXEC=row`, so the test suites can still compare the two while
-    /// the row engine remains.
-    #[doc(hidden)]
-    pub vectorized: bool,
     /// Store table rows in storage's columnar (PAX) data blocks, split by
     /// column with zone maps, and let scans read those blocks by column.
     /// Default false; true when the environment has `FASTY_COLUMNAR=1`, so
@@ -91,7 +84,6 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             wal: fasty_wal::Options::default(),
-            vectorized: std::env::var_os("FASTY_EXEC").is_none_or(|v| v != "row"),
             columnar: std::env::var_os("FASTY_COLUMNAR").is_some_and(|v| v == "1"),
         }
     }
@@ -113,14 +105,6 @@ impl Options {
     #[must_use]
     pub fn with_wal(mut self, wal: fasty_wal::Options) -> Options {
         self.wal = wal;
-        self
-    }
-
-    /// Sets [`Options::vectorized`] (development switch).
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_vectorized(mut self, vectorized: bool) -> Options {
-        self.vectorized = vectorized;
         self
     }
 
@@ -186,8 +170,6 @@ pub struct Database {
     table_locks: Mutex<HashMap<u32, Arc<RwLock<()>>>>,
     /// Primary-key stripes, locked by inserts in ascending order.
     stripes: Vec<Mutex<()>>,
-    /// Queries run on the vectorised engine ([`Options::vectorized`]).
-    vectorized: bool,
 }
 
 impl Database {
@@ -195,7 +177,6 @@ impl Database {
     /// loading the catalog; finishes deleting the data of tables and
     /// indexes dropped before a crash.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
-        let vectorized = opts.vectorized;
         let mut wal = opts.wal;
         if opts.columnar {
             let storage = wal
@@ -213,7 +194,6 @@ impl Database {
             ddl: Mutex::new(()),
             table_locks: Mutex::new(HashMap::new()),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
-            vectorized,
         };
         for id in dropped {
             database.purge(id)?;
@@ -583,37 +563,7 @@ impl Database {
         {
             return Ok(n);
         }
-        if self.vectorized {
-            return self.select_vector(&cat, s, opts, limits, sink, keeps_all);
-        }
-        let plan = planner::plan_select(&cat, s, opts)?;
-        let columns: Vec<Column> = plan
-            .columns
-            .iter()
-            .map(|(name, ty)| Column {
-                name: name.clone(),
-                ty: *ty,
-            })
-            .collect();
-        sink.columns(&columns)?;
-        let snap = self.db.snapshot();
-        let desc: Vec<bool> = s.order_by.iter().map(|o| o.desc).collect();
-        let mut emit = Emitter::new(sink, limits, keeps_all);
-        runner::run_select(&snap, &plan, &desc, limits, &mut emit)?;
-        emit.finish()
-    }
-
-    /// [`Database::select`] on the vectorised engine.
-    fn select_vector(
-        &self,
-        cat: &Catalog,
-        s: &Select,
-        opts: PlanOptions,
-        limits: &Limits,
-        sink: &mut dyn RowSink,
-        keeps_all: bool,
-    ) -> Result<u64> {
-        let bound = plan::bind::bind_select(cat, s)?;
+        let bound = plan::bind::bind_select(&cat, s)?;
         let physical = plan::choose::physical(bound.plan, opts)?;
         let columns: Vec<Column> = bound
             .columns
@@ -683,7 +633,7 @@ impl Database {
         if value.is_null() || matches!(value, Value::Json(_)) {
             return Ok(None);
         }
-        let Some(key) = planner::key_value(value, t.columns[pos].ty) else {
+        let Some(key) = key_value(value, t.columns[pos].ty) else {
             return Ok(None);
         };
         sink.columns(&columns)?;
@@ -691,7 +641,7 @@ impl Database {
         emit.window(0, limit);
         let snap = self.db.snapshot();
         let mut meter = Meter::new(limits);
-        for pk in runner::index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
+        for pk in index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
             if emit.done() {
                 break;
             }
@@ -704,21 +654,6 @@ impl Database {
             }
         }
         emit.finish().map(Some)
-    }
-
-    /// A `select *` over one table with `filter`: the rows `update` and
-    /// `delete` change.
-    fn finder(table: &str, filter: Option<&Expr>) -> Select {
-        Select {
-            items: Vec::new(),
-            from: table.to_string(),
-            joins: Vec::new(),
-            filter: filter.cloned(),
-            group_by: Vec::new(),
-            order_by: Vec::new(),
-            limit: None,
-            offset: None,
-        }
     }
 
     /// `update`: under the table's exclusive lock, the rows the filter
@@ -748,25 +683,16 @@ impl Database {
             }
             sets.push((pos, plan::bind::bind_expr(e, &scope)?));
         }
-        if self.vectorized {
-            let input = plan::choose::plan_rows(&cat, table, filter, opts)?;
-            let node = Physical::Update {
-                input: Box::new(input),
-                table: t.clone(),
-                sets,
-            };
-            let snap = self.db.snapshot();
-            let ctx = exec::ExecCtx::new(&snap, limits);
-            let written = Update::from_plan(exec::Node::root(&node), &ctx)?.run(&snap)?;
-            drop(ctx);
-            drop(snap);
-            return self.write(written);
-        }
-        let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
+        let input = plan::choose::plan_rows(&cat, table, filter, opts)?;
+        let node = Physical::Update {
+            input: Box::new(input),
+            table: t.clone(),
+            sets,
+        };
         let snap = self.db.snapshot();
-        let rows = runner::matching_rows(&snap, &plan, limits)?;
-        let input = Box::new(RowSource::new(rows, t.columns.len(), limits));
-        let written = Update::new(input, &t, &sets, limits).run(&snap)?;
+        let ctx = exec::ExecCtx::new(&snap, limits);
+        let written = Update::from_plan(exec::Node::root(&node), &ctx)?.run(&snap)?;
+        drop(ctx);
         drop(snap);
         self.write(written)
     }
@@ -785,25 +711,16 @@ impl Database {
         let _excl = lock.write();
         let cat = self.catalog.read().clone();
         let t = self.current(&t0)?;
-        if self.vectorized {
-            let input = plan::choose::plan_rows(&cat, table, filter, opts)?;
-            let node = Physical::Delete {
-                input: Box::new(input),
-                table: t.clone(),
-            };
-            let snap = self.db.snapshot();
-            let ctx = exec::ExecCtx::new(&snap, limits);
-            let written = Delete::from_plan(exec::Node::root(&node), &ctx)?.run()?;
-            drop(ctx);
-            drop(snap);
-            return self.write(written);
-        }
-        let plan = planner::plan_select(&cat, &Self::finder(table, filter), opts)?;
+        let input = plan::choose::plan_rows(&cat, table, filter, opts)?;
+        let node = Physical::Delete {
+            input: Box::new(input),
+            table: t.clone(),
+        };
         let snap = self.db.snapshot();
-        let rows = runner::matching_rows(&snap, &plan, limits)?;
+        let ctx = exec::ExecCtx::new(&snap, limits);
+        let written = Delete::from_plan(exec::Node::root(&node), &ctx)?.run()?;
+        drop(ctx);
         drop(snap);
-        let input = Box::new(RowSource::new(rows, t.columns.len(), limits));
-        let written = Delete::new(input, &t, limits).run()?;
         self.write(written)
     }
 
@@ -818,36 +735,18 @@ impl Database {
 
     fn explain(&self, stmt: &Statement, opts: PlanOptions) -> Result<String> {
         let cat = self.catalog.read().clone();
-        if self.vectorized {
-            match stmt {
-                Statement::Select(s) => {
-                    let bound = plan::bind::bind_select(&cat, s)?;
-                    let physical = plan::choose::physical(bound.plan, opts)?;
-                    return Ok(plan::explain::explain(&physical));
-                }
-                Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => {
-                    let rows = plan::choose::plan_rows(&cat, table, filter.as_ref(), opts)?;
-                    return Ok(format!(
-                        "{} {table} (one atomic batch, indexes maintained)\n{}",
-                        write_verb(stmt),
-                        plan::explain::explain_at(&rows, 1)
-                    ));
-                }
-                _ => {}
-            }
-        }
         Ok(match stmt {
-            Statement::Select(s) => planner::plan_select(&cat, s, opts)?.explain(s),
+            Statement::Select(s) => {
+                let bound = plan::bind::bind_select(&cat, s)?;
+                let physical = plan::choose::physical(bound.plan, opts)?;
+                plan::explain::explain(&physical)
+            }
             Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => {
-                let plan = planner::plan_select(&cat, &Self::finder(table, filter.as_ref()), opts)?;
-                let verb = if matches!(stmt, Statement::Update { .. }) {
-                    "update"
-                } else {
-                    "delete"
-                };
+                let rows = plan::choose::plan_rows(&cat, table, filter.as_ref(), opts)?;
                 format!(
-                    "{verb} {table} (one atomic batch, indexes maintained)\n{}",
-                    plan.explain_access(1)
+                    "{} {table} (one atomic batch, indexes maintained)\n{}",
+                    write_verb(stmt),
+                    plan::explain::explain_at(&rows, 1)
                 )
             }
             Statement::Insert {

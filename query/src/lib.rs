@@ -3,8 +3,9 @@
 //!
 //! The data path of a statement: `parser` (nom; text → `ast`, which
 //! users see only as an opaque [`Statement`] from [`parse`]) →
-//! `planner` (names resolved against the `catalog`, access path chosen,
-//! filters compiled) → `exec` (runs the plan over one snapshot) →
+//! `plan` (names resolved against the `catalog`, access paths and join
+//! strategies chosen) → `exec` (runs the physical plan over one snapshot,
+//! column chunks through vectorised operators) →
 //! `fasty_wal::Db`. Rows are stored under order-preserving keys (`keys`)
 //! in a compact value encoding (`row`).
 //!
@@ -44,10 +45,8 @@ pub mod parser;
 #[cfg(not(feature = "test-util"))]
 mod parser;
 mod plan;
-mod planner;
 mod profile;
 mod row;
-mod runner;
 mod statement;
 mod stream;
 mod value;

@@ -236,24 +236,6 @@ pub(crate) enum ValueRef<'a> {
 }
 
 impl ValueRef<'_> {
-    /// [`Value::sort_cmp`] of this stored value with `other`, without
-    /// building an owned value; `None` when json text would have to be
-    /// parsed to tell.
-    pub(crate) fn sort_cmp(self, other: &Value) -> Option<std::cmp::Ordering> {
-        use std::cmp::Ordering;
-        Some(match (self, other) {
-            (ValueRef::Json(_), _) | (_, Value::Json(_)) => return None,
-            (ValueRef::String(a), Value::String(b)) => a.as_bytes().cmp(b.as_bytes()),
-            // A string ranks after null, bools and numbers (json is out).
-            (ValueRef::String(_), _) => Ordering::Greater,
-            (_, Value::String(_)) => Ordering::Less,
-            (ValueRef::Null, b) => Value::Null.sort_cmp(b),
-            (ValueRef::Int(a), b) => Value::Int(a).sort_cmp(b),
-            (ValueRef::Float(a), b) => Value::Float(a).sort_cmp(b),
-            (ValueRef::Bool(a), b) => Value::Bool(a).sort_cmp(b),
-        })
-    }
-
     /// The owned value; parses json text.
     pub(crate) fn to_value(self) -> Result<Value> {
         Ok(match self {
@@ -586,42 +568,6 @@ mod tests {
     use super::*;
     use crate::keys::arb;
     use proptest::prelude::*;
-
-    #[test]
-    fn stored_values_sort_like_owned_ones() {
-        let values = [
-            Value::Null,
-            Value::Bool(false),
-            Value::Bool(true),
-            Value::Int(-1),
-            Value::Int(3),
-            Value::Int((1 << 53) + 1),
-            Value::Int(i64::MAX),
-            Value::Float(-0.0),
-            Value::Float(2.5),
-            Value::Float(3.0),
-            Value::Float((1u64 << 53) as f64),
-            Value::Float(9.3e18),
-            Value::String(String::new()),
-            Value::String("ab".into()),
-            Value::String("b".into()),
-        ];
-        for a in &values {
-            let mut stored = Vec::new();
-            encode_row(std::slice::from_ref(a), &mut stored);
-            let mut reader = RowReader::new(&stored).unwrap();
-            let r = reader.get(0).unwrap();
-            for b in &values {
-                assert_eq!(r.sort_cmp(b), Some(a.sort_cmp(b)), "{a:?} vs {b:?}");
-            }
-            // Json on either side is left to the owned comparison.
-            assert_eq!(r.sort_cmp(&Value::Json(serde_json::json!([1]))), None);
-        }
-        let mut stored = Vec::new();
-        encode_row(&[Value::Json(serde_json::json!({"a": 1}))], &mut stored);
-        let mut reader = RowReader::new(&stored).unwrap();
-        assert_eq!(reader.get(0).unwrap().sort_cmp(&Value::Int(1)), None);
-    }
 
     fn encode(values: &[Value]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -77,11 +77,6 @@ impl<'o> Emitter<'o> {
         self.left = limit.unwrap_or(usize::MAX);
     }
 
-    /// Whether the sink keeps the whole result.
-    pub(crate) fn keeps_all(&self) -> bool {
-        self.keeps_all
-    }
-
     /// Whether the limit is reached: no further row would be sent.
     pub(crate) fn done(&self) -> bool {
         self.left == 0

@@ -1,8 +1,6 @@
 //! The sqllogictest runner: every `tests/slt/**/*.slt` (statement tests,
 //! one file per topic, plus `regressions/`) and every `tests/explain/*.slt`
-//! (plan snapshots; `tests/explain_row/*.slt` instead when
-//! `FASTY_EXEC=row` runs queries on the row engine) is one test,
-//! run on a fresh in-memory database.
+//! (plan snapshots) is one test, run on a fresh in-memory database.
 //!
 //! How fasty's results print as sqllogictest lines (type letters, nulls,
 //! bools, json, errors) is described in tests/support/slt_db.rs and in
@@ -37,11 +35,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let mut files = Vec::new();
     slt_files(&root.join("slt"), &mut files);
-    // Plan snapshots of the engine that runs queries: the row engine
-    // (`FASTY_EXEC=row`, see fasty-query's README) prints plans of its own.
-    let row_engine = std::env::var_os("FASTY_EXEC").is_some_and(|v| v == "row");
-    let explain = if row_engine { "explain_row" } else { "explain" };
-    slt_files(&root.join(explain), &mut files);
+    slt_files(&root.join("explain"), &mut files);
     assert!(!files.is_empty(), "no .slt files under {}", root.display());
     let bless = std::env::var_os("FASTY_BLESS").is_some_and(|v| v == "1");
     let trials = files

@@ -32,9 +32,7 @@ impl<'a> Delete<'a> {
     }
 
     /// The operator of a [`Physical::Delete`] node, its input built in
-    /// `ctx`: the vectorised engine's way in, once `Database` plans the
-    /// rows to change (the row engine's rows come through [`Delete::new`]
-    /// and a `RowSource`).
+    /// `ctx`: how `Database` runs a `delete`.
     pub(crate) fn from_plan(node: Node<'a>, ctx: &'a ExecCtx<'a>) -> Result<Delete<'a>> {
         let Physical::Delete { table, .. } = node.plan else {
             return Err(not_a(node.plan, "delete"));

@@ -182,7 +182,7 @@ impl Insert {
             count,
         } = self;
         if !upsert {
-            if let Some(pk) = crate::runner::existing_pks(snap, t, &keys)?.first() {
+            if let Some(pk) = crate::exec::keys::existing_pks(snap, t, &keys)?.first() {
                 return Err(duplicate(t, *pk));
             }
         } else if !t.indexes.is_empty() {

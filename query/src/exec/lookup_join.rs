@@ -3,9 +3,10 @@
 //! snapshot one key at a time. Output is input ++ the joined table's
 //! columns, then the join's filter.
 //!
-//! Keys convert as the row executor's lookups convert them: to the joined
-//! column's type (`2.0` finds primary key `2`, `2` finds float `2.0`); a
-//! key of another type, a null or a json value finds nothing. Output order
+//! Keys convert as a scan's key access converts them
+//! ([`key_value`]): to the joined column's type (`2.0` finds primary key
+//! `2`, `2` finds float `2.0`); a key of another type, a null or a json
+//! value finds nothing. Output order
 //! is input order, and for each input row its matches in primary-key
 //! order.
 
@@ -18,13 +19,13 @@ use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Predicate};
 use crate::ast::ColumnType;
 use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
+use crate::exec::keys::index_pks;
 use crate::keys;
 use crate::limits::{Limits, Meter};
 use crate::plan::bound::BoundExpr;
+use crate::plan::choose::key_value;
 use crate::plan::physical::{Lookup, Physical};
-use crate::planner::key_value;
 use crate::row::RowReader;
-use crate::runner::index_pks;
 use crate::vector::{Chunk, Data, VECTOR_SIZE, Vector, VectorBuilder, gather};
 
 /// The operator of the lookup join at `node`, joining `input`.

@@ -22,8 +22,11 @@ mod filter;
 mod hash_aggregate;
 mod hash_join;
 mod kernel;
+pub(crate) mod keys;
 mod limit;
 mod lookup_join;
+#[cfg(test)]
+pub(crate) mod oracle;
 mod project;
 mod scan;
 mod sort;
@@ -53,6 +56,7 @@ use crate::vector::Chunk;
 pub(crate) mod delete;
 pub(crate) mod index_entries;
 pub(crate) mod insert;
+#[cfg(test)]
 pub(crate) mod row_source;
 pub(crate) mod update;
 #[cfg(test)]
@@ -211,7 +215,7 @@ pub(crate) fn partitions(node: Node<'_>, ctx: &ExecCtx<'_>) -> Result<Option<Vec
                 ..
             } => {
                 let parts = rayon::current_num_threads() * 4;
-                let ranges = crate::runner::split_ranges(ctx.snap, table.id, parts)?;
+                let ranges = keys::split_ranges(ctx.snap, table.id, parts)?;
                 return Ok(ranges
                     .filter(|r| r.len() > 1)
                     .map(|r| r.into_iter().map(|(lo, hi)| Part { lo, hi }).collect()));

@@ -1,6 +1,6 @@
-//! A source of rows already in memory, as chunks: how the rows the row
-//! executor finds (`runner::matching_rows`) reach the update and delete
-//! operators until the vectorised planner finds them itself.
+//! A source of rows already in memory, as chunks: lets the write
+//! operators' tests feed them rows no stored table could hold (wrong
+//! types, short rows) without a scan. Test-only.
 
 use std::sync::Arc;
 

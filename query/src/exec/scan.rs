@@ -27,12 +27,12 @@ use super::{ExecCtx, Operator, Part, Predicate};
 use crate::ast::{BinaryOp, ColumnType};
 use crate::catalog::Table;
 use crate::error::{Error, Result};
+use crate::exec::keys::{collect_pks, index_pks, index_range, pk_range};
 use crate::keys;
 use crate::limits::Meter;
 use crate::plan::bound::BoundExpr;
 use crate::plan::physical::Access;
 use crate::row::{RowReader, ValueRef};
-use crate::runner::{collect_pks, index_pks, index_range, pk_range};
 use crate::value::Value;
 use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
 
@@ -1262,7 +1262,7 @@ pub(crate) mod tests {
     fn piece_kinds(db: &Database, table: &Table) -> (usize, usize, usize) {
         let snap = db.kv().snapshot();
         let (start, end) =
-            crate::runner::pk_range(table.id, Bound::Unbounded, Bound::Unbounded).unwrap();
+            crate::exec::keys::pk_range(table.id, Bound::Unbounded, Bound::Unbounded).unwrap();
         let mut kinds = (0, 0, 0);
         for p in snap.pieces(start..end, None) {
             match p.unwrap() {
@@ -1375,7 +1375,7 @@ pub(crate) mod tests {
         // The filter does skip: the blocks of ids 1..=6000 hold a <= 18000.
         let snap = db.kv().snapshot();
         let (start, end) =
-            crate::runner::pk_range(table.id, Bound::Unbounded, Bound::Unbounded).unwrap();
+            crate::exec::keys::pk_range(table.id, Bound::Unbounded, Bound::Unbounded).unwrap();
         let high = ZoneFilter::new(
             &[cmp(0, ColumnType::Int, BinaryOp::Gt, Value::Int(18_000))],
             &[1],

@@ -11,7 +11,7 @@
 //!
 //! The buffer counts against the statement's memory limit while the
 //! input is read; once rows go out it is handed on to the result (which
-//! counts what it keeps), as the row executor does.
+//! counts what it keeps).
 //!
 //! The key helpers here ([`KeyRef`], [`KeyCol`], [`SortKeys`]) are shared
 //! with `top_k.rs`.
@@ -256,8 +256,8 @@ impl<'l> Held<'l> {
     }
 
     /// Gives back everything held now: the buffer is handed on to the
-    /// result, which counts it again if it keeps it (as the row executor
-    /// does), so a sorted result collected whole counts once, not twice.
+    /// result, which counts it again if it keeps it, so a sorted result
+    /// collected whole counts once, not twice.
     pub(crate) fn hand_on(&mut self) {
         self.limits.release(std::mem::take(&mut self.bytes));
     }
@@ -515,8 +515,8 @@ pub(crate) mod tests {
         BoundExpr::column(i, None, format!("c{i}"))
     }
 
-    /// `rows` stably sorted by `keys`, as the row executor sorts; the
-    /// first key error, as it would meet it.
+    /// `rows` stably sorted by `keys`, one row at a time; the first key
+    /// error in row order.
     pub(crate) fn oracle(rows: &[Vec<Value>], keys: &[SortKey]) -> Result<Vec<Vec<Value>>> {
         let mut ranked = Vec::new();
         for r in rows {

@@ -1,6 +1,7 @@
 //! Test support for the join and aggregate operators: a database in
 //! memory, its tables read into chunks (a stand-in for the scan
-//! operator), and the row executor's answers to compare with.
+//! operator), and the oracle's answers to compare with
+//! ([`rows_of`], from `exec/oracle.rs`).
 
 use std::sync::Arc;
 
@@ -8,19 +9,18 @@ use super::Operator;
 use crate::catalog::{Catalog, Table};
 use crate::database::{Database, Options};
 use crate::error::Result;
+use crate::exec::keys::table_end;
+pub(crate) use crate::exec::oracle::rows_of;
 use crate::keys;
-use crate::output::Output;
+use crate::plan::bound::BoundExpr;
 use crate::row::RowReader;
-use crate::runner::table_end;
 use crate::value::Value;
 use crate::vector::{Chunk, VectorBuilder};
-use crate::{ExecOptions, plan::bound::BoundExpr};
 
 /// A database in memory with these statements run.
 pub(crate) fn db(statements: &[String]) -> (tempfile::TempDir, Database) {
     let dir = tempfile::tempdir().unwrap();
-    // The row engine, whatever FASTY_EXEC says: it is the oracle.
-    let db = Database::open(dir.path(), Options::memory().with_vectorized(false)).unwrap();
+    let db = Database::open(dir.path(), Options::memory()).unwrap();
     for s in statements {
         db.execute(s).unwrap_or_else(|e| panic!("{s}: {e}"));
     }
@@ -77,7 +77,7 @@ pub(crate) fn scan(db: &Database, t: &Table, size: usize, parts: usize) -> Vec<V
 pub(crate) fn scan_parts(db: &Database, t: &Table, size: usize) -> Vec<Vec<Chunk>> {
     let snap = db.kv().snapshot();
     let parts = rayon::current_num_threads() * 4;
-    let ranges = crate::runner::split_ranges(&snap, t.id, parts)
+    let ranges = crate::exec::keys::split_ranges(&snap, t.id, parts)
         .unwrap()
         .filter(|r| r.len() > 1);
     let Some(ranges) = ranges else {
@@ -127,19 +127,6 @@ pub(crate) fn scan_all(db: &Database, t: &Table, size: usize) -> Vec<Chunk> {
 pub(crate) fn col(t: &Table, name: &str, offset: usize) -> BoundExpr {
     let i = t.column(name).unwrap();
     BoundExpr::column(i + offset, Some(t.columns[i].ty), name)
-}
-
-/// The row executor's rows for `query`, or its error code.
-pub(crate) fn rows_of(
-    db: &Database,
-    query: &str,
-    opts: ExecOptions,
-) -> std::result::Result<Vec<Vec<Value>>, crate::ErrorCode> {
-    match db.execute_with(query, opts) {
-        Ok(Output::Rows { rows, .. }) => Ok(rows),
-        Ok(other) => panic!("{query}: not rows: {other:?}"),
-        Err(e) => Err(e.code()),
-    }
 }
 
 /// Every row `op` produces, or the error code it stops with.

@@ -50,9 +50,7 @@ impl<'a> Update<'a> {
     }
 
     /// The operator of a [`Physical::Update`] node, its input built in
-    /// `ctx`: the vectorised engine's way in, once `Database` plans the
-    /// rows to change (the row engine's rows come through [`Update::new`]
-    /// and a `RowSource`).
+    /// `ctx`: how `Database` runs an `update`.
     pub(crate) fn from_plan(node: Node<'a>, ctx: &'a ExecCtx<'a>) -> Result<Update<'a>> {
         let Physical::Update { table, sets, .. } = node.plan else {
             return Err(not_a(node.plan, "update"));

@@ -1,7 +1,7 @@
 //! Binding: a parsed `select` becomes a [`Logical`] plan. Every name is
-//! resolved against the statement's tables exactly as the row planner
-//! does (`planner::Scope::locate`: qualified and unqualified names, json
-//! paths after a column, the same ambiguity and unknown-column errors),
+//! resolved against the statement's tables by [`Scope::locate`]
+//! (qualified and unqualified names, json paths after a column,
+//! ambiguity and unknown-column errors),
 //! `where` is split into conjuncts and each goes to the first point where
 //! its tables are present, and the output stage (aggregation, sort,
 //! projection, limit) is built over the rows that pass.
@@ -14,11 +14,12 @@
 use crate::ast::{Expr, Select};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
-use crate::expr::{self, Binder, check_pattern, conjuncts, constant, has_aggregate};
+use crate::expr::{self, check_pattern, conjuncts, constant, has_aggregate};
 use crate::plan::bound::BoundExpr;
 use crate::plan::logical::{AggCall, Logical, SortKey};
-use crate::planner::{
-    Columns, GroupBinder, Scope, distinct_names, join_columns, order_by_exprs, same_expr,
+use crate::plan::scope::{
+    Binder, Columns, GroupBinder, Scope, distinct_names, join_columns, order_by_exprs, same_expr,
+    type_of,
 };
 use crate::value::Value;
 
@@ -33,8 +34,8 @@ pub(crate) struct BoundSelect {
 }
 
 /// Binds `e` against `b`: names become column positions, constants
-/// (literals and negated numbers) become literals. Raises the errors the
-/// row planner raises while compiling: a path into a non-json column, an
+/// (literals and negated numbers) become literals. Raises the errors
+/// found before any row is read: a path into a non-json column, an
 /// aggregate where none is allowed, a constant `like` pattern that is too
 /// long. The recursion is bounded by the parser's expression depth.
 pub(crate) fn bind_expr(e: &Expr, b: &dyn Binder) -> Result<BoundExpr> {
@@ -84,7 +85,7 @@ pub(crate) fn bind_expr(e: &Expr, b: &dyn Binder) -> Result<BoundExpr> {
         } => {
             let inner = bx(expr)?;
             // A pattern written in the statement is checked before any row
-            // is read, as the row planner does.
+            // is read.
             if let Some(Value::String(p)) = constant(pattern) {
                 check_pattern(&p)?;
             }
@@ -365,7 +366,7 @@ fn output(layout: &Layout<'_>, s: &Select, input: Logical) -> Result<BoundSelect
     let columns: Columns = names
         .iter()
         .zip(&s.items)
-        .map(|(n, i)| (n.clone(), expr::type_of(&i.expr, scope)))
+        .map(|(n, i)| (n.clone(), type_of(&i.expr, scope)))
         .collect();
 
     if !aggregate {

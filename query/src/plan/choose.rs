@@ -1,6 +1,5 @@
 //! Physical planning: a [`Logical`] plan becomes a [`Physical`] one, with
-//! the same rules as the row planner (`planner.rs`), which has no
-//! statistics:
+//! the rules below; there are no statistics:
 //!
 //! - Access paths, best first, from a scan's own conjuncts: primary-key
 //!   points (`id = c`, `id in (…)`), index points (`col = c`, `col in
@@ -20,15 +19,40 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use crate::ast::{BinaryOp, Expr};
+use crate::ast::{BinaryOp, ColumnType, Expr};
 use crate::catalog::{Catalog, Table};
 use crate::error::Result;
 use crate::plan::bind::{bind_select, finder};
 use crate::plan::bound::BoundExpr;
 use crate::plan::logical::{Logical, SortKey};
 use crate::plan::physical::{Access, Lookup, Physical};
-use crate::planner::{PlanOptions, key_value};
 use crate::value::Value;
+
+/// Planner switches, for tests and diagnosis.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlanOptions {
+    /// Use primary-key and index access paths (false: always full scans,
+    /// which must return the same rows).
+    pub use_indexes: bool,
+}
+
+/// Converts a bound value to the column's type for a key, or `None` when
+/// it cannot be used as a key (then the scan falls back to filtering).
+pub(crate) fn key_value(v: Value, ty: ColumnType) -> Option<Value> {
+    match (v, ty) {
+        (Value::Int(i), ColumnType::Int) => Some(Value::Int(i)),
+        // An integral float equals that int (`id = 2.0`); the cast is
+        // exact inside i64's range.
+        (Value::Float(x), ColumnType::Int) if x.fract() == 0.0 && x.abs() < 9.2e18 => {
+            Some(Value::Int(x as i64))
+        }
+        (Value::Int(i), ColumnType::Float) => Some(Value::Float(i as f64)),
+        (Value::Float(x), ColumnType::Float) => Some(Value::Float(x)),
+        (Value::String(s), ColumnType::String) => Some(Value::String(s)),
+        (Value::Bool(b), ColumnType::Bool) => Some(Value::Bool(b)),
+        _ => None,
+    }
+}
 
 /// Plans the rows of `table` that `filter` selects, for `update` and
 /// `delete`: whole rows (every column, in table order), in primary-key
@@ -131,7 +155,7 @@ impl Cx {
                 };
                 // Conjuncts a primary-key access enforces exactly need no
                 // re-check on the driving table (a joined table keeps
-                // every conjunct, as the row planner does).
+                // every conjunct).
                 let filter = if driving {
                     let mut first_eq = true;
                     filter

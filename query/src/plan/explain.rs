@@ -1,6 +1,5 @@
 //! `explain` and `explain analyze` of a physical plan: one line per node,
-//! each child indented two spaces under its parent, in the wording of the
-//! row planner's `explain` where a node exists in both. A node with a
+//! each child indented two spaces under its parent. A node with a
 //! filter inside it (a scan, a join) prints the filter as its line and
 //! what it filters one level below. `explain analyze` appends to each
 //! node's line the rows it produced, the chunks and the time spent in it

@@ -4,6 +4,7 @@
 //! `explain` prints this tree; `explain analyze` runs it and prints, per
 //! node, the rows it produced and the time spent in it.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use crate::catalog::{Index, Table};
@@ -11,7 +12,20 @@ use crate::plan::bound::BoundExpr;
 use crate::plan::logical::{AggCall, Field, SortKey, aggregate_fields};
 use crate::value::Value;
 
-pub(crate) use crate::planner::Access;
+/// How a scan finds a table's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Access {
+    /// Point lookups of these primary keys (sorted, unique).
+    PkPoints(Vec<i64>),
+    /// A primary-key range.
+    PkRange(Bound<i64>, Bound<i64>),
+    /// Index entries equal to one of these values.
+    IndexPoints(Arc<Index>, Vec<Value>),
+    /// Index entries within a range (nulls never included).
+    IndexRange(Arc<Index>, Bound<Value>, Bound<Value>),
+    /// Every row.
+    FullScan,
+}
 
 /// How a lookup join finds the joined rows of one input row.
 #[derive(Debug, Clone, PartialEq)]
@@ -235,5 +249,81 @@ impl Physical {
     /// finds each node's figures.
     pub(crate) fn size(&self) -> usize {
         1 + self.children().iter().map(|c| c.size()).sum::<usize>()
+    }
+}
+
+/// One side of a range as text (`>= 3`, `< 9`; empty when unbounded).
+fn bound_text(b: &Bound<impl std::fmt::Display>, lower: bool) -> String {
+    match (b, lower) {
+        (Bound::Included(v), true) => format!(">= {v}"),
+        (Bound::Excluded(v), true) => format!("> {v}"),
+        (Bound::Included(v), false) => format!("<= {v}"),
+        (Bound::Excluded(v), false) => format!("< {v}"),
+        (Bound::Unbounded, _) => String::new(),
+    }
+}
+
+/// A range as text, as `explain` prints it.
+fn range_text(lo: &Bound<impl std::fmt::Display>, hi: &Bound<impl std::fmt::Display>) -> String {
+    let parts: Vec<String> = [bound_text(lo, true), bound_text(hi, false)]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    if parts.is_empty() {
+        "all non-null".into()
+    } else {
+        parts.join(" and ")
+    }
+}
+
+/// A value as written in a statement (strings quoted).
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => {
+            let mut out = String::new();
+            let _ = crate::ast::write_string(&mut out, s);
+            out
+        }
+        v => v.to_string(),
+    }
+}
+
+impl Access {
+    /// One line describing the access path of `table`.
+    pub(crate) fn describe(&self, table: &Table, parallel: bool) -> String {
+        let t = &table.name;
+        match self {
+            Access::PkPoints(pks) => {
+                let list: Vec<String> = pks.iter().map(ToString::to_string).collect();
+                format!("primary-key lookup on {t} (id in [{}])", list.join(", "))
+            }
+            Access::PkRange(lo, hi) => {
+                format!("primary-key range on {t} (id {})", range_text(lo, hi))
+            }
+            Access::IndexPoints(ix, vals) => {
+                let list: Vec<String> = vals.iter().map(value_text).collect();
+                format!(
+                    "index lookup on {t} using {} ({} in [{}])",
+                    ix.name,
+                    ix.column,
+                    list.join(", ")
+                )
+            }
+            Access::IndexRange(ix, lo, hi) => {
+                let f = |b: &Bound<Value>| match b {
+                    Bound::Included(v) => Bound::Included(value_text(v)),
+                    Bound::Excluded(v) => Bound::Excluded(value_text(v)),
+                    Bound::Unbounded => Bound::Unbounded,
+                };
+                format!(
+                    "index range on {t} using {} ({} {})",
+                    ix.name,
+                    ix.column,
+                    range_text(&f(lo), &f(hi))
+                )
+            }
+            Access::FullScan if parallel => format!("full scan on {t} (parallel key ranges)"),
+            Access::FullScan => format!("full scan on {t}"),
+        }
     }
 }

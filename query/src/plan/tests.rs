@@ -1,6 +1,6 @@
-//! Binding and planning tests: errors and output columns against the row
-//! planner, access paths and join strategies, `explain` text, and the
-//! `explain analyze` figures.
+//! Binding and planning tests: errors and output columns, access paths and
+//! join strategies, `explain` text, the `explain analyze` figures, and the
+//! engine's rows against the oracle's (`exec/oracle.rs`).
 
 use std::sync::atomic::Ordering;
 
@@ -8,24 +8,21 @@ use crate::ast::Statement;
 use crate::database::{Database, Options};
 use crate::error::ErrorCode;
 use crate::exec::ExecCtx;
+use crate::exec::oracle;
 use crate::limits::Limits;
 use crate::output::Output;
 use crate::plan::bind::bind_select;
+use crate::plan::choose::PlanOptions;
 use crate::plan::choose::{physical, plan_rows};
 use crate::plan::explain::{explain, explain_analyze};
 use crate::plan::physical::{Access, Physical};
-use crate::planner::{self, PlanOptions};
 
 const INDEXES: PlanOptions = PlanOptions { use_indexes: true };
 
 /// The schema of the plan snapshots (tests/explain/fixtures), on the
 /// vectorised engine.
 fn db() -> Database {
-    let db = Database::open(
-        "/nonexistent/plan-tests",
-        Options::memory().with_vectorized(true),
-    )
-    .unwrap();
+    let db = Database::open("/nonexistent/plan-tests", Options::memory()).unwrap();
     for s in [
         "create table t { id: int, email: string, age: int, score: float, doc: json }",
         "create index idx_email on t (email)",
@@ -69,61 +66,88 @@ fn access(p: &Physical) -> &Access {
 }
 
 #[test]
-fn binding_errors_and_columns_agree_with_the_row_planner() {
+fn binding_errors_and_output_columns() {
+    use ErrorCode::*;
     let db = db();
     let cat = db.catalog();
-    let cases = [
+    let long_like = format!("find t where email like \"{}\"", "x".repeat(100_000));
+    // The output column names of a statement that binds, or its error.
+    let cases: Vec<(&str, Result<Vec<&str>, ErrorCode>)> = vec![
         // Fine.
-        "find t",
-        "select id, age + 1 as a, doc.x.y from t where email = \"x\" order by a desc",
-        "select t.id, o.id from t join o on o.t_id = t.id",
-        "select id, id, id_1 from t",
-        "select age, count(*), avg(score) from t group by age order by count(*) desc limit 3",
-        "select count(*) from t",
-        "select max(age) - min(age) as spread from t",
-        "select o.email, count(*) from o join t on o.t_id = t.id group by o.email",
+        ("find t", Ok(vec!["id", "email", "age", "score", "doc"])),
+        (
+            "select id, age + 1 as a, doc.x.y from t where email = \"x\" order by a desc",
+            Ok(vec!["id", "a", "doc.x.y"]),
+        ),
+        (
+            "select t.id, o.id from t join o on o.t_id = t.id",
+            Ok(vec!["t.id", "o.id"]),
+        ),
+        (
+            "select id, id as id, email from t",
+            Ok(vec!["id", "id_1", "email"]),
+        ),
+        (
+            "select age, count(*), avg(score) from t group by age order by count(*) desc limit 3",
+            Ok(vec!["age", "count(*)", "avg(score)"]),
+        ),
+        ("select count(*) from t", Ok(vec!["count(*)"])),
+        (
+            "select max(age) - min(age) as spread from t",
+            Ok(vec!["spread"]),
+        ),
+        (
+            "select o.email, count(*) from o join t on o.t_id = t.id group by o.email",
+            Ok(vec!["o.email", "count(*)"]),
+        ),
+        ("select doc.a from t", Ok(vec!["doc.a"])),
         // Unknown and ambiguous names, with and without tables.
-        "select nope from t",
-        "select t.nope from t",
-        "select x.id from t",
-        "find t where agee > 3",
-        "select id from t join o on o.t_id = t.id",
-        "select email from t join o on o.t_id = t.id",
-        "find nope",
-        "find t join nope on nope.id = t.id",
+        ("select nope from t", Err(UnknownColumn)),
+        ("select t.nope from t", Err(UnknownColumn)),
+        ("select x.id from t", Err(UnknownColumn)),
+        ("select id, id, id_1 from t", Err(UnknownColumn)),
+        ("find t where agee > 3", Err(UnknownColumn)),
+        (
+            "select id from t join o on o.t_id = t.id",
+            Err(AmbiguousColumn),
+        ),
+        (
+            "select email from t join o on o.t_id = t.id",
+            Err(AmbiguousColumn),
+        ),
+        ("find nope", Err(UnknownTable)),
+        ("find t join nope on nope.id = t.id", Err(UnknownTable)),
         // Paths into non-json columns.
-        "find t where age.x = 1",
-        "select doc.a from t",
+        ("find t where age.x = 1", Err(TypeMismatch)),
         // Aggregates where they are not allowed.
-        "find t where count(*) > 1",
-        "select age from t group by count(*)",
-        "select count(max(age)) from t",
-        "select * from t group by age",
-        "select id, count(*) from t",
-        "select age from t order by count(*)",
-        "select id from t group by age",
+        ("find t where count(*) > 1", Err(Unsupported)),
+        ("select age from t group by count(*)", Err(Unsupported)),
+        ("select count(max(age)) from t", Err(Unsupported)),
+        ("select * from t group by age", Err(Unsupported)),
+        ("select id, count(*) from t", Err(Unsupported)),
+        ("select age from t order by count(*)", Err(Unsupported)),
+        ("select id from t group by age", Err(Unsupported)),
         // Join conditions.
-        "select * from t join o on o.t_id > t.id",
-        "select * from t join o on o.t_id + 1 = t.id",
-        "select * from t join o on t.id = t.age",
-        "select * from t join o on o.t_id = 3",
+        ("select * from t join o on o.t_id > t.id", Err(Unsupported)),
+        (
+            "select * from t join o on o.t_id + 1 = t.id",
+            Err(Unsupported),
+        ),
+        ("select * from t join o on t.id = t.age", Err(Unsupported)),
+        ("select * from t join o on o.t_id = 3", Err(Unsupported)),
         // A like pattern too long, written in the statement.
-        &format!("find t where email like \"{}\"", "x".repeat(100_000)),
+        (&long_like, Err(TooComplex)),
     ];
-    for text in cases {
-        let s = select(text);
-        let old = planner::plan_select(&cat, &s, INDEXES);
-        let new = bind_select(&cat, &s);
-        match (old, new) {
-            (Ok(o), Ok(n)) => assert_eq!(o.columns, n.columns, "{text}"),
-            (Err(o), Err(n)) => {
-                assert_eq!(o.code(), n.code(), "{text}");
-                assert_eq!(o.message(), n.message(), "{text}");
-                assert_eq!(o.hint(), n.hint(), "{text}");
-            }
-            (o, n) => panic!("{text}: row planner {:?}, binder {:?}", o.err(), n.err()),
-        }
+    for (text, want) in cases {
+        let got = bind_select(&cat, &select(text))
+            .map(|b| b.columns.into_iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .map_err(|e| e.code());
+        let want = want.map(|names| names.into_iter().map(String::from).collect::<Vec<_>>());
+        assert_eq!(got, want, "{text}");
     }
+    // A misspelt column gets the nearest one as a hint.
+    let e = bind_select(&cat, &select("find t where agee > 3")).unwrap_err();
+    assert_eq!(e.hint(), Some("did you mean column \"age\"?"));
 }
 
 #[test]
@@ -510,252 +534,12 @@ fn explain_analyze_parses_beside_explain() {
     assert!(crate::parser::parse("explain analyze").is_err());
 }
 
-/// A row-at-a-time interpreter of physical plans, the oracle of
-/// [`plans_give_the_row_engines_rows`]: each node by its documented
-/// meaning, over the tables' rows read whole (`rows[table name]`, in
-/// primary-key order).
-mod oracle {
-    use std::collections::{BTreeMap, HashMap};
-    use std::ops::Bound;
-
-    use crate::error::Result;
-    use crate::plan::bound::BoundExpr;
-    use crate::plan::logical::SortKey;
-    use crate::plan::physical::{Access, Lookup, Physical};
-    use crate::planner::key_value;
-    use crate::runner::AggState;
-    use crate::value::Value;
-
-    /// Every table's rows.
-    pub(super) type Tables = HashMap<String, Vec<Vec<Value>>>;
-
-    fn keep(filter: &[BoundExpr], row: &[Value]) -> Result<bool> {
-        for f in filter {
-            if !matches!(f.eval_row(row)?, Value::Bool(true)) {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    fn within(v: &Value, lo: &Bound<Value>, hi: &Bound<Value>) -> bool {
-        use std::cmp::Ordering::*;
-        let above = match lo {
-            Bound::Included(b) => v.sort_cmp(b) != Less,
-            Bound::Excluded(b) => v.sort_cmp(b) == Greater,
-            Bound::Unbounded => true,
-        };
-        let below = match hi {
-            Bound::Included(b) => v.sort_cmp(b) != Greater,
-            Bound::Excluded(b) => v.sort_cmp(b) == Less,
-            Bound::Unbounded => true,
-        };
-        !v.is_null() && above && below
-    }
-
-    fn sorted(mut rows: Vec<Vec<Value>>, keys: &[SortKey]) -> Result<Vec<Vec<Value>>> {
-        let mut keyed = Vec::new();
-        for r in rows.drain(..) {
-            let k = keys
-                .iter()
-                .map(|k| k.expr.eval_row(&r))
-                .collect::<Result<Vec<_>>>()?;
-            keyed.push((k, r));
-        }
-        keyed.sort_by(|a, b| {
-            for ((x, y), k) in a.0.iter().zip(&b.0).zip(keys) {
-                let o = x.sort_cmp(y);
-                let o = if k.desc { o.reverse() } else { o };
-                if o.is_ne() {
-                    return o;
-                }
-            }
-            std::cmp::Ordering::Equal
-        });
-        Ok(keyed.into_iter().map(|(_, r)| r).collect())
-    }
-
-    fn window(rows: Vec<Vec<Value>>, limit: Option<u64>, offset: u64) -> Vec<Vec<Value>> {
-        rows.into_iter()
-            .skip(offset as usize)
-            .take(limit.map_or(usize::MAX, |l| l as usize))
-            .collect()
-    }
-
-    /// Equal join keys: both non-null, non-json and equal as numbers,
-    /// strings or bools.
-    fn same_key(a: &Value, b: &Value) -> bool {
-        !matches!(a, Value::Null | Value::Json(_))
-            && !matches!(b, Value::Null | Value::Json(_))
-            && a.sql_cmp(b) == Some(std::cmp::Ordering::Equal)
-    }
-
-    /// The rows of `plan`.
-    pub(super) fn run(plan: &Physical, tables: &Tables) -> Result<Vec<Vec<Value>>> {
-        let input = |i: usize| run(plan.children()[i], tables);
-        Ok(match plan {
-            Physical::Scan {
-                table,
-                access,
-                columns,
-                filter,
-                ..
-            } => {
-                let mut out = Vec::new();
-                for r in &tables[&table.name] {
-                    let pk = match &r[table.pk] {
-                        Value::Int(i) => *i,
-                        _ => continue,
-                    };
-                    let found = match access {
-                        Access::FullScan => true,
-                        Access::PkPoints(pks) => pks.contains(&pk),
-                        Access::PkRange(lo, hi) => {
-                            std::ops::RangeBounds::contains(&(*lo, *hi), &pk)
-                        }
-                        Access::IndexPoints(ix, vals) => {
-                            vals.iter().any(|v| same_key(v, &r[ix.pos]))
-                        }
-                        Access::IndexRange(ix, lo, hi) => within(&r[ix.pos], lo, hi),
-                    };
-                    let row: Vec<Value> = columns.iter().map(|&c| r[c].clone()).collect();
-                    if found && keep(filter, &row)? {
-                        out.push(row);
-                    }
-                }
-                out
-            }
-            Physical::Filter { predicate, .. } => {
-                let mut out = Vec::new();
-                for r in input(0)? {
-                    if keep(predicate, &r)? {
-                        out.push(r);
-                    }
-                }
-                out
-            }
-            Physical::Project { exprs, .. } => input(0)?
-                .iter()
-                .map(|r| exprs.iter().map(|(e, _)| e.eval_row(r)).collect())
-                .collect::<Result<_>>()?,
-            Physical::HashJoin {
-                probe_key,
-                build_key,
-                filter,
-                ..
-            } => {
-                let build = input(1)?;
-                let mut out = Vec::new();
-                for p in input(0)? {
-                    let k = probe_key.eval_row(&p)?;
-                    for b in &build {
-                        if same_key(&k, &build_key.eval_row(b)?) {
-                            let row: Vec<Value> = p.iter().chain(b).cloned().collect();
-                            if keep(filter, &row)? {
-                                out.push(row);
-                            }
-                        }
-                    }
-                }
-                out
-            }
-            Physical::LookupJoin {
-                table,
-                via,
-                key,
-                columns,
-                filter,
-                ..
-            } => {
-                let pos = match via {
-                    Lookup::Pk => table.pk,
-                    Lookup::Index(ix) => ix.pos,
-                };
-                let mut out = Vec::new();
-                for l in input(0)? {
-                    let k = key.eval_row(&l)?;
-                    if k.is_null() {
-                        continue;
-                    }
-                    let Some(k) = key_value(k, table.columns[pos].ty) else {
-                        continue;
-                    };
-                    for r in &tables[&table.name] {
-                        if same_key(&k, &r[pos]) {
-                            let row: Vec<Value> = l
-                                .iter()
-                                .cloned()
-                                .chain(columns.iter().map(|&c| r[c].clone()))
-                                .collect();
-                            if keep(filter, &row)? {
-                                out.push(row);
-                            }
-                        }
-                    }
-                }
-                out
-            }
-            Physical::HashAggregate { keys, aggs, .. } => {
-                let mut groups: BTreeMap<Vec<u8>, (Vec<Value>, Vec<AggState>)> = BTreeMap::new();
-                if keys.is_empty() {
-                    groups.insert(
-                        Vec::new(),
-                        (
-                            Vec::new(),
-                            aggs.iter().map(|a| AggState::new(a.func)).collect(),
-                        ),
-                    );
-                }
-                for r in input(0)? {
-                    let vals = keys
-                        .iter()
-                        .map(|k| k.eval_row(&r))
-                        .collect::<Result<Vec<_>>>()?;
-                    let mut enc = Vec::new();
-                    for v in &vals {
-                        crate::keys::encode_ordered(v, &mut enc);
-                    }
-                    let g = groups.entry(enc).or_insert_with(|| {
-                        (vals, aggs.iter().map(|a| AggState::new(a.func)).collect())
-                    });
-                    for (a, s) in aggs.iter().zip(g.1.iter_mut()) {
-                        match &a.arg {
-                            None => s.add(None)?,
-                            Some(e) => s.add(Some(&e.eval_row(&r)?))?,
-                        }
-                    }
-                }
-                groups
-                    .into_values()
-                    .map(|(mut k, s)| {
-                        k.extend(s.iter().map(AggState::result));
-                        k
-                    })
-                    .collect()
-            }
-            Physical::TopK {
-                keys,
-                limit,
-                offset,
-                ..
-            } => window(sorted(input(0)?, keys)?, Some(*limit), *offset),
-            Physical::Sort { keys, .. } => sorted(input(0)?, keys)?,
-            Physical::Limit { limit, offset, .. } => window(input(0)?, *limit, *offset),
-            other => panic!("not a query node: {other:?}"),
-        })
-    }
-}
-
 #[test]
-fn plans_give_the_row_engines_rows() {
-    // The row engine answers; the same data, planned by bind + choose and
-    // run by the oracle, must give the same rows in the same order (the
-    // same error code when it fails).
-    let db = Database::open(
-        "/nonexistent/plan-oracle",
-        Options::memory().with_vectorized(false),
-    )
-    .unwrap();
+fn the_engine_gives_the_oracles_rows() {
+    // The engine answers; the same plans run by the oracle over the rows
+    // read straight from storage must give the same rows in the same
+    // order (the same error code when it fails).
+    let db = Database::open("/nonexistent/plan-oracle", Options::memory()).unwrap();
     for s in [
         "create table t { id: int, email: string, age: int, score: float, doc: json }",
         "create index idx_email on t (email)",
@@ -795,13 +579,7 @@ fn plans_give_the_row_engines_rows() {
         ))
         .unwrap();
     }
-    let mut tables = oracle::Tables::new();
-    for name in ["t", "o", "items"] {
-        let Output::Rows { rows, .. } = db.execute(&format!("find {name}")).unwrap() else {
-            panic!()
-        };
-        tables.insert(name.to_string(), rows);
-    }
+    let tables = oracle::stored_tables(&db).unwrap();
     let cat = db.catalog();
     let queries = [
         "find t",
@@ -862,14 +640,14 @@ fn plans_give_the_row_engines_rows() {
             let got = (|| {
                 let bound = bind_select(&cat, &select(text))?;
                 let p = physical(bound.plan, PlanOptions { use_indexes })?;
-                oracle::run(&p, &tables)
+                oracle::run(&p, &tables, &Limits::none())
             })();
             match (want, got) {
                 (Ok(Output::Rows { rows, .. }), Ok(got)) => {
                     assert_eq!(rows, got, "{text} (indexes: {use_indexes})")
                 }
                 (Err(w), Err(g)) => assert_eq!(w.code(), g.code(), "{text}"),
-                (w, g) => panic!("{text}: row engine {w:?}, plan {g:?}"),
+                (w, g) => panic!("{text}: engine {w:?}, oracle {g:?}"),
             }
             checked += 1;
         }
@@ -879,7 +657,7 @@ fn plans_give_the_row_engines_rows() {
 
 #[test]
 fn binding_planning_and_explain_at_the_depth_bound_fit_a_small_stack() {
-    // As the parser's limit tests do for the row planner: the deepest
+    // As the parser's limit tests do for parsing: the deepest
     // expressions the parser accepts bind, plan and print on a quarter of
     // a worker thread's stack.
     /// An expression of `n` levels.
@@ -900,11 +678,7 @@ fn binding_planning_and_explain_at_the_depth_bound_fit_a_small_stack() {
     std::thread::Builder::new()
         .stack_size(512 * 1024)
         .spawn(move || {
-            let db = Database::open(
-                "/nonexistent/plan-depth",
-                Options::memory().with_vectorized(true),
-            )
-            .unwrap();
+            let db = Database::open("/nonexistent/plan-depth", Options::memory()).unwrap();
             db.execute("create table t { id: int, a: int, b: bool }")
                 .unwrap();
             for (name, shape) in shapes {

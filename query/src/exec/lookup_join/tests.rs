@@ -1,6 +1,7 @@
-//! The lookup join against the row executor's lookup joins: the same
-//! tables joined through `select * from a join b on …` (by `b`'s primary
-//! key or an index of `b`) and through the operator over `a`'s chunks.
+//! The lookup join against the oracle (`exec/oracle.rs`): the same tables
+//! joined through `select * from a join b on …` (by `b`'s primary key or
+//! an index of `b`, and by a hash join without indexes) and through the
+//! operator over `a`'s chunks.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -82,7 +83,7 @@ fn index(db: &Database, column: &str) -> Lookup {
 }
 
 #[test]
-fn lookups_agree_with_the_row_executor() {
+fn lookups_agree_with_the_oracle() {
     for seed in 0..3u64 {
         let (_dir, db) = db(&tables(seed, 400 + 300 * seed as usize, 200));
         let a = table(&db, "a");

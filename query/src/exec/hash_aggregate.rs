@@ -6,14 +6,14 @@
 //! arrays (one array per aggregate) updated an aggregate at a time over
 //! the whole chunk, with typed loops for int and float arguments.
 //!
-//! Semantics are the row executor's: a group is a distinct order-preserving
+//! Semantics are row-at-a-time ones: a group is a distinct order-preserving
 //! key encoding ([`keys::encode_ordered`]: `1` and `1.0` are two groups,
 //! nulls form one group), groups come out in the order of that encoding,
 //! each showing the key values its first row had. `count` counts non-null
 //! values, `sum` stays an int until a float arrives and fails on int
 //! overflow, `avg` is a float, `min`/`max` use the `order by` order across
 //! types, and `sum`/`avg` of a non-number fail. The first error is the one
-//! the row executor meets first, row by row and aggregate by aggregate.
+//! met first going row by row and aggregate by aggregate.
 //!
 //! A parallel input (a full scan split into parts, see
 //! [`super::partitions`]) is aggregated one part per rayon task and the
@@ -673,7 +673,7 @@ impl<'l> Groups<'l> {
         }
         // Every key and argument first: an expression that fails somewhere
         // in the chunk sends the chunk down the row-by-row path, which
-        // meets the errors in the row executor's order.
+        // meets the errors in row order.
         let evaluated = (|| -> Result<_> {
             let keys = spec
                 .keys
@@ -693,7 +693,7 @@ impl<'l> Groups<'l> {
         self.group_ids(chunk, &keys)?;
         // Each aggregate's state depends on its own earlier values only,
         // so its first failing row is the same column by column as row by
-        // row; the error the row executor meets first is the one at the
+        // row; the error met first row by row is the one at the
         // lowest row (then the lowest aggregate).
         let mut first: Option<(usize, Error)> = None;
         for (state, arg) in self.states.iter_mut().zip(&args) {
@@ -710,7 +710,7 @@ impl<'l> Groups<'l> {
     }
 
     /// Adds the rows in play of `chunk` one at a time, keys then each
-    /// aggregate, as the row executor does.
+    /// aggregate, in row order.
     fn consume_rows(&mut self, spec: &Spec, chunk: &Chunk) -> Result<()> {
         let mut row = vec![Value::Null; chunk.columns.len()];
         let mut vals = Vec::with_capacity(self.nkeys);

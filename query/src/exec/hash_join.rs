@@ -2,7 +2,7 @@
 //! and streams the probe side through it. Output is probe ++ build
 //! columns, then the join's filter.
 //!
-//! Keys match as the row executor's hash join matches them: ints, floats,
+//! Keys match as `=` on join keys does: ints, floats,
 //! strings and bools by value, an int and an integral float as equal
 //! (`1 = 1.0`); a null or json key matches nothing. Output order is probe
 //! order, and for each probe row its matches in build order.
@@ -73,7 +73,7 @@ fn key_at(v: &Vector, p: usize, buf: &mut Vec<u8>) -> Result<Option<Key>> {
 
 /// The key of a float: an int when integral, else its bits.
 fn float_key(x: f64, buf: &mut Vec<u8>) -> Option<Key> {
-    // The same range as the row executor's: every float in it that is
+    // The same range as a key access's (`key_value`): every float in it that is
     // integral converts to that int exactly.
     if x.fract() == 0.0 && (-9.2e18..=9.2e18).contains(&x) {
         return Some(Key::Int(x as i64));
@@ -397,7 +397,7 @@ impl<'a> HashJoin<'a> {
     }
 
     /// Builds (or fetches) the table: before the first probe row is read,
-    /// as the row executor does.
+    /// so a build-side error comes first.
     fn ensure_built(&mut self) -> Result<()> {
         if let Some(b) = self.build.take() {
             self.table = match b {

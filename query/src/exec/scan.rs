@@ -5,7 +5,7 @@
 //! - [`Rows`] is where stored rows come from: a key range of the table
 //!   (full scan, primary-key range, one part of a parallel scan) read in
 //!   key order, or point reads of primary keys (given, or found through an
-//!   index) in primary-key order, as the row executor reads them.
+//!   index) in primary-key order.
 //! - [`RowDecoder`] turns stored rows into typed vectors: only the scan's
 //!   columns, straight from the row's bytes, one walk over each row, no
 //!   owned value per row.

@@ -1,4 +1,4 @@
-//! The hash aggregate against the row executor: the same table, the same
+//! The hash aggregate against the oracle (`exec/oracle.rs`): the same table, the same
 //! groups and aggregates through `select … group by` and through the
 //! operator over the table's chunks, serial and in parts.
 
@@ -86,7 +86,7 @@ fn run_parts(
 }
 
 #[test]
-fn groups_and_aggregates_agree_with_the_row_executor() {
+fn groups_and_aggregates_agree_with_the_oracle() {
     for seed in 0..3u64 {
         let (_dir, db) = db(&random_table(seed, 700 + seed as usize * 900));
         let t = table(&db, "t");
@@ -196,7 +196,7 @@ fn error_table(rows: &[(i64, &str)]) -> Vec<String> {
 }
 
 #[test]
-fn errors_are_the_row_executors_first() {
+fn errors_are_the_oracles_first() {
     let max = i64::MAX;
     let cases: Vec<(Vec<(i64, &str)>, &str)> = vec![
         // The sum overflows at the second row, avg meets a string at the
@@ -251,7 +251,7 @@ fn errors_are_the_row_executors_first() {
                 other => panic!("{other}"),
             })
             .collect();
-        // `where id > 0` makes the row executor scan a key range, in one
+        // `where id > 0` makes the plan scan a key range, in one
         // piece; without it, it splits the scan into parts as
         // `partitions` does.
         for (keys, group) in [(vec![], ""), (vec![a()], " group by a")] {

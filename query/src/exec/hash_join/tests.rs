@@ -1,6 +1,6 @@
-//! The hash join against the row executor's hash join: the same tables
-//! joined through `select * from a join b on …` (indexes off, so the row
-//! executor hashes `b`) and through the operator over the tables' chunks.
+//! The hash join against the oracle (`exec/oracle.rs`): the same tables
+//! joined through `select * from a join b on …` (indexes off, so the
+//! plan hashes `b`) and through the operator over the tables' chunks.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -78,7 +78,7 @@ fn no_indexes() -> ExecOptions {
 }
 
 #[test]
-fn joins_agree_with_the_row_executor() {
+fn joins_agree_with_the_oracle() {
     for seed in 0..3u64 {
         let mut stmts = random_table("a", seed, 300 + 200 * seed as usize);
         stmts.extend(random_table("b", seed + 100, 150 + 300 * seed as usize));

@@ -1,9 +1,15 @@
 //! The test oracle of the query engine: a row-at-a-time interpreter of
 //! physical plans, each node by its documented meaning, over the tables'
 //! rows decoded whole straight from storage (in primary-key order). It
-//! shares binding and planning with the engine but none of `exec/`: the
+//! shares binding and planning with the engine but none of its operators
+//! or kernels (expressions run through `BoundExpr::eval_row`): the
 //! operators' tests and the planner's tests compare the engine's rows
 //! (and error codes) with its.
+//!
+//! An aggregate over a parallel full scan aggregates each part of the
+//! scan on its own and merges the parts in key order, as the engine
+//! does, so a statement whose parts fail differently from one pass over
+//! all rows (an overflow only when merging) fails the same way here.
 //!
 //! The memory limit is modelled simply: every row a node must hold to
 //! answer (a hash join's build side, a group, a sorted row) is counted

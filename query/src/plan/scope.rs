@@ -35,13 +35,16 @@ pub(crate) trait Binder {
 }
 
 /// The tables of a statement, each with the offset of its columns in the
-/// combined row the executor passes along.
+/// combined row a join chain passes along.
 pub(crate) struct Scope {
+    /// Each table with the offset of its first column.
     pub tables: Vec<(Arc<Table>, usize)>,
+    /// The combined row's width: every table's columns.
     pub width: usize,
 }
 
 impl Scope {
+    /// The scope of `tables`, in statement order (`from`, then each join).
     pub(crate) fn new(tables: Vec<Arc<Table>>) -> Scope {
         let mut out = Vec::new();
         let mut width = 0;
@@ -95,6 +98,8 @@ impl Scope {
         }
     }
 
+    /// `unknown_column` for `name` (in table `table`, or in any), with the
+    /// nearest column name as a hint.
     fn unknown_column(&self, name: &str, table: Option<usize>) -> Error {
         let candidates: Vec<&str> = self
             .tables
@@ -178,8 +183,11 @@ pub(crate) fn join_columns(scope: &Scope, on: &Expr, step: usize) -> Result<(Exp
 
 /// Resolves names over a group row `[group keys.., aggregates..]`.
 pub(crate) struct GroupBinder<'a> {
+    /// The tables below the aggregation.
     pub scope: &'a Scope,
+    /// The `group by` expressions: group row positions `0..keys.len()`.
     pub keys: &'a [Expr],
+    /// The aggregates, after the keys in the group row.
     pub aggs: &'a [Expr],
 }
 

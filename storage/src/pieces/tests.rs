@@ -258,6 +258,41 @@ fn point_reads_use_each_blocks_own_directory() {
     check(&before, 0);
 }
 
+/// With `columnar_from_level` 1, a flush into level 0 writes row blocks
+/// (the piece scan yields no block) and the compaction below it writes
+/// columnar blocks; reads agree with the model throughout.
+#[test]
+fn columnar_from_level_keeps_level_0_in_row_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default()
+        .with_background(false)
+        .with_columnar_block_rows(16)
+        .with_columnar_from_level(1)
+        .with_value_layout(Some(Arc::new(TaggedLayout)));
+    let e = Engine::open(dir.path(), opts).unwrap();
+    let mut m = Model::new();
+    let mut b = WriteBatch::new();
+    for id in 0..100 {
+        let v = value(id as i64, 1);
+        b.put(&row_key(id)[..], &v[..]);
+        m.insert(row_key(id), v);
+    }
+    e.apply(&b, 1).unwrap();
+    e.flush().unwrap();
+    assert_eq!(e.stats().levels[0].files, 1);
+    assert_eq!(
+        check_view(&e.snapshot(), &m, 50),
+        0,
+        "level 0 holds a columnar block"
+    );
+    e.compact().unwrap();
+    assert_eq!(e.stats().levels[0].files, 0);
+    assert!(
+        check_view(&e.snapshot(), &m, 50) > 0,
+        "no columnar block below level 0"
+    );
+}
+
 #[test]
 fn compacted_rows_come_up_as_whole_blocks() {
     // One table, its rows in blocks of 64: every block comes up whole.

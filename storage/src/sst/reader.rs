@@ -455,7 +455,7 @@ impl Table {
     /// Whether any data block is columnar.
     #[inline]
     fn has_columnar(&self) -> bool {
-        self.layout.is_some()
+        !self.dirs.is_empty()
     }
 
     /// [`Table::get_value`] in a table that may hold columnar blocks: a

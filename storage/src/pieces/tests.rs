@@ -293,6 +293,45 @@ fn columnar_from_level_keeps_level_0_in_row_blocks() {
     );
 }
 
+/// A range that starts or ends inside a columnar block comes up as a
+/// block piece selecting exactly the rows in range (when at least 32 rows
+/// of the block are), not row by row.
+#[test]
+fn a_range_inside_a_block_comes_up_as_a_block_piece() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), 4096);
+    let mut m = Model::new();
+    let mut b = WriteBatch::new();
+    for id in 0..1000 {
+        let v = value(id as i64, 3);
+        b.put(&row_key(id)[..], &v[..]);
+        m.insert(row_key(id), v);
+    }
+    e.apply(&b, 1).unwrap();
+    e.flush().unwrap();
+    e.compact().unwrap();
+    let s = e.snapshot();
+    let model = |lo: u64, hi: u64| -> Pairs {
+        m.range(row_key(lo)..row_key(hi))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    for (lo, hi, blocks) in [
+        (100, 200, 1),
+        (0, 50, 1),
+        (950, 1000, 1),
+        (10, 990, 1),
+        (500, 520, 0),
+    ] {
+        let (got, n) = materialize(s.pieces(row_key(lo)..row_key(hi), None));
+        assert_eq!(got, model(lo, hi), "rows {lo}..{hi}");
+        assert_eq!(n, blocks, "block pieces of rows {lo}..{hi}");
+        let (got, n) = materialize(s.pieces(row_key(lo)..=row_key(hi - 1), None));
+        assert_eq!(got, model(lo, hi), "rows {lo}..={}", hi - 1);
+        assert_eq!(n, blocks, "block pieces of rows {lo}..={}", hi - 1);
+    }
+}
+
 #[test]
 fn compacted_rows_come_up_as_whole_blocks() {
     // One table, its rows in blocks of 64: every block comes up whole.

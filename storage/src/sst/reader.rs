@@ -1523,7 +1523,7 @@ impl TableCursor {
     pub(crate) fn skip_to_row(&mut self, row: usize) -> Result<bool> {
         if self.state == CursorState::On && row > self.pos && row < self.block.len() {
             self.decode(row)?;
-            return Ok(true);
+            return Ok(self.within_end());
         }
         if row >= self.block.len() {
             return self.skip_block();
@@ -1531,10 +1531,30 @@ impl TableCursor {
         Ok(self.state == CursorState::On)
     }
 
-    /// Whether every version of the current block is within the end
-    /// bound.
-    pub(crate) fn block_within_end(&self) -> bool {
-        !self.check_end
+    /// The end of the current block's rows that are within the end bound
+    /// (forward): the block's length when every row is, else the first
+    /// row above the bound (a binary search from the current row).
+    pub(crate) fn rows_within_end(&self) -> usize {
+        let n = self.block.len();
+        if !self.check_end {
+            return n;
+        }
+        let (mut lo, mut hi) = (self.pos, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            // An undecodable entry ends the run early; reading it row by
+            // row then reports the corruption.
+            let above = match self.block.entry_at(mid) {
+                Ok(e) => above_upper(&self.block.bytes()[e.key], &self.upper),
+                Err(_) => true,
+            };
+            if above {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
     }
 
     /// Moves past the current block, to the first version of the next

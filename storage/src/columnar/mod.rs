@@ -349,15 +349,17 @@ impl ColumnDir {
     }
 
     /// Appends the value of row `row` of the region `data` this directory
-    /// was parsed from, as `layout` joins its fields: the point-read path.
-    /// The cache lines of every field are asked for before any is read, so
-    /// that their misses overlap.
+    /// was parsed from, as `layout` joins its fields. With `prefetch` (the
+    /// point-read path, whose row is usually cold) the cache lines of every
+    /// field are asked for before any is read, so that their misses
+    /// overlap; a scan, reading rows in order, leaves that to the hardware.
     pub(crate) fn value(
         &self,
         data: &[u8],
         row: usize,
         layout: &dyn ValueLayout,
         out: &mut Vec<u8>,
+        prefetch: bool,
     ) -> Result<(), Malformed> {
         let n = self.rows();
         if row >= n {
@@ -365,8 +367,10 @@ impl ColumnDir {
         }
         let count = self.field_count(data, row);
         let metas = &self.columns[..count.min(self.columns.len())];
-        for meta in metas {
-            prefetch_field(data, meta, n, row);
+        if prefetch {
+            for meta in metas {
+                prefetch_field(data, meta, n, row);
+            }
         }
         // Most rows have few fields: keep them on the stack.
         const INLINE: usize = 16;
@@ -382,7 +386,7 @@ impl ColumnDir {
             *slot = field_at(data, meta, n, row);
             // The bytes of a string are read only by the join: ask for
             // them now, so that they load alongside the next columns.
-            if let Field::Text(b) | Field::Blob(b) = slot {
+            if prefetch && let Field::Text(b) | Field::Blob(b) = slot {
                 prefetch_at(b, 0);
             }
         }
@@ -550,7 +554,7 @@ impl ColumnBlock {
         if self.is_tombstone(row) {
             return;
         }
-        if self.dir.value(&self.data, row, layout, out).is_err() {
+        if self.dir.value(&self.data, row, layout, out, false).is_err() {
             // Out of range: a row without fields.
             layout.join(&[], out);
         }

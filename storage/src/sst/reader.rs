@@ -505,7 +505,7 @@ impl Table {
         let value = JOIN_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            dir.value(region, row, l.as_ref(), &mut buf)
+            dir.value(region, row, l.as_ref(), &mut buf, true)
                 .map(|()| Bytes::copy_from_slice(&buf))
         });
         let value = value.map_err(|m| corrupt(Malformed(m.0)))?;

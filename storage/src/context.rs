@@ -33,7 +33,11 @@ impl Context<'_> {
             block_size: self.opts.block_size,
             zstd_level: if compress { self.opts.zstd_level } else { 0 },
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
-            layout: self.opts.value_layout.clone(),
+            layout: self
+                .opts
+                .value_layout
+                .clone()
+                .filter(|_| level >= self.opts.columnar_from_level),
             columnar_rows: self.opts.columnar_block_rows,
         }
     }

@@ -14,7 +14,9 @@
 
 use std::path::Path;
 
-use fasty_storage::{Engine, IoBackend, Options, WriteBatch};
+use std::sync::Arc;
+
+use fasty_storage::{Engine, Field, IoBackend, Options, ValueLayout, WriteBatch};
 
 use super::{Error, KvStore, Result, StoreConfig};
 
@@ -122,6 +124,45 @@ fn cache_budget(config: &StoreConfig) -> Result<usize> {
         })
 }
 
+/// The value layout of `--columnar`: every key is in one group, and a
+/// value splits into four little-endian 8-byte ints and a blob of the
+/// rest (any 100-byte value does).
+#[derive(Debug)]
+struct BenchLayout;
+
+/// Ints at the start of a value under [`BenchLayout`].
+const BENCH_INTS: usize = 4;
+
+impl ValueLayout for BenchLayout {
+    fn group_len(&self, _key: &[u8]) -> Option<usize> {
+        Some(0)
+    }
+
+    fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
+        if value.len() < 8 * BENCH_INTS {
+            return false;
+        }
+        let (ints, rest) = value.split_at(8 * BENCH_INTS);
+        for w in ints.chunks_exact(8) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            out.push(Field::Int(i64::from_le_bytes(b)));
+        }
+        out.push(Field::Blob(rest));
+        true
+    }
+
+    fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
+        for f in fields {
+            match f {
+                Field::Int(v) => out.extend_from_slice(&v.to_le_bytes()),
+                Field::Blob(b) | Field::Text(b) => out.extend_from_slice(b),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// An open engine and the next sequence number to write.
 pub struct FastyStore {
     engine: Engine,
@@ -137,9 +178,13 @@ impl FastyStore {
             Backend::Uring => IoBackend::Uring,
             Backend::Std => IoBackend::Std,
         };
+        let layout: Option<Arc<dyn ValueLayout>> = config
+            .columnar
+            .then(|| Arc::new(BenchLayout) as Arc<dyn ValueLayout>);
         let opts = Options::default()
             .with_io(io)
-            .with_block_cache_budget(cache_budget(config)?);
+            .with_block_cache_budget(cache_budget(config)?)
+            .with_value_layout(layout);
         Ok(FastyStore {
             engine: Engine::open(dir, opts)?,
             next_seqno: 1,

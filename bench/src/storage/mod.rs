@@ -67,6 +67,12 @@ pub struct Args {
     /// Also write the results (medians and every run) as JSON to PATH.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+
+    /// fasty-uring and fasty-std store values in columnar data blocks:
+    /// each 100-byte value splits into four 8-byte ints and a 68-byte
+    /// blob (a stand-in for a table row), so reads join them back.
+    #[arg(long)]
+    pub columnar: bool,
 }
 
 const AFTER_HELP: &str = "\
@@ -199,6 +205,8 @@ impl System {
 pub struct StoreConfig {
     /// Block-cache budget in bytes.
     pub cache_bytes: u64,
+    /// fasty's engine writes columnar data blocks (`--columnar`).
+    pub columnar: bool,
 }
 
 /// A key-value store as the benchmark drives it. Errors end the run: a
@@ -288,6 +296,7 @@ pub fn run(args: &Args) -> Result<()> {
 
     let config = StoreConfig {
         cache_bytes: args.cache_mib << 20,
+        columnar: args.columnar,
     };
     eprintln!(
         "preparing {} keys (seed {}) in {}",

@@ -337,6 +337,7 @@ mod tests {
         let data = Dataset::new(10, 1);
         let config = StoreConfig {
             cache_bytes: 1 << 20,
+            columnar: false,
         };
         let report = Report::new(
             &data,

@@ -20,6 +20,7 @@ mod tests;
 
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -251,6 +252,9 @@ struct ColumnMeta {
     body: Range<usize>,
     /// FOR base (ints) or dictionary size (dict).
     base: i64,
+    /// Where a dictionary column's codes start in the region (after its
+    /// dictionary); 0 for other encodings.
+    codes: usize,
     /// Bit width of packed values.
     width: u8,
 }
@@ -264,17 +268,13 @@ pub(crate) trait KeySide: Send + Sync + fmt::Debug {
     fn version(&self, i: usize) -> (Seqno, bool);
 }
 
-/// One decoded columnar data block, shared by a scan and the query layer.
-///
-/// Rows are the block's versions in internal order (key ascending, then
-/// newest first). A scan hands the block up with a [`crate::Selection`] of
-/// the rows that are visible; rows outside it (older versions, tombstones,
-/// versions newer than the snapshot) must not be used. Column accessors
-/// take row indexes of the block; ranges are clamped to
-/// [`ColumnBlock::rows`], and an out-of-range row reads as null.
-pub struct ColumnBlock {
-    keys: Box<dyn KeySide>,
-    data: Bytes,
+/// The parsed directory of one block's column region: where every part
+/// of every column lies. Parsing it walks the whole directory and every
+/// column's zones, so a table keeps it per block once parsed (see
+/// [`ColumnBlock::with_dir`]): a point read then goes straight to one
+/// field per column.
+#[derive(Debug)]
+pub(crate) struct ColumnDir {
     summary: Summary,
     /// Field count of every row (when all rows have the same).
     same_count: Option<u16>,
@@ -283,25 +283,12 @@ pub struct ColumnBlock {
     columns: Vec<ColumnMeta>,
 }
 
-impl fmt::Debug for ColumnBlock {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ColumnBlock")
-            .field("rows", &self.summary.rows)
-            .field("columns", &self.columns.len())
-            .finish_non_exhaustive()
-    }
-}
-
-impl ColumnBlock {
-    /// Parses a column region (`data`) for the rows `keys` describes.
+impl ColumnDir {
+    /// Parses the directory of a column region (`data`) for `rows` rows.
     /// Checks that every section lies within the region; values are not
     /// checked (accessors never read out of bounds whatever the bytes).
-    pub(crate) fn parse(
-        data: Bytes,
-        keys: Box<dyn KeySide>,
-        rows: usize,
-    ) -> Result<ColumnBlock, Malformed> {
-        let mut r = Reader::new(&data);
+    pub(crate) fn parse(data: &[u8], rows: usize) -> Result<ColumnDir, Malformed> {
+        let mut r = Reader::new(data);
         let (summary, flags) = Summary::decode(&mut r)?;
         let n = summary.rows as usize;
         if n != rows {
@@ -332,14 +319,133 @@ impl ColumnBlock {
         if r.rest() != 0 {
             return Err(Malformed("trailing bytes in column region"));
         }
-        Ok(ColumnBlock {
-            keys,
-            data,
+        Ok(ColumnDir {
             summary,
             same_count,
             counts,
             columns,
         })
+    }
+
+    fn rows(&self) -> usize {
+        self.summary.rows as usize
+    }
+
+    /// Field count of row `row` of the region `data` this directory
+    /// describes (0 out of range).
+    #[inline]
+    fn field_count(&self, data: &[u8], row: usize) -> usize {
+        if row >= self.rows() {
+            return 0;
+        }
+        match self.same_count {
+            Some(c) => usize::from(c),
+            None => {
+                let at = self.counts.start + 2 * row;
+                data.get(at..at + 2)
+                    .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+            }
+        }
+    }
+
+    /// Appends the value of row `row` of the region `data` this directory
+    /// was parsed from, as `layout` joins its fields. With `prefetch` (the
+    /// point-read path, whose row is usually cold) the cache lines of every
+    /// field are asked for before any is read, so that their misses
+    /// overlap; a scan, reading rows in order, leaves that to the hardware.
+    pub(crate) fn value(
+        &self,
+        data: &[u8],
+        row: usize,
+        layout: &dyn ValueLayout,
+        out: &mut Vec<u8>,
+        prefetch: bool,
+    ) -> Result<(), Malformed> {
+        let n = self.rows();
+        if row >= n {
+            return Err(Malformed("row number beyond the column region"));
+        }
+        let count = self.field_count(data, row);
+        let metas = &self.columns[..count.min(self.columns.len())];
+        if prefetch {
+            for meta in metas {
+                prefetch_field(data, meta, n, row);
+            }
+        }
+        // Most rows have few fields: keep them on the stack.
+        const INLINE: usize = 16;
+        let mut inline = [Field::Null; INLINE];
+        let mut heap = Vec::new();
+        let fields: &mut [Field<'_>] = if count <= INLINE {
+            &mut inline[..count]
+        } else {
+            heap.resize(count, Field::Null);
+            &mut heap
+        };
+        for (slot, meta) in fields.iter_mut().zip(metas) {
+            *slot = field_at(data, meta, n, row);
+            // The bytes of a string are read only by the join: ask for
+            // them now, so that they load alongside the next columns.
+            if prefetch && let Field::Text(b) | Field::Blob(b) = slot {
+                prefetch_at(b, 0);
+            }
+        }
+        out.reserve(16 + 12 * count);
+        layout.join(fields, out);
+        Ok(())
+    }
+}
+
+/// One decoded columnar data block, shared by a scan and the query layer.
+///
+/// Rows are the block's versions in internal order (key ascending, then
+/// newest first). A scan hands the block up with a [`crate::Selection`] of
+/// the rows that are visible; rows outside it (older versions, tombstones,
+/// versions newer than the snapshot) must not be used. Column accessors
+/// take row indexes of the block; ranges are clamped to
+/// [`ColumnBlock::rows`], and an out-of-range row reads as null.
+pub struct ColumnBlock {
+    keys: Box<dyn KeySide>,
+    data: Bytes,
+    dir: Arc<ColumnDir>,
+    summary: Summary,
+}
+
+impl fmt::Debug for ColumnBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ColumnBlock")
+            .field("rows", &self.summary.rows)
+            .field("columns", &self.dir.columns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ColumnBlock {
+    /// Parses a column region (`data`) for the rows `keys` describes.
+    /// Checks that every section lies within the region; values are not
+    /// checked (accessors never read out of bounds whatever the bytes).
+    pub(crate) fn parse(
+        data: Bytes,
+        keys: Box<dyn KeySide>,
+        rows: usize,
+    ) -> Result<ColumnBlock, Malformed> {
+        let dir = Arc::new(ColumnDir::parse(&data, rows)?);
+        Ok(ColumnBlock::with_dir(data, keys, dir))
+    }
+
+    /// The block over the region `data` whose directory `dir` was parsed
+    /// from exactly these bytes (by [`ColumnDir::parse`]).
+    pub(crate) fn with_dir(
+        data: Bytes,
+        keys: Box<dyn KeySide>,
+        dir: Arc<ColumnDir>,
+    ) -> ColumnBlock {
+        ColumnBlock {
+            keys,
+            data,
+            summary: dir.summary,
+            dir,
+        }
     }
 
     /// Number of rows (versions) in the block.
@@ -349,7 +455,7 @@ impl ColumnBlock {
 
     /// Number of columns: the largest field count of any row.
     pub fn columns(&self) -> usize {
-        self.columns.len()
+        self.dir.columns.len()
     }
 
     /// Whether every key in the block is distinct (no older versions kept
@@ -404,23 +510,12 @@ impl ColumnBlock {
     /// Number of fields row `row`'s value split into; fields past it read
     /// as null.
     pub fn field_count(&self, row: usize) -> usize {
-        if row >= self.rows() {
-            return 0;
-        }
-        match self.same_count {
-            Some(c) => usize::from(c),
-            None => {
-                let at = self.counts.start + 2 * row;
-                self.data
-                    .get(at..at + 2)
-                    .map_or(0, |b| usize::from(u16::from_le_bytes([b[0], b[1]])))
-            }
-        }
+        self.dir.field_count(&self.data, row)
     }
 
     /// Column `c`, or `None` past the last column.
     pub fn column(&self, c: usize) -> Option<Column<'_>> {
-        let meta = self.columns.get(c)?;
+        let meta = self.dir.columns.get(c)?;
         Some(Column {
             data: &self.data,
             meta: meta.clone(),
@@ -430,8 +525,8 @@ impl ColumnBlock {
 
     /// The zone maps of the whole block (merged over its vectors).
     pub fn zones(&self) -> Zones<'static> {
-        let mut cols = Vec::with_capacity(self.columns.len());
-        for c in 0..self.columns.len() {
+        let mut cols = Vec::with_capacity(self.dir.columns.len());
+        for c in 0..self.dir.columns.len() {
             if let Some(col) = self.column(c) {
                 cols.push(col.block_zone().into_owned());
             }
@@ -442,8 +537,14 @@ impl ColumnBlock {
     /// Appends row `row`'s fields to `out` (nothing for a tombstone).
     pub fn fields<'s>(&'s self, row: usize, out: &mut Vec<Field<'s>>) {
         let n = self.field_count(row);
+        let rows = self.rows();
         for c in 0..n {
-            out.push(self.column(c).map_or(Field::Null, |col| col.field(row)));
+            out.push(
+                self.dir
+                    .columns
+                    .get(c)
+                    .map_or(Field::Null, |meta| field_at(&self.data, meta, rows, row)),
+            );
         }
     }
 
@@ -453,9 +554,10 @@ impl ColumnBlock {
         if self.is_tombstone(row) {
             return;
         }
-        let mut fields = Vec::with_capacity(self.field_count(row));
-        self.fields(row, &mut fields);
-        layout.join(&fields, out);
+        if self.dir.value(&self.data, row, layout, out, false).is_err() {
+            // Out of range: a row without fields.
+            layout.join(&[], out);
+        }
     }
 
     fn clamp(&self, rows: Range<usize>) -> Range<usize> {
@@ -504,6 +606,7 @@ fn parse_column(
         (ColumnKind::Text | ColumnKind::Blob, enc::PLAIN) => skip_offsets_and_bytes(r, n)?,
         (ColumnKind::Text | ColumnKind::Blob, _) => {
             skip_offsets_and_bytes(r, meta.base as usize)?;
+            meta.codes = r.pos();
             r.take(bits::packed_len(n, meta.width))?;
         }
         (ColumnKind::Mixed, _) => {
@@ -551,6 +654,7 @@ fn column_header(h: &[u8], at: usize, n: usize) -> Result<ColumnMeta, Malformed>
         nulls: nulls_at..nulls_at + nulls_len,
         zones: 0..0,
         body: 0..0,
+        codes: 0,
         base: if encoding == enc::DICT {
             dict as i64
         } else {
@@ -822,8 +926,8 @@ fn field_at<'a>(data: &'a [u8], meta: &ColumnMeta, n: usize, row: usize) -> Fiel
         ColumnKind::Text | ColumnKind::Blob => {
             let b = if meta.encoding == enc::DICT {
                 let d = meta.base as usize;
-                let dict_len = string_region_len(body, d);
-                let code = Packed::new(body.get(dict_len..).unwrap_or(&[]), meta.width, n).get(row);
+                let codes = data.get(meta.codes..).unwrap_or(&[]);
+                let code = Packed::new(codes, meta.width, n).get(row);
                 if code as usize >= d {
                     &[]
                 } else {
@@ -852,6 +956,47 @@ fn field_at<'a>(data: &'a [u8], meta: &ColumnMeta, n: usize, row: usize) -> Fiel
         }
         ColumnKind::Null => Field::Null,
     }
+}
+
+/// Starts loading the cache line(s) [`field_at`] reads first for row
+/// `row` of the column `meta` describes (nothing where there is no
+/// prefetch instruction). Dependent reads (a string's bytes after its
+/// offsets, a dictionary entry after its code) are left to `field_at`.
+#[inline]
+fn prefetch_field(data: &[u8], meta: &ColumnMeta, n: usize, row: usize) {
+    if meta.null_count > 0 {
+        prefetch_at(data, meta.nulls.start + row / 8);
+    }
+    let body = meta.body.start;
+    let at = match meta.kind {
+        ColumnKind::Null => return,
+        ColumnKind::Int => body + row * usize::from(meta.width) / 8,
+        ColumnKind::Float => body + 8 * row,
+        ColumnKind::Bool => body + row / 8,
+        ColumnKind::Text | ColumnKind::Blob if meta.encoding == enc::DICT => {
+            meta.codes + row * usize::from(meta.width) / 8
+        }
+        ColumnKind::Text | ColumnKind::Blob => body + 4 * row,
+        ColumnKind::Mixed => {
+            prefetch_at(data, body + row);
+            body + n + 8 * row
+        }
+    };
+    prefetch_at(data, at);
+}
+
+/// Starts loading the cache line holding byte `at` of `data`, if in range.
+#[inline]
+fn prefetch_at(data: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(b) = data.get(at) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is only a hint to the cache: it reads nothing
+        // the program sees and never faults; the address is within `data`.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(b).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, at);
 }
 
 /// Length of an offsets+bytes region of `count` strings at the start of
@@ -902,50 +1047,4 @@ impl<'a> Bitmap<'a> {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-}
-
-/// Appends the value of row `row` of the column region `region` (of a
-/// block of `rows` rows) as `layout` joins it: the point-read path, which
-/// goes through the column directory to one field per column without
-/// building a [`ColumnBlock`].
-pub(crate) fn read_value(
-    region: &[u8],
-    rows: usize,
-    row: usize,
-    layout: &dyn ValueLayout,
-    out: &mut Vec<u8>,
-) -> Result<(), Malformed> {
-    let mut r = Reader::new(region);
-    let (summary, flags) = Summary::decode(&mut r)?;
-    let n = summary.rows as usize;
-    if n != rows || row >= n {
-        return Err(Malformed("column region row count differs from the keys"));
-    }
-    let count = if flags & FLAG_SAME_COUNT != 0 {
-        usize::from(r.u16()?)
-    } else {
-        let counts = r.take(2 * n)?;
-        usize::from(u16::from_le_bytes([counts[2 * row], counts[2 * row + 1]]))
-    };
-    let ncols = usize::from(r.u16()?);
-    let dir = r.take(DIR_ENTRY_LEN * ncols)?;
-    // Most rows have few fields: keep them on the stack.
-    const INLINE: usize = 16;
-    let mut inline = [Field::Null; INLINE];
-    let mut heap = Vec::new();
-    let fields: &mut [Field<'_>] = if count <= INLINE {
-        &mut inline[..count]
-    } else {
-        heap.resize(count, Field::Null);
-        &mut heap
-    };
-    for (slot, e) in fields.iter_mut().zip(dir.chunks_exact(DIR_ENTRY_LEN)) {
-        let (start, body) = dir_offsets(e);
-        let mut meta = column_header(&e[..HEADER_LEN], start, n)?;
-        meta.body = body..region.len();
-        *slot = field_at(region, &meta, n, row);
-    }
-    out.reserve(16 + 12 * count);
-    layout.join(fields, out);
-    Ok(())
 }

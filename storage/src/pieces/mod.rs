@@ -208,9 +208,8 @@ impl<'f> Pieces<'f> {
     ///
     /// A run is the current row and the rows after it in the block whose
     /// keys are below the next key of every other source (all of the
-    /// block's rest when the block's last key is), provided its first key
-    /// is not the key decided last and the block ends within the scan's
-    /// bounds. Then no other source holds a version of any of the run's
+    /// block's rest when the block's last key is) and within the scan's
+    /// end bound, provided its first key is not the key decided last. Then no other source holds a version of any of the run's
     /// keys that is yet to come (newer ones were consumed before, and
     /// decided its first key), so the run's visible rows are decided by
     /// the block alone, and leaving the run out (for a filter, whose zone
@@ -224,11 +223,10 @@ impl<'f> Pieces<'f> {
             return None;
         };
         let (block, pos, i, table) = t.at_columnar_row()?;
-        if !t.block_within_end() {
-            return None;
-        }
         let n = block.rows();
-        if pos >= n || (self.has_key && same_key(block.key(pos), &self.key)) {
+        // Rows past the scan's end bound are not the run's.
+        let limit = t.rows_within_end().min(n);
+        if pos >= limit || (self.has_key && same_key(block.key(pos), &self.key)) {
             return None;
         }
         let end = match self.merge.others_first_key() {
@@ -246,7 +244,8 @@ impl<'f> Pieces<'f> {
                 lo
             }
             _ => n,
-        };
+        }
+        .min(limit);
         let whole = pos == 0 && end == n;
         if !whole && end - pos < MIN_RUN {
             return None;

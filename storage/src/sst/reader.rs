@@ -13,8 +13,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::ops::{Bound, Range};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{self, AtomicBool, AtomicU64};
+use std::sync::{Arc, OnceLock};
 
 use bytes::{Buf, Bytes};
 
@@ -26,7 +26,7 @@ use super::bloom::{self, Bloom};
 use super::{
     BLOCK_COLUMNAR, BlockCache, FOOTER_LEN, FORMAT_VERSION, FORMAT_VERSION_ROWS, MAGIC, TableMeta,
 };
-use crate::columnar::{self, ColumnBlock, KeySide, Reader, Summary, ValueLayout, Zones};
+use crate::columnar::{self, ColumnBlock, ColumnDir, KeySide, Reader, Summary, ValueLayout, Zones};
 use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::types::{Entry, Kind, Seqno, internal_cmp};
@@ -266,6 +266,11 @@ pub(crate) struct Table {
     /// Joins the fields of columnar blocks back into values; present
     /// whenever the table holds columnar blocks (checked at open).
     layout: Option<Arc<dyn ValueLayout>>,
+    /// The parsed column directory of each columnar data block, filled on
+    /// first use (empty when the table holds no columnar block). The table
+    /// is immutable, so an entry never goes stale: a compaction writes new
+    /// tables with slots of their own.
+    dirs: Box<[OnceLock<Arc<ColumnDir>>]>,
 }
 
 impl fmt::Debug for Table {
@@ -373,6 +378,11 @@ impl Table {
         )?;
 
         let words = index.len().div_ceil(64);
+        let dirs = if index.columnar.iter().any(Option::is_some) {
+            (0..index.len()).map(|_| OnceLock::new()).collect()
+        } else {
+            Box::default()
+        };
         Ok(Table {
             id,
             path: path.to_path_buf(),
@@ -385,6 +395,7 @@ impl Table {
             io,
             obsolete: AtomicBool::new(false),
             layout,
+            dirs,
         })
     }
 
@@ -444,7 +455,7 @@ impl Table {
     /// Whether any data block is columnar.
     #[inline]
     fn has_columnar(&self) -> bool {
-        self.layout.is_some()
+        !self.dirs.is_empty()
     }
 
     /// [`Table::get_value`] in a table that may hold columnar blocks: a
@@ -488,16 +499,42 @@ impl Table {
         let Some(l) = &self.layout else {
             return Ok(Some((e.seqno, Kind::Put, Bytes::new())));
         };
+        let dir = self.column_dir(i, region, h.entries as usize)?;
         // Joined into a reused buffer, then copied out at its exact size
         // (one allocation, and a `Bytes` that needs no shared header).
         let value = JOIN_BUF.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
-            columnar::read_value(region, layout.entries(), row, l.as_ref(), &mut buf)
+            dir.value(region, row, l.as_ref(), &mut buf, true)
                 .map(|()| Bytes::copy_from_slice(&buf))
         });
         let value = value.map_err(|m| corrupt(Malformed(m.0)))?;
         Ok(Some((e.seqno, Kind::Put, value)))
+    }
+
+    /// The column directory of columnar data block `i`, whose column
+    /// region is `region` (of `rows` rows): parsed on first use, then
+    /// kept.
+    #[inline]
+    fn column_dir(&self, i: usize, region: &[u8], rows: usize) -> Result<&Arc<ColumnDir>> {
+        let Some(slot) = self.dirs.get(i) else {
+            let offset = self.index.handles.get(i).map_or(0, |h| h.offset);
+            return Err(self.corrupt(offset, Malformed("columnar block in a table without any")));
+        };
+        if let Some(dir) = slot.get() {
+            return Ok(dir);
+        }
+        let dir = ColumnDir::parse(region, rows)
+            .map_err(|m| self.corrupt(self.index.handles[i].offset, Malformed(m.0)))?;
+        // Another thread may have filled the slot meanwhile: same bytes,
+        // same directory.
+        let _ = slot.set(Arc::new(dir));
+        slot.get().ok_or_else(|| {
+            self.corrupt(
+                self.index.handles[i].offset,
+                Malformed("column directory lost"),
+            )
+        })
     }
 
     /// The version [`Table::get`] finds, with the bytes it was decoded from
@@ -689,10 +726,10 @@ impl Table {
         if self.file.get(region.clone()).is_none() {
             return Err(self.corrupt(h.offset, Malformed("block beyond end of file")));
         }
+        let data = self.file.slice(region);
+        let dir = Arc::clone(self.column_dir(i, &data, h.entries as usize)?);
         let keys = Box::new(BlockKeys(keys.clone()));
-        ColumnBlock::parse(self.file.slice(region), keys, h.entries as usize)
-            .map(|b| Some(Arc::new(b)))
-            .map_err(|m| self.corrupt(h.offset, Malformed(m.0)))
+        Ok(Some(Arc::new(ColumnBlock::with_dir(data, keys, dir))))
     }
 }
 
@@ -1486,7 +1523,7 @@ impl TableCursor {
     pub(crate) fn skip_to_row(&mut self, row: usize) -> Result<bool> {
         if self.state == CursorState::On && row > self.pos && row < self.block.len() {
             self.decode(row)?;
-            return Ok(true);
+            return Ok(self.within_end());
         }
         if row >= self.block.len() {
             return self.skip_block();
@@ -1494,10 +1531,30 @@ impl TableCursor {
         Ok(self.state == CursorState::On)
     }
 
-    /// Whether every version of the current block is within the end
-    /// bound.
-    pub(crate) fn block_within_end(&self) -> bool {
-        !self.check_end
+    /// The end of the current block's rows that are within the end bound
+    /// (forward): the block's length when every row is, else the first
+    /// row above the bound (a binary search from the current row).
+    pub(crate) fn rows_within_end(&self) -> usize {
+        let n = self.block.len();
+        if !self.check_end {
+            return n;
+        }
+        let (mut lo, mut hi) = (self.pos, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            // An undecodable entry ends the run early; reading it row by
+            // row then reports the corruption.
+            let above = match self.block.entry_at(mid) {
+                Ok(e) => above_upper(&self.block.bytes()[e.key], &self.upper),
+                Err(_) => true,
+            };
+            if above {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo
     }
 
     /// Moves past the current block, to the first version of the next

@@ -642,6 +642,7 @@ mod oracle {
                 probe_key,
                 build_key,
                 filter,
+                emit_build,
                 ..
             } => {
                 let build = input(1)?;
@@ -652,7 +653,7 @@ mod oracle {
                         if same_key(&k, &build_key.eval_row(b)?) {
                             let row: Vec<Value> = p.iter().chain(b).cloned().collect();
                             if keep(filter, &row)? {
-                                out.push(row);
+                                out.push(if *emit_build { row } else { p.clone() });
                             }
                         }
                     }

@@ -19,11 +19,13 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
-use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Predicate, build};
+use rayon::prelude::*;
+
+use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, Predicate, build, partitions};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::{Limits, Meter};
 use crate::plan::bound::BoundExpr;
-use crate::plan::physical::Physical;
+use crate::plan::physical::{Access, Physical};
 use crate::value::Value;
 use crate::vector::{Chunk, Data, VECTOR_SIZE, Vector, VectorBuilder, gather};
 
@@ -230,6 +232,46 @@ impl BuildTable {
             parts.push(c);
         }
         BuildTable::index(parts, keep_rows, meter)
+    }
+
+    /// [`BuildTable::build`] over the build side at `child` read in
+    /// `parts` (in key order), each in a rayon task; the chunks are
+    /// indexed in part order, so rows keep their build order. The first
+    /// error in build order is the one returned.
+    fn build_parts<'a>(
+        child: Node<'a>,
+        ctx: &'a ExecCtx<'a>,
+        parts: &[Part],
+        key: &BoundExpr,
+        keep_rows: bool,
+    ) -> Result<BuildTable> {
+        let limits = ctx.limits;
+        let read = |part: Part| -> Result<(Vec<Collected>, Meter<'a>)> {
+            let key = Kernel::compile(key)?;
+            let mut input = build(child, ctx, Some(part))?;
+            let mut meter = Meter::new(limits);
+            let mut out = Vec::new();
+            while let Some(chunk) = input.next()? {
+                limits.check()?;
+                if chunk.is_empty() {
+                    continue;
+                }
+                let c = collect(chunk, &key, keep_rows)?;
+                meter.tick_holding(c.chunk.heap_bytes() + c.keys.heap_bytes())?;
+                out.push(c);
+            }
+            Ok((out, meter))
+        };
+        let read: Vec<Result<(Vec<Collected>, Meter<'a>)>> =
+            parts.par_iter().map(|&p| read(p)).collect();
+        let mut meter = Meter::new(limits);
+        let mut all = Vec::new();
+        for r in read {
+            let (chunks, m) = r?;
+            meter.absorb(m)?;
+            all.extend(chunks);
+        }
+        BuildTable::index(all, keep_rows, meter)
     }
 
     /// Indexes the collected chunks by key. Rows are filed last to first,
@@ -588,15 +630,52 @@ fn shared_table<'a>(node: Node<'a>, ctx: &'a ExecCtx<'a>) -> Result<Arc<BuildTab
             "internal: a hash join without its build side",
         )
     })?;
-    let input = build(child, ctx, None)?;
-    let t = Arc::new(BuildTable::build(
-        input,
-        &Kernel::compile(build_key)?,
-        ctx.limits,
-        *emit_build,
-    )?);
+    let key = Kernel::compile(build_key)?;
+    let t = match build_parts(child, ctx)? {
+        Some(parts) => BuildTable::build_parts(child, ctx, &parts, build_key, *emit_build)?,
+        None => BuildTable::build(build(child, ctx, None)?, &key, ctx.limits, *emit_build)?,
+    };
+    let t = Arc::new(t);
     *guard = Some(t.clone());
     Ok(t)
+}
+
+/// The parts a build side can be read in, one rayon task each: when it is
+/// a full scan (under filters and projections only, so that no task waits
+/// on another join's table) of a table big enough to split.
+fn build_parts<'a>(child: Node<'a>, ctx: &'a ExecCtx<'a>) -> Result<Option<Vec<Part>>> {
+    let mut n = child.plan;
+    loop {
+        match n {
+            Physical::Filter { input, .. } | Physical::Project { input, .. } => n = input,
+            Physical::Scan {
+                access: Access::FullScan,
+                ..
+            } => break,
+            _ => return Ok(None),
+        }
+    }
+    // The build side's own scan is not marked parallel (it is not the
+    // driving table); ask for its parts as if it were.
+    let mut plan = child.plan.clone();
+    let mut m = &mut plan;
+    loop {
+        match m {
+            Physical::Filter { input, .. } | Physical::Project { input, .. } => m = input,
+            Physical::Scan { parallel, .. } => {
+                *parallel = true;
+                break;
+            }
+            _ => return Ok(None),
+        }
+    }
+    partitions(
+        Node {
+            plan: &plan,
+            id: child.id,
+        },
+        ctx,
+    )
 }
 
 /// Builds the tables of the hash joins on `node`'s first-input chain (the

@@ -407,7 +407,7 @@ fn keys_only_joins_give_the_probe_side_of_full_joins() {
 }
 
 #[test]
-fn join_aggregates_agree_with_the_row_executor() {
+fn join_aggregates_and_joined_rows_agree_with_the_row_executor() {
     let mut stmts = random_table("a", 31, 1500);
     stmts.extend(random_table("b", 32, 700));
     stmts.push("create table e { id: int, k: int, f: float, s: string, v: int }".into());
@@ -425,6 +425,10 @@ fn join_aggregates_agree_with_the_row_executor() {
         "select count(*), sum(a.v) from a join e on a.k = e.k",
         "select count(*), sum(e.v) from e join a on e.k = a.k",
         "select count(*) from a join b on a.k = b.k join e on b.k = e.k",
+        // Joined rows in order: each probe row's matches in build order,
+        // also when the build side was read in parts.
+        "select * from a join b on a.k = b.k",
+        "select a.id, b.id from a join b on a.s = b.s",
     ];
     for columnar in [false, true] {
         let dir = tempfile::tempdir().unwrap();

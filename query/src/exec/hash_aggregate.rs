@@ -525,6 +525,22 @@ const GROUP_BYTES: usize = 48;
 /// Bytes of one aggregate's state of one group (roughly).
 const STATE_BYTES: usize = 32;
 
+/// Most slots of a [`Dense`] table (256 KiB of group ids): keys spread
+/// wider than this are hashed.
+const DENSE_MAX: usize = 1 << 16;
+
+/// No group yet, in a [`Dense`] slot.
+const NO_GROUP: u32 = u32::MAX;
+
+/// Group ids of int keys `base..base + slots.len()`, by offset.
+#[derive(Debug, Default)]
+struct Dense {
+    /// The first key.
+    base: i64,
+    /// Per key: its group, or [`NO_GROUP`].
+    slots: Vec<u32>,
+}
+
 /// A table of groups: one part's partial aggregate, or the whole.
 struct Groups<'l> {
     /// Keys per group.
@@ -541,6 +557,9 @@ struct Groups<'l> {
     len: usize,
     /// The memory the groups hold.
     meter: Meter<'l>,
+    /// Groups of one int key in a small range, by offset from the range's
+    /// start: a cache in front of `ints` (which still has every group).
+    dense: Dense,
     /// Scratch: an encoded key, group ids of a chunk, key values of a row.
     buf: Vec<u8>,
     gids: Vec<u32>,
@@ -562,6 +581,7 @@ impl<'l> Groups<'l> {
                 .collect(),
             len: 0,
             meter: Meter::new(limits),
+            dense: Dense::default(),
             buf: Vec::new(),
             gids: Vec::new(),
             row_keys: Vec::new(),
@@ -612,6 +632,63 @@ impl<'l> Groups<'l> {
         Ok(g)
     }
 
+    /// Whether the dense table covers every non-null key in play of
+    /// `chunk` (int key vector `k` with values `xs`), after growing it if
+    /// the keys seen so far and these fit in [`DENSE_MAX`] slots.
+    fn dense_fits(&mut self, chunk: &Chunk, k: &Vector, xs: &[i64]) -> Result<bool> {
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        match k.validity() {
+            None => match &chunk.sel {
+                None => {
+                    for &x in &xs[..chunk.len] {
+                        lo = lo.min(x);
+                        hi = hi.max(x);
+                    }
+                }
+                Some(sel) => {
+                    for &p in sel.iter() {
+                        lo = lo.min(xs[p as usize]);
+                        hi = hi.max(xs[p as usize]);
+                    }
+                }
+            },
+            Some(valid) => {
+                for p in chunk.positions() {
+                    if valid.get(p) {
+                        lo = lo.min(xs[p]);
+                        hi = hi.max(xs[p]);
+                    }
+                }
+            }
+        }
+        if lo > hi {
+            // Nulls only.
+            return Ok(true);
+        }
+        let d = &self.dense;
+        let (base, end) = if d.slots.is_empty() {
+            (lo, hi)
+        } else {
+            let end = d.base.saturating_add(d.slots.len() as i64 - 1);
+            (d.base.min(lo), end.max(hi))
+        };
+        let span = i128::from(end) - i128::from(base) + 1;
+        if span > DENSE_MAX as i128 {
+            return Ok(false);
+        }
+        if d.slots.is_empty() || base != d.base || span as usize != d.slots.len() {
+            let mut slots = vec![NO_GROUP; span as usize];
+            let shift = (d.base.wrapping_sub(base)) as usize;
+            if !d.slots.is_empty() {
+                slots[shift..shift + d.slots.len()].copy_from_slice(&d.slots);
+            }
+            let grown = (slots.len() - d.slots.len()) * 4;
+            self.dense = Dense { base, slots };
+            self.meter.tick_holding(grown)?;
+        }
+        Ok(true)
+    }
+
     /// Fills `self.gids` with the group of each row in play of `chunk`,
     /// given its key vectors.
     fn group_ids(&mut self, chunk: &Chunk, keys: &[Arc<Vector>]) -> Result<()> {
@@ -626,16 +703,39 @@ impl<'l> Groups<'l> {
                         "internal: key vector type changed",
                     ));
                 };
-                for p in chunk.positions() {
-                    let g = if k.is_null(p) {
-                        self.group(&[Value::Null])?
-                    } else {
-                        match self.ints.get(&xs[p]) {
-                            Some(&g) => g,
-                            None => self.group(&[Value::Int(xs[p])])?,
-                        }
-                    };
-                    gids.push(g);
+                if self.dense_fits(chunk, k, xs)? {
+                    let Dense { base, slots } = std::mem::take(&mut self.dense);
+                    let mut slots = slots;
+                    let mut null_group = None;
+                    for p in chunk.positions() {
+                        let g = if k.is_null(p) {
+                            match null_group {
+                                Some(g) => g,
+                                None => *null_group.insert(self.group(&[Value::Null])?),
+                            }
+                        } else {
+                            // In range: `dense_fits` saw every key.
+                            let slot = &mut slots[xs[p].wrapping_sub(base) as usize];
+                            if *slot == NO_GROUP {
+                                *slot = self.group(&[Value::Int(xs[p])])?;
+                            }
+                            *slot
+                        };
+                        gids.push(g);
+                    }
+                    self.dense = Dense { base, slots };
+                } else {
+                    for p in chunk.positions() {
+                        let g = if k.is_null(p) {
+                            self.group(&[Value::Null])?
+                        } else {
+                            match self.ints.get(&xs[p]) {
+                                Some(&g) => g,
+                                None => self.group(&[Value::Int(xs[p])])?,
+                            }
+                        };
+                        gids.push(g);
+                    }
                 }
             }
             _ => {

@@ -19,20 +19,18 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
-use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Predicate, build};
+use rayon::prelude::*;
+
+use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, Predicate, build, partitions};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::{Limits, Meter};
 use crate::plan::bound::BoundExpr;
-use crate::plan::physical::Physical;
+use crate::plan::physical::{Access, Physical};
 use crate::value::Value;
 use crate::vector::{Chunk, Data, VECTOR_SIZE, Vector, VectorBuilder, gather};
 
 /// No (further) row: the end of a chain.
 const NONE: u32 = u32::MAX;
-
-/// Bytes a build row holds besides its values: its chain link, and a
-/// share of the key map (counted per row, whether its key is new or not).
-const ROW_BYTES: usize = 4 + 24;
 
 /// The key of one row, as the hash table files it.
 enum Key {
@@ -100,96 +98,360 @@ fn str_key(s: &[u8], buf: &mut Vec<u8>) -> Option<Key> {
     Some(Key::Other)
 }
 
+/// How the int keys of a build table find their first row.
+#[derive(Debug, Default)]
+enum Ints {
+    /// No int key.
+    #[default]
+    Empty,
+    /// Keys in a small range: key `k`'s first row at `heads[k - min]`.
+    Direct {
+        /// The smallest key.
+        min: i64,
+        /// Per key in the range: its first row, or [`NONE`].
+        heads: Vec<u32>,
+    },
+    /// Unique keys in a small range, their rows not kept (the join emits
+    /// probe columns only): one bit per key in the range.
+    Present {
+        /// The smallest key.
+        min: i64,
+        /// Bit `k - min` set when key `k` is present.
+        bits: Vec<u64>,
+        /// Keys in the range.
+        len: u64,
+    },
+    /// Any int keys, hashed.
+    Hashed(FxHashMap<i64, u32>),
+}
+
+impl Ints {
+    /// The first row of int key `k`, or [`NONE`]; for [`Ints::Present`],
+    /// row 0 when present (its rows are not kept).
+    #[inline]
+    fn get(&self, k: i64) -> u32 {
+        match self {
+            Ints::Empty => NONE,
+            Ints::Direct { min, heads } => {
+                // Below `min` wraps to a huge offset: out of range too.
+                let o = k.wrapping_sub(*min) as u64;
+                if o < heads.len() as u64 {
+                    heads[o as usize]
+                } else {
+                    NONE
+                }
+            }
+            Ints::Present { min, bits, len } => {
+                let o = k.wrapping_sub(*min) as u64;
+                if o < *len && bits[(o / 64) as usize] >> (o % 64) & 1 == 1 {
+                    0
+                } else {
+                    NONE
+                }
+            }
+            Ints::Hashed(m) => m.get(&k).copied().unwrap_or(NONE),
+        }
+    }
+
+    /// Heap bytes held.
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Ints::Empty => 0,
+            Ints::Direct { heads, .. } => heads.len() * 4,
+            Ints::Present { bits, .. } => bits.len() * 8,
+            Ints::Hashed(m) => m.capacity() * 16,
+        }
+    }
+}
+
+/// The widest int key range kept as a direct table, per int key: a range
+/// up to this many times the number of keys is indexed by offset instead
+/// of hashed.
+const DIRECT_SPREAD: u64 = 4;
+
+/// One input chunk of the build side, as collected before indexing.
+struct Collected {
+    /// The rows (no columns when the rows are not kept), with the input's
+    /// selection.
+    chunk: Chunk,
+    /// The key at each position.
+    keys: Arc<Vector>,
+}
+
+/// How a build column is stored, for gathering it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColKind {
+    /// Ints without nulls in every chunk.
+    Int,
+    /// Floats without nulls in every chunk.
+    Float,
+    /// Anything else.
+    Other,
+}
+
 /// The build side in memory.
 #[derive(Debug, Default)]
 pub(crate) struct BuildTable {
-    /// The rows: full chunks of [`VECTOR_SIZE`] rows, the last one partial.
+    /// The build input's chunks as they came (empty when the rows are not
+    /// kept): row `r` is position `r % VECTOR_SIZE` of chunk
+    /// `r / VECTOR_SIZE`, so positions outside a chunk's selection or with
+    /// a null key are rows no key reaches.
     chunks: Vec<Chunk>,
     /// Columns per row.
     width: usize,
-    /// Per row: the next row with the same key, or [`NONE`].
+    /// Per column: how it is stored.
+    kinds: Vec<ColKind>,
+    /// Per row: the next row with the same key, or [`NONE`]; empty when
+    /// no key has two rows.
     next: Vec<u32>,
-    /// Per int key: its first and last row.
-    ints: FxHashMap<i64, (u32, u32)>,
-    /// Per other key (encoded): its first and last row.
-    others: FxHashMap<Box<[u8]>, (u32, u32)>,
+    /// Int keys (and floats with an integral value).
+    ints: Ints,
+    /// Per other key (encoded): its first row.
+    others: FxHashMap<Box<[u8]>, u32>,
 }
 
 impl BuildTable {
-    /// Reads all of `input` into a table on `key`, counting its memory.
-    pub(crate) fn build(mut input: BoxOp<'_>, key: &Kernel, limits: &Limits) -> Result<BuildTable> {
-        let mut t = BuildTable::default();
+    /// Reads all of `input` into a table on `key`, counting its memory;
+    /// `keep_rows` false keeps the keys only (a join that emits probe
+    /// columns only).
+    pub(crate) fn build(
+        mut input: BoxOp<'_>,
+        key: &Kernel,
+        limits: &Limits,
+        keep_rows: bool,
+    ) -> Result<BuildTable> {
         let mut meter = Meter::new(limits);
-        let mut buf = Vec::new();
-        let mut cols: Vec<VectorBuilder> = Vec::new();
-        let mut rows_in_cols = 0;
-        let mut first = true;
+        let mut parts = Vec::new();
         while let Some(chunk) = input.next()? {
             limits.check()?;
             if chunk.is_empty() {
                 continue;
             }
-            if first {
-                t.width = chunk.columns.len();
-                first = false;
-            }
-            let keys = key.eval(&chunk)?;
-            for p in chunk.positions() {
-                let Some(k) = key_at(&keys, p, &mut buf)? else {
-                    continue;
-                };
-                let row = u32::try_from(t.next.len())
-                    .ok()
-                    .filter(|&r| r != NONE)
-                    .ok_or_else(|| {
-                        Error::query(ErrorCode::Unsupported, "hash join build side too large")
-                    })?;
-                if rows_in_cols == 0 {
-                    cols = chunk
-                        .columns
-                        .iter()
-                        .map(|c| VectorBuilder::like(c, VECTOR_SIZE))
-                        .collect();
-                }
-                for (b, c) in cols.iter_mut().zip(&chunk.columns) {
-                    b.push_from(c, p)?;
-                }
-                rows_in_cols += 1;
-                t.next.push(NONE);
-                let chain = match k {
-                    Key::Int(i) => t.ints.entry(i).or_insert((row, NONE)),
-                    Key::Other => t.others.entry(buf.as_slice().into()).or_insert((row, NONE)),
-                };
-                if chain.1 != NONE {
-                    t.next[chain.1 as usize] = row;
-                }
-                chain.1 = row;
-                meter.tick_holding(ROW_BYTES)?;
-                if rows_in_cols == VECTOR_SIZE {
-                    let c = t.seal(std::mem::take(&mut cols), rows_in_cols);
-                    meter.tick_holding(c)?;
-                    rows_in_cols = 0;
-                }
-            }
+            let c = collect(chunk, key, keep_rows)?;
+            meter.tick_holding(c.chunk.heap_bytes() + c.keys.heap_bytes())?;
+            parts.push(c);
         }
-        if rows_in_cols > 0 {
-            let c = t.seal(cols, rows_in_cols);
-            meter.tick_holding(c)?;
-        }
-        meter.flush()?;
-        Ok(t)
+        BuildTable::index(parts, keep_rows, meter)
     }
 
-    /// Adds a chunk of `len` rows from `cols`; returns its bytes.
-    fn seal(&mut self, cols: Vec<VectorBuilder>, len: usize) -> usize {
-        let chunk = Chunk {
-            columns: cols.into_iter().map(|b| Arc::new(b.finish())).collect(),
-            len,
-            sel: None,
+    /// [`BuildTable::build`] over the build side at `child` read in
+    /// `parts` (in key order), each in a rayon task; the chunks are
+    /// indexed in part order, so rows keep their build order. The first
+    /// error in build order is the one returned.
+    fn build_parts<'a>(
+        child: Node<'a>,
+        ctx: &'a ExecCtx<'a>,
+        parts: &[Part],
+        key: &BoundExpr,
+        keep_rows: bool,
+    ) -> Result<BuildTable> {
+        let limits = ctx.limits;
+        let read = |part: Part| -> Result<(Vec<Collected>, Meter<'a>)> {
+            let key = Kernel::compile(key)?;
+            let mut input = build(child, ctx, Some(part))?;
+            let mut meter = Meter::new(limits);
+            let mut out = Vec::new();
+            while let Some(chunk) = input.next()? {
+                limits.check()?;
+                if chunk.is_empty() {
+                    continue;
+                }
+                let c = collect(chunk, &key, keep_rows)?;
+                meter.tick_holding(c.chunk.heap_bytes() + c.keys.heap_bytes())?;
+                out.push(c);
+            }
+            Ok((out, meter))
         };
-        let bytes = chunk.heap_bytes();
-        self.chunks.push(chunk);
-        bytes
+        let read: Vec<Result<(Vec<Collected>, Meter<'a>)>> =
+            parts.par_iter().map(|&p| read(p)).collect();
+        let mut meter = Meter::new(limits);
+        let mut all = Vec::new();
+        for r in read {
+            let (chunks, m) = r?;
+            meter.absorb(m)?;
+            all.extend(chunks);
+        }
+        BuildTable::index(all, keep_rows, meter)
+    }
+
+    /// Indexes the collected chunks by key. Rows are filed last to first,
+    /// so that each key's chain runs in build order.
+    fn index(parts: Vec<Collected>, keep_rows: bool, mut meter: Meter<'_>) -> Result<BuildTable> {
+        let limits = meter.limits();
+        let slots = parts.len().saturating_mul(VECTOR_SIZE);
+        if slots >= NONE as usize {
+            return Err(Error::query(
+                ErrorCode::Unsupported,
+                "hash join build side too large",
+            ));
+        }
+        // The int keys' range, to choose between a direct table and a hash
+        // map.
+        let mut buf = Vec::new();
+        let (mut min, mut max, mut n_int) = (i64::MAX, i64::MIN, 0u64);
+        for c in &parts {
+            limits.check()?;
+            match (c.keys.data(), c.keys.validity()) {
+                (Data::Int(xs), None) => {
+                    each_position(&c.chunk, |p| {
+                        min = min.min(xs[p]);
+                        max = max.max(xs[p]);
+                    });
+                    n_int += c.chunk.count() as u64;
+                }
+                _ => {
+                    for p in c.chunk.positions() {
+                        match key_at(&c.keys, p, &mut buf)? {
+                            Some(Key::Int(i)) => {
+                                min = min.min(i);
+                                max = max.max(i);
+                                n_int += 1;
+                            }
+                            Some(Key::Other) | None => {}
+                        }
+                    }
+                }
+            }
+        }
+        let mut ints = if n_int == 0 {
+            Ints::Empty
+        } else {
+            let range = (i128::from(max) - i128::from(min) + 1) as u128;
+            if range <= u128::from(n_int.saturating_mul(DIRECT_SPREAD).saturating_add(64)) {
+                meter.tick_holding(range as usize * 4)?;
+                Ints::Direct {
+                    min,
+                    heads: vec![NONE; range as usize],
+                }
+            } else {
+                let mut m = FxHashMap::default();
+                m.reserve(n_int as usize);
+                let t = Ints::Hashed(m);
+                meter.tick_holding(t.heap_bytes())?;
+                t
+            }
+        };
+        let mut others: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
+        let mut next: Vec<u32> = Vec::new();
+        let mut pos: Vec<u32> = Vec::with_capacity(VECTOR_SIZE);
+        // Files row `r` under the chain head `head`.
+        let mut link = |head: &mut u32, r: u32, meter: &mut Meter<'_>| -> Result<()> {
+            if *head != NONE {
+                if next.is_empty() {
+                    next = vec![NONE; slots];
+                    meter.tick_holding(slots * 4)?;
+                }
+                next[r as usize] = *head;
+            }
+            *head = r;
+            Ok(())
+        };
+        for (ci, c) in parts.iter().enumerate().rev() {
+            limits.check()?;
+            let base = (ci * VECTOR_SIZE) as u32;
+            pos.clear();
+            pos.extend(c.chunk.positions().map(|p| p as u32));
+            match (c.keys.data(), c.keys.validity(), &mut ints) {
+                (Data::Int(xs), None, Ints::Direct { min, heads }) => {
+                    for &p in pos.iter().rev() {
+                        let o = xs[p as usize].wrapping_sub(*min) as usize;
+                        link(&mut heads[o], base + p, &mut meter)?;
+                    }
+                }
+                _ => {
+                    for &p in pos.iter().rev() {
+                        let r = base + p;
+                        match key_at(&c.keys, p as usize, &mut buf)? {
+                            None => {}
+                            Some(Key::Int(i)) => match &mut ints {
+                                Ints::Direct { min, heads } => {
+                                    let o = i.wrapping_sub(*min) as usize;
+                                    link(&mut heads[o], r, &mut meter)?;
+                                }
+                                Ints::Hashed(m) => {
+                                    link(m.entry(i).or_insert(NONE), r, &mut meter)?;
+                                }
+                                Ints::Empty | Ints::Present { .. } => {
+                                    return Err(Error::query(
+                                        ErrorCode::Unsupported,
+                                        "internal: hash join int keys miscounted",
+                                    ));
+                                }
+                            },
+                            Some(Key::Other) => match others.get_mut(buf.as_slice()) {
+                                Some(head) => link(head, r, &mut meter)?,
+                                None => {
+                                    meter.tick_holding(buf.len() + 32)?;
+                                    others.insert(buf.as_slice().into(), r);
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+        }
+        // Unique keys whose rows are not needed: a bit per key is enough.
+        if next.is_empty()
+            && !keep_rows
+            && let Ints::Direct { min, heads } = &ints
+        {
+            let len = heads.len() as u64;
+            let mut bits = vec![0u64; heads.len().div_ceil(64)];
+            for (o, &h) in heads.iter().enumerate() {
+                if h != NONE {
+                    bits[o / 64] |= 1 << (o % 64);
+                }
+            }
+            ints = Ints::Present {
+                min: *min,
+                bits,
+                len,
+            };
+        }
+        let chunks: Vec<Chunk> = if keep_rows {
+            parts.into_iter().map(|c| c.chunk).collect()
+        } else {
+            Vec::new()
+        };
+        let width = chunks.first().map_or(0, |c| c.columns.len());
+        let kinds = (0..width)
+            .map(|i| {
+                let all = |f: fn(&Data) -> bool| {
+                    chunks.iter().all(|c| {
+                        c.columns
+                            .get(i)
+                            .is_some_and(|v| v.validity().is_none() && f(v.data()))
+                    })
+                };
+                if all(|d| matches!(d, Data::Int(_))) {
+                    ColKind::Int
+                } else if all(|d| matches!(d, Data::Float(_))) {
+                    ColKind::Float
+                } else {
+                    ColKind::Other
+                }
+            })
+            .collect();
+        meter.flush()?;
+        Ok(BuildTable {
+            chunks,
+            width,
+            kinds,
+            next,
+            ints,
+            others,
+        })
+    }
+
+    /// Whether no key has more than one row.
+    fn unique(&self) -> bool {
+        self.next.is_empty()
+    }
+
+    /// The row after `r` with the same key, or [`NONE`].
+    #[inline]
+    fn next_of(&self, r: u32) -> u32 {
+        self.next.get(r as usize).copied().unwrap_or(NONE)
     }
 
     /// The first row whose key equals the key at position `p` of `v`.
@@ -197,22 +459,86 @@ impl BuildTable {
     fn first(&self, v: &Vector, p: usize, buf: &mut Vec<u8>) -> Result<u32> {
         Ok(match key_at(v, p, buf)? {
             None => NONE,
-            Some(Key::Int(i)) => self.ints.get(&i).map_or(NONE, |c| c.0),
-            Some(Key::Other) => self.others.get(buf.as_slice()).map_or(NONE, |c| c.0),
+            Some(Key::Int(i)) => self.ints.get(i),
+            Some(Key::Other) => self.others.get(buf.as_slice()).copied().unwrap_or(NONE),
         })
     }
 
-    /// Column `c` of `rows`, as a new vector; a null where a row is
-    /// [`NONE`].
+    /// Fills `heads` with the first matching row of each row in play of
+    /// `chunk`, whose keys are `keys`.
+    fn heads(
+        &self,
+        chunk: &Chunk,
+        keys: &Vector,
+        heads: &mut Vec<u32>,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        heads.clear();
+        match (keys.data(), keys.validity()) {
+            (Data::Int(xs), None) => match &self.ints {
+                Ints::Present { min, bits, len } => each_position(chunk, |p| {
+                    let o = xs[p].wrapping_sub(*min) as u64;
+                    let hit = o < *len && bits[(o / 64) as usize] >> (o % 64) & 1 == 1;
+                    heads.push(if hit { 0 } else { NONE });
+                }),
+                Ints::Direct { min, heads: table } => each_position(chunk, |p| {
+                    let o = xs[p].wrapping_sub(*min) as u64;
+                    heads.push(if o < table.len() as u64 {
+                        table[o as usize]
+                    } else {
+                        NONE
+                    });
+                }),
+                ints => each_position(chunk, |p| heads.push(ints.get(xs[p]))),
+            },
+            _ => {
+                for p in chunk.positions() {
+                    heads.push(self.first(keys, p, buf)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Column `c` of `rows`, as a new vector; a null (or, for typed
+    /// columns, a zero) where a row is [`NONE`].
     fn gather(&self, c: usize, rows: &[u32]) -> Result<Vector> {
         let Some(first) = self.chunks.first().and_then(|ch| ch.columns.get(c)) else {
             return Ok(Vector::nulls(rows.len()));
         };
-        if let [only] = self.chunks.as_slice()
-            && let Some(col) = only.columns.get(c)
-            && !rows.contains(&NONE)
-        {
-            return gather(col, rows);
+        let at = |r: u32| -> Option<(&Vector, usize)> {
+            let r = r as usize;
+            let col = self.chunks.get(r / VECTOR_SIZE)?.columns.get(c)?;
+            Some((col, r % VECTOR_SIZE))
+        };
+        match self.kinds.get(c) {
+            Some(ColKind::Int) => {
+                let out = rows
+                    .iter()
+                    .map(|&r| match at(r) {
+                        Some((v, p)) => match v.data() {
+                            Data::Int(x) => x.get(p).copied().unwrap_or(0),
+                            _ => 0,
+                        },
+                        None => 0,
+                    })
+                    .collect();
+                return Ok(Vector::new(Data::Int(out), None));
+            }
+            Some(ColKind::Float) => {
+                let out = rows
+                    .iter()
+                    .map(|&r| match at(r) {
+                        Some((v, p)) => match v.data() {
+                            Data::Float(x) => x.get(p).copied().unwrap_or(0.0),
+                            _ => 0.0,
+                        },
+                        None => 0.0,
+                    })
+                    .collect();
+                return Ok(Vector::new(Data::Float(out), None));
+            }
+            _ => {}
         }
         let mut b = VectorBuilder::like(first, rows.len());
         for &r in rows {
@@ -220,17 +546,43 @@ impl BuildTable {
                 b.push_null();
                 continue;
             }
-            let r = r as usize;
-            let col = self
-                .chunks
-                .get(r / VECTOR_SIZE)
-                .and_then(|ch| ch.columns.get(c))
-                .ok_or_else(|| {
-                    Error::query(ErrorCode::Unsupported, "internal: hash join row missing")
-                })?;
-            b.push_from(col, r % VECTOR_SIZE)?;
+            let (col, p) = at(r).ok_or_else(|| {
+                Error::query(ErrorCode::Unsupported, "internal: hash join row missing")
+            })?;
+            b.push_from(col, p)?;
         }
         Ok(b.finish())
+    }
+}
+
+/// Evaluates the build key over `chunk` and keeps what the table needs.
+fn collect(chunk: Chunk, key: &Kernel, keep_rows: bool) -> Result<Collected> {
+    if chunk.len > VECTOR_SIZE {
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "internal: a chunk longer than a vector",
+        ));
+    }
+    let keys = key.eval(&chunk)?;
+    let chunk = if keep_rows {
+        chunk
+    } else {
+        Chunk {
+            columns: Vec::new(),
+            len: chunk.len,
+            sel: chunk.sel,
+        }
+    };
+    Ok(Collected { chunk, keys })
+}
+
+/// Calls `f` with each position in play of `chunk`, in order (one branch
+/// on the selection per chunk, not per row).
+#[inline]
+fn each_position(chunk: &Chunk, mut f: impl FnMut(usize)) {
+    match &chunk.sel {
+        Some(s) => s.iter().for_each(|&p| f(p as usize)),
+        None => (0..chunk.len).for_each(f),
     }
 }
 
@@ -256,7 +608,12 @@ impl SharedTables {
 /// second caller waits for the first to finish building; when building
 /// fails, the next caller tries again (and fails the same way).
 fn shared_table<'a>(node: Node<'a>, ctx: &'a ExecCtx<'a>) -> Result<Arc<BuildTable>> {
-    let Physical::HashJoin { build_key, .. } = node.plan else {
+    let Physical::HashJoin {
+        build_key,
+        emit_build,
+        ..
+    } = node.plan
+    else {
         return Err(Error::query(
             ErrorCode::Unsupported,
             "internal: not a hash join",
@@ -273,14 +630,52 @@ fn shared_table<'a>(node: Node<'a>, ctx: &'a ExecCtx<'a>) -> Result<Arc<BuildTab
             "internal: a hash join without its build side",
         )
     })?;
-    let input = build(child, ctx, None)?;
-    let t = Arc::new(BuildTable::build(
-        input,
-        &Kernel::compile(build_key)?,
-        ctx.limits,
-    )?);
+    let key = Kernel::compile(build_key)?;
+    let t = match build_parts(child, ctx)? {
+        Some(parts) => BuildTable::build_parts(child, ctx, &parts, build_key, *emit_build)?,
+        None => BuildTable::build(build(child, ctx, None)?, &key, ctx.limits, *emit_build)?,
+    };
+    let t = Arc::new(t);
     *guard = Some(t.clone());
     Ok(t)
+}
+
+/// The parts a build side can be read in, one rayon task each: when it is
+/// a full scan (under filters and projections only, so that no task waits
+/// on another join's table) of a table big enough to split.
+fn build_parts<'a>(child: Node<'a>, ctx: &'a ExecCtx<'a>) -> Result<Option<Vec<Part>>> {
+    let mut n = child.plan;
+    loop {
+        match n {
+            Physical::Filter { input, .. } | Physical::Project { input, .. } => n = input,
+            Physical::Scan {
+                access: Access::FullScan,
+                ..
+            } => break,
+            _ => return Ok(None),
+        }
+    }
+    // The build side's own scan is not marked parallel (it is not the
+    // driving table); ask for its parts as if it were.
+    let mut plan = child.plan.clone();
+    let mut m = &mut plan;
+    loop {
+        match m {
+            Physical::Filter { input, .. } | Physical::Project { input, .. } => m = input,
+            Physical::Scan { parallel, .. } => {
+                *parallel = true;
+                break;
+            }
+            _ => return Ok(None),
+        }
+    }
+    partitions(
+        Node {
+            plan: &plan,
+            id: child.id,
+        },
+        ctx,
+    )
 }
 
 /// Builds the tables of the hash joins on `node`'s first-input chain (the
@@ -311,7 +706,10 @@ pub(crate) fn operator<'a>(
     probe: BoxOp<'a>,
 ) -> Result<BoxOp<'a>> {
     let Physical::HashJoin {
-        probe_key, filter, ..
+        probe_key,
+        filter,
+        emit_build,
+        ..
     } = node.plan
     else {
         return Err(Error::query(
@@ -324,6 +722,7 @@ pub(crate) fn operator<'a>(
         BuildSide::Shared(node, ctx),
         probe_key,
         filter,
+        *emit_build,
         ctx.limits,
     )?))
 }
@@ -366,6 +765,8 @@ pub(crate) struct HashJoin<'a> {
     key: Kernel,
     /// Conjuncts over probe ++ build.
     filter: Predicate,
+    /// Whether the output has the build columns (else probe columns only).
+    emit_build: bool,
     /// The statement's limits.
     limits: &'a Limits,
     /// The probe chunk being joined.
@@ -376,20 +777,30 @@ pub(crate) struct HashJoin<'a> {
 
 impl<'a> HashJoin<'a> {
     /// Joins `probe` on `probe_key` with the rows of `build`, then
-    /// filters by `filter` (over probe ++ build).
+    /// filters by `filter` (over probe ++ build). Without `emit_build`
+    /// the output is the probe columns only (each probe row once per
+    /// match), and `filter` must be empty.
     pub(crate) fn new(
         probe: BoxOp<'a>,
         build: BuildSide<'a>,
         probe_key: &BoundExpr,
         filter: &[BoundExpr],
+        emit_build: bool,
         limits: &'a Limits,
     ) -> Result<HashJoin<'a>> {
+        if !emit_build && !filter.is_empty() {
+            return Err(Error::query(
+                ErrorCode::Unsupported,
+                "internal: a hash join filter over build columns it does not emit",
+            ));
+        }
         Ok(HashJoin {
             probe,
             build: Some(build),
             table: Arc::default(),
             key: Kernel::compile(probe_key)?,
             filter: Predicate::compile(filter)?,
+            emit_build,
             limits,
             cur: None,
             buf: Vec::new(),
@@ -403,7 +814,9 @@ impl<'a> HashJoin<'a> {
             self.table = match b {
                 BuildSide::Shared(node, ctx) => shared_table(node, ctx)?,
                 #[cfg(test)]
-                BuildSide::Input(op, key) => Arc::new(BuildTable::build(op, &key, self.limits)?),
+                BuildSide::Input(op, key) => {
+                    Arc::new(BuildTable::build(op, &key, self.limits, self.emit_build)?)
+                }
                 #[cfg(test)]
                 BuildSide::Ready(t) => t,
             };
@@ -422,14 +835,10 @@ impl<'a> HashJoin<'a> {
             // are the statement's errors.
             let keys = self.key.eval(&chunk)?;
             let mut heads = Vec::with_capacity(chunk.count());
-            for p in chunk.positions() {
-                heads.push(self.table.first(&keys, p, &mut self.buf)?);
-            }
+            self.table.heads(&chunk, &keys, &mut heads, &mut self.buf)?;
             let at = heads.first().copied().unwrap_or(NONE);
-            let next = &self.table.next;
-            let unique = heads
-                .iter()
-                .all(|&h| h == NONE || next.get(h as usize).is_none_or(|&n| n == NONE));
+            let t = &self.table;
+            let unique = t.unique() || heads.iter().all(|&h| h == NONE || t.next_of(h) == NONE);
             return Ok(Some(Probing {
                 chunk,
                 heads,
@@ -439,6 +848,50 @@ impl<'a> HashJoin<'a> {
             }));
         }
         Ok(None)
+    }
+
+    /// `cur`'s probe columns, its matched rows selected, with the build
+    /// columns gathered beside them when emitted: the output of a chunk
+    /// whose rows have one match at most. `None` when no row matched.
+    fn select_matches(&self, cur: Probing) -> Result<Option<Chunk>> {
+        let chunk = cur.chunk;
+        let mut sel = Vec::with_capacity(cur.heads.len());
+        match &chunk.sel {
+            Some(s) => {
+                for (&p, &h) in s.iter().zip(&cur.heads) {
+                    if h != NONE {
+                        sel.push(p);
+                    }
+                }
+            }
+            None => {
+                for (p, &h) in cur.heads.iter().enumerate() {
+                    if h != NONE {
+                        sel.push(p as u32);
+                    }
+                }
+            }
+        }
+        if sel.is_empty() {
+            return Ok(None);
+        }
+        let mut columns = chunk.columns;
+        if self.emit_build {
+            let mut rows = vec![NONE; chunk.len];
+            for (i, &h) in cur.heads.iter().enumerate() {
+                if h != NONE {
+                    rows[chunk.sel.as_ref().map_or(i, |s| s[i] as usize)] = h;
+                }
+            }
+            for c in 0..self.table.width {
+                columns.push(Arc::new(self.table.gather(c, &rows)?));
+            }
+        }
+        Ok(Some(Chunk {
+            columns,
+            len: chunk.len,
+            sel: Some(sel.into()),
+        }))
     }
 }
 
@@ -454,38 +907,18 @@ impl Operator for HashJoin<'_> {
                     None => return Ok(None),
                 },
             };
-            let table = &self.table;
             if cur.unique {
                 // At most one match per row: the probe columns pass
-                // through as they are, the matched rows selected, and
-                // the build columns are gathered beside them.
-                let chunk = cur.chunk;
-                let mut sel = Vec::with_capacity(cur.heads.len());
-                let mut rows = vec![NONE; chunk.len];
-                for (i, &h) in cur.heads.iter().enumerate() {
-                    if h != NONE {
-                        let p = chunk.position(i);
-                        sel.push(p as u32);
-                        rows[p] = h;
+                // through as they are, the matched rows selected.
+                if let Some(out) = self.select_matches(cur)? {
+                    let out = self.filter.apply(out)?;
+                    if !out.is_empty() {
+                        return Ok(Some(out));
                     }
-                }
-                if sel.is_empty() {
-                    continue;
-                }
-                let mut columns = chunk.columns;
-                for c in 0..table.width {
-                    columns.push(Arc::new(table.gather(c, &rows)?));
-                }
-                let out = self.filter.apply(Chunk {
-                    columns,
-                    len: chunk.len,
-                    sel: Some(sel.into()),
-                })?;
-                if !out.is_empty() {
-                    return Ok(Some(out));
                 }
                 continue;
             }
+            let table = &self.table;
             let mut probe_pos = Vec::new();
             let mut build_rows = Vec::new();
             while probe_pos.len() < VECTOR_SIZE && cur.i < cur.heads.len() {
@@ -496,7 +929,7 @@ impl Operator for HashJoin<'_> {
                 }
                 probe_pos.push(cur.chunk.position(cur.i) as u32);
                 build_rows.push(cur.at);
-                cur.at = table.next.get(cur.at as usize).copied().unwrap_or(NONE);
+                cur.at = table.next_of(cur.at);
             }
             let chunk = &cur.chunk;
             let out = if probe_pos.is_empty() {
@@ -506,8 +939,10 @@ impl Operator for HashJoin<'_> {
                 for c in &chunk.columns {
                     columns.push(Arc::new(gather(c, &probe_pos)?));
                 }
-                for c in 0..table.width {
-                    columns.push(Arc::new(table.gather(c, &build_rows)?));
+                if self.emit_build {
+                    for c in 0..table.width {
+                        columns.push(Arc::new(table.gather(c, &build_rows)?));
+                    }
                 }
                 Some(Chunk {
                     columns,

@@ -261,6 +261,7 @@ fn run_part(
             probe_key,
             build_key,
             filter,
+            emit_build,
             ..
         } => {
             let build = input(1)?;
@@ -274,7 +275,7 @@ fn run_part(
                     if same_key(&k, &build_key.eval_row(b)?) {
                         let row: Vec<Value> = p.iter().chain(b).cloned().collect();
                         if keep(filter, &row)? {
-                            out.push(row);
+                            out.push(if *emit_build { row } else { p.clone() });
                         }
                     }
                 }

@@ -225,14 +225,15 @@ impl Cx {
                         probe_key: left_key,
                         build_key: right_key,
                         filter,
+                        emit_build: true,
                     },
                 }
             }
-            Logical::Aggregate { input, keys, aggs } => Physical::HashAggregate {
+            Logical::Aggregate { input, keys, aggs } => join_keys_only(Physical::HashAggregate {
                 input: b(input)?,
                 keys,
                 aggs,
-            },
+            }),
             Logical::Project { input, exprs } => Physical::Project {
                 input: b(input)?,
                 exprs,
@@ -395,6 +396,47 @@ fn late_materialise(plan: Physical) -> Physical {
             .enumerate()
             .map(|(p, f)| (BoundExpr::column(at[p], f.ty, f.name.clone()), f.name))
             .collect(),
+    }
+}
+
+/// An aggregate straight over a hash join that reads no build column
+/// (no key, argument or join filter does): the join emits its probe
+/// columns only, so its build side keeps the keys alone (for an int key in
+/// a small range, a bitmap) and no joined row is put together. Any other
+/// plan is returned as it is.
+fn join_keys_only(plan: Physical) -> Physical {
+    let Physical::HashAggregate { input, keys, aggs } = plan else {
+        return plan;
+    };
+    let Physical::HashJoin {
+        probe,
+        build,
+        probe_key,
+        build_key,
+        filter,
+        emit_build,
+    } = *input
+    else {
+        return Physical::HashAggregate { input, keys, aggs };
+    };
+    let mut reads = Vec::new();
+    keys.iter().for_each(|k| k.columns(&mut reads));
+    aggs.iter()
+        .filter_map(|a| a.arg.as_ref())
+        .for_each(|a| a.columns(&mut reads));
+    let width = probe.fields().len();
+    let emit_build = emit_build && !(filter.is_empty() && reads.iter().all(|&c| c < width));
+    Physical::HashAggregate {
+        input: Box::new(Physical::HashJoin {
+            probe,
+            build,
+            probe_key,
+            build_key,
+            filter,
+            emit_build,
+        }),
+        keys,
+        aggs,
     }
 }
 

@@ -175,14 +175,16 @@ fn node_lines(plan: &Physical, id: usize, depth: usize, out: &mut Vec<Line>) {
             probe_key,
             build_key,
             filter,
+            emit_build,
             ..
         } => {
             let (d, node) = filtered(out, filter, depth, id);
             let t = table_of(build);
+            let keys = if *emit_build { "" } else { ", keys only" };
             push(
                 out,
                 d,
-                format!("hash join {t} on {probe_key} = {build_key} (build on {t})"),
+                format!("hash join {t} on {probe_key} = {build_key} (build on {t}{keys})"),
                 node,
             );
             children_at(plan, id, d + 1, out);

@@ -70,7 +70,8 @@ pub(crate) enum Physical {
     },
     /// `exec/hash_join.rs`: builds a hash table on `build`'s key, probes it
     /// with each `probe` row's key; output is probe ++ build columns,
-    /// filtered by `filter`.
+    /// filtered by `filter`, or, without `emit_build`, the probe columns
+    /// only (each probe row once per match; `filter` is then empty).
     HashJoin {
         /// The streamed side (the rows before).
         probe: Box<Physical>,
@@ -82,6 +83,10 @@ pub(crate) enum Physical {
         build_key: BoundExpr,
         /// Conjuncts over probe ++ build.
         filter: Vec<BoundExpr>,
+        /// Whether the output has the build columns: false when nothing
+        /// above reads them (an aggregate over probe columns), so that
+        /// the build keeps its keys only.
+        emit_build: bool,
     },
     /// `exec/lookup_join.rs`: for each input row, the rows of `table`
     /// whose primary key (or indexed column) equals `key`; output is input
@@ -216,9 +221,16 @@ impl Physical {
                     },
                 })
                 .collect(),
-            Physical::HashJoin { probe, build, .. } => {
+            Physical::HashJoin {
+                probe,
+                build,
+                emit_build,
+                ..
+            } => {
                 let mut f = probe.fields();
-                f.extend(build.fields());
+                if *emit_build {
+                    f.extend(build.fields());
+                }
                 f
             }
             Physical::LookupJoin {

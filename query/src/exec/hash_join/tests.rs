@@ -58,7 +58,7 @@ fn join(
     let probe = Box::new(Source(scan_all(db, a, sizes.0)));
     let build = Box::new(Source(scan_all(db, b, sizes.1)));
     let build = BuildSide::Input(build, Box::new(Kernel::compile(&col(b, kb, 0)).unwrap()));
-    let mut op = HashJoin::new(probe, build, &col(a, ka, 0), filter, limits).unwrap();
+    let mut op = HashJoin::new(probe, build, &col(a, ka, 0), filter, true, limits).unwrap();
     drain_codes(&mut op)
 }
 
@@ -157,6 +157,7 @@ fn probe_parts_share_one_build_table() {
             Box::new(Source(scan_all(&db, &b, 100))),
             &Kernel::compile(&col(&b, "k", 0)).unwrap(),
             &limits,
+            true,
         )
         .unwrap(),
     );
@@ -171,6 +172,7 @@ fn probe_parts_share_one_build_table() {
                 side,
                 &col(&a, "k", 0),
                 &[],
+                true,
                 &limits,
             )
             .unwrap();
@@ -216,4 +218,244 @@ fn a_big_build_side_passes_the_memory_limit() {
         &Limits::new(&opts),
     );
     assert_eq!(got.map(|r| r.len()), Ok(1));
+}
+
+/// The join of build keys `build` (one chunk per inner vec, `None` a
+/// null) with probe keys `probe`, as (probe index, build row index)
+/// pairs, through a table built on them; and the table's int index kind.
+fn pairs_through_table(
+    build: &[Vec<Option<i64>>],
+    probe: &[Option<i64>],
+    keep_rows: bool,
+) -> (Vec<(usize, usize)>, &'static str) {
+    let key = BoundExpr::column(0, None, "k");
+    let mut chunks = Vec::new();
+    let mut row = 0i64;
+    for keys in build {
+        let vals: Vec<Value> = keys
+            .iter()
+            .map(|k| k.map_or(Value::Null, Value::Int))
+            .collect();
+        // Column 1: the row's index in build order.
+        let ids: Vec<Value> = keys
+            .iter()
+            .map(|_| {
+                row += 1;
+                Value::Int(row - 1)
+            })
+            .collect();
+        chunks.push(Chunk::new(
+            vec![
+                Arc::new(Vector::from_values(&vals)),
+                Arc::new(Vector::from_values(&ids)),
+            ],
+            keys.len(),
+        ));
+    }
+    let limits = Limits::none();
+    let t = Arc::new(
+        BuildTable::build(
+            Box::new(Source(chunks)),
+            &Kernel::compile(&key).unwrap(),
+            &limits,
+            keep_rows,
+        )
+        .unwrap(),
+    );
+    let kind = match &t.ints {
+        Ints::Empty => "empty",
+        Ints::Direct { .. } => "direct",
+        Ints::Present { .. } => "present",
+        Ints::Hashed(_) => "hashed",
+    };
+    let vals: Vec<Value> = probe
+        .iter()
+        .map(|k| k.map_or(Value::Null, Value::Int))
+        .collect();
+    let idx: Vec<Value> = (0..probe.len() as i64).map(Value::Int).collect();
+    let chunk = Chunk::new(
+        vec![
+            Arc::new(Vector::from_values(&vals)),
+            Arc::new(Vector::from_values(&idx)),
+        ],
+        probe.len(),
+    );
+    let mut op = HashJoin::new(
+        Box::new(Source(vec![chunk])),
+        BuildSide::Ready(t),
+        &key,
+        &[],
+        keep_rows,
+        &limits,
+    )
+    .unwrap();
+    let rows = drain_codes(&mut op).unwrap();
+    let pairs = rows
+        .iter()
+        .map(|r| {
+            let at = |i: usize| match r.get(i) {
+                Some(Value::Int(x)) => *x as usize,
+                _ => usize::MAX,
+            };
+            (at(1), at(3))
+        })
+        .collect();
+    (pairs, kind)
+}
+
+/// The same pairs by nested loops: each probe key's matches in build order.
+fn pairs_by_loops(build: &[Vec<Option<i64>>], probe: &[Option<i64>]) -> Vec<(usize, usize)> {
+    let all: Vec<Option<i64>> = build.concat();
+    let mut out = Vec::new();
+    for (i, p) in probe.iter().enumerate() {
+        for (j, b) in all.iter().enumerate() {
+            if p.is_some() && p == b {
+                out.push((i, j));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn direct_and_hashed_int_tables_find_the_same_rows() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let dense: Vec<Vec<Option<i64>>> = vec![
+        (0..700).map(|i| Some(i * 2 - 300)).collect(),
+        (0..500).map(|i| (i % 9 != 0).then_some(i + 1100)).collect(),
+    ];
+    let dups: Vec<Vec<Option<i64>>> = vec![
+        (0..900)
+            .map(|_| (rng.random_range(0..10) != 0).then(|| rng.random_range(-40..40)))
+            .collect(),
+    ];
+    let sparse: Vec<Vec<Option<i64>>> = vec![
+        (0..600)
+            .map(|i| Some(i * 1_000_003 - 7))
+            .chain([Some(i64::MIN), Some(i64::MAX), None])
+            .collect(),
+    ];
+    let extremes: Vec<Vec<Option<i64>>> = vec![vec![Some(i64::MAX - 2), Some(i64::MAX), None]];
+    let probe_of = |keys: &[Vec<Option<i64>>], rng: &mut StdRng| -> Vec<Option<i64>> {
+        let all: Vec<Option<i64>> = keys.concat();
+        let mut p: Vec<Option<i64>> = (0..1500)
+            .map(|_| match rng.random_range(0..4) {
+                0 => None,
+                1 => Some(rng.random_range(-2000..3000)),
+                _ => all[rng.random_range(0..all.len())],
+            })
+            .collect();
+        p.extend([Some(i64::MIN), Some(i64::MAX), Some(i64::MIN + 1), Some(0)]);
+        p
+    };
+    let cases = [
+        (&dense, "direct", "present"),
+        (&dups, "direct", "direct"),
+        (&sparse, "hashed", "hashed"),
+        (&extremes, "direct", "present"),
+    ];
+    for (build, with_rows, keys_only) in cases {
+        let probe = probe_of(build, &mut rng);
+        let want = pairs_by_loops(build, &probe);
+        let (got, kind) = pairs_through_table(build, &probe, true);
+        assert_eq!(kind, with_rows);
+        assert_eq!(got, want, "{kind}");
+        // Keys only: each probe row once per match, no build columns.
+        let (got, kind) = pairs_through_table(build, &probe, false);
+        assert_eq!(kind, keys_only);
+        let want: Vec<(usize, usize)> = want.iter().map(|&(i, _)| (i, usize::MAX)).collect();
+        assert_eq!(got, want, "{kind}");
+    }
+}
+
+#[test]
+fn keys_only_joins_give_the_probe_side_of_full_joins() {
+    for seed in 0..3u64 {
+        let mut stmts = random_table("a", seed + 20, 400 + 300 * seed as usize);
+        stmts.extend(random_table("b", seed + 120, 100 + 400 * seed as usize));
+        stmts.push("create table e { id: int, k: int, f: float, s: string, v: int }".into());
+        let (_dir, db) = db(&stmts);
+        let (a, b, e) = (table(&db, "a"), table(&db, "b"), table(&db, "e"));
+        let limits = Limits::none();
+        let width = a.columns.len();
+        let cases = [
+            (&a, "k", &b, "k"),
+            (&a, "k", &b, "f"),
+            (&a, "f", &b, "k"),
+            (&a, "s", &b, "s"),
+            (&a, "k", &b, "id"),
+            (&a, "f", &b, "id"),
+            (&a, "id", &b, "id"),
+            (&a, "k", &e, "k"),
+            (&e, "k", &a, "k"),
+        ];
+        for (l, lk, r, rk) in cases {
+            for sizes in [(2048, 2048), (7, 5)] {
+                let full = join(&db, (l, lk), (r, rk), &[], sizes, &limits).unwrap();
+                let want: Vec<Vec<Value>> = full.iter().map(|row| row[..width].to_vec()).collect();
+                let probe = Box::new(Source(scan_all(&db, l, sizes.0)));
+                let build = Box::new(Source(scan_all(&db, r, sizes.1)));
+                let build =
+                    BuildSide::Input(build, Box::new(Kernel::compile(&col(r, rk, 0)).unwrap()));
+                let mut op =
+                    HashJoin::new(probe, build, &col(l, lk, 0), &[], false, &limits).unwrap();
+                let got = drain_codes(&mut op).unwrap();
+                assert_eq!(got, want, "{}.{lk} = {}.{rk} {sizes:?}", l.name, r.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn join_aggregates_and_joined_rows_agree_with_the_oracle() {
+    let mut stmts = random_table("a", 31, 1500);
+    stmts.extend(random_table("b", 32, 700));
+    stmts.push("create table e { id: int, k: int, f: float, s: string, v: int }".into());
+    let queries = [
+        "select count(*), sum(a.v), avg(a.f), min(a.s), max(a.v) from a join b on a.k = b.k",
+        "select count(*), sum(a.f) from a join b on a.f = b.k",
+        "select count(*), sum(a.v) from a join b on a.k = b.f",
+        "select count(*), max(a.s) from a join b on a.s = b.s",
+        "select count(*), sum(a.v), min(a.f) from a join b on a.k = b.id",
+        "select count(*), sum(a.v) from a join b on a.f = b.id",
+        "select a.k, count(*), sum(a.v) from a join b on a.k = b.id group by a.k",
+        "select a.s, count(a.f), avg(a.v) from a join b on a.k = b.k group by a.s",
+        "select count(*), sum(b.v) from a join b on a.k = b.k",
+        "select count(*), sum(a.v) from a join b on a.k = b.k where a.v < b.v",
+        "select count(*), sum(a.v) from a join e on a.k = e.k",
+        "select count(*), sum(e.v) from e join a on e.k = a.k",
+        "select count(*) from a join b on a.k = b.k join e on b.k = e.k",
+        // Joined rows in order: each probe row's matches in build order,
+        // also when the build side was read in parts.
+        "select * from a join b on a.k = b.k",
+        "select a.id, b.id from a join b on a.s = b.s",
+    ];
+    for columnar in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = crate::Options::memory().with_columnar(columnar);
+        let vdb = Database::open(dir.path(), opts).unwrap();
+        for s in &stmts {
+            vdb.execute(s).unwrap();
+        }
+        let (_dir, db) = db(&stmts);
+        // The engine's answer, as the oracle's is given.
+        let engine = |q: &str, opts: ExecOptions| match vdb.execute_with(q, opts) {
+            Ok(crate::Output::Rows { rows, .. }) => Ok(rows),
+            Ok(other) => panic!("{q}: {other:?}"),
+            Err(e) => Err(e.code()),
+        };
+        for q in queries {
+            let want = rows_of(&db, q, no_indexes());
+            assert_eq!(
+                engine(q, ExecOptions::default()),
+                want,
+                "{q} (columnar {columnar})"
+            );
+            assert_eq!(
+                engine(q, no_indexes()),
+                want,
+                "{q} (columnar {columnar}, no indexes)"
+            );
+        }
+    }
 }

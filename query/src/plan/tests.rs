@@ -63,7 +63,7 @@ fn explained(db: &Database, text: &str) -> String {
 /// The driving scan's access path.
 fn access(p: &Physical) -> &Access {
     match p {
-        Physical::Scan { access, .. } => access,
+        Physical::Scan { access, .. } | Physical::ScanAggregate { access, .. } => access,
         other => access(other.children()[0]),
     }
 }
@@ -594,6 +594,28 @@ mod oracle {
     pub(super) fn run(plan: &Physical, tables: &Tables) -> Result<Vec<Vec<Value>>> {
         let input = |i: usize| run(plan.children()[i], tables);
         Ok(match plan {
+            // The aggregate over its scan, as the general plan has it.
+            Physical::ScanAggregate {
+                table,
+                access,
+                columns,
+                filter,
+                parallel,
+                aggs,
+            } => run(
+                &Physical::HashAggregate {
+                    input: Box::new(Physical::Scan {
+                        table: table.clone(),
+                        access: access.clone(),
+                        columns: columns.clone(),
+                        filter: filter.clone(),
+                        parallel: *parallel,
+                    }),
+                    keys: Vec::new(),
+                    aggs: aggs.clone(),
+                },
+                tables,
+            )?,
             Physical::Scan {
                 table,
                 access,

@@ -29,6 +29,7 @@ mod lookup_join;
 pub(crate) mod oracle;
 mod project;
 mod scan;
+mod scan_aggregate;
 mod sort;
 #[cfg(test)]
 mod test_tables;
@@ -188,6 +189,7 @@ pub(crate) fn build<'a>(
         Physical::HashJoin { .. } => hash_join::operator(node, ctx, input(0)?)?,
         Physical::LookupJoin { .. } => lookup_join::operator(node, ctx, input(0)?)?,
         Physical::HashAggregate { .. } => hash_aggregate::operator(node, ctx, part)?,
+        Physical::ScanAggregate { .. } => Box::new(scan_aggregate::ScanAggregate::new(node, ctx)?),
         other => {
             return Err(Error::query(
                 ErrorCode::Unsupported,
@@ -195,10 +197,16 @@ pub(crate) fn build<'a>(
             ));
         }
     };
-    Ok(match ctx.profile.as_ref().and_then(|p| p.node(node.id)) {
+    Ok(profiled(node, ctx, op))
+}
+
+/// `op`, the operator of `node`, recording its figures when the
+/// statement is analysed: for operators built outside [`build`].
+pub(crate) fn profiled<'a>(node: Node<'a>, ctx: &'a ExecCtx<'a>, op: BoxOp<'a>) -> BoxOp<'a> {
+    match ctx.profile.as_ref().and_then(|p| p.node(node.id)) {
         Some(stats) => Box::new(Timed { inner: op, stats }),
         None => op,
-    })
+    }
 }
 
 /// The parts a plan whose first-input chain ends in a parallel full scan
@@ -268,6 +276,7 @@ pub(crate) fn name(node: &Physical) -> &'static str {
         Physical::HashJoin { .. } => "hash join",
         Physical::LookupJoin { .. } => "lookup join",
         Physical::HashAggregate { .. } => "hash aggregate",
+        Physical::ScanAggregate { .. } => "scan aggregate",
         Physical::TopK { .. } => "top-k",
         Physical::Sort { .. } => "sort",
         Physical::Limit { .. } => "limit",

@@ -214,6 +214,31 @@ fn run_part(
         run_part(plan.children()[i], tables, limits, part)
     };
     Ok(match plan {
+        // The fused aggregate, as the general plan has it: an aggregate
+        // over its scan.
+        Physical::ScanAggregate {
+            table,
+            access,
+            columns,
+            filter,
+            parallel,
+            aggs,
+        } => run_part(
+            &Physical::HashAggregate {
+                input: Box::new(Physical::Scan {
+                    table: table.clone(),
+                    access: access.clone(),
+                    columns: columns.clone(),
+                    filter: filter.clone(),
+                    parallel: *parallel,
+                }),
+                keys: Vec::new(),
+                aggs: aggs.clone(),
+            },
+            tables,
+            limits,
+            part,
+        )?,
         Physical::Scan {
             table,
             access,

@@ -21,8 +21,11 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use fasty_wal::{ColumnBlock, ColumnKind, Field, Piece, Pieces, Selection, Snapshot, Zone};
+use fasty_wal::{
+    ColumnBlock, ColumnKind, ColumnZone, Field, Piece, Pieces, Selection, Snapshot, Verdict, Zone,
+};
 
+use super::top_k::KeyBound;
 use super::{ExecCtx, Operator, Part, Predicate};
 use crate::ast::{BinaryOp, ColumnType};
 use crate::catalog::Table;
@@ -37,7 +40,7 @@ use crate::value::Value;
 use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
 
 /// A storage failure as the crate's error.
-fn storage(e: impl Into<fasty_wal::Error>) -> Error {
+pub(crate) fn storage(e: impl Into<fasty_wal::Error>) -> Error {
     Error::Storage(e.into())
 }
 
@@ -54,6 +57,8 @@ pub(crate) struct Scan<'a> {
     predicate: Predicate,
     /// What lets a range scan leave out a columnar block by its zone maps.
     zones: ZoneFilter,
+    /// A top-k's dynamic filter over a key column, when the scan feeds one.
+    bound: Option<ScanBound>,
     done: bool,
 }
 
@@ -90,8 +95,124 @@ impl<'a> Scan<'a> {
             zones,
             decoder: RowDecoder::new(types),
             predicate: Predicate::compile(filter)?,
+            bound: None,
             done: false,
         })
+    }
+
+    /// The scan with a top-k's dynamic filter on table column `pos`: rows
+    /// of columnar blocks whose key sorts strictly after the bound are
+    /// left out undecoded. Only for a scan whose filter cannot fail
+    /// ([`infallible`]).
+    pub(crate) fn with_bound(mut self, bound: Arc<KeyBound>, pos: usize) -> Scan<'a> {
+        self.bound = Some(ScanBound {
+            bound,
+            pos,
+            ints: Vec::new(),
+            floats: Vec::new(),
+        });
+        self
+    }
+}
+
+/// Whether `filter` (over the table columns at `columns`) cannot fail at
+/// run time: every conjunct is a zone test (`column op constant`).
+pub(crate) fn infallible(filter: &[BoundExpr], columns: &[usize]) -> bool {
+    ZoneFilter::new(filter, columns).tests.len() == filter.len()
+}
+
+/// A top-k's dynamic filter as a scan applies it.
+pub(crate) struct ScanBound {
+    bound: Arc<KeyBound>,
+    /// The key's table position.
+    pos: usize,
+    /// Scratch space for the key's values.
+    ints: Vec<i64>,
+    floats: Vec<f64>,
+}
+
+impl ScanBound {
+    /// Whether a row whose key is `v` (`None`: null) may still be among
+    /// the top k, given the bound `b`: it does not sort strictly after.
+    #[inline]
+    fn keeps<T: PartialOrd>(desc: bool, v: Option<T>, b: T) -> bool {
+        match v {
+            // Nulls sort first: best ascending, worst descending.
+            None => !desc,
+            // Unordered (a NaN, corrupt) is kept for the decoder to
+            // report.
+            Some(v) if desc => v.partial_cmp(&b) != Some(std::cmp::Ordering::Less),
+            Some(v) => v.partial_cmp(&b) != Some(std::cmp::Ordering::Greater),
+        }
+    }
+
+    /// Whether no row of `block` can beat the bound, by its zone map.
+    fn skips(&self, block: &ColumnBlock) -> bool {
+        let Some(b) = self.bound.get() else {
+            return false;
+        };
+        let desc = self.bound.desc();
+        let Some(column) = block.column(self.pos) else {
+            return desc;
+        };
+        let zone = column.block_zone();
+        if zone.nulls > 0 && !desc {
+            return false;
+        }
+        match (&zone.range, &b) {
+            (Zone::Empty, _) => desc,
+            (Zone::Int { min, max }, Value::Int(c)) => {
+                !Self::keeps(desc, Some(if desc { *max } else { *min }), *c)
+            }
+            (
+                Zone::Float {
+                    min,
+                    max,
+                    nan: false,
+                },
+                Value::Float(c),
+            ) => !Self::keeps(desc, Some(if desc { *max } else { *min }), *c),
+            _ => false,
+        }
+    }
+
+    /// Drops from `rows` (ascending rows of `block`) those whose key
+    /// sorts strictly after the bound.
+    fn retain(&mut self, block: &ColumnBlock, rows: &mut Vec<usize>) {
+        let (Some(b), Some(&first), Some(&last)) = (self.bound.get(), rows.first(), rows.last())
+        else {
+            return;
+        };
+        let desc = self.bound.desc();
+        let Some(column) = block.column(self.pos) else {
+            if desc {
+                rows.clear();
+            }
+            return;
+        };
+        let nulls = column.nulls();
+        let null = |r: usize| nulls.is_some_and(|n| n.get(r));
+        match (column.kind(), b) {
+            (ColumnKind::Int, Value::Int(c)) => {
+                self.ints.clear();
+                column.ints(first..last + 1, &mut self.ints);
+                let ints = &self.ints;
+                rows.retain(|&r| {
+                    let v = (!null(r)).then(|| ints.get(r - first).copied().unwrap_or(0));
+                    Self::keeps(desc, v, c)
+                });
+            }
+            (ColumnKind::Float, Value::Float(c)) => {
+                self.floats.clear();
+                column.floats(first..last + 1, &mut self.floats);
+                let floats = &self.floats;
+                rows.retain(|&r| {
+                    let v = (!null(r)).then(|| floats.get(r - first).copied().unwrap_or(0.0));
+                    Self::keeps(desc, v, c)
+                });
+            }
+            _ => {}
+        }
     }
 }
 
@@ -120,7 +241,13 @@ impl Scan<'_> {
         };
         loop {
             self.ctx.limits.check()?;
-            let more = rows.fill(self.ctx.snap, VECTOR_SIZE, &self.zones, &mut self.decoder)?;
+            let more = rows.fill(
+                self.ctx.snap,
+                VECTOR_SIZE,
+                &self.zones,
+                self.bound.as_mut(),
+                &mut self.decoder,
+            )?;
             if !more {
                 self.done = true;
             }
@@ -244,10 +371,11 @@ impl Rows {
         snap: &Snapshot,
         max: usize,
         zones: &ZoneFilter,
+        bound: Option<&mut ScanBound>,
         out: &mut RowDecoder,
     ) -> Result<bool> {
         let more = match self {
-            Rows::Range(pieces) => match pieces.fill(max, zones, out) {
+            Rows::Range(pieces) => match pieces.fill(max, zones, bound, out) {
                 Ok(more) => more,
                 Err(e) => {
                     *self = Rows::Empty;
@@ -299,7 +427,7 @@ impl Rows {
 
 /// The row keys of `table` with primary keys within `bounds` (and
 /// `part`); `None` when there are none.
-fn key_range(
+pub(crate) fn key_range(
     table: u32,
     bounds: (Bound<i64>, Bound<i64>),
     part: Option<Part>,
@@ -323,28 +451,44 @@ pub(crate) struct PieceRows {
     pieces: Pieces<'static>,
     /// The rest of the current run of rows.
     pairs: std::vec::IntoIter<(Bytes, Bytes)>,
-    /// The current block, its live rows, and how many of them are done.
+    /// The current block, its live rows, and the first row (of the
+    /// block) not yet taken.
     block: Option<(Arc<ColumnBlock>, Selection, usize)>,
 }
 
 impl PieceRows {
     /// [`Rows::fill`] of a key range.
-    fn fill(&mut self, max: usize, zones: &ZoneFilter, out: &mut RowDecoder) -> Result<bool> {
+    fn fill(
+        &mut self,
+        max: usize,
+        zones: &ZoneFilter,
+        mut bound: Option<&mut ScanBound>,
+        out: &mut RowDecoder,
+    ) -> Result<bool> {
         let mut n = 0;
+        // Rows looked at, decoded or left out by the dynamic filter.
+        let mut seen = 0;
         let mut picked = Vec::new();
-        while n < max {
+        while n < max && seen < max {
             if let Some((_, v)) = self.pairs.next() {
                 out.push(&v)?;
                 n += 1;
+                seen += 1;
                 continue;
             }
-            if let Some((block, sel, done)) = &mut self.block {
+            if let Some((block, sel, next)) = &mut self.block {
                 picked.clear();
-                picked.extend(sel.iter(block.rows()).skip(*done).take(max - n));
-                if !picked.is_empty() {
-                    out.push_block(block, &picked)?;
-                    n += picked.len();
-                    *done += picked.len();
+                take_rows(sel, block.rows(), *next, max - n, &mut picked);
+                if let Some(&last) = picked.last() {
+                    *next = last + 1;
+                    seen += picked.len();
+                    if let Some(b) = bound.as_deref_mut() {
+                        b.retain(block, &mut picked);
+                    }
+                    if !picked.is_empty() {
+                        out.push_block(block, &picked)?;
+                        n += picked.len();
+                    }
                     continue;
                 }
                 self.block = None;
@@ -354,7 +498,7 @@ impl PieceRows {
                 Some(Err(e)) => return Err(storage(e)),
                 Some(Ok(Piece::Rows(pairs))) => self.pairs = pairs.into_iter(),
                 Some(Ok(Piece::Block { block, rows })) => {
-                    if zones.skips(&block) {
+                    if zones.skips(&block) || bound.as_deref().is_some_and(|b| b.skips(&block)) {
                         // Bounded work per call: the caller checks its
                         // limits before the next block.
                         return Ok(true);
@@ -364,6 +508,23 @@ impl PieceRows {
             }
         }
         Ok(true)
+    }
+}
+
+/// Appends to `out` the rows of `sel` (over a block of `n` rows) from
+/// row `from` on, at most `max` of them.
+fn take_rows(sel: &Selection, n: usize, from: usize, max: usize, out: &mut Vec<usize>) {
+    match sel {
+        Selection::All => out.extend(from..n.min(from.saturating_add(max))),
+        Selection::Range { start, end } => {
+            let s = from.max(*start as usize);
+            let e = (*end as usize).min(s.saturating_add(max));
+            out.extend(s..e);
+        }
+        Selection::Rows(rows) => {
+            let at = rows.partition_point(|&r| (r as usize) < from);
+            out.extend(rows[at..].iter().take(max).map(|&r| r as usize));
+        }
     }
 }
 
@@ -410,31 +571,56 @@ impl ZoneFilter {
                 // No row has the field: all null, and null passes nothing.
                 return true;
             };
-            let zone = column.block_zone();
-            if zone.all_null() {
-                return true;
-            }
-            match (&zone.range, value) {
-                (Zone::Int { min, max }, Value::Int(c)) => excludes(*op, min, max, c),
-                (
-                    Zone::Float {
-                        min,
-                        max,
-                        nan: false,
-                    },
-                    Value::Float(c),
-                ) => excludes(*op, min, max, c),
-                (
-                    Zone::Bytes {
-                        text: true,
-                        min,
-                        max,
-                    },
-                    Value::String(c),
-                ) => excludes(*op, min.as_ref(), max.as_ref(), c.as_bytes()),
-                _ => false,
-            }
+            zone_verdict(*op, value, &column.block_zone()) == Verdict::Skip
         })
+    }
+
+    /// The tests: (table position, operator with the column on the
+    /// left, constant), in the filter's order.
+    pub(crate) fn tests(&self) -> &[(usize, BinaryOp, Value)] {
+        &self.tests
+    }
+}
+
+/// What a zone map says of `column op value` over the rows it covers:
+/// no row passes ([`Verdict::Skip`]), every row does ([`Verdict::All`]:
+/// no null, every value passes), or either may happen.
+pub(crate) fn zone_verdict(op: BinaryOp, value: &Value, zone: &ColumnZone<'_>) -> Verdict {
+    if zone.all_null() {
+        // Null passes nothing.
+        return Verdict::Skip;
+    }
+    let (excluded, all) = match (&zone.range, value) {
+        (Zone::Int { min, max }, Value::Int(c)) => {
+            (excludes(op, min, max, c), includes(op, min, max, c))
+        }
+        (
+            Zone::Float {
+                min,
+                max,
+                nan: false,
+            },
+            Value::Float(c),
+        ) => (excludes(op, min, max, c), includes(op, min, max, c)),
+        (
+            Zone::Bytes {
+                text: true,
+                min,
+                max,
+            },
+            Value::String(c),
+        ) => (
+            excludes(op, min.as_ref(), max.as_ref(), c.as_bytes()),
+            includes(op, min.as_ref(), max.as_ref(), c.as_bytes()),
+        ),
+        _ => (false, false),
+    };
+    if excluded {
+        Verdict::Skip
+    } else if all && zone.nulls == 0 {
+        Verdict::All
+    } else {
+        Verdict::Some
     }
 }
 
@@ -494,6 +680,19 @@ fn excludes<T: PartialOrd + ?Sized>(op: BinaryOp, min: &T, max: &T, c: &T) -> bo
         BinaryOp::LtEq => min > c,
         BinaryOp::Gt => max <= c,
         BinaryOp::GtEq => max < c,
+        _ => false,
+    }
+}
+
+/// Whether every value in `min..=max` satisfies `value op c`.
+fn includes<T: PartialOrd + ?Sized>(op: BinaryOp, min: &T, max: &T, c: &T) -> bool {
+    match op {
+        BinaryOp::Eq => min == c && max == c,
+        BinaryOp::NotEq => c < min || c > max,
+        BinaryOp::Lt => max < c,
+        BinaryOp::LtEq => max <= c,
+        BinaryOp::Gt => min > c,
+        BinaryOp::GtEq => min >= c,
         _ => false,
     }
 }
@@ -849,6 +1048,15 @@ pub(crate) mod tests {
         BoundExpr::Binary {
             op: BinaryOp::Gt,
             left: Box::new(BoundExpr::column(i, None, "x")),
+            right: Box::new(BoundExpr::Literal(c)),
+        }
+    }
+
+    /// `column > c` over output column `i`, a column of type `ty`.
+    pub(crate) fn gt_typed(i: usize, ty: ColumnType, c: Value) -> BoundExpr {
+        BoundExpr::Binary {
+            op: BinaryOp::Gt,
+            left: Box::new(BoundExpr::column(i, Some(ty), "x")),
             right: Box::new(BoundExpr::Literal(c)),
         }
     }

@@ -13,20 +13,78 @@
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use super::sort::{Held, SortKeys, input_of};
-use super::{ExecCtx, Node, Operator, Part, build, parallel_parts};
+use super::{BoxOp, ExecCtx, Node, Operator, Part, build, parallel_parts, profiled, scan};
+use crate::ast::ColumnType;
 use crate::error::Result;
 use crate::limits::{Limits, row_bytes};
+use crate::plan::bound::BoundExpr;
 use crate::plan::logical::SortKey;
+use crate::plan::physical::Physical;
 use crate::value::Value;
 use crate::vector::{Chunk, VECTOR_SIZE, Vector, VectorBuilder};
 
 /// Bits of an arrival number below a part's base.
 const PART_SHIFT: u32 = 40;
+
+/// The dynamic filter a top-k hands the scan under it: the tightest
+/// worst key of any part's full heap. No row whose key sorts strictly
+/// after it can be among the first `k` of the whole input (that heap
+/// already holds `k` rows at least as good), so the scan may leave such
+/// rows out before decoding them. Rows that tie it are kept: a tied row
+/// of an earlier part still wins on arrival order. Only non-null ints
+/// and floats are held (what the scan compares against a column).
+#[derive(Debug)]
+pub(crate) struct KeyBound {
+    desc: bool,
+    value: Mutex<Option<Value>>,
+}
+
+impl KeyBound {
+    /// No bound yet, for a key sorted descending when `desc`.
+    pub(crate) fn new(desc: bool) -> KeyBound {
+        KeyBound {
+            desc,
+            value: Mutex::new(None),
+        }
+    }
+
+    /// Whether the key sorts descending (larger values first).
+    pub(crate) fn desc(&self) -> bool {
+        self.desc
+    }
+
+    /// The bound now, if any.
+    pub(crate) fn get(&self) -> Option<Value> {
+        self.value.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Offers a full heap's worst key: kept when tighter than the bound.
+    pub(crate) fn offer(&self, v: &Value) {
+        if !matches!(v, Value::Int(_) | Value::Float(_)) {
+            return;
+        }
+        let mut held = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        let tighter = match &*held {
+            None => true,
+            Some(old) => {
+                let o = v.sort_cmp(old);
+                if self.desc {
+                    o == Ordering::Greater
+                } else {
+                    o == Ordering::Less
+                }
+            }
+        };
+        if tighter {
+            *held = Some(v.clone());
+        }
+    }
+}
 
 /// A row in the heap: its keys, arrival number and columns.
 struct Entry<'k> {
@@ -88,8 +146,6 @@ impl<'k, 'l> Heap<'k, 'l> {
     /// The keys of the worst row kept, once the heap is full: a later row
     /// whose keys do not come strictly before these cannot enter. `None`
     /// while there is room (and when `k` is 0, where no row enters).
-    // Not read outside tests until the scan takes it as a dynamic filter.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn boundary(&self) -> Option<&[Value]> {
         if self.entries.len() < self.k {
             return None;
@@ -172,15 +228,20 @@ impl<'k, 'l> Heap<'k, 'l> {
     }
 }
 
-/// Reads all of `input` into a heap.
+/// Reads all of `input` into a heap, offering its worst key to `bound`
+/// (the scan's dynamic filter) whenever the heap is full.
 fn fill<'k, 'l>(
     input: &mut dyn Operator,
     heap: &mut Heap<'k, 'l>,
     limits: &'l Limits,
+    bound: Option<&KeyBound>,
 ) -> Result<()> {
     while let Some(chunk) = input.next()? {
         limits.check()?;
         heap.push_chunk(&chunk)?;
+        if let (Some(b), Some([key])) = (bound, heap.boundary()) {
+            b.offer(key);
+        }
     }
     Ok(())
 }
@@ -225,6 +286,67 @@ impl<'a> TopK<'a> {
         })
     }
 
+    /// The dynamic filter for the scan under the top-k, when it can take
+    /// one: one key, a plain int or float column of a scan whose own
+    /// filter cannot fail (rows the scan leaves out are then never
+    /// evaluated, and nothing about them could have raised an error).
+    fn bound(&self, child: Node<'_>) -> Option<Arc<KeyBound>> {
+        let Physical::TopK { keys, .. } = self.node.plan else {
+            return None;
+        };
+        let [key] = keys.as_slice() else {
+            return None;
+        };
+        let BoundExpr::Column { index, .. } = &key.expr else {
+            return None;
+        };
+        let Physical::Scan {
+            table,
+            columns,
+            filter,
+            ..
+        } = child.plan
+        else {
+            return None;
+        };
+        let ty = table.columns.get(*columns.get(*index)?)?.ty;
+        let typed = matches!(ty, ColumnType::Int | ColumnType::Float);
+        (typed && scan::infallible(filter, columns)).then(|| Arc::new(KeyBound::new(key.desc)))
+    }
+
+    /// The operator of the top-k's input `child` over `part`: a scan
+    /// with the dynamic filter `bound` when there is one.
+    fn input(
+        &self,
+        child: Node<'a>,
+        part: Option<Part>,
+        bound: Option<&Arc<KeyBound>>,
+    ) -> Result<BoxOp<'a>> {
+        let (
+            Some(bound),
+            Physical::Scan {
+                table,
+                access,
+                columns,
+                filter,
+                ..
+            },
+            Some(Physical::TopK { keys, .. }),
+        ) = (bound, child.plan, Some(self.node.plan))
+        else {
+            return build(child, self.ctx, part);
+        };
+        let Some(BoundExpr::Column { index, .. }) = keys.first().map(|k| &k.expr) else {
+            return build(child, self.ctx, part);
+        };
+        let Some(&pos) = columns.get(*index) else {
+            return build(child, self.ctx, part);
+        };
+        let scan = scan::Scan::new(self.ctx, table, access, columns, filter, part)?
+            .with_bound(Arc::clone(bound), pos);
+        Ok(profiled(child, self.ctx, Box::new(scan)))
+    }
+
     /// Reads the input (in parallel per part when it is a parallel scan)
     /// and keeps the best rows.
     fn read(&self) -> Result<Output> {
@@ -235,6 +357,7 @@ impl<'a> TopK<'a> {
             None => parallel_parts(child, self.ctx)?,
             Some(_) => None,
         };
+        let bound = self.bound(child);
         let heap = match parts {
             Some(parts) => {
                 let heaps = parts
@@ -242,8 +365,8 @@ impl<'a> TopK<'a> {
                     .enumerate()
                     .map(|(i, p)| {
                         let mut heap = Heap::new(&self.keys, k, (i as u64) << PART_SHIFT, limits);
-                        let mut op = build(child, self.ctx, Some(*p))?;
-                        fill(&mut *op, &mut heap, limits)?;
+                        let mut op = self.input(child, Some(*p), bound.as_ref())?;
+                        fill(&mut *op, &mut heap, limits, bound.as_deref())?;
                         Ok(heap)
                     })
                     .collect::<Result<Vec<_>>>()?;
@@ -255,8 +378,8 @@ impl<'a> TopK<'a> {
             }
             None => {
                 let mut heap = Heap::new(&self.keys, k, 0, limits);
-                let mut op = build(child, self.ctx, self.part)?;
-                fill(&mut *op, &mut heap, limits)?;
+                let mut op = self.input(child, self.part, bound.as_ref())?;
+                fill(&mut *op, &mut heap, limits, bound.as_deref())?;
                 heap
             }
         };
@@ -479,10 +602,10 @@ mod tests {
         let values: Vec<Option<i64>> = vec![Some(9), None, Some(4), Some(7), Some(4), Some(1)];
         let mut heap = Heap::new(&keys, 3, 0, &limits);
         let mut src = Source(int_chunks(&values[..2], 2));
-        fill(&mut src, &mut heap, &limits).unwrap();
+        fill(&mut src, &mut heap, &limits, None).unwrap();
         assert_eq!(heap.boundary(), None, "room left");
         let mut src = Source(int_chunks(&values[2..], 2));
-        fill(&mut src, &mut heap, &limits).unwrap();
+        fill(&mut src, &mut heap, &limits, None).unwrap();
         // Kept: null, 1, 4 (the first 4; the second tied and came later).
         assert_eq!(heap.boundary(), Some(&[Value::Int(4)][..]));
         let (rows, _, _) = heap.finish();
@@ -492,7 +615,7 @@ mod tests {
         );
         let mut none = Heap::new(&keys, 0, 0, &limits);
         let mut src = Source(int_chunks(&values, 4));
-        fill(&mut src, &mut none, &limits).unwrap();
+        fill(&mut src, &mut none, &limits, None).unwrap();
         assert_eq!(none.boundary(), None);
         assert!(none.finish().0.is_empty());
     }
@@ -543,5 +666,138 @@ mod tests {
             assert_eq!(e.code(), ErrorCode::MemoryLimit, "{}", e.message());
             assert!(run(&fx.db, &plan, &memory(64 << 20)).is_ok());
         }
+    }
+
+    /// The top-k with its dynamic filter over columnar data (compacted
+    /// blocks, a flushed table, the memtable) against a full sort's
+    /// window: keys with many ties and nulls, both directions, parts or
+    /// not, with and without a filter the scan can test on zone maps.
+    #[test]
+    fn the_dynamic_filter_never_drops_a_winner() {
+        let (_dir, db) = super::super::scan_aggregate::tests::fixture();
+        let t = crate::catalog::Catalog::load(&db.kv().snapshot())
+            .unwrap()
+            .table("t")
+            .unwrap()
+            .clone();
+        let columns: Vec<usize> = (0..5).collect();
+        let types = [
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Int,
+            ColumnType::Float,
+            ColumnType::String,
+        ];
+        let case = (
+            1usize..4,
+            any::<bool>(),
+            prop_oneof![0u64..3, 0u64..60],
+            prop_oneof![Just(0u64), 0u64..30],
+            any::<bool>(),
+            prop::option::of(-100i64..100),
+        );
+        let mut runner = TestRunner::new(Config::with_cases(120));
+        runner
+            .run(&case, |(k, desc, limit, offset, parallel, over)| {
+                let keys = vec![SortKey {
+                    expr: BoundExpr::column(k, Some(types[k]), "k"),
+                    desc,
+                }];
+                // `b > c`: a zone test, which keeps the dynamic filter on.
+                let filter: Vec<BoundExpr> = over
+                    .map(|c| crate::exec::scan::tests::gt_typed(2, ColumnType::Int, Value::Int(c)))
+                    .into_iter()
+                    .collect();
+                let input = scan(
+                    t.clone(),
+                    Access::FullScan,
+                    columns.clone(),
+                    filter,
+                    parallel,
+                );
+                let got = run(
+                    &db,
+                    &top_k(input.clone(), keys.clone(), limit, offset),
+                    &Limits::none(),
+                );
+                let sorted = Physical::Limit {
+                    input: Box::new(Physical::Sort {
+                        input: Box::new(input),
+                        keys,
+                    }),
+                    limit: Some(limit),
+                    offset,
+                };
+                let want = run(&db, &sorted, &Limits::none());
+                prop_assert_eq!(got.unwrap(), want.unwrap());
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A scan with a dynamic filter set to a value of its key column
+    /// leaves out only rows whose key sorts strictly after it: every
+    /// other row comes out, in order (ties and nulls included).
+    #[test]
+    fn a_scan_under_a_bound_keeps_every_row_that_can_still_win() {
+        let (_dir, db) = super::super::scan_aggregate::tests::fixture();
+        let t = crate::catalog::Catalog::load(&db.kv().snapshot())
+            .unwrap()
+            .table("t")
+            .unwrap()
+            .clone();
+        let columns: Vec<usize> = (0..4).collect();
+        let snap = db.kv().snapshot();
+        let limits = Limits::none();
+        let ctx = ExecCtx::new(&snap, &limits);
+        let rows = |bound: Option<(Arc<KeyBound>, usize)>| {
+            let mut op =
+                super::super::scan::Scan::new(&ctx, &t, &Access::FullScan, &columns, &[], None)
+                    .unwrap();
+            if let Some((b, pos)) = bound {
+                op = op.with_bound(b, pos);
+            }
+            let mut out = Vec::new();
+            while let Some(c) = op.next().unwrap() {
+                out.extend(c.to_rows().unwrap());
+            }
+            out
+        };
+        let all = rows(None);
+        let mut runner = TestRunner::new(Config::with_cases(60));
+        let case = (1usize..4, any::<bool>(), 0usize..all.len());
+        runner
+            .run(&case, |(k, desc, at)| {
+                let b = all[at][k].clone();
+                prop_assume!(!b.is_null());
+                let bound = Arc::new(KeyBound::new(desc));
+                bound.offer(&b);
+                let got = rows(Some((bound, k)));
+                let strictly_after = |v: &Value| {
+                    let o = v.sort_cmp(&b);
+                    if desc {
+                        o == Ordering::Less
+                    } else {
+                        o == Ordering::Greater
+                    }
+                };
+                let want: Vec<Vec<Value>> = all
+                    .iter()
+                    .filter(|r| !strictly_after(&r[k]))
+                    .cloned()
+                    .collect();
+                // What is left out is strictly after the bound; what is
+                // kept is a run of the scan's rows in order.
+                let kept: Vec<Vec<Value>> = got
+                    .iter()
+                    .filter(|r| !strictly_after(&r[k]))
+                    .cloned()
+                    .collect();
+                prop_assert_eq!(kept, want);
+                let mut rest = all.iter();
+                prop_assert!(got.iter().all(|g| rest.any(|r| r == g)));
+                Ok(())
+            })
+            .unwrap();
     }
 }

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use crate::ast::{BinaryOp, ColumnType, Expr};
+use crate::ast::{AggFunc, BinaryOp, ColumnType, Expr};
 use crate::catalog::{Catalog, Table};
 use crate::error::Result;
 use crate::plan::bind::{bind_select, finder};
@@ -101,7 +101,81 @@ pub(crate) fn physical(plan: Logical, opts: PlanOptions) -> Result<Physical> {
         early_stop,
         lookups: opts.use_indexes && (few || early_stop),
     };
-    cx.convert(plan, true)
+    Ok(scan_aggregates(cx.convert(plan, true)?))
+}
+
+/// `plan` with each aggregate that only counts rows (`count(*)`, no
+/// group by) over a full scan turned into a
+/// [`Physical::ScanAggregate`], which counts straight from the table's
+/// pieces. Looks through the nodes above an aggregate (project, sort,
+/// top-k, limit, filter); joins are left as they are.
+fn scan_aggregates(plan: Physical) -> Physical {
+    let under = |input: Box<Physical>| Box::new(scan_aggregates(*input));
+    match plan {
+        Physical::HashAggregate { input, keys, aggs }
+            if keys.is_empty()
+                && aggs
+                    .iter()
+                    .all(|a| a.func == AggFunc::Count && a.arg.is_none()) =>
+        {
+            match *input {
+                Physical::Scan {
+                    table,
+                    // Not primary-key ranges yet: a short one reads faster
+                    // row by row than through pieces on row blocks.
+                    access: access @ Access::FullScan,
+                    columns,
+                    filter,
+                    parallel,
+                } => Physical::ScanAggregate {
+                    table,
+                    access,
+                    columns,
+                    filter,
+                    parallel,
+                    aggs,
+                },
+                input => Physical::HashAggregate {
+                    input: Box::new(input),
+                    keys,
+                    aggs,
+                },
+            }
+        }
+        Physical::Project { input, exprs } => Physical::Project {
+            input: under(input),
+            exprs,
+        },
+        Physical::Filter { input, predicate } => Physical::Filter {
+            input: under(input),
+            predicate,
+        },
+        Physical::Sort { input, keys } => Physical::Sort {
+            input: under(input),
+            keys,
+        },
+        Physical::TopK {
+            input,
+            keys,
+            limit,
+            offset,
+        } => Physical::TopK {
+            input: under(input),
+            keys,
+            limit,
+            offset,
+        },
+        Physical::Limit {
+            input,
+            limit,
+            offset,
+        } => Physical::Limit {
+            input: under(input),
+            limit,
+            offset,
+        },
+        other => other,
+    }
 }
 
 /// Whether the plan has a limit that can stop reading early: one with no

@@ -256,6 +256,29 @@ fn node_lines(plan: &Physical, id: usize, depth: usize, out: &mut Vec<Line>) {
             push(out, depth, text, Some(id));
             children_at(plan, id, depth + 1, out);
         }
+        Physical::ScanAggregate {
+            table,
+            access,
+            filter,
+            parallel,
+            aggs,
+            ..
+        } => {
+            // The scan it reads prints below it, as a part of this node.
+            let a: Vec<String> = aggs.iter().map(agg_text).collect();
+            push(
+                out,
+                depth,
+                format!("scan aggregate: aggregates {}", a.join(", ")),
+                Some(id),
+            );
+            let mut d = depth + 1;
+            if !filter.is_empty() {
+                push(out, d, format!("filter: {}", and_text(filter)), None);
+                d += 1;
+            }
+            push(out, d, access.describe(table, *parallel), None);
+        }
         Physical::TopK {
             keys,
             limit,

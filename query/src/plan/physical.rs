@@ -115,6 +115,27 @@ pub(crate) enum Physical {
         /// Aggregates.
         aggs: Vec<AggCall>,
     },
+    /// `exec/scan_aggregate.rs`: aggregates without group-by keys over
+    /// the rows a scan of `table` would produce (same access, columns and
+    /// filter as [`Physical::Scan`]), counted straight from storage's
+    /// pieces: a columnar block's rows are counted from its zone maps or
+    /// its encoded values where the filter allows, without building
+    /// vectors. One row out, as [`Physical::HashAggregate`] gives without
+    /// keys. Chosen only for aggregates it computes (`count(*)`).
+    ScanAggregate {
+        /// The table.
+        table: Arc<Table>,
+        /// How its rows are found (a full scan or a primary-key range).
+        access: Access,
+        /// Which columns the filter reads, by table position.
+        columns: Vec<usize>,
+        /// Conjuncts over those columns.
+        filter: Vec<BoundExpr>,
+        /// Whether a full scan may be split over threads.
+        parallel: bool,
+        /// Aggregates.
+        aggs: Vec<AggCall>,
+    },
     /// `exec/top_k.rs`: the first `limit + offset` rows in key order, kept
     /// in a bounded heap, minus the first `offset`.
     TopK {
@@ -183,7 +204,9 @@ impl Physical {
     /// The node's inputs, in order.
     pub(crate) fn children(&self) -> Vec<&Physical> {
         match self {
-            Physical::Scan { .. } | Physical::Insert { .. } => Vec::new(),
+            Physical::Scan { .. } | Physical::ScanAggregate { .. } | Physical::Insert { .. } => {
+                Vec::new()
+            }
             Physical::Filter { input, .. }
             | Physical::Project { input, .. }
             | Physical::LookupJoin { input, .. }
@@ -253,6 +276,7 @@ impl Physical {
                 }]
             }
             Physical::HashAggregate { keys, aggs, .. } => aggregate_fields(keys, aggs),
+            Physical::ScanAggregate { aggs, .. } => aggregate_fields(&[], aggs),
         }
     }
 

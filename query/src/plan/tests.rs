@@ -60,7 +60,7 @@ fn explained(db: &Database, text: &str) -> String {
 /// The driving scan's access path.
 fn access(p: &Physical) -> &Access {
     match p {
-        Physical::Scan { access, .. } => access,
+        Physical::Scan { access, .. } | Physical::ScanAggregate { access, .. } => access,
         other => access(other.children()[0]),
     }
 }

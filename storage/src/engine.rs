@@ -98,6 +98,10 @@ pub struct LevelStats {
     pub files: usize,
     /// Their total size on disk.
     pub bytes: u64,
+    /// Data blocks among them stored column by column (see
+    /// [`Options::value_layout`](crate::Options::value_layout)); the rest
+    /// are row blocks.
+    pub columnar_blocks: usize,
 }
 
 /// A point-in-time report on the engine.
@@ -963,6 +967,7 @@ impl Inner {
                 .map(|l| LevelStats {
                     files: l.len(),
                     bytes: l.iter().map(|t| t.meta().file_size).sum(),
+                    columnar_blocks: l.iter().map(|t| t.columnar_block_count()).sum(),
                 })
                 .collect(),
             cache_hits: self.cache.hits(),

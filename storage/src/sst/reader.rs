@@ -619,6 +619,11 @@ impl Table {
         Zones::read(&mut Reader::new(bytes)).ok()
     }
 
+    /// How many data blocks are columnar.
+    pub fn columnar_block_count(&self) -> usize {
+        self.index.handles.iter().filter(|h| h.columnar).count()
+    }
+
     /// Whether each data block is columnar, in file order.
     #[cfg(test)]
     pub(crate) fn columnar_blocks(&self) -> Vec<bool> {

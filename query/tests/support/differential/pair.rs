@@ -53,6 +53,7 @@ impl Ids for rusqlite::Connection {
 /// and levels, so that a few thousand rows make several levels of several
 /// tables each, and no background threads: flushes and compactions run
 /// inline when a write fills the memtable, the same at each run of a seed.
+/// The storage layout is the default one.
 pub fn options() -> Options {
     let storage = fasty_storage::Options::default()
         .with_memtable_budget(64 << 10)
@@ -61,6 +62,27 @@ pub fn options() -> Options {
         .with_level1_budget(192 << 10)
         .with_background(false);
     Options::default().with_wal(fasty_wal::Options::default().with_storage(storage))
+}
+
+/// Whether seed `seed` stores tables in columnar blocks below level 0:
+/// half the seeds do (`seed % 4` of 0 or 1), the others in row blocks,
+/// whatever the default is.
+pub fn columnar(seed: u64) -> bool {
+    seed % 4 < 2
+}
+
+/// [`options`] with the storage layout of seed `seed` ([`columnar`]):
+/// columnar seeds keep level 0 in row blocks and write columnar blocks
+/// from level 1 down, so that a table's rows are in the memtable, in row
+/// blocks and in columnar blocks at once.
+pub fn options_for(seed: u64) -> Options {
+    let opts = options();
+    if !columnar(seed) {
+        return opts.with_columnar(false);
+    }
+    let storage = opts.wal.storage.clone().with_columnar_from_level(1);
+    let wal = opts.wal.clone().with_storage(storage);
+    opts.with_wal(wal).with_columnar(true)
 }
 
 impl Pair {
@@ -124,6 +146,12 @@ impl Pair {
             .collect();
         (s.memtable_bytes, levels)
     }
+
+    /// How many of fasty's data blocks are columnar.
+    pub fn columnar_blocks(&self) -> usize {
+        let s = self.fasty.kv().stats().storage;
+        s.levels.iter().map(|l| l.columnar_blocks).sum()
+    }
 }
 
 /// Both systems with the same tables, filled from `seed`, and on fasty's
@@ -135,7 +163,7 @@ impl Pair {
 /// deleted rows) below.
 pub fn setup(seed: u64, indexes: bool) -> Pair {
     let dir = tempfile::tempdir().unwrap();
-    let fasty = Database::open(dir.path(), options()).unwrap();
+    let fasty = Database::open(dir.path(), options_for(seed)).unwrap();
     let sqlite = rusqlite::Connection::open_in_memory().unwrap();
     sqlite
         .execute_batch("PRAGMA case_sensitive_like = ON;")
@@ -188,6 +216,13 @@ pub fn setup(seed: u64, indexes: bool) -> Pair {
     assert!(
         memtable > 0 && levels.len() >= 2 && levels.last() > Some(&1),
         "seed {seed}: the rows should be in the memtable and in two levels or more, the last deeper than 1; memtable {memtable} bytes, tables in levels {levels:?}"
+    );
+    let blocks = p.columnar_blocks();
+    assert_eq!(
+        blocks > 0,
+        columnar(seed),
+        "seed {seed}: {blocks} columnar blocks, but the seed's layout is {}",
+        if columnar(seed) { "columnar" } else { "rows" }
     );
     p
 }

@@ -75,6 +75,56 @@ impl Bitmap {
         self.len += 1;
     }
 
+    /// Appends the low `count` bits (at most 64) of `word`, least
+    /// significant first.
+    #[inline]
+    pub(crate) fn push_word(&mut self, word: u64, count: usize) {
+        debug_assert!(count <= 64);
+        if count == 0 {
+            return;
+        }
+        let word = if count < 64 {
+            word & ((1u64 << count) - 1)
+        } else {
+            word
+        };
+        let off = self.len % 64;
+        if off == 0 {
+            self.words.push(word);
+        } else {
+            if let Some(last) = self.words.last_mut() {
+                *last |= word << off;
+            }
+            if off + count > 64 {
+                self.words.push(word >> (64 - off));
+            }
+        }
+        self.len += count;
+    }
+
+    /// Appends `count` bits: bit `k` is the inverse of bit `at + k` of
+    /// `bytes` (least significant bit of each byte first; bits past the
+    /// end of `bytes` read as clear). Turns a block's null bitmap into
+    /// validity a word at a time.
+    pub(crate) fn extend_inverted(&mut self, bytes: &[u8], at: usize, count: usize) {
+        let mut done = 0;
+        while done < count {
+            let n = (count - done).min(64);
+            self.push_word(!read_bits(bytes, at + done, n), n);
+            done += n;
+        }
+    }
+
+    /// Appends `count` set bits.
+    pub(crate) fn extend_set(&mut self, count: usize) {
+        let mut done = 0;
+        while done < count {
+            let n = (count - done).min(64);
+            self.push_word(u64::MAX, n);
+            done += n;
+        }
+    }
+
     #[cfg(test)]
     /// Number of set bits.
     pub(crate) fn count_ones(&self) -> usize {
@@ -90,5 +140,23 @@ impl Bitmap {
     /// Heap bytes held.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.words.len() * 8
+    }
+}
+
+/// Bits `at .. at + count` (`count` at most 64) of `bytes` as a word,
+/// bit `at` lowest; bits past the end of `bytes` are clear.
+#[inline]
+pub(crate) fn read_bits(bytes: &[u8], at: usize, count: usize) -> u64 {
+    let start = at / 8;
+    let mut buf = [0u8; 16];
+    if let Some(src) = bytes.get(start..) {
+        let n = src.len().min(16);
+        buf[..n].copy_from_slice(&src[..n]);
+    }
+    let word = (u128::from_le_bytes(buf) >> (at % 8)) as u64;
+    if count < 64 {
+        word & ((1u64 << count) - 1)
+    } else {
+        word
     }
 }

@@ -198,6 +198,87 @@ impl VectorBuilder {
         self.validity.push(true);
     }
 
+    /// Appends the validity of `count` values: all valid without
+    /// `nulls`, else the inverse of bits `at ..` of `nulls` (bit set =
+    /// null, least significant first).
+    fn extend_validity(&mut self, count: usize, nulls: Option<(&[u8], usize)>) {
+        match nulls {
+            None => self.validity.extend_set(count),
+            Some((bytes, at)) => {
+                let before = self.validity.len();
+                self.validity.extend_inverted(bytes, at, count);
+                if !self.nulls {
+                    let mut k = 0;
+                    while k < count {
+                        let n = (count - k).min(64);
+                        if super::bitmap::read_bits(bytes, at + k, n) != 0 {
+                            self.nulls = true;
+                            break;
+                        }
+                        k += n;
+                    }
+                }
+                debug_assert_eq!(self.validity.len(), before + count);
+            }
+        }
+    }
+
+    /// Appends ints in bulk: `values`, with the rows `nulls` marks (see
+    /// [`VectorBuilder::extend_validity`]) null (their values become 0,
+    /// as [`VectorBuilder::push_null`] stores them). `false` (nothing
+    /// appended) when the builder is not an int vector.
+    pub(crate) fn extend_ints(&mut self, values: &[i64], nulls: Option<(&[u8], usize)>) -> bool {
+        let Some(Data::Int(v)) = &mut self.data else {
+            return false;
+        };
+        let start = v.len();
+        v.extend_from_slice(values);
+        if let Some((bytes, at)) = nulls {
+            zero_nulls(&mut v[start..], bytes, at);
+        }
+        self.extend_validity(values.len(), nulls);
+        true
+    }
+
+    /// Appends floats in bulk, like [`VectorBuilder::extend_ints`].
+    pub(crate) fn extend_floats(&mut self, values: &[f64], nulls: Option<(&[u8], usize)>) -> bool {
+        let Some(Data::Float(v)) = &mut self.data else {
+            return false;
+        };
+        let start = v.len();
+        v.extend_from_slice(values);
+        if let Some((bytes, at)) = nulls {
+            zero_nulls(&mut v[start..], bytes, at);
+        }
+        self.extend_validity(values.len(), nulls);
+        true
+    }
+
+    /// Appends strings in bulk: value `k` is `bytes[ends[k-1]..ends[k]]`
+    /// (the first starts at 0), already checked to be UTF-8; null rows
+    /// (see [`VectorBuilder::extend_validity`]) hold empty strings.
+    /// `false` (nothing appended) when the builder is not a string vector.
+    pub(crate) fn extend_strs(
+        &mut self,
+        ends: &[u32],
+        bytes: &[u8],
+        nulls: Option<(&[u8], usize)>,
+    ) -> bool {
+        let Some(Data::Str(v)) = &mut self.data else {
+            return false;
+        };
+        v.extend(ends, bytes);
+        self.extend_validity(ends.len(), nulls);
+        true
+    }
+
+    /// Appends `count` nulls.
+    pub(crate) fn extend_nulls(&mut self, count: usize) {
+        for _ in 0..count {
+            self.push_null();
+        }
+    }
+
     /// The vector built.
     pub(crate) fn finish(self) -> Vector {
         let len = self.validity.len();
@@ -262,5 +343,23 @@ fn empty(ty: ColumnType, cap: usize) -> Data {
         ColumnType::Bool => Data::Bool(Vec::with_capacity(cap)),
         ColumnType::String => Data::Str(TextVec::with_capacity(cap)),
         ColumnType::Json => Data::Json(TextVec::with_capacity(cap)),
+    }
+}
+
+/// Sets to the default (zero) the values of `values` whose bit in
+/// `nulls` (from bit `at` on) is set.
+fn zero_nulls<T: Default>(values: &mut [T], bytes: &[u8], at: usize) {
+    let mut k = 0;
+    while k < values.len() {
+        let n = (values.len() - k).min(64);
+        let mut word = super::bitmap::read_bits(bytes, at + k, n);
+        while word != 0 {
+            let i = word.trailing_zeros() as usize;
+            if let Some(x) = values.get_mut(k + i) {
+                *x = T::default();
+            }
+            word &= word - 1;
+        }
+        k += n;
     }
 }

@@ -43,6 +43,15 @@ impl TextVec {
             .push(u32::try_from(self.bytes.len()).unwrap_or(u32::MAX));
     }
 
+    /// Appends values in bulk: value `k` is `bytes[ends[k-1]..ends[k]]`,
+    /// the first starting at 0 (`ends` ascending, at most `bytes.len()`).
+    pub(crate) fn extend(&mut self, ends: &[u32], bytes: &[u8]) {
+        let base = u32::try_from(self.bytes.len()).unwrap_or(u32::MAX);
+        self.bytes.extend_from_slice(bytes);
+        self.offsets
+            .extend(ends.iter().map(|&e| base.saturating_add(e)));
+    }
+
     /// Value `i`'s bytes.
     #[inline]
     pub(crate) fn bytes(&self, i: usize) -> &[u8] {

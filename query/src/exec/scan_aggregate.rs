@@ -28,9 +28,9 @@ use super::{ExecCtx, Node, Operator, Part, Predicate};
 use crate::ast::{AggFunc, BinaryOp, ColumnType};
 use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
+use crate::exec::keys::split_ranges;
 use crate::plan::bound::BoundExpr;
 use crate::plan::physical::{Access, Physical};
-use crate::exec::keys::split_ranges;
 use crate::value::Value;
 use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
 

@@ -400,43 +400,47 @@ impl States {
                 }
             }
             (States::Count(c), _) => {
-                for (p, &g) in rows {
-                    if !v.is_null(p) {
+                if v.validity().is_none() && !matches!(v.data(), Data::Any(_)) {
+                    for &g in gids {
                         c[g as usize] += 1;
+                    }
+                } else {
+                    for (p, &g) in rows {
+                        if !v.is_null(p) {
+                            c[g as usize] += 1;
+                        }
                     }
                 }
             }
             (States::Sum(s), Data::Int(xs)) => {
-                for (i, (p, &g)) in rows.enumerate() {
-                    if !v.is_null(p) {
-                        s[g as usize].add_int(xs[p]).map_err(|e| (i, e))?;
+                let mut failed = None;
+                typed_rows(v, chunk, gids, |i, p, g| {
+                    if failed.is_none()
+                        && let Err(e) = s[g as usize].add_int(xs[p])
+                    {
+                        failed = Some((i, e));
                     }
+                });
+                if let Some(f) = failed {
+                    return Err(f);
                 }
             }
             (States::Sum(s), Data::Float(xs)) => {
-                for (p, &g) in rows {
-                    if !v.is_null(p) {
-                        s[g as usize].add_float(xs[p]);
-                    }
-                }
+                typed_rows(v, chunk, gids, |_, p, g| s[g as usize].add_float(xs[p]));
             }
             (States::Avg(a), Data::Int(xs)) => {
-                for (p, &g) in rows {
-                    if !v.is_null(p) {
-                        let a = &mut a[g as usize];
-                        a.0 += xs[p] as f64;
-                        a.1 += 1;
-                    }
-                }
+                typed_rows(v, chunk, gids, |_, p, g| {
+                    let a = &mut a[g as usize];
+                    a.0 += xs[p] as f64;
+                    a.1 += 1;
+                });
             }
             (States::Avg(a), Data::Float(xs)) => {
-                for (p, &g) in rows {
-                    if !v.is_null(p) {
-                        let a = &mut a[g as usize];
-                        a.0 += xs[p];
-                        a.1 += 1;
-                    }
-                }
+                typed_rows(v, chunk, gids, |_, p, g| {
+                    let a = &mut a[g as usize];
+                    a.0 += xs[p];
+                    a.1 += 1;
+                });
             }
             (States::Min(m), Data::Int(xs)) => {
                 for (p, &g) in rows {
@@ -515,6 +519,34 @@ impl States {
             States::Avg(a) if a[g].1 == 0 => Value::Null,
             States::Avg(a) => Value::Float(a[g].0 / a[g].1 as f64),
             States::Min(m) | States::Max(m) => m[g].clone(),
+        }
+    }
+}
+
+/// Calls `f(i, p, g)` for each row in play of `chunk` whose value in
+/// the typed (int or float) vector `v` is not null: `i` its index among
+/// the rows in play, `p` its position, `g` its group `gids[i]`. The
+/// common case (no selection, no nulls) is a plain loop the compiler
+/// can keep tight.
+#[inline(always)]
+fn typed_rows(v: &Vector, chunk: &Chunk, gids: &[u32], mut f: impl FnMut(usize, usize, u32)) {
+    match (v.validity(), &chunk.sel) {
+        (None, None) => {
+            for (p, &g) in gids.iter().enumerate() {
+                f(p, p, g);
+            }
+        }
+        (None, Some(sel)) => {
+            for (i, (&p, &g)) in sel.iter().zip(gids).enumerate() {
+                f(i, p as usize, g);
+            }
+        }
+        (Some(valid), _) => {
+            for (i, (p, &g)) in chunk.positions().zip(gids).enumerate() {
+                if valid.get(p) {
+                    f(i, p, g);
+                }
+            }
         }
     }
 }
@@ -706,6 +738,21 @@ impl<'l> Groups<'l> {
                 if self.dense_fits(chunk, k, xs)? {
                     let Dense { base, slots } = std::mem::take(&mut self.dense);
                     let mut slots = slots;
+                    if k.validity().is_none() {
+                        // No nulls: one slot look-up a row, a new group
+                        // only on a slot's first key.
+                        for p in chunk.positions() {
+                            // In range: `dense_fits` saw every key.
+                            let slot = &mut slots[xs[p].wrapping_sub(base) as usize];
+                            if *slot == NO_GROUP {
+                                *slot = self.group(&[Value::Int(xs[p])])?;
+                            }
+                            gids.push(*slot);
+                        }
+                        self.dense = Dense { base, slots };
+                        self.gids = gids;
+                        return Ok(());
+                    }
                     let mut null_group = None;
                     for p in chunk.positions() {
                         let g = if k.is_null(p) {

@@ -613,12 +613,12 @@ impl Database {
             };
             sink.columns(&columns)?;
             if limit != Some(0)
-                && let Some(bytes) = self
+                && let Some(read) = self
                     .db
-                    .get(&keys::row_key(t.id, *pk))
+                    .get_ref(&keys::row_key(t.id, *pk))
                     .map_err(Error::Storage)?
             {
-                sink.rows(vec![row::decode_row(&bytes, t.columns.len())?])?;
+                sink.rows(vec![exec::decode_point_read(&read, t.columns.len())?])?;
                 return Ok(Some(1));
             }
             return Ok(Some(0));
@@ -646,11 +646,11 @@ impl Database {
                 break;
             }
             meter.tick()?;
-            if let Some(bytes) = snap
-                .get(&keys::row_key(t.id, pk))
+            if let Some(read) = snap
+                .get_ref(&keys::row_key(t.id, pk))
                 .map_err(|e| Error::Storage(e.into()))?
             {
-                emit.push(row::decode_row(&bytes, t.columns.len())?)?;
+                emit.push(exec::decode_point_read(&read, t.columns.len())?)?;
             }
         }
         emit.finish().map(Some)

@@ -165,6 +165,84 @@ mod tests {
             .any(|p| matches!(p, Ok(fasty_wal::Piece::Block { .. })))
     }
 
+    /// The rows (`None`: an error) of `q`.
+    fn rows_of(db: &crate::Database, q: &str) -> Option<Vec<Vec<Value>>> {
+        match db.execute(q) {
+            Ok(crate::output::Output::Rows { rows, .. }) => Some(rows),
+            _ => None,
+        }
+    }
+
+    /// Point reads by primary key (the `find` fast path, key lists, index
+    /// lookups) of rows in columnar blocks read them from the block's
+    /// fields: the same rows as from row blocks, through overwrites,
+    /// deletes and newer versions in memtables and row tables.
+    #[test]
+    fn point_reads_of_columnar_rows_equal_those_of_row_blocks() {
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let dbs: Vec<crate::Database> = dirs
+            .iter()
+            .zip([false, true])
+            .map(|(d, columnar)| {
+                crate::Database::open(d.path(), crate::Options::durable().with_columnar(columnar))
+                    .unwrap()
+            })
+            .collect();
+        let run = |q: &str| {
+            for db in &dbs {
+                db.execute(q).unwrap();
+            }
+        };
+        run("create table t { id: int, a: int, s: string, f: float, b: bool, j: json }");
+        run("create index t_s on t (s)");
+        let values: Vec<String> = (0..500)
+            .map(|i| {
+                let a = if i % 7 == 0 {
+                    "null".to_owned()
+                } else {
+                    (i * 3).to_string()
+                };
+                format!(
+                    r#"{{ id: {i}, a: {a}, s: "s{}", f: {i}.25, b: {}, j: {{"k": [{i}]}} }}"#,
+                    i % 50,
+                    i % 3 == 0
+                )
+            })
+            .collect();
+        run(&format!("insert t [ {} ]", values.join(", ")));
+        let check = |stage: &str| {
+            let mut queries: Vec<String> = (0..520)
+                .step_by(7)
+                .map(|i| format!("find t where id = {i}"))
+                .collect();
+            queries.extend([
+                "select * from t where id in (0, 3, 99, 250, 499, 600)".to_owned(),
+                "select s, a, j from t where id in (1, 2, 7, 77, 300)".to_owned(),
+                "select count(*) from t where id in (5, 6, 1000)".to_owned(),
+                "find t where s = \"s7\"".to_owned(),
+                "select id, b from t where s = \"s13\"".to_owned(),
+            ]);
+            for q in &queries {
+                let want = rows_of(&dbs[0], q);
+                assert!(want.is_some(), "{q} fails on row blocks");
+                assert_eq!(rows_of(&dbs[1], q), want, "{q} ({stage})");
+            }
+        };
+        for db in &dbs {
+            db.kv().compact().unwrap();
+        }
+        assert!(has_blocks(&dbs[1]), "compaction writes columnar blocks");
+        check("compacted");
+        run("update t set a = a + 1, s = \"u\" where id < 100");
+        run("delete t where id >= 400 and id < 450");
+        check("newer versions in the memtable");
+        for db in &dbs {
+            db.kv().checkpoint().unwrap();
+        }
+        run("update t set f = 0.5 where id >= 200 and id < 220");
+        check("newer versions in level 0 and the memtable");
+    }
+
     #[test]
     fn the_switch_stores_rows_by_column_and_either_build_reads_them() {
         let dir = tempfile::tempdir().unwrap();

@@ -34,7 +34,7 @@ use crate::iter::{KeyRange, MergeIter, Scan, Source, owned_bounds};
 use crate::manifest::{MANIFEST_FILE, Manifest, sst_path};
 use crate::memtable::{MAX_SEQNO, MemCursor, Memtable, build_run};
 use crate::options::Options;
-use crate::pieces::{BlockFilter, Pieces};
+use crate::pieces::{BlockFilter, Pieces, PointRead};
 use crate::snapshots::Snapshots;
 use crate::sst::Table;
 use crate::status::Status;
@@ -378,6 +378,11 @@ impl Engine {
         self.inner.get_at(key, self.inner.visible_seqno())
     }
 
+    /// The current value of `key`, as stored: see [`Snapshot::get_ref`].
+    pub fn get_ref(&self, key: &[u8]) -> Result<Option<PointRead>> {
+        self.inner.get_ref_at(key, self.inner.visible_seqno())
+    }
+
     /// The live pairs within `range`, keys ascending.
     pub fn scan(&self, range: impl KeyRange) -> Scan {
         self.inner
@@ -476,6 +481,14 @@ impl Snapshot {
     /// The value of `key` as of this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         self.inner.get_at(key, self.seqno)
+    }
+
+    /// What [`Snapshot::get`] finds, without building the value's bytes
+    /// when it lies in a columnar block: [`PointRead::Block`] hands the
+    /// block and the row (for readers that want typed fields), anything
+    /// else comes as [`PointRead::Row`] bytes.
+    pub fn get_ref(&self, key: &[u8]) -> Result<Option<PointRead>> {
+        self.inner.get_ref_at(key, self.seqno)
     }
 
     /// The pairs within `range` as of this snapshot, keys ascending.
@@ -908,6 +921,26 @@ impl Inner {
             .version
             .get(key, seqno)?
             .and_then(|(kind, value)| found(kind, value)))
+    }
+
+    fn get_ref_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<PointRead>> {
+        let sv = self.current();
+        let found = |kind: Kind, value: Bytes| match kind {
+            Kind::Put => Some(PointRead::Row(value)),
+            Kind::Delete => None,
+        };
+        if let Some((kind, value)) = sv.active.get(key, seqno) {
+            return Ok(found(kind, value));
+        }
+        for mem in &sv.frozen {
+            if let Some((kind, value)) = mem.get(key, seqno) {
+                return Ok(found(kind, value));
+            }
+        }
+        Ok(sv
+            .version
+            .get_ref(key, seqno)?
+            .and_then(|(kind, read)| (kind == Kind::Put).then_some(read)))
     }
 
     fn pieces_at<'f>(

@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::iter::Cursor;
 use crate::manifest::{Manifest, TableRecord};
 use crate::memtable::Memtable;
+use crate::pieces::PointRead;
 use crate::sst::{Table, TableCursor};
 use crate::types::{Kind, Seqno};
 
@@ -97,6 +98,30 @@ impl Version {
             if let Some(t) = level.get(i)
                 && t.meta().min_key.as_ref() <= key
                 && let Some(e) = t.get_value(key, seqno)?
+            {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
+    }
+
+    /// [`Version::get`] without joining a columnar row's value (see
+    /// [`Table::get_ref`]).
+    pub(crate) fn get_ref(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, PointRead)>> {
+        for t in &self.levels[0] {
+            let m = t.meta();
+            if key < m.min_key.as_ref() || key > m.max_key.as_ref() {
+                continue;
+            }
+            if let Some(e) = t.get_ref(key, seqno)? {
+                return Ok(Some(e));
+            }
+        }
+        for level in &self.levels[1..] {
+            let i = level.partition_point(|t| t.meta().max_key.as_ref() < key);
+            if let Some(t) = level.get(i)
+                && t.meta().min_key.as_ref() <= key
+                && let Some(e) = t.get_ref(key, seqno)?
             {
                 return Ok(Some(e));
             }

@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use fasty_storage::{Engine, KeyRange, Scan, Seqno, Snapshot, WriteBatch};
+use fasty_storage::{Engine, KeyRange, PointRead, Scan, Seqno, Snapshot, WriteBatch};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
@@ -347,6 +347,13 @@ impl Db {
     /// The current value of `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
         Ok(self.core.engine.get(key)?)
+    }
+
+    /// The current value of `key` as stored: a columnar row comes back
+    /// as its block and row number, not joined into bytes (see
+    /// `Snapshot::get_ref`).
+    pub fn get_ref(&self, key: &[u8]) -> Result<Option<PointRead>> {
+        Ok(self.core.engine.get_ref(key)?)
     }
 
     /// The live pairs within `range`, keys ascending.

@@ -183,8 +183,9 @@ pub(crate) fn existing_pks(snap: &Snapshot, table: &Table, sorted_pks: &[i64]) -
     let mut found = Vec::new();
     if sorted_pks.len() < 16 {
         for &pk in sorted_pks {
+            // By reference: only whether the row exists matters.
             if snap
-                .get(&keys::row_key(table.id, pk))
+                .get_ref(&keys::row_key(table.id, pk))
                 .map_err(|e| storage(e.into()))?
                 .is_some()
             {

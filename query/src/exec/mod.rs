@@ -43,6 +43,7 @@ use std::time::Instant;
 use fasty_wal::Snapshot;
 
 pub(crate) use kernel::{Kernel, Predicate};
+pub(crate) use scan::decode_point_read;
 
 pub(crate) use crate::profile::{NodeStats, Profile};
 

@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use fasty_wal::{
-    Column, ColumnBlock, ColumnKind, ColumnZone, Field, Piece, Pieces, Selection, Snapshot,
-    Verdict, Zone,
+    Column, ColumnBlock, ColumnKind, ColumnZone, Field, Piece, Pieces, PointRead, Selection,
+    Snapshot, Verdict, Zone,
 };
 
 use super::top_k::KeyBound;
@@ -36,7 +36,7 @@ use crate::keys;
 use crate::limits::Meter;
 use crate::plan::bound::BoundExpr;
 use crate::plan::physical::Access;
-use crate::row::{RowReader, ValueRef};
+use crate::row::{self, RowReader, ValueRef};
 use crate::value::Value;
 use crate::vector::{Chunk, VECTOR_SIZE, VectorBuilder};
 
@@ -411,8 +411,12 @@ impl Rows {
             }
             Rows::Points { table, pks } => {
                 for pk in pks.by_ref().take(max) {
-                    if let Some(bytes) = snap.get(&keys::row_key(*table, pk)).map_err(storage)? {
-                        out.push(&bytes)?;
+                    // A row of a columnar block goes into the vectors
+                    // straight from its columns, never joined into bytes.
+                    match snap.get_ref(&keys::row_key(*table, pk)).map_err(storage)? {
+                        Some(PointRead::Row(bytes)) => out.push(&bytes)?,
+                        Some(PointRead::Block { block, row }) => out.push_block(&block, &[row])?,
+                        None => {}
                     }
                 }
                 pks.len() > 0
@@ -879,6 +883,29 @@ fn push_run(
         }
         _ => false,
     }
+}
+
+/// The row a point read found, decoded into `ncols` values as
+/// [`row::decode_row`] decodes its bytes: a row of a columnar block is
+/// read from its fields, without joining them into bytes first.
+pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Value>> {
+    let (block, row) = match read {
+        PointRead::Row(bytes) => return row::decode_row(bytes, ncols),
+        PointRead::Block { block, row } => (block, *row),
+    };
+    let stored = block.field_count(row);
+    if stored > ncols {
+        return Err(Error::corrupt(format!(
+            "corrupt row: {stored} columns stored but the table has {ncols}"
+        )));
+    }
+    let mut values = Vec::with_capacity(ncols);
+    for pos in 0..stored {
+        let field = block.column(pos).map_or(Field::Null, |c| c.field(row));
+        values.push(field_ref(field)?.to_value()?);
+    }
+    values.resize(ncols, Value::Null);
+    Ok(values)
 }
 
 /// A block's field as the row decoder sees the same column: text is a

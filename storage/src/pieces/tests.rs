@@ -52,6 +52,21 @@ fn materialize(pieces: Pieces<'_>) -> (Pairs, usize) {
     (out, blocks)
 }
 
+/// `get_ref`'s find, a block row joined by the layout; checks that the
+/// block row is the key's.
+fn get_ref(s: &Snapshot, key: &[u8]) -> Option<Vec<u8>> {
+    match s.get_ref(key).unwrap()? {
+        PointRead::Row(v) => Some(v.to_vec()),
+        PointRead::Block { block, row } => {
+            assert_eq!(block.key(row), key, "get_ref found another key's row");
+            assert!(!block.is_tombstone(row), "get_ref found a tombstone");
+            let mut v = Vec::new();
+            block.value(row, &TaggedLayout, &mut v);
+            Some(v)
+        }
+    }
+}
+
 fn scan(s: &Snapshot, range: impl KeyRange) -> Pairs {
     s.scan(range)
         .map(|r| {
@@ -99,6 +114,18 @@ fn check_view(s: &Snapshot, m: &Model, cut: i64) -> usize {
             got.as_ref(),
             m.get(&k),
             "point read of row {id} differs from the model"
+        );
+        assert_eq!(
+            get_ref(s, &k).as_ref(),
+            m.get(&k),
+            "point read by reference of row {id} differs from the model"
+        );
+    }
+    for k in m.keys().filter(|k| k.first() == Some(&b'i')) {
+        assert_eq!(
+            get_ref(s, k).as_ref(),
+            m.get(k),
+            "get_ref of a row-block key"
         );
     }
     let (got, blocks) = materialize(s.pieces(.., None));

@@ -29,6 +29,7 @@ use super::{
 use crate::columnar::{self, ColumnBlock, ColumnDir, KeySide, Reader, Summary, ValueLayout, Zones};
 use crate::error::{Error, Result};
 use crate::io::Io;
+use crate::pieces::PointRead;
 use crate::types::{Entry, Kind, Seqno, internal_cmp};
 
 thread_local! {
@@ -271,6 +272,10 @@ pub(crate) struct Table {
     /// is immutable, so an entry never goes stale: a compaction writes new
     /// tables with slots of their own.
     dirs: Box<[OnceLock<Arc<ColumnDir>>]>,
+    /// Each columnar data block as a [`ColumnBlock`], built on the first
+    /// point read by reference ([`Table::get_ref`]) that lands in it, then
+    /// kept (same emptiness as `dirs`).
+    blocks: Box<[OnceLock<Arc<ColumnBlock>>]>,
 }
 
 impl fmt::Debug for Table {
@@ -378,10 +383,13 @@ impl Table {
         )?;
 
         let words = index.len().div_ceil(64);
-        let dirs = if index.columnar.iter().any(Option::is_some) {
-            (0..index.len()).map(|_| OnceLock::new()).collect()
+        let (dirs, blocks) = if index.columnar.iter().any(Option::is_some) {
+            (
+                (0..index.len()).map(|_| OnceLock::new()).collect(),
+                (0..index.len()).map(|_| OnceLock::new()).collect(),
+            )
         } else {
-            Box::default()
+            (Box::default(), Box::default())
         };
         Ok(Table {
             id,
@@ -396,6 +404,7 @@ impl Table {
             obsolete: AtomicBool::new(false),
             layout,
             dirs,
+            blocks,
         })
     }
 
@@ -450,6 +459,91 @@ impl Table {
             bytes.advance(base + e.value.start);
             (e.kind, bytes)
         }))
+    }
+
+    /// What [`Table::get_value`] finds, without joining a columnar row:
+    /// a version in a columnar block comes back as the block and its row
+    /// number ([`PointRead::Block`]), anything else as its value bytes.
+    /// A tombstone is `(Kind::Delete, PointRead::Row(empty))`.
+    pub fn get_ref(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, PointRead)>> {
+        if !self.has_columnar() {
+            return Ok(self
+                .get_value(key, seqno)?
+                .map(|(kind, value)| (kind, PointRead::Row(value))));
+        }
+        let hash = bloom::hash(key);
+        if !self.bloom.may_contain(hash) {
+            return Ok(None);
+        }
+        let Some(i) = self.index.find(key, seqno) else {
+            return Ok(None);
+        };
+        let h = self.index.handles[i];
+        if !h.columnar {
+            return Ok(self
+                .lookup_in(i, key, seqno, hash)?
+                .map(|(mut bytes, base, e)| {
+                    bytes.truncate(base + e.value.end);
+                    bytes.advance(base + e.value.start);
+                    (e.kind, PointRead::Row(bytes))
+                }));
+        }
+        let corrupt = |m: Malformed| self.corrupt(h.offset, m);
+        let layout = h.layout().map_err(corrupt)?;
+        self.check_uncompressed(i, &h)?;
+        let start = h.offset as usize;
+        let keys = self
+            .file
+            .get(start..start + h.keys_len as usize)
+            .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
+        let view = BlockView::new(keys, layout).map_err(corrupt)?;
+        let Some(e) = view.find(key, seqno, hash).map_err(corrupt)? else {
+            return Ok(None);
+        };
+        if e.kind == Kind::Delete {
+            return Ok(Some((Kind::Delete, PointRead::Row(Bytes::new()))));
+        }
+        let row = view.row_of(&e).map_err(corrupt)?;
+        let block = self.cached_block(i)?;
+        Ok(Some((
+            Kind::Put,
+            PointRead::Block {
+                block: Arc::clone(block),
+                row,
+            },
+        )))
+    }
+
+    /// Columnar data block `i` as a [`ColumnBlock`]: built on first use,
+    /// then kept.
+    #[inline]
+    fn cached_block(&self, i: usize) -> Result<&Arc<ColumnBlock>> {
+        let Some(slot) = self.blocks.get(i) else {
+            let offset = self.index.handles.get(i).map_or(0, |h| h.offset);
+            return Err(self.corrupt(offset, Malformed("columnar block in a table without any")));
+        };
+        if let Some(b) = slot.get() {
+            return Ok(b);
+        }
+        self.build_block(i, slot)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn build_block<'s>(
+        &self,
+        i: usize,
+        slot: &'s OnceLock<Arc<ColumnBlock>>,
+    ) -> Result<&'s Arc<ColumnBlock>> {
+        let offset = self.index.handles[i].offset;
+        let keys = self.data_block(i)?;
+        let block = self
+            .column_block(i, &keys)?
+            .ok_or_else(|| self.corrupt(offset, Malformed("row block marked columnar")))?;
+        // Another thread may have filled the slot meanwhile: same block.
+        let _ = slot.set(block);
+        slot.get()
+            .ok_or_else(|| self.corrupt(offset, Malformed("columnar block lost")))
     }
 
     /// Whether any data block is columnar.

@@ -471,6 +471,24 @@ impl Table {
                 .get_value(key, seqno)?
                 .map(|(kind, value)| (kind, PointRead::Row(value))));
         }
+        Ok(match self.find_version(key, seqno)? {
+            None => None,
+            Some(Found::Bytes(_, kind, value)) => Some((kind, PointRead::Row(value))),
+            Some(Found::Columnar { block, row, .. }) => Some((
+                Kind::Put,
+                PointRead::Block {
+                    block: Arc::clone(self.cached_block(block)?),
+                    row,
+                },
+            )),
+        })
+    }
+
+    /// The version of `key` a point read finds (newest with seqno `<=
+    /// seqno`) in a table that may hold columnar blocks: the bytes of a
+    /// row block's version or of a tombstone, or where a put in a
+    /// columnar block is.
+    fn find_version(&self, key: &[u8], seqno: Seqno) -> Result<Option<Found>> {
         let hash = bloom::hash(key);
         if !self.bloom.may_contain(hash) {
             return Ok(None);
@@ -485,33 +503,33 @@ impl Table {
                 .map(|(mut bytes, base, e)| {
                     bytes.truncate(base + e.value.end);
                     bytes.advance(base + e.value.start);
-                    (e.kind, PointRead::Row(bytes))
+                    Found::Bytes(e.seqno, e.kind, bytes)
                 }));
         }
         let corrupt = |m: Malformed| self.corrupt(h.offset, m);
         let layout = h.layout().map_err(corrupt)?;
         self.check_uncompressed(i, &h)?;
         let start = h.offset as usize;
-        let keys = self
+        let data = self
             .file
-            .get(start..start + h.keys_len as usize)
+            .get(start..start + h.contents_len as usize)
             .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
+        let keys = data
+            .get(..h.keys_len as usize)
+            .ok_or_else(|| corrupt(Malformed("keys beyond the block")))?;
         let view = BlockView::new(keys, layout).map_err(corrupt)?;
         let Some(e) = view.find(key, seqno, hash).map_err(corrupt)? else {
             return Ok(None);
         };
         if e.kind == Kind::Delete {
-            return Ok(Some((Kind::Delete, PointRead::Row(Bytes::new()))));
+            return Ok(Some(Found::Bytes(e.seqno, Kind::Delete, Bytes::new())));
         }
         let row = view.row_of(&e).map_err(corrupt)?;
-        let block = self.cached_block(i)?;
-        Ok(Some((
-            Kind::Put,
-            PointRead::Block {
-                block: Arc::clone(block),
-                row,
-            },
-        )))
+        Ok(Some(Found::Columnar {
+            block: i,
+            seqno: e.seqno,
+            row,
+        }))
     }
 
     /// Columnar data block `i` as a [`ColumnBlock`]: built on first use,
@@ -556,43 +574,23 @@ impl Table {
     /// version found in one has its value joined from its fields.
     /// Also returns the version's seqno.
     fn get_value_columnar(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Seqno, Kind, Bytes)>> {
-        let hash = bloom::hash(key);
-        if !self.bloom.may_contain(hash) {
-            return Ok(None);
-        }
-        let Some(i) = self.index.find(key, seqno) else {
-            return Ok(None);
+        let (i, seqno, row) = match self.find_version(key, seqno)? {
+            None => return Ok(None),
+            Some(Found::Bytes(seqno, kind, value)) => return Ok(Some((seqno, kind, value))),
+            Some(Found::Columnar { block, seqno, row }) => (block, seqno, row),
+        };
+        let Some(l) = &self.layout else {
+            return Ok(Some((seqno, Kind::Put, Bytes::new())));
         };
         let h = self.index.handles[i];
-        if !h.columnar {
-            return Ok(self
-                .lookup_in(i, key, seqno, hash)?
-                .map(|(mut bytes, base, e)| {
-                    bytes.truncate(base + e.value.end);
-                    bytes.advance(base + e.value.start);
-                    (e.seqno, e.kind, bytes)
-                }));
-        }
         let corrupt = |m: Malformed| self.corrupt(h.offset, m);
-        let layout = h.layout().map_err(corrupt)?;
-        self.check_uncompressed(i, &h)?;
+        // The block's column region (`find_version` checked the block
+        // lies in the file; a keys part longer than it is corruption).
         let start = h.offset as usize;
-        let data = self
+        let region = self
             .file
-            .get(start..start + h.contents_len as usize)
+            .get(start + h.keys_len as usize..start + h.contents_len as usize)
             .ok_or_else(|| corrupt(Malformed("block beyond end of file")))?;
-        let (keys, region) = data.split_at(h.keys_len as usize);
-        let view = BlockView::new(keys, layout).map_err(corrupt)?;
-        let Some(e) = view.find(key, seqno, hash).map_err(corrupt)? else {
-            return Ok(None);
-        };
-        if e.kind == Kind::Delete {
-            return Ok(Some((e.seqno, Kind::Delete, Bytes::new())));
-        }
-        let row = view.row_of(&e).map_err(corrupt)?;
-        let Some(l) = &self.layout else {
-            return Ok(Some((e.seqno, Kind::Put, Bytes::new())));
-        };
         let dir = self.column_dir(i, region, h.entries as usize)?;
         // Joined into a reused buffer, then copied out at its exact size
         // (one allocation, and a `Bytes` that needs no shared header).
@@ -603,7 +601,7 @@ impl Table {
                 .map(|()| Bytes::copy_from_slice(&buf))
         });
         let value = value.map_err(|m| corrupt(Malformed(m.0)))?;
-        Ok(Some((e.seqno, Kind::Put, value)))
+        Ok(Some((seqno, Kind::Put, value)))
     }
 
     /// The column directory of columnar data block `i`, whose column
@@ -830,6 +828,19 @@ impl Table {
         let keys = Box::new(BlockKeys(keys.clone()));
         Ok(Some(Arc::new(ColumnBlock::with_dir(data, keys, dir))))
     }
+}
+
+/// Where the version a point read finds is ([`Table::find_version`]).
+enum Found {
+    /// Its seqno, kind and value bytes: a version in a row block, or a
+    /// tombstone.
+    Bytes(Seqno, Kind, Bytes),
+    /// A put in columnar data block `block`, at row `row`.
+    Columnar {
+        block: usize,
+        seqno: Seqno,
+        row: usize,
+    },
 }
 
 /// The keys of a columnar block, as its [`ColumnBlock`] reads them.

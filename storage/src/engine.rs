@@ -905,42 +905,20 @@ impl Inner {
 
     fn get_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<Bytes>> {
         let sv = self.current();
-        let found = |kind: Kind, value: Bytes| match kind {
-            Kind::Put => Some(value),
-            Kind::Delete => None,
+        let found = match memtables_get(&sv, key, seqno) {
+            Some(found) => Some(found),
+            None => sv.version.get(key, seqno)?,
         };
-        if let Some((kind, value)) = sv.active.get(key, seqno) {
-            return Ok(found(kind, value));
-        }
-        for mem in &sv.frozen {
-            if let Some((kind, value)) = mem.get(key, seqno) {
-                return Ok(found(kind, value));
-            }
-        }
-        Ok(sv
-            .version
-            .get(key, seqno)?
-            .and_then(|(kind, value)| found(kind, value)))
+        Ok(found.and_then(|(kind, value)| (kind == Kind::Put).then_some(value)))
     }
 
     fn get_ref_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<PointRead>> {
         let sv = self.current();
-        let found = |kind: Kind, value: Bytes| match kind {
-            Kind::Put => Some(PointRead::Row(value)),
-            Kind::Delete => None,
+        let found = match memtables_get(&sv, key, seqno) {
+            Some((kind, value)) => Some((kind, PointRead::Row(value))),
+            None => sv.version.get_ref(key, seqno)?,
         };
-        if let Some((kind, value)) = sv.active.get(key, seqno) {
-            return Ok(found(kind, value));
-        }
-        for mem in &sv.frozen {
-            if let Some((kind, value)) = mem.get(key, seqno) {
-                return Ok(found(kind, value));
-            }
-        }
-        Ok(sv
-            .version
-            .get_ref(key, seqno)?
-            .and_then(|(kind, read)| (kind == Kind::Put).then_some(read)))
+        Ok(found.and_then(|(kind, read)| (kind == Kind::Put).then_some(read)))
     }
 
     fn pieces_at<'f>(
@@ -1042,4 +1020,13 @@ impl Inner {
         });
         fresh
     }
+}
+
+/// The newest version of `key` with seqno `<= seqno` in `sv`'s memtables
+/// (the active one, then the frozen ones, newest first): the first place
+/// a point read looks.
+fn memtables_get(sv: &SuperVersion, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
+    sv.active
+        .get(key, seqno)
+        .or_else(|| sv.frozen.iter().find_map(|mem| mem.get(key, seqno)))
 }

@@ -49,8 +49,8 @@ mod workers;
 
 pub use batch::{BatchOp, MalformedBatch, WriteBatch};
 pub use columnar::{
-    Bitmap, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Packed, VECTOR_ROWS,
-    ValueLayout, Zone, Zones,
+    Bitmap, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Packed, PointRead,
+    VECTOR_ROWS, ValueLayout, Zone, Zones,
 };
 pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};
@@ -58,7 +58,7 @@ pub use io::IoBackend;
 pub use iter::{KeyRange, Scan};
 pub use manifest::{LiveFiles, MANIFEST_FILE, live_files};
 pub use options::Options;
-pub use pieces::{BlockFilter, Piece, Pieces, PointRead, Selection, Verdict};
+pub use pieces::{BlockFilter, Piece, Pieces, Selection, Verdict};
 pub use types::Seqno;
 
 /// The README's examples, compiled as doctests.

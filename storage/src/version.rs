@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::columnar::PointRead;
 use crate::error::Result;
 use crate::iter::Cursor;
 use crate::manifest::{Manifest, TableRecord};
 use crate::memtable::Memtable;
-use crate::pieces::PointRead;
 use crate::sst::{Table, TableCursor};
 use crate::types::{Kind, Seqno};
 

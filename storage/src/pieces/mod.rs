@@ -67,23 +67,6 @@ impl Selection {
     }
 }
 
-/// The value a point read found ([`crate::Snapshot::get_ref`]), as it is
-/// stored: value bytes, or a row of a columnar block, not joined into
-/// bytes (the caller reads the fields it wants from the block).
-#[derive(Debug, Clone)]
-pub enum PointRead {
-    /// The value's bytes (from a memtable or a row block).
-    Row(Bytes),
-    /// Row `row` of the columnar block `block`: the value is what
-    /// `block.value(row, ..)` joins (never a tombstone).
-    Block {
-        /// The block holding the version.
-        block: Arc<ColumnBlock>,
-        /// The version's row number in the block.
-        row: usize,
-    },
-}
-
 /// A run of the live pairs of a scan.
 #[derive(Debug, Clone)]
 pub enum Piece {

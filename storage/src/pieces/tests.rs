@@ -2,6 +2,7 @@
 //! puts, deletes, overwrites, flushes, compactions and snapshots; zone-map
 //! skipping against the model; and the whole-block rules at block edges.
 
+use crate::columnar::PointRead;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -26,10 +26,10 @@ use super::bloom::{self, Bloom};
 use super::{
     BLOCK_COLUMNAR, BlockCache, FOOTER_LEN, FORMAT_VERSION, FORMAT_VERSION_ROWS, MAGIC, TableMeta,
 };
+use crate::columnar::PointRead;
 use crate::columnar::{self, ColumnBlock, ColumnDir, KeySide, Reader, Summary, ValueLayout, Zones};
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::pieces::PointRead;
 use crate::types::{Entry, Kind, Seqno, internal_cmp};
 
 thread_local! {

@@ -155,27 +155,8 @@ impl MergeIter {
                 self.start()
             };
         }
-        match self.cursors[c].advance() {
-            Ok(true) => {
-                if let Some(&top) = self.heap.first()
-                    && before(&self.cursors, self.reverse, top, c)
-                {
-                    self.heap[0] = c;
-                    self.sift_down(0);
-                    self.current = top;
-                }
-                Ok(true)
-            }
-            Ok(false) => {
-                self.current = self.pop();
-                Ok(self.current != NONE)
-            }
-            Err(e) => {
-                self.heap.clear();
-                self.current = NONE;
-                Err(e)
-            }
-        }
+        let moved = self.cursors[c].advance();
+        self.settle(c, moved)
     }
 
     /// The source on the current version. Only valid after `advance`
@@ -205,6 +186,15 @@ impl MergeIter {
             Cursor::Tables(t) => t.skip_to_row(row),
             Cursor::Mem(m) => Ok(m.advance()),
         };
+        self.settle(c, moved)
+    }
+
+    /// After current source `c` moved (`moved`: whether it still has a
+    /// version, or its error): makes the merge current on the first
+    /// version of all sources, dropping `c` when it is done; an error
+    /// ends the merge.
+    #[inline]
+    fn settle(&mut self, c: usize, moved: Result<bool>) -> Result<bool> {
         match moved {
             Ok(true) => {
                 if let Some(&top) = self.heap.first()

@@ -231,11 +231,7 @@ impl VectorBuilder {
         let Some(Data::Int(v)) = &mut self.data else {
             return false;
         };
-        let start = v.len();
-        v.extend_from_slice(values);
-        if let Some((bytes, at)) = nulls {
-            zero_nulls(&mut v[start..], bytes, at);
-        }
+        append_zeroing_nulls(v, values, nulls);
         self.extend_validity(values.len(), nulls);
         true
     }
@@ -245,11 +241,7 @@ impl VectorBuilder {
         let Some(Data::Float(v)) = &mut self.data else {
             return false;
         };
-        let start = v.len();
-        v.extend_from_slice(values);
-        if let Some((bytes, at)) = nulls {
-            zero_nulls(&mut v[start..], bytes, at);
-        }
+        append_zeroing_nulls(v, values, nulls);
         self.extend_validity(values.len(), nulls);
         true
     }
@@ -343,6 +335,20 @@ fn empty(ty: ColumnType, cap: usize) -> Data {
         ColumnType::Bool => Data::Bool(Vec::with_capacity(cap)),
         ColumnType::String => Data::Str(TextVec::with_capacity(cap)),
         ColumnType::Json => Data::Json(TextVec::with_capacity(cap)),
+    }
+}
+
+/// Appends `values` to `v`, the rows `nulls` marks set to the default
+/// (0) as [`VectorBuilder::push_null`] stores them.
+fn append_zeroing_nulls<T: Copy + Default>(
+    v: &mut Vec<T>,
+    values: &[T],
+    nulls: Option<(&[u8], usize)>,
+) {
+    let start = v.len();
+    v.extend_from_slice(values);
+    if let Some((bytes, at)) = nulls {
+        zero_nulls(&mut v[start..], bytes, at);
     }
 }
 

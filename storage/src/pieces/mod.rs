@@ -254,7 +254,12 @@ impl<'f> Pieces<'f> {
             block: block.clone(),
             start: pos,
             end,
-            zones: table.block_zones(i).map(owned_zones),
+            // The zone maps only matter to a filter (copying them costs
+            // an allocation per column).
+            zones: self
+                .filter
+                .and_then(|_| table.block_zones(i))
+                .map(owned_zones),
         })
     }
 }

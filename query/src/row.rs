@@ -217,6 +217,80 @@ pub(crate) fn decode_columns(bytes: &[u8], positions: &[usize], out: &mut [Value
     Ok(())
 }
 
+/// Where [`read_into`] puts the columns it reads: one typed call per
+/// wanted column (by its slot), straight from the column's tag.
+pub(crate) trait ColumnSink {
+    /// Slot `slot` is null (stored null, or past a short row's end).
+    fn null(&mut self, slot: usize);
+    /// Slot `slot` is an int.
+    fn int(&mut self, slot: usize, v: i64);
+    /// Slot `slot` is a float (never NaN).
+    fn float(&mut self, slot: usize, v: f64);
+    /// Slot `slot` is a bool.
+    fn bool(&mut self, slot: usize, v: bool);
+    /// Slot `slot` is a string (checked to be UTF-8).
+    fn string(&mut self, slot: usize, v: &str);
+    /// Slot `slot` is json text (not yet parsed).
+    fn json(&mut self, slot: usize, text: &[u8]) -> Result<()>;
+}
+
+/// Reads the columns at `positions` (ascending table positions, repeats
+/// allowed) of the stored row `bytes` in one walk, handing column
+/// `positions[k]` to `sink` as slot `k`: the columns between are skipped
+/// without decoding, columns past the end of a short row are null, and
+/// a corrupt row fails with the error [`RowReader::get`] gives for it.
+/// After an error some slots may have been handed over.
+pub(crate) fn read_into(
+    bytes: &[u8],
+    positions: &[usize],
+    sink: &mut impl ColumnSink,
+) -> Result<()> {
+    let mut r = RowReader::new(bytes)?;
+    let mut k = 0;
+    while let Some(&pos) = positions.get(k) {
+        if pos >= r.count {
+            // Ascending: every later position is past the end too.
+            (k..positions.len()).for_each(|slot| sink.null(slot));
+            return Ok(());
+        }
+        let end = k + positions[k..].iter().take_while(|&&p| p == pos).count();
+        r.seek(pos)?;
+        let start = r.offset;
+        r.last = start;
+        match r.byte()? {
+            TAG_NULL => (k..end).for_each(|slot| sink.null(slot)),
+            TAG_INT => {
+                let v = unzigzag(r.varint()?);
+                (k..end).for_each(|slot| sink.int(slot, v));
+            }
+            TAG_FLOAT => {
+                let v = f64::from_le_bytes(r.take_array()?);
+                if v.is_nan() {
+                    return Err(r.fault(start, Fault::Nan).into());
+                }
+                (k..end).for_each(|slot| sink.float(slot, v));
+            }
+            TAG_FALSE => (k..end).for_each(|slot| sink.bool(slot, false)),
+            TAG_TRUE => (k..end).for_each(|slot| sink.bool(slot, true)),
+            TAG_STRING => {
+                let b = r.take_prefixed()?;
+                let v = std::str::from_utf8(b).map_err(|_| r.fault(start, Fault::NotUtf8))?;
+                (k..end).for_each(|slot| sink.string(slot, v));
+            }
+            TAG_JSON => {
+                let text = r.take_prefixed()?;
+                for slot in k..end {
+                    sink.json(slot, text)?;
+                }
+            }
+            t => return Err(r.fault(start, Fault::UnknownTag(t)).into()),
+        }
+        r.next += 1;
+        k = end;
+    }
+    Ok(())
+}
+
 /// One column as stored, borrowing strings and json text from the row:
 /// what a compiled filter compares without allocating.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -58,7 +58,7 @@ pub use io::IoBackend;
 pub use iter::{KeyRange, Scan};
 pub use manifest::{LiveFiles, MANIFEST_FILE, live_files};
 pub use options::Options;
-pub use pieces::{BlockFilter, Piece, Pieces, Selection, Verdict};
+pub use pieces::{BlockFilter, Lent, Piece, Pieces, Selection, Verdict};
 pub use types::Seqno;
 
 /// The README's examples, compiled as doctests.

@@ -63,8 +63,8 @@ pub use fasty_storage::{BatchOp, Scan, Seqno, Snapshot, WriteBatch};
 /// of `fasty_storage::Options::with_value_layout` (set through
 /// [`Options::with_storage`]).
 pub use fasty_storage::{
-    Bitmap, BlockFilter, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Packed,
-    Piece, Pieces, PointRead, Selection, VECTOR_ROWS, ValueLayout, Verdict, Zone, Zones,
+    Bitmap, BlockFilter, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Lent,
+    Packed, Piece, Pieces, PointRead, Selection, VECTOR_ROWS, ValueLayout, Verdict, Zone, Zones,
 };
 pub use options::{Durability, Options};
 pub use recovery::{Problem, ProblemKind, RepairReport, ReplayStats, VerifyReport, repair, verify};

@@ -84,6 +84,21 @@ pub enum Piece {
     },
 }
 
+/// What [`Pieces::next_lent`] came to: rows lent to its callback, or a
+/// block piece.
+#[derive(Debug, Clone)]
+pub enum Lent {
+    /// This many live rows were lent to the callback (at least one).
+    Rows(usize),
+    /// As [`Piece::Block`].
+    Block {
+        /// The block.
+        block: Arc<ColumnBlock>,
+        /// Its rows that are live in this scan.
+        rows: Selection,
+    },
+}
+
 /// What a [`BlockFilter`] decides about a block from its zone maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -154,6 +169,19 @@ impl<'f> Pieces<'f> {
 
     /// Fills `rows` or `next_block`; `false` at the end of the scan.
     fn fill(&mut self) -> Result<bool> {
+        let mut rows = std::mem::take(&mut self.rows);
+        let more = self.fill_with(|c| {
+            rows.push(c.pair());
+            rows.len() < ROWS_PER_PIECE
+        });
+        self.rows = rows;
+        more
+    }
+
+    /// Hands each live row to `put` (which says whether to go on) until
+    /// it says stop, or a block piece is found (left in `next_block`), or
+    /// the scan ends (`false`).
+    fn fill_with(&mut self, mut put: impl FnMut(&Cursor) -> bool) -> Result<bool> {
         loop {
             if !self.on && !self.merge.advance()? {
                 return Ok(false);
@@ -193,11 +221,8 @@ impl<'f> Pieces<'f> {
             self.key.clear();
             self.key.extend_from_slice(c.key());
             self.has_key = true;
-            if c.kind() == Kind::Put {
-                self.rows.push(c.pair());
-                if self.rows.len() >= ROWS_PER_PIECE {
-                    return Ok(true);
-                }
+            if c.kind() == Kind::Put && !put(c) {
+                return Ok(true);
             }
         }
     }
@@ -321,6 +346,60 @@ fn visible_rows(block: &ColumnBlock, seqno: Seqno, start: usize, end: usize) -> 
         });
     }
     Some(Selection::Rows(rows))
+}
+
+impl Pieces<'_> {
+    /// The next piece, with runs of rows lent rather than handed up: each
+    /// live row's value goes to `row` as bytes borrowed from its source
+    /// (no copy, no reference count per row), in key order, until `row`
+    /// returns `false` (after taking that row) or a block piece comes.
+    /// Then [`Lent::Rows`] says how many rows `row` took, and a block
+    /// piece comes up as [`Lent::Block`]. `None` at the end of the scan,
+    /// and after an error. Mixes with [`Iterator::next`]: rows already
+    /// gathered into a piece are lent first.
+    pub fn next_lent(&mut self, mut row: impl FnMut(&[u8]) -> bool) -> Option<Result<Lent>> {
+        let mut lent = 0;
+        let mut more = true;
+        let mut rows = std::mem::take(&mut self.rows).into_iter();
+        for (_, v) in rows.by_ref() {
+            lent += 1;
+            if !row(&v) {
+                more = false;
+                break;
+            }
+        }
+        if !more {
+            self.rows = rows.collect();
+            return Some(Ok(Lent::Rows(lent)));
+        }
+        loop {
+            if lent > 0 && (!more || self.next_block.is_some() || self.done) {
+                return Some(Ok(Lent::Rows(lent)));
+            }
+            if let Some(Piece::Block { block, rows }) = self.next_block.take() {
+                return Some(Ok(Lent::Block { block, rows }));
+            }
+            if let Some(e) = self.error.take() {
+                return Some(Err(e));
+            }
+            if self.done {
+                return None;
+            }
+            let filled = self.fill_with(|c| {
+                lent += 1;
+                more = row(c.value());
+                more
+            });
+            match filled {
+                Ok(true) => {}
+                Ok(false) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
 }
 
 impl Iterator for Pieces<'_> {

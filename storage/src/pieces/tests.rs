@@ -53,6 +53,43 @@ fn materialize(pieces: Pieces<'_>) -> (Pairs, usize) {
     (out, blocks)
 }
 
+/// The values of `pieces` read through [`Pieces::next_lent`], the
+/// callback stopping after `per_call` rows each time; block rows joined
+/// by the layout.
+fn materialize_lent(mut pieces: Pieces<'_>, per_call: usize) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let mut taken = 0;
+        let mut values = Vec::new();
+        let next = pieces.next_lent(|v| {
+            values.push(v.to_vec());
+            taken += 1;
+            taken < per_call
+        });
+        match next {
+            None => {
+                assert!(values.is_empty());
+                return out;
+            }
+            Some(Ok(Lent::Rows(n))) => {
+                assert!(n > 0 && n <= per_call);
+                assert_eq!(n, values.len());
+                out.extend(values);
+            }
+            Some(Ok(Lent::Block { block, rows })) => {
+                assert!(values.is_empty());
+                assert!(!rows.is_empty(block.rows()));
+                for r in rows.iter(block.rows()) {
+                    let mut v = Vec::new();
+                    block.value(r, &TaggedLayout, &mut v);
+                    out.push(v);
+                }
+            }
+            Some(Err(e)) => panic!("{e}"),
+        }
+    }
+}
+
 /// `get_ref`'s find, a block row joined by the layout; checks that the
 /// block row is the key's.
 fn get_ref(s: &Snapshot, key: &[u8]) -> Option<Vec<u8>> {
@@ -131,9 +168,24 @@ fn check_view(s: &Snapshot, m: &Model, cut: i64) -> usize {
     }
     let (got, blocks) = materialize(s.pieces(.., None));
     assert_eq!(got, want, "pieces differ from scan");
+    let values: Vec<Vec<u8>> = want.iter().map(|(_, v)| v.clone()).collect();
+    for per_call in [1, 7, usize::MAX] {
+        let got = materialize_lent(s.pieces(.., None), per_call);
+        assert_eq!(
+            got, values,
+            "lent pieces differ from scan ({per_call} a call)"
+        );
+    }
     let (lo, hi) = (row_key(40), row_key(170));
     let (got, _) = materialize(s.pieces(lo.clone()..hi.clone(), None));
-    assert_eq!(got, scan(s, lo..hi), "ranged pieces differ from scan");
+    assert_eq!(
+        got,
+        scan(s, lo.clone()..hi.clone()),
+        "ranged pieces differ from scan"
+    );
+    let got = materialize_lent(s.pieces(lo.clone()..hi.clone(), None), 5);
+    let ranged: Vec<Vec<u8>> = scan(s, lo..hi).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(got, ranged, "ranged lent pieces differ from scan");
     let filter = IntAbove(cut);
     let (got, _) = materialize(s.pieces(.., Some(&filter)));
     let matching = |kv: &&(Vec<u8>, Vec<u8>)| first_int(&kv.1).is_some_and(|a| a > cut);

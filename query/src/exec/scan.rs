@@ -275,6 +275,11 @@ pub(crate) enum Rows {
     /// part of a parallel scan), in key (primary-key) order, as storage's
     /// pieces: runs of rows, and whole columnar blocks or runs of them.
     Range(Box<PieceRows>),
+    /// Every row within a primary-key range, in key order, row by row
+    /// (values of columnar blocks rebuilt): for ranges too narrow to
+    /// hold a run of a block that pieces would hand up whole, where
+    /// setting up pieces costs more than it saves.
+    Keys(fasty_wal::Scan),
     /// Rows read one at a time by primary key, in this order; keys
     /// without a row are skipped.
     Points {
@@ -306,6 +311,12 @@ impl Rows {
                     (Bound::Unbounded, Bound::Unbounded),
                     part,
                 ));
+            }
+            Access::PkRange(lo, hi) if narrow(*lo, *hi) => {
+                return Ok(match key_range(table, (*lo, *hi), part) {
+                    Some((start, end)) => Rows::Keys(ctx.snap.scan(start..end)),
+                    None => Rows::Empty,
+                });
             }
             Access::PkRange(lo, hi) => {
                 return Ok(Rows::range(ctx.snap, table, (*lo, *hi), part));
@@ -374,6 +385,32 @@ impl Rows {
                     return Err(e);
                 }
             },
+            Rows::Keys(scan) => {
+                let mut n = 0;
+                let mut failed = None;
+                // `visit` lends each row as a slice and stops after the
+                // row for which it is told to; the next fill goes on from
+                // the row after it.
+                if max > 0 {
+                    scan.visit(|_, v| match out.push(v) {
+                        Ok(()) => {
+                            n += 1;
+                            n < max
+                        }
+                        Err(e) => {
+                            failed = Some(e);
+                            false
+                        }
+                    })
+                    .map_err(storage)?;
+                }
+                if let Some(e) = failed {
+                    *self = Rows::Empty;
+                    return Err(e);
+                }
+                // Fewer than asked for: the range has ended.
+                n == max
+            }
             Rows::Points { table, pks } => {
                 for pk in pks.by_ref().take(max) {
                     // A row of a columnar block goes into the vectors
@@ -393,6 +430,27 @@ impl Rows {
         }
         Ok(more)
     }
+}
+
+/// Primary-key ranges at most this many keys wide are read row by row
+/// (`Rows::Keys`): storage hands up runs of a block this short row by
+/// row anyway, and opening a plain scan costs less than opening pieces.
+const NARROW_RANGE: i128 = 32;
+
+/// Whether the primary keys from `lo` to `hi` are at most
+/// [`NARROW_RANGE`] keys.
+fn narrow(lo: Bound<i64>, hi: Bound<i64>) -> bool {
+    let lo = match lo {
+        Bound::Included(v) => i128::from(v),
+        Bound::Excluded(v) => i128::from(v) + 1,
+        Bound::Unbounded => return false,
+    };
+    let hi = match hi {
+        Bound::Included(v) => i128::from(v),
+        Bound::Excluded(v) => i128::from(v) - 1,
+        Bound::Unbounded => return false,
+    };
+    hi - lo < NARROW_RANGE
 }
 
 /// The row keys of `table` with primary keys within `bounds` (and

@@ -677,3 +677,73 @@ fn bench_pieces_against_scan() {
         n as f64 / times.1[2] / 1e6
     );
 }
+
+/// Prints what opening and draining a short key range costs through
+/// `scan` and through `pieces` (1, 100 and 1000 rows of 1M compacted
+/// rows in columnar blocks): the set-up of a piece-wise scan must not
+/// cost a short range more than a plain scan does. By hand:
+/// `cargo nextest run -p fasty-storage --lib --run-ignored ignored-only -E 'test(bench_short)' --no-capture`.
+#[test]
+#[ignore = "benchmark"]
+fn bench_short_ranges_pieces_against_scan() {
+    use std::time::Instant;
+    let n: u64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path(), 4096);
+    let mut b = WriteBatch::new();
+    for id in 0..n {
+        b.put(
+            &row_key(id)[..],
+            &value((id % 1000) as i64, (id % 4) as u8)[..],
+        );
+        if b.len() >= 10_000 {
+            e.apply(&b, id + 1).unwrap();
+            b = WriteBatch::new();
+        }
+    }
+    e.apply(&b, n + 1).unwrap();
+    e.flush().unwrap();
+    e.compact().unwrap();
+    let s = e.snapshot();
+    for len in [1u64, 100, 1000] {
+        let ranges = 20_000;
+        let starts: Vec<u64> = (0..ranges)
+            .map(|i: u64| (i.wrapping_mul(2_654_435_761)) % (n - len))
+            .collect();
+        let mut best = (f64::MAX, f64::MAX);
+        for _ in 0..3 {
+            let started = Instant::now();
+            let mut rows = 0usize;
+            for &lo in &starts {
+                let mut it = s.scan(row_key(lo)..row_key(lo + len));
+                it.visit(|_, v| {
+                    rows += v.len().min(1);
+                    true
+                })
+                .unwrap();
+            }
+            best.0 = best.0.min(started.elapsed().as_secs_f64());
+            let started = Instant::now();
+            let mut rows2 = 0usize;
+            for &lo in &starts {
+                let mut p = s.pieces(row_key(lo)..row_key(lo + len), None);
+                while let Some(l) = p.next_lent(|v| {
+                    rows2 += v.len().min(1);
+                    true
+                }) {
+                    if let Lent::Block { block, rows } = l.unwrap() {
+                        rows2 += rows.len(block.rows());
+                    }
+                }
+            }
+            best.1 = best.1.min(started.elapsed().as_secs_f64());
+            assert_eq!(rows, rows2);
+            assert_eq!(rows, (ranges * len) as usize);
+        }
+        println!(
+            "{len}-row ranges: scan {:.2} us, pieces {:.2} us per range (best of 3 x {ranges})",
+            best.0 / ranges as f64 * 1e6,
+            best.1 / ranges as f64 * 1e6
+        );
+    }
+}

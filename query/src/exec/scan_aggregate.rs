@@ -20,7 +20,9 @@
 
 use std::ops::{Bound, Range};
 
-use fasty_wal::{ColumnBlock, ColumnKind, Encoded, Piece, Selection, VECTOR_ROWS, Verdict};
+use fasty_wal::{
+    ColumnBlock, ColumnKind, Encoded, Piece, RangeTest, Selection, VECTOR_ROWS, Verdict,
+};
 use rayon::prelude::*;
 
 use super::scan::{RowDecoder, ZoneFilter, key_range, storage, zone_verdict};
@@ -269,6 +271,21 @@ impl<'p> Counter<'p> {
             };
             plans.push((OffsetTest::new(*op, *c, base), packed, column.nulls()));
         }
+        // One test over a run of rows without nulls: a count of the
+        // offsets in bulk.
+        if let [(test, packed, None)] = plans[..] {
+            let rows = match sel {
+                Selection::All => Some(range.clone()),
+                Selection::Range { start, end } => {
+                    Some((*start as usize).max(range.start)..(*end as usize).min(range.end))
+                }
+                Selection::Rows(_) => None,
+            };
+            if let Some(rows) = rows {
+                run.count += packed.count_passing(rows, &test.0) as u64;
+                return Ok(());
+            }
+        }
         let mask = &mut run.mask;
         mask.clear();
         mask.resize(range.len(), 0);
@@ -288,11 +305,12 @@ impl<'p> Counter<'p> {
             }
         }
         for (test, packed, nulls) in plans {
-            for (k, m) in mask.iter_mut().enumerate() {
-                let row = range.start + k;
-                let pass = test.passes(packed.get(row)) && !nulls.is_some_and(|b| b.get(row));
-                *m &= u8::from(pass);
+            if let Some(nulls) = nulls {
+                for (k, m) in mask.iter_mut().enumerate() {
+                    *m &= u8::from(!nulls.get(range.start + k));
+                }
             }
+            packed.and_passing(range.start, &test.0, mask);
         }
         run.count += mask.iter().map(|&m| u64::from(m)).sum::<u64>();
         Ok(())
@@ -302,11 +320,7 @@ impl<'p> Counter<'p> {
 /// `base + offset op c` as a test of the offset alone: the offsets in
 /// `lo..=hi` pass (or, `negated`, the others); none when `lo > hi`.
 #[derive(Debug, Clone, Copy)]
-struct OffsetTest {
-    lo: u64,
-    hi: u64,
-    negated: bool,
-}
+struct OffsetTest(RangeTest);
 
 impl OffsetTest {
     /// The test for `op` (column on the left) against `c`, with offsets
@@ -325,23 +339,17 @@ impl OffsetTest {
         let clamp = |x: i128| x.clamp(0, i128::from(u64::MAX)) as u64;
         if hi < 0 || lo > i128::from(u64::MAX) || lo > hi {
             // No offset is in the range.
-            return OffsetTest {
+            return OffsetTest(RangeTest {
                 lo: 1,
                 hi: 0,
                 negated,
-            };
+            });
         }
-        OffsetTest {
+        OffsetTest(RangeTest {
             lo: clamp(lo),
             hi: clamp(hi),
             negated,
-        }
-    }
-
-    /// Whether a non-null row with this offset passes.
-    #[inline]
-    fn passes(&self, offset: u64) -> bool {
-        (self.lo <= offset && offset <= self.hi) != self.negated
+        })
     }
 }
 
@@ -449,8 +457,8 @@ pub(crate) mod tests {
         db.execute("create table t { id: int, a: int, b: int, f: float, s: string }")
             .unwrap();
         let row = |id: i64| {
-            // A few nulls in `a`, inside blocks.
-            let a = if id % 997 == 0 {
+            // A few nulls in `a`, inside blocks (and vectors without).
+            let a = if id % 997 == 0 && id < 5000 {
                 "null".to_string()
             } else {
                 (id / 10 - 300).to_string()

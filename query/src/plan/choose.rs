@@ -105,7 +105,7 @@ pub(crate) fn physical(plan: Logical, opts: PlanOptions) -> Result<Physical> {
 }
 
 /// `plan` with each aggregate that only counts rows (`count(*)`, no
-/// group by) over a full scan turned into a
+/// group by) over a full scan or a primary-key range turned into a
 /// [`Physical::ScanAggregate`], which counts straight from the table's
 /// pieces. Looks through the nodes above an aggregate (project, sort,
 /// top-k, limit, filter); joins are left as they are.
@@ -121,9 +121,10 @@ fn scan_aggregates(plan: Physical) -> Physical {
             match *input {
                 Physical::Scan {
                     table,
-                    // Not primary-key ranges yet: a short one reads faster
-                    // row by row than through pieces on row blocks.
-                    access: access @ Access::FullScan,
+                    // A primary-key range is counted from its pieces too:
+                    // whole columnar runs from their selections, row runs
+                    // without decoding when there is no filter.
+                    access: access @ (Access::FullScan | Access::PkRange(..)),
                     columns,
                     filter,
                     parallel,

@@ -24,7 +24,7 @@ use crate::catalog::{Catalog, Table};
 use crate::error::Result;
 use crate::plan::bind::{bind_select, finder};
 use crate::plan::bound::BoundExpr;
-use crate::plan::logical::{Logical, SortKey};
+use crate::plan::logical::{AggCall, Logical, SortKey};
 use crate::plan::physical::{Access, Lookup, Physical};
 use crate::value::Value;
 
@@ -104,37 +104,36 @@ pub(crate) fn physical(plan: Logical, opts: PlanOptions) -> Result<Physical> {
     Ok(scan_aggregates(cx.convert(plan, true)?))
 }
 
-/// `plan` with each aggregate that only counts rows (`count(*)`, no
-/// group by) over a full scan turned into a
+/// `plan` with each aggregate without group by whose aggregates are
+/// counts, `min` or `max` of the scanned columns ([`fused_aggregate`])
+/// over a full scan or a primary-key range turned into a
 /// [`Physical::ScanAggregate`], which counts straight from the table's
 /// pieces. Looks through the nodes above an aggregate (project, sort,
 /// top-k, limit, filter); joins are left as they are.
 fn scan_aggregates(plan: Physical) -> Physical {
     let under = |input: Box<Physical>| Box::new(scan_aggregates(*input));
     match plan {
-        Physical::HashAggregate { input, keys, aggs }
-            if keys.is_empty()
-                && aggs
-                    .iter()
-                    .all(|a| a.func == AggFunc::Count && a.arg.is_none()) =>
-        {
+        Physical::HashAggregate { input, keys, aggs } if keys.is_empty() => {
             match *input {
                 Physical::Scan {
                     table,
-                    // Not primary-key ranges yet: a short one reads faster
-                    // row by row than through pieces on row blocks.
-                    access: access @ Access::FullScan,
+                    // A primary-key range is counted from its pieces too:
+                    // whole columnar runs from their selections, row runs
+                    // without decoding when there is no filter.
+                    access: access @ (Access::FullScan | Access::PkRange(..)),
                     columns,
                     filter,
                     parallel,
-                } => Physical::ScanAggregate {
-                    table,
-                    access,
-                    columns,
-                    filter,
-                    parallel,
-                    aggs,
-                },
+                } if aggs.iter().all(|a| fused_aggregate(a, columns.len())) => {
+                    Physical::ScanAggregate {
+                        table,
+                        access,
+                        columns,
+                        filter,
+                        parallel,
+                        aggs,
+                    }
+                }
                 input => Physical::HashAggregate {
                     input: Box::new(input),
                     keys,
@@ -175,6 +174,19 @@ fn scan_aggregates(plan: Physical) -> Physical {
             offset,
         },
         other => other,
+    }
+}
+
+/// Whether [`Physical::ScanAggregate`] computes `a` over a scan with
+/// `columns` output columns: `count(*)`, or `count`, `min` or `max` of a
+/// column of the scan.
+fn fused_aggregate(a: &AggCall, columns: usize) -> bool {
+    match &a.arg {
+        None => a.func == AggFunc::Count,
+        Some(BoundExpr::Column { index, .. }) => {
+            *index < columns && matches!(a.func, AggFunc::Count | AggFunc::Min | AggFunc::Max)
+        }
+        Some(_) => false,
     }
 }
 

@@ -91,6 +91,211 @@ impl<'a> Packed<'a> {
     }
 }
 
+/// A test of unpacked values: those in `lo..=hi` pass, or with `negated`
+/// those outside it; no value is in the range when `lo > hi`. Run on many
+/// values at once by [`Packed::count_passing`] and [`Packed::and_passing`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RangeTest {
+    /// Smallest value in the range.
+    pub lo: u64,
+    /// Largest value in the range.
+    pub hi: u64,
+    /// Whether the values outside the range pass instead.
+    pub negated: bool,
+}
+
+impl RangeTest {
+    /// Whether `v` passes.
+    #[inline]
+    pub fn passes(&self, v: u64) -> bool {
+        (self.lo <= v && v <= self.hi) != self.negated
+    }
+}
+
+/// Values unpacked per bulk step (a multiple of 8: whole groups).
+const BULK: usize = 256;
+
+/// An unsigned lane wide enough for the values of a width, so compares of
+/// many lanes fit in one vector register.
+trait Lane: Copy + Default + PartialOrd {
+    const MAX: u64;
+    fn of(v: u64) -> Self;
+    fn minus(self, o: Self) -> Self;
+}
+
+macro_rules! lane {
+    ($($t:ty)*) => {$(
+        impl Lane for $t {
+            const MAX: u64 = <$t>::MAX as u64;
+            #[inline(always)]
+            fn of(v: u64) -> $t {
+                v as $t
+            }
+            #[inline(always)]
+            fn minus(self, o: $t) -> $t {
+                self.wrapping_sub(o)
+            }
+        }
+    )*};
+}
+lane!(u8 u16 u32 u64);
+
+/// The test on lanes: `(v - lo) <= span` (wrapping) is `lo <= v <= hi`.
+/// `None` when no value of `W` bits is in the range.
+#[inline(always)]
+fn lane_range<T: Lane, const W: usize>(t: &RangeTest) -> Option<(T, T)> {
+    let max = if W == 64 { u64::MAX } else { (1u64 << W) - 1 };
+    let hi = t.hi.min(max).min(T::MAX);
+    if t.lo > hi {
+        return None;
+    }
+    Some((T::of(t.lo), T::of(hi - t.lo)))
+}
+
+/// Unpacks the `out.len() / 8` groups of 8 values starting with group
+/// `group` (values `8 * group ..`) of `W`-bit values in `bytes`. `false`
+/// (and `out` unspecified) when `bytes` ends too early for a whole-word
+/// read of the last group.
+#[inline(always)]
+fn unpack_groups<T: Lane, const W: usize>(bytes: &[u8], group: usize, out: &mut [T]) -> bool {
+    let groups = out.len() / 8;
+    let start = group * W;
+    // Each value is read as one little-endian word at its first byte
+    // (plus the next byte when it spans 9 bytes: then W > 56, and that
+    // byte is still within the group's W bytes and the 8 after them).
+    let Some(src) = bytes.get(start..start + groups * W + 8) else {
+        return false;
+    };
+    let mask = if W == 64 { u64::MAX } else { (1u64 << W) - 1 };
+    for (g, lanes) in out.chunks_exact_mut(8).enumerate() {
+        let at = g * W;
+        let src = &src[at..at + W + 8];
+        for (j, lane) in lanes.iter_mut().enumerate() {
+            let bit = j * W;
+            let (byte, shift) = (bit / 8, bit % 8);
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&src[byte..byte + 8]);
+            let mut v = u64::from_le_bytes(word) >> shift;
+            if shift + W > 64 {
+                v |= u64::from(src[byte + 8]) << (64 - shift);
+            }
+            *lane = T::of(v & mask);
+        }
+    }
+    true
+}
+
+impl Packed<'_> {
+    /// How many of values `rows` (clamped to the values there are) pass
+    /// `test`. The same as counting [`RangeTest::passes`] of each
+    /// [`Packed::get`], but the values are unpacked in bulk.
+    pub fn count_passing(&self, rows: std::ops::Range<usize>, test: &RangeTest) -> usize {
+        let end = rows.end.min(self.len);
+        let start = rows.start.min(end);
+        let n = end - start;
+        if n == 0 {
+            return 0;
+        }
+        macro_rules! go {
+            ($($t:ty: $($w:literal)*;)*) => {
+                match self.width {
+                    $($($w => self.count_w::<$t, $w>(start, end, test),)*)*
+                    _ => (start..end).filter(|&i| test.passes(self.get(i))).count(),
+                }
+            };
+        }
+        go! {
+            u8: 1 2 3 4 5 6 7 8;
+            u16: 9 10 11 12 13 14 15 16;
+            u32: 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32;
+            u64: 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48
+                49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64;
+        }
+    }
+
+    /// For each value `start + k` (`k < mask.len()`), clears `mask[k]`
+    /// (sets it to 0) unless the value passes `test`: `mask[k] &= pass`.
+    /// Values past the end read as 0.
+    pub fn and_passing(&self, start: usize, test: &RangeTest, mask: &mut [u8]) {
+        macro_rules! go {
+            ($($t:ty: $($w:literal)*;)*) => {
+                match self.width {
+                    $($($w => self.and_w::<$t, $w>(start, test, mask),)*)*
+                    _ => {
+                        for (k, m) in mask.iter_mut().enumerate() {
+                            *m &= u8::from(test.passes(self.get(start + k)));
+                        }
+                    }
+                }
+            };
+        }
+        go! {
+            u8: 1 2 3 4 5 6 7 8;
+            u16: 9 10 11 12 13 14 15 16;
+            u32: 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32;
+            u64: 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48
+                49 50 51 52 53 54 55 56 57 58 59 60 61 62 63 64;
+        }
+    }
+
+    fn count_w<T: Lane, const W: usize>(&self, start: usize, end: usize, t: &RangeTest) -> usize {
+        let Some((lo, span)) = lane_range::<T, W>(t) else {
+            return if t.negated { end - start } else { 0 };
+        };
+        let one = |i: usize| usize::from(t.passes(self.get(i)));
+        let head = start.next_multiple_of(8).min(end);
+        let mut count: usize = (start..head).map(one).sum();
+        let mut buf = [T::default(); BULK];
+        let mut i = head;
+        while i < end {
+            let take = (end - i).min(BULK) / 8 * 8;
+            if take == 0 || !unpack_groups::<T, W>(self.bytes, i / 8, &mut buf[..take]) {
+                break;
+            }
+            let inside = buf[..take]
+                .iter()
+                .map(|&v| u32::from(v.minus(lo) <= span))
+                .sum::<u32>() as usize;
+            count += if t.negated { take - inside } else { inside };
+            i += take;
+        }
+        count + (i..end).map(one).sum::<usize>()
+    }
+
+    fn and_w<T: Lane, const W: usize>(&self, start: usize, t: &RangeTest, mask: &mut [u8]) {
+        let Some((lo, span)) = lane_range::<T, W>(t) else {
+            if !t.negated {
+                mask.fill(0);
+            }
+            return;
+        };
+        let neg = u8::from(t.negated);
+        let end = start + mask.len();
+        let head = start.next_multiple_of(8).min(end);
+        for i in start..head {
+            mask[i - start] &= u8::from(t.passes(self.get(i)));
+        }
+        let mut buf = [T::default(); BULK];
+        // Values past the last read as 0: value by value.
+        let bulk_end = end.min(self.len).max(head);
+        let mut i = head;
+        while i < bulk_end {
+            let take = (bulk_end - i).min(BULK) / 8 * 8;
+            if take == 0 || !unpack_groups::<T, W>(self.bytes, i / 8, &mut buf[..take]) {
+                break;
+            }
+            let m = &mut mask[i - start..i - start + take];
+            for (m, &v) in m.iter_mut().zip(&buf[..take]) {
+                *m &= u8::from(v.minus(lo) <= span) ^ neg;
+            }
+            i += take;
+        }
+        for i in i..end {
+            mask[i - start] &= u8::from(t.passes(self.get(i)));
+        }
+    }
+}
+
 /// A bitmap (bit `i` is bit `i % 8` of byte `i / 8`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bitmap<'a>(pub &'a [u8]);
@@ -131,6 +336,83 @@ mod tests {
                 prop_assert_eq!(p.get(i), v);
             }
             prop_assert_eq!(p.get(values.len()), 0);
+        }
+    }
+
+    /// Values of `width` bits from `seed`, some at the extremes.
+    fn values_of(width: u8, seeds: &[u64]) -> Vec<u64> {
+        let max = if width == 64 {
+            u64::MAX
+        } else {
+            (1u64 << width) - 1
+        };
+        seeds
+            .iter()
+            .map(|&s| match s % 7 {
+                0 => 0,
+                1 => max,
+                _ => (s >> 3) & max,
+            })
+            .collect()
+    }
+
+    /// A test around the values: bounds at, just beside or far from them.
+    fn test_of(values: &[u64], picks: (u64, u64, u8, u8), negated: bool) -> RangeTest {
+        let bound = |pick: u64, how: u8| {
+            let v = values
+                .get((pick as usize) % values.len().max(1))
+                .copied()
+                .unwrap_or(0);
+            match how % 6 {
+                0 => v,
+                1 => v.saturating_add(1),
+                2 => v.saturating_sub(1),
+                3 => 0,
+                4 => u64::MAX,
+                _ => pick,
+            }
+        };
+        RangeTest {
+            lo: bound(picks.0, picks.2),
+            hi: bound(picks.1, picks.3),
+            negated,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn bulk_tests_equal_value_by_value(
+            width in 0u8..=64,
+            seeds in prop::collection::vec(any::<u64>(), 0..700),
+            from in 0usize..800,
+            len in 0usize..800,
+            picks in (any::<u64>(), any::<u64>(), any::<u8>(), any::<u8>()),
+            negated in any::<bool>(),
+        ) {
+            let values = values_of(width, &seeds);
+            let mut out = Vec::new();
+            pack(values.iter().copied(), values.len(), width, &mut out);
+            let p = Packed::new(&out, width, values.len());
+            let test = test_of(&values, picks, negated);
+            let rows = from..from + len;
+            let want = rows
+                .clone()
+                .filter(|&i| i < values.len() && test.passes(values[i]))
+                .count();
+            prop_assert_eq!(p.count_passing(rows.clone(), &test), want);
+            // Every other row starts cleared.
+            let mut mask: Vec<u8> = (0..len).map(|k| u8::from(k % 3 != 1)).collect();
+            let want: Vec<u8> = mask
+                .iter()
+                .enumerate()
+                .map(|(k, &m)| {
+                    let v = values.get(from + k).copied().unwrap_or(0);
+                    m & u8::from(test.passes(v))
+                })
+                .collect();
+            p.and_passing(from, &test, &mut mask);
+            prop_assert_eq!(mask, want);
         }
     }
 }

@@ -46,7 +46,7 @@ pub use zone::{ColumnZone, Zone, Zones};
 
 use crate::types::Seqno;
 use bits::Bitmap as RawBitmap;
-pub use bits::Packed;
+pub use bits::{Packed, RangeTest};
 
 /// How the values under some keys split into typed fields, so that data
 /// blocks can store them column by column. Supplied by the layer above

@@ -596,6 +596,21 @@ fn join_keys_only(plan: Physical) -> Physical {
     } else {
         (keys, aggs)
     };
+    let emit_build = emit_build && !probe_only;
+    // Keys only: the output is the probe side's, of which the aggregate
+    // and this join's key read some columns; a join of a join below may
+    // then drop its own build columns too.
+    let probe = if emit_build {
+        probe
+    } else {
+        let mut below: Vec<usize> = Vec::new();
+        keys.iter().for_each(|k| k.columns(&mut below));
+        aggs.iter()
+            .filter_map(|a| a.arg.as_ref())
+            .for_each(|a| a.columns(&mut below));
+        probe_key.columns(&mut below);
+        Box::new(chain_keys_only(*probe, below))
+    };
     Physical::HashAggregate {
         input: Box::new(Physical::HashJoin {
             probe,
@@ -603,11 +618,43 @@ fn join_keys_only(plan: Physical) -> Physical {
             probe_key,
             build_key,
             filter,
-            emit_build: emit_build && !probe_only,
+            emit_build,
             build_left,
         }),
         keys,
         aggs,
+    }
+}
+
+/// `plan`, the probe side of a keys-only hash join of which only the
+/// columns `reads` are read: when it is itself a hash join (building on
+/// its joined table, without a filter) whose build columns none of
+/// `reads` is, it emits its probe columns only, which leaves the columns
+/// read where they were; and so on down the chain. Anything else is
+/// returned as it is.
+fn chain_keys_only(plan: Physical, mut reads: Vec<usize>) -> Physical {
+    match plan {
+        Physical::HashJoin {
+            probe,
+            build,
+            probe_key,
+            build_key,
+            filter,
+            emit_build: true,
+            build_left: false,
+        } if filter.is_empty() && reads.iter().all(|&c| c < probe.fields().len()) => {
+            probe_key.columns(&mut reads);
+            Physical::HashJoin {
+                probe: Box::new(chain_keys_only(*probe, reads)),
+                build,
+                probe_key,
+                build_key,
+                filter,
+                emit_build: false,
+                build_left: false,
+            }
+        }
+        other => other,
     }
 }
 

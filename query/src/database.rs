@@ -564,14 +564,14 @@ impl Database {
             return Ok(n);
         }
         let bound = plan::bind::bind_select(&cat, s)?;
-        let physical = plan::choose::physical(bound.plan, opts)?;
+        let snap = self.db.snapshot();
+        let physical = plan_select(bound.plan, opts, &snap)?;
         let columns: Vec<Column> = bound
             .columns
             .into_iter()
             .map(|(name, ty)| Column { name, ty })
             .collect();
         sink.columns(&columns)?;
-        let snap = self.db.snapshot();
         let ctx = exec::ExecCtx::new(&snap, limits);
         let mut emit = Emitter::new(sink, limits, keeps_all);
         exec::run(&physical, &ctx, &mut emit)?;
@@ -738,7 +738,7 @@ impl Database {
         Ok(match stmt {
             Statement::Select(s) => {
                 let bound = plan::bind::bind_select(&cat, s)?;
-                let physical = plan::choose::physical(bound.plan, opts)?;
+                let physical = plan_select(bound.plan, opts, &self.db.snapshot())?;
                 plan::explain::explain(&physical)
             }
             Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => {
@@ -784,7 +784,7 @@ impl Database {
         let (head, physical) = match stmt {
             Statement::Select(s) => {
                 let bound = plan::bind::bind_select(&cat, s)?;
-                (None, plan::choose::physical(bound.plan, opts)?)
+                (None, plan_select(bound.plan, opts, &self.db.snapshot())?)
             }
             Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => (
                 Some(format!(
@@ -1038,6 +1038,17 @@ impl Database {
 }
 
 /// The next free id for a table or index.
+/// The physical plan of a query, hash joins building on the input
+/// estimated smaller from `snap`.
+fn plan_select(
+    plan: plan::logical::Logical,
+    opts: PlanOptions,
+    snap: &fasty_wal::Snapshot,
+) -> Result<Physical> {
+    let sizes = |t: &Table, a: &plan::physical::Access| exec::estimate_rows(snap, t, a);
+    plan::choose::physical_sized(plan, opts, Some(&sizes))
+}
+
 fn take_id(cat: &Catalog) -> Result<u32> {
     if cat.next_id >= u32::MAX - 1 {
         return Err(Error::query(

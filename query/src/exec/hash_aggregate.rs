@@ -581,6 +581,9 @@ struct Groups<'l> {
     keys: Vec<Value>,
     /// Groups of one int key, by the int.
     ints: FxHashMap<i64, u32>,
+    /// Groups of one string key, by the string's bytes (found straight
+    /// from a string vector's bytes, no value built per row).
+    strs: FxHashMap<Box<[u8]>, u32>,
     /// Every other group, by the encoding of its keys.
     encoded: FxHashMap<Box<[u8]>, u32>,
     /// One per aggregate.
@@ -605,6 +608,7 @@ impl<'l> Groups<'l> {
             nkeys: spec.keys.len(),
             keys: Vec::new(),
             ints: FxHashMap::default(),
+            strs: FxHashMap::default(),
             encoded: FxHashMap::default(),
             states: spec
                 .aggs
@@ -647,6 +651,17 @@ impl<'l> Groups<'l> {
             self.ints.insert(*x, g);
             self.meter
                 .tick_holding(GROUP_BYTES + 16 + self.states.len() * STATE_BYTES)?;
+            return Ok(g);
+        }
+        if let [Value::String(x)] = vals {
+            if let Some(&g) = self.strs.get(x.as_bytes()) {
+                return Ok(g);
+            }
+            let g = self.add_group(vals);
+            self.strs.insert(x.as_bytes().into(), g);
+            let bytes = GROUP_BYTES + x.len() + row_bytes(vals);
+            self.meter
+                .tick_holding(bytes + self.states.len() * STATE_BYTES)?;
             return Ok(g);
         }
         self.buf.clear();
@@ -785,6 +800,31 @@ impl<'l> Groups<'l> {
                     }
                 }
             }
+            [k] if matches!(k.data(), Data::Str(_)) => {
+                let Data::Str(text) = k.data() else {
+                    return Err(Error::query(
+                        ErrorCode::Unsupported,
+                        "internal: key vector type changed",
+                    ));
+                };
+                // Looked up by the vector's bytes; a value is built for a
+                // new group only.
+                let mut null_group = None;
+                for p in chunk.positions() {
+                    let g = if k.is_null(p) {
+                        match null_group {
+                            Some(g) => g,
+                            None => *null_group.insert(self.group(&[Value::Null])?),
+                        }
+                    } else {
+                        match self.strs.get(text.bytes(p)) {
+                            Some(&g) => g,
+                            None => self.group(&[Value::String(text.str(p).to_owned())])?,
+                        }
+                    };
+                    gids.push(g);
+                }
+            }
             _ => {
                 let mut vals = std::mem::take(&mut self.row_keys);
                 for p in chunk.positions() {
@@ -894,6 +934,8 @@ impl<'l> Groups<'l> {
                 Some(0)
             } else if let [Value::Int(x)] = vals {
                 self.ints.get(x).copied()
+            } else if let [Value::String(x)] = vals {
+                self.strs.get(x.as_bytes()).copied()
             } else {
                 self.buf.clear();
                 for v in vals {
@@ -918,6 +960,9 @@ impl<'l> Groups<'l> {
                     match vals {
                         [Value::Int(x)] => {
                             self.ints.insert(*x, g);
+                        }
+                        [Value::String(x)] => {
+                            self.strs.insert(x.as_bytes().into(), g);
                         }
                         _ => {
                             self.encoded.insert(self.buf.as_slice().into(), g);

@@ -1,6 +1,7 @@
 //! `hash join`: holds the build side's rows in memory, hashed on its key,
 //! and streams the probe side through it. Output is probe ++ build
-//! columns, then the join's filter.
+//! columns (build ++ probe when the planner built on the statement's left
+//! input, see [`estimate_rows`]), then the join's filter.
 //!
 //! Keys match as `=` on join keys does: ints, floats,
 //! strings and bools by value, an int and an integral float as equal
@@ -21,7 +22,13 @@ use rustc_hash::FxHashMap;
 
 use rayon::prelude::*;
 
+use std::ops::Bound;
+
+use fasty_wal::{Piece, Snapshot};
+
+use super::keys::{index_range, pk_range, table_end};
 use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, Predicate, build, partitions};
+use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::{Limits, Meter};
 use crate::plan::bound::BoundExpr;
@@ -709,6 +716,7 @@ pub(crate) fn operator<'a>(
         probe_key,
         filter,
         emit_build,
+        build_left,
         ..
     } = node.plan
     else {
@@ -717,14 +725,17 @@ pub(crate) fn operator<'a>(
             "internal: not a hash join",
         ));
     };
-    Ok(Box::new(HashJoin::new(
-        probe,
-        BuildSide::Shared(node, ctx),
-        probe_key,
-        filter,
-        *emit_build,
-        ctx.limits,
-    )?))
+    Ok(Box::new(
+        HashJoin::new(
+            probe,
+            BuildSide::Shared(node, ctx),
+            probe_key,
+            filter,
+            *emit_build,
+            ctx.limits,
+        )?
+        .with_build_left(*build_left),
+    ))
 }
 
 /// Where a hash join gets its build table.
@@ -767,6 +778,8 @@ pub(crate) struct HashJoin<'a> {
     filter: Predicate,
     /// Whether the output has the build columns (else probe columns only).
     emit_build: bool,
+    /// Whether the build columns come first in the output.
+    build_left: bool,
     /// The statement's limits.
     limits: &'a Limits,
     /// The probe chunk being joined.
@@ -801,10 +814,18 @@ impl<'a> HashJoin<'a> {
             key: Kernel::compile(probe_key)?,
             filter: Predicate::compile(filter)?,
             emit_build,
+            build_left: false,
             limits,
             cur: None,
             buf: Vec::new(),
         })
+    }
+
+    /// The join with the build columns first in its output (build ++
+    /// probe; `filter` is then over that order).
+    pub(crate) fn with_build_left(mut self, build_left: bool) -> HashJoin<'a> {
+        self.build_left = build_left;
+        self
     }
 
     /// Builds (or fetches) the table: before the first probe row is read,
@@ -883,8 +904,15 @@ impl<'a> HashJoin<'a> {
                     rows[chunk.sel.as_ref().map_or(i, |s| s[i] as usize)] = h;
                 }
             }
+            let mut built = Vec::with_capacity(self.table.width + columns.len());
             for c in 0..self.table.width {
-                columns.push(Arc::new(self.table.gather(c, &rows)?));
+                built.push(Arc::new(self.table.gather(c, &rows)?));
+            }
+            if self.build_left {
+                built.append(&mut columns);
+                columns = built;
+            } else {
+                columns.append(&mut built);
             }
         }
         Ok(Some(Chunk {
@@ -936,10 +964,16 @@ impl Operator for HashJoin<'_> {
                 None
             } else {
                 let mut columns = Vec::with_capacity(chunk.columns.len() + table.width);
+                let built = self.emit_build && self.build_left;
+                if built {
+                    for c in 0..table.width {
+                        columns.push(Arc::new(table.gather(c, &build_rows)?));
+                    }
+                }
                 for c in &chunk.columns {
                     columns.push(Arc::new(gather(c, &probe_pos)?));
                 }
-                if self.emit_build {
+                if self.emit_build && !built {
                     for c in 0..table.width {
                         columns.push(Arc::new(table.gather(c, &build_rows)?));
                     }
@@ -961,6 +995,75 @@ impl Operator for HashJoin<'_> {
             }
         }
     }
+}
+
+/// Rows up to which [`estimate_rows`] counts exactly.
+const COUNTED: u64 = 4096;
+
+/// Roughly how many rows a scan of `table` by `access` reads (its own
+/// filter aside), for the planner's choice of a hash join's build side:
+/// cheap, not exact. Up to [`COUNTED`] rows are counted; beyond that a
+/// primary-key scan is taken to read its span of keys (ids are mostly
+/// dense) and an index scan [`COUNTED`] rows. Points count as themselves.
+/// `None` when storage fails (the planner then keeps the statement's
+/// order).
+pub(crate) fn estimate_rows(snap: &Snapshot, table: &Table, access: &Access) -> Option<u64> {
+    // The key range read and whether it is of primary keys; `None` when
+    // it is empty.
+    let range = match access {
+        Access::PkPoints(pks) => return Some(pks.len() as u64),
+        Access::FullScan => {
+            pk_range(table.id, Bound::Unbounded, Bound::Unbounded).map(|(s, e)| (s, e, true))
+        }
+        Access::PkRange(lo, hi) => pk_range(table.id, *lo, *hi).map(|(s, e)| (s, e, true)),
+        Access::IndexPoints(ix, vals) => {
+            let mut n = 0u64;
+            let mut prefix = Vec::new();
+            for v in vals {
+                prefix.clear();
+                crate::keys::index_prefix(ix.id, v, &mut prefix);
+                let end = crate::keys::successor(&prefix).unwrap_or_else(|| table_end(ix.id));
+                n = n.saturating_add(count_up_to(snap, prefix.clone(), end, COUNTED)?);
+                if n >= COUNTED {
+                    break;
+                }
+            }
+            return Some(n);
+        }
+        Access::IndexRange(ix, lo, hi) => {
+            let (s, e) = index_range(ix.id, lo.as_ref(), hi.as_ref());
+            Some((s, e, false))
+        }
+    };
+    let Some((start, end, pk)) = range.filter(|(s, e, _)| s < e) else {
+        return Some(0);
+    };
+    let n = count_up_to(snap, start.clone(), end.clone(), COUNTED)?;
+    if n < COUNTED || !pk {
+        return Some(n);
+    }
+    let first = snap.scan(start.clone()..end.clone()).next()?.ok()?;
+    let last = snap.scan_rev(start..end).next()?.ok()?;
+    let (_, lo) = crate::keys::decode_row_key(&first.0)?;
+    let (_, hi) = crate::keys::decode_row_key(&last.0)?;
+    let span = (i128::from(hi) - i128::from(lo) + 1).clamp(0, i128::from(u64::MAX)) as u64;
+    Some(span.max(n))
+}
+
+/// The live keys in `[start, end)`, counted up to `cap` (a count at or
+/// past it stops there); `None` when storage fails.
+fn count_up_to(snap: &Snapshot, start: Vec<u8>, end: Vec<u8>, cap: u64) -> Option<u64> {
+    let mut n = 0u64;
+    for piece in snap.pieces(start..end, None) {
+        n += match piece.ok()? {
+            Piece::Rows(pairs) => pairs.len() as u64,
+            Piece::Block { block, rows } => rows.len(block.rows()) as u64,
+        };
+        if n >= cap {
+            break;
+        }
+    }
+    Some(n)
 }
 
 #[cfg(test)]

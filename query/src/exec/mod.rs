@@ -42,6 +42,7 @@ use std::time::Instant;
 
 use fasty_wal::Snapshot;
 
+pub(crate) use hash_join::estimate_rows;
 pub(crate) use kernel::{Kernel, Predicate};
 pub(crate) use scan::decode_point_read;
 

@@ -287,6 +287,7 @@ fn run_part(
             build_key,
             filter,
             emit_build,
+            build_left,
             ..
         } => {
             let build = input(1)?;
@@ -298,7 +299,11 @@ fn run_part(
                 let k = probe_key.eval_row(&p)?;
                 for b in &build {
                     if same_key(&k, &build_key.eval_row(b)?) {
-                        let row: Vec<Value> = p.iter().chain(b).cloned().collect();
+                        let row: Vec<Value> = if *build_left {
+                            b.iter().chain(&p).cloned().collect()
+                        } else {
+                            p.iter().chain(b).cloned().collect()
+                        };
                         if keep(filter, &row)? {
                             out.push(if *emit_build { row } else { p.clone() });
                         }

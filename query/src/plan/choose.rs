@@ -11,7 +11,8 @@
 //!   on its key column) when the driving rows are few (found by key) or a
 //!   limit without sort or aggregate stops early; otherwise a hash join
 //!   building on the joined table, its own conjuncts applied while
-//!   building.
+//!   building — or on the rows before when they are estimated at most half
+//!   as many (see [`Sizes`]; not under a limit that stops early).
 //! - `order by` with `limit`: a top-k; without, a full sort.
 //! - The driving table's full scan runs split over threads unless a limit
 //!   without sort or aggregate can stop it early.
@@ -67,8 +68,24 @@ pub(crate) fn plan_rows(
     physical(bound.plan, opts)
 }
 
-/// The physical plan of a logical one.
+/// Rough row counts of scans, for the choice of a hash join's build
+/// side: the rows a scan of a table by an access path reads (its own
+/// filter aside), `None` when unknown.
+pub(crate) type Sizes<'s> = &'s dyn Fn(&Table, &Access) -> Option<u64>;
+
+/// The physical plan of a logical one, without row counts: every hash join
+/// builds on its joined table.
 pub(crate) fn physical(plan: Logical, opts: PlanOptions) -> Result<Physical> {
+    physical_sized(plan, opts, None)
+}
+
+/// The physical plan of a logical one; with `sizes`, a hash join builds on
+/// whichever of its inputs is estimated clearly smaller.
+pub(crate) fn physical_sized(
+    plan: Logical,
+    opts: PlanOptions,
+    sizes: Option<Sizes<'_>>,
+) -> Result<Physical> {
     let early_stop = stops_early(&plan);
     // The driving table's access path decides the join strategy.
     let few = {
@@ -100,6 +117,7 @@ pub(crate) fn physical(plan: Logical, opts: PlanOptions) -> Result<Physical> {
         opts,
         early_stop,
         lookups: opts.use_indexes && (few || early_stop),
+        sizes,
     };
     Ok(scan_aggregates(cx.convert(plan, true)?))
 }
@@ -215,15 +233,17 @@ fn stops_early(l: &Logical) -> bool {
 }
 
 /// What every step of one plan's conversion shares.
-struct Cx {
+struct Cx<'s> {
     opts: PlanOptions,
     /// A limit can stop the driving scan early.
     early_stop: bool,
     /// Joins may look rows up instead of hashing.
     lookups: bool,
+    /// Row counts of scans, when known.
+    sizes: Option<Sizes<'s>>,
 }
 
-impl Cx {
+impl Cx<'_> {
     /// Converts `l`; `driving` marks the chain of first inputs down to the
     /// driving table's scan.
     fn convert(&self, l: Logical, driving: bool) -> Result<Physical> {
@@ -272,9 +292,23 @@ impl Cx {
                 filter,
                 order,
             } => {
+                let via = self.lookup(&right, &right_key);
+                if via.is_none() && self.build_left(&left, &right) {
+                    // The joined table becomes the streamed side (the
+                    // driving one when this join is on the driving chain).
+                    return Ok(Physical::HashJoin {
+                        build: Box::new(self.convert(*left, false)?),
+                        probe: Box::new(self.convert(*right, driving)?),
+                        probe_key: right_key,
+                        build_key: left_key,
+                        filter,
+                        emit_build: true,
+                        build_left: true,
+                    });
+                }
                 let left = self.convert(*left, driving)?;
                 let width = left.fields().len();
-                match (self.lookup(&right, &right_key), *right) {
+                match (via, *right) {
                     (
                         Some(via),
                         Logical::Scan {
@@ -312,6 +346,7 @@ impl Cx {
                         build_key: right_key,
                         filter,
                         emit_build: true,
+                        build_left: false,
                     },
                 }
             }
@@ -346,6 +381,45 @@ impl Cx {
                 },
             },
         })
+    }
+
+    /// Whether a hash join of `left` and `right` builds on `left`: when it
+    /// is estimated at most half as many rows as `right` (so that close
+    /// or rough estimates keep the statement's order), and no limit can
+    /// stop the driving scan early (its rows come in the driving table's
+    /// order).
+    fn build_left(&self, left: &Logical, right: &Logical) -> bool {
+        if self.early_stop || self.sizes.is_none() {
+            return false;
+        }
+        match (self.estimate(left), self.estimate(right)) {
+            (Some(l), Some(r)) => l.saturating_mul(2) <= r && l < r,
+            _ => false,
+        }
+    }
+
+    /// Roughly how many rows `l` produces: a scan's estimate (filters
+    /// aside), a join's larger input; `None` when unknown.
+    fn estimate(&self, l: &Logical) -> Option<u64> {
+        match l {
+            Logical::Scan {
+                table,
+                columns,
+                filter,
+            } => {
+                let access = if self.opts.use_indexes {
+                    choose_access(table, columns, filter)
+                } else {
+                    Access::FullScan
+                };
+                (self.sizes?)(table, &access)
+            }
+            Logical::Filter { input, .. } | Logical::Project { input, .. } => self.estimate(input),
+            Logical::Join { left, right, .. } => {
+                Some(self.estimate(left)?.max(self.estimate(right)?))
+            }
+            Logical::Aggregate { .. } | Logical::Sort { .. } | Logical::Limit { .. } => None,
+        }
     }
 
     /// How a join may look up the rows of `right` by `right_key`, if it
@@ -488,8 +562,9 @@ fn late_materialise(plan: Physical) -> Physical {
 /// An aggregate straight over a hash join that reads no build column
 /// (no key, argument or join filter does): the join emits its probe
 /// columns only, so its build side keeps the keys alone (for an int key in
-/// a small range, a bitmap) and no joined row is put together. Any other
-/// plan is returned as it is.
+/// a small range, a bitmap) and no joined row is put together. When the
+/// join builds on its left input the aggregate's columns move down by the
+/// build side's width. Any other plan is returned as it is.
 fn join_keys_only(plan: Physical) -> Physical {
     let Physical::HashAggregate { input, keys, aggs } = plan else {
         return plan;
@@ -501,6 +576,7 @@ fn join_keys_only(plan: Physical) -> Physical {
         build_key,
         filter,
         emit_build,
+        build_left,
     } = *input
     else {
         return Physical::HashAggregate { input, keys, aggs };
@@ -510,8 +586,43 @@ fn join_keys_only(plan: Physical) -> Physical {
     aggs.iter()
         .filter_map(|a| a.arg.as_ref())
         .for_each(|a| a.columns(&mut reads));
-    let width = probe.fields().len();
-    let emit_build = emit_build && !(filter.is_empty() && reads.iter().all(|&c| c < width));
+    // The probe columns' positions in the join's output.
+    let (first, width) = if build_left {
+        let b = build.fields().len();
+        (b, b + probe.fields().len())
+    } else {
+        (0, probe.fields().len())
+    };
+    let probe_only = filter.is_empty() && reads.iter().all(|&c| c >= first && c < width);
+    let (keys, aggs) = if emit_build && probe_only && first > 0 {
+        let down = |e: &BoundExpr| e.remap(&|i| i - first);
+        let keys = keys.iter().map(down).collect();
+        let aggs = aggs
+            .into_iter()
+            .map(|mut a| {
+                a.arg = a.arg.as_ref().map(down);
+                a
+            })
+            .collect();
+        (keys, aggs)
+    } else {
+        (keys, aggs)
+    };
+    let emit_build = emit_build && !probe_only;
+    // Keys only: the output is the probe side's, of which the aggregate
+    // and this join's key read some columns; a join of a join below may
+    // then drop its own build columns too.
+    let probe = if emit_build {
+        probe
+    } else {
+        let mut below: Vec<usize> = Vec::new();
+        keys.iter().for_each(|k| k.columns(&mut below));
+        aggs.iter()
+            .filter_map(|a| a.arg.as_ref())
+            .for_each(|a| a.columns(&mut below));
+        probe_key.columns(&mut below);
+        Box::new(chain_keys_only(*probe, below))
+    };
     Physical::HashAggregate {
         input: Box::new(Physical::HashJoin {
             probe,
@@ -520,9 +631,42 @@ fn join_keys_only(plan: Physical) -> Physical {
             build_key,
             filter,
             emit_build,
+            build_left,
         }),
         keys,
         aggs,
+    }
+}
+
+/// `plan`, the probe side of a keys-only hash join of which only the
+/// columns `reads` are read: when it is itself a hash join (building on
+/// its joined table, without a filter) whose build columns none of
+/// `reads` is, it emits its probe columns only, which leaves the columns
+/// read where they were; and so on down the chain. Anything else is
+/// returned as it is.
+fn chain_keys_only(plan: Physical, mut reads: Vec<usize>) -> Physical {
+    match plan {
+        Physical::HashJoin {
+            probe,
+            build,
+            probe_key,
+            build_key,
+            filter,
+            emit_build: true,
+            build_left: false,
+        } if filter.is_empty() && reads.iter().all(|&c| c < probe.fields().len()) => {
+            probe_key.columns(&mut reads);
+            Physical::HashJoin {
+                probe: Box::new(chain_keys_only(*probe, reads)),
+                build,
+                probe_key,
+                build_key,
+                filter,
+                emit_build: false,
+                build_left: false,
+            }
+        }
+        other => other,
     }
 }
 

@@ -176,17 +176,21 @@ fn node_lines(plan: &Physical, id: usize, depth: usize, out: &mut Vec<Line>) {
             build_key,
             filter,
             emit_build,
-            ..
+            build_left,
+            probe,
         } => {
             let (d, node) = filtered(out, filter, depth, id);
             let t = table_of(build);
             let keys = if *emit_build { "" } else { ", keys only" };
-            push(
-                out,
-                d,
-                format!("hash join {t} on {probe_key} = {build_key} (build on {t}{keys})"),
-                node,
-            );
+            // The join as written (the joined table, left key = right key),
+            // then the side built.
+            let line = if *build_left {
+                let joined = table_of(probe);
+                format!("hash join {joined} on {build_key} = {probe_key} (build on {t}{keys})")
+            } else {
+                format!("hash join {t} on {probe_key} = {build_key} (build on {t}{keys})")
+            };
+            push(out, d, line, node);
             children_at(plan, id, d + 1, out);
         }
         Physical::LookupJoin {

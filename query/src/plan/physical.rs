@@ -69,24 +69,33 @@ pub(crate) enum Physical {
         exprs: Vec<(BoundExpr, String)>,
     },
     /// `exec/hash_join.rs`: builds a hash table on `build`'s key, probes it
-    /// with each `probe` row's key; output is probe ++ build columns,
-    /// filtered by `filter`, or, without `emit_build`, the probe columns
-    /// only (each probe row once per match; `filter` is then empty).
+    /// with each `probe` row's key; output is probe ++ build columns (build
+    /// ++ probe with `build_left`), filtered by `filter`, or, without
+    /// `emit_build`, the probe columns only (each probe row once per match;
+    /// `filter` is then empty).
     HashJoin {
-        /// The streamed side (the rows before).
+        /// The streamed side (the rows before, or the joined table with
+        /// `build_left`).
         probe: Box<Physical>,
-        /// The side held in memory (the joined table).
+        /// The side held in memory (the joined table, or the rows before
+        /// with `build_left`).
         build: Box<Physical>,
         /// Key over the probe side.
         probe_key: BoundExpr,
         /// Key over the build side.
         build_key: BoundExpr,
-        /// Conjuncts over probe ++ build.
+        /// Conjuncts over the output columns (probe ++ build, or build ++
+        /// probe with `build_left`).
         filter: Vec<BoundExpr>,
         /// Whether the output has the build columns: false when nothing
         /// above reads them (an aggregate over probe columns), so that
         /// the build keeps its keys only.
         emit_build: bool,
+        /// Whether the build side is the statement's left input (the rows
+        /// before), chosen because it is estimated smaller than the joined
+        /// table: the output columns then stay in the statement's order,
+        /// build ++ probe.
+        build_left: bool,
     },
     /// `exec/lookup_join.rs`: for each input row, the rows of `table`
     /// whose primary key (or indexed column) equals `key`; output is input
@@ -248,14 +257,13 @@ impl Physical {
                 probe,
                 build,
                 emit_build,
+                build_left,
                 ..
-            } => {
-                let mut f = probe.fields();
-                if *emit_build {
-                    f.extend(build.fields());
-                }
-                f
-            }
+            } => match (*emit_build, *build_left) {
+                (false, _) => probe.fields(),
+                (true, false) => [probe.fields(), build.fields()].concat(),
+                (true, true) => [build.fields(), probe.fields()].concat(),
+            },
             Physical::LookupJoin {
                 input,
                 table,

@@ -434,3 +434,74 @@ fn typed_loops_without_nulls_agree_with_the_oracle_with_and_without_a_filter() {
         }
     }
 }
+
+/// Statements making table `t` of `n` rows keyed by strings: nulls, empty
+/// strings, long strings, strings that are prefixes of others, non-ASCII
+/// text and many distinct values.
+fn string_table(seed: u64, n: usize, distinct: usize) -> Vec<String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = vec!["create table t { id: int, s: string, x: int, f: float }".to_string()];
+    let mut rows = Vec::new();
+    for id in 1..=n {
+        let mut fields = vec![format!("id: {id}")];
+        let d = rng.random_range(0..distinct);
+        let s = match rng.random_range(0..8) {
+            0 => None,
+            1 => Some(String::new()),
+            2 => Some(format!("{}{d}", "long text ".repeat(40 + d % 7))),
+            3 => Some("ab".repeat(1 + d % 3)),
+            4 => Some(format!("é{d}ü")),
+            _ => Some(format!("k{d}")),
+        };
+        if let Some(s) = s {
+            fields.push(format!("s: \"{s}\""));
+        }
+        fields.push(format!("x: {}", rng.random_range(-50..50)));
+        fields.push(format!("f: {:?}", f64::from(rng.random_range(0..20)) / 4.0));
+        rows.push(format!("{{ {} }}", fields.join(", ")));
+    }
+    for part in rows.chunks(500) {
+        out.push(format!("insert t [ {} ]", part.join(", ")));
+    }
+    out
+}
+
+#[test]
+fn string_keys_agree_with_the_oracle() {
+    for (seed, n, distinct) in [(1u64, 600, 5), (2, 3000, 2000), (3, 2500, 40)] {
+        let (_dir, db) = db(&string_table(seed, n, distinct));
+        let t = table(&db, "t");
+        let c = |n: &str| col(&t, n, 0);
+        let aggs = vec![
+            agg(AggFunc::Count, None),
+            agg(AggFunc::Sum, Some(c("x"))),
+            agg(AggFunc::Min, Some(c("s"))),
+            agg(AggFunc::Max, Some(c("f"))),
+        ];
+        let query = "select s, count(*), sum(x), min(s), max(f) from t group by s";
+        let want = rows_of(&db, query, ExecOptions::default()).unwrap();
+        let limits = Limits::none();
+        for (size, parts) in [(2048, 1), (7, 1), (100, 5), (33, 3)] {
+            let got = run_parts(scan(&db, &t, size, parts), &[c("s")], &aggs, &limits);
+            assert_eq!(
+                got.as_ref(),
+                Ok(&want),
+                "{query} (seed {seed}, chunks of {size}, {parts} parts)"
+            );
+        }
+        // Through the database too, on row and columnar blocks.
+        for columnar in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let opts = crate::Options::memory().with_columnar(columnar);
+            let vdb = crate::database::Database::open(dir.path(), opts).unwrap();
+            for s in string_table(seed, n, distinct) {
+                vdb.execute(&s).unwrap();
+            }
+            let got = match vdb.execute(query) {
+                Ok(crate::Output::Rows { rows, .. }) => rows,
+                other => panic!("{query}: {other:?}"),
+            };
+            assert_eq!(got, want, "{query} (seed {seed}, columnar {columnar})");
+        }
+    }
+}

@@ -893,19 +893,20 @@ pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Va
         PointRead::Row(bytes) => return row::decode_row(bytes, ncols),
         PointRead::Block { block, row } => (block, *row),
     };
-    let stored = block.field_count(row);
-    if stored > ncols {
-        return Err(Error::corrupt(format!(
-            "corrupt row: {stored} columns stored but the table has {ncols}"
-        )));
-    }
-    let mut values = Vec::with_capacity(ncols);
-    for pos in 0..stored {
-        let field = block.column(pos).map_or(Field::Null, |c| c.field(row));
-        values.push(field_ref(field)?.to_value()?);
-    }
-    values.resize(ncols, Value::Null);
-    Ok(values)
+    block.with_row_fields(row, |fields| {
+        let stored = fields.len();
+        if stored > ncols {
+            return Err(Error::corrupt(format!(
+                "corrupt row: {stored} columns stored but the table has {ncols}"
+            )));
+        }
+        let mut values = Vec::with_capacity(ncols);
+        for &field in fields {
+            values.push(field_ref(field)?.to_value()?);
+        }
+        values.resize(ncols, Value::Null);
+        Ok(values)
+    })
 }
 
 /// A block's field as the row decoder sees the same column: text is a

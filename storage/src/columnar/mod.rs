@@ -565,6 +565,43 @@ impl ColumnBlock {
         }
     }
 
+    /// Calls `f` with the fields of row `row` (none for a row out of
+    /// range): the point-read path. A point read's row is usually cold,
+    /// and each field lies on cache lines of its own, so they are read in
+    /// stages whose misses overlap: the first line of every field is asked
+    /// for before any is read, then a dictionary column's entry, then the
+    /// bytes of every string; only then does `f` see them.
+    pub fn with_row_fields<'b, R>(&'b self, row: usize, f: impl FnOnce(&[Field<'b>]) -> R) -> R {
+        let n = self.rows();
+        let data: &[u8] = &self.data;
+        let count = self.dir.field_count(data, row);
+        let metas = &self.dir.columns[..count.min(self.dir.columns.len())];
+        for meta in metas {
+            prefetch_field(data, meta, n, row);
+        }
+        for meta in metas {
+            prefetch_dict_entry(data, meta, n, row);
+        }
+        // Most rows have few fields: keep them on the stack.
+        const INLINE: usize = 16;
+        let mut inline = [Field::Null; INLINE];
+        let mut heap = Vec::new();
+        let fields: &mut [Field<'_>] = if count <= INLINE {
+            &mut inline[..count]
+        } else {
+            heap.resize(count, Field::Null);
+            &mut heap
+        };
+        for (slot, meta) in fields.iter_mut().zip(metas) {
+            *slot = field_at(data, meta, n, row);
+            if let Field::Text(b) | Field::Blob(b) = slot {
+                prefetch_at(b, 0);
+                prefetch_at(b, b.len().wrapping_sub(1));
+            }
+        }
+        f(fields)
+    }
+
     /// Appends the value of row `row`, as `layout` joins its fields (nothing
     /// for a tombstone): exactly the bytes that were stored.
     pub fn value(&self, row: usize, layout: &dyn ValueLayout, out: &mut Vec<u8>) {
@@ -1000,6 +1037,19 @@ fn prefetch_field(data: &[u8], meta: &ColumnMeta, n: usize, row: usize) {
         }
     };
     prefetch_at(data, at);
+}
+
+/// For a dictionary column, starts loading the offsets of row `row`'s
+/// dictionary entry (its code's line must be loading already: see
+/// [`prefetch_field`]); nothing for other columns or a null row.
+#[inline]
+fn prefetch_dict_entry(data: &[u8], meta: &ColumnMeta, n: usize, row: usize) {
+    if meta.encoding != enc::DICT || !matches!(meta.kind, ColumnKind::Text | ColumnKind::Blob) {
+        return;
+    }
+    let codes = data.get(meta.codes..).unwrap_or(&[]);
+    let code = Packed::new(codes, meta.width, n).get(row) as usize;
+    prefetch_at(data, meta.body.start + 4 * code);
 }
 
 /// Starts loading the cache line holding byte `at` of `data`, if in range.

@@ -912,7 +912,7 @@ pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Va
 /// A block's field as the row decoder sees the same column: text is a
 /// string (checked to be UTF-8, as the row reader checks it), a blob is
 /// json text.
-fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
+pub(crate) fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
     Ok(match field {
         Field::Null => ValueRef::Null,
         Field::Int(v) => ValueRef::Int(v),

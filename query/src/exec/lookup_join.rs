@@ -19,7 +19,7 @@ use crate::ast::ColumnType;
 use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::keys::index_pks;
-use crate::exec::scan::field_ref;
+use crate::exec::scan::point_field_ref;
 use crate::keys;
 use crate::limits::{Limits, Meter};
 use crate::plan::bound::BoundExpr;
@@ -199,6 +199,7 @@ impl<'a> LookupJoin<'a> {
                 }
                 PointRead::Block { block, row } => {
                     let ncols = self.table.columns.len();
+                    let utf8 = block.text_is_utf8();
                     block.with_row_fields(*row, |fields| {
                         if fields.len() > ncols {
                             return Err(Error::corrupt(format!(
@@ -208,7 +209,7 @@ impl<'a> LookupJoin<'a> {
                         }
                         for (b, &c) in cols.iter_mut().zip(self.columns) {
                             let field = fields.get(c).copied().unwrap_or(Field::Null);
-                            b.push_ref(field_ref(field)?)?;
+                            b.push_ref(point_field_ref(field, utf8)?)?;
                         }
                         Ok(())
                     })?;

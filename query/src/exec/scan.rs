@@ -893,6 +893,7 @@ pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Va
         PointRead::Row(bytes) => return row::decode_row(bytes, ncols),
         PointRead::Block { block, row } => (block, *row),
     };
+    let utf8 = block.text_is_utf8();
     block.with_row_fields(row, |fields| {
         let stored = fields.len();
         if stored > ncols {
@@ -902,7 +903,7 @@ pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Va
         }
         let mut values = Vec::with_capacity(ncols);
         for &field in fields {
-            values.push(field_ref(field)?.to_value()?);
+            values.push(point_field_ref(field, utf8)?.to_value()?);
         }
         values.resize(ncols, Value::Null);
         Ok(values)
@@ -913,6 +914,13 @@ pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Va
 /// string (checked to be UTF-8, as the row reader checks it), a blob is
 /// json text.
 pub(crate) fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
+    point_field_ref(field, false)
+}
+
+/// [`field_ref`] that checks text only unless `utf8` says the block's text
+/// was checked already ([`ColumnBlock::text_is_utf8`] of the block `field`
+/// is from): the point-read path.
+pub(crate) fn point_field_ref(field: Field<'_>, utf8: bool) -> Result<ValueRef<'_>> {
     Ok(match field {
         Field::Null => ValueRef::Null,
         Field::Int(v) => ValueRef::Int(v),
@@ -921,6 +929,13 @@ pub(crate) fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
         }
         Field::Float(v) => ValueRef::Float(v),
         Field::Bool(v) => ValueRef::Bool(v),
+        Field::Text(b) if utf8 => {
+            // SAFETY: `utf8` is the block's `text_is_utf8`, true only when
+            // storage checked every text field the block hands out when it
+            // cached the block (`ColumnBlock::check_text`, called by the
+            // table's `build_block`), and the block's bytes never change.
+            ValueRef::String(unsafe { std::str::from_utf8_unchecked(b) })
+        }
         Field::Text(b) => ValueRef::String(
             std::str::from_utf8(b)
                 .map_err(|_| Error::corrupt("corrupt columnar block: string is not utf-8"))?,

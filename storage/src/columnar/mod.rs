@@ -31,6 +31,8 @@ pub enum PointRead {
 }
 
 #[cfg(test)]
+mod point_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
@@ -61,6 +63,14 @@ pub trait ValueLayout: Send + Sync + fmt::Debug + 'static {
     fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool;
     /// Appends the value made of `fields`: exactly the bytes `split` read.
     fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>);
+    /// Whether every [`Field::Text`] `split` yields is UTF-8. When it is,
+    /// a table checks the text of each columnar block once, as it caches
+    /// the block for point reads, and treats invalid text as corruption;
+    /// readers may then skip the check ([`ColumnBlock::text_is_utf8`]).
+    /// Default false: storage makes no assumption about text.
+    fn text_is_utf8(&self) -> bool {
+        false
+    }
 }
 
 /// One field of a value.
@@ -426,6 +436,9 @@ pub struct ColumnBlock {
     data: Bytes,
     dir: Arc<ColumnDir>,
     summary: Summary,
+    /// Every text field this block hands out was checked to be UTF-8
+    /// ([`ColumnBlock::check_text`]).
+    text_utf8: bool,
 }
 
 impl fmt::Debug for ColumnBlock {
@@ -462,7 +475,39 @@ impl ColumnBlock {
             data,
             summary: dir.summary,
             dir,
+            text_utf8: false,
         }
+    }
+
+    /// Checks that every [`Field::Text`] the block can hand out is UTF-8,
+    /// then records it ([`ColumnBlock::text_is_utf8`]). Every text field
+    /// comes from `field_at` over these (immutable) bytes, so checking its
+    /// result for every row of every column that can hold text covers all
+    /// of them. The error is the first row found with invalid text.
+    pub(crate) fn check_text(&mut self) -> Result<(), Malformed> {
+        let n = self.rows();
+        for meta in &self.dir.columns {
+            if !matches!(meta.kind, ColumnKind::Text | ColumnKind::Mixed) {
+                continue;
+            }
+            for row in 0..n {
+                if let Field::Text(b) = field_at(&self.data, meta, n, row)
+                    && std::str::from_utf8(b).is_err()
+                {
+                    return Err(Malformed("text field is not utf-8"));
+                }
+            }
+        }
+        self.text_utf8 = true;
+        Ok(())
+    }
+
+    /// Whether every [`Field::Text`] of this block was checked to be UTF-8
+    /// when the block was cached for point reads (see
+    /// [`ValueLayout::text_is_utf8`]): such text may be used as `str`
+    /// without checking it again. False for blocks not checked.
+    pub fn text_is_utf8(&self) -> bool {
+        self.text_utf8
     }
 
     /// Number of rows (versions) in the block.

@@ -555,11 +555,18 @@ impl Table {
     ) -> Result<&'s Arc<ColumnBlock>> {
         let offset = self.index.handles[i].offset;
         let keys = self.data_block(i)?;
-        let block = self
+        let mut block = self
             .column_block(i, &keys)?
             .ok_or_else(|| self.corrupt(offset, Malformed("row block marked columnar")))?;
+        if self.layout.as_ref().is_some_and(|l| l.text_is_utf8()) {
+            // Checked once here, so that readers of the cached block need
+            // not check each field they read.
+            block
+                .check_text()
+                .map_err(|m| self.corrupt(offset, Malformed(m.0)))?;
+        }
         // Another thread may have filled the slot meanwhile: same block.
-        let _ = slot.set(block);
+        let _ = slot.set(Arc::new(block));
         slot.get()
             .ok_or_else(|| self.corrupt(offset, Malformed("columnar block lost")))
     }
@@ -813,7 +820,7 @@ impl Table {
 
     /// The columns of columnar data block `i`, whose keys (from
     /// [`Table::data_block`]) are `keys`; `None` for a row block.
-    fn column_block(&self, i: usize, keys: &Block) -> Result<Option<Arc<ColumnBlock>>> {
+    fn column_block(&self, i: usize, keys: &Block) -> Result<Option<ColumnBlock>> {
         let h = self.index.handles[i];
         if !h.columnar {
             return Ok(None);
@@ -826,7 +833,7 @@ impl Table {
         let data = self.file.slice(region);
         let dir = Arc::clone(self.column_dir(i, &data, h.entries as usize)?);
         let keys = Box::new(BlockKeys(keys.clone()));
-        Ok(Some(Arc::new(ColumnBlock::with_dir(data, keys, dir))))
+        Ok(Some(ColumnBlock::with_dir(data, keys, dir)))
     }
 }
 
@@ -1711,7 +1718,7 @@ impl TableCursor {
     fn load(&mut self, i: usize) -> Result<()> {
         let table = &self.tables[self.t];
         self.block = table.data_block(i)?;
-        self.cols = table.column_block(i, &self.block)?;
+        self.cols = table.column_block(i, &self.block)?.map(Arc::new);
         self.block_idx = i;
         let index = &table.index;
         self.check_end = if self.reverse {

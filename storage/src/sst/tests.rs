@@ -991,8 +991,8 @@ mod columnar {
     //! model, hold the blocks they should, and detect damage.
 
     use super::*;
-    use crate::columnar::Field;
     use crate::columnar::testing::{TaggedLayout, row_key, tagged};
+    use crate::columnar::{Field, PointRead, ValueLayout};
 
     fn layout() -> Option<Arc<dyn crate::columnar::ValueLayout>> {
         Some(Arc::new(TaggedLayout))
@@ -1158,6 +1158,92 @@ mod columnar {
                 .find_map(|e| e.err())
                 .expect("a scan meets the damage");
             assert_corruption_at(&err, offset);
+        }
+    }
+
+    /// [`TaggedLayout`], promising that its text is UTF-8.
+    #[derive(Debug)]
+    struct Utf8Layout;
+
+    impl ValueLayout for Utf8Layout {
+        fn group_len(&self, key: &[u8]) -> Option<usize> {
+            TaggedLayout.group_len(key)
+        }
+        fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
+            TaggedLayout.split(value, out)
+        }
+        fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
+            TaggedLayout.join(fields, out)
+        }
+        fn text_is_utf8(&self) -> bool {
+            true
+        }
+    }
+
+    /// Rows 0..200 of `t001` (an int and a text field); row `bad`'s text,
+    /// if any, is not UTF-8. Written as columnar blocks.
+    fn text_table(bad: Option<u64>) -> Bytes {
+        let mut m = Model::new();
+        for i in 0..200u64 {
+            let text = if Some(i) == bad {
+                vec![b'a', 0xff, 0xfe]
+            } else {
+                format!("name{i}").into_bytes()
+            };
+            let v = tagged(&[Field::Int(i as i64), Field::Text(&text)]);
+            m.insert((row_key(i), Reverse(i + 1)), (Kind::Put, v));
+        }
+        let mut o = opts(4096, 0, 10);
+        o.layout = Some(Arc::new(Utf8Layout));
+        write_mem(&m, o).0
+    }
+
+    fn open_with(bytes: Bytes, layout: Arc<dyn ValueLayout>) -> Table {
+        Table::from_bytes_with(
+            Path::new("mem.sst"),
+            7,
+            bytes,
+            Arc::new(BlockCache::new(1 << 20)),
+            std_io(),
+            Some(layout),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_cached_block_is_corruption() {
+        let bytes = text_table(Some(77));
+        let t = open_with(bytes.clone(), Arc::new(Utf8Layout));
+        let (offset, _) = t.block_handles()[0];
+        assert_eq!(t.columnar_blocks(), vec![true]);
+        // Any point read by reference into the block caches it, so checks
+        // its text: the damage is reported, naming file and block.
+        for i in [5, 77] {
+            let e = t.get_ref(&row_key(i), Seqno::MAX).unwrap_err();
+            assert_corruption_at(&e, offset);
+        }
+        // A layout that promises nothing about text reads the bytes as
+        // stored, from a block not marked checked.
+        let t = open_with(bytes, Arc::new(TaggedLayout));
+        match t.get_ref(&row_key(77), Seqno::MAX).unwrap() {
+            Some((Kind::Put, PointRead::Block { block, row })) => {
+                assert!(!block.text_is_utf8());
+                let mut f = Vec::new();
+                block.fields(row, &mut f);
+                assert_eq!(f, [Field::Int(77), Field::Text(&[b'a', 0xff, 0xfe])]);
+            }
+            other => panic!("expected a columnar row, got {other:?}"),
+        }
+        // Valid text: the cached block is marked checked.
+        let t = open_with(text_table(None), Arc::new(Utf8Layout));
+        match t.get_ref(&row_key(77), Seqno::MAX).unwrap() {
+            Some((Kind::Put, PointRead::Block { block, row })) => {
+                assert!(block.text_is_utf8());
+                let mut f = Vec::new();
+                block.fields(row, &mut f);
+                assert_eq!(f, [Field::Int(77), Field::Text(b"name77")]);
+            }
+            other => panic!("expected a columnar row, got {other:?}"),
         }
     }
 

@@ -1337,3 +1337,30 @@ fn bench_columnar_gets() {
         );
     }
 }
+
+/// The interpolation search of a block's key suffixes finds every value
+/// of dense, sparse and skewed arrays, and nothing else.
+#[test]
+fn interpolation_search_finds_exactly_the_values() {
+    use super::reader::interpolation_search;
+    let mut rng = Rng(17);
+    let dense: Vec<u64> = (1000..5096).collect();
+    let sparse: Vec<u64> = (0..3000u64).map(|i| i * 7 + i % 3).collect();
+    let mut skewed: Vec<u64> = (0..500u64).map(|i| i * i * i).collect();
+    skewed.extend([u64::MAX - 1, u64::MAX]);
+    let mut random: Vec<u64> = (0..2000).map(|_| rng.below(u64::MAX)).collect();
+    random.sort_unstable();
+    random.dedup();
+    for s in [dense, sparse, skewed, random, vec![5], vec![]] {
+        for (i, &v) in s.iter().enumerate() {
+            assert_eq!(interpolation_search(&s, v), Some(i), "{v}");
+            for w in [v.wrapping_add(1), v.wrapping_sub(1)] {
+                let want = s.binary_search(&w).ok();
+                assert_eq!(interpolation_search(&s, w), want, "{w}");
+            }
+        }
+        for w in [0, 1, 999, 5096, u64::MAX] {
+            assert_eq!(interpolation_search(&s, w), s.binary_search(&w).ok(), "{w}");
+        }
+    }
+}

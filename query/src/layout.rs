@@ -62,6 +62,11 @@ impl ValueLayout for RowLayout {
     fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
         encode_fields(fields, out);
     }
+
+    /// Strings are `str`: their fields are UTF-8.
+    fn text_is_utf8(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,14 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-use fasty_wal::Snapshot;
+use fasty_wal::{Field, PointRead, Snapshot};
 
 use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Predicate};
 use crate::ast::ColumnType;
 use crate::catalog::Table;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::keys::index_pks;
+use crate::exec::scan::point_field_ref;
 use crate::keys;
 use crate::limits::{Limits, Meter};
 use crate::plan::bound::BoundExpr;
@@ -152,10 +152,11 @@ impl<'a> LookupJoin<'a> {
         }
     }
 
-    /// The stored row of primary key `pk`, if there is one.
-    fn get(&self, pk: i64) -> Result<Option<Bytes>> {
+    /// The stored row of primary key `pk`, if there is one: its bytes, or
+    /// where it lies in a columnar block (read by reference, not joined).
+    fn get(&self, pk: i64) -> Result<Option<PointRead>> {
         self.snap
-            .get(&keys::row_key(self.table.id, pk))
+            .get_ref(&keys::row_key(self.table.id, pk))
             .map_err(|e| Error::Storage(e.into()))
     }
 
@@ -179,7 +180,7 @@ impl<'a> LookupJoin<'a> {
     }
 
     /// The joined table's columns of `rows`, as vectors.
-    fn decode(&self, rows: &[Bytes]) -> Result<Vec<Arc<Vector>>> {
+    fn decode(&self, rows: &[PointRead]) -> Result<Vec<Arc<Vector>>> {
         let mut cols: Vec<VectorBuilder> = self
             .columns
             .iter()
@@ -188,10 +189,31 @@ impl<'a> LookupJoin<'a> {
                 None => VectorBuilder::with_capacity(rows.len()),
             })
             .collect();
-        for bytes in rows {
-            let mut r = RowReader::new(bytes)?;
-            for (b, &c) in cols.iter_mut().zip(self.columns) {
-                b.push_ref(r.get(c)?)?;
+        for read in rows {
+            match read {
+                PointRead::Row(bytes) => {
+                    let mut r = RowReader::new(bytes)?;
+                    for (b, &c) in cols.iter_mut().zip(self.columns) {
+                        b.push_ref(r.get(c)?)?;
+                    }
+                }
+                PointRead::Block { block, row } => {
+                    let ncols = self.table.columns.len();
+                    let utf8 = block.text_is_utf8();
+                    block.with_row_fields(*row, |fields| {
+                        if fields.len() > ncols {
+                            return Err(Error::corrupt(format!(
+                                "corrupt row: {} columns stored but the table has {ncols}",
+                                fields.len()
+                            )));
+                        }
+                        for (b, &c) in cols.iter_mut().zip(self.columns) {
+                            let field = fields.get(c).copied().unwrap_or(Field::Null);
+                            b.push_ref(point_field_ref(field, utf8)?)?;
+                        }
+                        Ok(())
+                    })?;
+                }
             }
         }
         Ok(cols.into_iter().map(|b| Arc::new(b.finish())).collect())
@@ -225,9 +247,9 @@ impl Operator for LookupJoin<'_> {
                 };
                 cur.at += 1;
                 self.meter.tick()?;
-                if let Some(bytes) = self.get(pk)? {
+                if let Some(read) = self.get(pk)? {
                     positions.push(cur.chunk.position(cur.i) as u32);
-                    rows.push(bytes);
+                    rows.push(read);
                 }
             }
             let out = if rows.is_empty() {

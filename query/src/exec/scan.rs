@@ -993,25 +993,34 @@ pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Va
         PointRead::Row(bytes) => return row::decode_row(bytes, ncols),
         PointRead::Block { block, row } => (block, *row),
     };
-    let stored = block.field_count(row);
-    if stored > ncols {
-        return Err(Error::corrupt(format!(
-            "corrupt row: {stored} columns stored but the table has {ncols}"
-        )));
-    }
-    let mut values = Vec::with_capacity(ncols);
-    for pos in 0..stored {
-        let field = block.column(pos).map_or(Field::Null, |c| c.field(row));
-        values.push(field_ref(field)?.to_value()?);
-    }
-    values.resize(ncols, Value::Null);
-    Ok(values)
+    let utf8 = block.text_is_utf8();
+    block.with_row_fields(row, |fields| {
+        let stored = fields.len();
+        if stored > ncols {
+            return Err(Error::corrupt(format!(
+                "corrupt row: {stored} columns stored but the table has {ncols}"
+            )));
+        }
+        let mut values = Vec::with_capacity(ncols);
+        for &field in fields {
+            values.push(point_field_ref(field, utf8)?.to_value()?);
+        }
+        values.resize(ncols, Value::Null);
+        Ok(values)
+    })
 }
 
 /// A block's field as the row decoder sees the same column: text is a
 /// string (checked to be UTF-8, as the row reader checks it), a blob is
 /// json text.
-fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
+pub(crate) fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
+    point_field_ref(field, false)
+}
+
+/// [`field_ref`] that checks text only unless `utf8` says the block's text
+/// was checked already ([`ColumnBlock::text_is_utf8`] of the block `field`
+/// is from): the point-read path.
+pub(crate) fn point_field_ref(field: Field<'_>, utf8: bool) -> Result<ValueRef<'_>> {
     Ok(match field {
         Field::Null => ValueRef::Null,
         Field::Int(v) => ValueRef::Int(v),
@@ -1020,6 +1029,13 @@ fn field_ref(field: Field<'_>) -> Result<ValueRef<'_>> {
         }
         Field::Float(v) => ValueRef::Float(v),
         Field::Bool(v) => ValueRef::Bool(v),
+        Field::Text(b) if utf8 => {
+            // SAFETY: `utf8` is the block's `text_is_utf8`, true only when
+            // storage checked every text field the block hands out when it
+            // cached the block (`ColumnBlock::check_text`, called by the
+            // table's `build_block`), and the block's bytes never change.
+            ValueRef::String(unsafe { std::str::from_utf8_unchecked(b) })
+        }
         Field::Text(b) => ValueRef::String(
             std::str::from_utf8(b)
                 .map_err(|_| Error::corrupt("corrupt columnar block: string is not utf-8"))?,

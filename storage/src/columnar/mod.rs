@@ -31,6 +31,8 @@ pub enum PointRead {
 }
 
 #[cfg(test)]
+mod point_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
@@ -61,6 +63,14 @@ pub trait ValueLayout: Send + Sync + fmt::Debug + 'static {
     fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool;
     /// Appends the value made of `fields`: exactly the bytes `split` read.
     fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>);
+    /// Whether every [`Field::Text`] `split` yields is UTF-8. When it is,
+    /// a table checks the text of each columnar block once, as it caches
+    /// the block for point reads, and treats invalid text as corruption;
+    /// readers may then skip the check ([`ColumnBlock::text_is_utf8`]).
+    /// Default false: storage makes no assumption about text.
+    fn text_is_utf8(&self) -> bool {
+        false
+    }
 }
 
 /// One field of a value.
@@ -426,6 +436,9 @@ pub struct ColumnBlock {
     data: Bytes,
     dir: Arc<ColumnDir>,
     summary: Summary,
+    /// Every text field this block hands out was checked to be UTF-8
+    /// ([`ColumnBlock::check_text`]).
+    text_utf8: bool,
 }
 
 impl fmt::Debug for ColumnBlock {
@@ -462,7 +475,39 @@ impl ColumnBlock {
             data,
             summary: dir.summary,
             dir,
+            text_utf8: false,
         }
+    }
+
+    /// Checks that every [`Field::Text`] the block can hand out is UTF-8,
+    /// then records it ([`ColumnBlock::text_is_utf8`]). Every text field
+    /// comes from `field_at` over these (immutable) bytes, so checking its
+    /// result for every row of every column that can hold text covers all
+    /// of them. The error is the first row found with invalid text.
+    pub(crate) fn check_text(&mut self) -> Result<(), Malformed> {
+        let n = self.rows();
+        for meta in &self.dir.columns {
+            if !matches!(meta.kind, ColumnKind::Text | ColumnKind::Mixed) {
+                continue;
+            }
+            for row in 0..n {
+                if let Field::Text(b) = field_at(&self.data, meta, n, row)
+                    && std::str::from_utf8(b).is_err()
+                {
+                    return Err(Malformed("text field is not utf-8"));
+                }
+            }
+        }
+        self.text_utf8 = true;
+        Ok(())
+    }
+
+    /// Whether every [`Field::Text`] of this block was checked to be UTF-8
+    /// when the block was cached for point reads (see
+    /// [`ValueLayout::text_is_utf8`]): such text may be used as `str`
+    /// without checking it again. False for blocks not checked.
+    pub fn text_is_utf8(&self) -> bool {
+        self.text_utf8
     }
 
     /// Number of rows (versions) in the block.
@@ -563,6 +608,43 @@ impl ColumnBlock {
                     .map_or(Field::Null, |meta| field_at(&self.data, meta, rows, row)),
             );
         }
+    }
+
+    /// Calls `f` with the fields of row `row` (none for a row out of
+    /// range): the point-read path. A point read's row is usually cold,
+    /// and each field lies on cache lines of its own, so they are read in
+    /// stages whose misses overlap: the first line of every field is asked
+    /// for before any is read, then a dictionary column's entry, then the
+    /// bytes of every string; only then does `f` see them.
+    pub fn with_row_fields<'b, R>(&'b self, row: usize, f: impl FnOnce(&[Field<'b>]) -> R) -> R {
+        let n = self.rows();
+        let data: &[u8] = &self.data;
+        let count = self.dir.field_count(data, row);
+        let metas = &self.dir.columns[..count.min(self.dir.columns.len())];
+        for meta in metas {
+            prefetch_field(data, meta, n, row);
+        }
+        for meta in metas {
+            prefetch_dict_entry(data, meta, n, row);
+        }
+        // Most rows have few fields: keep them on the stack.
+        const INLINE: usize = 16;
+        let mut inline = [Field::Null; INLINE];
+        let mut heap = Vec::new();
+        let fields: &mut [Field<'_>] = if count <= INLINE {
+            &mut inline[..count]
+        } else {
+            heap.resize(count, Field::Null);
+            &mut heap
+        };
+        for (slot, meta) in fields.iter_mut().zip(metas) {
+            *slot = field_at(data, meta, n, row);
+            if let Field::Text(b) | Field::Blob(b) = slot {
+                prefetch_at(b, 0);
+                prefetch_at(b, b.len().wrapping_sub(1));
+            }
+        }
+        f(fields)
     }
 
     /// Appends the value of row `row`, as `layout` joins its fields (nothing
@@ -1000,6 +1082,19 @@ fn prefetch_field(data: &[u8], meta: &ColumnMeta, n: usize, row: usize) {
         }
     };
     prefetch_at(data, at);
+}
+
+/// For a dictionary column, starts loading the offsets of row `row`'s
+/// dictionary entry (its code's line must be loading already: see
+/// [`prefetch_field`]); nothing for other columns or a null row.
+#[inline]
+fn prefetch_dict_entry(data: &[u8], meta: &ColumnMeta, n: usize, row: usize) {
+    if meta.encoding != enc::DICT || !matches!(meta.kind, ColumnKind::Text | ColumnKind::Blob) {
+        return;
+    }
+    let codes = data.get(meta.codes..).unwrap_or(&[]);
+    let code = Packed::new(codes, meta.width, n).get(row) as usize;
+    prefetch_at(data, meta.body.start + 4 * code);
 }
 
 /// Starts loading the cache line holding byte `at` of `data`, if in range.

@@ -158,7 +158,14 @@ proptest! {
                 prop_assert!(same(g, w), "row {}: {:?} != {:?}", i, g, w);
             }
             prop_assert_eq!(block.key_suffix(i), Some(i as u64));
+            // The point-read path reads the same fields.
+            let point: Vec<Field<'_>> = block.with_row_fields(i, |f| f.to_vec());
+            prop_assert_eq!(point.len(), want.len(), "row {}", i);
+            for (g, w) in point.iter().zip(&want) {
+                prop_assert!(same(g, w), "row {}: {:?} != {:?}", i, g, w);
+            }
         }
+        prop_assert_eq!(block.with_row_fields(rows.len(), |f| f.len()), 0);
         // The bulk decoders agree with `field`.
         for c in 0..block.columns() {
             let col = block.column(c).unwrap();
@@ -246,9 +253,10 @@ proptest! {
                     col.strings(0..b.rows(), &mut e, &mut s);
                 }
             }
-            for i in 0..b.rows() {
+            for i in 0..b.rows() + 1 {
                 let mut f = Vec::new();
                 b.fields(i, &mut f);
+                b.with_row_fields(i, |f| f.len());
             }
         }
     }

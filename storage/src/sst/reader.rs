@@ -274,8 +274,108 @@ pub(crate) struct Table {
     dirs: Box<[OnceLock<Arc<ColumnDir>>]>,
     /// Each columnar data block as a [`ColumnBlock`], built on the first
     /// point read by reference ([`Table::get_ref`]) that lands in it, then
-    /// kept (same emptiness as `dirs`).
-    blocks: Box<[OnceLock<Arc<ColumnBlock>>]>,
+    /// kept with its [`SuffixKeys`] (same emptiness as `dirs`).
+    blocks: Box<[OnceLock<CachedBlock>]>,
+}
+
+/// A columnar block kept for point reads.
+#[derive(Debug)]
+struct CachedBlock {
+    block: Arc<ColumnBlock>,
+    /// Its keys as integers, when they have the shape that allows it.
+    keys: Option<SuffixKeys>,
+}
+
+/// The keys of a columnar block whose versions are all puts of distinct
+/// keys made of one shared prefix and 8 more bytes (fasty's row keys: a
+/// table prefix and an order-preserving integer): the last 8 bytes of
+/// each, big-endian, ascending. A point read then finds its row with an
+/// interpolation search over this array (usually one probe, one cache
+/// line) instead of the keys part's hash index and entry (two dependent
+/// cache misses).
+#[derive(Debug)]
+struct SuffixKeys {
+    /// The prefix every key shares.
+    prefix: Box<[u8]>,
+    /// Row `i`'s key suffix; strictly ascending.
+    suffixes: Box<[u64]>,
+    /// The newest seqno in the block: a read at or after it sees every
+    /// row.
+    max_seqno: Seqno,
+}
+
+impl SuffixKeys {
+    /// The keys of `block`, if they have the shape (see [`SuffixKeys`]).
+    fn of(block: &ColumnBlock) -> Option<SuffixKeys> {
+        if !block.keys_unique() || block.has_tombstones() || block.rows() == 0 {
+            return None;
+        }
+        let first = block.key(0);
+        let plen = first.len().checked_sub(8)?;
+        let prefix: Box<[u8]> = first[..plen].into();
+        let mut suffixes = Vec::with_capacity(block.rows());
+        for row in 0..block.rows() {
+            let k = block.key(row);
+            if k.len() != plen + 8 || k[..plen] != prefix[..] || block.is_tombstone(row) {
+                return None;
+            }
+            let s = block.key_suffix(row)?;
+            if suffixes.last().is_some_and(|&last| last >= s) {
+                return None;
+            }
+            suffixes.push(s);
+        }
+        Some(SuffixKeys {
+            prefix,
+            suffixes: suffixes.into_boxed_slice(),
+            max_seqno: block.seqno_range().1,
+        })
+    }
+
+    /// The row of `key` as a read at `seqno` sees it: `Some(Some(row))`
+    /// found, `Some(None)` not in the block, `None` when this index cannot
+    /// answer (a read older than some row, or a key of another shape).
+    #[inline]
+    fn find(&self, key: &[u8], seqno: Seqno) -> Option<Option<usize>> {
+        if seqno < self.max_seqno || key.len() != self.prefix.len() + 8 {
+            return None;
+        }
+        let (prefix, tail) = key.split_at(self.prefix.len());
+        if prefix != &self.prefix[..] {
+            return Some(None);
+        }
+        let mut b = [0u8; 8];
+        b.copy_from_slice(tail);
+        Some(interpolation_search(&self.suffixes, u64::from_be_bytes(b)))
+    }
+}
+
+/// The position of `t` in `s` (strictly ascending): a few interpolation
+/// probes, which land on dense keys at once, then a binary search.
+#[inline]
+pub(super) fn interpolation_search(s: &[u64], t: u64) -> Option<usize> {
+    let (mut lo, mut hi) = (0, s.len());
+    for _ in 0..3 {
+        if lo >= hi {
+            return None;
+        }
+        let (a, b) = (s[lo], s[hi - 1]);
+        if t < a || t > b {
+            return None;
+        }
+        if a == b {
+            return Some(lo);
+        }
+        let span = (hi - 1 - lo) as u128;
+        let pos = lo + (u128::from(t - a) * span / u128::from(b - a)) as usize;
+        match s[pos].cmp(&t) {
+            Ordering::Equal => return Some(pos),
+            Ordering::Less => lo = pos + 1,
+            Ordering::Greater => hi = pos,
+        }
+    }
+    let rest = s.get(lo..hi)?;
+    rest.binary_search(&t).ok().map(|p| lo + p)
 }
 
 impl fmt::Debug for Table {
@@ -471,7 +571,17 @@ impl Table {
                 .get_value(key, seqno)?
                 .map(|(kind, value)| (kind, PointRead::Row(value))));
         }
-        Ok(match self.find_version(key, seqno)? {
+        let hash = bloom::hash(key);
+        if !self.bloom.may_contain(hash) {
+            return Ok(None);
+        }
+        let Some(i) = self.index.find(key, seqno) else {
+            return Ok(None);
+        };
+        if let Some(found) = self.find_cached(i, key, seqno) {
+            return Ok(found);
+        }
+        Ok(match self.find_version_in(i, key, seqno, hash)? {
             None => None,
             Some(Found::Bytes(_, kind, value)) => Some((kind, PointRead::Row(value))),
             Some(Found::Columnar { block, row, .. }) => Some((
@@ -482,6 +592,23 @@ impl Table {
                 },
             )),
         })
+    }
+
+    /// [`Table::get_ref`] in block `i` (the one the index names) through
+    /// its [`SuffixKeys`], when the block is cached and they can answer.
+    #[inline]
+    fn find_cached(&self, i: usize, key: &[u8], seqno: Seqno) -> Option<Option<(Kind, PointRead)>> {
+        let cached = self.blocks.get(i)?.get()?;
+        let row = cached.keys.as_ref()?.find(key, seqno)?;
+        Some(row.map(|row| {
+            (
+                Kind::Put,
+                PointRead::Block {
+                    block: Arc::clone(&cached.block),
+                    row,
+                },
+            )
+        }))
     }
 
     /// The version of `key` a point read finds (newest with seqno `<=
@@ -496,6 +623,19 @@ impl Table {
         let Some(i) = self.index.find(key, seqno) else {
             return Ok(None);
         };
+        self.find_version_in(i, key, seqno, hash)
+    }
+
+    /// [`Table::find_version`] in block `i`, the one the index names
+    /// (`hash` is the key's bloom hash).
+    #[inline]
+    fn find_version_in(
+        &self,
+        i: usize,
+        key: &[u8],
+        seqno: Seqno,
+        hash: u64,
+    ) -> Result<Option<Found>> {
         let h = self.index.handles[i];
         if !h.columnar {
             return Ok(self
@@ -540,10 +680,10 @@ impl Table {
             let offset = self.index.handles.get(i).map_or(0, |h| h.offset);
             return Err(self.corrupt(offset, Malformed("columnar block in a table without any")));
         };
-        if let Some(b) = slot.get() {
-            return Ok(b);
+        if let Some(c) = slot.get() {
+            return Ok(&c.block);
         }
-        self.build_block(i, slot)
+        self.build_block(i, slot).map(|c| &c.block)
     }
 
     #[cold]
@@ -551,15 +691,26 @@ impl Table {
     fn build_block<'s>(
         &self,
         i: usize,
-        slot: &'s OnceLock<Arc<ColumnBlock>>,
-    ) -> Result<&'s Arc<ColumnBlock>> {
+        slot: &'s OnceLock<CachedBlock>,
+    ) -> Result<&'s CachedBlock> {
         let offset = self.index.handles[i].offset;
         let keys = self.data_block(i)?;
-        let block = self
+        let mut block = self
             .column_block(i, &keys)?
             .ok_or_else(|| self.corrupt(offset, Malformed("row block marked columnar")))?;
+        if self.layout.as_ref().is_some_and(|l| l.text_is_utf8()) {
+            // Checked once here, so that readers of the cached block need
+            // not check each field they read.
+            block
+                .check_text()
+                .map_err(|m| self.corrupt(offset, Malformed(m.0)))?;
+        }
+        let keys = SuffixKeys::of(&block);
         // Another thread may have filled the slot meanwhile: same block.
-        let _ = slot.set(block);
+        let _ = slot.set(CachedBlock {
+            block: Arc::new(block),
+            keys,
+        });
         slot.get()
             .ok_or_else(|| self.corrupt(offset, Malformed("columnar block lost")))
     }
@@ -813,7 +964,7 @@ impl Table {
 
     /// The columns of columnar data block `i`, whose keys (from
     /// [`Table::data_block`]) are `keys`; `None` for a row block.
-    fn column_block(&self, i: usize, keys: &Block) -> Result<Option<Arc<ColumnBlock>>> {
+    fn column_block(&self, i: usize, keys: &Block) -> Result<Option<ColumnBlock>> {
         let h = self.index.handles[i];
         if !h.columnar {
             return Ok(None);
@@ -826,7 +977,7 @@ impl Table {
         let data = self.file.slice(region);
         let dir = Arc::clone(self.column_dir(i, &data, h.entries as usize)?);
         let keys = Box::new(BlockKeys(keys.clone()));
-        Ok(Some(Arc::new(ColumnBlock::with_dir(data, keys, dir))))
+        Ok(Some(ColumnBlock::with_dir(data, keys, dir)))
     }
 }
 
@@ -1711,7 +1862,7 @@ impl TableCursor {
     fn load(&mut self, i: usize) -> Result<()> {
         let table = &self.tables[self.t];
         self.block = table.data_block(i)?;
-        self.cols = table.column_block(i, &self.block)?;
+        self.cols = table.column_block(i, &self.block)?.map(Arc::new);
         self.block_idx = i;
         let index = &table.index;
         self.check_end = if self.reverse {

@@ -991,8 +991,8 @@ mod columnar {
     //! model, hold the blocks they should, and detect damage.
 
     use super::*;
-    use crate::columnar::Field;
     use crate::columnar::testing::{TaggedLayout, row_key, tagged};
+    use crate::columnar::{Field, PointRead, ValueLayout};
 
     fn layout() -> Option<Arc<dyn crate::columnar::ValueLayout>> {
         Some(Arc::new(TaggedLayout))
@@ -1161,6 +1161,92 @@ mod columnar {
         }
     }
 
+    /// [`TaggedLayout`], promising that its text is UTF-8.
+    #[derive(Debug)]
+    struct Utf8Layout;
+
+    impl ValueLayout for Utf8Layout {
+        fn group_len(&self, key: &[u8]) -> Option<usize> {
+            TaggedLayout.group_len(key)
+        }
+        fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
+            TaggedLayout.split(value, out)
+        }
+        fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
+            TaggedLayout.join(fields, out)
+        }
+        fn text_is_utf8(&self) -> bool {
+            true
+        }
+    }
+
+    /// Rows 0..200 of `t001` (an int and a text field); row `bad`'s text,
+    /// if any, is not UTF-8. Written as columnar blocks.
+    fn text_table(bad: Option<u64>) -> Bytes {
+        let mut m = Model::new();
+        for i in 0..200u64 {
+            let text = if Some(i) == bad {
+                vec![b'a', 0xff, 0xfe]
+            } else {
+                format!("name{i}").into_bytes()
+            };
+            let v = tagged(&[Field::Int(i as i64), Field::Text(&text)]);
+            m.insert((row_key(i), Reverse(i + 1)), (Kind::Put, v));
+        }
+        let mut o = opts(4096, 0, 10);
+        o.layout = Some(Arc::new(Utf8Layout));
+        write_mem(&m, o).0
+    }
+
+    fn open_with(bytes: Bytes, layout: Arc<dyn ValueLayout>) -> Table {
+        Table::from_bytes_with(
+            Path::new("mem.sst"),
+            7,
+            bytes,
+            Arc::new(BlockCache::new(1 << 20)),
+            std_io(),
+            Some(layout),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_cached_block_is_corruption() {
+        let bytes = text_table(Some(77));
+        let t = open_with(bytes.clone(), Arc::new(Utf8Layout));
+        let (offset, _) = t.block_handles()[0];
+        assert_eq!(t.columnar_blocks(), vec![true]);
+        // Any point read by reference into the block caches it, so checks
+        // its text: the damage is reported, naming file and block.
+        for i in [5, 77] {
+            let e = t.get_ref(&row_key(i), Seqno::MAX).unwrap_err();
+            assert_corruption_at(&e, offset);
+        }
+        // A layout that promises nothing about text reads the bytes as
+        // stored, from a block not marked checked.
+        let t = open_with(bytes, Arc::new(TaggedLayout));
+        match t.get_ref(&row_key(77), Seqno::MAX).unwrap() {
+            Some((Kind::Put, PointRead::Block { block, row })) => {
+                assert!(!block.text_is_utf8());
+                let mut f = Vec::new();
+                block.fields(row, &mut f);
+                assert_eq!(f, [Field::Int(77), Field::Text(&[b'a', 0xff, 0xfe])]);
+            }
+            other => panic!("expected a columnar row, got {other:?}"),
+        }
+        // Valid text: the cached block is marked checked.
+        let t = open_with(text_table(None), Arc::new(Utf8Layout));
+        match t.get_ref(&row_key(77), Seqno::MAX).unwrap() {
+            Some((Kind::Put, PointRead::Block { block, row })) => {
+                assert!(block.text_is_utf8());
+                let mut f = Vec::new();
+                block.fields(row, &mut f);
+                assert_eq!(f, [Field::Int(77), Field::Text(b"name77")]);
+            }
+            other => panic!("expected a columnar row, got {other:?}"),
+        }
+    }
+
     #[test]
     fn check_table_reads_columnar_blocks() {
         let m = columnar_model(3000, 2);
@@ -1249,5 +1335,32 @@ fn bench_columnar_gets() {
             rounds[0],
             rounds[6],
         );
+    }
+}
+
+/// The interpolation search of a block's key suffixes finds every value
+/// of dense, sparse and skewed arrays, and nothing else.
+#[test]
+fn interpolation_search_finds_exactly_the_values() {
+    use super::reader::interpolation_search;
+    let mut rng = Rng(17);
+    let dense: Vec<u64> = (1000..5096).collect();
+    let sparse: Vec<u64> = (0..3000u64).map(|i| i * 7 + i % 3).collect();
+    let mut skewed: Vec<u64> = (0..500u64).map(|i| i * i * i).collect();
+    skewed.extend([u64::MAX - 1, u64::MAX]);
+    let mut random: Vec<u64> = (0..2000).map(|_| rng.below(u64::MAX)).collect();
+    random.sort_unstable();
+    random.dedup();
+    for s in [dense, sparse, skewed, random, vec![5], vec![]] {
+        for (i, &v) in s.iter().enumerate() {
+            assert_eq!(interpolation_search(&s, v), Some(i), "{v}");
+            for w in [v.wrapping_add(1), v.wrapping_sub(1)] {
+                let want = s.binary_search(&w).ok();
+                assert_eq!(interpolation_search(&s, w), want, "{w}");
+            }
+        }
+        for w in [0, 1, 999, 5096, u64::MAX] {
+            assert_eq!(interpolation_search(&s, w), s.binary_search(&w).ok(), "{w}");
+        }
     }
 }

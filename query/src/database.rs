@@ -69,14 +69,14 @@ pub struct Options {
     /// `fasty_wal::Options::default()` (async, 50 ms).
     pub wal: fasty_wal::Options,
     /// Store table rows in storage's columnar (PAX) data blocks, split by
-    /// column with zone maps, and let scans read those blocks by column.
-    /// Default false; true when the environment has `FASTY_COLUMNAR=1`, so
-    /// the test suites can run on either layout while its cost is
-    /// measured. A data directory written without it opens with it (its
-    /// row blocks read as before; compactions rewrite them by column); one
-    /// holding columnar blocks is refused without it, with an error naming
-    /// the value layout.
-    #[doc(hidden)]
+    /// column with zone maps, so that scans read only the columns they need
+    /// and skip blocks by their zone maps. Default true; false when the
+    /// environment has `FASTY_COLUMNAR=0` (to compare the two layouts, or
+    /// to run a test suite on row blocks). A data directory written with
+    /// row blocks opens either way (its row blocks read as before;
+    /// compactions rewrite them by column when this is on); one holding
+    /// columnar blocks is refused with it off, with an error naming the
+    /// value layout.
     pub columnar: bool,
 }
 
@@ -84,7 +84,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             wal: fasty_wal::Options::default(),
-            columnar: std::env::var_os("FASTY_COLUMNAR").is_some_and(|v| v == "1"),
+            columnar: std::env::var_os("FASTY_COLUMNAR").is_none_or(|v| v != "0"),
         }
     }
 }
@@ -108,8 +108,7 @@ impl Options {
         self
     }
 
-    /// Sets [`Options::columnar`] (development switch).
-    #[doc(hidden)]
+    /// Sets [`Options::columnar`].
     #[must_use]
     pub fn with_columnar(mut self, columnar: bool) -> Options {
         self.columnar = columnar;

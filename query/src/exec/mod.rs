@@ -172,8 +172,13 @@ pub(crate) fn build<'a>(
             access,
             columns,
             filter,
-            ..
-        } => Box::new(scan::Scan::new(ctx, table, access, columns, filter, part)?),
+            parallel,
+        } => {
+            let scan = scan::Scan::new(ctx, table, access, columns, filter, part)?;
+            // A scan not split over threads may feed a limit: its first
+            // chunks are short.
+            Box::new(if *parallel { scan } else { scan.ramped() })
+        }
         Physical::Filter { predicate, .. } => {
             Box::new(filter::Filter::new(input(0)?, predicate, ctx.limits)?)
         }

@@ -59,8 +59,13 @@ pub(crate) struct Scan<'a> {
     zones: ZoneFilter,
     /// A top-k's dynamic filter over a key column, when the scan feeds one.
     bound: Option<ScanBound>,
+    /// Rows the next chunk holds at most ([`Scan::ramped`]).
+    chunk_rows: usize,
     done: bool,
 }
+
+/// The first chunk of a ramped scan ([`Scan::ramped`]).
+const FIRST_CHUNK: usize = 128;
 
 impl<'a> Scan<'a> {
     /// Scans `table` by `access` (cut to `part` when given), producing the
@@ -96,8 +101,18 @@ impl<'a> Scan<'a> {
             decoder: RowDecoder::new(types),
             predicate: Predicate::compile(filter)?,
             bound: None,
+            chunk_rows: VECTOR_SIZE,
             done: false,
         })
+    }
+
+    /// The scan with chunks that start small and double up to full
+    /// vectors: for a scan that is not split over threads, which may feed
+    /// a limit (`limit 10` over a join then looks up a hundred rows, not
+    /// thousands) or a small table; a long scan loses a few short chunks.
+    pub(crate) fn ramped(mut self) -> Scan<'a> {
+        self.chunk_rows = FIRST_CHUNK;
+        self
     }
 
     /// The scan with a top-k's dynamic filter on table column `pos`: rows
@@ -241,9 +256,11 @@ impl Scan<'_> {
         };
         loop {
             self.ctx.limits.check()?;
+            let want = self.chunk_rows;
+            self.chunk_rows = want.saturating_mul(2).min(VECTOR_SIZE);
             let more = rows.fill(
                 self.ctx.snap,
-                VECTOR_SIZE,
+                want,
                 &self.zones,
                 self.bound.as_mut(),
                 &mut self.decoder,
@@ -1457,21 +1474,38 @@ pub(crate) mod tests {
     fn a_scan_without_columns_counts_rows_in_full_chunks() {
         let fx = Fixture::new();
         let big = fx.table("big");
-        let plan = scan(big, Access::FullScan, Vec::new(), Vec::new(), false);
         let snap = fx.db.kv().snapshot();
         let limits = Limits::none();
         let ctx = ExecCtx::new(&snap, &limits);
-        let mut op = build(Node::root(&plan), &ctx, None).unwrap();
-        let mut sizes = Vec::new();
-        while let Some(c) = op.next().unwrap() {
-            assert!(c.columns.is_empty());
-            sizes.push(c.count());
-        }
+        let sizes = |op: &mut dyn crate::exec::Operator| {
+            let mut sizes = Vec::new();
+            while let Some(c) = op.next().unwrap() {
+                assert!(c.columns.is_empty());
+                sizes.push(c.count());
+            }
+            sizes
+        };
         let full = crate::vector::VECTOR_SIZE;
         let n = BIG as usize;
+
+        // Unramped: full vectors.
+        let mut op = super::Scan::new(&ctx, &big, &Access::FullScan, &[], &[], None).unwrap();
         let mut want = vec![full; n / full];
         want.push(n % full);
-        assert_eq!(sizes, want);
+        assert_eq!(sizes(&mut op), want);
+
+        // A plan's scan that is not split over threads is ramped: chunks
+        // double from the first up to full vectors.
+        let plan = scan(big.clone(), Access::FullScan, Vec::new(), Vec::new(), false);
+        let mut op = build(Node::root(&plan), &ctx, None).unwrap();
+        let mut want = Vec::new();
+        let (mut left, mut size) = (n, super::FIRST_CHUNK);
+        while left > 0 {
+            want.push(size.min(left));
+            left -= size.min(left);
+            size = (size * 2).min(full);
+        }
+        assert_eq!(sizes(&mut *op), want);
     }
 
     #[test]

@@ -97,11 +97,7 @@ pub(crate) fn physical_sized(
                     columns,
                     filter,
                 } => {
-                    let access = if opts.use_indexes {
-                        choose_access(table, columns, filter)
-                    } else {
-                        Access::FullScan
-                    };
+                    let access = opts.access(table, columns, filter);
                     break matches!(access, Access::PkPoints(_) | Access::IndexPoints(..));
                 }
                 Logical::Join { left: input, .. }
@@ -254,11 +250,7 @@ impl Cx<'_> {
                 columns,
                 filter,
             } => {
-                let access = if self.opts.use_indexes {
-                    choose_access(&table, &columns, &filter)
-                } else {
-                    Access::FullScan
-                };
+                let access = self.opts.access(&table, &columns, &filter);
                 // Conjuncts a primary-key access enforces exactly need no
                 // re-check on the driving table (a joined table keeps
                 // every conjunct).
@@ -407,11 +399,7 @@ impl Cx<'_> {
                 columns,
                 filter,
             } => {
-                let access = if self.opts.use_indexes {
-                    choose_access(table, columns, filter)
-                } else {
-                    Access::FullScan
-                };
+                let access = self.opts.access(table, columns, filter);
                 (self.sizes?)(table, &access)
             }
             Logical::Filter { input, .. } | Logical::Project { input, .. } => self.estimate(input),
@@ -800,6 +788,18 @@ fn tighter(a: Bound<Value>, b: Bound<Value>, lower: bool) -> Bound<Value> {
                 (Equal, _) if matches!(a, Bound::Excluded(_)) => a,
                 (Equal, _) => b,
             }
+        }
+    }
+}
+
+impl PlanOptions {
+    /// The access path of a scan of `table` reading `columns` under
+    /// `terms`: [`choose_access`]'s, or a full scan when indexes are off.
+    fn access(&self, table: &Table, columns: &[usize], terms: &[BoundExpr]) -> Access {
+        if self.use_indexes {
+            choose_access(table, columns, terms)
+        } else {
+            Access::FullScan
         }
     }
 }

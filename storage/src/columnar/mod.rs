@@ -399,26 +399,18 @@ impl ColumnDir {
                 prefetch_field(data, meta, n, row);
             }
         }
-        // Most rows have few fields: keep them on the stack.
-        const INLINE: usize = 16;
-        let mut inline = [Field::Null; INLINE];
-        let mut heap = Vec::new();
-        let fields: &mut [Field<'_>] = if count <= INLINE {
-            &mut inline[..count]
-        } else {
-            heap.resize(count, Field::Null);
-            &mut heap
-        };
-        for (slot, meta) in fields.iter_mut().zip(metas) {
-            *slot = field_at(data, meta, n, row);
-            // The bytes of a string are read only by the join: ask for
-            // them now, so that they load alongside the next columns.
-            if prefetch && let Field::Text(b) | Field::Blob(b) = slot {
-                prefetch_at(b, 0);
+        with_fields(count, |fields| {
+            for (slot, meta) in fields.iter_mut().zip(metas) {
+                *slot = field_at(data, meta, n, row);
+                // The bytes of a string are read only by the join: ask for
+                // them now, so that they load alongside the next columns.
+                if prefetch && let Field::Text(b) | Field::Blob(b) = slot {
+                    prefetch_at(b, 0);
+                }
             }
-        }
-        out.reserve(16 + 12 * count);
-        layout.join(fields, out);
+            out.reserve(16 + 12 * count);
+            layout.join(fields, out);
+        });
         Ok(())
     }
 }
@@ -627,24 +619,16 @@ impl ColumnBlock {
         for meta in metas {
             prefetch_dict_entry(data, meta, n, row);
         }
-        // Most rows have few fields: keep them on the stack.
-        const INLINE: usize = 16;
-        let mut inline = [Field::Null; INLINE];
-        let mut heap = Vec::new();
-        let fields: &mut [Field<'_>] = if count <= INLINE {
-            &mut inline[..count]
-        } else {
-            heap.resize(count, Field::Null);
-            &mut heap
-        };
-        for (slot, meta) in fields.iter_mut().zip(metas) {
-            *slot = field_at(data, meta, n, row);
-            if let Field::Text(b) | Field::Blob(b) = slot {
-                prefetch_at(b, 0);
-                prefetch_at(b, b.len().wrapping_sub(1));
+        with_fields(count, |fields| {
+            for (slot, meta) in fields.iter_mut().zip(metas) {
+                *slot = field_at(data, meta, n, row);
+                if let Field::Text(b) | Field::Blob(b) = slot {
+                    prefetch_at(b, 0);
+                    prefetch_at(b, b.len().wrapping_sub(1));
+                }
             }
-        }
-        f(fields)
+            f(fields)
+        })
     }
 
     /// Appends the value of row `row`, as `layout` joins its fields (nothing
@@ -662,6 +646,18 @@ impl ColumnBlock {
     fn clamp(&self, rows: Range<usize>) -> Range<usize> {
         let end = rows.end.min(self.rows());
         rows.start.min(end)..end
+    }
+}
+
+/// Calls `f` with `count` null fields to fill: on the stack for the few
+/// fields most rows have, on the heap beyond.
+fn with_fields<'d, R>(count: usize, f: impl FnOnce(&mut [Field<'d>]) -> R) -> R {
+    const INLINE: usize = 16;
+    if count <= INLINE {
+        let mut inline = [Field::Null; INLINE];
+        f(&mut inline[..count])
+    } else {
+        f(&mut vec![Field::Null; count])
     }
 }
 

@@ -640,6 +640,15 @@ impl<'l> Groups<'l> {
         g
     }
 
+    /// The group of a null single key, found once per chunk: `memo`
+    /// holds it after the first null.
+    fn null_group(&mut self, memo: &mut Option<u32>) -> Result<u32> {
+        match *memo {
+            Some(g) => Ok(g),
+            None => Ok(*memo.insert(self.group(&[Value::Null])?)),
+        }
+    }
+
     /// The id of the group of key values `vals`, added (and its memory
     /// counted) when new.
     fn group(&mut self, vals: &[Value]) -> Result<u32> {
@@ -771,10 +780,7 @@ impl<'l> Groups<'l> {
                     let mut null_group = None;
                     for p in chunk.positions() {
                         let g = if k.is_null(p) {
-                            match null_group {
-                                Some(g) => g,
-                                None => *null_group.insert(self.group(&[Value::Null])?),
-                            }
+                            self.null_group(&mut null_group)?
                         } else {
                             // In range: `dense_fits` saw every key.
                             let slot = &mut slots[xs[p].wrapping_sub(base) as usize];
@@ -812,10 +818,7 @@ impl<'l> Groups<'l> {
                 let mut null_group = None;
                 for p in chunk.positions() {
                     let g = if k.is_null(p) {
-                        match null_group {
-                            Some(g) => g,
-                            None => *null_group.insert(self.group(&[Value::Null])?),
-                        }
+                        self.null_group(&mut null_group)?
                     } else {
                         match self.strs.get(text.bytes(p)) {
                             Some(&g) => g,

@@ -611,13 +611,19 @@ impl Database {
                 return Ok(None);
             };
             sink.columns(&columns)?;
+            let ncols = t.columns.len();
+            // Decoded while borrowed: the read takes no reference on a
+            // shared columnar block.
             if limit != Some(0)
-                && let Some(read) = self
+                && let Some(values) = self
                     .db
-                    .get_ref(&keys::row_key(t.id, *pk))
+                    .with_ref(&keys::row_key(t.id, *pk), |read| {
+                        read.map(|r| exec::decode_point_read(r, ncols))
+                    })
                     .map_err(Error::Storage)?
+                    .transpose()?
             {
-                sink.rows(vec![exec::decode_point_read(&read, t.columns.len())?])?;
+                sink.rows(vec![values])?;
                 return Ok(Some(1));
             }
             return Ok(Some(0));
@@ -645,11 +651,15 @@ impl Database {
                 break;
             }
             meter.tick()?;
-            if let Some(read) = snap
-                .get_ref(&keys::row_key(t.id, pk))
+            let ncols = t.columns.len();
+            if let Some(values) = snap
+                .with_ref(&keys::row_key(t.id, pk), |read| {
+                    read.map(|r| exec::decode_point_read(r, ncols))
+                })
                 .map_err(|e| Error::Storage(e.into()))?
+                .transpose()?
             {
-                emit.push(exec::decode_point_read(&read, t.columns.len())?)?;
+                emit.push(values)?;
             }
         }
         emit.finish().map(Some)

@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use crate::background::Registration;
 use crate::batch::{BatchOp, WriteBatch};
 use crate::cache::BlockCache;
-use crate::columnar::PointRead;
+use crate::columnar::{PointRead, PointRef};
 use crate::compaction::{Compactor, picker};
 use crate::context::Context;
 use crate::counters::Counters;
@@ -37,7 +37,7 @@ use crate::memtable::{MAX_SEQNO, MemCursor, Memtable, build_run};
 use crate::options::Options;
 use crate::pieces::{BlockFilter, Pieces};
 use crate::snapshots::Snapshots;
-use crate::sst::Table;
+use crate::sst::{Table, TableRef};
 use crate::status::Status;
 use crate::types::{Kind, Seqno};
 use crate::version::{NUM_LEVELS, SuperVersion, Version};
@@ -384,6 +384,12 @@ impl Engine {
         self.inner.get_ref_at(key, self.inner.visible_seqno())
     }
 
+    /// Calls `f` with the current value of `key`, as stored and borrowed:
+    /// see [`Snapshot::with_ref`].
+    pub fn with_ref<R>(&self, key: &[u8], f: impl FnOnce(Option<PointRef<'_>>) -> R) -> Result<R> {
+        self.inner.with_ref_at(key, self.inner.visible_seqno(), f)
+    }
+
     /// The live pairs within `range`, keys ascending.
     pub fn scan(&self, range: impl KeyRange) -> Scan {
         self.inner
@@ -490,6 +496,16 @@ impl Snapshot {
     /// else comes as [`PointRead::Row`] bytes.
     pub fn get_ref(&self, key: &[u8]) -> Result<Option<PointRead>> {
         self.inner.get_ref_at(key, self.seqno)
+    }
+
+    /// Calls `f` with what [`Snapshot::get_ref`] finds (`None`: no live
+    /// value), borrowed for the call: a row of a columnar block comes as
+    /// a reference to the block the table keeps, so the read takes no
+    /// reference on it — the point-read path of many threads reading the
+    /// same blocks. `f`'s result is returned; an error means `f` was not
+    /// called.
+    pub fn with_ref<R>(&self, key: &[u8], f: impl FnOnce(Option<PointRef<'_>>) -> R) -> Result<R> {
+        self.inner.with_ref_at(key, self.seqno, f)
     }
 
     /// The pairs within `range` as of this snapshot, keys ascending.
@@ -917,9 +933,31 @@ impl Inner {
         let sv = self.current();
         let found = match memtables_get(&sv, key, seqno) {
             Some((kind, value)) => Some((kind, PointRead::Row(value))),
-            None => sv.version.get_ref(key, seqno)?,
+            None => sv
+                .version
+                .read_ref(key, seqno)?
+                .map(|(kind, read)| (kind, read.into_owned())),
         };
         Ok(found.and_then(|(kind, read)| (kind == Kind::Put).then_some(read)))
+    }
+
+    fn with_ref_at<R>(
+        &self,
+        key: &[u8],
+        seqno: Seqno,
+        f: impl FnOnce(Option<PointRef<'_>>) -> R,
+    ) -> Result<R> {
+        let sv = self.current();
+        if let Some((kind, value)) = memtables_get(&sv, key, seqno) {
+            return Ok(f((kind == Kind::Put).then_some(PointRef::Row(&value))));
+        }
+        Ok(match sv.version.read_ref(key, seqno)? {
+            Some((Kind::Put, TableRef::Row(value))) => f(Some(PointRef::Row(&value))),
+            Some((Kind::Put, TableRef::Block { block, row })) => {
+                f(Some(PointRef::Block { block, row }))
+            }
+            _ => f(None),
+        })
     }
 
     fn pieces_at<'f>(

@@ -50,7 +50,7 @@ mod workers;
 pub use batch::{BatchOp, MalformedBatch, WriteBatch};
 pub use columnar::{
     Bitmap, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Packed, PointRead,
-    RangeTest, VECTOR_ROWS, ValueLayout, Zone, Zones,
+    PointRef, RangeTest, VECTOR_ROWS, ValueLayout, Zone, Zones,
 };
 pub use engine::{Engine, LevelStats, Snapshot, Stats};
 pub use error::{Error, Result};

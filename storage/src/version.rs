@@ -11,12 +11,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::columnar::PointRead;
 use crate::error::Result;
 use crate::iter::Cursor;
 use crate::manifest::{Manifest, TableRecord};
 use crate::memtable::Memtable;
-use crate::sst::{Table, TableCursor};
+use crate::sst::{Table, TableCursor, TableRef};
 use crate::types::{Kind, Seqno};
 
 /// Number of levels: level 0 (overlapping, newest first) and 1..=6 (each
@@ -105,15 +104,19 @@ impl Version {
         Ok(None)
     }
 
-    /// [`Version::get`] without joining a columnar row's value (see
-    /// [`Table::get_ref`]).
-    pub(crate) fn get_ref(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, PointRead)>> {
+    /// [`Version::get`] without joining a columnar row's value, borrowing
+    /// the table's cached block (see [`Table::read_ref`]).
+    pub(crate) fn read_ref(
+        &self,
+        key: &[u8],
+        seqno: Seqno,
+    ) -> Result<Option<(Kind, TableRef<'_>)>> {
         for t in &self.levels[0] {
             let m = t.meta();
             if key < m.min_key.as_ref() || key > m.max_key.as_ref() {
                 continue;
             }
-            if let Some(e) = t.get_ref(key, seqno)? {
+            if let Some(e) = t.read_ref(key, seqno)? {
                 return Ok(Some(e));
             }
         }
@@ -121,7 +124,7 @@ impl Version {
             let i = level.partition_point(|t| t.meta().max_key.as_ref() < key);
             if let Some(t) = level.get(i)
                 && t.meta().min_key.as_ref() <= key
-                && let Some(e) = t.get_ref(key, seqno)?
+                && let Some(e) = t.read_ref(key, seqno)?
             {
                 return Ok(Some(e));
             }

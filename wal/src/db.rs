@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use bytes::Bytes;
-use fasty_storage::{Engine, KeyRange, PointRead, Scan, Seqno, Snapshot, WriteBatch};
+use fasty_storage::{Engine, KeyRange, PointRead, PointRef, Scan, Seqno, Snapshot, WriteBatch};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
@@ -354,6 +354,13 @@ impl Db {
     /// `Snapshot::get_ref`).
     pub fn get_ref(&self, key: &[u8]) -> Result<Option<PointRead>> {
         Ok(self.core.engine.get_ref(key)?)
+    }
+
+    /// Calls `f` with the current value of `key` as stored, borrowed for
+    /// the call (see `Snapshot::with_ref`): the point read that takes no
+    /// reference on a shared columnar block.
+    pub fn with_ref<R>(&self, key: &[u8], f: impl FnOnce(Option<PointRef<'_>>) -> R) -> Result<R> {
+        Ok(self.core.engine.with_ref(key, f)?)
     }
 
     /// The live pairs within `range`, keys ascending.

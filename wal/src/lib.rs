@@ -64,8 +64,8 @@ pub use fasty_storage::{BatchOp, Scan, Seqno, Snapshot, WriteBatch};
 /// [`Options::with_storage`]).
 pub use fasty_storage::{
     Bitmap, BlockFilter, Column, ColumnBlock, ColumnKind, ColumnZone, Dict, Encoded, Field, Lent,
-    Packed, Piece, Pieces, PointRead, RangeTest, Selection, VECTOR_ROWS, ValueLayout, Verdict,
-    Zone, Zones,
+    Packed, Piece, Pieces, PointRead, PointRef, RangeTest, Selection, VECTOR_ROWS, ValueLayout,
+    Verdict, Zone, Zones,
 };
 pub use options::{Durability, Options};
 pub use recovery::{Problem, ProblemKind, RepairReport, ReplayStats, VerifyReport, repair, verify};

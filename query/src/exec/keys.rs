@@ -185,9 +185,8 @@ pub(crate) fn existing_pks(snap: &Snapshot, table: &Table, sorted_pks: &[i64]) -
         for &pk in sorted_pks {
             // By reference: only whether the row exists matters.
             if snap
-                .get_ref(&keys::row_key(table.id, pk))
+                .with_ref(&keys::row_key(table.id, pk), |read| read.is_some())
                 .map_err(|e| storage(e.into()))?
-                .is_some()
             {
                 found.push(pk);
             }

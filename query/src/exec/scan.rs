@@ -21,7 +21,7 @@ use std::ops::{Bound, Range};
 use std::sync::Arc;
 
 use fasty_wal::{
-    Column, ColumnBlock, ColumnKind, ColumnZone, Field, Lent, Pieces, PointRead, Selection,
+    Column, ColumnBlock, ColumnKind, ColumnZone, Field, Lent, Pieces, PointRef, Selection,
     Snapshot, Verdict, Zone,
 };
 
@@ -432,11 +432,13 @@ impl Rows {
                 for pk in pks.by_ref().take(max) {
                     // A row of a columnar block goes into the vectors
                     // straight from its columns, never joined into bytes.
-                    match snap.get_ref(&keys::row_key(*table, pk)).map_err(storage)? {
-                        Some(PointRead::Row(bytes)) => out.push(&bytes)?,
-                        Some(PointRead::Block { block, row }) => out.push_block(&block, &[row])?,
-                        None => {}
-                    }
+                    // Borrowed: the read takes no reference on the block.
+                    snap.with_ref(&keys::row_key(*table, pk), |read| match read {
+                        Some(PointRef::Row(bytes)) => out.push(bytes),
+                        Some(PointRef::Block { block, row }) => out.push_block(block, &[row]),
+                        None => Ok(()),
+                    })
+                    .map_err(storage)??;
                 }
                 pks.len() > 0
             }
@@ -1005,10 +1007,10 @@ fn push_run(
 /// The row a point read found, decoded into `ncols` values as
 /// [`row::decode_row`] decodes its bytes: a row of a columnar block is
 /// read from its fields, without joining them into bytes first.
-pub(crate) fn decode_point_read(read: &PointRead, ncols: usize) -> Result<Vec<Value>> {
+pub(crate) fn decode_point_read(read: PointRef<'_>, ncols: usize) -> Result<Vec<Value>> {
     let (block, row) = match read {
-        PointRead::Row(bytes) => return row::decode_row(bytes, ncols),
-        PointRead::Block { block, row } => (block, *row),
+        PointRef::Row(bytes) => return row::decode_row(bytes, ncols),
+        PointRef::Block { block, row } => (block, row),
     };
     let utf8 = block.text_is_utf8();
     block.with_row_fields(row, |fields| {

@@ -30,6 +30,34 @@ pub enum PointRead {
     },
 }
 
+impl PointRead {
+    /// This read, borrowed: what [`crate::Snapshot::with_ref`] hands out.
+    pub fn as_ref(&self) -> PointRef<'_> {
+        match self {
+            PointRead::Row(bytes) => PointRef::Row(bytes),
+            PointRead::Block { block, row } => PointRef::Block { block, row: *row },
+        }
+    }
+}
+
+/// A [`PointRead`] borrowed from the snapshot that found it, for the
+/// length of a [`crate::Snapshot::with_ref`] call: the same two forms,
+/// but a columnar row names its block by reference, so a point read
+/// takes no reference on the shared block (no atomic write to a cache
+/// line that every reader of the block also reads).
+#[derive(Debug, Clone, Copy)]
+pub enum PointRef<'a> {
+    /// The value's bytes (from a memtable or a row block).
+    Row(&'a [u8]),
+    /// Row `row` of the columnar block `block` (never a tombstone).
+    Block {
+        /// The block holding the version.
+        block: &'a ColumnBlock,
+        /// The version's row number in the block.
+        row: usize,
+    },
+}
+
 #[cfg(test)]
 mod point_tests;
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! Point reads by reference ([`crate::Snapshot::get_ref`]) through an
-//! engine whose tables hold columnar blocks: against a `BTreeMap` model
-//! across the memtable, row-block levels and columnar levels, with
-//! overwrites, deletes and snapshots; and the blocks a table caches for
+//! Point reads by reference ([`crate::Snapshot::get_ref`], and borrowed:
+//! [`crate::Snapshot::with_ref`]) through an engine whose tables hold
+//! columnar blocks: against a `BTreeMap` model across the memtable,
+//! row-block levels and columnar levels, with overwrites, deletes and
+//! snapshots; and the blocks a table caches for
 //! them never outlive the table (a compaction's output is read fresh).
 
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::testing::{TaggedLayout, row_key, tagged};
-use super::{Field, PointRead, ValueLayout};
+use super::{Field, PointRead, PointRef, ValueLayout};
 use crate::{Engine, Options, Snapshot, WriteBatch};
 
 /// [`TaggedLayout`], promising UTF-8 text, so cached blocks are checked.
@@ -78,12 +79,37 @@ fn read(s: &Snapshot, id: u64) -> Option<Vec<u8>> {
         }
     };
     assert_eq!(s.get(&key).unwrap().as_deref(), Some(&got[..]), "get");
+    assert_eq!(borrowed(s, id).as_ref(), Some(&got), "with_ref");
     Some(got)
+}
+
+/// What `with_ref` finds for `id`, joined into bytes while borrowed (with
+/// the same checks as [`read`]).
+fn borrowed(s: &Snapshot, id: u64) -> Option<Vec<u8>> {
+    let key = row_key(id);
+    s.with_ref(&key, |found| {
+        Some(match found? {
+            PointRef::Row(v) => v.to_vec(),
+            PointRef::Block { block, row } => {
+                assert_eq!(block.key(row), &key[..], "another key's row");
+                assert!(!block.is_tombstone(row));
+                assert!(block.text_is_utf8(), "a cached block's text is checked");
+                let mut v = Vec::new();
+                block.with_row_fields(row, |f| TaggedLayout.join(f, &mut v));
+                v
+            }
+        })
+    })
+    .unwrap()
 }
 
 fn check(s: &Snapshot, m: &Model) {
     for id in 0..IDS {
         assert_eq!(read(s, id), m.get(&id).cloned(), "id {id}");
+        // A deleted or never written key: `with_ref` sees nothing either.
+        if !m.contains_key(&id) {
+            assert_eq!(borrowed(s, id), None, "with_ref of absent id {id}");
+        }
     }
 }
 

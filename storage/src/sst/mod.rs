@@ -26,7 +26,7 @@ mod tests;
 #[cfg(test)]
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use reader::TableIter;
-pub(crate) use reader::{Table, TableCursor, TablePart, check_table};
+pub(crate) use reader::{Table, TableCursor, TablePart, TableRef, check_table};
 pub(crate) use writer::{TableWriter, WriterOptions};
 
 use bytes::Bytes;

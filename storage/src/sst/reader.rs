@@ -278,6 +278,36 @@ pub(crate) struct Table {
     blocks: Box<[OnceLock<CachedBlock>]>,
 }
 
+/// What a point read by reference found in a table, borrowing the
+/// table's cached block ([`Table::read_ref`]): a [`PointRead`] whose
+/// block is not yet shared.
+#[derive(Debug)]
+pub(crate) enum TableRef<'t> {
+    /// The value's bytes (a row block's version, or a tombstone's empty
+    /// value).
+    Row(Bytes),
+    /// Row `row` of a columnar block the table keeps.
+    Block {
+        /// The table's cached block.
+        block: &'t Arc<ColumnBlock>,
+        /// The version's row number in the block.
+        row: usize,
+    },
+}
+
+impl TableRef<'_> {
+    /// The owned form, taking a reference on the block.
+    pub(crate) fn into_owned(self) -> PointRead {
+        match self {
+            TableRef::Row(bytes) => PointRead::Row(bytes),
+            TableRef::Block { block, row } => PointRead::Block {
+                block: Arc::clone(block),
+                row,
+            },
+        }
+    }
+}
+
 /// A columnar block kept for point reads.
 #[derive(Debug)]
 struct CachedBlock {
@@ -565,11 +595,24 @@ impl Table {
     /// a version in a columnar block comes back as the block and its row
     /// number ([`PointRead::Block`]), anything else as its value bytes.
     /// A tombstone is `(Kind::Delete, PointRead::Row(empty))`.
+    #[cfg(test)]
     pub fn get_ref(&self, key: &[u8], seqno: Seqno) -> Result<Option<(Kind, PointRead)>> {
+        Ok(self
+            .read_ref(key, seqno)?
+            .map(|(kind, read)| (kind, read.into_owned())))
+    }
+
+    /// [`Table::get_ref`] borrowing the table's cached block instead of
+    /// taking a reference on it (see [`TableRef`]).
+    pub(crate) fn read_ref(
+        &self,
+        key: &[u8],
+        seqno: Seqno,
+    ) -> Result<Option<(Kind, TableRef<'_>)>> {
         if !self.has_columnar() {
             return Ok(self
                 .get_value(key, seqno)?
-                .map(|(kind, value)| (kind, PointRead::Row(value))));
+                .map(|(kind, value)| (kind, TableRef::Row(value))));
         }
         let hash = bloom::hash(key);
         if !self.bloom.may_contain(hash) {
@@ -583,28 +626,33 @@ impl Table {
         }
         Ok(match self.find_version_in(i, key, seqno, hash)? {
             None => None,
-            Some(Found::Bytes(_, kind, value)) => Some((kind, PointRead::Row(value))),
+            Some(Found::Bytes(_, kind, value)) => Some((kind, TableRef::Row(value))),
             Some(Found::Columnar { block, row, .. }) => Some((
                 Kind::Put,
-                PointRead::Block {
-                    block: Arc::clone(self.cached_block(block)?),
+                TableRef::Block {
+                    block: self.cached_block(block)?,
                     row,
                 },
             )),
         })
     }
 
-    /// [`Table::get_ref`] in block `i` (the one the index names) through
+    /// [`Table::read_ref`] in block `i` (the one the index names) through
     /// its [`SuffixKeys`], when the block is cached and they can answer.
     #[inline]
-    fn find_cached(&self, i: usize, key: &[u8], seqno: Seqno) -> Option<Option<(Kind, PointRead)>> {
+    fn find_cached(
+        &self,
+        i: usize,
+        key: &[u8],
+        seqno: Seqno,
+    ) -> Option<Option<(Kind, TableRef<'_>)>> {
         let cached = self.blocks.get(i)?.get()?;
         let row = cached.keys.as_ref()?.find(key, seqno)?;
         Some(row.map(|row| {
             (
                 Kind::Put,
-                PointRead::Block {
-                    block: Arc::clone(&cached.block),
+                TableRef::Block {
+                    block: &cached.block,
                     row,
                 },
             )

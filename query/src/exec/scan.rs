@@ -64,8 +64,10 @@ pub(crate) struct Scan<'a> {
     done: bool,
 }
 
-/// The first chunk of a ramped scan ([`Scan::ramped`]).
-const FIRST_CHUNK: usize = 128;
+/// The first chunk of a ramped scan ([`Scan::ramped`]): about what a
+/// small `limit` asks for, so `limit 10` over a lookup join looks up 16
+/// rows (each maybe a cold block), not a hundred.
+const FIRST_CHUNK: usize = 16;
 
 impl<'a> Scan<'a> {
     /// Scans `table` by `access` (cut to `part` when given), producing the
@@ -108,7 +110,7 @@ impl<'a> Scan<'a> {
 
     /// The scan with chunks that start small and double up to full
     /// vectors: for a scan that is not split over threads, which may feed
-    /// a limit (`limit 10` over a join then looks up a hundred rows, not
+    /// a limit (`limit 10` over a join then looks up 16 rows, not
     /// thousands) or a small table; a long scan loses a few short chunks.
     pub(crate) fn ramped(mut self) -> Scan<'a> {
         self.chunk_rows = FIRST_CHUNK;

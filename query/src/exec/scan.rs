@@ -1510,6 +1510,9 @@ pub(crate) mod tests {
             size = (size * 2).min(full);
         }
         assert_eq!(sizes(&mut *op), want);
+        // The first chunk is about what a small limit wants: `limit 10`
+        // over a lookup join looks up no more than 16 rows.
+        assert!(want[0] <= 16, "first chunk of {} rows", want[0]);
     }
 
     #[test]

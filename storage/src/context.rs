@@ -28,16 +28,24 @@ pub(crate) struct Context<'a> {
 impl Context<'_> {
     /// How tables written into `level` are built.
     pub(crate) fn writer_options(&self, level: usize) -> WriterOptions {
-        let compress = level >= self.opts.compress_from_level;
+        let layout = self
+            .opts
+            .value_layout
+            .clone()
+            .filter(|_| level >= self.opts.columnar_from_level);
+        let compress_from = match self.opts.columnar_compress_from_level {
+            Some(level) if layout.is_some() => level,
+            _ => self.opts.compress_from_level,
+        };
         WriterOptions {
             block_size: self.opts.block_size,
-            zstd_level: if compress { self.opts.zstd_level } else { 0 },
+            zstd_level: if level >= compress_from {
+                self.opts.zstd_level
+            } else {
+                0
+            },
             bloom_bits_per_key: self.opts.bloom_bits_per_key,
-            layout: self
-                .opts
-                .value_layout
-                .clone()
-                .filter(|_| level >= self.opts.columnar_from_level),
+            layout,
             columnar_rows: self.opts.columnar_block_rows,
         }
     }
@@ -266,5 +274,97 @@ pub(crate) mod testing {
                 )
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::columnar::Field;
+    use crate::columnar::testing::{TaggedLayout, row_key, tagged};
+    use crate::{Engine, Options, WriteBatch};
+
+    /// Keys outside any group (as a database's index entries are): a long
+    /// shared prefix, so their row blocks compress well.
+    fn loose_key(i: u32) -> Vec<u8> {
+        let mut k = b"ix-an-index-entry-with-a-long-shared-prefix-".to_vec();
+        k.extend_from_slice(&i.to_be_bytes());
+        k
+    }
+
+    /// Level 0's bytes after flushing 2000 loose keys and 2000 rows of a
+    /// group, written with `opts` (and the test layout if `columnar`);
+    /// every key reads back.
+    fn level0_bytes(opts: Options, columnar: bool) -> u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = columnar.then(|| Arc::new(TaggedLayout) as _);
+        let engine = Engine::open(
+            dir.path(),
+            opts.with_background(false).with_value_layout(layout),
+        )
+        .unwrap();
+        let row = |i: u32| tagged(&[Field::Int(i64::from(i)), Field::Text(b"name")]);
+        let mut b = WriteBatch::new();
+        for i in 0..2000u32 {
+            b.put(loose_key(i), b"");
+            b.put(row_key(u64::from(i)), row(i));
+        }
+        engine.apply(&b, 1).unwrap();
+        engine.flush().unwrap();
+        for i in [0u32, 999, 1999] {
+            assert_eq!(
+                engine.get(&loose_key(i)).unwrap().as_deref(),
+                Some(&b""[..])
+            );
+            assert_eq!(
+                engine.get(&row_key(u64::from(i))).unwrap().as_deref(),
+                Some(&row(i)[..])
+            );
+        }
+        let bytes = engine.stats().levels[0].bytes;
+        engine.close().unwrap();
+        bytes
+    }
+
+    /// Columnar tables compress their row blocks from
+    /// `columnar_compress_from_level` when it is set, whatever
+    /// `compress_from_level` says; unset (the default), they follow
+    /// `compress_from_level`, as tables without a layout always do.
+    #[test]
+    fn columnar_tables_compress_row_blocks_from_their_own_level() {
+        let loose = 2000 * loose_key(0).len() as u64;
+        let columnar = |opts: Options| level0_bytes(opts, true);
+        let plain = |opts: Options| level0_bytes(opts, false);
+        // The default: level 0 is not compressed, with a layout or not.
+        let off = columnar(Options::default());
+        let rows = plain(Options::default());
+        assert!(off > loose && rows > loose, "{off} and {rows} bytes");
+        let on = columnar(Options::default().with_columnar_compress_from_level(Some(0)));
+        assert!(
+            on < off - loose / 2,
+            "compressed {on}, uncompressed {off} bytes"
+        );
+        // The columnar setting wins over the general one, both ways.
+        let on_general = Options::default().with_compress_from_level(0);
+        assert_eq!(
+            columnar(
+                on_general
+                    .clone()
+                    .with_columnar_compress_from_level(Some(1))
+            ),
+            off
+        );
+        assert_eq!(columnar(on_general.clone()), on);
+        // Tables without a layout follow only the general setting.
+        assert_eq!(
+            plain(Options::default().with_columnar_compress_from_level(Some(0))),
+            rows
+        );
+        let rows_on = plain(on_general);
+        assert!(
+            rows_on < rows - loose / 2,
+            "compressed {rows_on}, uncompressed {rows} bytes"
+        );
     }
 }

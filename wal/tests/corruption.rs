@@ -11,9 +11,10 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Once;
 
 use common::*;
 use fasty_storage::io::testing::Torn;
@@ -120,28 +121,52 @@ fn snapshot_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// Runs `f` with tracing captured; returns what was logged.
-fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
-    #[derive(Clone)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
+thread_local! {
+    /// The log lines of the current thread, while [`logged`] runs on it.
+    static CAPTURED: RefCell<Option<Vec<u8>>> = const { RefCell::new(None) };
+}
+
+/// Writes a formatted event into the current thread's capture, if any.
+struct ThreadCapture;
+
+impl std::io::Write for ThreadCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| {
+            if let Some(out) = c.borrow_mut().as_mut() {
+                out.extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
     }
-    let buf = Capture(Arc::new(Mutex::new(Vec::new())));
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let out = tracing::subscriber::with_default(subscriber, f);
-    let text = String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned();
-    (out, text)
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `f` with tracing captured; returns what was logged on this thread.
+///
+/// One process-wide subscriber writes every event into the capture of the
+/// thread that emitted it, so each test sees exactly its own lines. A
+/// scoped subscriber per test is not enough: while it is the only live
+/// one, a callsite first reached by another test's thread (which has no
+/// subscriber) caches "never interested" for everyone, and this test then
+/// misses that line.
+fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| ThreadCapture)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in this test binary");
+    });
+    // Callsites registered before the subscriber existed cached "never".
+    tracing::callsite::rebuild_interest_cache();
+    CAPTURED.with(|c| *c.borrow_mut() = Some(Vec::new()));
+    let out = f();
+    let text = CAPTURED.with(|c| c.borrow_mut().take().unwrap_or_default());
+    (out, String::from_utf8_lossy(&text).into_owned())
 }
 
 fn open(dir: &Path) -> fasty_wal::Result<Db> {
@@ -365,6 +390,33 @@ fn repair_cuts_at_the_first_bad_record_and_keeps_the_rest_aside() {
     drop(db);
     let again = fasty_wal::repair(dir.path()).unwrap();
     assert!(again.cut_at.is_none() && again.saved.is_empty());
+}
+
+#[test]
+fn log_capture_keeps_a_line_first_reached_on_another_thread() {
+    // Another thread, capturing nothing, reaches the repair's log lines
+    // first (as a concurrent test does); this thread must still see them.
+    let torn = |dir: &Path| {
+        let last = segments(dir).pop().unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(last).unwrap();
+        f.write_all(&[1, 2, 3]).unwrap();
+    };
+    let (other, _) = copy_fixture();
+    torn(other.path());
+    let (dir, _) = copy_fixture();
+    torn(dir.path());
+    let (report, log) = logged(|| {
+        let path = other.path().to_path_buf();
+        let first = std::thread::spawn(move || fasty_wal::repair(&path).unwrap())
+            .join()
+            .unwrap();
+        assert!(first.cut_at.is_some());
+        fasty_wal::repair(dir.path())
+    });
+    assert!(report.unwrap().cut_at.is_some());
+    assert!(log.contains("repair: cutting the wal"), "{log}");
+    // Only this thread's lines: the other repair named another directory.
+    assert!(!log.contains(&other.path().display().to_string()), "{log}");
 }
 
 #[test]

@@ -64,12 +64,22 @@ impl Store {
         Ok(())
     }
 
-    /// The engine's levels, write stalls and block-cache hits so far.
+    /// The engine's levels, write stalls and block-cache hits so far, and
+    /// the log's space written ahead of time, if any.
     fn state(&self) -> String {
         let s = self.db.kv().stats().storage;
+        let ahead = match log_written_ahead(&self.dir) {
+            Ok(0) => String::new(),
+            Ok(bytes) => format!(
+                "; the log holds {:.0} MiB of zeros written ahead of its records \
+                 (durable mode's preallocated segments), not counted in disk per row",
+                bytes as f64 / f64::from(1 << 20)
+            ),
+            Err(e) => format!("; the log's size could not be read: {e}"),
+        };
         format!(
             "{}: SST files per level [{}], {} write stalls ({:.2} s), {} flushes and {} \
-             compactions; block cache {} hits, {} misses ({:.0}% hits), {:.0} MiB held",
+             compactions; block cache {} hits, {} misses ({:.0}% hits), {:.0} MiB held{ahead}",
             self.name,
             level_files(&s),
             s.write_stalls,
@@ -85,14 +95,18 @@ impl Store {
 
     /// After a checkpoint (memtables flushed, the log trimmed), the bytes
     /// in the data directory, with the levels as background compaction
-    /// left them (levels 0 and 1 uncompressed, deeper ones zstd: the
-    /// storage engine's default `compress_from_level`).
+    /// left them, less the zeros the log writes ahead of its records: in
+    /// durable mode the active segment and the spare next one are written
+    /// to their full size up front (`fasty_wal::Options::preallocate_segments`),
+    /// a fixed 128 MiB by default that holds no table data (PostgreSQL's
+    /// figure leaves out its log likewise).
     fn disk_bytes(&self) -> Result<Option<u64>> {
         if self.mode == Mode::Memory {
             return Ok(None);
         }
         self.db.kv().checkpoint().map_err(err)?;
-        dir_size(&self.dir).map(Some)
+        let total = dir_size(&self.dir)?;
+        Ok(Some(total.saturating_sub(log_written_ahead(&self.dir)?)))
     }
 
     fn recovery(&self, scratch: &Path, wal_bytes: u64) -> Option<Result<f64>> {
@@ -188,6 +202,47 @@ pub fn dir_size(dir: &Path) -> Result<u64> {
         } else {
             meta.len()
         };
+    }
+    Ok(total)
+}
+
+/// The zeros at the ends of the files in `dir/wal`: space the log wrote
+/// ahead of its records (a segment's records end where its zeros begin).
+fn log_written_ahead(dir: &Path) -> Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    const CHUNK: u64 = 1 << 20;
+    let wal = dir.join("wal");
+    let entries = match std::fs::read_dir(&wal) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("{}: {e}", wal.display())),
+    };
+    let mut total = 0;
+    let mut buf = vec![0u8; CHUNK as usize];
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", wal.display()))?.path();
+        let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+        if !path.is_file() {
+            continue;
+        }
+        let mut file = std::fs::File::open(&path).map_err(fail)?;
+        let len = file.metadata().map_err(fail)?.len();
+        // Walk back a chunk at a time to the last non-zero byte.
+        let mut end = len;
+        while end > 0 {
+            let start = end.saturating_sub(CHUNK);
+            let chunk = &mut buf[..(end - start) as usize];
+            file.seek(SeekFrom::Start(start)).map_err(fail)?;
+            file.read_exact(chunk).map_err(fail)?;
+            match chunk.iter().rposition(|&b| b != 0) {
+                Some(i) => {
+                    end = start + i as u64 + 1;
+                    break;
+                }
+                None => end = start,
+            }
+        }
+        total += len - end;
     }
     Ok(total)
 }
@@ -751,4 +806,31 @@ pub(crate) fn user_fields(u: &User) -> [(&'static str, Value); 6] {
 fn level_files(s: &fasty_storage::Stats) -> String {
     let files: Vec<String> = s.levels.iter().map(|l| l.files.to_string()).collect();
     files.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_written_ahead_counts_the_zeros_after_each_files_last_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(log_written_ahead(dir.path()).unwrap(), 0, "no log yet");
+        let wal = dir.path().join("wal");
+        std::fs::create_dir(&wal).unwrap();
+        // A segment with records, then zeros across more than one chunk.
+        let mut seg = vec![7u8; 100];
+        seg[50] = 0; // a zero inside the records counts as data
+        seg.resize(100 + (3 << 20) + 5, 0);
+        std::fs::write(wal.join("000000000005.log"), &seg).unwrap();
+        // A spare: a header, then zeros only.
+        let mut spare = vec![1u8; 16];
+        spare.resize(2 << 20, 0);
+        std::fs::write(wal.join("spare.ready"), &spare).unwrap();
+        // A segment that is all records, and an empty file.
+        std::fs::write(wal.join("000000000004.log"), [9u8; 10]).unwrap();
+        std::fs::write(wal.join("000000000006.log"), []).unwrap();
+        let expected = ((3 << 20) + 5) + ((2 << 20) - 16);
+        assert_eq!(log_written_ahead(dir.path()).unwrap(), expected);
+    }
 }

@@ -20,7 +20,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 use crate::types::Entry;
 use crate::types::{Kind, Seqno, internal_cmp};
 
@@ -638,7 +638,7 @@ impl Block {
 /// The entry `e` of a block that starts at byte `base` of `bytes`, as an
 /// owned [`Entry`] sharing `bytes`. `e` must have been decoded from that
 /// block.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn entry_in(bytes: &Bytes, base: usize, e: &RawEntry) -> Entry {
     Entry {
         key: bytes.slice(base + e.key.start..base + e.key.end),

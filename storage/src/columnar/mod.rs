@@ -11,6 +11,7 @@
 
 mod bits;
 mod encode;
+pub(crate) mod keys;
 mod zone;
 
 /// The value a point read found ([`crate::Snapshot::get_ref`]), as it is
@@ -65,6 +66,7 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
@@ -315,12 +317,25 @@ struct ColumnMeta {
 }
 
 /// The key side of a columnar block: what a [`ColumnBlock`] asks the SST
-/// layer for (keys, seqnos and kinds live in the block's entry layout).
+/// layer for (keys, seqnos and kinds live in the block's keys part, in
+/// the row entry layout or packed).
 pub(crate) trait KeySide: Send + Sync + fmt::Debug {
-    /// Key of row `i` (empty when out of range).
-    fn key(&self, i: usize) -> &[u8];
+    /// Row `i`'s key compared with `other` as bytes (a row out of range
+    /// reads as the empty key).
+    fn key_cmp(&self, i: usize, other: &[u8]) -> Ordering;
+    /// Appends row `i`'s key to `out` (nothing when out of range).
+    fn key_into(&self, i: usize, out: &mut Vec<u8>);
+    /// The last 8 bytes of row `i`'s key as a big-endian integer, or
+    /// `None` if the key is shorter (or the row out of range).
+    fn key_suffix(&self, i: usize) -> Option<u64>;
+    /// Whether rows `a` and `b` have the same key.
+    fn same_key(&self, a: usize, b: usize) -> bool;
     /// Seqno and whether row `i` is a tombstone.
     fn version(&self, i: usize) -> (Seqno, bool);
+    /// The packed keys, when the block's keys part is packed.
+    fn packed(&self) -> Option<keys::PackedView<'_>> {
+        None
+    }
 }
 
 /// The parsed directory of one block's column region: where every part
@@ -556,20 +571,44 @@ impl ColumnBlock {
         (self.summary.min_seqno, self.summary.max_seqno)
     }
 
-    /// Key of row `row` (empty when out of range).
-    pub fn key(&self, row: usize) -> &[u8] {
-        self.keys.key(row)
+    /// Appends row `row`'s key to `out` (nothing when out of range).
+    pub fn key_into(&self, row: usize, out: &mut Vec<u8>) {
+        self.keys.key_into(row, out)
+    }
+
+    /// Row `row`'s key compared with `other` as bytes (a row out of range
+    /// reads as the empty key). Keys may be stored packed (a shared prefix
+    /// and an integer), so they are compared rather than borrowed.
+    #[inline]
+    pub fn key_cmp(&self, row: usize, other: &[u8]) -> Ordering {
+        self.keys.key_cmp(row, other)
+    }
+
+    /// Row `row`'s key, owned (tests compare keys this way).
+    #[cfg(test)]
+    pub(crate) fn key_vec(&self, row: usize) -> Vec<u8> {
+        let mut k = Vec::new();
+        self.key_into(row, &mut k);
+        k
+    }
+
+    /// Whether rows `a` and `b` have the same key.
+    #[inline]
+    pub fn same_key(&self, a: usize, b: usize) -> bool {
+        self.keys.same_key(a, b)
     }
 
     /// The last 8 bytes of row `row`'s key as a big-endian `u64` (fasty's
     /// row keys end in an order-preserving 8-byte integer), or `None` if
     /// the key is shorter.
+    #[inline]
     pub fn key_suffix(&self, row: usize) -> Option<u64> {
-        let k = self.key(row);
-        let tail = k.get(k.len().checked_sub(8)?..)?;
-        let mut b = [0u8; 8];
-        b.copy_from_slice(tail);
-        Some(u64::from_be_bytes(b))
+        self.keys.key_suffix(row)
+    }
+
+    /// The block's keys part when it is packed (see `keys`).
+    pub(crate) fn packed_keys(&self) -> Option<keys::PackedView<'_>> {
+        self.keys.packed()
     }
 
     /// [`ColumnBlock::key_suffix`] of every row in `rows`, appended to `out`

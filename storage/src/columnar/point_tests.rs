@@ -69,7 +69,7 @@ fn read(s: &Snapshot, id: u64) -> Option<Vec<u8>> {
     let got = match s.get_ref(&key).unwrap()? {
         PointRead::Row(v) => v.to_vec(),
         PointRead::Block { block, row } => {
-            assert_eq!(block.key(row), &key[..], "another key's row");
+            assert_eq!(&block.key_vec(row)[..], &key[..], "another key's row");
             assert!(!block.is_tombstone(row));
             assert!(block.text_is_utf8(), "a cached block's text is checked");
             let mut v = Vec::new();

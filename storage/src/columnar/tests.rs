@@ -9,9 +9,27 @@ use super::*;
 #[derive(Debug)]
 struct TestKeys(Vec<(Vec<u8>, Seqno, bool)>);
 
-impl KeySide for TestKeys {
+impl TestKeys {
     fn key(&self, i: usize) -> &[u8] {
         self.0.get(i).map_or(&[], |k| &k.0)
+    }
+}
+
+impl KeySide for TestKeys {
+    fn key_cmp(&self, i: usize, other: &[u8]) -> Ordering {
+        self.key(i).cmp(other)
+    }
+    fn key_into(&self, i: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.key(i));
+    }
+    fn key_suffix(&self, i: usize) -> Option<u64> {
+        let k = self.key(i);
+        Some(u64::from_be_bytes(
+            k.get(k.len().checked_sub(8)?..)?.try_into().ok()?,
+        ))
+    }
+    fn same_key(&self, a: usize, b: usize) -> bool {
+        self.key(a) == self.key(b)
     }
     fn version(&self, i: usize) -> (Seqno, bool) {
         self.0.get(i).map_or((0, false), |k| (k.1, k.2))

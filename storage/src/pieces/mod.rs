@@ -196,7 +196,7 @@ impl<'f> Pieces<'f> {
                 } = run;
                 // The run is taken whole: its keys are decided.
                 self.key.clear();
-                self.key.extend_from_slice(block.key(end - 1));
+                block.key_into(end - 1, &mut self.key);
                 self.has_key = true;
                 let skip = match (self.filter, zones) {
                     (Some(f), Some(z)) => f.check(&z) == Verdict::Skip,
@@ -251,16 +251,16 @@ impl<'f> Pieces<'f> {
         let n = block.rows();
         // Rows past the scan's end bound are not the run's.
         let limit = t.rows_within_end().min(n);
-        if pos >= limit || (self.has_key && same_key(block.key(pos), &self.key)) {
+        if pos >= limit || (self.has_key && block.key_cmp(pos, &self.key).is_eq()) {
             return None;
         }
         let end = match self.merge.others_first_key() {
-            Some(next) if block.key(n - 1) >= next => {
+            Some(next) if block.key_cmp(n - 1, next).is_ge() => {
                 // The rows below `next`: a binary search.
                 let (mut lo, mut hi) = (pos, n);
                 while lo < hi {
                     let mid = lo + (hi - lo) / 2;
-                    if block.key(mid) < next {
+                    if block.key_cmp(mid, next).is_lt() {
                         lo = mid + 1;
                     } else {
                         hi = mid;
@@ -319,16 +319,15 @@ fn visible_rows(block: &ColumnBlock, seqno: Seqno, start: usize, end: usize) -> 
         });
     }
     let mut rows = Vec::new();
-    let mut decided: Option<&[u8]> = None;
+    let mut decided: Option<usize> = None;
     for i in start..end {
         if block.seqno(i) > seqno {
             continue;
         }
-        let key = block.key(i);
-        if decided.is_some_and(|d| d == key) {
+        if decided.is_some_and(|d| block.same_key(d, i)) {
             continue;
         }
-        decided = Some(key);
+        decided = Some(i);
         if !block.is_tombstone(i) {
             rows.push(i as u32);
         }

@@ -45,7 +45,7 @@ fn materialize(pieces: Pieces<'_>) -> (Pairs, usize) {
                 for r in rows.iter(block.rows()) {
                     let mut v = Vec::new();
                     block.value(r, &TaggedLayout, &mut v);
-                    out.push((block.key(r).to_vec(), v));
+                    out.push((block.key_vec(r), v));
                 }
             }
         }
@@ -96,7 +96,11 @@ fn get_ref(s: &Snapshot, key: &[u8]) -> Option<Vec<u8>> {
     match s.get_ref(key).unwrap()? {
         PointRead::Row(v) => Some(v.to_vec()),
         PointRead::Block { block, row } => {
-            assert_eq!(block.key(row), key, "get_ref found another key's row");
+            assert_eq!(
+                &block.key_vec(row)[..],
+                key,
+                "get_ref found another key's row"
+            );
             assert!(!block.is_tombstone(row), "get_ref found a tombstone");
             let mut v = Vec::new();
             block.value(row, &TaggedLayout, &mut v);

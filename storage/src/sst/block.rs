@@ -20,7 +20,9 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use crate::types::{Entry, Kind, Seqno, internal_cmp};
+#[cfg(any(test, feature = "fuzzing"))]
+use crate::types::Entry;
+use crate::types::{Kind, Seqno, internal_cmp};
 
 /// Compression tag of a block stored as is.
 pub(super) const TAG_NONE: u8 = 0;
@@ -621,7 +623,7 @@ impl Block {
     }
 
     /// The entry as an owned [`Entry`] sharing this block's bytes.
-    #[inline]
+    #[cfg(test)]
     pub(super) fn to_entry(&self, e: &RawEntry) -> Entry {
         entry_in(&self.data, 0, e)
     }
@@ -636,7 +638,7 @@ impl Block {
 /// The entry `e` of a block that starts at byte `base` of `bytes`, as an
 /// owned [`Entry`] sharing `bytes`. `e` must have been decoded from that
 /// block.
-#[inline]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(super) fn entry_in(bytes: &Bytes, base: usize, e: &RawEntry) -> Entry {
     Entry {
         key: bytes.slice(base + e.key.start..base + e.key.end),

@@ -33,10 +33,15 @@ use bytes::Bytes;
 
 use crate::types::Seqno;
 
-/// The newest SST format version this build writes and reads: version 2
-/// may hold columnar data blocks (written when the engine has a value
-/// layout).
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The newest SST format version this build writes and reads: version 3
+/// may hold columnar data blocks with packed keys (written when the
+/// engine has a value layout).
+pub(crate) const FORMAT_VERSION: u32 = 3;
+
+/// The format version of files whose columnar blocks all keep their keys
+/// in the row entry layout (the first columnar format), which this build
+/// still reads.
+pub(crate) const FORMAT_VERSION_COLUMNAR: u32 = 2;
 
 /// The format version of files with row blocks only, which this build
 /// still writes when there is no value layout (and reads).
@@ -45,6 +50,10 @@ pub(crate) const FORMAT_VERSION_ROWS: u32 = 1;
 /// Index entry marker (the byte after the version 1 fields) of a columnar
 /// data block; see `docs/format.md`.
 pub(crate) const BLOCK_COLUMNAR: u8 = 1;
+
+/// Index entry marker of a columnar data block whose keys part is packed
+/// (format version 3 on); see `docs/format.md`.
+pub(crate) const BLOCK_COLUMNAR_PACKED: u8 = 2;
 
 /// The last eight bytes before the footer's crc: "FASTYSST" in ASCII.
 const MAGIC: u64 = u64::from_le_bytes(*b"FASTYSST");

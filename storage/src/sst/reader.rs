@@ -24,9 +24,11 @@ use super::block::{
 };
 use super::bloom::{self, Bloom};
 use super::{
-    BLOCK_COLUMNAR, BlockCache, FOOTER_LEN, FORMAT_VERSION, FORMAT_VERSION_ROWS, MAGIC, TableMeta,
+    BLOCK_COLUMNAR, BLOCK_COLUMNAR_PACKED, BlockCache, FOOTER_LEN, FORMAT_VERSION,
+    FORMAT_VERSION_COLUMNAR, FORMAT_VERSION_ROWS, MAGIC, TableMeta,
 };
 use crate::columnar::PointRead;
+use crate::columnar::keys::{PackedKeys, PackedMeta, PackedView};
 use crate::columnar::{self, ColumnBlock, ColumnDir, KeySide, Reader, Summary, ValueLayout, Zones};
 use crate::error::{Error, Result};
 use crate::io::Io;
@@ -61,6 +63,9 @@ struct BlockHandle {
     keys_len: u32,
     tag: u8,
     columnar: bool,
+    /// A columnar block whose keys part is packed (`buckets` is then 0
+    /// and the keys are not in the entry layout).
+    packed: bool,
 }
 
 impl BlockHandle {
@@ -340,12 +345,29 @@ impl SuffixKeys {
         if !block.keys_unique() || block.has_tombstones() || block.rows() == 0 {
             return None;
         }
-        let first = block.key(0);
+        if let Some(p) = block.packed_keys() {
+            // Packed keys have the shape by construction: their suffixes
+            // only need unpacking (and checking that they ascend).
+            let mut suffixes = Vec::new();
+            p.suffixes(&mut suffixes);
+            if suffixes.windows(2).any(|w| w[0] >= w[1]) || p.has_tombstones() {
+                return None;
+            }
+            return Some(SuffixKeys {
+                prefix: p.prefix().into(),
+                suffixes: suffixes.into_boxed_slice(),
+                max_seqno: block.seqno_range().1,
+            });
+        }
+        let mut first = Vec::new();
+        block.key_into(0, &mut first);
         let plen = first.len().checked_sub(8)?;
         let prefix: Box<[u8]> = first[..plen].into();
         let mut suffixes = Vec::with_capacity(block.rows());
+        let mut k = Vec::with_capacity(first.len());
         for row in 0..block.rows() {
-            let k = block.key(row);
+            k.clear();
+            block.key_into(row, &mut k);
             if k.len() != plen + 8 || k[..plen] != prefix[..] || block.is_tombstone(row) {
                 return None;
             }
@@ -695,7 +717,6 @@ impl Table {
                 }));
         }
         let corrupt = |m: Malformed| self.corrupt(h.offset, m);
-        let layout = h.layout().map_err(corrupt)?;
         self.check_uncompressed(i, &h)?;
         let start = h.offset as usize;
         let data = self
@@ -705,6 +726,10 @@ impl Table {
         let keys = data
             .get(..h.keys_len as usize)
             .ok_or_else(|| corrupt(Malformed("keys beyond the block")))?;
+        if h.packed {
+            return self.find_packed(i, keys, key, seqno);
+        }
+        let layout = h.layout().map_err(corrupt)?;
         let view = BlockView::new(keys, layout).map_err(corrupt)?;
         let Some(e) = view.find(key, seqno, hash).map_err(corrupt)? else {
             return Ok(None);
@@ -716,6 +741,34 @@ impl Table {
         Ok(Some(Found::Columnar {
             block: i,
             seqno: e.seqno,
+            row,
+        }))
+    }
+
+    /// [`Table::find_version_in`] in columnar block `i`, whose keys part
+    /// `keys` is packed: read in place, no hash index.
+    #[inline]
+    fn find_packed(
+        &self,
+        i: usize,
+        keys: &[u8],
+        key: &[u8],
+        seqno: Seqno,
+    ) -> Result<Option<Found>> {
+        let h = self.index.handles[i];
+        let meta = PackedMeta::parse(keys, h.entries as usize)
+            .map_err(|m| self.corrupt(h.offset, Malformed(m.0)))?;
+        let view = PackedView::new(keys, &meta);
+        let Some(row) = view.find(key, seqno) else {
+            return Ok(None);
+        };
+        let seqno = view.seqno(row);
+        if view.is_tombstone(row) {
+            return Ok(Some(Found::Bytes(seqno, Kind::Delete, Bytes::new())));
+        }
+        Ok(Some(Found::Columnar {
+            block: i,
+            seqno,
             row,
         }))
     }
@@ -742,7 +795,7 @@ impl Table {
         slot: &'s OnceLock<CachedBlock>,
     ) -> Result<&'s CachedBlock> {
         let offset = self.index.handles[i].offset;
-        let keys = self.data_block(i)?;
+        let keys = self.keys_part(i)?;
         let mut block = self
             .column_block(i, &keys)?
             .ok_or_else(|| self.corrupt(offset, Malformed("row block marked columnar")))?;
@@ -921,6 +974,12 @@ impl Table {
         self.index.handles.iter().map(|h| h.columnar).collect()
     }
 
+    /// Whether each data block is columnar with packed keys, in file order.
+    #[cfg(test)]
+    pub(crate) fn packed_blocks(&self) -> Vec<bool> {
+        self.index.handles.iter().map(|h| h.packed).collect()
+    }
+
     /// (offset, stored length) of every data block, in file order.
     #[cfg(test)]
     pub(crate) fn block_handles(&self) -> Vec<(u64, u64)> {
@@ -986,15 +1045,15 @@ impl Table {
         })
     }
 
-    /// Data block `i` (which must be below the block count), checked.
-    fn data_block(&self, i: usize) -> Result<Block> {
+    /// The keys part of data block `i` (which must be below the block
+    /// count), checked: the whole of a row block, or a columnar block's
+    /// keys (in the entry layout, or packed).
+    fn keys_part(&self, i: usize) -> Result<KeysPart> {
         let h = self.index.handles[i];
         let corrupt = |m: Malformed| self.corrupt(h.offset, m);
-        let layout = h.layout().map_err(corrupt)?;
         let data = if h.tag == TAG_NONE {
             self.check_uncompressed(i, &h)?;
             let start = h.offset as usize;
-            // The entry layout: the whole block, or a columnar block's keys.
             let range = start..start + h.keys_len as usize;
             if self
                 .file
@@ -1007,12 +1066,20 @@ impl Table {
         } else {
             self.load_compressed(&h)?
         };
-        Block::with_layout(data, layout).map_err(corrupt)
+        if h.packed {
+            return PackedKeys::parse(data, h.entries as usize)
+                .map(KeysPart::Packed)
+                .map_err(|m| corrupt(Malformed(m.0)));
+        }
+        let layout = h.layout().map_err(corrupt)?;
+        Block::with_layout(data, layout)
+            .map(KeysPart::Rows)
+            .map_err(corrupt)
     }
 
     /// The columns of columnar data block `i`, whose keys (from
-    /// [`Table::data_block`]) are `keys`; `None` for a row block.
-    fn column_block(&self, i: usize, keys: &Block) -> Result<Option<ColumnBlock>> {
+    /// [`Table::keys_part`]) are `keys`; `None` for a row block.
+    fn column_block(&self, i: usize, keys: &KeysPart) -> Result<Option<ColumnBlock>> {
         let h = self.index.handles[i];
         if !h.columnar {
             return Ok(None);
@@ -1026,6 +1093,84 @@ impl Table {
         let dir = Arc::clone(self.column_dir(i, &data, h.entries as usize)?);
         let keys = Box::new(BlockKeys(keys.clone()));
         Ok(Some(ColumnBlock::with_dir(data, keys, dir)))
+    }
+}
+
+/// The keys part of a data block: a block in the entry layout (a row
+/// block, or a columnar block's keys as the first columnar format stored
+/// them), or a columnar block's packed keys.
+#[derive(Debug, Clone)]
+enum KeysPart {
+    Rows(Block),
+    Packed(PackedKeys),
+}
+
+impl KeysPart {
+    /// No keys: a placeholder for "no block".
+    fn empty() -> KeysPart {
+        KeysPart::Rows(Block::empty())
+    }
+
+    /// Number of versions.
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            KeysPart::Rows(b) => b.len(),
+            KeysPart::Packed(p) => p.view().len(),
+        }
+    }
+
+    /// Decodes version `i`. For packed keys only its seqno and kind are
+    /// set (the key is read with [`PackedView::key_into`], the value from
+    /// the columns).
+    #[inline]
+    fn entry_at(&self, i: usize) -> std::result::Result<RawEntry, Malformed> {
+        match self {
+            KeysPart::Rows(b) => b.entry_at(i),
+            KeysPart::Packed(p) => {
+                let v = p.view();
+                if i >= v.len() {
+                    return Err(Malformed("entry index out of range"));
+                }
+                Ok(RawEntry {
+                    key: 0..0,
+                    seqno: v.seqno(i),
+                    kind: if v.is_tombstone(i) {
+                        Kind::Delete
+                    } else {
+                        Kind::Put
+                    },
+                    value: 0..0,
+                })
+            }
+        }
+    }
+
+    /// Index of the first version at or after `(key, seqno)` in internal
+    /// order, or [`KeysPart::len`].
+    #[inline]
+    fn seek(&self, key: &[u8], seqno: Seqno) -> std::result::Result<usize, Malformed> {
+        match self {
+            KeysPart::Rows(b) => b.seek(key, seqno),
+            KeysPart::Packed(p) => Ok(p.view().seek(key, seqno)),
+        }
+    }
+
+    /// Appends version `i`'s key to `out` (nothing when it does not
+    /// decode; reading it through [`KeysPart::entry_at`] reports that).
+    fn key_into(&self, i: usize, out: &mut Vec<u8>) {
+        match self {
+            KeysPart::Rows(b) => {
+                if let Ok(e) = b.entry_at(i) {
+                    out.extend_from_slice(b.key(&e));
+                }
+            }
+            KeysPart::Packed(p) => {
+                if i < p.view().len() {
+                    p.view().key_into(i, out);
+                }
+            }
+        }
     }
 }
 
@@ -1044,20 +1189,77 @@ enum Found {
 
 /// The keys of a columnar block, as its [`ColumnBlock`] reads them.
 #[derive(Debug)]
-struct BlockKeys(Block);
+struct BlockKeys(KeysPart);
 
-impl KeySide for BlockKeys {
-    fn key(&self, i: usize) -> &[u8] {
-        match self.0.entry_at(i) {
-            Ok(e) => &self.0.bytes()[e.key],
+impl BlockKeys {
+    /// The key of row `i` in the entry layout (empty when it does not
+    /// decode).
+    #[inline]
+    fn row_key(b: &Block, i: usize) -> &[u8] {
+        match b.entry_at(i) {
+            Ok(e) => &b.bytes()[e.key],
             Err(_) => &[],
         }
     }
+}
 
+impl KeySide for BlockKeys {
+    #[inline]
+    fn key_cmp(&self, i: usize, other: &[u8]) -> Ordering {
+        match &self.0 {
+            KeysPart::Rows(b) => BlockKeys::row_key(b, i).cmp(other),
+            KeysPart::Packed(p) => {
+                let v = p.view();
+                if i < v.len() {
+                    v.key_cmp(i, other)
+                } else {
+                    [].as_slice().cmp(other)
+                }
+            }
+        }
+    }
+
+    fn key_into(&self, i: usize, out: &mut Vec<u8>) {
+        self.0.key_into(i, out);
+    }
+
+    #[inline]
+    fn key_suffix(&self, i: usize) -> Option<u64> {
+        match &self.0 {
+            KeysPart::Rows(b) => {
+                let k = BlockKeys::row_key(b, i);
+                let tail = k.get(k.len().checked_sub(8)?..)?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(tail);
+                Some(u64::from_be_bytes(a))
+            }
+            KeysPart::Packed(p) => (i < p.view().len()).then(|| p.view().suffix(i)),
+        }
+    }
+
+    #[inline]
+    fn same_key(&self, a: usize, b: usize) -> bool {
+        match &self.0 {
+            KeysPart::Rows(blk) => BlockKeys::row_key(blk, a) == BlockKeys::row_key(blk, b),
+            KeysPart::Packed(p) => {
+                let v = p.view();
+                a < v.len() && b < v.len() && v.suffix(a) == v.suffix(b)
+            }
+        }
+    }
+
+    #[inline]
     fn version(&self, i: usize) -> (Seqno, bool) {
         match self.0.entry_at(i) {
             Ok(e) => (e.seqno, e.kind == Kind::Delete),
             Err(_) => (0, false),
+        }
+    }
+
+    fn packed(&self) -> Option<PackedView<'_>> {
+        match &self.0 {
+            KeysPart::Rows(_) => None,
+            KeysPart::Packed(p) => Some(p.view()),
         }
     }
 }
@@ -1068,6 +1270,13 @@ fn check_trailer(contents: &[u8], h: &BlockHandle) -> std::result::Result<(), Ma
     let keys = contents
         .get(..h.keys_len as usize)
         .ok_or(Malformed("block shorter than its keys"))?;
+    if h.packed {
+        PackedMeta::parse(keys, h.entries as usize).map_err(|m| Malformed(m.0))?;
+        if contents.len() != h.contents_len as usize {
+            return Err(Malformed("block trailer differs from the index"));
+        }
+        return Ok(());
+    }
     let l = Layout::of(keys)?;
     if contents.len() != h.contents_len as usize
         || l.entries() != h.entries as usize
@@ -1124,7 +1333,10 @@ impl Footer {
         if version != !check {
             return Err(corrupt("footer version field damaged"));
         }
-        if version != FORMAT_VERSION && version != FORMAT_VERSION_ROWS {
+        if version != FORMAT_VERSION
+            && version != FORMAT_VERSION_COLUMNAR
+            && version != FORMAT_VERSION_ROWS
+        {
             return Err(Error::UnsupportedVersion {
                 path: path.to_path_buf(),
                 found: version,
@@ -1214,7 +1426,7 @@ fn load_index(
         let u32_at = |at: usize| read_u32(v, at).unwrap_or(0);
         // Version 2 index entries of columnar blocks go on past the
         // version 1 fields.
-        let long = version >= FORMAT_VERSION && v.len() > INDEX_VALUE_LEN;
+        let long = version >= FORMAT_VERSION_COLUMNAR && v.len() > INDEX_VALUE_LEN;
         let (Some(at), Some(len), true) = (
             read_u64(v, 0),
             read_u64(v, 8),
@@ -1231,14 +1443,16 @@ fn load_index(
             buckets: u32_at(25),
             keys_len: u32_at(17),
             columnar: false,
+            packed: false,
         };
         let ext = if long {
             let base = e.value.start;
-            let entry = columnar_entry(&v[INDEX_VALUE_LEN..], base + INDEX_VALUE_LEN)
+            let entry = columnar_entry(&v[INDEX_VALUE_LEN..], base + INDEX_VALUE_LEN, version)
                 .map_err(|m| corrupt(m.0))?;
             h.keys_len = entry.0;
             h.columnar = true;
-            if h.keys_len > h.contents_len || h.tag != TAG_NONE {
+            h.packed = entry.2;
+            if h.keys_len > h.contents_len || h.tag != TAG_NONE || (h.packed && h.buckets != 0) {
                 return Err(corrupt("bad columnar block handle in index"));
             }
             if entry.1.summary.rows != h.entries {
@@ -1265,7 +1479,9 @@ fn load_index(
         if h.entries == 0 {
             return Err(corrupt("empty data block in index"));
         }
-        h.layout().map_err(|m| corrupt(m.0))?;
+        if !h.packed {
+            h.layout().map_err(|m| corrupt(m.0))?;
+        }
         if let Some(p) = &prev
             && !internal_cmp(block.key(p), p.seqno, block.key(&e), e.seqno).is_lt()
         {
@@ -1292,16 +1508,25 @@ fn load_index(
 }
 
 /// Decodes the columnar part of an index entry, `ext`, which starts at
-/// byte `at` of the index block: (keys length, the entry).
+/// byte `at` of the index block of a file of format `version`: (keys
+/// length, the entry, whether the keys are packed). A marker the version
+/// does not know is an error.
 fn columnar_entry(
     ext: &[u8],
     at: usize,
-) -> std::result::Result<(u32, ColumnarEntry), columnar::Malformed> {
+    version: u32,
+) -> std::result::Result<(u32, ColumnarEntry, bool), columnar::Malformed> {
     let bad = columnar::Malformed("bad columnar index entry");
     let mut r = Reader::new(ext);
-    if r.u8()? != BLOCK_COLUMNAR {
-        return Err(bad);
-    }
+    let packed = match r.u8()? {
+        BLOCK_COLUMNAR => false,
+        BLOCK_COLUMNAR_PACKED if version >= FORMAT_VERSION => true,
+        _ => {
+            return Err(columnar::Malformed(
+                "unknown columnar block marker in index",
+            ));
+        }
+    };
     let keys_len = r.u32()?;
     let first_len = r.u32()? as usize;
     let first_at = at + r.pos();
@@ -1320,6 +1545,7 @@ fn columnar_entry(
             summary,
             zones: zones_at as u32..(at + r.pos()) as u32,
         },
+        packed,
     ))
 }
 
@@ -1480,7 +1706,9 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
         let mut bad: Option<&'static str> = None;
         // The previous version: in this block, or (for the first) the
         // last one of the previous sound block.
-        let mut last: Option<RawEntry> = None;
+        let mut last: Option<(Vec<u8>, Seqno)> = prev.take().map(|(k, s)| (k.to_vec(), s));
+        let mut key = Vec::new();
+        let mut in_block = 0usize;
         for j in 0..block.len() {
             let e = match block.entry_at(j) {
                 Ok(e) => e,
@@ -1489,20 +1717,17 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
                     break;
                 }
             };
-            let key = block.key(&e);
-            let before = match &last {
-                Some(l) => Some((block.key(l), l.seqno)),
-                None => prev.as_ref().map(|(k, s)| (&k[..], *s)),
-            };
-            if let Some((pk, ps)) = before
-                && !internal_cmp(pk, ps, key, e.seqno).is_lt()
+            key.clear();
+            block.key_into(j, &mut key);
+            if let Some((pk, ps)) = &last
+                && !internal_cmp(pk, *ps, &key, e.seqno).is_lt()
             {
                 bad = Some("versions out of order");
                 break;
             }
             if let Some(m) = &meta
-                && (key < &m.min_key[..]
-                    || key > &m.max_key[..]
+                && (key[..] < m.min_key[..]
+                    || key[..] > m.max_key[..]
                     || e.seqno < m.min_seqno
                     || e.seqno > m.max_seqno)
             {
@@ -1510,21 +1735,30 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
                 break;
             }
             if let Some(b) = &bloom
-                && !b.may_contain(bloom::hash(key))
+                && !b.may_contain(bloom::hash(&key))
             {
                 bloom_misses += 1;
             }
-            last = Some(e);
+            in_block += 1;
+            match &mut last {
+                Some((k, s)) => {
+                    k.clear();
+                    k.extend_from_slice(&key);
+                    *s = e.seqno;
+                }
+                None => last = Some((key.clone(), e.seqno)),
+            }
         }
         if bad.is_none()
-            && let Some(l) = &last
-            && (block.key(l) != index.key(i) || l.seqno != index.block_keys[i].seqno)
+            && in_block > 0
+            && let Some((k, s)) = &last
+            && (&k[..] != index.key(i) || *s != index.block_keys[i].seqno)
         {
             bad = Some("last version differs from the index");
         }
         prev = last
-            .filter(|_| bad.is_none())
-            .map(|l| (Bytes::copy_from_slice(block.key(&l)), l.seqno));
+            .filter(|_| bad.is_none() && in_block > 0)
+            .map(|(k, s)| (Bytes::from(k), s));
         if let Some(reason) = bad {
             out.push(TablePart::Data, Error::corruption(path, h.offset, reason));
         }
@@ -1561,7 +1795,7 @@ pub(crate) fn check_table(path: &Path, file: &Bytes) -> TableCheck {
 
 /// Checks and decodes one data block: checksum, tag, decompression and
 /// trailer against its index entry.
-fn check_data_block(file: &Bytes, h: &BlockHandle) -> std::result::Result<Block, Malformed> {
+fn check_data_block(file: &Bytes, h: &BlockHandle) -> std::result::Result<KeysPart, Malformed> {
     let start = h.offset as usize;
     let stored = file
         .get(start..start + h.stored_len as usize)
@@ -1576,13 +1810,23 @@ fn check_data_block(file: &Bytes, h: &BlockHandle) -> std::result::Result<Block,
         _ => return Err(Malformed("unknown compression tag")),
     };
     check_trailer(&data, h)?;
-    let keys = Block::with_layout(data.slice(..h.keys_len as usize), h.layout()?)?;
-    if h.columnar {
-        for j in 0..keys.len() {
-            if keys.view().row_of(&keys.entry_at(j)?)? != j {
-                return Err(Malformed("bad row number in columnar block keys"));
+    let keys_bytes = data.slice(..h.keys_len as usize);
+    let keys = if h.packed {
+        KeysPart::Packed(
+            PackedKeys::parse(keys_bytes, h.entries as usize).map_err(|m| Malformed(m.0))?,
+        )
+    } else {
+        let keys = Block::with_layout(keys_bytes, h.layout()?)?;
+        if h.columnar {
+            for j in 0..keys.len() {
+                if keys.view().row_of(&keys.entry_at(j)?)? != j {
+                    return Err(Malformed("bad row number in columnar block keys"));
+                }
             }
         }
+        KeysPart::Rows(keys)
+    };
+    if h.columnar {
         let region = data.slice(h.keys_len as usize..);
         ColumnBlock::parse(region, Box::new(BlockKeys(keys.clone())), keys.len())
             .map_err(|m| Malformed(m.0))?;
@@ -1657,9 +1901,9 @@ pub(crate) struct TableCursor {
     upper: Bound<Bytes>,
     reverse: bool,
     state: CursorState,
-    /// The current block of `tables[t]` (empty when not positioned) and
-    /// its number.
-    block: Block,
+    /// The keys of the current block of `tables[t]` (empty when not
+    /// positioned) and its number.
+    block: KeysPart,
     block_idx: usize,
     /// The current version: its index in the block, and the version.
     pos: usize,
@@ -1673,6 +1917,8 @@ pub(crate) struct TableCursor {
     cols: Option<Arc<ColumnBlock>>,
     /// The current version's value, joined from `cols`.
     val: Vec<u8>,
+    /// The current version's key when the block's keys are packed.
+    packed_key: Vec<u8>,
 }
 
 impl fmt::Debug for TableCursor {
@@ -1707,7 +1953,7 @@ impl TableCursor {
             upper,
             reverse,
             state: CursorState::Unstarted,
-            block: Block::empty(),
+            block: KeysPart::empty(),
             block_idx: 0,
             pos: 0,
             entry: RawEntry::EMPTY,
@@ -1715,6 +1961,7 @@ impl TableCursor {
             prepared: false,
             cols: None,
             val: Vec::new(),
+            packed_key: Vec::new(),
         }
     }
 
@@ -1735,7 +1982,9 @@ impl TableCursor {
             return;
         };
         if self.load(i).is_ok() {
-            self.block.view().prefetch();
+            if let KeysPart::Rows(b) = &self.block {
+                b.view().prefetch();
+            }
             self.prepared = true;
         }
     }
@@ -1770,7 +2019,10 @@ impl TableCursor {
     /// `true`).
     #[inline]
     pub(crate) fn key(&self) -> &[u8] {
-        self.block.key(&self.entry)
+        match &self.block {
+            KeysPart::Rows(b) => b.key(&self.entry),
+            KeysPart::Packed(_) => &self.packed_key,
+        }
     }
 
     /// The current version's value (empty for a tombstone).
@@ -1779,7 +2031,10 @@ impl TableCursor {
         if self.cols.is_some() {
             return &self.val;
         }
-        &self.block.bytes()[self.entry.value.clone()]
+        match &self.block {
+            KeysPart::Rows(b) => &b.bytes()[self.entry.value.clone()],
+            KeysPart::Packed(_) => &[],
+        }
     }
 
     #[inline]
@@ -1795,17 +2050,26 @@ impl TableCursor {
     /// The current version, owned (sharing the block's bytes).
     #[inline]
     pub(crate) fn entry(&self) -> Entry {
-        let mut e = self.block.to_entry(&self.entry);
-        if self.cols.is_some() {
-            e.value = Bytes::copy_from_slice(&self.val);
+        let (key, value) = self.pair();
+        Entry {
+            key,
+            seqno: self.entry.seqno,
+            kind: self.entry.kind,
+            value,
         }
-        e
     }
 
     /// The current key and value, owned (sharing the block's bytes).
     #[inline]
     pub(crate) fn pair(&self) -> (Bytes, Bytes) {
-        let data = self.block.bytes();
+        let KeysPart::Rows(b) = &self.block else {
+            // Packed keys are always a columnar block's.
+            return (
+                Bytes::copy_from_slice(&self.packed_key),
+                Bytes::copy_from_slice(&self.val),
+            );
+        };
+        let data = b.bytes();
         let value = if self.cols.is_some() {
             Bytes::copy_from_slice(&self.val)
         } else {
@@ -1849,13 +2113,21 @@ impl TableCursor {
             return n;
         }
         let (mut lo, mut hi) = (self.pos, n);
+        let mut key = Vec::new();
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             // An undecodable entry ends the run early; reading it row by
             // row then reports the corruption.
-            let above = match self.block.entry_at(mid) {
-                Ok(e) => above_upper(&self.block.bytes()[e.key], &self.upper),
-                Err(_) => true,
+            let above = match &self.block {
+                KeysPart::Rows(b) => match b.entry_at(mid) {
+                    Ok(e) => above_upper(&b.bytes()[e.key], &self.upper),
+                    Err(_) => true,
+                },
+                KeysPart::Packed(p) => {
+                    key.clear();
+                    p.view().key_into(mid, &mut key);
+                    above_upper(&key, &self.upper)
+                }
             };
             if above {
                 hi = mid;
@@ -1892,7 +2164,7 @@ impl TableCursor {
     fn finish(&mut self) {
         self.prepared = false;
         self.state = CursorState::Done;
-        self.block = Block::empty();
+        self.block = KeysPart::empty();
         self.cols = None;
         self.entry = RawEntry::EMPTY;
     }
@@ -1909,7 +2181,7 @@ impl TableCursor {
     /// Makes block `i` of the current table current.
     fn load(&mut self, i: usize) -> Result<()> {
         let table = &self.tables[self.t];
-        self.block = table.data_block(i)?;
+        self.block = table.keys_part(i)?;
         self.cols = table.column_block(i, &self.block)?.map(Arc::new);
         self.block_idx = i;
         let index = &table.index;
@@ -1928,6 +2200,10 @@ impl TableCursor {
     /// Decodes entry `pos` of the current block, through its offsets array.
     fn decode(&mut self, pos: usize) -> Result<()> {
         self.entry = self.block.entry_at(pos).map_err(|m| self.corrupt(m))?;
+        if let KeysPart::Packed(p) = &self.block {
+            self.packed_key.clear();
+            p.view().key_into(pos, &mut self.packed_key);
+        }
         self.pos = pos;
         self.fill_value();
         Ok(())
@@ -1969,9 +2245,12 @@ impl TableCursor {
     #[inline]
     fn next_in_table(&mut self) -> Result<bool> {
         if self.pos + 1 < self.block.len() {
+            let KeysPart::Rows(b) = &self.block else {
+                self.decode(self.pos + 1)?;
+                return Ok(true);
+            };
             // Entries are stored back to back.
-            self.entry = self
-                .block
+            self.entry = b
                 .entry_at_offset(self.entry.value.end)
                 .map_err(|m| self.corrupt(m))?;
             self.pos += 1;

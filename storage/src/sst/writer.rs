@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use super::block::{self, BlockBuilder, INDEX_VALUE_LEN, MAX_BLOCK_SIZE, MAX_ENTRY_LEN};
 use super::{
-    BLOCK_COLUMNAR, FOOTER_LEN, FORMAT_VERSION, FORMAT_VERSION_ROWS, MAGIC, TableMeta, bloom,
+    BLOCK_COLUMNAR, BLOCK_COLUMNAR_PACKED, FOOTER_LEN, FORMAT_VERSION, FORMAT_VERSION_COLUMNAR,
+    FORMAT_VERSION_ROWS, MAGIC, TableMeta, bloom,
 };
-use crate::columnar::{SplitRows, Summary, ValueLayout, encode_columns};
+use crate::columnar::{SplitRows, Summary, ValueLayout, encode_columns, keys as packed};
 use crate::error::{Error, Result};
 use crate::io::WritableFile;
 use crate::types::{Kind, Seqno, internal_cmp};
@@ -155,6 +156,11 @@ pub(crate) struct TableWriter {
     join_buf: Vec<u8>,
     /// Columnar data blocks written.
     columnar_blocks: u64,
+    /// Whether columnar blocks whose keys have the shape get packed keys
+    /// (always, but for tests that write the first columnar format).
+    pack_keys: bool,
+    /// Columnar data blocks written with packed keys.
+    packed_blocks: u64,
 }
 
 impl std::fmt::Debug for TableWriter {
@@ -204,8 +210,19 @@ impl TableWriter {
             columnar_buf: Vec::new(),
             join_buf: Vec::new(),
             columnar_blocks: 0,
+            pack_keys: true,
+            packed_blocks: 0,
             opts,
         }
+    }
+
+    /// A writer that keeps every columnar block's keys in the row entry
+    /// layout and writes format version 2: the files the build before
+    /// packed keys wrote, for tests that check they still read.
+    #[cfg(test)]
+    pub(crate) fn with_row_keys(mut self) -> TableWriter {
+        self.pack_keys = false;
+        self
     }
 
     /// Adds one version. Versions must arrive in strictly increasing
@@ -334,32 +351,48 @@ impl TableWriter {
             drop(rows);
             return self.write_pending_as_rows(p);
         }
-        // The keys, seqnos and kinds: a block in the entry layout whose
-        // values are the row numbers (varints), so that a point lookup
-        // through its hash index lands on the row's position.
-        let mut keys = std::mem::take(&mut self.block);
-        keys.reset();
-        let mut unique = true;
-        let mut row = Vec::with_capacity(5);
-        for i in 0..n {
-            let head = i == 0 || p.key(i) != p.key(i - 1);
-            unique &= head;
-            row.clear();
-            block::put_varint(&mut row, i as u64);
-            keys.add(
-                p.key(i),
-                p.seqnos[i],
-                p.kinds[i],
-                &row,
-                head.then_some(p.hashes[i]),
-            );
-        }
         let mut buf = std::mem::take(&mut self.columnar_buf);
         buf.clear();
-        buf.extend_from_slice(keys.finish());
-        let (keys_len, entries, buckets) = keys.finished();
-        keys.reset();
-        self.block = keys;
+        let unique = (1..n).all(|i| p.key(i) != p.key(i - 1));
+        let pack = self.pack_keys && packed::fits((0..n).map(|i| p.key(i)));
+        let (marker, entries, buckets) = if pack {
+            // Packed keys: the shared prefix once, suffixes and seqnos
+            // bit-packed, tombstones as a bitmap; no hash index.
+            packed::encode(
+                n,
+                |i| p.key(i),
+                |i| p.seqnos[i],
+                |i| p.kinds[i] == Kind::Delete,
+                &mut buf,
+            );
+            self.packed_blocks += 1;
+            (BLOCK_COLUMNAR_PACKED, n as u32, 0)
+        } else {
+            // A block in the entry layout whose values are the row numbers
+            // (varints), so that a point lookup through its hash index
+            // lands on the row's position.
+            let mut keys = std::mem::take(&mut self.block);
+            keys.reset();
+            let mut row = Vec::with_capacity(5);
+            for i in 0..n {
+                let head = i == 0 || p.key(i) != p.key(i - 1);
+                row.clear();
+                block::put_varint(&mut row, i as u64);
+                keys.add(
+                    p.key(i),
+                    p.seqnos[i],
+                    p.kinds[i],
+                    &row,
+                    head.then_some(p.hashes[i]),
+                );
+            }
+            buf.extend_from_slice(keys.finish());
+            let (_, entries, buckets) = keys.finished();
+            keys.reset();
+            self.block = keys;
+            (BLOCK_COLUMNAR, entries, buckets)
+        };
+        let keys_len = buf.len() as u32;
         let summary = Summary {
             rows: n as u32,
             unique,
@@ -379,7 +412,7 @@ impl TableWriter {
         handle.extend_from_slice(&(contents_len as u32).to_le_bytes());
         handle.extend_from_slice(&entries.to_le_bytes());
         handle.extend_from_slice(&buckets.to_le_bytes());
-        handle.push(BLOCK_COLUMNAR);
+        handle.push(marker);
         handle.extend_from_slice(&keys_len.to_le_bytes());
         let first = p.key(0);
         handle.extend_from_slice(&(first.len() as u32).to_le_bytes());
@@ -486,10 +519,13 @@ impl TableWriter {
         ] {
             self.out.extend_from_slice(&v.to_le_bytes());
         }
-        // Version 1 unless the file may hold columnar blocks, so a file
-        // written without a layout still opens in an older build.
-        let version = if self.opts.layout.is_some() {
+        // Version 1 unless the file may hold columnar blocks, and 2 unless
+        // it holds packed keys, so that a file an older build can read
+        // still opens there.
+        let version = if self.packed_blocks > 0 {
             FORMAT_VERSION
+        } else if self.opts.layout.is_some() {
+            FORMAT_VERSION_COLUMNAR
         } else {
             FORMAT_VERSION_ROWS
         };

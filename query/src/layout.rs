@@ -32,6 +32,13 @@ impl ValueLayout for RowLayout {
             .then_some(TABLE_PREFIX_LEN)
     }
 
+    /// Keys outside the tables' groups are index entries, read by prefix
+    /// scans (no hash index), and the catalog's (point reads at open and
+    /// at DDL keep theirs).
+    fn hash_index(&self, key: &[u8]) -> bool {
+        key.get(..TABLE_PREFIX_LEN) == Some(&CATALOG_PREFIX[..])
+    }
+
     fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
         let start = out.len();
         let Ok(mut reader) = RowReader::new(value) else {

@@ -101,6 +101,16 @@ pub trait ValueLayout: Send + Sync + fmt::Debug + 'static {
     fn text_is_utf8(&self) -> bool {
         false
     }
+    /// Whether a row block that starts with `key` (a key outside any
+    /// group) gets a hash index, which speeds point reads of its keys and
+    /// costs about 5 bytes per key. A layout whose other keys are read by
+    /// range (a database's index entries, found by prefix) says `false`;
+    /// such blocks are binary-searched by the rare point read. Default
+    /// true.
+    fn hash_index(&self, key: &[u8]) -> bool {
+        let _ = key;
+        true
+    }
 }
 
 /// One field of a value.

@@ -91,7 +91,9 @@ fn borrowed(s: &Snapshot, id: u64) -> Option<Vec<u8>> {
         Some(match found? {
             PointRef::Row(v) => v.to_vec(),
             PointRef::Block { block, row } => {
-                assert_eq!(block.key(row), &key[..], "another key's row");
+                let mut found_key = Vec::new();
+                block.key_into(row, &mut found_key);
+                assert_eq!(found_key, key, "another key's row");
                 assert!(!block.is_tombstone(row));
                 assert!(block.text_is_utf8(), "a cached block's text is checked");
                 let mut v = Vec::new();

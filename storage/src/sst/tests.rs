@@ -1229,6 +1229,45 @@ mod columnar {
         }
     }
 
+    /// [`TaggedLayout`], whose keys outside any group get no hash index.
+    #[derive(Debug)]
+    struct UnhashedLayout;
+
+    impl ValueLayout for UnhashedLayout {
+        fn group_len(&self, key: &[u8]) -> Option<usize> {
+            TaggedLayout.group_len(key)
+        }
+        fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
+            TaggedLayout.split(value, out)
+        }
+        fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
+            TaggedLayout.join(fields, out)
+        }
+        fn hash_index(&self, _key: &[u8]) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn row_blocks_without_a_hash_index_are_smaller_and_read_the_same() {
+        let m = columnar_model(3000, 4);
+        let (hashed, _) = write_columnar(&m, copts(512), false);
+        let mut o = copts(512);
+        o.layout = Some(Arc::new(UnhashedLayout));
+        let (unhashed, _) = write_columnar(&m, o, false);
+        // The row blocks (keys outside any group) lose their buckets.
+        assert!(
+            unhashed.len() < hashed.len(),
+            "{} bytes without hash indexes, {} with",
+            unhashed.len(),
+            hashed.len()
+        );
+        let report = super::super::check_table(Path::new("mem.sst"), &unhashed);
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        let t = Arc::new(open_with(unhashed, Arc::new(UnhashedLayout)));
+        check_table(&m, &t, &absent_probes(&m), &sample_bounds(&m));
+    }
+
     /// Rows 0..200 of `t001` (an int and a text field); row `bad`'s text,
     /// if any, is not UTF-8. Written as columnar blocks.
     fn text_table(bad: Option<u64>) -> Bytes {

@@ -149,6 +149,9 @@ pub(crate) struct TableWriter {
     skip_compression: u32,
     /// Whether the last sealed block was kept compressed.
     last_compressed: bool,
+    /// Whether the row block being built has no hash index
+    /// ([`crate::columnar::ValueLayout::hash_index`] of its first key).
+    unhashed_block: bool,
     /// The columnar block being gathered (only with a layout).
     pending: Pending,
     /// Buffers of [`TableWriter::finish_columnar`], reused.
@@ -206,6 +209,7 @@ impl TableWriter {
             incompressible_run: 0,
             skip_compression: 0,
             last_compressed: false,
+            unhashed_block: false,
             pending: Pending::default(),
             columnar_buf: Vec::new(),
             join_buf: Vec::new(),
@@ -299,8 +303,18 @@ impl TableWriter {
             self.pending.push(key, seqno, kind, value, self.key_hash);
             return Ok(());
         }
-        // A key's first version in each block goes into its hash index.
-        let head = (new_key || self.block.is_empty()).then_some(self.key_hash);
+        if self.block.is_empty() {
+            self.unhashed_block = self
+                .opts
+                .layout
+                .as_ref()
+                .is_some_and(|l| !l.hash_index(key));
+        }
+        // A key's first version in each block goes into its hash index
+        // (all of the block's keys, or none: a block without one is
+        // binary-searched).
+        let head =
+            (!self.unhashed_block && (new_key || self.block.is_empty())).then_some(self.key_hash);
         self.block.add(key, seqno, kind, value, head);
         if self.block.size() >= self.opts.block_size {
             self.finish_block()?;
@@ -436,6 +450,9 @@ impl TableWriter {
             let entry_len = BlockBuilder::entry_len(key.len(), value.len());
             if !self.block.is_empty() && self.block.size() + entry_len > self.opts.block_size {
                 self.finish_block_as(p.key(i - 1), p.seqnos[i - 1])?;
+            }
+            if self.block.is_empty() {
+                self.unhashed_block = false;
             }
             let head = i == 0 || key != p.key(i - 1) || self.block.is_empty();
             self.block.add(

@@ -33,10 +33,14 @@ impl<'v> SplitRows<'v> {
 /// Appends the column region of `rows` (with `summary`, whose row count
 /// must match) to `out`, and returns the block-level zone of every column
 /// (what the index keeps). Field counts must fit a `u16`.
+///
+/// `decimal` allows [`enc::DECIMAL`] for float columns (a block of format
+/// version 3: older readers do not know that encoding).
 pub(crate) fn encode_columns<'v>(
     rows: &SplitRows<'v>,
     summary: &Summary,
     out: &mut Vec<u8>,
+    decimal: bool,
 ) -> Vec<zone::ColumnZone<'v>> {
     let n = rows.rows();
     debug_assert_eq!(n, summary.rows as usize);
@@ -64,7 +68,7 @@ pub(crate) fn encode_columns<'v>(
         column.clear();
         column.extend((0..n).map(|i| rows.field(i, c)));
         let start = (out.len() - region) as u32;
-        let (zone, header, body) = encode_column(&column, out);
+        let (zone, header, body) = encode_column(&column, out, decimal);
         let body = (body - region) as u32;
         let e = &mut out[dir + DIR_ENTRY_LEN * c..dir + DIR_ENTRY_LEN * (c + 1)];
         e[..HEADER_LEN].copy_from_slice(&header);
@@ -81,6 +85,7 @@ pub(crate) fn encode_columns<'v>(
 fn encode_column<'v>(
     col: &[Field<'v>],
     out: &mut Vec<u8>,
+    decimal: bool,
 ) -> (zone::ColumnZone<'v>, [u8; HEADER_LEN], usize) {
     let n = col.len();
     let mut tags = 0u8;
@@ -137,11 +142,32 @@ fn encode_column<'v>(
             enc::FOR
         }
         ColumnKind::Float => {
-            for f in col {
-                let v = if let Field::Float(v) = f { *v } else { 0.0 };
-                out.extend_from_slice(&v.to_bits().to_le_bytes());
+            let floats = || {
+                col.iter().map(|f| match f {
+                    Field::Float(v) => Some(*v),
+                    _ => None,
+                })
+            };
+            match decimal.then(|| decimal_scale(floats().flatten())).flatten() {
+                Some((exp, min, max)) => {
+                    width = width_of(max.wrapping_sub(min) as u64);
+                    base = min;
+                    dict_len = u32::from(exp);
+                    bits::pack(
+                        floats().map(|v| v.map_or(0, |v| scaled(v, exp).wrapping_sub(min) as u64)),
+                        n,
+                        width,
+                        out,
+                    );
+                    enc::DECIMAL
+                }
+                None => {
+                    for v in floats() {
+                        out.extend_from_slice(&v.unwrap_or(0.0).to_bits().to_le_bytes());
+                    }
+                    enc::PLAIN
+                }
             }
-            enc::PLAIN
         }
         ColumnKind::Bool => {
             bits::put_bitmap(col.iter().map(|f| matches!(f, Field::Bool(true))), n, out);
@@ -175,6 +201,43 @@ fn encode_column<'v>(
     h[14] = width;
     h[15..19].copy_from_slice(&dict_len.to_le_bytes());
     (block_zone, h, body)
+}
+
+/// The largest decimal exponent [`decimal_scale`] tries.
+const MAX_DECIMAL_EXP: u8 = 9;
+
+/// `v` × 10^`exp`, rounded to an integer (saturating).
+fn scaled(v: f64, exp: u8) -> i64 {
+    (v * super::POW10[usize::from(exp)]).round() as i64
+}
+
+/// The smallest exponent `e` (at most [`MAX_DECIMAL_EXP`]) at which every
+/// value is `i / 10^e` for an integer `i` of magnitude below 2^53 — the
+/// exact bits back, as [`super::decimal_value`] computes them — with the
+/// smallest and largest such `i`; `None` when there is none (NaN,
+/// infinities, -0.0, too many digits) or the integers span 64 bits.
+fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<(u8, i64, i64)> {
+    const LIMIT: f64 = (1u64 << 53) as f64;
+    'exp: for exp in 0..=MAX_DECIMAL_EXP {
+        let (mut min, mut max) = (i64::MAX, i64::MIN);
+        for v in values.clone() {
+            let s = v * super::POW10[usize::from(exp)];
+            if !(s.abs() < LIMIT) {
+                continue 'exp;
+            }
+            let i = s.round() as i64;
+            if super::decimal_value(i, exp).to_bits() != v.to_bits() {
+                continue 'exp;
+            }
+            min = min.min(i);
+            max = max.max(i);
+        }
+        if min > max {
+            return None;
+        }
+        return (width_of(max.wrapping_sub(min) as u64) < 64).then_some((exp, min, max));
+    }
+    None
 }
 
 fn bytes_of<'v>(f: &Field<'v>) -> &'v [u8] {

@@ -196,6 +196,18 @@ pub(crate) mod enc {
     pub const DICT: u8 = 3;
     /// Bools: one bit per row.
     pub const BITMAP: u8 = 4;
+    /// Floats that are decimals: `i / 10^e` with `i` FOR-packed like ints
+    /// and `e` in the header's dictionary-size field (format version 3).
+    pub const DECIMAL: u8 = 5;
+}
+
+/// Powers of ten exact in an f64, for [`enc::DECIMAL`].
+const POW10: [f64; 10] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+/// The float a decimal column stores as `i` at exponent `exp` (at most 9).
+#[inline]
+fn decimal_value(i: i64, exp: u8) -> f64 {
+    i as f64 / POW10[usize::from(exp).min(9)]
 }
 
 /// Why a column region failed to decode; the reader adds file and offset.
@@ -324,6 +336,8 @@ struct ColumnMeta {
     codes: usize,
     /// Bit width of packed values.
     width: u8,
+    /// Decimal exponent ([`enc::DECIMAL`]); 0 for other encodings.
+    exp: u8,
 }
 
 /// The key side of a columnar block: what a [`ColumnBlock`] asks the SST
@@ -769,6 +783,9 @@ fn parse_column(
         (ColumnKind::Int, _) => {
             r.take(bits::packed_len(n, meta.width))?;
         }
+        (ColumnKind::Float, enc::DECIMAL) => {
+            r.take(bits::packed_len(n, meta.width))?;
+        }
         (ColumnKind::Float, _) => {
             r.take(8 * n)?;
         }
@@ -809,6 +826,7 @@ fn column_header(h: &[u8], at: usize, n: usize) -> Result<ColumnMeta, Malformed>
         (ColumnKind::Null, enc::NONE) => true,
         (ColumnKind::Int, enc::FOR) => width <= 64,
         (ColumnKind::Float | ColumnKind::Mixed, enc::PLAIN) => true,
+        (ColumnKind::Float, enc::DECIMAL) => width <= 64 && dict <= 9,
         (ColumnKind::Bool, enc::BITMAP) => true,
         (ColumnKind::Text | ColumnKind::Blob, enc::PLAIN) => true,
         (ColumnKind::Text | ColumnKind::Blob, enc::DICT) => dict > 0 && dict <= n && width <= 32,
@@ -831,6 +849,11 @@ fn column_header(h: &[u8], at: usize, n: usize) -> Result<ColumnMeta, Malformed>
             dict as i64
         } else {
             base
+        },
+        exp: if encoding == enc::DECIMAL {
+            dict as u8
+        } else {
+            0
         },
         width,
     })
@@ -1040,6 +1063,24 @@ impl<'a> Column<'a> {
     /// mixed column, for fields that are not floats).
     pub fn floats(&self, rows: Range<usize>, out: &mut Vec<f64>) {
         let rows = clamp(rows, self.rows);
+        if self.meta.kind == ColumnKind::Float && self.meta.encoding == enc::DECIMAL {
+            let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
+            let packed = Packed::new(body, self.meta.width, self.rows);
+            let (base, exp) = (self.meta.base, self.meta.exp);
+            let start = out.len();
+            out.extend(
+                rows.clone()
+                    .map(|i| decimal_value(base.wrapping_add(packed.get(i) as i64), exp)),
+            );
+            if let Some(nulls) = self.nulls() {
+                for (slot, i) in out[start..].iter_mut().zip(rows) {
+                    if nulls.get(i) {
+                        *slot = 0.0;
+                    }
+                }
+            }
+            return;
+        }
         if self.meta.kind == ColumnKind::Float {
             let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
             out.reserve(rows.len());
@@ -1093,6 +1134,10 @@ fn field_at<'a>(data: &'a [u8], meta: &ColumnMeta, n: usize, row: usize) -> Fiel
             let v = Packed::new(body, meta.width, n).get(row);
             Field::Int(meta.base.wrapping_add(v as i64))
         }
+        ColumnKind::Float if meta.encoding == enc::DECIMAL => {
+            let v = Packed::new(body, meta.width, n).get(row);
+            Field::Float(decimal_value(meta.base.wrapping_add(v as i64), meta.exp))
+        }
         ColumnKind::Float => Field::Float(f64::from_bits(u64_at(body, 8 * row))),
         ColumnKind::Bool => Field::Bool(RawBitmap(body).get(row)),
         ColumnKind::Text | ColumnKind::Blob => {
@@ -1143,6 +1188,9 @@ fn prefetch_field(data: &[u8], meta: &ColumnMeta, n: usize, row: usize) {
     let at = match meta.kind {
         ColumnKind::Null => return,
         ColumnKind::Int => body + row * usize::from(meta.width) / 8,
+        ColumnKind::Float if meta.encoding == enc::DECIMAL => {
+            body + row * usize::from(meta.width) / 8
+        }
         ColumnKind::Float => body + 8 * row,
         ColumnKind::Bool => body + row / 8,
         ColumnKind::Text | ColumnKind::Blob if meta.encoding == enc::DICT => {

@@ -88,6 +88,15 @@ fn owned(kind: u8) -> BoxedStrategy<Owned> {
         ]
         .boxed(),
         2 => prop_oneof![any::<bool>().prop_map(Owned::Bool), Just(Owned::Null)].boxed(),
+        // Decimals (a decimal column), now and then a value that is not one.
+        6 => prop_oneof![
+            16 => (-10_000_000i64..10_000_000, 0i32..4)
+                .prop_map(|(i, e)| Owned::Float(i as f64 / 10f64.powi(e))),
+            1 => prop::sample::select(vec![-0.0, f64::NAN, f64::INFINITY, 0.1 + 0.2, 1e300])
+                .prop_map(Owned::Float),
+            2 => Just(Owned::Null)
+        ]
+        .boxed(),
         3 => prop_oneof![
             4 => small_text.prop_map(Owned::Text),
             1 => Just(Owned::Null)
@@ -113,7 +122,7 @@ fn owned(kind: u8) -> BoxedStrategy<Owned> {
 /// Rows of up to four columns of the given kinds, each row possibly short
 /// (or a tombstone: `None`).
 fn rows() -> impl Strategy<Value = Vec<Option<Vec<Owned>>>> {
-    prop::collection::vec(0u8..6, 0..4).prop_flat_map(|kinds| {
+    prop::collection::vec(0u8..7, 0..4).prop_flat_map(|kinds| {
         let row = kinds.iter().map(|&k| owned(k)).collect::<Vec<_>>();
         let width = kinds.len();
         prop::collection::vec(
@@ -148,7 +157,7 @@ fn build(rows: &[Option<Vec<Owned>>]) -> (ColumnBlock, Vec<zone::ColumnZone<'sta
         max_seqno: 9,
     };
     let mut out = Vec::new();
-    let zones = encode_columns(&split, &summary, &mut out);
+    let zones = encode_columns(&split, &summary, &mut out, true);
     let zones = zones.into_iter().map(|z| z.into_owned()).collect();
     let keys = TestKeys(
         rows.iter()
@@ -158,6 +167,60 @@ fn build(rows: &[Option<Vec<Owned>>]) -> (ColumnBlock, Vec<zone::ColumnZone<'sta
     );
     let block = ColumnBlock::parse(Bytes::from(out), Box::new(keys), rows.len()).unwrap();
     (block, zones)
+}
+
+/// One column of `values` (`None`: null), as a block of one-field rows.
+fn float_column(values: &[Option<f64>]) -> ColumnBlock {
+    let rows: Vec<Option<Vec<Owned>>> = values
+        .iter()
+        .map(|v| Some(vec![v.map_or(Owned::Null, Owned::Float)]))
+        .collect();
+    build(&rows).0
+}
+
+#[test]
+fn decimal_floats_are_packed_and_read_back_exactly() {
+    // Cents, with nulls: packed at the width of their span.
+    let cents: Vec<Option<f64>> = (0..1000i64)
+        .map(|i| (i % 7 != 3).then(|| (i * 37 % 100_000) as f64 / 100.0))
+        .collect();
+    let block = float_column(&cents);
+    let col = block.column(0).unwrap();
+    assert_eq!(col.meta.encoding, enc::DECIMAL);
+    assert_eq!(col.meta.exp, 2);
+    assert!(
+        col.meta.body.len() < 8 * cents.len() / 3,
+        "{} bytes",
+        col.meta.body.len()
+    );
+    let mut floats = Vec::new();
+    col.floats(0..cents.len(), &mut floats);
+    for (i, want) in cents.iter().enumerate() {
+        match want {
+            Some(v) => {
+                assert!(same(&col.field(i), &Field::Float(*v)), "row {i}");
+                assert_eq!(floats[i].to_bits(), v.to_bits(), "row {i}");
+            }
+            None => {
+                assert!(matches!(col.field(i), Field::Null), "row {i}");
+                assert_eq!(floats[i].to_bits(), 0f64.to_bits(), "null row {i}");
+            }
+        }
+    }
+    // Whole numbers need no scale.
+    let whole: Vec<Option<f64>> = (0..50).map(|i| Some(f64::from(i) - 20.0)).collect();
+    let block = float_column(&whole);
+    let col = block.column(0).unwrap();
+    assert_eq!((col.meta.encoding, col.meta.exp), (enc::DECIMAL, 0));
+    // One value that no decimal gives back exactly keeps the column plain.
+    for odd in [-0.0, f64::NAN, f64::NEG_INFINITY, 0.1 + 0.2, 1e300, 5e-324] {
+        let mut values = cents.clone();
+        values[500] = Some(odd);
+        let block = float_column(&values);
+        let col = block.column(0).unwrap();
+        assert_eq!(col.meta.encoding, enc::PLAIN, "{odd}");
+        assert!(same(&col.field(500), &Field::Float(odd)));
+    }
 }
 
 proptest! {
@@ -252,7 +315,7 @@ proptest! {
         }
         let summary = Summary { rows: rows.len() as u32, unique: true, tombstones: false, min_seqno: 1, max_seqno: 1 };
         let mut out = Vec::new();
-        encode_columns(&split, &summary, &mut out);
+        encode_columns(&split, &summary, &mut out, true);
         for (at, x) in flips {
             let at = at % out.len();
             out[at] ^= x;

@@ -414,7 +414,9 @@ impl TableWriter {
             min_seqno: p.seqnos.iter().copied().min().unwrap_or(0),
             max_seqno: p.seqnos.iter().copied().max().unwrap_or(0),
         };
-        let zones = encode_columns(&rows, &summary, &mut buf);
+        // Decimal floats only in blocks with packed keys: both make the
+        // file version 3.
+        let zones = encode_columns(&rows, &summary, &mut buf, pack);
         let contents_len = buf.len();
         let sealed = self.seal(&buf, false);
         self.columnar_buf = buf;

@@ -222,7 +222,8 @@ fn decimal_scale(values: impl Iterator<Item = f64> + Clone) -> Option<(u8, i64, 
         let (mut min, mut max) = (i64::MAX, i64::MIN);
         for v in values.clone() {
             let s = v * super::POW10[usize::from(exp)];
-            if !(s.abs() < LIMIT) {
+            // NaN fails this test too.
+            if s.abs().partial_cmp(&LIMIT) != Some(std::cmp::Ordering::Less) {
                 continue 'exp;
             }
             let i = s.round() as i64;

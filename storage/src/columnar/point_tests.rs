@@ -10,28 +10,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use super::testing::{TaggedLayout, row_key, tagged};
+use super::testing::{Promising, TaggedLayout, row_key, tagged};
 use super::{Field, PointRead, PointRef, ValueLayout};
 use crate::{Engine, Options, Snapshot, WriteBatch};
-
-/// [`TaggedLayout`], promising UTF-8 text, so cached blocks are checked.
-#[derive(Debug)]
-struct Utf8Layout;
-
-impl ValueLayout for Utf8Layout {
-    fn group_len(&self, key: &[u8]) -> Option<usize> {
-        TaggedLayout.group_len(key)
-    }
-    fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
-        TaggedLayout.split(value, out)
-    }
-    fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
-        TaggedLayout.join(fields, out)
-    }
-    fn text_is_utf8(&self) -> bool {
-        true
-    }
-}
 
 type Model = BTreeMap<u64, Vec<u8>>;
 
@@ -43,7 +24,7 @@ fn engine(dir: &std::path::Path, from_level: usize) -> Engine {
         .with_background(false)
         .with_columnar_block_rows(64)
         .with_columnar_from_level(from_level)
-        .with_value_layout(Some(Arc::new(Utf8Layout)));
+        .with_value_layout(Some(Arc::new(Promising::UTF8)));
     Engine::open(dir, opts).unwrap()
 }
 

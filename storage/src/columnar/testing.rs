@@ -107,3 +107,38 @@ pub(crate) fn row_key(id: u64) -> Vec<u8> {
     k.extend_from_slice(&id.to_be_bytes());
     k
 }
+
+/// [`TaggedLayout`] with the promises a test needs: UTF-8 text (so cached
+/// blocks are checked) and whether keys outside any group get a hash
+/// index.
+#[derive(Debug)]
+pub(crate) struct Promising {
+    pub utf8: bool,
+    pub hash_index: bool,
+}
+
+impl Promising {
+    /// Text promised UTF-8; hash indexes as usual.
+    pub(crate) const UTF8: Promising = Promising {
+        utf8: true,
+        hash_index: true,
+    };
+}
+
+impl ValueLayout for Promising {
+    fn group_len(&self, key: &[u8]) -> Option<usize> {
+        TaggedLayout.group_len(key)
+    }
+    fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
+        TaggedLayout.split(value, out)
+    }
+    fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
+        TaggedLayout.join(fields, out)
+    }
+    fn text_is_utf8(&self) -> bool {
+        self.utf8
+    }
+    fn hash_index(&self, _key: &[u8]) -> bool {
+        self.hash_index
+    }
+}

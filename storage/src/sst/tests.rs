@@ -771,10 +771,15 @@ fn model_strategy() -> impl Strategy<Value = Model> {
 }
 
 fn bound_strategy() -> impl Strategy<Value = Bound<Bytes>> {
+    bounds_of(key_strategy().boxed())
+}
+
+/// Bounds (unbounded, or inclusive or exclusive at one of `keys`).
+fn bounds_of(keys: BoxedStrategy<Vec<u8>>) -> impl Strategy<Value = Bound<Bytes>> {
     prop_oneof![
         1 => Just(Bound::Unbounded),
-        2 => key_strategy().prop_map(|k| Bound::Included(Bytes::from(k))),
-        2 => key_strategy().prop_map(|k| Bound::Excluded(Bytes::from(k))),
+        2 => keys.clone().prop_map(|k| Bound::Included(Bytes::from(k))),
+        2 => keys.prop_map(|k| Bound::Excluded(Bytes::from(k))),
     ]
 }
 
@@ -991,7 +996,7 @@ mod columnar {
     //! model, hold the blocks they should, and detect damage.
 
     use super::*;
-    use crate::columnar::testing::{TaggedLayout, row_key, tagged};
+    use crate::columnar::testing::{Promising, TaggedLayout, row_key, tagged};
     use crate::columnar::{Field, PointRead, ValueLayout};
 
     fn layout() -> Option<Arc<dyn crate::columnar::ValueLayout>> {
@@ -1210,50 +1215,15 @@ mod columnar {
         }
     }
 
-    /// [`TaggedLayout`], promising that its text is UTF-8.
-    #[derive(Debug)]
-    struct Utf8Layout;
-
-    impl ValueLayout for Utf8Layout {
-        fn group_len(&self, key: &[u8]) -> Option<usize> {
-            TaggedLayout.group_len(key)
-        }
-        fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
-            TaggedLayout.split(value, out)
-        }
-        fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
-            TaggedLayout.join(fields, out)
-        }
-        fn text_is_utf8(&self) -> bool {
-            true
-        }
-    }
-
-    /// [`TaggedLayout`], whose keys outside any group get no hash index.
-    #[derive(Debug)]
-    struct UnhashedLayout;
-
-    impl ValueLayout for UnhashedLayout {
-        fn group_len(&self, key: &[u8]) -> Option<usize> {
-            TaggedLayout.group_len(key)
-        }
-        fn split<'v>(&self, value: &'v [u8], out: &mut Vec<Field<'v>>) -> bool {
-            TaggedLayout.split(value, out)
-        }
-        fn join(&self, fields: &[Field<'_>], out: &mut Vec<u8>) {
-            TaggedLayout.join(fields, out)
-        }
-        fn hash_index(&self, _key: &[u8]) -> bool {
-            false
-        }
-    }
-
     #[test]
     fn row_blocks_without_a_hash_index_are_smaller_and_read_the_same() {
         let m = columnar_model(3000, 4);
         let (hashed, _) = write_columnar(&m, copts(512), false);
         let mut o = copts(512);
-        o.layout = Some(Arc::new(UnhashedLayout));
+        o.layout = Some(Arc::new(Promising {
+            utf8: false,
+            hash_index: false,
+        }));
         let (unhashed, _) = write_columnar(&m, o, false);
         // The row blocks (keys outside any group) lose their buckets.
         assert!(
@@ -1264,7 +1234,13 @@ mod columnar {
         );
         let report = super::super::check_table(Path::new("mem.sst"), &unhashed);
         assert!(report.problems.is_empty(), "{:?}", report.problems);
-        let t = Arc::new(open_with(unhashed, Arc::new(UnhashedLayout)));
+        let t = Arc::new(open_with(
+            unhashed,
+            Arc::new(Promising {
+                utf8: false,
+                hash_index: false,
+            }),
+        ));
         check_table(&m, &t, &absent_probes(&m), &sample_bounds(&m));
     }
 
@@ -1282,7 +1258,7 @@ mod columnar {
             m.insert((row_key(i), Reverse(i + 1)), (Kind::Put, v));
         }
         let mut o = opts(4096, 0, 10);
-        o.layout = Some(Arc::new(Utf8Layout));
+        o.layout = Some(Arc::new(Promising::UTF8));
         write_mem(&m, o).0
     }
 
@@ -1301,7 +1277,7 @@ mod columnar {
     #[test]
     fn invalid_utf8_in_a_cached_block_is_corruption() {
         let bytes = text_table(Some(77));
-        let t = open_with(bytes.clone(), Arc::new(Utf8Layout));
+        let t = open_with(bytes.clone(), Arc::new(Promising::UTF8));
         let (offset, _) = t.block_handles()[0];
         assert_eq!(t.columnar_blocks(), vec![true]);
         // Any point read by reference into the block caches it, so checks
@@ -1323,7 +1299,7 @@ mod columnar {
             other => panic!("expected a columnar row, got {other:?}"),
         }
         // Valid text: the cached block is marked checked.
-        let t = open_with(text_table(None), Arc::new(Utf8Layout));
+        let t = open_with(text_table(None), Arc::new(Promising::UTF8));
         match t.get_ref(&row_key(77), Seqno::MAX).unwrap() {
             Some((Kind::Put, PointRead::Block { block, row })) => {
                 assert!(block.text_is_utf8());
@@ -1443,11 +1419,7 @@ mod columnar {
     }
 
     fn packed_bound_strategy() -> impl Strategy<Value = Bound<Bytes>> {
-        prop_oneof![
-            1 => Just(Bound::Unbounded),
-            2 => packed_probe_strategy().prop_map(|k| Bound::Included(Bytes::from(k))),
-            2 => packed_probe_strategy().prop_map(|k| Bound::Excluded(Bytes::from(k))),
-        ]
+        bounds_of(packed_probe_strategy().boxed())
     }
 
     proptest! {

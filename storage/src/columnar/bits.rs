@@ -85,9 +85,44 @@ impl<'a> Packed<'a> {
         if w == 64 { v } else { v & ((1u64 << w) - 1) }
     }
 
-    /// Appends values `range` to `out`.
+    /// Appends values `range` to `out` (values past the end read as 0),
+    /// whole groups of 8 unpacked in bulk: the same values as
+    /// [`Packed::get`] of each.
     pub fn unpack(&self, range: std::ops::Range<usize>, out: &mut Vec<u64>) {
-        out.extend(range.map(|i| self.get(i)));
+        macro_rules! go {
+            ($($w:literal)*) => {
+                match self.width {
+                    $($w => self.unpack_w::<$w>(range, out),)*
+                    _ => out.extend(range.map(|i| self.get(i))),
+                }
+            };
+        }
+        go!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28
+            29 30 31 32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54
+            55 56 57 58 59 60 61 62 63 64);
+    }
+
+    fn unpack_w<const W: usize>(&self, range: std::ops::Range<usize>, out: &mut Vec<u64>) {
+        let (start, end) = (range.start, range.end.max(range.start));
+        out.reserve(end - start);
+        let head = start.next_multiple_of(8).min(end);
+        out.extend((start..head).map(|i| self.get(i)));
+        let bulk_end = end.min(self.len).max(head);
+        let mut i = head;
+        while i < bulk_end {
+            let take = (bulk_end - i) / 8 * 8;
+            if take == 0 {
+                break;
+            }
+            let at = out.len();
+            out.resize(at + take, 0);
+            if !unpack_groups::<u64, W>(self.bytes, i / 8, &mut out[at..]) {
+                out.truncate(at);
+                break;
+            }
+            i += take;
+        }
+        out.extend((i..end).map(|i| self.get(i)));
     }
 }
 
@@ -381,6 +416,23 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn bulk_unpack_equals_value_by_value(
+            width in 0u8..=64,
+            seeds in prop::collection::vec(any::<u64>(), 0..700),
+            from in 0usize..800,
+            len in 0usize..800,
+        ) {
+            let values = values_of(width, &seeds);
+            let mut out = Vec::new();
+            pack(values.iter().copied(), values.len(), width, &mut out);
+            let p = Packed::new(&out, width, values.len());
+            let mut got = vec![7];
+            p.unpack(from..from + len, &mut got);
+            let want: Vec<u64> = std::iter::once(7).chain((from..from + len).map(|i| p.get(i))).collect();
+            prop_assert_eq!(got, want);
+        }
+
         #[test]
         fn bulk_tests_equal_value_by_value(
             width in 0u8..=64,

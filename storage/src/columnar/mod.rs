@@ -1047,10 +1047,9 @@ impl<'a> Column<'a> {
             let body = self.data.get(self.meta.body.clone()).unwrap_or(&[]);
             let p = Packed::new(body, self.meta.width, self.rows);
             let base = self.meta.base;
-            out.reserve(rows.len());
-            for i in rows {
-                out.push(base.wrapping_add(p.get(i) as i64));
-            }
+            let mut offsets = Vec::with_capacity(rows.len());
+            p.unpack(rows, &mut offsets);
+            out.extend(offsets.iter().map(|&v| base.wrapping_add(v as i64)));
             return;
         }
         out.extend(rows.map(|i| match self.field(i) {
@@ -1070,10 +1069,9 @@ impl<'a> Column<'a> {
             let start = out.len();
             // The integers first, then one division each in a loop of its
             // own (vectorised): what `decimal_value` computes.
-            out.extend(
-                rows.clone()
-                    .map(|i| base.wrapping_add(packed.get(i) as i64) as f64),
-            );
+            let mut offsets = Vec::with_capacity(rows.len());
+            packed.unpack(rows.clone(), &mut offsets);
+            out.extend(offsets.iter().map(|&v| base.wrapping_add(v as i64) as f64));
             let scale = POW10[usize::from(exp).min(9)];
             for v in &mut out[start..] {
                 *v /= scale;

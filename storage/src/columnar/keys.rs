@@ -191,18 +191,28 @@ impl<'a> PackedView<'a> {
     /// The suffix of row `i`'s key as an integer (0 out of range).
     #[inline]
     pub(crate) fn suffix(&self, i: usize) -> u64 {
-        let p = Packed::new(
-            self.data.get(self.meta.suffixes..).unwrap_or(&[]),
-            self.meta.suffix_width,
-            self.meta.rows,
-        );
-        self.meta.suffix_base.wrapping_add(p.get(i))
+        self.meta
+            .suffix_base
+            .wrapping_add(self.packed_suffixes().get(i))
     }
 
     /// Appends the suffixes of every row to `out`.
     pub(crate) fn suffixes(&self, out: &mut Vec<u64>) {
-        out.reserve(self.len());
-        out.extend((0..self.len()).map(|i| self.suffix(i)));
+        let start = out.len();
+        self.packed_suffixes().unpack(0..self.len(), out);
+        for s in &mut out[start..] {
+            *s = self.meta.suffix_base.wrapping_add(*s);
+        }
+    }
+
+    /// The packed suffix offsets.
+    #[inline]
+    fn packed_suffixes(&self) -> Packed<'a> {
+        Packed::new(
+            self.data.get(self.meta.suffixes..).unwrap_or(&[]),
+            self.meta.suffix_width,
+            self.meta.rows,
+        )
     }
 
     /// Seqno of row `i` (0 out of range).
@@ -309,11 +319,17 @@ impl<'a> PackedView<'a> {
             Target::Below => 0,
             Target::Above => self.len(),
             Target::Before(t) => self.partition(|i| self.suffix(i) < t),
-            Target::Exact(u) => self.partition(|i| {
-                let s = self.suffix(i);
-                s < u || (s == u && self.seqno(i) > seqno)
-            }),
+            Target::Exact(u) => self.first_at(u, seqno),
         }
+    }
+
+    /// The first row at or after (suffix `u`, `seqno`) in internal order.
+    #[inline]
+    fn first_at(&self, u: u64, seqno: Seqno) -> usize {
+        self.partition(|i| {
+            let s = self.suffix(i);
+            s < u || (s == u && self.seqno(i) > seqno)
+        })
     }
 
     /// The row of the newest version of `key` with a seqno at most
@@ -323,10 +339,7 @@ impl<'a> PackedView<'a> {
         let Target::Exact(u) = self.target(key) else {
             return None;
         };
-        let i = self.partition(|i| {
-            let s = self.suffix(i);
-            s < u || (s == u && self.seqno(i) > seqno)
-        });
+        let i = self.first_at(u, seqno);
         (i < self.len() && self.suffix(i) == u).then_some(i)
     }
 }

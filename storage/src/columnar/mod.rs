@@ -1067,15 +1067,13 @@ impl<'a> Column<'a> {
             let packed = Packed::new(body, self.meta.width, self.rows);
             let (base, exp) = (self.meta.base, self.meta.exp);
             let start = out.len();
-            // The integers first, then one division each in a loop of its
-            // own (vectorised): what `decimal_value` computes.
             let mut offsets = Vec::with_capacity(rows.len());
             packed.unpack(rows.clone(), &mut offsets);
-            out.extend(offsets.iter().map(|&v| base.wrapping_add(v as i64) as f64));
-            let scale = POW10[usize::from(exp).min(9)];
-            for v in &mut out[start..] {
-                *v /= scale;
-            }
+            out.extend(
+                offsets
+                    .iter()
+                    .map(|&v| decimal_value(base.wrapping_add(v as i64), exp)),
+            );
             if let Some(nulls) = self.nulls() {
                 for (slot, i) in out[start..].iter_mut().zip(rows) {
                     if nulls.get(i) {

@@ -44,6 +44,10 @@ use crate::version::{NUM_LEVELS, SuperVersion, Version};
 use crate::versions::Versions;
 use crate::workers::{Outcome, Signal, outcome, register, spawn, thread_loop};
 
+/// The key filter size of a snapshot's private memtable (see
+/// [`Snapshot::write_private`]): a transaction's writes are usually few.
+const PRIVATE_FILTER_BUDGET: usize = 64 << 10;
+
 /// State shared by the engine handle, its snapshots and its background
 /// workers: the parts ([`Versions`], [`Status`], [`Snapshots`],
 /// [`Counters`], the [`Flusher`] and the [`Compactor`]) and the write path
@@ -90,6 +94,9 @@ pub struct Engine {
 pub struct Snapshot {
     inner: Arc<Inner>,
     seqno: Seqno,
+    /// Writes made through this view alone ([`Snapshot::write_private`]),
+    /// at `seqno`: read before everything else, never applied.
+    private: Option<Arc<Memtable>>,
 }
 
 /// Files and bytes in one level.
@@ -376,34 +383,45 @@ impl Engine {
 
     /// The current value of `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        self.inner.get_at(key, self.inner.visible_seqno())
+        self.inner.get_at(key, self.inner.visible_seqno(), None)
     }
 
     /// The current value of `key`, as stored: see [`Snapshot::get_ref`].
     pub fn get_ref(&self, key: &[u8]) -> Result<Option<PointRead>> {
-        self.inner.get_ref_at(key, self.inner.visible_seqno())
+        self.inner.get_ref_at(key, self.inner.visible_seqno(), None)
     }
 
     /// Calls `f` with the current value of `key`, as stored and borrowed:
     /// see [`Snapshot::with_ref`].
     pub fn with_ref<R>(&self, key: &[u8], f: impl FnOnce(Option<PointRef<'_>>) -> R) -> Result<R> {
-        self.inner.with_ref_at(key, self.inner.visible_seqno(), f)
+        self.inner
+            .with_ref_at(key, self.inner.visible_seqno(), None, f)
     }
 
     /// The live pairs within `range`, keys ascending.
     pub fn scan(&self, range: impl KeyRange) -> Scan {
         self.inner
-            .scan_at(&range, self.inner.visible_seqno(), false)
+            .scan_at(&range, self.inner.visible_seqno(), None, false)
     }
 
     /// The live pairs within `range`, keys descending.
     pub fn scan_rev(&self, range: impl KeyRange) -> Scan {
-        self.inner.scan_at(&range, self.inner.visible_seqno(), true)
+        self.inner
+            .scan_at(&range, self.inner.visible_seqno(), None, true)
     }
 
     /// A stable read view as of now.
     pub fn snapshot(&self) -> Snapshot {
         self.inner.snapshot()
+    }
+
+    /// Whether `key` has a version (a put or a tombstone) with a sequence
+    /// number above `seqno`: what a transaction that read at `seqno` asks
+    /// of each key it is about to write, to find a write it did not see.
+    /// Costs a memtable lookup, plus one in each table written since
+    /// `seqno` (usually none).
+    pub fn written_after(&self, key: &[u8], seqno: Seqno) -> Result<bool> {
+        self.inner.written_after(key, seqno)
     }
 
     /// Writes every memtable to SSTs and waits until they are durable.
@@ -487,7 +505,7 @@ impl Snapshot {
 
     /// The value of `key` as of this snapshot.
     pub fn get(&self, key: &[u8]) -> Result<Option<Bytes>> {
-        self.inner.get_at(key, self.seqno)
+        self.inner.get_at(key, self.seqno, self.private.as_ref())
     }
 
     /// What [`Snapshot::get`] finds, without building the value's bytes
@@ -495,7 +513,8 @@ impl Snapshot {
     /// block and the row (for readers that want typed fields), anything
     /// else comes as [`PointRead::Row`] bytes.
     pub fn get_ref(&self, key: &[u8]) -> Result<Option<PointRead>> {
-        self.inner.get_ref_at(key, self.seqno)
+        self.inner
+            .get_ref_at(key, self.seqno, self.private.as_ref())
     }
 
     /// Calls `f` with what [`Snapshot::get_ref`] finds (`None`: no live
@@ -505,17 +524,20 @@ impl Snapshot {
     /// same blocks. `f`'s result is returned; an error means `f` was not
     /// called.
     pub fn with_ref<R>(&self, key: &[u8], f: impl FnOnce(Option<PointRef<'_>>) -> R) -> Result<R> {
-        self.inner.with_ref_at(key, self.seqno, f)
+        self.inner
+            .with_ref_at(key, self.seqno, self.private.as_ref(), f)
     }
 
     /// The pairs within `range` as of this snapshot, keys ascending.
     pub fn scan(&self, range: impl KeyRange) -> Scan {
-        self.inner.scan_at(&range, self.seqno, false)
+        self.inner
+            .scan_at(&range, self.seqno, self.private.as_ref(), false)
     }
 
     /// The pairs within `range` as of this snapshot, keys descending.
     pub fn scan_rev(&self, range: impl KeyRange) -> Scan {
-        self.inner.scan_at(&range, self.seqno, true)
+        self.inner
+            .scan_at(&range, self.seqno, self.private.as_ref(), true)
     }
 
     /// The live pairs within `range` as of this snapshot, keys ascending,
@@ -533,7 +555,67 @@ impl Snapshot {
         range: impl KeyRange,
         skip: Option<&'f dyn BlockFilter>,
     ) -> Pieces<'f> {
-        self.inner.pieces_at(&range, self.seqno, skip)
+        self.inner
+            .pieces_at(&range, self.seqno, self.private.as_ref(), skip)
+    }
+
+    /// Adds `batch` to this snapshot's private writes: every read through
+    /// this snapshot (gets, scans, pieces) sees them as the newest version
+    /// of their keys, later ones replacing earlier ones, while nothing
+    /// reaches the engine or any other reader. A transaction reads its own
+    /// writes this way before [`Snapshot::private_writes`] commits them
+    /// as one batch. The batch goes in whole (inserting into memory cannot
+    /// fail half-way).
+    pub fn write_private(&mut self, batch: &WriteBatch) {
+        if batch.is_empty() {
+            return;
+        }
+        let mem = self
+            .private
+            .get_or_insert_with(|| Arc::new(Memtable::new(PRIVATE_FILTER_BUDGET)));
+        for op in batch.iter() {
+            // A private memtable is a skiplist, never a sorted run, so
+            // every insert lands.
+            let _ = match op {
+                BatchOp::Put(key, value) => mem.insert(key, self.seqno, Kind::Put, value),
+                BatchOp::Delete(key) => mem.insert(key, self.seqno, Kind::Delete, b""),
+            };
+        }
+        mem.note_seqno(self.seqno);
+    }
+
+    /// Approximate memory held by the private writes, in bytes.
+    pub fn private_bytes(&self) -> usize {
+        self.private.as_ref().map_or(0, |m| m.approximate_bytes())
+    }
+
+    /// The private writes as one batch: the last write of each key, keys
+    /// ascending (empty when there are none).
+    pub fn private_writes(&self) -> WriteBatch {
+        let mut batch = WriteBatch::new();
+        let Some(mem) = &self.private else {
+            return batch;
+        };
+        let mut cursor = MemCursor::new(
+            mem.clone(),
+            std::ops::Bound::Unbounded,
+            std::ops::Bound::Unbounded,
+            false,
+        );
+        // One version per key: all of them carry this snapshot's seqno,
+        // and a second write of a key replaced the first.
+        while cursor.advance() {
+            match cursor.kind() {
+                Kind::Put => batch.put(cursor.key(), cursor.value()),
+                Kind::Delete => batch.delete(cursor.key()),
+            }
+        }
+        batch
+    }
+
+    /// Drops the private writes.
+    pub fn clear_private(&mut self) {
+        self.private = None;
     }
 }
 
@@ -642,7 +724,7 @@ impl Inner {
     fn compact_once(&self) -> Result<bool> {
         let compacted = self
             .compactor
-            .compact_once(&self.ctx()?, || self.oldest_snapshot());
+            .compact_once(&self.ctx()?, || self.snapshots.list());
         self.signal.notify();
         compacted
     }
@@ -655,7 +737,7 @@ impl Inner {
         self.flush_all()?;
         let compacted = self
             .compactor
-            .compact_all(&self.ctx()?, || self.oldest_snapshot());
+            .compact_all(&self.ctx()?, || self.snapshots.list());
         self.signal.notify();
         compacted
     }
@@ -703,14 +785,6 @@ impl Inner {
 
     fn compaction_due(&self) -> bool {
         picker::compaction_due(&self.current().version, &self.opts)
-    }
-
-    /// The oldest sequence number a reader may read at: compaction keeps
-    /// what it sees.
-    fn oldest_snapshot(&self) -> Seqno {
-        self.snapshots
-            .oldest()
-            .unwrap_or_else(|| self.visible_seqno())
     }
 
     fn apply(&self, batch: &WriteBatch, seqno: Seqno) -> Result<()> {
@@ -920,18 +994,28 @@ impl Inner {
         self.opts.background && self.opts.stepper.is_some() && !self.has_room()
     }
 
-    fn get_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<Bytes>> {
+    fn get_at(
+        &self,
+        key: &[u8],
+        seqno: Seqno,
+        private: Option<&Arc<Memtable>>,
+    ) -> Result<Option<Bytes>> {
         let sv = self.current();
-        let found = match memtables_get(&sv, key, seqno) {
+        let found = match memtables_get(&sv, key, seqno, private) {
             Some(found) => Some(found),
             None => sv.version.get(key, seqno)?,
         };
         Ok(found.and_then(|(kind, value)| (kind == Kind::Put).then_some(value)))
     }
 
-    fn get_ref_at(&self, key: &[u8], seqno: Seqno) -> Result<Option<PointRead>> {
+    fn get_ref_at(
+        &self,
+        key: &[u8],
+        seqno: Seqno,
+        private: Option<&Arc<Memtable>>,
+    ) -> Result<Option<PointRead>> {
         let sv = self.current();
-        let found = match memtables_get(&sv, key, seqno) {
+        let found = match memtables_get(&sv, key, seqno, private) {
             Some((kind, value)) => Some((kind, PointRead::Row(value))),
             None => sv
                 .version
@@ -945,10 +1029,11 @@ impl Inner {
         &self,
         key: &[u8],
         seqno: Seqno,
+        private: Option<&Arc<Memtable>>,
         f: impl FnOnce(Option<PointRef<'_>>) -> R,
     ) -> Result<R> {
         let sv = self.current();
-        if let Some((kind, value)) = memtables_get(&sv, key, seqno) {
+        if let Some((kind, value)) = memtables_get(&sv, key, seqno, private) {
             return Ok(f((kind == Kind::Put).then_some(PointRef::Row(&value))));
         }
         Ok(match sv.version.read_ref(key, seqno)? {
@@ -964,21 +1049,41 @@ impl Inner {
         &self,
         range: &impl KeyRange,
         seqno: Seqno,
+        private: Option<&Arc<Memtable>>,
         skip: Option<&'f dyn BlockFilter>,
     ) -> Pieces<'f> {
-        Pieces::new(self.merge_at(range, false), seqno, skip)
+        Pieces::new(self.merge_at(range, private, false), seqno, skip)
     }
 
-    fn scan_at(&self, range: &impl KeyRange, seqno: Seqno, reverse: bool) -> Scan {
-        Scan::new(self.merge_at(range, reverse), seqno, reverse)
+    fn scan_at(
+        &self,
+        range: &impl KeyRange,
+        seqno: Seqno,
+        private: Option<&Arc<Memtable>>,
+        reverse: bool,
+    ) -> Scan {
+        Scan::new(self.merge_at(range, private, reverse), seqno, reverse)
     }
 
-    /// The merge of every source holding keys within `range`.
-    fn merge_at(&self, range: &impl KeyRange, reverse: bool) -> MergeIter {
+    /// The merge of every source holding keys within `range`: a
+    /// snapshot's private writes first (of versions equal in key and
+    /// seqno the merge puts the first source's first, so they hide the
+    /// version they replace), then the memtables, newest first, then the
+    /// tables.
+    fn merge_at(
+        &self,
+        range: &impl KeyRange,
+        private: Option<&Arc<Memtable>>,
+        reverse: bool,
+    ) -> MergeIter {
         let (lower, upper) = owned_bounds(range);
         let sv = self.current();
         let mut sources: Vec<Source> = Vec::new();
-        for mem in std::iter::once(&sv.active).chain(sv.frozen.iter()) {
+        for mem in private
+            .into_iter()
+            .chain(std::iter::once(&sv.active))
+            .chain(sv.frozen.iter())
+        {
             if !mem.is_empty() {
                 let it = MemCursor::new(mem.clone(), lower.clone(), upper.clone(), reverse);
                 sources.push(Source::Mem(it));
@@ -986,6 +1091,29 @@ impl Inner {
         }
         sv.version.iterators(&lower, &upper, reverse, &mut sources);
         MergeIter::new(sources, reverse)
+    }
+
+    /// Whether `key` has a version (a put or a tombstone) newer than
+    /// `seqno`: the memtables hold the newest versions, and of the tables
+    /// only those holding a version newer than `seqno` need a look.
+    fn written_after(&self, key: &[u8], seqno: Seqno) -> Result<bool> {
+        let sv = self.current();
+        for mem in std::iter::once(&sv.active).chain(sv.frozen.iter()) {
+            if mem.is_empty() {
+                // Just rotated: it says nothing of what is older.
+                continue;
+            }
+            if mem.max_seqno() <= seqno {
+                // Everything from here on is older still.
+                return Ok(false);
+            }
+            if let Some(newest) = mem.newest_seqno(key) {
+                // The newest memtable holding the key holds its newest
+                // version.
+                return Ok(newest > seqno);
+            }
+        }
+        sv.version.written_after(key, seqno)
     }
 
     fn snapshot(self: &Arc<Self>) -> Snapshot {
@@ -997,6 +1125,7 @@ impl Inner {
         Snapshot {
             inner: self.clone(),
             seqno,
+            private: None,
         }
     }
 
@@ -1061,11 +1190,18 @@ impl Inner {
     }
 }
 
-/// The newest version of `key` with seqno `<= seqno` in `sv`'s memtables
-/// (the active one, then the frozen ones, newest first): the first place
-/// a point read looks.
-fn memtables_get(sv: &SuperVersion, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
-    sv.active
-        .get(key, seqno)
-        .or_else(|| sv.frozen.iter().find_map(|mem| mem.get(key, seqno)))
+/// The newest version of `key` with seqno `<= seqno` in a snapshot's
+/// `private` writes or `sv`'s memtables (the active one, then the frozen
+/// ones, newest first): the first place a point read looks.
+fn memtables_get(
+    sv: &SuperVersion,
+    key: &[u8],
+    seqno: Seqno,
+    private: Option<&Arc<Memtable>>,
+) -> Option<(Kind, Bytes)> {
+    private
+        .into_iter()
+        .chain(std::iter::once(&sv.active))
+        .chain(sv.frozen.iter())
+        .find_map(|mem| mem.get(key, seqno))
 }

@@ -30,9 +30,9 @@ impl Snapshots {
         }
     }
 
-    /// The oldest live snapshot's sequence number.
-    pub(crate) fn oldest(&self) -> Option<Seqno> {
-        self.live.lock().keys().next().copied()
+    /// The sequence numbers of the live snapshots, ascending, each once.
+    pub(crate) fn list(&self) -> Vec<Seqno> {
+        self.live.lock().keys().copied().collect()
     }
 
     /// How many snapshots are live.

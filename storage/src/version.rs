@@ -104,6 +104,21 @@ impl Version {
         Ok(None)
     }
 
+    /// Whether a table holds a version of `key` newer than `seqno`: only
+    /// tables whose newest version is newer than `seqno` are looked into.
+    pub(crate) fn written_after(&self, key: &[u8], seqno: Seqno) -> Result<bool> {
+        for t in self.levels.iter().flatten() {
+            let m = t.meta();
+            if m.max_seqno <= seqno || key < m.min_key.as_ref() || key > m.max_key.as_ref() {
+                continue;
+            }
+            if t.newest_seqno(key)?.is_some_and(|newest| newest > seqno) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// [`Version::get`] without joining a columnar row's value, borrowing
     /// the table's cached block (see [`Table::read_ref`]).
     pub(crate) fn read_ref(

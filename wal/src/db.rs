@@ -378,6 +378,15 @@ impl Db {
         self.core.engine.snapshot()
     }
 
+    /// Whether `key` was written (put or deleted) by a batch with a
+    /// sequence number above `seqno` that is visible to reads: a
+    /// transaction's check, before it writes, for a write it did not see
+    /// (see `Engine::written_after`). A durable batch becomes visible once
+    /// its fsync is done.
+    pub fn written_after(&self, key: &[u8], seqno: Seqno) -> Result<bool> {
+        Ok(self.core.engine.written_after(key, seqno)?)
+    }
+
     /// Highest sequence number applied and visible to reads.
     pub fn last_seqno(&self) -> Seqno {
         self.core.engine.last_seqno()

@@ -6,10 +6,14 @@
 //! non-overlapping tables. What to merge is chosen by [`picker`];
 //! `compact()` merges everything into one level.
 //!
-//! Versions are dropped only below the oldest live snapshot: for each key,
-//! every version newer than that snapshot is kept, plus the newest version at
-//! or below it; that last one is dropped too when it is a tombstone and no
-//! deeper level can hold an older version of the key. Inputs are marked
+//! A version is dropped when no reader can see it: for each key, the
+//! newest version is kept, and for each live snapshot the newest version
+//! at or below its sequence number; every other version is hidden from
+//! every reader by a newer one it also sees. Of what is kept, the version
+//! the oldest snapshot sees (or the newest, without snapshots) is dropped
+//! too when it is a tombstone and no deeper level can hold an older
+//! version of the key. A long-lived snapshot (an open transaction's) so
+//! keeps one version per key more, not every version written since. Inputs are marked
 //! obsolete after the new manifest is durable; their files are deleted when
 //! the last reader lets go of them.
 
@@ -46,11 +50,12 @@ impl Default for Compactor {
 
 impl Compactor {
     /// Runs one compaction if one is due; false when none was. `horizon`
-    /// gives the oldest sequence number a reader may read at.
+    /// gives the sequence numbers of the live snapshots, ascending (each a
+    /// reader's view the merge must keep).
     pub(crate) fn compact_once(
         &self,
         ctx: &Context<'_>,
-        horizon: impl Fn() -> Seqno,
+        horizon: impl Fn() -> Vec<Seqno>,
     ) -> Result<bool> {
         let mut pointers = self.pointers.lock();
         ctx.status.check_writable()?;
@@ -65,7 +70,11 @@ impl Compactor {
     }
 
     /// Merges every table into the deepest level in use.
-    pub(crate) fn compact_all(&self, ctx: &Context<'_>, horizon: impl Fn() -> Seqno) -> Result<()> {
+    pub(crate) fn compact_all(
+        &self,
+        ctx: &Context<'_>,
+        horizon: impl Fn() -> Vec<Seqno>,
+    ) -> Result<()> {
         let _pointers = self.pointers.lock();
         ctx.status.check_writable()?;
         match picker::everything(&ctx.versions.current().version) {
@@ -75,14 +84,14 @@ impl Compactor {
     }
 }
 
-fn run(ctx: &Context<'_>, job: &Job, horizon: impl Fn() -> Seqno) -> Result<()> {
+fn run(ctx: &Context<'_>, job: &Job, horizon: impl Fn() -> Vec<Seqno>) -> Result<()> {
     let result = run_job(ctx, job, horizon);
     // Out of space, the inputs are untouched and the outputs removed.
     ctx.status.settle("compaction", &result);
     result
 }
 
-fn run_job(ctx: &Context<'_>, job: &Job, horizon: impl Fn() -> Seqno) -> Result<()> {
+fn run_job(ctx: &Context<'_>, job: &Job, horizon: impl Fn() -> Vec<Seqno>) -> Result<()> {
     let Some((lo, hi)) = job.key_range() else {
         return Ok(());
     };
@@ -107,10 +116,10 @@ fn run_job(ctx: &Context<'_>, job: &Job, horizon: impl Fn() -> Seqno) -> Result<
     let merged = MergeIter::new(sources, false);
     let kept = Retain {
         inner: merged,
-        horizon,
+        snapshots: horizon,
         drop_tombstones: bottom,
         key: None,
-        settled: false,
+        stripe: None,
     };
     let outputs = ctx.write_tables(kept, job.output_level, ctx.opts.target_file_size)?;
     let written: u64 = outputs.iter().map(|t| t.meta().file_size).sum();
@@ -152,12 +161,15 @@ fn run_job(ctx: &Context<'_>, job: &Job, horizon: impl Fn() -> Seqno) -> Result<
 /// Filters a merged stream down to the versions compaction must keep.
 struct Retain {
     inner: MergeIter,
-    horizon: Seqno,
+    /// The live snapshots' sequence numbers, ascending.
+    snapshots: Vec<Seqno>,
     drop_tombstones: bool,
     key: Option<Bytes>,
-    /// Whether the current key's newest version at or below the horizon has
-    /// been seen (everything older is invisible to every reader).
-    settled: bool,
+    /// The stripe of the current key's last version seen: the index of
+    /// the oldest snapshot that sees it (the number of snapshots when
+    /// none does). An older version in the same stripe is seen by no
+    /// reader: each one that could see it sees the newer one.
+    stripe: Option<usize>,
 }
 
 impl Iterator for Retain {
@@ -171,16 +183,17 @@ impl Iterator for Retain {
             };
             if self.key.as_ref() != Some(&e.key) {
                 self.key = Some(e.key.clone());
-                self.settled = false;
+                self.stripe = None;
             }
-            if e.seqno > self.horizon {
-                return Some(Ok(e));
-            }
-            if self.settled {
+            let stripe = self.snapshots.partition_point(|&s| s < e.seqno);
+            if self.stripe == Some(stripe) {
                 continue;
             }
-            self.settled = true;
-            if e.kind == Kind::Delete && self.drop_tombstones {
+            self.stripe = Some(stripe);
+            // In stripe 0 nothing older is visible to anyone: a tombstone
+            // there hides only what this merge drops, unless a deeper
+            // level holds more.
+            if stripe == 0 && e.kind == Kind::Delete && self.drop_tombstones {
                 continue;
             }
             return Some(Ok(e));
@@ -240,7 +253,7 @@ mod tests {
     fn compact(f: &Fixture, horizon: Seqno) -> Versions {
         assert!(
             Compactor::default()
-                .compact_once(&f.ctx(), || horizon)
+                .compact_once(&f.ctx(), || vec![horizon])
                 .unwrap()
         );
         let v = f.versions.current().version.clone();
@@ -265,8 +278,58 @@ mod tests {
         );
         assert_eq!(f.counters.read().compactions, 1);
         assert!(
-            !Compactor::default().compact_once(&f.ctx(), || 3).unwrap(),
+            !Compactor::default()
+                .compact_once(&f.ctx(), || vec![3])
+                .unwrap(),
             "nothing more is due"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::field_reassign_with_default)]
+    fn versions_between_snapshots_that_no_reader_sees_go() {
+        let mut opts = Options::default();
+        opts.l0_compaction_trigger = 2;
+        let f = Fixture::new(Arc::new(StdIo::new()), opts, Version::empty(), Vec::new());
+        let newer = f.table(&[
+            ("a", 9, Kind::Put, "a9"),
+            ("a", 7, Kind::Put, "a7"),
+            ("b", 8, Kind::Delete, ""),
+        ]);
+        let older = f.table(&[
+            ("a", 5, Kind::Put, "a5"),
+            ("a", 3, Kind::Put, "a3"),
+            ("a", 1, Kind::Put, "a1"),
+            ("b", 6, Kind::Delete, ""),
+            ("b", 2, Kind::Put, "b2"),
+        ]);
+        let mut version = Version::empty();
+        version.levels[0] = vec![newer, older];
+        let version = Arc::new(version);
+        f.versions.install(|cur| SuperVersion {
+            active: cur.active.clone(),
+            frozen: Vec::new(),
+            version,
+        });
+        assert!(
+            Compactor::default()
+                .compact_once(&f.ctx(), || vec![4, 6])
+                .unwrap()
+        );
+        let v = f.versions.current().version.clone();
+        // Readers at 4 see a3 and b2, at 6 a5 and b's tombstone 6, later
+        // ones a9 and the tombstone 8: a7, a1 and nothing else go. The
+        // tombstone 6 stays (the reader at 6 must not see b2).
+        assert_eq!(
+            versions_of(&v.levels[1][0]),
+            owned(&[
+                ("a", 9, Kind::Put, "a9"),
+                ("a", 5, Kind::Put, "a5"),
+                ("a", 3, Kind::Put, "a3"),
+                ("b", 8, Kind::Delete, ""),
+                ("b", 6, Kind::Delete, ""),
+                ("b", 2, Kind::Put, "b2"),
+            ])
         );
     }
 
@@ -322,7 +385,7 @@ mod tests {
                 let files = f.table_files();
                 sim.inject(sim.ops() + at, fault);
                 let compactor = Compactor::default();
-                if compactor.compact_once(&f.ctx(), || 10).is_ok() {
+                if compactor.compact_once(&f.ctx(), || vec![10]).is_ok() {
                     break;
                 }
                 failed += 1;
@@ -333,7 +396,7 @@ mod tests {
                 assert_eq!(f.status.is_poisoned(), fault != FaultKind::NoSpace);
                 if fault == FaultKind::NoSpace {
                     assert_eq!(f.table_files(), files, "outputs are removed");
-                    assert!(compactor.compact_once(&f.ctx(), || 10).unwrap());
+                    assert!(compactor.compact_once(&f.ctx(), || vec![10]).unwrap());
                     assert_eq!(f.versions.current().version.levels[1].len(), 1);
                 }
             }

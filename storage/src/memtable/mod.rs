@@ -198,6 +198,25 @@ impl Memtable {
 
     /// The newest version of `key` with a sequence number `<= seqno`.
     pub(crate) fn get(&self, key: &[u8], seqno: Seqno) -> Option<(Kind, Bytes)> {
+        self.find(key, seqno, |_, kind, value| {
+            (kind, Bytes::copy_from_slice(value))
+        })
+    }
+
+    /// The sequence number of the newest version of `key` (a put or a
+    /// tombstone), if the memtable holds one.
+    pub(crate) fn newest_seqno(&self, key: &[u8]) -> Option<Seqno> {
+        self.find(key, MAX_SEQNO, |seqno, _, _| seqno)
+    }
+
+    /// `f` of the seqno, kind and value of the newest version of `key`
+    /// with a sequence number `<= seqno`.
+    fn find<R>(
+        &self,
+        key: &[u8],
+        seqno: Seqno,
+        f: impl FnOnce(Seqno, Kind, &[u8]) -> R,
+    ) -> Option<R> {
         let probe = Probe::new(key, seqno);
         let (map, tail) = match &self.repr {
             Repr::Skip(map, filter, tail) => {
@@ -213,7 +232,7 @@ impl Memtable {
                 if found.key != key {
                     return None;
                 }
-                return Some((found.kind(), Bytes::copy_from_slice(found.value)));
+                return Some(f(found.seqno(), found.kind(), found.value));
             }
         };
         let guard = &epoch::pin();
@@ -233,7 +252,7 @@ impl Memtable {
             (None, Some(t)) => t,
             (None, None) => return None,
         };
-        Some((found.kind(), Bytes::copy_from_slice(found.value())))
+        Some(f(found.seqno(), found.kind(), found.value()))
     }
 }
 

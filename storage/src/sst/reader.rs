@@ -613,6 +613,16 @@ impl Table {
         }))
     }
 
+    /// The sequence number of the newest version of `key` (a put or a
+    /// tombstone) in this table, if it holds one.
+    pub(crate) fn newest_seqno(&self, key: &[u8]) -> Result<Option<Seqno>> {
+        Ok(self
+            .find_version(key, crate::memtable::MAX_SEQNO)?
+            .map(|found| match found {
+                Found::Bytes(seqno, ..) | Found::Columnar { seqno, .. } => seqno,
+            }))
+    }
+
     /// What [`Table::get_value`] finds, without joining a columnar row:
     /// a version in a columnar block comes back as the block and its row
     /// number ([`PointRead::Block`]), anything else as its value bytes.

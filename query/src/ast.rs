@@ -71,6 +71,16 @@ pub enum Statement {
     /// `update` or `delete`, changing nothing) and returns its plan with
     /// the rows and time of each node.
     ExplainAnalyze(Box<Statement>),
+    /// `begin` or `begin read only`: opens a transaction in a session.
+    Begin {
+        /// `read only`: the transaction refuses writes.
+        read_only: bool,
+    },
+    /// `commit`: makes the session's transaction's writes durable and
+    /// visible, all of them or (on a conflict) none.
+    Commit,
+    /// `rollback`: drops the session's transaction's writes.
+    Rollback,
 }
 
 /// A column in `create table`.
@@ -433,6 +443,10 @@ impl fmt::Display for Statement {
             }
             Statement::Explain(s) => write!(f, "explain {s}"),
             Statement::ExplainAnalyze(s) => write!(f, "explain analyze {s}"),
+            Statement::Begin { read_only: false } => f.write_str("begin"),
+            Statement::Begin { read_only: true } => f.write_str("begin read only"),
+            Statement::Commit => f.write_str("commit"),
+            Statement::Rollback => f.write_str("rollback"),
         }
     }
 }

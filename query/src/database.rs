@@ -35,6 +35,7 @@ use crate::plan::scope::Scope;
 use crate::row;
 use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
+use crate::transaction::{self, OpenTxn, Registry, Transaction, TransactionStats, TxnState};
 use crate::value::Value;
 
 // The write path: operators that build a statement's batch.
@@ -78,6 +79,15 @@ pub struct Options {
     /// columnar blocks is refused with it off, with an error naming the
     /// value layout.
     pub columnar: bool,
+    /// The most memory a transaction's writes may take (about their
+    /// encoded size): a statement that would take more fails with
+    /// `transaction_too_large` and adds nothing. Default 256 MiB.
+    pub max_transaction_bytes: usize,
+    /// A transaction that runs no statement for this long is rolled back
+    /// (its next statement fails with `transaction_timeout`), so an
+    /// abandoned one does not keep its snapshot's versions from
+    /// compaction. Default `None`: never.
+    pub idle_transaction_timeout: Option<std::time::Duration>,
 }
 
 impl Default for Options {
@@ -85,6 +95,8 @@ impl Default for Options {
         Options {
             wal: fasty_wal::Options::default(),
             columnar: std::env::var_os("FASTY_COLUMNAR").is_none_or(|v| v != "0"),
+            max_transaction_bytes: 256 << 20,
+            idle_transaction_timeout: None,
         }
     }
 }
@@ -112,6 +124,23 @@ impl Options {
     #[must_use]
     pub fn with_columnar(mut self, columnar: bool) -> Options {
         self.columnar = columnar;
+        self
+    }
+
+    /// Sets [`Options::max_transaction_bytes`].
+    #[must_use]
+    pub fn with_max_transaction_bytes(mut self, bytes: usize) -> Options {
+        self.max_transaction_bytes = bytes;
+        self
+    }
+
+    /// Sets [`Options::idle_transaction_timeout`].
+    #[must_use]
+    pub fn with_idle_transaction_timeout(
+        mut self,
+        timeout: Option<std::time::Duration>,
+    ) -> Options {
+        self.idle_transaction_timeout = timeout;
         self
     }
 
@@ -167,8 +196,11 @@ pub struct Database {
     ddl: Mutex<()>,
     /// Per table id: shared for inserts, exclusive for update/delete/DDL.
     table_locks: Mutex<HashMap<u32, Arc<RwLock<()>>>>,
-    /// Primary-key stripes, locked by inserts in ascending order.
+    /// Primary-key stripes, locked by inserts and commits in ascending
+    /// order.
     stripes: Vec<Mutex<()>>,
+    /// Open transactions and their counters.
+    txns: Arc<Registry>,
 }
 
 impl Database {
@@ -176,6 +208,7 @@ impl Database {
     /// loading the catalog; finishes deleting the data of tables and
     /// indexes dropped before a crash.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<Database> {
+        let txns = Registry::new(opts.max_transaction_bytes, opts.idle_transaction_timeout);
         let mut wal = opts.wal;
         if opts.columnar {
             let storage = wal
@@ -193,10 +226,12 @@ impl Database {
             ddl: Mutex::new(()),
             table_locks: Mutex::new(HashMap::new()),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            txns,
         };
         for id in dropped {
             database.purge(id)?;
         }
+        spawn_idle_sweep(&database.txns);
         Ok(database)
     }
 
@@ -260,7 +295,7 @@ impl Database {
     pub fn execute_with(&self, text: &str, opts: ExecOptions) -> Result<Output> {
         let stmt = parser::parse(text)?;
         // Parsed text is within the bounds already.
-        self.collect(&stmt, opts)
+        self.collect_in(&stmt, opts, None)
     }
 
     /// Parses a statement whose values may be `?` placeholders (in
@@ -288,6 +323,17 @@ impl Database {
         params: &[Value],
         opts: ExecOptions,
     ) -> Result<Output> {
+        self.execute_prepared_in(prepared, params, opts, None)
+    }
+
+    /// [`Database::execute_prepared_with`], in `txn` when given.
+    pub(crate) fn execute_prepared_in(
+        &self,
+        prepared: &Prepared,
+        params: &[Value],
+        opts: ExecOptions,
+        txn: Option<&mut TxnState>,
+    ) -> Result<Output> {
         if params.len() != prepared.params {
             return Err(Error::query(
                 ErrorCode::InvalidParameter,
@@ -299,12 +345,12 @@ impl Database {
             ));
         }
         if params.is_empty() {
-            return self.run_tree(&prepared.statement, opts);
+            return self.run_tree_in(&prepared.statement, opts, txn);
         }
         let values: Vec<Literal> = params.iter().map(value_literal).collect();
         let mut statement = prepared.statement.clone();
         bind_statement(&mut statement, &values);
-        self.run_tree(&statement, opts)
+        self.run_tree_in(&statement, opts, txn)
     }
 
     /// Whether `stmt` is a primary-key point read (`find T where id = N`,
@@ -336,34 +382,44 @@ impl Database {
     ) -> Result<Streamed> {
         let stmt = parser::parse(text)?;
         let limits = Limits::new(&opts);
-        self.run_with(&stmt, &opts, &limits, sink, false)
+        self.run_with(&stmt, &opts, &limits, sink, false, None)
     }
 
     /// Runs a parsed statement ([`crate::parse`]) and returns its whole
     /// output (a query's rows collected in memory, counted against the
     /// memory limit).
     pub fn run(&self, stmt: &crate::Statement, opts: ExecOptions) -> Result<Output> {
-        self.run_tree(&stmt.0, opts)
+        self.run_tree_in(&stmt.0, opts, None)
     }
 
     /// [`Database::run`] of a syntax tree, which may have been built by
-    /// hand.
-    fn run_tree(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+    /// hand, in `txn` when given.
+    pub(crate) fn run_tree_in(
+        &self,
+        stmt: &Statement,
+        opts: ExecOptions,
+        txn: Option<&mut TxnState>,
+    ) -> Result<Output> {
         // A statement built by hand never met the parser's bounds.
         parser::check_depth(stmt)?;
-        self.collect(stmt, opts)
+        self.collect_in(stmt, opts, txn)
     }
 
     /// [`Database::run`] of a statement known to be within the parser's
-    /// bounds.
-    fn collect(&self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
+    /// bounds, in `txn` when given.
+    pub(crate) fn collect_in(
+        &self,
+        stmt: &Statement,
+        opts: ExecOptions,
+        txn: Option<&mut TxnState>,
+    ) -> Result<Output> {
         let limits = Limits::new(&opts);
         let mut all = Collect {
             columns: Vec::new(),
             rows: Vec::new(),
             limits: &limits,
         };
-        match self.run_with(stmt, &opts, &limits, &mut all, true)? {
+        match self.run_with(stmt, &opts, &limits, &mut all, true, txn)? {
             Streamed::Rows(_) => Ok(Output::Rows {
                 columns: all.columns,
                 rows: all.rows,
@@ -384,11 +440,104 @@ impl Database {
         opts: ExecOptions,
         sink: &mut dyn RowSink,
     ) -> Result<Streamed> {
+        self.run_into_in(stmt, opts, sink, None)
+    }
+
+    /// [`Database::run_into`], in `txn` when given.
+    pub(crate) fn run_into_in(
+        &self,
+        stmt: &crate::Statement,
+        opts: ExecOptions,
+        sink: &mut dyn RowSink,
+        txn: Option<&mut TxnState>,
+    ) -> Result<Streamed> {
         let stmt = &stmt.0;
         // A statement built by hand never met the parser's bounds.
         parser::check_depth(stmt)?;
         let limits = Limits::new(&opts);
-        self.run_with(stmt, &opts, &limits, sink, false)
+        self.run_with(stmt, &opts, &limits, sink, false, txn)
+    }
+
+    // -----------------------------------------------------------------
+    // Transactions
+
+    /// Begins a transaction: its statements read the database as of now
+    /// plus their own writes, and [`Transaction::commit`] writes them all
+    /// or none (see [`Transaction`]).
+    pub fn begin(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new(self, self.begin_txn(false)))
+    }
+
+    /// Begins a transaction that refuses writes (`read_only_transaction`):
+    /// a consistent view for several reads.
+    pub fn begin_read_only(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new(self, self.begin_txn(true)))
+    }
+
+    /// Opens a transaction reading a snapshot taken now.
+    pub(crate) fn begin_txn(&self, read_only: bool) -> OpenTxn {
+        OpenTxn::begin(&self.txns, self.db.snapshot(), read_only)
+    }
+
+    /// The transaction registry (which database a session's transaction
+    /// belongs to).
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.txns
+    }
+
+    /// The transaction counters: open now, begun, committed, rolled back,
+    /// failed on a conflict, timed out.
+    pub fn transaction_stats(&self) -> TransactionStats {
+        self.txns.stats()
+    }
+
+    /// Commits a transaction's writes (see the `transaction` module): under
+    /// the written tables' shared locks and the written rows' stripes,
+    /// checks that no written row changed since the snapshot and that no
+    /// written table changed shape, then writes one batch.
+    pub(crate) fn commit_state(&self, state: TxnState) -> Result<()> {
+        let batch = state.snapshot().private_writes();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let tables = state.tables();
+        // Table locks in ascending id order, then stripes in ascending
+        // order: the order every writer takes them in.
+        let locks: Vec<Arc<RwLock<()>>> = tables.keys().map(|&id| self.table_lock(id)).collect();
+        let _shared: Vec<_> = locks.iter().map(|l| l.read()).collect();
+        for used in tables.values() {
+            let now = self
+                .current(used)
+                .map_err(|_| transaction::changed(&used.name))?;
+            if !transaction::same_definition(&now, used) {
+                return Err(transaction::changed(&used.name));
+            }
+        }
+        let rows: Vec<(u32, i64)> = batch
+            .iter()
+            .filter_map(|op| {
+                let key = match op {
+                    fasty_wal::BatchOp::Put(k, _) | fasty_wal::BatchOp::Delete(k) => k,
+                };
+                keys::decode_row_key(key).filter(|(id, _)| tables.contains_key(id))
+            })
+            .collect();
+        let _stripes = self.lock_stripes(rows.iter().copied());
+        let seqno = state.snapshot().seqno();
+        for &(id, pk) in &rows {
+            if self.db.written_after(&keys::row_key(id, pk), seqno)? {
+                let name = tables.get(&id).map_or("?", |t| t.name.as_str());
+                return Err(Error::query(
+                    ErrorCode::SerializationFailure,
+                    format!(
+                        "the row of \"{name}\" with id {pk} was written by another transaction or statement since this transaction began; nothing was written: run the transaction again"
+                    ),
+                ));
+            }
+        }
+        drop(state);
+        self.db.write(batch)?;
+        Ok(())
     }
 
     /// Runs `stmt` into `sink`, which `keeps_all` rows when it collects
@@ -400,14 +549,16 @@ impl Database {
         limits: &Limits,
         sink: &mut dyn RowSink,
         keeps_all: bool,
+        txn: Option<&mut TxnState>,
     ) -> Result<Streamed> {
         let popts = PlanOptions {
             use_indexes: opts.use_indexes,
         };
+        check_in_transaction(stmt, txn.as_deref())?;
         let out = match stmt {
             Statement::Select(s) => {
                 return self
-                    .select(s, popts, limits, sink, keeps_all)
+                    .select(s, popts, limits, sink, keeps_all, txn.as_deref())
                     .map(Streamed::Rows);
             }
             Statement::CreateTable { name, columns } => self.create_table(name, columns),
@@ -431,22 +582,31 @@ impl Database {
                 } else {
                     InsertMode::Insert
                 };
-                self.insert_rows(table, rows, mode).map(Output::Affected)
+                self.insert_rows_in(table, rows, mode, txn)
+                    .map(Output::Affected)
             }
             Statement::Update {
                 table,
                 assignments,
                 filter,
             } => self
-                .update(table, assignments, filter.as_ref(), popts, limits)
+                .update(table, assignments, filter.as_ref(), popts, limits, txn)
                 .map(Output::Affected),
             Statement::Delete { table, filter } => self
-                .delete(table, filter.as_ref(), popts, limits)
+                .delete(table, filter.as_ref(), popts, limits, txn)
                 .map(Output::Affected),
-            Statement::Explain(inner) => self.explain(inner, popts).map(Output::Plan),
-            Statement::ExplainAnalyze(inner) => {
-                self.explain_analyze(inner, popts, limits).map(Output::Plan)
+            Statement::Explain(inner) => {
+                self.explain(inner, popts, txn.as_deref()).map(Output::Plan)
             }
+            Statement::ExplainAnalyze(inner) => self
+                .explain_analyze(inner, popts, limits, txn.as_deref())
+                .map(Output::Plan),
+            Statement::Begin { .. } | Statement::Commit | Statement::Rollback => Err(Error::query(
+                ErrorCode::InvalidTransactionState,
+                format!(
+                    "{stmt} needs a session that holds the transaction: use Database::begin, or a Session (over HTTP, a {{\"transaction\": [...]}} request); each statement on its own is a transaction already"
+                ),
+            )),
         };
         out.map(Streamed::Other)
     }
@@ -465,6 +625,24 @@ impl Database {
         R: IntoIterator<Item = (K, Value)>,
         K: AsRef<str>,
     {
+        self.insert_rows_in(table, rows, mode, None)
+    }
+
+    /// [`Database::insert_rows`], in `txn` when given.
+    pub(crate) fn insert_rows_in<R, K>(
+        &self,
+        table: &str,
+        rows: impl IntoIterator<Item = R>,
+        mode: InsertMode,
+        txn: Option<&mut TxnState>,
+    ) -> Result<u64>
+    where
+        R: IntoIterator<Item = (K, Value)>,
+        K: AsRef<str>,
+    {
+        if let Some(t) = txn.as_deref() {
+            t.check_writable()?;
+        }
         let cat = self.catalog.read().clone();
         let t = cat.table(table)?.clone();
         let width = t.columns.len();
@@ -500,7 +678,10 @@ impl Database {
             };
             batch.pks.push(pk);
         }
-        self.write_rows(&t, batch, mode)
+        match txn {
+            Some(txn) => self.write_rows_in(&t, batch, mode, txn),
+            None => self.write_rows(&t, batch, mode),
+        }
     }
 
     fn table_lock(&self, id: u32) -> Arc<RwLock<()>> {
@@ -532,7 +713,7 @@ impl Database {
         let _shared = lock.read();
         let t = self.current(t)?;
         let insert = Insert::encode(&t, &rows, mode == InsertMode::Upsert)?;
-        let _guards = self.lock_stripes(t.id, insert.keys());
+        let _guards = self.lock_stripes(insert.keys().iter().map(|&pk| (t.id, pk)));
         let snap = self.db.snapshot();
         let written = insert.finish(&t, &rows, &snap)?;
         drop(snap);
@@ -540,8 +721,29 @@ impl Database {
         Ok(written.count)
     }
 
-    fn lock_stripes(&self, table: u32, sorted_pks: &[i64]) -> Vec<MutexGuard<'_, ()>> {
-        let mut idx: Vec<usize> = sorted_pks.iter().map(|pk| stripe(table, *pk)).collect();
+    /// [`Database::write_rows`] in a transaction: checked against its
+    /// snapshot, written into it; no lock (the commit takes them).
+    fn write_rows_in(
+        &self,
+        t: &Table,
+        rows: Rows,
+        mode: InsertMode,
+        txn: &mut TxnState,
+    ) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let t = self.current(t)?;
+        let insert = Insert::encode(&t, &rows, mode == InsertMode::Upsert)?;
+        let written = insert.finish(&t, &rows, txn.snapshot())?;
+        txn.record(&t, written.batch)?;
+        Ok(written.count)
+    }
+
+    /// Locks the stripes of `(table, primary key)` pairs, in ascending
+    /// stripe order.
+    fn lock_stripes(&self, rows: impl Iterator<Item = (u32, i64)>) -> Vec<MutexGuard<'_, ()>> {
+        let mut idx: Vec<usize> = rows.map(|(table, pk)| stripe(table, pk)).collect();
         idx.sort_unstable();
         idx.dedup();
         idx.into_iter().map(|i| self.stripes[i].lock()).collect()
@@ -555,15 +757,16 @@ impl Database {
         limits: &Limits,
         sink: &mut dyn RowSink,
         keeps_all: bool,
+        txn: Option<&TxnState>,
     ) -> Result<u64> {
         let cat = self.catalog.read().clone();
         if opts.use_indexes
-            && let Some(n) = self.point_read(&cat, s, limits, sink, keeps_all)?
+            && let Some(n) = self.point_read(&cat, s, limits, sink, keeps_all, txn)?
         {
             return Ok(n);
         }
         let bound = plan::bind::bind_select(&cat, s)?;
-        let snap = self.db.snapshot();
+        let snap = self.reading(txn);
         let physical = plan_select(bound.plan, opts, &snap)?;
         let columns: Vec<Column> = bound
             .columns
@@ -589,6 +792,7 @@ impl Database {
         limits: &Limits,
         sink: &mut dyn RowSink,
         keeps_all: bool,
+        txn: Option<&TxnState>,
     ) -> Result<Option<u64>> {
         let Some((left, right)) = equality_filter(s) else {
             return Ok(None);
@@ -614,14 +818,19 @@ impl Database {
             let ncols = t.columns.len();
             // Decoded while borrowed: the read takes no reference on a
             // shared columnar block.
+            let key = keys::row_key(t.id, *pk);
+            let decode = |read: Option<fasty_wal::PointRef<'_>>| {
+                read.map(|r| exec::decode_point_read(r, ncols))
+            };
+            let found = match txn {
+                Some(txn) => txn
+                    .snapshot()
+                    .with_ref(&key, decode)
+                    .map_err(|e| Error::Storage(e.into()))?,
+                None => self.db.with_ref(&key, decode).map_err(Error::Storage)?,
+            };
             if limit != Some(0)
-                && let Some(values) = self
-                    .db
-                    .with_ref(&keys::row_key(t.id, *pk), |read| {
-                        read.map(|r| exec::decode_point_read(r, ncols))
-                    })
-                    .map_err(Error::Storage)?
-                    .transpose()?
+                && let Some(values) = found.transpose()?
             {
                 sink.rows(vec![values])?;
                 return Ok(Some(1));
@@ -644,7 +853,7 @@ impl Database {
         sink.columns(&columns)?;
         let mut emit = Emitter::new(sink, limits, keeps_all);
         emit.window(0, limit);
-        let snap = self.db.snapshot();
+        let snap = self.reading(txn);
         let mut meter = Meter::new(limits);
         for pk in index_pks(&snap, ix.id, std::slice::from_ref(&key), &mut meter)? {
             if emit.done() {
@@ -674,10 +883,12 @@ impl Database {
         filter: Option<&Expr>,
         opts: PlanOptions,
         limits: &Limits,
+        txn: Option<&mut TxnState>,
     ) -> Result<u64> {
         let t0 = self.catalog.read().table(table)?.clone();
         let lock = self.table_lock(t0.id);
-        let _excl = lock.write();
+        // In a transaction the commit takes the locks.
+        let _excl = txn.is_none().then(|| lock.write());
         let cat = self.catalog.read().clone();
         let t = self.current(&t0)?;
         let scope = Scope::new(vec![t.clone()]);
@@ -698,12 +909,12 @@ impl Database {
             table: t.clone(),
             sets,
         };
-        let snap = self.db.snapshot();
+        let snap = self.reading(txn.as_deref());
         let ctx = exec::ExecCtx::new(&snap, limits);
         let written = Update::from_plan(exec::Node::root(&node), &ctx)?.run(&snap)?;
         drop(ctx);
         drop(snap);
-        self.write(written)
+        self.write_in(&t, written, txn)
     }
 
     /// `delete`: under the table's exclusive lock, the rows the filter
@@ -714,10 +925,12 @@ impl Database {
         filter: Option<&Expr>,
         opts: PlanOptions,
         limits: &Limits,
+        txn: Option<&mut TxnState>,
     ) -> Result<u64> {
         let t0 = self.catalog.read().table(table)?.clone();
         let lock = self.table_lock(t0.id);
-        let _excl = lock.write();
+        // In a transaction the commit takes the locks.
+        let _excl = txn.is_none().then(|| lock.write());
         let cat = self.catalog.read().clone();
         let t = self.current(&t0)?;
         let input = plan::choose::plan_rows(&cat, table, filter, opts)?;
@@ -725,29 +938,52 @@ impl Database {
             input: Box::new(input),
             table: t.clone(),
         };
-        let snap = self.db.snapshot();
+        let snap = self.reading(txn.as_deref());
         let ctx = exec::ExecCtx::new(&snap, limits);
         let written = Delete::from_plan(exec::Node::root(&node), &ctx)?.run()?;
         drop(ctx);
         drop(snap);
-        self.write(written)
+        self.write_in(&t, written, txn)
     }
 
-    /// Writes a write operator's batch (nothing when it is empty); returns
-    /// its row count.
-    fn write(&self, written: Written) -> Result<u64> {
-        if !written.batch.is_empty() {
-            self.db.write(written.batch)?;
+    /// Writes a write operator's batch for table `t` (nothing when it is
+    /// empty) through the log, or into `txn`; returns its row count.
+    fn write_in(
+        &self,
+        t: &Arc<Table>,
+        written: Written,
+        txn: Option<&mut TxnState>,
+    ) -> Result<u64> {
+        match txn {
+            Some(txn) => txn.record(t, written.batch)?,
+            None if !written.batch.is_empty() => {
+                self.db.write(written.batch)?;
+            }
+            None => {}
         }
         Ok(written.count)
     }
 
-    fn explain(&self, stmt: &Statement, opts: PlanOptions) -> Result<String> {
+    /// The snapshot a statement reads: its transaction's, or one taken
+    /// now.
+    fn reading<'t>(&self, txn: Option<&'t TxnState>) -> Reading<'t> {
+        match txn {
+            Some(txn) => Reading::Txn(txn.snapshot()),
+            None => Reading::Own(self.db.snapshot()),
+        }
+    }
+
+    fn explain(
+        &self,
+        stmt: &Statement,
+        opts: PlanOptions,
+        txn: Option<&TxnState>,
+    ) -> Result<String> {
         let cat = self.catalog.read().clone();
         Ok(match stmt {
             Statement::Select(s) => {
                 let bound = plan::bind::bind_select(&cat, s)?;
-                let physical = plan_select(bound.plan, opts, &self.db.snapshot())?;
+                let physical = plan_select(bound.plan, opts, &self.reading(txn))?;
                 plan::explain::explain(&physical)
             }
             Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => {
@@ -772,7 +1008,7 @@ impl Database {
                     t.indexes.len()
                 )
             }
-            Statement::Explain(inner) => self.explain(inner, opts)?,
+            Statement::Explain(inner) => self.explain(inner, opts, txn)?,
             Statement::ExplainAnalyze(inner) => format!("explain analyze {inner}"),
             ddl => format!("{ddl}"),
         })
@@ -788,12 +1024,14 @@ impl Database {
         stmt: &Statement,
         opts: PlanOptions,
         limits: &Limits,
+        txn: Option<&TxnState>,
     ) -> Result<String> {
         let cat = self.catalog.read().clone();
+        let snap = self.reading(txn);
         let (head, physical) = match stmt {
             Statement::Select(s) => {
                 let bound = plan::bind::bind_select(&cat, s)?;
-                (None, plan_select(bound.plan, opts, &self.db.snapshot())?)
+                (None, plan_select(bound.plan, opts, &snap)?)
             }
             Statement::Update { table, filter, .. } | Statement::Delete { table, filter } => (
                 Some(format!(
@@ -812,7 +1050,6 @@ impl Database {
                 ));
             }
         };
-        let snap = self.db.snapshot();
         let ctx = exec::ExecCtx::analysing(&snap, limits, physical.size());
         let mut discard = Discard;
         let mut emit = Emitter::new(&mut discard, limits, false);
@@ -1046,6 +1283,93 @@ impl Database {
     }
 }
 
+/// The snapshot a statement reads ([`Database::reading`]).
+enum Reading<'t> {
+    /// Taken for the statement.
+    Own(fasty_wal::Snapshot),
+    /// Its transaction's.
+    Txn(&'t fasty_wal::Snapshot),
+}
+
+impl std::ops::Deref for Reading<'_> {
+    type Target = fasty_wal::Snapshot;
+
+    fn deref(&self) -> &fasty_wal::Snapshot {
+        match self {
+            Reading::Own(s) => s,
+            Reading::Txn(s) => s,
+        }
+    }
+}
+
+/// Refuses what cannot run inside a transaction, before it runs: DDL
+/// (which takes effect at once, outside any transaction) and writes in a
+/// read-only one.
+fn check_in_transaction(stmt: &Statement, txn: Option<&TxnState>) -> Result<()> {
+    let Some(txn) = txn else {
+        return Ok(());
+    };
+    match stmt {
+        Statement::CreateTable { .. }
+        | Statement::DropTable { .. }
+        | Statement::CreateIndex { .. }
+        | Statement::DropIndex { .. } => Err(Error::query(
+            ErrorCode::InvalidTransactionState,
+            format!(
+                "{} cannot run inside a transaction: commit or roll back first (DDL takes effect at once, on its own)",
+                ddl_name(stmt)
+            ),
+        )),
+        Statement::Insert { .. } | Statement::Update { .. } | Statement::Delete { .. } => {
+            txn.check_writable()
+        }
+        Statement::Begin { .. } | Statement::Commit | Statement::Rollback => Err(Error::query(
+            ErrorCode::InvalidTransactionState,
+            format!(
+                "{stmt} inside a transaction that its handle ends: a transaction is already open (call Transaction::commit or rollback; a {{\"transaction\": [...]}} request commits by itself)"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `create table` and the like, for messages.
+fn ddl_name(stmt: &Statement) -> &'static str {
+    match stmt {
+        Statement::CreateTable { .. } => "create table",
+        Statement::DropTable { .. } => "drop table",
+        Statement::CreateIndex { .. } => "create index",
+        _ => "drop index",
+    }
+}
+
+/// Starts the thread that rolls back transactions idle past the timeout,
+/// when there is one; it ends soon after the database is dropped.
+fn spawn_idle_sweep(txns: &Arc<Registry>) {
+    let Some(timeout) = txns.idle_timeout() else {
+        return;
+    };
+    let period = (timeout / 4).clamp(
+        std::time::Duration::from_millis(5),
+        std::time::Duration::from_secs(1),
+    );
+    let weak = Arc::downgrade(txns);
+    let spawned = std::thread::Builder::new()
+        .name("fasty-idle-txn".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(period);
+                let Some(txns) = weak.upgrade() else {
+                    break;
+                };
+                txns.sweep();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the idle-transaction sweep; idle transactions stay open");
+    }
+}
+
 /// The next free id for a table or index.
 /// The physical plan of a query, hash joins building on the input
 /// estimated smaller from `snap`.
@@ -1178,6 +1502,7 @@ fn bind_statement(stmt: &mut Statement, values: &[Literal]) {
         Statement::Explain(inner) | Statement::ExplainAnalyze(inner) => {
             bind_statement(inner, values)
         }
+        Statement::Begin { .. } | Statement::Commit | Statement::Rollback => {}
         Statement::CreateTable { .. }
         | Statement::DropTable { .. }
         | Statement::CreateIndex { .. }
@@ -1291,6 +1616,9 @@ fn statement_name(stmt: &Statement) -> &'static str {
         Statement::Select(_) => "select",
         Statement::Update { .. } => "update",
         Statement::Delete { .. } => "delete",
+        Statement::Begin { .. } => "begin",
+        Statement::Commit => "commit",
+        Statement::Rollback => "rollback",
         _ => "ddl",
     }
 }

@@ -64,6 +64,23 @@ pub enum ErrorCode {
     /// A statement was stopped by its caller ([`crate::ExecOptions::cancel`]),
     /// say because the client hung up.
     Cancelled,
+    /// A transaction's commit found a row it wrote written by another
+    /// transaction (or statement) since it began, or a table it wrote
+    /// changed by DDL: nothing of it was written. Run it again.
+    SerializationFailure,
+    /// A write inside a `begin read only` transaction.
+    ReadOnlyTransaction,
+    /// A transaction's writes outgrew their bound
+    /// ([`crate::Options::max_transaction_bytes`]); the statement that
+    /// crossed it added nothing.
+    TransactionTooLarge,
+    /// The transaction stayed idle past its timeout
+    /// ([`crate::Options::idle_transaction_timeout`]) and was rolled back.
+    TransactionTimeout,
+    /// `begin` inside a transaction, `commit` or `rollback` outside one,
+    /// DDL inside one, or a transaction statement where no session holds
+    /// transactions.
+    InvalidTransactionState,
 }
 
 impl ErrorCode {
@@ -92,6 +109,11 @@ impl ErrorCode {
             ErrorCode::MemoryLimit => "memory_limit",
             ErrorCode::Cancelled => "cancelled",
             ErrorCode::DiskFull => "disk_full",
+            ErrorCode::SerializationFailure => "serialization_failure",
+            ErrorCode::ReadOnlyTransaction => "read_only_transaction",
+            ErrorCode::TransactionTooLarge => "transaction_too_large",
+            ErrorCode::TransactionTimeout => "transaction_timeout",
+            ErrorCode::InvalidTransactionState => "invalid_transaction_state",
         }
     }
 }

@@ -49,6 +49,7 @@ mod profile;
 mod row;
 mod statement;
 mod stream;
+mod transaction;
 mod value;
 mod vector;
 mod verify;
@@ -63,6 +64,7 @@ pub use output::{Column, Output, Streamed};
 pub use parser::{MAX_DEPTH, MAX_EXPLAINS, MAX_JSON_DEPTH, MAX_LIKE_PATTERN_LEN, MAX_NAME_LEN};
 pub use statement::{Statement, StatementKind, parse};
 pub use stream::RowSink;
+pub use transaction::{Session, Transaction, TransactionStats};
 pub use value::Value;
 pub use verify::{IntegrityKind, IntegrityProblem, IntegrityReport};
 

@@ -33,6 +33,8 @@ pub enum StatementKind {
     Ddl,
     /// `explain`: the plan of a statement, which is not run.
     Explain,
+    /// `begin`, `commit` or `rollback`: controls a session's transaction.
+    Transaction,
 }
 
 impl Statement {
@@ -55,6 +57,9 @@ pub(crate) fn kind_of(stmt: &ast::Statement) -> StatementKind {
         ast::Statement::Update { .. } => StatementKind::Update,
         ast::Statement::Delete { .. } => StatementKind::Delete,
         ast::Statement::Explain(_) | ast::Statement::ExplainAnalyze(_) => StatementKind::Explain,
+        ast::Statement::Begin { .. } | ast::Statement::Commit | ast::Statement::Rollback => {
+            StatementKind::Transaction
+        }
     }
 }
 

@@ -18,7 +18,7 @@
 //! is loaded first into every other block of that document unless the
 //! block is tagged ```` ```fasty fresh ````.
 
-use fasty_query::{Database, Error, ErrorCode, Options, Output};
+use fasty_query::{Database, Error, ErrorCode, Options, Output, Session};
 
 /// One statement of a block and what it must give.
 #[derive(Debug)]
@@ -215,10 +215,13 @@ fn check(result: &Result<Output, Error>, expected: &[String]) -> Result<(), Stri
     }
 }
 
-/// Runs `examples` on `db`, adding a message per failure to `failures`.
+/// Runs `examples` on `db`, in order in one session (so `begin`,
+/// `commit` and `rollback` work as in a shell), adding a message per
+/// failure to `failures`.
 fn run(db: &Database, name: &str, examples: &[Example], failures: &mut Vec<String>) {
+    let mut session = Session::new();
     for ex in examples {
-        let result = db.execute(&ex.text);
+        let result = session.execute(db, &ex.text);
         if let Err(why) = check(&result, &ex.expected) {
             failures.push(format!("{name}:{}: `{}`\n  {why}", ex.line, ex.text));
         }

@@ -90,6 +90,9 @@ impl What {
                 Kw::Create,
                 Kw::Drop,
                 Kw::Explain,
+                Kw::Begin,
+                Kw::Commit,
+                Kw::Rollback,
             ],
             What::Operator => &[
                 Kw::And,

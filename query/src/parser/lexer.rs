@@ -51,6 +51,9 @@ keywords! {
     Create = "create" / b"create",
     Drop = "drop" / b"drop",
     Explain = "explain" / b"explain",
+    Begin = "begin" / b"begin",
+    Commit = "commit" / b"commit",
+    Rollback = "rollback" / b"rollback",
     Table = "table" / b"table",
     Index = "index" / b"index",
     From = "from" / b"from",
@@ -81,7 +84,7 @@ keywords! {
 impl Kw {
     /// The keyword spelled `word`, in any case.
     pub(super) fn from_word(word: &str) -> Option<Kw> {
-        const MAX: usize = 7; // "between", "explain"
+        const MAX: usize = 8; // "rollback"
         let bytes = word.as_bytes();
         if bytes.len() < 2 || bytes.len() > MAX {
             return None;
@@ -95,9 +98,14 @@ impl Kw {
 
     /// Whether the word cannot be a bare name. `table`, `index`, `set`
     /// and `by` only ever follow a fixed keyword (`create`, `drop`, a table
-    /// name, `order`, `group`), so they stay usable as names.
+    /// name, `order`, `group`), and `begin`, `commit` and `rollback` only
+    /// start a statement (where no name can stand), so they stay usable as
+    /// names.
     pub(super) fn reserved(self) -> bool {
-        !matches!(self, Kw::Table | Kw::Index | Kw::Set | Kw::By)
+        !matches!(
+            self,
+            Kw::Table | Kw::Index | Kw::Set | Kw::By | Kw::Begin | Kw::Commit | Kw::Rollback
+        )
     }
 }
 

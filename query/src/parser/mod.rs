@@ -28,6 +28,8 @@
 //!            | "update" NAME "set" NAME "=" expr {"," NAME "=" expr} ["where" expr]
 //!            | "delete" ["from"] NAME ["where" expr]
 //!            | "explain" ["analyze"] statement      -- "analyze" is not reserved
+//!            | "begin" ["read" "only"]             -- "read", "only" are not reserved
+//!            | "commit" | "rollback"
 //! coldef     = NAME ":" ("int" | "float" | "string" | "bool" | "json")
 //! item       = expr ["as" NAME]
 //! tail       = {"join" NAME "on" expr} ["where" expr] ["group" "by" expr {"," expr}]
@@ -588,6 +590,32 @@ impl<'a> Parser<'a> {
                 } else {
                     Statement::Explain(inner)
                 })
+            }
+            Kw::Begin => {
+                self.bump();
+                // `read only` are keywords only here, right after `begin`.
+                let read_only = self.cur.tok == Tok::Word(None) && self.cur_text() == "read";
+                if read_only {
+                    self.bump();
+                    if !(self.cur.tok == Tok::Word(None) && self.cur_text() == "only") {
+                        let at = self.cur.start;
+                        return self.fail_with(
+                            at,
+                            "expected \"only\" after \"begin read\"".into(),
+                            None,
+                        );
+                    }
+                    self.bump();
+                }
+                Ok(Statement::Begin { read_only })
+            }
+            Kw::Commit => {
+                self.bump();
+                Ok(Statement::Commit)
+            }
+            Kw::Rollback => {
+                self.bump();
+                Ok(Statement::Rollback)
             }
             _ => self.fail(What::Statement),
         }

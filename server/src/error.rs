@@ -18,6 +18,9 @@ pub(crate) struct ApiError {
     pub(crate) line: Option<u64>,
     pub(crate) column: Option<u64>,
     pub(crate) hint: Option<String>,
+    /// In a transaction request, the 0-based index of the statement that
+    /// failed.
+    pub(crate) statement: Option<usize>,
 }
 
 impl ApiError {
@@ -29,7 +32,14 @@ impl ApiError {
             line: None,
             column: None,
             hint: None,
+            statement: None,
         }
+    }
+
+    /// The error of statement `i` of a transaction request.
+    pub(crate) fn at_statement(mut self, i: usize) -> Self {
+        self.statement = Some(i);
+        self
     }
 
     /// A 400 `bad_request`: the body is valid JSON but not a request.
@@ -109,6 +119,8 @@ impl ApiError {
             column: Option<u64>,
             #[serde(skip_serializing_if = "Option::is_none")]
             hint: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            statement: Option<usize>,
         }
         let body = Body {
             success: false,
@@ -118,6 +130,7 @@ impl ApiError {
                 line: self.line,
                 column: self.column,
                 hint: self.hint.as_deref(),
+                statement: self.statement,
             },
         };
         // Serialising strings and integers into a Vec cannot fail.
@@ -146,6 +159,7 @@ impl From<fasty_query::Error> for ApiError {
             line: e.line().map(u64::from),
             column: e.column().map(u64::from),
             hint: e.hint().map(str::to_owned),
+            statement: None,
         }
     }
 }
@@ -178,6 +192,7 @@ impl From<serde_json::Error> for ApiError {
             line,
             column,
             hint: None,
+            statement: None,
         }
     }
 }

@@ -27,12 +27,14 @@ pub(crate) enum Kind {
     Ddl,
     Explain,
     Batch,
+    /// A `{"transaction": [...]}` request.
+    Transaction,
     Invalid,
     Other,
 }
 
 impl Kind {
-    pub(crate) const ALL: [Kind; 10] = [
+    pub(crate) const ALL: [Kind; 11] = [
         Kind::Select,
         Kind::Insert,
         Kind::Upsert,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::Ddl,
         Kind::Explain,
         Kind::Batch,
+        Kind::Transaction,
         Kind::Invalid,
         Kind::Other,
     ];
@@ -56,6 +59,7 @@ impl Kind {
             Kind::Ddl => "ddl",
             Kind::Explain => "explain",
             Kind::Batch => "batch",
+            Kind::Transaction => "transaction",
             Kind::Invalid => "invalid",
             Kind::Other => "other",
         }

@@ -26,7 +26,7 @@ use http_body_util::BodyExt;
 use crate::error::ApiError;
 use crate::metrics::Kind;
 use crate::request::{Batch, QueryRequest};
-use crate::response::{Answer, inserted_body, output_body};
+use crate::response::{Answer, inserted_body, output_body, results_body};
 use crate::stream::{self, Start};
 use crate::{AppState, ServerOptions};
 
@@ -207,6 +207,9 @@ enum Parsed {
     Prepared(fasty_query::Prepared, Vec<Value>),
     /// Rows for the batch fast path.
     Batch(Batch),
+    /// Statements to run in one transaction (their texts: each is parsed
+    /// when its turn comes, so a syntax error names its statement).
+    Transaction(Vec<String>),
 }
 
 /// Parses a request body: JSON, then the statement's text. A `params`
@@ -226,6 +229,7 @@ fn parse(db: &Database, body: &[u8]) -> Result<Parsed, ApiError> {
             Ok(Parsed::Prepared(prepared, params))
         }
         QueryRequest::Batch(b) => Ok(Parsed::Batch(b)),
+        QueryRequest::Transaction(texts) => Ok(Parsed::Transaction(texts)),
     }
 }
 
@@ -255,7 +259,25 @@ fn run(
                 .map(|n| Answer::Json(inserted_body(n)))
                 .map_err(ApiError::from),
         ),
+        Ok(Parsed::Transaction(texts)) => (Kind::Transaction, transaction(db, &texts, limits)),
     }
+}
+
+/// Runs `texts` in one transaction and commits it: every statement's
+/// output in order, or the first failure (with the failing statement's
+/// index) and nothing written. A failed commit (a conflict) names no
+/// statement.
+fn transaction(db: &Database, texts: &[String], limits: &Limits) -> Result<Answer, ApiError> {
+    let mut tx = db.begin()?;
+    let mut outs = Vec::with_capacity(texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        let out = fasty_query::parse(text)
+            .and_then(|stmt| tx.run(&stmt, limits.exec_options()))
+            .map_err(|e| ApiError::from(e).at_statement(i))?;
+        outs.push(out);
+    }
+    tx.commit()?;
+    Ok(Answer::Json(results_body(&outs)))
 }
 
 #[cfg(test)]

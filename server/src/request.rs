@@ -1,6 +1,7 @@
 //! The body of `POST /query`, parsed straight from the bytes with typed
-//! serde visitors: `{"query": "...", "params"?: [...]}` or `{"table":
-//! "...", "rows": [...], "mode": "insert" | "upsert"}`.
+//! serde visitors: `{"query": "...", "params"?: [...]}`, `{"transaction":
+//! ["...", ...]}` or `{"table": "...", "rows": [...], "mode": "insert" |
+//! "upsert"}`.
 //!
 //! A key given twice in any object of the body — the request itself, a
 //! row, or an object nested in a `json` value — is a `bad_request` naming
@@ -31,6 +32,8 @@ pub(crate) enum QueryRequest {
     Prepared(String, Vec<Value>),
     /// `{"table": ..., "rows": [...], "mode"?: ...}`: the batch fast path.
     Batch(Batch),
+    /// `{"transaction": ["...", ...]}`: statements run in one transaction.
+    Transaction(Vec<String>),
 }
 
 /// Rows for [`fasty_query::Database::insert_rows`].
@@ -53,7 +56,7 @@ impl QueryRequest {
     pub(crate) fn parse(body: &[u8]) -> Result<QueryRequest, ApiError> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
-                "empty body: send {\"query\": \"...\"} or {\"table\": \"...\", \"rows\": [...]}",
+                "empty body: send {\"query\": \"...\"}, {\"transaction\": [\"...\", ...]} or {\"table\": \"...\", \"rows\": [...]}",
             ));
         }
         let raw: RawRequest = serde_json::from_slice(body)?;
@@ -69,17 +72,40 @@ struct RawRequest {
     table: Option<String>,
     rows: Option<Vec<Row>>,
     mode: Option<InsertMode>,
+    transaction: Option<Vec<String>>,
 }
 
 impl RawRequest {
     fn check(self) -> Result<QueryRequest, ApiError> {
         match self {
             RawRequest {
+                transaction: Some(statements),
+                query: None,
+                params: None,
+                table: None,
+                rows: None,
+                mode: None,
+            } => {
+                if statements.is_empty() {
+                    return Err(ApiError::bad_request(
+                        "\"transaction\" is empty: give the statements to run, in order",
+                    ));
+                }
+                Ok(QueryRequest::Transaction(statements))
+            }
+            RawRequest {
+                transaction: Some(_),
+                ..
+            } => Err(ApiError::bad_request(
+                "\"transaction\" comes alone: give the statements as its array, with no \"query\", \"params\", \"table\", \"rows\" or \"mode\"",
+            )),
+            RawRequest {
                 query: Some(q),
                 params,
                 table: None,
                 rows: None,
                 mode: None,
+                transaction: None,
             } => Ok(match params {
                 None => QueryRequest::Statement(q),
                 Some(p) => QueryRequest::Prepared(q, p),
@@ -115,7 +141,7 @@ impl RawRequest {
     }
 }
 
-const FIELDS: &[&str] = &["query", "params", "table", "rows", "mode"];
+const FIELDS: &[&str] = &["query", "params", "table", "rows", "mode", "transaction"];
 
 impl<'de> de::Deserialize<'de> for RawRequest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -162,6 +188,10 @@ impl<'de> Visitor<'de> for RequestVisitor {
                     once(&req.mode, "mode")?;
                     req.mode = Some(map.next_value::<ModeName>()?.0);
                 }
+                Field::Transaction => {
+                    once(&req.transaction, "transaction")?;
+                    req.transaction = Some(map.next_value()?);
+                }
             }
         }
         Ok(req)
@@ -174,6 +204,7 @@ enum Field {
     Table,
     Rows,
     Mode,
+    Transaction,
 }
 
 impl<'de> de::Deserialize<'de> for Field {
@@ -198,6 +229,7 @@ impl Visitor<'_> for FieldVisitor {
             "table" => Ok(Field::Table),
             "rows" => Ok(Field::Rows),
             "mode" => Ok(Field::Mode),
+            "transaction" => Ok(Field::Transaction),
             _ => Err(E::unknown_field(s, FIELDS)),
         }
     }

@@ -39,21 +39,44 @@ impl IntoResponse for Answer {
 
 /// The body for a statement's output.
 pub(crate) fn output_body(out: &Output) -> Vec<u8> {
+    output_object(out, true)
+}
+
+/// The response object of a statement's output, with `"success": true`
+/// first when `success` (a whole body), without it for an element of a
+/// transaction's `results`.
+fn output_object(out: &Output, success: bool) -> Vec<u8> {
     let body = match out {
-        Output::Rows { columns, rows } => serde_json::to_vec(&RowsBody { columns, rows }),
+        Output::Rows { columns, rows } => serde_json::to_vec(&RowsBody {
+            success,
+            columns,
+            rows,
+        }),
         Output::Affected(n) => serde_json::to_vec(&Affected {
-            success: true,
+            success,
             affected: *n,
         }),
-        Output::Ok => return br#"{"success":true}"#.to_vec(),
-        Output::Plan(plan) => serde_json::to_vec(&PlanBody {
-            success: true,
-            plan,
-        }),
+        Output::Ok if success => return br#"{"success":true}"#.to_vec(),
+        Output::Ok => return b"{}".to_vec(),
+        Output::Plan(plan) => serde_json::to_vec(&PlanBody { success, plan }),
     };
     // Serialising into a Vec only fails on a non-string map key, and
     // every key here is a string.
     body.unwrap_or_default()
+}
+
+/// `{"success": true, "results": [...]}`: a transaction's statements'
+/// outputs, in order.
+pub(crate) fn results_body(outs: &[Output]) -> Vec<u8> {
+    let mut body = br#"{"success":true,"results":["#.to_vec();
+    for (i, out) in outs.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&output_object(out, false));
+    }
+    body.extend_from_slice(b"]}");
+    body
 }
 
 /// Appends one row as a JSON object, as in [`output_body`]'s `data`.
@@ -69,26 +92,32 @@ pub(crate) fn inserted_body(n: u64) -> Vec<u8> {
 
 #[derive(Serialize)]
 struct Affected {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     success: bool,
     affected: u64,
 }
 
 #[derive(Serialize)]
 struct PlanBody<'a> {
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     success: bool,
     plan: &'a str,
 }
 
-/// `{"success": true, "data": [{...}, ...], "rows": N}`.
+/// `{"success": true, "data": [{...}, ...], "rows": N}` (without
+/// `success` when it is false).
 struct RowsBody<'a> {
+    success: bool,
     columns: &'a [Column],
     rows: &'a [Vec<Value>],
 }
 
 impl Serialize for RowsBody<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3))?;
-        m.serialize_entry("success", &true)?;
+        let mut m = s.serialize_map(Some(2 + usize::from(self.success)))?;
+        if self.success {
+            m.serialize_entry("success", &true)?;
+        }
         m.serialize_entry(
             "data",
             &Data {

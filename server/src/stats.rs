@@ -51,6 +51,7 @@ fn stats_json(state: &AppState) -> Vec<u8> {
     }
     let kv = db.kv().stats();
     let st = &kv.storage;
+    let txns = db.transaction_stats();
     let levels: Vec<Json> = st
         .levels
         .iter()
@@ -139,6 +140,14 @@ fn stats_json(state: &AppState) -> Vec<u8> {
                 "misses": st.cache_misses,
                 "hit_ratio": hit_ratio,
                 "bytes": st.cache_bytes,
+            },
+            "transactions": {
+                "open": txns.open,
+                "begun": txns.begun,
+                "commits": txns.commits,
+                "rollbacks": txns.rollbacks,
+                "conflicts": txns.conflicts,
+                "timeouts": txns.timeouts,
             },
             "requests": requests,
             "latency": latency,
@@ -286,6 +295,37 @@ fn prometheus_text(state: &AppState) -> String {
         "counter",
         "Times a writer waited for flush or compaction.",
         st.write_stalls as f64,
+    );
+    let txns = state.db.transaction_stats();
+    metric(
+        "fasty_transactions_open",
+        "gauge",
+        "Transactions open now.",
+        txns.open as f64,
+    );
+    metric(
+        "fasty_transactions_total",
+        "counter",
+        "Transactions begun.",
+        txns.begun as f64,
+    );
+    metric(
+        "fasty_transaction_commits_total",
+        "counter",
+        "Transactions committed.",
+        txns.commits as f64,
+    );
+    metric(
+        "fasty_transaction_rollbacks_total",
+        "counter",
+        "Transactions rolled back (by rollback, a failed commit or the idle timeout).",
+        txns.rollbacks as f64,
+    );
+    metric(
+        "fasty_transaction_conflicts_total",
+        "counter",
+        "Commits that failed with serialization_failure.",
+        txns.conflicts as f64,
     );
     metric(
         "fasty_wal_bytes_written_total",

@@ -416,6 +416,7 @@ fn stats_and_metrics_report_tables_storage_and_requests() {
             "rows",
             "storage",
             "tables",
+            "transactions",
             "uptime",
             "wal"
         ]

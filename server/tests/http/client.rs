@@ -119,6 +119,11 @@ impl TestServer {
         self.post(&serde_json::to_vec(&serde_json::json!({ "query": q })).unwrap())
     }
 
+    /// `POST /query` `{"transaction": statements}`.
+    pub fn transaction(&self, statements: &[&str]) -> Resp {
+        self.post(&serde_json::to_vec(&serde_json::json!({ "transaction": statements })).unwrap())
+    }
+
     /// `POST /query` `{"query": q}`, asserting a 200.
     pub fn ok(&self, q: &str) -> serde_json::Value {
         let r = self.query(q);
@@ -181,7 +186,7 @@ impl Resp {
         assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{j}");
         for k in e.keys() {
             assert!(
-                ["code", "message", "line", "column", "hint"].contains(&k.as_str()),
+                ["code", "message", "line", "column", "hint", "statement"].contains(&k.as_str()),
                 "unexpected key {k} in {j}"
             );
         }

@@ -10,3 +10,4 @@ mod malformed;
 mod params;
 mod shutdown;
 mod streaming;
+mod transactions;

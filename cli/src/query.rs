@@ -20,6 +20,11 @@ prints exactly the response object of the HTTP API (docs/http.md) and nothing
 else on stdout. A failing statement prints its code, line:column and hint
 and exits with status 1.
 
+The statement is a transaction of its own: it applies whole or not at all.
+For several statements in one transaction (begin ... commit) use `fasty shell`
+on a data directory, or send them to a server as one {\"transaction\": [...]}
+request (docs/http.md).
+
 Examples:
   fasty query --data-dir ./data 'create table users { id: int, name: string }'
   fasty query --data-dir ./data 'insert users { id: 1, name: \"alice\" }'

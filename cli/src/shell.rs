@@ -47,6 +47,14 @@ Ctrl-D leave. `describe TABLE` shows a table's columns.
 Input that is not a terminal is run as a script: every statement in order;
 the first failure prints its line and the shell exits with status 1.
 
+On a data directory, `begin` (or `begin read only`) opens a transaction: the
+statements after it see the database as of `begin` plus their own writes, and
+`commit` writes them all at once (or fails with serialization_failure, writing
+nothing, if another writer changed one of its rows meanwhile) or `rollback`
+drops them. Leaving the shell with a transaction open rolls it back. Outside a
+transaction every statement is its own. On a server (--server) each statement
+is its own: send a whole transaction as one request instead (docs/http.md).
+
 Meta commands:
 ",
     meta_commands!(),
@@ -103,6 +111,7 @@ pub fn run(args: ShellArgs) -> Result<()> {
     target.check()?;
     let mut session = Session {
         target: &target,
+        txn: fasty_query::Session::new(),
         mode: Mode::Table,
         timer: true,
         out: Box::new(std::io::stdout()),
@@ -121,6 +130,9 @@ pub fn run(args: ShellArgs) -> Result<()> {
             .map_err(|e| format!("line {e}").into())
     };
     let _ = session.out.flush();
+    if session.txn.in_transaction() {
+        eprintln!("the open transaction was rolled back (end it with commit to keep its writes)");
+    }
     drop(session);
     crate::query::close(target)?;
     result
@@ -211,6 +223,8 @@ type Failure = (u64, Box<dyn std::error::Error + Send + Sync>);
 /// The shell's state: where statements go and how answers are printed.
 struct Session<'a> {
     target: &'a Target,
+    /// The transaction `begin` opened, on a data directory.
+    txn: fasty_query::Session,
     mode: Mode,
     timer: bool,
     out: Box<dyn Write>,
@@ -285,7 +299,7 @@ impl Session<'_> {
             return self.describe(table);
         }
         let start = Instant::now();
-        let answer = self.target.query(text)?;
+        let answer = self.target.query_in(&mut self.txn, text)?;
         let elapsed = start.elapsed();
         let printed = match self.mode {
             Mode::Table => table::render(&answer, elapsed, self.timer),

@@ -267,6 +267,23 @@ impl Target {
         }
     }
 
+    /// Runs one statement in `session` (on a data directory: `begin`,
+    /// `commit` and `rollback` act on the session's transaction); on a
+    /// server, as [`Target::query`].
+    pub fn query_in(
+        &self,
+        session: &mut fasty_query::Session,
+        text: &str,
+    ) -> Result<Answer, ApiError> {
+        match self {
+            Target::Local(db) => match session.execute(db, text) {
+                Ok(out) => Ok(answer(out)),
+                Err(e) => Err(ApiError::from_query(&e)),
+            },
+            Target::Remote(_) => self.query(text),
+        }
+    }
+
     /// Runs one statement and gives the docs/http.md response object as JSON
     /// text: `Ok` on success, `Err` holding the error object otherwise.
     pub fn query_json(&self, text: &str) -> std::result::Result<String, String> {

@@ -35,7 +35,7 @@ use crate::plan::scope::Scope;
 use crate::row;
 use crate::statement::StatementKind;
 use crate::stream::{Emitter, RowSink};
-use crate::transaction::{self, OpenTxn, Registry, Transaction, TransactionStats, TxnState};
+use crate::transaction::{self, OpenTxn, Registry, TransactionStats, TxnState};
 use crate::value::Value;
 
 // The write path: operators that build a statement's batch.
@@ -460,19 +460,6 @@ impl Database {
 
     // -----------------------------------------------------------------
     // Transactions
-
-    /// Begins a transaction: its statements read the database as of now
-    /// plus their own writes, and [`Transaction::commit`] writes them all
-    /// or none (see [`Transaction`]).
-    pub fn begin(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction::new(self, self.begin_txn(false)))
-    }
-
-    /// Begins a transaction that refuses writes (`read_only_transaction`):
-    /// a consistent view for several reads.
-    pub fn begin_read_only(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction::new(self, self.begin_txn(true)))
-    }
 
     /// Opens a transaction reading a snapshot taken now.
     pub(crate) fn begin_txn(&self, read_only: bool) -> OpenTxn {

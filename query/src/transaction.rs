@@ -20,11 +20,10 @@
 //! Single statements outside a transaction never come here: they lock
 //! and write as before, and pay nothing for transactions existing.
 //!
-//! Handles: [`Transaction`] borrows its [`Database`]; a [`Session`] (a
-//! connection's state: at most one open transaction, driven by `begin`,
-//! `commit` and `rollback` statements) borrows nothing and is given the
-//! database on each call, so a server or a shell can keep one per
-//! connection.
+//! This module holds a transaction's state and the registry of open
+//! ones, and knows nothing of the database; the handles users hold
+//! (`Transaction`, `Session`) are in `session.rs`, and the commit itself
+//! (locks, conflict check, write) is `Database::commit_state`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -34,21 +33,14 @@ use std::time::{Duration, Instant};
 use fasty_wal::{Snapshot, WriteBatch};
 use parking_lot::Mutex;
 
-use crate::ast;
 use crate::catalog::Table;
-use crate::database::{Database, InsertMode, Prepared};
 use crate::error::{Error, ErrorCode, Result};
-use crate::limits::ExecOptions;
-use crate::output::{Output, Streamed};
-use crate::statement::Statement;
-use crate::stream::RowSink;
-use crate::value::Value;
 
 /// What an open transaction holds: its snapshot (with its own writes in
 /// it) and the definitions of the tables it wrote.
 pub(crate) struct TxnState {
     snap: Snapshot,
-    read_only: bool,
+    pub(crate) read_only: bool,
     max_bytes: usize,
     /// Each table written, as defined when first written: the commit
     /// fails if DDL changed one since (its rows' index entries were made
@@ -277,13 +269,13 @@ impl OpenTxn {
     }
 
     /// Whether this transaction belongs to `registry`'s database.
-    fn of(&self, registry: &Arc<Registry>) -> bool {
+    pub(crate) fn of(&self, registry: &Arc<Registry>) -> bool {
         Arc::ptr_eq(&self.registry, registry)
     }
 
     /// Runs `f` on the transaction's state; `transaction_timeout` once the
     /// idle timeout rolled it back.
-    fn with_state<R>(&self, f: impl FnOnce(&mut TxnState) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut TxnState) -> Result<R>) -> Result<R> {
         let mut guard = self.slot.state.lock();
         let Some(state) = guard.as_mut() else {
             return Err(timed_out());
@@ -302,13 +294,15 @@ impl OpenTxn {
         self.slot.state.lock().take()
     }
 
-    /// Commits through `db`.
-    fn commit(mut self, db: &Database) -> Result<()> {
+    /// Ends the transaction by handing its state to `commit` (the
+    /// database's commit: locks, conflict check, write), counting the
+    /// outcome; `transaction_timeout` if the idle timeout took it first.
+    pub(crate) fn commit_with(mut self, commit: impl FnOnce(TxnState) -> Result<()>) -> Result<()> {
         let Some(state) = self.finish() else {
             return Err(timed_out());
         };
         let r = &self.registry;
-        match db.commit_state(state) {
+        match commit(state) {
             Ok(()) => {
                 r.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -324,7 +318,7 @@ impl OpenTxn {
     }
 
     /// Drops the writes.
-    fn rollback(mut self) {
+    pub(crate) fn rollback(mut self) {
         if self.finish().is_some() {
             self.registry.rollbacks.fetch_add(1, Ordering::Relaxed);
         }
@@ -344,225 +338,4 @@ fn timed_out() -> Error {
         ErrorCode::TransactionTimeout,
         "the transaction was idle past its timeout (Options::idle_transaction_timeout) and was rolled back: nothing of it was written",
     )
-}
-
-fn invalid_state(message: &str) -> Error {
-    Error::query(ErrorCode::InvalidTransactionState, message)
-}
-
-/// An open transaction on a [`Database`] ([`Database::begin`]): its
-/// statements read the database as of `begin` plus their own writes;
-/// [`Transaction::commit`] writes all of it or, on a conflict
-/// (`serialization_failure`), none. Dropping it uncommitted rolls it back.
-///
-/// ```
-/// # let db = fasty_query::Database::open("unused", fasty_query::Options::memory())?;
-/// db.execute("create table accounts { id: int, balance: int }")?;
-/// db.execute("insert accounts [{ id: 1, balance: 100 }, { id: 2, balance: 0 }]")?;
-/// let mut tx = db.begin()?;
-/// tx.execute("update accounts set balance = balance - 30 where id = 1")?;
-/// tx.execute("update accounts set balance = balance + 30 where id = 2")?;
-/// tx.commit()?;
-/// # Ok::<(), fasty_query::Error>(())
-/// ```
-pub struct Transaction<'db> {
-    db: &'db Database,
-    txn: OpenTxn,
-}
-
-impl<'db> Transaction<'db> {
-    pub(crate) fn new(db: &'db Database, txn: OpenTxn) -> Transaction<'db> {
-        Transaction { db, txn }
-    }
-
-    /// Runs one statement in the transaction. `begin`, `commit`,
-    /// `rollback` and DDL are refused (`invalid_transaction_state`); use
-    /// [`Transaction::commit`] and [`Transaction::rollback`].
-    pub fn execute(&mut self, text: &str) -> Result<Output> {
-        self.execute_with(text, ExecOptions::default())
-    }
-
-    /// [`Transaction::execute`] with per-call switches and limits.
-    pub fn execute_with(&mut self, text: &str, opts: ExecOptions) -> Result<Output> {
-        let stmt = crate::parser::parse(text)?;
-        let db = self.db;
-        self.txn
-            .with_state(|state| db.collect_in(&stmt, opts, Some(state)))
-    }
-
-    /// Runs a parsed statement ([`crate::parse`]) in the transaction.
-    pub fn run(&mut self, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
-        let db = self.db;
-        self.txn
-            .with_state(|state| db.run_tree_in(&stmt.0, opts, Some(state)))
-    }
-
-    /// [`Database::run_into`] in the transaction: a query's rows go to
-    /// `sink` as they are produced.
-    pub fn run_into(
-        &mut self,
-        stmt: &Statement,
-        opts: ExecOptions,
-        sink: &mut dyn RowSink,
-    ) -> Result<Streamed> {
-        let db = self.db;
-        self.txn
-            .with_state(|state| db.run_into_in(stmt, opts, sink, Some(state)))
-    }
-
-    /// [`Database::execute_prepared`] in the transaction.
-    pub fn execute_prepared(&mut self, prepared: &Prepared, params: &[Value]) -> Result<Output> {
-        let db = self.db;
-        self.txn.with_state(|state| {
-            db.execute_prepared_in(prepared, params, ExecOptions::default(), Some(state))
-        })
-    }
-
-    /// [`Database::insert_rows`] in the transaction.
-    pub fn insert_rows<R, K>(
-        &mut self,
-        table: &str,
-        rows: impl IntoIterator<Item = R>,
-        mode: InsertMode,
-    ) -> Result<u64>
-    where
-        R: IntoIterator<Item = (K, Value)>,
-        K: AsRef<str>,
-    {
-        let db = self.db;
-        self.txn
-            .with_state(|state| db.insert_rows_in(table, rows, mode, Some(state)))
-    }
-
-    /// Whether it was begun read only.
-    pub fn is_read_only(&self) -> bool {
-        self.txn
-            .with_state(|state| Ok(state.read_only))
-            .unwrap_or(false)
-    }
-
-    /// Writes the transaction's writes as one batch (durable, in durable
-    /// mode, when this returns) — or, if another transaction or statement
-    /// wrote one of its rows since it began (`serialization_failure`), or
-    /// it idled past its timeout (`transaction_timeout`), nothing.
-    pub fn commit(self) -> Result<()> {
-        self.txn.commit(self.db)
-    }
-
-    /// Drops the transaction's writes.
-    pub fn rollback(self) {
-        self.txn.rollback();
-    }
-}
-
-/// A connection's transaction state for `begin`, `commit` and `rollback`
-/// statements: outside a transaction each statement runs on its own; after
-/// `begin`, statements run in the transaction until `commit` or
-/// `rollback`. It borrows nothing; every call is given the [`Database`]
-/// (the one the transaction began on). Dropping it with a transaction open
-/// rolls that back.
-///
-/// A transaction that the idle timeout rolled back stays in the session,
-/// failing every statement with `transaction_timeout`, until `rollback`
-/// (or `commit`, which fails the same way) ends it: the statements that
-/// follow never run on their own by surprise.
-#[derive(Default)]
-pub struct Session {
-    txn: Option<OpenTxn>,
-}
-
-impl Session {
-    /// A session with no transaction open.
-    pub fn new() -> Session {
-        Session::default()
-    }
-
-    /// Whether a transaction is open.
-    pub fn in_transaction(&self) -> bool {
-        self.txn.is_some()
-    }
-
-    /// Parses and runs one statement.
-    pub fn execute(&mut self, db: &Database, text: &str) -> Result<Output> {
-        let stmt = Statement(crate::parser::parse(text)?);
-        self.run(db, &stmt, ExecOptions::default())
-    }
-
-    /// Runs one parsed statement: `begin`, `commit` and `rollback` act on
-    /// the session's transaction, anything else runs in it (or on its own
-    /// outside one).
-    pub fn run(&mut self, db: &Database, stmt: &Statement, opts: ExecOptions) -> Result<Output> {
-        if let Some(out) = self.control(db, &stmt.0)? {
-            return Ok(out);
-        }
-        match &self.txn {
-            Some(txn) => {
-                check_database(txn, db)?;
-                txn.with_state(|state| db.run_tree_in(&stmt.0, opts, Some(state)))
-            }
-            None => db.run(stmt, opts),
-        }
-    }
-
-    /// [`Session::run`], sending a query's rows to `sink` as they are
-    /// produced ([`Database::run_into`]).
-    pub fn run_into(
-        &mut self,
-        db: &Database,
-        stmt: &Statement,
-        opts: ExecOptions,
-        sink: &mut dyn RowSink,
-    ) -> Result<Streamed> {
-        if let Some(out) = self.control(db, &stmt.0)? {
-            return Ok(Streamed::Other(out));
-        }
-        match &self.txn {
-            Some(txn) => {
-                check_database(txn, db)?;
-                txn.with_state(|state| db.run_into_in(stmt, opts, sink, Some(state)))
-            }
-            None => db.run_into(stmt, opts, sink),
-        }
-    }
-
-    /// `begin`, `commit` and `rollback`: their output; `None` for any
-    /// other statement.
-    fn control(&mut self, db: &Database, stmt: &ast::Statement) -> Result<Option<Output>> {
-        match stmt {
-            ast::Statement::Begin { read_only } => {
-                if self.txn.is_some() {
-                    return Err(invalid_state(
-                        "a transaction is already open: commit or roll it back first",
-                    ));
-                }
-                self.txn = Some(db.begin_txn(*read_only));
-            }
-            ast::Statement::Commit => match self.txn.take() {
-                None => return Err(invalid_state("commit outside a transaction: begin first")),
-                Some(txn) => {
-                    check_database(&txn, db)?;
-                    txn.commit(db)?;
-                }
-            },
-            ast::Statement::Rollback => match self.txn.take() {
-                None => {
-                    return Err(invalid_state("rollback outside a transaction: begin first"));
-                }
-                Some(txn) => txn.rollback(),
-            },
-            _ => return Ok(None),
-        }
-        Ok(Some(Output::Ok))
-    }
-}
-
-/// Refuses to run a session's transaction on another database than the
-/// one it began on.
-fn check_database(txn: &OpenTxn, db: &Database) -> Result<()> {
-    if !txn.of(db.registry()) {
-        return Err(invalid_state(
-            "the session's transaction was begun on another database",
-        ));
-    }
-    Ok(())
 }

@@ -16,10 +16,12 @@
 //! `FASTY_TXN_CRASH_CYCLES` sets the number of cycles (default 5),
 //! `FASTY_TXN_CRASH_SEED` the seed (printed, for replaying a failure).
 
+#[path = "support/child.rs"]
+mod child;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fasty_query::{Database, ErrorCode, Options, Output, Value};
@@ -137,40 +139,17 @@ fn txn_crash_child() {
     }
 }
 
-/// Runs one child on `dir`, kills it after `after`, and returns the lines
-/// it completed.
+/// Runs one child on `dir` with `seed`, kills it after `after`, and
+/// returns the lines it completed.
 fn run_child(dir: &Path, seed: u64, after: Duration) -> Vec<String> {
-    let exe = std::env::current_exe().unwrap();
-    let mut child = Command::new(exe)
-        .args([
-            "txn_crash_child",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("FASTY_TXN_CRASH_DIR", dir)
-        .env("FASTY_TXN_CRASH_SEED", seed.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = Vec::new();
-        let _ = stdout.read_to_end(&mut all);
-        all
-    });
-    std::thread::sleep(after);
-    // SIGKILL: no destructor, no sync, no clean close.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let all = reader.join().unwrap();
-    let text = String::from_utf8_lossy(&all);
-    let complete = match text.rfind('\n') {
-        Some(end) => &text[..end],
-        None => "",
-    };
-    complete.lines().map(str::to_string).collect()
+    child::run_and_kill(
+        "txn_crash_child",
+        &[
+            ("FASTY_TXN_CRASH_DIR", dir.display().to_string()),
+            ("FASTY_TXN_CRASH_SEED", seed.to_string()),
+        ],
+        after,
+    )
 }
 
 #[test]

@@ -6,6 +6,10 @@ use bytes::Bytes;
 /// A read at sequence number `s` sees exactly the batches numbered `<= s`.
 pub type Seqno = u64;
 
+/// Sequence numbers must fit in 63 bits: the kind shares their word in a
+/// memtable's keys.
+pub(crate) const MAX_SEQNO: Seqno = (1 << 63) - 1;
+
 /// Whether a version of a key holds a value or deletes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]

@@ -48,8 +48,7 @@ use tail::Tail;
 
 /// Approximate bytes a skiplist node costs beyond its key and value.
 const NODE_OVERHEAD: usize = 72;
-/// Sequence numbers must fit in 63 bits: the kind shares their word.
-pub(crate) const MAX_SEQNO: Seqno = (1 << 63) - 1;
+pub(crate) use crate::types::MAX_SEQNO;
 
 /// The two ways a memtable holds its versions.
 // The skiplist is large (cache-padded heads); boxing it would add a pointer

@@ -617,7 +617,7 @@ impl Table {
     /// tombstone) in this table, if it holds one.
     pub(crate) fn newest_seqno(&self, key: &[u8]) -> Result<Option<Seqno>> {
         Ok(self
-            .find_version(key, crate::memtable::MAX_SEQNO)?
+            .find_version(key, crate::types::MAX_SEQNO)?
             .map(|found| match found {
                 Found::Bytes(seqno, ..) | Found::Columnar { seqno, .. } => seqno,
             }))

@@ -192,6 +192,36 @@ fn shell_splits_statements_at_semicolons_and_knows_quit_words() {
 }
 
 #[test]
+fn shell_transactions_commit_together_and_roll_back_on_exit() {
+    let (_tmp, dir) = setup();
+    let (code, out, err) = shell(
+        &dir,
+        ".timer off\nbegin;\ninsert users { id: 3, name: \"carol\" };\n\
+         update users set name = \"ann\" where id = 1;\nselect count(*) from users;\ncommit;\n\
+         begin; delete users; rollback;\nbegin read only;\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("count(*)\n--------\n       3\n1 row\n"), "{out}");
+    let v = query_json(std::path::Path::new(&dir), "select id, name from users");
+    assert_eq!(v["data"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(v["data"][0]["name"], "ann", "{v}");
+    // The shell ended with `begin read only` open: rolled back, said so.
+    assert!(err.contains("the open transaction was rolled back"), "{err}");
+    // Writes of a transaction the shell leaves open are dropped.
+    let (code, _, err) = shell(&dir, "begin;\ndelete users;\n");
+    assert_eq!(code, Some(0), "{err}");
+    let v = query_json(std::path::Path::new(&dir), "select count(*) from users");
+    assert_eq!(v["data"][0]["count(*)"], 3);
+    // Commit without begin fails the script at its line.
+    let (code, _, err) = shell(&dir, "select users;\ncommit;\n");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("error: line 2: invalid_transaction_state"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_failing_script_names_its_line_and_stops() {
     let (_tmp, dir) = setup();
     let (code, out, err) = shell(

@@ -155,9 +155,9 @@ impl Db {
                 &wal_dir,
                 opts.segment_size,
                 opts.storage.background,
-            )?))
+            )))
         } else {
-            remove_spares(io.as_ref(), &wal_dir)?;
+            remove_spares(io.as_ref(), &wal_dir);
             None
         };
         let active = start_segment(

@@ -155,7 +155,7 @@ pub(crate) fn start_segment(
     spares: Option<&Spares>,
     id: u64,
 ) -> Result<Active> {
-    let active = match spares.map(|s| s.take(id)).transpose()?.flatten() {
+    let active = match spares.and_then(|s| s.take(id)) {
         Some((path, file)) => Active::new(id, path, file, true),
         None => create_segment(io, wal_dir, id)?,
     };
@@ -174,8 +174,8 @@ pub(crate) fn rotate(core: &Core, log: &LogDir, active: &mut Active) -> Result<(
     let next = match start_segment(log.io.as_ref(), &log.dir, log.spares.as_deref(), id) {
         Ok(next) => next,
         Err(e) => {
-            // A segment left half created (no header, or a spare renamed
-            // into place) would end the log with a bad segment.
+            // A segment left half created (no header) would end the log
+            // with a bad segment.
             let path = segment_path(&log.dir, id);
             if log.io.remove(&path).is_ok() {
                 let _ = log.io.sync_dir(&log.dir);
@@ -223,7 +223,7 @@ mod tests {
         let io: Arc<dyn Io> = Arc::new(StdIo::new());
         let wal = dir.join("wal");
         io.create_dir_all(&wal).unwrap();
-        let spares = Spares::open(io.clone(), &wal, segment_size, false).unwrap();
+        let spares = Spares::open(io.clone(), &wal, segment_size, false);
         let log = LogDir {
             io,
             dir: wal,
@@ -258,6 +258,30 @@ mod tests {
             "the spare's full size"
         );
         assert!(spares.unwrap().is_ready(), "and the one after is prepared");
+    }
+
+    #[test]
+    fn a_spare_gone_from_disk_is_created_the_slow_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let core = core(dir.path(), 8192);
+        let log = core.log.as_ref().unwrap();
+        let spares = log.spares.as_deref();
+        start_segment(log.io.as_ref(), &log.dir, spares, 1).unwrap();
+        assert!(spares.unwrap().is_ready());
+        // Removed behind the log's back: the take's rename finds nothing.
+        std::fs::remove_file(log.dir.join(SPARE_READY)).unwrap();
+        let second = start_segment(log.io.as_ref(), &log.dir, spares, 2).unwrap();
+        assert!(!second.preallocated, "created, not taken");
+        assert_eq!(
+            std::fs::metadata(&second.path).unwrap().len(),
+            SEGMENT_HEADER_LEN as u64
+        );
+        assert_eq!(spares.unwrap().used(), 0);
+        assert!(spares.unwrap().is_ready(), "the next spare is prepared");
+        assert_eq!(
+            names(&log.dir),
+            ["000000000001.log", "000000000002.log", SPARE_READY]
+        );
     }
 
     #[test]

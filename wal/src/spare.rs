@@ -24,9 +24,10 @@
 //! the next spare whenever there is none; with them off
 //! (`fasty_storage::Options::background == false`, as in the tests) the
 //! log writer prepares it itself right after starting a segment, so the
-//! I/O steps happen in a repeatable order. A failure to prepare is logged
-//! and costs nothing but the speed-up: the rotation then creates the
-//! segment as it would without spares.
+//! I/O steps happen in a repeatable order. A failure to prepare, take or
+//! remove a spare is logged and costs nothing but the speed-up: the
+//! rotation then creates the segment as it would without spares, and no
+//! write or open fails for it.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,13 +76,23 @@ struct SpareState {
 
 impl Spares {
     /// Removes a half-written spare left by a crash and notes whether a
-    /// ready one exists.
-    pub(crate) fn open(io: Arc<dyn Io>, dir: &Path, size: u64, background: bool) -> Result<Spares> {
-        let (tmp, ready) = present(io.as_ref(), dir)?;
-        if tmp {
-            io.remove(&dir.join(SPARE_TMP))?;
-        }
-        Ok(Spares {
+    /// ready one exists. Never fails the open: if the directory cannot be
+    /// listed or the half-written spare removed, that is logged and the log
+    /// starts without a spare (the next one prepared replaces both names).
+    pub(crate) fn open(io: Arc<dyn Io>, dir: &Path, size: u64, background: bool) -> Spares {
+        let ready = match present(io.as_ref(), dir) {
+            Ok((tmp, ready)) => {
+                if tmp && let Err(e) = io.remove(&dir.join(SPARE_TMP)) {
+                    tracing::warn!(error = %e, "could not remove a half-written spare wal segment; the next spare prepared overwrites it");
+                }
+                ready
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for spare wal segments; starting without one");
+                false
+            }
+        };
+        Spares {
             io,
             dir: dir.to_path_buf(),
             size: size.max(SEGMENT_HEADER_LEN as u64),
@@ -91,7 +102,7 @@ impl Spares {
                 ..SpareState::default()
             }),
             cv: Condvar::new(),
-        })
+        }
     }
 
     /// Whether a spare is ready to be taken.
@@ -106,10 +117,28 @@ impl Spares {
 
     /// Starts segment `id` from the ready spare, if there is one: renamed
     /// into place, the directory fsynced, opened for writing after its
-    /// header; returns its path and the open file. `Ok(None)` when no
-    /// spare is ready; an error is the rotation's (the caller poisons the
-    /// log, as for a failed create).
-    pub(crate) fn take(&self, id: u64) -> Result<Option<(PathBuf, Box<dyn WritableFile>)>> {
+    /// header; returns its path and the open file. `None` when no spare is
+    /// ready or it could not be taken (`spare.ready` gone or not renamable,
+    /// the directory fsync or the open failed): that is logged, and the
+    /// caller creates the segment the slow way, over whatever the failed
+    /// attempt left at its name. A spare is only a speed-up; it never
+    /// fails a rotation or an open.
+    pub(crate) fn take(&self, id: u64) -> Option<(PathBuf, Box<dyn WritableFile>)> {
+        match self.try_take(id) {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    dir = %self.dir.display(),
+                    "could not start a wal segment from the spare; creating it the slow way"
+                );
+                None
+            }
+        }
+    }
+
+    /// [`Spares::take`], with its failure for the caller to log.
+    fn try_take(&self, id: u64) -> Result<Option<(PathBuf, Box<dyn WritableFile>)>> {
         let mut st = self.state.lock();
         if !st.ready {
             return Ok(None);
@@ -119,11 +148,11 @@ impl Spares {
         // Under the lock, so that a spare being prepared cannot take the
         // name `spare.ready` before this one has left it.
         self.io.rename(&self.dir.join(SPARE_READY), &path)?;
-        st.used += 1;
         drop(st);
         self.io.sync_dir(&self.dir)?;
         let mut file = self.io.open_append(&path)?;
         file.rewind_to(SEGMENT_HEADER_LEN as u64)?;
+        self.state.lock().used += 1;
         tracing::debug!(file = %path.display(), "started a wal segment from a spare");
         Ok(Some((path, file)))
     }
@@ -326,13 +355,19 @@ fn present(io: &dyn Io, dir: &Path) -> Result<(bool, bool)> {
 }
 
 /// Removes any spare in `dir`: for logs that do not use them (async mode,
-/// or pre-allocation turned off), so no disk space is held for nothing.
-pub(crate) fn remove_spares(io: &dyn Io, dir: &Path) -> Result<()> {
-    let (tmp, ready) = present(io, dir)?;
+/// or pre-allocation turned off), so no disk space is held for nothing. A
+/// failure is logged, never the open's: the next open tries again.
+pub(crate) fn remove_spares(io: &dyn Io, dir: &Path) {
+    let (tmp, ready) = match present(io, dir) {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for spare wal segments to remove");
+            return;
+        }
+    };
     for (there, name) in [(tmp, SPARE_TMP), (ready, SPARE_READY)] {
-        if there {
-            io.remove(&dir.join(name))?;
+        if there && let Err(e) = io.remove(&dir.join(name)) {
+            tracing::warn!(error = %e, "could not remove a spare wal segment the log does not use");
         }
     }
-    Ok(())
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 use common::*;
 use fasty_storage::background::{Progress, Stepper, check_seeds};
 use fasty_storage::io::testing::{FaultKind, Torn};
-use fasty_wal::{Db, Durability};
+use fasty_wal::{Db, Durability, WriteBatch};
 
 const SEGMENT: u64 = 4096;
 
@@ -113,6 +113,104 @@ fn other_modes_and_preallocation_off_append_and_keep_no_spare() {
         assert!(!wal_file(dir.path(), "spare.ready").exists());
         db.close().unwrap();
     }
+}
+
+/// A spare that cannot be taken (here `spare.ready` removed behind the
+/// log's back, so the rotation's rename of it fails with "no such file")
+/// costs only the speed-up: that rotation creates its segment the slow
+/// way, no write fails, and the next spare is prepared and used as usual.
+#[test]
+fn a_spare_that_cannot_be_taken_never_fails_a_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), options(Durability::Durable, None)).unwrap();
+    let mut model = Model::new();
+    // The first write rotates into the spare prepared at open; the writer
+    // prepares the next one before writing, so once the write is
+    // acknowledged that one is ready and the writer idle.
+    write_batches(&db, &mut model, 0, 1);
+    assert_eq!(db.stats().log_spares_used, 1);
+    std::fs::remove_file(wal_file(dir.path(), "spare.ready")).unwrap();
+    write_batches(&db, &mut model, 1, 300);
+    let stats = db.stats();
+    assert!(stats.log_rotations >= 5, "{stats:?}");
+    assert_eq!(
+        stats.log_spares_used + 1,
+        stats.log_rotations,
+        "one rotation, the one that found no spare, created its segment"
+    );
+    assert!(wal_file(dir.path(), "spare.ready").is_file());
+    let report = fasty_wal::verify(dir.path()).unwrap();
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.records, 301);
+    drop(db);
+    reopen_holds(dir.path(), &model);
+}
+
+/// A spare file that cannot be removed at open (here a directory by that
+/// name, which a file removal refuses) is logged and left: it fails
+/// neither a durable open, which starts without a spare, nor an open in
+/// another mode, which would only have removed it to free the space.
+#[test]
+fn a_spare_that_cannot_be_removed_never_fails_an_open() {
+    for (name, opts) in [
+        ("spare.tmp", options(Durability::Durable, None)),
+        ("spare.ready", options(async_manual(), None)),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(wal_file(dir.path(), name).join("x")).unwrap();
+        let db = Db::open(dir.path(), opts.clone()).unwrap();
+        let mut model = Model::new();
+        write_batches(&db, &mut model, 0, 100);
+        db.sync().unwrap();
+        db.close().unwrap();
+        let db = Db::open(dir.path(), opts).unwrap();
+        assert_eq!(contents(&db), model, "{name}");
+        assert!(wal_file(dir.path(), name).is_dir(), "{name}");
+    }
+}
+
+/// Several threads writing durably into small segments while the spare
+/// thread prepares the next one: many rotations, some from a spare, some
+/// created because the thread was not done yet, none failing a write.
+#[test]
+fn many_writers_rotating_while_the_spare_thread_prepares() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = options(Durability::Durable, None).with_storage(
+        options(Durability::Durable, None)
+            .storage
+            .with_background(true),
+    );
+    let db = Arc::new(Db::open(dir.path(), opts.clone()).unwrap());
+    const THREADS: u64 = 4;
+    const PER_THREAD: u64 = 400;
+    // Each thread writes keys of its own, so the expected contents are
+    // known whatever order the writes are applied in.
+    let writers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    let mut b = WriteBatch::new();
+                    b.put(format!("t{t}-{i:04}").into_bytes(), vec![b'v'; 40]);
+                    db.write(b).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let stats = db.stats();
+    assert!(stats.log_rotations >= 10, "{stats:?}");
+    assert!(stats.log_spares_used <= stats.log_rotations);
+    Arc::into_inner(db).unwrap().close().unwrap();
+    let expected: Model = (0..THREADS)
+        .flat_map(|t| (0..PER_THREAD).map(move |i| format!("t{t}-{i:04}").into_bytes()))
+        .map(|k| (k, vec![b'v'; 40]))
+        .collect();
+    let db = Db::open(dir.path(), opts).unwrap();
+    assert_eq!(contents(&db), expected);
 }
 
 /// With the engine's background threads on, a thread of its own prepares

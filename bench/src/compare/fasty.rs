@@ -189,16 +189,36 @@ impl System for Embedded {
 }
 
 /// The bytes of every file under `dir`.
+///
+/// The directory may belong to a database that is running: its files come
+/// and go between the listing and the look at each one (the log renames
+/// `spare.tmp` to `spare.ready` and `spare.ready` to the next segment,
+/// deletes flushed segments; compaction deletes tables). A file gone by
+/// then holds no bytes, so it counts as none rather than failing the run.
 pub fn dir_size(dir: &Path) -> Result<u64> {
+    dir_size_with(dir, &mut |_| {})
+}
+
+/// [`dir_size`], calling `before_stat` with each entry's path between the
+/// listing and its look (tests make a file vanish there).
+fn dir_size_with(dir: &Path, before_stat: &mut dyn FnMut(&Path)) -> Result<u64> {
     let mut total = 0;
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
-        let meta = entry
-            .metadata()
-            .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        let path = entry.path();
+        before_stat(&path);
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(e) if vanished(&e) => continue,
+            Err(e) => return Err(format!("{}: {e}", path.display())),
+        };
         total += if meta.is_dir() {
-            dir_size(&entry.path())?
+            match dir_size_with(&path, before_stat) {
+                Ok(n) => n,
+                Err(_) if !path.exists() => 0,
+                Err(e) => return Err(e),
+            }
         } else {
             meta.len()
         };
@@ -206,15 +226,29 @@ pub fn dir_size(dir: &Path) -> Result<u64> {
     Ok(total)
 }
 
+/// Whether an I/O error says the file is no longer there (removed or
+/// renamed by the running database since it was listed).
+fn vanished(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+}
+
 /// The zeros at the ends of the files in `dir/wal`: space the log wrote
 /// ahead of its records (a segment's records end where its zeros begin).
+/// A file renamed or removed by the running log since the listing counts
+/// as none (see [`dir_size`]).
 fn log_written_ahead(dir: &Path) -> Result<u64> {
+    log_written_ahead_with(dir, &mut |_| {})
+}
+
+/// [`log_written_ahead`], calling `before_open` with each file's path
+/// between the look that finds it a file and its opening.
+fn log_written_ahead_with(dir: &Path, before_open: &mut dyn FnMut(&Path)) -> Result<u64> {
     use std::io::{Read, Seek, SeekFrom};
     const CHUNK: u64 = 1 << 20;
     let wal = dir.join("wal");
     let entries = match std::fs::read_dir(&wal) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if vanished(&e) => return Ok(0),
         Err(e) => return Err(format!("{}: {e}", wal.display())),
     };
     let mut total = 0;
@@ -225,7 +259,13 @@ fn log_written_ahead(dir: &Path) -> Result<u64> {
         if !path.is_file() {
             continue;
         }
-        let mut file = std::fs::File::open(&path).map_err(fail)?;
+        before_open(&path);
+        // Once open, the file stays readable whatever it is renamed to.
+        let mut file = match std::fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if vanished(&e) => continue,
+            Err(e) => return Err(fail(e)),
+        };
         let len = file.metadata().map_err(fail)?.len();
         // Walk back a chunk at a time to the last non-zero byte.
         let mut end = len;
@@ -811,6 +851,55 @@ fn level_files(s: &fasty_storage::Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log directory as a running durable database has it: a segment,
+    /// a ready spare, and the engine's files beside it.
+    fn live_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("wal");
+        std::fs::create_dir(&wal).unwrap();
+        let mut seg = vec![7u8; 40];
+        seg.resize(100, 0);
+        std::fs::write(wal.join("000000000001.log"), &seg).unwrap();
+        let mut spare = vec![1u8; 16];
+        spare.resize(1000, 0);
+        std::fs::write(wal.join("spare.ready"), &spare).unwrap();
+        std::fs::write(dir.path().join("000001.sst"), [5u8; 10]).unwrap();
+        dir
+    }
+
+    /// Takes `spare.ready` into the next segment's name, as a rotation of
+    /// the running log does, when the walk reaches it.
+    fn rotate_at(path: &Path) {
+        if path.file_name().is_some_and(|n| n == "spare.ready") {
+            let next = path.with_file_name("000000000002.log");
+            std::fs::rename(path, next).unwrap();
+        }
+    }
+
+    #[test]
+    fn dir_size_counts_a_file_renamed_during_the_walk_as_none() {
+        let dir = live_dir();
+        assert_eq!(dir_size(dir.path()).unwrap(), 100 + 1000 + 10);
+        // The listing named `spare.ready`; by its look, a rotation has
+        // renamed it (the new name may or may not be listed too).
+        let size = dir_size_with(dir.path(), &mut rotate_at).unwrap();
+        assert!(
+            size == 100 + 10 || size == 100 + 1000 + 10,
+            "a vanished file counts as none: {size}"
+        );
+    }
+
+    #[test]
+    fn log_written_ahead_counts_a_file_renamed_during_the_walk_as_none() {
+        let dir = live_dir();
+        assert_eq!(log_written_ahead(dir.path()).unwrap(), 60 + 984);
+        let ahead = log_written_ahead_with(dir.path(), &mut rotate_at).unwrap();
+        assert!(
+            ahead == 60 || ahead == 60 + 984,
+            "a vanished file counts as none: {ahead}"
+        );
+    }
 
     #[test]
     fn log_written_ahead_counts_the_zeros_after_each_files_last_byte() {

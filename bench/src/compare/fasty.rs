@@ -152,7 +152,8 @@ impl System for Embedded {
             "fasty's query crate in the harness's process (fasty_query::Database, default \
              options in {} durability), shared by every client thread; batches through \
              Database::insert_rows, single rows as one-row insert_rows, lookups and the \
-             count prepared once per client, the rest as statement text",
+             count prepared once per client, the rest as statement text; TPC-B-like \
+             transactions as Database::begin, five prepared statements and commit",
             self.0.mode.name()
         )
     }
@@ -629,7 +630,8 @@ impl System for Server {
              {} durability; one keep-alive HTTP/1.1 connection per client (hyper's client on a \
              single-threaded runtime per client thread); batches \
              as {{\"table\", \"rows\"}} bodies, everything else as statement text in \
-             {{\"query\"}} bodies, every answer parsed as JSON",
+             {{\"query\"}} bodies, TPC-B-like transactions as one {{\"transaction\"}} body \
+             each, every answer parsed as JSON",
             server_threads(),
             self.store.mode.name()
         )

@@ -515,7 +515,8 @@ impl System for Postgres {
             "PostgreSQL {} as a separate server process on loopback TCP (started by the \
              harness from {}, shared by the postgres systems, one database each): {settings}, \
              shared_buffers={}; one connection per client (rust-postgres 0.19, no TLS); \
-             {batches}; reads as prepared statements with every column read",
+             {batches}; reads as prepared statements with every column read; TPC-B-like \
+             transactions as BEGIN, five prepared statements, COMMIT (READ COMMITTED)",
             self.cluster.version,
             self.cluster.bin.display(),
             self.cluster.shared_buffers

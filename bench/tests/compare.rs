@@ -98,11 +98,21 @@ fn the_suite_measures_every_local_system_on_tiny_data() {
         }
         let on_disk = *system != "fasty-memory";
         assert_eq!(got.contains(&"recovery"), on_disk, "{system}: {got:?}");
+        // The TPC-B-like transactions: fasty with a log only (SQLite and
+        // DuckDB do not implement them).
+        let transactions = on_disk && system.starts_with("fasty");
+        for w in ["tpcb-1", "tpcb-16"] {
+            assert_eq!(got.contains(&w), transactions, "{system}: {got:?}");
+        }
         assert_eq!(got.contains(&"disk-per-row"), on_disk, "{system}: {got:?}");
     }
 
     let md = std::fs::read_to_string(out.path().join("report.md")).expect("report.md");
     assert!(md.contains("| W4 pk lookup, 32 clients | ops/s |"), "{md}");
+    assert!(
+        md.contains("tpcb-16 on fasty-durable: ") && md.contains("failed with a conflict"),
+        "{md}"
+    );
     assert!(md.contains("fasty-embedded ÷ sqlite"), "{md}");
     assert!(md.contains("fasty-embedded-durable ÷ sqlite-full"), "{md}");
     // sqlite (synchronous=NORMAL) against fasty's async mode: the write

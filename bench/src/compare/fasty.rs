@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fasty_query::{Database, InsertMode, Options, Output, Prepared, Value};
+use fasty_query::{Database, ErrorCode, InsertMode, Options, Output, Prepared, Value};
 use serde::Serialize;
 
 use super::recovery::Engine;
-use super::system::{Conn, Result, System};
+use super::system::{Conn, Result, System, TpcbOutcome, TpcbTotals, TpcbTx};
+use super::tpcb::{self, Tables};
 use crate::data::{AgeGroup, Order, User};
 use crate::http::bodies::{insert_body, string_literal};
 use crate::http::server::InProcess;
@@ -151,7 +152,8 @@ impl System for Embedded {
             "fasty's query crate in the harness's process (fasty_query::Database, default \
              options in {} durability), shared by every client thread; batches through \
              Database::insert_rows, single rows as one-row insert_rows, lookups and the \
-             count prepared once per client, the rest as statement text",
+             count prepared once per client, the rest as statement text; TPC-B-like \
+             transactions as Database::begin, five prepared statements and commit",
             self.0.mode.name()
         )
     }
@@ -160,7 +162,12 @@ impl System for Embedded {
         Ok(Box::new(EmbeddedConn {
             db: Arc::clone(&self.0.db),
             prepared: Default::default(),
+            tpcb: None,
         }))
+    }
+
+    fn runs(&self, _w: super::workload::Workload) -> bool {
+        true
     }
 
     fn settle(&self) -> Result<()> {
@@ -301,6 +308,9 @@ struct Statements {
 struct EmbeddedConn {
     db: Arc<Database>,
     prepared: Statements,
+    /// The TPC-B-like transaction's statements, prepared for the tables of
+    /// the prefix they were prepared for.
+    tpcb: Option<(String, [Prepared; 5])>,
 }
 
 impl EmbeddedConn {
@@ -504,6 +514,114 @@ impl Conn for EmbeddedConn {
         )?)?;
         row.first().ok_or("empty row".to_string()).and_then(int)
     }
+
+    fn tpcb_setup(&mut self, prefix: &str) -> Result<()> {
+        let t = Tables::new(prefix);
+        for stmt in tpcb::fasty_schema(&t) {
+            self.run(&stmt)?;
+        }
+        for fill in tpcb::initial_rows(&t) {
+            for chunk in fill.rows.chunks(TPCB_LOAD_ROWS) {
+                let rows = chunk.iter().map(|r| {
+                    fill.columns
+                        .iter()
+                        .zip(r)
+                        .map(|(c, v)| (*c, Value::Int(*v)))
+                });
+                let n = self
+                    .db
+                    .insert_rows(fill.table, rows, InsertMode::Insert)
+                    .map_err(err)?;
+                expect_count(n, chunk.len())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn tpcb_drop(&mut self, prefix: &str) -> Result<()> {
+        let t = Tables::new(prefix);
+        let mut first = Ok(());
+        for table in t.all() {
+            let dropped = self.run(&format!("drop table {table}")).map(drop);
+            first = first.and(dropped);
+        }
+        first
+    }
+
+    fn tpcb_transaction(&mut self, prefix: &str, tx: &TpcbTx) -> Result<TpcbOutcome> {
+        if self.tpcb.as_ref().is_none_or(|(p, _)| p != prefix) {
+            let t = Tables::new(prefix);
+            let [a, b, c, d, e] =
+                tpcb::fasty_prepared_text(&t).map(|text| self.db.prepare(&text).map_err(err));
+            self.tpcb = Some((prefix.to_string(), [a?, b?, c?, d?, e?]));
+        }
+        let (_, stmts) = self.tpcb.as_ref().ok_or("statements not prepared")?;
+        let params =
+            tpcb::fasty_params(tx).map(|p| p.into_iter().map(Value::Int).collect::<Vec<_>>());
+        match embedded_tpcb(&self.db, stmts, &params) {
+            Err(e) if e.code() == ErrorCode::SerializationFailure => Ok(TpcbOutcome::Conflict),
+            Err(e) => Err(err(e)),
+            Ok(outcome) => outcome,
+        }
+    }
+
+    fn tpcb_totals(&mut self, prefix: &str) -> Result<TpcbTotals> {
+        let [a, t, b, h] = tpcb::fasty_totals_queries(&Tables::new(prefix));
+        let sum = |v: &Value| if *v == Value::Null { Ok(0) } else { int(v) };
+        let first = |out: Output| -> Result<Vec<Value>> { one_row(rows(out)?) };
+        let one = |row: Vec<Value>| row.first().ok_or("empty row".to_string()).and_then(sum);
+        let history = first(self.run(&h)?)?;
+        let [delta, count] = history.as_slice() else {
+            return Err(format!("history totals gave {history:?}"));
+        };
+        Ok(TpcbTotals {
+            accounts: one(first(self.run(&a)?)?)?,
+            tellers: one(first(self.run(&t)?)?)?,
+            branches: one(first(self.run(&b)?)?)?,
+            history: sum(delta)?,
+            history_rows: int(count)?,
+        })
+    }
+}
+
+/// Rows per `insert_rows` call or `{"table", "rows"}` request when the
+/// TPC-B-like tables are filled.
+const TPCB_LOAD_ROWS: usize = 10_000;
+
+/// One TPC-B-like transaction through `Database::begin`: the five prepared
+/// statements, then the commit. fasty's own error (a conflict among them)
+/// is handed back as is; a wrong answer is the inner error.
+fn embedded_tpcb(
+    db: &Database,
+    stmts: &[Prepared; 5],
+    params: &[Vec<Value>; 5],
+) -> fasty_query::Result<Result<TpcbOutcome>> {
+    let mut tx = db.begin()?;
+    let mut balance = None;
+    for (i, (stmt, p)) in stmts.iter().zip(params).enumerate() {
+        let out = tx.execute_prepared(stmt, p)?;
+        let checked = if i == 1 {
+            rows(out)
+                .and_then(one_row)
+                .and_then(|r| r.first().ok_or("empty row".to_string()).and_then(int))
+                .map(|b| balance = Some(b))
+        } else {
+            match out {
+                Output::Affected(1) => Ok(()),
+                other => Err(format!(
+                    "statement {i} of the transaction answered {other:?}, not 1 row changed"
+                )),
+            }
+        };
+        if let Err(e) = checked {
+            // Dropping the transaction rolls it back.
+            return Ok(Err(e));
+        }
+    }
+    tx.commit()?;
+    Ok(balance
+        .map(TpcbOutcome::Committed)
+        .ok_or_else(|| "the select did not run".to_string()))
 }
 
 const JOIN_AGGREGATE: &str =
@@ -552,10 +670,17 @@ impl System for Server {
              {} durability; one keep-alive HTTP/1.1 connection per client (hyper's client on a \
              single-threaded runtime per client thread); batches \
              as {{\"table\", \"rows\"}} bodies, everything else as statement text in \
-             {{\"query\"}} bodies, every answer parsed as JSON",
+             {{\"query\"}} bodies, TPC-B-like transactions as one {{\"transaction\"}} body \
+             each, every answer parsed as JSON",
             server_threads(),
             self.store.mode.name()
         )
+    }
+
+    fn runs(&self, w: super::workload::Workload) -> bool {
+        // Memory-only fasty has nothing to commit to: it stays out of the
+        // transactions, where durability is the point.
+        !(w.transactions() && self.store.mode == Mode::Memory)
     }
 
     fn connect(&self) -> Result<Box<dyn Conn>> {
@@ -782,6 +907,70 @@ impl Conn for HttpConn {
             .and_then(|r| r["count(*)"].as_i64())
             .ok_or_else(|| format!("count gave {rows:?}"))
     }
+
+    fn tpcb_setup(&mut self, prefix: &str) -> Result<()> {
+        let t = Tables::new(prefix);
+        for stmt in tpcb::fasty_schema(&t) {
+            self.query(&stmt)?;
+        }
+        for fill in tpcb::initial_rows(&t) {
+            for chunk in fill.rows.chunks(TPCB_LOAD_ROWS) {
+                let rows: Vec<serde_json::Map<String, serde_json::Value>> = chunk
+                    .iter()
+                    .map(|r| {
+                        fill.columns
+                            .iter()
+                            .zip(r)
+                            .map(|(c, v)| (c.to_string(), (*v).into()))
+                            .collect()
+                    })
+                    .collect();
+                let body = serde_json::json!({ "table": fill.table, "rows": rows });
+                self.inserted(serde_json::to_vec(&body).map_err(err)?, chunk.len())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn tpcb_drop(&mut self, prefix: &str) -> Result<()> {
+        let t = Tables::new(prefix);
+        let mut first = Ok(());
+        for table in t.all() {
+            let dropped = self.query(&format!("drop table {table}")).map(drop);
+            first = first.and(dropped);
+        }
+        first
+    }
+
+    fn tpcb_transaction(&mut self, prefix: &str, tx: &TpcbTx) -> Result<TpcbOutcome> {
+        let statements = tpcb::fasty_statements(&Tables::new(prefix), tx);
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "transaction": statements })).map_err(err)?;
+        let (_status, bytes) = self.rt.block_on(self.conn.query(body.into()))?;
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).map_err(err)?;
+        tpcb::http_outcome(&answer)
+    }
+
+    fn tpcb_totals(&mut self, prefix: &str) -> Result<TpcbTotals> {
+        let [a, t, b, h] = tpcb::fasty_totals_queries(&Tables::new(prefix));
+        let mut value = |text: &str, key: &str| -> Result<i64> {
+            let rows = self.rows(text)?;
+            match rows.as_slice() {
+                [row] if row[key].is_null() => Ok(0),
+                [row] => row[key]
+                    .as_i64()
+                    .ok_or_else(|| format!("{text:?} gave {row}")),
+                _ => Err(format!("{text:?} gave {} rows", rows.len())),
+            }
+        };
+        Ok(TpcbTotals {
+            accounts: value(&a, "sum(abalance)")?,
+            tellers: value(&t, "sum(tbalance)")?,
+            branches: value(&b, "sum(bbalance)")?,
+            history: value(&h, "sum(delta)")?,
+            history_rows: value(&h, "count(*)")?,
+        })
+    }
 }
 
 /// Waits until frozen memtables are flushed, level 0 is below the
@@ -899,6 +1088,63 @@ mod tests {
             ahead == 60 || ahead == 60 + 984,
             "a vanished file counts as none: {ahead}"
         );
+    }
+
+    /// Sets up the TPC-B-like tables through `sys`, runs transactions from
+    /// one client (each balance read must be the account's running sum),
+    /// checks the totals, and drops the tables.
+    fn tpcb_round_trip(sys: &dyn System) {
+        let prefix = "tpcbtest_1";
+        let mut conn = sys.connect().unwrap();
+        conn.tpcb_setup(prefix).unwrap();
+        let mut balances = std::collections::HashMap::new();
+        let mut deltas = 0;
+        // Client 0's first transactions hit accounts 1..=160000; add some
+        // on account 7 so that a balance is read after several updates.
+        let txs = (0..40)
+            .map(|i| TpcbTx::generate(0, i, 1000 + i as i64))
+            .chain((40..43).map(|i| TpcbTx {
+                aid: 7,
+                ..TpcbTx::generate(0, i, 0)
+            }));
+        let mut commits = 0;
+        for tx in txs {
+            let balance = balances.entry(tx.aid).or_insert(0);
+            *balance += tx.delta;
+            assert_eq!(
+                conn.tpcb_transaction(prefix, &tx).unwrap(),
+                TpcbOutcome::Committed(*balance),
+                "{tx:?}"
+            );
+            deltas += tx.delta;
+            commits += 1;
+        }
+        conn.tpcb_totals(prefix)
+            .unwrap()
+            .check(commits, deltas)
+            .unwrap();
+        conn.tpcb_drop(prefix).unwrap();
+        let gone = conn.tpcb_totals(prefix).unwrap_err();
+        assert!(
+            gone.contains("unknown_table") || gone.contains("unknown table"),
+            "{gone}"
+        );
+    }
+
+    #[test]
+    fn tpcb_runs_embedded_with_prepared_statements() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = Embedded::open("fasty-embedded", dir.path(), Mode::Memory).unwrap();
+        tpcb_round_trip(&sys);
+        Box::new(sys).stop().unwrap();
+    }
+
+    #[test]
+    fn tpcb_runs_over_http_as_one_transaction_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = Server::start("fasty", dir.path(), Mode::Memory).unwrap();
+        tpcb_round_trip(&sys);
+        Box::new(sys).stop().unwrap();
     }
 
     #[test]

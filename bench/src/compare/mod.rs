@@ -20,6 +20,7 @@ mod report;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 pub(crate) mod system;
+mod tpcb;
 pub(crate) mod workload;
 
 use std::path::PathBuf;
@@ -382,6 +383,7 @@ impl<'a> Suite<'a> {
             data: &self.data,
             batches: std::mem::take(&mut self.batches),
             scale: self.scale,
+            tpcb: Default::default(),
         };
         let mut settled_after_writes = false;
         for w in Workload::timed() {
@@ -404,6 +406,11 @@ impl<'a> Suite<'a> {
                         self.report.record(line, sys.name(), figure);
                     }
                 }
+            }
+        }
+        if let Ok(tallies) = input.tpcb.lock() {
+            for note in workload::tpcb_notes(&tallies) {
+                self.report.note(note);
             }
         }
         if self.scale.wal_bytes > 0 && self.wanted(Workload::Recovery) {

@@ -33,7 +33,8 @@ use postgres::error::SqlState;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Row, Statement};
 
-use super::system::{Conn, Result, System};
+use super::system::{Conn, Result, System, TpcbOutcome, TpcbTotals, TpcbTx};
+use super::tpcb::{self, Tables};
 use crate::data::{AgeGroup, Order, User};
 
 /// The OS user the server runs as when the harness runs as root.
@@ -212,6 +213,7 @@ impl Cluster {
             batches: Batches::Insert,
             inserts: HashMap::new(),
             reads: Reads::default(),
+            tpcb: None,
         };
         conn.create_users("bench_recovery")?;
         admin.batch_execute("CHECKPOINT").map_err(err)?;
@@ -513,7 +515,8 @@ impl System for Postgres {
             "PostgreSQL {} as a separate server process on loopback TCP (started by the \
              harness from {}, shared by the postgres systems, one database each): {settings}, \
              shared_buffers={}; one connection per client (rust-postgres 0.19, no TLS); \
-             {batches}; reads as prepared statements with every column read",
+             {batches}; reads as prepared statements with every column read; TPC-B-like \
+             transactions as BEGIN, five prepared statements, COMMIT (READ COMMITTED)",
             self.cluster.version,
             self.cluster.bin.display(),
             self.cluster.shared_buffers
@@ -526,6 +529,7 @@ impl System for Postgres {
             batches: self.batches,
             inserts: HashMap::new(),
             reads: Reads::default(),
+            tpcb: None,
         }))
     }
 
@@ -603,6 +607,9 @@ struct PgConn {
     /// Multi-row INSERTs by table and row count.
     inserts: HashMap<(String, usize), Statement>,
     reads: Reads,
+    /// The TPC-B-like transaction's statements and the prefix of the
+    /// tables they were prepared for.
+    tpcb: Option<(String, [Statement; 5])>,
 }
 
 const USER_COLUMNS: &str = "id, name, email, age, balance, active";
@@ -879,4 +886,155 @@ impl Conn for PgConn {
         let row = self.client.query_one(&stmt, &[&lo, &hi]).map_err(err)?;
         row.try_get(0).map_err(err)
     }
+
+    fn tpcb_setup(&mut self, prefix: &str) -> Result<()> {
+        let t = Tables::new(prefix);
+        for stmt in tpcb_setup_sql(&t) {
+            self.client.batch_execute(&stmt).map_err(err)?;
+        }
+        Ok(())
+    }
+
+    fn tpcb_drop(&mut self, prefix: &str) -> Result<()> {
+        self.tpcb = None;
+        let t = Tables::new(prefix);
+        self.client
+            .batch_execute(&format!("DROP TABLE IF EXISTS {}", t.all().join(", ")))
+            .map_err(err)
+    }
+
+    fn tpcb_transaction(&mut self, prefix: &str, tx: &TpcbTx) -> Result<TpcbOutcome> {
+        if self.tpcb.as_ref().is_none_or(|(p, _)| p != prefix) {
+            let t = Tables::new(prefix);
+            let [a, b, c, d, e] = tpcb_transaction_sql(&t).map(|text| self.client.prepare(&text));
+            let stmts = [a, b, c, d, e].map(|s| s.map_err(err));
+            let [a, b, c, d, e] = stmts;
+            self.tpcb = Some((prefix.to_string(), [a?, b?, c?, d?, e?]));
+        }
+        let (_, stmts) = self.tpcb.as_ref().ok_or("statements not prepared")?;
+        let int = |v: i64| i32::try_from(v).map_err(|_| format!("postgres: {v} is not an int4"));
+        let (aid, tid, bid, delta) = (int(tx.aid)?, int(tx.tid)?, int(tx.bid)?, int(tx.delta)?);
+        let mut txn = self.client.transaction().map_err(err)?;
+        let run = |txn: &mut postgres::Transaction<'_>| -> std::result::Result<Result<i64>, postgres::Error> {
+            let mut changed = vec![txn.execute(&stmts[0], &[&delta, &aid])?];
+            let balance: Option<i32> = txn.query_one(&stmts[1], &[&aid])?.try_get(0)?;
+            changed.push(txn.execute(&stmts[2], &[&delta, &tid])?);
+            changed.push(txn.execute(&stmts[3], &[&delta, &bid])?);
+            changed.push(txn.execute(&stmts[4], &[&tid, &bid, &aid, &delta])?);
+            if let Some(n) = changed.iter().find(|n| **n != 1) {
+                return Ok(Err(format!("postgres: a statement of the transaction changed {n} rows, not 1")));
+            }
+            Ok(balance
+                .map(i64::from)
+                .ok_or_else(|| "postgres: the select gave a null balance".to_string()))
+        };
+        let outcome = run(&mut txn).and_then(|balance| {
+            // A wrong answer rolls back (dropping the transaction).
+            let balance = match balance {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+            txn.commit().map(|()| Ok(balance))
+        });
+        match outcome {
+            Ok(answer) => answer.map(TpcbOutcome::Committed),
+            Err(e)
+                if e.code() == Some(&SqlState::T_R_SERIALIZATION_FAILURE)
+                    || e.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) =>
+            {
+                Ok(TpcbOutcome::Conflict)
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn tpcb_totals(&mut self, prefix: &str) -> Result<TpcbTotals> {
+        let t = Tables::new(prefix);
+        let row = self
+            .client
+            .query_one(
+                &format!(
+                    "SELECT (SELECT coalesce(sum(abalance), 0) FROM {})::bigint, \
+                     (SELECT coalesce(sum(tbalance), 0) FROM {})::bigint, \
+                     (SELECT coalesce(sum(bbalance), 0) FROM {})::bigint, \
+                     (SELECT coalesce(sum(delta), 0) FROM {})::bigint, \
+                     (SELECT count(*) FROM {})::bigint",
+                    t.accounts, t.tellers, t.branches, t.history, t.history
+                ),
+                &[],
+            )
+            .map_err(err)?;
+        let get = |i: usize| row.try_get::<_, i64>(i).map_err(err);
+        Ok(TpcbTotals {
+            accounts: get(0)?,
+            tellers: get(1)?,
+            branches: get(2)?,
+            history: get(3)?,
+            history_rows: get(4)?,
+        })
+    }
+}
+
+/// The statements that make one run's TPC-B-like tables as pgbench's
+/// default initialisation does (tables with int columns, the rows, `VACUUM
+/// ANALYZE`, then the primary keys), without the `filler` columns and with
+/// the rows generated by the server (`INSERT … SELECT … FROM
+/// generate_series`, pgbench's server-side generation); each runs alone
+/// (`VACUUM` refuses to run in a multi-statement batch's transaction).
+fn tpcb_setup_sql(t: &Tables) -> Vec<String> {
+    let (b, tl, a, h) = (&t.branches, &t.tellers, &t.accounts, &t.history);
+    let (scale, tellers, accounts) = (
+        tpcb::SCALE,
+        tpcb::TELLERS_PER_BRANCH,
+        tpcb::ACCOUNTS_PER_BRANCH,
+    );
+    vec![
+        format!(
+            "CREATE TABLE {b} (bid int NOT NULL, bbalance int); \
+             CREATE TABLE {tl} (tid int NOT NULL, bid int, tbalance int); \
+             CREATE TABLE {a} (aid int NOT NULL, bid int, abalance int); \
+             CREATE TABLE {h} (tid int, bid int, aid int, delta int, mtime timestamp)"
+        ),
+        format!(
+            "INSERT INTO {b} (bid, bbalance) SELECT i, 0 FROM generate_series(1, {scale}) i; \
+             INSERT INTO {tl} (tid, bid, tbalance) \
+             SELECT i, (i - 1) / {tellers} + 1, 0 FROM generate_series(1, {}) i; \
+             INSERT INTO {a} (aid, bid, abalance) \
+             SELECT i, (i - 1) / {accounts} + 1, 0 FROM generate_series(1, {}) i",
+            scale * tellers,
+            scale * accounts
+        ),
+        format!("VACUUM ANALYZE {b}, {tl}, {a}, {h}"),
+        format!(
+            "ALTER TABLE {b} ADD PRIMARY KEY (bid); \
+             ALTER TABLE {tl} ADD PRIMARY KEY (tid); \
+             ALTER TABLE {a} ADD PRIMARY KEY (aid)"
+        ),
+    ]
+}
+
+/// pgbench's tpcb-like script for one run's tables, as statements to
+/// prepare: parameters delta and aid; aid; delta and tid; delta and bid;
+/// tid, bid, aid and delta.
+fn tpcb_transaction_sql(t: &Tables) -> [String; 5] {
+    [
+        format!(
+            "UPDATE {} SET abalance = abalance + $1 WHERE aid = $2",
+            t.accounts
+        ),
+        format!("SELECT abalance FROM {} WHERE aid = $1", t.accounts),
+        format!(
+            "UPDATE {} SET tbalance = tbalance + $1 WHERE tid = $2",
+            t.tellers
+        ),
+        format!(
+            "UPDATE {} SET bbalance = bbalance + $1 WHERE bid = $2",
+            t.branches
+        ),
+        format!(
+            "INSERT INTO {} (tid, bid, aid, delta, mtime) \
+             VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
+            t.history
+        ),
+    ]
 }

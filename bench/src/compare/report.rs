@@ -589,6 +589,37 @@ mod tests {
     }
 
     #[test]
+    fn tpcb_lines_get_ratios_of_like_durability_and_a_row_each() {
+        let mut r = report(&[]);
+        for name in ["fasty-durable", "postgres"] {
+            r.system(name, String::new());
+        }
+        for (system, x) in [
+            ("fasty", 3000.0),
+            ("postgres-nosync", 1000.0),
+            ("fasty-durable", 500.0),
+            ("postgres", 1000.0),
+        ] {
+            r.record(Workload::Tpcb16, system, Ok(x));
+            r.record(Workload::Tpcb1, system, Ok(x / 4.0));
+        }
+        assert_eq!(r.ratio_cell(Workload::Tpcb16, "postgres-nosync"), "3.00×");
+        assert_eq!(r.ratio_cell(Workload::Tpcb16, "postgres"), "0.50×");
+        assert_eq!(r.ratio_cell(Workload::Tpcb1, "postgres"), "0.50×");
+        let md = r.markdown();
+        assert!(
+            md.contains("| TPC-B-like transactions, 1 client | ops/s |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| TPC-B-like transactions, 16 clients | ops/s |"),
+            "{md}"
+        );
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(json.contains("\"workload\":\"tpcb-16\""), "{json}");
+    }
+
+    #[test]
     fn peers_pair_with_the_fasty_system_of_like_durability() {
         for peer in [
             "postgres",

@@ -7,6 +7,7 @@
 //! checks it against the generated data: a system that answers wrongly
 //! gets an error in its cell, not a number.
 
+pub use super::tpcb::{TpcbOutcome, TpcbTotals, TpcbTx};
 use crate::data::{AgeGroup, Order, User};
 
 /// The suite's error: a message naming the system and what failed.
@@ -23,9 +24,10 @@ pub trait System: Send + Sync {
     fn connect(&self) -> Result<Box<dyn Conn>>;
     /// Whether this system takes part in workload `w` (a system that only
     /// differs from another in how it sends batches skips the rest).
+    /// By default every workload but the TPC-B-like transactions, which
+    /// only the systems implementing [`Conn::tpcb_transaction`] run.
     fn runs(&self, w: super::workload::Workload) -> bool {
-        let _ = w;
-        true
+        !w.transactions()
     }
     /// Waits until background work a load leaves behind (flushes,
     /// compaction, checkpoints) is done, so it does not run under the
@@ -92,4 +94,29 @@ pub trait Conn: Send {
     fn groups_by_age(&mut self) -> Result<Vec<AgeGroup>>;
     /// `select count(*) from users where id between LO and HI`.
     fn count_id_range(&mut self, lo: i64, hi: i64) -> Result<i64>;
+    /// Creates and fills the TPC-B-like tables of one run,
+    /// `PREFIX_branches`, `PREFIX_tellers`, `PREFIX_accounts` and
+    /// `PREFIX_history` (see [`super::tpcb`]); history starts empty.
+    fn tpcb_setup(&mut self, prefix: &str) -> Result<()> {
+        let _ = prefix;
+        Err("TPC-B-like transactions are not implemented for this system".into())
+    }
+    /// Drops the tables [`Conn::tpcb_setup`] made.
+    fn tpcb_drop(&mut self, prefix: &str) -> Result<()> {
+        let _ = prefix;
+        Err("TPC-B-like transactions are not implemented for this system".into())
+    }
+    /// Runs one TPC-B-like transaction on the tables of `prefix`:
+    /// committed with the balance its select read, or a conflict (nothing
+    /// written; the harness runs it again).
+    fn tpcb_transaction(&mut self, prefix: &str, tx: &TpcbTx) -> Result<TpcbOutcome> {
+        let _ = (prefix, tx);
+        Err("TPC-B-like transactions are not implemented for this system".into())
+    }
+    /// The sums of the balances and of the history's deltas, and the
+    /// history's rows, once the transactions have stopped.
+    fn tpcb_totals(&mut self, prefix: &str) -> Result<TpcbTotals> {
+        let _ = prefix;
+        Err("TPC-B-like transactions are not implemented for this system".into())
+    }
 }

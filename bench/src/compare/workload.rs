@@ -8,13 +8,14 @@
 //! scratch table per run (created before the clock starts, dropped after),
 //! so every run starts from the same state.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::system::{Conn, Result, System};
+use super::system::{Conn, Result, System, TpcbOutcome, TpcbTx};
+use super::tpcb;
 use crate::data::{
     AGE_FILTER, Dataset, RANGE_ROWS, TOP_K, User, groups_agree, id_range, sums_agree,
 };
@@ -58,6 +59,12 @@ pub enum Workload {
     W9Count,
     W10GroupBy,
     W11IdRange,
+    /// pgbench's TPC-B-like transaction, 1 and 16 clients (see
+    /// [`super::tpcb`]).
+    #[serde(rename = "tpcb-1")]
+    Tpcb1,
+    #[serde(rename = "tpcb-16")]
+    Tpcb16,
     SustainedMixed,
     SustainedWorstSecond,
     LatencyLookupP50,
@@ -112,7 +119,7 @@ impl Workload {
     }
 
     /// Every line, in report order.
-    pub const ALL: [Workload; 24] = [
+    pub const ALL: [Workload; 26] = [
         Workload::Load,
         Workload::W1Single1,
         Workload::W1Single64,
@@ -129,6 +136,8 @@ impl Workload {
         Workload::W9Count,
         Workload::W10GroupBy,
         Workload::W11IdRange,
+        Workload::Tpcb1,
+        Workload::Tpcb16,
         Workload::SustainedMixed,
         Workload::SustainedWorstSecond,
         Workload::LatencyLookupP50,
@@ -158,6 +167,8 @@ impl Workload {
             Workload::W9Count => "W9 count(*) where age > 50",
             Workload::W10GroupBy => "W10 age, count(*), avg(balance) group by age",
             Workload::W11IdRange => "W11 count(*) where id between (1% of rows)",
+            Workload::Tpcb1 => "TPC-B-like transactions, 1 client",
+            Workload::Tpcb16 => "TPC-B-like transactions, 16 clients",
             Workload::SustainedMixed => "sustained 80/20 lookup/insert, 16 clients",
             Workload::SustainedWorstSecond => "sustained, worst 1 s window",
             Workload::LatencyLookupP50 => "latency pk lookup p50, 4 clients",
@@ -181,6 +192,8 @@ impl Workload {
             | Workload::W4Pk32
             | Workload::W5Email
             | Workload::W6Range
+            | Workload::Tpcb1
+            | Workload::Tpcb16
             | Workload::SustainedMixed
             | Workload::SustainedWorstSecond => Unit::OpsPerSec,
             Workload::W7Top10
@@ -242,6 +255,8 @@ impl Workload {
             Workload::W9Count => "w9-count",
             Workload::W10GroupBy => "w10-group-by",
             Workload::W11IdRange => "w11-id-range",
+            Workload::Tpcb1 => "tpcb-1",
+            Workload::Tpcb16 => "tpcb-16",
             Workload::SustainedMixed => "sustained-mixed",
             Workload::SustainedWorstSecond => "sustained-worst-second",
             Workload::LatencyLookupP50 => "latency-lookup-p50",
@@ -274,12 +289,20 @@ impl Workload {
         self.writes()
             || matches!(
                 self,
-                Workload::SustainedMixed
+                Workload::Tpcb1
+                    | Workload::Tpcb16
+                    | Workload::SustainedMixed
                     | Workload::SustainedWorstSecond
                     | Workload::LatencyInsertP50
                     | Workload::LatencyInsertP99
                     | Workload::Recovery
             )
+    }
+
+    /// Whether the workload runs multi-statement transactions (only the
+    /// systems that implement them take part).
+    pub fn transactions(self) -> bool {
+        matches!(self, Workload::Tpcb1 | Workload::Tpcb16)
     }
 
     /// Whether the workload writes (and so skips systems that refuse
@@ -325,6 +348,66 @@ pub struct Input<'a> {
     /// `batch_rows` fresh users, cut into 1000-row batches.
     pub batches: Vec<Vec<User>>,
     pub scale: &'a Scale,
+    /// Commits and conflicts of every TPC-B-like run, for the notes.
+    pub tpcb: Mutex<Vec<TpcbTally>>,
+}
+
+/// What one TPC-B-like run committed and retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TpcbTally {
+    pub workload: Workload,
+    pub system: &'static str,
+    /// Transactions committed (those counted in the figure, and any that
+    /// finished after the clock stopped).
+    pub commits: u64,
+    /// Attempts that failed with a conflict and were run again.
+    pub conflicts: u64,
+}
+
+/// One line per workload and system: the conflicts over all runs as a
+/// share of the attempts.
+pub fn tpcb_notes(tallies: &[TpcbTally]) -> Vec<String> {
+    let mut sums: Vec<TpcbTally> = Vec::new();
+    for t in tallies {
+        match sums
+            .iter_mut()
+            .find(|s| s.workload == t.workload && s.system == t.system)
+        {
+            Some(s) => {
+                s.commits += t.commits;
+                s.conflicts += t.conflicts;
+            }
+            None => sums.push(t.clone()),
+        }
+    }
+    sums.sort_by_key(|s| s.workload);
+    let scale = format!(
+        "TPC-B-like lines: pgbench's default transaction on {} branches, {} tellers and {} \
+         accounts ({} per branch, a tenth of pgbench's 100 000, so that each run loads fresh \
+         tables in about a second), history empty at the start; each run's tables are made \
+         and filled before the clock starts and dropped after",
+        tpcb::SCALE,
+        tpcb::SCALE * tpcb::TELLERS_PER_BRANCH,
+        tpcb::SCALE * tpcb::ACCOUNTS_PER_BRANCH,
+        tpcb::ACCOUNTS_PER_BRANCH
+    );
+    let rates = sums.iter().map(|s| {
+        let attempts = s.commits + s.conflicts;
+        format!(
+            "{} on {}: {} of {} attempts ({:.2}%) failed with a conflict and were \
+                 retried with the same values until they committed",
+            s.workload.key(),
+            s.system,
+            s.conflicts,
+            attempts,
+            100.0 * s.conflicts as f64 / attempts.max(1) as f64
+        )
+    });
+    if sums.is_empty() {
+        Vec::new()
+    } else {
+        std::iter::once(scale).chain(rates).collect()
+    }
 }
 
 /// One run's figure, or what went wrong.
@@ -453,6 +536,10 @@ pub fn run_once(sys: &dyn System, w: Workload, run: u32, input: &Input) -> Vec<(
                 ))
             }
         })),
+        Workload::Tpcb1 | Workload::Tpcb16 => {
+            let clients = if w == Workload::Tpcb1 { 1 } else { 16 };
+            one(tpcb(sys, w, clients, run, input))
+        }
         Workload::SustainedMixed | Workload::SustainedWorstSecond => sustained(sys, run, input),
         Workload::LatencyLookupP50
         | Workload::LatencyLookupP99
@@ -617,6 +704,70 @@ fn drive(
     }
 }
 
+/// A TPC-B-like run: fresh tables `tpcbC_R_*` (C clients, run R) created
+/// and filled before the clock starts, `clients` clients running
+/// transactions for `seconds`, each conflicted transaction retried with the
+/// same values until it commits; committed transactions per second. After
+/// the clock the tables' sums must be those of the committed transactions;
+/// the tables are dropped (also when the run fails).
+fn tpcb(sys: &dyn System, w: Workload, clients: usize, run: u32, input: &Input) -> Figure {
+    let prefix = format!("tpcb{clients}_{run}");
+    let dur = Duration::from_secs_f64(input.scale.seconds);
+    let mut admin = sys.connect()?;
+    if let Err(e) = admin.tpcb_setup(&prefix) {
+        // A half-made set of tables must not stay behind.
+        let _ = admin.tpcb_drop(&prefix);
+        return Err(e);
+    }
+    let commits = AtomicU64::new(0);
+    let conflicts = AtomicU64::new(0);
+    let deltas = AtomicI64::new(0);
+    let figure = timed(sys, clients, dur, |conn, client, i| {
+        let tx = TpcbTx::generate(client, i, unix_micros());
+        for _ in 0..tpcb::MAX_TRIES {
+            match conn.tpcb_transaction(&prefix, &tx)? {
+                TpcbOutcome::Committed(_balance) => {
+                    commits.fetch_add(1, Ordering::Relaxed);
+                    deltas.fetch_add(tx.delta, Ordering::Relaxed);
+                    return Ok(1);
+                }
+                TpcbOutcome::Conflict => {
+                    conflicts.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Err(format!(
+            "a transaction conflicted {} times in a row",
+            tpcb::MAX_TRIES
+        ))
+    });
+    let (commits, conflicts) = (commits.into_inner(), conflicts.into_inner());
+    let checked = figure.and_then(|f| {
+        admin
+            .tpcb_totals(&prefix)?
+            .check(commits, deltas.into_inner())?;
+        Ok(f)
+    });
+    if let Ok(mut tallies) = input.tpcb.lock() {
+        tallies.push(TpcbTally {
+            workload: w,
+            system: sys.name(),
+            commits,
+            conflicts,
+        });
+    }
+    let dropped = admin.tpcb_drop(&prefix);
+    let figure = checked?;
+    dropped.map(|()| figure)
+}
+
+/// Microseconds since the Unix epoch (0 if the clock is before it).
+fn unix_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 /// The sustained mixed load: `SUSTAINED_CLIENTS` clients, 80% pk lookups
 /// and 20% single-row inserts into a scratch table; the mean rate and the
 /// worst whole second.
@@ -724,6 +875,103 @@ mod tests {
             assert!(w.leader().leads(), "{w:?}");
             assert!(Workload::timed().any(|t| t == w.leader()), "{w:?}");
         }
+    }
+
+    #[test]
+    fn tpcb_lines_run_after_w11_and_before_the_sustained_section() {
+        let at = |w| Workload::ALL.iter().position(|x| *x == w);
+        assert_eq!(at(Workload::Tpcb1), at(Workload::W11IdRange).map(|i| i + 1));
+        assert_eq!(at(Workload::Tpcb16), at(Workload::Tpcb1).map(|i| i + 1));
+        assert_eq!(
+            at(Workload::SustainedMixed),
+            at(Workload::Tpcb16).map(|i| i + 1)
+        );
+        for w in [Workload::Tpcb1, Workload::Tpcb16] {
+            assert_eq!(w.unit(), Unit::OpsPerSec);
+            assert!(w.durability_matters() && w.transactions() && w.leads());
+            // Not a write workload: the systems settle before them as
+            // before the other point workloads that follow the writes.
+            assert!(!w.writes() && !w.warms_up());
+            assert!(Workload::timed().any(|t| t == w));
+        }
+        let only: Vec<Workload> = Workload::ALL
+            .into_iter()
+            .filter(|w| w.transactions())
+            .collect();
+        assert_eq!(only, [Workload::Tpcb1, Workload::Tpcb16]);
+    }
+
+    #[test]
+    fn a_tpcb_run_commits_checks_the_totals_tallies_and_drops_its_tables() {
+        let dir = tempfile::tempdir().unwrap();
+        let sys = super::super::fasty::Embedded::open(
+            "fasty-embedded",
+            dir.path(),
+            crate::http::Mode::Memory,
+        )
+        .unwrap();
+        let data = Dataset::new(MIN_ROWS, MIN_ROWS, 1);
+        let scale = Scale {
+            users: MIN_ROWS,
+            orders: MIN_ROWS,
+            batch_rows: 0,
+            seconds: 0.3,
+            sustained_seconds: 0.3,
+            latency_seconds: 0.3,
+            repeat: 1,
+            wal_bytes: 0,
+        };
+        let input = Input {
+            data: &data,
+            batches: Vec::new(),
+            scale: &scale,
+            tpcb: Default::default(),
+        };
+        // Twice with the same run number: the first run's tables are gone.
+        for _ in 0..2 {
+            let lines = run_once(&sys, Workload::Tpcb16, 1, &input);
+            let [(line, figure)] = lines.as_slice() else {
+                panic!("{lines:?}")
+            };
+            assert_eq!(*line, Workload::Tpcb16);
+            assert!(figure.as_ref().is_ok_and(|x| *x > 0.0), "{figure:?}");
+        }
+        let tallies = input.tpcb.lock().unwrap().clone();
+        assert_eq!(tallies.len(), 2);
+        assert!(
+            tallies
+                .iter()
+                .all(|t| t.system == "fasty-embedded" && t.commits > 0)
+        );
+        let notes = tpcb_notes(&tallies);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("160000 accounts"), "{notes:?}");
+        assert!(
+            notes[1].starts_with("tpcb-16 on fasty-embedded: "),
+            "{notes:?}"
+        );
+        Box::new(sys).stop().unwrap();
+    }
+
+    #[test]
+    fn tpcb_notes_sum_the_runs_of_each_line_and_system() {
+        let t = |workload, system, commits, conflicts| TpcbTally {
+            workload,
+            system,
+            commits,
+            conflicts,
+        };
+        let notes = tpcb_notes(&[
+            t(Workload::Tpcb16, "fasty", 900, 60),
+            t(Workload::Tpcb1, "fasty", 500, 0),
+            t(Workload::Tpcb16, "fasty", 1000, 40),
+            t(Workload::Tpcb16, "postgres", 700, 0),
+        ]);
+        assert_eq!(notes.len(), 4, "{notes:?}");
+        assert!(notes[1].starts_with("tpcb-1 on fasty: 0 of 500 attempts (0.00%)"));
+        assert!(notes[2].starts_with("tpcb-16 on fasty: 100 of 2000 attempts (5.00%)"));
+        assert!(notes[3].starts_with("tpcb-16 on postgres: 0 of 700"));
+        assert!(tpcb_notes(&[]).is_empty());
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod child;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use fasty_query::{Database, ErrorCode, Options, Output, Value};
 use rand::rngs::StdRng;
@@ -154,19 +154,8 @@ fn run_child(dir: &Path, seed: u64, after: Duration) -> Vec<String> {
 
 #[test]
 fn kill_9_keeps_every_acknowledged_transaction_whole_and_nothing_else() {
-    let cycles: u32 = std::env::var("FASTY_TXN_CRASH_CYCLES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
-    let seed: u64 = std::env::var("FASTY_TXN_CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
+    let cycles: u32 = child::env_number("FASTY_TXN_CRASH_CYCLES", 5);
+    let seed = child::seed_from_env("FASTY_TXN_CRASH_SEED");
     println!("transaction crash test seed {seed} (FASTY_TXN_CRASH_SEED), {cycles} cycles");
     let mut rng = StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@
 
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Runs the test `test` of this binary with `env` set, kills it with
 /// SIGKILL after `after`, and returns the lines it completed (a line the
@@ -38,4 +38,26 @@ pub fn run_and_kill(test: &str, env: &[(&str, String)], after: Duration) -> Vec<
         None => "",
     };
     complete.lines().map(str::to_string).collect()
+}
+
+/// The number in environment variable `name`, or `default` when it is
+/// unset or not a number.
+pub fn env_number<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The seed in environment variable `name`, or one drawn from the clock.
+pub fn seed_from_env(name: &str) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        })
 }

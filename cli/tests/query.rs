@@ -201,12 +201,18 @@ fn shell_transactions_commit_together_and_roll_back_on_exit() {
          begin; delete users; rollback;\nbegin read only;\n",
     );
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("count(*)\n--------\n       3\n1 row\n"), "{out}");
+    assert!(
+        out.contains("count(*)\n--------\n       3\n1 row\n"),
+        "{out}"
+    );
     let v = query_json(std::path::Path::new(&dir), "select id, name from users");
     assert_eq!(v["data"].as_array().unwrap().len(), 3, "{v}");
     assert_eq!(v["data"][0]["name"], "ann", "{v}");
     // The shell ended with `begin read only` open: rolled back, said so.
-    assert!(err.contains("the open transaction was rolled back"), "{err}");
+    assert!(
+        err.contains("the open transaction was rolled back"),
+        "{err}"
+    );
     // Writes of a transaction the shell leaves open are dropped.
     let (code, _, err) = shell(&dir, "begin;\ndelete users;\n");
     assert_eq!(code, Some(0), "{err}");

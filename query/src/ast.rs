@@ -12,19 +12,24 @@ use std::fmt;
 /// One statement: one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {
-    /// `create table NAME { col: type, ... }`
+    /// `create table [if not exists] NAME { col: type, ... }`
     CreateTable {
         /// Table name.
         name: String,
         /// Columns in declaration order.
         columns: Vec<ColumnDef>,
+        /// `if not exists`: a table of that name already there is not an
+        /// error (and is left as it is).
+        if_not_exists: bool,
     },
-    /// `drop table NAME`
+    /// `drop table [if exists] NAME`
     DropTable {
         /// Table name.
         name: String,
+        /// `if exists`: no table of that name is not an error.
+        if_exists: bool,
     },
-    /// `create index NAME on TABLE (COLUMN)`
+    /// `create index [if not exists] NAME on TABLE (COLUMN)`
     CreateIndex {
         /// Index name (unique in the database).
         name: String,
@@ -32,11 +37,16 @@ pub enum Statement {
         table: String,
         /// The indexed column.
         column: String,
+        /// `if not exists`: an index of that name already there is not an
+        /// error (and is left as it is).
+        if_not_exists: bool,
     },
-    /// `drop index NAME`
+    /// `drop index [if exists] NAME`
     DropIndex {
         /// Index name.
         name: String,
+        /// `if exists`: no index of that name is not an error.
+        if_exists: bool,
     },
     /// `insert TABLE {..}` / `insert TABLE [{..}, ..]`, or `upsert` the same.
     Insert {
@@ -379,8 +389,13 @@ pub enum Literal {
 impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Statement::CreateTable { name, columns } => {
-                write!(f, "create table {name} {{ ")?;
+            Statement::CreateTable {
+                name,
+                columns,
+                if_not_exists,
+            } => {
+                let guard = if *if_not_exists { "if not exists " } else { "" };
+                write!(f, "create table {guard}{name} {{ ")?;
                 for (i, c) in columns.iter().enumerate() {
                     if i > 0 {
                         f.write_str(", ")?;
@@ -389,13 +404,23 @@ impl fmt::Display for Statement {
                 }
                 f.write_str(" }")
             }
-            Statement::DropTable { name } => write!(f, "drop table {name}"),
+            Statement::DropTable { name, if_exists } => {
+                let guard = if *if_exists { "if exists " } else { "" };
+                write!(f, "drop table {guard}{name}")
+            }
             Statement::CreateIndex {
                 name,
                 table,
                 column,
-            } => write!(f, "create index {name} on {table} ({column})"),
-            Statement::DropIndex { name } => write!(f, "drop index {name}"),
+                if_not_exists,
+            } => {
+                let guard = if *if_not_exists { "if not exists " } else { "" };
+                write!(f, "create index {guard}{name} on {table} ({column})")
+            }
+            Statement::DropIndex { name, if_exists } => {
+                let guard = if *if_exists { "if exists " } else { "" };
+                write!(f, "drop index {guard}{name}")
+            }
             Statement::Insert {
                 table,
                 rows,

@@ -548,14 +548,19 @@ impl Database {
                     .select(s, popts, limits, sink, keeps_all, txn.as_deref())
                     .map(Streamed::Rows);
             }
-            Statement::CreateTable { name, columns } => self.create_table(name, columns),
-            Statement::DropTable { name } => self.drop_table(name),
+            Statement::CreateTable {
+                name,
+                columns,
+                if_not_exists,
+            } => self.create_table(name, columns, *if_not_exists),
+            Statement::DropTable { name, if_exists } => self.drop_table(name, *if_exists),
             Statement::CreateIndex {
                 name,
                 table,
                 column,
-            } => self.create_index(name, table, column, limits),
-            Statement::DropIndex { name } => self.drop_index(name),
+                if_not_exists,
+            } => self.create_index(name, table, column, *if_not_exists, limits),
+            Statement::DropIndex { name, if_exists } => self.drop_index(name, *if_exists),
             Statement::Insert {
                 table,
                 rows,
@@ -1060,9 +1065,17 @@ impl Database {
     // -----------------------------------------------------------------
     // DDL
 
-    fn create_table(&self, name: &str, columns: &[ColumnDef]) -> Result<Output> {
+    fn create_table(
+        &self,
+        name: &str,
+        columns: &[ColumnDef],
+        if_not_exists: bool,
+    ) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
+        if if_not_exists && cat.tables.contains_key(name) {
+            return Ok(Output::Ok);
+        }
         if cat.tables.contains_key(name) {
             return Err(Error::query(
                 ErrorCode::TableExists,
@@ -1122,9 +1135,12 @@ impl Database {
         Ok(Output::Ok)
     }
 
-    fn drop_table(&self, name: &str) -> Result<Output> {
+    fn drop_table(&self, name: &str, if_exists: bool) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
+        if if_exists && !cat.tables.contains_key(name) {
+            return Ok(Output::Ok);
+        }
         let t = cat.table(name)?.clone();
         let lock = self.table_lock(t.id);
         let _excl = lock.write();
@@ -1154,10 +1170,14 @@ impl Database {
         name: &str,
         table: &str,
         column: &str,
+        if_not_exists: bool,
         limits: &Limits,
     ) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
+        if if_not_exists && cat.indexes.contains_key(name) {
+            return Ok(Output::Ok);
+        }
         if cat.indexes.contains_key(name) {
             return Err(Error::query(
                 ErrorCode::IndexExists,
@@ -1206,9 +1226,12 @@ impl Database {
         Ok(Output::Ok)
     }
 
-    fn drop_index(&self, name: &str) -> Result<Output> {
+    fn drop_index(&self, name: &str, if_exists: bool) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
+        if if_exists && !cat.indexes.contains_key(name) {
+            return Ok(Output::Ok);
+        }
         let Some(ix) = cat.indexes.get(name).cloned() else {
             let hint = crate::hint::closest(name, cat.indexes.keys().map(String::as_str))
                 .map(|c| format!("did you mean index \"{c}\"?"));

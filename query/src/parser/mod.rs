@@ -17,9 +17,9 @@
 //!
 //! ```text
 //! input      = statement [";"] EOF
-//! statement  = "create" "table" NAME "{" [coldef {"," coldef} [","]] "}"
-//!            | "create" "index" NAME "on" NAME "(" NAME ")"
-//!            | "drop" ("table" | "index") NAME
+//! statement  = "create" "table" ["if" "not" "exists"] NAME "{" [coldef {"," coldef} [","]] "}"
+//!            | "create" "index" ["if" "not" "exists"] NAME "on" NAME "(" NAME ")"
+//!            | "drop" ("table" | "index") ["if" "exists"] NAME   -- "if", "exists" are not reserved
 //!            | ("insert" | "upsert") NAME (object | "[" [object {"," object} [","]] "]")
 //!            | "select" "*" "from" NAME tail
 //!            | "select" item {"," item} "from" NAME tail
@@ -555,11 +555,11 @@ impl<'a> Parser<'a> {
             Kw::Drop => {
                 self.bump();
                 if self.eat_kw(Kw::Table, true) {
-                    let name = self.name(What::TableName)?;
-                    Ok(Statement::DropTable { name })
+                    let (name, if_exists) = self.guarded_name(What::TableName, false)?;
+                    Ok(Statement::DropTable { name, if_exists })
                 } else if self.eat_kw(Kw::Index, true) {
-                    let name = self.name(What::IndexName)?;
-                    Ok(Statement::DropIndex { name })
+                    let (name, if_exists) = self.guarded_name(What::IndexName, false)?;
+                    Ok(Statement::DropIndex { name, if_exists })
                 } else {
                     Err(Fail)
                 }
@@ -623,7 +623,7 @@ impl<'a> Parser<'a> {
 
     fn create(&mut self) -> PResult<Statement> {
         if self.eat_kw(Kw::Table, true) {
-            let name = self.name(What::TableName)?;
+            let (name, if_not_exists) = self.guarded_name(What::TableName, true)?;
             self.expect(Punct::LBrace)?;
             let mut columns = Vec::new();
             loop {
@@ -639,9 +639,13 @@ impl<'a> Parser<'a> {
                     break;
                 }
             }
-            Ok(Statement::CreateTable { name, columns })
+            Ok(Statement::CreateTable {
+                name,
+                columns,
+                if_not_exists,
+            })
         } else if self.eat_kw(Kw::Index, true) {
-            let name = self.name(What::IndexName)?;
+            let (name, if_not_exists) = self.guarded_name(What::IndexName, true)?;
             self.expect_kw(Kw::On)?;
             let table = self.name(What::TableName)?;
             self.expect(Punct::LParen)?;
@@ -651,10 +655,47 @@ impl<'a> Parser<'a> {
                 name,
                 table,
                 column,
+                if_not_exists,
             })
         } else {
             Err(Fail)
         }
+    }
+
+    /// The name after `create table`, `create index` (`creating`) or
+    /// `drop table`, `drop index`, with its optional guard `if not exists`
+    /// (creating) or `if exists`: whether the guard was there. `if`,
+    /// `exists` are no keywords: `if` is the guard only when the word after
+    /// it continues one (`not` when creating, `exists` when dropping), so
+    /// a table named `if` keeps working.
+    fn guarded_name(&mut self, what: What, creating: bool) -> PResult<(String, bool)> {
+        let name = self.name(what)?;
+        if !name.eq_ignore_ascii_case("if") {
+            return Ok((name, false));
+        }
+        if creating {
+            if self.cur.tok != Tok::Word(Some(Kw::Not)) {
+                return Ok((name, false));
+            }
+            self.bump();
+            if !self.plain_word("exists") {
+                let at = self.cur.start;
+                return self.fail_with(at, "expected \"exists\" after \"if not\"".into(), None);
+            }
+        } else if !self.plain_word("exists") {
+            return Ok((name, false));
+        }
+        Ok((self.name(what)?, true))
+    }
+
+    /// Takes the current token if it is the unreserved word `word` (in any
+    /// case).
+    fn plain_word(&mut self, word: &str) -> bool {
+        if self.cur.tok == Tok::Word(None) && self.cur_text().eq_ignore_ascii_case(word) {
+            self.bump();
+            return true;
+        }
+        false
     }
 
     fn column_type(&mut self) -> PResult<ColumnType> {

@@ -141,12 +141,14 @@ fn spec_ddl() {
                 column("active", ColumnType::Bool),
                 column("metadata", ColumnType::Json),
             ],
+            if_not_exists: false,
         }
     );
     assert_eq!(
         ok("drop table users"),
         Statement::DropTable {
-            name: "users".into()
+            name: "users".into(),
+            if_exists: false,
         }
     );
     assert_eq!(
@@ -155,14 +157,75 @@ fn spec_ddl() {
             name: "idx_email".into(),
             table: "users".into(),
             column: "email".into(),
+            if_not_exists: false,
         }
     );
     assert_eq!(
         ok("drop index idx_email"),
         Statement::DropIndex {
-            name: "idx_email".into()
+            name: "idx_email".into(),
+            if_exists: false,
         }
     );
+}
+
+#[test]
+fn if_exists_guards_and_tables_named_if() {
+    assert_eq!(
+        ok("create table IF NOT Exists t { id: int }"),
+        Statement::CreateTable {
+            name: "t".into(),
+            columns: vec![ColumnDef {
+                name: "id".into(),
+                ty: ColumnType::Int
+            }],
+            if_not_exists: true,
+        }
+    );
+    assert_eq!(
+        ok("create index if not exists i on t (id)"),
+        Statement::CreateIndex {
+            name: "i".into(),
+            table: "t".into(),
+            column: "id".into(),
+            if_not_exists: true,
+        }
+    );
+    assert_eq!(
+        ok("drop table if exists t"),
+        Statement::DropTable {
+            name: "t".into(),
+            if_exists: true,
+        }
+    );
+    assert_eq!(
+        ok("drop index if exists i"),
+        Statement::DropIndex {
+            name: "i".into(),
+            if_exists: true,
+        }
+    );
+    // `if` and `exists` stay names where no guard can stand.
+    assert_eq!(
+        ok("drop table if"),
+        Statement::DropTable {
+            name: "if".into(),
+            if_exists: false,
+        }
+    );
+    assert_eq!(
+        ok("create table if { exists: int }"),
+        Statement::CreateTable {
+            name: "if".into(),
+            columns: vec![ColumnDef {
+                name: "exists".into(),
+                ty: ColumnType::Int
+            }],
+            if_not_exists: false,
+        }
+    );
+    assert!(crate::parser::parse("create table if not t { id: int }").is_err());
+    assert!(crate::parser::parse("drop table if exists").is_err());
 }
 
 #[test]
@@ -844,6 +907,7 @@ fn contextual_keywords_are_names() {
                     ty: ColumnType::Json
                 },
             ],
+            if_not_exists: false,
         }
     );
     assert_eq!(
@@ -871,7 +935,8 @@ fn contextual_keywords_are_names() {
     assert_eq!(
         ok("drop index index"),
         Statement::DropIndex {
-            name: "index".into()
+            name: "index".into(),
+            if_exists: false,
         }
     );
     // After a dot any word is a field.
@@ -1434,16 +1499,28 @@ fn statement() -> impl Strategy<Value = Statement> {
             prop::collection::vec(
                 (ident(), column_type).prop_map(|(name, ty)| ColumnDef { name, ty }),
                 0..5
-            )
+            ),
+            any::<bool>()
         )
-            .prop_map(|(name, columns)| Statement::CreateTable { name, columns }),
-        ident().prop_map(|name| Statement::DropTable { name }),
-        (ident(), ident(), ident()).prop_map(|(name, table, column)| Statement::CreateIndex {
-            name,
-            table,
-            column
-        }),
-        ident().prop_map(|name| Statement::DropIndex { name }),
+            .prop_map(|(name, columns, if_not_exists)| Statement::CreateTable {
+                name,
+                columns,
+                if_not_exists,
+            }),
+        (ident(), any::<bool>())
+            .prop_map(|(name, if_exists)| Statement::DropTable { name, if_exists }),
+        (ident(), ident(), ident(), any::<bool>()).prop_map(
+            |(name, table, column, if_not_exists)| {
+                Statement::CreateIndex {
+                    name,
+                    table,
+                    column,
+                    if_not_exists,
+                }
+            }
+        ),
+        (ident(), any::<bool>())
+            .prop_map(|(name, if_exists)| Statement::DropIndex { name, if_exists }),
         (ident(), prop::collection::vec(row, 0..4), any::<bool>()).prop_map(
             |(table, rows, upsert)| Statement::Insert {
                 table,

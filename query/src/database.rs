@@ -1073,10 +1073,10 @@ impl Database {
     ) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
-        if if_not_exists && cat.tables.contains_key(name) {
-            return Ok(Output::Ok);
-        }
         if cat.tables.contains_key(name) {
+            if if_not_exists {
+                return Ok(Output::Ok);
+            }
             return Err(Error::query(
                 ErrorCode::TableExists,
                 format!("table \"{name}\" already exists"),
@@ -1175,10 +1175,10 @@ impl Database {
     ) -> Result<Output> {
         let _ddl = self.ddl.lock();
         let cat = self.catalog.read().clone();
-        if if_not_exists && cat.indexes.contains_key(name) {
-            return Ok(Output::Ok);
-        }
         if cat.indexes.contains_key(name) {
+            if if_not_exists {
+                return Ok(Output::Ok);
+            }
             return Err(Error::query(
                 ErrorCode::IndexExists,
                 format!("index \"{name}\" already exists"),

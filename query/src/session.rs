@@ -132,8 +132,7 @@ impl Transaction<'_> {
     /// wrote one of its rows since it began (`serialization_failure`), or
     /// it idled past its timeout (`transaction_timeout`), nothing.
     pub fn commit(self) -> Result<()> {
-        let db = self.db;
-        self.txn.commit_with(|state| db.commit_state(state))
+        commit(self.db, self.txn)
     }
 
     /// Drops the transaction's writes.
@@ -224,13 +223,17 @@ impl Session {
                 }
                 self.txn = Some(db.begin_txn(*read_only));
             }
-            ast::Statement::Commit => match self.txn.take() {
-                None => return Err(invalid_state("commit outside a transaction: begin first")),
-                Some(txn) => {
-                    check_database(&txn, db)?;
-                    txn.commit_with(|state| db.commit_state(state))?;
+            ast::Statement::Commit => {
+                // Checked before the transaction leaves the session: a
+                // call with the wrong database must not end it.
+                match &self.txn {
+                    None => return Err(invalid_state("commit outside a transaction: begin first")),
+                    Some(txn) => check_database(txn, db)?,
                 }
-            },
+                if let Some(txn) = self.txn.take() {
+                    commit(db, txn)?;
+                }
+            }
             ast::Statement::Rollback => match self.txn.take() {
                 None => {
                     return Err(invalid_state("rollback outside a transaction: begin first"));
@@ -241,6 +244,11 @@ impl Session {
         }
         Ok(Some(Output::Ok))
     }
+}
+
+/// Commits `txn` through `db` (see `Database::commit_state`).
+fn commit(db: &Database, txn: OpenTxn) -> Result<()> {
+    txn.commit_with(|state| db.commit_state(state))
 }
 
 /// Refuses to run a session's transaction on another database than the

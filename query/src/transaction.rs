@@ -236,13 +236,12 @@ impl Registry {
     }
 }
 
-/// An open transaction, owned: the registry entry that ends it.
+/// An open transaction, owned: the registry entry that ends it. Dropped
+/// before its commit took the state, it rolls back.
 pub(crate) struct OpenTxn {
     id: u64,
     slot: Arc<Slot>,
     registry: Arc<Registry>,
-    /// Committed or rolled back: the drop has nothing to count.
-    ended: bool,
 }
 
 impl OpenTxn {
@@ -264,7 +263,6 @@ impl OpenTxn {
             id,
             slot,
             registry: registry.clone(),
-            ended: false,
         }
     }
 
@@ -287,9 +285,9 @@ impl OpenTxn {
         result
     }
 
-    /// Takes the state out and ends the registration.
+    /// Takes the state out (`None` once taken, by a commit or the idle
+    /// timeout) and ends the registration.
     fn finish(&mut self) -> Option<TxnState> {
-        self.ended = true;
         self.registry.open.lock().remove(&self.id);
         self.slot.state.lock().take()
     }
@@ -317,17 +315,13 @@ impl OpenTxn {
         }
     }
 
-    /// Drops the writes.
-    pub(crate) fn rollback(mut self) {
-        if self.finish().is_some() {
-            self.registry.rollbacks.fetch_add(1, Ordering::Relaxed);
-        }
-    }
+    /// Drops the writes (as dropping the handle does).
+    pub(crate) fn rollback(self) {}
 }
 
 impl Drop for OpenTxn {
     fn drop(&mut self) {
-        if !self.ended && self.finish().is_some() {
+        if self.finish().is_some() {
             self.registry.rollbacks.fetch_add(1, Ordering::Relaxed);
         }
     }

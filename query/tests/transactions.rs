@@ -578,3 +578,22 @@ fn transfers_keep_the_total_while_readers_check_it() {
     );
     assert!(db.verify().unwrap().is_clean());
 }
+
+#[test]
+fn a_session_given_another_database_keeps_its_transaction() {
+    let (a, b) = (memory(), memory());
+    a.execute("create table t { id: int }").unwrap();
+    let mut s = Session::new();
+    s.execute(&a, "begin").unwrap();
+    s.execute(&a, "insert t { id: 1 }").unwrap();
+    for stmt in ["find t", "commit"] {
+        assert_eq!(
+            s.execute(&b, stmt).unwrap_err().code(),
+            ErrorCode::InvalidTransactionState,
+            "{stmt}"
+        );
+    }
+    assert!(s.in_transaction(), "a misdirected commit does not end it");
+    s.execute(&a, "commit").unwrap();
+    assert_eq!(int(a.execute("select count(*) from t").unwrap()), 1);
+}

@@ -10,7 +10,15 @@ use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::manifest::{MANIFEST_TMP, Manifest, parse_sst_name};
 
-/// Takes an exclusive advisory lock on `dir/LOCK`.
+/// How long [`lock_dir`] waits for a lock held elsewhere before it says
+/// the directory is in use. A process forked by another thread of this
+/// process (a test harness running `mount`, a server starting a helper)
+/// holds a copy of the lock's descriptor until it execs, so a directory
+/// closed and reopened at once can look busy for a moment.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Takes an exclusive advisory lock on `dir/LOCK`, waiting up to
+/// [`LOCK_WAIT`] for a holder to let go.
 pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
     use std::os::fd::AsRawFd;
     let path = dir.join("LOCK");
@@ -20,19 +28,32 @@ pub(crate) fn lock_dir(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    // SAFETY: flock only reads the descriptor, which `file` keeps open for
-    // the duration of the call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        return Err(Error::io(
-            &path,
-            std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "data directory is in use by another engine; stop it first",
-            ),
-        ));
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        // SAFETY: flock only reads the descriptor, which `file` keeps open
+        // for the duration of the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(file);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if err.kind() != std::io::ErrorKind::WouldBlock {
+            return Err(Error::io(&path, err));
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(Error::io(
+                &path,
+                std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "data directory is in use by another engine; stop it first",
+                ),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Ok(file)
 }
 
 /// Decides whether a directory without a manifest may become a new

@@ -18,13 +18,17 @@ Serves the HTTP API (POST /query, GET /health, /stats, /metrics, …) until
 SIGINT or SIGTERM, then finishes in-flight requests, syncs everything and
 exits 0. --memory keeps nothing on disk and cannot be combined with
 --data-dir. A non-loopback --listen needs a non-empty --auth-token (or
---insecure). The log (stderr, RUST_LOG, default info) is plain text unless
+--insecure); so does a non-loopback --pg-listen, which also serves the
+PostgreSQL wire protocol (docs/postgres.md: psql and drivers connect; the
+password is the auth token). The log (stderr, RUST_LOG, default info) is plain text unless
 stderr is a terminal; its first line names the address, data directory,
 durability mode and whether auth is on.
 
 Example:
   fasty serve --data-dir ./data --listen 127.0.0.1:8000 --durable
-  curl -d '{\"query\": \"select users\"}' http://127.0.0.1:8000/query";
+  curl -d '{\"query\": \"select users\"}' http://127.0.0.1:8000/query
+  fasty serve --data-dir ./data --pg-listen 127.0.0.1:5432
+  psql -h 127.0.0.1 -p 5432";
 
 /// Run the HTTP server (docs/http.md) on a data directory.
 #[derive(Args, Debug)]
@@ -34,6 +38,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8000", value_name = "ADDR")]
     listen: SocketAddr,
+    /// Also serve the PostgreSQL wire protocol on this address
+    /// (docs/postgres.md), e.g. 127.0.0.1:5432. Default: off.
+    #[arg(long, value_name = "ADDR")]
+    pg_listen: Option<SocketAddr>,
     /// Require `Authorization: Bearer T` on every route but /health.
     #[arg(
         long,
@@ -83,21 +91,20 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .auth_token
         .as_deref()
         .is_some_and(|t| t.trim().is_empty());
-    if !args.listen.ip().is_loopback()
-        && (args.auth_token.is_none() || empty_token)
-        && !args.insecure
-    {
-        let what = if empty_token {
-            "with an empty --auth-token (or FASTY_AUTH_TOKEN)"
-        } else {
-            "without --auth-token"
-        };
-        return Err(format!(
-            "refusing to listen on {} (not a loopback address) {what}; \
-             give a non-empty token, or pass --insecure to allow it",
-            args.listen
-        )
-        .into());
+    for addr in std::iter::once(args.listen).chain(args.pg_listen) {
+        if !addr.ip().is_loopback() && (args.auth_token.is_none() || empty_token) && !args.insecure
+        {
+            let what = if empty_token {
+                "with an empty --auth-token (or FASTY_AUTH_TOKEN)"
+            } else {
+                "without --auth-token"
+            };
+            return Err(format!(
+                "refusing to listen on {addr} (not a loopback address) {what}; \
+                 give a non-empty token, or pass --insecure to allow it"
+            )
+            .into());
+        }
     }
     let ms = std::time::Duration::from_millis;
     let opts = ServerOptions::default()
@@ -141,7 +148,29 @@ pub fn run(args: ServeArgs) -> Result<()> {
             auth = %auth,
             "listening"
         );
-        fasty_server::serve(listener, state, shutdown_signal()).await
+        let Some(pg_addr) = args.pg_listen else {
+            return fasty_server::serve(listener, state, shutdown_signal()).await;
+        };
+        let pg_listener = tokio::net::TcpListener::bind(pg_addr).await?;
+        tracing::info!(addr = %pg_listener.local_addr()?, auth = %auth, "postgres listening");
+        // One signal stops both servers.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let signal = tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let (http, pg) = tokio::join!(
+            fasty_server::serve(listener, state.clone(), stopped()),
+            fasty_server::serve_pg(pg_listener, state, stopped()),
+        );
+        signal.abort();
+        http.and(pg)
     })?;
     drop(rt);
     // Every handler is done with the database: close it (final sync).

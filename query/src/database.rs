@@ -183,6 +183,11 @@ impl Prepared {
     pub fn kind(&self) -> StatementKind {
         crate::statement::kind_of(&self.statement)
     }
+
+    /// The syntax tree, placeholders unbound.
+    pub(crate) fn tree(&self) -> &Statement {
+        &self.statement
+    }
 }
 
 /// Number of primary-key lock stripes.
@@ -351,6 +356,31 @@ impl Database {
         let mut statement = prepared.statement.clone();
         bind_statement(&mut statement, &values);
         self.run_tree_in(&statement, opts, txn)
+    }
+
+    /// The result columns a prepared statement's run would give, found by
+    /// binding it (placeholders as nulls) without running it: a query's
+    /// columns (names and, where known, types), empty for any other
+    /// statement (`explain` included: its output is a plan, not rows).
+    /// For protocols that describe a statement before executing it.
+    /// Fails as the run would on unknown names.
+    pub fn describe(&self, prepared: &Prepared) -> Result<Vec<Column>> {
+        let mut statement = prepared.statement.clone();
+        if prepared.params > 0 {
+            let nulls = vec![value_literal(&Value::Null); prepared.params];
+            bind_statement(&mut statement, &nulls);
+        }
+        let Statement::Select(select) = &statement else {
+            return Ok(Vec::new());
+        };
+        parser::check_depth(&statement)?;
+        let cat = self.catalog.read().clone();
+        let bound = plan::bind::bind_select(&cat, select)?;
+        Ok(bound
+            .columns
+            .into_iter()
+            .map(|(name, ty)| Column { name, ty })
+            .collect())
     }
 
     /// Whether `stmt` is a primary-key point read (`find T where id = N`,

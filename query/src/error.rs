@@ -118,6 +118,42 @@ impl ErrorCode {
     }
 }
 
+impl ErrorCode {
+    /// The PostgreSQL SQLSTATE that best matches the code, for the
+    /// PostgreSQL wire protocol (the errcodes appendix of PostgreSQL's
+    /// documentation): drivers branch on these (23505 a unique violation,
+    /// 40001 retry the transaction, 57014 cancelled, ...).
+    pub fn sqlstate(self) -> &'static str {
+        match self {
+            ErrorCode::SyntaxError => "42601",
+            ErrorCode::UnknownTable => "42P01",
+            ErrorCode::UnknownColumn => "42703",
+            ErrorCode::UnknownIndex => "42704",
+            ErrorCode::TableExists | ErrorCode::IndexExists => "42P07",
+            ErrorCode::InvalidSchema => "42P16",
+            ErrorCode::TypeMismatch => "42804",
+            ErrorCode::DuplicateKey => "23505",
+            ErrorCode::MissingPrimaryKey => "23502",
+            ErrorCode::AmbiguousColumn => "42702",
+            ErrorCode::Unsupported => "0A000",
+            ErrorCode::NumericOverflow => "22003",
+            ErrorCode::InvalidParameter => "08P01",
+            ErrorCode::StorageError => "58030",
+            ErrorCode::Poisoned => "58000",
+            ErrorCode::Corruption => "XX001",
+            ErrorCode::TooComplex => "54001",
+            ErrorCode::StatementTimeout | ErrorCode::Cancelled => "57014",
+            ErrorCode::MemoryLimit => "53200",
+            ErrorCode::DiskFull => "53100",
+            ErrorCode::SerializationFailure => "40001",
+            ErrorCode::ReadOnlyTransaction => "25006",
+            ErrorCode::TransactionTooLarge => "54000",
+            ErrorCode::TransactionTimeout => "25P03",
+            ErrorCode::InvalidTransactionState => "25000",
+        }
+    }
+}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -244,6 +280,58 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_has_a_well_formed_sqlstate() {
+        // The match in `sqlstate` is exhaustive, so a new code cannot be
+        // forgotten; this checks the shape (five characters of 0-9A-Z, a
+        // class PostgreSQL defines) and a few hand-checked values.
+        let all = [
+            ErrorCode::SyntaxError,
+            ErrorCode::UnknownTable,
+            ErrorCode::UnknownColumn,
+            ErrorCode::UnknownIndex,
+            ErrorCode::TableExists,
+            ErrorCode::IndexExists,
+            ErrorCode::InvalidSchema,
+            ErrorCode::TypeMismatch,
+            ErrorCode::DuplicateKey,
+            ErrorCode::MissingPrimaryKey,
+            ErrorCode::AmbiguousColumn,
+            ErrorCode::Unsupported,
+            ErrorCode::NumericOverflow,
+            ErrorCode::InvalidParameter,
+            ErrorCode::StorageError,
+            ErrorCode::Poisoned,
+            ErrorCode::Corruption,
+            ErrorCode::TooComplex,
+            ErrorCode::StatementTimeout,
+            ErrorCode::MemoryLimit,
+            ErrorCode::DiskFull,
+            ErrorCode::Cancelled,
+            ErrorCode::SerializationFailure,
+            ErrorCode::ReadOnlyTransaction,
+            ErrorCode::TransactionTooLarge,
+            ErrorCode::TransactionTimeout,
+            ErrorCode::InvalidTransactionState,
+        ];
+        let classes = [
+            "0A", "08", "22", "23", "25", "40", "42", "53", "54", "57", "58", "XX",
+        ];
+        for code in all {
+            let s = code.sqlstate();
+            assert_eq!(s.len(), 5, "{code}: {s}");
+            assert!(
+                s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
+                "{code}: {s}"
+            );
+            assert!(classes.contains(&&s[..2]), "{code}: {s}");
+        }
+        assert_eq!(ErrorCode::DuplicateKey.sqlstate(), "23505");
+        assert_eq!(ErrorCode::SerializationFailure.sqlstate(), "40001");
+        assert_eq!(ErrorCode::UnknownTable.sqlstate(), "42P01");
+        assert_eq!(ErrorCode::Cancelled.sqlstate(), "57014");
+    }
 
     #[test]
     fn a_full_disk_has_its_own_code() {

@@ -211,6 +211,50 @@ impl Session {
         }
     }
 
+    /// Runs a prepared statement ([`Database::prepare`]) with `params[i]`
+    /// for its `i`-th placeholder, as [`Session::run`] runs a parsed one:
+    /// in the session's transaction when one is open.
+    pub fn execute_prepared(
+        &mut self,
+        db: &Database,
+        prepared: &Prepared,
+        params: &[Value],
+        opts: ExecOptions,
+    ) -> Result<Output> {
+        if let Some(out) = self.control(db, prepared.tree())? {
+            return Ok(out);
+        }
+        match &self.txn {
+            Some(txn) => {
+                check_database(txn, db)?;
+                txn.with_state(|state| db.execute_prepared_in(prepared, params, opts, Some(state)))
+            }
+            None => db.execute_prepared_with(prepared, params, opts),
+        }
+    }
+
+    /// [`Database::insert_rows`], in the session's transaction when one
+    /// is open.
+    pub fn insert_rows<R, K>(
+        &mut self,
+        db: &Database,
+        table: &str,
+        rows: impl IntoIterator<Item = R>,
+        mode: InsertMode,
+    ) -> Result<u64>
+    where
+        R: IntoIterator<Item = (K, Value)>,
+        K: AsRef<str>,
+    {
+        match &self.txn {
+            Some(txn) => {
+                check_database(txn, db)?;
+                txn.with_state(|state| db.insert_rows_in(table, rows, mode, Some(state)))
+            }
+            None => db.insert_rows(table, rows, mode),
+        }
+    }
+
     /// `begin`, `commit` and `rollback`: their output; `None` for any
     /// other statement.
     fn control(&mut self, db: &Database, stmt: &ast::Statement) -> Result<Option<Output>> {

@@ -29,7 +29,8 @@
 //! streams large query results, `schema`
 //! and `admin` serve their routes, `gate` wraps every route (auth,
 //! shutdown, metrics), `lifecycle` tracks in-flight work, `metrics`
-//! counts, `stats` reports, `error` shapes every failure.
+//! counts, `stats` reports, `error` shapes every failure, and `pg`
+//! serves the PostgreSQL wire protocol ([`serve_pg`], docs/postgres.md).
 #![deny(clippy::unwrap_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 #![warn(missing_docs)]
@@ -48,6 +49,7 @@ pub mod fuzzing;
 mod gate;
 mod lifecycle;
 mod metrics;
+mod pg;
 mod query;
 mod request;
 mod response;
@@ -56,6 +58,7 @@ mod serve;
 mod stats;
 mod stream;
 
+pub use pg::serve_pg;
 pub use serve::serve;
 
 use std::sync::Arc;

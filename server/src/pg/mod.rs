@@ -1,0 +1,189 @@
+//! The PostgreSQL wire protocol (docs/postgres.md), beside HTTP on the
+//! same [`Database`](fasty_query::Database): `psql` and PostgreSQL drivers
+//! connect to [`serve_pg`]'s listener.
+//!
+//! Module map: `listener` accepts connections and runs the stop,
+//! `handler` answers the simple and extended query protocols (one
+//! `fasty_query::Session` per connection, statements on the blocking
+//! pool), `types` converts values, `errors` builds ErrorResponses with
+//! SQLSTATEs, `settings` keeps `SET`/`SHOW` parameters, `auth` checks the
+//! password, `cancel` routes cancel requests to running statements, and
+//! this file holds what turns query text into statements.
+
+mod auth;
+mod cancel;
+mod errors;
+mod handler;
+mod listener;
+mod settings;
+mod types;
+
+pub use listener::serve_pg;
+
+use fasty_query::{Database, Prepared, Result, Statement};
+
+/// The statements of `text`. The one place where query text becomes
+/// statements: it becomes the SQL parser (`fasty_query::parse_sql`).
+pub(crate) fn parse(text: &str) -> Result<Vec<Statement>> {
+    fasty_query::parse(text).map(|s| vec![s])
+}
+
+/// `text` prepared with its placeholders (`$n` in SQL; `?` in the fasty
+/// language, which this uses until it becomes `Database::prepare_sql`).
+pub(crate) fn prepare(db: &Database, text: &str) -> Result<Prepared> {
+    db.prepare(text)
+}
+
+/// What a transaction-control statement does, told from its first word
+/// (the same in both languages): the pg layer needs it before running
+/// the statement, for the failed-transaction state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`, `END`.
+    Commit,
+    /// `ROLLBACK`, `ABORT`.
+    Rollback,
+}
+
+impl Control {
+    /// The control statement `text` is, if any.
+    pub(crate) fn of(text: &str) -> Option<Control> {
+        let first = text
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .find(|w| !w.is_empty())?
+            .to_ascii_lowercase();
+        match first.as_str() {
+            "begin" | "start" => Some(Control::Begin),
+            "commit" | "end" => Some(Control::Commit),
+            "rollback" | "abort" => Some(Control::Rollback),
+            _ => None,
+        }
+    }
+
+    /// The statement the fasty language has for it (`start transaction`,
+    /// `end` and `abort` are PostgreSQL's spellings; isolation levels are
+    /// accepted and ignored: transactions are snapshots with write
+    /// conflicts, PostgreSQL's repeatable read).
+    pub(crate) fn canonical(self, text: &str) -> String {
+        match self {
+            Control::Begin => {
+                if text.to_ascii_lowercase().contains("read only") {
+                    "begin read only".into()
+                } else {
+                    "begin".into()
+                }
+            }
+            Control::Commit => "commit".into(),
+            Control::Rollback => "rollback".into(),
+        }
+    }
+}
+
+/// `text` cut into statements at the `;` outside quotes and comments;
+/// blank pieces dropped. (With the SQL parser this becomes its statement
+/// list.)
+pub(crate) fn split(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() {
+                    if b[i] == b'\\' && q != b'`' {
+                        i += 2;
+                        continue;
+                    }
+                    if b[i] == q {
+                        // A doubled quote stays inside the literal.
+                        if b.get(i + 1) == Some(&q) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b';' => {
+                out.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out.into_iter()
+        .map(str::trim)
+        .filter(|s| !is_blank(s))
+        .collect()
+}
+
+/// Whether `s` holds only blanks and comments.
+fn is_blank(s: &str) -> bool {
+    let mut rest = s.trim_start();
+    loop {
+        if rest.is_empty() {
+            return true;
+        }
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            return false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_respects_quotes_and_comments() {
+        assert_eq!(split("select 1; select 2;"), vec!["select 1", "select 2"]);
+        assert_eq!(
+            split("insert t { id: 1, s: 'a;b' }; find t"),
+            vec!["insert t { id: 1, s: 'a;b' }", "find t"]
+        );
+        assert_eq!(split("select 'it''s;'"), vec!["select 'it''s;'"]);
+        assert_eq!(split("select \"a\\\";\""), vec!["select \"a\\\";\""]);
+        assert_eq!(split("-- a; b\nselect 1"), vec!["-- a; b\nselect 1"]);
+        assert_eq!(split(" ; ;  -- only\n"), Vec::<&str>::new());
+        assert_eq!(split("/* ; */ select 1"), vec!["/* ; */ select 1"]);
+    }
+
+    #[test]
+    fn control_statements_are_told_by_their_first_word() {
+        assert_eq!(Control::of("BEGIN"), Some(Control::Begin));
+        assert_eq!(Control::of(" start transaction"), Some(Control::Begin));
+        assert_eq!(Control::of("end;"), Some(Control::Commit));
+        assert_eq!(Control::of("ABORT"), Some(Control::Rollback));
+        assert_eq!(Control::of("beginning"), None);
+        assert_eq!(Control::of("select 1"), None);
+        assert_eq!(
+            Control::Begin.canonical("BEGIN READ ONLY"),
+            "begin read only"
+        );
+    }
+}

@@ -139,9 +139,13 @@ impl Backend {
     /// Runs `job` in the connection's session on the blocking pool, under
     /// the server's limits; a cancel request for the connection, or the
     /// connection going away, sets the statement's cancel flag.
+    ///
+    /// `client` is given where this listens for cancel requests itself
+    /// (the simple protocol); pgwire's Execute listens on its own and
+    /// drops the statement's future, which sets the flag as well.
     async fn run<C: ClientInfo + ?Sized>(
         &self,
-        client: &C,
+        client: Option<&C>,
         conn: &Conn,
         job: Job,
     ) -> Result<(Output, Option<StatementKind>), PgError> {
@@ -182,7 +186,7 @@ impl Backend {
                 }
             }
         });
-        let handle = client.session_extensions().get::<Arc<ConnectionHandle>>();
+        let handle = client.and_then(|c| c.session_extensions().get::<Arc<ConnectionHandle>>());
         let result = match handle {
             None => task.await,
             Some(handle) => {
@@ -212,8 +216,8 @@ impl Backend {
         }
     }
 
-    /// Answers one statement of either protocol. `failed`: the
-    /// connection's transaction block has failed.
+    /// Answers one statement of either protocol: `kind` is the parsed
+    /// statement of the extended protocol, `None` for the simple one.
     async fn answer<C: ClientInfo + ?Sized>(
         &self,
         client: &C,
@@ -222,6 +226,7 @@ impl Backend {
         kind: Option<&Kind>,
         params: Vec<Value>,
     ) -> Result<Reply, PgError> {
+        let listener = kind.is_none().then_some(client);
         let failed =
             client.transaction_status() == TransactionStatus::Error && conn.in_transaction();
         let control = match kind {
@@ -232,7 +237,7 @@ impl Backend {
         if failed {
             return match control {
                 Some(Control::Commit | Control::Rollback) => {
-                    self.run(client, conn, Job::Text("rollback".into())).await?;
+                    self.run(listener, conn, Job::Text("rollback".into())).await?;
                     Ok(Reply::tag(Tag::new("ROLLBACK")))
                 }
                 _ => Err(PgError::in_failed_transaction()),
@@ -257,7 +262,7 @@ impl Backend {
                         .warn("25P01", "there is no transaction in progress"))
                 }
                 _ => {
-                    self.run(client, conn, Job::Text(c.canonical(text))).await?;
+                    self.run(listener, conn, Job::Text(c.canonical(text))).await?;
                     Ok(Reply::tag(Tag::new(match c {
                         Control::Begin => "BEGIN",
                         Control::Commit => "COMMIT",
@@ -270,7 +275,7 @@ impl Backend {
             Some(Kind::Query { prepared, .. }) => Job::Prepared(prepared.clone(), params),
             _ => Job::Text(text.to_string()),
         };
-        let (out, stmt_kind) = self.run(client, conn, job).await?;
+        let (out, stmt_kind) = self.run(listener, conn, job).await?;
         Ok(output_reply(out, stmt_kind, text))
     }
 }

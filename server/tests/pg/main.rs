@@ -6,6 +6,7 @@ mod auth;
 mod common;
 mod errors;
 mod extended;
+mod limits;
 mod settings;
 mod simple;
 mod transactions;

@@ -1,0 +1,84 @@
+//! Statement limits, cancel requests and the graceful stop.
+
+use std::time::{Duration, Instant};
+
+use fasty_server::ServerOptions;
+use tokio_postgres::NoTls;
+
+use crate::common::{Server, sqlstate};
+
+/// Two tables whose join has `n * n` rows: a statement that runs for a
+/// long while (seconds) unless stopped.
+async fn slow_tables(client: &tokio_postgres::Client, n: usize) -> &'static str {
+    let rows: Vec<String> = (1..=n).map(|i| format!("{{ id: {i}, k: 1 }}")).collect();
+    client
+        .batch_execute(&format!(
+            "create table a {{ id: int, k: int }}; create table b {{ id: int, k: int }};
+             insert a [ {rows} ]; insert b [ {rows} ]",
+            rows = rows.join(", ")
+        ))
+        .await
+        .unwrap();
+    "select count(*) from a join b on a.k = b.k"
+}
+
+#[tokio::test]
+async fn a_cancel_request_stops_the_running_statement() {
+    let server = Server::start().await;
+    let client = server.connect().await;
+    let slow = slow_tables(&client, 6000).await;
+    for extended in [false, true] {
+        let token = client.cancel_token();
+        let canceller = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            token.cancel_query(NoTls).await.unwrap();
+        });
+        let started = Instant::now();
+        let e = if extended {
+            client.query(slow, &[]).await.map(|_| ()).unwrap_err()
+        } else {
+            client.simple_query(slow).await.map(|_| ()).unwrap_err()
+        };
+        assert_eq!(sqlstate(&e), "57014", "{e:?}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+        canceller.await.unwrap();
+        // The connection goes on.
+        let n: i64 = client
+            .query_one("select count(*) from a", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 6000);
+    }
+}
+
+#[tokio::test]
+async fn statements_run_under_the_time_limit() {
+    let server = Server::with(
+        ServerOptions::default().with_statement_timeout(Some(Duration::from_millis(200))),
+    )
+    .await;
+    let client = server.connect().await;
+    let slow = slow_tables(&client, 6000).await;
+    let e = client.simple_query(slow).await.unwrap_err();
+    assert_eq!(sqlstate(&e), "57014", "{e:?}");
+    let message = e.as_db_error().unwrap().message();
+    assert!(message.contains("time"), "{message}");
+}
+
+#[tokio::test]
+async fn the_stop_closes_connections_and_returns() {
+    let server = Server::with(
+        ServerOptions::default().with_stop_timeout(Duration::from_secs(5)),
+    )
+    .await;
+    let port = server.port;
+    let client = server.connect().await;
+    client.batch_execute("create table t { id: int }").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), server.stop())
+        .await
+        .expect("the stop took too long");
+    assert!(client.simple_query("select id from t").await.is_err());
+    // Nothing listens any more.
+    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+}

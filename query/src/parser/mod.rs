@@ -286,6 +286,22 @@ pub fn check_depth(statement: &Statement) -> Result<()> {
             Item::Expr(Expr::Aggregate { arg, .. }) => {
                 stack.extend(arg.iter().map(|a| (Item::Expr(a), below)));
             }
+            Item::Expr(Expr::Function { args, .. }) => {
+                stack.extend(args.iter().map(|a| (Item::Expr(a), below)));
+            }
+            Item::Expr(Expr::Case {
+                operand,
+                whens,
+                else_result,
+            }) => {
+                stack.extend(operand.iter().map(|o| (Item::Expr(o), below)));
+                for (c, r) in whens {
+                    stack.push((Item::Expr(c), below));
+                    stack.push((Item::Expr(r), below));
+                }
+                stack.extend(else_result.iter().map(|e| (Item::Expr(e), below)));
+            }
+            Item::Expr(Expr::Cast { expr, .. }) => stack.push((Item::Expr(expr), below)),
         }
     }
     Ok(())

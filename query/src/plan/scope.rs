@@ -304,12 +304,13 @@ pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
             expr,
         } => type_of(expr, b),
         Expr::Binary { op, left, right } => match op {
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
                 match (type_of(left, b)?, type_of(right, b)?) {
                     (ColumnType::Int, ColumnType::Int) => Some(ColumnType::Int),
                     _ => Some(ColumnType::Float),
                 }
             }
+            BinaryOp::Concat => Some(ColumnType::String),
             _ => Some(ColumnType::Bool),
         },
         Expr::Unary { .. }
@@ -322,5 +323,13 @@ pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
             AggFunc::Avg => Some(ColumnType::Float),
             _ => type_of(arg.as_deref()?, b),
         },
+        Expr::Function { .. } | Expr::Case { .. } | Expr::Cast { .. } => {
+            crate::plan::scalar::expr_type(e, &|x| {
+                crate::func::ArgType::of(
+                    type_of(x, b),
+                    matches!(x, Expr::Literal(crate::ast::Literal::Null)),
+                )
+            })
+        }
     }
 }

@@ -537,6 +537,10 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
 /// Writes `s` as a double-quoted fasty string literal.
 pub fn write_string(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     f.write_char('"')?;
@@ -734,7 +738,15 @@ impl fmt::Display for Expr {
             } => {
                 f.write_str("case")?;
                 if let Some(o) = operand {
-                    write!(f, " {o}")?;
+                    // An operand that starts with a column named `when`
+                    // would read as the searched form.
+                    let text = o.to_string();
+                    let first = text.split(|c: char| !is_word_char(c)).next();
+                    if first.is_some_and(|w| w.eq_ignore_ascii_case("when")) {
+                        write!(f, " ({text})")?;
+                    } else {
+                        write!(f, " {text}")?;
+                    }
                 }
                 for (c, r) in whens {
                     write!(f, " when {c} then {r}")?;

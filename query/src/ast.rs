@@ -721,6 +721,18 @@ impl fmt::Display for Expr {
                 None => write!(f, "{}(*)", func.name()),
                 Some(a) => write!(f, "{}({a})", func.name()),
             },
+            Expr::Function { .. } | Expr::Case { .. } => self.fmt_scalar(f),
+            Expr::Cast { expr, ty } => write!(f, "cast({expr} as {})", ty.name()),
+        }
+    }
+}
+
+impl Expr {
+    /// Prints a function call or `case` (apart so that the recursive
+    /// `fmt`'s frame stays small).
+    #[inline(never)]
+    fn fmt_scalar(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Expr::Function { name, args } => {
                 write!(f, "{name}(")?;
                 for (i, a) in args.iter().enumerate() {
@@ -756,7 +768,7 @@ impl fmt::Display for Expr {
                 }
                 f.write_str(" end")
             }
-            Expr::Cast { expr, ty } => write!(f, "cast({expr} as {})", ty.name()),
+            _ => Ok(()),
         }
     }
 }

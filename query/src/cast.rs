@@ -225,8 +225,19 @@ mod tests {
 
     #[test]
     fn float_to_int_rounds_half_away_from_zero() {
-        for (x, want) in [(2.5, 3), (-2.5, -3), (2.4999, 2), (0.5, 1), (-0.5, -1), (1e18, 1_000_000_000_000_000_000)] {
-            assert_eq!(c(Value::Float(x), ColumnType::Int).unwrap(), Value::Int(want), "{x}");
+        for (x, want) in [
+            (2.5, 3),
+            (-2.5, -3),
+            (2.4999, 2),
+            (0.5, 1),
+            (-0.5, -1),
+            (1e18, 1_000_000_000_000_000_000),
+        ] {
+            assert_eq!(
+                c(Value::Float(x), ColumnType::Int).unwrap(),
+                Value::Int(want),
+                "{x}"
+            );
         }
         for x in [9.3e18, -9.3e18, f64::INFINITY] {
             assert_eq!(
@@ -255,32 +266,78 @@ mod tests {
     #[test]
     fn text_to_bool_and_float() {
         for yes in ["true", "T", " yes ", "on", "1", "tr"] {
-            assert_eq!(c(s(yes), ColumnType::Bool).unwrap(), Value::Bool(true), "{yes}");
+            assert_eq!(
+                c(s(yes), ColumnType::Bool).unwrap(),
+                Value::Bool(true),
+                "{yes}"
+            );
         }
         for no in ["false", "F", "no", "off", "0", "of"] {
-            assert_eq!(c(s(no), ColumnType::Bool).unwrap(), Value::Bool(false), "{no}");
+            assert_eq!(
+                c(s(no), ColumnType::Bool).unwrap(),
+                Value::Bool(false),
+                "{no}"
+            );
         }
         for bad in ["o", "maybe", "", "2", "truex"] {
-            assert_eq!(c(s(bad), ColumnType::Bool).unwrap_err().code(), ErrorCode::TypeMismatch, "{bad}");
+            assert_eq!(
+                c(s(bad), ColumnType::Bool).unwrap_err().code(),
+                ErrorCode::TypeMismatch,
+                "{bad}"
+            );
         }
-        assert_eq!(c(s(" 1.5e2 "), ColumnType::Float).unwrap(), Value::Float(150.0));
-        assert_eq!(c(s("-Infinity"), ColumnType::Float).unwrap(), Value::Float(f64::NEG_INFINITY));
+        assert_eq!(
+            c(s(" 1.5e2 "), ColumnType::Float).unwrap(),
+            Value::Float(150.0)
+        );
+        assert_eq!(
+            c(s("-Infinity"), ColumnType::Float).unwrap(),
+            Value::Float(f64::NEG_INFINITY)
+        );
         for bad in ["nan", "abc", "", "1.5x", "."] {
-            assert_eq!(c(s(bad), ColumnType::Float).unwrap_err().code(), ErrorCode::TypeMismatch, "{bad}");
+            assert_eq!(
+                c(s(bad), ColumnType::Float).unwrap_err().code(),
+                ErrorCode::TypeMismatch,
+                "{bad}"
+            );
         }
-        assert_eq!(c(s("1e999"), ColumnType::Float).unwrap_err().code(), ErrorCode::NumericOverflow);
+        assert_eq!(
+            c(s("1e999"), ColumnType::Float).unwrap_err().code(),
+            ErrorCode::NumericOverflow
+        );
     }
 
     #[test]
     fn json_and_refused_casts() {
-        assert_eq!(c(s("[1, 2]"), ColumnType::Json).unwrap(), Value::Json(serde_json::json!([1, 2])));
+        assert_eq!(
+            c(s("[1, 2]"), ColumnType::Json).unwrap(),
+            Value::Json(serde_json::json!([1, 2]))
+        );
         assert_eq!(c(s("5"), ColumnType::Json).unwrap(), Value::Int(5));
-        assert_eq!(c(s("{"), ColumnType::Json).unwrap_err().code(), ErrorCode::TypeMismatch);
-        assert_eq!(c(Value::Json(serde_json::json!({"a": 1})), ColumnType::String).unwrap(), s(r#"{"a":1}"#));
-        assert_eq!(c(Value::Bool(true), ColumnType::Float).unwrap_err().code(), ErrorCode::TypeMismatch);
-        assert_eq!(c(Value::Float(1.0), ColumnType::Bool).unwrap_err().code(), ErrorCode::TypeMismatch);
-        assert_eq!(c(Value::Int(0), ColumnType::Bool).unwrap(), Value::Bool(false));
-        assert_eq!(c(Value::Bool(true), ColumnType::Int).unwrap(), Value::Int(1));
+        assert_eq!(
+            c(s("{"), ColumnType::Json).unwrap_err().code(),
+            ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            c(Value::Json(serde_json::json!({"a": 1})), ColumnType::String).unwrap(),
+            s(r#"{"a":1}"#)
+        );
+        assert_eq!(
+            c(Value::Bool(true), ColumnType::Float).unwrap_err().code(),
+            ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            c(Value::Float(1.0), ColumnType::Bool).unwrap_err().code(),
+            ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            c(Value::Int(0), ColumnType::Bool).unwrap(),
+            Value::Bool(false)
+        );
+        assert_eq!(
+            c(Value::Bool(true), ColumnType::Int).unwrap(),
+            Value::Int(1)
+        );
         assert!(!castable(ColumnType::Bool, ColumnType::Float));
         assert!(castable(ColumnType::String, ColumnType::Int));
     }

@@ -236,8 +236,18 @@ impl ScalarFunc {
     /// to which ints are widened where it is float.
     pub(crate) fn eval(self, args: &[Value], ty: Option<ColumnType>) -> Result<Value> {
         use ScalarFunc::*;
+        let (min, max) = self.arity();
+        if args.len() < min || max.is_some_and(|m| args.len() > m) {
+            // Binding refuses such calls; a tree built elsewhere gets the
+            // same error instead of a panic.
+            self.result_type(&vec![ArgType::Unknown; args.len()])?;
+        }
         let v = match self {
-            Coalesce => args.iter().find(|v| !v.is_null()).cloned().unwrap_or_default(),
+            Coalesce => args
+                .iter()
+                .find(|v| !v.is_null())
+                .cloned()
+                .unwrap_or_default(),
             Nullif => match args {
                 [a, b] if a.sql_cmp(b) == Some(Ordering::Equal) => Value::Null,
                 [a, ..] => a.clone(),
@@ -357,7 +367,11 @@ pub(crate) fn common_type(what: &str, types: &[ArgType]) -> Result<Option<Column
                     (Some(a), b) => {
                         return Err(Error::query(
                             ErrorCode::TypeMismatch,
-                            format!("{what} types {} and {} cannot be matched", a.name(), b.name()),
+                            format!(
+                                "{what} types {} and {} cannot be matched",
+                                a.name(),
+                                b.name()
+                            ),
                         ));
                     }
                 });
@@ -376,7 +390,11 @@ fn arg_error(f: ScalarFunc, i: usize, got: &str) -> Error {
     };
     Error::query(
         ErrorCode::TypeMismatch,
-        format!("{}() needs {want} as argument {}, got {got}", f.name(), i + 1),
+        format!(
+            "{}() needs {want} as argument {}, got {got}",
+            f.name(),
+            i + 1
+        ),
     )
 }
 
@@ -388,7 +406,10 @@ fn check_len(f: ScalarFunc, len: usize) -> Result<()> {
     if len > MAX_STRING_LEN {
         return Err(Error::query(
             ErrorCode::MemoryLimit,
-            format!("{}() would build a string of {len} bytes (at most {MAX_STRING_LEN})", f.name()),
+            format!(
+                "{}() would build a string of {len} bytes (at most {MAX_STRING_LEN})",
+                f.name()
+            ),
         ));
     }
     Ok(())
@@ -520,7 +541,10 @@ fn round_int(i: i64, digits: i64) -> Result<i64> {
     if digits >= 0 {
         return Ok(i);
     }
-    let Some(m) = u32::try_from(-digits).ok().and_then(|p| 10i64.checked_pow(p)) else {
+    let Some(m) = u32::try_from(-digits)
+        .ok()
+        .and_then(|p| 10i64.checked_pow(p))
+    else {
         return Ok(0);
     };
     let (q, r) = (i / m, i % m);
@@ -619,19 +643,43 @@ mod tests {
         assert_eq!(call("trim", &[s("  a b \t ")]).unwrap(), s("a b \t"));
         assert_eq!(call("ltrim", &[s("xxaxx"), s("x")]).unwrap(), s("axx"));
         assert_eq!(call("rtrim", &[s("xxaxx"), s("x")]).unwrap(), s("xxa"));
-        assert_eq!(call("replace", &[s("aXbX"), s("X"), s("yy")]).unwrap(), s("ayybyy"));
+        assert_eq!(
+            call("replace", &[s("aXbX"), s("X"), s("yy")]).unwrap(),
+            s("ayybyy")
+        );
         assert_eq!(call("replace", &[s("ab"), s(""), s("z")]).unwrap(), s("ab"));
-        assert_eq!(call("strpos", &[s("héllo"), s("llo")]).unwrap(), Value::Int(3));
+        assert_eq!(
+            call("strpos", &[s("héllo"), s("llo")]).unwrap(),
+            Value::Int(3)
+        );
         assert_eq!(call("strpos", &[s("abc"), s("z")]).unwrap(), Value::Int(0));
         assert_eq!(call("strpos", &[s("abc"), s("")]).unwrap(), Value::Int(1));
         assert_eq!(
-            call("concat", &[s("a"), Value::Null, Value::Int(1), Value::Float(2.5), Value::Bool(true)]).unwrap(),
+            call(
+                "concat",
+                &[
+                    s("a"),
+                    Value::Null,
+                    Value::Int(1),
+                    Value::Float(2.5),
+                    Value::Bool(true)
+                ]
+            )
+            .unwrap(),
             s("a12.5true")
         );
         assert_eq!(concat_op(&s("a"), &Value::Null).unwrap(), Value::Null);
         assert_eq!(concat_op(&Value::Int(1), &s("a")).unwrap(), s("1a"));
-        assert_eq!(concat_op(&Value::Int(1), &Value::Int(2)).unwrap_err().code(), ErrorCode::TypeMismatch);
-        assert_eq!(call("lower", &[Value::Int(1)]).unwrap_err().code(), ErrorCode::TypeMismatch);
+        assert_eq!(
+            concat_op(&Value::Int(1), &Value::Int(2))
+                .unwrap_err()
+                .code(),
+            ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            call("lower", &[Value::Int(1)]).unwrap_err().code(),
+            ErrorCode::TypeMismatch
+        );
     }
 
     #[test]
@@ -645,38 +693,109 @@ mod tests {
     #[test]
     fn numeric_functions() {
         assert_eq!(call("abs", &[Value::Int(-3)]).unwrap(), Value::Int(3));
-        assert_eq!(call("abs", &[Value::Int(i64::MIN)]).unwrap_err().code(), ErrorCode::NumericOverflow);
-        assert_eq!(call("floor", &[Value::Float(-1.5)]).unwrap(), Value::Float(-2.0));
-        assert_eq!(call("ceil", &[Value::Float(-1.5)]).unwrap(), Value::Float(-1.0));
-        assert_eq!(call("round", &[Value::Float(2.5)]).unwrap(), Value::Float(3.0));
-        assert_eq!(call("round", &[Value::Float(-2.5)]).unwrap(), Value::Float(-3.0));
-        assert_eq!(call("round", &[Value::Float(1.005), Value::Int(2)]).unwrap(), Value::Float(1.01));
-        assert_eq!(call("round", &[Value::Float(1234.5), Value::Int(-2)]).unwrap(), Value::Float(1200.0));
-        assert_eq!(call("round", &[Value::Float(0.4), Value::Int(0)]).unwrap(), Value::Float(0.0));
-        assert_eq!(call("round", &[Value::Float(9.99), Value::Int(1)]).unwrap(), Value::Float(10.0));
-        assert_eq!(call("round", &[Value::Float(0.0004), Value::Int(3)]).unwrap(), Value::Float(0.0));
-        assert_eq!(call("round", &[Value::Float(0.0005), Value::Int(3)]).unwrap(), Value::Float(0.001));
-        assert_eq!(call("round", &[Value::Int(1250), Value::Int(-2)]).unwrap(), Value::Int(1300));
-        assert_eq!(call("round", &[Value::Int(-1250), Value::Int(-2)]).unwrap(), Value::Int(-1300));
-        assert_eq!(call("round", &[Value::Int(1249), Value::Int(-2)]).unwrap(), Value::Int(1200));
-        assert_eq!(call("round", &[Value::Int(5), Value::Int(-30)]).unwrap(), Value::Int(0));
-        assert_eq!(call("mod", &[Value::Int(-7), Value::Int(3)]).unwrap(), Value::Int(-1));
-        assert_eq!(call("mod", &[Value::Int(i64::MIN), Value::Int(-1)]).unwrap(), Value::Int(0));
-        assert_eq!(call("mod", &[Value::Int(7), Value::Int(0)]).unwrap(), Value::Null);
-        assert_eq!(call("mod", &[Value::Float(5.5), Value::Int(2)]).unwrap(), Value::Float(1.5));
+        assert_eq!(
+            call("abs", &[Value::Int(i64::MIN)]).unwrap_err().code(),
+            ErrorCode::NumericOverflow
+        );
+        assert_eq!(
+            call("floor", &[Value::Float(-1.5)]).unwrap(),
+            Value::Float(-2.0)
+        );
+        assert_eq!(
+            call("ceil", &[Value::Float(-1.5)]).unwrap(),
+            Value::Float(-1.0)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(2.5)]).unwrap(),
+            Value::Float(3.0)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(-2.5)]).unwrap(),
+            Value::Float(-3.0)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(1.005), Value::Int(2)]).unwrap(),
+            Value::Float(1.01)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(1234.5), Value::Int(-2)]).unwrap(),
+            Value::Float(1200.0)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(0.4), Value::Int(0)]).unwrap(),
+            Value::Float(0.0)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(9.99), Value::Int(1)]).unwrap(),
+            Value::Float(10.0)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(0.0004), Value::Int(3)]).unwrap(),
+            Value::Float(0.0)
+        );
+        assert_eq!(
+            call("round", &[Value::Float(0.0005), Value::Int(3)]).unwrap(),
+            Value::Float(0.001)
+        );
+        assert_eq!(
+            call("round", &[Value::Int(1250), Value::Int(-2)]).unwrap(),
+            Value::Int(1300)
+        );
+        assert_eq!(
+            call("round", &[Value::Int(-1250), Value::Int(-2)]).unwrap(),
+            Value::Int(-1300)
+        );
+        assert_eq!(
+            call("round", &[Value::Int(1249), Value::Int(-2)]).unwrap(),
+            Value::Int(1200)
+        );
+        assert_eq!(
+            call("round", &[Value::Int(5), Value::Int(-30)]).unwrap(),
+            Value::Int(0)
+        );
+        assert_eq!(
+            call("mod", &[Value::Int(-7), Value::Int(3)]).unwrap(),
+            Value::Int(-1)
+        );
+        assert_eq!(
+            call("mod", &[Value::Int(i64::MIN), Value::Int(-1)]).unwrap(),
+            Value::Int(0)
+        );
+        assert_eq!(
+            call("mod", &[Value::Int(7), Value::Int(0)]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            call("mod", &[Value::Float(5.5), Value::Int(2)]).unwrap(),
+            Value::Float(1.5)
+        );
         assert_eq!(
             call("greatest", &[Value::Int(1), Value::Null, Value::Float(2.5)]).unwrap(),
             Value::Float(2.5)
         );
-        assert_eq!(call("least", &[Value::Null, Value::Null]).unwrap(), Value::Null);
-        assert_eq!(call("least", &[Value::Int(1), s("a")]).unwrap_err().code(), ErrorCode::TypeMismatch);
+        assert_eq!(
+            call("least", &[Value::Null, Value::Null]).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            call("least", &[Value::Int(1), s("a")]).unwrap_err().code(),
+            ErrorCode::TypeMismatch
+        );
     }
 
     /// `round(x, n)` agrees with rounding the exact decimal text of `x`
     /// when that text is short (no binary-representation surprises).
     #[test]
     fn round_float_matches_decimal_rounding() {
-        for (x, n, want) in [(2.675, 2, 2.68), (-0.125, 2, -0.13), (0.5, 0, 1.0), (1.45, 1, 1.5), (123.456, -1, 120.0), (5.0, -1, 10.0), (4.9, -1, 0.0)] {
+        for (x, n, want) in [
+            (2.675, 2, 2.68),
+            (-0.125, 2, -0.13),
+            (0.5, 0, 1.0),
+            (1.45, 1, 1.5),
+            (123.456, -1, 120.0),
+            (5.0, -1, 10.0),
+            (4.9, -1, 0.0),
+        ] {
             assert_eq!(round_float(x, n), want, "round({x}, {n})");
         }
     }
@@ -688,21 +807,59 @@ mod tests {
         let float = Known(ColumnType::Float);
         let string = Known(ColumnType::String);
         let f = |n: &str| ScalarFunc::lookup(n).unwrap();
-        assert_eq!(f("coalesce").result_type(&[int, float]).unwrap(), Some(ColumnType::Float));
-        assert_eq!(f("coalesce").result_type(&[Null, int]).unwrap(), Some(ColumnType::Int));
+        assert_eq!(
+            f("coalesce").result_type(&[int, float]).unwrap(),
+            Some(ColumnType::Float)
+        );
+        assert_eq!(
+            f("coalesce").result_type(&[Null, int]).unwrap(),
+            Some(ColumnType::Int)
+        );
         assert_eq!(f("coalesce").result_type(&[Unknown, int]).unwrap(), None);
-        assert_eq!(f("coalesce").result_type(&[int, string]).unwrap_err().code(), ErrorCode::TypeMismatch);
-        assert_eq!(f("length").result_type(&[string]).unwrap(), Some(ColumnType::Int));
-        assert_eq!(f("length").result_type(&[int]).unwrap_err().code(), ErrorCode::TypeMismatch);
-        assert_eq!(f("length").result_type(&[]).unwrap_err().code(), ErrorCode::Unsupported);
-        assert_eq!(f("substr").result_type(&[string, int, int, int]).unwrap_err().code(), ErrorCode::Unsupported);
-        assert_eq!(f("round").result_type(&[float, int]).unwrap(), Some(ColumnType::Float));
-        assert_eq!(f("round").result_type(&[float, float]).unwrap_err().code(), ErrorCode::TypeMismatch);
-        assert_eq!(f("mod").result_type(&[int, int]).unwrap(), Some(ColumnType::Int));
+        assert_eq!(
+            f("coalesce")
+                .result_type(&[int, string])
+                .unwrap_err()
+                .code(),
+            ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            f("length").result_type(&[string]).unwrap(),
+            Some(ColumnType::Int)
+        );
+        assert_eq!(
+            f("length").result_type(&[int]).unwrap_err().code(),
+            ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            f("length").result_type(&[]).unwrap_err().code(),
+            ErrorCode::Unsupported
+        );
+        assert_eq!(
+            f("substr")
+                .result_type(&[string, int, int, int])
+                .unwrap_err()
+                .code(),
+            ErrorCode::Unsupported
+        );
+        assert_eq!(
+            f("round").result_type(&[float, int]).unwrap(),
+            Some(ColumnType::Float)
+        );
+        assert_eq!(
+            f("round").result_type(&[float, float]).unwrap_err().code(),
+            ErrorCode::TypeMismatch
+        );
+        assert_eq!(
+            f("mod").result_type(&[int, int]).unwrap(),
+            Some(ColumnType::Int)
+        );
         assert_eq!(ScalarFunc::lookup("LOWER"), Some(ScalarFunc::Lower));
         assert_eq!(ScalarFunc::lookup("nope"), None);
         assert_eq!(
-            ScalarFunc::Coalesce.eval(&[Value::Null, Value::Int(2)], Some(ColumnType::Float)).unwrap(),
+            ScalarFunc::Coalesce
+                .eval(&[Value::Null, Value::Int(2)], Some(ColumnType::Float))
+                .unwrap(),
             Value::Float(2.0)
         );
     }

@@ -47,7 +47,10 @@ fn function_calls_lower_case_their_name() {
     assert_eq!(expr("LOWER(a)"), call("lower", vec![name("a")]));
     assert_eq!(
         expr("coalesce(a, 1, b + 1)"),
-        call("coalesce", vec![name("a"), int(1), bin(name("b"), BinaryOp::Add, int(1))])
+        call(
+            "coalesce",
+            vec![name("a"), int(1), bin(name("b"), BinaryOp::Add, int(1))]
+        )
     );
     assert_eq!(expr("concat()"), call("concat", vec![]));
 }
@@ -122,11 +125,19 @@ fn casts_and_postfix_casts() {
 fn concat_is_looser_than_sum_and_tighter_than_comparison() {
     assert_eq!(
         expr("a || b + 1"),
-        bin(name("a"), BinaryOp::Concat, bin(name("b"), BinaryOp::Add, int(1)))
+        bin(
+            name("a"),
+            BinaryOp::Concat,
+            bin(name("b"), BinaryOp::Add, int(1))
+        )
     );
     assert_eq!(
         expr("a || b = c"),
-        bin(bin(name("a"), BinaryOp::Concat, name("b")), BinaryOp::Eq, name("c"))
+        bin(
+            bin(name("a"), BinaryOp::Concat, name("b")),
+            BinaryOp::Eq,
+            name("c")
+        )
     );
     assert_eq!(
         expr("a % 2 * 3"),

@@ -1228,6 +1228,7 @@ impl<'a> Parser<'a> {
 
     /// `e::TYPE`, any number of times, after the operand `e` that started
     /// at byte `at`.
+    #[inline(never)]
     fn cast_suffix(&mut self, operand: Node, at: usize) -> PResult<Node> {
         let (mut expr, mut h) = operand;
         while self.eat(Punct::DoubleColon, false) {
@@ -1244,6 +1245,7 @@ impl<'a> Parser<'a> {
     /// `case [operand] when c then r {when c then r} [else e] end`, at
     /// `case`. `when`, `then`, `else` and `end` are not reserved: they
     /// only ever follow an expression.
+    #[inline(never)]
     fn case(&mut self) -> PResult<Node> {
         let at = self.cur.start;
         self.bump();
@@ -1264,7 +1266,9 @@ impl<'a> Parser<'a> {
             whens.push((c, r));
         }
         if whens.is_empty() {
-            return self.expect_word("when").map(|_| (Expr::Literal(Literal::Null), 1));
+            return self
+                .expect_word("when")
+                .map(|_| (Expr::Literal(Literal::Null), 1));
         }
         let else_result = if self.plain_word("else") {
             let (e, eh) = self.nested(Self::or_expr)?;
@@ -1304,6 +1308,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `cast(e as TYPE)`, at the `(`.
+    #[inline(never)]
     fn cast_call(&mut self, name: Token) -> PResult<Node> {
         self.bump();
         let (expr, h) = self.nested(Self::or_expr)?;
@@ -1321,6 +1326,7 @@ impl<'a> Parser<'a> {
     }
 
     /// `f(a, …)` for a scalar function `f`, at the `(`.
+    #[inline(never)]
     fn function(&mut self, name: Token, text: &str) -> PResult<Node> {
         self.bump();
         let mut args = Vec::new();

@@ -1177,12 +1177,7 @@ fn grammar_errors() {
     );
     assert_eq!(
         err("select cuont(*) from t"),
-        (
-            r#"unknown function "cuont""#.into(),
-            1,
-            8,
-            hint("count")
-        )
+        (r#"unknown function "cuont""#.into(), 1, 8, hint("count"))
     );
     assert_eq!(
         err("select a.b(1) from t").0,

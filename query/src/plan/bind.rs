@@ -16,8 +16,8 @@ use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{self, check_pattern, conjuncts, constant, has_aggregate};
 use crate::plan::bound::BoundExpr;
-use crate::plan::scalar;
 use crate::plan::logical::{AggCall, Logical, SortKey};
+use crate::plan::scalar;
 use crate::plan::scope::{
     Binder, Columns, GroupBinder, Scope, distinct_names, join_columns, order_by_exprs, same_expr,
     type_of,

@@ -13,8 +13,8 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use crate::ast::{BinaryOp, ColumnType, UnaryOp};
-use crate::error::Result;
 use crate::cast::cast;
+use crate::error::Result;
 use crate::expr::{and, arith, check_pattern, compare, json_path, like, neg, not, or};
 use crate::func::{ScalarFunc, concat_op, modulo, widen};
 use crate::value::Value;
@@ -250,6 +250,16 @@ impl BoundExpr {
                 let both = and(&ge, &le);
                 if *negated { not(&both) } else { both }
             }
+            BoundExpr::Function { .. } | BoundExpr::Case { .. } => self.eval_scalar(row)?,
+            BoundExpr::Cast { expr, ty } => cast(&expr.eval_row(row)?, *ty)?,
+        })
+    }
+
+    /// [`BoundExpr::eval_row`] of a function call or `case`, apart so
+    /// that the recursive function's frame stays small.
+    #[inline(never)]
+    fn eval_scalar(&self, row: &[Value]) -> Result<Value> {
+        Ok(match self {
             BoundExpr::Function {
                 func: ScalarFunc::Coalesce,
                 args,
@@ -297,7 +307,7 @@ impl BoundExpr {
                     None => Value::Null,
                 }
             }
-            BoundExpr::Cast { expr, ty } => cast(&expr.eval_row(row)?, *ty)?,
+            _ => Value::Null,
         })
     }
 

@@ -22,7 +22,11 @@ pub(crate) fn arg_type(e: &BoundExpr) -> ArgType {
 /// Binds a function call, `case` or `cast`; `bind` binds a
 /// sub-expression (the caller's binder, whose recursion is bounded by
 /// the parser's depth).
-pub(crate) fn bind_scalar(e: &Expr, bind: &dyn Fn(&Expr) -> Result<BoundExpr>) -> Result<BoundExpr> {
+#[inline(never)]
+pub(crate) fn bind_scalar(
+    e: &Expr,
+    bind: &dyn Fn(&Expr) -> Result<BoundExpr>,
+) -> Result<BoundExpr> {
     match e {
         Expr::Function { name, args } => {
             let Some(func) = ScalarFunc::lookup(name) else {
@@ -116,6 +120,7 @@ pub(crate) fn unknown_function(name: &str) -> Error {
 /// statement, from the types of its parts (`type_of` gives those; a
 /// `null` literal is marked); `None` when not known or when the call is
 /// wrong (binding reports that).
+#[inline(never)]
 pub(crate) fn expr_type(e: &Expr, type_of: &dyn Fn(&Expr) -> ArgType) -> Option<ColumnType> {
     match e {
         Expr::Function { name, args } => {

@@ -230,6 +230,17 @@ fn node(e: &BoundExpr, depth: u32) -> Result<Node> {
             high: sub(high)?,
             negated: *negated,
         },
+        BoundExpr::Function { .. } | BoundExpr::Case { .. } | BoundExpr::Cast { .. } => {
+            scalar_node(e, depth)?
+        }
+    })
+}
+
+/// [`node`] of a function call, `cast` or `case`, apart so that the
+/// recursive function's frame stays small.
+#[inline(never)]
+fn scalar_node(e: &BoundExpr, depth: u32) -> Result<Node> {
+    Ok(match e {
         BoundExpr::Function {
             func: ScalarFunc::Coalesce,
             args,
@@ -246,7 +257,9 @@ fn node(e: &BoundExpr, depth: u32) -> Result<Node> {
                 .map(|x| node(x, depth + 1))
                 .collect::<Result<_>>()?,
         ),
-        BoundExpr::Cast { expr, ty } => Node::Scalar(Scalar::Cast(*ty), vec![*sub(expr)?]),
+        BoundExpr::Cast { expr, ty } => {
+            Node::Scalar(Scalar::Cast(*ty), vec![*Box::new(node(expr, depth + 1)?)])
+        }
         BoundExpr::Case {
             operand,
             whens,
@@ -275,12 +288,13 @@ fn node(e: &BoundExpr, depth: u32) -> Result<Node> {
             Node::Case {
                 whens: out,
                 else_result: match else_result {
-                    Some(e) => Some(sub(e)?),
+                    Some(e) => Some(Box::new(node(e, depth + 1)?)),
                     None => None,
                 },
                 ty: *ty,
             }
         }
+        _ => Node::Row(Box::new(e.clone())),
     })
 }
 

@@ -25,7 +25,10 @@ pub(super) fn scalar(op: Scalar, args: &[Node], st: &mut State<'_>, sel: Sel<'_>
         if sel.is_empty() {
             return Ok(Col::Const(Value::Null));
         }
-        let vals = cols.iter().map(|c| c.value(0)).collect::<Result<Vec<_>>>()?;
+        let vals = cols
+            .iter()
+            .map(|c| c.value(0))
+            .collect::<Result<Vec<_>>>()?;
         return Ok(Col::Const(op.apply(&vals)?));
     }
     let mut vals = vec![Value::Null; cols.len()];
@@ -117,8 +120,7 @@ pub(super) fn coalesce(
             break;
         }
         let c = eval(a, st, Sel::Some(&rest))?;
-        let (set, null): (Vec<u32>, Vec<u32>) =
-            rest.iter().partition(|&&p| !c.is_null(p as usize));
+        let (set, null): (Vec<u32>, Vec<u32>) = rest.iter().partition(|&&p| !c.is_null(p as usize));
         if !set.is_empty() {
             let k = picks.cols.len();
             picks.cols.push(c);

@@ -50,7 +50,10 @@ fn string_expr(rng: &mut StdRng, strs: &[&Col], qualify: bool) -> Expr {
     match rng.random_range(0..8) {
         0 => call("lower", vec![c]),
         1 => call("upper", vec![c]),
-        2 => call("substring", vec![c, lit(Literal::Int(rng.random_range(1..6)))]),
+        2 => call(
+            "substring",
+            vec![c, lit(Literal::Int(rng.random_range(1..6)))],
+        ),
         3 => call(
             "substring",
             vec![
@@ -113,7 +116,11 @@ pub fn rand_function(rng: &mut StdRng, cols: &[&Col], qualify: bool) -> Option<E
         },
         6 if !strs.is_empty() => call(
             "coalesce",
-            vec![pick(rng, &strs), pick(rng, &strs), literal_of(rng, Kind::Str)],
+            vec![
+                pick(rng, &strs),
+                pick(rng, &strs),
+                literal_of(rng, Kind::Str),
+            ],
         ),
         _ => {
             // `case` with results of one kind.

@@ -256,6 +256,32 @@ pub enum Expr {
         /// The argument; `None` only for `count(*)`.
         arg: Option<Box<Expr>>,
     },
+    /// A scalar function call: `lower(name)`, `coalesce(a, b, 0)`. The
+    /// name is kept as written (lower case from the parser); binding
+    /// resolves it (`unsupported` for an unknown name).
+    Function {
+        /// The function's name.
+        name: String,
+        /// The arguments, in order.
+        args: Vec<Expr>,
+    },
+    /// `case [operand] when c then r … [else e] end`. Without an operand
+    /// each `c` is a condition; with one, `operand = c` is.
+    Case {
+        /// The value compared with each `when` (simple form).
+        operand: Option<Box<Expr>>,
+        /// `when` / `then` pairs, in order (at least one).
+        whens: Vec<(Expr, Expr)>,
+        /// `else`; `null` when absent.
+        else_result: Option<Box<Expr>>,
+    },
+    /// `cast(e as TYPE)` or `e::TYPE`.
+    Cast {
+        /// The converted value.
+        expr: Box<Expr>,
+        /// The target type.
+        ty: ColumnType,
+    },
 }
 
 /// Unary operators.
@@ -294,6 +320,10 @@ pub enum BinaryOp {
     Mul,
     /// `/`
     Div,
+    /// `%`: remainder, with the sign of the dividend.
+    Mod,
+    /// `||`: string concatenation (null if either side is null).
+    Concat,
 }
 
 impl BinaryOp {
@@ -312,11 +342,14 @@ impl BinaryOp {
             BinaryOp::Sub => "-",
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Concat => "||",
         }
     }
 
     /// Binding strength: higher binds tighter. `or` 1, `and` 2, (`not` 3),
-    /// comparisons 4, `+ -` 5, `* /` 6.
+    /// comparisons 4, `||` 5, `+ -` 6, `* / %` 7 (as PostgreSQL: `||`
+    /// looser than arithmetic, tighter than comparisons).
     pub fn precedence(self) -> u8 {
         match self {
             BinaryOp::Or => 1,
@@ -327,8 +360,9 @@ impl BinaryOp {
             | BinaryOp::LtEq
             | BinaryOp::Gt
             | BinaryOp::GtEq => 4,
-            BinaryOp::Add | BinaryOp::Sub => 5,
-            BinaryOp::Mul | BinaryOp::Div => 6,
+            BinaryOp::Concat => 5,
+            BinaryOp::Add | BinaryOp::Sub => 6,
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 7,
         }
     }
 }
@@ -503,6 +537,10 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+fn is_word_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
 /// Writes `s` as a double-quoted fasty string literal.
 pub fn write_string(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
     f.write_char('"')?;
@@ -587,8 +625,13 @@ impl Expr {
             | Expr::Between { .. } => 4,
             Expr::Unary {
                 op: UnaryOp::Neg, ..
-            } => 7,
-            Expr::Literal(_) | Expr::Name(_) | Expr::Aggregate { .. } => 8,
+            } => 8,
+            Expr::Literal(_)
+            | Expr::Name(_)
+            | Expr::Aggregate { .. }
+            | Expr::Function { .. }
+            | Expr::Case { .. }
+            | Expr::Cast { .. } => 9,
         }
     }
 
@@ -678,6 +721,54 @@ impl fmt::Display for Expr {
                 None => write!(f, "{}(*)", func.name()),
                 Some(a) => write!(f, "{}({a})", func.name()),
             },
+            Expr::Function { .. } | Expr::Case { .. } => self.fmt_scalar(f),
+            Expr::Cast { expr, ty } => write!(f, "cast({expr} as {})", ty.name()),
+        }
+    }
+}
+
+impl Expr {
+    /// Prints a function call or `case` (apart so that the recursive
+    /// `fmt`'s frame stays small).
+    #[inline(never)]
+    fn fmt_scalar(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Function { name, args } => {
+                write!(f, "{name}(")?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::Case {
+                operand,
+                whens,
+                else_result,
+            } => {
+                f.write_str("case")?;
+                if let Some(o) = operand {
+                    // An operand that starts with a column named `when`
+                    // would read as the searched form.
+                    let text = o.to_string();
+                    let first = text.split(|c: char| !is_word_char(c)).next();
+                    if first.is_some_and(|w| w.eq_ignore_ascii_case("when")) {
+                        write!(f, " ({text})")?;
+                    } else {
+                        write!(f, " {text}")?;
+                    }
+                }
+                for (c, r) in whens {
+                    write!(f, " when {c} then {r}")?;
+                }
+                if let Some(e) = else_result {
+                    write!(f, " else {e}")?;
+                }
+                f.write_str(" end")
+            }
+            _ => Ok(()),
         }
     }
 }

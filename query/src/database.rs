@@ -1580,6 +1580,24 @@ fn bind_expr(e: &mut Expr, values: &[Literal]) {
                 b(a);
             }
         }
+        Expr::Function { args, .. } => args.iter_mut().for_each(b),
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            if let Some(o) = operand {
+                b(o);
+            }
+            for (c, r) in whens {
+                b(c);
+                b(r);
+            }
+            if let Some(e) = else_result {
+                b(e);
+            }
+        }
+        Expr::Cast { expr, .. } => b(expr),
     }
 }
 

@@ -106,6 +106,24 @@ pub(crate) fn visit(e: &Expr, f: &mut dyn FnMut(&Expr)) {
                 visit(a, f);
             }
         }
+        Expr::Function { args, .. } => args.iter().for_each(|x| visit(x, f)),
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            if let Some(o) = operand {
+                visit(o, f);
+            }
+            for (c, r) in whens {
+                visit(c, f);
+                visit(r, f);
+            }
+            if let Some(e) = else_result {
+                visit(e, f);
+            }
+        }
+        Expr::Cast { expr, .. } => visit(expr, f),
     }
 }
 

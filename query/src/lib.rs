@@ -26,11 +26,13 @@
 pub mod ast;
 #[cfg(not(feature = "test-util"))]
 mod ast;
+mod cast;
 mod catalog;
 mod database;
 mod error;
 mod exec;
 mod expr;
+mod func;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -79,6 +79,7 @@ keywords! {
     Null = "null" / b"null",
     True = "true" / b"true",
     False = "false" / b"false",
+    Case = "case" / b"case",
 }
 
 impl Kw {
@@ -135,6 +136,12 @@ pub(super) enum Punct {
     GtEq,
     /// `?`: a parameter of a prepared statement.
     Question,
+    /// `%`: remainder.
+    Percent,
+    /// `||`: string concatenation.
+    Concat,
+    /// `::`: a cast, `e::int`.
+    DoubleColon,
 }
 
 impl Punct {
@@ -161,6 +168,9 @@ impl Punct {
         Punct::Gt,
         Punct::GtEq,
         Punct::Question,
+        Punct::Percent,
+        Punct::Concat,
+        Punct::DoubleColon,
     ];
 
     /// The token as written (`!=` for either spelling of not-equal).
@@ -187,6 +197,9 @@ impl Punct {
             Punct::Gt => ">",
             Punct::GtEq => ">=",
             Punct::Question => "?",
+            Punct::Percent => "%",
+            Punct::Concat => "||",
+            Punct::DoubleColon => "::",
         }
     }
 }
@@ -337,6 +350,7 @@ impl<'a> Lexer<'a> {
         let punct = |p, len| simple(Tok::Punct(p), len);
         match c {
             ',' => punct(Punct::Comma, 1),
+            ':' if next == Some(':') => punct(Punct::DoubleColon, 2),
             ':' => punct(Punct::Colon, 1),
             ';' => punct(Punct::Semi, 1),
             '.' => punct(Punct::Dot, 1),
@@ -351,6 +365,8 @@ impl<'a> Lexer<'a> {
             '+' => punct(Punct::Plus, 1),
             '-' => punct(Punct::Minus, 1),
             '/' => punct(Punct::Slash, 1),
+            '%' => punct(Punct::Percent, 1),
+            '|' if next == Some('|') => punct(Punct::Concat, 2),
             '=' => punct(Punct::Eq, 1),
             '<' => match next {
                 Some('=') => punct(Punct::LtEq, 2),

@@ -95,6 +95,8 @@
 //! syntax error at the second.
 
 mod expected;
+#[cfg(test)]
+mod function_tests;
 mod lexer;
 #[cfg(test)]
 mod limit_tests;
@@ -286,6 +288,22 @@ pub fn check_depth(statement: &Statement) -> Result<()> {
             Item::Expr(Expr::Aggregate { arg, .. }) => {
                 stack.extend(arg.iter().map(|a| (Item::Expr(a), below)));
             }
+            Item::Expr(Expr::Function { args, .. }) => {
+                stack.extend(args.iter().map(|a| (Item::Expr(a), below)));
+            }
+            Item::Expr(Expr::Case {
+                operand,
+                whens,
+                else_result,
+            }) => {
+                stack.extend(operand.iter().map(|o| (Item::Expr(o), below)));
+                for (c, r) in whens {
+                    stack.push((Item::Expr(c), below));
+                    stack.push((Item::Expr(r), below));
+                }
+                stack.extend(else_result.iter().map(|e| (Item::Expr(e), below)));
+            }
+            Item::Expr(Expr::Cast { expr, .. }) => stack.push((Item::Expr(expr), below)),
         }
     }
     Ok(())
@@ -968,7 +986,7 @@ impl<'a> Parser<'a> {
     }
 
     fn comparison(&mut self) -> PResult<Node> {
-        let left = self.sum()?;
+        let left = self.concat()?;
         // The rest in a function of its own keeps this frame, which every
         // level of parentheses passes through, small.
         self.comparison_rest(left)
@@ -992,7 +1010,7 @@ impl<'a> Parser<'a> {
                     }
                 };
                 self.bump();
-                let right = self.sum()?;
+                let right = self.concat()?;
                 self.binary(op, left, right, at)?
             }
             Tok::Word(Some(Kw::Is)) => {
@@ -1058,7 +1076,7 @@ impl<'a> Parser<'a> {
         let expr = Box::new(left);
         let node = match kw {
             Kw::Like => {
-                let (pattern, ph) = self.sum()?;
+                let (pattern, ph) = self.concat()?;
                 h = h.max(ph);
                 Expr::Like {
                     expr,
@@ -1085,9 +1103,9 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                let (low, lh) = self.sum()?;
+                let (low, lh) = self.concat()?;
                 self.expect_kw(Kw::And)?;
-                let (high, hh) = self.sum()?;
+                let (high, hh) = self.concat()?;
                 h = h.max(lh).max(hh);
                 Expr::Between {
                     expr,
@@ -1099,6 +1117,22 @@ impl<'a> Parser<'a> {
         };
         let h = self.height(h + 1, at)?;
         Ok((node, h))
+    }
+
+    /// `a || b || …`: looser than `+ -`, tighter than comparisons (as in
+    /// PostgreSQL).
+    fn concat(&mut self) -> PResult<Node> {
+        let mut left = self.sum()?;
+        loop {
+            if !self.is_punct(Punct::Concat) {
+                self.note(Expected::What(What::Operator), false);
+                return Ok(left);
+            }
+            let at = self.cur.start;
+            self.bump();
+            let right = self.sum()?;
+            left = self.binary(BinaryOp::Concat, left, right, at)?;
+        }
     }
 
     fn sum(&mut self) -> PResult<Node> {
@@ -1125,6 +1159,7 @@ impl<'a> Parser<'a> {
             let op = match self.cur.tok {
                 Tok::Punct(Punct::Star) => BinaryOp::Mul,
                 Tok::Punct(Punct::Slash) => BinaryOp::Div,
+                Tok::Punct(Punct::Percent) => BinaryOp::Mod,
                 _ => {
                     self.note(Expected::What(What::Operator), false);
                     return Ok(left);
@@ -1139,12 +1174,15 @@ impl<'a> Parser<'a> {
 
     fn unary(&mut self) -> PResult<Node> {
         if !self.is_punct(Punct::Minus) {
-            return self.atom();
+            let at = self.cur.start;
+            let atom = self.atom()?;
+            return self.cast_suffix(atom, at);
         }
         let minus = self.cur;
         self.bump();
         if matches!(self.cur.tok, Tok::Number { .. }) && self.cur.start == minus.end {
-            return Ok((Expr::Literal(self.number(Some(minus))?), 1));
+            let literal = (Expr::Literal(self.number(Some(minus))?), 1);
+            return self.cast_suffix(literal, minus.start);
         }
         let (expr, h) = self.nested(Self::unary)?;
         let h = self.height(h + 1, minus.start)?;
@@ -1182,9 +1220,136 @@ impl<'a> Parser<'a> {
                 let h = self.height(h + 2, at)?;
                 Ok((expr, h))
             }
+            Tok::Word(Some(Kw::Case)) => self.case(),
             Tok::Word(kw) if kw.is_none_or(|k| !k.reserved()) => self.name_or_call(),
             _ => self.fail(What::Expression),
         }
+    }
+
+    /// `e::TYPE`, any number of times, after the operand `e` that started
+    /// at byte `at`.
+    #[inline(never)]
+    fn cast_suffix(&mut self, operand: Node, at: usize) -> PResult<Node> {
+        let (mut expr, mut h) = operand;
+        while self.eat(Punct::DoubleColon, false) {
+            let ty = self.column_type()?;
+            h = self.height(h + 1, at)?;
+            expr = Expr::Cast {
+                expr: Box::new(expr),
+                ty,
+            };
+        }
+        Ok((expr, h))
+    }
+
+    /// `case [operand] when c then r {when c then r} [else e] end`, at
+    /// `case`. `when`, `then`, `else` and `end` are not reserved: they
+    /// only ever follow an expression.
+    #[inline(never)]
+    fn case(&mut self) -> PResult<Node> {
+        let at = self.cur.start;
+        self.bump();
+        let mut h = 0;
+        let operand = if self.is_word("when") {
+            None
+        } else {
+            let (o, oh) = self.nested(Self::or_expr)?;
+            h = oh;
+            Some(Box::new(o))
+        };
+        let mut whens = Vec::new();
+        while self.plain_word("when") {
+            let (c, ch) = self.nested(Self::or_expr)?;
+            self.expect_word("then")?;
+            let (r, rh) = self.nested(Self::or_expr)?;
+            h = h.max(ch).max(rh);
+            whens.push((c, r));
+        }
+        if whens.is_empty() {
+            return self
+                .expect_word("when")
+                .map(|_| (Expr::Literal(Literal::Null), 1));
+        }
+        let else_result = if self.plain_word("else") {
+            let (e, eh) = self.nested(Self::or_expr)?;
+            h = h.max(eh);
+            Some(Box::new(e))
+        } else {
+            None
+        };
+        self.expect_word("end")?;
+        let h = self.height(h + 1, at)?;
+        Ok((
+            Expr::Case {
+                operand,
+                whens,
+                else_result,
+            },
+            h,
+        ))
+    }
+
+    /// Whether the current token is the unreserved word `word`.
+    fn is_word(&self, word: &str) -> bool {
+        self.cur.tok == Tok::Word(None) && self.cur_text().eq_ignore_ascii_case(word)
+    }
+
+    /// Takes the unreserved word `word`, or fails naming it.
+    fn expect_word(&mut self, word: &str) -> PResult<()> {
+        if self.plain_word(word) {
+            return Ok(());
+        }
+        let at = self.cur.start;
+        let found = match self.cur.tok {
+            Tok::Eof => "end of input".to_owned(),
+            _ => format!("\"{}\"", expected::shorten(self.cur_text())),
+        };
+        self.fail_with(at, format!("expected \"{word}\" but found {found}"), None)
+    }
+
+    /// `cast(e as TYPE)`, at the `(`.
+    #[inline(never)]
+    fn cast_call(&mut self, name: Token) -> PResult<Node> {
+        self.bump();
+        let (expr, h) = self.nested(Self::or_expr)?;
+        self.expect_kw(Kw::As)?;
+        let ty = self.column_type()?;
+        self.expect(Punct::RParen)?;
+        let h = self.height(h + 1, name.start)?;
+        Ok((
+            Expr::Cast {
+                expr: Box::new(expr),
+                ty,
+            },
+            h,
+        ))
+    }
+
+    /// `f(a, …)` for a scalar function `f`, at the `(`.
+    #[inline(never)]
+    fn function(&mut self, name: Token, text: &str) -> PResult<Node> {
+        self.bump();
+        let mut args = Vec::new();
+        let mut h = 0;
+        if !self.eat(Punct::RParen, true) {
+            loop {
+                let (a, ah) = self.nested(Self::or_expr)?;
+                h = h.max(ah);
+                args.push(a);
+                if !self.eat(Punct::Comma, true) {
+                    self.expect(Punct::RParen)?;
+                    break;
+                }
+            }
+        }
+        let h = self.height(h + 1, name.start)?;
+        Ok((
+            Expr::Function {
+                name: text.to_ascii_lowercase(),
+                args,
+            },
+            h,
+        ))
     }
 
     /// `a.b.c`, or `f(...)` for an aggregate `f`.
@@ -1193,6 +1358,12 @@ impl<'a> Parser<'a> {
         let first_text = self.cur_text();
         self.bump();
         if self.is_punct(Punct::LParen) {
+            if first_text.eq_ignore_ascii_case("cast") {
+                return self.cast_call(first);
+            }
+            if crate::func::ScalarFunc::lookup(first_text).is_some() {
+                return self.function(first, first_text);
+            }
             return self.aggregate(first, first_text);
         }
         if first_text.len() > MAX_NAME_LEN {
@@ -1217,14 +1388,14 @@ impl<'a> Parser<'a> {
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(text));
         let Some(func) = func else {
-            let hint = crate::hint::closest(text, AGGREGATES.map(AggFunc::name))
-                .map(|c| format!("did you mean \"{c}\"?"));
+            let names = AGGREGATES
+                .map(AggFunc::name)
+                .into_iter()
+                .chain(crate::func::ScalarFunc::names());
+            let hint = crate::hint::closest(text, names).map(|c| format!("did you mean \"{c}\"?"));
             return self.fail_with(
                 name.start,
-                format!(
-                    "unknown function \"{}\" (aggregates: count, sum, avg, min, max)",
-                    expected::shorten(text)
-                ),
+                format!("unknown function \"{}\"", expected::shorten(text)),
                 hint,
             );
         };

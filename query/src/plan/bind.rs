@@ -17,6 +17,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{self, check_pattern, conjuncts, constant, has_aggregate};
 use crate::plan::bound::BoundExpr;
 use crate::plan::logical::{AggCall, Logical, SortKey};
+use crate::plan::scalar;
 use crate::plan::scope::{
     Binder, Columns, GroupBinder, Scope, distinct_names, join_columns, order_by_exprs, same_expr,
     type_of,
@@ -127,6 +128,9 @@ pub(crate) fn bind_expr(e: &Expr, b: &dyn Binder) -> Result<BoundExpr> {
                 ErrorCode::Unsupported,
                 format!("aggregate {e} is not allowed here"),
             ));
+        }
+        Expr::Function { .. } | Expr::Case { .. } | Expr::Cast { .. } => {
+            return scalar::bind_scalar(e, &|x: &Expr| bind_expr(x, b));
         }
     })
 }

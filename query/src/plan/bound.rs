@@ -13,8 +13,10 @@ use std::cmp::Ordering;
 use std::fmt;
 
 use crate::ast::{BinaryOp, ColumnType, UnaryOp};
+use crate::cast::cast;
 use crate::error::Result;
 use crate::expr::{and, arith, check_pattern, compare, json_path, like, neg, not, or};
+use crate::func::{ScalarFunc, concat_op, modulo, widen};
 use crate::value::Value;
 
 /// An expression over the columns of an operator's input.
@@ -91,9 +93,70 @@ pub(crate) enum BoundExpr {
         /// `not between`.
         negated: bool,
     },
+    /// A scalar function call, its arguments checked against it.
+    Function {
+        /// The function.
+        func: ScalarFunc,
+        /// The arguments.
+        args: Vec<BoundExpr>,
+        /// The result type when known; an int result is widened to float
+        /// where it is float (`coalesce(int_col, 0.5)`).
+        ty: Option<ColumnType>,
+    },
+    /// `case [operand] when c then r … [else e] end`: the first `r` whose
+    /// `c` is true (or equals `operand`); only that `r` is evaluated.
+    Case {
+        /// The value compared with each `when` (simple form).
+        operand: Option<Box<BoundExpr>>,
+        /// `when` / `then` pairs.
+        whens: Vec<(BoundExpr, BoundExpr)>,
+        /// `else`; `null` when absent.
+        else_result: Option<Box<BoundExpr>>,
+        /// The result type when known (ints widened where it is float).
+        ty: Option<ColumnType>,
+    },
+    /// `cast(e as ty)`.
+    Cast {
+        /// The converted value.
+        expr: Box<BoundExpr>,
+        /// The target type.
+        ty: ColumnType,
+    },
 }
 
 impl BoundExpr {
+    /// The type of every non-null value the expression yields, when
+    /// binding knows it (`None` for a json path, a `null` literal, a
+    /// placeholder's value).
+    pub(crate) fn result_type(&self) -> Option<ColumnType> {
+        match self {
+            BoundExpr::Literal(v) => v.column_type(),
+            BoundExpr::Column { ty, .. } => *ty,
+            BoundExpr::Path { .. } => None,
+            BoundExpr::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => expr.result_type(),
+            BoundExpr::Binary { op, left, right } => match op {
+                BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
+                    match (left.result_type()?, right.result_type()?) {
+                        (ColumnType::Int, ColumnType::Int) => Some(ColumnType::Int),
+                        _ => Some(ColumnType::Float),
+                    }
+                }
+                BinaryOp::Concat => Some(ColumnType::String),
+                _ => Some(ColumnType::Bool),
+            },
+            BoundExpr::Unary { .. }
+            | BoundExpr::Like { .. }
+            | BoundExpr::IsNull { .. }
+            | BoundExpr::InList { .. }
+            | BoundExpr::Between { .. } => Some(ColumnType::Bool),
+            BoundExpr::Function { ty, .. } | BoundExpr::Case { ty, .. } => *ty,
+            BoundExpr::Cast { ty, .. } => Some(*ty),
+        }
+    }
+
     /// A reference to input column `index`.
     pub(crate) fn column(
         index: usize,
@@ -131,6 +194,8 @@ impl BoundExpr {
                     BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
                         arith(*op, &a, &right.eval_row(row)?)?
                     }
+                    BinaryOp::Mod => modulo(&a, &right.eval_row(row)?)?,
+                    BinaryOp::Concat => concat_op(&a, &right.eval_row(row)?)?,
                     _ => compare(*op, &a, &right.eval_row(row)?),
                 }
             }
@@ -185,6 +250,64 @@ impl BoundExpr {
                 let both = and(&ge, &le);
                 if *negated { not(&both) } else { both }
             }
+            BoundExpr::Function { .. } | BoundExpr::Case { .. } => self.eval_scalar(row)?,
+            BoundExpr::Cast { expr, ty } => cast(&expr.eval_row(row)?, *ty)?,
+        })
+    }
+
+    /// [`BoundExpr::eval_row`] of a function call or `case`, apart so
+    /// that the recursive function's frame stays small.
+    #[inline(never)]
+    fn eval_scalar(&self, row: &[Value]) -> Result<Value> {
+        Ok(match self {
+            BoundExpr::Function {
+                func: ScalarFunc::Coalesce,
+                args,
+                ty,
+            } => {
+                // Lazy: the arguments after the first non-null one are
+                // not evaluated.
+                for a in args {
+                    let v = a.eval_row(row)?;
+                    if !v.is_null() {
+                        return Ok(widen(v, *ty));
+                    }
+                }
+                Value::Null
+            }
+            BoundExpr::Function { func, args, ty } => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval_row(row))
+                    .collect::<Result<Vec<_>>>()?;
+                func.eval(&vals, *ty)?
+            }
+            BoundExpr::Case {
+                operand,
+                whens,
+                else_result,
+                ty,
+            } => {
+                let subject = match operand {
+                    Some(o) => Some(o.eval_row(row)?),
+                    None => None,
+                };
+                for (c, r) in whens {
+                    let cv = c.eval_row(row)?;
+                    let hit = match &subject {
+                        Some(s) => compare(BinaryOp::Eq, s, &cv),
+                        None => cv,
+                    };
+                    if matches!(hit, Value::Bool(true)) {
+                        return Ok(widen(r.eval_row(row)?, *ty));
+                    }
+                }
+                match else_result {
+                    Some(e) => widen(e.eval_row(row)?, *ty),
+                    None => Value::Null,
+                }
+            }
+            _ => Value::Null,
         })
     }
 
@@ -223,6 +346,25 @@ impl BoundExpr {
                 low.visit(f);
                 high.visit(f);
             }
+            BoundExpr::Function { args, .. } => args.iter().for_each(|x| x.visit(f)),
+            BoundExpr::Case {
+                operand,
+                whens,
+                else_result,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    o.visit(f);
+                }
+                for (c, r) in whens {
+                    c.visit(f);
+                    r.visit(f);
+                }
+                if let Some(e) = else_result {
+                    e.visit(f);
+                }
+            }
+            BoundExpr::Cast { expr, .. } => expr.visit(f),
         }
     }
 
@@ -282,6 +424,29 @@ impl BoundExpr {
                 low: r(low),
                 high: r(high),
                 negated: *negated,
+            },
+            BoundExpr::Function { func, args, ty } => BoundExpr::Function {
+                func: *func,
+                args: args.iter().map(|x| x.remap(map)).collect(),
+                ty: *ty,
+            },
+            BoundExpr::Case {
+                operand,
+                whens,
+                else_result,
+                ty,
+            } => BoundExpr::Case {
+                operand: operand.as_deref().map(r),
+                whens: whens
+                    .iter()
+                    .map(|(c, v)| (c.remap(map), v.remap(map)))
+                    .collect(),
+                else_result: else_result.as_deref().map(r),
+                ty: *ty,
+            },
+            BoundExpr::Cast { expr, ty } => BoundExpr::Cast {
+                expr: r(expr),
+                ty: *ty,
             },
         }
     }
@@ -359,6 +524,35 @@ impl fmt::Display for BoundExpr {
                 "{expr} {}between {low} and {high}",
                 if *negated { "not " } else { "" }
             ),
+            BoundExpr::Function { func, args, .. } => {
+                write!(f, "{}(", func.name())?;
+                for (i, x) in args.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                f.write_str(")")
+            }
+            BoundExpr::Case {
+                operand,
+                whens,
+                else_result,
+                ..
+            } => {
+                f.write_str("case")?;
+                if let Some(o) = operand {
+                    write!(f, " {o}")?;
+                }
+                for (c, r) in whens {
+                    write!(f, " when {c} then {r}")?;
+                }
+                if let Some(e) = else_result {
+                    write!(f, " else {e}")?;
+                }
+                f.write_str(" end")
+            }
+            BoundExpr::Cast { expr, ty } => write!(f, "cast({expr} as {})", ty.name()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub(crate) mod choose;
 pub(crate) mod explain;
 pub(crate) mod logical;
 pub(crate) mod physical;
+pub(crate) mod scalar;
 pub(crate) mod scope;
 #[cfg(test)]
 mod tests;

@@ -292,6 +292,18 @@ pub(crate) fn distinct_names(names: Vec<String>) -> Vec<String> {
 }
 
 /// The type `e` evaluates to, where it is known before running.
+/// [`type_of`] of a function call, `case` or `cast` (apart so that the
+/// recursive function's frame stays small).
+#[inline(never)]
+fn scalar_type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
+    crate::plan::scalar::expr_type(e, &|x| {
+        crate::func::ArgType::of(
+            type_of(x, b),
+            matches!(x, Expr::Literal(crate::ast::Literal::Null)),
+        )
+    })
+}
+
 pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
     match e {
         Expr::Literal(l) => literal_value(l).column_type(),
@@ -304,12 +316,13 @@ pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
             expr,
         } => type_of(expr, b),
         Expr::Binary { op, left, right } => match op {
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
                 match (type_of(left, b)?, type_of(right, b)?) {
                     (ColumnType::Int, ColumnType::Int) => Some(ColumnType::Int),
                     _ => Some(ColumnType::Float),
                 }
             }
+            BinaryOp::Concat => Some(ColumnType::String),
             _ => Some(ColumnType::Bool),
         },
         Expr::Unary { .. }
@@ -322,5 +335,6 @@ pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
             AggFunc::Avg => Some(ColumnType::Float),
             _ => type_of(arg.as_deref()?, b),
         },
+        Expr::Function { .. } | Expr::Case { .. } | Expr::Cast { .. } => scalar_type_of(e, b),
     }
 }

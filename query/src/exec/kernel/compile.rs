@@ -3,8 +3,10 @@
 //! to put a constant on the right, `like` patterns and constant `in`
 //! lists prepared once.
 
-use crate::ast::{BinaryOp, UnaryOp};
+use crate::ast::{BinaryOp, ColumnType, UnaryOp};
+use crate::cast::cast;
 use crate::error::{Error, ErrorCode, Result};
+use crate::func::{ScalarFunc, concat_op, modulo};
 use crate::parser::MAX_DEPTH;
 use crate::plan::bound::BoundExpr;
 use crate::value::Value;
@@ -87,6 +89,50 @@ pub(super) enum Node {
     /// Evaluated row by row through [`BoundExpr::eval_row`]: a constant
     /// whose evaluation fails (it must fail only where a row reaches it).
     Row(Box<BoundExpr>),
+    /// A function of values computed position by position over the
+    /// vectors of its arguments (all evaluated): a scalar function, a
+    /// cast, `%`, `||`.
+    Scalar(Scalar, Vec<Node>),
+    /// `case`: each result evaluated only at the positions whose
+    /// condition is the first true one; the simple form is compiled to
+    /// `operand = value` conditions.
+    Case {
+        /// Conditions and results, in order.
+        whens: Vec<(Node, Node)>,
+        /// `else`, when written.
+        else_result: Option<Box<Node>>,
+        /// The result type (ints widened where it is float).
+        ty: Option<ColumnType>,
+    },
+    /// `coalesce`: each argument evaluated only where all before it were
+    /// null.
+    Coalesce(Vec<Node>, Option<ColumnType>),
+}
+
+/// What a [`Node::Scalar`] computes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Scalar {
+    /// A function, with its bound result type.
+    Func(ScalarFunc, Option<ColumnType>),
+    /// `cast(… as ty)`.
+    Cast(ColumnType),
+    /// `%`.
+    Mod,
+    /// `||`.
+    Concat,
+}
+
+impl Scalar {
+    /// The operation on one position's argument values.
+    pub(super) fn apply(self, args: &[Value]) -> Result<Value> {
+        match (self, args) {
+            (Scalar::Func(f, ty), _) => f.eval(args, ty),
+            (Scalar::Cast(ty), [v]) => cast(v, ty),
+            (Scalar::Mod, [a, b]) => modulo(a, b),
+            (Scalar::Concat, [a, b]) => concat_op(a, b),
+            _ => Ok(Value::Null),
+        }
+    }
 }
 
 /// Compiles `e`.
@@ -136,6 +182,8 @@ fn node(e: &BoundExpr, depth: u32) -> Result<Node> {
                 BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div => {
                     Node::Arith(*op, l, r)
                 }
+                BinaryOp::Mod => Node::Scalar(Scalar::Mod, vec![*l, *r]),
+                BinaryOp::Concat => Node::Scalar(Scalar::Concat, vec![*l, *r]),
                 _ => match (*l, *r) {
                     // A constant goes right: `5 < a` is `a > 5`.
                     (Node::Const(c), r) if !matches!(r, Node::Const(_)) => {
@@ -182,6 +230,71 @@ fn node(e: &BoundExpr, depth: u32) -> Result<Node> {
             high: sub(high)?,
             negated: *negated,
         },
+        BoundExpr::Function { .. } | BoundExpr::Case { .. } | BoundExpr::Cast { .. } => {
+            scalar_node(e, depth)?
+        }
+    })
+}
+
+/// [`node`] of a function call, `cast` or `case`, apart so that the
+/// recursive function's frame stays small.
+#[inline(never)]
+fn scalar_node(e: &BoundExpr, depth: u32) -> Result<Node> {
+    Ok(match e {
+        BoundExpr::Function {
+            func: ScalarFunc::Coalesce,
+            args,
+            ty,
+        } => Node::Coalesce(
+            args.iter()
+                .map(|x| node(x, depth + 1))
+                .collect::<Result<_>>()?,
+            *ty,
+        ),
+        BoundExpr::Function { func, args, ty } => Node::Scalar(
+            Scalar::Func(*func, *ty),
+            args.iter()
+                .map(|x| node(x, depth + 1))
+                .collect::<Result<_>>()?,
+        ),
+        BoundExpr::Cast { expr, ty } => {
+            Node::Scalar(Scalar::Cast(*ty), vec![*Box::new(node(expr, depth + 1)?)])
+        }
+        BoundExpr::Case {
+            operand,
+            whens,
+            else_result,
+            ty,
+        } => {
+            let subject = match operand {
+                Some(o) => Some(node(o, depth + 1)?),
+                None => None,
+            };
+            let mut out = Vec::with_capacity(whens.len());
+            for (c, r) in whens {
+                let c = node(c, depth + 1)?;
+                let c = match &subject {
+                    // `case s when v` tests `s = v`.
+                    Some(s) => match (s.clone(), c) {
+                        (Node::Const(k), c) if !matches!(c, Node::Const(_)) => {
+                            Node::Cmp(BinaryOp::Eq, Box::new(c), Box::new(Node::Const(k)))
+                        }
+                        (s, c) => Node::Cmp(BinaryOp::Eq, Box::new(s), Box::new(c)),
+                    },
+                    None => c,
+                };
+                out.push((c, node(r, depth + 1)?));
+            }
+            Node::Case {
+                whens: out,
+                else_result: match else_result {
+                    Some(e) => Some(Box::new(node(e, depth + 1)?)),
+                    None => None,
+                },
+                ty: *ty,
+            }
+        }
+        _ => Node::Row(Box::new(e.clone())),
     })
 }
 
@@ -260,7 +373,8 @@ fn opposite(op: BinaryOp) -> BinaryOp {
 }
 
 /// Whether evaluating `n` can raise an error on some row: arithmetic,
-/// negation, a `like` pattern that may be too long, a failing constant.
+/// negation, a `like` pattern that may be too long, a failing constant,
+/// a function, a cast.
 pub(super) fn fallible(n: &Node) -> bool {
     match n {
         Node::Const(_) | Node::Column(_) => false,
@@ -274,5 +388,13 @@ pub(super) fn fallible(n: &Node) -> bool {
         Node::Between {
             expr, low, high, ..
         } => fallible(expr) || fallible(low) || fallible(high),
+        Node::Scalar(..) => true,
+        Node::Coalesce(args, _) => args.iter().any(fallible),
+        Node::Case {
+            whens, else_result, ..
+        } => {
+            whens.iter().any(|(c, r)| fallible(c) || fallible(r))
+                || else_result.as_deref().is_some_and(fallible)
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::value::Value;
 use crate::vector::{Bitmap, Chunk, Data, Positions, Vector, VectorBuilder};
 
 use super::compile::Node;
-use super::{arith, compare, in_list, json, like, logic};
+use super::{arith, compare, in_list, json, like, logic, scalar};
 
 /// The positions in play: every one of `len`, or a list (ascending).
 #[derive(Debug, Clone, Copy)]
@@ -323,6 +323,13 @@ pub(super) fn eval(n: &Node, st: &mut State<'_>, sel: Sel<'_>) -> Result<Col> {
             e.columns(&mut reads);
             Col::Vec(Arc::new(super::eval_rows(e, &reads, st.chunk, sel)?))
         }
+        Node::Scalar(op, args) => scalar::scalar(*op, args, st, sel)?,
+        Node::Case {
+            whens,
+            else_result,
+            ty,
+        } => scalar::case(whens, else_result.as_deref(), *ty, st, sel)?,
+        Node::Coalesce(args, ty) => scalar::coalesce(args, *ty, st, sel)?,
         Node::Cmp(..)
         | Node::Like { .. }
         | Node::IsNull(..)

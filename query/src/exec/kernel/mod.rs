@@ -27,6 +27,7 @@ mod in_list;
 mod json;
 mod like;
 mod logic;
+mod scalar;
 #[cfg(test)]
 mod tests;
 

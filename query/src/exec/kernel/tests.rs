@@ -7,8 +7,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
-use crate::ast::{BinaryOp, UnaryOp};
+use crate::ast::{BinaryOp, ColumnType, UnaryOp};
 use crate::error::ErrorCode;
+use crate::func::ScalarFunc;
 use crate::parser::MAX_LIKE_PATTERN_LEN;
 use crate::vector::Vector;
 
@@ -282,6 +283,8 @@ fn binop() -> impl Strategy<Value = BinaryOp> {
         BinaryOp::Sub,
         BinaryOp::Mul,
         BinaryOp::Div,
+        BinaryOp::Mod,
+        BinaryOp::Concat,
     ])
 }
 
@@ -400,7 +403,7 @@ fn expr() -> impl Strategy<Value = BoundExpr> {
                     negated,
                 }
             ),
-            1 => (inner.clone(), inner.clone(), inner, any::<bool>()).prop_map(
+            1 => (inner.clone(), inner.clone(), inner.clone(), any::<bool>()).prop_map(
                 |(e, lo, hi, negated)| BoundExpr::Between {
                     expr: Box::new(e),
                     low: Box::new(lo),
@@ -408,8 +411,61 @@ fn expr() -> impl Strategy<Value = BoundExpr> {
                     negated,
                 }
             ),
+            2 => (
+                prop::sample::select(vec![
+                    ScalarFunc::Coalesce,
+                    ScalarFunc::Nullif,
+                    ScalarFunc::Lower,
+                    ScalarFunc::Length,
+                    ScalarFunc::Substring,
+                    ScalarFunc::Concat,
+                    ScalarFunc::Abs,
+                    ScalarFunc::Round,
+                    ScalarFunc::Greatest,
+                    ScalarFunc::Mod,
+                ]),
+                prop::collection::vec(inner.clone(), 0..4),
+                widening(),
+            )
+                .prop_map(|(func, args, ty)| BoundExpr::Function { func, args, ty }),
+            2 => (
+                prop::option::of(inner.clone()),
+                prop::collection::vec((inner.clone(), inner.clone()), 1..3),
+                prop::option::of(inner.clone()),
+                widening(),
+            )
+                .prop_map(|(operand, whens, e, ty)| BoundExpr::Case {
+                    operand: operand.map(Box::new),
+                    whens,
+                    else_result: e.map(Box::new),
+                    ty,
+                }),
+            1 => (
+                inner,
+                prop::sample::select(vec![
+                    ColumnType::Int,
+                    ColumnType::Float,
+                    ColumnType::String,
+                    ColumnType::Bool,
+                    ColumnType::Json,
+                ]),
+            )
+                .prop_map(|(e, ty)| BoundExpr::Cast {
+                    expr: Box::new(e),
+                    ty,
+                }),
         ]
     })
+}
+
+/// A bound result type of `case` / `coalesce`: unknown, or float (ints
+/// widened).
+fn widening() -> impl Strategy<Value = Option<ColumnType>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(ColumnType::Float)),
+        Just(Some(ColumnType::Int))
+    ]
 }
 
 proptest! {
@@ -871,5 +927,108 @@ fn speed_of_a_comparison_with_a_constant() {
         fast / rounds,
         rows / rounds,
         rows.as_secs_f64() / fast.as_secs_f64()
+    );
+}
+
+#[test]
+fn case_and_coalesce_evaluate_a_branch_only_where_it_is_taken() {
+    let s = |x: &str| Value::String(x.into());
+    let c = one(&[s("12"), s("x"), Value::Null]);
+    let to_int = BoundExpr::Cast {
+        expr: Box::new(col(0)),
+        ty: ColumnType::Int,
+    };
+    // The cast fails on "x"; the case takes it only where the string is
+    // not "x".
+    let case = BoundExpr::Case {
+        operand: None,
+        whens: vec![(bin(BinaryOp::NotEq, col(0), lit(s("x"))), to_int.clone())],
+        else_result: Some(Box::new(lit(Value::Float(0.5)))),
+        ty: Some(ColumnType::Float),
+    };
+    assert_eq!(
+        eval(&case, &c).unwrap(),
+        vec![Value::Float(12.0), Value::Float(0.5), Value::Float(0.5)]
+    );
+    // The simple form compares the operand with each value.
+    let simple = BoundExpr::Case {
+        operand: Some(Box::new(col(0))),
+        whens: vec![
+            (lit(s("x")), lit(Value::Int(1))),
+            (lit(s("12")), lit(Value::Int(2))),
+        ],
+        else_result: None,
+        ty: Some(ColumnType::Int),
+    };
+    assert_eq!(
+        eval(&simple, &c).unwrap(),
+        vec![Value::Int(2), Value::Int(1), Value::Null]
+    );
+    // coalesce reaches the cast only at the null.
+    let co = BoundExpr::Function {
+        func: ScalarFunc::Coalesce,
+        args: vec![col(0), to_int.clone()],
+        ty: None,
+    };
+    assert_eq!(eval(&co, &c).unwrap(), vec![s("12"), s("x"), Value::Null]);
+    // Where the failing branch is taken, the error is the row path's.
+    let always = BoundExpr::Case {
+        operand: None,
+        whens: vec![(lit(Value::Bool(true)), to_int)],
+        else_result: None,
+        ty: None,
+    };
+    assert_eq!(code(eval(&always, &c)), Some(ErrorCode::TypeMismatch));
+}
+
+#[test]
+fn functions_over_vectors() {
+    let s = |x: &str| Value::String(x.into());
+    let c = Chunk::new(
+        vec![
+            Arc::new(Vector::from_values(&[s("Héllo"), Value::Null, s("ab")])),
+            Arc::new(Vector::from_values(&[
+                Value::Int(2),
+                Value::Int(1),
+                Value::Null,
+            ])),
+        ],
+        3,
+    );
+    let f = |func, args| BoundExpr::Function {
+        func,
+        args,
+        ty: None,
+    };
+    assert_eq!(
+        eval(&f(ScalarFunc::Upper, vec![col(0)]), &c).unwrap(),
+        vec![s("HÉLLO"), Value::Null, s("AB")]
+    );
+    assert_eq!(
+        eval(
+            &f(
+                ScalarFunc::Substring,
+                vec![col(0), col(1), lit(Value::Int(2))]
+            ),
+            &c
+        )
+        .unwrap(),
+        vec![s("él"), Value::Null, Value::Null]
+    );
+    assert_eq!(
+        eval(&f(ScalarFunc::Concat, vec![col(0), col(1)]), &c).unwrap(),
+        vec![s("Héllo2"), s("1"), s("ab")]
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Concat, col(0), col(1)), &c).unwrap(),
+        vec![s("Héllo2"), Value::Null, Value::Null]
+    );
+    assert_eq!(
+        eval(&bin(BinaryOp::Mod, col(1), lit(Value::Int(2))), &c).unwrap(),
+        vec![Value::Int(0), Value::Int(1), Value::Null]
+    );
+    assert_eq!(
+        code(eval(&f(ScalarFunc::Length, vec![col(1)]), &c)),
+        Some(ErrorCode::TypeMismatch)
     );
 }

@@ -382,7 +382,11 @@ fn rand_order(rng: &mut StdRng, s: &mut Select, cols: &[&Col], unique: &[Expr], 
 /// A select item over `cols`: mostly a column, else arithmetic, a
 /// comparison (a bool result) or a literal.
 fn rand_item(rng: &mut StdRng, cols: &[&Col], qualify: bool) -> SelectItem {
-    item(match rng.random_range(0..20) {
+    item(match rng.random_range(0..23) {
+        20..=22 => match super::functions::rand_function(rng, cols, qualify) {
+            Some(e) => e,
+            None => name(any(rng, cols), qualify),
+        },
         0..=13 => name(any(rng, cols), qualify),
         14..=17 => {
             let depth = rng.random_range(1..3);

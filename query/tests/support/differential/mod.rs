@@ -3,6 +3,7 @@
 //! text, the comparison of results and the pair of databases.
 
 pub mod compare;
+pub mod functions;
 pub mod generate;
 pub mod pair;
 pub mod schema;

@@ -1,7 +1,7 @@
 //! fasty syntax trees as SQLite text. fasty runs a statement's printed
 //! form (so its parser is exercised too); SQLite runs this translation.
 
-use fasty_query::ast::{BinaryOp, Expr, Select, UnaryOp};
+use fasty_query::ast::{BinaryOp, ColumnType, Expr, Select, UnaryOp};
 
 use super::schema::sql_literal;
 
@@ -69,6 +69,40 @@ pub fn sql_expr(e: &Expr) -> String {
             None => "count(*)".into(),
             Some(a) => format!("{}({})", func.name(), sql_expr(a)),
         },
+        Expr::Function { name, args } => {
+            let f = match name.as_str() {
+                "strpos" => "instr",
+                "substring" => "substr",
+                n => n,
+            };
+            let args: Vec<String> = args.iter().map(sql_expr).collect();
+            format!("{f}({})", args.join(", "))
+        }
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            let mut q = "(CASE".to_string();
+            if let Some(o) = operand {
+                q += &format!(" {}", sql_expr(o));
+            }
+            for (c, r) in whens {
+                q += &format!(" WHEN {} THEN {}", sql_expr(c), sql_expr(r));
+            }
+            if let Some(e) = else_result {
+                q += &format!(" ELSE {}", sql_expr(e));
+            }
+            q + " END)"
+        }
+        Expr::Cast { expr, ty } => {
+            let t = match ty {
+                ColumnType::Int => "INTEGER",
+                ColumnType::Float => "REAL",
+                _ => "TEXT",
+            };
+            format!("CAST({} AS {t})", sql_expr(expr))
+        }
     }
 }
 

@@ -79,6 +79,11 @@ keywords! {
     Null = "null" / b"null",
     True = "true" / b"true",
     False = "false" / b"false",
+    Left = "left" / b"left",
+    Inner = "inner" / b"inner",
+    Outer = "outer" / b"outer",
+    Distinct = "distinct" / b"distinct",
+    Having = "having" / b"having",
 }
 
 impl Kw {
@@ -104,7 +109,14 @@ impl Kw {
     pub(super) fn reserved(self) -> bool {
         !matches!(
             self,
-            Kw::Table | Kw::Index | Kw::Set | Kw::By | Kw::Begin | Kw::Commit | Kw::Rollback
+            Kw::Table
+                | Kw::Index
+                | Kw::Set
+                | Kw::By
+                | Kw::Begin
+                | Kw::Commit
+                | Kw::Rollback
+                | Kw::Outer
         )
     }
 }

@@ -805,7 +805,7 @@ impl<'a> Parser<'a> {
         if self.eat(Punct::Star, true) {
             self.expect_kw(Kw::From)?;
             let from = self.name(What::TableName)?;
-            return self.select_tail(Vec::new(), from);
+            return self.from_tail(Vec::new(), from);
         }
         let mut items = Vec::new();
         loop {
@@ -822,7 +822,7 @@ impl<'a> Parser<'a> {
         }
         if self.eat_kw(Kw::From, true) {
             let from = self.name(What::TableName)?;
-            return self.select_tail(items, from);
+            return self.from_tail(items, from);
         }
         // `select TABLE`: one bare, unqualified, unaliased name.
         if let [
@@ -879,10 +879,26 @@ impl<'a> Parser<'a> {
         Ok(None)
     }
 
-    /// An alias, joins, `where`, `group by`, `having`, `order by`,
-    /// `limit`, `offset`.
+    /// Joins, `where`, `group by`, `having`, `order by`, `limit`,
+    /// `offset`.
     fn select_tail(&mut self, items: Vec<SelectItem>, from: String) -> PResult<Select> {
-        let from_alias = self.table_alias()?;
+        self.select_tail_as(items, from, None)
+    }
+
+    /// [`Self::select_tail`] after `from NAME`, which may have an alias
+    /// (the `find NAME` and `select NAME` shorthands take none).
+    fn from_tail(&mut self, items: Vec<SelectItem>, from: String) -> PResult<Select> {
+        let alias = self.table_alias()?;
+        self.select_tail_as(items, from, alias)
+    }
+
+    /// [`Self::select_tail`] with the first table's alias.
+    fn select_tail_as(
+        &mut self,
+        items: Vec<SelectItem>,
+        from: String,
+        from_alias: Option<String>,
+    ) -> PResult<Select> {
         let mut joins = Vec::new();
         while let Some(kind) = self.join_kind()? {
             let table = self.name(What::TableName)?;

@@ -805,7 +805,7 @@ impl<'a> Parser<'a> {
         if self.eat(Punct::Star, true) {
             self.expect_kw(Kw::From)?;
             let from = self.name(What::TableName)?;
-            return self.from_tail(Vec::new(), from);
+            return self.aliased_tail(Vec::new(), from);
         }
         let mut items = Vec::new();
         loop {
@@ -822,7 +822,7 @@ impl<'a> Parser<'a> {
         }
         if self.eat_kw(Kw::From, true) {
             let from = self.name(What::TableName)?;
-            return self.from_tail(items, from);
+            return self.aliased_tail(items, from);
         }
         // `select TABLE`: one bare, unqualified, unaliased name.
         if let [
@@ -887,7 +887,7 @@ impl<'a> Parser<'a> {
 
     /// [`Self::select_tail`] after `from NAME`, which may have an alias
     /// (the `find NAME` and `select NAME` shorthands take none).
-    fn from_tail(&mut self, items: Vec<SelectItem>, from: String) -> PResult<Select> {
+    fn aliased_tail(&mut self, items: Vec<SelectItem>, from: String) -> PResult<Select> {
         let alias = self.table_alias()?;
         self.select_tail_as(items, from, alias)
     }

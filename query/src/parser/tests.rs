@@ -4,8 +4,8 @@
 //! with a hint where a keyword is close; no input makes the parser panic.
 
 use crate::ast::{
-    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy, Select, SelectItem,
-    Statement, UnaryOp,
+    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy, Select,
+    SelectItem, Statement, UnaryOp,
 };
 use crate::parser::{is_keyword, parse};
 use crate::{Error, ErrorCode};
@@ -1464,13 +1464,8 @@ fn select_strategy() -> impl Strategy<Value = Select> {
         0..3,
     );
     let joins = prop::collection::vec(
-        (
-            ident(),
-            expr(),
-            any::<bool>(),
-            prop::option::of(ident())
-        )
-            .prop_map(|(table, on, left, alias)| Join {
+        (ident(), expr(), any::<bool>(), prop::option::of(ident())).prop_map(
+            |(table, on, left, alias)| Join {
                 table,
                 on,
                 kind: if left {
@@ -1479,7 +1474,8 @@ fn select_strategy() -> impl Strategy<Value = Select> {
                     JoinKind::Inner
                 },
                 alias,
-            }),
+            },
+        ),
         0..3,
     );
     let order_by = prop::collection::vec(

@@ -149,6 +149,13 @@ pub struct Select {
     pub limit: Option<u64>,
     /// `offset N`.
     pub offset: Option<u64>,
+    /// `select distinct`: duplicate output rows dropped (nulls equal).
+    pub distinct: bool,
+    /// `having`: a predicate over the groups, after `group by`.
+    pub having: Option<Expr>,
+    /// `from TABLE [as] ALIAS`: the name the first table goes by in the
+    /// statement (instead of its own).
+    pub from_alias: Option<String>,
 }
 
 /// One output expression of a `select`, optionally renamed.
@@ -170,14 +177,30 @@ impl SelectItem {
     }
 }
 
-/// `join TABLE on EXPR` (an inner join; the planner requires an equality
-/// of two columns).
+/// `[inner | left [outer]] join TABLE [[as] ALIAS] on EXPR` (the planner
+/// requires an equality of two columns, optionally `and` conditions on
+/// the joined table alone).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Join {
     /// The joined table.
     pub table: String,
     /// The join condition.
     pub on: Expr,
+    /// Inner or left outer.
+    pub kind: JoinKind,
+    /// The name the joined table goes by in the statement.
+    pub alias: Option<String>,
+}
+
+/// The kind of a join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum JoinKind {
+    /// `join` / `inner join`: the pairs of rows that match.
+    #[default]
+    Inner,
+    /// `left join` / `left outer join`: every row before, with nulls for
+    /// the joined table's columns when nothing matches.
+    Left,
 }
 
 /// One `order by` key.
@@ -249,12 +272,15 @@ pub enum Expr {
         /// `not between`.
         negated: bool,
     },
-    /// `count(*)`, `count(e)`, `sum(e)`, `avg(e)`, `min(e)`, `max(e)`.
+    /// `count(*)`, `count(e)`, `sum(e)`, `avg(e)`, `min(e)`, `max(e)`,
+    /// and `f(distinct e)`.
     Aggregate {
         /// Which aggregate.
         func: AggFunc,
         /// The argument; `None` only for `count(*)`.
         arg: Option<Box<Expr>>,
+        /// `f(distinct e)`: over the distinct non-null values of `e`.
+        distinct: bool,
     },
     /// A scalar function call: `lower(name)`, `coalesce(a, b, 0)`. The
     /// name is kept as written (lower case from the parser); binding
@@ -559,6 +585,9 @@ pub fn write_string(f: &mut impl fmt::Write, s: &str) -> fmt::Result {
 impl fmt::Display for Select {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("select ")?;
+        if self.distinct {
+            f.write_str("distinct ")?;
+        }
         if self.items.is_empty() {
             f.write_str("*")?;
         } else {
@@ -573,8 +602,19 @@ impl fmt::Display for Select {
             }
         }
         write!(f, " from {}", self.from)?;
+        if let Some(a) = &self.from_alias {
+            write!(f, " as {a}")?;
+        }
         for j in &self.joins {
-            write!(f, " join {} on {}", j.table, j.on)?;
+            let kind = match j.kind {
+                JoinKind::Inner => "",
+                JoinKind::Left => " left",
+            };
+            write!(f, "{kind} join {}", j.table)?;
+            if let Some(a) = &j.alias {
+                write!(f, " as {a}")?;
+            }
+            write!(f, " on {}", j.on)?;
         }
         if let Some(w) = &self.filter {
             write!(f, " where {w}")?;
@@ -587,6 +627,9 @@ impl fmt::Display for Select {
                 }
                 write!(f, "{e}")?;
             }
+        }
+        if let Some(h) = &self.having {
+            write!(f, " having {h}")?;
         }
         if !self.order_by.is_empty() {
             f.write_str(" order by ")?;
@@ -717,8 +760,13 @@ impl fmt::Display for Expr {
                 f.write_str(" and ")?;
                 Expr::write_operand(f, high, 5)
             }
-            Expr::Aggregate { func, arg } => match arg {
+            Expr::Aggregate {
+                func,
+                arg,
+                distinct,
+            } => match arg {
                 None => write!(f, "{}(*)", func.name()),
+                Some(a) if *distinct => write!(f, "{}(distinct {a})", func.name()),
                 Some(a) => write!(f, "{}({a})", func.name()),
             },
             Expr::Function { .. } | Expr::Case { .. } => self.fmt_scalar(f),

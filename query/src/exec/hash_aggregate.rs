@@ -23,7 +23,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{BoxOp, ExecCtx, Kernel, Node, Operator, Part, build, parallel_parts};
 use crate::ast::AggFunc;
@@ -107,6 +107,8 @@ struct Spec {
     /// The aggregates and their arguments, as written and compiled
     /// (`None`: `count(*)`).
     aggs: Vec<(AggFunc, Option<(BoundExpr, Kernel)>)>,
+    /// Per aggregate: `f(distinct e)`.
+    distinct: Vec<bool>,
     /// Input columns any key or argument reads (for the row-by-row path).
     reads: Vec<usize>,
 }
@@ -157,6 +159,7 @@ impl<'a> HashAggregate<'a> {
                     Ok((a.func, arg))
                 })
                 .collect::<Result<_>>()?,
+            distinct: aggs.iter().map(|a| a.distinct).collect(),
             reads,
         };
         Ok(HashAggregate {
@@ -306,11 +309,52 @@ enum States {
     Min(Vec<Value>),
     /// `max(e)`: null until a value arrives.
     Max(Vec<Value>),
+    /// `count`, `sum` or `avg` of `distinct e`.
+    Distinct(Box<Distinct>),
+}
+
+/// The states of `f(distinct e)`: each group's distinct non-null values
+/// (by their order-preserving encoding, as groups are told apart), and
+/// `f`'s states over them.
+#[derive(Debug)]
+struct Distinct {
+    /// `f`'s states, fed each group's values once.
+    inner: States,
+    /// (group, encoded value) pairs seen.
+    seen: FxHashSet<(u32, Vec<u8>)>,
+    /// Per group, its distinct values in arrival order (for merging).
+    values: Vec<Vec<Value>>,
+}
+
+impl Distinct {
+    /// Adds `v` to group `g` unless null or already there.
+    fn add(&mut self, g: usize, v: &Value) -> Result<()> {
+        if v.is_null() {
+            return Ok(());
+        }
+        let mut enc = Vec::new();
+        keys::encode_ordered(v, &mut enc);
+        if self.seen.insert((g as u32, enc)) {
+            self.inner.add(g, v)?;
+            if let Some(vals) = self.values.get_mut(g) {
+                vals.push(v.clone());
+            }
+        }
+        Ok(())
+    }
 }
 
 impl States {
-    /// No groups yet, for aggregate `f` (`star`: `count(*)`).
-    fn new(f: AggFunc, star: bool) -> States {
+    /// No groups yet, for aggregate `f` (`star`: `count(*)`; `distinct`:
+    /// over distinct values, which changes nothing for `min` and `max`).
+    fn new(f: AggFunc, star: bool, distinct: bool) -> States {
+        if distinct && !star && matches!(f, AggFunc::Count | AggFunc::Sum | AggFunc::Avg) {
+            return States::Distinct(Box::new(Distinct {
+                inner: States::new(f, false, false),
+                seen: FxHashSet::default(),
+                values: Vec::new(),
+            }));
+        }
         match f {
             AggFunc::Count if star => States::CountRows(Vec::new()),
             AggFunc::Count => States::Count(Vec::new()),
@@ -328,6 +372,10 @@ impl States {
             States::Sum(v) => v.push(Sum::default()),
             States::Avg(v) => v.push((0.0, 0)),
             States::Min(v) | States::Max(v) => v.push(Value::Null),
+            States::Distinct(d) => {
+                d.inner.push_group();
+                d.values.push(Vec::new());
+            }
         }
     }
 
@@ -342,6 +390,17 @@ impl States {
             (States::Min(v), States::Min(o)) | (States::Max(v), States::Max(o)) => {
                 v.push(o[og].clone())
             }
+            (States::Distinct(d), States::Distinct(o)) => {
+                d.inner.push_copy(&o.inner, og);
+                let g = d.values.len() as u32;
+                let vals = o.values.get(og).cloned().unwrap_or_default();
+                for v in &vals {
+                    let mut enc = Vec::new();
+                    keys::encode_ordered(v, &mut enc);
+                    d.seen.insert((g, enc));
+                }
+                d.values.push(vals);
+            }
             (me, _) => me.push_group(),
         }
     }
@@ -352,6 +411,7 @@ impl States {
         match self {
             States::CountRows(c) => c[g] += 1,
             _ if v.is_null() => {}
+            States::Distinct(d) => d.add(g, v)?,
             States::Count(c) => c[g] += 1,
             States::Sum(s) => match v {
                 Value::Int(x) => s[g].add_int(*x)?,
@@ -506,6 +566,11 @@ impl States {
             (me @ States::Min(_), States::Min(o)) | (me @ States::Max(_), States::Max(o)) => {
                 me.add(g, &o[og])?
             }
+            (States::Distinct(d), States::Distinct(o)) => {
+                for v in o.values.get(og).into_iter().flatten() {
+                    d.add(g, v)?;
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -519,6 +584,7 @@ impl States {
             States::Avg(a) if a[g].1 == 0 => Value::Null,
             States::Avg(a) => Value::Float(a[g].0 / a[g].1 as f64),
             States::Min(m) | States::Max(m) => m[g].clone(),
+            States::Distinct(d) => d.inner.result(g),
         }
     }
 }
@@ -613,7 +679,8 @@ impl<'l> Groups<'l> {
             states: spec
                 .aggs
                 .iter()
-                .map(|(f, arg)| States::new(*f, arg.is_none()))
+                .zip(&spec.distinct)
+                .map(|((f, arg), &d)| States::new(*f, arg.is_none(), d))
                 .collect(),
             len: 0,
             meter: Meter::new(limits),

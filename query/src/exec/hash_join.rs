@@ -508,8 +508,8 @@ impl BuildTable {
     }
 
     /// Column `c` of `rows`, as a new vector; a null (or, for typed
-    /// columns, a zero) where a row is [`NONE`].
-    fn gather(&self, c: usize, rows: &[u32]) -> Result<Vector> {
+    /// columns unless `nulls`, a zero) where a row is [`NONE`].
+    fn gather(&self, c: usize, rows: &[u32], nulls: bool) -> Result<Vector> {
         let Some(first) = self.chunks.first().and_then(|ch| ch.columns.get(c)) else {
             return Ok(Vector::nulls(rows.len()));
         };
@@ -519,6 +519,7 @@ impl BuildTable {
             Some((col, r % VECTOR_SIZE))
         };
         match self.kinds.get(c) {
+            _ if nulls => {}
             Some(ColKind::Int) => {
                 let out = rows
                     .iter()
@@ -717,6 +718,7 @@ pub(crate) fn operator<'a>(
         filter,
         emit_build,
         build_left,
+        left_outer,
         ..
     } = node.plan
     else {
@@ -725,6 +727,12 @@ pub(crate) fn operator<'a>(
             "internal: not a hash join",
         ));
     };
+    if *left_outer && (!*emit_build || *build_left || !filter.is_empty()) {
+        return Err(Error::query(
+            ErrorCode::Unsupported,
+            "internal: a left hash join must emit its build columns after the probe's, unfiltered",
+        ));
+    }
     Ok(Box::new(
         HashJoin::new(
             probe,
@@ -734,7 +742,8 @@ pub(crate) fn operator<'a>(
             *emit_build,
             ctx.limits,
         )?
-        .with_build_left(*build_left),
+        .with_build_left(*build_left)
+        .with_left_outer(*left_outer),
     ))
 }
 
@@ -780,6 +789,8 @@ pub(crate) struct HashJoin<'a> {
     emit_build: bool,
     /// Whether the build columns come first in the output.
     build_left: bool,
+    /// Whether a probe row without a match is kept (build columns null).
+    left_outer: bool,
     /// The statement's limits.
     limits: &'a Limits,
     /// The probe chunk being joined.
@@ -815,6 +826,7 @@ impl<'a> HashJoin<'a> {
             filter: Predicate::compile(filter)?,
             emit_build,
             build_left: false,
+            left_outer: false,
             limits,
             cur: None,
             buf: Vec::new(),
@@ -825,6 +837,14 @@ impl<'a> HashJoin<'a> {
     /// probe; `filter` is then over that order).
     pub(crate) fn with_build_left(mut self, build_left: bool) -> HashJoin<'a> {
         self.build_left = build_left;
+        self
+    }
+
+    /// The join as a left outer one: each probe row without a match comes
+    /// out once, with nulls for the build columns (which must follow the
+    /// probe columns, unfiltered).
+    pub(crate) fn with_left_outer(mut self, left_outer: bool) -> HashJoin<'a> {
+        self.left_outer = left_outer;
         self
     }
 
@@ -878,6 +898,8 @@ impl<'a> HashJoin<'a> {
         let chunk = cur.chunk;
         let mut sel = Vec::with_capacity(cur.heads.len());
         match &chunk.sel {
+            // Every row in play stays: matched or null-extended.
+            _ if self.left_outer => sel.extend(chunk.positions().map(|p| p as u32)),
             Some(s) => {
                 for (&p, &h) in s.iter().zip(&cur.heads) {
                     if h != NONE {
@@ -906,7 +928,7 @@ impl<'a> HashJoin<'a> {
             }
             let mut built = Vec::with_capacity(self.table.width + columns.len());
             for c in 0..self.table.width {
-                built.push(Arc::new(self.table.gather(c, &rows)?));
+                built.push(Arc::new(self.table.gather(c, &rows, self.left_outer)?));
             }
             if self.build_left {
                 built.append(&mut columns);
@@ -951,6 +973,11 @@ impl Operator for HashJoin<'_> {
             let mut build_rows = Vec::new();
             while probe_pos.len() < VECTOR_SIZE && cur.i < cur.heads.len() {
                 if cur.at == NONE {
+                    // A row without any match, kept once by a left join.
+                    if self.left_outer && cur.heads.get(cur.i) == Some(&NONE) {
+                        probe_pos.push(cur.chunk.position(cur.i) as u32);
+                        build_rows.push(NONE);
+                    }
                     cur.i += 1;
                     cur.at = cur.heads.get(cur.i).copied().unwrap_or(NONE);
                     continue;
@@ -967,7 +994,7 @@ impl Operator for HashJoin<'_> {
                 let built = self.emit_build && self.build_left;
                 if built {
                     for c in 0..table.width {
-                        columns.push(Arc::new(table.gather(c, &build_rows)?));
+                        columns.push(Arc::new(table.gather(c, &build_rows, self.left_outer)?));
                     }
                 }
                 for c in &chunk.columns {
@@ -975,7 +1002,7 @@ impl Operator for HashJoin<'_> {
                 }
                 if self.emit_build && !built {
                     for c in 0..table.width {
-                        columns.push(Arc::new(table.gather(c, &build_rows)?));
+                        columns.push(Arc::new(table.gather(c, &build_rows, self.left_outer)?));
                     }
                 }
                 Some(Chunk {

@@ -165,6 +165,9 @@ fn aggregate(
     limits: &Limits,
 ) -> Result<Groups> {
     let mut groups = Groups::new();
+    // `f(distinct e)`: (group, aggregate, value) already added.
+    let mut seen: std::collections::HashSet<(Vec<u8>, usize, Vec<u8>)> =
+        std::collections::HashSet::new();
     if keys.is_empty() {
         groups.insert(
             Vec::new(),
@@ -183,17 +186,27 @@ fn aggregate(
         for v in &vals {
             crate::keys::encode_ordered(v, &mut enc);
         }
-        let g = match groups.entry(enc) {
+        let g = match groups.entry(enc.clone()) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 limits.hold(row_bytes(&vals) + 16 * aggs.len())?;
                 v.insert((vals, aggs.iter().map(|a| AggState::new(a.func)).collect()))
             }
         };
-        for (a, s) in aggs.iter().zip(g.1.iter_mut()) {
+        for (i, (a, s)) in aggs.iter().zip(g.1.iter_mut()).enumerate() {
             match &a.arg {
                 None => s.add(None)?,
-                Some(e) => s.add(Some(&e.eval_row(&r)?))?,
+                Some(e) => {
+                    let v = e.eval_row(&r)?;
+                    if a.distinct && !v.is_null() {
+                        let mut ve = Vec::new();
+                        crate::keys::encode_ordered(&v, &mut ve);
+                        if !seen.insert((enc.clone(), i, ve)) {
+                            continue;
+                        }
+                    }
+                    s.add(Some(&v))?
+                }
             }
         }
     }
@@ -288,8 +301,10 @@ fn run_part(
             filter,
             emit_build,
             build_left,
+            left_outer,
             ..
         } => {
+            let width = plan.children()[1].fields().len();
             let build = input(1)?;
             for b in &build {
                 limits.hold(row_bytes(b))?;
@@ -297,8 +312,10 @@ fn run_part(
             let mut out = Vec::new();
             for p in input(0)? {
                 let k = probe_key.eval_row(&p)?;
+                let mut matched = false;
                 for b in &build {
                     if same_key(&k, &build_key.eval_row(b)?) {
+                        matched = true;
                         let row: Vec<Value> = if *build_left {
                             b.iter().chain(&p).cloned().collect()
                         } else {
@@ -308,6 +325,11 @@ fn run_part(
                             out.push(if *emit_build { row } else { p.clone() });
                         }
                     }
+                }
+                if *left_outer && !matched {
+                    let mut row = p.clone();
+                    row.resize(p.len() + width, Value::Null);
+                    out.push(row);
                 }
             }
             out
@@ -351,8 +373,10 @@ fn run_part(
         Physical::HashAggregate { keys, aggs, .. } => {
             // A parallel scan's parts aggregate on their own (the first
             // part in key order that fails decides the error), then merge
-            // in key order.
-            let groups = match parts_of(plan.children()[0], tables).filter(|_| part.is_none()) {
+            // in key order. (Distinct aggregates merge by their values,
+            // which the errors cannot tell: they run whole here.)
+            let whole = part.is_some() || aggs.iter().any(|a| a.distinct);
+            let groups = match parts_of(plan.children()[0], tables).filter(|_| !whole) {
                 None => aggregate(input(0)?, keys, aggs, limits)?,
                 Some(parts) => {
                     let mut each = Vec::new();

@@ -837,18 +837,22 @@ pub(crate) mod tests {
                                 (0, _) | (_, true) => AggCall {
                                     func: AggFunc::Count,
                                     arg: None,
+                                    distinct: false,
                                 },
                                 (1, _) => AggCall {
                                     func: AggFunc::Count,
                                     arg,
+                                    distinct: false,
                                 },
                                 (2, _) => AggCall {
                                     func: AggFunc::Min,
                                     arg,
+                                    distinct: false,
                                 },
                                 _ => AggCall {
                                     func: AggFunc::Max,
                                     arg,
+                                    distinct: false,
                                 },
                             }
                         })

@@ -80,6 +80,11 @@ keywords! {
     True = "true" / b"true",
     False = "false" / b"false",
     Case = "case" / b"case",
+    Left = "left" / b"left",
+    Inner = "inner" / b"inner",
+    Outer = "outer" / b"outer",
+    Distinct = "distinct" / b"distinct",
+    Having = "having" / b"having",
 }
 
 impl Kw {
@@ -105,7 +110,14 @@ impl Kw {
     pub(super) fn reserved(self) -> bool {
         !matches!(
             self,
-            Kw::Table | Kw::Index | Kw::Set | Kw::By | Kw::Begin | Kw::Commit | Kw::Rollback
+            Kw::Table
+                | Kw::Index
+                | Kw::Set
+                | Kw::By
+                | Kw::Begin
+                | Kw::Commit
+                | Kw::Rollback
+                | Kw::Outer
         )
     }
 }

@@ -21,8 +21,8 @@
 //!            | "create" "index" ["if" "not" "exists"] NAME "on" NAME "(" NAME ")"
 //!            | "drop" ("table" | "index") ["if" "exists"] NAME   -- "if", "exists" are not reserved
 //!            | ("insert" | "upsert") NAME (object | "[" [object {"," object} [","]] "]")
-//!            | "select" "*" "from" NAME tail
-//!            | "select" item {"," item} "from" NAME tail
+//!            | "select" ["distinct"] "*" "from" NAME [alias] tail
+//!            | "select" ["distinct"] item {"," item} "from" NAME [alias] tail
 //!            | "select" NAME tail                  -- = select * from NAME
 //!            | "find" NAME tail                    -- = select * from NAME
 //!            | "update" NAME "set" NAME "=" expr {"," NAME "=" expr} ["where" expr]
@@ -32,8 +32,10 @@
 //!            | "commit" | "rollback"
 //! coldef     = NAME ":" ("int" | "float" | "string" | "bool" | "json")
 //! item       = expr ["as" NAME]
-//! tail       = {"join" NAME "on" expr} ["where" expr] ["group" "by" expr {"," expr}]
-//!              ["order" "by" key {"," key}] [limit [offset] | offset [limit]]
+//! alias      = ["as"] NAME
+//! tail       = {join NAME [alias] "on" expr} ["where" expr] ["group" "by" expr {"," expr}]
+//!              ["having" expr] ["order" "by" key {"," key}] [limit [offset] | offset [limit]]
+//! join       = ["inner"] "join" | "left" ["outer"] "join"     -- "outer" is not reserved
 //! key        = expr ["asc" | "desc"]
 //! limit      = "limit" INTEGER            offset = "offset" INTEGER
 //!
@@ -48,7 +50,7 @@
 //! sum        = product {("+" | "-") product}
 //! product    = unary {("*" | "/") unary}
 //! unary      = "-" unary | atom                 -- "-" touching a number: a negative literal
-//! atom       = literal | name | AGG "(" ("*" | expr) ")" | "(" expr ")"
+//! atom       = literal | name | AGG "(" ("*" | ["distinct"] expr) ")" | "(" expr ")"
 //! name       = NAME {"." WORD}                  -- a.b.c; parts after a dot may be keywords
 //! AGG        = "count" | "sum" | "avg" | "min" | "max"    -- "*" only in count(*)
 //!
@@ -72,7 +74,7 @@
 //! **Reserved words** (not usable as bare names, in any case): `select
 //! find insert upsert update delete create drop explain from join on where
 //! group order asc desc limit offset as or and not like is in between null
-//! true false`. `table`, `index`, `set` and `by` are keywords only where
+//! true false left inner distinct having`. `table`, `index`, `set` and `by` are keywords only where
 //! the grammar fixes them, and column types and aggregate names only in
 //! their places, so all of those remain valid names. Object keys and the
 //! parts of a dotted name after the first may be any word.
@@ -104,8 +106,8 @@ mod limit_tests;
 mod tests;
 
 use crate::ast::{
-    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, Literal, OrderBy, Select, SelectItem,
-    Statement, UnaryOp,
+    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy, Select,
+    SelectItem, Statement, UnaryOp,
 };
 use crate::error::{Error, ErrorCode, Result};
 use expected::{Expected, ExpectedSet, What};
@@ -228,6 +230,7 @@ pub fn check_depth(statement: &Statement) -> Result<()> {
             stack.extend(s.joins.iter().map(|j| (Item::Expr(&j.on), 1)));
             stack.extend(s.filter.iter().map(|e| (Item::Expr(e), 1)));
             stack.extend(s.group_by.iter().map(|e| (Item::Expr(e), 1)));
+            stack.extend(s.having.iter().map(|e| (Item::Expr(e), 1)));
             stack.extend(s.order_by.iter().map(|o| (Item::Expr(&o.expr), 1)));
         }
         Statement::Update {
@@ -316,6 +319,14 @@ pub fn check_depth(statement: &Statement) -> Result<()> {
 pub fn is_keyword(word: &str) -> bool {
     Kw::from_word(word).is_some_and(Kw::reserved)
 }
+
+/// The words that may follow a table name in a `select` (or do in SQL:
+/// `right`, `full`, `cross`, `natural`, `using`): a bare word that is one
+/// of them, or close to one, is not read as an alias.
+const CLAUSE_WORDS: [&str; 15] = [
+    "where", "join", "inner", "left", "group", "having", "order", "limit", "offset", "outer",
+    "right", "full", "cross", "natural", "using",
+];
 
 /// A parse failed; the details are in the [`Parser`].
 struct Fail;
@@ -801,10 +812,18 @@ impl<'a> Parser<'a> {
 
     /// After `select`.
     fn select(&mut self) -> PResult<Select> {
+        let distinct = self.eat_kw(Kw::Distinct, false);
+        let mut s = self.select_items()?;
+        s.distinct = distinct;
+        Ok(s)
+    }
+
+    /// After `select [distinct]`.
+    fn select_items(&mut self) -> PResult<Select> {
         if self.eat(Punct::Star, true) {
             self.expect_kw(Kw::From)?;
             let from = self.name(What::TableName)?;
-            return self.select_tail(Vec::new(), from);
+            return self.aliased_tail(Vec::new(), from);
         }
         let mut items = Vec::new();
         loop {
@@ -821,7 +840,7 @@ impl<'a> Parser<'a> {
         }
         if self.eat_kw(Kw::From, true) {
             let from = self.name(What::TableName)?;
-            return self.select_tail(items, from);
+            return self.aliased_tail(items, from);
         }
         // `select TABLE`: one bare, unqualified, unaliased name.
         if let [
@@ -838,14 +857,78 @@ impl<'a> Parser<'a> {
         Err(Fail)
     }
 
-    /// Joins, `where`, `group by`, `order by`, `limit`, `offset`.
+    /// A table's `[as] ALIAS`, if one follows. A bare word of four or
+    /// more letters that looks like a misspelt clause keyword (`wher`)
+    /// is not taken as an alias, so that it fails where it stands, with
+    /// a hint.
+    fn table_alias(&mut self) -> PResult<Option<String>> {
+        if self.eat_kw(Kw::As, false) {
+            return Ok(Some(self.name(What::Alias)?));
+        }
+        match self.cur.tok {
+            Tok::Word(kw) if kw.is_none_or(|k| !k.reserved()) => {
+                let text = self.cur_text();
+                let lower = text.to_ascii_lowercase();
+                if CLAUSE_WORDS.contains(&lower.as_str())
+                    || (text.len() >= 4 && crate::hint::closest(text, CLAUSE_WORDS).is_some())
+                {
+                    return Ok(None);
+                }
+                Ok(Some(self.name(What::Alias)?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// `join`, `inner join`, `left [outer] join`, if one is next.
+    fn join_kind(&mut self) -> PResult<Option<JoinKind>> {
+        if self.eat_kw(Kw::Join, false) {
+            return Ok(Some(JoinKind::Inner));
+        }
+        if self.eat_kw(Kw::Inner, false) {
+            self.expect_kw(Kw::Join)?;
+            return Ok(Some(JoinKind::Inner));
+        }
+        if self.eat_kw(Kw::Left, false) {
+            self.eat_kw(Kw::Outer, false);
+            self.expect_kw(Kw::Join)?;
+            return Ok(Some(JoinKind::Left));
+        }
+        Ok(None)
+    }
+
+    /// Joins, `where`, `group by`, `having`, `order by`, `limit`,
+    /// `offset`.
     fn select_tail(&mut self, items: Vec<SelectItem>, from: String) -> PResult<Select> {
+        self.select_tail_as(items, from, None)
+    }
+
+    /// [`Self::select_tail`] after `from NAME`, which may have an alias
+    /// (the `find NAME` and `select NAME` shorthands take none).
+    fn aliased_tail(&mut self, items: Vec<SelectItem>, from: String) -> PResult<Select> {
+        let alias = self.table_alias()?;
+        self.select_tail_as(items, from, alias)
+    }
+
+    /// [`Self::select_tail`] with the first table's alias.
+    fn select_tail_as(
+        &mut self,
+        items: Vec<SelectItem>,
+        from: String,
+        from_alias: Option<String>,
+    ) -> PResult<Select> {
         let mut joins = Vec::new();
-        while self.eat_kw(Kw::Join, false) {
+        while let Some(kind) = self.join_kind()? {
             let table = self.name(What::TableName)?;
+            let alias = self.table_alias()?;
             self.expect_kw(Kw::On)?;
             let on = self.expr()?;
-            joins.push(Join { table, on });
+            joins.push(Join {
+                table,
+                on,
+                kind,
+                alias,
+            });
         }
         let filter = self.filter()?;
         let mut group_by = Vec::new();
@@ -858,6 +941,11 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        let having = if self.eat_kw(Kw::Having, false) {
+            Some(self.expr()?)
+        } else {
+            None
+        };
         let mut order_by = Vec::new();
         if self.eat_kw(Kw::Order, false) {
             self.expect_kw(Kw::By)?;
@@ -894,6 +982,9 @@ impl<'a> Parser<'a> {
             order_by,
             limit,
             offset,
+            distinct: false,
+            having,
+            from_alias,
         })
     }
 
@@ -1400,6 +1491,7 @@ impl<'a> Parser<'a> {
             );
         };
         self.bump();
+        let mut distinct = false;
         let (arg, h) = if self.is_punct(Punct::Star) {
             if func != AggFunc::Count {
                 let at = self.cur.start;
@@ -1418,12 +1510,20 @@ impl<'a> Parser<'a> {
             if func == AggFunc::Count {
                 self.note(Expected::Punct(Punct::Star), true);
             }
+            distinct = self.eat_kw(Kw::Distinct, false);
             let (arg, h) = self.nested(Self::or_expr)?;
             (Some(Box::new(arg)), h)
         };
         self.expect(Punct::RParen)?;
         let h = self.height(h + 1, name.start)?;
-        Ok((Expr::Aggregate { func, arg }, h))
+        Ok((
+            Expr::Aggregate {
+                func,
+                arg,
+                distinct,
+            },
+            h,
+        ))
     }
 
     // ---- literals ----

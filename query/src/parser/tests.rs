@@ -4,8 +4,8 @@
 //! with a hint where a keyword is close; no input makes the parser panic.
 
 use crate::ast::{
-    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, Literal, OrderBy, Select, SelectItem,
-    Statement, UnaryOp,
+    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy, Select,
+    SelectItem, Statement, UnaryOp,
 };
 use crate::parser::{is_keyword, parse};
 use crate::{Error, ErrorCode};
@@ -59,6 +59,7 @@ fn agg(func: AggFunc, arg: Option<Expr>) -> Expr {
     Expr::Aggregate {
         func,
         arg: arg.map(Box::new),
+        distinct: false,
     }
 }
 
@@ -77,6 +78,9 @@ fn from(table: &str) -> Select {
         order_by: Vec::new(),
         limit: None,
         offset: None,
+        distinct: false,
+        having: None,
+        from_alias: None,
     }
 }
 
@@ -327,6 +331,8 @@ fn spec_selects() {
             joins: vec![Join {
                 table: "users".into(),
                 on: bin(name("orders.user_id"), Eq, name("users.id")),
+                kind: JoinKind::Inner,
+                alias: None,
             }],
             limit: Some(10),
             ..from("orders")
@@ -749,11 +755,15 @@ fn select_forms() {
             joins: vec![
                 Join {
                     table: "b".into(),
-                    on: bin(name("a.x"), Eq, name("b.x"))
+                    on: bin(name("a.x"), Eq, name("b.x")),
+                    kind: JoinKind::Inner,
+                    alias: None,
                 },
                 Join {
                     table: "c".into(),
-                    on: bin(name("b.y"), Eq, name("c.y"))
+                    on: bin(name("b.y"), Eq, name("c.y")),
+                    kind: JoinKind::Inner,
+                    alias: None,
                 },
             ],
             order_by: vec![
@@ -1361,7 +1371,7 @@ fn expr() -> impl Strategy<Value = Expr> {
             parts.extend(rest);
             Expr::Name(parts)
         }),
-        1 => Just(Expr::Aggregate { func: AggFunc::Count, arg: None }),
+        1 => Just(Expr::Aggregate { func: AggFunc::Count, arg: None, distinct: false }),
     ];
     leaf.prop_recursive(4, 48, 4, |inner| {
         let b = |e: Expr| Box::new(e);
@@ -1433,11 +1443,13 @@ fn expr() -> impl Strategy<Value = Expr> {
                     AggFunc::Min,
                     AggFunc::Max,
                 ]),
-                inner.clone()
+                inner.clone(),
+                any::<bool>()
             )
-                .prop_map(move |(func, a)| Expr::Aggregate {
+                .prop_map(move |(func, a, distinct)| Expr::Aggregate {
                     func,
-                    arg: Some(b(a))
+                    arg: Some(b(a)),
+                    distinct
                 }),
             (
                 prop::sample::select(vec!["coalesce", "lower", "substring", "round"]),
@@ -1472,7 +1484,18 @@ fn select_strategy() -> impl Strategy<Value = Select> {
         0..3,
     );
     let joins = prop::collection::vec(
-        (ident(), expr()).prop_map(|(table, on)| Join { table, on }),
+        (ident(), expr(), any::<bool>(), prop::option::of(ident())).prop_map(
+            |(table, on, left, alias)| Join {
+                table,
+                on,
+                kind: if left {
+                    JoinKind::Left
+                } else {
+                    JoinKind::Inner
+                },
+                alias,
+            },
+        ),
         0..3,
     );
     let order_by = prop::collection::vec(
@@ -1488,9 +1511,14 @@ fn select_strategy() -> impl Strategy<Value = Select> {
         order_by,
         prop::option::of(prop_oneof![any::<u64>(), 0..100u64]),
         prop::option::of(prop_oneof![any::<u64>(), 0..100u64]),
+        (
+            any::<bool>(),
+            prop::option::of(expr()),
+            prop::option::of(ident()),
+        ),
     )
         .prop_map(
-            |(items, from, joins, filter, group_by, order_by, limit, offset)| Select {
+            |(
                 items,
                 from,
                 joins,
@@ -1499,6 +1527,19 @@ fn select_strategy() -> impl Strategy<Value = Select> {
                 order_by,
                 limit,
                 offset,
+                (distinct, having, from_alias),
+            )| Select {
+                items,
+                from,
+                joins,
+                filter,
+                group_by,
+                order_by,
+                limit,
+                offset,
+                distinct,
+                having,
+                from_alias,
             },
         )
 }

@@ -11,7 +11,7 @@
 //! after table, so an expression's column position is the same at every
 //! step of the chain.
 
-use crate::ast::{Expr, Select};
+use crate::ast::{Expr, JoinKind, Select};
 use crate::catalog::Catalog;
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{self, check_pattern, conjuncts, constant, has_aggregate};
@@ -19,7 +19,7 @@ use crate::plan::bound::BoundExpr;
 use crate::plan::logical::{AggCall, Logical, SortKey};
 use crate::plan::scalar;
 use crate::plan::scope::{
-    Binder, Columns, GroupBinder, Scope, distinct_names, join_columns, order_by_exprs, same_expr,
+    Binder, Columns, GroupBinder, Scope, distinct_names, join_condition, order_by_exprs, same_expr,
     type_of,
 };
 use crate::value::Value;
@@ -142,8 +142,10 @@ pub(crate) fn bind_expr(e: &Expr, b: &dyn Binder) -> Result<BoundExpr> {
 /// column or an output alias).
 pub(crate) fn bind_select(cat: &Catalog, s: &Select) -> Result<BoundSelect> {
     let mut tables = vec![cat.table(&s.from)?.clone()];
+    let mut names = vec![s.from_alias.clone().unwrap_or_else(|| s.from.clone())];
     for j in &s.joins {
         tables.push(cat.table(&j.table)?.clone());
+        names.push(j.alias.clone().unwrap_or_else(|| j.table.clone()));
     }
     if tables.len() > 64 {
         return Err(Error::query(
@@ -151,7 +153,19 @@ pub(crate) fn bind_select(cat: &Catalog, s: &Select) -> Result<BoundSelect> {
             "more than 64 tables in one statement (too complex)",
         ));
     }
-    let scope = Scope::new(tables);
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            return Err(Error::hinted(
+                ErrorCode::Unsupported,
+                format!("table name \"{n}\" is used twice in one statement"),
+                Some(format!(
+                    "give one of them an alias (\"join {} as {n}2 on ...\")",
+                    tables[i].name
+                )),
+            ));
+        }
+    }
+    let scope = Scope::named(tables, names);
     let n = scope.tables.len();
 
     // Which conjunct goes where: to the earliest step where all its tables
@@ -209,10 +223,25 @@ pub(crate) fn bind_select(cat: &Catalog, s: &Select) -> Result<BoundSelect> {
     }
     let mut join_keys = Vec::new();
     for (k, j) in s.joins.iter().enumerate() {
-        let (l, r) = join_columns(&scope, &j.on, k + 1)?;
+        if has_aggregate(&j.on) {
+            return Err(Error::query(
+                ErrorCode::Unsupported,
+                "aggregates are not allowed in a join condition",
+            ));
+        }
+        let (l, r, extra) = join_condition(&scope, &j.on, k + 1)?;
         mark(&l)?;
         mark(&r)?;
-        join_keys.push((l, r));
+        let mut on = Vec::with_capacity(extra.len());
+        for e in extra {
+            mark(&e)?;
+            let set = scope.tables_of(&e)?;
+            on.push((e, set));
+        }
+        join_keys.push((l, r, on));
+    }
+    if let Some(h) = &s.having {
+        mark(h)?;
     }
     if s.items.is_empty() {
         for t in &mut needed {
@@ -254,14 +283,42 @@ pub(crate) fn bind_select(cat: &Catalog, s: &Select) -> Result<BoundSelect> {
     let mut plan = scan(0, first);
     // Each join: the joined table's own conjuncts go into its scan, the
     // ones that also need tables before it into the join.
-    for (k, (l, r)) in join_keys.iter().enumerate() {
+    for (k, (l, r, on)) in join_keys.iter().enumerate() {
         let ti = k + 1;
         let shift = base[ti];
+        let left_join = s.joins[k].kind == JoinKind::Left;
         let mut own = Vec::new();
         let mut cross = Vec::new();
         let mut order = Vec::new();
+        // `on`'s other conjuncts: the joined table's own ones filter its
+        // rows before the join (for a left join too: a row they reject
+        // matches nothing); ones over tables before it filter the pairs.
+        for (t, set) in on {
+            let b = layout.bind(t)?;
+            if set & !(1 << ti) == 0 {
+                own.push(b.remap(&|i| i - shift));
+                order.push(true);
+            } else if left_join {
+                return Err(Error::query(
+                    ErrorCode::Unsupported,
+                    format!(
+                        "a left join's condition may add conditions on the joined table only, not \"{t}\" (move it to where, or use join)"
+                    ),
+                ));
+            } else {
+                cross.push(b);
+                order.push(false);
+            }
+        }
+        // `where` conjuncts whose last table is this one: after a left
+        // join they see its null-extended rows, so they filter above it.
+        let mut after = Vec::new();
         for (t, set) in &per_step[ti] {
             let b = layout.bind(t)?;
+            if left_join {
+                after.push(b);
+                continue;
+            }
             let is_own = set & !(1 << ti) == 0;
             if is_own {
                 own.push(b.remap(&|i| i - shift));
@@ -279,7 +336,14 @@ pub(crate) fn bind_select(cat: &Catalog, s: &Select) -> Result<BoundSelect> {
             right_key,
             filter: cross,
             order,
+            kind: s.joins[k].kind,
         };
+        if !after.is_empty() {
+            plan = Logical::Filter {
+                input: Box::new(plan),
+                predicate: after,
+            };
+        }
     }
     output(&layout, s, plan)
 }
@@ -300,10 +364,89 @@ impl Layout<'_> {
     }
 }
 
-/// Adds the output stage (aggregate, sort, limit, project) over `input`.
+/// Adds the output stage over `input`: [`output_rows`], and for `select
+/// distinct` an aggregate keyed on every output column (nulls equal)
+/// with the sort and limit above it.
 fn output(layout: &Layout<'_>, s: &Select, input: Logical) -> Result<BoundSelect> {
+    if !s.distinct {
+        return output_rows(layout, s, input);
+    }
+    let rows = Select {
+        order_by: Vec::new(),
+        limit: None,
+        offset: None,
+        distinct: false,
+        ..s.clone()
+    };
+    let bound = output_rows(layout, &rows, input)?;
+    let keys: Vec<BoundExpr> = bound
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, (name, ty))| BoundExpr::column(i, *ty, name.clone()))
+        .collect();
+    // Each sort key must be an output column (as in SQL): the rows it
+    // would sort by are gone.
+    let sort_keys = s
+        .order_by
+        .iter()
+        .map(|o| {
+            let at = if s.items.is_empty() {
+                match layout.bind(&o.expr)? {
+                    BoundExpr::Column { index, .. } => Some(index),
+                    _ => None,
+                }
+            } else {
+                s.items.iter().position(|i| {
+                    matches!(&o.expr, Expr::Name(p) if p.len() == 1 && i.alias.as_deref() == Some(&p[0]))
+                        || same_expr(layout.scope, &i.expr, &o.expr)
+                })
+            };
+            match at.and_then(|i| keys.get(i)) {
+                Some(k) => Ok(SortKey {
+                    expr: k.clone(),
+                    desc: o.desc,
+                }),
+                None => Err(Error::query(
+                    ErrorCode::Unsupported,
+                    format!(
+                        "with select distinct, order by \"{}\" must be one of the selected columns",
+                        o.expr
+                    ),
+                )),
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut plan = Logical::Aggregate {
+        input: Box::new(bound.plan),
+        keys,
+        aggs: Vec::new(),
+    };
+    if !sort_keys.is_empty() {
+        plan = Logical::Sort {
+            input: Box::new(plan),
+            keys: sort_keys,
+        };
+    }
+    if s.limit.is_some() || s.offset.is_some_and(|o| o > 0) {
+        plan = Logical::Limit {
+            input: Box::new(plan),
+            limit: s.limit,
+            offset: s.offset.unwrap_or(0),
+        };
+    }
+    Ok(BoundSelect {
+        plan,
+        columns: bound.columns,
+    })
+}
+
+/// Adds the output stage (aggregate, having, sort, limit, project) over
+/// `input`.
+fn output_rows(layout: &Layout<'_>, s: &Select, input: Logical) -> Result<BoundSelect> {
     let scope = layout.scope;
     let aggregate = !s.group_by.is_empty()
+        || s.having.is_some()
         || s.items.iter().any(|i| has_aggregate(&i.expr))
         || s.order_by.iter().any(|o| has_aggregate(&o.expr));
     let limit = |plan: Logical| {
@@ -334,10 +477,12 @@ fn output(layout: &Layout<'_>, s: &Select, input: Logical) -> Result<BoundSelect
         let columns = scope
             .tables
             .iter()
-            .flat_map(|(t, _)| {
+            .enumerate()
+            .flat_map(|(ti, (t, _))| {
+                let table = scope.name(ti);
                 t.columns.iter().map(move |c| {
                     let name = if qualify {
-                        format!("{}.{}", t.name, c.name)
+                        format!("{table}.{}", c.name)
                     } else {
                         c.name.clone()
                     };
@@ -402,6 +547,7 @@ fn output(layout: &Layout<'_>, s: &Select, input: Logical) -> Result<BoundSelect
         .items
         .iter()
         .map(|i| &i.expr)
+        .chain(s.having.iter())
         .chain(order_exprs.iter().map(|o| &o.expr))
     {
         let mut err = None;
@@ -438,14 +584,23 @@ fn output(layout: &Layout<'_>, s: &Select, input: Logical) -> Result<BoundSelect
         .collect::<Result<Vec<_>>>()?;
     let mut calls = Vec::new();
     for a in &aggs {
-        let Expr::Aggregate { func, arg } = a else {
+        let Expr::Aggregate {
+            func,
+            arg,
+            distinct,
+        } = a
+        else {
             continue;
         };
         let arg = match arg {
             Some(x) => Some(layout.bind(x)?),
             None => None,
         };
-        calls.push(AggCall { func: *func, arg });
+        calls.push(AggCall {
+            func: *func,
+            arg,
+            distinct: *distinct,
+        });
     }
     // Over the group row `[keys.., aggregates..]`.
     let group = GroupBinder {
@@ -468,11 +623,23 @@ fn output(layout: &Layout<'_>, s: &Select, input: Logical) -> Result<BoundSelect
             })
         })
         .collect::<Result<_>>()?;
-    let agg = Logical::Aggregate {
+    let mut agg = Logical::Aggregate {
         input: Box::new(input),
         keys,
         aggs: calls,
     };
+    if let Some(h) = &s.having {
+        let mut predicate = Vec::new();
+        let mut terms = Vec::new();
+        conjuncts(h, &mut terms);
+        for t in &terms {
+            predicate.push(bind_expr(t, &group)?);
+        }
+        agg = Logical::Filter {
+            input: Box::new(agg),
+            predicate,
+        };
+    }
     let plan = Logical::Project {
         input: Box::new(limit(sort(agg, order))),
         exprs: items,
@@ -492,5 +659,8 @@ pub(crate) fn finder(table: &str, filter: Option<&Expr>) -> Select {
         order_by: Vec::new(),
         limit: None,
         offset: None,
+        distinct: false,
+        having: None,
+        from_alias: None,
     }
 }

@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::ops::Bound;
 
-use crate::ast::{AggFunc, BinaryOp, ColumnType, Expr};
+use crate::ast::{AggFunc, BinaryOp, ColumnType, Expr, JoinKind};
 use crate::catalog::{Catalog, Table};
 use crate::error::Result;
 use crate::plan::bind::{bind_select, finder};
@@ -195,6 +195,9 @@ fn scan_aggregates(plan: Physical) -> Physical {
 /// `columns` output columns: `count(*)`, or `count`, `min` or `max` of a
 /// column of the scan.
 fn fused_aggregate(a: &AggCall, columns: usize) -> bool {
+    if a.distinct && !matches!(a.func, AggFunc::Min | AggFunc::Max) {
+        return false;
+    }
     match &a.arg {
         None => a.func == AggFunc::Count,
         Some(BoundExpr::Column { index, .. }) => {
@@ -283,7 +286,23 @@ impl Cx<'_> {
                 right_key,
                 filter,
                 order,
+                kind,
             } => {
+                let left_outer = kind == JoinKind::Left;
+                if left_outer {
+                    // A left join always hashes its joined table: every
+                    // row before is streamed through once and kept.
+                    return Ok(Physical::HashJoin {
+                        probe: Box::new(self.convert(*left, driving)?),
+                        build: Box::new(self.convert(*right, false)?),
+                        probe_key: left_key,
+                        build_key: right_key,
+                        filter,
+                        emit_build: true,
+                        build_left: false,
+                        left_outer: true,
+                    });
+                }
                 let via = self.lookup(&right, &right_key);
                 if via.is_none() && self.build_left(&left, &right) {
                     // The joined table becomes the streamed side (the
@@ -296,6 +315,7 @@ impl Cx<'_> {
                         filter,
                         emit_build: true,
                         build_left: true,
+                        left_outer: false,
                     });
                 }
                 let left = self.convert(*left, driving)?;
@@ -339,6 +359,7 @@ impl Cx<'_> {
                         filter,
                         emit_build: true,
                         build_left: false,
+                        left_outer: false,
                     },
                 }
             }
@@ -565,10 +586,25 @@ fn join_keys_only(plan: Physical) -> Physical {
         filter,
         emit_build,
         build_left,
+        left_outer,
     } = *input
     else {
         return Physical::HashAggregate { input, keys, aggs };
     };
+    if left_outer {
+        // Its unmatched rows need the null build columns' place.
+        let input = Box::new(Physical::HashJoin {
+            probe,
+            build,
+            probe_key,
+            build_key,
+            filter,
+            emit_build,
+            build_left,
+            left_outer,
+        });
+        return Physical::HashAggregate { input, keys, aggs };
+    }
     let mut reads = Vec::new();
     keys.iter().for_each(|k| k.columns(&mut reads));
     aggs.iter()
@@ -620,6 +656,7 @@ fn join_keys_only(plan: Physical) -> Physical {
             filter,
             emit_build,
             build_left,
+            left_outer: false,
         }),
         keys,
         aggs,
@@ -642,6 +679,7 @@ fn chain_keys_only(plan: Physical, mut reads: Vec<usize>) -> Physical {
             filter,
             emit_build: true,
             build_left: false,
+            left_outer: false,
         } if filter.is_empty() && reads.iter().all(|&c| c < probe.fields().len()) => {
             probe_key.columns(&mut reads);
             Physical::HashJoin {
@@ -652,6 +690,7 @@ fn chain_keys_only(plan: Physical, mut reads: Vec<usize>) -> Physical {
                 filter,
                 emit_build: false,
                 build_left: false,
+                left_outer: false,
             }
         }
         other => other,

@@ -83,6 +83,7 @@ fn keys_text(keys: &[SortKey]) -> String {
 /// An aggregate call as text: `count(*)`, `avg(score)`.
 fn agg_text(a: &AggCall) -> String {
     match &a.arg {
+        Some(arg) if a.distinct => format!("{}(distinct {arg})", a.func.name()),
         Some(arg) => format!("{}({arg})", a.func.name()),
         None => format!("{}(*)", a.func.name()),
     }
@@ -178,17 +179,19 @@ fn node_lines(plan: &Physical, id: usize, depth: usize, out: &mut Vec<Line>) {
             emit_build,
             build_left,
             probe,
+            left_outer,
         } => {
             let (d, node) = filtered(out, filter, depth, id);
+            let join = if *left_outer { "left join" } else { "join" };
             let t = table_of(build);
             let keys = if *emit_build { "" } else { ", keys only" };
             // The join as written (the joined table, left key = right key),
             // then the side built.
             let line = if *build_left {
                 let joined = table_of(probe);
-                format!("hash join {joined} on {build_key} = {probe_key} (build on {t}{keys})")
+                format!("hash {join} {joined} on {build_key} = {probe_key} (build on {t}{keys})")
             } else {
-                format!("hash join {t} on {probe_key} = {build_key} (build on {t}{keys})")
+                format!("hash {join} {t} on {probe_key} = {build_key} (build on {t}{keys})")
             };
             push(out, d, line, node);
             children_at(plan, id, d + 1, out);
@@ -253,10 +256,17 @@ fn node_lines(plan: &Physical, id: usize, depth: usize, out: &mut Vec<Line>) {
             let mut text = String::from("hash aggregate: ");
             if !keys.is_empty() {
                 let ks: Vec<String> = keys.iter().map(ToString::to_string).collect();
-                let _ = write!(text, "group by {}; ", ks.join(", "));
+                let _ = write!(text, "group by {}", ks.join(", "));
             }
-            let a: Vec<String> = aggs.iter().map(agg_text).collect();
-            let _ = write!(text, "aggregates {}", a.join(", "));
+            // Keys alone (`group by` without aggregates, `select
+            // distinct`) print no empty aggregate list.
+            if !aggs.is_empty() || keys.is_empty() {
+                if !keys.is_empty() {
+                    text.push_str("; ");
+                }
+                let a: Vec<String> = aggs.iter().map(agg_text).collect();
+                let _ = write!(text, "aggregates {}", a.join(", "));
+            }
             push(out, depth, text, Some(id));
             children_at(plan, id, depth + 1, out);
         }

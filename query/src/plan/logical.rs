@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::ast::{AggFunc, ColumnType};
+use crate::ast::{AggFunc, ColumnType, JoinKind};
 use crate::catalog::Table;
 use crate::plan::bound::BoundExpr;
 
@@ -27,6 +27,8 @@ pub(crate) struct AggCall {
     pub func: AggFunc,
     /// The argument over the aggregate's input; `None` for `count(*)`.
     pub arg: Option<BoundExpr>,
+    /// `f(distinct e)`: over the distinct non-null values of the argument.
+    pub distinct: bool,
 }
 
 /// The output columns of an aggregation: its keys, then its aggregates,
@@ -38,6 +40,7 @@ pub(crate) fn aggregate_fields(keys: &[BoundExpr], aggs: &[AggCall]) -> Vec<Fiel
     };
     let agg = |a: &AggCall| Field {
         name: match &a.arg {
+            Some(arg) if a.distinct => format!("{}(distinct {arg})", a.func.name()),
             Some(arg) => format!("{}({arg})", a.func.name()),
             None => format!("{}(*)", a.func.name()),
         },
@@ -72,18 +75,20 @@ pub(crate) enum Logical {
         /// Conjuncts over the scan's output.
         filter: Vec<BoundExpr>,
     },
-    /// The input rows for which every conjunct is true.
-    // The binder pushes every conjunct into a scan or a join; this node
-    // is for a front end that filters elsewhere.
-    #[allow(dead_code)]
+    /// The input rows for which every conjunct is true. The binder
+    /// pushes `where` conjuncts into scans and joins where it can; this
+    /// node holds the ones over a left join's null-extended rows, and
+    /// `having`.
     Filter {
         /// The rows.
         input: Box<Logical>,
         /// Conjuncts over the input.
         predicate: Vec<BoundExpr>,
     },
-    /// Inner equi-join: pairs of rows whose keys are equal (null keys
-    /// never match), then `filter` over the joined row.
+    /// Equi-join: pairs of rows whose keys are equal (null keys never
+    /// match), then `filter` over the joined row; a left join also keeps
+    /// each left row that has no pair, with nulls for the right columns
+    /// (its `filter` is then empty).
     Join {
         /// The rows before.
         left: Box<Logical>,
@@ -100,6 +105,8 @@ pub(crate) enum Logical {
         /// together (a lookup join) keeps the statement's order, and so
         /// which row fails with an error.
         order: Vec<bool>,
+        /// Inner or left outer.
+        kind: JoinKind,
     },
     /// One row per distinct `keys` (one row in all when `keys` is empty):
     /// the keys, then the aggregates.

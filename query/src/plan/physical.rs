@@ -96,6 +96,10 @@ pub(crate) enum Physical {
         /// table: the output columns then stay in the statement's order,
         /// build ++ probe.
         build_left: bool,
+        /// A left outer join: a probe row without a match is kept once,
+        /// with nulls for the build columns (then `emit_build` is true,
+        /// `build_left` false and `filter` empty).
+        left_outer: bool,
     },
     /// `exec/lookup_join.rs`: for each input row, the rows of `table`
     /// whose primary key (or indexed column) equals `key`; output is input

@@ -41,11 +41,21 @@ pub(crate) struct Scope {
     pub tables: Vec<(Arc<Table>, usize)>,
     /// The combined row's width: every table's columns.
     pub width: usize,
+    /// The name each table goes by in the statement: its alias, else its
+    /// own name.
+    pub names: Vec<String>,
 }
 
 impl Scope {
     /// The scope of `tables`, in statement order (`from`, then each join).
     pub(crate) fn new(tables: Vec<Arc<Table>>) -> Scope {
+        let names = tables.iter().map(|t| t.name.clone()).collect();
+        Scope::named(tables, names)
+    }
+
+    /// The scope of `tables`, each going by the name at the same position
+    /// of `names` (an alias or the table's own name).
+    pub(crate) fn named(tables: Vec<Arc<Table>>, names: Vec<String>) -> Scope {
         let mut out = Vec::new();
         let mut width = 0;
         for t in tables {
@@ -53,7 +63,19 @@ impl Scope {
             out.push((t, width));
             width += n;
         }
-        Scope { tables: out, width }
+        Scope {
+            tables: out,
+            width,
+            names,
+        }
+    }
+
+    /// The name table `ti` goes by in the statement.
+    pub(crate) fn name(&self, ti: usize) -> &str {
+        match self.names.get(ti) {
+            Some(n) => n,
+            None => self.tables.get(ti).map_or("", |(t, _)| t.name.as_str()),
+        }
     }
 
     /// Which table (index into `tables`) a name refers to, with the
@@ -62,7 +84,7 @@ impl Scope {
         // `table.column[.path]`
         if parts.len() >= 2 {
             for (ti, (t, _)) in self.tables.iter().enumerate() {
-                if t.name == parts[0] {
+                if self.name(ti) == parts[0] {
                     if let Some(c) = t.column(&parts[1]) {
                         return Ok((ti, c, parts[2..].to_vec()));
                     }
@@ -110,7 +132,7 @@ impl Scope {
             .collect();
         let hint = crate::hint::closest(name, candidates.iter().copied())
             .map(|c| format!("did you mean column \"{c}\"?"));
-        let tables: Vec<&str> = self.tables.iter().map(|(t, _)| t.name.as_str()).collect();
+        let tables: Vec<&str> = (0..self.tables.len()).map(|ti| self.name(ti)).collect();
         Error::hinted(
             ErrorCode::UnknownColumn,
             format!("unknown column \"{name}\" in {}", tables.join(", ")),
@@ -181,6 +203,29 @@ pub(crate) fn join_columns(scope: &Scope, on: &Expr, step: usize) -> Result<(Exp
     }
 }
 
+/// `join T on …`'s condition at `step`: its first conjunct that is an
+/// equality [`join_columns`] accepts (the key pair), and the other
+/// conjuncts, in order.
+pub(crate) fn join_condition(
+    scope: &Scope,
+    on: &Expr,
+    step: usize,
+) -> Result<(Expr, Expr, Vec<Expr>)> {
+    let mut terms = Vec::new();
+    expr::conjuncts(on, &mut terms);
+    let Some(at) = terms
+        .iter()
+        .position(|t| join_columns(scope, t, step).is_ok())
+    else {
+        // The error the whole condition gives.
+        let (l, r) = join_columns(scope, on, step)?;
+        return Ok((l, r, Vec::new()));
+    };
+    let key = terms.remove(at);
+    let (l, r) = join_columns(scope, &key, step)?;
+    Ok((l, r, terms))
+}
+
 /// Resolves names over a group row `[group keys.., aggregates..]`.
 pub(crate) struct GroupBinder<'a> {
     /// The tables below the aggregation.
@@ -224,8 +269,20 @@ pub(crate) fn same_expr(scope: &Scope, a: &Expr, b: &Expr) -> bool {
             (Ok(p), Ok(q)) => p == q,
             _ => x == y,
         },
-        (Expr::Aggregate { func: f, arg: x }, Expr::Aggregate { func: g, arg: y }) => {
+        (
+            Expr::Aggregate {
+                func: f,
+                arg: x,
+                distinct: d,
+            },
+            Expr::Aggregate {
+                func: g,
+                arg: y,
+                distinct: e,
+            },
+        ) => {
             f == g
+                && d == e
                 && match (x, y) {
                     (None, None) => true,
                     (Some(x), Some(y)) => same_expr(scope, x, y),
@@ -330,7 +387,7 @@ pub(crate) fn type_of(e: &Expr, b: &dyn Binder) -> Option<ColumnType> {
         | Expr::IsNull { .. }
         | Expr::InList { .. }
         | Expr::Between { .. } => Some(ColumnType::Bool),
-        Expr::Aggregate { func, arg } => match func {
+        Expr::Aggregate { func, arg, .. } => match func {
             AggFunc::Count => Some(ColumnType::Int),
             AggFunc::Avg => Some(ColumnType::Float),
             _ => type_of(arg.as_deref()?, b),

@@ -60,7 +60,11 @@ fn path(base: BoundExpr, field: &str) -> BoundExpr {
 }
 
 fn agg(func: AggFunc, arg: Option<BoundExpr>) -> AggCall {
-    AggCall { func, arg }
+    AggCall {
+        func,
+        arg,
+        distinct: false,
+    }
 }
 
 /// Runs the aggregate over `chunks` split into `parts` (one pipeline

@@ -18,10 +18,17 @@
 //!   in SQLite), and `limit`/`offset` only with such an order;
 //! - aggregate arguments use `+ - *` only, so that sums of quarters stay
 //!   exact and ordering by an aggregate cannot flip near-ties; results are
-//!   never ordered by `sum`/`avg` (compared with a tolerance).
+//!   never ordered by `sum`/`avg` (compared with a tolerance);
+//! - `having` compares counts, `min` and `max` only (exact values);
+//! - `select distinct` orders, when it does, by every output column (the
+//!   only order SQL allows there that is defined);
+//! - a left join's `on` adds conditions on the joined table only (fasty
+//!   refuses others); after a left join the ids of every table define
+//!   the order.
 
 use fasty_query::ast::{
-    AggFunc, BinaryOp, Expr, Join, Literal, OrderBy, Select, SelectItem, Statement, UnaryOp,
+    AggFunc, BinaryOp, Expr, Join, JoinKind, Literal, OrderBy, Select, SelectItem, Statement,
+    UnaryOp,
 };
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -67,6 +74,16 @@ fn agg(func: AggFunc, arg: Option<Expr>) -> Expr {
     Expr::Aggregate {
         func,
         arg: arg.map(Box::new),
+        distinct: false,
+    }
+}
+
+/// `func(distinct arg)`.
+fn agg_distinct(func: AggFunc, arg: Expr) -> Expr {
+    Expr::Aggregate {
+        func,
+        arg: Some(Box::new(arg)),
+        distinct: true,
     }
 }
 
@@ -286,6 +303,9 @@ fn select(from: &str) -> Select {
         order_by: Vec::new(),
         limit: None,
         offset: None,
+        distinct: false,
+        having: None,
+        from_alias: None,
     }
 }
 
@@ -319,7 +339,7 @@ fn is_constant(e: &Expr) -> bool {
 /// with a tolerance (SQLite adds in another order).
 pub fn has_sum_or_avg(e: &Expr) -> bool {
     match e {
-        Expr::Aggregate { func, arg } => {
+        Expr::Aggregate { func, arg, .. } => {
             matches!(func, AggFunc::Sum | AggFunc::Avg)
                 || arg.as_deref().is_some_and(has_sum_or_avg)
         }
@@ -416,6 +436,10 @@ pub fn rand_single(rng: &mut StdRng) -> Select {
             .collect();
     }
     let unique = [Expr::Name(vec!["id".into()])];
+    if !s.items.is_empty() && rng.random_bool(0.15) {
+        make_distinct(rng, &mut s);
+        return s;
+    }
     if s.items.is_empty() && rng.random_bool(0.3) {
         // Every column of `select *`, permuted: the order is defined.
         let all: Vec<Expr> = cols.iter().map(|c| name(c, false)).collect();
@@ -449,9 +473,14 @@ fn rand_grouped(rng: &mut StdRng, s: &mut Select, cols: &[&Col], groups: &[Expr]
                 name(any(rng, cols), qualify)
             }
         };
-        match rng.random_range(0..12) {
+        match rng.random_range(0..14) {
             0 | 1 => agg(AggFunc::Count, None),
             2 => agg(AggFunc::Count, Some(arg(rng, false))),
+            12 => agg_distinct(AggFunc::Count, arg(rng, false)),
+            13 => {
+                let f = [AggFunc::Sum, AggFunc::Avg, AggFunc::Min][rng.random_range(0..3)];
+                agg_distinct(f, arg(rng, true))
+            }
             3 | 4 => agg(AggFunc::Sum, Some(arg(rng, true))),
             5 | 6 => agg(AggFunc::Avg, Some(arg(rng, true))),
             7 | 8 => agg(AggFunc::Min, Some(arg(rng, false))),
@@ -483,6 +512,9 @@ fn rand_grouped(rng: &mut StdRng, s: &mut Select, cols: &[&Col], groups: &[Expr]
         };
         s.items.push(item(e));
     }
+    if !s.group_by.is_empty() && rng.random_bool(0.3) {
+        s.having = Some(rand_having(rng, cols, qualify));
+    }
     if !s.group_by.is_empty() && rng.random_bool(0.5) {
         let groups = s.group_by.clone();
         let mut keys = Vec::new();
@@ -500,6 +532,60 @@ fn rand_grouped(rng: &mut StdRng, s: &mut Select, cols: &[&Col], groups: &[Expr]
         keys.extend(keys_in_order(rng, &groups));
         s.order_by = keys;
         rand_limit(rng, s);
+    }
+}
+
+/// A `having` predicate: a count, `min` or `max` compared with a
+/// constant, sometimes two of them joined by `and`/`or`.
+fn rand_having(rng: &mut StdRng, cols: &[&Col], qualify: bool) -> Expr {
+    let one = |rng: &mut StdRng| -> Expr {
+        let nums: Vec<&Col> = cols.iter().copied().filter(|c| c.numeric()).collect();
+        let op = comparison(rng);
+        match rng.random_range(0..4) {
+            0 => bin(
+                op,
+                agg(AggFunc::Count, None),
+                lit(Literal::Int(rng.random_range(0..4))),
+            ),
+            1 => bin(
+                op,
+                agg_distinct(AggFunc::Count, name(any(rng, cols), qualify)),
+                lit(Literal::Int(rng.random_range(0..3))),
+            ),
+            2 if !nums.is_empty() => bin(
+                op,
+                agg(AggFunc::Min, Some(name(any(rng, &nums), qualify))),
+                lit(Literal::Int(rng.random_range(0..60))),
+            ),
+            _ if !nums.is_empty() => bin(
+                op,
+                agg(AggFunc::Max, Some(name(any(rng, &nums), qualify))),
+                lit(Literal::Int(rng.random_range(0..60))),
+            ),
+            _ => agg(AggFunc::Count, None),
+        }
+    };
+    let a = one(rng);
+    match rng.random_range(0..4) {
+        0 => bin(BinaryOp::And, a, one(rng)),
+        1 => bin(BinaryOp::Or, a, one(rng)),
+        _ => a,
+    }
+}
+
+/// `select distinct` over `s`'s explicit items: ordered (when at all) by
+/// every output column, which the distinct rows tell apart.
+fn make_distinct(rng: &mut StdRng, s: &mut Select) {
+    s.distinct = true;
+    s.order_by.clear();
+    s.limit = None;
+    s.offset = None;
+    if rng.random_bool(0.5) {
+        let outputs: Vec<Expr> = s.items.iter().map(|i| i.expr.clone()).collect();
+        s.order_by = keys_in_order(rng, &outputs);
+        if !s.order_by.is_empty() {
+            rand_limit(rng, s);
+        }
     }
 }
 
@@ -561,6 +647,8 @@ fn join(table: &str, left: Expr, right: Expr) -> Join {
     Join {
         table: table.into(),
         on: bin(BinaryOp::Eq, left, right),
+        kind: JoinKind::Inner,
+        alias: None,
     }
 }
 
@@ -664,10 +752,28 @@ fn rand_shape(rng: &mut StdRng) -> Shape {
     }
     let mut select = select(from);
     select.joins = joins;
+    let mut unique: Vec<Expr> = unique.iter().map(|(t, c)| qname(t, c)).collect();
+    // Some joins left: every row before stays, with nulls when nothing
+    // matches, perhaps with a condition on the joined table in `on`.
+    if rng.random_bool(0.35) {
+        for j in &mut select.joins {
+            if rng.random_bool(0.7) {
+                j.kind = JoinKind::Left;
+                if rng.random_bool(0.3) {
+                    let own: Vec<&Col> = table(&j.table).cols.iter().collect();
+                    let extra = rand_pred(rng, &own, 0, true);
+                    j.on = bin(BinaryOp::And, j.on.clone(), extra);
+                }
+            }
+        }
+        // A null-extended row has null ids on the right: the ids of
+        // every table tell the rows apart.
+        unique = tables.iter().map(|t| qname(t.name, "id")).collect();
+    }
     Shape {
         select,
         cols,
-        unique: unique.iter().map(|(t, c)| qname(t, c)).collect(),
+        unique,
         groups,
     }
 }
@@ -689,6 +795,10 @@ pub fn rand_join(rng: &mut StdRng) -> Select {
         s.items = (0..rng.random_range(1..6))
             .map(|_| rand_item(rng, &cols, true))
             .collect();
+        if rng.random_bool(0.15) {
+            make_distinct(rng, &mut s);
+            return s;
+        }
     }
     rand_order(rng, &mut s, &cols, &shape.unique, true);
     s

@@ -1,7 +1,7 @@
 //! fasty syntax trees as SQLite text. fasty runs a statement's printed
 //! form (so its parser is exercised too); SQLite runs this translation.
 
-use fasty_query::ast::{BinaryOp, ColumnType, Expr, Select, UnaryOp};
+use fasty_query::ast::{BinaryOp, ColumnType, Expr, JoinKind, Select, UnaryOp};
 
 use super::schema::sql_literal;
 
@@ -65,8 +65,13 @@ pub fn sql_expr(e: &Expr) -> String {
             sql_expr(low),
             sql_expr(high)
         ),
-        Expr::Aggregate { func, arg } => match arg {
+        Expr::Aggregate {
+            func,
+            arg,
+            distinct,
+        } => match arg {
             None => "count(*)".into(),
+            Some(a) if *distinct => format!("{}(DISTINCT {})", func.name(), sql_expr(a)),
             Some(a) => format!("{}({})", func.name(), sql_expr(a)),
         },
         Expr::Function { name, args } => {
@@ -120,9 +125,21 @@ pub fn sql_select(s: &Select) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut q = format!("SELECT {items} FROM {}", s.from);
+    let distinct = if s.distinct { "DISTINCT " } else { "" };
+    let mut q = format!("SELECT {distinct}{items} FROM {}", s.from);
+    if let Some(a) = &s.from_alias {
+        q += &format!(" AS {a}");
+    }
     for j in &s.joins {
-        q += &format!(" JOIN {} ON {}", j.table, sql_expr(&j.on));
+        let kind = match j.kind {
+            JoinKind::Inner => "",
+            JoinKind::Left => " LEFT",
+        };
+        q += &format!("{kind} JOIN {}", j.table);
+        if let Some(a) = &j.alias {
+            q += &format!(" AS {a}");
+        }
+        q += &format!(" ON {}", sql_expr(&j.on));
     }
     if let Some(w) = &s.filter {
         q += &format!(" WHERE {}", sql_expr(w));
@@ -136,6 +153,9 @@ pub fn sql_select(s: &Select) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+    }
+    if let Some(h) = &s.having {
+        q += &format!(" HAVING {}", sql_expr(h));
     }
     if !s.order_by.is_empty() {
         q += &format!(

@@ -27,6 +27,7 @@ pub mod ast;
 #[cfg(not(feature = "test-util"))]
 mod ast;
 mod catalog;
+mod constraints;
 mod database;
 mod error;
 mod exec;

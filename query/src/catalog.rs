@@ -411,8 +411,8 @@ mod tests {
     /// no constraints, no format byte) still decode, with `id` the key.
     #[test]
     fn first_format_entries_decode() {
-        let table = br#"{"id":3,"name":"users","columns":[["name","string"],["id","int"],["age","int"]]}"#;
-        let index = br#"{"id":4,"name":"idx_age","table":"users","column":"age"}"#;
+        let table = br#"{"columns":[["name","string"],["id","int"],["age","int"]],"id":3,"name":"users"}"#;
+        let index = br#"{"column":"age","id":4,"name":"idx_age","table":"users"}"#;
         let cat = load(&[
             (table_key("users"), table.to_vec()),
             (index_key("idx_age"), index.to_vec()),

@@ -769,6 +769,14 @@ impl fmt::Display for Expr {
     }
 }
 
+impl Literal {
+    /// The literal as a JSON value (`?` as null): how a column's default
+    /// is shown outside the language.
+    pub fn to_json(&self) -> serde_json::Value {
+        crate::expr::literal_json(self)
+    }
+}
+
 impl fmt::Display for Literal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -289,6 +289,18 @@ impl Database {
             .collect())
     }
 
+    /// The names of a table's unique indexes (those of `unique` columns
+    /// included), in the order they were created.
+    pub fn unique_indexes(&self, table: &str) -> Result<Vec<String>> {
+        let cat = self.catalog.read().clone();
+        let t = cat.table(table)?;
+        Ok(t.indexes
+            .iter()
+            .filter(|i| i.unique)
+            .map(|i| i.name.clone())
+            .collect())
+    }
+
     /// Runs one statement.
     pub fn execute(&self, text: &str) -> Result<Output> {
         self.execute_with(text, ExecOptions::default())

@@ -37,7 +37,7 @@ pub(crate) fn check_columns(table: &str, columns: &[ColumnDef]) -> Result<usize>
             }
             None => {
                 return Err(invalid(format!(
-                    "table \"{table}\" needs a primary key: a column declared \"primary key\", or a column \"id: int\""
+                    "table \"{table}\" needs a primary key column \"id: int\", or a column declared \"primary key\""
                 )));
             }
         },

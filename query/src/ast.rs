@@ -40,6 +40,9 @@ pub enum Statement {
         /// `if not exists`: an index of that name already there is not an
         /// error (and is left as it is).
         if_not_exists: bool,
+        /// `create unique index`: no two rows may hold the same non-null
+        /// value in the column (`duplicate_key`).
+        unique: bool,
     },
     /// `drop index [if exists] NAME`
     DropIndex {
@@ -91,15 +94,86 @@ pub enum Statement {
     Commit,
     /// `rollback`: drops the session's transaction's writes.
     Rollback,
+    /// `alter table NAME ACTION`: changes a table's definition.
+    AlterTable {
+        /// The table.
+        table: String,
+        /// What changes.
+        action: AlterAction,
+    },
 }
 
-/// A column in `create table`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an `alter table` changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlterAction {
+    /// `add [column] COLDEF`: a new last column; existing rows read its
+    /// default (or null).
+    AddColumn(ColumnDef),
+    /// `drop [column] NAME`: removes a column (never the primary key) and
+    /// any index on it.
+    DropColumn(String),
+    /// `rename [column] OLD to NEW`.
+    RenameColumn {
+        /// The current name.
+        from: String,
+        /// The new name.
+        to: String,
+    },
+    /// `rename to NEW`: renames the table.
+    RenameTable(String),
+}
+
+/// A column in `create table` (or `alter table .. add column`), with its
+/// constraints.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ColumnDef {
     /// Column name.
     pub name: String,
     /// Declared type.
     pub ty: ColumnType,
+    /// `primary key`: this column is the table's key (int only). A table
+    /// declaring none has the column `id` as its key.
+    pub primary_key: bool,
+    /// `not null`: writes of null are refused (`not_null_violation`).
+    pub not_null: bool,
+    /// `unique`: a unique index on the column is created with the table.
+    pub unique: bool,
+    /// `default LITERAL`: the value an insert that omits the column
+    /// stores (null without one).
+    pub default: Option<Literal>,
+}
+
+impl ColumnDef {
+    /// A column without constraints.
+    pub fn new(name: impl Into<String>, ty: ColumnType) -> ColumnDef {
+        ColumnDef {
+            name: name.into(),
+            ty,
+            primary_key: false,
+            not_null: false,
+            unique: false,
+            default: None,
+        }
+    }
+}
+
+impl fmt::Display for ColumnDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.ty.name())?;
+        if self.primary_key {
+            f.write_str(" primary key")?;
+        }
+        if self.not_null {
+            f.write_str(" not null")?;
+        }
+        if self.unique {
+            f.write_str(" unique")?;
+        }
+        if let Some(d) = &self.default {
+            write!(f, " default {d}")?;
+        }
+        Ok(())
+    }
 }
 
 /// The column types (docs/language.md).
@@ -460,7 +534,7 @@ impl fmt::Display for Statement {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{}: {}", c.name, c.ty.name())?;
+                    write!(f, "{c}")?;
                 }
                 f.write_str(" }")
             }
@@ -473,9 +547,11 @@ impl fmt::Display for Statement {
                 table,
                 column,
                 if_not_exists,
+                unique,
             } => {
                 let guard = if *if_not_exists { "if not exists " } else { "" };
-                write!(f, "create index {guard}{name} on {table} ({column})")
+                let unique = if *unique { "unique " } else { "" };
+                write!(f, "create {unique}index {guard}{name} on {table} ({column})")
             }
             Statement::DropIndex { name, if_exists } => {
                 let guard = if *if_exists { "if exists " } else { "" };
@@ -532,6 +608,17 @@ impl fmt::Display for Statement {
             Statement::Begin { read_only: true } => f.write_str("begin read only"),
             Statement::Commit => f.write_str("commit"),
             Statement::Rollback => f.write_str("rollback"),
+            Statement::AlterTable { table, action } => {
+                write!(f, "alter table {table} ")?;
+                match action {
+                    AlterAction::AddColumn(c) => write!(f, "add column {c}"),
+                    AlterAction::DropColumn(c) => write!(f, "drop column {c}"),
+                    AlterAction::RenameColumn { from, to } => {
+                        write!(f, "rename column {from} to {to}")
+                    }
+                    AlterAction::RenameTable(to) => write!(f, "rename to {to}"),
+                }
+            }
         }
     }
 }
@@ -818,6 +905,14 @@ impl Expr {
             }
             _ => Ok(()),
         }
+    }
+}
+
+impl Literal {
+    /// The literal as a JSON value (`?` as null): how a column's default
+    /// is shown outside the language.
+    pub fn to_json(&self) -> serde_json::Value {
+        crate::expr::literal_json(self)
     }
 }
 

@@ -11,7 +11,7 @@
 //! duplicate check, while inserts of different keys proceed and share the
 //! log's group commit), exclusive for `update`, `delete` and DDL on it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ use parking_lot::{Mutex, MutexGuard, RwLock};
 
 use crate::ast::{ColumnDef, ColumnType, Expr, Literal, Select, Statement};
 use crate::catalog::{self, Catalog, Table};
+use crate::constraints;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec;
 use crate::expr;
@@ -44,6 +45,8 @@ use crate::exec::index_entries::Written;
 use crate::exec::insert::{self, Insert, Rows};
 use crate::exec::keys::{index_pks, table_end};
 use crate::exec::update::Update;
+
+mod alter;
 
 /// Options of a [`Database`]: the durability mode and storage settings
 /// (`wal`), with the defaults of docs/wal.md (async, 50 ms sync interval).
@@ -291,6 +294,18 @@ impl Database {
             .collect())
     }
 
+    /// The names of a table's unique indexes (those of `unique` columns
+    /// included), in the order they were created.
+    pub fn unique_indexes(&self, table: &str) -> Result<Vec<String>> {
+        let cat = self.catalog.read().clone();
+        let t = cat.table(table)?;
+        Ok(t.indexes
+            .iter()
+            .filter(|i| i.unique)
+            .map(|i| i.name.clone())
+            .collect())
+    }
+
     /// Runs one statement.
     pub fn execute(&self, text: &str) -> Result<Output> {
         self.execute_with(text, ExecOptions::default())
@@ -521,7 +536,17 @@ impl Database {
         // Table locks in ascending id order, then stripes in ascending
         // order: the order every writer takes them in.
         let locks: Vec<Arc<RwLock<()>>> = tables.keys().map(|&id| self.table_lock(id)).collect();
-        let _shared: Vec<_> = locks.iter().map(|l| l.read()).collect();
+        // A table with a unique index is locked exclusively: its unique
+        // values are checked again below against the store as it is now.
+        let mut _shared = Vec::new();
+        let mut _excl = Vec::new();
+        for (l, t) in locks.iter().zip(tables.values()) {
+            if constraints::has_unique(t) {
+                _excl.push(l.write());
+            } else {
+                _shared.push(l.read());
+            }
+        }
         for used in tables.values() {
             let now = self
                 .current(used)
@@ -551,6 +576,10 @@ impl Database {
                     ),
                 ));
             }
+        }
+        if tables.values().any(|t| constraints::has_unique(t)) {
+            let cat = self.catalog.read().clone();
+            constraints::check_unique_commit(&cat, &batch, &self.db.snapshot())?;
         }
         drop(state);
         self.db.write(batch)?;
@@ -589,7 +618,9 @@ impl Database {
                 table,
                 column,
                 if_not_exists,
-            } => self.create_index(name, table, column, *if_not_exists, limits),
+                unique,
+            } => self.create_index(name, table, column, *if_not_exists, *unique, limits),
+            Statement::AlterTable { table, action } => self.alter_table(table, action, limits),
             Statement::DropIndex { name, if_exists } => self.drop_index(name, *if_exists),
             Statement::Insert {
                 table,
@@ -675,9 +706,19 @@ impl Database {
         // Field `j` of the last row went to column `order[j]`: rows built
         // the same way (the usual case) need no name lookup.
         let mut order: Vec<usize> = Vec::new();
+        let rules = constraints::has_column_rules(&t);
+        let template = if rules {
+            constraints::defaults(&t)
+        } else {
+            Vec::new()
+        };
         for r in rows {
             let start = batch.values.len();
-            batch.values.resize(start + width, Value::Null);
+            if rules {
+                batch.values.extend_from_slice(&template);
+            } else {
+                batch.values.resize(start + width, Value::Null);
+            }
             let vals = &mut batch.values[start..];
             for (j, (k, v)) in r.into_iter().enumerate() {
                 let k = k.as_ref();
@@ -698,6 +739,9 @@ impl Database {
             let Value::Int(pk) = vals[t.pk] else {
                 return Err(insert::missing_id(&t));
             };
+            if rules {
+                constraints::check_not_null(&t, vals)?;
+            }
             batch.pks.push(pk);
         }
         match txn {
@@ -732,8 +776,22 @@ impl Database {
             return Ok(0);
         }
         let lock = self.table_lock(t.id);
-        let _shared = lock.read();
-        let t = self.current(t)?;
+        // A unique index is checked against the other rows: no writer of
+        // the table may run beside this one.
+        let unique = constraints::has_unique(t);
+        let mut shared = (!unique).then(|| lock.read());
+        let _excl = unique.then(|| lock.write());
+        let mut t = self.current(t)?;
+        // A unique index created since planning: lock again, exclusively.
+        let _late = if !unique && constraints::has_unique(&t) {
+            shared = None;
+            let g = lock.write();
+            t = self.current(&t)?;
+            Some(g)
+        } else {
+            None
+        };
+        let _shared = shared;
         let insert = Insert::encode(&t, &rows, mode == InsertMode::Upsert)?;
         let _guards = self.lock_stripes(insert.keys().iter().map(|&pk| (t.id, pk)));
         let snap = self.db.snapshot();
@@ -1123,44 +1181,61 @@ impl Database {
                 ));
             }
         }
-        match columns.iter().find(|c| c.name == "id") {
-            Some(c) if c.ty == ColumnType::Int => {}
-            Some(c) => {
+        let pk = constraints::check_columns(name, columns)?;
+        let id = take_id(&cat)?;
+        let mut columns = columns.to_vec();
+        for (i, c) in columns.iter_mut().enumerate() {
+            c.primary_key = i == pk;
+        }
+        // A unique column gets its unique index with the table, named as
+        // PostgreSQL names it; the key is unique already.
+        let uniques: Vec<(u32, String, String)> = columns
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.unique && *i != pk)
+            .zip(1..)
+            .map(|((_, c), n)| (id + n, format!("{name}_{}_key", c.name), c.name.clone()))
+            .collect();
+        for (_, ix, _) in &uniques {
+            if cat.indexes.contains_key(ix) {
                 return Err(Error::query(
-                    ErrorCode::InvalidSchema,
-                    format!(
-                        "column \"id\" of table \"{name}\" is the primary key and must be int, not {}",
-                        c.ty.name()
-                    ),
-                ));
-            }
-            None => {
-                return Err(Error::query(
-                    ErrorCode::InvalidSchema,
-                    format!("table \"{name}\" needs a primary key column \"id: int\""),
+                    ErrorCode::IndexExists,
+                    format!("index \"{ix}\" (of a unique column) already exists"),
                 ));
             }
         }
-        let id = take_id(&cat)?;
+        let next_id = id
+            .checked_add(1 + uniques.len() as u32)
+            .ok_or_else(|| Error::query(ErrorCode::InvalidSchema, "out of table ids"))?;
         let mut batch = WriteBatch::new();
         batch.put(
             catalog::table_key(name),
-            catalog::encode_table(id, name, columns),
+            catalog::encode_table(id, name, &columns, pk),
         );
-        batch.put(catalog::next_id_key(), u64::from(id + 1).to_be_bytes());
+        for (ix_id, ix, col) in &uniques {
+            batch.put(
+                catalog::index_key(ix),
+                catalog::encode_index(*ix_id, ix, name, col, true),
+            );
+        }
+        batch.put(catalog::next_id_key(), u64::from(next_id).to_be_bytes());
+        batch.put(catalog::version_key(), [catalog::FORMAT]);
         self.db.write(batch)?;
         let mut next = (*cat).clone();
-        next.next_id = id + 1;
+        next.next_id = next_id;
         next.tables.insert(
             name.to_string(),
             Arc::new(Table {
                 id,
                 name: name.to_string(),
-                columns: columns.to_vec(),
-                pk: columns.iter().position(|c| c.name == "id").unwrap_or(0),
+                columns,
+                pk,
                 indexes: Vec::new(),
             }),
         );
+        for (ix_id, ix, col) in uniques {
+            next.add_index_with(ix_id, ix, name.to_string(), col, true)?;
+        }
         *self.catalog.write() = Arc::new(next);
         Ok(Output::Ok)
     }
@@ -1201,6 +1276,7 @@ impl Database {
         table: &str,
         column: &str,
         if_not_exists: bool,
+        unique: bool,
         limits: &Limits,
     ) -> Result<Output> {
         let _ddl = self.ddl.lock();
@@ -1228,9 +1304,12 @@ impl Database {
         let mut batch = WriteBatch::new();
         batch.put(
             catalog::index_key(name),
-            catalog::encode_index(id, name, table, column),
+            catalog::encode_index(id, name, table, column, unique),
         );
         batch.put(catalog::next_id_key(), u64::from(id + 1).to_be_bytes());
+        batch.put(catalog::version_key(), [catalog::FORMAT]);
+        let mut seen: HashSet<Vec<u8>> = HashSet::new();
+        let mut prefix = Vec::new();
         // Backfill in the same batch: the index exists whole or not at all.
         let snap = self.db.snapshot();
         let mut ikey = Vec::new();
@@ -1240,6 +1319,20 @@ impl Database {
             let (k, v) = pair.map_err(|e| Error::Storage(e.into()))?;
             let (_, pk) = keys::decode_row_key(&k).ok_or_else(|| Error::corrupt("bad row key"))?;
             row::decode_columns(&v, &[pos], &mut val)?;
+            if unique && val[0] != Value::Null {
+                prefix.clear();
+                keys::index_prefix(id, &val[0], &mut prefix);
+                if !seen.insert(prefix.clone()) {
+                    return Err(Error::query(
+                        ErrorCode::DuplicateKey,
+                        format!(
+                            "cannot create unique index \"{name}\": more than one row of \"{table}\" holds {} in column \"{column}\"",
+                            val[0]
+                        ),
+                    ));
+                }
+                meter.tick_holding(prefix.len() + 48)?;
+            }
             ikey.clear();
             keys::index_key(id, &val[0], pk, &mut ikey);
             batch.put(&ikey, b"");
@@ -1251,7 +1344,13 @@ impl Database {
         self.db.write(batch)?;
         let mut next = (*cat).clone();
         next.next_id = id + 1;
-        next.add_index(id, name.to_string(), table.to_string(), column.to_string())?;
+        next.add_index_with(
+            id,
+            name.to_string(),
+            table.to_string(),
+            column.to_string(),
+            unique,
+        )?;
         *self.catalog.write() = Arc::new(next);
         Ok(Output::Ok)
     }
@@ -1353,7 +1452,8 @@ fn check_in_transaction(stmt: &Statement, txn: Option<&TxnState>) -> Result<()> 
         Statement::CreateTable { .. }
         | Statement::DropTable { .. }
         | Statement::CreateIndex { .. }
-        | Statement::DropIndex { .. } => Err(Error::query(
+        | Statement::DropIndex { .. }
+        | Statement::AlterTable { .. } => Err(Error::query(
             ErrorCode::InvalidTransactionState,
             format!(
                 "{} cannot run inside a transaction: commit or roll back first (DDL takes effect at once, on its own)",
@@ -1379,6 +1479,7 @@ fn ddl_name(stmt: &Statement) -> &'static str {
         Statement::CreateTable { .. } => "create table",
         Statement::DropTable { .. } => "drop table",
         Statement::CreateIndex { .. } => "create index",
+        Statement::AlterTable { .. } => "alter table",
         _ => "drop index",
     }
 }
@@ -1492,7 +1593,7 @@ fn unknown_column(t: &Table, name: &str) -> Error {
 }
 
 /// A value as the literal that stands for it in a bound statement.
-fn value_literal(v: &Value) -> Literal {
+pub(crate) fn value_literal(v: &Value) -> Literal {
     match v {
         Value::Null => Literal::Null,
         Value::Int(i) => Literal::Int(*i),
@@ -1546,7 +1647,8 @@ fn bind_statement(stmt: &mut Statement, values: &[Literal]) {
         Statement::CreateTable { .. }
         | Statement::DropTable { .. }
         | Statement::CreateIndex { .. }
-        | Statement::DropIndex { .. } => {}
+        | Statement::DropIndex { .. }
+        | Statement::AlterTable { .. } => {}
     }
 }
 

@@ -81,6 +81,9 @@ pub enum ErrorCode {
     /// DDL inside one, or a transaction statement where no session holds
     /// transactions.
     InvalidTransactionState,
+    /// A null (given, or a missing column without default) for a column
+    /// declared `not null`.
+    NotNullViolation,
 }
 
 impl ErrorCode {
@@ -114,6 +117,7 @@ impl ErrorCode {
             ErrorCode::TransactionTooLarge => "transaction_too_large",
             ErrorCode::TransactionTimeout => "transaction_timeout",
             ErrorCode::InvalidTransactionState => "invalid_transaction_state",
+            ErrorCode::NotNullViolation => "not_null_violation",
         }
     }
 }

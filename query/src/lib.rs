@@ -28,6 +28,7 @@ pub mod ast;
 mod ast;
 mod cast;
 mod catalog;
+mod constraints;
 mod database;
 mod error;
 mod exec;

@@ -50,7 +50,8 @@ pub(crate) fn kind_of(stmt: &ast::Statement) -> StatementKind {
         ast::Statement::CreateTable { .. }
         | ast::Statement::DropTable { .. }
         | ast::Statement::CreateIndex { .. }
-        | ast::Statement::DropIndex { .. } => StatementKind::Ddl,
+        | ast::Statement::DropIndex { .. }
+        | ast::Statement::AlterTable { .. } => StatementKind::Ddl,
         ast::Statement::Insert { upsert: false, .. } => StatementKind::Insert,
         ast::Statement::Insert { upsert: true, .. } => StatementKind::Upsert,
         ast::Statement::Select(_) => StatementKind::Select,

@@ -231,6 +231,13 @@ fn read_catalog(snap: &Snapshot, report: &mut IntegrityReport) -> Result<StoredC
                         .push(bad(&k, format!("next id of {} bytes, not 8", v.len())));
                 }
             }
+            Some(&catalog::VERSION) => {
+                if v.len() != 1 || v[0] > catalog::FORMAT {
+                    report
+                        .problems
+                        .push(bad(&k, format!("catalog format {v:?} is not one this release reads")));
+                }
+            }
             Some(&catalog::DROPPED) => match k.get(5..).and_then(|b| b.first_chunk::<4>()) {
                 Some(id) if k.len() == 9 => {
                     dropped.insert(u32::from_be_bytes(*id));

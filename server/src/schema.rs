@@ -1,5 +1,6 @@
 //! `GET /schema` and `GET /schema/{table}`: tables with their columns
-//! (name and type, in declaration order) and indexes (name and columns),
+//! (name and type, in declaration order, and `primary_key`, `not_null`,
+//! `default` when set) and indexes (name and columns, `unique` when so),
 //! read from the catalog.
 
 use axum::extract::{Path, State};
@@ -41,15 +42,37 @@ pub(crate) async fn one(State(state): State<AppState>, Path(table): Path<String>
 fn table_json(db: &Database, table: &str) -> fasty_query::Result<Json> {
     let (columns, _) = db.schema(table)?;
     let indexes = db.indexes(table)?;
+    let unique = db.unique_indexes(table)?;
     Ok(json!({
         "name": table,
         "columns": columns
             .iter()
-            .map(|c| json!({"name": c.name, "type": c.ty.name()}))
+            .map(|c| {
+                // Constraints appear only when set, and the key only when
+                // it is not the default (`id`), so a table of the first
+                // format is shown as before.
+                let mut col = json!({"name": c.name, "type": c.ty.name()});
+                if c.primary_key && c.name != "id" {
+                    col["primary_key"] = json!(true);
+                }
+                if c.not_null {
+                    col["not_null"] = json!(true);
+                }
+                if let Some(d) = &c.default {
+                    col["default"] = d.to_json();
+                }
+                col
+            })
             .collect::<Vec<_>>(),
         "indexes": indexes
             .iter()
-            .map(|(name, column)| json!({"name": name, "columns": [column]}))
+            .map(|(name, column)| {
+                let mut ix = json!({"name": name, "columns": [column]});
+                if unique.contains(name) {
+                    ix["unique"] = json!(true);
+                }
+                ix
+            })
             .collect::<Vec<_>>(),
     }))
 }

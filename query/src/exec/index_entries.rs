@@ -240,10 +240,7 @@ mod tests {
     /// `t (id int, k int, s string, f float)` with id 7, indexes 8 on `k`
     /// and 9 on `s`.
     fn table() -> Table {
-        let col = |name: &str, ty| ColumnDef {
-            name: name.into(),
-            ty,
-        };
+        let col = |name: &str, ty| ColumnDef::new(name, ty);
         let ix = |id, column: &str, pos| {
             Arc::new(Index {
                 id,
@@ -251,6 +248,7 @@ mod tests {
                 table: "t".into(),
                 column: column.into(),
                 pos,
+                unique: false,
             })
         };
         Table {

@@ -10,11 +10,12 @@
 //! writes the batch it returns. Locking stays with the caller
 //! (`Database`): this module never blocks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use fasty_wal::{Snapshot, WriteBatch};
 
 use crate::catalog::Table;
+use crate::constraints;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::index_entries::{IndexEntries, Written};
 use crate::keys;
@@ -202,6 +203,16 @@ impl Insert {
                 row::decode_columns(&bytes, &positions, &mut old)?;
                 entries.remove(pk, &old, Some((pk, new)), &mut batch);
             }
+        }
+        if constraints::has_unique(t) {
+            // An upsert replaces the stored rows of its keys.
+            let leaving: HashSet<i64> = if upsert {
+                keys.iter().copied().collect()
+            } else {
+                HashSet::new()
+            };
+            let new = order.iter().map(|&i| (rows.pks[i], rows.row(i)));
+            constraints::check_unique(t, snap, new, &leaving)?;
         }
         Ok(Written { batch, count })
     }

@@ -9,9 +9,12 @@
 //! each key ([`FinalState`]), where a put wins over a delete. New ids must
 //! be unique and must not hit a row the statement does not change.
 
+use std::collections::HashSet;
+
 use fasty_wal::Snapshot;
 
 use crate::catalog::Table;
+use crate::constraints;
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::delete::{not_a, whole_rows};
 use crate::exec::index_entries::{FinalState, IndexEntries, Written};
@@ -81,6 +84,10 @@ impl<'a> Update<'a> {
         let mut old_pks = Vec::new();
         let mut new_pks = Vec::new();
         let mut new = Vec::with_capacity(width);
+        let rules = t.columns.iter().any(|c| c.not_null);
+        let unique = constraints::has_unique(t);
+        // With a unique index: every row's final state, checked at the end.
+        let mut finals: Vec<(i64, Vec<Value>)> = Vec::new();
         while let Some(chunk) = self.input.next()? {
             if chunk.columns.len() != width {
                 return Err(whole_rows(t));
@@ -102,6 +109,12 @@ impl<'a> Update<'a> {
                         format!("update would leave a row of \"{}\" without id", t.name),
                     ));
                 };
+                if rules {
+                    constraints::check_not_null(t, &new)?;
+                }
+                if unique {
+                    finals.push((new_pk, new.clone()));
+                }
                 let bytes = entries.change(Some((old_pk, &old)), Some((new_pk, &new)), &mut state);
                 // The keys and values, and the map's nodes around them.
                 meter.tick_holding(bytes + (t.indexes.len() + 1) * 96)?;
@@ -126,6 +139,11 @@ impl<'a> Update<'a> {
             {
                 return Err(duplicate(t, n));
             }
+        }
+        if unique {
+            let leaving: HashSet<i64> = old_pks.iter().copied().collect();
+            let rows = finals.iter().map(|(pk, r)| (*pk, &r[..]));
+            constraints::check_unique(t, snap, rows, &leaving)?;
         }
         meter.flush()?;
         Ok(Written {

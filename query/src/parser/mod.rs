@@ -18,7 +18,9 @@
 //! ```text
 //! input      = statement [";"] EOF
 //! statement  = "create" "table" ["if" "not" "exists"] NAME "{" [coldef {"," coldef} [","]] "}"
-//!            | "create" "index" ["if" "not" "exists"] NAME "on" NAME "(" NAME ")"
+//!            | "create" ["unique"] "index" ["if" "not" "exists"] NAME "on" NAME "(" NAME ")"
+//!            | "alter" "table" NAME ("add" "column" coldef | "drop" "column" NAME
+//!                | "rename" "column" NAME "to" NAME | "rename" "to" NAME)  -- none reserved
 //!            | "drop" ("table" | "index") ["if" "exists"] NAME   -- "if", "exists" are not reserved
 //!            | ("insert" | "upsert") NAME (object | "[" [object {"," object} [","]] "]")
 //!            | "select" ["distinct"] "*" "from" NAME [alias] tail
@@ -30,7 +32,8 @@
 //!            | "explain" ["analyze"] statement      -- "analyze" is not reserved
 //!            | "begin" ["read" "only"]             -- "read", "only" are not reserved
 //!            | "commit" | "rollback"
-//! coldef     = NAME ":" ("int" | "float" | "string" | "bool" | "json")
+//! coldef     = NAME ":" ("int" | "float" | "string" | "bool" | "json") {constraint}
+//! constraint = "primary" "key" | "not" "null" | "unique" | "default" literal  -- no "?"
 //! item       = expr ["as" NAME]
 //! alias      = ["as"] NAME
 //! tail       = {join NAME [alias] "on" expr} ["where" expr] ["group" "by" expr {"," expr}]
@@ -106,8 +109,8 @@ mod limit_tests;
 mod tests;
 
 use crate::ast::{
-    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy, Select,
-    SelectItem, Statement, UnaryOp,
+    AggFunc, AlterAction, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy,
+    Select, SelectItem, Statement, UnaryOp,
 };
 use crate::error::{Error, ErrorCode, Result};
 use expected::{Expected, ExpectedSet, What};
@@ -547,6 +550,10 @@ impl<'a> Parser<'a> {
     }
 
     fn statement(&mut self) -> PResult<Statement> {
+        // `alter` is a keyword only at the start of a statement.
+        if self.plain_word("alter") {
+            return self.alter();
+        }
         let Tok::Word(Some(kw)) = self.cur.tok else {
             return self.fail(What::Statement);
         };
@@ -659,10 +666,7 @@ impl<'a> Parser<'a> {
                 if self.eat(Punct::RBrace, true) {
                     break;
                 }
-                let name = self.name(What::ColumnName)?;
-                self.expect(Punct::Colon)?;
-                let ty = self.column_type()?;
-                columns.push(ColumnDef { name, ty });
+                columns.push(self.coldef()?);
                 if !self.eat(Punct::Comma, true) {
                     self.expect(Punct::RBrace)?;
                     break;
@@ -673,7 +677,19 @@ impl<'a> Parser<'a> {
                 columns,
                 if_not_exists,
             })
+        } else if self.plain_word("unique") {
+            self.expect_kw(Kw::Index)?;
+            self.create_index(true)
         } else if self.eat_kw(Kw::Index, true) {
+            self.create_index(false)
+        } else {
+            Err(Fail)
+        }
+    }
+
+    /// The rest of `create [unique] index`, after `index`.
+    fn create_index(&mut self, unique: bool) -> PResult<Statement> {
+        {
             let (name, if_not_exists) = self.guarded_name(What::IndexName, true)?;
             self.expect_kw(Kw::On)?;
             let table = self.name(What::TableName)?;
@@ -685,10 +701,90 @@ impl<'a> Parser<'a> {
                 table,
                 column,
                 if_not_exists,
+                unique,
             })
-        } else {
-            Err(Fail)
         }
+    }
+
+    /// `NAME ":" TYPE {constraint}`: a column of `create table` or
+    /// `alter table .. add column`. The constraint words (`primary key`,
+    /// `unique`, `default`) are keywords only here.
+    fn coldef(&mut self) -> PResult<ColumnDef> {
+        let name = self.name(What::ColumnName)?;
+        self.expect(Punct::Colon)?;
+        let ty = self.column_type()?;
+        let mut col = ColumnDef::new(name, ty);
+        loop {
+            if self.eat_kw(Kw::Not, false) {
+                self.expect_kw(Kw::Null)?;
+                col.not_null = true;
+            } else if self.plain_word("primary") {
+                if !self.plain_word("key") {
+                    let at = self.cur.start;
+                    return self.fail_with(at, "expected \"key\" after \"primary\"".into(), None);
+                }
+                col.primary_key = true;
+            } else if self.plain_word("unique") {
+                col.unique = true;
+            } else if self.cur.tok == Tok::Word(None) && self.cur_text().eq_ignore_ascii_case("default") {
+                let at = self.cur.start;
+                self.bump();
+                let (value, _) = self.literal()?;
+                if matches!(value, Literal::Param(_)) || col.default.is_some() {
+                    return self.fail_with(
+                        at,
+                        format!("column \"{}\": one default, a constant (not \"?\")", col.name),
+                        None,
+                    );
+                }
+                col.default = Some(value);
+            } else {
+                return Ok(col);
+            }
+        }
+    }
+
+    /// `alter table NAME ACTION`, after `alter`.
+    fn alter(&mut self) -> PResult<Statement> {
+        self.expect_kw(Kw::Table)?;
+        let table = self.name(What::TableName)?;
+        let action = if self.plain_word("add") {
+            self.expect_column_word()?;
+            AlterAction::AddColumn(self.coldef()?)
+        } else if self.eat_kw(Kw::Drop, true) {
+            self.expect_column_word()?;
+            AlterAction::DropColumn(self.name(What::ColumnName)?)
+        } else if self.plain_word("rename") {
+            if self.plain_word("to") {
+                AlterAction::RenameTable(self.name(What::TableName)?)
+            } else {
+                self.expect_column_word()?;
+                let from = self.name(What::ColumnName)?;
+                if !self.plain_word("to") {
+                    let at = self.cur.start;
+                    return self.fail_with(at, format!("expected \"to\" after \"rename column {from}\""), None);
+                }
+                let to = self.name(What::ColumnName)?;
+                AlterAction::RenameColumn { from, to }
+            }
+        } else {
+            let at = self.cur.start;
+            return self.fail_with(
+                at,
+                format!("expected \"add column\", \"drop column\", \"rename column\" or \"rename to\" after \"alter table {table}\""),
+                None,
+            );
+        };
+        Ok(Statement::AlterTable { table, action })
+    }
+
+    /// The word `column` of `alter table .. add/drop/rename column`.
+    fn expect_column_word(&mut self) -> PResult<()> {
+        if self.plain_word("column") {
+            return Ok(());
+        }
+        let at = self.cur.start;
+        self.fail_with(at, "expected \"column\"".into(), None)
     }
 
     /// The name after `create table`, `create index` (`creating`) or

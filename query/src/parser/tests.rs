@@ -4,8 +4,8 @@
 //! with a hint where a keyword is close; no input makes the parser panic.
 
 use crate::ast::{
-    AggFunc, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy, Select,
-    SelectItem, Statement, UnaryOp,
+    AggFunc, AlterAction, BinaryOp, ColumnDef, ColumnType, Expr, Join, JoinKind, Literal, OrderBy,
+    Select, SelectItem, Statement, UnaryOp,
 };
 use crate::parser::{is_keyword, parse};
 use crate::{Error, ErrorCode};
@@ -125,10 +125,7 @@ fn hint(word: &str) -> Option<String> {
 
 #[test]
 fn spec_ddl() {
-    let column = |n: &str, ty| ColumnDef {
-        name: n.to_owned(),
-        ty,
-    };
+    let column = |n: &str, ty| ColumnDef::new(n.to_owned(), ty);
     assert_eq!(
         ok(
             "create table users { id: int, name: string, email: string, age: int,\n\
@@ -162,6 +159,7 @@ fn spec_ddl() {
             table: "users".into(),
             column: "email".into(),
             if_not_exists: false,
+            unique: false,
         }
     );
     assert_eq!(
@@ -179,10 +177,7 @@ fn if_exists_guards_and_tables_named_if() {
         ok("create table IF NOT Exists t { id: int }"),
         Statement::CreateTable {
             name: "t".into(),
-            columns: vec![ColumnDef {
-                name: "id".into(),
-                ty: ColumnType::Int
-            }],
+            columns: vec![ColumnDef::new("id", ColumnType::Int)],
             if_not_exists: true,
         }
     );
@@ -193,6 +188,7 @@ fn if_exists_guards_and_tables_named_if() {
             table: "t".into(),
             column: "id".into(),
             if_not_exists: true,
+            unique: false,
         }
     );
     assert_eq!(
@@ -221,10 +217,7 @@ fn if_exists_guards_and_tables_named_if() {
         ok("create table if { exists: int }"),
         Statement::CreateTable {
             name: "if".into(),
-            columns: vec![ColumnDef {
-                name: "exists".into(),
-                ty: ColumnType::Int
-            }],
+            columns: vec![ColumnDef::new("exists", ColumnType::Int)],
             if_not_exists: false,
         }
     );
@@ -896,26 +889,11 @@ fn contextual_keywords_are_names() {
         Statement::CreateTable {
             name: "table".into(),
             columns: vec![
-                ColumnDef {
-                    name: "index".into(),
-                    ty: ColumnType::Int
-                },
-                ColumnDef {
-                    name: "set".into(),
-                    ty: ColumnType::String
-                },
-                ColumnDef {
-                    name: "by".into(),
-                    ty: ColumnType::Bool
-                },
-                ColumnDef {
-                    name: "count".into(),
-                    ty: ColumnType::Int
-                },
-                ColumnDef {
-                    name: "int".into(),
-                    ty: ColumnType::Json
-                },
+                ColumnDef::new("index", ColumnType::Int),
+                ColumnDef::new("set", ColumnType::String),
+                ColumnDef::new("by", ColumnType::Bool),
+                ColumnDef::new("count", ColumnType::Int),
+                ColumnDef::new("int", ColumnType::Json),
             ],
             if_not_exists: false,
         }
@@ -1558,7 +1536,22 @@ fn statement() -> impl Strategy<Value = Statement> {
         (
             ident(),
             prop::collection::vec(
-                (ident(), column_type).prop_map(|(name, ty)| ColumnDef { name, ty }),
+                (
+                    ident(),
+                    column_type,
+                    any::<[bool; 3]>(),
+                    prop::option::of(any::<i64>())
+                )
+                    .prop_map(|(name, ty, [primary_key, not_null, unique], d)| {
+                        ColumnDef {
+                            name,
+                            ty,
+                            primary_key,
+                            not_null,
+                            unique,
+                            default: d.map(Literal::Int),
+                        }
+                    }),
                 0..5
             ),
             any::<bool>()
@@ -1570,14 +1563,25 @@ fn statement() -> impl Strategy<Value = Statement> {
             }),
         (ident(), any::<bool>())
             .prop_map(|(name, if_exists)| Statement::DropTable { name, if_exists }),
-        (ident(), ident(), ident(), any::<bool>()).prop_map(
-            |(name, table, column, if_not_exists)| {
+        (ident(), ident(), ident(), any::<bool>(), any::<bool>()).prop_map(
+            |(name, table, column, if_not_exists, unique)| {
                 Statement::CreateIndex {
                     name,
                     table,
                     column,
                     if_not_exists,
+                    unique,
                 }
+            }
+        ),
+        (ident(), ident(), ident(), prop::sample::select(vec![0u8, 1, 2])).prop_map(
+            |(table, a, b, kind)| Statement::AlterTable {
+                table,
+                action: match kind {
+                    0 => AlterAction::DropColumn(a),
+                    1 => AlterAction::RenameColumn { from: a, to: b },
+                    _ => AlterAction::RenameTable(b),
+                },
             }
         ),
         (ident(), any::<bool>())

@@ -49,6 +49,32 @@ fn schema_lists_tables_columns_and_indexes() {
 }
 
 #[test]
+fn schema_shows_keys_and_constraints() {
+    let s = TestServer::start(ServerOptions::default());
+    s.ok("create table items { sku: int primary key, name: string not null unique, qty: int default 0, note: json default [1] }");
+    s.ok("create unique index items_qty on items (qty)");
+    let r = s.get("/schema/items");
+    assert_eq!(
+        r.json(),
+        json!({"success": true, "data": {
+            "name": "items",
+            "columns": [
+                {"name": "sku", "type": "int", "primary_key": true},
+                {"name": "name", "type": "string", "not_null": true},
+                {"name": "qty", "type": "int", "default": 0},
+                {"name": "note", "type": "json", "default": [1]},
+            ],
+            "indexes": [
+                {"name": "items_name_key", "columns": ["name"], "unique": true},
+                {"name": "items_qty", "columns": ["qty"], "unique": true},
+            ],
+        }}),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
 fn admin_checkpoint_compact_and_backup() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::start_in(

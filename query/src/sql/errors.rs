@@ -46,7 +46,7 @@ pub(super) fn placeholder_needs_prepare() -> Error {
 pub(super) fn statement_count(n: usize) -> Error {
     Error::query(
         ErrorCode::SyntaxError,
-        format!("a prepared statement is exactly one statement, got {n}"),
+        format!("one statement expected, got {n} (run several in a transaction)"),
     )
 }
 

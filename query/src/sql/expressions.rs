@@ -99,7 +99,7 @@ impl Translator {
                 list: list.iter().map(|x| self.expr(x)).collect::<Result<_>>()?,
                 negated: *negated,
             },
-            S::In { .. } => return Err(unsupported("IN with a subquery or UNNEST")),
+            S::In { .. } => return Err(unsupported("a subquery (or UNNEST) in IN")),
             S::Between {
                 expr,
                 negated,

@@ -651,7 +651,6 @@ impl Database {
                     ));
                 }
                 Ok(r.iter()
-                    
                     .map(|(k, v)| {
                         let name = match crate::sql::positional_index(k) {
                             Some(p) => t.columns.get(p).map_or(k, |c| &c.name),

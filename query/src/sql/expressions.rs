@@ -176,7 +176,12 @@ impl Translator {
         }
     }
 
-    fn binary(&mut self, left: &sql::Expr, op: &sql::BinaryOperator, right: &sql::Expr) -> Result<Expr> {
+    fn binary(
+        &mut self,
+        left: &sql::Expr,
+        op: &sql::BinaryOperator,
+        right: &sql::Expr,
+    ) -> Result<Expr> {
         use sql::BinaryOperator as B;
         let op = match op {
             B::Or => BinaryOp::Or,
@@ -253,7 +258,9 @@ impl Translator {
             return Err(unsupported(format!("clauses inside {name}(...)")));
         }
         let arg = match list.args.as_slice() {
-            [sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard)] if func == AggFunc::Count => {
+            [sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard)]
+                if func == AggFunc::Count =>
+            {
                 None
             }
             [sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(e))] => Some(self.boxed(e)?),
@@ -276,13 +283,20 @@ impl Translator {
         let text = match e {
             sql::Expr::Value(v) => match &v.value {
                 sql::Value::SingleQuotedString(s) | sql::Value::EscapedStringLiteral(s) => s,
-                _ => return Err(unsupported("CAST to json of anything but a string constant")),
+                _ => {
+                    return Err(unsupported(
+                        "CAST to json of anything but a string constant",
+                    ));
+                }
             },
-            _ => return Err(unsupported("CAST to json of anything but a string constant")),
+            _ => {
+                return Err(unsupported(
+                    "CAST to json of anything but a string constant",
+                ));
+            }
         };
-        let json: serde_json::Value = serde_json::from_str(text).map_err(|err| {
-            Error::query(ErrorCode::TypeMismatch, format!("invalid json: {err}"))
-        })?;
+        let json: serde_json::Value = serde_json::from_str(text)
+            .map_err(|err| Error::query(ErrorCode::TypeMismatch, format!("invalid json: {err}")))?;
         json_literal(&json, 0)
     }
 

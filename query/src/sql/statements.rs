@@ -157,10 +157,9 @@ fn query(tr: &mut Translator, q: &sql::Query) -> Result<Select> {
     let items = projection(tr, &s.projection)?;
     let filter = s.selection.as_ref().map(|e| tr.expr(e)).transpose()?;
     let group_by = match &s.group_by {
-        sql::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => exprs
-            .iter()
-            .map(|e| tr.expr(e))
-            .collect::<Result<_>>()?,
+        sql::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
+            exprs.iter().map(|e| tr.expr(e)).collect::<Result<_>>()?
+        }
         _ => return Err(unsupported("GROUP BY ALL / ROLLUP / CUBE")),
     };
     let order_by = match &q.order_by {
@@ -225,10 +224,7 @@ fn from_clause(tr: &mut Translator, t: &sql::TableWithJoins) -> Result<(String, 
 fn table_factor(t: &sql::TableFactor) -> Result<String> {
     match t {
         sql::TableFactor::Table {
-            name,
-            alias,
-            args,
-            ..
+            name, alias, args, ..
         } => {
             if alias.is_some() {
                 return Err(unsupported("a table alias"));
@@ -356,11 +352,7 @@ fn insert(tr: &mut Translator, i: &sql::Insert) -> Result<Statement> {
         sql::TableObject::TableName(n) => object_name(n)?,
         _ => return Err(unsupported("INSERT INTO a table function")),
     };
-    let columns: Vec<String> = i
-        .columns
-        .iter()
-        .map(object_name)
-        .collect::<Result<_>>()?;
+    let columns: Vec<String> = i.columns.iter().map(object_name).collect::<Result<_>>()?;
     let source = match &i.source {
         Some(q) => q,
         None => return Err(unsupported("INSERT ... DEFAULT VALUES")),
@@ -412,8 +404,7 @@ fn update(tr: &mut Translator, u: &sql::Update) -> Result<Statement> {
     if u.returning.is_some() {
         return Err(unsupported("RETURNING"));
     }
-    if !u.table.joins.is_empty() || u.or.is_some() || !u.order_by.is_empty() || u.limit.is_some()
-    {
+    if !u.table.joins.is_empty() || u.or.is_some() || !u.order_by.is_empty() || u.limit.is_some() {
         return Err(unsupported("this form of UPDATE"));
     }
     let table = table_factor(&u.table.relation)?;
@@ -459,14 +450,17 @@ fn delete(tr: &mut Translator, d: &sql::Delete) -> Result<Statement> {
 /// engine's primary key is always the `int` column `id`.
 fn create_table(c: &sql::CreateTable) -> Result<Statement> {
     if c.or_replace || c.temporary || c.external || c.unlogged {
-        return Err(unsupported("CREATE OR REPLACE / TEMPORARY / UNLOGGED TABLE"));
+        return Err(unsupported(
+            "CREATE OR REPLACE / TEMPORARY / UNLOGGED TABLE",
+        ));
     }
     if c.query.is_some() {
         return Err(unsupported("CREATE TABLE ... AS"));
     }
-    if c.like.is_some() || c.clone.is_some() || c.inherits.is_some() || c.partition_of.is_some()
-    {
-        return Err(unsupported("CREATE TABLE ... LIKE / INHERITS / PARTITION OF"));
+    if c.like.is_some() || c.clone.is_some() || c.inherits.is_some() || c.partition_of.is_some() {
+        return Err(unsupported(
+            "CREATE TABLE ... LIKE / INHERITS / PARTITION OF",
+        ));
     }
     let name = object_name(&c.name)?;
     let mut columns = Vec::with_capacity(c.columns.len());
@@ -527,9 +521,7 @@ fn create_table(c: &sql::CreateTable) -> Result<Statement> {
     {
         return Err(Error::query(
             ErrorCode::InvalidSchema,
-            format!(
-                "table \"{name}\" needs an integer column \"id\" (its primary key) for now"
-            ),
+            format!("table \"{name}\" needs an integer column \"id\" (its primary key) for now"),
         ));
     }
     Ok(Statement::CreateTable {
@@ -545,7 +537,9 @@ fn create_index(c: &sql::CreateIndex) -> Result<Statement> {
         return Err(unsupported("CREATE UNIQUE INDEX"));
     }
     if c.concurrently || c.using.is_some() || !c.include.is_empty() || !c.with.is_empty() {
-        return Err(unsupported("CONCURRENTLY / USING / INCLUDE / WITH of CREATE INDEX"));
+        return Err(unsupported(
+            "CONCURRENTLY / USING / INCLUDE / WITH of CREATE INDEX",
+        ));
     }
     if c.predicate.is_some() {
         return Err(unsupported("a partial index (WHERE)"));

@@ -31,11 +31,20 @@ fn statements_match_the_fasty_parser() {
             "create table if not exists t (id bigint not null, v varchar(20), n numeric(10,2), c char(3), PRIMARY KEY (id))",
             "create table if not exists t { id: int, v: string, n: float, c: string }",
         ),
-        ("create table t (id serial primary key, r real, s smallint)", "create table t { id: int, r: float, s: int }"),
+        (
+            "create table t (id serial primary key, r real, s smallint)",
+            "create table t { id: int, r: float, s: int }",
+        ),
         ("DROP TABLE users", "drop table users"),
         ("drop table if exists users;", "drop table if exists users"),
-        ("create index idx_age on users (age)", "create index idx_age on users (age)"),
-        ("create index if not exists i on t (c)", "create index if not exists i on t (c)"),
+        (
+            "create index idx_age on users (age)",
+            "create index idx_age on users (age)",
+        ),
+        (
+            "create index if not exists i on t (c)",
+            "create index if not exists i on t (c)",
+        ),
         ("drop index if exists i", "drop index if exists i"),
         (
             "insert into users (id, name, age) values (1, 'it''s', -3), (2, E'a\\tb', NULL)",
@@ -78,13 +87,28 @@ fn statements_match_the_fasty_parser() {
             "select id from t where meta->'level' = 2 and meta->'a'->>'b' = 'c'",
             "select id from t where meta.level = 2 and meta.a.b = \"c\"",
         ),
-        ("select id from t order by a asc nulls first, b desc nulls last", "select id from t order by a, b desc"),
-        ("update users set age = age + 1, name = 'x' where id = 3", "update users set age = age + 1, name = \"x\" where id = 3"),
+        (
+            "select id from t order by a asc nulls first, b desc nulls last",
+            "select id from t order by a, b desc",
+        ),
+        (
+            "update users set age = age + 1, name = 'x' where id = 3",
+            "update users set age = age + 1, name = \"x\" where id = 3",
+        ),
         ("update users set age = 1", "update users set age = 1"),
-        ("delete from users where id in (1, 2)", "delete from users where id in (1, 2)"),
+        (
+            "delete from users where id in (1, 2)",
+            "delete from users where id in (1, 2)",
+        ),
         ("delete from users", "delete from users"),
-        ("explain select * from users where id = 1", "explain select * from users where id = 1"),
-        ("explain analyze delete from users where age > 3", "explain analyze delete from users where age > 3"),
+        (
+            "explain select * from users where id = 1",
+            "explain select * from users where id = 1",
+        ),
+        (
+            "explain analyze delete from users where age > 3",
+            "explain analyze delete from users where age > 3",
+        ),
         ("begin", "begin"),
         ("START TRANSACTION READ ONLY", "begin read only"),
         ("begin transaction read write", "begin"),
@@ -99,7 +123,10 @@ fn statements_match_the_fasty_parser() {
 
 #[test]
 fn identifiers_fold_unless_quoted() {
-    assert_eq!(sql1("SELECT Name FROM Users"), parser::parse("select name from users").unwrap());
+    assert_eq!(
+        sql1("SELECT Name FROM Users"),
+        parser::parse("select name from users").unwrap()
+    );
     match sql1("select \"Name\" as \"Big\" from \"Users\"") {
         Statement::Select(s) => {
             assert_eq!(s.from, "Users");
@@ -117,7 +144,10 @@ fn numbers() {
         other => panic!("{other:?}"),
     };
     assert_eq!(lit("-9223372036854775808"), Literal::Int(i64::MIN));
-    assert_eq!(lit("9223372036854775808"), Literal::Float(9223372036854775808.0));
+    assert_eq!(
+        lit("9223372036854775808"),
+        Literal::Float(9223372036854775808.0)
+    );
     assert_eq!(lit("1e3"), Literal::Float(1000.0));
     assert_eq!(lit("-0.5"), Literal::Float(-0.5));
     assert_eq!(lit("$$dollar$$"), Literal::String("dollar".into()));
@@ -125,13 +155,16 @@ fn numbers() {
 
 #[test]
 fn placeholders_are_numbered_by_n() {
-    let (v, n) = parse_sql_with_params("select id from t where a = $2 and b = $1 and c = $2").unwrap();
+    let (v, n) =
+        parse_sql_with_params("select id from t where a = $2 and b = $1 and c = $2").unwrap();
     assert_eq!(n, 2);
     let want = parser::parse_with_params("select id from t where a = ? and b = ? and c = ?")
         .unwrap()
         .0;
     // `?` are numbered in order of appearance; `$n` by n.
-    let Statement::Select(mut w) = want else { panic!() };
+    let Statement::Select(mut w) = want else {
+        panic!()
+    };
     let renumber = [1, 0, 1];
     let mut i = 0;
     fn walk(e: &mut crate::ast::Expr, f: &mut dyn FnMut(&mut Literal)) {
@@ -154,11 +187,21 @@ fn placeholders_are_numbered_by_n() {
         });
     }
     assert_eq!(v, vec![Statement::Select(w)]);
-    assert_eq!(parse_sql_with_params("insert into t (id) values ($7)").unwrap().1, 7);
-    assert_eq!(code("select * from t where id = $0"), ErrorCode::SyntaxError);
+    assert_eq!(
+        parse_sql_with_params("insert into t (id) values ($7)")
+            .unwrap()
+            .1,
+        7
+    );
+    assert_eq!(
+        code("select * from t where id = $0"),
+        ErrorCode::SyntaxError
+    );
     // Plain parse refuses placeholders.
     assert_eq!(
-        parse_sql("select * from t where id = $1").unwrap_err().code(),
+        parse_sql("select * from t where id = $1")
+            .unwrap_err()
+            .code(),
         ErrorCode::SyntaxError
     );
 }
@@ -176,12 +219,16 @@ fn several_statements() {
 fn insert_without_columns_is_positional() {
     match sql1("insert into t values (1, 'a')") {
         Statement::Insert { rows, .. } => {
-            let names: Vec<Option<usize>> = rows[0].iter().map(|(k, _)| positional_index(k)).collect();
+            let names: Vec<Option<usize>> =
+                rows[0].iter().map(|(k, _)| positional_index(k)).collect();
             assert_eq!(names, vec![Some(0), Some(1)]);
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(code("insert into t (id, a) values (1)"), ErrorCode::SyntaxError);
+    assert_eq!(
+        code("insert into t (id, a) values (1)"),
+        ErrorCode::SyntaxError
+    );
 }
 
 #[test]
@@ -195,7 +242,10 @@ fn unsupported_constructs_are_named() {
         ("select cast(a as int) from t", "CAST"),
         ("select lower(a) from t", "lower"),
         ("insert into t (id) values (1) returning id", "RETURNING"),
-        ("insert into t (id) values (1) on conflict do nothing", "ON CONFLICT"),
+        (
+            "insert into t (id) values (1) on conflict do nothing",
+            "ON CONFLICT",
+        ),
         ("alter table t add column b int", "ALTER TABLE"),
         ("select a from t order by a nulls last", "NULLS LAST"),
         ("select a from t order by a desc nulls first", "NULLS FIRST"),
@@ -209,11 +259,21 @@ fn unsupported_constructs_are_named() {
         ("select 1", "without FROM"),
         ("select a from t union select a from u", "UNION"),
         ("begin isolation level serializable", "ISOLATION"),
-        ("create table t (id int primary key, a int not null)", "NOT NULL"),
-        ("create table t (id int primary key, a int default 3)", "DEFAULT"),
+        (
+            "create table t (id int primary key, a int not null)",
+            "NOT NULL",
+        ),
+        (
+            "create table t (id int primary key, a int default 3)",
+            "DEFAULT",
+        ),
     ] {
         let e = parse_sql_with_params(text).unwrap_err();
-        let want = if word.is_empty() { ErrorCode::InvalidSchema } else { ErrorCode::Unsupported };
+        let want = if word.is_empty() {
+            ErrorCode::InvalidSchema
+        } else {
+            ErrorCode::Unsupported
+        };
         assert_eq!(e.code(), want, "{text}: {e}");
         assert!(
             e.to_string().to_lowercase().contains(&word.to_lowercase()),
@@ -225,7 +285,13 @@ fn unsupported_constructs_are_named() {
 #[test]
 fn syntax_errors_have_positions() {
     match parse_sql("select * from\n  where") {
-        Err(Error::Syntax { code, line, column, message, .. }) => {
+        Err(Error::Syntax {
+            code,
+            line,
+            column,
+            message,
+            ..
+        }) => {
             assert_eq!(code, ErrorCode::SyntaxError);
             assert_eq!((line, column), (2, 3), "{message}");
         }
@@ -240,7 +306,11 @@ fn syntax_errors_have_positions() {
 #[test]
 fn deep_input_is_too_complex_not_a_crash() {
     // Nesting: sqlparser's recursion limit.
-    let deep = format!("select * from t where {}1{}", "(".repeat(5000), ")".repeat(5000));
+    let deep = format!(
+        "select * from t where {}1{}",
+        "(".repeat(5000),
+        ")".repeat(5000)
+    );
     assert_eq!(code(&deep), ErrorCode::TooComplex);
     let nots = format!("select * from t where {}a", "not ".repeat(5000));
     assert_eq!(code(&nots), ErrorCode::TooComplex);
@@ -250,9 +320,15 @@ fn deep_input_is_too_complex_not_a_crash() {
     let sum = format!("select {} from t", vec!["(a)"; 100_000].join("+"));
     assert_eq!(code(&sum), ErrorCode::TooComplex);
     // Long lists and many rows are not chains.
-    let list = format!("select * from t where a in ({})", vec!["-1"; 10_000].join(", "));
+    let list = format!(
+        "select * from t where a in ({})",
+        vec!["-1"; 10_000].join(", ")
+    );
     assert!(parse_sql(&list).is_ok());
-    let rows = format!("insert into t (id) values {}", vec!["(-1)"; 10_000].join(", "));
+    let rows = format!(
+        "insert into t (id) values {}",
+        vec!["(-1)"; 10_000].join(", ")
+    );
     assert!(parse_sql(&rows).is_ok());
 }
 
@@ -260,7 +336,13 @@ fn deep_input_is_too_complex_not_a_crash() {
 fn deepest_accepted_nesting_fits_a_small_stack() {
     // The deepest nesting accepted, on a thread with a 2 MiB stack (a
     // server worker's): parsing and translating must not overflow.
-    let text = |n: usize| format!("select * from t where {}a = 1{}", "(".repeat(n), ")".repeat(n));
+    let text = |n: usize| {
+        format!(
+            "select * from t where {}a = 1{}",
+            "(".repeat(n),
+            ")".repeat(n)
+        )
+    };
     let n = (1..=errors::RECURSION_LIMIT)
         .rev()
         .find(|&n| parse_sql(&text(n)).is_ok())

@@ -157,8 +157,7 @@ impl sqllogictest::DB for FastyDb {
             Dialect::Fasty => self.db.execute(sql),
             Dialect::Sql => self.run_sql(sql),
         };
-        out.map(to_slt)
-            .map_err(|e| SltError(error_text(&e)))
+        out.map(to_slt).map_err(|e| SltError(error_text(&e)))
     }
 
     fn engine_name(&self) -> &str {

@@ -43,10 +43,7 @@ fn sql_answers_like_the_fasty_language() {
         json!({"sql": "UPDATE users SET age = age + 1 WHERE name = 'bob'"}),
     );
     assert_eq!(r.json()["affected"], 1, "{}", r.text());
-    assert_eq!(
-        s.ok("find users where id = 2")["data"][0]["age"],
-        json!(26)
-    );
+    assert_eq!(s.ok("find users where id = 2")["data"][0]["age"], json!(26));
     let r = post(&s, json!({"sql": "DELETE FROM users WHERE id = 1;"}));
     assert_eq!(r.json()["affected"], 1, "{}", r.text());
     assert_eq!(s.ok("select count(*) from users")["data"][0]["count(*)"], 1);
@@ -110,17 +107,23 @@ fn sql_errors_carry_codes_and_positions() {
     let s = TestServer::start(ServerOptions::default());
     s.ok("create table t { id: int }");
     let e = post(&s, json!({"sql": "SELECT * FROM\nWHERE"})).assert_error(400, "syntax_error");
-    assert_eq!((e["line"].clone(), e["column"].clone()), (json!(2), json!(1)), "{e}");
+    assert_eq!(
+        (e["line"].clone(), e["column"].clone()),
+        (json!(2), json!(1)),
+        "{e}"
+    );
     post(&s, json!({"sql": "SELECT * FROM missing"})).assert_error(400, "unknown_table");
     let e = post(&s, json!({"sql": "SELECT DISTINCT id FROM t"})).assert_error(400, "unsupported");
     assert!(e["message"].as_str().unwrap().contains("DISTINCT"), "{e}");
     // One statement per request.
     let e = post(&s, json!({"sql": "SELECT * FROM t; SELECT * FROM t"}))
         .assert_error(400, "syntax_error");
-    assert!(e["message"].as_str().unwrap().contains("one statement"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("one statement"),
+        "{e}"
+    );
     // "sql" and "query" do not mix.
-    post(&s, json!({"sql": "SELECT * FROM t", "query": "find t"}))
-        .assert_error(400, "bad_request");
+    post(&s, json!({"sql": "SELECT * FROM t", "query": "find t"})).assert_error(400, "bad_request");
     post(&s, json!({"sql": 3})).assert_error(400, "bad_request");
     // Nothing was written by any of them.
     assert_eq!(s.ok("select count(*) from t")["data"][0]["count(*)"], 0);

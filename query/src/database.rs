@@ -621,11 +621,13 @@ impl Database {
     }
 
     /// Whether an insert's rows are positional (SQL `INSERT INTO t VALUES`
-    /// without a column list).
+    /// without a column list, whose rows are all positional): one look at
+    /// the first field.
     fn positional(&self, rows: &[Vec<(String, Literal)>]) -> bool {
         rows.iter()
             .flatten()
-            .any(|(k, _)| crate::sql::positional_index(k).is_some())
+            .next()
+            .is_some_and(|(k, _)| crate::sql::positional_index(k).is_some())
     }
 
     /// Names the fields of positional rows after the table's columns in

@@ -329,6 +329,16 @@ impl Database {
         })
     }
 
+    /// Parses one SQL statement (docs/sql.md) whose values may be `$1`,
+    /// `$2`, ... placeholders, for [`Database::execute_prepared`]: `$n`
+    /// takes the `n`-th value (they may come in any order, and repeat), and
+    /// [`Prepared::params`] is the highest `n`. Names are checked when it
+    /// runs.
+    pub fn prepare_sql(&self, text: &str) -> Result<Prepared> {
+        let (statement, params) = crate::sql::parse_one_sql(text)?;
+        Ok(Prepared { statement, params })
+    }
+
     /// Runs a prepared statement with `params[i]` for its `i`-th `?`;
     /// `invalid_parameter` unless exactly [`Prepared::params`] values are
     /// given.
@@ -627,6 +637,13 @@ impl Database {
                 rows,
                 upsert,
             } => {
+                let named;
+                let rows = if self.positional(rows) {
+                    named = self.name_positional(table, rows)?;
+                    &named
+                } else {
+                    rows
+                };
                 let rows = rows
                     .iter()
                     .map(|r| r.iter().map(|(k, v)| (k.as_str(), expr::literal_value(v))));
@@ -662,6 +679,51 @@ impl Database {
             )),
         };
         out.map(Streamed::Other)
+    }
+
+    /// Whether an insert's rows are positional (SQL `INSERT INTO t VALUES`
+    /// without a column list, whose rows are all positional): one look at
+    /// the first field.
+    fn positional(&self, rows: &[Vec<(String, Literal)>]) -> bool {
+        rows.iter()
+            .flatten()
+            .next()
+            .is_some_and(|(k, _)| crate::sql::positional_index(k).is_some())
+    }
+
+    /// Names the fields of positional rows after the table's columns in
+    /// declaration order, as they are now.
+    fn name_positional(
+        &self,
+        table: &str,
+        rows: &[Vec<(String, Literal)>],
+    ) -> Result<Vec<Vec<(String, Literal)>>> {
+        let cat = self.catalog.read().clone();
+        let t = cat.table(table)?;
+        rows.iter()
+            .map(|r| {
+                if r.len() > t.columns.len() {
+                    return Err(Error::query(
+                        ErrorCode::SyntaxError,
+                        format!(
+                            "INSERT has more expressions ({}) than table \"{}\" has columns ({})",
+                            r.len(),
+                            t.name,
+                            t.columns.len()
+                        ),
+                    ));
+                }
+                Ok(r.iter()
+                    .map(|(k, v)| {
+                        let name = match crate::sql::positional_index(k) {
+                            Some(p) => t.columns.get(p).map_or(k, |c| &c.name),
+                            None => k,
+                        };
+                        (name.clone(), v.clone())
+                    })
+                    .collect())
+            })
+            .collect()
     }
 
     /// The batch fast path: inserts (or upserts) rows given as

@@ -230,6 +230,20 @@ fn parse(db: &Database, body: &[u8]) -> Result<Parsed, ApiError> {
         }
         QueryRequest::Batch(b) => Ok(Parsed::Batch(b)),
         QueryRequest::Transaction(texts) => Ok(Parsed::Transaction(texts)),
+        QueryRequest::Sql(text, params) => {
+            // One statement, prepared whether or not it has placeholders:
+            // `$n` takes the n-th value of "params".
+            let prepared = db.prepare_sql(&text)?;
+            let params = params.unwrap_or_default();
+            if prepared.params() != params.len() {
+                return Err(ApiError::bad_request(format!(
+                    "the statement's highest placeholder is ${} but \"params\" has {} value(s): give one value per $n",
+                    prepared.params(),
+                    params.len()
+                )));
+            }
+            Ok(Parsed::Prepared(prepared, params))
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The body of `POST /query`, parsed straight from the bytes with typed
-//! serde visitors: `{"query": "...", "params"?: [...]}`, `{"transaction":
+//! serde visitors: `{"query": "...", "params"?: [...]}`, `{"sql": "...",
+//! "params"?: [...]}`, `{"transaction":
 //! ["...", ...]}` or `{"table": "...", "rows": [...], "mode": "insert" |
 //! "upsert"}`.
 //!
@@ -34,6 +35,9 @@ pub(crate) enum QueryRequest {
     Batch(Batch),
     /// `{"transaction": ["...", ...]}`: statements run in one transaction.
     Transaction(Vec<String>),
+    /// `{"sql": "...", "params"?: [...]}`: one SQL statement (docs/sql.md),
+    /// with the values for its `$1`, `$2`, ... placeholders when given.
+    Sql(String, Option<Vec<Value>>),
 }
 
 /// Rows for [`fasty_query::Database::insert_rows`].
@@ -68,6 +72,7 @@ impl QueryRequest {
 #[derive(Default)]
 struct RawRequest {
     query: Option<String>,
+    sql: Option<String>,
     params: Option<Vec<Value>>,
     table: Option<String>,
     rows: Option<Vec<Row>>,
@@ -81,6 +86,7 @@ impl RawRequest {
             RawRequest {
                 transaction: Some(statements),
                 query: None,
+                sql: None,
                 params: None,
                 table: None,
                 rows: None,
@@ -97,11 +103,24 @@ impl RawRequest {
                 transaction: Some(_),
                 ..
             } => Err(ApiError::bad_request(
-                "\"transaction\" comes alone: give the statements as its array, with no \"query\", \"params\", \"table\", \"rows\" or \"mode\"",
+                "\"transaction\" comes alone: give the statements as its array, with no \"query\", \"sql\", \"params\", \"table\", \"rows\" or \"mode\"",
+            )),
+            RawRequest {
+                sql: Some(q),
+                params,
+                query: None,
+                table: None,
+                rows: None,
+                mode: None,
+                transaction: None,
+            } => Ok(QueryRequest::Sql(q, params)),
+            RawRequest { sql: Some(_), .. } => Err(ApiError::bad_request(
+                "give either \"sql\" (with optional \"params\"), \"query\", or \"table\" and \"rows\", not several",
             )),
             RawRequest {
                 query: Some(q),
                 params,
+                sql: None,
                 table: None,
                 rows: None,
                 mode: None,
@@ -116,7 +135,7 @@ impl RawRequest {
             RawRequest {
                 params: Some(_), ..
             } => Err(ApiError::bad_request(
-                "\"params\" goes with \"query\": give the statement with ? placeholders",
+                "\"params\" goes with \"query\" (? placeholders) or \"sql\" ($1, $2, ... placeholders)",
             )),
             RawRequest {
                 table: Some(table),
@@ -141,7 +160,15 @@ impl RawRequest {
     }
 }
 
-const FIELDS: &[&str] = &["query", "params", "table", "rows", "mode", "transaction"];
+const FIELDS: &[&str] = &[
+    "query",
+    "sql",
+    "params",
+    "table",
+    "rows",
+    "mode",
+    "transaction",
+];
 
 impl<'de> de::Deserialize<'de> for RawRequest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -172,6 +199,10 @@ impl<'de> Visitor<'de> for RequestVisitor {
                     once(&req.query, "query")?;
                     req.query = Some(map.next_value()?);
                 }
+                Field::Sql => {
+                    once(&req.sql, "sql")?;
+                    req.sql = Some(map.next_value()?);
+                }
                 Field::Params => {
                     once(&req.params, "params")?;
                     req.params = Some(map.next_value_seed(ParamsSeed)?);
@@ -200,6 +231,7 @@ impl<'de> Visitor<'de> for RequestVisitor {
 
 enum Field {
     Query,
+    Sql,
     Params,
     Table,
     Rows,
@@ -225,6 +257,7 @@ impl Visitor<'_> for FieldVisitor {
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Field, E> {
         match s {
             "query" => Ok(Field::Query),
+            "sql" => Ok(Field::Sql),
             "params" => Ok(Field::Params),
             "table" => Ok(Field::Table),
             "rows" => Ok(Field::Rows),

@@ -17,24 +17,68 @@
 //! - an error is `<code>: <message>`, then ` at line L, column C` for a
 //!   syntax error and ` (hint: ...)` when there is a hint, so
 //!   `statement error duplicate_key` matches by the stable code.
+//!
+//! Files under a `sql/` directory are SQL (docs/sql.md), the others the
+//! fasty language. A SQL file whose first line is `# portable` also runs
+//! against SQLite (label `sqlite`, so `skipif sqlite` / `onlyif fasty`
+//! mark the records whose results differ, each with a comment saying why);
+//! against SQLite only values are compared, not type letters.
 #![allow(dead_code)]
 
 use std::path::Path;
 
-use fasty_query::{Column, Database, Options, Output, Value};
+use fasty_query::{Column, Database, ExecOptions, Options, Output, Value};
 use sqllogictest::{DBOutput, DefaultColumnType};
+
+/// The language a .slt file's statements are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// The fasty language (docs/language.md).
+    Fasty,
+    /// SQL, PostgreSQL dialect (docs/sql.md).
+    Sql,
+}
+
+impl Dialect {
+    /// The dialect of a file: SQL under a `sql` directory.
+    pub fn of(path: &Path) -> Dialect {
+        if path
+            .parent()
+            .is_some_and(|d| d.components().any(|c| c.as_os_str() == "sql"))
+        {
+            Dialect::Sql
+        } else {
+            Dialect::Fasty
+        }
+    }
+}
 
 /// One in-memory fasty database behind the sqllogictest `DB` trait.
 pub struct FastyDb {
     db: Database,
+    dialect: Dialect,
 }
 
 impl FastyDb {
     /// A fresh, empty database in memory mode.
     pub fn memory() -> FastyDb {
+        FastyDb::memory_with(Dialect::Fasty)
+    }
+
+    /// A fresh, empty database in memory mode that reads `dialect`.
+    pub fn memory_with(dialect: Dialect) -> FastyDb {
         let db = Database::open("/nonexistent/slt-memory", Options::memory())
             .expect("a memory database opens");
-        FastyDb { db }
+        FastyDb { db, dialect }
+    }
+
+    /// Runs SQL text: every statement in it, giving the last one's output.
+    fn run_sql(&self, sql: &str) -> fasty_query::Result<Output> {
+        let mut out = Output::Ok;
+        for stmt in fasty_query::parse_sql(sql)? {
+            out = self.db.run(&stmt, ExecOptions::default())?;
+        }
+        Ok(out)
     }
 }
 
@@ -109,10 +153,11 @@ impl sqllogictest::DB for FastyDb {
     type ColumnType = DefaultColumnType;
 
     fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
-        self.db
-            .execute(sql)
-            .map(to_slt)
-            .map_err(|e| SltError(error_text(&e)))
+        let out = match self.dialect {
+            Dialect::Fasty => self.db.execute(sql),
+            Dialect::Sql => self.run_sql(sql),
+        };
+        out.map(to_slt).map_err(|e| SltError(error_text(&e)))
     }
 
     fn engine_name(&self) -> &str {
@@ -131,7 +176,16 @@ fn trim_end(s: &String) -> String {
 /// values strictly.
 pub fn runner() -> sqllogictest::Runner<FastyDb, impl sqllogictest::MakeConnection<Conn = FastyDb>>
 {
-    let mut r = sqllogictest::Runner::new(|| async { Ok::<_, SltError>(FastyDb::memory()) });
+    runner_with(Dialect::Fasty)
+}
+
+/// [`runner`] for files in `dialect`.
+pub fn runner_with(
+    dialect: Dialect,
+) -> sqllogictest::Runner<FastyDb, impl sqllogictest::MakeConnection<Conn = FastyDb>> {
+    let mut r = sqllogictest::Runner::new(move || async move {
+        Ok::<_, SltError>(FastyDb::memory_with(dialect))
+    });
     r.with_normalizer(trim_end);
     r.with_column_validator(sqllogictest::strict_column_validator);
     r.add_label("fasty");
@@ -141,10 +195,87 @@ pub fn runner() -> sqllogictest::Runner<FastyDb, impl sqllogictest::MakeConnecti
 /// Runs one .slt file on a fresh database; the error names the file and
 /// line of the first record that failed.
 pub fn run_file(path: &Path) -> Result<(), String> {
-    let mut r = runner();
+    let dialect = Dialect::of(path);
+    let mut r = runner_with(dialect);
     let res = r.run_file(path).map_err(|e| e.display(false).to_string());
     r.shutdown();
-    res
+    res?;
+    if dialect == Dialect::Sql && is_portable(path) {
+        let mut r = sqlite_runner();
+        let res = r
+            .run_file(path)
+            .map_err(|e| format!("against SQLite: {}", e.display(false)));
+        r.shutdown();
+        res?;
+    }
+    Ok(())
+}
+
+/// Whether a file's first line is `# portable`: it runs against SQLite too.
+pub fn is_portable(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .is_ok_and(|t| t.lines().next().is_some_and(|l| l.trim() == "# portable"))
+}
+
+/// SQLite in memory behind the sqllogictest `DB` trait, for the portable
+/// SQL files. Values print as fasty's do (floats in shortest round-trip
+/// form); an error is SQLite's message.
+pub struct SqliteDb {
+    conn: rusqlite::Connection,
+}
+
+impl sqllogictest::DB for SqliteDb {
+    type Error = SltError;
+    type ColumnType = DefaultColumnType;
+
+    fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, SltError> {
+        use rusqlite::types::ValueRef;
+        let err = |e: rusqlite::Error| SltError(format!("sqlite: {e}"));
+        let mut stmt = self.conn.prepare(sql).map_err(err)?;
+        let width = stmt.column_count();
+        if width == 0 {
+            let n = stmt.execute([]).map_err(err)?;
+            return Ok(DBOutput::StatementComplete(n as u64));
+        }
+        let mut rows = stmt.query([]).map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(err)? {
+            let mut line = Vec::with_capacity(width);
+            for i in 0..width {
+                line.push(match row.get_ref(i).map_err(err)? {
+                    ValueRef::Null => "NULL".to_string(),
+                    ValueRef::Integer(i) => i.to_string(),
+                    ValueRef::Real(x) => format!("{x:?}"),
+                    ValueRef::Text(t) if t.is_empty() => "(empty)".to_string(),
+                    ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                    ValueRef::Blob(_) => "(blob)".to_string(),
+                });
+            }
+            out.push(line);
+        }
+        Ok(DBOutput::Rows {
+            types: vec![DefaultColumnType::Any; width],
+            rows: out,
+        })
+    }
+
+    fn engine_name(&self) -> &str {
+        "sqlite"
+    }
+}
+
+/// A runner over a fresh in-memory SQLite, comparing values only.
+pub fn sqlite_runner()
+-> sqllogictest::Runner<SqliteDb, impl sqllogictest::MakeConnection<Conn = SqliteDb>> {
+    let mut r = sqllogictest::Runner::new(|| async {
+        rusqlite::Connection::open_in_memory()
+            .map(|conn| SqliteDb { conn })
+            .map_err(|e| SltError(e.to_string()))
+    });
+    r.with_normalizer(trim_end);
+    r.with_column_validator(|_, _| true);
+    r.add_label("sqlite");
+    r
 }
 
 /// Runs .slt text on a fresh database (`name` is what failures cite).
@@ -160,7 +291,7 @@ pub fn run_script(script: &str, name: &str) -> Result<(), String> {
 /// Rewrites the expected results of `path` with what fasty gives now
 /// (`FASTY_BLESS=1`). Read the diff before committing it.
 pub fn bless_file(path: &Path) -> Result<(), String> {
-    let mut r = runner();
+    let mut r = runner_with(Dialect::of(path));
     let res = futures_block_on(r.update_test_file(
         path,
         " ",

@@ -9,5 +9,6 @@ mod limits;
 mod malformed;
 mod params;
 mod shutdown;
+mod sql;
 mod streaming;
 mod transactions;

@@ -1,0 +1,597 @@
+//! SQL statements onto [`ast::Statement`], one function per statement
+//! kind. Every clause the engine does not run yet is `unsupported`, named.
+
+use sqlparser::ast as sql;
+
+use super::errors::unsupported;
+use super::expressions::{Translator, ident, object_name};
+use super::types::column_type;
+use crate::ast::{self, ColumnDef, Join, OrderBy, Select, SelectItem, Statement};
+use crate::error::{Error, ErrorCode, Result};
+
+/// One statement.
+pub(super) fn statement(tr: &mut Translator, s: &sql::Statement) -> Result<Statement> {
+    use sql::Statement as S;
+    match s {
+        S::Query(q) => query(tr, q).map(|s| Statement::Select(Box::new(s))),
+        S::Insert(i) => insert(tr, i),
+        S::Update(u) => update(tr, u),
+        S::Delete(d) => delete(tr, d),
+        S::CreateTable(c) => create_table(c),
+        S::CreateIndex(c) => create_index(c),
+        S::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            purge,
+            temporary,
+            table,
+            ..
+        } => drop(
+            *object_type,
+            *if_exists,
+            names,
+            *cascade || *purge || *temporary || table.is_some(),
+        ),
+        S::Explain {
+            describe_alias: sql::DescribeAlias::Explain,
+            analyze,
+            verbose: false,
+            query_plan: false,
+            estimate: false,
+            statement: inner,
+            format: None,
+            options: None,
+        } => {
+            let inner = Box::new(statement(tr, inner)?);
+            Ok(if *analyze {
+                Statement::ExplainAnalyze(inner)
+            } else {
+                Statement::Explain(inner)
+            })
+        }
+        S::Explain { .. } => Err(unsupported("EXPLAIN options other than ANALYZE")),
+        S::StartTransaction {
+            modes,
+            statements,
+            exception: None,
+            modifier: None,
+            ..
+        } if statements.is_empty() => begin(modes),
+        S::StartTransaction { .. } => Err(unsupported("a BEGIN ... END block")),
+        S::Commit {
+            chain: false,
+            modifier: None,
+            ..
+        } => Ok(Statement::Commit),
+        S::Rollback {
+            chain: false,
+            savepoint: None,
+        } => Ok(Statement::Rollback),
+        S::Commit { .. } | S::Rollback { .. } => {
+            Err(unsupported("AND CHAIN and ROLLBACK TO SAVEPOINT"))
+        }
+        S::Savepoint { .. } | S::ReleaseSavepoint { .. } => Err(unsupported("SAVEPOINT")),
+        S::AlterTable(_) => Err(unsupported("ALTER TABLE")),
+        S::CreateView { .. } => Err(unsupported("CREATE VIEW")),
+        S::Truncate(_) => Err(unsupported("TRUNCATE")),
+        S::Set(_) => Err(unsupported("SET")),
+        S::ShowVariable { .. } => Err(unsupported("SHOW")),
+        S::Copy { .. } => Err(unsupported("COPY")),
+        S::Merge(_) => Err(unsupported("MERGE")),
+        S::Prepare { .. } | S::Execute { .. } | S::Deallocate { .. } => {
+            Err(unsupported("PREPARE / EXECUTE (use $n placeholders)"))
+        }
+        other => Err(unsupported(first_words(other))),
+    }
+}
+
+/// The statement's first two words, to name it in an error.
+fn first_words(s: &sql::Statement) -> String {
+    let text = s.to_string();
+    let words: Vec<&str> = text.split_whitespace().take(2).collect();
+    format!("the statement {}", words.join(" "))
+}
+
+/// `BEGIN` / `START TRANSACTION` [READ ONLY | READ WRITE].
+fn begin(modes: &[sql::TransactionMode]) -> Result<Statement> {
+    let mut read_only = false;
+    for m in modes {
+        match m {
+            sql::TransactionMode::AccessMode(sql::TransactionAccessMode::ReadOnly) => {
+                read_only = true
+            }
+            sql::TransactionMode::AccessMode(sql::TransactionAccessMode::ReadWrite) => {
+                read_only = false
+            }
+            sql::TransactionMode::IsolationLevel(_) => {
+                return Err(unsupported(
+                    "ISOLATION LEVEL (transactions are snapshot isolated, see docs/sql.md)",
+                ));
+            }
+        }
+    }
+    Ok(Statement::Begin { read_only })
+}
+
+/// `SELECT ... FROM t [JOIN u ON a = b] [WHERE] [GROUP BY] [ORDER BY]
+/// [LIMIT] [OFFSET]`.
+fn query(tr: &mut Translator, q: &sql::Query) -> Result<Select> {
+    if q.with.is_some() {
+        return Err(unsupported("WITH (common table expressions)"));
+    }
+    if q.fetch.is_some() {
+        return Err(unsupported("FETCH FIRST"));
+    }
+    if !q.locks.is_empty() {
+        return Err(unsupported("FOR UPDATE / FOR SHARE"));
+    }
+    let s = match q.body.as_ref() {
+        sql::SetExpr::Select(s) => s,
+        sql::SetExpr::SetOperation { op, .. } => return Err(unsupported(format!("{op}"))),
+        sql::SetExpr::Values(_) => return Err(unsupported("VALUES as a query")),
+        sql::SetExpr::Query(_) => return Err(unsupported("a parenthesised query")),
+        _ => return Err(unsupported("this kind of query")),
+    };
+    if let Some(d) = &s.distinct {
+        return Err(unsupported(match d {
+            sql::Distinct::On(_) => "DISTINCT ON",
+            _ => "DISTINCT",
+        }));
+    }
+    if s.having.is_some() {
+        return Err(unsupported("HAVING"));
+    }
+    if s.into.is_some() {
+        return Err(unsupported("SELECT INTO"));
+    }
+    if s.top.is_some() || !s.named_window.is_empty() || s.qualify.is_some() {
+        return Err(unsupported("TOP / WINDOW / QUALIFY"));
+    }
+    let (from, joins) = match s.from.as_slice() {
+        [] => return Err(unsupported("SELECT without FROM")),
+        [one] => from_clause(tr, one)?,
+        _ => return Err(unsupported("several tables in FROM (write JOIN ... ON)")),
+    };
+    let items = projection(tr, &s.projection)?;
+    let filter = s.selection.as_ref().map(|e| tr.expr(e)).transpose()?;
+    let group_by = match &s.group_by {
+        sql::GroupByExpr::Expressions(exprs, modifiers) if modifiers.is_empty() => {
+            exprs.iter().map(|e| tr.expr(e)).collect::<Result<_>>()?
+        }
+        _ => return Err(unsupported("GROUP BY ALL / ROLLUP / CUBE")),
+    };
+    let order_by = match &q.order_by {
+        None => Vec::new(),
+        Some(o) => order_by(tr, o)?,
+    };
+    let (limit, offset) = match &q.limit_clause {
+        None => (None, None),
+        Some(sql::LimitClause::LimitOffset {
+            limit,
+            offset,
+            limit_by,
+        }) if limit_by.is_empty() => (
+            limit.as_ref().map(|e| count(e, "LIMIT")).transpose()?,
+            offset
+                .as_ref()
+                .map(|o| count(&o.value, "OFFSET"))
+                .transpose()?,
+        ),
+        Some(_) => return Err(unsupported("LIMIT offset, count")),
+    };
+    Ok(Select {
+        items,
+        from,
+        joins,
+        filter,
+        group_by,
+        order_by,
+        limit,
+        offset,
+    })
+}
+
+/// `FROM t [JOIN u ON ...]...`.
+fn from_clause(tr: &mut Translator, t: &sql::TableWithJoins) -> Result<(String, Vec<Join>)> {
+    let from = table_factor(&t.relation)?;
+    let mut joins = Vec::with_capacity(t.joins.len());
+    for j in &t.joins {
+        use sql::JoinOperator as J;
+        let on = match &j.join_operator {
+            J::Join(c) | J::Inner(c) => match c {
+                sql::JoinConstraint::On(e) => tr.expr(e)?,
+                sql::JoinConstraint::Using(_) => return Err(unsupported("JOIN ... USING")),
+                sql::JoinConstraint::Natural => return Err(unsupported("NATURAL JOIN")),
+                _ => return Err(unsupported("JOIN without ON")),
+            },
+            J::Left(_) | J::LeftOuter(_) => return Err(unsupported("LEFT JOIN")),
+            J::Right(_) | J::RightOuter(_) => return Err(unsupported("RIGHT JOIN")),
+            J::FullOuter(_) => return Err(unsupported("FULL JOIN")),
+            J::CrossJoin(_) => return Err(unsupported("CROSS JOIN")),
+            _ => return Err(unsupported("this kind of JOIN")),
+        };
+        joins.push(Join {
+            table: table_factor(&j.relation)?,
+            on,
+        });
+    }
+    Ok((from, joins))
+}
+
+/// A plain table name (no alias, no subquery).
+fn table_factor(t: &sql::TableFactor) -> Result<String> {
+    match t {
+        sql::TableFactor::Table {
+            name, alias, args, ..
+        } => {
+            if alias.is_some() {
+                return Err(unsupported("a table alias"));
+            }
+            if args.is_some() {
+                return Err(unsupported("a table function"));
+            }
+            object_name(name)
+        }
+        sql::TableFactor::Derived { .. } => Err(unsupported("a subquery in FROM")),
+        _ => Err(unsupported("this kind of table in FROM")),
+    }
+}
+
+/// The select list: `*` alone is every column (an empty list).
+fn projection(tr: &mut Translator, items: &[sql::SelectItem]) -> Result<Vec<SelectItem>> {
+    if let [sql::SelectItem::Wildcard(opts)] = items {
+        if opts.opt_exclude.is_some()
+            || opts.opt_except.is_some()
+            || opts.opt_replace.is_some()
+            || opts.opt_rename.is_some()
+            || opts.opt_ilike.is_some()
+        {
+            return Err(unsupported("options of *"));
+        }
+        return Ok(Vec::new());
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            sql::SelectItem::UnnamedExpr(e) => Ok(SelectItem {
+                expr: tr.expr(e)?,
+                alias: None,
+            }),
+            sql::SelectItem::ExprWithAlias { expr, alias } => Ok(SelectItem {
+                expr: tr.expr(expr)?,
+                alias: Some(ident(alias)?),
+            }),
+            sql::SelectItem::Wildcard(_) => Err(unsupported("* beside other select items")),
+            sql::SelectItem::QualifiedWildcard(..) => Err(unsupported("table.*")),
+            _ => Err(unsupported("this select item")),
+        })
+        .collect()
+}
+
+/// `ORDER BY e [ASC|DESC] [NULLS FIRST|LAST]`. The engine sorts nulls
+/// first ascending and last descending (PostgreSQL's default is the
+/// opposite: see docs/sql.md); an explicit `NULLS` that asks for the other
+/// order is not supported yet.
+fn order_by(tr: &mut Translator, o: &sql::OrderBy) -> Result<Vec<OrderBy>> {
+    if o.interpolate.is_some() {
+        return Err(unsupported("INTERPOLATE"));
+    }
+    let exprs = match &o.kind {
+        sql::OrderByKind::Expressions(v) => v,
+        sql::OrderByKind::All(_) => return Err(unsupported("ORDER BY ALL")),
+    };
+    exprs
+        .iter()
+        .map(|x| {
+            if x.with_fill.is_some() {
+                return Err(unsupported("WITH FILL"));
+            }
+            let desc = match &x.options.sort {
+                None | Some(sql::OrderBySort::Asc) => false,
+                Some(sql::OrderBySort::Desc) => true,
+                Some(sql::OrderBySort::Using(_)) => return Err(unsupported("ORDER BY ... USING")),
+            };
+            // The engine's order: nulls first ascending, last descending.
+            if let Some(nulls_first) = x.options.nulls_first
+                && nulls_first == desc
+            {
+                return Err(unsupported(if nulls_first {
+                    "NULLS FIRST with descending order"
+                } else {
+                    "NULLS LAST with ascending order"
+                }));
+            }
+            Ok(OrderBy {
+                expr: tr.expr(&x.expr)?,
+                desc,
+            })
+        })
+        .collect()
+}
+
+/// A `LIMIT` or `OFFSET` count: a non-negative integer constant.
+fn count(e: &sql::Expr, clause: &str) -> Result<u64> {
+    if let sql::Expr::Value(v) = e {
+        if let sql::Value::Number(n, false) = &v.value
+            && let Ok(n) = n.parse::<u64>()
+        {
+            return Ok(n);
+        }
+        if let sql::Value::Null = &v.value
+            && clause == "LIMIT"
+        {
+            return Ok(u64::MAX);
+        }
+        if let sql::Value::Placeholder(_) = &v.value {
+            return Err(unsupported(format!("a placeholder in {clause}")));
+        }
+    }
+    Err(Error::query(
+        ErrorCode::SyntaxError,
+        format!("{clause} takes a non-negative integer constant"),
+    ))
+}
+
+/// `INSERT INTO t [(cols)] VALUES (...), ...`.
+fn insert(tr: &mut Translator, i: &sql::Insert) -> Result<Statement> {
+    if i.on.is_some() {
+        return Err(unsupported("ON CONFLICT"));
+    }
+    if i.returning.is_some() {
+        return Err(unsupported("RETURNING"));
+    }
+    if i.or.is_some() || i.ignore || i.overwrite || i.replace_into || i.table_alias.is_some() {
+        return Err(unsupported("this form of INSERT"));
+    }
+    if i.overriding.is_some() {
+        return Err(unsupported("OVERRIDING"));
+    }
+    let table = match &i.table {
+        sql::TableObject::TableName(n) => object_name(n)?,
+        _ => return Err(unsupported("INSERT INTO a table function")),
+    };
+    let columns: Vec<String> = i.columns.iter().map(object_name).collect::<Result<_>>()?;
+    let source = match &i.source {
+        Some(q) => q,
+        None => return Err(unsupported("INSERT ... DEFAULT VALUES")),
+    };
+    let values = match source.body.as_ref() {
+        sql::SetExpr::Values(v)
+            if source.with.is_none()
+                && source.order_by.is_none()
+                && source.limit_clause.is_none() =>
+        {
+            v
+        }
+        _ => return Err(unsupported("INSERT ... SELECT")),
+    };
+    let mut rows = Vec::with_capacity(values.rows.len());
+    for row in &values.rows {
+        if !columns.is_empty() && row.len() != columns.len() {
+            return Err(Error::query(
+                ErrorCode::SyntaxError,
+                format!(
+                    "INSERT has {} target column(s) and {} value(s) in a row",
+                    columns.len(),
+                    row.len()
+                ),
+            ));
+        }
+        let mut fields = Vec::with_capacity(row.len());
+        for (j, e) in row.iter().enumerate() {
+            let name = match columns.get(j) {
+                Some(c) => c.clone(),
+                None => super::positional_field(j),
+            };
+            fields.push((name, tr.insert_value(e)?));
+        }
+        rows.push(fields);
+    }
+    Ok(Statement::Insert {
+        table,
+        rows,
+        upsert: false,
+    })
+}
+
+/// `UPDATE t SET col = e, ... [WHERE ...]`.
+fn update(tr: &mut Translator, u: &sql::Update) -> Result<Statement> {
+    if u.from.is_some() {
+        return Err(unsupported("UPDATE ... FROM"));
+    }
+    if u.returning.is_some() {
+        return Err(unsupported("RETURNING"));
+    }
+    if !u.table.joins.is_empty() || u.or.is_some() || !u.order_by.is_empty() || u.limit.is_some() {
+        return Err(unsupported("this form of UPDATE"));
+    }
+    let table = table_factor(&u.table.relation)?;
+    let mut assignments = Vec::with_capacity(u.assignments.len());
+    for a in &u.assignments {
+        let col = match &a.target {
+            sql::AssignmentTarget::ColumnName(n) => object_name(n)?,
+            sql::AssignmentTarget::Tuple(_) => return Err(unsupported("SET (a, b) = ...")),
+        };
+        assignments.push((col, tr.expr(&a.value)?));
+    }
+    let filter = u.selection.as_ref().map(|e| tr.expr(e)).transpose()?;
+    Ok(Statement::Update {
+        table,
+        assignments,
+        filter,
+    })
+}
+
+/// `DELETE FROM t [WHERE ...]`.
+fn delete(tr: &mut Translator, d: &sql::Delete) -> Result<Statement> {
+    if d.returning.is_some() {
+        return Err(unsupported("RETURNING"));
+    }
+    if d.using.is_some() {
+        return Err(unsupported("DELETE ... USING"));
+    }
+    if !d.tables.is_empty() || !d.order_by.is_empty() || d.limit.is_some() {
+        return Err(unsupported("this form of DELETE"));
+    }
+    let from = match &d.from {
+        sql::FromTable::WithFromKeyword(v) | sql::FromTable::WithoutKeyword(v) => v,
+    };
+    let table = match from.as_slice() {
+        [t] if t.joins.is_empty() => table_factor(&t.relation)?,
+        _ => return Err(unsupported("DELETE from several tables")),
+    };
+    let filter = d.selection.as_ref().map(|e| tr.expr(e)).transpose()?;
+    Ok(Statement::Delete { table, filter })
+}
+
+/// `CREATE TABLE [IF NOT EXISTS] t (col type [PRIMARY KEY], ...)`. The
+/// engine's primary key is always the `int` column `id`.
+fn create_table(c: &sql::CreateTable) -> Result<Statement> {
+    if c.or_replace || c.temporary || c.external || c.unlogged {
+        return Err(unsupported(
+            "CREATE OR REPLACE / TEMPORARY / UNLOGGED TABLE",
+        ));
+    }
+    if c.query.is_some() {
+        return Err(unsupported("CREATE TABLE ... AS"));
+    }
+    if c.like.is_some() || c.clone.is_some() || c.inherits.is_some() || c.partition_of.is_some() {
+        return Err(unsupported(
+            "CREATE TABLE ... LIKE / INHERITS / PARTITION OF",
+        ));
+    }
+    let name = object_name(&c.name)?;
+    let mut columns = Vec::with_capacity(c.columns.len());
+    let mut primary: Vec<String> = Vec::new();
+    for col in &c.columns {
+        let cname = ident(&col.name)?;
+        for opt in &col.options {
+            match &opt.option {
+                sql::ColumnOption::PrimaryKey(_) => primary.push(cname.clone()),
+                sql::ColumnOption::Null => {}
+                // The primary key is never null; NOT NULL says so again.
+                sql::ColumnOption::NotNull if cname == "id" => {}
+                sql::ColumnOption::NotNull => return Err(unsupported("NOT NULL")),
+                sql::ColumnOption::Default(_) => return Err(unsupported("DEFAULT")),
+                sql::ColumnOption::Unique(_) => return Err(unsupported("UNIQUE")),
+                sql::ColumnOption::ForeignKey(_) => return Err(unsupported("REFERENCES")),
+                sql::ColumnOption::Check(_) => return Err(unsupported("CHECK")),
+                sql::ColumnOption::Generated { .. } => {
+                    return Err(unsupported("GENERATED columns"));
+                }
+                other => return Err(unsupported(format!("the column option {other}"))),
+            }
+        }
+        columns.push(ColumnDef {
+            name: cname,
+            ty: column_type(&col.data_type)?,
+        });
+    }
+    for k in &c.constraints {
+        match k {
+            sql::TableConstraint::PrimaryKey(pk) => {
+                for col in &pk.columns {
+                    match &col.column.expr {
+                        sql::Expr::Identifier(i) => primary.push(ident(i)?),
+                        _ => return Err(unsupported("a primary key on an expression")),
+                    }
+                }
+            }
+            sql::TableConstraint::Unique(_) => return Err(unsupported("UNIQUE")),
+            sql::TableConstraint::ForeignKey(_) => return Err(unsupported("FOREIGN KEY")),
+            sql::TableConstraint::Check(_) => return Err(unsupported("CHECK")),
+            _ => return Err(unsupported("this table constraint")),
+        }
+    }
+    match primary.as_slice() {
+        [] => {}
+        [one] if one == "id" => {}
+        _ => {
+            return Err(unsupported(format!(
+                "PRIMARY KEY ({}): the primary key is the int column \"id\" for now",
+                primary.join(", ")
+            )));
+        }
+    }
+    if !columns
+        .iter()
+        .any(|c| c.name == "id" && c.ty == ast::ColumnType::Int)
+    {
+        return Err(Error::query(
+            ErrorCode::InvalidSchema,
+            format!("table \"{name}\" needs an integer column \"id\" (its primary key) for now"),
+        ));
+    }
+    Ok(Statement::CreateTable {
+        name,
+        columns,
+        if_not_exists: c.if_not_exists,
+    })
+}
+
+/// `CREATE INDEX [IF NOT EXISTS] name ON t (col)`.
+fn create_index(c: &sql::CreateIndex) -> Result<Statement> {
+    if c.unique {
+        return Err(unsupported("CREATE UNIQUE INDEX"));
+    }
+    if c.concurrently || c.using.is_some() || !c.include.is_empty() || !c.with.is_empty() {
+        return Err(unsupported(
+            "CONCURRENTLY / USING / INCLUDE / WITH of CREATE INDEX",
+        ));
+    }
+    if c.predicate.is_some() {
+        return Err(unsupported("a partial index (WHERE)"));
+    }
+    if c.nulls_distinct.is_some() || !c.index_options.is_empty() || !c.alter_options.is_empty() {
+        return Err(unsupported("options of CREATE INDEX"));
+    }
+    let name = match &c.name {
+        Some(n) => object_name(n)?,
+        None => return Err(unsupported("CREATE INDEX without a name")),
+    };
+    let table = object_name(&c.table_name)?;
+    let column = match c.columns.as_slice() {
+        [one] => {
+            if one.operator_class.is_some()
+                || one.column.options.sort.is_some()
+                || one.column.options.nulls_first.is_some()
+            {
+                return Err(unsupported("an operator class or order in an index column"));
+            }
+            match &one.column.expr {
+                sql::Expr::Identifier(i) => ident(i)?,
+                _ => return Err(unsupported("an index on an expression")),
+            }
+        }
+        _ => return Err(unsupported("an index on several columns")),
+    };
+    Ok(Statement::CreateIndex {
+        name,
+        table,
+        column,
+        if_not_exists: c.if_not_exists,
+    })
+}
+
+/// `DROP TABLE|INDEX [IF EXISTS] name`.
+fn drop(
+    object_type: sql::ObjectType,
+    if_exists: bool,
+    names: &[sql::ObjectName],
+    extras: bool,
+) -> Result<Statement> {
+    if extras {
+        return Err(unsupported("DROP ... CASCADE"));
+    }
+    let name = match names {
+        [one] => object_name(one)?,
+        _ => return Err(unsupported("DROP of several names")),
+    };
+    match object_type {
+        sql::ObjectType::Table => Ok(Statement::DropTable { name, if_exists }),
+        sql::ObjectType::Index => Ok(Statement::DropIndex { name, if_exists }),
+        other => Err(unsupported(format!("DROP {other}"))),
+    }
+}

@@ -137,7 +137,7 @@ impl ErrorCode {
             ErrorCode::InvalidSchema => "42P16",
             ErrorCode::TypeMismatch => "42804",
             ErrorCode::DuplicateKey => "23505",
-            ErrorCode::MissingPrimaryKey => "23502",
+            ErrorCode::MissingPrimaryKey | ErrorCode::NotNullViolation => "23502",
             ErrorCode::AmbiguousColumn => "42702",
             ErrorCode::Unsupported => "0A000",
             ErrorCode::NumericOverflow => "22003",

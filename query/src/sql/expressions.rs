@@ -24,6 +24,14 @@ pub(super) struct Translator {
 /// PostgreSQL protocol can bind).
 const MAX_PARAM: u32 = 65_535;
 
+/// A scalar function call by name.
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Function {
+        name: name.to_owned(),
+        args,
+    }
+}
+
 /// An identifier: unquoted folds to lower case, quoted stays as written.
 pub(super) fn ident(i: &sql::Ident) -> Result<String> {
     let name = match i.quote_style {
@@ -125,12 +133,31 @@ impl Translator {
             S::Like { .. } => return Err(unsupported("LIKE with ESCAPE or ANY")),
             S::Function(f) => self.function(f)?,
             S::Cast {
-                expr, data_type, ..
-            } => Expr::Literal(self.json_cast(expr, data_type)?),
+                kind: sql::CastKind::Cast | sql::CastKind::DoubleColon,
+                expr,
+                data_type,
+                format: None,
+            } => self.cast(expr, data_type)?,
+            S::Cast { .. } => return Err(unsupported("TRY_CAST / SAFE_CAST / CAST ... FORMAT")),
             S::Subquery(_) | S::Exists { .. } => {
                 return Err(unsupported("a subquery"));
             }
-            S::Case { .. } => return Err(unsupported("CASE")),
+            S::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => Expr::Case {
+                operand: operand.as_deref().map(|o| self.boxed(o)).transpose()?,
+                whens: conditions
+                    .iter()
+                    .map(|w| Ok((self.expr(&w.condition)?, self.expr(&w.result)?)))
+                    .collect::<Result<_>>()?,
+                else_result: else_result
+                    .as_deref()
+                    .map(|e| self.boxed(e))
+                    .transpose()?,
+            },
             S::ILike { .. } => return Err(unsupported("ILIKE")),
             S::SimilarTo { .. } => return Err(unsupported("SIMILAR TO")),
             S::IsTrue(_) | S::IsNotTrue(_) | S::IsFalse(_) | S::IsNotFalse(_) => {
@@ -141,10 +168,53 @@ impl Translator {
             }
             S::TypedString(_) => return Err(unsupported("a typed literal (type 'text')")),
             S::Extract { .. } => return Err(unsupported("EXTRACT")),
-            S::Substring { .. } => return Err(unsupported("SUBSTRING")),
-            S::Trim { .. } => return Err(unsupported("TRIM")),
-            S::Position { .. } => return Err(unsupported("POSITION")),
-            S::Ceil { .. } | S::Floor { .. } => return Err(unsupported("CEIL/FLOOR")),
+            S::Substring {
+                expr,
+                substring_from,
+                substring_for,
+                ..
+            } => {
+                // `substring(s for n)` starts at the first character.
+                let from = match substring_from {
+                    Some(f) => self.expr(f)?,
+                    None => Expr::Literal(Literal::Int(1)),
+                };
+                let mut args = vec![self.expr(expr)?, from];
+                if let Some(n) = substring_for {
+                    args.push(self.expr(n)?);
+                }
+                call("substring", args)
+            }
+            S::Trim {
+                trim_where,
+                trim_what,
+                expr,
+                trim_characters: None,
+            } => {
+                let name = match trim_where {
+                    None | Some(sql::TrimWhereField::Both) => "trim",
+                    Some(sql::TrimWhereField::Leading) => "ltrim",
+                    Some(sql::TrimWhereField::Trailing) => "rtrim",
+                };
+                let mut args = vec![self.expr(expr)?];
+                if let Some(what) = trim_what {
+                    args.push(self.expr(what)?);
+                }
+                call(name, args)
+            }
+            S::Trim { .. } => return Err(unsupported("TRIM with a list of characters")),
+            S::Position { expr, r#in } => call("strpos", vec![self.expr(r#in)?, self.expr(expr)?]),
+            S::Ceil {
+                expr,
+                field: sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime),
+            } => call("ceil", vec![self.expr(expr)?]),
+            S::Floor {
+                expr,
+                field: sql::CeilFloorKind::DateTimeField(sql::DateTimeField::NoDateTime),
+            } => call("floor", vec![self.expr(expr)?]),
+            S::Ceil { .. } | S::Floor { .. } => {
+                return Err(unsupported("CEIL/FLOOR with a scale or a date field"));
+            }
             S::Collate { .. } => return Err(unsupported("COLLATE")),
             S::Array(_) => return Err(unsupported("ARRAY")),
             S::Interval(_) => return Err(unsupported("INTERVAL")),
@@ -197,8 +267,8 @@ impl Translator {
             B::Multiply => BinaryOp::Mul,
             B::Divide => BinaryOp::Div,
             B::Arrow | B::LongArrow => return self.json_path(left, right),
-            B::Modulo => return Err(unsupported("the operator %")),
-            B::StringConcat => return Err(unsupported("the operator ||")),
+            B::Modulo => BinaryOp::Mod,
+            B::StringConcat => BinaryOp::Concat,
             other => return Err(unsupported(format!("the operator {other}"))),
         };
         Ok(Expr::Binary {
@@ -227,19 +297,13 @@ impl Translator {
         }
     }
 
-    /// `count(*)`, `count(e)`, `sum`, `avg`, `min`, `max`.
+    /// A function call: the aggregates `count(*)`, `count([DISTINCT] e)`,
+    /// `sum`, `avg`, `min`, `max`, or a scalar function by name (the
+    /// binder knows which exist and how many arguments each takes).
     fn function(&mut self, f: &sql::Function) -> Result<Expr> {
         let name = match f.name.0.as_slice() {
             [sql::ObjectNamePart::Identifier(i)] => ident(i)?,
             _ => return Err(unsupported(format!("the function {}", f.name))),
-        };
-        let func = match name.as_str() {
-            "count" => AggFunc::Count,
-            "sum" => AggFunc::Sum,
-            "avg" => AggFunc::Avg,
-            "min" => AggFunc::Min,
-            "max" => AggFunc::Max,
-            _ => return Err(unsupported(format!("the function {name}()"))),
         };
         if f.over.is_some() {
             return Err(unsupported("a window function (OVER)"));
@@ -249,17 +313,39 @@ impl Translator {
         }
         let list = match &f.args {
             sql::FunctionArguments::List(l) => l,
+            // `current_date` and friends are written without parentheses.
             _ => return Err(unsupported(format!("{name} without an argument list"))),
         };
-        if list.duplicate_treatment == Some(sql::DuplicateTreatment::Distinct) {
-            return Err(unsupported(format!("{name}(DISTINCT ...)")));
-        }
         if !list.clauses.is_empty() {
             return Err(unsupported(format!("clauses inside {name}(...)")));
         }
+        let distinct = list.duplicate_treatment == Some(sql::DuplicateTreatment::Distinct);
+        let func = match name.as_str() {
+            "count" => AggFunc::Count,
+            "sum" => AggFunc::Sum,
+            "avg" => AggFunc::Avg,
+            "min" => AggFunc::Min,
+            "max" => AggFunc::Max,
+            _ => {
+                if distinct {
+                    return Err(unsupported(format!("{name}(DISTINCT ...)")));
+                }
+                let args = list
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(e)) => self.expr(e),
+                        _ => Err(unsupported(format!(
+                            "a named or * argument of {name}()"
+                        ))),
+                    })
+                    .collect::<Result<_>>()?;
+                return Ok(call(&name, args));
+            }
+        };
         let arg = match list.args.as_slice() {
             [sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Wildcard)]
-                if func == AggFunc::Count =>
+                if func == AggFunc::Count && !distinct =>
             {
                 None
             }
@@ -271,7 +357,30 @@ impl Translator {
                 ));
             }
         };
-        Ok(Expr::Aggregate { func, arg })
+        Ok(Expr::Aggregate {
+            func,
+            arg,
+            distinct,
+        })
+    }
+
+    /// `CAST(e AS t)` / `e::t`. A string constant cast to json is the JSON
+    /// value itself (`'{"a": 1}'::jsonb`); anything else converts at run
+    /// time with the engine's `cast`.
+    fn cast(&mut self, e: &sql::Expr, ty: &sql::DataType) -> Result<Expr> {
+        if matches!(ty, sql::DataType::JSON | sql::DataType::JSONB)
+            && let sql::Expr::Value(v) = e
+            && matches!(
+                v.value,
+                sql::Value::SingleQuotedString(_) | sql::Value::EscapedStringLiteral(_)
+            )
+        {
+            return Ok(Expr::Literal(self.json_cast(e, ty)?));
+        }
+        Ok(Expr::Cast {
+            expr: self.boxed(e)?,
+            ty: super::types::column_type(ty)?,
+        })
     }
 
     /// `'{...}'::json` / `CAST('...' AS jsonb)` on a string constant: the

@@ -10,6 +10,7 @@
 //! does not run yet is `unsupported` with the construct's name, one match
 //! arm per construct, so features can be wired in one at a time.
 
+mod ddl;
 mod errors;
 mod expressions;
 mod statements;

@@ -1,12 +1,12 @@
-//! SQL statements onto [`ast::Statement`], one function per statement
+//! SQL statements onto [`crate::ast::Statement`], one function per statement
 //! kind. Every clause the engine does not run yet is `unsupported`, named.
 
 use sqlparser::ast as sql;
 
 use super::errors::unsupported;
 use super::expressions::{Translator, ident, object_name};
-use super::types::column_type;
-use crate::ast::{self, ColumnDef, Join, OrderBy, Select, SelectItem, Statement};
+use super::ddl;
+use crate::ast::{Join, JoinKind, OrderBy, Select, SelectItem, Statement};
 use crate::error::{Error, ErrorCode, Result};
 
 /// One statement.
@@ -17,8 +17,9 @@ pub(super) fn statement(tr: &mut Translator, s: &sql::Statement) -> Result<State
         S::Insert(i) => insert(tr, i),
         S::Update(u) => update(tr, u),
         S::Delete(d) => delete(tr, d),
-        S::CreateTable(c) => create_table(c),
-        S::CreateIndex(c) => create_index(c),
+        S::CreateTable(c) => ddl::create_table(tr, c),
+        S::CreateIndex(c) => ddl::create_index(c),
+        S::AlterTable(a) => ddl::alter_table(tr, a),
         S::Drop {
             object_type,
             if_exists,
@@ -28,7 +29,7 @@ pub(super) fn statement(tr: &mut Translator, s: &sql::Statement) -> Result<State
             temporary,
             table,
             ..
-        } => drop(
+        } => ddl::drop(
             *object_type,
             *if_exists,
             names,
@@ -73,7 +74,6 @@ pub(super) fn statement(tr: &mut Translator, s: &sql::Statement) -> Result<State
             Err(unsupported("AND CHAIN and ROLLBACK TO SAVEPOINT"))
         }
         S::Savepoint { .. } | S::ReleaseSavepoint { .. } => Err(unsupported("SAVEPOINT")),
-        S::AlterTable(_) => Err(unsupported("ALTER TABLE")),
         S::CreateView { .. } => Err(unsupported("CREATE VIEW")),
         S::Truncate(_) => Err(unsupported("TRUNCATE")),
         S::Set(_) => Err(unsupported("SET")),
@@ -134,22 +134,19 @@ fn query(tr: &mut Translator, q: &sql::Query) -> Result<Select> {
         sql::SetExpr::Query(_) => return Err(unsupported("a parenthesised query")),
         _ => return Err(unsupported("this kind of query")),
     };
-    if let Some(d) = &s.distinct {
-        return Err(unsupported(match d {
-            sql::Distinct::On(_) => "DISTINCT ON",
-            _ => "DISTINCT",
-        }));
-    }
-    if s.having.is_some() {
-        return Err(unsupported("HAVING"));
-    }
+    let distinct = match &s.distinct {
+        None | Some(sql::Distinct::All) => false,
+        Some(sql::Distinct::Distinct) => true,
+        Some(sql::Distinct::On(_)) => return Err(unsupported("DISTINCT ON")),
+    };
+    let having = s.having.as_ref().map(|e| tr.expr(e)).transpose()?;
     if s.into.is_some() {
         return Err(unsupported("SELECT INTO"));
     }
     if s.top.is_some() || !s.named_window.is_empty() || s.qualify.is_some() {
         return Err(unsupported("TOP / WINDOW / QUALIFY"));
     }
-    let (from, joins) = match s.from.as_slice() {
+    let ((from, from_alias), joins) = match s.from.as_slice() {
         [] => return Err(unsupported("SELECT without FROM")),
         [one] => from_clause(tr, one)?,
         _ => return Err(unsupported("several tables in FROM (write JOIN ... ON)")),
@@ -190,49 +187,71 @@ fn query(tr: &mut Translator, q: &sql::Query) -> Result<Select> {
         order_by,
         limit,
         offset,
+        distinct,
+        having,
+        from_alias,
     })
 }
 
-/// `FROM t [JOIN u ON ...]...`.
-fn from_clause(tr: &mut Translator, t: &sql::TableWithJoins) -> Result<(String, Vec<Join>)> {
-    let from = table_factor(&t.relation)?;
+/// `FROM t [[AS] a] [[INNER | LEFT [OUTER]] JOIN u [[AS] b] ON ...]...`.
+fn from_clause(
+    tr: &mut Translator,
+    t: &sql::TableWithJoins,
+) -> Result<((String, Option<String>), Vec<Join>)> {
+    let from = aliased_table(&t.relation)?;
     let mut joins = Vec::with_capacity(t.joins.len());
     for j in &t.joins {
         use sql::JoinOperator as J;
-        let on = match &j.join_operator {
-            J::Join(c) | J::Inner(c) => match c {
-                sql::JoinConstraint::On(e) => tr.expr(e)?,
-                sql::JoinConstraint::Using(_) => return Err(unsupported("JOIN ... USING")),
-                sql::JoinConstraint::Natural => return Err(unsupported("NATURAL JOIN")),
-                _ => return Err(unsupported("JOIN without ON")),
-            },
-            J::Left(_) | J::LeftOuter(_) => return Err(unsupported("LEFT JOIN")),
+        let (kind, constraint) = match &j.join_operator {
+            J::Join(c) | J::Inner(c) => (JoinKind::Inner, c),
+            J::Left(c) | J::LeftOuter(c) => (JoinKind::Left, c),
             J::Right(_) | J::RightOuter(_) => return Err(unsupported("RIGHT JOIN")),
             J::FullOuter(_) => return Err(unsupported("FULL JOIN")),
             J::CrossJoin(_) => return Err(unsupported("CROSS JOIN")),
             _ => return Err(unsupported("this kind of JOIN")),
         };
+        let on = match constraint {
+            sql::JoinConstraint::On(e) => tr.expr(e)?,
+            sql::JoinConstraint::Using(_) => return Err(unsupported("JOIN ... USING")),
+            sql::JoinConstraint::Natural => return Err(unsupported("NATURAL JOIN")),
+            _ => return Err(unsupported("JOIN without ON")),
+        };
+        let (table, alias) = aliased_table(&j.relation)?;
         joins.push(Join {
-            table: table_factor(&j.relation)?,
+            table,
             on,
+            kind,
+            alias,
         });
     }
     Ok((from, joins))
 }
 
-/// A plain table name (no alias, no subquery).
+/// A plain table name (no alias, no subquery), as UPDATE and DELETE
+/// take it.
 fn table_factor(t: &sql::TableFactor) -> Result<String> {
+    match aliased_table(t)? {
+        (name, None) => Ok(name),
+        (_, Some(_)) => Err(unsupported("a table alias in UPDATE or DELETE")),
+    }
+}
+
+/// A table name and its alias (`users u`, `users AS u`; no column
+/// aliases, no subquery).
+fn aliased_table(t: &sql::TableFactor) -> Result<(String, Option<String>)> {
     match t {
         sql::TableFactor::Table {
             name, alias, args, ..
         } => {
-            if alias.is_some() {
-                return Err(unsupported("a table alias"));
-            }
             if args.is_some() {
                 return Err(unsupported("a table function"));
             }
-            object_name(name)
+            let alias = match alias {
+                None => None,
+                Some(a) if a.columns.is_empty() => Some(ident(&a.name)?),
+                Some(_) => return Err(unsupported("column aliases on a table")),
+            };
+            Ok((object_name(name)?, alias))
         }
         sql::TableFactor::Derived { .. } => Err(unsupported("a subquery in FROM")),
         _ => Err(unsupported("this kind of table in FROM")),
@@ -444,154 +463,4 @@ fn delete(tr: &mut Translator, d: &sql::Delete) -> Result<Statement> {
     };
     let filter = d.selection.as_ref().map(|e| tr.expr(e)).transpose()?;
     Ok(Statement::Delete { table, filter })
-}
-
-/// `CREATE TABLE [IF NOT EXISTS] t (col type [PRIMARY KEY], ...)`. The
-/// engine's primary key is always the `int` column `id`.
-fn create_table(c: &sql::CreateTable) -> Result<Statement> {
-    if c.or_replace || c.temporary || c.external || c.unlogged {
-        return Err(unsupported(
-            "CREATE OR REPLACE / TEMPORARY / UNLOGGED TABLE",
-        ));
-    }
-    if c.query.is_some() {
-        return Err(unsupported("CREATE TABLE ... AS"));
-    }
-    if c.like.is_some() || c.clone.is_some() || c.inherits.is_some() || c.partition_of.is_some() {
-        return Err(unsupported(
-            "CREATE TABLE ... LIKE / INHERITS / PARTITION OF",
-        ));
-    }
-    let name = object_name(&c.name)?;
-    let mut columns = Vec::with_capacity(c.columns.len());
-    let mut primary: Vec<String> = Vec::new();
-    for col in &c.columns {
-        let cname = ident(&col.name)?;
-        for opt in &col.options {
-            match &opt.option {
-                sql::ColumnOption::PrimaryKey(_) => primary.push(cname.clone()),
-                sql::ColumnOption::Null => {}
-                // The primary key is never null; NOT NULL says so again.
-                sql::ColumnOption::NotNull if cname == "id" => {}
-                sql::ColumnOption::NotNull => return Err(unsupported("NOT NULL")),
-                sql::ColumnOption::Default(_) => return Err(unsupported("DEFAULT")),
-                sql::ColumnOption::Unique(_) => return Err(unsupported("UNIQUE")),
-                sql::ColumnOption::ForeignKey(_) => return Err(unsupported("REFERENCES")),
-                sql::ColumnOption::Check(_) => return Err(unsupported("CHECK")),
-                sql::ColumnOption::Generated { .. } => {
-                    return Err(unsupported("GENERATED columns"));
-                }
-                other => return Err(unsupported(format!("the column option {other}"))),
-            }
-        }
-        columns.push(ColumnDef {
-            name: cname,
-            ty: column_type(&col.data_type)?,
-        });
-    }
-    for k in &c.constraints {
-        match k {
-            sql::TableConstraint::PrimaryKey(pk) => {
-                for col in &pk.columns {
-                    match &col.column.expr {
-                        sql::Expr::Identifier(i) => primary.push(ident(i)?),
-                        _ => return Err(unsupported("a primary key on an expression")),
-                    }
-                }
-            }
-            sql::TableConstraint::Unique(_) => return Err(unsupported("UNIQUE")),
-            sql::TableConstraint::ForeignKey(_) => return Err(unsupported("FOREIGN KEY")),
-            sql::TableConstraint::Check(_) => return Err(unsupported("CHECK")),
-            _ => return Err(unsupported("this table constraint")),
-        }
-    }
-    match primary.as_slice() {
-        [] => {}
-        [one] if one == "id" => {}
-        _ => {
-            return Err(unsupported(format!(
-                "PRIMARY KEY ({}): the primary key is the int column \"id\" for now",
-                primary.join(", ")
-            )));
-        }
-    }
-    if !columns
-        .iter()
-        .any(|c| c.name == "id" && c.ty == ast::ColumnType::Int)
-    {
-        return Err(Error::query(
-            ErrorCode::InvalidSchema,
-            format!("table \"{name}\" needs an integer column \"id\" (its primary key) for now"),
-        ));
-    }
-    Ok(Statement::CreateTable {
-        name,
-        columns,
-        if_not_exists: c.if_not_exists,
-    })
-}
-
-/// `CREATE INDEX [IF NOT EXISTS] name ON t (col)`.
-fn create_index(c: &sql::CreateIndex) -> Result<Statement> {
-    if c.unique {
-        return Err(unsupported("CREATE UNIQUE INDEX"));
-    }
-    if c.concurrently || c.using.is_some() || !c.include.is_empty() || !c.with.is_empty() {
-        return Err(unsupported(
-            "CONCURRENTLY / USING / INCLUDE / WITH of CREATE INDEX",
-        ));
-    }
-    if c.predicate.is_some() {
-        return Err(unsupported("a partial index (WHERE)"));
-    }
-    if c.nulls_distinct.is_some() || !c.index_options.is_empty() || !c.alter_options.is_empty() {
-        return Err(unsupported("options of CREATE INDEX"));
-    }
-    let name = match &c.name {
-        Some(n) => object_name(n)?,
-        None => return Err(unsupported("CREATE INDEX without a name")),
-    };
-    let table = object_name(&c.table_name)?;
-    let column = match c.columns.as_slice() {
-        [one] => {
-            if one.operator_class.is_some()
-                || one.column.options.sort.is_some()
-                || one.column.options.nulls_first.is_some()
-            {
-                return Err(unsupported("an operator class or order in an index column"));
-            }
-            match &one.column.expr {
-                sql::Expr::Identifier(i) => ident(i)?,
-                _ => return Err(unsupported("an index on an expression")),
-            }
-        }
-        _ => return Err(unsupported("an index on several columns")),
-    };
-    Ok(Statement::CreateIndex {
-        name,
-        table,
-        column,
-        if_not_exists: c.if_not_exists,
-    })
-}
-
-/// `DROP TABLE|INDEX [IF EXISTS] name`.
-fn drop(
-    object_type: sql::ObjectType,
-    if_exists: bool,
-    names: &[sql::ObjectName],
-    extras: bool,
-) -> Result<Statement> {
-    if extras {
-        return Err(unsupported("DROP ... CASCADE"));
-    }
-    let name = match names {
-        [one] => object_name(one)?,
-        _ => return Err(unsupported("DROP of several names")),
-    };
-    match object_type {
-        sql::ObjectType::Table => Ok(Statement::DropTable { name, if_exists }),
-        sql::ObjectType::Index => Ok(Statement::DropIndex { name, if_exists }),
-        other => Err(unsupported(format!("DROP {other}"))),
-    }
 }

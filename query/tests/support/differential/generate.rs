@@ -332,6 +332,17 @@ fn is_constant(e: &Expr) -> bool {
         Expr::Between {
             expr, low, high, ..
         } => is_constant(expr) && is_constant(low) && is_constant(high),
+        Expr::Function { args, .. } => args.iter().all(is_constant),
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            operand.as_deref().is_none_or(is_constant)
+                && whens.iter().all(|(c, r)| is_constant(c) && is_constant(r))
+                && else_result.as_deref().is_none_or(is_constant)
+        }
+        Expr::Cast { expr, .. } => is_constant(expr),
     }
 }
 
@@ -351,6 +362,19 @@ pub fn has_sum_or_avg(e: &Expr) -> bool {
         Expr::Between {
             expr, low, high, ..
         } => has_sum_or_avg(expr) || has_sum_or_avg(low) || has_sum_or_avg(high),
+        Expr::Function { args, .. } => args.iter().any(has_sum_or_avg),
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            operand.as_deref().is_some_and(has_sum_or_avg)
+                || whens
+                    .iter()
+                    .any(|(c, r)| has_sum_or_avg(c) || has_sum_or_avg(r))
+                || else_result.as_deref().is_some_and(has_sum_or_avg)
+        }
+        Expr::Cast { expr, .. } => has_sum_or_avg(expr),
     }
 }
 

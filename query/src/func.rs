@@ -13,7 +13,6 @@ use std::cmp::Ordering;
 use crate::ast::ColumnType;
 use crate::cast::text;
 use crate::error::{Error, ErrorCode, Result};
-use crate::expr::as_f64;
 use crate::value::Value;
 
 /// The longest string a function may build, in bytes: `replace` can
@@ -510,6 +509,15 @@ pub(crate) fn modulo(a: &Value, b: &Value) -> Result<Value> {
             }
         }
     })
+}
+
+/// A number as f64.
+fn as_f64(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(x) => Some(*x),
+        _ => None,
+    }
 }
 
 /// `a || b`: the text of both sides joined, when at least one is a

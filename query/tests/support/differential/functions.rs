@@ -133,7 +133,7 @@ pub fn rand_function(rng: &mut StdRng, cols: &[&Col], qualify: bool) -> Option<E
                 return None;
             }
             let (kind, same) = &kinds[rng.random_range(0..kinds.len())];
-            let mut result = |rng: &mut StdRng| {
+            let result = |rng: &mut StdRng| {
                 if rng.random_bool(0.5) {
                     pick(rng, same)
                 } else {

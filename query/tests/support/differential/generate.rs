@@ -333,17 +333,28 @@ fn is_constant(e: &Expr) -> bool {
             expr, low, high, ..
         } => is_constant(expr) && is_constant(low) && is_constant(high),
         Expr::Function { args, .. } => args.iter().all(is_constant),
-        Expr::Case {
-            operand,
-            whens,
-            else_result,
-        } => {
-            operand.as_deref().is_none_or(is_constant)
-                && whens.iter().all(|(c, r)| is_constant(c) && is_constant(r))
-                && else_result.as_deref().is_none_or(is_constant)
-        }
         Expr::Cast { expr, .. } => is_constant(expr),
+        Expr::Case { .. } => parts(e).iter().all(|x| is_constant(x)),
     }
+}
+
+/// The sub-expressions of a `case`.
+fn parts(e: &Expr) -> Vec<&Expr> {
+    let mut out = Vec::new();
+    if let Expr::Case {
+        operand,
+        whens,
+        else_result,
+    } = e
+    {
+        out.extend(operand.as_deref());
+        for (c, r) in whens {
+            out.push(c);
+            out.push(r);
+        }
+        out.extend(else_result.as_deref());
+    }
+    out
 }
 
 /// Whether `e` holds a `sum` or an `avg`: a float result of one compares
@@ -363,18 +374,8 @@ pub fn has_sum_or_avg(e: &Expr) -> bool {
             expr, low, high, ..
         } => has_sum_or_avg(expr) || has_sum_or_avg(low) || has_sum_or_avg(high),
         Expr::Function { args, .. } => args.iter().any(has_sum_or_avg),
-        Expr::Case {
-            operand,
-            whens,
-            else_result,
-        } => {
-            operand.as_deref().is_some_and(has_sum_or_avg)
-                || whens
-                    .iter()
-                    .any(|(c, r)| has_sum_or_avg(c) || has_sum_or_avg(r))
-                || else_result.as_deref().is_some_and(has_sum_or_avg)
-        }
         Expr::Cast { expr, .. } => has_sum_or_avg(expr),
+        Expr::Case { .. } => parts(e).iter().any(|x| has_sum_or_avg(x)),
     }
 }
 

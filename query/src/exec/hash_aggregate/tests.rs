@@ -562,3 +562,34 @@ fn distinct_aggregates_agree_with_the_oracle_serial_and_in_parts() {
         }
     }
 }
+
+#[test]
+fn many_distinct_values_pass_the_memory_limit() {
+    // One group, 5000 distinct strings held by `count(distinct s)`.
+    let mut stmts = vec!["create table t { id: int, s: string }".to_string()];
+    let rows: Vec<String> = (1..=5000)
+        .map(|i| format!("{{ id: {i}, s: \"distinct value number {i}\" }}"))
+        .collect();
+    stmts.push(format!("insert t [ {} ]", rows.join(", ")));
+    let (_dir, db) = db(&stmts);
+    let t = table(&db, "t");
+    let counted = [AggCall {
+        func: AggFunc::Count,
+        arg: Some(col(&t, "s", 0)),
+        distinct: true,
+    }];
+    let opts = ExecOptions::default().with_memory_limit(Some(64 << 10));
+    for parts in [1, 4] {
+        let limits = Limits::new(&opts);
+        let got = run_parts(scan(&db, &t, 2048, parts), &[], &counted, &limits);
+        assert_eq!(got, Err(ErrorCode::MemoryLimit), "{parts} parts");
+    }
+    // Within the limit it counts them; a plain count holds nothing.
+    let limits = Limits::new(&ExecOptions::default().with_memory_limit(Some(64 << 20)));
+    let got = run_parts(scan(&db, &t, 2048, 1), &[], &counted, &limits);
+    assert_eq!(got, Ok(vec![vec![Value::Int(5000)]]));
+    let limits = Limits::new(&opts);
+    let plain = [agg(AggFunc::Count, Some(col(&t, "s", 0)))];
+    let got = run_parts(scan(&db, &t, 2048, 1), &[], &plain, &limits);
+    assert_eq!(got, Ok(vec![vec![Value::Int(5000)]]));
+}

@@ -16,7 +16,8 @@
 //! division by zero) and comparisons; orders that define the order, with
 //! limit and offset; aggregates with and without group by, over one table
 //! and over joins — many-to-one, one-to-many, many-to-many on non-unique
-//! and indexed columns, chains of three tables. The writes: updates
+//! and indexed columns, chains of three tables, inner and left; `select
+//! distinct`, `having`, `count`/`sum`/`avg`/`min(distinct …)`. The writes: updates
 //! (moving rows to new ids too), deletes, inserts (of freed ids too) and
 //! upserts. After each run, `Database::verify` must find every index
 //! entry matching its row and every row its entries.
@@ -189,6 +190,16 @@ fn known_shapes_agree_with_sqlite() {
         // Aggregates over nulls and empty inputs.
         "select count(*), count(email), sum(balance), avg(age), min(city), max(active) from users where age > 1000",
         "select city, count(email), min(balance), max(name) from users group by city",
+        // Left joins (null keys, no partner, `on` versus `where`),
+        // distinct, having, distinct aggregates.
+        "select users.id, orders.id, orders.amount from users left join orders on orders.user_id = users.id and orders.qty > 3 order by users.id, orders.id",
+        "select users.id from users left join orders on orders.user_id = users.id where orders.id is null order by users.id",
+        "select orders.id, users.name, visits.id from orders left join users on users.id = orders.user_id left join visits on visits.email = users.email order by orders.id, visits.id",
+        "select users.city, count(orders.id), sum(orders.qty) from users left join orders on orders.user_id = users.id group by users.city",
+        "select distinct city, active from users",
+        "select distinct status, qty / 3 from orders order by status desc, qty / 3 limit 7",
+        "select city, count(*), count(distinct age) from users group by city having count(*) > 2 or min(age) < 10",
+        "select status, count(distinct user_id), sum(distinct qty), avg(distinct amount) from orders group by status",
     ] {
         let s = match fasty_query::parser::parse(q) {
             Ok(fasty_query::ast::Statement::Select(s)) => *s,

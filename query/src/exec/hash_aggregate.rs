@@ -313,6 +313,10 @@ enum States {
     Distinct(Box<Distinct>),
 }
 
+/// Bytes counted per distinct value held, besides its encoding and heap
+/// (the set entry, the group id, the kept copy).
+const DISTINCT_VALUE_BYTES: usize = 64;
+
 /// The states of `f(distinct e)`: each group's distinct non-null values
 /// (by their order-preserving encoding, as groups are told apart), and
 /// `f`'s states over them.
@@ -324,6 +328,8 @@ struct Distinct {
     seen: FxHashSet<(u32, Vec<u8>)>,
     /// Per group, its distinct values in arrival order (for merging).
     values: Vec<Vec<Value>>,
+    /// Roughly the bytes `seen` and `values` hold, for the memory limit.
+    bytes: usize,
 }
 
 impl Distinct {
@@ -334,7 +340,9 @@ impl Distinct {
         }
         let mut enc = Vec::new();
         keys::encode_ordered(v, &mut enc);
+        let held = enc.len() + crate::limits::value_heap(v) + DISTINCT_VALUE_BYTES;
         if self.seen.insert((g as u32, enc)) {
+            self.bytes += held;
             self.inner.add(g, v)?;
             if let Some(vals) = self.values.get_mut(g) {
                 vals.push(v.clone());
@@ -353,6 +361,7 @@ impl States {
                 inner: States::new(f, false, false),
                 seen: FxHashSet::default(),
                 values: Vec::new(),
+                bytes: 0,
             }));
         }
         match f {
@@ -397,6 +406,7 @@ impl States {
                 for v in &vals {
                     let mut enc = Vec::new();
                     keys::encode_ordered(v, &mut enc);
+                    d.bytes += enc.len() + crate::limits::value_heap(v) + DISTINCT_VALUE_BYTES;
                     d.seen.insert((g, enc));
                 }
                 d.values.push(vals);
@@ -574,6 +584,14 @@ impl States {
             _ => {}
         }
         Ok(())
+    }
+
+    /// The bytes a distinct aggregate's values hold (0 for the others).
+    fn held_bytes(&self) -> usize {
+        match self {
+            States::Distinct(d) => d.bytes,
+            _ => 0,
+        }
     }
 
     /// Group `g`'s result.
@@ -911,8 +929,24 @@ impl<'l> Groups<'l> {
         Ok(())
     }
 
-    /// Adds the rows in play of `chunk`.
+    /// Adds the rows in play of `chunk`, counting what distinct
+    /// aggregates keep of it against the memory limit.
     fn consume(&mut self, spec: &Spec, chunk: &Chunk) -> Result<()> {
+        if !spec.distinct.contains(&true) {
+            return self.consume_chunk(spec, chunk);
+        }
+        let held = |g: &Groups<'_>| g.states.iter().map(States::held_bytes).sum::<usize>();
+        let before = held(self);
+        let out = self.consume_chunk(spec, chunk);
+        let grown = held(self).saturating_sub(before);
+        if grown > 0 {
+            self.meter.tick_holding(grown)?;
+        }
+        out
+    }
+
+    /// Adds the rows in play of `chunk`.
+    fn consume_chunk(&mut self, spec: &Spec, chunk: &Chunk) -> Result<()> {
         if chunk.is_empty() {
             return Ok(());
         }

@@ -727,6 +727,7 @@ pub(crate) fn operator<'a>(
             "internal: not a hash join",
         ));
     };
+    let build_width = node.plan.children().get(1).map_or(0, |b| b.fields().len());
     if *left_outer && (!*emit_build || *build_left || !filter.is_empty()) {
         return Err(Error::query(
             ErrorCode::Unsupported,
@@ -743,7 +744,7 @@ pub(crate) fn operator<'a>(
             ctx.limits,
         )?
         .with_build_left(*build_left)
-        .with_left_outer(*left_outer),
+        .with_left_outer(*left_outer, build_width),
     ))
 }
 
@@ -791,6 +792,9 @@ pub(crate) struct HashJoin<'a> {
     build_left: bool,
     /// Whether a probe row without a match is kept (build columns null).
     left_outer: bool,
+    /// The build side's width as planned (its table knows it only once
+    /// it holds a row; a left join emits the columns of an empty one).
+    planned_width: usize,
     /// The statement's limits.
     limits: &'a Limits,
     /// The probe chunk being joined.
@@ -827,6 +831,7 @@ impl<'a> HashJoin<'a> {
             emit_build,
             build_left: false,
             left_outer: false,
+            planned_width: 0,
             limits,
             cur: None,
             buf: Vec::new(),
@@ -843,9 +848,15 @@ impl<'a> HashJoin<'a> {
     /// The join as a left outer one: each probe row without a match comes
     /// out once, with nulls for the build columns (which must follow the
     /// probe columns, unfiltered).
-    pub(crate) fn with_left_outer(mut self, left_outer: bool) -> HashJoin<'a> {
+    pub(crate) fn with_left_outer(mut self, left_outer: bool, build_width: usize) -> HashJoin<'a> {
         self.left_outer = left_outer;
+        self.planned_width = build_width;
         self
+    }
+
+    /// The number of build columns emitted.
+    fn build_width(&self) -> usize {
+        self.table.width.max(self.planned_width)
     }
 
     /// Builds (or fetches) the table: before the first probe row is read,
@@ -926,8 +937,9 @@ impl<'a> HashJoin<'a> {
                     rows[chunk.sel.as_ref().map_or(i, |s| s[i] as usize)] = h;
                 }
             }
-            let mut built = Vec::with_capacity(self.table.width + columns.len());
-            for c in 0..self.table.width {
+            let width = self.build_width();
+            let mut built = Vec::with_capacity(width + columns.len());
+            for c in 0..width {
                 built.push(Arc::new(self.table.gather(c, &rows, self.left_outer)?));
             }
             if self.build_left {
@@ -990,10 +1002,11 @@ impl Operator for HashJoin<'_> {
             let out = if probe_pos.is_empty() {
                 None
             } else {
-                let mut columns = Vec::with_capacity(chunk.columns.len() + table.width);
+                let width = self.build_width();
+                let mut columns = Vec::with_capacity(chunk.columns.len() + width);
                 let built = self.emit_build && self.build_left;
                 if built {
-                    for c in 0..table.width {
+                    for c in 0..width {
                         columns.push(Arc::new(table.gather(c, &build_rows, self.left_outer)?));
                     }
                 }
@@ -1001,7 +1014,7 @@ impl Operator for HashJoin<'_> {
                     columns.push(Arc::new(gather(c, &probe_pos)?));
                 }
                 if self.emit_build && !built {
-                    for c in 0..table.width {
+                    for c in 0..width {
                         columns.push(Arc::new(table.gather(c, &build_rows, self.left_outer)?));
                     }
                 }

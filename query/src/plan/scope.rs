@@ -98,6 +98,27 @@ impl Scope {
                 }
             }
         }
+        // `table.column` with a table renamed by an alias: only the alias
+        // names it.
+        if parts.len() >= 2
+            && !self
+                .tables
+                .iter()
+                .any(|(t, _)| t.column(&parts[0]).is_some())
+            && let Some(ti) = (0..self.tables.len())
+                .find(|&ti| self.tables[ti].0.name == parts[0] && self.name(ti) != parts[0])
+        {
+            let alias = self.name(ti);
+            return Err(Error::hinted(
+                ErrorCode::UnknownColumn,
+                format!(
+                    "unknown column \"{}\": table \"{}\" is named \"{alias}\" in this statement",
+                    parts.join("."),
+                    parts[0]
+                ),
+                Some(format!("write \"{alias}.{}\"", parts[1..].join("."))),
+            ));
+        }
         // `column[.path]`
         let mut found = None;
         for (ti, (t, _)) in self.tables.iter().enumerate() {

@@ -631,6 +631,17 @@ fn the_engine_gives_the_oracles_rows() {
         "select o.id from o join t on o.t_id = t.id where o.id in (1, 2) and o.email = t.email and t.email + 1 > 0",
         "select age / 0, id from t where id < 4",
         "select sum(email) from t",
+        // Left joins, distinct, having, distinct aggregates, aliases.
+        "select * from t left join o on o.t_id = t.id",
+        "select t.id, o.id from t left join o on o.t_id = t.id and o.email = \"u2@x\" where t.age > 2",
+        "select t.id, o.id, items.sku from t left join o on o.t_id = t.id left join items on items.o_id = o.id where items.id is null or t.id < 5",
+        "select t.email, count(o.id) from t left join o on o.t_id = t.id group by t.email having count(o.id) > 0",
+        "select count(*) from t left join o on o.email = t.email",
+        "select distinct age, email from t where id > 3 order by email desc, age limit 6",
+        "select distinct doc.x from t",
+        "select age, count(distinct email), sum(distinct score), avg(distinct id) from t group by age having min(id) < 20",
+        "select a.id, b.id from t a join t b on a.age = b.id where a.id < 15 order by a.id",
+        "select a.id, b.email from o a left join t b on b.id = a.t_id order by a.id limit 9",
     ];
     let mut checked = 0;
     for text in queries {

@@ -509,3 +509,87 @@ fn string_keys_agree_with_the_oracle() {
         }
     }
 }
+
+#[test]
+fn distinct_aggregates_agree_with_the_oracle_serial_and_in_parts() {
+    let d = |func: AggFunc, arg: BoundExpr| AggCall {
+        func,
+        arg: Some(arg),
+        distinct: true,
+    };
+    for seed in 0..2u64 {
+        let (_dir, db) = db(&random_table(seed + 40, 900 + seed as usize * 700));
+        let t = table(&db, "t");
+        let c = |n: &str| col(&t, n, 0);
+        let jv = || path(c("j"), "v");
+        let aggs_text = "count(distinct x), sum(distinct x), avg(distinct f), count(distinct s), \
+                         count(distinct j.v), sum(distinct j.v), min(distinct x), count(*), count(x)";
+        let aggs = vec![
+            d(AggFunc::Count, c("x")),
+            d(AggFunc::Sum, c("x")),
+            d(AggFunc::Avg, c("f")),
+            d(AggFunc::Count, c("s")),
+            d(AggFunc::Count, jv()),
+            d(AggFunc::Sum, jv()),
+            d(AggFunc::Min, c("x")),
+            agg(AggFunc::Count, None),
+            agg(AggFunc::Count, Some(c("x"))),
+        ];
+        let limits = Limits::none();
+        for (text, keys) in [
+            ("", vec![]),
+            ("k", vec![c("k")]),
+            ("s, b", vec![c("s"), c("b")]),
+        ] {
+            let query = if text.is_empty() {
+                format!("select {aggs_text} from t")
+            } else {
+                format!("select {text}, {aggs_text} from t group by {text}")
+            };
+            let want = rows_of(&db, &query, ExecOptions::default()).unwrap();
+            // A distinct count is at most the plain one, and repeats occur.
+            let (dc, cx) = (keys.len(), keys.len() + 8);
+            assert!(want.iter().all(|r| r[dc].sort_cmp(&r[cx]).is_le()));
+            assert!(want.iter().any(|r| r[dc] != r[cx]), "{query}");
+            for (size, parts) in [(2048, 1), (7, 1), (100, 5), (33, 3)] {
+                let got = run_parts(scan(&db, &t, size, parts), &keys, &aggs, &limits);
+                assert_eq!(
+                    got.as_ref(),
+                    Ok(&want),
+                    "{query} (chunks of {size}, {parts} parts)"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn many_distinct_values_pass_the_memory_limit() {
+    // One group, 5000 distinct strings held by `count(distinct s)`.
+    let mut stmts = vec!["create table t { id: int, s: string }".to_string()];
+    let rows: Vec<String> = (1..=5000)
+        .map(|i| format!("{{ id: {i}, s: \"distinct value number {i}\" }}"))
+        .collect();
+    stmts.push(format!("insert t [ {} ]", rows.join(", ")));
+    let (_dir, db) = db(&stmts);
+    let t = table(&db, "t");
+    let counted = [AggCall {
+        func: AggFunc::Count,
+        arg: Some(col(&t, "s", 0)),
+        distinct: true,
+    }];
+    let opts = ExecOptions::default().with_memory_limit(Some(64 << 10));
+    for parts in [1, 4] {
+        let limits = Limits::new(&opts);
+        let got = run_parts(scan(&db, &t, 2048, parts), &[], &counted, &limits);
+        assert_eq!(got, Err(ErrorCode::MemoryLimit), "{parts} parts");
+    }
+    // Within the limit it counts them; a plain count holds nothing.
+    let limits = Limits::new(&ExecOptions::default().with_memory_limit(Some(64 << 20)));
+    let got = run_parts(scan(&db, &t, 2048, 1), &[], &counted, &limits);
+    assert_eq!(got, Ok(vec![vec![Value::Int(5000)]]));
+    let limits = Limits::new(&opts);
+    let plain = [agg(AggFunc::Count, Some(col(&t, "s", 0)))];
+    let got = run_parts(scan(&db, &t, 2048, 1), &[], &plain, &limits);
+    assert_eq!(got, Ok(vec![vec![Value::Int(5000)]]));
+}

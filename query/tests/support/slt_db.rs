@@ -246,7 +246,7 @@ impl sqllogictest::DB for SqliteDb {
                     ValueRef::Null => "NULL".to_string(),
                     ValueRef::Integer(i) => i.to_string(),
                     ValueRef::Real(x) => format!("{x:?}"),
-                    ValueRef::Text(t) if t.is_empty() => "(empty)".to_string(),
+                    ValueRef::Text([]) => "(empty)".to_string(),
                     ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
                     ValueRef::Blob(_) => "(blob)".to_string(),
                 });

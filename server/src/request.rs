@@ -622,6 +622,30 @@ mod tests {
     }
 
     #[test]
+    fn sql_with_and_without_params() {
+        assert_eq!(
+            parse(r#"{"sql": "SELECT 1"}"#).unwrap(),
+            QueryRequest::Sql("SELECT 1".into(), None)
+        );
+        assert_eq!(
+            parse(r#"{"params": [2, "x"], "sql": "s"}"#).unwrap(),
+            QueryRequest::Sql(
+                "s".into(),
+                Some(vec![Value::Int(2), Value::String("x".into())])
+            )
+        );
+        for body in [
+            r#"{"sql": "s", "query": "q"}"#,
+            r#"{"sql": "s", "table": "t", "rows": []}"#,
+            r#"{"sql": "s", "transaction": ["q"]}"#,
+            r#"{"sql": "s", "sql": "t"}"#,
+            r#"{"sql": 1}"#,
+        ] {
+            assert!(parse(body).is_err(), "{body}");
+        }
+    }
+
+    #[test]
     fn batch_values_map_to_fasty_types() {
         let r = parse(
             r#"{"rows": [{"id": 1, "f": 2.5, "b": true, "s": "x\"y", "n": null,

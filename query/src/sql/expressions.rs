@@ -288,6 +288,12 @@ impl Translator {
             },
             _ => return Err(unsupported("a json path step other than a 'key' string")),
         };
+        if key.len() > MAX_NAME_LEN {
+            return Err(Error::query(
+                ErrorCode::TooComplex,
+                format!("json key longer than {MAX_NAME_LEN} bytes"),
+            ));
+        }
         match self.expr(left)? {
             Expr::Name(mut parts) => {
                 parts.push(key);

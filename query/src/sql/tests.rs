@@ -357,3 +357,45 @@ fn deepest_accepted_nesting_fits_a_small_stack() {
         .unwrap();
     assert_eq!(ok.unwrap(), 1);
 }
+
+#[test]
+fn prepared_sql_runs_with_values_by_number() {
+    use crate::{Database, ExecOptions, Options, Output, Value};
+    let db = Database::open("/nonexistent/sql-unit", Options::memory()).unwrap();
+    for s in parse_sql("create table t (id int primary key, name text, age int);").unwrap() {
+        db.run(&s, ExecOptions::default()).unwrap();
+    }
+    // No column list: the table's order; `$3` before `$2`.
+    let p = db.prepare_sql("insert into t values ($1, $3, $2)").unwrap();
+    assert_eq!(p.params(), 3);
+    let row = [Value::Int(1), Value::Int(30), Value::String("a".into())];
+    assert!(matches!(
+        db.execute_prepared(&p, &row),
+        Ok(Output::Affected(1))
+    ));
+    assert_eq!(
+        db.execute_prepared(&p, &row[..1]).unwrap_err().code(),
+        ErrorCode::InvalidParameter
+    );
+    // Read back through the fasty language.
+    match db.execute("find t where id = 1").unwrap() {
+        Output::Rows { rows, .. } => assert_eq!(
+            rows,
+            vec![vec![
+                Value::Int(1),
+                Value::String("a".into()),
+                Value::Int(30)
+            ]]
+        ),
+        other => panic!("{other:?}"),
+    }
+    let q = db
+        .prepare_sql("select name from t where id = $1 or age = $1")
+        .unwrap();
+    assert_eq!(q.params(), 1);
+    match db.execute_prepared(&q, &[Value::Int(30)]).unwrap() {
+        Output::Rows { rows, .. } => assert_eq!(rows, vec![vec![Value::String("a".into())]]),
+        other => panic!("{other:?}"),
+    }
+    assert!(db.prepare_sql("select * from t; select * from t").is_err());
+}

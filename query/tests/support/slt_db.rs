@@ -18,7 +18,7 @@
 //!   syntax error and ` (hint: ...)` when there is a hint, so
 //!   `statement error duplicate_key` matches by the stable code.
 //!
-//! Files under a `sql/` directory are SQL (docs/sql.md), the others the
+//! Files directly in a `sql/` directory are SQL (docs/sql.md), the others the
 //! fasty language. A SQL file whose first line is `# portable` also runs
 //! against SQLite (label `sqlite`, so `skipif sqlite` / `onlyif fasty`
 //! mark the records whose results differ, each with a comment saying why);
@@ -40,11 +40,14 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The dialect of a file: SQL under a `sql` directory.
+    /// The dialect of a file: SQL when its directory is named `sql`
+    /// (only the file's own directory counts: the checkout's path may
+    /// hold such a name too).
     pub fn of(path: &Path) -> Dialect {
         if path
             .parent()
-            .is_some_and(|d| d.components().any(|c| c.as_os_str() == "sql"))
+            .and_then(Path::file_name)
+            .is_some_and(|d| d == "sql")
         {
             Dialect::Sql
         } else {
@@ -246,7 +249,7 @@ impl sqllogictest::DB for SqliteDb {
                     ValueRef::Null => "NULL".to_string(),
                     ValueRef::Integer(i) => i.to_string(),
                     ValueRef::Real(x) => format!("{x:?}"),
-                    ValueRef::Text(t) if t.is_empty() => "(empty)".to_string(),
+                    ValueRef::Text([]) => "(empty)".to_string(),
                     ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
                     ValueRef::Blob(_) => "(blob)".to_string(),
                 });

@@ -25,15 +25,65 @@ fn statements_match_the_fasty_parser() {
     for (sql, fasty) in [
         (
             "CREATE TABLE users (id INT PRIMARY KEY, name TEXT, age integer, score double precision, ok BOOLEAN, meta JSONB)",
-            "create table users { id: int, name: string, age: int, score: float, ok: bool, meta: json }",
+            "create table users { id: int primary key, name: string, age: int, score: float, ok: bool, meta: json }",
         ),
         (
             "create table if not exists t (id bigint not null, v varchar(20), n numeric(10,2), c char(3), PRIMARY KEY (id))",
-            "create table if not exists t { id: int, v: string, n: float, c: string }",
+            "create table if not exists t { id: int not null primary key, v: string, n: float, c: string }",
         ),
         (
             "create table t (id serial primary key, r real, s smallint)",
-            "create table t { id: int, r: float, s: int }",
+            "create table t { id: int primary key, r: float, s: int }",
+        ),
+        (
+            "create table p (sku int primary key, name text not null default 'x', email text unique, n int default -1)",
+            "create table p { sku: int primary key, name: string not null default \"x\", email: string unique, n: int default -1 }",
+        ),
+        (
+            "create table p (sku int, email text, primary key (sku), unique (email))",
+            "create table p { sku: int primary key, email: string unique }",
+        ),
+        (
+            "create unique index i on t (c)",
+            "create unique index i on t (c)",
+        ),
+        (
+            "alter table t add column c int default 0",
+            "alter table t add column c: int default 0",
+        ),
+        ("alter table t drop column c", "alter table t drop column c"),
+        (
+            "alter table t rename column a to b",
+            "alter table t rename column a to b",
+        ),
+        ("alter table t rename to u", "alter table t rename to u"),
+        (
+            "select distinct a from t",
+            "select distinct a from t",
+        ),
+        (
+            "select a, count(distinct b) from t group by a having count(*) > 1",
+            "select a, count(distinct b) from t group by a having count(*) > 1",
+        ),
+        (
+            "select u.name, o.amount from users u left join orders as o on u.id = o.user_id",
+            "select u.name, o.amount from users u left join orders o on u.id = o.user_id",
+        ),
+        (
+            "select * from a inner join b on a.id = b.id",
+            "select * from a join b on a.id = b.id",
+        ),
+        (
+            "select case when a > 1 then 'x' else 'y' end, case a when 1 then 2 end from t",
+            "select case when a > 1 then \"x\" else \"y\" end, case a when 1 then 2 end from t",
+        ),
+        (
+            "select cast(a as text), b::int, lower(c) || upper(c), a % 2 from t",
+            "select cast(a as string), b::int, lower(c) || upper(c), a % 2 from t",
+        ),
+        (
+            "select substring(s from 2 for 3), substring(s, 2), trim(s), position('a' in s), coalesce(a, 0), round(x, 2), abs(x), length(s) from t",
+            "select substring(s, 2, 3), substring(s, 2), trim(s), strpos(s, \"a\"), coalesce(a, 0), round(x, 2), abs(x), length(s) from t",
         ),
         ("DROP TABLE users", "drop table users"),
         ("drop table if exists users;", "drop table if exists users"),
@@ -234,47 +284,27 @@ fn insert_without_columns_is_positional() {
 #[test]
 fn unsupported_constructs_are_named() {
     for (text, word) in [
-        ("select distinct a from t", "DISTINCT"),
-        ("select a from t group by a having count(*) > 1", "HAVING"),
-        ("select * from a left join b on a.id = b.id", "LEFT JOIN"),
         ("select * from t where id in (select id from u)", "subquery"),
-        ("select case when a then 1 end from t", "CASE"),
-        ("select cast(a as int) from t", "CAST"),
-        ("select lower(a) from t", "lower"),
         ("insert into t (id) values (1) returning id", "RETURNING"),
         (
             "insert into t (id) values (1) on conflict do nothing",
             "ON CONFLICT",
         ),
-        ("alter table t add column b int", "ALTER TABLE"),
         ("select a from t order by a nulls last", "NULLS LAST"),
         ("select a from t order by a desc nulls first", "NULLS FIRST"),
-        ("create table t (id text primary key)", ""),
-        ("create table t (k int primary key, id int)", "PRIMARY KEY"),
         ("create table t (id int, d date)", "date"),
         ("create table t (id int, d timestamptz)", "timestamptz"),
-        ("create unique index i on t (a)", "UNIQUE"),
         ("create index i on t (a, b)", "several columns"),
-        ("select * from t u", "alias"),
         ("select 1", "without FROM"),
         ("select a from t union select a from u", "UNION"),
         ("begin isolation level serializable", "ISOLATION"),
-        (
-            "create table t (id int primary key, a int not null)",
-            "NOT NULL",
-        ),
-        (
-            "create table t (id int primary key, a int default 3)",
-            "DEFAULT",
-        ),
+        ("select distinct on (a) a from t", "DISTINCT ON"),
+        ("update t u set a = 1", "alias"),
+        ("alter table t add column b int, drop column c", "several actions"),
+        ("create table t (a int, b int, primary key (a, b))", "several columns"),
     ] {
         let e = parse_sql_with_params(text).unwrap_err();
-        let want = if word.is_empty() {
-            ErrorCode::InvalidSchema
-        } else {
-            ErrorCode::Unsupported
-        };
-        assert_eq!(e.code(), want, "{text}: {e}");
+        assert_eq!(e.code(), ErrorCode::Unsupported, "{text}: {e}");
         assert!(
             e.to_string().to_lowercase().contains(&word.to_lowercase()),
             "{text}: {e}"

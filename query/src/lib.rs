@@ -39,6 +39,7 @@ mod keys;
 mod layout;
 mod limits;
 mod output;
+mod param_types;
 #[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub mod parser;

@@ -85,6 +85,9 @@ enum Kind {
     Query {
         prepared: Arc<Prepared>,
         columns: Arc<Vec<Column>>,
+        /// The placeholders' types as the server infers them (text where
+        /// it cannot), for Describe and for decoding undeclared ones.
+        params: Arc<Vec<Type>>,
     },
 }
 
@@ -211,7 +214,10 @@ impl Backend {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("a statement task failed: {e}");
-                Err(PgError::new("XX000", "the statement failed: see the server log"))
+                Err(PgError::new(
+                    "XX000",
+                    "the statement failed: see the server log",
+                ))
             }
         }
     }
@@ -237,7 +243,8 @@ impl Backend {
         if failed {
             return match control {
                 Some(Control::Commit | Control::Rollback) => {
-                    self.run(listener, conn, Job::Text("rollback".into())).await?;
+                    self.run(listener, conn, Job::Text("rollback".into()))
+                        .await?;
                     Ok(Reply::tag(Tag::new("ROLLBACK")))
                 }
                 _ => Err(PgError::in_failed_transaction()),
@@ -257,12 +264,17 @@ impl Backend {
                 Control::Begin if in_txn => Ok(Reply::tag(Tag::new("BEGIN"))
                     .warn("25001", "there is already a transaction in progress")),
                 Control::Commit | Control::Rollback if !in_txn => {
-                    let tag = if c == Control::Commit { "COMMIT" } else { "ROLLBACK" };
+                    let tag = if c == Control::Commit {
+                        "COMMIT"
+                    } else {
+                        "ROLLBACK"
+                    };
                     Ok(Reply::tag(Tag::new(tag))
                         .warn("25P01", "there is no transaction in progress"))
                 }
                 _ => {
-                    self.run(listener, conn, Job::Text(c.canonical(text))).await?;
+                    self.run(listener, conn, Job::Text(c.canonical(text)))
+                        .await?;
                     Ok(Reply::tag(Tag::new(match c {
                         Control::Begin => "BEGIN",
                         Control::Commit => "COMMIT",
@@ -468,7 +480,9 @@ impl SimpleQueryHandler for Backend {
         let statements = split(&query.query);
         if statements.is_empty() {
             client
-                .feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
                 .await?;
         }
         for text in statements {
@@ -619,19 +633,23 @@ impl QueryParser for Parser {
             } else {
                 columns
             };
+            let params = db
+                .param_types(&prepared)
+                .into_iter()
+                .map(|t| t.map_or(Type::TEXT, |t| pg_type(Some(t))))
+                .collect();
             Kind::Query {
                 prepared: Arc::new(prepared),
                 columns: Arc::new(columns),
+                params: Arc::new(params),
             }
         };
         Ok(Some(PgStatement { text, kind }))
     }
 
     fn get_parameter_types(&self, stmt: &PgStatement) -> PgWireResult<Vec<Type>> {
-        // Placeholders are untyped until the binder infers them: text,
-        // unless the client declares a type at Parse.
         Ok(match &stmt.kind {
-            Kind::Query { prepared, .. } => vec![Type::TEXT; prepared.params()],
+            Kind::Query { params, .. } => params.to_vec(),
             _ => Vec::new(),
         })
     }
@@ -696,10 +714,18 @@ impl ExtendedQueryHandler for Backend {
     {
         let conn = conn(client);
         let stmt = &portal.statement;
+        // The client's declared types first, then the inferred ones.
         let declared = &stmt.parameter_types;
+        let inferred = match &stmt.statement.kind {
+            Kind::Query { params, .. } => params.as_slice(),
+            _ => &[],
+        };
         let mut params = Vec::with_capacity(portal.parameters.len());
         for (i, p) in portal.parameters.iter().enumerate() {
-            let ty = declared.get(i).and_then(Option::as_ref);
+            let ty = declared
+                .get(i)
+                .and_then(Option::as_ref)
+                .or_else(|| inferred.get(i));
             params.push(decode_param(
                 p.as_deref(),
                 ty,
@@ -766,21 +792,53 @@ mod tests {
             let t: CommandComplete = output_reply(out, kind, text).tag.into();
             t.tag
         };
-        assert_eq!(tag(Output::Affected(3), Some(StatementKind::Insert), "insert"), "INSERT 0 3");
-        assert_eq!(tag(Output::Affected(2), Some(StatementKind::Update), "update"), "UPDATE 2");
-        assert_eq!(tag(Output::Affected(0), Some(StatementKind::Delete), "delete"), "DELETE 0");
-        assert_eq!(tag(Output::Ok, Some(StatementKind::Ddl), "create table t { id: int }"), "CREATE TABLE");
-        assert_eq!(tag(Output::Ok, Some(StatementKind::Ddl), "drop  index i"), "DROP INDEX");
-        let rows = Output::Rows { columns: vec![], rows: vec![vec![], vec![]] };
+        assert_eq!(
+            tag(Output::Affected(3), Some(StatementKind::Insert), "insert"),
+            "INSERT 0 3"
+        );
+        assert_eq!(
+            tag(Output::Affected(2), Some(StatementKind::Update), "update"),
+            "UPDATE 2"
+        );
+        assert_eq!(
+            tag(Output::Affected(0), Some(StatementKind::Delete), "delete"),
+            "DELETE 0"
+        );
+        assert_eq!(
+            tag(
+                Output::Ok,
+                Some(StatementKind::Ddl),
+                "create table t { id: int }"
+            ),
+            "CREATE TABLE"
+        );
+        assert_eq!(
+            tag(Output::Ok, Some(StatementKind::Ddl), "drop  index i"),
+            "DROP INDEX"
+        );
+        let rows = Output::Rows {
+            columns: vec![],
+            rows: vec![vec![], vec![]],
+        };
         assert_eq!(tag(rows, Some(StatementKind::Select), "select"), "SELECT 2");
     }
 
     #[test]
     fn explain_is_one_row_per_line() {
-        let r = output_reply(Output::Plan("a\n  b".into()), Some(StatementKind::Explain), "explain");
+        let r = output_reply(
+            Output::Plan("a\n  b".into()),
+            Some(StatementKind::Explain),
+            "explain",
+        );
         let (fields, rows) = r.rows.unwrap();
         assert_eq!(fields, vec![("QUERY PLAN".to_string(), Type::TEXT)]);
-        assert_eq!(rows, vec![vec![Value::String("a".into())], vec![Value::String("  b".into())]]);
+        assert_eq!(
+            rows,
+            vec![
+                vec![Value::String("a".into())],
+                vec![Value::String("  b".into())]
+            ]
+        );
         assert_eq!(text(&rows[1][0]), "  b");
     }
 }

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use fasty_query::{Column, ExecOptions, Output, Prepared, Session, StatementKind, Value};
+use fasty_query::{Column, Database, ExecOptions, Output, Prepared, Session, StatementKind, Value};
 use futures::{Sink, SinkExt, stream};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_query_response};
@@ -44,12 +44,16 @@ use crate::AppState;
 /// A connection's own state, kept in pgwire's per-connection extensions.
 pub(crate) struct Conn {
     session: Arc<Mutex<Session>>,
+    /// Whether the session holds a transaction, as of its last statement:
+    /// read without the session's lock, which a statement cut off by a
+    /// cancel may still hold on the blocking pool.
+    in_txn: Arc<AtomicBool>,
     settings: Mutex<Settings>,
 }
 
 impl Conn {
     fn in_transaction(&self) -> bool {
-        lock(&self.session).in_transaction()
+        self.in_txn.load(Ordering::SeqCst)
     }
 
     fn settings(&self) -> MutexGuard<'_, Settings> {
@@ -67,6 +71,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn conn<C: ClientInfo + ?Sized>(client: &C) -> Arc<Conn> {
     client.session_extensions().get_or_insert_with(|| Conn {
         session: Arc::new(Mutex::new(Session::new())),
+        in_txn: Arc::new(AtomicBool::new(false)),
         settings: Mutex::new(Settings::new(client.metadata())),
     })
 }
@@ -159,6 +164,7 @@ impl Backend {
         let flag = cancel.flag.clone();
         let db = self.state.db.clone();
         let session = conn.session.clone();
+        let in_txn = conn.in_txn.clone();
         let timeout = self.state.opts.statement_timeout;
         let memory = self.state.opts.statement_memory;
         let task = tokio::task::spawn_blocking(move || {
@@ -168,26 +174,9 @@ impl Backend {
                 .with_memory_limit(memory)
                 .with_cancel(Some(flag));
             let mut session = lock(&session);
-            match job {
-                Job::Text(text) => {
-                    let mut out = None;
-                    for stmt in super::parse(&text).map_err(|e| PgError::from_query(&e, &text))? {
-                        let kind = stmt.kind();
-                        let o = session
-                            .run(&db, &stmt, opts.clone())
-                            .map_err(|e| PgError::from_query(&e, &text))?;
-                        out = Some((o, Some(kind)));
-                    }
-                    out.ok_or_else(|| PgError::new("42601", "no statement"))
-                }
-                Job::Prepared(prepared, params) => {
-                    let kind = prepared.kind();
-                    session
-                        .execute_prepared(&db, &prepared, &params, opts)
-                        .map(|o| (o, Some(kind)))
-                        .map_err(|e| PgError::from_query(&e, ""))
-                }
-            }
+            let result = run_job(&db, &mut session, job, opts);
+            in_txn.store(session.in_transaction(), Ordering::SeqCst);
+            result
         });
         let handle = client.and_then(|c| c.session_extensions().get::<Arc<ConnectionHandle>>());
         let result = match handle {
@@ -289,6 +278,35 @@ impl Backend {
         };
         let (out, stmt_kind) = self.run(listener, conn, job).await?;
         Ok(output_reply(out, stmt_kind, text))
+    }
+}
+
+/// Runs `job` in `session` (on the blocking pool).
+fn run_job(
+    db: &Database,
+    session: &mut Session,
+    job: Job,
+    opts: ExecOptions,
+) -> Result<(Output, Option<StatementKind>), PgError> {
+    match job {
+        Job::Text(text) => {
+            let mut out = None;
+            for stmt in super::parse(&text).map_err(|e| PgError::from_query(&e, &text))? {
+                let kind = stmt.kind();
+                let o = session
+                    .run(db, &stmt, opts.clone())
+                    .map_err(|e| PgError::from_query(&e, &text))?;
+                out = Some((o, Some(kind)));
+            }
+            out.ok_or_else(|| PgError::new("42601", "no statement"))
+        }
+        Job::Prepared(prepared, params) => {
+            let kind = prepared.kind();
+            session
+                .execute_prepared(db, &prepared, &params, opts)
+                .map(|o| (o, Some(kind)))
+                .map_err(|e| PgError::from_query(&e, ""))
+        }
     }
 }
 

@@ -24,7 +24,11 @@ fn statement(cat: &Catalog, stmt: &Statement, out: &mut [Option<ColumnType>]) {
         Statement::Insert { table, rows, .. } => {
             for (column, lit) in rows.iter().flatten() {
                 if let Literal::Param(i) = lit {
-                    set(out, *i, column_type(cat, &[table], &[column.clone()]));
+                    set(
+                        out,
+                        *i,
+                        column_type(cat, &[table], std::slice::from_ref(column)),
+                    );
                 }
             }
         }
@@ -36,7 +40,11 @@ fn statement(cat: &Catalog, stmt: &Statement, out: &mut [Option<ColumnType>]) {
             let tables = [table.as_str()];
             for (column, e) in assignments {
                 if let Expr::Literal(Literal::Param(i)) = e {
-                    set(out, *i, column_type(cat, &tables, &[column.clone()]));
+                    set(
+                        out,
+                        *i,
+                        column_type(cat, &tables, std::slice::from_ref(column)),
+                    );
                 }
                 expr(cat, &tables, e, out, 0);
             }
@@ -44,11 +52,10 @@ fn statement(cat: &Catalog, stmt: &Statement, out: &mut [Option<ColumnType>]) {
                 expr(cat, &tables, f, out, 0);
             }
         }
-        Statement::Delete { table, filter } => {
-            if let Some(f) = filter {
-                expr(cat, &[table.as_str()], f, out, 0);
-            }
-        }
+        Statement::Delete {
+            table,
+            filter: Some(f),
+        } => expr(cat, &[table.as_str()], f, out, 0),
         Statement::Select(s) => {
             let mut tables = vec![s.from.as_str()];
             tables.extend(s.joins.iter().map(|j| j.table.as_str()));

@@ -96,10 +96,13 @@ enum Kind {
     },
 }
 
+/// Result columns (name, type) and rows.
+type Rows = (Vec<(String, Type)>, Vec<Vec<Value>>);
+
 /// What a statement answers: rows (with their columns) or not, the
 /// command tag, and notices or parameter changes to send first.
 struct Reply {
-    rows: Option<(Vec<(String, Type)>, Vec<Vec<Value>>)>,
+    rows: Option<Rows>,
     tag: Tag,
     notices: Vec<PgWireBackendMessage>,
 }

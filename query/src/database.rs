@@ -408,6 +408,15 @@ impl Database {
             .collect())
     }
 
+    /// The type of each placeholder of a prepared statement, inferred
+    /// from the column it is given to or compared with (`None` where no
+    /// column decides it, or the name is unknown). For protocols that
+    /// describe a statement's parameters before it runs.
+    pub fn param_types(&self, prepared: &Prepared) -> Vec<Option<ColumnType>> {
+        let cat = self.catalog.read().clone();
+        crate::param_types::infer(&cat, &prepared.statement, prepared.params)
+    }
+
     /// Whether `stmt` is a primary-key point read (`find T where id = N`,
     /// or `select * from T where N = id`, nothing else): one key lookup
     /// and at most one row, so cheap enough that a server may run it on

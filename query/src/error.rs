@@ -326,7 +326,8 @@ mod tests {
             let s = code.sqlstate();
             assert_eq!(s.len(), 5, "{code}: {s}");
             assert!(
-                s.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
+                s.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()),
                 "{code}: {s}"
             );
             assert!(classes.contains(&&s[..2]), "{code}: {s}");

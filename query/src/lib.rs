@@ -42,6 +42,7 @@ mod keys;
 mod layout;
 mod limits;
 mod output;
+mod param_types;
 #[cfg(feature = "test-util")]
 #[doc(hidden)]
 pub mod parser;

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::BytesMut;
-use fasty_query::{Column, ExecOptions, Output, Prepared, Session, StatementKind, Value};
+use fasty_query::{Column, Database, ExecOptions, Output, Prepared, Session, StatementKind, Value};
 use futures::{Sink, SinkExt, stream};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler, send_query_response};
@@ -44,12 +44,16 @@ use crate::AppState;
 /// A connection's own state, kept in pgwire's per-connection extensions.
 pub(crate) struct Conn {
     session: Arc<Mutex<Session>>,
+    /// Whether the session holds a transaction, as of its last statement:
+    /// read without the session's lock, which a statement cut off by a
+    /// cancel may still hold on the blocking pool.
+    in_txn: Arc<AtomicBool>,
     settings: Mutex<Settings>,
 }
 
 impl Conn {
     fn in_transaction(&self) -> bool {
-        lock(&self.session).in_transaction()
+        self.in_txn.load(Ordering::SeqCst)
     }
 
     fn settings(&self) -> MutexGuard<'_, Settings> {
@@ -67,6 +71,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 fn conn<C: ClientInfo + ?Sized>(client: &C) -> Arc<Conn> {
     client.session_extensions().get_or_insert_with(|| Conn {
         session: Arc::new(Mutex::new(Session::new())),
+        in_txn: Arc::new(AtomicBool::new(false)),
         settings: Mutex::new(Settings::new(client.metadata())),
     })
 }
@@ -85,13 +90,19 @@ enum Kind {
     Query {
         prepared: Arc<Prepared>,
         columns: Arc<Vec<Column>>,
+        /// The placeholders' types as the server infers them (text where
+        /// it cannot), for Describe and for decoding undeclared ones.
+        params: Arc<Vec<Type>>,
     },
 }
+
+/// Result columns (name, type) and rows.
+type Rows = (Vec<(String, Type)>, Vec<Vec<Value>>);
 
 /// What a statement answers: rows (with their columns) or not, the
 /// command tag, and notices or parameter changes to send first.
 struct Reply {
-    rows: Option<(Vec<(String, Type)>, Vec<Vec<Value>>)>,
+    rows: Option<Rows>,
     tag: Tag,
     notices: Vec<PgWireBackendMessage>,
 }
@@ -156,6 +167,7 @@ impl Backend {
         let flag = cancel.flag.clone();
         let db = self.state.db.clone();
         let session = conn.session.clone();
+        let in_txn = conn.in_txn.clone();
         let timeout = self.state.opts.statement_timeout;
         let memory = self.state.opts.statement_memory;
         let task = tokio::task::spawn_blocking(move || {
@@ -165,26 +177,9 @@ impl Backend {
                 .with_memory_limit(memory)
                 .with_cancel(Some(flag));
             let mut session = lock(&session);
-            match job {
-                Job::Text(text) => {
-                    let mut out = None;
-                    for stmt in super::parse(&text).map_err(|e| PgError::from_query(&e, &text))? {
-                        let kind = stmt.kind();
-                        let o = session
-                            .run(&db, &stmt, opts.clone())
-                            .map_err(|e| PgError::from_query(&e, &text))?;
-                        out = Some((o, Some(kind)));
-                    }
-                    out.ok_or_else(|| PgError::new("42601", "no statement"))
-                }
-                Job::Prepared(prepared, params) => {
-                    let kind = prepared.kind();
-                    session
-                        .execute_prepared(&db, &prepared, &params, opts)
-                        .map(|o| (o, Some(kind)))
-                        .map_err(|e| PgError::from_query(&e, ""))
-                }
-            }
+            let result = run_job(&db, &mut session, job, opts);
+            in_txn.store(session.in_transaction(), Ordering::SeqCst);
+            result
         });
         let handle = client.and_then(|c| c.session_extensions().get::<Arc<ConnectionHandle>>());
         let result = match handle {
@@ -211,7 +206,10 @@ impl Backend {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("a statement task failed: {e}");
-                Err(PgError::new("XX000", "the statement failed: see the server log"))
+                Err(PgError::new(
+                    "XX000",
+                    "the statement failed: see the server log",
+                ))
             }
         }
     }
@@ -237,7 +235,8 @@ impl Backend {
         if failed {
             return match control {
                 Some(Control::Commit | Control::Rollback) => {
-                    self.run(listener, conn, Job::Text("rollback".into())).await?;
+                    self.run(listener, conn, Job::Text("rollback".into()))
+                        .await?;
                     Ok(Reply::tag(Tag::new("ROLLBACK")))
                 }
                 _ => Err(PgError::in_failed_transaction()),
@@ -257,12 +256,17 @@ impl Backend {
                 Control::Begin if in_txn => Ok(Reply::tag(Tag::new("BEGIN"))
                     .warn("25001", "there is already a transaction in progress")),
                 Control::Commit | Control::Rollback if !in_txn => {
-                    let tag = if c == Control::Commit { "COMMIT" } else { "ROLLBACK" };
+                    let tag = if c == Control::Commit {
+                        "COMMIT"
+                    } else {
+                        "ROLLBACK"
+                    };
                     Ok(Reply::tag(Tag::new(tag))
                         .warn("25P01", "there is no transaction in progress"))
                 }
                 _ => {
-                    self.run(listener, conn, Job::Text(c.canonical(text))).await?;
+                    self.run(listener, conn, Job::Text(c.canonical(text)))
+                        .await?;
                     Ok(Reply::tag(Tag::new(match c {
                         Control::Begin => "BEGIN",
                         Control::Commit => "COMMIT",
@@ -277,6 +281,35 @@ impl Backend {
         };
         let (out, stmt_kind) = self.run(listener, conn, job).await?;
         Ok(output_reply(out, stmt_kind, text))
+    }
+}
+
+/// Runs `job` in `session` (on the blocking pool).
+fn run_job(
+    db: &Database,
+    session: &mut Session,
+    job: Job,
+    opts: ExecOptions,
+) -> Result<(Output, Option<StatementKind>), PgError> {
+    match job {
+        Job::Text(text) => {
+            let mut out = None;
+            for stmt in super::parse(&text).map_err(|e| PgError::from_query(&e, &text))? {
+                let kind = stmt.kind();
+                let o = session
+                    .run(db, &stmt, opts.clone())
+                    .map_err(|e| PgError::from_query(&e, &text))?;
+                out = Some((o, Some(kind)));
+            }
+            out.ok_or_else(|| PgError::new("42601", "no statement"))
+        }
+        Job::Prepared(prepared, params) => {
+            let kind = prepared.kind();
+            session
+                .execute_prepared(db, &prepared, &params, opts)
+                .map(|o| (o, Some(kind)))
+                .map_err(|e| PgError::from_query(&e, ""))
+        }
     }
 }
 
@@ -468,7 +501,9 @@ impl SimpleQueryHandler for Backend {
         let statements = split(&query.query);
         if statements.is_empty() {
             client
-                .feed(PgWireBackendMessage::EmptyQueryResponse(EmptyQueryResponse::new()))
+                .feed(PgWireBackendMessage::EmptyQueryResponse(
+                    EmptyQueryResponse::new(),
+                ))
                 .await?;
         }
         for text in statements {
@@ -619,19 +654,23 @@ impl QueryParser for Parser {
             } else {
                 columns
             };
+            let params = db
+                .param_types(&prepared)
+                .into_iter()
+                .map(|t| t.map_or(Type::TEXT, |t| pg_type(Some(t))))
+                .collect();
             Kind::Query {
                 prepared: Arc::new(prepared),
                 columns: Arc::new(columns),
+                params: Arc::new(params),
             }
         };
         Ok(Some(PgStatement { text, kind }))
     }
 
     fn get_parameter_types(&self, stmt: &PgStatement) -> PgWireResult<Vec<Type>> {
-        // Placeholders are untyped until the binder infers them: text,
-        // unless the client declares a type at Parse.
         Ok(match &stmt.kind {
-            Kind::Query { prepared, .. } => vec![Type::TEXT; prepared.params()],
+            Kind::Query { params, .. } => params.to_vec(),
             _ => Vec::new(),
         })
     }
@@ -696,10 +735,18 @@ impl ExtendedQueryHandler for Backend {
     {
         let conn = conn(client);
         let stmt = &portal.statement;
+        // The client's declared types first, then the inferred ones.
         let declared = &stmt.parameter_types;
+        let inferred = match &stmt.statement.kind {
+            Kind::Query { params, .. } => params.as_slice(),
+            _ => &[],
+        };
         let mut params = Vec::with_capacity(portal.parameters.len());
         for (i, p) in portal.parameters.iter().enumerate() {
-            let ty = declared.get(i).and_then(Option::as_ref);
+            let ty = declared
+                .get(i)
+                .and_then(Option::as_ref)
+                .or_else(|| inferred.get(i));
             params.push(decode_param(
                 p.as_deref(),
                 ty,
@@ -766,21 +813,53 @@ mod tests {
             let t: CommandComplete = output_reply(out, kind, text).tag.into();
             t.tag
         };
-        assert_eq!(tag(Output::Affected(3), Some(StatementKind::Insert), "insert"), "INSERT 0 3");
-        assert_eq!(tag(Output::Affected(2), Some(StatementKind::Update), "update"), "UPDATE 2");
-        assert_eq!(tag(Output::Affected(0), Some(StatementKind::Delete), "delete"), "DELETE 0");
-        assert_eq!(tag(Output::Ok, Some(StatementKind::Ddl), "create table t { id: int }"), "CREATE TABLE");
-        assert_eq!(tag(Output::Ok, Some(StatementKind::Ddl), "drop  index i"), "DROP INDEX");
-        let rows = Output::Rows { columns: vec![], rows: vec![vec![], vec![]] };
+        assert_eq!(
+            tag(Output::Affected(3), Some(StatementKind::Insert), "insert"),
+            "INSERT 0 3"
+        );
+        assert_eq!(
+            tag(Output::Affected(2), Some(StatementKind::Update), "update"),
+            "UPDATE 2"
+        );
+        assert_eq!(
+            tag(Output::Affected(0), Some(StatementKind::Delete), "delete"),
+            "DELETE 0"
+        );
+        assert_eq!(
+            tag(
+                Output::Ok,
+                Some(StatementKind::Ddl),
+                "create table t { id: int }"
+            ),
+            "CREATE TABLE"
+        );
+        assert_eq!(
+            tag(Output::Ok, Some(StatementKind::Ddl), "drop  index i"),
+            "DROP INDEX"
+        );
+        let rows = Output::Rows {
+            columns: vec![],
+            rows: vec![vec![], vec![]],
+        };
         assert_eq!(tag(rows, Some(StatementKind::Select), "select"), "SELECT 2");
     }
 
     #[test]
     fn explain_is_one_row_per_line() {
-        let r = output_reply(Output::Plan("a\n  b".into()), Some(StatementKind::Explain), "explain");
+        let r = output_reply(
+            Output::Plan("a\n  b".into()),
+            Some(StatementKind::Explain),
+            "explain",
+        );
         let (fields, rows) = r.rows.unwrap();
         assert_eq!(fields, vec![("QUERY PLAN".to_string(), Type::TEXT)]);
-        assert_eq!(rows, vec![vec![Value::String("a".into())], vec![Value::String("  b".into())]]);
+        assert_eq!(
+            rows,
+            vec![
+                vec![Value::String("a".into())],
+                vec![Value::String("  b".into())]
+            ]
+        );
         assert_eq!(text(&rows[1][0]), "  b");
     }
 }

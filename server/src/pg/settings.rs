@@ -84,7 +84,10 @@ impl Settings {
                 .insert(name.to_ascii_lowercase(), (name.to_string(), value));
         }
         for (name, value) in startup {
-            if matches!(name.as_str(), "user" | "database" | "options" | "replication") {
+            if matches!(
+                name.as_str(),
+                "user" | "database" | "options" | "replication"
+            ) {
                 continue;
             }
             let _ = s.set(name, value);
@@ -116,13 +119,19 @@ impl Settings {
                 if v != "utf8" && v != "unicode" {
                     return Err(PgError::new(
                         "22023",
-                        format!("invalid value for parameter \"client_encoding\": \"{value}\": only UTF8 is supported"),
+                        format!(
+                            "invalid value for parameter \"client_encoding\": \"{value}\": only UTF8 is supported"
+                        ),
                     ));
                 }
                 "UTF8".to_string()
             }
-            "server_version" | "server_version_num" | "server_encoding" | "integer_datetimes"
-            | "is_superuser" | "max_identifier_length" => {
+            "server_version"
+            | "server_version_num"
+            | "server_encoding"
+            | "integer_datetimes"
+            | "is_superuser"
+            | "max_identifier_length" => {
                 return Err(PgError::new(
                     "55P02",
                     format!("parameter \"{name}\" cannot be changed"),
@@ -255,11 +264,26 @@ mod tests {
     #[test]
     fn set_show_reset_parse() {
         let c = |t: &str| command(t).unwrap().unwrap();
-        assert_eq!(c("SET search_path TO public"), Command::Set("search_path".into(), "public".into()));
-        assert_eq!(c("set extra_float_digits = 3"), Command::Set("extra_float_digits".into(), "3".into()));
-        assert_eq!(c("SET SESSION TIME ZONE 'Europe/Berlin'"), Command::Set("TimeZone".into(), "Europe/Berlin".into()));
-        assert_eq!(c("SET application_name = 'my app'"), Command::Set("application_name".into(), "my app".into()));
-        assert_eq!(c("SET datestyle TO iso, 'dmy'"), Command::Set("datestyle".into(), "iso, dmy".into()));
+        assert_eq!(
+            c("SET search_path TO public"),
+            Command::Set("search_path".into(), "public".into())
+        );
+        assert_eq!(
+            c("set extra_float_digits = 3"),
+            Command::Set("extra_float_digits".into(), "3".into())
+        );
+        assert_eq!(
+            c("SET SESSION TIME ZONE 'Europe/Berlin'"),
+            Command::Set("TimeZone".into(), "Europe/Berlin".into())
+        );
+        assert_eq!(
+            c("SET application_name = 'my app'"),
+            Command::Set("application_name".into(), "my app".into())
+        );
+        assert_eq!(
+            c("SET datestyle TO iso, 'dmy'"),
+            Command::Set("datestyle".into(), "iso, dmy".into())
+        );
         assert_eq!(c("show all"), Command::ShowAll);
         assert_eq!(c("SHOW TimeZone"), Command::Show("TimeZone".into()));
         assert_eq!(c("SET x TO DEFAULT"), Command::Reset("x".into()));

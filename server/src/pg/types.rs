@@ -184,7 +184,9 @@ pub(crate) fn decode_param(
         t if *t == Type::INT2 || *t == Type::INT4 || *t == Type::INT8 => {
             Value::Int(s.trim().parse().map_err(|_| bad("not an integer"))?)
         }
-        t if *t == Type::FLOAT4 || *t == Type::FLOAT8 => float(parse_float(s).ok_or_else(|| bad("not a number"))?),
+        t if *t == Type::FLOAT4 || *t == Type::FLOAT8 => {
+            float(parse_float(s).ok_or_else(|| bad("not a number"))?)
+        }
         t if *t == Type::NUMERIC => numeric_text(s).ok_or_else(|| bad("not a number"))?,
         t if *t == Type::BOOL => Value::Bool(parse_bool(s).ok_or_else(|| bad("not a boolean"))?),
         t if *t == Type::JSON || *t == Type::JSONB => json(bytes).map_err(bad)?,
@@ -224,7 +226,11 @@ fn json(b: &[u8]) -> Result<Value, &'static str> {
 
 /// A float as fasty keeps it: NaN (which fasty never stores) is null.
 fn float(f: f64) -> Value {
-    if f.is_nan() { Value::Null } else { Value::Float(f) }
+    if f.is_nan() {
+        Value::Null
+    } else {
+        Value::Float(f)
+    }
 }
 
 fn parse_float(s: &str) -> Option<f64> {
@@ -354,7 +360,15 @@ mod tests {
 
     #[test]
     fn booleans_take_postgres_spellings() {
-        for (s, b) in [("t", true), ("TRUE", true), ("on", true), ("y", true), ("0", false), ("off", false), ("f", false)] {
+        for (s, b) in [
+            ("t", true),
+            ("TRUE", true),
+            ("on", true),
+            ("y", true),
+            ("0", false),
+            ("off", false),
+            ("f", false),
+        ] {
             assert_eq!(parse_bool(s), Some(b), "{s}");
         }
         assert_eq!(parse_bool("o"), None);

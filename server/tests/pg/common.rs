@@ -40,7 +40,10 @@ impl Server {
     }
 
     /// A client connected as `user` with `password` (if any).
-    pub async fn try_connect(&self, password: Option<&str>) -> Result<Client, tokio_postgres::Error> {
+    pub async fn try_connect(
+        &self,
+        password: Option<&str>,
+    ) -> Result<Client, tokio_postgres::Error> {
         let mut cfg = tokio_postgres::Config::new();
         cfg.host("127.0.0.1")
             .port(self.port)
@@ -89,11 +92,9 @@ pub async fn rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
         .unwrap()
         .into_iter()
         .filter_map(|m| match m {
-            SimpleQueryMessage::Row(r) => Some(
-                (0..r.len())
-                    .map(|i| r.get(i).map(str::to_string))
-                    .collect(),
-            ),
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
             _ => None,
         })
         .collect()
@@ -257,7 +258,8 @@ impl Raw {
                     let mut i = 2;
                     let mut row = Vec::new();
                     for _ in 0..n {
-                        let l = i32::from_be_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
+                        let l =
+                            i32::from_be_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
                         i += 4;
                         if l < 0 {
                             row.push(None);

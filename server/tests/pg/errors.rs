@@ -48,7 +48,12 @@ async fn a_syntax_error_has_its_position() {
     // The engine's own line and column, turned into a character offset.
     let fe = fasty_query::parse(sql).unwrap_err();
     let (line, col) = (fe.line().unwrap() as usize, fe.column().unwrap() as usize);
-    let offset: usize = sql.split('\n').take(line - 1).map(|l| l.chars().count() + 1).sum::<usize>() + col;
+    let offset: usize = sql
+        .split('\n')
+        .take(line - 1)
+        .map(|l| l.chars().count() + 1)
+        .sum::<usize>()
+        + col;
     assert_eq!(db.position(), Some(&ErrorPosition::Original(offset as u32)));
     assert!(offset > 1);
 }

@@ -24,27 +24,51 @@ async fn binary_parameters_of_every_type() {
         .prepare_typed(ins, &[Type::INT8, Type::FLOAT8, Type::TEXT, Type::BOOL])
         .await
         .unwrap();
-    assert_eq!(client.execute(&s8, &[&1i64, &0.5f64, &"one", &true]).await.unwrap(), 1);
+    assert_eq!(
+        client
+            .execute(&s8, &[&1i64, &0.5f64, &"one", &true])
+            .await
+            .unwrap(),
+        1
+    );
     let s4 = client
         .prepare_typed(ins, &[Type::INT4, Type::FLOAT4, Type::VARCHAR, Type::BOOL])
         .await
         .unwrap();
-    assert_eq!(client.execute(&s4, &[&2i32, &1.25f32, &"two", &false]).await.unwrap(), 1);
+    assert_eq!(
+        client
+            .execute(&s4, &[&2i32, &1.25f32, &"two", &false])
+            .await
+            .unwrap(),
+        1
+    );
     let s2 = client
         .prepare_typed(ins, &[Type::INT2, Type::FLOAT8, Type::TEXT, Type::BOOL])
         .await
         .unwrap();
     let none: Option<f64> = None;
-    assert_eq!(client.execute(&s2, &[&3i16, &none, &"three", &true]).await.unwrap(), 1);
+    assert_eq!(
+        client
+            .execute(&s2, &[&3i16, &none, &"three", &true])
+            .await
+            .unwrap(),
+        1
+    );
 
     // Results come back binary (tokio-postgres asks for binary), typed
     // as the engine's columns.
     let q = client
-        .prepare_typed("select id, f, s, b from p where id >= ? order by id", &[Type::INT8])
+        .prepare_typed(
+            "select id, f, s, b from p where id >= ? order by id",
+            &[Type::INT8],
+        )
         .await
         .unwrap();
     let types: Vec<Type> = q.columns().iter().map(|c| c.type_().clone()).collect();
-    assert_eq!(types, vec![Type::INT8, Type::FLOAT8, Type::TEXT, Type::BOOL]);
+    assert_eq!(
+        types,
+        vec![Type::INT8, Type::FLOAT8, Type::TEXT, Type::BOOL]
+    );
     let names: Vec<&str> = q.columns().iter().map(|c| c.name()).collect();
     assert_eq!(names, vec!["id", "f", "s", "b"]);
     let got: Vec<(i64, Option<f64>, String, bool)> = client
@@ -56,7 +80,10 @@ async fn binary_parameters_of_every_type() {
         .collect();
     assert_eq!(
         got,
-        vec![(2, Some(1.25), "two".into(), false), (3, None, "three".into(), true)]
+        vec![
+            (2, Some(1.25), "two".into(), false),
+            (3, None, "three".into(), true)
+        ]
     );
     // The named statement runs again with other values.
     assert_eq!(client.query(&q, &[&1i64]).await.unwrap().len(), 3);
@@ -64,14 +91,62 @@ async fn binary_parameters_of_every_type() {
 }
 
 #[tokio::test]
-async fn untyped_parameters_are_text() {
+async fn untyped_parameters_take_their_column_type() {
     let server = Server::start().await;
     let client = table(&server).await;
-    client.batch_execute("insert p [ { id: 1, s: 'a' }, { id: 2, s: 'b' } ]").await.unwrap();
-    let q = client.prepare("select id from p where s = ?").await.unwrap();
-    assert_eq!(q.params(), &[Type::TEXT]);
-    let ids: Vec<i64> = client.query(&q, &[&"b"]).await.unwrap().iter().map(|r| r.get(0)).collect();
-    assert_eq!(ids, vec![2]);
+    // Given to a column: its type.
+    let ins = client
+        .prepare("insert p { id: ?, f: ?, s: ?, b: ? }")
+        .await
+        .unwrap();
+    assert_eq!(
+        ins.params(),
+        &[Type::INT8, Type::FLOAT8, Type::TEXT, Type::BOOL]
+    );
+    client
+        .execute(&ins, &[&1i64, &0.5f64, &"a", &true])
+        .await
+        .unwrap();
+    client
+        .execute(&ins, &[&2i64, &1.5f64, &"b", &false])
+        .await
+        .unwrap();
+    // Compared with a column (either side, in, between, like, set).
+    let q = client
+        .prepare("select id from p where id between ? and ? and ? < f and s in (?, ?) and s like ?")
+        .await
+        .unwrap();
+    assert_eq!(
+        q.params(),
+        &[
+            Type::INT8,
+            Type::INT8,
+            Type::FLOAT8,
+            Type::TEXT,
+            Type::TEXT,
+            Type::TEXT
+        ]
+    );
+    let ids: Vec<i64> = client
+        .query(&q, &[&1i64, &2i64, &0.0f64, &"a", &"b", &"%"])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, vec![1, 2]);
+    let up = client
+        .prepare("update p set b = ? where id = ?")
+        .await
+        .unwrap();
+    assert_eq!(up.params(), &[Type::BOOL, Type::INT8]);
+    assert_eq!(client.execute(&up, &[&true, &2i64]).await.unwrap(), 1);
+    // Nothing to decide it: text.
+    let free = client
+        .prepare("select id from p where ? = ?")
+        .await
+        .unwrap();
+    assert_eq!(free.params(), &[Type::TEXT, Type::TEXT]);
 }
 
 #[tokio::test]
@@ -84,31 +159,61 @@ async fn text_parameters_and_results() {
         .extended(
             "insert p { id: ?, f: ?, s: ?, b: ?, j: ? }",
             &[23, 1700, 25, 16, 3802],
-            &[Some("7"), Some("2.50"), Some("seven"), Some("yes"), Some(r#"{"a": [1, 2]}"#)],
+            &[
+                Some("7"),
+                Some("2.50"),
+                Some("seven"),
+                Some("yes"),
+                Some(r#"{"a": [1, 2]}"#),
+            ],
         )
         .await;
-    assert_eq!((a.errors.clone(), a.tags.clone()), (vec![], vec!["INSERT 0 1".to_string()]));
+    assert_eq!(
+        (a.errors.clone(), a.tags.clone()),
+        (vec![], vec!["INSERT 0 1".to_string()])
+    );
     // numeric with an integral value is an int; float8 text.
     let a = raw
-        .extended("insert p { id: ?, f: ? }", &[1700, 701], &[Some("8"), Some("-1e3")])
+        .extended(
+            "insert p { id: ?, f: ? }",
+            &[1700, 701],
+            &[Some("8"), Some("-1e3")],
+        )
         .await;
     assert_eq!(a.tags, vec!["INSERT 0 1"], "{a:?}");
     let a = raw
-        .extended("select id, f, s, b, j from p where id >= ? order by id", &[20], &[Some("7")])
+        .extended(
+            "select id, f, s, b, j from p where id >= ? order by id",
+            &[20],
+            &[Some("7")],
+        )
         .await;
     assert_eq!(a.tags, vec!["SELECT 2"]);
     assert_eq!(
         a.rows,
         vec![
-            vec![Some("7".into()), Some("2.5".into()), Some("seven".into()), Some("t".into()), Some(r#"{"a":[1,2]}"#.into())],
+            vec![
+                Some("7".into()),
+                Some("2.5".into()),
+                Some("seven".into()),
+                Some("t".into()),
+                Some(r#"{"a":[1,2]}"#.into())
+            ],
             vec![Some("8".into()), Some("-1000".into()), None, None, None],
         ]
     );
     assert_eq!(a.status, 'I');
     // A malformed parameter is 22P02, and the connection recovers at Sync.
-    let a = raw.extended("select id from p where id = ?", &[20], &[Some("x")]).await;
-    assert_eq!((a.errors.clone(), a.status), (vec!["22P02".to_string()], 'I'));
-    let a = raw.extended("select id from p where id = ?", &[20], &[Some("8")]).await;
+    let a = raw
+        .extended("select id from p where id = ?", &[20], &[Some("x")])
+        .await;
+    assert_eq!(
+        (a.errors.clone(), a.status),
+        (vec!["22P02".to_string()], 'I')
+    );
+    let a = raw
+        .extended("select id from p where id = ?", &[20], &[Some("8")])
+        .await;
     assert_eq!(a.rows, vec![vec![Some("8".to_string())]]);
 }
 
@@ -143,7 +248,10 @@ async fn parse_errors_and_wrong_parameter_counts() {
     let e = client.prepare("select nope from p").await.unwrap_err();
     assert_eq!(sqlstate(&e), "42703");
     // Several statements cannot be one prepared statement.
-    let e = client.prepare("select id from p; select id from p").await.unwrap_err();
+    let e = client
+        .prepare("select id from p; select id from p")
+        .await
+        .unwrap_err();
     assert_eq!(sqlstate(&e), "42601");
     // The connection is fine afterwards.
     assert!(rows(&client, "select id from p").await.is_empty());

@@ -68,17 +68,22 @@ async fn statements_run_under_the_time_limit() {
 
 #[tokio::test]
 async fn the_stop_closes_connections_and_returns() {
-    let server = Server::with(
-        ServerOptions::default().with_stop_timeout(Duration::from_secs(5)),
-    )
-    .await;
+    let server =
+        Server::with(ServerOptions::default().with_stop_timeout(Duration::from_secs(5))).await;
     let port = server.port;
     let client = server.connect().await;
-    client.batch_execute("create table t { id: int }").await.unwrap();
+    client
+        .batch_execute("create table t { id: int }")
+        .await
+        .unwrap();
     tokio::time::timeout(Duration::from_secs(10), server.stop())
         .await
         .expect("the stop took too long");
     assert!(client.simple_query("select id from t").await.is_err());
     // Nothing listens any more.
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+    );
 }

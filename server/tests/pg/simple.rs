@@ -8,7 +8,10 @@ async fn command_tags_follow_postgres() {
     let server = Server::start().await;
     let mut raw = Raw::connect(server.port).await;
     let cases = [
-        ("create table t { id: int, name: string, score: float }", "CREATE TABLE"),
+        (
+            "create table t { id: int, name: string, score: float }",
+            "CREATE TABLE",
+        ),
         (
             "insert t [ { id: 1, name: 'a', score: 1.5 }, { id: 2, name: 'b' }, { id: 3, name: 'c' } ]",
             "INSERT 0 3",
@@ -85,7 +88,9 @@ async fn explain_is_a_query_plan_column_with_one_row_per_line() {
     let server = Server::start().await;
     let client = server.connect().await;
     client
-        .batch_execute("create table t { id: int, a: int }; insert t [ { id: 1, a: 1 }, { id: 2, a: 5 } ]")
+        .batch_execute(
+            "create table t { id: int, a: int }; insert t [ { id: 1, a: 1 }, { id: 2, a: 5 } ]",
+        )
         .await
         .unwrap();
     let sql = "explain select a from t where a > 1";
@@ -98,7 +103,10 @@ async fn explain_is_a_query_plan_column_with_one_row_per_line() {
     assert_eq!(a.columns, vec![vec!["QUERY PLAN".to_string()]]);
     let lines: Vec<Option<String>> = expected.lines().map(|l| Some(l.to_string())).collect();
     assert!(!lines.is_empty());
-    assert_eq!(a.rows, lines.into_iter().map(|l| vec![l]).collect::<Vec<_>>());
+    assert_eq!(
+        a.rows,
+        lines.into_iter().map(|l| vec![l]).collect::<Vec<_>>()
+    );
     assert_eq!(a.tags, vec!["EXPLAIN"]);
 }
 

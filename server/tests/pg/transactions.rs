@@ -11,19 +11,31 @@ async fn status_byte_follows_the_transaction() {
     let a = raw.query("begin").await;
     assert_eq!((a.tags.clone(), a.status), (vec!["BEGIN".to_string()], 'T'));
     let a = raw.query("insert t { id: 1 }").await;
-    assert_eq!((a.tags.clone(), a.status), (vec!["INSERT 0 1".to_string()], 'T'));
+    assert_eq!(
+        (a.tags.clone(), a.status),
+        (vec!["INSERT 0 1".to_string()], 'T')
+    );
     // Another connection does not see the uncommitted row.
     let other = server.connect().await;
     assert!(rows(&other, "select id from t").await.is_empty());
     let a = raw.query("commit").await;
-    assert_eq!((a.tags.clone(), a.status), (vec!["COMMIT".to_string()], 'I'));
-    assert_eq!(rows(&other, "select id from t").await, vec![vec![Some("1".into())]]);
+    assert_eq!(
+        (a.tags.clone(), a.status),
+        (vec!["COMMIT".to_string()], 'I')
+    );
+    assert_eq!(
+        rows(&other, "select id from t").await,
+        vec![vec![Some("1".into())]]
+    );
 
     // START TRANSACTION / ROLLBACK.
     assert_eq!(raw.query("start transaction").await.status, 'T');
     raw.query("insert t { id: 2 }").await;
     let a = raw.query("rollback").await;
-    assert_eq!((a.tags.clone(), a.status), (vec!["ROLLBACK".to_string()], 'I'));
+    assert_eq!(
+        (a.tags.clone(), a.status),
+        (vec!["ROLLBACK".to_string()], 'I')
+    );
     assert_eq!(rows(&other, "select id from t").await.len(), 1);
 }
 
@@ -35,26 +47,48 @@ async fn an_error_fails_the_block_until_it_ends() {
     raw.query("begin").await;
     raw.query("insert t { id: 1 }").await;
     let a = raw.query("select * from nosuch").await;
-    assert_eq!((a.errors.clone(), a.status), (vec!["42P01".to_string()], 'E'));
+    assert_eq!(
+        (a.errors.clone(), a.status),
+        (vec!["42P01".to_string()], 'E')
+    );
     // Everything but COMMIT and ROLLBACK is refused, SET included.
-    for sql in ["select id from t", "insert t { id: 2 }", "set application_name = 'x'", "begin"] {
+    for sql in [
+        "select id from t",
+        "insert t { id: 2 }",
+        "set application_name = 'x'",
+        "begin",
+    ] {
         let a = raw.query(sql).await;
         assert_eq!(a.errors, vec!["25P02".to_string()], "{sql}");
         assert_eq!(a.status, 'E', "{sql}");
     }
     // COMMIT of a failed block rolls it back, and says so.
     let a = raw.query("commit").await;
-    assert_eq!((a.tags.clone(), a.errors.clone(), a.status), (vec!["ROLLBACK".to_string()], vec![], 'I'));
+    assert_eq!(
+        (a.tags.clone(), a.errors.clone(), a.status),
+        (vec!["ROLLBACK".to_string()], vec![], 'I')
+    );
     let a = raw.query("select id from t").await;
     assert!(a.rows.is_empty(), "{a:?}");
 
     // ROLLBACK ends a failed block as well; the connection works after.
     raw.query("begin").await;
-    assert_eq!(raw.query("insert t { id: 1 }; insert t { id: 1 }").await.status, 'E');
+    assert_eq!(
+        raw.query("insert t { id: 1 }; insert t { id: 1 }")
+            .await
+            .status,
+        'E'
+    );
     let a = raw.query("rollback").await;
-    assert_eq!((a.tags.clone(), a.status), (vec!["ROLLBACK".to_string()], 'I'));
+    assert_eq!(
+        (a.tags.clone(), a.status),
+        (vec!["ROLLBACK".to_string()], 'I')
+    );
     let a = raw.query("insert t { id: 5 }").await;
-    assert_eq!((a.tags.clone(), a.status), (vec!["INSERT 0 1".to_string()], 'I'));
+    assert_eq!(
+        (a.tags.clone(), a.status),
+        (vec!["INSERT 0 1".to_string()], 'I')
+    );
 }
 
 #[tokio::test]
@@ -62,7 +96,10 @@ async fn an_error_outside_a_block_leaves_the_connection_idle() {
     let server = Server::start().await;
     let mut raw = Raw::connect(server.port).await;
     let a = raw.query("select * from nosuch").await;
-    assert_eq!((a.errors.clone(), a.status), (vec!["42P01".to_string()], 'I'));
+    assert_eq!(
+        (a.errors.clone(), a.status),
+        (vec!["42P01".to_string()], 'I')
+    );
     let a = raw.query("create table t { id: int }").await;
     assert!(a.errors.is_empty());
 }
@@ -72,10 +109,16 @@ async fn nested_begin_and_stray_commit_are_warnings() {
     let server = Server::start().await;
     let mut raw = Raw::connect(server.port).await;
     let a = raw.query("commit").await;
-    assert_eq!((a.notices.clone(), a.status), (vec!["25P01".to_string()], 'I'));
+    assert_eq!(
+        (a.notices.clone(), a.status),
+        (vec!["25P01".to_string()], 'I')
+    );
     raw.query("begin").await;
     let a = raw.query("begin").await;
-    assert_eq!((a.notices.clone(), a.tags.clone(), a.status), (vec!["25001".to_string()], vec!["BEGIN".to_string()], 'T'));
+    assert_eq!(
+        (a.notices.clone(), a.tags.clone(), a.status),
+        (vec!["25001".to_string()], vec!["BEGIN".to_string()], 'T')
+    );
     assert_eq!(raw.query("rollback").await.status, 'I');
 }
 
@@ -83,7 +126,10 @@ async fn nested_begin_and_stray_commit_are_warnings() {
 async fn driver_transactions_commit_and_roll_back() {
     let server = Server::start().await;
     let mut client = server.connect().await;
-    client.batch_execute("create table t { id: int, n: int }").await.unwrap();
+    client
+        .batch_execute("create table t { id: int, n: int }")
+        .await
+        .unwrap();
     let tx = client.transaction().await.unwrap();
     tx.batch_execute("insert t { id: 1, n: 10 }").await.unwrap();
     tx.commit().await.unwrap();
@@ -98,5 +144,8 @@ async fn driver_transactions_commit_and_roll_back() {
     let e = tx.query("select n from t", &[]).await.unwrap_err();
     assert_eq!(sqlstate(&e), "25P02");
     tx.rollback().await.unwrap();
-    assert_eq!(rows(&client, "select id from t").await, vec![vec![Some("1".into())]]);
+    assert_eq!(
+        rows(&client, "select id from t").await,
+        vec![vec![Some("1".into())]]
+    );
 }

@@ -97,8 +97,8 @@ mod tests {
 
     #[test]
     fn a_syntax_error_carries_its_position() {
-        let text = "select * frm t";
-        let e = fasty_query::parse(text).unwrap_err();
+        let text = "select * from t wher id = 1";
+        let e = fasty_query::parse_sql(text).unwrap_err();
         let pg = PgError::from_query(&e, text);
         assert_eq!(pg.code(), "42601");
         let p: usize = pg.info().position.unwrap().parse().unwrap();

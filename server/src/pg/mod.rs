@@ -22,16 +22,15 @@ pub use listener::serve_pg;
 
 use fasty_query::{Database, Prepared, Result, Statement};
 
-/// The statements of `text`. The one place where query text becomes
-/// statements: it becomes the SQL parser (`fasty_query::parse_sql`).
+/// The statements of `text`, SQL (docs/sql.md): the one place where the
+/// protocol's query text becomes statements.
 pub(crate) fn parse(text: &str) -> Result<Vec<Statement>> {
-    fasty_query::parse(text).map(|s| vec![s])
+    fasty_query::parse_sql(text)
 }
 
-/// `text` prepared with its placeholders (`$n` in SQL; `?` in the fasty
-/// language, which this uses until it becomes `Database::prepare_sql`).
+/// `text`, one SQL statement, prepared with its `$n` placeholders.
 pub(crate) fn prepare(db: &Database, text: &str) -> Result<Prepared> {
-    db.prepare(text)
+    db.prepare_sql(text)
 }
 
 /// What a transaction-control statement does, told from its first word
@@ -81,9 +80,9 @@ impl Control {
     }
 }
 
-/// `text` cut into statements at the `;` outside quotes and comments;
-/// blank pieces dropped. (With the SQL parser this becomes its statement
-/// list.)
+/// `text` cut into statements at the `;` outside quotes, dollar quotes
+/// and comments; blank pieces dropped. A backslash escapes only inside
+/// `E'...'` strings (`standard_conforming_strings` is on).
 pub(crate) fn split(text: &str) -> Vec<&str> {
     let b = text.as_bytes();
     let mut out = Vec::new();
@@ -91,10 +90,24 @@ pub(crate) fn split(text: &str) -> Vec<&str> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            q @ (b'\'' | b'"' | b'`') => {
+            b'$' => {
+                if let Some(tag_len) = dollar_tag(b, i) {
+                    let tag = &b[i..i + tag_len];
+                    i += tag_len;
+                    while i < b.len() && !b[i..].starts_with(tag) {
+                        i += 1;
+                    }
+                    i += tag_len - 1;
+                }
+            }
+            q @ (b'\'' | b'"') => {
+                let escapes = q == b'\''
+                    && i > 0
+                    && matches!(b[i - 1], b'E' | b'e')
+                    && (i < 2 || !is_word_byte(b[i - 2]));
                 i += 1;
                 while i < b.len() {
-                    if b[i] == b'\\' && q != b'`' {
+                    if escapes && b[i] == b'\\' {
                         i += 2;
                         continue;
                     }
@@ -138,6 +151,26 @@ pub(crate) fn split(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The length of the dollar-quote opener (`$$`, `$tag$`) at `b[i]`, if
+/// one starts there (not a `$1` placeholder, not inside a word).
+fn dollar_tag(b: &[u8], i: usize) -> Option<usize> {
+    if i > 0 && is_word_byte(b[i - 1]) {
+        return None;
+    }
+    let mut j = i + 1;
+    if j < b.len() && b[j].is_ascii_digit() {
+        return None;
+    }
+    while j < b.len() && is_word_byte(b[j]) {
+        j += 1;
+    }
+    (j < b.len() && b[j] == b'$').then_some(j + 1 - i)
+}
+
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
 /// Whether `s` holds only blanks and comments.
 fn is_blank(s: &str) -> bool {
     let mut rest = s.trim_start();
@@ -167,7 +200,12 @@ mod tests {
             vec!["insert t { id: 1, s: 'a;b' }", "find t"]
         );
         assert_eq!(split("select 'it''s;'"), vec!["select 'it''s;'"]);
-        assert_eq!(split("select \"a\\\";\""), vec!["select \"a\\\";\""]);
+        assert_eq!(split("select E'a\\';'; x"), vec!["select E'a\\';'", "x"]);
+        assert_eq!(split("select 'a\\'; x"), vec!["select 'a\\'", "x"]);
+        assert_eq!(split("select $$a;b$$; x"), vec!["select $$a;b$$", "x"]);
+        assert_eq!(split("select $q$a;$$b$q$; x"), vec!["select $q$a;$$b$q$", "x"]);
+        assert_eq!(split("select $1; x"), vec!["select $1", "x"]);
+        assert_eq!(split("select \"a;b\"; x"), vec!["select \"a;b\"", "x"]);
         assert_eq!(split("-- a; b\nselect 1"), vec!["-- a; b\nselect 1"]);
         assert_eq!(split(" ; ;  -- only\n"), Vec::<&str>::new());
         assert_eq!(split("/* ; */ select 1"), vec!["/* ; */ select 1"]);

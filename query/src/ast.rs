@@ -491,7 +491,10 @@ impl fmt::Display for Statement {
             } => {
                 let guard = if *if_not_exists { "if not exists " } else { "" };
                 let unique = if *unique { "unique " } else { "" };
-                write!(f, "create {unique}index {guard}{name} on {table} ({column})")
+                write!(
+                    f,
+                    "create {unique}index {guard}{name} on {table} ({column})"
+                )
             }
             Statement::DropIndex { name, if_exists } => {
                 let guard = if *if_exists { "if exists " } else { "" };

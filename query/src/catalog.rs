@@ -157,10 +157,7 @@ pub(crate) fn encode_table(id: u32, name: &str, columns: &[ColumnDef], pk: usize
                 extra.insert("not_null".into(), json!(true));
             }
             if let Some(d) = &c.default {
-                extra.insert(
-                    "default".into(),
-                    crate::expr::literal_value(d).to_json(),
-                );
+                extra.insert("default".into(), crate::expr::literal_value(d).to_json());
             }
             if extra.is_empty() {
                 json!([c.name, c.ty.name()])
@@ -177,7 +174,13 @@ pub(crate) fn encode_table(id: u32, name: &str, columns: &[ColumnDef], pk: usize
 }
 
 /// The stored form of an index definition.
-pub(crate) fn encode_index(id: u32, name: &str, table: &str, column: &str, unique: bool) -> Vec<u8> {
+pub(crate) fn encode_index(
+    id: u32,
+    name: &str,
+    table: &str,
+    column: &str,
+    unique: bool,
+) -> Vec<u8> {
     let mut ix = json!({"id": id, "name": name, "table": table, "column": column});
     if unique {
         ix["unique"] = json!(true);
@@ -397,13 +400,13 @@ mod tests {
 
     /// A catalog over `entries` (key, value) written straight to a store.
     fn load(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Catalog> {
-        let db = fasty_wal::Db::open("unused", fasty_wal::Options::memory())
-            .map_err(|e| Error::Storage(e.into()))?;
+        let db =
+            fasty_wal::Db::open("unused", fasty_wal::Options::memory()).map_err(Error::Storage)?;
         let mut batch = fasty_wal::WriteBatch::new();
         for (k, v) in entries {
             batch.put(k, v);
         }
-        db.write(batch).map_err(|e| Error::Storage(e.into()))?;
+        db.write(batch).map_err(Error::Storage)?;
         Catalog::load(&db.snapshot())
     }
 
@@ -411,7 +414,8 @@ mod tests {
     /// no constraints, no format byte) still decode, with `id` the key.
     #[test]
     fn first_format_entries_decode() {
-        let table = br#"{"columns":[["name","string"],["id","int"],["age","int"]],"id":3,"name":"users"}"#;
+        let table =
+            br#"{"columns":[["name","string"],["id","int"],["age","int"]],"id":3,"name":"users"}"#;
         let index = br#"{"column":"age","id":4,"name":"idx_age","table":"users"}"#;
         let cat = load(&[
             (table_key("users"), table.to_vec()),
@@ -433,7 +437,10 @@ mod tests {
             .map(|c| ColumnDef::new(c.name.clone(), c.ty))
             .collect();
         assert_eq!(encode_table(3, "users", &cols, 1), table.to_vec());
-        assert_eq!(encode_index(4, "idx_age", "users", "age", false), index.to_vec());
+        assert_eq!(
+            encode_index(4, "idx_age", "users", "age", false),
+            index.to_vec()
+        );
     }
 
     #[test]

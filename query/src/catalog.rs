@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::ast::{ColumnDef, ColumnType};
+use crate::ast::{ColumnDef, ColumnType, Literal};
 use crate::error::{Error, ErrorCode, Result};
 use crate::keys::CATALOG_PREFIX;
 use crate::value::Value;
@@ -220,10 +220,9 @@ pub(crate) fn decode_table(bytes: &[u8]) -> Result<Table> {
             let extra = extra.as_object().ok_or_else(|| bad(name))?;
             col.not_null = extra.get("not_null").and_then(|b| b.as_bool()) == Some(true);
             if let Some(d) = extra.get("default") {
-                let v = Value::from_json(d.clone());
-                let v = coerce_to(ty, v).ok_or_else(|| bad(name))?;
-                if v != Value::Null {
-                    col.default = Some(crate::database::value_literal(&v));
+                coerce_to(ty, Value::from_json(d.clone())).ok_or_else(|| bad(name))?;
+                if !d.is_null() {
+                    col.default = Some(json_literal(d));
                 }
             }
         }
@@ -245,6 +244,26 @@ pub(crate) fn decode_table(bytes: &[u8]) -> Result<Table> {
         pk,
         indexes: Vec::new(),
     })
+}
+
+/// A stored default as the literal it was declared as (serde_json bounds
+/// the nesting of what it parses).
+fn json_literal(j: &serde_json::Value) -> Literal {
+    match j {
+        serde_json::Value::Null => Literal::Null,
+        serde_json::Value::Bool(b) => Literal::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Literal::Int(i),
+            None => n.as_f64().map_or(Literal::Null, Literal::Float),
+        },
+        serde_json::Value::String(s) => Literal::String(s.clone()),
+        serde_json::Value::Array(items) => Literal::Array(items.iter().map(json_literal).collect()),
+        serde_json::Value::Object(m) => Literal::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), json_literal(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// `v` as a value of type `ty` (an int for a float column converted),
@@ -396,7 +415,6 @@ fn short(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ast::Literal;
 
     /// A catalog over `entries` (key, value) written straight to a store.
     fn load(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Catalog> {

@@ -551,7 +551,10 @@ impl fmt::Display for Statement {
             } => {
                 let guard = if *if_not_exists { "if not exists " } else { "" };
                 let unique = if *unique { "unique " } else { "" };
-                write!(f, "create {unique}index {guard}{name} on {table} ({column})")
+                write!(
+                    f,
+                    "create {unique}index {guard}{name} on {table} ({column})"
+                )
             }
             Statement::DropIndex { name, if_exists } => {
                 let guard = if *if_exists { "if exists " } else { "" };
@@ -912,7 +915,21 @@ impl Literal {
     /// The literal as a JSON value (`?` as null): how a column's default
     /// is shown outside the language.
     pub fn to_json(&self) -> serde_json::Value {
-        crate::expr::literal_json(self)
+        use serde_json::Value as J;
+        match self {
+            Literal::Null | Literal::Param(_) => J::Null,
+            Literal::Bool(b) => J::Bool(*b),
+            Literal::Int(i) => J::from(*i),
+            Literal::Float(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+            Literal::String(s) => J::String(s.clone()),
+            Literal::Array(items) => J::Array(items.iter().map(Literal::to_json).collect()),
+            Literal::Object(fields) => J::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+        }
     }
 }
 

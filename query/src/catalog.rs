@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::ast::{ColumnDef, ColumnType};
+use crate::ast::{ColumnDef, ColumnType, Literal};
 use crate::error::{Error, ErrorCode, Result};
 use crate::keys::CATALOG_PREFIX;
 use crate::value::Value;
@@ -157,10 +157,7 @@ pub(crate) fn encode_table(id: u32, name: &str, columns: &[ColumnDef], pk: usize
                 extra.insert("not_null".into(), json!(true));
             }
             if let Some(d) = &c.default {
-                extra.insert(
-                    "default".into(),
-                    crate::expr::literal_value(d).to_json(),
-                );
+                extra.insert("default".into(), crate::expr::literal_value(d).to_json());
             }
             if extra.is_empty() {
                 json!([c.name, c.ty.name()])
@@ -177,7 +174,13 @@ pub(crate) fn encode_table(id: u32, name: &str, columns: &[ColumnDef], pk: usize
 }
 
 /// The stored form of an index definition.
-pub(crate) fn encode_index(id: u32, name: &str, table: &str, column: &str, unique: bool) -> Vec<u8> {
+pub(crate) fn encode_index(
+    id: u32,
+    name: &str,
+    table: &str,
+    column: &str,
+    unique: bool,
+) -> Vec<u8> {
     let mut ix = json!({"id": id, "name": name, "table": table, "column": column});
     if unique {
         ix["unique"] = json!(true);
@@ -217,10 +220,9 @@ pub(crate) fn decode_table(bytes: &[u8]) -> Result<Table> {
             let extra = extra.as_object().ok_or_else(|| bad(name))?;
             col.not_null = extra.get("not_null").and_then(|b| b.as_bool()) == Some(true);
             if let Some(d) = extra.get("default") {
-                let v = Value::from_json(d.clone());
-                let v = coerce_to(ty, v).ok_or_else(|| bad(name))?;
-                if v != Value::Null {
-                    col.default = Some(crate::database::value_literal(&v));
+                coerce_to(ty, Value::from_json(d.clone())).ok_or_else(|| bad(name))?;
+                if !d.is_null() {
+                    col.default = Some(json_literal(d));
                 }
             }
         }
@@ -242,6 +244,26 @@ pub(crate) fn decode_table(bytes: &[u8]) -> Result<Table> {
         pk,
         indexes: Vec::new(),
     })
+}
+
+/// A stored default as the literal it was declared as (serde_json bounds
+/// the nesting of what it parses).
+fn json_literal(j: &serde_json::Value) -> Literal {
+    match j {
+        serde_json::Value::Null => Literal::Null,
+        serde_json::Value::Bool(b) => Literal::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Literal::Int(i),
+            None => n.as_f64().map_or(Literal::Null, Literal::Float),
+        },
+        serde_json::Value::String(s) => Literal::String(s.clone()),
+        serde_json::Value::Array(items) => Literal::Array(items.iter().map(json_literal).collect()),
+        serde_json::Value::Object(m) => Literal::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), json_literal(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// `v` as a value of type `ty` (an int for a float column converted),
@@ -393,17 +415,16 @@ fn short(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ast::Literal;
 
     /// A catalog over `entries` (key, value) written straight to a store.
     fn load(entries: &[(Vec<u8>, Vec<u8>)]) -> Result<Catalog> {
-        let db = fasty_wal::Db::open("unused", fasty_wal::Options::memory())
-            .map_err(|e| Error::Storage(e.into()))?;
+        let db =
+            fasty_wal::Db::open("unused", fasty_wal::Options::memory()).map_err(Error::Storage)?;
         let mut batch = fasty_wal::WriteBatch::new();
         for (k, v) in entries {
             batch.put(k, v);
         }
-        db.write(batch).map_err(|e| Error::Storage(e.into()))?;
+        db.write(batch).map_err(Error::Storage)?;
         Catalog::load(&db.snapshot())
     }
 
@@ -411,7 +432,8 @@ mod tests {
     /// no constraints, no format byte) still decode, with `id` the key.
     #[test]
     fn first_format_entries_decode() {
-        let table = br#"{"columns":[["name","string"],["id","int"],["age","int"]],"id":3,"name":"users"}"#;
+        let table =
+            br#"{"columns":[["name","string"],["id","int"],["age","int"]],"id":3,"name":"users"}"#;
         let index = br#"{"column":"age","id":4,"name":"idx_age","table":"users"}"#;
         let cat = load(&[
             (table_key("users"), table.to_vec()),
@@ -433,7 +455,10 @@ mod tests {
             .map(|c| ColumnDef::new(c.name.clone(), c.ty))
             .collect();
         assert_eq!(encode_table(3, "users", &cols, 1), table.to_vec());
-        assert_eq!(encode_index(4, "idx_age", "users", "age", false), index.to_vec());
+        assert_eq!(
+            encode_index(4, "idx_age", "users", "age", false),
+            index.to_vec()
+        );
     }
 
     #[test]

@@ -125,9 +125,7 @@ pub(crate) fn defaults(t: &Table) -> Vec<Value> {
 /// Whether a column of `t` has a default or is `not null`: whether
 /// inserts need [`defaults`] and [`check_not_null`].
 pub(crate) fn has_column_rules(t: &Table) -> bool {
-    t.columns
-        .iter()
-        .any(|c| c.not_null || c.default.is_some())
+    t.columns.iter().any(|c| c.not_null || c.default.is_some())
 }
 
 /// `not_null_violation` if `row` (whole, in column order) holds a null in

@@ -1664,7 +1664,7 @@ fn unknown_column(t: &Table, name: &str) -> Error {
 }
 
 /// A value as the literal that stands for it in a bound statement.
-pub(crate) fn value_literal(v: &Value) -> Literal {
+fn value_literal(v: &Value) -> Literal {
     match v {
         Value::Null => Literal::Null,
         Value::Int(i) => Literal::Int(*i),

@@ -233,9 +233,10 @@ fn read_catalog(snap: &Snapshot, report: &mut IntegrityReport) -> Result<StoredC
             }
             Some(&catalog::VERSION) => {
                 if v.len() != 1 || v[0] > catalog::FORMAT {
-                    report
-                        .problems
-                        .push(bad(&k, format!("catalog format {v:?} is not one this release reads")));
+                    report.problems.push(bad(
+                        &k,
+                        format!("catalog format {v:?} is not one this release reads"),
+                    ));
                 }
             }
             Some(&catalog::DROPPED) => match k.get(5..).and_then(|b| b.first_chunk::<4>()) {

@@ -207,7 +207,10 @@ fn definitions_survive_a_reopen() {
         code(r#"insert q { sku: 6, name: "b", tag: "x" }"#),
         ErrorCode::DuplicateKey
     );
-    assert_eq!(code(r#"insert q { sku: 5, name: "b" }"#), ErrorCode::DuplicateKey);
+    assert_eq!(
+        code(r#"insert q { sku: 5, name: "b" }"#),
+        ErrorCode::DuplicateKey
+    );
     db.execute(r#"insert q { sku: 6, name: "b" }"#).unwrap();
     assert_eq!(
         rows(db.execute("select count_, w from q where sku = 6").unwrap()),

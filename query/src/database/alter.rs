@@ -161,8 +161,8 @@ impl Database {
                     if default != Value::Null && rows > 1 {
                         return Err(constraints::duplicate_value(t, &c.name, &default));
                     }
-                    let (_, pk) = keys::decode_row_key(&k)
-                        .ok_or_else(|| Error::corrupt("bad row key"))?;
+                    let (_, pk) =
+                        keys::decode_row_key(&k).ok_or_else(|| Error::corrupt("bad row key"))?;
                     ikey.clear();
                     keys::index_key(id, &default, pk, &mut ikey);
                     batch.put(&ikey, b"");

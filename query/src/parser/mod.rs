@@ -726,14 +726,19 @@ impl<'a> Parser<'a> {
                 col.primary_key = true;
             } else if self.plain_word("unique") {
                 col.unique = true;
-            } else if self.cur.tok == Tok::Word(None) && self.cur_text().eq_ignore_ascii_case("default") {
+            } else if self.cur.tok == Tok::Word(None)
+                && self.cur_text().eq_ignore_ascii_case("default")
+            {
                 let at = self.cur.start;
                 self.bump();
                 let (value, _) = self.literal()?;
                 if matches!(value, Literal::Param(_)) || col.default.is_some() {
                     return self.fail_with(
                         at,
-                        format!("column \"{}\": one default, a constant (not \"?\")", col.name),
+                        format!(
+                            "column \"{}\": one default, a constant (not \"?\")",
+                            col.name
+                        ),
                         None,
                     );
                 }
@@ -762,7 +767,11 @@ impl<'a> Parser<'a> {
                 let from = self.name(What::ColumnName)?;
                 if !self.plain_word("to") {
                     let at = self.cur.start;
-                    return self.fail_with(at, format!("expected \"to\" after \"rename column {from}\""), None);
+                    return self.fail_with(
+                        at,
+                        format!("expected \"to\" after \"rename column {from}\""),
+                        None,
+                    );
                 }
                 let to = self.name(What::ColumnName)?;
                 AlterAction::RenameColumn { from, to }

@@ -1574,16 +1574,20 @@ fn statement() -> impl Strategy<Value = Statement> {
                 }
             }
         ),
-        (ident(), ident(), ident(), prop::sample::select(vec![0u8, 1, 2])).prop_map(
-            |(table, a, b, kind)| Statement::AlterTable {
+        (
+            ident(),
+            ident(),
+            ident(),
+            prop::sample::select(vec![0u8, 1, 2])
+        )
+            .prop_map(|(table, a, b, kind)| Statement::AlterTable {
                 table,
                 action: match kind {
                     0 => AlterAction::DropColumn(a),
                     1 => AlterAction::RenameColumn { from: a, to: b },
                     _ => AlterAction::RenameTable(b),
                 },
-            }
-        ),
+            }),
         (ident(), any::<bool>())
             .prop_map(|(name, if_exists)| Statement::DropIndex { name, if_exists }),
         (ident(), prop::collection::vec(row, 0..4), any::<bool>()).prop_map(

@@ -412,9 +412,12 @@ fn output_reply(out: Output, kind: Option<StatementKind>, text: &str) -> Reply {
     }
 }
 
-/// `CREATE TABLE`, `DROP INDEX`, ...: the first two words, upper case.
+/// `CREATE TABLE`, `DROP INDEX`, ...: the first two words (after any
+/// leading comments), upper case, without what follows a name.
 fn ddl_tag(text: &str) -> String {
-    text.split_whitespace()
+    super::skip_comments(text)
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .filter(|w| !w.is_empty())
         .take(2)
         .map(str::to_ascii_uppercase)
         .collect::<Vec<_>>()
@@ -829,7 +832,15 @@ mod tests {
             tag(
                 Output::Ok,
                 Some(StatementKind::Ddl),
-                "create table t { id: int }"
+                "CREATE TABLE t (id INT PRIMARY KEY)"
+            ),
+            "CREATE TABLE"
+        );
+        assert_eq!(
+            tag(
+                Output::Ok,
+                Some(StatementKind::Ddl),
+                "-- make it\n/* here */ create\ttable(id int)"
             ),
             "CREATE TABLE"
         );

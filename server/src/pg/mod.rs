@@ -34,7 +34,7 @@ pub(crate) fn prepare(db: &Database, text: &str) -> Result<Prepared> {
 }
 
 /// What a transaction-control statement does, told from its first word
-/// (the same in both languages): the pg layer needs it before running
+/// (after any leading comments): the pg layer needs it before running
 /// the statement, for the failed-transaction state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Control {
@@ -49,7 +49,7 @@ pub(crate) enum Control {
 impl Control {
     /// The control statement `text` is, if any.
     pub(crate) fn of(text: &str) -> Option<Control> {
-        let first = text
+        let first = skip_comments(text)
             .split(|c: char| c.is_whitespace() || c == ';')
             .find(|w| !w.is_empty())?
             .to_ascii_lowercase();
@@ -173,17 +173,20 @@ fn is_word_byte(c: u8) -> bool {
 
 /// Whether `s` holds only blanks and comments.
 fn is_blank(s: &str) -> bool {
+    skip_comments(s).is_empty()
+}
+
+/// `s` without its leading blanks and comments: where the statement's
+/// first word is (tools put comments before statements).
+pub(crate) fn skip_comments(s: &str) -> &str {
     let mut rest = s.trim_start();
     loop {
-        if rest.is_empty() {
-            return true;
-        }
         if let Some(r) = rest.strip_prefix("--") {
             rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
         } else if let Some(r) = rest.strip_prefix("/*") {
             rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
         } else {
-            return false;
+            return rest;
         }
     }
 }
@@ -196,8 +199,8 @@ mod tests {
     fn split_respects_quotes_and_comments() {
         assert_eq!(split("select 1; select 2;"), vec!["select 1", "select 2"]);
         assert_eq!(
-            split("insert t { id: 1, s: 'a;b' }; find t"),
-            vec!["insert t { id: 1, s: 'a;b' }", "find t"]
+            split("INSERT INTO t (id, s) VALUES (1, 'a;b'); SELECT * FROM t"),
+            vec!["INSERT INTO t (id, s) VALUES (1, 'a;b')", "SELECT * FROM t"]
         );
         assert_eq!(split("select 'it''s;'"), vec!["select 'it''s;'"]);
         assert_eq!(split("select E'a\\';'; x"), vec!["select E'a\\';'", "x"]);
@@ -218,6 +221,11 @@ mod tests {
         assert_eq!(Control::of("end;"), Some(Control::Commit));
         assert_eq!(Control::of("ABORT"), Some(Control::Rollback));
         assert_eq!(Control::of("beginning"), None);
+        assert_eq!(
+            Control::of("-- a comment\n/* another */ COMMIT"),
+            Some(Control::Commit)
+        );
+        assert_eq!(Control::of("/* begin */ select 1"), None);
         assert_eq!(Control::of("select 1"), None);
         assert_eq!(
             Control::Begin.canonical("BEGIN READ ONLY"),

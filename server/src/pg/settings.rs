@@ -170,6 +170,7 @@ impl Settings {
 /// `None` for any other statement. `SET LOCAL` and `SET SESSION` are taken
 /// alike (there is no per-transaction scope here).
 pub(crate) fn command(text: &str) -> Option<Result<Command, PgError>> {
+    let text = super::skip_comments(text);
     let words: Vec<&str> = text.split_whitespace().collect();
     let first = words.first()?.to_ascii_lowercase();
     let syntax = |m: &str| Err(PgError::new("42601", m.to_string()));
@@ -290,6 +291,10 @@ mod tests {
         assert!(command("SET").unwrap().is_err());
         assert!(command("select 1").is_none());
         assert!(command("settings").is_none());
+        assert!(matches!(
+            command("-- a tool's comment\nSHOW search_path"),
+            Some(Ok(Command::Show(n))) if n == "search_path"
+        ));
     }
 
     #[test]

@@ -9,7 +9,7 @@ async fn without_a_token_every_client_is_trusted() {
     let server = Server::start().await;
     let client = server.try_connect(Some("anything")).await.unwrap();
     client
-        .batch_execute("create table t { id: int }")
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY)")
         .await
         .unwrap();
 }
@@ -25,8 +25,8 @@ async fn with_a_token_the_password_must_equal_it() {
     assert_eq!(e.code().map(|c| c.code()), Some("28P01"), "{e:?}");
     let client = server.try_connect(Some("s3cret")).await.unwrap();
     client
-        .batch_execute("create table t { id: int }")
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY)")
         .await
         .unwrap();
-    assert!(rows(&client, "select id from t").await.is_empty());
+    assert!(rows(&client, "SELECT id FROM t").await.is_empty());
 }

@@ -9,7 +9,7 @@ use crate::common::{Raw, Server, rows, sqlstate};
 async fn table(server: &Server) -> tokio_postgres::Client {
     let client = server.connect().await;
     client
-        .batch_execute("create table p { id: int, f: float, s: string, b: bool, j: json }")
+        .batch_execute("CREATE TABLE p (id INT8 PRIMARY KEY, f FLOAT8, s TEXT, b BOOL, j JSONB)")
         .await
         .unwrap();
     client
@@ -19,7 +19,7 @@ async fn table(server: &Server) -> tokio_postgres::Client {
 async fn binary_parameters_of_every_type() {
     let server = Server::start().await;
     let client = table(&server).await;
-    let ins = "insert p { id: ?, f: ?, s: ?, b: ? }";
+    let ins = "INSERT INTO p (id, f, s, b) VALUES ($1, $2, $3, $4)";
     let s8 = client
         .prepare_typed(ins, &[Type::INT8, Type::FLOAT8, Type::TEXT, Type::BOOL])
         .await
@@ -59,7 +59,7 @@ async fn binary_parameters_of_every_type() {
     // as the engine's columns.
     let q = client
         .prepare_typed(
-            "select id, f, s, b from p where id >= ? order by id",
+            "SELECT id, f, s, b FROM p WHERE id >= $1 ORDER BY id",
             &[Type::INT8],
         )
         .await
@@ -96,7 +96,7 @@ async fn untyped_parameters_take_their_column_type() {
     let client = table(&server).await;
     // Given to a column: its type.
     let ins = client
-        .prepare("insert p { id: ?, f: ?, s: ?, b: ? }")
+        .prepare("INSERT INTO p (id, f, s, b) VALUES ($1, $2, $3, $4)")
         .await
         .unwrap();
     assert_eq!(
@@ -113,7 +113,9 @@ async fn untyped_parameters_take_their_column_type() {
         .unwrap();
     // Compared with a column (either side, in, between, like, set).
     let q = client
-        .prepare("select id from p where id between ? and ? and ? < f and s in (?, ?) and s like ?")
+        .prepare(
+            "SELECT id FROM p WHERE id BETWEEN $1 AND $2 AND $3 < f AND s IN ($4, $5) AND s LIKE $6 ORDER BY id",
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -136,14 +138,14 @@ async fn untyped_parameters_take_their_column_type() {
         .collect();
     assert_eq!(ids, vec![1, 2]);
     let up = client
-        .prepare("update p set b = ? where id = ?")
+        .prepare("UPDATE p SET b = $1 WHERE id = $2")
         .await
         .unwrap();
     assert_eq!(up.params(), &[Type::BOOL, Type::INT8]);
     assert_eq!(client.execute(&up, &[&true, &2i64]).await.unwrap(), 1);
     // Nothing to decide it: text.
     let free = client
-        .prepare("select id from p where ? = ?")
+        .prepare("SELECT id FROM p WHERE $1 = $2")
         .await
         .unwrap();
     assert_eq!(free.params(), &[Type::TEXT, Type::TEXT]);
@@ -157,7 +159,7 @@ async fn text_parameters_and_results() {
     // int4, numeric, text, bool, jsonb (oids 23, 1700, 25, 16, 3802).
     let a = raw
         .extended(
-            "insert p { id: ?, f: ?, s: ?, b: ?, j: ? }",
+            "INSERT INTO p (id, f, s, b, j) VALUES ($1, $2, $3, $4, $5)",
             &[23, 1700, 25, 16, 3802],
             &[
                 Some("7"),
@@ -175,7 +177,7 @@ async fn text_parameters_and_results() {
     // numeric with an integral value is an int; float8 text.
     let a = raw
         .extended(
-            "insert p { id: ?, f: ? }",
+            "INSERT INTO p (id, f) VALUES ($1, $2)",
             &[1700, 701],
             &[Some("8"), Some("-1e3")],
         )
@@ -183,7 +185,7 @@ async fn text_parameters_and_results() {
     assert_eq!(a.tags, vec!["INSERT 0 1"], "{a:?}");
     let a = raw
         .extended(
-            "select id, f, s, b, j from p where id >= ? order by id",
+            "SELECT id, f, s, b, j FROM p WHERE id >= $1 ORDER BY id",
             &[20],
             &[Some("7")],
         )
@@ -205,14 +207,14 @@ async fn text_parameters_and_results() {
     assert_eq!(a.status, 'I');
     // A malformed parameter is 22P02, and the connection recovers at Sync.
     let a = raw
-        .extended("select id from p where id = ?", &[20], &[Some("x")])
+        .extended("SELECT id FROM p WHERE id = $1", &[20], &[Some("x")])
         .await;
     assert_eq!(
         (a.errors.clone(), a.status),
         (vec!["22P02".to_string()], 'I')
     );
     let a = raw
-        .extended("select id from p where id = ?", &[20], &[Some("8")])
+        .extended("SELECT id FROM p WHERE id = $1", &[20], &[Some("8")])
         .await;
     assert_eq!(a.rows, vec![vec![Some("8".to_string())]]);
 }
@@ -222,11 +224,11 @@ async fn portals_return_rows_in_pieces() {
     let server = Server::start().await;
     let mut client = table(&server).await;
     client
-        .batch_execute("insert p [ { id: 1 }, { id: 2 }, { id: 3 }, { id: 4 }, { id: 5 } ]")
+        .batch_execute("INSERT INTO p (id) VALUES (1), (2), (3), (4), (5)")
         .await
         .unwrap();
     let tx = client.transaction().await.unwrap();
-    let q = tx.prepare("select id from p order by id").await.unwrap();
+    let q = tx.prepare("SELECT id FROM p ORDER BY id").await.unwrap();
     let portal = tx.bind(&q, &[]).await.unwrap();
     let mut seen = Vec::new();
     for expect in [2, 2, 1, 0] {
@@ -243,16 +245,16 @@ async fn parse_errors_and_wrong_parameter_counts() {
     let server = Server::start().await;
     let client = table(&server).await;
     // Describing a statement checks its names, as PostgreSQL's Parse does.
-    let e = client.prepare("select * from nosuch").await.unwrap_err();
+    let e = client.prepare("SELECT * FROM nosuch").await.unwrap_err();
     assert_eq!(sqlstate(&e), "42P01");
-    let e = client.prepare("select nope from p").await.unwrap_err();
+    let e = client.prepare("SELECT nope FROM p").await.unwrap_err();
     assert_eq!(sqlstate(&e), "42703");
     // Several statements cannot be one prepared statement.
     let e = client
-        .prepare("select id from p; select id from p")
+        .prepare("SELECT id FROM p; SELECT id FROM p")
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&e), "42601");
     // The connection is fine afterwards.
-    assert!(rows(&client, "select id from p").await.is_empty());
+    assert!(rows(&client, "SELECT id FROM p").await.is_empty());
 }

@@ -10,16 +10,16 @@ use crate::common::{Server, sqlstate};
 /// Two tables whose join has `n * n` rows: a statement that runs for a
 /// long while (seconds) unless stopped.
 async fn slow_tables(client: &tokio_postgres::Client, n: usize) -> &'static str {
-    let rows: Vec<String> = (1..=n).map(|i| format!("{{ id: {i}, k: 1 }}")).collect();
+    let rows: Vec<String> = (1..=n).map(|i| format!("({i}, 1)")).collect();
     client
         .batch_execute(&format!(
-            "create table a {{ id: int, k: int }}; create table b {{ id: int, k: int }};
-             insert a [ {rows} ]; insert b [ {rows} ]",
+            "CREATE TABLE a (id INT PRIMARY KEY, k INT); CREATE TABLE b (id INT PRIMARY KEY, k INT);
+             INSERT INTO a (id, k) VALUES {rows}; INSERT INTO b (id, k) VALUES {rows}",
             rows = rows.join(", ")
         ))
         .await
         .unwrap();
-    "select count(*) from a join b on a.k = b.k"
+    "SELECT count(*) FROM a JOIN b ON a.k = b.k"
 }
 
 #[tokio::test]
@@ -44,7 +44,7 @@ async fn a_cancel_request_stops_the_running_statement() {
         canceller.await.unwrap();
         // The connection goes on.
         let n: i64 = client
-            .query_one("select count(*) from a", &[])
+            .query_one("SELECT count(*) FROM a", &[])
             .await
             .unwrap()
             .get(0);
@@ -73,13 +73,13 @@ async fn the_stop_closes_connections_and_returns() {
     let port = server.port;
     let client = server.connect().await;
     client
-        .batch_execute("create table t { id: int }")
+        .batch_execute("CREATE TABLE t (id INT PRIMARY KEY)")
         .await
         .unwrap();
     tokio::time::timeout(Duration::from_secs(10), server.stop())
         .await
         .expect("the stop took too long");
-    assert!(client.simple_query("select id from t").await.is_err());
+    assert!(client.simple_query("SELECT id FROM t").await.is_err());
     // Nothing listens any more.
     assert!(
         tokio::net::TcpStream::connect(("127.0.0.1", port))

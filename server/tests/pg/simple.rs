@@ -9,19 +9,19 @@ async fn command_tags_follow_postgres() {
     let mut raw = Raw::connect(server.port).await;
     let cases = [
         (
-            "create table t { id: int, name: string, score: float }",
+            "CREATE TABLE t (id INT PRIMARY KEY, name TEXT, score FLOAT8)",
             "CREATE TABLE",
         ),
         (
-            "insert t [ { id: 1, name: 'a', score: 1.5 }, { id: 2, name: 'b' }, { id: 3, name: 'c' } ]",
+            "INSERT INTO t (id, name, score) VALUES (1, 'a', 1.5), (2, 'b', NULL), (3, 'c', NULL)",
             "INSERT 0 3",
         ),
-        ("select name from t where id > 1", "SELECT 2"),
-        ("update t set score = 2.5 where id >= 2", "UPDATE 2"),
-        ("delete from t where id = 3", "DELETE 1"),
-        ("create index t_name on t (name)", "CREATE INDEX"),
-        ("drop index t_name", "DROP INDEX"),
-        ("select * from t where id = 99", "SELECT 0"),
+        ("SELECT name FROM t WHERE id > 1", "SELECT 2"),
+        ("UPDATE t SET score = 2.5 WHERE id >= 2", "UPDATE 2"),
+        ("DELETE FROM t WHERE id = 3", "DELETE 1"),
+        ("CREATE INDEX t_name ON t (name)", "CREATE INDEX"),
+        ("DROP INDEX t_name", "DROP INDEX"),
+        ("SELECT * FROM t WHERE id = 99", "SELECT 0"),
     ];
     for (sql, tag) in cases {
         let a = raw.query(sql).await;
@@ -30,6 +30,7 @@ async fn command_tags_follow_postgres() {
         assert_eq!(a.status, 'I', "{sql}");
     }
     // What the tags claim happened did happen: the database agrees.
+    // (Read in the fasty language, the engine's other front end.)
     let out = server.db.execute("select id, score from t").unwrap();
     let fasty_query::Output::Rows { rows, .. } = out else {
         panic!("{out:?}")
@@ -41,7 +42,7 @@ async fn command_tags_follow_postgres() {
             vec![fasty_query::Value::Int(2), fasty_query::Value::Float(2.5)],
         ]
     );
-    let a = raw.query("drop table t").await;
+    let a = raw.query("DROP TABLE t").await;
     assert_eq!(a.tags, vec!["DROP TABLE".to_string()]);
 }
 
@@ -50,7 +51,7 @@ async fn several_statements_in_one_message_answer_in_turn() {
     let server = Server::start().await;
     let mut raw = Raw::connect(server.port).await;
     let a = raw
-        .query("create table t { id: int, name: string }; insert t { id: 1, name: 'x;y' }; select name from t;")
+        .query("CREATE TABLE t (id INT PRIMARY KEY, name TEXT); INSERT INTO t (id, name) VALUES (1, 'x;y'); SELECT name FROM t;")
         .await;
     assert_eq!(a.tags, vec!["CREATE TABLE", "INSERT 0 1", "SELECT 1"]);
     assert_eq!(a.columns, vec![vec!["name".to_string()]]);
@@ -59,12 +60,12 @@ async fn several_statements_in_one_message_answer_in_turn() {
 
     // An error stops the message there: the statements after it never run.
     let a = raw
-        .query("insert t { id: 2 }; select * from nosuch; insert t { id: 3 }")
+        .query("INSERT INTO t (id) VALUES (2); SELECT * FROM nosuch; INSERT INTO t (id) VALUES (3)")
         .await;
     assert_eq!(a.tags, vec!["INSERT 0 1"]);
     assert_eq!(a.errors, vec!["42P01"]);
     assert_eq!(a.status, 'I');
-    let a = raw.query("select id from t").await;
+    let a = raw.query("SELECT id FROM t ORDER BY id").await;
     assert_eq!(
         a.rows,
         vec![vec![Some("1".to_string())], vec![Some("2".to_string())]]
@@ -89,12 +90,18 @@ async fn explain_is_a_query_plan_column_with_one_row_per_line() {
     let client = server.connect().await;
     client
         .batch_execute(
-            "create table t { id: int, a: int }; insert t [ { id: 1, a: 1 }, { id: 2, a: 5 } ]",
+            "CREATE TABLE t (id INT PRIMARY KEY, a INT); INSERT INTO t (id, a) VALUES (1, 1), (2, 5)",
         )
         .await
         .unwrap();
-    let sql = "explain select a from t where a > 1";
-    let expected = match server.db.execute(sql).unwrap() {
+    let sql = "EXPLAIN SELECT a FROM t WHERE a > 1";
+    // The engine's own plan of the same SQL, run without the protocol.
+    let stmt = fasty_query::parse_sql(sql).unwrap().remove(0);
+    let expected = match server
+        .db
+        .run(&stmt, fasty_query::ExecOptions::default())
+        .unwrap()
+    {
         fasty_query::Output::Plan(p) => p,
         other => panic!("{other:?}"),
     };
@@ -116,12 +123,12 @@ async fn values_arrive_as_postgres_text() {
     let client = server.connect().await;
     client
         .batch_execute(
-            "create table v { id: int, f: float, b: bool, s: string, j: json };
-             insert v [ { id: 1, f: 0.25, b: true, s: 'héllo', j: { k: [1, 'two'] } }, { id: 2 } ]",
+            "CREATE TABLE v (id INT PRIMARY KEY, f FLOAT8, b BOOL, s TEXT, j JSONB);
+             INSERT INTO v (id, f, b, s, j) VALUES (1, 0.25, TRUE, 'héllo', '{\"k\": [1, \"two\"]}'::jsonb), (2, NULL, NULL, NULL, NULL)",
         )
         .await
         .unwrap();
-    let got = rows(&client, "select id, f, b, s, j from v").await;
+    let got = rows(&client, "SELECT id, f, b, s, j FROM v ORDER BY id").await;
     assert_eq!(
         got,
         vec![
@@ -135,4 +142,34 @@ async fn values_arrive_as_postgres_text() {
             vec![Some("2".into()), None, None, None, None],
         ]
     );
+}
+
+#[tokio::test]
+async fn leading_comments_do_not_hide_the_statement() {
+    let server = Server::start().await;
+    let mut raw = Raw::connect(server.port).await;
+    let cases = [
+        ("/* tool */ CREATE TABLE t (id INT PRIMARY KEY)", "CREATE TABLE", 'I'),
+        ("-- open\nBEGIN", "BEGIN", 'T'),
+        ("/* a */ INSERT INTO t (id) VALUES (1)", "INSERT 0 1", 'T'),
+        ("/* b */ SET application_name = 'c'", "SET", 'T'),
+        ("-- x\n/* y */ COMMIT", "COMMIT", 'I'),
+        ("/* z */ SHOW application_name", "SHOW", 'I'),
+    ];
+    for (sql, tag, status) in cases {
+        let a = raw.query(sql).await;
+        assert_eq!(a.errors, Vec::<String>::new(), "{sql}");
+        assert_eq!(a.tags, vec![tag.to_string()], "{sql}");
+        assert_eq!(a.status, status, "{sql}");
+    }
+    let a = raw.query("SELECT id FROM t").await;
+    assert_eq!(a.rows, vec![vec![Some("1".to_string())]]);
+    // A nested BEGIN behind a comment is still only a warning.
+    raw.query("BEGIN").await;
+    let a = raw.query("/* again */ BEGIN").await;
+    assert_eq!(
+        (a.notices.clone(), a.errors.clone(), a.status),
+        (vec!["25001".to_string()], vec![], 'T')
+    );
+    assert_eq!(raw.query("ROLLBACK").await.status, 'I');
 }

@@ -153,10 +153,7 @@ impl Translator {
                     .iter()
                     .map(|w| Ok((self.expr(&w.condition)?, self.expr(&w.result)?)))
                     .collect::<Result<_>>()?,
-                else_result: else_result
-                    .as_deref()
-                    .map(|e| self.boxed(e))
-                    .transpose()?,
+                else_result: else_result.as_deref().map(|e| self.boxed(e)).transpose()?,
             },
             S::ILike { .. } => return Err(unsupported("ILIKE")),
             S::SimilarTo { .. } => return Err(unsupported("SIMILAR TO")),
@@ -341,9 +338,7 @@ impl Translator {
                     .iter()
                     .map(|a| match a {
                         sql::FunctionArg::Unnamed(sql::FunctionArgExpr::Expr(e)) => self.expr(e),
-                        _ => Err(unsupported(format!(
-                            "a named or * argument of {name}()"
-                        ))),
+                        _ => Err(unsupported(format!("a named or * argument of {name}()"))),
                     })
                     .collect::<Result<_>>()?;
                 return Ok(call(&name, args));

@@ -3,9 +3,9 @@
 
 use sqlparser::ast as sql;
 
+use super::ddl;
 use super::errors::unsupported;
 use super::expressions::{Translator, ident, object_name};
-use super::ddl;
 use crate::ast::{Join, JoinKind, OrderBy, Select, SelectItem, Statement};
 use crate::error::{Error, ErrorCode, Result};
 
@@ -193,11 +193,11 @@ fn query(tr: &mut Translator, q: &sql::Query) -> Result<Select> {
     })
 }
 
+/// A table name and the alias it goes by, if any.
+type AliasedTable = (String, Option<String>);
+
 /// `FROM t [[AS] a] [[INNER | LEFT [OUTER]] JOIN u [[AS] b] ON ...]...`.
-fn from_clause(
-    tr: &mut Translator,
-    t: &sql::TableWithJoins,
-) -> Result<((String, Option<String>), Vec<Join>)> {
+fn from_clause(tr: &mut Translator, t: &sql::TableWithJoins) -> Result<(AliasedTable, Vec<Join>)> {
     let from = aliased_table(&t.relation)?;
     let mut joins = Vec::with_capacity(t.joins.len());
     for j in &t.joins {
@@ -238,7 +238,7 @@ fn table_factor(t: &sql::TableFactor) -> Result<String> {
 
 /// A table name and its alias (`users u`, `users AS u`; no column
 /// aliases, no subquery).
-fn aliased_table(t: &sql::TableFactor) -> Result<(String, Option<String>)> {
+fn aliased_table(t: &sql::TableFactor) -> Result<AliasedTable> {
     match t {
         sql::TableFactor::Table {
             name, alias, args, ..

@@ -57,10 +57,7 @@ fn statements_match_the_fasty_parser() {
             "alter table t rename column a to b",
         ),
         ("alter table t rename to u", "alter table t rename to u"),
-        (
-            "select distinct a from t",
-            "select distinct a from t",
-        ),
+        ("select distinct a from t", "select distinct a from t"),
         (
             "select a, count(distinct b) from t group by a having count(*) > 1",
             "select a, count(distinct b) from t group by a having count(*) > 1",
@@ -300,8 +297,14 @@ fn unsupported_constructs_are_named() {
         ("begin isolation level serializable", "ISOLATION"),
         ("select distinct on (a) a from t", "DISTINCT ON"),
         ("update t u set a = 1", "alias"),
-        ("alter table t add column b int, drop column c", "several actions"),
-        ("create table t (a int, b int, primary key (a, b))", "several columns"),
+        (
+            "alter table t add column b int, drop column c",
+            "several actions",
+        ),
+        (
+            "create table t (a int, b int, primary key (a, b))",
+            "several columns",
+        ),
     ] {
         let e = parse_sql_with_params(text).unwrap_err();
         assert_eq!(e.code(), ErrorCode::Unsupported, "{text}: {e}");

@@ -206,7 +206,10 @@ mod tests {
         assert_eq!(split("select E'a\\';'; x"), vec!["select E'a\\';'", "x"]);
         assert_eq!(split("select 'a\\'; x"), vec!["select 'a\\'", "x"]);
         assert_eq!(split("select $$a;b$$; x"), vec!["select $$a;b$$", "x"]);
-        assert_eq!(split("select $q$a;$$b$q$; x"), vec!["select $q$a;$$b$q$", "x"]);
+        assert_eq!(
+            split("select $q$a;$$b$q$; x"),
+            vec!["select $q$a;$$b$q$", "x"]
+        );
         assert_eq!(split("select $1; x"), vec!["select $1", "x"]);
         assert_eq!(split("select \"a;b\"; x"), vec!["select \"a;b\"", "x"]);
         assert_eq!(split("-- a; b\nselect 1"), vec!["-- a; b\nselect 1"]);

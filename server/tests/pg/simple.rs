@@ -149,7 +149,11 @@ async fn leading_comments_do_not_hide_the_statement() {
     let server = Server::start().await;
     let mut raw = Raw::connect(server.port).await;
     let cases = [
-        ("/* tool */ CREATE TABLE t (id INT PRIMARY KEY)", "CREATE TABLE", 'I'),
+        (
+            "/* tool */ CREATE TABLE t (id INT PRIMARY KEY)",
+            "CREATE TABLE",
+            'I',
+        ),
         ("-- open\nBEGIN", "BEGIN", 'T'),
         ("/* a */ INSERT INTO t (id) VALUES (1)", "INSERT 0 1", 'T'),
         ("/* b */ SET application_name = 'c'", "SET", 'T'),

@@ -7,7 +7,12 @@ use crate::common::{Raw, Server, rows, sqlstate};
 async fn status_byte_follows_the_transaction() {
     let server = Server::start().await;
     let mut raw = Raw::connect(server.port).await;
-    assert_eq!(raw.query("CREATE TABLE t (id INT PRIMARY KEY)").await.status, 'I');
+    assert_eq!(
+        raw.query("CREATE TABLE t (id INT PRIMARY KEY)")
+            .await
+            .status,
+        'I'
+    );
     let a = raw.query("BEGIN").await;
     assert_eq!((a.tags.clone(), a.status), (vec!["BEGIN".to_string()], 'T'));
     let a = raw.query("INSERT INTO t (id) VALUES (1)").await;
@@ -131,10 +136,14 @@ async fn driver_transactions_commit_and_roll_back() {
         .await
         .unwrap();
     let tx = client.transaction().await.unwrap();
-    tx.batch_execute("INSERT INTO t (id, n) VALUES (1, 10)").await.unwrap();
+    tx.batch_execute("INSERT INTO t (id, n) VALUES (1, 10)")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let tx = client.transaction().await.unwrap();
-    tx.batch_execute("INSERT INTO t (id, n) VALUES (2, 20)").await.unwrap();
+    tx.batch_execute("INSERT INTO t (id, n) VALUES (2, 20)")
+        .await
+        .unwrap();
     drop(tx); // rolls back
     // A prepared statement that fails inside a transaction fails the block
     // for the extended protocol too.

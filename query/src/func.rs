@@ -549,8 +549,10 @@ fn round_int(i: i64, digits: i64) -> Result<i64> {
     if digits >= 0 {
         return Ok(i);
     }
-    let Some(m) = u32::try_from(-digits)
-        .ok()
+    // `digits` may be i64::MIN: its negation does not fit.
+    let Some(m) = digits
+        .checked_neg()
+        .and_then(|d| u32::try_from(d).ok())
         .and_then(|p| 10i64.checked_pow(p))
     else {
         return Ok(0);
@@ -789,6 +791,20 @@ mod tests {
             call("least", &[Value::Int(1), s("a")]).unwrap_err().code(),
             ErrorCode::TypeMismatch
         );
+    }
+
+    /// `round(i, n)` of an int: itself for n >= 0, else to a multiple of
+    /// 10^-n (halves away from zero); any digit count, `i64::MIN`
+    /// included, gives a value, never an overflow of `n`.
+    #[test]
+    fn round_int_takes_every_digit_count() {
+        assert_eq!(round_int(1234, 2).unwrap(), 1234);
+        assert_eq!(round_int(1250, -2).unwrap(), 1300);
+        assert_eq!(round_int(-1250, -2).unwrap(), -1300);
+        assert_eq!(round_int(1249, -2).unwrap(), 1200);
+        assert_eq!(round_int(7, -30).unwrap(), 0);
+        assert_eq!(round_int(7, i64::MIN).unwrap(), 0);
+        assert_eq!(round_int(7, i64::MAX).unwrap(), 7);
     }
 
     /// `round(x, n)` agrees with rounding the exact decimal text of `x`

@@ -645,6 +645,39 @@ fn write_object(f: &mut fmt::Formatter<'_>, fields: &[(String, Literal)]) -> fmt
     f.write_str(" }")
 }
 
+/// Writes a call, `name(a, b, ...)`: a function of the syntax tree or of
+/// a bound expression.
+pub(crate) fn write_call<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    args: &[T],
+) -> fmt::Result {
+    write!(f, "{name}(")?;
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{a}")?;
+    }
+    f.write_str(")")
+}
+
+/// Writes the arms of a `case` after its operand: ` when c then r ...
+/// [else e] end`.
+pub(crate) fn write_case_arms<T: fmt::Display>(
+    f: &mut fmt::Formatter<'_>,
+    whens: &[(T, T)],
+    else_result: Option<&T>,
+) -> fmt::Result {
+    for (c, r) in whens {
+        write!(f, " when {c} then {r}")?;
+    }
+    if let Some(e) = else_result {
+        write!(f, " else {e}")?;
+    }
+    f.write_str(" end")
+}
+
 /// Whether `s` can be written bare: `[A-Za-z_][A-Za-z0-9_]*`. (Keywords
 /// are the parser's concern; see `parser::is_keyword`.)
 pub fn is_identifier(s: &str) -> bool {
@@ -871,16 +904,7 @@ impl Expr {
     #[inline(never)]
     fn fmt_scalar(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Function { name, args } => {
-                write!(f, "{name}(")?;
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{a}")?;
-                }
-                f.write_str(")")
-            }
+            Expr::Function { name, args } => write_call(f, name, args),
             Expr::Case {
                 operand,
                 whens,
@@ -898,13 +922,7 @@ impl Expr {
                         write!(f, " {text}")?;
                     }
                 }
-                for (c, r) in whens {
-                    write!(f, " when {c} then {r}")?;
-                }
-                if let Some(e) = else_result {
-                    write!(f, " else {e}")?;
-                }
-                f.write_str(" end")
+                write_case_arms(f, whens, else_result.as_deref())
             }
             _ => Ok(()),
         }

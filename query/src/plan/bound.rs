@@ -524,16 +524,7 @@ impl fmt::Display for BoundExpr {
                 "{expr} {}between {low} and {high}",
                 if *negated { "not " } else { "" }
             ),
-            BoundExpr::Function { func, args, .. } => {
-                write!(f, "{}(", func.name())?;
-                for (i, x) in args.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{x}")?;
-                }
-                f.write_str(")")
-            }
+            BoundExpr::Function { func, args, .. } => crate::ast::write_call(f, func.name(), args),
             BoundExpr::Case {
                 operand,
                 whens,
@@ -544,13 +535,7 @@ impl fmt::Display for BoundExpr {
                 if let Some(o) = operand {
                     write!(f, " {o}")?;
                 }
-                for (c, r) in whens {
-                    write!(f, " when {c} then {r}")?;
-                }
-                if let Some(e) = else_result {
-                    write!(f, " else {e}")?;
-                }
-                f.write_str(" end")
+                crate::ast::write_case_arms(f, whens, else_result.as_deref())
             }
             BoundExpr::Cast { expr, ty } => write!(f, "cast({expr} as {})", ty.name()),
         }
